@@ -1,0 +1,10 @@
+DROP TABLE audit_log;
+DROP TABLE bans;
+DROP TABLE admin_user_sites;
+DROP TABLE admin_users;
+DROP TABLE messages;
+DROP TABLE participants;
+DROP TABLE rooms;
+DROP TABLE site_origins;
+DROP TABLE sites;
+DROP TABLE server_settings;

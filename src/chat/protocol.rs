@@ -1,0 +1,325 @@
+//! Wire protocol v1: JSON text frames, one object per frame, tagged by `type`.
+//!
+//! `docs/PROTOCOL.md` is the user-facing specification; this module is its
+//! source of truth. Every client frame is parsed into [`ClientFrame`]; every
+//! server frame is a [`ServerFrame`] serialized once.
+
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// Protocol version spoken by this server.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Frames a client may send.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientFrame {
+    /// First frame of every connection: protocol version and identity.
+    Hello {
+        v: u32,
+        #[serde(default)]
+        nick: Option<String>,
+        #[serde(default)]
+        guest_token: Option<String>,
+    },
+    /// Subscribe to a room; `since` is the last seq the client has (resume).
+    Join {
+        room: String,
+        #[serde(default)]
+        since: Option<i64>,
+    },
+    Leave {
+        room: String,
+    },
+    /// Post a message; `cid` is a client-chosen id that makes retries idempotent.
+    Send {
+        room: String,
+        cid: String,
+        text: String,
+    },
+    Typing {
+        room: String,
+        active: bool,
+    },
+    /// Older messages than `before` (exclusive), newest last.
+    History {
+        room: String,
+        before: i64,
+        #[serde(default)]
+        limit: Option<u32>,
+    },
+    Ping {
+        #[serde(default)]
+        t: Option<serde_json::Value>,
+    },
+}
+
+impl ClientFrame {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ClientFrame::Hello { .. } => "hello",
+            ClientFrame::Join { .. } => "join",
+            ClientFrame::Leave { .. } => "leave",
+            ClientFrame::Send { .. } => "send",
+            ClientFrame::Typing { .. } => "typing",
+            ClientFrame::History { .. } => "history",
+            ClientFrame::Ping { .. } => "ping",
+        }
+    }
+}
+
+/// Who wrote a message or is present in a room.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Who {
+    pub id: i64,
+    pub nick: String,
+    /// `guest`, `verified` or `member`.
+    pub kind: String,
+}
+
+/// A stored message as clients see it.
+#[derive(Debug, Clone, Serialize)]
+pub struct MessageView {
+    pub seq: i64,
+    pub id: i64,
+    pub author: Who,
+    pub text: String,
+    /// Unix time in milliseconds, set by the server at commit.
+    pub ts: i64,
+}
+
+/// How a `welcome` relates to what the client already had.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum WelcomeMode {
+    /// No `since`: the latest page of history.
+    Latest,
+    /// `since` honoured: exactly the messages after it.
+    Resumed,
+    /// The gap after `since` exceeds the resume cap: drop local history and use this page.
+    Reset,
+}
+
+/// Limits announced in `ready` so clients can validate before sending.
+#[derive(Debug, Clone, Serialize)]
+pub struct AnnouncedLimits {
+    pub max_message_chars: usize,
+    pub max_frame_bytes: usize,
+    pub messages_per_second: u32,
+    pub burst: u32,
+}
+
+/// Frames the server sends.
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    Ready {
+        v: u32,
+        me: Who,
+        guest_token: String,
+        limits: AnnouncedLimits,
+        heartbeat_ms: u64,
+    },
+    Welcome {
+        room: String,
+        /// Highest seq in the room when the page was read.
+        seq: i64,
+        mode: WelcomeMode,
+        messages: Vec<MessageView>,
+        /// Older messages exist before the first one in `messages`.
+        more: bool,
+        online: Vec<Who>,
+    },
+    Left {
+        room: String,
+    },
+    Message {
+        room: String,
+        #[serde(flatten)]
+        message: MessageView,
+    },
+    Ack {
+        cid: String,
+        room: String,
+        seq: i64,
+        id: i64,
+        ts: i64,
+        /// Connections the message was delivered to, besides the sender's.
+        delivered: usize,
+        /// True when this `cid` had already been stored: nothing new was posted.
+        duplicate: bool,
+    },
+    History {
+        room: String,
+        messages: Vec<MessageView>,
+        more: bool,
+    },
+    Presence {
+        room: String,
+        event: PresenceEvent,
+        who: Who,
+        online: usize,
+    },
+    Typing {
+        room: String,
+        who: Who,
+        active: bool,
+    },
+    Deleted {
+        room: String,
+        seq: i64,
+    },
+    Pong {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        t: Option<serde_json::Value>,
+    },
+    Error {
+        code: ErrorCode,
+        message: String,
+        /// The frame type (or `cid` for sends) the error answers.
+        #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+        reference: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        retry_after_ms: Option<u64>,
+    },
+    /// Sent right before the server closes the connection.
+    Notice {
+        code: CloseReason,
+        message: String,
+        /// Unix ms until which a ban or mute lasts, when it expires.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        until: Option<i64>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PresenceEvent {
+    Join,
+    Leave,
+}
+
+/// Stable error codes carried by `error` frames.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    BadJson,
+    BadFrame,
+    UnsupportedFrame,
+    UnsupportedVersion,
+    NotReady,
+    AlreadyReady,
+    InvalidNick,
+    InvalidToken,
+    GuestsNotAllowed,
+    InvalidRoom,
+    RoomNotFound,
+    TooManyRooms,
+    TooManyJoins,
+    NotJoined,
+    InvalidCid,
+    EmptyMessage,
+    MessageTooLong,
+    RateLimited,
+    RoomLocked,
+    Banned,
+    StorageUnavailable,
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadJson => "bad_json",
+            ErrorCode::BadFrame => "bad_frame",
+            ErrorCode::UnsupportedFrame => "unsupported_frame",
+            ErrorCode::UnsupportedVersion => "unsupported_version",
+            ErrorCode::NotReady => "not_ready",
+            ErrorCode::AlreadyReady => "already_ready",
+            ErrorCode::InvalidNick => "invalid_nick",
+            ErrorCode::InvalidToken => "invalid_token",
+            ErrorCode::GuestsNotAllowed => "guests_not_allowed",
+            ErrorCode::InvalidRoom => "invalid_room",
+            ErrorCode::RoomNotFound => "room_not_found",
+            ErrorCode::TooManyRooms => "too_many_rooms",
+            ErrorCode::TooManyJoins => "too_many_joins",
+            ErrorCode::NotJoined => "not_joined",
+            ErrorCode::InvalidCid => "invalid_cid",
+            ErrorCode::EmptyMessage => "empty_message",
+            ErrorCode::MessageTooLong => "message_too_long",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::RoomLocked => "room_locked",
+            ErrorCode::Banned => "banned",
+            ErrorCode::StorageUnavailable => "storage_unavailable",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
+
+/// Why the server closes a connection; each maps to one WebSocket close code.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum CloseReason {
+    /// Server shutting down or restarting: reconnect with backoff and resume.
+    Restarting,
+    /// The participant or their address is banned.
+    Banned,
+    /// The site was disabled or removed.
+    SiteDisabled,
+    /// The connection could not keep up with its room: reconnect and resume.
+    SlowConsumer,
+    /// No frame or pong within the heartbeat window.
+    IdleTimeout,
+    /// Too many invalid frames in a row.
+    ProtocolViolation,
+    /// A frame exceeded the size limit.
+    FrameTooLarge,
+}
+
+impl CloseReason {
+    pub fn close_code(self) -> u16 {
+        match self {
+            CloseReason::Restarting => 4000,
+            CloseReason::Banned => 4003,
+            CloseReason::SiteDisabled => 4004,
+            CloseReason::SlowConsumer => 4008,
+            CloseReason::IdleTimeout => 4009,
+            CloseReason::ProtocolViolation => 4010,
+            CloseReason::FrameTooLarge => 1009,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseReason::Restarting => "restarting",
+            CloseReason::Banned => "banned",
+            CloseReason::SiteDisabled => "site_disabled",
+            CloseReason::SlowConsumer => "slow_consumer",
+            CloseReason::IdleTimeout => "idle_timeout",
+            CloseReason::ProtocolViolation => "protocol_violation",
+            CloseReason::FrameTooLarge => "frame_too_large",
+        }
+    }
+}
+
+impl ServerFrame {
+    /// Serialize once; the result is shared by every recipient.
+    pub fn encode(&self) -> Arc<str> {
+        // Serializing our own enum of plain data cannot fail.
+        serde_json::to_string(self)
+            .unwrap_or_else(|_| String::from(r#"{"type":"error","code":"internal","message":"encoding failed"}"#))
+            .into()
+    }
+
+    pub fn error(code: ErrorCode, message: impl Into<String>) -> Self {
+        ServerFrame::Error {
+            code,
+            message: message.into(),
+            reference: None,
+            room: None,
+            retry_after_ms: None,
+        }
+    }
+}

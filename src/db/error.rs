@@ -1,0 +1,52 @@
+use thiserror::Error;
+
+/// Errors of the storage layer. Callers map them to user-facing errors; their
+/// text may contain SQL details and is for logs only.
+#[derive(Debug, Error)]
+pub enum DbError {
+    #[error("database configuration: {0}")]
+    Config(String),
+    #[error("cannot connect to the database: {0}")]
+    Connect(#[from] diesel::ConnectionError),
+    #[error("database pool: {0}")]
+    Pool(r2d2::Error),
+    #[error("query failed: {0}")]
+    Query(diesel::result::Error),
+    /// A uniqueness constraint rejected the write (duplicate email, site key...).
+    #[error("already exists: {0}")]
+    Conflict(String),
+    #[error("not found")]
+    NotFound,
+    #[error("migration failed: {0}")]
+    Migration(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<diesel::result::Error> for DbError {
+    fn from(err: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match err {
+            Error::NotFound => DbError::NotFound,
+            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+                DbError::Conflict(info.message().to_owned())
+            }
+            other => DbError::Query(other),
+        }
+    }
+}
+
+impl DbError {
+    /// Busy, locked or unreachable database: the operation may succeed if retried.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            DbError::Pool(_) | DbError::Connect(_) => true,
+            DbError::Query(diesel::result::Error::DatabaseError(kind, info)) => {
+                matches!(kind, diesel::result::DatabaseErrorKind::ClosedConnection)
+                    || info.message().contains("locked")
+                    || info.message().contains("busy")
+            }
+            _ => false,
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! Embedded migrations, one directory per backend.
+
+use diesel::migration::MigrationSource;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use super::{DbConn, DbError};
+
+const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+fn failed(err: impl std::fmt::Display) -> DbError {
+    DbError::Migration(err.to_string())
+}
+
+/// Applies pending migrations; returns the names of those that ran.
+pub fn run_pending(conn: &mut DbConn) -> Result<Vec<String>, DbError> {
+    let ran = match conn {
+        DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE).map_err(failed)?,
+        DbConn::Pg(c) => c.run_pending_migrations(POSTGRES).map_err(failed)?,
+    };
+    Ok(ran.iter().map(|v| v.to_string()).collect())
+}
+
+/// Every embedded migration with whether it has been applied.
+pub fn status(conn: &mut DbConn) -> Result<Vec<(String, bool)>, DbError> {
+    fn collect<C, S>(c: &mut C, source: S) -> Result<Vec<(String, bool)>, DbError>
+    where
+        C: MigrationHarness<C::Backend> + diesel::Connection,
+        S: MigrationSource<C::Backend>,
+    {
+        let applied: Vec<String> = c.applied_migrations().map_err(failed)?.iter().map(|v| v.to_string()).collect();
+        Ok(source
+            .migrations()
+            .map_err(failed)?
+            .iter()
+            .map(|m| {
+                let name = m.name().version().to_string();
+                let done = applied.contains(&name);
+                (m.name().to_string(), done)
+            })
+            .collect())
+    }
+    match conn {
+        DbConn::Sqlite(c) => collect(c, SQLITE),
+        DbConn::Pg(c) => collect(c, POSTGRES),
+    }
+}

@@ -1,0 +1,203 @@
+//! Storage: diesel models and queries over SQLite (embedded default) or PostgreSQL.
+//!
+//! This layer knows nothing of rooms-as-live-objects, sockets or HTTP. Every
+//! query runs on a blocking thread: async callers go through [`Db::run`].
+//! Code that must differ per backend matches on [`DbConn`] with [`with_backend!`].
+
+pub mod error;
+pub mod migrate;
+pub mod models;
+pub mod schema;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::sqlite::SqliteConnection;
+use diesel::Connection;
+
+pub use error::DbError;
+
+/// Runs `$body` with `$c` bound to the concrete connection of either backend.
+/// The body is compiled once per backend, so it may use backend-specific SQL.
+#[macro_export]
+macro_rules! with_backend {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            $crate::db::DbConn::Sqlite($c) => $body,
+            $crate::db::DbConn::Pg($c) => $body,
+        }
+    };
+}
+
+/// A connection to whichever backend `DATABASE_URL` names.
+pub enum DbConn {
+    Sqlite(SqliteConnection),
+    Pg(PgConnection),
+}
+
+impl DbConn {
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            DbConn::Sqlite(_) => "sqlite",
+            DbConn::Pg(_) => "postgres",
+        }
+    }
+}
+
+/// A parsed `DATABASE_URL`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DbUrl {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl DbUrl {
+    /// Accepts `sqlite://path`, `sqlite:path`, `postgres://...` and `postgresql://...`.
+    pub fn parse(url: &str) -> Result<Self, DbError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(DbUrl::Postgres(url.to_owned()));
+        }
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .ok_or_else(|| {
+                DbError::Config(format!(
+                    "unsupported database URL {url:?}: use sqlite://PATH or postgres://USER:PASSWORD@HOST/DB"
+                ))
+            })?;
+        if path.is_empty() {
+            return Err(DbError::Config("sqlite URL has an empty path".into()));
+        }
+        Ok(DbUrl::Sqlite(PathBuf::from(path)))
+    }
+
+    pub fn connect(&self) -> Result<DbConn, DbError> {
+        match self {
+            DbUrl::Sqlite(path) => {
+                let path = path.to_str().ok_or_else(|| DbError::Config("sqlite path is not UTF-8".into()))?;
+                let mut conn = SqliteConnection::establish(path)?;
+                // WAL lets readers proceed while the writer commits; NORMAL is durable
+                // across process crashes in WAL mode; busy_timeout absorbs brief locks.
+                conn.batch_execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                     PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
+                )?;
+                Ok(DbConn::Sqlite(conn))
+            }
+            DbUrl::Postgres(url) => Ok(DbConn::Pg(PgConnection::establish(url)?)),
+        }
+    }
+
+    /// The URL with any password replaced, for logs.
+    pub fn redacted(&self) -> String {
+        match self {
+            DbUrl::Sqlite(path) => format!("sqlite://{}", path.display()),
+            DbUrl::Postgres(url) => match url::Url::parse(url) {
+                Ok(mut parsed) if parsed.password().is_some() => {
+                    let _ = parsed.set_password(Some("***"));
+                    parsed.to_string()
+                }
+                _ => url.clone(),
+            },
+        }
+    }
+}
+
+/// r2d2 manager that opens the backend named by the URL (and never guesses).
+#[derive(Debug)]
+pub struct Manager(DbUrl);
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = DbConn;
+    type Error = DbError;
+
+    fn connect(&self) -> Result<DbConn, DbError> {
+        self.0.connect()
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), DbError> {
+        with_backend!(conn, c => c.batch_execute("SELECT 1")).map_err(DbError::from)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConn) -> bool {
+        false
+    }
+}
+
+pub type PooledConn = r2d2::PooledConnection<Manager>;
+
+/// Cheap-to-clone handle on the connection pool.
+#[derive(Clone)]
+pub struct Db {
+    pool: r2d2::Pool<Manager>,
+    url: DbUrl,
+}
+
+impl Db {
+    pub fn connect(url: &str, max_size: u32) -> Result<Self, DbError> {
+        let url = DbUrl::parse(url)?;
+        // Fail fast with the real error instead of r2d2's generic timeout.
+        drop(url.connect()?);
+        let pool = r2d2::Pool::builder()
+            .max_size(max_size)
+            .connection_timeout(Duration::from_secs(5))
+            .build(Manager(url.clone()))
+            .map_err(DbError::Pool)?;
+        Ok(Db { pool, url })
+    }
+
+    pub fn url(&self) -> &DbUrl {
+        &self.url
+    }
+
+    /// A pooled connection, for blocking contexts (CLI, the writer thread).
+    pub fn get(&self) -> Result<PooledConn, DbError> {
+        self.pool.get().map_err(DbError::Pool)
+    }
+
+    /// Runs blocking database work off the async worker threads.
+    pub async fn run<T, F>(&self, work: F) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T, DbError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().map_err(DbError::Pool)?;
+            work(&mut conn)
+        })
+        .await
+        .map_err(|e| DbError::Internal(format!("database task failed: {e}")))?
+    }
+}
+
+/// Current Unix time in milliseconds, the unit of every stored timestamp.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_database_urls() {
+        assert_eq!(DbUrl::parse("sqlite://chatctl.db").unwrap(), DbUrl::Sqlite("chatctl.db".into()));
+        assert_eq!(DbUrl::parse("sqlite:///var/lib/c.db").unwrap(), DbUrl::Sqlite("/var/lib/c.db".into()));
+        assert!(matches!(DbUrl::parse("postgresql://u@h/db").unwrap(), DbUrl::Postgres(_)));
+        assert!(DbUrl::parse("mysql://x").is_err());
+        assert!(DbUrl::parse("chatctl.db").is_err());
+        assert!(DbUrl::parse("sqlite://").is_err());
+    }
+
+    #[test]
+    fn redacts_passwords() {
+        let url = DbUrl::parse("postgres://chat:hunter2@localhost/chat").unwrap();
+        assert!(!url.redacted().contains("hunter2"));
+    }
+}

@@ -1,0 +1,116 @@
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::{AdminUserId, SiteId};
+use crate::db::schema::{admin_user_sites, admin_users, sites};
+use crate::db::{now_ms, DbConn, DbError};
+use crate::with_backend;
+
+/// An account of the admin panel (not a chat participant).
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = admin_users)]
+pub struct AdminUser {
+    pub id: AdminUserId,
+    pub email: String,
+    pub name: String,
+    #[serde(skip)]
+    pub password_hash: String,
+    pub role: String,
+    pub disabled: bool,
+    pub created_at: i64,
+    pub last_login_at: Option<i64>,
+}
+
+/// What an admin account may do: owners manage everything including accounts,
+/// admins all sites, moderators only their assigned sites.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Role {
+    Owner,
+    Admin,
+    Moderator,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Admin => "admin",
+            Role::Moderator => "moderator",
+        }
+    }
+}
+
+impl AdminUser {
+    pub fn create(
+        conn: &mut DbConn,
+        email: &str,
+        name: &str,
+        password_hash: &str,
+        role: Role,
+        site_ids: &[SiteId],
+    ) -> Result<AdminUser, DbError> {
+        let now = now_ms();
+        with_backend!(conn, c => c.transaction(|c| {
+            let user: AdminUser = diesel::insert_into(admin_users::table)
+                .values((
+                    admin_users::email.eq(email),
+                    admin_users::name.eq(name),
+                    admin_users::password_hash.eq(password_hash),
+                    admin_users::role.eq(role.as_str()),
+                    admin_users::created_at.eq(now),
+                ))
+                .returning(AdminUser::as_returning())
+                .get_result(c)?;
+            for site in site_ids {
+                diesel::insert_into(admin_user_sites::table)
+                    .values((admin_user_sites::admin_user_id.eq(user.id), admin_user_sites::site_id.eq(site)))
+                    .execute(c)?;
+            }
+            Ok::<_, diesel::result::Error>(user)
+        }))
+        .map_err(DbError::from)
+    }
+
+    pub fn find_by_email(conn: &mut DbConn, email: &str) -> Result<Option<AdminUser>, DbError> {
+        with_backend!(conn, c => admin_users::table
+            .filter(admin_users::email.eq(email))
+            .select(AdminUser::as_select())
+            .first(c)
+            .optional())
+        .map_err(DbError::from)
+    }
+
+    pub fn list(conn: &mut DbConn) -> Result<Vec<AdminUser>, DbError> {
+        with_backend!(conn, c => admin_users::table.select(AdminUser::as_select()).order(admin_users::id).load(c))
+            .map_err(DbError::from)
+    }
+
+    pub fn count(conn: &mut DbConn) -> Result<i64, DbError> {
+        with_backend!(conn, c => admin_users::table.count().get_result(c)).map_err(DbError::from)
+    }
+
+    /// Public keys of the sites a moderator is assigned to.
+    pub fn site_keys(&self, conn: &mut DbConn) -> Result<Vec<String>, DbError> {
+        with_backend!(conn, c => admin_user_sites::table
+            .inner_join(sites::table)
+            .filter(admin_user_sites::admin_user_id.eq(self.id))
+            .select(sites::public_key)
+            .order(sites::id)
+            .load(c))
+        .map_err(DbError::from)
+    }
+
+    pub fn set_password_hash(&self, conn: &mut DbConn, hash: &str) -> Result<(), DbError> {
+        with_backend!(conn, c => diesel::update(admin_users::table.find(self.id))
+            .set(admin_users::password_hash.eq(hash))
+            .execute(c))?;
+        Ok(())
+    }
+
+    pub fn set_disabled(&self, conn: &mut DbConn, disabled: bool) -> Result<(), DbError> {
+        with_backend!(conn, c => diesel::update(admin_users::table.find(self.id))
+            .set(admin_users::disabled.eq(disabled))
+            .execute(c))?;
+        Ok(())
+    }
+}

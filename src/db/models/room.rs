@@ -1,0 +1,65 @@
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::{RoomId, SiteId};
+use crate::db::schema::rooms;
+use crate::db::{now_ms, DbConn, DbError};
+use crate::with_backend;
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = rooms)]
+pub struct Room {
+    pub id: RoomId,
+    pub site_id: SiteId,
+    pub name: String,
+    /// Highest committed seq; the writer advances it in the same transaction as the messages.
+    pub last_seq: i64,
+    pub slow_mode_secs: i32,
+    pub locked: bool,
+    pub approve_first: bool,
+    pub max_message_chars: Option<i32>,
+    pub created_at: i64,
+}
+
+impl Room {
+    pub fn find_by_name(conn: &mut DbConn, site_id: SiteId, name: &str) -> Result<Option<Room>, DbError> {
+        with_backend!(conn, c => rooms::table
+            .filter(rooms::site_id.eq(site_id))
+            .filter(rooms::name.eq(name))
+            .select(Room::as_select())
+            .first(c)
+            .optional())
+        .map_err(DbError::from)
+    }
+
+    pub fn find(conn: &mut DbConn, id: RoomId) -> Result<Room, DbError> {
+        with_backend!(conn, c => rooms::table.find(id).select(Room::as_select()).first(c)).map_err(DbError::from)
+    }
+
+    pub fn count_for_site(conn: &mut DbConn, site_id: SiteId) -> Result<i64, DbError> {
+        with_backend!(conn, c => rooms::table.filter(rooms::site_id.eq(site_id)).count().get_result(c))
+            .map_err(DbError::from)
+    }
+
+    pub fn list_for_site(conn: &mut DbConn, site_id: SiteId) -> Result<Vec<Room>, DbError> {
+        with_backend!(conn, c => rooms::table
+            .filter(rooms::site_id.eq(site_id))
+            .select(Room::as_select())
+            .order(rooms::name)
+            .load(c))
+        .map_err(DbError::from)
+    }
+
+    /// Creates the room; when another connection created it first, returns that one.
+    pub fn create(conn: &mut DbConn, site_id: SiteId, name: &str) -> Result<Room, DbError> {
+        let inserted = with_backend!(conn, c => diesel::insert_into(rooms::table)
+            .values((rooms::site_id.eq(site_id), rooms::name.eq(name), rooms::created_at.eq(now_ms())))
+            .returning(Room::as_returning())
+            .get_result(c))
+        .map_err(DbError::from);
+        match inserted {
+            Err(DbError::Conflict(_)) => Self::find_by_name(conn, site_id, name)?.ok_or(DbError::NotFound),
+            other => other,
+        }
+    }
+}

@@ -1,0 +1,174 @@
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::SiteId;
+use crate::db::schema::{site_origins, sites};
+use crate::db::{now_ms, DbConn, DbError};
+use crate::input::{random_token, Origin, SiteKey};
+use crate::with_backend;
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = sites)]
+pub struct Site {
+    pub id: SiteId,
+    pub public_key: String,
+    /// Signs host-verified identity tokens. Never serialized.
+    #[serde(skip)]
+    pub secret: String,
+    pub name: String,
+    pub enabled: bool,
+    pub is_demo: bool,
+    pub guests_allowed: bool,
+    pub registration_allowed: bool,
+    pub verified_required: bool,
+    pub room_policy: String,
+    pub max_rooms: i32,
+    pub max_message_chars: i32,
+    pub created_at: i64,
+}
+
+/// Whether visitors may create rooms by joining them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoomPolicy {
+    /// Rooms are created on first join, up to the site's cap.
+    Open,
+    /// Only rooms created by an operator exist.
+    Precreated,
+}
+
+impl RoomPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoomPolicy::Open => "open",
+            RoomPolicy::Precreated => "precreated",
+        }
+    }
+}
+
+impl Site {
+    pub fn room_policy(&self) -> RoomPolicy {
+        if self.room_policy == "precreated" {
+            RoomPolicy::Precreated
+        } else {
+            RoomPolicy::Open
+        }
+    }
+
+    /// The tag a site owner pastes into their pages.
+    pub fn script_tag(&self, public_url: &str) -> String {
+        format!(
+            r#"<script src="{}/widget.js" data-site="{}" async></script>"#,
+            public_url.trim_end_matches('/'),
+            self.public_key
+        )
+    }
+
+    fn new_secret() -> String {
+        format!("sk_{}", random_token(40))
+    }
+
+    pub fn create(conn: &mut DbConn, name: &str, origins: &[Origin], is_demo: bool) -> Result<Site, DbError> {
+        let key = SiteKey::generate();
+        let secret = Self::new_secret();
+        let now = now_ms();
+        with_backend!(conn, c => c.transaction(|c| {
+            let site: Site = diesel::insert_into(sites::table)
+                .values((
+                    sites::public_key.eq(key.as_str()),
+                    sites::secret.eq(&secret),
+                    sites::name.eq(name),
+                    sites::is_demo.eq(is_demo),
+                    sites::created_at.eq(now),
+                ))
+                .returning(Site::as_returning())
+                .get_result(c)?;
+            for origin in origins {
+                diesel::insert_into(site_origins::table)
+                    .values((site_origins::site_id.eq(site.id), site_origins::origin.eq(origin.as_str())))
+                    .execute(c)?;
+            }
+            Ok::<_, diesel::result::Error>(site)
+        }))
+        .map_err(DbError::from)
+    }
+
+    pub fn find_by_key(conn: &mut DbConn, key: &str) -> Result<Option<Site>, DbError> {
+        with_backend!(conn, c => sites::table
+            .filter(sites::public_key.eq(key))
+            .select(Site::as_select())
+            .first(c)
+            .optional())
+        .map_err(DbError::from)
+    }
+
+    pub fn find(conn: &mut DbConn, id: SiteId) -> Result<Site, DbError> {
+        with_backend!(conn, c => sites::table.find(id).select(Site::as_select()).first(c)).map_err(DbError::from)
+    }
+
+    pub fn find_demo(conn: &mut DbConn) -> Result<Option<Site>, DbError> {
+        with_backend!(conn, c => sites::table
+            .filter(sites::is_demo.eq(true))
+            .select(Site::as_select())
+            .order(sites::id)
+            .first(c)
+            .optional())
+        .map_err(DbError::from)
+    }
+
+    pub fn list(conn: &mut DbConn) -> Result<Vec<Site>, DbError> {
+        with_backend!(conn, c => sites::table.select(Site::as_select()).order(sites::id).load(c))
+            .map_err(DbError::from)
+    }
+
+    pub fn origins(&self, conn: &mut DbConn) -> Result<Vec<String>, DbError> {
+        with_backend!(conn, c => site_origins::table
+            .filter(site_origins::site_id.eq(self.id))
+            .select(site_origins::origin)
+            .order(site_origins::origin)
+            .load(c))
+        .map_err(DbError::from)
+    }
+
+    pub fn allows_origin(&self, conn: &mut DbConn, origin: &Origin) -> Result<bool, DbError> {
+        let count: i64 = with_backend!(conn, c => site_origins::table
+            .filter(site_origins::site_id.eq(self.id))
+            .filter(site_origins::origin.eq(origin.as_str()))
+            .count()
+            .get_result(c))?;
+        Ok(count > 0)
+    }
+
+    /// Adds an origin; returns false when it was already allowed.
+    pub fn add_origin(&self, conn: &mut DbConn, origin: &Origin) -> Result<bool, DbError> {
+        if self.allows_origin(conn, origin)? {
+            return Ok(false);
+        }
+        with_backend!(conn, c => diesel::insert_into(site_origins::table)
+            .values((site_origins::site_id.eq(self.id), site_origins::origin.eq(origin.as_str())))
+            .execute(c))?;
+        Ok(true)
+    }
+
+    /// Removes an origin; returns false when it was not allowed.
+    pub fn remove_origin(&self, conn: &mut DbConn, origin: &Origin) -> Result<bool, DbError> {
+        let removed = with_backend!(conn, c => diesel::delete(
+            site_origins::table
+                .filter(site_origins::site_id.eq(self.id))
+                .filter(site_origins::origin.eq(origin.as_str())),
+        )
+        .execute(c))?;
+        Ok(removed > 0)
+    }
+
+    pub fn set_enabled(&self, conn: &mut DbConn, enabled: bool) -> Result<(), DbError> {
+        with_backend!(conn, c => diesel::update(sites::table.find(self.id)).set(sites::enabled.eq(enabled)).execute(c))?;
+        Ok(())
+    }
+
+    /// Replaces the secret and returns the new one (tokens signed with the old one stop working).
+    pub fn rotate_secret(&self, conn: &mut DbConn) -> Result<String, DbError> {
+        let secret = Self::new_secret();
+        with_backend!(conn, c => diesel::update(sites::table.find(self.id)).set(sites::secret.eq(&secret)).execute(c))?;
+        Ok(secret)
+    }
+}

@@ -1,0 +1,144 @@
+// One schema for both backends: ids are BIGINT (SQLite's INTEGER PRIMARY KEY is
+// 64-bit), timestamps are Unix milliseconds.
+
+diesel::table! {
+    server_settings (key) {
+        key -> Text,
+        value -> Text,
+    }
+}
+
+diesel::table! {
+    sites (id) {
+        id -> BigInt,
+        public_key -> Text,
+        secret -> Text,
+        name -> Text,
+        enabled -> Bool,
+        is_demo -> Bool,
+        guests_allowed -> Bool,
+        registration_allowed -> Bool,
+        verified_required -> Bool,
+        room_policy -> Text,
+        max_rooms -> Integer,
+        max_message_chars -> Integer,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    site_origins (site_id, origin) {
+        site_id -> BigInt,
+        origin -> Text,
+    }
+}
+
+diesel::table! {
+    rooms (id) {
+        id -> BigInt,
+        site_id -> BigInt,
+        name -> Text,
+        last_seq -> BigInt,
+        slow_mode_secs -> Integer,
+        locked -> Bool,
+        approve_first -> Bool,
+        max_message_chars -> Nullable<Integer>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    participants (id) {
+        id -> BigInt,
+        site_id -> BigInt,
+        kind -> Text,
+        external_id -> Nullable<Text>,
+        nick -> Text,
+        last_ip -> Nullable<Text>,
+        created_at -> BigInt,
+        last_seen_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    messages (id) {
+        id -> BigInt,
+        site_id -> BigInt,
+        room_id -> BigInt,
+        seq -> BigInt,
+        participant_id -> BigInt,
+        cid -> Nullable<Text>,
+        body -> Text,
+        ip -> Nullable<Text>,
+        created_at -> BigInt,
+        deleted_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    admin_users (id) {
+        id -> BigInt,
+        email -> Text,
+        name -> Text,
+        password_hash -> Text,
+        role -> Text,
+        disabled -> Bool,
+        created_at -> BigInt,
+        last_login_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    admin_user_sites (admin_user_id, site_id) {
+        admin_user_id -> BigInt,
+        site_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    bans (id) {
+        id -> BigInt,
+        site_id -> Nullable<BigInt>,
+        participant_id -> Nullable<BigInt>,
+        cidr -> Nullable<Text>,
+        reason -> Text,
+        created_by -> Nullable<BigInt>,
+        created_at -> BigInt,
+        expires_at -> Nullable<BigInt>,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        admin_user_id -> Nullable<BigInt>,
+        site_id -> Nullable<BigInt>,
+        action -> Text,
+        target_type -> Text,
+        target_id -> Text,
+        details -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::joinable!(site_origins -> sites (site_id));
+diesel::joinable!(rooms -> sites (site_id));
+diesel::joinable!(participants -> sites (site_id));
+diesel::joinable!(messages -> rooms (room_id));
+diesel::joinable!(messages -> participants (participant_id));
+diesel::joinable!(admin_user_sites -> admin_users (admin_user_id));
+diesel::joinable!(admin_user_sites -> sites (site_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    server_settings,
+    sites,
+    site_origins,
+    rooms,
+    participants,
+    messages,
+    admin_users,
+    admin_user_sites,
+    bans,
+    audit_log,
+);

@@ -1,0 +1,276 @@
+//! Validated user input. Everything that crosses a trust boundary (a frame, a
+//! CLI flag, a form) is parsed into one of these at the edge; past that point
+//! the value is known to be well-formed.
+
+use std::fmt;
+
+use thiserror::Error;
+
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("{0}")]
+pub struct InvalidInput(pub String);
+
+fn invalid(msg: impl Into<String>) -> InvalidInput {
+    InvalidInput(msg.into())
+}
+
+macro_rules! string_newtype {
+    ($name:ident) => {
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+            pub fn into_inner(self) -> String {
+                self.0
+            }
+        }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+/// A room name: 1–64 characters from `A-Za-z0-9-_.:/`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RoomName(String);
+string_newtype!(RoomName);
+
+impl RoomName {
+    pub const MAX_LEN: usize = 64;
+
+    pub fn parse(raw: &str) -> Result<Self, InvalidInput> {
+        if raw.is_empty() || raw.len() > Self::MAX_LEN {
+            return Err(invalid(format!("room names are 1 to {} characters", Self::MAX_LEN)));
+        }
+        if !raw.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:/".contains(c)) {
+            return Err(invalid("room names may contain only letters, digits and - _ . : /"));
+        }
+        Ok(RoomName(raw.to_owned()))
+    }
+}
+
+/// A display name: trimmed, 1–32 characters, no control or invisible formatting characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Nickname(String);
+string_newtype!(Nickname);
+
+impl Nickname {
+    pub const MAX_CHARS: usize = 32;
+
+    pub fn parse(raw: &str) -> Result<Self, InvalidInput> {
+        let trimmed = raw.trim();
+        let chars = trimmed.chars().count();
+        if chars == 0 || chars > Self::MAX_CHARS {
+            return Err(invalid(format!("nicknames are 1 to {} characters", Self::MAX_CHARS)));
+        }
+        if trimmed.chars().any(is_hidden_char) {
+            return Err(invalid("nicknames may not contain control or invisible characters"));
+        }
+        Ok(Nickname(trimmed.to_owned()))
+    }
+}
+
+/// Control characters and the zero-width / bidi overrides used to spoof names.
+fn is_hidden_char(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}')
+}
+
+/// A client message id: 1–64 printable ASCII characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ClientId(String);
+string_newtype!(ClientId);
+
+impl ClientId {
+    pub fn parse(raw: &str) -> Result<Self, InvalidInput> {
+        if raw.is_empty() || raw.len() > 64 || !raw.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(invalid("cid must be 1 to 64 printable ASCII characters"));
+        }
+        Ok(ClientId(raw.to_owned()))
+    }
+}
+
+/// Message text: control characters other than newline and tab are removed,
+/// surrounding whitespace trimmed; must be non-empty and within `max_chars`.
+pub fn message_text(raw: &str, max_chars: usize) -> Result<String, MessageTextError> {
+    let cleaned: String = raw.chars().filter(|&c| c == '\n' || c == '\t' || !c.is_control()).collect();
+    let text = cleaned.trim();
+    if text.is_empty() {
+        return Err(MessageTextError::Empty);
+    }
+    let chars = text.chars().count();
+    if chars > max_chars {
+        return Err(MessageTextError::TooLong { chars, max: max_chars });
+    }
+    Ok(text.to_owned())
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum MessageTextError {
+    #[error("message is empty")]
+    Empty,
+    #[error("message is {chars} characters; the limit is {max}")]
+    TooLong { chars: usize, max: usize },
+}
+
+/// A web origin as browsers send it: `scheme://host[:port]`, lowercase, no path.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Origin(String);
+string_newtype!(Origin);
+
+impl Origin {
+    pub fn parse(raw: &str) -> Result<Self, InvalidInput> {
+        let url = url::Url::parse(raw.trim()).map_err(|e| invalid(format!("malformed origin {raw:?}: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(invalid(format!("origin {raw:?} must use http or https")));
+        }
+        if url.host_str().is_none() {
+            return Err(invalid(format!("origin {raw:?} has no host")));
+        }
+        if url.path() != "/" || url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+            return Err(invalid(format!(
+                "origin {raw:?} must be only scheme://host[:port], without path, query or credentials"
+            )));
+        }
+        // `Url::origin` lowercases the host and drops default ports, matching what browsers send.
+        Ok(Origin(url.origin().ascii_serialization()))
+    }
+}
+
+/// A site's public key (`pk_` + 24 alphanumerics): goes in the script tag.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SiteKey(String);
+string_newtype!(SiteKey);
+
+impl SiteKey {
+    pub fn parse(raw: &str) -> Result<Self, InvalidInput> {
+        let ok = raw.len() == 27
+            && raw.starts_with("pk_")
+            && raw[3..].bytes().all(|b| b.is_ascii_alphanumeric());
+        if !ok {
+            return Err(invalid(format!("{raw:?} is not a site key (pk_ followed by 24 letters or digits)")));
+        }
+        Ok(SiteKey(raw.to_owned()))
+    }
+
+    pub fn generate() -> Self {
+        SiteKey(format!("pk_{}", random_token(24)))
+    }
+}
+
+/// An email address, trimmed and lowercased; a deliberately simple shape check.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Email(String);
+string_newtype!(Email);
+
+impl Email {
+    pub fn parse(raw: &str) -> Result<Self, InvalidInput> {
+        let email = raw.trim().to_lowercase();
+        let valid = email.len() <= 254
+            && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+            && matches!(email.split_once('@'), Some((local, domain))
+                if !local.is_empty() && domain.contains('.') && !domain.starts_with('.')
+                    && !domain.ends_with('.') && !domain.contains('@'));
+        if !valid {
+            return Err(invalid(format!("{raw:?} is not a valid email address")));
+        }
+        Ok(Email(email))
+    }
+}
+
+/// A password that passes a basic policy: at least 10 characters, not all one
+/// class of character, at most 72 bytes (bcrypt ignores the rest).
+pub fn check_password(password: &str) -> Result<(), InvalidInput> {
+    if password.chars().count() < 10 {
+        return Err(invalid("password must be at least 10 characters"));
+    }
+    if password.len() > 72 {
+        return Err(invalid("password must be at most 72 bytes"));
+    }
+    let classes = [
+        password.chars().any(|c| c.is_lowercase()),
+        password.chars().any(|c| c.is_uppercase()),
+        password.chars().any(|c| c.is_ascii_digit()),
+        password.chars().any(|c| !c.is_alphanumeric()),
+    ];
+    if classes.iter().filter(|&&x| x).count() < 2 {
+        return Err(invalid("password is too weak: mix letters with digits, capitals or symbols"));
+    }
+    Ok(())
+}
+
+/// Random alphanumeric string from the OS-seeded CSPRNG.
+pub fn random_token(len: usize) -> String {
+    use rand::distr::{Alphanumeric, SampleString};
+    Alphanumeric.sample_string(&mut rand::rng(), len)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn room_names() {
+        assert!(RoomName::parse("lobby").is_ok());
+        assert!(RoomName::parse("/blog/post-1.html").is_ok());
+        assert!(RoomName::parse("").is_err());
+        assert!(RoomName::parse(&"a".repeat(65)).is_err());
+        assert!(RoomName::parse("a b").is_err());
+        assert!(RoomName::parse("<script>").is_err());
+    }
+
+    #[test]
+    fn nicknames() {
+        assert_eq!(Nickname::parse("  alice ").unwrap().as_str(), "alice");
+        assert!(Nickname::parse("Ангелина").is_ok());
+        assert!(Nickname::parse("   ").is_err());
+        assert!(Nickname::parse(&"é".repeat(33)).is_err());
+        assert!(Nickname::parse("ad\u{202E}min").is_err());
+        assert!(Nickname::parse("a\u{0}b").is_err());
+    }
+
+    #[test]
+    fn message_texts() {
+        assert_eq!(message_text(" hi\u{7}\n", 10).unwrap(), "hi");
+        assert_eq!(message_text("a\nb", 10).unwrap(), "a\nb");
+        assert_eq!(message_text(" \n ", 10), Err(MessageTextError::Empty));
+        assert_eq!(message_text("abcdef", 5), Err(MessageTextError::TooLong { chars: 6, max: 5 }));
+    }
+
+    #[test]
+    fn origins() {
+        assert_eq!(Origin::parse("https://Example.com").unwrap().as_str(), "https://example.com");
+        assert_eq!(Origin::parse("https://example.com:443/").unwrap().as_str(), "https://example.com");
+        assert_eq!(Origin::parse("http://localhost:8080").unwrap().as_str(), "http://localhost:8080");
+        assert!(Origin::parse("example.com").is_err());
+        assert!(Origin::parse("ftp://example.com").is_err());
+        assert!(Origin::parse("https://example.com/path").is_err());
+        assert!(Origin::parse("https://user@example.com").is_err());
+    }
+
+    #[test]
+    fn site_keys_and_emails() {
+        let key = SiteKey::generate();
+        assert_eq!(SiteKey::parse(key.as_str()).unwrap(), key);
+        assert!(SiteKey::parse("pk_short").is_err());
+        assert_eq!(Email::parse(" Bob@Example.COM ").unwrap().as_str(), "bob@example.com");
+        assert!(Email::parse("bob").is_err());
+        assert!(Email::parse("bob@localhost").is_err());
+        assert!(Email::parse("a b@c.d").is_err());
+    }
+
+    #[test]
+    fn passwords() {
+        assert!(check_password("correct horse 9").is_ok());
+        assert!(check_password("short1").is_err());
+        assert!(check_password("alllowercaseletters").is_err());
+        assert!(check_password(&"aA1".repeat(30)).is_err());
+    }
+}
