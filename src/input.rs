@@ -47,10 +47,18 @@ impl RoomName {
 
     pub fn parse(raw: &str) -> Result<Self, InvalidInput> {
         if raw.is_empty() || raw.len() > Self::MAX_LEN {
-            return Err(invalid(format!("room names are 1 to {} characters", Self::MAX_LEN)));
+            return Err(invalid(format!(
+                "room names are 1 to {} characters",
+                Self::MAX_LEN
+            )));
         }
-        if !raw.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:/".contains(c)) {
-            return Err(invalid("room names may contain only letters, digits and - _ . : /"));
+        if !raw
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.:/".contains(c))
+        {
+            return Err(invalid(
+                "room names may contain only letters, digits and - _ . : /",
+            ));
         }
         Ok(RoomName(raw.to_owned()))
     }
@@ -68,10 +76,15 @@ impl Nickname {
         let trimmed = raw.trim();
         let chars = trimmed.chars().count();
         if chars == 0 || chars > Self::MAX_CHARS {
-            return Err(invalid(format!("nicknames are 1 to {} characters", Self::MAX_CHARS)));
+            return Err(invalid(format!(
+                "nicknames are 1 to {} characters",
+                Self::MAX_CHARS
+            )));
         }
         if trimmed.chars().any(is_hidden_char) {
-            return Err(invalid("nicknames may not contain control or invisible characters"));
+            return Err(invalid(
+                "nicknames may not contain control or invisible characters",
+            ));
         }
         Ok(Nickname(trimmed.to_owned()))
     }
@@ -100,14 +113,20 @@ impl ClientId {
 /// Message text: control characters other than newline and tab are removed,
 /// surrounding whitespace trimmed; must be non-empty and within `max_chars`.
 pub fn message_text(raw: &str, max_chars: usize) -> Result<String, MessageTextError> {
-    let cleaned: String = raw.chars().filter(|&c| c == '\n' || c == '\t' || !c.is_control()).collect();
+    let cleaned: String = raw
+        .chars()
+        .filter(|&c| c == '\n' || c == '\t' || !c.is_control())
+        .collect();
     let text = cleaned.trim();
     if text.is_empty() {
         return Err(MessageTextError::Empty);
     }
     let chars = text.chars().count();
     if chars > max_chars {
-        return Err(MessageTextError::TooLong { chars, max: max_chars });
+        return Err(MessageTextError::TooLong {
+            chars,
+            max: max_chars,
+        });
     }
     Ok(text.to_owned())
 }
@@ -121,20 +140,26 @@ pub enum MessageTextError {
 }
 
 /// A web origin as browsers send it: `scheme://host[:port]`, lowercase, no path.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(transparent)]
 pub struct Origin(String);
 string_newtype!(Origin);
 
 impl Origin {
     pub fn parse(raw: &str) -> Result<Self, InvalidInput> {
-        let url = url::Url::parse(raw.trim()).map_err(|e| invalid(format!("malformed origin {raw:?}: {e}")))?;
+        let url = url::Url::parse(raw.trim())
+            .map_err(|e| invalid(format!("malformed origin {raw:?}: {e}")))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(invalid(format!("origin {raw:?} must use http or https")));
         }
         if url.host_str().is_none() {
             return Err(invalid(format!("origin {raw:?} has no host")));
         }
-        if url.path() != "/" || url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        if url.path() != "/"
+            || url.query().is_some()
+            || url.fragment().is_some()
+            || !url.username().is_empty()
+        {
             return Err(invalid(format!(
                 "origin {raw:?} must be only scheme://host[:port], without path, query or credentials"
             )));
@@ -155,7 +180,9 @@ impl SiteKey {
             && raw.starts_with("pk_")
             && raw[3..].bytes().all(|b| b.is_ascii_alphanumeric());
         if !ok {
-            return Err(invalid(format!("{raw:?} is not a site key (pk_ followed by 24 letters or digits)")));
+            return Err(invalid(format!(
+                "{raw:?} is not a site key (pk_ followed by 24 letters or digits)"
+            )));
         }
         Ok(SiteKey(raw.to_owned()))
     }
@@ -201,7 +228,9 @@ pub fn check_password(password: &str) -> Result<(), InvalidInput> {
         password.chars().any(|c| !c.is_alphanumeric()),
     ];
     if classes.iter().filter(|&&x| x).count() < 2 {
-        return Err(invalid("password is too weak: mix letters with digits, capitals or symbols"));
+        return Err(invalid(
+            "password is too weak: mix letters with digits, capitals or symbols",
+        ));
     }
     Ok(())
 }
@@ -241,14 +270,26 @@ mod tests {
         assert_eq!(message_text(" hi\u{7}\n", 10).unwrap(), "hi");
         assert_eq!(message_text("a\nb", 10).unwrap(), "a\nb");
         assert_eq!(message_text(" \n ", 10), Err(MessageTextError::Empty));
-        assert_eq!(message_text("abcdef", 5), Err(MessageTextError::TooLong { chars: 6, max: 5 }));
+        assert_eq!(
+            message_text("abcdef", 5),
+            Err(MessageTextError::TooLong { chars: 6, max: 5 })
+        );
     }
 
     #[test]
     fn origins() {
-        assert_eq!(Origin::parse("https://Example.com").unwrap().as_str(), "https://example.com");
-        assert_eq!(Origin::parse("https://example.com:443/").unwrap().as_str(), "https://example.com");
-        assert_eq!(Origin::parse("http://localhost:8080").unwrap().as_str(), "http://localhost:8080");
+        assert_eq!(
+            Origin::parse("https://Example.com").unwrap().as_str(),
+            "https://example.com"
+        );
+        assert_eq!(
+            Origin::parse("https://example.com:443/").unwrap().as_str(),
+            "https://example.com"
+        );
+        assert_eq!(
+            Origin::parse("http://localhost:8080").unwrap().as_str(),
+            "http://localhost:8080"
+        );
         assert!(Origin::parse("example.com").is_err());
         assert!(Origin::parse("ftp://example.com").is_err());
         assert!(Origin::parse("https://example.com/path").is_err());
@@ -260,7 +301,10 @@ mod tests {
         let key = SiteKey::generate();
         assert_eq!(SiteKey::parse(key.as_str()).unwrap(), key);
         assert!(SiteKey::parse("pk_short").is_err());
-        assert_eq!(Email::parse(" Bob@Example.COM ").unwrap().as_str(), "bob@example.com");
+        assert_eq!(
+            Email::parse(" Bob@Example.COM ").unwrap().as_str(),
+            "bob@example.com"
+        );
         assert!(Email::parse("bob").is_err());
         assert!(Email::parse("bob@localhost").is_err());
         assert!(Email::parse("a b@c.d").is_err());

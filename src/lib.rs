@@ -1,2 +1,23 @@
+//! chatctl: a self-hosted chat server that any website embeds with one `<script>` tag.
+//!
+//! Layers, each depending only on those below it:
+//!
+//! - [`cli`] — the `chatctl` command line (one file per subcommand).
+//! - [`app`] — assembles a running server from [`config`]: database, chat service, HTTP.
+//! - [`http`] — warp filters: the WebSocket endpoint, widget assets, health and metrics.
+//! - [`chat`] — the domain of live chat: wire protocol, rooms and fan-out (hub),
+//!   the group-commit writer, per-connection sessions and rate limits.
+//! - [`identity`] — guest tokens and password hashing.
+//! - [`db`] — diesel models and queries on SQLite or PostgreSQL, embedded migrations.
+//! - [`input`] — validated newtypes for everything users type (names, origins, keys).
+//! - [`metrics`] — Prometheus counters and gauges.
+
+pub mod app;
+pub mod chat;
+pub mod cli;
+pub mod config;
 pub mod db;
+pub mod http;
+pub mod identity;
 pub mod input;
+pub mod metrics;

@@ -309,7 +309,9 @@ impl ServerFrame {
     pub fn encode(&self) -> Arc<str> {
         // Serializing our own enum of plain data cannot fail.
         serde_json::to_string(self)
-            .unwrap_or_else(|_| String::from(r#"{"type":"error","code":"internal","message":"encoding failed"}"#))
+            .unwrap_or_else(|_| {
+                String::from(r#"{"type":"error","code":"internal","message":"encoding failed"}"#)
+            })
             .into()
     }
 

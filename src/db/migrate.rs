@@ -28,7 +28,12 @@ pub fn status(conn: &mut DbConn) -> Result<Vec<(String, bool)>, DbError> {
         C: MigrationHarness<C::Backend> + diesel::Connection,
         S: MigrationSource<C::Backend>,
     {
-        let applied: Vec<String> = c.applied_migrations().map_err(failed)?.iter().map(|v| v.to_string()).collect();
+        let applied: Vec<String> = c
+            .applied_migrations()
+            .map_err(failed)?
+            .iter()
+            .map(|v| v.to_string())
+            .collect();
         Ok(source
             .migrations()
             .map_err(failed)?

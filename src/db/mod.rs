@@ -44,6 +44,29 @@ impl DbConn {
             DbConn::Pg(_) => "postgres",
         }
     }
+
+    /// Runs `work` in a write transaction that model methods can join (they take
+    /// `&mut DbConn`). On SQLite it takes the write lock up front (`BEGIN
+    /// IMMEDIATE`) so `busy_timeout` applies instead of failing on lock upgrade.
+    pub fn write_transaction<T>(
+        &mut self,
+        work: impl FnOnce(&mut DbConn) -> Result<T, DbError>,
+    ) -> Result<T, DbError> {
+        let begin = match self {
+            DbConn::Sqlite(_) => "BEGIN IMMEDIATE",
+            DbConn::Pg(_) => "BEGIN",
+        };
+        with_backend!(self, c => c.batch_execute(begin))?;
+        let result = work(self).and_then(|value| {
+            with_backend!(self, c => c.batch_execute("COMMIT"))?;
+            Ok(value)
+        });
+        if result.is_err() {
+            // The transaction may already be gone (failed COMMIT); nothing more to undo then.
+            let _ = with_backend!(self, c => c.batch_execute("ROLLBACK"));
+        }
+        result
+    }
 }
 
 /// A parsed `DATABASE_URL`.
@@ -76,7 +99,9 @@ impl DbUrl {
     pub fn connect(&self) -> Result<DbConn, DbError> {
         match self {
             DbUrl::Sqlite(path) => {
-                let path = path.to_str().ok_or_else(|| DbError::Config("sqlite path is not UTF-8".into()))?;
+                let path = path
+                    .to_str()
+                    .ok_or_else(|| DbError::Config("sqlite path is not UTF-8".into()))?;
                 let mut conn = SqliteConnection::establish(path)?;
                 // WAL lets readers proceed while the writer commits; NORMAL is durable
                 // across process crashes in WAL mode; busy_timeout absorbs brief locks.
@@ -187,9 +212,18 @@ mod tests {
 
     #[test]
     fn parses_database_urls() {
-        assert_eq!(DbUrl::parse("sqlite://chatctl.db").unwrap(), DbUrl::Sqlite("chatctl.db".into()));
-        assert_eq!(DbUrl::parse("sqlite:///var/lib/c.db").unwrap(), DbUrl::Sqlite("/var/lib/c.db".into()));
-        assert!(matches!(DbUrl::parse("postgresql://u@h/db").unwrap(), DbUrl::Postgres(_)));
+        assert_eq!(
+            DbUrl::parse("sqlite://chatctl.db").unwrap(),
+            DbUrl::Sqlite("chatctl.db".into())
+        );
+        assert_eq!(
+            DbUrl::parse("sqlite:///var/lib/c.db").unwrap(),
+            DbUrl::Sqlite("/var/lib/c.db".into())
+        );
+        assert!(matches!(
+            DbUrl::parse("postgresql://u@h/db").unwrap(),
+            DbUrl::Postgres(_)
+        ));
         assert!(DbUrl::parse("mysql://x").is_err());
         assert!(DbUrl::parse("chatctl.db").is_err());
         assert!(DbUrl::parse("sqlite://").is_err());

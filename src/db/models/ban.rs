@@ -30,7 +30,11 @@ impl Ban {
     pub fn covers_ip(&self, ip: IpAddr) -> bool {
         self.cidr
             .as_deref()
-            .and_then(|c| c.parse::<IpNet>().ok().or_else(|| c.parse::<IpAddr>().ok().map(IpNet::from)))
+            .and_then(|c| {
+                c.parse::<IpNet>()
+                    .ok()
+                    .or_else(|| c.parse::<IpAddr>().ok().map(IpNet::from))
+            })
             .is_some_and(|net| net.contains(&ip))
     }
 
@@ -54,7 +58,8 @@ impl Ban {
         ip: Option<IpAddr>,
     ) -> Result<Option<Ban>, DbError> {
         Ok(Self::active_for_site(conn, site)?.into_iter().find(|ban| {
-            (participant.is_some() && ban.participant_id == participant) || ip.is_some_and(|ip| ban.covers_ip(ip))
+            (participant.is_some() && ban.participant_id == participant)
+                || ip.is_some_and(|ip| ban.covers_ip(ip))
         }))
     }
 }

@@ -53,7 +53,12 @@ impl Message {
     }
 
     /// Visible messages with seq in (`after`, `up_to`], oldest first, at most `limit`.
-    pub fn after(conn: &mut DbConn, room: RoomId, after: i64, limit: i64) -> Result<Vec<WithAuthor>, DbError> {
+    pub fn after(
+        conn: &mut DbConn,
+        room: RoomId,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<WithAuthor>, DbError> {
         with_backend!(conn, c => messages::table
             .inner_join(participants::table)
             .filter(messages::room_id.eq(room))
@@ -67,7 +72,12 @@ impl Message {
     }
 
     /// Up to `limit` visible messages older than `before`, oldest first.
-    pub fn before(conn: &mut DbConn, room: RoomId, before: i64, limit: i64) -> Result<Vec<WithAuthor>, DbError> {
+    pub fn before(
+        conn: &mut DbConn,
+        room: RoomId,
+        before: i64,
+        limit: i64,
+    ) -> Result<Vec<WithAuthor>, DbError> {
         let mut page: Vec<WithAuthor> = with_backend!(conn, c => messages::table
             .inner_join(participants::table)
             .filter(messages::room_id.eq(room))
@@ -93,7 +103,11 @@ impl Message {
         Ok(found.is_some())
     }
 
-    pub fn find_by_cid(conn: &mut DbConn, participant: ParticipantId, cid: &str) -> Result<Option<Message>, DbError> {
+    pub fn find_by_cid(
+        conn: &mut DbConn,
+        participant: ParticipantId,
+        cid: &str,
+    ) -> Result<Option<Message>, DbError> {
         with_backend!(conn, c => messages::table
             .filter(messages::participant_id.eq(participant))
             .filter(messages::cid.eq(cid))

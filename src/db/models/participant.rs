@@ -39,7 +39,12 @@ impl ParticipantKind {
 }
 
 impl Participant {
-    pub fn create_guest(conn: &mut DbConn, site_id: SiteId, nick: &str, ip: Option<&str>) -> Result<Participant, DbError> {
+    pub fn create_guest(
+        conn: &mut DbConn,
+        site_id: SiteId,
+        nick: &str,
+        ip: Option<&str>,
+    ) -> Result<Participant, DbError> {
         let now = now_ms();
         with_backend!(conn, c => diesel::insert_into(participants::table)
             .values((
@@ -61,7 +66,12 @@ impl Participant {
     }
 
     /// Records a new session: current nickname and address.
-    pub fn touch(&mut self, conn: &mut DbConn, nick: &str, ip: Option<&str>) -> Result<(), DbError> {
+    pub fn touch(
+        &mut self,
+        conn: &mut DbConn,
+        nick: &str,
+        ip: Option<&str>,
+    ) -> Result<(), DbError> {
         let now = now_ms();
         with_backend!(conn, c => diesel::update(participants::table.find(self.id))
             .set((participants::nick.eq(nick), participants::last_ip.eq(ip), participants::last_seen_at.eq(now)))

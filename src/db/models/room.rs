@@ -22,7 +22,11 @@ pub struct Room {
 }
 
 impl Room {
-    pub fn find_by_name(conn: &mut DbConn, site_id: SiteId, name: &str) -> Result<Option<Room>, DbError> {
+    pub fn find_by_name(
+        conn: &mut DbConn,
+        site_id: SiteId,
+        name: &str,
+    ) -> Result<Option<Room>, DbError> {
         with_backend!(conn, c => rooms::table
             .filter(rooms::site_id.eq(site_id))
             .filter(rooms::name.eq(name))
@@ -33,7 +37,8 @@ impl Room {
     }
 
     pub fn find(conn: &mut DbConn, id: RoomId) -> Result<Room, DbError> {
-        with_backend!(conn, c => rooms::table.find(id).select(Room::as_select()).first(c)).map_err(DbError::from)
+        with_backend!(conn, c => rooms::table.find(id).select(Room::as_select()).first(c))
+            .map_err(DbError::from)
     }
 
     pub fn count_for_site(conn: &mut DbConn, site_id: SiteId) -> Result<i64, DbError> {
@@ -58,8 +63,17 @@ impl Room {
             .get_result(c))
         .map_err(DbError::from);
         match inserted {
-            Err(DbError::Conflict(_)) => Self::find_by_name(conn, site_id, name)?.ok_or(DbError::NotFound),
+            Err(DbError::Conflict(_)) => {
+                Self::find_by_name(conn, site_id, name)?.ok_or(DbError::NotFound)
+            }
             other => other,
         }
+    }
+}
+
+impl Room {
+    pub fn set_last_seq(conn: &mut DbConn, id: RoomId, seq: i64) -> Result<(), DbError> {
+        with_backend!(conn, c => diesel::update(rooms::table.find(id)).set(rooms::last_seq.eq(seq)).execute(c))?;
+        Ok(())
     }
 }

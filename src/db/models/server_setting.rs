@@ -6,7 +6,11 @@ use crate::with_backend;
 
 /// Returns the value stored under `key`, creating it with `init()` on first use.
 /// A concurrent first use by another process is resolved by re-reading.
-pub fn get_or_init(conn: &mut DbConn, key: &str, init: impl FnOnce() -> String) -> Result<String, DbError> {
+pub fn get_or_init(
+    conn: &mut DbConn,
+    key: &str,
+    init: impl FnOnce() -> String,
+) -> Result<String, DbError> {
     let existing = with_backend!(conn, c => server_settings::table
         .select(server_settings::value)
         .filter(server_settings::key.eq(key))

@@ -67,7 +67,12 @@ impl Site {
         format!("sk_{}", random_token(40))
     }
 
-    pub fn create(conn: &mut DbConn, name: &str, origins: &[Origin], is_demo: bool) -> Result<Site, DbError> {
+    pub fn create(
+        conn: &mut DbConn,
+        name: &str,
+        origins: &[Origin],
+        is_demo: bool,
+    ) -> Result<Site, DbError> {
         let key = SiteKey::generate();
         let secret = Self::new_secret();
         let now = now_ms();
@@ -102,7 +107,8 @@ impl Site {
     }
 
     pub fn find(conn: &mut DbConn, id: SiteId) -> Result<Site, DbError> {
-        with_backend!(conn, c => sites::table.find(id).select(Site::as_select()).first(c)).map_err(DbError::from)
+        with_backend!(conn, c => sites::table.find(id).select(Site::as_select()).first(c))
+            .map_err(DbError::from)
     }
 
     pub fn find_demo(conn: &mut DbConn) -> Result<Option<Site>, DbError> {
@@ -170,5 +176,38 @@ impl Site {
         let secret = Self::new_secret();
         with_backend!(conn, c => diesel::update(sites::table.find(self.id)).set(sites::secret.eq(&secret)).execute(c))?;
         Ok(secret)
+    }
+}
+
+/// Setting changes; `None` leaves a setting as it is.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = sites)]
+pub struct SiteSettings {
+    pub name: Option<String>,
+    pub guests_allowed: Option<bool>,
+    pub registration_allowed: Option<bool>,
+    pub verified_required: Option<bool>,
+    pub room_policy: Option<String>,
+    pub max_rooms: Option<i32>,
+    pub max_message_chars: Option<i32>,
+}
+
+impl SiteSettings {
+    pub fn is_empty(&self) -> bool {
+        self.name.is_none()
+            && self.guests_allowed.is_none()
+            && self.registration_allowed.is_none()
+            && self.verified_required.is_none()
+            && self.room_policy.is_none()
+            && self.max_rooms.is_none()
+            && self.max_message_chars.is_none()
+    }
+
+    pub fn apply(&self, conn: &mut DbConn, site: SiteId) -> Result<(), DbError> {
+        if self.is_empty() {
+            return Ok(());
+        }
+        with_backend!(conn, c => diesel::update(sites::table.find(site)).set(self).execute(c))?;
+        Ok(())
     }
 }

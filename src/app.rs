@@ -1,0 +1,193 @@
+//! Assembles a running server from configuration: database, migrations, the
+//! chat service, the demo site and the HTTP listener. Tests use it directly
+//! (port 0) so they exercise exactly what `chatctl serve` runs.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::chat::hub::Hub;
+use crate::chat::limits::ip_limiter;
+use crate::chat::writer::Writer;
+use crate::chat::Chat;
+use crate::config::ServeConfig;
+use crate::db::models::{server_setting, AdminUser, Site};
+use crate::db::{migrate, Db, DbError};
+use crate::http::{self, AppState};
+use crate::identity::GuestTokens;
+use crate::input::{random_token, Origin};
+use crate::metrics::Metrics;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("invalid public URL {0:?}: it must be an http(s) URL")]
+    PublicUrl(String),
+}
+
+pub struct Application {
+    listener: TcpListener,
+    addr: SocketAddr,
+    state: AppState,
+    shutdown_tx: watch::Sender<bool>,
+}
+
+impl Application {
+    pub async fn build(config: &ServeConfig, database_url: &str) -> Result<Self, StartError> {
+        let listener = TcpListener::bind(config.bind)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: config.bind,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: config.bind,
+            source,
+        })?;
+        let public_url = config.public_url(addr);
+        let public_origin =
+            Origin::parse(&public_url).map_err(|_| StartError::PublicUrl(public_url.clone()))?;
+
+        let db = Db::connect(database_url, config.limits.db_pool_size.max(2))?;
+        tracing::info!(database = %db.url().redacted(), "database connected");
+        let (secret, demo_site_key) = {
+            let no_demo = config.no_demo;
+            let port = addr.port();
+            db.run(move |conn| {
+                let ran = migrate::run_pending(conn)?;
+                for name in &ran {
+                    tracing::info!(migration = %name, "migration applied");
+                }
+                let secret = server_setting::get_or_init(conn, "guest_token_secret", || random_token(48))?;
+                let demo = if no_demo { None } else { Some(ensure_demo_site(conn, &public_origin, port)?) };
+                if AdminUser::count(conn)? == 0 {
+                    tracing::warn!(
+                        "no admin account yet; create one with: chatctl user create --email you@example.com --name \"Your Name\" --role owner"
+                    );
+                }
+                Ok((secret, demo))
+            })
+            .await?
+        };
+
+        let metrics = Arc::new(Metrics::new());
+        let hub = Hub::new();
+        let limits = config.limits.clone();
+        let chat = Arc::new(Chat {
+            writer: Writer::start(db.clone(), hub.clone(), metrics.clone()),
+            db,
+            hub,
+            guest_tokens: GuestTokens::new(secret.as_bytes()),
+            ip_limiter: ip_limiter(limits.ip_messages_per_second, limits.ip_message_burst),
+            limits,
+            metrics,
+        });
+        let (shutdown_tx, shutdown) = watch::channel(false);
+        if let Some(key) = &demo_site_key {
+            tracing::info!(url = %public_url, site = %key, "demo chat page ready: open {public_url}/ in two tabs");
+        }
+        let state = AppState {
+            chat,
+            shutdown,
+            demo_site_key,
+            public_url,
+        };
+        Ok(Application {
+            listener,
+            addr,
+            state,
+            shutdown_tx,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `signal` resolves, then drains: connections are told to
+    /// reconnect, queued messages are committed, and the function returns.
+    pub async fn run_until(self, signal: impl Future<Output = ()> + Send + 'static) {
+        let Application {
+            listener,
+            state,
+            shutdown_tx,
+            ..
+        } = self;
+        let chat = state.chat.clone();
+        tokio::spawn(prune_limiters(chat.clone(), state.shutdown.clone()));
+        let mut watch_shutdown = state.shutdown.clone();
+        let routes = http::routes(state);
+        let server = warp::serve(routes)
+            .incoming(listener)
+            .graceful(async move {
+                let _ = watch_shutdown.wait_for(|stopping| *stopping).await;
+            })
+            .run();
+        tokio::pin!(server);
+        tokio::select! {
+            _ = &mut server => {}
+            _ = signal => {
+                tracing::info!("shutting down: closing connections");
+                let _ = shutdown_tx.send(true);
+                // Connections close within a few seconds; don't wait forever for stragglers.
+                if tokio::time::timeout(Duration::from_secs(8), &mut server).await.is_err() {
+                    tracing::warn!("some connections did not close in time");
+                }
+            }
+        }
+        let _ = shutdown_tx.send(true);
+        let _ = tokio::task::spawn_blocking(move || chat.writer.stop()).await;
+        tracing::info!("stopped");
+    }
+}
+
+/// Drops rate-limiter state for addresses that have been quiet.
+async fn prune_limiters(chat: Arc<Chat>, mut shutdown: watch::Receiver<bool>) {
+    let mut every = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            _ = every.tick() => chat.ip_limiter.retain_recent(),
+            _ = shutdown.wait_for(|s| *s) => return,
+        }
+    }
+}
+
+/// The built-in demo site, allowed for the local origins this server answers on.
+fn ensure_demo_site(
+    conn: &mut crate::db::DbConn,
+    public_origin: &Origin,
+    port: u16,
+) -> Result<String, DbError> {
+    let mut origins = vec![public_origin.clone()];
+    for host in ["localhost", "127.0.0.1"] {
+        if let Ok(origin) = Origin::parse(&format!("http://{host}:{port}")) {
+            origins.push(origin);
+        }
+    }
+    let site = match Site::find_demo(conn)? {
+        Some(site) => site,
+        None => {
+            let site = Site::create(conn, "Demo", &[], true)?;
+            tracing::info!(site = %site.public_key, "created the demo site");
+            site
+        }
+    };
+    for origin in &origins {
+        site.add_origin(conn, origin)?;
+    }
+    Ok(site.public_key)
+}

@@ -1,0 +1,435 @@
+//! The room hub: which connections are in which room, and fan-out.
+//!
+//! Every frame is serialized once and shared (`Arc<str>`) by all recipients.
+//! Each connection has an unbounded channel whose *bytes* are bounded by a
+//! counter: a connection that falls behind is told to close (slow consumer)
+//! instead of blocking the room or silently missing frames.
+//!
+//! [`Hub::publish`] is the single fan-out seam: a cross-instance broker would
+//! call it for frames committed elsewhere, leaving room logic untouched.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use tokio::sync::mpsc;
+
+use super::protocol::{CloseReason, PresenceEvent, ServerFrame, Who};
+use crate::db::models::{ParticipantId, RoomId, SiteId};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId(pub u64);
+
+/// What the hub hands to a connection's writer task.
+#[derive(Debug)]
+pub enum Outbound {
+    Frame {
+        text: Arc<str>,
+        room: RoomId,
+        /// Set on `message` frames so a joining connection can drop what its welcome already had.
+        seq: Option<i64>,
+    },
+    Close {
+        reason: CloseReason,
+        message: String,
+        until: Option<i64>,
+    },
+}
+
+/// The hub's handle on one connection.
+#[derive(Debug, Clone)]
+pub struct ConnHandle {
+    pub id: ConnId,
+    tx: mpsc::UnboundedSender<Outbound>,
+    queued: Arc<AtomicUsize>,
+    closing: Arc<AtomicBool>,
+    max_queued: usize,
+}
+
+/// The connection's side of its queue.
+pub struct ConnQueue {
+    pub rx: mpsc::UnboundedReceiver<Outbound>,
+    queued: Arc<AtomicUsize>,
+}
+
+impl ConnQueue {
+    /// Call once a frame has been written to the socket.
+    pub fn written(&self, bytes: usize) {
+        self.queued.fetch_sub(bytes, Ordering::Relaxed);
+    }
+}
+
+impl ConnHandle {
+    /// Queues a frame; false if the connection is closing or just fell too far behind.
+    fn push(&self, text: &Arc<str>, room: RoomId, seq: Option<i64>) -> bool {
+        if self.closing.load(Ordering::Relaxed) {
+            return false;
+        }
+        let len = text.len();
+        if self.queued.fetch_add(len, Ordering::Relaxed) + len > self.max_queued {
+            self.queued.fetch_sub(len, Ordering::Relaxed);
+            self.close(
+                CloseReason::SlowConsumer,
+                "Too many messages are waiting for this connection. Reconnect to resume.",
+                None,
+            );
+            return false;
+        }
+        self.tx
+            .send(Outbound::Frame {
+                text: text.clone(),
+                room,
+                seq,
+            })
+            .is_ok()
+    }
+
+    /// Asks the connection to send a notice and close; only the first request counts.
+    pub fn close(&self, reason: CloseReason, message: &str, until: Option<i64>) {
+        if !self.closing.swap(true, Ordering::Relaxed) {
+            let _ = self.tx.send(Outbound::Close {
+                reason,
+                message: message.to_owned(),
+                until,
+            });
+        }
+    }
+}
+
+struct Member {
+    handle: ConnHandle,
+    who: Who,
+}
+
+#[derive(Default)]
+struct RoomMembers {
+    conns: HashMap<ConnId, Member>,
+    /// Distinct participants present, with how many of their connections are in.
+    present: HashMap<i64, (Who, usize)>,
+}
+
+impl RoomMembers {
+    fn send_all(
+        &self,
+        text: &Arc<str>,
+        room: RoomId,
+        seq: Option<i64>,
+        except: Option<ConnId>,
+    ) -> usize {
+        self.conns
+            .iter()
+            .filter(|(id, _)| Some(**id) != except)
+            .filter(|(_, m)| m.handle.push(text, room, seq))
+            .count()
+    }
+}
+
+/// Everything the hub knows about a live connection, for kicks and counts.
+#[derive(Debug, Clone)]
+pub struct ConnInfo {
+    pub handle: ConnHandle,
+    pub site: SiteId,
+    pub ip: IpAddr,
+    pub participant: Option<ParticipantId>,
+}
+
+#[derive(Default)]
+pub struct Hub {
+    next_id: AtomicU64,
+    conns: Mutex<HashMap<ConnId, ConnInfo>>,
+    per_ip: Mutex<HashMap<IpAddr, usize>>,
+    rooms: RwLock<HashMap<RoomId, Arc<Mutex<RoomMembers>>>>,
+}
+
+/// Holds one of an IP's connection slots; released on drop.
+pub struct IpSlot {
+    hub: Arc<Hub>,
+    ip: IpAddr,
+}
+
+impl Drop for IpSlot {
+    fn drop(&mut self) {
+        let mut per_ip = lock(&self.hub.per_ip);
+        if let Some(n) = per_ip.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                per_ip.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// A poisoned lock only means another thread panicked mid-update of plain maps;
+/// keep serving rather than cascade the panic to every connection.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Hub {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Hub::default())
+    }
+
+    /// Takes a connection slot for `ip`, or `None` when it already has `max`.
+    pub fn reserve_ip(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<IpSlot> {
+        let mut per_ip = lock(&self.per_ip);
+        let n = per_ip.entry(ip).or_insert(0);
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(IpSlot {
+            hub: self.clone(),
+            ip,
+        })
+    }
+
+    /// Registers a new connection and returns its handle and queue.
+    pub fn connect(&self, site: SiteId, ip: IpAddr, max_queued: usize) -> (ConnHandle, ConnQueue) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let handle = ConnHandle {
+            id: ConnId(self.next_id.fetch_add(1, Ordering::Relaxed)),
+            tx,
+            queued: queued.clone(),
+            closing: Arc::new(AtomicBool::new(false)),
+            max_queued,
+        };
+        lock(&self.conns).insert(
+            handle.id,
+            ConnInfo {
+                handle: handle.clone(),
+                site,
+                ip,
+                participant: None,
+            },
+        );
+        (handle, ConnQueue { rx, queued })
+    }
+
+    pub fn identify(&self, conn: ConnId, participant: ParticipantId) {
+        if let Some(info) = lock(&self.conns).get_mut(&conn) {
+            info.participant = Some(participant);
+        }
+    }
+
+    /// Removes a closed connection from every room it was in.
+    pub fn disconnect(&self, conn: ConnId, rooms: impl IntoIterator<Item = (RoomId, String)>) {
+        for (room, name) in rooms {
+            self.leave(room, &name, conn);
+        }
+        lock(&self.conns).remove(&conn);
+    }
+
+    fn room(&self, room: RoomId) -> Option<Arc<Mutex<RoomMembers>>> {
+        self.rooms
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&room)
+            .cloned()
+    }
+
+    /// Adds the connection to the room; announces the participant to the others
+    /// when this is their first connection there. Returns who is online.
+    pub fn join(&self, room: RoomId, name: &str, handle: &ConnHandle, who: &Who) -> Vec<Who> {
+        let members = {
+            let mut rooms = self.rooms.write().unwrap_or_else(|e| e.into_inner());
+            rooms.entry(room).or_default().clone()
+        };
+        let mut members = lock(&members);
+        if members
+            .conns
+            .insert(
+                handle.id,
+                Member {
+                    handle: handle.clone(),
+                    who: who.clone(),
+                },
+            )
+            .is_none()
+        {
+            let entry = members
+                .present
+                .entry(who.id)
+                .or_insert_with(|| (who.clone(), 0));
+            entry.1 += 1;
+            if entry.1 == 1 {
+                let online = members.present.len();
+                let frame = ServerFrame::Presence {
+                    room: name.to_owned(),
+                    event: PresenceEvent::Join,
+                    who: who.clone(),
+                    online,
+                }
+                .encode();
+                members.send_all(&frame, room, None, Some(handle.id));
+            }
+        }
+        members.present.values().map(|(w, _)| w.clone()).collect()
+    }
+
+    pub fn leave(&self, room: RoomId, name: &str, conn: ConnId) {
+        let Some(members_arc) = self.room(room) else {
+            return;
+        };
+        let mut members = lock(&members_arc);
+        let Some(member) = members.conns.remove(&conn) else {
+            return;
+        };
+        let id = member.who.id;
+        let last = match members.present.get_mut(&id) {
+            Some(entry) => {
+                entry.1 -= 1;
+                entry.1 == 0
+            }
+            None => false,
+        };
+        if last {
+            members.present.remove(&id);
+            let online = members.present.len();
+            let frame = ServerFrame::Presence {
+                room: name.to_owned(),
+                event: PresenceEvent::Leave,
+                who: member.who,
+                online,
+            }
+            .encode();
+            members.send_all(&frame, room, None, None);
+        }
+        if members.conns.is_empty() {
+            drop(members);
+            let mut rooms = self.rooms.write().unwrap_or_else(|e| e.into_inner());
+            // Re-check under the write lock: someone may have joined meanwhile.
+            if rooms.get(&room).is_some_and(|m| lock(m).conns.is_empty()) {
+                rooms.remove(&room);
+            }
+        }
+    }
+
+    /// Sends a frame to every connection in the room except `except`; returns
+    /// how many connections it was queued for.
+    pub fn publish(
+        &self,
+        room: RoomId,
+        text: &Arc<str>,
+        seq: Option<i64>,
+        except: Option<ConnId>,
+    ) -> usize {
+        match self.room(room) {
+            Some(members) => lock(&members).send_all(text, room, seq, except),
+            None => 0,
+        }
+    }
+
+    /// Closes every connection matching `pred` with a notice; returns how many.
+    pub fn close_where(
+        &self,
+        pred: impl Fn(&ConnInfo) -> bool,
+        reason: CloseReason,
+        message: &str,
+        until: Option<i64>,
+    ) -> usize {
+        let conns = lock(&self.conns);
+        conns
+            .values()
+            .filter(|c| pred(c))
+            .map(|c| c.handle.close(reason, message, until))
+            .count()
+    }
+
+    pub fn connection_count(&self) -> usize {
+        lock(&self.conns).len()
+    }
+
+    pub fn connections_by_site(&self) -> HashMap<SiteId, usize> {
+        let mut counts = HashMap::new();
+        for info in lock(&self.conns).values() {
+            *counts.entry(info.site).or_default() += 1;
+        }
+        counts
+    }
+
+    pub fn active_rooms(&self) -> usize {
+        self.rooms.read().unwrap_or_else(|e| e.into_inner()).len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn who(id: i64) -> Who {
+        Who {
+            id,
+            nick: format!("n{id}"),
+            kind: "guest".into(),
+        }
+    }
+
+    #[test]
+    fn presence_counts_participants_not_connections() {
+        let hub = Hub::new();
+        let ip = "127.0.0.1".parse().unwrap();
+        let (a1, mut qa1) = hub.connect(SiteId(1), ip, 1 << 20);
+        let (a2, _qa2) = hub.connect(SiteId(1), ip, 1 << 20);
+        let (b, mut qb) = hub.connect(SiteId(1), ip, 1 << 20);
+        hub.join(RoomId(1), "r", &b, &who(2));
+        hub.join(RoomId(1), "r", &a1, &who(1));
+        assert!(
+            matches!(qb.rx.try_recv(), Ok(Outbound::Frame { .. })),
+            "b sees a join"
+        );
+        let online = hub.join(RoomId(1), "r", &a2, &who(1));
+        assert_eq!(online.len(), 2);
+        assert!(
+            qb.rx.try_recv().is_err(),
+            "second tab of the same participant is not announced"
+        );
+        hub.leave(RoomId(1), "r", a2.id);
+        assert!(
+            qb.rx.try_recv().is_err(),
+            "one tab left, participant still present"
+        );
+        hub.leave(RoomId(1), "r", a1.id);
+        assert!(
+            matches!(qb.rx.try_recv(), Ok(Outbound::Frame { .. })),
+            "b sees the leave"
+        );
+        let delivered = hub.publish(RoomId(1), &Arc::from("x"), Some(1), None);
+        assert_eq!(delivered, 1);
+        while let Ok(frame) = qa1.rx.try_recv() {
+            assert!(matches!(frame, Outbound::Frame { .. }));
+        }
+    }
+
+    #[test]
+    fn slow_consumer_is_closed_not_blocking() {
+        let hub = Hub::new();
+        let ip = "127.0.0.1".parse().unwrap();
+        let (slow, mut q) = hub.connect(SiteId(1), ip, 10);
+        hub.join(RoomId(1), "r", &slow, &who(1));
+        let frame: Arc<str> = Arc::from("123456");
+        assert_eq!(hub.publish(RoomId(1), &frame, Some(1), None), 1);
+        assert_eq!(hub.publish(RoomId(1), &frame, Some(2), None), 0);
+        assert!(matches!(q.rx.try_recv(), Ok(Outbound::Frame { .. })));
+        assert!(matches!(
+            q.rx.try_recv(),
+            Ok(Outbound::Close {
+                reason: CloseReason::SlowConsumer,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn ip_slots_are_released() {
+        let hub = Hub::new();
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        let first = hub.reserve_ip(ip, 1);
+        assert!(first.is_some());
+        assert!(hub.reserve_ip(ip, 1).is_none());
+        drop(first);
+        assert!(hub.reserve_ip(ip, 1).is_some());
+    }
+}

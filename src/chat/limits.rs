@@ -1,0 +1,37 @@
+//! Token-bucket rate limits (governor), per connection and per IP address.
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota};
+
+pub type IpRateLimiter = DefaultKeyedRateLimiter<IpAddr>;
+
+fn quota(per_second: u32, burst: u32) -> Quota {
+    let per_second = NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN);
+    let burst = NonZeroU32::new(burst.max(1)).unwrap_or(NonZeroU32::MIN);
+    Quota::per_second(per_second).allow_burst(burst)
+}
+
+pub fn connection_limiter(per_second: u32, burst: u32) -> DefaultDirectRateLimiter {
+    DefaultDirectRateLimiter::direct(quota(per_second, burst))
+}
+
+pub fn ip_limiter(per_second: u32, burst: u32) -> IpRateLimiter {
+    IpRateLimiter::keyed(quota(per_second, burst))
+}
+
+/// `Ok` if a message may go now, else how long to wait.
+pub fn check(
+    conn: &DefaultDirectRateLimiter,
+    ips: &IpRateLimiter,
+    ip: &IpAddr,
+) -> Result<(), Duration> {
+    let clock = DefaultClock::default();
+    conn.check()
+        .map_err(|not_until| not_until.wait_time_from(clock.now()))?;
+    ips.check_key(ip)
+        .map_err(|not_until| not_until.wait_time_from(clock.now()))
+}

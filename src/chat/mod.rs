@@ -1,0 +1,123 @@
+//! Live chat: the wire protocol, rooms and fan-out, the group-commit writer and
+//! the per-connection session logic. Knows nothing of warp: the http layer
+//! feeds a [`session::Session`] with text frames and writes what it returns.
+
+pub mod hub;
+pub mod limits;
+pub mod protocol;
+pub mod session;
+pub mod writer;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use thiserror::Error;
+
+use crate::config::Limits;
+use crate::db::models::{Ban, Site};
+use crate::db::{Db, DbError};
+use crate::identity::GuestTokens;
+use crate::input::Origin;
+use crate::metrics::Metrics;
+use hub::{Hub, IpSlot};
+use limits::IpRateLimiter;
+use writer::Writer;
+
+/// The chat service: everything a session needs, shared by all connections.
+pub struct Chat {
+    pub db: Db,
+    pub hub: Arc<Hub>,
+    pub writer: Writer,
+    pub guest_tokens: GuestTokens,
+    pub limits: Limits,
+    pub metrics: Arc<Metrics>,
+    pub ip_limiter: IpRateLimiter,
+}
+
+/// Why a WebSocket upgrade is refused, before any frame is exchanged.
+#[derive(Debug, Error)]
+pub enum UpgradeError {
+    #[error("unknown site key")]
+    UnknownSite,
+    #[error("this site is disabled")]
+    SiteDisabled,
+    #[error("the Origin header is required")]
+    OriginRequired,
+    #[error("this page's origin is not allowed for this site")]
+    OriginNotAllowed,
+    #[error("banned: {reason}")]
+    Banned { reason: String, until: Option<i64> },
+    #[error("too many connections from this address")]
+    TooManyConnections,
+    #[error("the server is shutting down")]
+    ShuttingDown,
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl UpgradeError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            UpgradeError::UnknownSite => "unknown_site",
+            UpgradeError::SiteDisabled => "site_disabled",
+            UpgradeError::OriginRequired => "origin_required",
+            UpgradeError::OriginNotAllowed => "origin_not_allowed",
+            UpgradeError::Banned { .. } => "banned",
+            UpgradeError::TooManyConnections => "too_many_connections",
+            UpgradeError::ShuttingDown => "shutting_down",
+            UpgradeError::Db(_) => "internal",
+        }
+    }
+}
+
+/// A connection that passed the upgrade checks.
+pub struct Admission {
+    pub site: Site,
+    pub ip: IpAddr,
+    pub slot: IpSlot,
+}
+
+impl Chat {
+    /// Checks site key, origin, bans and per-IP connection count, in that order.
+    pub async fn admit(
+        &self,
+        site_key: &str,
+        origin: Option<&str>,
+        ip: IpAddr,
+    ) -> Result<Admission, UpgradeError> {
+        let key = site_key.to_owned();
+        let origin = origin.map(Origin::parse);
+        let (site, ban) = self
+            .db
+            .run(move |conn| {
+                let Some(site) = Site::find_by_key(conn, &key)? else {
+                    return Ok(Err(UpgradeError::UnknownSite));
+                };
+                if !site.enabled {
+                    return Ok(Err(UpgradeError::SiteDisabled));
+                }
+                let origin = match origin {
+                    None => return Ok(Err(UpgradeError::OriginRequired)),
+                    Some(Err(_)) => return Ok(Err(UpgradeError::OriginNotAllowed)),
+                    Some(Ok(origin)) => origin,
+                };
+                if !site.allows_origin(conn, &origin)? {
+                    return Ok(Err(UpgradeError::OriginNotAllowed));
+                }
+                let ban = Ban::find_active(conn, site.id, None, Some(ip))?;
+                Ok(Ok((site, ban)))
+            })
+            .await??;
+        if let Some(ban) = ban {
+            return Err(UpgradeError::Banned {
+                reason: ban.reason,
+                until: ban.expires_at,
+            });
+        }
+        let slot = self
+            .hub
+            .reserve_ip(ip, self.limits.max_connections_per_ip)
+            .ok_or(UpgradeError::TooManyConnections)?;
+        Ok(Admission { site, ip, slot })
+    }
+}

@@ -1,0 +1,275 @@
+//! The single writer: group-commits posted messages, assigns per-room `seq`,
+//! and only then broadcasts and acknowledges them.
+//!
+//! It runs on its own thread (diesel is blocking). Each round drains whatever is
+//! queued into one transaction without waiting for a timer, so an idle server
+//! commits a lone message at once and a busy one amortises each commit over many.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::hub::{ConnId, Hub};
+use super::protocol::{MessageView, ServerFrame, Who};
+use crate::db::models::{Message, MessageId, NewMessage, ParticipantId, Room, RoomId, SiteId};
+use crate::db::{now_ms, Db, DbConn, DbError};
+use crate::metrics::Metrics;
+
+const MAX_BATCH: usize = 1024;
+
+/// A message that passed validation and waits to be stored.
+pub struct Post {
+    pub site: SiteId,
+    pub room: RoomId,
+    pub room_name: String,
+    pub author: Who,
+    pub participant: ParticipantId,
+    pub cid: String,
+    pub text: String,
+    pub ip: Option<String>,
+    pub from: ConnId,
+    pub reply: oneshot::Sender<Result<Posted, PostError>>,
+}
+
+/// What the sender's `ack` reports.
+#[derive(Debug, Clone)]
+pub struct Posted {
+    pub seq: i64,
+    pub id: MessageId,
+    pub ts: i64,
+    pub delivered: usize,
+    pub duplicate: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PostError {
+    /// The database refused or failed the commit; nothing was stored. Retry with the same cid.
+    #[error("the message could not be stored")]
+    Unavailable,
+    /// The server is shutting down.
+    #[error("the server is shutting down")]
+    Stopped,
+}
+
+enum Command {
+    Post(Post),
+    Stop,
+}
+
+pub struct Writer {
+    tx: mpsc::UnboundedSender<Command>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Writer {
+    pub fn start(db: Db, hub: Arc<Hub>, metrics: Arc<Metrics>) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let thread = std::thread::Builder::new()
+            .name("chatctl-writer".into())
+            .spawn(move || {
+                WriterLoop {
+                    db,
+                    hub,
+                    metrics,
+                    last_seq: HashMap::new(),
+                }
+                .run(rx)
+            })
+            .ok();
+        if thread.is_none() {
+            tracing::error!("could not start the writer thread; messages will be refused");
+        }
+        Writer {
+            tx,
+            thread: Mutex::new(thread),
+        }
+    }
+
+    pub fn post(&self, post: Post) {
+        if let Err(mpsc::error::SendError(Command::Post(post))) = self.tx.send(Command::Post(post))
+        {
+            let _ = post.reply.send(Err(PostError::Stopped));
+        }
+    }
+
+    /// Commits everything queued so far, then stops the thread. Blocking.
+    pub fn stop(&self) {
+        let _ = self.tx.send(Command::Stop);
+        let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(thread) = thread {
+            let _ = thread.join();
+        }
+    }
+}
+
+struct WriterLoop {
+    db: Db,
+    hub: Arc<Hub>,
+    metrics: Arc<Metrics>,
+    /// Last committed seq per room; dropped after a failed commit so it is re-read.
+    last_seq: HashMap<RoomId, i64>,
+}
+
+enum Outcome {
+    New(NewMessage, MessageId),
+    Duplicate(Message),
+}
+
+impl WriterLoop {
+    fn run(mut self, mut rx: mpsc::UnboundedReceiver<Command>) {
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        let mut stopping = false;
+        while !stopping {
+            let Some(first) = rx.blocking_recv() else {
+                break;
+            };
+            for command in std::iter::once(first).chain(std::iter::from_fn(|| rx.try_recv().ok())) {
+                match command {
+                    Command::Post(post) => batch.push(post),
+                    Command::Stop => stopping = true,
+                }
+                if batch.len() >= MAX_BATCH || stopping {
+                    break;
+                }
+            }
+            if !batch.is_empty() {
+                self.commit(std::mem::take(&mut batch));
+            }
+        }
+        // Refuse anything that raced with the stop.
+        rx.close();
+        while let Ok(Command::Post(post)) = rx.try_recv() {
+            let _ = post.reply.send(Err(PostError::Stopped));
+        }
+        tracing::info!("writer stopped");
+    }
+
+    fn commit(&mut self, batch: Vec<Post>) {
+        self.metrics.commit_batch_size.observe(batch.len() as f64);
+        let result = self.db.get().and_then(|mut conn| {
+            let mut cache = self.last_seq.clone();
+            let outcomes = conn.write_transaction(|conn| store(conn, &batch, &mut cache))?;
+            self.last_seq = cache;
+            Ok(outcomes)
+        });
+        match result {
+            Ok(outcomes) => self.publish(batch, outcomes),
+            Err(err) => {
+                tracing::error!(error = %err, messages = batch.len(), "commit failed; senders may retry");
+                self.last_seq.clear();
+                for post in batch {
+                    let _ = post.reply.send(Err(PostError::Unavailable));
+                }
+            }
+        }
+    }
+
+    /// After commit: broadcast in seq order, then acknowledge.
+    fn publish(&self, batch: Vec<Post>, outcomes: Vec<Outcome>) {
+        for (post, outcome) in batch.into_iter().zip(outcomes) {
+            let posted = match outcome {
+                Outcome::New(msg, id) => {
+                    let frame = ServerFrame::Message {
+                        room: post.room_name,
+                        message: MessageView {
+                            seq: msg.seq,
+                            id: id.0,
+                            author: post.author,
+                            text: msg.body,
+                            ts: msg.created_at,
+                        },
+                    }
+                    .encode();
+                    let delivered =
+                        self.hub
+                            .publish(post.room, &frame, Some(msg.seq), Some(post.from));
+                    self.metrics.messages_committed.inc();
+                    self.metrics.deliveries.inc_by(delivered as u64);
+                    Posted {
+                        seq: msg.seq,
+                        id,
+                        ts: msg.created_at,
+                        delivered,
+                        duplicate: false,
+                    }
+                }
+                Outcome::Duplicate(msg) => Posted {
+                    seq: msg.seq,
+                    id: msg.id,
+                    ts: msg.created_at,
+                    delivered: 0,
+                    duplicate: true,
+                },
+            };
+            let _ = post.reply.send(Ok(posted));
+        }
+    }
+}
+
+fn store(
+    conn: &mut DbConn,
+    batch: &[Post],
+    last_seq: &mut HashMap<RoomId, i64>,
+) -> Result<Vec<Outcome>, DbError> {
+    let now = now_ms();
+    let mut outcomes: Vec<Outcome> = Vec::with_capacity(batch.len());
+    // A retry can arrive in the same batch as its original.
+    let mut in_batch: HashMap<(ParticipantId, &str), usize> = HashMap::new();
+    let mut touched: Vec<RoomId> = Vec::new();
+    for post in batch {
+        if let Some(&earlier) = in_batch.get(&(post.participant, post.cid.as_str())) {
+            let duplicate = match &outcomes[earlier] {
+                Outcome::New(msg, id) => stored(msg, *id),
+                Outcome::Duplicate(msg) => msg.clone(),
+            };
+            outcomes.push(Outcome::Duplicate(duplicate));
+            continue;
+        }
+        in_batch.insert((post.participant, post.cid.as_str()), outcomes.len());
+        if let Some(existing) = Message::find_by_cid(conn, post.participant, &post.cid)? {
+            outcomes.push(Outcome::Duplicate(existing));
+            continue;
+        }
+        let seq = match last_seq.get(&post.room) {
+            Some(seq) => seq + 1,
+            None => Room::find(conn, post.room)?.last_seq + 1,
+        };
+        last_seq.insert(post.room, seq);
+        if !touched.contains(&post.room) {
+            touched.push(post.room);
+        }
+        let new = NewMessage {
+            site_id: post.site,
+            room_id: post.room,
+            seq,
+            participant_id: post.participant,
+            cid: Some(post.cid.clone()),
+            body: post.text.clone(),
+            ip: post.ip.clone(),
+            created_at: now,
+        };
+        let id = Message::insert(conn, &new)?;
+        outcomes.push(Outcome::New(new, id));
+    }
+    for room in touched {
+        Room::set_last_seq(conn, room, last_seq[&room])?;
+    }
+    Ok(outcomes)
+}
+
+fn stored(new: &NewMessage, id: MessageId) -> Message {
+    Message {
+        id,
+        site_id: new.site_id,
+        room_id: new.room_id,
+        seq: new.seq,
+        participant_id: new.participant_id,
+        cid: new.cid.clone(),
+        body: new.body.clone(),
+        ip: new.ip.clone(),
+        created_at: new.created_at,
+        deleted_at: None,
+    }
+}

@@ -1,0 +1,36 @@
+use anyhow::Context;
+use clap::Args;
+
+use super::Cli;
+use crate::db::{migrate, Db};
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  chatctl migrate\n  chatctl migrate --status\n  \
+    DATABASE_URL=postgres://chat:secret@localhost/chat chatctl migrate"
+)]
+pub struct Opts {
+    /// List every migration and whether it is applied, without changing anything.
+    #[arg(long)]
+    pub status: bool,
+}
+
+pub fn run(cli: &Cli, opts: &Opts) -> anyhow::Result<()> {
+    let db = Db::connect(&cli.database_url(), 1).context("cannot open the database")?;
+    let mut conn = db.get()?;
+    println!("database: {}", db.url().redacted());
+    if opts.status {
+        for (name, applied) in migrate::status(&mut conn)? {
+            println!("{} {name}", if applied { "[applied]" } else { "[pending]" });
+        }
+        return Ok(());
+    }
+    let ran = migrate::run_pending(&mut conn)?;
+    if ran.is_empty() {
+        println!("already up to date");
+    }
+    for name in ran {
+        println!("applied {name}");
+    }
+    Ok(())
+}

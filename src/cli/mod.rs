@@ -1,0 +1,88 @@
+//! The `chatctl` command line: one file per subcommand, each with its own
+//! options struct and `run`. Errors here are `anyhow`, printed as one line.
+
+pub mod migrate;
+pub mod serve;
+pub mod site;
+pub mod user;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::database_url;
+use crate::db::Db;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "chatctl",
+    version,
+    about = "Self-hosted chat that any website embeds with one <script> tag",
+    long_about = "Self-hosted chat that any website embeds with one <script> tag.\n\n\
+        One binary runs the WebSocket chat server, serves the widget and the admin panel, \
+        and manages sites and admin accounts.",
+    after_help = "Quick start:\n  chatctl serve                       # SQLite in ./chatctl.db, demo page on http://localhost:8080/\n  \
+        chatctl site create --name Blog --origin https://blog.example.com\n  \
+        chatctl user create --email you@example.com --name You --role owner"
+)]
+pub struct Cli {
+    /// Database URL: sqlite://PATH (default sqlite://chatctl.db) or postgres://USER:PASS@HOST/DB.
+    /// Also read from CHATCTL_DATABASE_URL or DATABASE_URL.
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply the embedded database migrations (or list them with --status).
+    Migrate(migrate::Opts),
+    /// Manage admin-panel accounts (owners, admins, moderators).
+    #[command(subcommand)]
+    User(user::Command),
+    /// Manage sites: keys, secrets, allowed origins, settings.
+    #[command(subcommand)]
+    Site(site::Command),
+    /// Run the chat server.
+    Serve(serve::Opts),
+}
+
+impl Cli {
+    pub fn database_url(&self) -> String {
+        database_url(self.database_url.as_deref())
+    }
+
+    /// Opens the database and applies pending migrations, so every command works on a fresh install.
+    fn open_db(&self) -> anyhow::Result<Db> {
+        use anyhow::Context;
+        let db = Db::connect(&self.database_url(), 2).context("cannot open the database")?;
+        let mut conn = db.get()?;
+        crate::db::migrate::run_pending(&mut conn).context("cannot apply migrations")?;
+        Ok(db)
+    }
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match &cli.command {
+        Command::Migrate(opts) => migrate::run(&cli, opts),
+        Command::User(cmd) => user::run(&cli.open_db()?, cmd),
+        Command::Site(cmd) => site::run(&cli.open_db()?, cmd),
+        Command::Serve(opts) => serve::run(&cli, opts),
+    }
+}
+
+/// Prints a value as pretty JSON on stdout.
+fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,396 @@
+use anyhow::{anyhow, bail};
+use clap::{Args, Subcommand, ValueEnum};
+use serde::Serialize;
+
+use crate::db::models::audit::AuditEntry;
+use crate::db::models::site::SiteSettings;
+use crate::db::models::{Room, RoomPolicy, Site};
+use crate::db::{Db, DbConn};
+use crate::input::{Origin, RoomName};
+
+const EXAMPLE_KEY: &str = "pk_XXXXXXXXXXXXXXXXXXXXXXXX";
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a site and print its key, its secret (shown once) and the script tag to paste.
+    #[command(
+        after_help = "Example:\n  chatctl site create --name Blog --origin https://blog.example.com --origin https://www.example.com"
+    )]
+    Create(CreateOpts),
+    /// List sites.
+    #[command(after_help = "Examples:\n  chatctl site list\n  chatctl site list --json")]
+    List(JsonOpts),
+    /// Show one site: settings, origins, rooms and its script tag.
+    #[command(after_help = "Example:\n  chatctl site show pk_XXXXXXXXXXXXXXXXXXXXXXXX --json")]
+    Show(ShowOpts),
+    /// Replace the site secret; tokens signed with the old one stop working.
+    #[command(after_help = "Example:\n  chatctl site rotate-secret pk_XXXXXXXXXXXXXXXXXXXXXXXX")]
+    RotateSecret(KeyOpts),
+    /// Allow pages from another origin to embed the chat.
+    #[command(
+        after_help = "Example:\n  chatctl site add-origin pk_XXXXXXXXXXXXXXXXXXXXXXXX https://shop.example.com"
+    )]
+    AddOrigin(OriginOpts),
+    /// Stop allowing an origin.
+    #[command(
+        after_help = "Example:\n  chatctl site remove-origin pk_XXXXXXXXXXXXXXXXXXXXXXXX https://old.example.com"
+    )]
+    RemoveOrigin(OriginOpts),
+    /// Change settings: guests, registration, verified identity, room policy, limits.
+    #[command(
+        after_help = "Examples:\n  chatctl site set pk_XXXXXXXXXXXXXXXXXXXXXXXX --guests false --verified-required true\n  \
+        chatctl site set pk_XXXXXXXXXXXXXXXXXXXXXXXX --room-policy precreated --max-rooms 20"
+    )]
+    Set(SetOpts),
+    /// Create a room ahead of time (required when the room policy is `precreated`).
+    #[command(
+        after_help = "Example:\n  chatctl site add-room pk_XXXXXXXXXXXXXXXXXXXXXXXX support"
+    )]
+    AddRoom(RoomOpts),
+    /// Disable a site: new connections are refused.
+    #[command(after_help = "Example:\n  chatctl site disable pk_XXXXXXXXXXXXXXXXXXXXXXXX")]
+    Disable(KeyOpts),
+    /// Re-enable a disabled site.
+    #[command(after_help = "Example:\n  chatctl site enable pk_XXXXXXXXXXXXXXXXXXXXXXXX")]
+    Enable(KeyOpts),
+}
+
+#[derive(Debug, Args)]
+pub struct CreateOpts {
+    #[arg(long)]
+    pub name: String,
+    /// Origin allowed to embed the chat (scheme://host[:port]); repeat for several.
+    #[arg(long = "origin", value_name = "ORIGIN", required = true)]
+    pub origins: Vec<String>,
+    /// Base URL of this chatctl server, used in the printed script tag.
+    #[arg(
+        long,
+        env = "CHATCTL_PUBLIC_URL",
+        default_value = "http://localhost:8080"
+    )]
+    pub public_url: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct JsonOpts {
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowOpts {
+    /// The site's public key.
+    pub key: String,
+    #[arg(
+        long,
+        env = "CHATCTL_PUBLIC_URL",
+        default_value = "http://localhost:8080"
+    )]
+    pub public_url: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct KeyOpts {
+    /// The site's public key.
+    pub key: String,
+}
+
+#[derive(Debug, Args)]
+pub struct OriginOpts {
+    /// The site's public key.
+    pub key: String,
+    /// scheme://host[:port]
+    pub origin: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RoomOpts {
+    /// The site's public key.
+    pub key: String,
+    /// Room name: letters, digits and - _ . : /
+    pub room: String,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PolicyArg {
+    /// Rooms are created on first join, up to --max-rooms.
+    Open,
+    /// Only rooms made with `site add-room` exist.
+    Precreated,
+}
+
+#[derive(Debug, Args)]
+pub struct SetOpts {
+    /// The site's public key.
+    pub key: String,
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Allow guests (nickname only).
+    #[arg(long, value_name = "BOOL")]
+    pub guests: Option<bool>,
+    /// Allow visitors to register accounts.
+    #[arg(long, value_name = "BOOL")]
+    pub registration: Option<bool>,
+    /// Require identity verified by the host site (signed token).
+    #[arg(long, value_name = "BOOL")]
+    pub verified_required: Option<bool>,
+    #[arg(long, value_enum)]
+    pub room_policy: Option<PolicyArg>,
+    /// Most rooms the site may have.
+    #[arg(long, value_parser = clap::value_parser!(i32).range(1..=1_000_000))]
+    pub max_rooms: Option<i32>,
+    /// Longest message, in characters (the server's own limit still applies).
+    #[arg(long, value_parser = clap::value_parser!(i32).range(1..=100_000))]
+    pub max_message_chars: Option<i32>,
+}
+
+pub fn run(db: &Db, command: &Command) -> anyhow::Result<()> {
+    let mut conn = db.get()?;
+    let conn = &mut conn;
+    match command {
+        Command::Create(opts) => create(conn, opts),
+        Command::List(opts) => list(conn, opts.json),
+        Command::Show(opts) => show(conn, opts),
+        Command::RotateSecret(opts) => {
+            let site = find(conn, &opts.key)?;
+            let secret = site.rotate_secret(conn)?;
+            audit(conn, &site, "site.rotate_secret", String::new())?;
+            println!(
+                "new secret for {} (shown once, store it now):\n{secret}",
+                site.public_key
+            );
+            Ok(())
+        }
+        Command::AddOrigin(opts) => {
+            let site = find(conn, &opts.key)?;
+            let origin = Origin::parse(&opts.origin)?;
+            if site.add_origin(conn, &origin)? {
+                audit(conn, &site, "site.add_origin", origin.to_string())?;
+                println!("{} now allows {origin}", site.public_key);
+            } else {
+                println!("{} already allows {origin}", site.public_key);
+            }
+            Ok(())
+        }
+        Command::RemoveOrigin(opts) => {
+            let site = find(conn, &opts.key)?;
+            let origin = Origin::parse(&opts.origin)?;
+            if !site.remove_origin(conn, &origin)? {
+                bail!("{} does not allow {origin}", site.public_key);
+            }
+            audit(conn, &site, "site.remove_origin", origin.to_string())?;
+            println!("{} no longer allows {origin}", site.public_key);
+            Ok(())
+        }
+        Command::Set(opts) => set(conn, opts),
+        Command::AddRoom(opts) => {
+            let site = find(conn, &opts.key)?;
+            let name = RoomName::parse(&opts.room)?;
+            if Room::find_by_name(conn, site.id, name.as_str())?.is_some() {
+                bail!("room {name} already exists on {}", site.public_key);
+            }
+            Room::create(conn, site.id, name.as_str())?;
+            audit(conn, &site, "room.create", name.to_string())?;
+            println!("created room {name} on {}", site.public_key);
+            Ok(())
+        }
+        Command::Disable(opts) | Command::Enable(opts) => {
+            let enable = matches!(command, Command::Enable(_));
+            let site = find(conn, &opts.key)?;
+            site.set_enabled(conn, enable)?;
+            audit(
+                conn,
+                &site,
+                if enable {
+                    "site.enable"
+                } else {
+                    "site.disable"
+                },
+                String::new(),
+            )?;
+            println!(
+                "{} {}",
+                if enable { "enabled" } else { "disabled" },
+                site.public_key
+            );
+            Ok(())
+        }
+    }
+}
+
+fn find(conn: &mut DbConn, key: &str) -> anyhow::Result<Site> {
+    Site::find_by_key(conn, key.trim())?
+        .ok_or_else(|| anyhow!("unknown site {key:?} (list them with: chatctl site list; keys look like {EXAMPLE_KEY})"))
+}
+
+fn audit(conn: &mut DbConn, site: &Site, action: &str, details: String) -> anyhow::Result<()> {
+    AuditEntry {
+        actor: None,
+        site: Some(site.id),
+        action,
+        target_type: "site",
+        target_id: site.public_key.clone(),
+        details,
+    }
+    .record(conn)?;
+    Ok(())
+}
+
+fn create(conn: &mut DbConn, opts: &CreateOpts) -> anyhow::Result<()> {
+    let name = opts.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        bail!("the site name must be 1 to 100 characters");
+    }
+    let mut origins = opts
+        .origins
+        .iter()
+        .map(|o| Origin::parse(o))
+        .collect::<Result<Vec<_>, _>>()?;
+    origins.sort();
+    origins.dedup();
+    let site = Site::create(conn, name, &origins, false)?;
+    audit(conn, &site, "site.create", name.to_owned())?;
+    let tag = site.script_tag(&opts.public_url);
+    if opts.json {
+        return super::print_json(&serde_json::json!({
+            "public_key": site.public_key,
+            "secret": site.secret,
+            "name": site.name,
+            "origins": origins,
+            "script_tag": tag,
+        }));
+    }
+    println!("created site {:?}", site.name);
+    println!("public key: {}", site.public_key);
+    println!(
+        "secret:     {}   (shown once: store it now; it signs verified-user tokens)",
+        site.secret
+    );
+    println!(
+        "allowed origins: {}",
+        origins
+            .iter()
+            .map(Origin::as_str)
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!("\npaste this into your pages:\n{tag}");
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct SiteView {
+    #[serde(flatten)]
+    site: Site,
+    origins: Vec<String>,
+    rooms: Vec<String>,
+    script_tag: String,
+}
+
+fn view(conn: &mut DbConn, site: Site, public_url: &str) -> anyhow::Result<SiteView> {
+    let origins = site.origins(conn)?;
+    let rooms = Room::list_for_site(conn, site.id)?
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    let script_tag = site.script_tag(public_url);
+    Ok(SiteView {
+        site,
+        origins,
+        rooms,
+        script_tag,
+    })
+}
+
+fn list(conn: &mut DbConn, json: bool) -> anyhow::Result<()> {
+    let sites = Site::list(conn)?;
+    if json {
+        let rows = sites
+            .into_iter()
+            .map(|site| {
+                let origins = site.origins(conn)?;
+                Ok(serde_json::json!({ "site": site, "origins": origins }))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        return super::print_json(&rows);
+    }
+    if sites.is_empty() {
+        println!(
+            "no sites; create one with: chatctl site create --name NAME --origin https://your.site"
+        );
+    }
+    for site in sites {
+        let state = if site.enabled { "" } else { " (disabled)" };
+        let demo = if site.is_demo { " [demo]" } else { "" };
+        println!(
+            "{}  {}{demo}{state}  origins: {}",
+            site.public_key,
+            site.name,
+            site.origins(conn)?.join(", ")
+        );
+    }
+    Ok(())
+}
+
+fn show(conn: &mut DbConn, opts: &ShowOpts) -> anyhow::Result<()> {
+    let site = find(conn, &opts.key)?;
+    let v = view(conn, site, &opts.public_url)?;
+    if opts.json {
+        return super::print_json(&v);
+    }
+    let s = &v.site;
+    println!("{} ({})", s.name, s.public_key);
+    println!("  enabled:              {}", s.enabled);
+    println!("  guests allowed:       {}", s.guests_allowed);
+    println!("  registration allowed: {}", s.registration_allowed);
+    println!("  verified required:    {}", s.verified_required);
+    println!("  room policy:          {}", s.room_policy);
+    println!("  max rooms:            {}", s.max_rooms);
+    println!("  max message chars:    {}", s.max_message_chars);
+    println!("  origins:              {}", v.origins.join(", "));
+    println!(
+        "  rooms:                {}",
+        if v.rooms.is_empty() {
+            "(none yet)".into()
+        } else {
+            v.rooms.join(", ")
+        }
+    );
+    println!("  script tag:           {}", v.script_tag);
+    Ok(())
+}
+
+fn set(conn: &mut DbConn, opts: &SetOpts) -> anyhow::Result<()> {
+    let site = find(conn, &opts.key)?;
+    let name = opts.name.as_deref().map(str::trim);
+    if name.is_some_and(|n| n.is_empty() || n.chars().count() > 100) {
+        bail!("the site name must be 1 to 100 characters");
+    }
+    let settings = SiteSettings {
+        name: name.map(str::to_owned),
+        guests_allowed: opts.guests,
+        registration_allowed: opts.registration,
+        verified_required: opts.verified_required,
+        room_policy: opts.room_policy.map(|p| {
+            match p {
+                PolicyArg::Open => RoomPolicy::Open,
+                PolicyArg::Precreated => RoomPolicy::Precreated,
+            }
+            .as_str()
+            .to_owned()
+        }),
+        max_rooms: opts.max_rooms,
+        max_message_chars: opts.max_message_chars,
+    };
+    if settings.is_empty() {
+        bail!("nothing to change: pass at least one setting (see chatctl site set --help)");
+    }
+    settings.apply(conn, site.id)?;
+    audit(conn, &site, "site.settings", format!("{settings:?}"))?;
+    println!("updated {}", site.public_key);
+    Ok(())
+}

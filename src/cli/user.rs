@@ -1,0 +1,227 @@
+use std::io::{BufRead, IsTerminal};
+
+use anyhow::{anyhow, bail, Context};
+use clap::{Args, Subcommand};
+use serde::Serialize;
+
+use crate::db::models::audit::AuditEntry;
+use crate::db::models::{AdminUser, Role, Site};
+use crate::db::{Db, DbConn, DbError};
+use crate::identity::password;
+use crate::input::{check_password, Email};
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create an admin account.
+    #[command(
+        after_help = "Examples:\n  chatctl user create --email ann@example.com --name Ann --role owner\n  \
+        echo 'a long Passphrase 1' | chatctl user create --email mod@example.com --name Mo \\\n      \
+        --role moderator --site pk_XXXXXXXXXXXXXXXXXXXXXXXX --password-stdin"
+    )]
+    Create(CreateOpts),
+    /// List admin accounts.
+    #[command(after_help = "Examples:\n  chatctl user list\n  chatctl user list --json")]
+    List(ListOpts),
+    /// Set a new password for an account.
+    #[command(after_help = "Example:\n  chatctl user set-password --email ann@example.com")]
+    SetPassword(PasswordOpts),
+    /// Disable an account: it can no longer log in.
+    #[command(after_help = "Example:\n  chatctl user disable --email mod@example.com")]
+    Disable(EmailOpts),
+    /// Re-enable a disabled account.
+    #[command(after_help = "Example:\n  chatctl user enable --email mod@example.com")]
+    Enable(EmailOpts),
+}
+
+#[derive(Debug, Args)]
+pub struct CreateOpts {
+    #[arg(long)]
+    pub email: String,
+    /// Display name.
+    #[arg(long)]
+    pub name: String,
+    #[arg(long, value_enum)]
+    pub role: Role,
+    /// Site a moderator may moderate (public key); repeat for several. Required for moderators.
+    #[arg(long = "site", value_name = "KEY")]
+    pub sites: Vec<String>,
+    /// Read the password from the first line of standard input instead of prompting.
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ListOpts {
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PasswordOpts {
+    #[arg(long)]
+    pub email: String,
+    /// Read the password from the first line of standard input instead of prompting.
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EmailOpts {
+    #[arg(long)]
+    pub email: String,
+}
+
+pub fn run(db: &Db, command: &Command) -> anyhow::Result<()> {
+    let mut conn = db.get()?;
+    match command {
+        Command::Create(opts) => create(&mut conn, opts),
+        Command::List(opts) => list(&mut conn, opts),
+        Command::SetPassword(opts) => set_password(&mut conn, opts),
+        Command::Disable(opts) => set_disabled(&mut conn, &opts.email, true),
+        Command::Enable(opts) => set_disabled(&mut conn, &opts.email, false),
+    }
+}
+
+/// Reads and checks a password: from stdin when asked, else twice from the terminal.
+fn read_password(from_stdin: bool) -> anyhow::Result<String> {
+    let password = if from_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("cannot read the password from stdin")?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    } else {
+        if !std::io::stdin().is_terminal() {
+            bail!("no terminal to ask for a password: pass --password-stdin and pipe it in");
+        }
+        let first = rpassword::prompt_password("Password: ")?;
+        let second = rpassword::prompt_password("Repeat password: ")?;
+        if first != second {
+            bail!("the passwords do not match");
+        }
+        first
+    };
+    check_password(&password)?;
+    Ok(password)
+}
+
+fn find(conn: &mut DbConn, email: &str) -> anyhow::Result<AdminUser> {
+    let email = Email::parse(email)?;
+    AdminUser::find_by_email(conn, email.as_str())?
+        .ok_or_else(|| anyhow!("no admin account with email {email}"))
+}
+
+fn create(conn: &mut DbConn, opts: &CreateOpts) -> anyhow::Result<()> {
+    let email = Email::parse(&opts.email)?;
+    let name = opts.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        bail!("the name must be 1 to 100 characters");
+    }
+    if opts.role == Role::Moderator && opts.sites.is_empty() {
+        bail!("a moderator needs at least one --site KEY to moderate");
+    }
+    if opts.role != Role::Moderator && !opts.sites.is_empty() {
+        bail!("--site only applies to moderators: owners and admins see every site");
+    }
+    let mut site_ids = Vec::new();
+    for key in &opts.sites {
+        let site = Site::find_by_key(conn, key)?.ok_or_else(|| anyhow!("unknown site {key}"))?;
+        site_ids.push(site.id);
+    }
+    if AdminUser::find_by_email(conn, email.as_str())?.is_some() {
+        bail!("an admin account with email {email} already exists");
+    }
+    let password = read_password(opts.password_stdin)?;
+    let hash = password::hash(&password)?;
+    let user = match AdminUser::create(conn, email.as_str(), name, &hash, opts.role, &site_ids) {
+        Err(DbError::Conflict(_)) => bail!("an admin account with email {email} already exists"),
+        other => other?,
+    };
+    AuditEntry {
+        actor: None,
+        site: None,
+        action: "user.create",
+        target_type: "admin_user",
+        target_id: user.id.to_string(),
+        details: format!("{} ({})", user.email, user.role),
+    }
+    .record(conn)?;
+    println!("created {} {} <{}>", user.role, user.name, user.email);
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct UserRow {
+    #[serde(flatten)]
+    user: AdminUser,
+    sites: Vec<String>,
+}
+
+fn list(conn: &mut DbConn, opts: &ListOpts) -> anyhow::Result<()> {
+    let mut rows = Vec::new();
+    for user in AdminUser::list(conn)? {
+        let sites = user.site_keys(conn)?;
+        rows.push(UserRow { user, sites });
+    }
+    if opts.json {
+        return super::print_json(&rows);
+    }
+    if rows.is_empty() {
+        println!("no admin accounts; create one with: chatctl user create --email E --name N --role owner");
+    }
+    for row in rows {
+        let state = if row.user.disabled { " (disabled)" } else { "" };
+        let sites = if row.sites.is_empty() {
+            String::new()
+        } else {
+            format!(" sites: {}", row.sites.join(", "))
+        };
+        println!(
+            "{:<9} {} <{}>{state}{sites}",
+            row.user.role, row.user.name, row.user.email
+        );
+    }
+    Ok(())
+}
+
+fn set_password(conn: &mut DbConn, opts: &PasswordOpts) -> anyhow::Result<()> {
+    let user = find(conn, &opts.email)?;
+    let password = read_password(opts.password_stdin)?;
+    user.set_password_hash(conn, &password::hash(&password)?)?;
+    AuditEntry {
+        actor: None,
+        site: None,
+        action: "user.set_password",
+        target_type: "admin_user",
+        target_id: user.id.to_string(),
+        details: user.email.clone(),
+    }
+    .record(conn)?;
+    println!("password changed for {}", user.email);
+    Ok(())
+}
+
+fn set_disabled(conn: &mut DbConn, email: &str, disabled: bool) -> anyhow::Result<()> {
+    let user = find(conn, email)?;
+    user.set_disabled(conn, disabled)?;
+    AuditEntry {
+        actor: None,
+        site: None,
+        action: if disabled {
+            "user.disable"
+        } else {
+            "user.enable"
+        },
+        target_type: "admin_user",
+        target_id: user.id.to_string(),
+        details: user.email.clone(),
+    }
+    .record(conn)?;
+    println!(
+        "{} {}",
+        if disabled { "disabled" } else { "enabled" },
+        user.email
+    );
+    Ok(())
+}

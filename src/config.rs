@@ -1,0 +1,144 @@
+//! Server configuration. Every `chatctl serve` flag also reads an environment
+//! variable:
+//!
+//! - `CHATCTL_DATABASE_URL` / `DATABASE_URL` — storage (default `sqlite://chatctl.db`)
+//! - `CHATCTL_BIND` — listen address
+//! - `CHATCTL_PUBLIC_URL` — URL browsers use to reach the server
+//! - `CHATCTL_LOG_FORMAT` — `human` or `json`
+//! - `CHATCTL_NO_DEMO` — do not create/serve the demo site
+//! - `CHATCTL_MAX_FRAME_BYTES`, `CHATCTL_MAX_MESSAGE_CHARS`, `CHATCTL_MESSAGES_PER_SECOND`,
+//!   `CHATCTL_MESSAGE_BURST`, `CHATCTL_IP_MESSAGES_PER_SECOND`, `CHATCTL_IP_MESSAGE_BURST`,
+//!   `CHATCTL_MAX_CONNECTIONS_PER_IP`, `CHATCTL_MAX_JOINS_PER_CONNECTION`,
+//!   `CHATCTL_HISTORY_PAGE`, `CHATCTL_RESUME_CAP`, `CHATCTL_HEARTBEAT_SECS`,
+//!   `CHATCTL_OUTBOUND_QUEUE_BYTES`, `CHATCTL_DB_POOL_SIZE` — limits (see [`Limits`])
+
+use std::net::SocketAddr;
+
+use clap::{Args, ValueEnum};
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://chatctl.db";
+
+/// The database URL: the flag, else `CHATCTL_DATABASE_URL`, else `DATABASE_URL`, else the default.
+pub fn database_url(flag: Option<&str>) -> String {
+    flag.map(str::to_owned)
+        .or_else(|| std::env::var("CHATCTL_DATABASE_URL").ok())
+        .or_else(|| std::env::var("DATABASE_URL").ok())
+        .filter(|url| !url.is_empty())
+        .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeConfig {
+    /// Address and port to listen on.
+    #[arg(long, env = "CHATCTL_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+
+    /// Public base URL browsers use to reach this server (used in script tags and
+    /// the demo site's allowed origins). Defaults to http://<bind>.
+    #[arg(long, env = "CHATCTL_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Log output format.
+    #[arg(long, env = "CHATCTL_LOG_FORMAT", value_enum, default_value = "human")]
+    pub log_format: LogFormat,
+
+    /// Do not create or serve the built-in demo site and page.
+    #[arg(long, env = "CHATCTL_NO_DEMO")]
+    pub no_demo: bool,
+
+    #[command(flatten)]
+    pub limits: Limits,
+}
+
+impl ServeConfig {
+    /// The public URL without a trailing slash.
+    pub fn public_url(&self, bound: SocketAddr) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None if bound.ip().is_unspecified() => format!("http://localhost:{}", bound.port()),
+            None => format!("http://{bound}"),
+        }
+    }
+}
+
+/// Limits that protect the server and the rooms from abuse.
+#[derive(Debug, Clone, Args)]
+pub struct Limits {
+    /// Largest WebSocket frame accepted, in bytes; bigger frames close the connection (1009).
+    #[arg(long, env = "CHATCTL_MAX_FRAME_BYTES", default_value_t = 16 * 1024)]
+    pub max_frame_bytes: usize,
+
+    /// Longest message, in characters (a site may set a lower limit).
+    #[arg(long, env = "CHATCTL_MAX_MESSAGE_CHARS", default_value_t = 4000)]
+    pub max_message_chars: usize,
+
+    /// Sustained messages per second per connection.
+    #[arg(long, env = "CHATCTL_MESSAGES_PER_SECOND", default_value_t = 5)]
+    pub messages_per_second: u32,
+
+    /// Messages a connection may send in a burst above the sustained rate.
+    #[arg(long, env = "CHATCTL_MESSAGE_BURST", default_value_t = 10)]
+    pub message_burst: u32,
+
+    /// Sustained messages per second from one IP address, all connections together.
+    #[arg(long, env = "CHATCTL_IP_MESSAGES_PER_SECOND", default_value_t = 20)]
+    pub ip_messages_per_second: u32,
+
+    /// Burst allowance per IP address.
+    #[arg(long, env = "CHATCTL_IP_MESSAGE_BURST", default_value_t = 40)]
+    pub ip_message_burst: u32,
+
+    /// Simultaneous WebSocket connections from one IP address.
+    #[arg(long, env = "CHATCTL_MAX_CONNECTIONS_PER_IP", default_value_t = 50)]
+    pub max_connections_per_ip: usize,
+
+    /// Rooms one connection may be joined to at once.
+    #[arg(long, env = "CHATCTL_MAX_JOINS_PER_CONNECTION", default_value_t = 20)]
+    pub max_joins_per_connection: usize,
+
+    /// Messages in the history page sent on join.
+    #[arg(long, env = "CHATCTL_HISTORY_PAGE", default_value_t = 50)]
+    pub history_page: usize,
+
+    /// Most missed messages replayed on resume; a larger gap makes the client reload history.
+    #[arg(long, env = "CHATCTL_RESUME_CAP", default_value_t = 500)]
+    pub resume_cap: usize,
+
+    /// Seconds between server pings; a silent connection is closed after 2.5 intervals.
+    #[arg(long, env = "CHATCTL_HEARTBEAT_SECS", default_value_t = 30)]
+    pub heartbeat_secs: u64,
+
+    /// Bytes queued for one slow connection before it is disconnected (it then resumes).
+    #[arg(long, env = "CHATCTL_OUTBOUND_QUEUE_BYTES", default_value_t = 1024 * 1024)]
+    pub outbound_queue_bytes: usize,
+
+    /// Database connections in the pool.
+    #[arg(long, env = "CHATCTL_DB_POOL_SIZE", default_value_t = 8)]
+    pub db_pool_size: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_frame_bytes: 16 * 1024,
+            max_message_chars: 4000,
+            messages_per_second: 5,
+            message_burst: 10,
+            ip_messages_per_second: 20,
+            ip_message_burst: 40,
+            max_connections_per_ip: 50,
+            max_joins_per_connection: 20,
+            history_page: 50,
+            resume_cap: 500,
+            heartbeat_secs: 30,
+            outbound_queue_bytes: 1024 * 1024,
+            db_pool_size: 8,
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! Maps rejections to JSON error bodies: `{"error": code, "message": text}`.
+//! Internal errors are logged here and never shown to clients.
+
+use std::convert::Infallible;
+
+use serde::Serialize;
+use warp::http::StatusCode;
+use warp::reject::Reject;
+use warp::{Rejection, Reply};
+
+use crate::chat::UpgradeError;
+
+#[derive(Debug)]
+pub struct Refused(pub UpgradeError);
+
+impl Reject for Refused {}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    message: String,
+}
+
+pub fn status_of(err: &UpgradeError) -> StatusCode {
+    match err {
+        UpgradeError::UnknownSite => StatusCode::NOT_FOUND,
+        UpgradeError::SiteDisabled
+        | UpgradeError::OriginRequired
+        | UpgradeError::OriginNotAllowed
+        | UpgradeError::Banned { .. } => StatusCode::FORBIDDEN,
+        UpgradeError::TooManyConnections => StatusCode::TOO_MANY_REQUESTS,
+        UpgradeError::ShuttingDown | UpgradeError::Db(_) => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+pub fn json_error(status: StatusCode, code: &str, message: String) -> warp::reply::Response {
+    warp::reply::with_status(
+        warp::reply::json(&ErrorBody {
+            error: code,
+            message,
+        }),
+        status,
+    )
+    .into_response()
+}
+
+pub async fn recover(rejection: Rejection) -> Result<warp::reply::Response, Infallible> {
+    if let Some(Refused(err)) = rejection.find() {
+        let message = match err {
+            UpgradeError::Db(db) => {
+                tracing::error!(error = %db, "database error during WebSocket upgrade");
+                "The chat is temporarily unavailable.".to_owned()
+            }
+            other => other.to_string(),
+        };
+        return Ok(json_error(status_of(err), err.code(), message));
+    }
+    if rejection.is_not_found() {
+        return Ok(json_error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "No such page.".into(),
+        ));
+    }
+    if let Some(err) = rejection.find::<warp::reject::InvalidQuery>() {
+        return Ok(json_error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            err.to_string(),
+        ));
+    }
+    if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
+        return Ok(json_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "Method not allowed.".into(),
+        ));
+    }
+    if let Some(err) = rejection.find::<warp::reject::MissingHeader>() {
+        return Ok(json_error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            err.to_string(),
+        ));
+    }
+    if let Some(err) = rejection.find::<warp::reject::InvalidHeader>() {
+        return Ok(json_error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            err.to_string(),
+        ));
+    }
+    tracing::debug!(?rejection, "unhandled rejection");
+    Ok(json_error(
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+        "The request could not be handled.".into(),
+    ))
+}

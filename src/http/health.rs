@@ -1,0 +1,47 @@
+use warp::http::StatusCode;
+use warp::{Filter, Reply};
+
+use super::AppState;
+
+pub fn routes(
+    state: AppState,
+) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
+    healthz(state.clone()).or(metrics(state)).unify()
+}
+
+/// GET /healthz — 200 when the database answers, 503 otherwise.
+fn healthz(
+    state: AppState,
+) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
+    warp::path!("healthz").and(warp::get()).and(state.with()).then(|state: AppState| async move {
+        let db = state.chat.db.run(|conn| {
+            crate::with_backend!(conn, c => diesel::connection::SimpleConnection::batch_execute(c, "SELECT 1"))
+                .map_err(crate::db::DbError::from)
+        });
+        match db.await {
+            Ok(()) if !*state.shutdown.borrow() => warp::reply::json(&serde_json::json!({"status": "ok"})).into_response(),
+            Ok(()) => super::error::json_error(StatusCode::SERVICE_UNAVAILABLE, "shutting_down", "Shutting down.".into()),
+            Err(err) => {
+                tracing::error!(error = %err, "health check: database unavailable");
+                super::error::json_error(StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", "Database unavailable.".into())
+            }
+        }
+    })
+}
+
+/// GET /metrics — Prometheus text format.
+fn metrics(
+    state: AppState,
+) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
+    warp::path!("metrics")
+        .and(warp::get())
+        .and(state.with())
+        .map(|state: AppState| {
+            warp::reply::with_header(
+                state.chat.metrics.render(),
+                "content-type",
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )
+            .into_response()
+        })
+}

@@ -1,0 +1,44 @@
+//! HTTP surface (warp): the WebSocket endpoint, widget assets and demo page,
+//! health and metrics. Each submodule exposes its filters; [`routes`] combines
+//! them and [`error`] maps every rejection to a JSON error body in one place.
+
+pub mod assets;
+pub mod error;
+pub mod health;
+pub mod ws;
+
+use std::sync::Arc;
+
+use tokio::sync::watch;
+use warp::Filter;
+
+use crate::chat::Chat;
+
+/// What every request handler may need; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub chat: Arc<Chat>,
+    /// Flips to `true` when the server starts shutting down.
+    pub shutdown: watch::Receiver<bool>,
+    /// The demo site's public key, when the demo is enabled.
+    pub demo_site_key: Option<String>,
+    pub public_url: String,
+}
+
+impl AppState {
+    pub fn with(
+        self,
+    ) -> impl Filter<Extract = (AppState,), Error = std::convert::Infallible> + Clone {
+        warp::any().map(move || self.clone())
+    }
+}
+
+pub fn routes(
+    state: AppState,
+) -> impl Filter<Extract = (impl warp::Reply,), Error = std::convert::Infallible> + Clone {
+    ws::route(state.clone())
+        .or(health::routes(state.clone()))
+        .or(assets::routes(state))
+        .recover(error::recover)
+        .with(warp::trace::request())
+}

@@ -1,0 +1,226 @@
+//! GET /ws?site=KEY — the chat WebSocket. Admission (site, origin, bans, per-IP
+//! count) is decided before the upgrade; then [`drive`] pumps frames between
+//! the socket and the [`Session`].
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
+use tokio::time::{interval, timeout, Instant, MissedTickBehavior};
+use warp::filters::ws::{Message, WebSocket, Ws};
+use warp::{Filter, Rejection, Reply};
+
+use super::error::Refused;
+use super::AppState;
+use crate::chat::hub::{ConnQueue, Outbound};
+use crate::chat::protocol::{CloseReason, ServerFrame};
+use crate::chat::session::{Flow, Session};
+use crate::chat::{Chat, UpgradeError};
+
+/// Most frames written to the socket in one flush.
+const MAX_COALESCED: usize = 64;
+
+#[derive(Deserialize)]
+struct WsQuery {
+    site: String,
+}
+
+pub fn route(
+    state: AppState,
+) -> impl Filter<Extract = (warp::reply::Response,), Error = Rejection> + Clone {
+    warp::path!("ws")
+        .and(warp::get())
+        .and(warp::query::<WsQuery>())
+        .and(warp::header::optional::<String>("origin"))
+        .and(warp::addr::remote())
+        .and(warp::ws())
+        .and(state.with())
+        .and_then(upgrade)
+}
+
+async fn upgrade(
+    query: WsQuery,
+    origin: Option<String>,
+    remote: Option<SocketAddr>,
+    ws: Ws,
+    state: AppState,
+) -> Result<warp::reply::Response, Rejection> {
+    let ip = remote.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |addr| addr.ip());
+    let chat = state.chat.clone();
+    let refuse = |err: UpgradeError| {
+        chat.metrics
+            .upgrades_refused
+            .get_or_create(&crate::metrics::CodeLabel { code: err.code() })
+            .inc();
+        warp::reject::custom(Refused(err))
+    };
+    if *state.shutdown.borrow() {
+        return Err(refuse(UpgradeError::ShuttingDown));
+    }
+    let admission = chat
+        .admit(&query.site, origin.as_deref(), ip)
+        .await
+        .map_err(refuse)?;
+    let limits = &chat.limits;
+    let ws = ws
+        .max_message_size(limits.max_frame_bytes)
+        .max_frame_size(limits.max_frame_bytes);
+    let chat = state.chat.clone();
+    let shutdown = state.shutdown.clone();
+    Ok(ws
+        .on_upgrade(move |socket| async move {
+            let (session, queue) = Session::new(chat.clone(), admission);
+            drive(socket, session, queue, chat, shutdown).await;
+        })
+        .into_response())
+}
+
+fn text(frame: &str) -> Message {
+    Message::text(frame)
+}
+
+fn is_too_large(err: &warp::Error) -> bool {
+    use tokio_tungstenite::tungstenite::Error;
+    std::error::Error::source(err)
+        .and_then(|e| e.downcast_ref::<Error>())
+        .is_some_and(|e| matches!(e, Error::Capacity(_)))
+}
+
+/// Runs one connection until either side closes it.
+async fn drive(
+    socket: WebSocket,
+    mut session: Session,
+    mut queue: ConnQueue,
+    chat: Arc<Chat>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let (mut tx, mut rx) = socket.split();
+    let heartbeat = Duration::from_secs(chat.limits.heartbeat_secs.max(1));
+    let idle_limit = heartbeat.mul_f32(2.5);
+    let mut ticker = interval(heartbeat);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut last_seen = Instant::now();
+
+    let close: Option<(CloseReason, String, Option<i64>)> = loop {
+        tokio::select! {
+            changed = shutdown.changed() => {
+                if changed.is_err() || *shutdown.borrow() {
+                    // Let in-flight sends get their acks before saying goodbye.
+                    let _ = timeout(Duration::from_secs(2), async {
+                        while session.has_pending_acks() {
+                            let ack = session.next_ack().await;
+                            if tx.send(text(&ack)).await.is_err() { break; }
+                        }
+                    }).await;
+                    break Some((CloseReason::Restarting, "The server is restarting. Reconnect in a moment.".into(), None));
+                }
+            }
+            inbound = rx.next() => {
+                let flow = match inbound {
+                    None => break None,
+                    Some(Err(err)) if is_too_large(&err) => Flow::Close {
+                        reason: CloseReason::FrameTooLarge,
+                        message: format!("Frames are limited to {} bytes.", chat.limits.max_frame_bytes),
+                        until: None,
+                    },
+                    Some(Err(err)) => {
+                        tracing::debug!(error = %err, "websocket read failed");
+                        break None;
+                    }
+                    Some(Ok(msg)) => {
+                        last_seen = Instant::now();
+                        if let Ok(body) = msg.to_str() {
+                            session.on_text(body).await
+                        } else if msg.is_binary() {
+                            session.on_binary()
+                        } else if msg.is_close() {
+                            break None;
+                        } else {
+                            Flow::Continue // ping/pong: tungstenite answers pings itself
+                        }
+                    }
+                };
+                let replies = session.take_replies();
+                if !replies.is_empty() {
+                    let mut failed = false;
+                    for reply in &replies {
+                        failed = failed || tx.feed(text(reply)).await.is_err();
+                    }
+                    if failed || tx.flush().await.is_err() {
+                        break None;
+                    }
+                }
+                if let Flow::Close { reason, message, until } = flow {
+                    break Some((reason, message, until));
+                }
+            }
+            ack = session.next_ack() => {
+                if tx.send(text(&ack)).await.is_err() {
+                    break None;
+                }
+            }
+            outbound = queue.rx.recv() => {
+                let Some(first) = outbound else { break None };
+                // Coalesce whatever else is queued into one flush.
+                let mut pending = vec![first];
+                while pending.len() < MAX_COALESCED {
+                    match queue.rx.try_recv() {
+                        Ok(next) => pending.push(next),
+                        Err(_) => break,
+                    }
+                }
+                let mut closing = None;
+                let mut failed = false;
+                for item in pending {
+                    match item {
+                        Outbound::Frame { text: frame, room, seq } => {
+                            queue.written(frame.len());
+                            if closing.is_none() && !failed && session.accepts(room, seq) {
+                                failed = tx.feed(text(&frame)).await.is_err();
+                            }
+                        }
+                        Outbound::Close { reason, message, until } => {
+                            closing.get_or_insert((reason, message, until));
+                        }
+                    }
+                }
+                if failed || tx.flush().await.is_err() {
+                    break None;
+                }
+                if closing.is_some() {
+                    break closing;
+                }
+            }
+            _ = ticker.tick() => {
+                if last_seen.elapsed() > idle_limit {
+                    break Some((CloseReason::IdleTimeout, "No activity; closing. Reconnect to continue.".into(), None));
+                }
+                if tx.send(Message::ping(Vec::new())).await.is_err() {
+                    break None;
+                }
+            }
+        }
+    };
+
+    if let Some((reason, message, until)) = close {
+        let notice = ServerFrame::Notice {
+            code: reason,
+            message,
+            until,
+        }
+        .encode();
+        let _ = tx.send(text(&notice)).await;
+        let _ = tx
+            .send(Message::close_with(reason.close_code(), reason.as_str()))
+            .await;
+        // Give the client a moment to answer the close handshake.
+        let _ = timeout(Duration::from_secs(2), async {
+            while let Some(Ok(_)) = rx.next().await {}
+        })
+        .await;
+    }
+    let _ = tx.close().await;
+    session.close();
+}
