@@ -1,0 +1,296 @@
+//! Upgrade checks and identity on hello.
+
+use chatctl::db::models::{Ban, ParticipantId};
+use serde_json::json;
+
+use crate::common::*;
+
+#[tokio::test]
+async fn wrong_key_disabled_site_and_foreign_origin_are_refused() {
+    let app = spawn_app().await;
+    let site = app.site(&[ORIGIN]).await;
+
+    let (status, body) = app
+        .try_connect("pk_000000000000000000000000", Some(ORIGIN))
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (404, Some("unknown_site"))
+    );
+
+    let (status, body) = app
+        .try_connect("not-a-key%20x", Some(ORIGIN))
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (404, Some("unknown_site"))
+    );
+
+    let (status, body) = app
+        .try_connect(&site.public_key, Some("https://evil.example"))
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("origin_not_allowed"))
+    );
+
+    let (status, body) = app
+        .try_connect(&site.public_key, Some("null"))
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("origin_not_allowed"))
+    );
+
+    let (status, body) = app.try_connect(&site.public_key, None).await.err().unwrap();
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("origin_required"))
+    );
+
+    let s = site.clone();
+    app.db
+        .run(move |conn| s.set_enabled(conn, false))
+        .await
+        .unwrap();
+    let (status, body) = app
+        .try_connect(&site.public_key, Some(ORIGIN))
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("site_disabled"))
+    );
+    assert!(body["message"].as_str().unwrap().contains("disabled"));
+}
+
+#[tokio::test]
+async fn origin_matching_is_exact_but_normalised() {
+    let app = spawn_app().await;
+    let site = app.site(&["https://shop.example:8443"]).await;
+    assert!(app
+        .try_connect(&site.public_key, Some("https://SHOP.example:8443"))
+        .await
+        .is_ok());
+    for other in [
+        "https://shop.example",
+        "http://shop.example:8443",
+        "https://shop.example:8443.evil.com",
+    ] {
+        let (status, _) = app
+            .try_connect(&site.public_key, Some(other))
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(status, 403, "{other} must be refused");
+    }
+}
+
+#[tokio::test]
+async fn guest_token_keeps_identity_and_is_bound_to_its_site() {
+    let app = spawn_app().await;
+    let site_a = app.site(&[ORIGIN]).await;
+    let site_b = app.site(&[ORIGIN]).await;
+
+    let (client, ready) = app.guest(&site_a.public_key, "alice").await;
+    assert_eq!(ready["type"], "ready");
+    assert_eq!(ready["me"]["nick"], "alice");
+    assert_eq!(ready["me"]["kind"], "guest");
+    let token = ready["guest_token"].as_str().unwrap().to_owned();
+    let id = ready["me"]["id"].clone();
+    client.close().await;
+
+    // Reload: same identity, without typing the nickname again.
+    let mut again = app.connect(&site_a.public_key).await;
+    let ready = again.hello(json!({"guest_token": token})).await;
+    assert_eq!(ready["me"]["id"], id);
+    assert_eq!(ready["me"]["nick"], "alice");
+
+    // Renaming keeps the identity.
+    let mut renamed = app.connect(&site_a.public_key).await;
+    let ready = renamed
+        .hello(json!({"guest_token": token, "nick": "alice2"}))
+        .await;
+    assert_eq!(
+        (ready["me"]["id"].clone(), ready["me"]["nick"].as_str()),
+        (id, Some("alice2"))
+    );
+
+    // The token means nothing on another site, and forgeries are refused, never silently replaced.
+    let mut other = app.connect(&site_b.public_key).await;
+    let reply = other
+        .hello(json!({"guest_token": token, "nick": "alice"}))
+        .await;
+    assert_eq!(
+        (reply["type"].as_str(), reply["code"].as_str()),
+        (Some("error"), Some("invalid_token"))
+    );
+    let forged = format!("{}x", &token[..token.len() - 1]);
+    let mut forger = app.connect(&site_a.public_key).await;
+    let reply = forger.hello(json!({"guest_token": forged})).await;
+    assert_eq!(reply["code"], "invalid_token");
+    // The connection is still usable after the refusal.
+    let reply = forger.hello(json!({"nick": "bob"})).await;
+    assert_eq!(reply["type"], "ready");
+}
+
+#[tokio::test]
+async fn hello_validates_nick_version_and_site_policy() {
+    let app = spawn_app().await;
+    let site = app.site(&[ORIGIN]).await;
+    let mut client = app.connect(&site.public_key).await;
+    for (frame, code) in [
+        (
+            json!({"type": "hello", "v": 2, "nick": "a"}),
+            "unsupported_version",
+        ),
+        (json!({"type": "hello", "v": 1}), "invalid_nick"),
+        (
+            json!({"type": "hello", "v": 1, "nick": "   "}),
+            "invalid_nick",
+        ),
+        (
+            json!({"type": "hello", "v": 1, "nick": "x".repeat(33)}),
+            "invalid_nick",
+        ),
+        (
+            json!({"type": "hello", "v": 1, "nick": "evil\u{202e}name"}),
+            "invalid_nick",
+        ),
+    ] {
+        client.send(frame).await;
+        let reply = client.recv().await;
+        assert_eq!(reply["code"], code, "{reply}");
+    }
+    let ready = client.hello(json!({"nick": "  <b>bold</b>  "})).await;
+    assert_eq!(
+        ready["me"]["nick"], "<b>bold</b>",
+        "stored as text, trimmed"
+    );
+    client
+        .send(json!({"type": "hello", "v": 1, "nick": "again"}))
+        .await;
+    assert_eq!(client.recv().await["code"], "already_ready");
+
+    let s = site.clone();
+    app.db
+        .run(move |conn| {
+            chatctl::db::models::site::SiteSettings {
+                guests_allowed: Some(false),
+                ..Default::default()
+            }
+            .apply(conn, s.id)
+        })
+        .await
+        .unwrap();
+    let mut refused = app.connect(&site.public_key).await;
+    assert_eq!(
+        refused.hello(json!({"nick": "bob"})).await["code"],
+        "guests_not_allowed"
+    );
+}
+
+async fn insert_ban(app: &TestApp, site: i64, participant: Option<i64>, cidr: Option<&str>) {
+    use chatctl::db::schema::bans;
+    use diesel::prelude::*;
+    let cidr = cidr.map(str::to_owned);
+    app.db
+        .run(move |conn| {
+            chatctl::with_backend!(conn, c => diesel::insert_into(bans::table)
+                .values((
+                    bans::site_id.eq(Some(site)),
+                    bans::participant_id.eq(participant),
+                    bans::cidr.eq(cidr),
+                    bans::reason.eq("spam"),
+                    bans::created_at.eq(chatctl::db::now_ms()),
+                ))
+                .execute(c))?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn banned_guest_and_banned_address_are_refused() {
+    let app = spawn_app().await;
+    let site = app.site(&[ORIGIN]).await;
+    let (client, ready) = app.guest(&site.public_key, "troll").await;
+    client.close().await;
+    let token = ready["guest_token"].as_str().unwrap().to_owned();
+    let id = ready["me"]["id"].as_i64().unwrap();
+    insert_ban(&app, site.id.0, Some(id), None).await;
+    let ban = app
+        .db
+        .run(move |conn| {
+            Ban::find_active(
+                conn,
+                chatctl::db::models::SiteId(site.id.0),
+                Some(ParticipantId(id)),
+                None,
+            )
+        })
+        .await
+        .unwrap();
+    assert!(ban.is_some());
+
+    let mut again = app.connect(&site.public_key).await;
+    again
+        .send(json!({"type": "hello", "v": 1, "guest_token": token}))
+        .await;
+    let closed = again.closed().await;
+    assert_eq!(closed.code, Some(4003));
+    let notice = closed.notice.expect("a notice explains the ban");
+    assert_eq!(notice["code"], "banned");
+    assert!(notice["message"].as_str().unwrap().contains("spam"));
+
+    // An address ban refuses the upgrade itself, whatever nickname is used.
+    insert_ban(&app, site.id.0, None, Some("127.0.0.0/8")).await;
+    let (status, body) = app
+        .try_connect(&site.public_key, Some(ORIGIN))
+        .await
+        .err()
+        .unwrap();
+    assert_eq!((status, body["error"].as_str()), (403, Some("banned")));
+}
+
+#[tokio::test]
+async fn connections_per_ip_are_capped() {
+    let app = spawn_app_with(|l| l.max_connections_per_ip = 2).await;
+    let site = app.site(&[ORIGIN]).await;
+    let first = app.connect(&site.public_key).await;
+    let _second = app.connect(&site.public_key).await;
+    let (status, body) = app
+        .try_connect(&site.public_key, Some(ORIGIN))
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (429, Some("too_many_connections"))
+    );
+    first.close().await;
+    // The slot frees when the connection ends.
+    let mut ok = false;
+    for _ in 0..50 {
+        if app
+            .try_connect(&site.public_key, Some(ORIGIN))
+            .await
+            .is_ok()
+        {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(ok, "a slot is released after disconnect");
+}

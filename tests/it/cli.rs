@@ -1,0 +1,375 @@
+//! The `chatctl` binary: sites, users, migrations, and its errors.
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+use crate::common::{test_db, TestDb};
+
+fn chatctl(db: &TestDb) -> Command {
+    let mut cmd = Command::cargo_bin("chatctl").unwrap();
+    cmd.env_remove("DATABASE_URL")
+        .env_remove("CHATCTL_DATABASE_URL")
+        .arg("--database-url")
+        .arg(&db.url);
+    cmd
+}
+
+fn stdout(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn failure(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        !out.status.success(),
+        "should fail: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.starts_with("error: "), "one clear line: {stderr}");
+    stderr
+}
+
+#[test]
+fn migrate_reports_what_ran_then_nothing() {
+    let db = test_db();
+    let out = stdout(chatctl(&db).args(["migrate", "--status"]));
+    assert!(out.contains("[pending]"), "{out}");
+    let out = stdout(chatctl(&db).arg("migrate"));
+    assert!(out.contains("applied"), "{out}");
+    let out = stdout(chatctl(&db).arg("migrate"));
+    assert!(out.contains("already up to date"), "{out}");
+    let out = stdout(chatctl(&db).args(["migrate", "--status"]));
+    assert!(
+        out.contains("[applied]") && !out.contains("[pending]"),
+        "{out}"
+    );
+}
+
+#[test]
+fn site_lifecycle() {
+    let db = test_db();
+    let out = stdout(chatctl(&db).args([
+        "site",
+        "create",
+        "--name",
+        "Blog",
+        "--origin",
+        "https://Blog.example.com/",
+        "--json",
+    ]));
+    let created: Value = serde_json::from_str(&out).unwrap();
+    let key = created["public_key"].as_str().unwrap().to_owned();
+    assert!(created["secret"].as_str().unwrap().starts_with("sk_"));
+    assert_eq!(created["origins"][0], "https://blog.example.com");
+    assert_eq!(
+        created["script_tag"],
+        format!(
+            r#"<script src="http://localhost:8080/widget.js" data-site="{key}" async></script>"#
+        )
+    );
+
+    let human = stdout(chatctl(&db).args([
+        "site",
+        "create",
+        "--name",
+        "Shop",
+        "--origin",
+        "https://shop.example",
+    ]));
+    assert!(
+        human.contains("secret:") && human.contains("<script src="),
+        "{human}"
+    );
+
+    stdout(chatctl(&db).args(["site", "add-origin", &key, "https://www.example.com"]));
+    stdout(chatctl(&db).args(["site", "remove-origin", &key, "https://blog.example.com"]));
+    stdout(chatctl(&db).args([
+        "site",
+        "set",
+        &key,
+        "--guests",
+        "false",
+        "--room-policy",
+        "precreated",
+        "--max-rooms",
+        "5",
+    ]));
+    stdout(chatctl(&db).args(["site", "add-room", &key, "support"]));
+    let shown: Value =
+        serde_json::from_str(&stdout(chatctl(&db).args(["site", "show", &key, "--json"]))).unwrap();
+    assert_eq!(
+        shown["origins"],
+        serde_json::json!(["https://www.example.com"])
+    );
+    assert_eq!(shown["rooms"], serde_json::json!(["support"]));
+    assert_eq!(
+        (
+            shown["guests_allowed"].as_bool(),
+            shown["room_policy"].as_str(),
+            shown["max_rooms"].as_i64()
+        ),
+        (Some(false), Some("precreated"), Some(5))
+    );
+    assert!(
+        shown.get("secret").is_none(),
+        "the secret is shown once only"
+    );
+
+    let rotated = stdout(chatctl(&db).args(["site", "rotate-secret", &key]));
+    assert!(rotated.contains("sk_") && !rotated.contains(created["secret"].as_str().unwrap()));
+    stdout(chatctl(&db).args(["site", "disable", &key]));
+    let list: Value =
+        serde_json::from_str(&stdout(chatctl(&db).args(["site", "list", "--json"]))).unwrap();
+    let row = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["site"]["public_key"] == key.as_str())
+        .unwrap();
+    assert_eq!(row["site"]["enabled"], false);
+    assert!(stdout(chatctl(&db).args(["site", "list"])).contains("(disabled)"));
+}
+
+#[test]
+fn site_errors_are_clear() {
+    let db = test_db();
+    assert!(failure(chatctl(&db).args([
+        "site",
+        "create",
+        "--name",
+        "X",
+        "--origin",
+        "example.com"
+    ]))
+    .contains("malformed origin"));
+    assert!(failure(chatctl(&db).args([
+        "site",
+        "create",
+        "--name",
+        "X",
+        "--origin",
+        "https://x.com/path"
+    ]))
+    .contains("without path"));
+    assert!(failure(chatctl(&db).args([
+        "site",
+        "create",
+        "--name",
+        " ",
+        "--origin",
+        "https://x.com"
+    ]))
+    .contains("name"));
+    assert!(failure(chatctl(&db).args(["site", "show", "pk_nope"])).contains("unknown site"));
+    assert!(
+        failure(chatctl(&db).args(["site", "disable", "pk_000000000000000000000000"]))
+            .contains("unknown site")
+    );
+    let out = stdout(chatctl(&db).args([
+        "site",
+        "create",
+        "--name",
+        "X",
+        "--origin",
+        "https://x.com",
+        "--json",
+    ]));
+    let key = serde_json::from_str::<Value>(&out).unwrap()["public_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        failure(chatctl(&db).args(["site", "remove-origin", &key, "https://other.com"]))
+            .contains("does not allow")
+    );
+    assert!(failure(chatctl(&db).args(["site", "set", &key])).contains("nothing to change"));
+    assert!(
+        failure(chatctl(&db).args(["site", "add-room", &key, "bad room"])).contains("room names")
+    );
+    // Clap-level errors exit non-zero too.
+    assert!(!chatctl(&db)
+        .args(["site", "set", &key, "--max-rooms", "0"])
+        .output()
+        .unwrap()
+        .status
+        .success());
+    assert!(failure(Command::cargo_bin("chatctl").unwrap().args([
+        "--database-url",
+        "mysql://x",
+        "site",
+        "list"
+    ]))
+    .contains("unsupported database URL"));
+}
+
+#[test]
+fn user_management() {
+    let db = test_db();
+    let out = stdout(chatctl(&db).args([
+        "site",
+        "create",
+        "--name",
+        "S",
+        "--origin",
+        "https://s.example",
+        "--json",
+    ]));
+    let key = serde_json::from_str::<Value>(&out).unwrap()["public_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let out = stdout(
+        chatctl(&db)
+            .args([
+                "user",
+                "create",
+                "--email",
+                "Owner@Example.com",
+                "--name",
+                "Olga",
+                "--role",
+                "owner",
+                "--password-stdin",
+            ])
+            .write_stdin("correct Horse battery\n"),
+    );
+    assert!(out.contains("owner@example.com"), "{out}");
+    stdout(
+        chatctl(&db)
+            .args([
+                "user",
+                "create",
+                "--email",
+                "mod@example.com",
+                "--name",
+                "Mo",
+                "--role",
+                "moderator",
+                "--site",
+                &key,
+                "--password-stdin",
+            ])
+            .write_stdin("another Passphrase 2\n"),
+    );
+    let users: Value =
+        serde_json::from_str(&stdout(chatctl(&db).args(["user", "list", "--json"]))).unwrap();
+    assert_eq!(users.as_array().unwrap().len(), 2);
+    assert_eq!(users[1]["sites"], serde_json::json!([key]));
+    assert!(users[0].get("password_hash").is_none());
+
+    let create = |email: &str, role: &str, password: &str| {
+        let mut cmd = chatctl(&db);
+        cmd.args([
+            "user",
+            "create",
+            "--email",
+            email,
+            "--name",
+            "N",
+            "--role",
+            role,
+            "--password-stdin",
+        ])
+        .write_stdin(format!("{password}\n"));
+        cmd
+    };
+    assert!(
+        failure(&mut create("owner@example.com", "admin", "fine Password 1"))
+            .contains("already exists")
+    );
+    assert!(
+        failure(&mut create("OWNER@example.com", "admin", "fine Password 1"))
+            .contains("already exists")
+    );
+    assert!(failure(&mut create("new@example.com", "admin", "short")).contains("at least 10"));
+    assert!(failure(&mut create(
+        "new@example.com",
+        "admin",
+        "onlylowercaseletters"
+    ))
+    .contains("too weak"));
+    assert!(
+        failure(&mut create("not-an-email", "admin", "fine Password 1"))
+            .contains("not a valid email")
+    );
+    assert!(failure(&mut create(
+        "new@example.com",
+        "moderator",
+        "fine Password 1"
+    ))
+    .contains("--site"));
+    assert!(!create("new@example.com", "superuser", "fine Password 1")
+        .output()
+        .unwrap()
+        .status
+        .success());
+    // Without a terminal and without --password-stdin there is nobody to ask.
+    let mut no_tty = chatctl(&db);
+    no_tty
+        .args([
+            "user",
+            "create",
+            "--email",
+            "x@example.com",
+            "--name",
+            "X",
+            "--role",
+            "admin",
+        ])
+        .write_stdin("");
+    assert!(failure(&mut no_tty).contains("--password-stdin"));
+
+    stdout(
+        chatctl(&db)
+            .args([
+                "user",
+                "set-password",
+                "--email",
+                "mod@example.com",
+                "--password-stdin",
+            ])
+            .write_stdin("brand new Pass 3\n"),
+    );
+    stdout(chatctl(&db).args(["user", "disable", "--email", "mod@example.com"]));
+    assert!(stdout(chatctl(&db).args(["user", "list"])).contains("(disabled)"));
+    assert!(
+        failure(chatctl(&db).args(["user", "disable", "--email", "ghost@example.com"]))
+            .contains("no admin account")
+    );
+}
+
+#[test]
+fn help_reads_well() {
+    let help = stdout(Command::cargo_bin("chatctl").unwrap().arg("--help"));
+    for word in ["migrate", "user", "site", "serve", "--database-url"] {
+        assert!(help.contains(word), "{help}");
+    }
+    let serve = stdout(
+        Command::cargo_bin("chatctl")
+            .unwrap()
+            .args(["serve", "--help"]),
+    );
+    for var in [
+        "CHATCTL_BIND",
+        "CHATCTL_PUBLIC_URL",
+        "CHATCTL_MAX_FRAME_BYTES",
+        "CHATCTL_RESUME_CAP",
+        "Examples",
+    ] {
+        assert!(serve.contains(var), "serve --help mentions {var}");
+    }
+    let create = stdout(
+        Command::cargo_bin("chatctl")
+            .unwrap()
+            .args(["site", "create", "--help"]),
+    );
+    assert!(create.contains("Example"), "{create}");
+}

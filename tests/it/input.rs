@@ -1,0 +1,281 @@
+//! Malformed, oversized, hostile and out-of-order input, and every limit.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::common::*;
+
+async fn error_for(client: &mut Client, raw: &str) -> Value {
+    client.send_raw(Message::text(raw.to_owned())).await;
+    let reply = client.recv().await;
+    assert_eq!(reply["type"], "error", "{raw} → {reply}");
+    reply
+}
+
+#[tokio::test]
+async fn malformed_frames_get_clear_errors_and_break_nothing() {
+    let app = spawn_app().await;
+    let site = app.site(&[ORIGIN]).await;
+    let (mut bystander, _) = app.guest(&site.public_key, "bystander").await;
+    bystander.join("lobby", None).await;
+    let mut client = app.connect(&site.public_key).await;
+
+    // Before hello.
+    assert_eq!(
+        error_for(&mut client, r#"{"type":"join","room":"lobby"}"#).await["code"],
+        "not_ready"
+    );
+    assert_eq!(
+        error_for(
+            &mut client,
+            r#"{"type":"send","room":"lobby","cid":"1","text":"x"}"#
+        )
+        .await["code"],
+        "not_ready"
+    );
+    // Ping works at any time.
+    client.send(json!({"type": "ping", "t": "abc"})).await;
+    assert_eq!(client.recv().await, json!({"type": "pong", "t": "abc"}));
+
+    client.hello(json!({"nick": "fuzzer"})).await;
+    for (raw, code, hint) in [
+        ("not json", "bad_json", ""),
+        ("{\"type\":\"send\"", "bad_json", ""),
+        ("", "bad_json", ""),
+        ("[]", "bad_frame", ""),
+        ("42", "bad_frame", ""),
+        (r#"{"no_type":1}"#, "bad_frame", "type"),
+        (r#"{"type":"explode"}"#, "bad_frame", "explode"),
+        (r#"{"type":"join"}"#, "bad_frame", "room"),
+        (r#"{"type":"join","room":5}"#, "bad_frame", ""),
+        (
+            r#"{"type":"join","room":"lobby","since":"yesterday"}"#,
+            "bad_frame",
+            "",
+        ),
+        (
+            r#"{"type":"send","room":"lobby","cid":"1","text":"x","admin":true}"#,
+            "bad_frame",
+            "admin",
+        ),
+        (
+            r#"{"type":"typing","room":"lobby","active":"yes"}"#,
+            "bad_frame",
+            "",
+        ),
+        (r#"{"type":"join","room":"a b"}"#, "invalid_room", ""),
+        (r#"{"type":"join","room":""}"#, "invalid_room", ""),
+        (
+            r#"{"type":"send","room":"lobby","cid":"1","text":"x"}"#,
+            "not_joined",
+            "",
+        ),
+        (r#"{"type":"leave","room":"lobby"}"#, "not_joined", ""),
+        (
+            r#"{"type":"typing","room":"lobby","active":true}"#,
+            "not_joined",
+            "",
+        ),
+    ] {
+        let reply = error_for(&mut client, raw).await;
+        assert_eq!(reply["code"], code, "{raw} → {reply}");
+        assert!(
+            reply["message"].as_str().unwrap().contains(hint),
+            "{raw} → {reply}"
+        );
+    }
+    client
+        .send_raw(Message::binary(vec![0u8, 159, 146, 150]))
+        .await;
+    assert_eq!(client.recv().await["code"], "unsupported_frame");
+
+    client.join("lobby", None).await;
+    for (raw, code) in [
+        (
+            r#"{"type":"send","room":"lobby","cid":"","text":"x"}"#,
+            "invalid_cid",
+        ),
+        (
+            r#"{"type":"send","room":"lobby","cid":"has space","text":"x"}"#,
+            "invalid_cid",
+        ),
+        (
+            r#"{"type":"send","room":"lobby","cid":"1","text":"   \n\t "}"#,
+            "empty_message",
+        ),
+        (
+            r#"{"type":"send","room":"lobby","cid":"1","text":"\u0000\u0007"}"#,
+            "empty_message",
+        ),
+        (
+            r#"{"type":"history","room":"lobby","before":5,"limit":0}"#,
+            "bad_frame",
+        ),
+        (
+            r#"{"type":"history","room":"lobby","before":5,"limit":1000}"#,
+            "bad_frame",
+        ),
+    ] {
+        let reply = error_for(&mut client, raw).await;
+        assert_eq!(reply["code"], code, "{raw} → {reply}");
+    }
+    let reply = error_for(
+        &mut client,
+        r#"{"type":"send","room":"lobby","cid":"c-9","text":""}"#,
+    )
+    .await;
+    assert_eq!(
+        (reply["ref"].as_str(), reply["room"].as_str()),
+        (Some("c-9"), Some("lobby")),
+        "send errors name the cid"
+    );
+
+    // Still fully working, and the bystander saw none of it.
+    let ack = client.say("lobby", "ok-1", "still here").await;
+    assert_eq!(ack["seq"], 1);
+    assert_eq!(
+        bystander.recv_type_any(&["message"]).await["text"],
+        "still here"
+    );
+}
+
+#[tokio::test]
+async fn a_stream_of_garbage_closes_the_connection() {
+    let app = spawn_app().await;
+    let site = app.site(&[ORIGIN]).await;
+    let mut client = app.connect(&site.public_key).await;
+    for _ in 0..20 {
+        client.send_raw(Message::text("garbage")).await;
+    }
+    let closed = client.closed().await;
+    assert_eq!(closed.code, Some(4010));
+    assert_eq!(closed.notice.unwrap()["code"], "protocol_violation");
+}
+
+#[tokio::test]
+async fn oversized_frames_close_with_1009() {
+    let app = spawn_app_with(|l| l.max_frame_bytes = 1024).await;
+    let site = app.site(&[ORIGIN]).await;
+    let (mut client, ready) = app.guest(&site.public_key, "big").await;
+    assert_eq!(ready["limits"]["max_frame_bytes"], 1024);
+    client.join("lobby", None).await;
+    client
+        .send(json!({"type": "send", "room": "lobby", "cid": "1", "text": "x".repeat(2000)}))
+        .await;
+    let closed = client.closed().await;
+    assert_eq!(closed.code, Some(1009));
+}
+
+#[tokio::test]
+async fn message_length_is_limited_in_characters() {
+    let app = spawn_app_with(|l| l.max_message_chars = 10).await;
+    let site = app.site(&[ORIGIN]).await;
+    let (mut client, ready) = app.guest(&site.public_key, "len").await;
+    assert_eq!(ready["limits"]["max_message_chars"], 10);
+    client.join("lobby", None).await;
+    client.say("lobby", "1", "éééééééééé").await;
+    client
+        .send(json!({"type": "send", "room": "lobby", "cid": "2", "text": "01234567890"}))
+        .await;
+    let err = client.recv().await;
+    assert_eq!(err["code"], "message_too_long");
+    assert!(
+        err["message"].as_str().unwrap().contains("limit is 10"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn sending_too_fast_is_rate_limited_with_a_retry_time() {
+    let app = spawn_app_with(|l| {
+        l.messages_per_second = 1;
+        l.message_burst = 3;
+    })
+    .await;
+    let site = app.site(&[ORIGIN]).await;
+    let (mut client, _) = app.guest(&site.public_key, "fast").await;
+    client.join("lobby", None).await;
+    for i in 0..3 {
+        client.say("lobby", &format!("ok{i}"), "burst").await;
+    }
+    client
+        .send(json!({"type": "send", "room": "lobby", "cid": "over", "text": "too fast"}))
+        .await;
+    let err = client.recv_type("error").await;
+    assert_eq!(
+        (err["code"].as_str(), err["ref"].as_str()),
+        (Some("rate_limited"), Some("over"))
+    );
+    let wait = err["retry_after_ms"].as_u64().unwrap();
+    assert!(wait > 0 && wait <= 1000, "{err}");
+    tokio::time::sleep(Duration::from_millis(wait + 50)).await;
+    client.say("lobby", "over", "too fast").await;
+}
+
+#[tokio::test]
+async fn the_ip_budget_is_shared_by_connections() {
+    let app = spawn_app_with(|l| {
+        l.messages_per_second = 100;
+        l.message_burst = 100;
+        l.ip_messages_per_second = 1;
+        l.ip_message_burst = 2;
+    })
+    .await;
+    let site = app.site(&[ORIGIN]).await;
+    let (mut one, _) = app.guest(&site.public_key, "one").await;
+    let (mut two, _) = app.guest(&site.public_key, "two").await;
+    one.join("lobby", None).await;
+    two.join("lobby", None).await;
+    one.say("lobby", "1", "a").await;
+    two.say("lobby", "2", "b").await;
+    one.send(json!({"type": "send", "room": "lobby", "cid": "3", "text": "c"}))
+        .await;
+    assert_eq!(one.recv_type("error").await["code"], "rate_limited");
+}
+
+#[tokio::test]
+async fn joins_per_connection_are_capped() {
+    let app = spawn_app_with(|l| l.max_joins_per_connection = 2).await;
+    let site = app.site(&[ORIGIN]).await;
+    let (mut client, _) = app.guest(&site.public_key, "joiner").await;
+    client.join("a", None).await;
+    client.join("b", None).await;
+    client.send(json!({"type": "join", "room": "c"})).await;
+    assert_eq!(client.recv().await["code"], "too_many_joins");
+    client.send(json!({"type": "leave", "room": "a"})).await;
+    client.recv_type("left").await;
+    client.join("c", None).await;
+}
+
+#[tokio::test]
+async fn silent_connections_are_closed_by_the_heartbeat() {
+    let app = spawn_app_with(|l| l.heartbeat_secs = 1).await;
+    let site = app.site(&[ORIGIN]).await;
+    let (mut idle, ready) = app.guest(&site.public_key, "idle").await;
+    assert_eq!(ready["heartbeat_ms"], 1000);
+    let (mut alive, _) = app.guest(&site.public_key, "alive").await;
+    // The idle client stops reading (so it answers no pings); the live one keeps reading.
+    let keep_alive = tokio::spawn(async move {
+        let end = tokio::time::Instant::now() + Duration::from_secs(4);
+        while tokio::time::Instant::now() < end {
+            let _ = tokio::time::timeout(
+                Duration::from_millis(200),
+                futures_util::StreamExt::next(&mut alive.ws),
+            )
+            .await;
+        }
+        alive
+    });
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let closed = idle.closed().await;
+    assert_eq!(closed.code, Some(4009));
+    let mut alive = keep_alive.await.unwrap();
+    alive.send(json!({"type": "ping"})).await;
+    assert_eq!(
+        alive.recv().await["type"],
+        "pong",
+        "a client answering pings stays connected"
+    );
+}

@@ -1,0 +1,117 @@
+//! Health, metrics, assets, demo site, shutdown and restart.
+
+use serde_json::json;
+
+use crate::common::*;
+
+#[tokio::test]
+async fn health_metrics_and_assets_are_served() {
+    let app = spawn_app().await;
+    let http = reqwest::Client::new();
+
+    let health = http.get(app.http_url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    assert_eq!(
+        health.json::<serde_json::Value>().await.unwrap()["status"],
+        "ok"
+    );
+
+    let site = app.site(&[ORIGIN]).await;
+    let (mut client, _) = app.guest(&site.public_key, "m").await;
+    client.join("lobby", None).await;
+    client.say("lobby", "1", "counted").await;
+    client
+        .send_raw(tokio_tungstenite::tungstenite::Message::text("nope"))
+        .await;
+    client.recv_type("error").await;
+    let metrics = http
+        .get(app.http_url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("chatctl_connections 1"), "{metrics}");
+    assert!(
+        metrics.contains("chatctl_messages_committed_total 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("chatctl_frame_errors_total{code=\"bad_json\"} 1"),
+        "{metrics}"
+    );
+
+    let widget = http.get(app.http_url("/widget.js")).send().await.unwrap();
+    assert_eq!(widget.status(), 200);
+    assert!(widget.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/javascript"));
+    let etag = widget.headers()["etag"].to_str().unwrap().to_owned();
+    assert!(widget.text().await.unwrap().contains("Chatctl"));
+    let cached = http
+        .get(app.http_url("/widget.js"))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cached.status(), 304);
+
+    let missing = http.get(app.http_url("/nope")).send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+    assert_eq!(
+        missing.json::<serde_json::Value>().await.unwrap()["error"],
+        "not_found"
+    );
+}
+
+#[tokio::test]
+async fn the_demo_page_embeds_a_working_demo_site() {
+    let app = spawn_app().await;
+    let page = reqwest::get(app.http_url("/")).await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.headers().contains_key("content-security-policy"));
+    let html = page.text().await.unwrap();
+    let key_start = html
+        .find("data-site=\"")
+        .expect("script tag with a site key")
+        + "data-site=\"".len();
+    let key = &html[key_start..key_start + 27];
+    assert!(key.starts_with("pk_"), "{key}");
+    // The demo site accepts the server's own origin.
+    let origin = format!("http://{}", app.addr);
+    let mut client = app
+        .try_connect(key, Some(&origin))
+        .await
+        .expect("demo site allows its own origin");
+    assert_eq!(client.hello(json!({"nick": "demo"})).await["type"], "ready");
+}
+
+#[tokio::test]
+async fn shutdown_tells_clients_to_reconnect_and_keeps_acked_messages() {
+    let app = spawn_app().await;
+    let site = app.site(&[ORIGIN]).await;
+    let (mut client, _) = app.guest(&site.public_key, "s").await;
+    client.join("lobby", None).await;
+    for i in 0..5 {
+        client
+            .say("lobby", &i.to_string(), &format!("before restart {i}"))
+            .await;
+    }
+    let closing = tokio::spawn(async move { client.closed().await });
+    let database = app.stop().await;
+    let closed = closing.await.unwrap();
+    assert_eq!(closed.code, Some(4000));
+    assert_eq!(closed.notice.unwrap()["code"], "restarting");
+
+    let app = spawn_on(database, |_| {}).await;
+    let (mut client, _) = app.guest(&site.public_key, "s2").await;
+    let welcome = client.join("lobby", None).await;
+    assert_eq!(texts(&welcome).len(), 5);
+    assert_eq!(
+        client.say("lobby", "after", "after restart").await["seq"],
+        6,
+        "seq continues after restart"
+    );
+}
