@@ -12,10 +12,11 @@ use tokio::sync::watch;
 
 use crate::chat::hub::Hub;
 use crate::chat::limits::ip_limiter;
+use crate::chat::protocol::CloseReason;
 use crate::chat::writer::Writer;
 use crate::chat::Chat;
 use crate::config::ServeConfig;
-use crate::db::models::{server_setting, AdminUser, Site};
+use crate::db::models::{server_setting, AdminUser, Site, SiteId};
 use crate::db::{migrate, Db, DbError};
 use crate::http::{self, AppState};
 use crate::identity::GuestTokens;
@@ -128,7 +129,7 @@ impl Application {
             ..
         } = self;
         let chat = state.chat.clone();
-        tokio::spawn(prune_limiters(chat.clone(), state.shutdown.clone()));
+        tokio::spawn(housekeeping(chat.clone(), state.shutdown.clone()));
         let mut watch_shutdown = state.shutdown.clone();
         let routes = http::routes(state);
         let server = warp::serve(routes)
@@ -155,13 +156,42 @@ impl Application {
     }
 }
 
-/// Drops rate-limiter state for addresses that have been quiet.
-async fn prune_limiters(chat: Arc<Chat>, mut shutdown: watch::Receiver<bool>) {
-    let mut every = tokio::time::interval(Duration::from_secs(60));
+/// Periodic chores: forget rate-limiter state of quiet addresses, and close
+/// connections of sites disabled meanwhile (possibly by `chatctl site disable`
+/// in another process).
+async fn housekeeping(chat: Arc<Chat>, mut shutdown: watch::Receiver<bool>) {
+    let mut every = tokio::time::interval(Duration::from_secs(5));
+    let mut ticks: u64 = 0;
     loop {
         tokio::select! {
-            _ = every.tick() => chat.ip_limiter.retain_recent(),
+            _ = every.tick() => {}
             _ = shutdown.wait_for(|s| *s) => return,
+        }
+        ticks += 1;
+        if ticks % 12 == 0 {
+            chat.ip_limiter.retain_recent();
+        }
+        let live: Vec<SiteId> = chat.hub.connections_by_site().into_keys().collect();
+        if live.is_empty() {
+            continue;
+        }
+        match chat
+            .db
+            .run(move |conn| Site::disabled_among(conn, &live))
+            .await
+        {
+            Ok(disabled) => {
+                for site in disabled {
+                    let closed = chat.hub.close_where(
+                        |c| c.site == site,
+                        CloseReason::SiteDisabled,
+                        "This chat has been turned off by its owner.",
+                        None,
+                    );
+                    tracing::info!(site = %site, closed, "site disabled: connections closed");
+                }
+            }
+            Err(err) => tracing::warn!(error = %err, "housekeeping: cannot check sites"),
         }
     }
 }

@@ -142,3 +142,23 @@ impl Default for Limits {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Probe {
+        #[command(flatten)]
+        limits: super::Limits,
+    }
+
+    #[test]
+    fn default_limits_match_the_flag_defaults() {
+        let parsed = Probe::parse_from(["probe"]).limits;
+        assert_eq!(
+            format!("{parsed:?}"),
+            format!("{:?}", super::Limits::default())
+        );
+    }
+}

@@ -294,3 +294,22 @@ async fn connections_per_ip_are_capped() {
     }
     assert!(ok, "a slot is released after disconnect");
 }
+
+#[tokio::test]
+async fn disabling_a_site_closes_its_live_connections() {
+    let app = spawn_app().await;
+    let site = app.site(&[ORIGIN]).await;
+    let other = app.site(&[ORIGIN]).await;
+    let (mut client, _) = app.guest(&site.public_key, "live").await;
+    let (mut unaffected, _) = app.guest(&other.public_key, "other").await;
+    let s = site.clone();
+    app.db
+        .run(move |conn| s.set_enabled(conn, false))
+        .await
+        .unwrap();
+    let closed = client.closed().await;
+    assert_eq!(closed.code, Some(4004));
+    assert_eq!(closed.notice.unwrap()["code"], "site_disabled");
+    unaffected.send(json!({"type": "ping"})).await;
+    assert_eq!(unaffected.recv().await["type"], "pong");
+}

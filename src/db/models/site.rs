@@ -121,6 +121,16 @@ impl Site {
         .map_err(DbError::from)
     }
 
+    /// Which of `ids` are disabled.
+    pub fn disabled_among(conn: &mut DbConn, ids: &[SiteId]) -> Result<Vec<SiteId>, DbError> {
+        with_backend!(conn, c => sites::table
+            .filter(sites::id.eq_any(ids))
+            .filter(sites::enabled.eq(false))
+            .select(sites::id)
+            .load(c))
+        .map_err(DbError::from)
+    }
+
     pub fn list(conn: &mut DbConn) -> Result<Vec<Site>, DbError> {
         with_backend!(conn, c => sites::table.select(Site::as_select()).order(sites::id).load(c))
             .map_err(DbError::from)
