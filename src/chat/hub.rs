@@ -30,6 +30,9 @@ pub enum Outbound {
         /// Set on `message` frames so a joining connection can drop what its welcome already had.
         seq: Option<i64>,
     },
+    /// The answer (`ack` or error) to one of this connection's sends. It travels
+    /// the same queue as room frames so it never overtakes a lower-seq message.
+    Reply(Arc<str>),
     Close {
         reason: CloseReason,
         message: String,
@@ -83,6 +86,14 @@ impl ConnHandle {
                 seq,
             })
             .is_ok()
+    }
+
+    /// Queues the answer to a send. Counted against the queue like any frame.
+    pub fn reply(&self, text: Arc<str>) {
+        if !self.closing.load(Ordering::Relaxed) {
+            self.queued.fetch_add(text.len(), Ordering::Relaxed);
+            let _ = self.tx.send(Outbound::Reply(text));
+        }
     }
 
     /// Asks the connection to send a notice and close; only the first request counts.

@@ -11,15 +11,13 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::stream::{FuturesOrdered, StreamExt};
 use governor::DefaultDirectRateLimiter;
-use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::hub::{ConnHandle, ConnQueue, IpSlot};
 use super::limits;
 use super::protocol::*;
-use super::writer::{Post, PostError, Posted};
+use super::writer::Post;
 use super::{Admission, Chat};
 use crate::db::models::message::WithAuthor;
 use crate::db::models::{Ban, Message, Participant, ParticipantId, Room, RoomId, RoomPolicy, Site};
@@ -54,8 +52,6 @@ struct Joined {
     floor: i64,
 }
 
-type PendingAck = std::pin::Pin<Box<dyn std::future::Future<Output = Arc<str>> + Send>>;
-
 pub struct Session {
     chat: Arc<Chat>,
     site: Site,
@@ -68,7 +64,8 @@ pub struct Session {
     limiter: DefaultDirectRateLimiter,
     last_typing: Option<Instant>,
     invalid_streak: u32,
-    pending: FuturesOrdered<PendingAck>,
+    /// Sends whose `ack` (or error) has not reached the client yet.
+    in_flight: usize,
     replies: Vec<Arc<str>>,
 }
 
@@ -121,7 +118,7 @@ impl Session {
             limiter,
             last_typing: None,
             invalid_streak: 0,
-            pending: FuturesOrdered::new(),
+            in_flight: 0,
             replies: Vec::new(),
         };
         (session, queue)
@@ -132,17 +129,13 @@ impl Session {
         std::mem::take(&mut self.replies)
     }
 
-    /// Resolves with the next `ack` (or send error) in the order sends were made;
-    /// pending forever when none is outstanding.
-    pub async fn next_ack(&mut self) -> Arc<str> {
-        match self.pending.next().await {
-            Some(frame) => frame,
-            None => std::future::pending().await,
-        }
+    /// Call when a send's answer ([`Outbound::Reply`](super::hub::Outbound)) is written.
+    pub fn replied(&mut self) {
+        self.in_flight = self.in_flight.saturating_sub(1);
     }
 
-    pub fn has_pending_acks(&self) -> bool {
-        !self.pending.is_empty()
+    pub fn awaiting_replies(&self) -> bool {
+        self.in_flight > 0
     }
 
     /// Whether a frame from the room queue should reach this client.
@@ -522,24 +515,18 @@ impl Session {
             });
         }
         let me = self.me()?;
-        let (reply, rx) = oneshot::channel();
         self.chat.writer.post(Post {
             site: self.site.id,
             room: room_id,
             room_name: room.to_owned(),
             author: me.who.clone(),
             participant: me.participant,
-            cid: cid.as_str().to_owned(),
+            cid: cid.into_inner(),
             text,
             ip: Some(self.ip.to_string()),
-            from: self.handle.id,
-            reply,
+            sender: self.handle.clone(),
         });
-        let (room, cid) = (room.to_owned(), cid.into_inner());
-        self.pending.push_back(Box::pin(async move {
-            let outcome = rx.await.unwrap_or(Err(PostError::Stopped));
-            ack_frame(room, cid, outcome)
-        }));
+        self.in_flight += 1;
         Ok(())
     }
 
@@ -606,31 +593,6 @@ fn capitalize(s: &str) -> String {
     chars
         .next()
         .map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
-}
-
-fn ack_frame(room: String, cid: String, outcome: Result<Posted, PostError>) -> Arc<str> {
-    match outcome {
-        Ok(p) => ServerFrame::Ack {
-            cid,
-            room,
-            seq: p.seq,
-            id: p.id.0,
-            ts: p.ts,
-            delivered: p.delivered,
-            duplicate: p.duplicate,
-        },
-        Err(err) => ServerFrame::Error {
-            code: ErrorCode::StorageUnavailable,
-            message: format!(
-                "{}. Send it again with the same cid.",
-                capitalize(&err.to_string())
-            ),
-            reference: Some(cid),
-            room: Some(room),
-            retry_after_ms: Some(1000),
-        },
-    }
-    .encode()
 }
 
 fn view((message, author): WithAuthor) -> MessageView {

@@ -9,10 +9,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
-use super::hub::{ConnId, Hub};
-use super::protocol::{MessageView, ServerFrame, Who};
+use super::hub::{ConnHandle, Hub};
+use super::protocol::{ErrorCode, MessageView, ServerFrame, Who};
 use crate::db::models::{Message, MessageId, NewMessage, ParticipantId, Room, RoomId, SiteId};
 use crate::db::{now_ms, Db, DbConn, DbError};
 use crate::metrics::Metrics;
@@ -29,30 +29,30 @@ pub struct Post {
     pub cid: String,
     pub text: String,
     pub ip: Option<String>,
-    pub from: ConnId,
-    pub reply: oneshot::Sender<Result<Posted, PostError>>,
+    /// Gets the `ack` (or error) through its queue, after the broadcast.
+    pub sender: ConnHandle,
 }
 
-/// What the sender's `ack` reports.
-#[derive(Debug, Clone)]
-pub struct Posted {
-    pub seq: i64,
-    pub id: MessageId,
-    pub ts: i64,
-    pub delivered: usize,
-    pub duplicate: bool,
+impl Post {
+    /// Tells the sender nothing was stored; a retry with the same cid is safe.
+    fn refuse(self, message: &str) {
+        let frame = ServerFrame::Error {
+            code: ErrorCode::StorageUnavailable,
+            message: message.to_owned(),
+            reference: Some(self.cid),
+            room: Some(self.room_name),
+            retry_after_ms: Some(1000),
+        };
+        self.sender.reply(frame.encode());
+    }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum PostError {
-    /// The database refused or failed the commit; nothing was stored. Retry with the same cid.
-    #[error("the message could not be stored")]
-    Unavailable,
-    /// The server is shutting down.
-    #[error("the server is shutting down")]
-    Stopped,
-}
+const NOT_STORED: &str = "The message could not be stored. Send it again with the same cid.";
+const STOPPING: &str =
+    "The server is restarting. Send the message again with the same cid after reconnecting.";
 
+// `Stop` is sent once; boxing every `Post` would cost an allocation per message.
+#[allow(clippy::large_enum_variant)]
 enum Command {
     Post(Post),
     Stop,
@@ -90,7 +90,7 @@ impl Writer {
     pub fn post(&self, post: Post) {
         if let Err(mpsc::error::SendError(Command::Post(post))) = self.tx.send(Command::Post(post))
         {
-            let _ = post.reply.send(Err(PostError::Stopped));
+            post.refuse(STOPPING);
         }
     }
 
@@ -141,7 +141,7 @@ impl WriterLoop {
         // Refuse anything that raced with the stop.
         rx.close();
         while let Ok(Command::Post(post)) = rx.try_recv() {
-            let _ = post.reply.send(Err(PostError::Stopped));
+            post.refuse(STOPPING);
         }
         tracing::info!("writer stopped");
     }
@@ -160,7 +160,7 @@ impl WriterLoop {
                 tracing::error!(error = %err, messages = batch.len(), "commit failed; senders may retry");
                 self.last_seq.clear();
                 for post in batch {
-                    let _ = post.reply.send(Err(PostError::Unavailable));
+                    post.refuse(NOT_STORED);
                 }
             }
         }
@@ -169,10 +169,10 @@ impl WriterLoop {
     /// After commit: broadcast in seq order, then acknowledge.
     fn publish(&self, batch: Vec<Post>, outcomes: Vec<Outcome>) {
         for (post, outcome) in batch.into_iter().zip(outcomes) {
-            let posted = match outcome {
+            let (seq, id, ts, delivered, duplicate) = match outcome {
                 Outcome::New(msg, id) => {
                     let frame = ServerFrame::Message {
-                        room: post.room_name,
+                        room: post.room_name.clone(),
                         message: MessageView {
                             seq: msg.seq,
                             id: id.0,
@@ -184,26 +184,23 @@ impl WriterLoop {
                     .encode();
                     let delivered =
                         self.hub
-                            .publish(post.room, &frame, Some(msg.seq), Some(post.from));
+                            .publish(post.room, &frame, Some(msg.seq), Some(post.sender.id));
                     self.metrics.messages_committed.inc();
                     self.metrics.deliveries.inc_by(delivered as u64);
-                    Posted {
-                        seq: msg.seq,
-                        id,
-                        ts: msg.created_at,
-                        delivered,
-                        duplicate: false,
-                    }
+                    (msg.seq, id, msg.created_at, delivered, false)
                 }
-                Outcome::Duplicate(msg) => Posted {
-                    seq: msg.seq,
-                    id: msg.id,
-                    ts: msg.created_at,
-                    delivered: 0,
-                    duplicate: true,
-                },
+                Outcome::Duplicate(msg) => (msg.seq, msg.id, msg.created_at, 0, true),
             };
-            let _ = post.reply.send(Ok(posted));
+            let ack = ServerFrame::Ack {
+                cid: post.cid,
+                room: post.room_name,
+                seq,
+                id: id.0,
+                ts,
+                delivered,
+                duplicate,
+            };
+            post.sender.reply(ack.encode());
         }
     }
 }

@@ -109,9 +109,13 @@ async fn drive(
                 if changed.is_err() || *shutdown.borrow() {
                     // Let in-flight sends get their acks before saying goodbye.
                     let _ = timeout(Duration::from_secs(2), async {
-                        while session.has_pending_acks() {
-                            let ack = session.next_ack().await;
-                            if tx.send(text(&ack)).await.is_err() { break; }
+                        while session.awaiting_replies() {
+                            let Some(item) = queue.rx.recv().await else { break };
+                            if let Outbound::Reply(frame) = item {
+                                queue.written(frame.len());
+                                session.replied();
+                                if tx.send(text(&frame)).await.is_err() { break; }
+                            }
                         }
                     }).await;
                     break Some((CloseReason::Restarting, "The server is restarting. Reconnect in a moment.".into(), None));
@@ -156,11 +160,6 @@ async fn drive(
                     break Some((reason, message, until));
                 }
             }
-            ack = session.next_ack() => {
-                if tx.send(text(&ack)).await.is_err() {
-                    break None;
-                }
-            }
             outbound = queue.rx.recv() => {
                 let Some(first) = outbound else { break None };
                 // Coalesce whatever else is queued into one flush.
@@ -178,6 +177,13 @@ async fn drive(
                         Outbound::Frame { text: frame, room, seq } => {
                             queue.written(frame.len());
                             if closing.is_none() && !failed && session.accepts(room, seq) {
+                                failed = tx.feed(text(&frame)).await.is_err();
+                            }
+                        }
+                        Outbound::Reply(frame) => {
+                            queue.written(frame.len());
+                            session.replied();
+                            if closing.is_none() && !failed {
                                 failed = tx.feed(text(&frame)).await.is_err();
                             }
                         }
