@@ -343,3 +343,40 @@ async fn rooms_per_site_and_precreated_policy() {
     assert_eq!(late.recv().await["code"], "room_not_found");
     late.join("two", None).await;
 }
+
+#[tokio::test]
+async fn acks_and_messages_arrive_in_seq_order_on_every_connection() {
+    let app = spawn_app_with(|l| {
+        l.messages_per_second = 1000;
+        l.message_burst = 1000;
+        l.ip_messages_per_second = 10_000;
+        l.ip_message_burst = 10_000;
+    })
+    .await;
+    let site = app.site(&[ORIGIN]).await;
+    let mut clients = Vec::new();
+    for nick in ["a", "b", "c"] {
+        let (mut client, _) = app.guest(&site.public_key, nick).await;
+        client.join("lobby", None).await;
+        clients.push(client);
+    }
+    // a and b fire 30 sends each without waiting; c only reads.
+    for i in 0..30 {
+        for (n, client) in clients.iter_mut().take(2).enumerate() {
+            client.send(json!({"type": "send", "room": "lobby", "cid": format!("{n}-{i}"), "text": "x"})).await;
+        }
+    }
+    for (n, client) in clients.iter_mut().enumerate() {
+        let mut last = 0;
+        let mut acks = 0;
+        // Senders see 30 acks and 30 messages of the other sender; the reader 60 messages.
+        for _ in 0..60 {
+            let frame = client.recv_type_any(&["message", "ack"]).await;
+            let seq = frame["seq"].as_i64().unwrap();
+            assert!(seq > last, "client {n}: seq {seq} after {last}");
+            last = seq;
+            acks += usize::from(frame["type"] == "ack");
+        }
+        assert_eq!((last, acks), (60, if n < 2 { 30 } else { 0 }));
+    }
+}
