@@ -61,7 +61,11 @@ impl ServeConfig {
     pub fn public_url(&self, bound: SocketAddr) -> String {
         match &self.public_url {
             Some(url) => url.trim_end_matches('/').to_owned(),
-            None if bound.ip().is_unspecified() => format!("http://localhost:{}", bound.port()),
+            // Browsers treat localhost and 127.0.0.1 as different origins; the demo
+            // site allows both, and "localhost" is what people type.
+            None if bound.ip().is_unspecified() || bound.ip().is_loopback() => {
+                format!("http://localhost:{}", bound.port())
+            }
             None => format!("http://{bound}"),
         }
     }

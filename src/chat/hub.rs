@@ -13,7 +13,7 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use super::protocol::{CloseReason, PresenceEvent, ServerFrame, Who};
 use crate::db::models::{ParticipantId, RoomId, SiteId};
@@ -47,6 +47,9 @@ pub struct ConnHandle {
     tx: mpsc::UnboundedSender<Outbound>,
     queued: Arc<AtomicUsize>,
     closing: Arc<AtomicBool>,
+    /// Set when the hub closes the connection; wakes its task even while it is
+    /// stuck writing to a full socket.
+    kill: Arc<watch::Sender<bool>>,
     max_queued: usize,
 }
 
@@ -54,12 +57,29 @@ pub struct ConnHandle {
 pub struct ConnQueue {
     pub rx: mpsc::UnboundedReceiver<Outbound>,
     queued: Arc<AtomicUsize>,
+    /// Becomes `true` when the hub closes this connection (see [`ConnHandle::close`]).
+    pub kill: watch::Receiver<bool>,
 }
 
 impl ConnQueue {
     /// Call once a frame has been written to the socket.
     pub fn written(&self, bytes: usize) {
         self.queued.fetch_sub(bytes, Ordering::Relaxed);
+    }
+
+    /// The close request among the queued items, if any; the frames before it are dropped.
+    pub fn take_close(&mut self) -> Option<(CloseReason, String, Option<i64>)> {
+        while let Ok(item) = self.rx.try_recv() {
+            if let Outbound::Close {
+                reason,
+                message,
+                until,
+            } = item
+            {
+                return Some((reason, message, until));
+            }
+        }
+        None
     }
 }
 
@@ -104,6 +124,7 @@ impl ConnHandle {
                 message: message.to_owned(),
                 until,
             });
+            self.kill.send_replace(true);
         }
     }
 }
@@ -200,11 +221,13 @@ impl Hub {
     pub fn connect(&self, site: SiteId, ip: IpAddr, max_queued: usize) -> (ConnHandle, ConnQueue) {
         let (tx, rx) = mpsc::unbounded_channel();
         let queued = Arc::new(AtomicUsize::new(0));
+        let (kill, killed) = watch::channel(false);
         let handle = ConnHandle {
             id: ConnId(self.next_id.fetch_add(1, Ordering::Relaxed)),
             tx,
             queued: queued.clone(),
             closing: Arc::new(AtomicBool::new(false)),
+            kill: Arc::new(kill),
             max_queued,
         };
         lock(&self.conns).insert(
@@ -216,7 +239,14 @@ impl Hub {
                 participant: None,
             },
         );
-        (handle, ConnQueue { rx, queued })
+        (
+            handle,
+            ConnQueue {
+                rx,
+                queued,
+                kill: killed,
+            },
+        )
     }
 
     pub fn identify(&self, conn: ConnId, participant: ParticipantId) {

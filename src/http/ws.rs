@@ -6,8 +6,10 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
+use tokio::sync::watch;
 use tokio::time::{interval, timeout, Instant, MissedTickBehavior};
 use warp::filters::ws::{Message, WebSocket, Ws};
 use warp::{Filter, Rejection, Reply};
@@ -88,23 +90,89 @@ fn is_too_large(err: &warp::Error) -> bool {
         .is_some_and(|e| matches!(e, Error::Capacity(_)))
 }
 
+/// Resolves once the hub has closed the connection.
+async fn killed(kill: &mut watch::Receiver<bool>) {
+    // An error means the hub dropped the handle: treat it as closed too.
+    let _ = kill.wait_for(|killed| *killed).await;
+}
+
+type CloseRequest = (CloseReason, String, Option<i64>);
+
+/// The sending half of the socket. Every write gives up when the peer stops
+/// reading for too long or when the hub closes the connection, so a stalled
+/// client can never pin its task (and its memory) forever.
+struct Outlet {
+    sink: SplitSink<WebSocket, Message>,
+    kill: watch::Receiver<bool>,
+    write_timeout: Duration,
+}
+
+impl Outlet {
+    async fn write(&mut self, frames: Vec<Message>) -> Result<(), ()> {
+        let sink = &mut self.sink;
+        let work = async {
+            for frame in frames {
+                sink.feed(frame).await?;
+            }
+            sink.flush().await
+        };
+        tokio::select! {
+            done = timeout(self.write_timeout, work) => match done {
+                Ok(Ok(())) => Ok(()),
+                _ => Err(()),
+            },
+            _ = killed(&mut self.kill) => Err(()),
+        }
+    }
+
+    /// Best effort: the notice and close frame, with a short deadline since the
+    /// peer may not be reading at all.
+    async fn close(&mut self, (reason, message, until): CloseRequest) {
+        let notice = ServerFrame::Notice {
+            code: reason,
+            message,
+            until,
+        }
+        .encode();
+        let frames = vec![
+            text(&notice),
+            Message::close_with(reason.close_code(), reason.as_str()),
+        ];
+        let sink = &mut self.sink;
+        let _ = timeout(Duration::from_secs(2), async {
+            for frame in frames {
+                sink.feed(frame).await?;
+            }
+            sink.flush().await
+        })
+        .await;
+    }
+}
+
 /// Runs one connection until either side closes it.
 async fn drive(
     socket: WebSocket,
     mut session: Session,
     mut queue: ConnQueue,
     chat: Arc<Chat>,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    mut shutdown: watch::Receiver<bool>,
 ) {
-    let (mut tx, mut rx) = socket.split();
+    let (sink, mut rx) = socket.split();
     let heartbeat = Duration::from_secs(chat.limits.heartbeat_secs.max(1));
     let idle_limit = heartbeat.mul_f32(2.5);
+    let mut out = Outlet {
+        sink,
+        kill: queue.kill.clone(),
+        write_timeout: idle_limit,
+    };
     let mut ticker = interval(heartbeat);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut last_seen = Instant::now();
+    let mut kill = queue.kill.clone();
 
-    let close: Option<(CloseReason, String, Option<i64>)> = loop {
+    let close: Option<CloseRequest> = loop {
         tokio::select! {
+            _ = killed(&mut kill) => break queue.take_close(),
             changed = shutdown.changed() => {
                 if changed.is_err() || *shutdown.borrow() {
                     // Let in-flight sends get their acks before saying goodbye.
@@ -114,7 +182,7 @@ async fn drive(
                             if let Outbound::Reply(frame) = item {
                                 queue.written(frame.len());
                                 session.replied();
-                                if tx.send(text(&frame)).await.is_err() { break; }
+                                if out.write(vec![text(&frame)]).await.is_err() { break; }
                             }
                         }
                     }).await;
@@ -147,14 +215,8 @@ async fn drive(
                     }
                 };
                 let replies = session.take_replies();
-                if !replies.is_empty() {
-                    let mut failed = false;
-                    for reply in &replies {
-                        failed = failed || tx.feed(text(reply)).await.is_err();
-                    }
-                    if failed || tx.flush().await.is_err() {
-                        break None;
-                    }
+                if !replies.is_empty() && out.write(replies.iter().map(|r| text(r)).collect()).await.is_err() {
+                    break queue.take_close();
                 }
                 if let Flow::Close { reason, message, until } = flow {
                     break Some((reason, message, until));
@@ -163,37 +225,36 @@ async fn drive(
             outbound = queue.rx.recv() => {
                 let Some(first) = outbound else { break None };
                 // Coalesce whatever else is queued into one flush.
-                let mut pending = vec![first];
-                while pending.len() < MAX_COALESCED {
+                let mut items = vec![first];
+                while items.len() < MAX_COALESCED {
                     match queue.rx.try_recv() {
-                        Ok(next) => pending.push(next),
+                        Ok(item) => items.push(item),
                         Err(_) => break,
                     }
                 }
+                let mut frames = Vec::with_capacity(items.len());
                 let mut closing = None;
-                let mut failed = false;
-                for item in pending {
+                for item in items {
                     match item {
                         Outbound::Frame { text: frame, room, seq } => {
                             queue.written(frame.len());
-                            if closing.is_none() && !failed && session.accepts(room, seq) {
-                                failed = tx.feed(text(&frame)).await.is_err();
+                            if session.accepts(room, seq) {
+                                frames.push(text(&frame));
                             }
                         }
                         Outbound::Reply(frame) => {
                             queue.written(frame.len());
                             session.replied();
-                            if closing.is_none() && !failed {
-                                failed = tx.feed(text(&frame)).await.is_err();
-                            }
+                            frames.push(text(&frame));
                         }
                         Outbound::Close { reason, message, until } => {
-                            closing.get_or_insert((reason, message, until));
+                            closing = Some((reason, message, until));
+                            break;
                         }
                     }
                 }
-                if failed || tx.flush().await.is_err() {
-                    break None;
+                if out.write(frames).await.is_err() {
+                    break closing.or_else(|| queue.take_close());
                 }
                 if closing.is_some() {
                     break closing;
@@ -203,30 +264,22 @@ async fn drive(
                 if last_seen.elapsed() > idle_limit {
                     break Some((CloseReason::IdleTimeout, "No activity; closing. Reconnect to continue.".into(), None));
                 }
-                if tx.send(Message::ping(Vec::new())).await.is_err() {
-                    break None;
+                if out.write(vec![Message::ping(Vec::new())]).await.is_err() {
+                    break queue.take_close();
                 }
             }
         }
     };
 
-    if let Some((reason, message, until)) = close {
-        let notice = ServerFrame::Notice {
-            code: reason,
-            message,
-            until,
-        }
-        .encode();
-        let _ = tx.send(text(&notice)).await;
-        let _ = tx
-            .send(Message::close_with(reason.close_code(), reason.as_str()))
-            .await;
+    if let Some(request) = close {
+        out.close(request).await;
         // Give the client a moment to answer the close handshake.
         let _ = timeout(Duration::from_secs(2), async {
             while let Some(Ok(_)) = rx.next().await {}
         })
         .await;
     }
-    let _ = tx.close().await;
+    // Closing flushes; a peer that reads nothing must not hold us here.
+    let _ = timeout(Duration::from_secs(1), out.sink.close()).await;
     session.close();
 }

@@ -69,6 +69,7 @@ pub fn test_db() -> TestDb {
 pub struct TestApp {
     pub addr: SocketAddr,
     pub db: Db,
+    pub state: chatctl::http::AppState,
     pub database: TestDb,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -105,6 +106,7 @@ pub async fn spawn_on(database: TestDb, tune: impl FnOnce(&mut Limits)) -> TestA
         .expect("server starts");
     let addr = app.addr();
     let db = app.state().chat.db.clone();
+    let state = app.state().clone();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(app.run_until(async {
         let _ = stopped.await;
@@ -112,6 +114,7 @@ pub async fn spawn_on(database: TestDb, tune: impl FnOnce(&mut Limits)) -> TestA
     TestApp {
         addr,
         db,
+        state,
         database,
         stop: Some(stop),
         task: Some(task),
@@ -161,6 +164,22 @@ impl TestApp {
             }
             Err(other) => panic!("connect failed: {other}"),
         }
+    }
+
+    /// A connection whose socket receive buffer is tiny, so that when it stops
+    /// reading, the server's queue for it fills quickly.
+    pub async fn connect_small_buffer(&self, site_key: &str) -> Client {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let stream = socket.connect(self.addr).await.unwrap();
+        let mut request = self.ws_url(site_key).into_client_request().unwrap();
+        request
+            .headers_mut()
+            .insert("origin", ORIGIN.parse().unwrap());
+        let (ws, _) = tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(stream))
+            .await
+            .expect("upgrade accepted");
+        Client { ws }
     }
 
     pub async fn connect(&self, site_key: &str) -> Client {

@@ -279,3 +279,74 @@ async fn silent_connections_are_closed_by_the_heartbeat() {
         "a client answering pings stays connected"
     );
 }
+
+#[tokio::test]
+async fn a_reader_that_stops_reading_is_cut_and_others_are_unaffected() {
+    let app = spawn_app_with(|l| {
+        l.outbound_queue_bytes = 256 * 1024;
+        l.messages_per_second = 100_000;
+        l.message_burst = 100_000;
+        l.ip_messages_per_second = 100_000;
+        l.ip_message_burst = 100_000;
+    })
+    .await;
+    let site = app.site(&[ORIGIN]).await;
+    let mut stalled = app.connect_small_buffer(&site.public_key).await;
+    stalled.hello(json!({"nick": "stalled"})).await;
+    stalled.join("lobby", None).await;
+    let (mut reader, _) = app.guest(&site.public_key, "reader").await;
+    reader.join("lobby", None).await;
+    let (mut sender, _) = app.guest(&site.public_key, "sender").await;
+    sender.join("lobby", None).await;
+
+    // The healthy reader drains in the background while `stalled` reads nothing.
+    let reading = tokio::spawn(async move {
+        let mut last = 0;
+        loop {
+            let frame = reader.recv_type("message").await;
+            let seq = frame["seq"].as_i64().unwrap();
+            assert_eq!(seq, last + 1, "the healthy reader misses nothing");
+            last = seq;
+            if frame["text"] == "done" {
+                return last;
+            }
+        }
+    });
+    // Send until the server gives up on the stalled connection (bounded at ~20 MB),
+    // in small bursts so the healthy reader never lags by more than the queue bound.
+    let text = "x".repeat(1900);
+    let mut sent = 0;
+    while app.state.chat.hub.connection_count() == 3 {
+        assert!(sent < 10_000, "the stalled connection was never cut");
+        for _ in 0..20 {
+            sender
+                .send(
+                    json!({"type": "send", "room": "lobby", "cid": sent.to_string(), "text": text}),
+                )
+                .await;
+            sent += 1;
+        }
+        for _ in 0..20 {
+            sender.recv_type("ack").await;
+        }
+    }
+    sender.say("lobby", "done", "done").await;
+    let last = tokio::time::timeout(Duration::from_secs(30), reading)
+        .await
+        .expect("reader keeps up")
+        .unwrap();
+    assert_eq!(last, sent + 1, "the healthy reader got every message");
+    // The connection is gone. A client that reads nothing at all cannot receive the
+    // notice (its socket is full); one that reads again in time gets it with 4008.
+    let closed = stalled.closed().await;
+    match closed.code {
+        Some(code) => {
+            assert_eq!(code, 4008);
+            assert_eq!(
+                closed.notice.expect("notice before close")["code"],
+                "slow_consumer"
+            );
+        }
+        None => assert!(closed.notice.is_none()),
+    }
+}
