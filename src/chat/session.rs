@@ -27,7 +27,7 @@ use crate::input::{self, ClientId, MessageTextError, Nickname, RoomName};
 
 /// Consecutive invalid frames tolerated before the connection is closed.
 const MAX_INVALID_STREAK: u32 = 20;
-/// Typing notices relayed per connection at most this often.
+/// "Typing" notices relayed per connection at most this often.
 const TYPING_INTERVAL: Duration = Duration::from_millis(500);
 
 /// What the transport should do after a frame.
@@ -533,15 +533,20 @@ impl Session {
     fn typing(&mut self, room: &str, active: bool) -> Result<(), Refusal> {
         let room_id = self.joined(room)?.id;
         let now = Instant::now();
-        // Typing notices are advisory: extra ones are dropped, not refused.
-        if active
-            && self
+        // Typing notices are advisory: a repeated "active" within the interval is
+        // dropped, not refused. "Stopped" always goes through and re-arms it, so a
+        // change of state is never lost.
+        if active {
+            if self
                 .last_typing
                 .is_some_and(|t| now.duration_since(t) < TYPING_INTERVAL)
-        {
-            return Ok(());
+            {
+                return Ok(());
+            }
+            self.last_typing = Some(now);
+        } else {
+            self.last_typing = None;
         }
-        self.last_typing = Some(now);
         let who = self.me()?.who.clone();
         let frame = ServerFrame::Typing {
             room: room.to_owned(),

@@ -380,3 +380,28 @@ async fn acks_and_messages_arrive_in_seq_order_on_every_connection() {
         assert_eq!((last, acks), (60, if n < 2 { 30 } else { 0 }));
     }
 }
+
+#[tokio::test]
+async fn typing_repeats_are_throttled_but_changes_are_not() {
+    let app = spawn_app().await;
+    let site = app.site(&[ORIGIN]).await;
+    let (mut alice, _) = app.guest(&site.public_key, "alice").await;
+    alice.join("lobby", None).await;
+    let (mut bob, _) = app.guest(&site.public_key, "bob").await;
+    bob.join("lobby", None).await;
+    alice.recv_type("presence").await;
+    for active in [true, true, true, false, true] {
+        bob.send(json!({"type": "typing", "room": "lobby", "active": active}))
+            .await;
+    }
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        seen.push(alice.recv_type("typing").await["active"].as_bool().unwrap());
+    }
+    assert_eq!(
+        seen,
+        vec![true, false, true],
+        "repeats dropped, the stop and the restart relayed"
+    );
+    alice.expect_silence(QUIET).await;
+}
