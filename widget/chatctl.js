@@ -106,7 +106,7 @@ textarea{resize:none;max-height:120px}
       this.pending = new Map(); // cid -> {cid, room, text, el, label, tries, wait}
       this.typers = new Map(); // participant id -> {nick, timer}
       this.typedAt = 0;
-      this.lastSeq = null; // highest seq seen in welcome/message frames: the resume point
+      this.lastSeq = null; // highest seq seen in welcome/message/ack frames: the resume point
       this.resetRoom();
 
       const target = d.mode === "inline" && d.target ? document.querySelector(d.target) : null;
@@ -372,6 +372,8 @@ textarea{resize:none;max-height:120px}
     }
 
     onAck(f) {
+      // Acks arrive in seq order with messages, so they advance the resume point too.
+      this.lastSeq = Math.max(this.lastSeq || 0, f.seq);
       const p = this.pending.get(f.cid);
       if (!p) return;
       this.pending.delete(f.cid);
@@ -530,6 +532,7 @@ textarea{resize:none;max-height:120px}
       this.input.setCustomValidity("");
       this.autosize();
       if (!this.joined) return;
+      if (!this.input.value.trim()) return this.stopTyping();
       const now = Date.now();
       if (now - this.typedAt > TYPING_EVERY_MS) {
         this.typedAt = now;
