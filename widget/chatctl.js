@@ -14,6 +14,8 @@
   const TYPING_IDLE_MS = 5000; // then typing=false after this long without input
   const TYPING_EXPIRE_MS = 7000; // drop others' indicators not refreshed for this long
   const STOP_CODES = [4003, 4004, 4010]; // banned, site disabled, protocol violation
+  // Upgrade refusals that retrying cannot fix (see /ws/check).
+  const REFUSALS = ["unknown_site", "site_disabled", "origin_required", "origin_not_allowed", "banned"];
 
   const CSS = `
 :host{--a:var(--chatctl-accent,#2563eb)}
@@ -260,6 +262,7 @@ textarea{resize:none;max-height:120px}
       const ws = new WebSocket(this.url);
       this.ws = ws;
       ws.onopen = () => {
+        ws.opened = true;
         this.hello();
         this.beat = setInterval(() => this.ready && this.send({ type: "ping" }), PING_MS);
       };
@@ -283,8 +286,25 @@ textarea{resize:none;max-height:120px}
         if (STOP_CODES.includes(e.code)) this.stopped = true;
         if (this.stopped) return this.setStatus("offline");
         this.setStatus(this.me ? "reconnecting" : "connecting");
-        setTimeout(() => this.connect(), backoff(this.attempt++));
+        const retry = () => setTimeout(() => this.connect(), backoff(this.attempt++));
+        // Browsers hide why an upgrade was refused; ask the server, and stop for good
+        // when retrying cannot help (unknown site, foreign page, ban).
+        if (ws.opened) return retry();
+        this.explain().then((reason) => {
+          if (!reason) return retry();
+          this.stopped = true;
+          this.setStatus("offline");
+          this.showNotice(reason);
+        });
       };
+    }
+
+    explain() {
+      const url = this.url.replace(/^ws/, "http").replace("/ws?", "/ws/check?");
+      return fetch(url, { credentials: "omit" })
+        .then((r) => r.json())
+        .then((body) => (REFUSALS.includes(body.error) ? body.message : null))
+        .catch(() => null);
     }
 
     stop() {

@@ -78,13 +78,31 @@ pub struct Admission {
 }
 
 impl Chat {
-    /// Checks site key, origin, bans and per-IP connection count, in that order.
+    /// Checks site key, origin, bans and per-IP connection count, in that order,
+    /// and takes one of the address's connection slots.
     pub async fn admit(
         &self,
         site_key: &str,
         origin: Option<&str>,
         ip: IpAddr,
     ) -> Result<Admission, UpgradeError> {
+        let site = self.check(site_key, origin, ip).await?;
+        let slot = self
+            .hub
+            .reserve_ip(ip, self.limits.max_connections_per_ip)
+            .ok_or(UpgradeError::TooManyConnections)?;
+        Ok(Admission { site, ip, slot })
+    }
+
+    /// Would a connection from this page be admitted? Same checks as [`Chat::admit`]
+    /// except the connection count; lets a widget explain a refused upgrade, which
+    /// browsers do not expose.
+    pub async fn check(
+        &self,
+        site_key: &str,
+        origin: Option<&str>,
+        ip: IpAddr,
+    ) -> Result<Site, UpgradeError> {
         let key = site_key.to_owned();
         let origin = origin.map(Origin::parse);
         let (site, ban) = self
@@ -114,10 +132,6 @@ impl Chat {
                 until: ban.expires_at,
             });
         }
-        let slot = self
-            .hub
-            .reserve_ip(ip, self.limits.max_connections_per_ip)
-            .ok_or(UpgradeError::TooManyConnections)?;
-        Ok(Admission { site, ip, slot })
+        Ok(site)
     }
 }

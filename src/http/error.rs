@@ -33,6 +33,18 @@ pub fn status_of(err: &UpgradeError) -> StatusCode {
     }
 }
 
+/// The JSON answer to a refused upgrade; database details stay in the log.
+pub fn upgrade_error(err: &UpgradeError) -> warp::reply::Response {
+    let message = match err {
+        UpgradeError::Db(db) => {
+            tracing::error!(error = %db, "database error while admitting a connection");
+            "The chat is temporarily unavailable.".to_owned()
+        }
+        other => other.to_string(),
+    };
+    json_error(status_of(err), err.code(), message)
+}
+
 pub fn json_error(status: StatusCode, code: &str, message: String) -> warp::reply::Response {
     warp::reply::with_status(
         warp::reply::json(&ErrorBody {
@@ -46,14 +58,7 @@ pub fn json_error(status: StatusCode, code: &str, message: String) -> warp::repl
 
 pub async fn recover(rejection: Rejection) -> Result<warp::reply::Response, Infallible> {
     if let Some(Refused(err)) = rejection.find() {
-        let message = match err {
-            UpgradeError::Db(db) => {
-                tracing::error!(error = %db, "database error during WebSocket upgrade");
-                "The chat is temporarily unavailable.".to_owned()
-            }
-            other => other.to_string(),
-        };
-        return Ok(json_error(status_of(err), err.code(), message));
+        return Ok(upgrade_error(err));
     }
     if rejection.is_not_found() {
         return Ok(json_error(

@@ -32,6 +32,40 @@ struct WsQuery {
 pub fn route(
     state: AppState,
 ) -> impl Filter<Extract = (warp::reply::Response,), Error = Rejection> + Clone {
+    check(state.clone()).or(socket(state)).unify()
+}
+
+/// GET /ws/check?site=KEY — the upgrade's checks as plain JSON (`{"ok":true}` or
+/// an error body with the upgrade's status), readable cross-origin so a widget
+/// can tell its visitor why the chat is unavailable.
+fn check(
+    state: AppState,
+) -> impl Filter<Extract = (warp::reply::Response,), Error = Rejection> + Clone {
+    warp::path!("ws" / "check")
+        .and(warp::get())
+        .and(warp::query::<WsQuery>())
+        .and(warp::header::optional::<String>("origin"))
+        .and(warp::addr::remote())
+        .and(state.with())
+        .then(
+            |query: WsQuery,
+             origin: Option<String>,
+             remote: Option<SocketAddr>,
+             state: AppState| async move {
+                let ip = remote.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |addr| addr.ip());
+                let reply = match state.chat.check(&query.site, origin.as_deref(), ip).await {
+                    Ok(_) => warp::reply::json(&serde_json::json!({"ok": true})).into_response(),
+                    Err(err) => super::error::upgrade_error(&err),
+                };
+                warp::reply::with_header(reply, "access-control-allow-origin", "*").into_response()
+            },
+        )
+}
+
+/// GET /ws?site=KEY — the WebSocket upgrade.
+fn socket(
+    state: AppState,
+) -> impl Filter<Extract = (warp::reply::Response,), Error = Rejection> + Clone {
     warp::path!("ws")
         .and(warp::get())
         .and(warp::query::<WsQuery>())

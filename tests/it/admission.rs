@@ -313,3 +313,37 @@ async fn disabling_a_site_closes_its_live_connections() {
     unaffected.send(json!({"type": "ping"})).await;
     assert_eq!(unaffected.recv().await["type"], "pong");
 }
+
+#[tokio::test]
+async fn the_check_endpoint_explains_refusals_to_browsers() {
+    let app = spawn_app().await;
+    let site = app.site(&[ORIGIN]).await;
+    let http = reqwest::Client::new();
+    let check = |key: &str, origin: &str| {
+        http.get(app.http_url(&format!("/ws/check?site={key}")))
+            .header("origin", origin)
+            .send()
+    };
+    let ok = check(&site.public_key, ORIGIN).await.unwrap();
+    assert_eq!(ok.status(), 200);
+    assert_eq!(ok.headers()["access-control-allow-origin"], "*");
+    assert_eq!(
+        ok.json::<serde_json::Value>().await.unwrap(),
+        json!({"ok": true})
+    );
+
+    let refused = check(&site.public_key, "https://elsewhere.example")
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    assert_eq!(refused.headers()["access-control-allow-origin"], "*");
+    assert_eq!(
+        refused.json::<serde_json::Value>().await.unwrap()["error"],
+        "origin_not_allowed"
+    );
+
+    let unknown = check("pk_000000000000000000000000", ORIGIN).await.unwrap();
+    assert_eq!(unknown.status(), 404);
+    let missing = http.get(app.http_url("/ws/check")).send().await.unwrap();
+    assert_eq!(missing.status(), 400);
+}
