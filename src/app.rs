@@ -101,7 +101,6 @@ impl Application {
             chat,
             shutdown,
             demo_site_key,
-            public_url,
         };
         Ok(Application {
             listener,

@@ -390,10 +390,6 @@ impl Hub {
         }
         counts
     }
-
-    pub fn active_rooms(&self) -> usize {
-        self.rooms.read().unwrap_or_else(|e| e.into_inner()).len()
-    }
 }
 
 #[cfg(test)]

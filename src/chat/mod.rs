@@ -5,6 +5,8 @@
 pub mod hub;
 pub mod limits;
 pub mod protocol;
+mod refusal;
+mod rooms;
 pub mod session;
 pub mod writer;
 

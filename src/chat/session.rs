@@ -17,11 +17,11 @@ use tokio::time::Instant;
 use super::hub::{ConnHandle, ConnQueue, IpSlot};
 use super::limits;
 use super::protocol::*;
+use super::refusal::Refusal;
+use super::rooms::{load_welcome, resolve_room, view};
 use super::writer::Post;
 use super::{Admission, Chat};
-use crate::db::models::message::WithAuthor;
-use crate::db::models::{Ban, Message, Participant, ParticipantId, Room, RoomId, RoomPolicy, Site};
-use crate::db::{DbConn, DbError};
+use crate::db::models::{Ban, Message, Participant, ParticipantId, RoomId, Site};
 use crate::identity::TokenError;
 use crate::input::{self, ClientId, MessageTextError, Nickname, RoomName};
 
@@ -67,33 +67,6 @@ pub struct Session {
     /// Sends whose `ack` (or error) has not reached the client yet.
     in_flight: usize,
     replies: Vec<Arc<str>>,
-}
-
-/// A failed frame: the error frame to send back.
-struct Refusal {
-    code: ErrorCode,
-    message: String,
-    retry_after_ms: Option<u64>,
-}
-
-impl Refusal {
-    fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Refusal {
-            code,
-            message: message.into(),
-            retry_after_ms: None,
-        }
-    }
-}
-
-impl From<DbError> for Refusal {
-    fn from(err: DbError) -> Self {
-        tracing::error!(error = %err, "database error while handling a frame");
-        Refusal::new(
-            ErrorCode::StorageUnavailable,
-            "The chat is temporarily unavailable. Try again shortly.",
-        )
-    }
 }
 
 impl Session {
@@ -598,84 +571,4 @@ fn capitalize(s: &str) -> String {
     chars
         .next()
         .map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
-}
-
-fn view((message, author): WithAuthor) -> MessageView {
-    MessageView {
-        seq: message.seq,
-        id: message.id.0,
-        author: Who {
-            id: author.id.0,
-            nick: author.nick,
-            kind: author.kind,
-        },
-        text: message.body,
-        ts: message.created_at,
-    }
-}
-
-fn resolve_room(
-    conn: &mut DbConn,
-    site: &Site,
-    name: &str,
-) -> Result<Result<Room, Refusal>, DbError> {
-    if let Some(room) = Room::find_by_name(conn, site.id, name)? {
-        return Ok(Ok(room));
-    }
-    if site.room_policy() == RoomPolicy::Precreated {
-        return Ok(Err(Refusal::new(
-            ErrorCode::RoomNotFound,
-            format!("Room {name:?} does not exist on this site."),
-        )));
-    }
-    if Room::count_for_site(conn, site.id)? >= i64::from(site.max_rooms) {
-        return Ok(Err(Refusal::new(
-            ErrorCode::TooManyRooms,
-            "This site has reached its room limit.",
-        )));
-    }
-    Ok(Ok(Room::create(conn, site.id, name)?))
-}
-
-struct WelcomePage {
-    seq: i64,
-    mode: WelcomeMode,
-    messages: Vec<WithAuthor>,
-    more: bool,
-}
-
-/// The history a joining client needs: latest page, exact resume, or a reset.
-fn load_welcome(
-    conn: &mut DbConn,
-    room: RoomId,
-    since: Option<i64>,
-    page: i64,
-    cap: i64,
-) -> Result<WelcomePage, DbError> {
-    let seq = Room::find(conn, room)?.last_seq;
-    if let Some(since) = since.filter(|s| *s >= 0 && *s <= seq && seq - s <= cap) {
-        let messages = Message::after(conn, room, since, cap)?;
-        return Ok(WelcomePage {
-            seq,
-            mode: WelcomeMode::Resumed,
-            messages,
-            more: false,
-        });
-    }
-    let mut messages = Message::latest(conn, room, page + 1)?;
-    let more = messages.len() as i64 > page;
-    if more {
-        messages.remove(0);
-    }
-    let mode = if since.is_some() {
-        WelcomeMode::Reset
-    } else {
-        WelcomeMode::Latest
-    };
-    Ok(WelcomePage {
-        seq,
-        mode,
-        messages,
-        more,
-    })
 }

@@ -22,7 +22,6 @@ pub struct AppState {
     pub shutdown: watch::Receiver<bool>,
     /// The demo site's public key, when the demo is enabled.
     pub demo_site_key: Option<String>,
-    pub public_url: String,
 }
 
 impl AppState {

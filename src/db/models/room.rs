@@ -55,6 +55,11 @@ impl Room {
         .map_err(DbError::from)
     }
 
+    pub fn set_last_seq(conn: &mut DbConn, id: RoomId, seq: i64) -> Result<(), DbError> {
+        with_backend!(conn, c => diesel::update(rooms::table.find(id)).set(rooms::last_seq.eq(seq)).execute(c))?;
+        Ok(())
+    }
+
     /// Creates the room; when another connection created it first, returns that one.
     pub fn create(conn: &mut DbConn, site_id: SiteId, name: &str) -> Result<Room, DbError> {
         let inserted = with_backend!(conn, c => diesel::insert_into(rooms::table)
@@ -68,12 +73,5 @@ impl Room {
             }
             other => other,
         }
-    }
-}
-
-impl Room {
-    pub fn set_last_seq(conn: &mut DbConn, id: RoomId, seq: i64) -> Result<(), DbError> {
-        with_backend!(conn, c => diesel::update(rooms::table.find(id)).set(rooms::last_seq.eq(seq)).execute(c))?;
-        Ok(())
     }
 }

@@ -1,0 +1,88 @@
+//! Finding or creating the room a client joins, and the history it gets.
+
+use super::protocol::{ErrorCode, MessageView, WelcomeMode, Who};
+use super::refusal::Refusal;
+use crate::db::models::message::WithAuthor;
+use crate::db::models::{Message, Room, RoomId, RoomPolicy, Site};
+use crate::db::{DbConn, DbError};
+
+pub fn view((message, author): WithAuthor) -> MessageView {
+    MessageView {
+        seq: message.seq,
+        id: message.id.0,
+        author: Who {
+            id: author.id.0,
+            nick: author.nick,
+            kind: author.kind,
+        },
+        text: message.body,
+        ts: message.created_at,
+    }
+}
+
+pub fn resolve_room(
+    conn: &mut DbConn,
+    site: &Site,
+    name: &str,
+) -> Result<Result<Room, Refusal>, DbError> {
+    if let Some(room) = Room::find_by_name(conn, site.id, name)? {
+        return Ok(Ok(room));
+    }
+    if site.room_policy() == RoomPolicy::Precreated {
+        return Ok(Err(Refusal::new(
+            ErrorCode::RoomNotFound,
+            format!("Room {name:?} does not exist on this site."),
+        )));
+    }
+    if Room::count_for_site(conn, site.id)? >= i64::from(site.max_rooms) {
+        return Ok(Err(Refusal::new(
+            ErrorCode::TooManyRooms,
+            "This site has reached its room limit.",
+        )));
+    }
+    Ok(Ok(Room::create(conn, site.id, name)?))
+}
+
+pub struct WelcomePage {
+    /// The room's last committed seq when the page was read.
+    pub seq: i64,
+    pub mode: WelcomeMode,
+    pub messages: Vec<WithAuthor>,
+    pub more: bool,
+}
+
+/// The history a joining client needs: latest page, exact resume, or a reset.
+pub fn load_welcome(
+    conn: &mut DbConn,
+    room: RoomId,
+    since: Option<i64>,
+    page: i64,
+    cap: i64,
+) -> Result<WelcomePage, DbError> {
+    let seq = Room::find(conn, room)?.last_seq;
+    if let Some(since) = since.filter(|s| *s >= 0 && *s <= seq && seq - s <= cap) {
+        let messages = Message::after(conn, room, since, cap)?;
+        return Ok(WelcomePage {
+            seq,
+            mode: WelcomeMode::Resumed,
+            messages,
+            more: false,
+        });
+    }
+    let mut messages = Message::latest(conn, room, page + 1)?;
+    let more = messages.len() as i64 > page;
+    if more {
+        messages.remove(0);
+    }
+    let mode = if since.is_some() {
+        WelcomeMode::Reset
+    } else {
+        WelcomeMode::Latest
+    };
+    Ok(WelcomePage {
+        seq,
+        mode,
+        messages,
+        more,
+    })
+}
