@@ -62,6 +62,13 @@ pub struct CreateOpts {
     /// Origin allowed to embed the chat (scheme://host[:port]); repeat for several.
     #[arg(long = "origin", value_name = "ORIGIN", required = true)]
     pub origins: Vec<String>,
+    #[command(flatten)]
+    pub output: Output,
+}
+
+/// How to print a site.
+#[derive(Debug, Args)]
+pub struct Output {
     /// Base URL of this chatctl server, used in the printed script tag.
     #[arg(
         long,
@@ -83,14 +90,8 @@ pub struct JsonOpts {
 pub struct ShowOpts {
     /// The site's public key.
     pub key: String,
-    #[arg(
-        long,
-        env = "CHATCTL_PUBLIC_URL",
-        default_value = "http://localhost:8080"
-    )]
-    pub public_url: String,
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: Output,
 }
 
 #[derive(Debug, Args)]
@@ -254,8 +255,8 @@ fn create(conn: &mut DbConn, opts: &CreateOpts) -> anyhow::Result<()> {
     origins.dedup();
     let site = Site::create(conn, name, &origins, false)?;
     audit(conn, &site, "site.create", name.to_owned())?;
-    let tag = site.script_tag(&opts.public_url);
-    if opts.json {
+    let tag = site.script_tag(&opts.output.public_url);
+    if opts.output.json {
         return super::print_json(&serde_json::json!({
             "public_key": site.public_key,
             "secret": site.secret,
@@ -338,8 +339,8 @@ fn list(conn: &mut DbConn, json: bool) -> anyhow::Result<()> {
 
 fn show(conn: &mut DbConn, opts: &ShowOpts) -> anyhow::Result<()> {
     let site = find(conn, &opts.key)?;
-    let v = view(conn, site, &opts.public_url)?;
-    if opts.json {
+    let v = view(conn, site, &opts.output.public_url)?;
+    if opts.output.json {
         return super::print_json(&v);
     }
     let s = &v.site;
