@@ -57,6 +57,8 @@ diesel::table! {
         last_ip -> Nullable<Text>,
         created_at -> BigInt,
         last_seen_at -> BigInt,
+        avatar_url -> Nullable<Text>,
+        nick_folded -> Nullable<Text>,
     }
 }
 
@@ -122,6 +124,32 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    accounts (id) {
+        id -> BigInt,
+        site_id -> BigInt,
+        email -> Text,
+        name -> Text,
+        password_hash -> Text,
+        participant_id -> Nullable<BigInt>,
+        verified_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    account_tokens (id) {
+        id -> BigInt,
+        account_id -> BigInt,
+        purpose -> Text,
+        token_hash -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::joinable!(account_tokens -> accounts (account_id));
 diesel::joinable!(site_origins -> sites (site_id));
 diesel::joinable!(rooms -> sites (site_id));
 diesel::joinable!(participants -> sites (site_id));
@@ -141,4 +169,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     admin_user_sites,
     bans,
     audit_log,
+    accounts,
+    account_tokens,
 );

@@ -1,7 +1,8 @@
-//! Who is who: signed guest tokens for chat participants and bcrypt passwords
-//! for accounts.
+//! Who is who: signed guest tokens, users verified by the host site (JWT),
+//! and bcrypt passwords.
 
 pub mod guest;
+pub mod host;
 pub mod password;
 
 pub use guest::{GuestTokens, TokenError};

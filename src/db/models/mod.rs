@@ -1,6 +1,7 @@
 //! One file per table. Each model has local methods (pure) and database
 //! methods taking `&mut DbConn`.
 
+pub mod account;
 pub mod admin_user;
 pub mod audit;
 pub mod ban;
@@ -28,6 +29,7 @@ macro_rules! id_newtype {
 
 id_newtype!(SiteId, RoomId, ParticipantId, MessageId, AdminUserId, BanId);
 
+pub use account::{Account, TokenProblem, TokenPurpose};
 pub use admin_user::{AdminUser, Role};
 pub use ban::Ban;
 pub use message::{Message, NewMessage};
