@@ -7,7 +7,8 @@
 //! - [`http`] — warp filters: the WebSocket endpoint, widget assets, health and metrics.
 //! - [`chat`] — the domain of live chat: wire protocol, rooms and fan-out (hub),
 //!   the group-commit writer, per-connection sessions and rate limits.
-//! - [`identity`] — guest tokens and password hashing.
+//! - [`identity`] — guest tokens, host-verified users (JWT), registered accounts, passwords.
+//! - [`mail`] — outgoing email (SMTP or an outbox folder) and visitor-facing templates.
 //! - [`db`] — diesel models and queries on SQLite or PostgreSQL, embedded migrations.
 //! - [`input`] — validated newtypes for everything users type (names, origins, keys).
 //! - [`metrics`] — Prometheus counters and gauges.
@@ -20,4 +21,5 @@ pub mod db;
 pub mod http;
 pub mod identity;
 pub mod input;
+pub mod mail;
 pub mod metrics;

@@ -1,0 +1,213 @@
+//! Visitor-facing text: email bodies (text and HTML) and the account pages,
+//! from Handlebars templates embedded in the binary, in five languages.
+
+use std::sync::Arc;
+
+use handlebars::Handlebars;
+use rust_embed::RustEmbed;
+use serde_json::{json, Value};
+
+use super::MailError;
+
+#[derive(RustEmbed)]
+#[folder = "src/templates/"]
+struct Embedded;
+
+/// A language the visitor-facing text is translated into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    En,
+    Fr,
+    Ru,
+    De,
+    Es,
+}
+
+impl Lang {
+    /// The best match for a language tag (`fr`, `fr-CA`) or an Accept-Language
+    /// header; English when nothing matches.
+    pub fn pick(tags: Option<&str>) -> Lang {
+        let tags = tags.unwrap_or_default();
+        tags.split(',')
+            .map(|tag| {
+                tag.split(';')
+                    .next()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_ascii_lowercase()
+            })
+            .find_map(|tag| match tag.split('-').next().unwrap_or_default() {
+                "en" => Some(Lang::En),
+                "fr" => Some(Lang::Fr),
+                "ru" => Some(Lang::Ru),
+                "de" => Some(Lang::De),
+                "es" => Some(Lang::Es),
+                _ => None,
+            })
+            .unwrap_or(Lang::En)
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Fr => "fr",
+            Lang::Ru => "ru",
+            Lang::De => "de",
+            Lang::Es => "es",
+        }
+    }
+}
+
+/// Compiled templates; cheap to clone.
+#[derive(Clone)]
+pub struct Templates(Arc<Inner>);
+
+struct Inner {
+    html: Handlebars<'static>,
+    text: Handlebars<'static>,
+}
+
+impl Default for Templates {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Templates {
+    /// Loads the embedded templates. They ship with the binary and are checked
+    /// by tests, so a broken one is a build defect: it renders as an error later.
+    pub fn new() -> Self {
+        let mut html = Handlebars::new();
+        let mut text = Handlebars::new();
+        html.set_strict_mode(true);
+        text.set_strict_mode(true);
+        text.register_escape_fn(handlebars::no_escape);
+        for path in Embedded::iter() {
+            let Some(file) = Embedded::get(&path) else {
+                continue;
+            };
+            let source = String::from_utf8_lossy(&file.data).into_owned();
+            let result = if let Some(name) = path.strip_suffix(".txt.hbs") {
+                text.register_template_string(name, source)
+            } else if let Some(name) = path.strip_suffix(".html.hbs") {
+                html.register_template_string(name, source)
+            } else {
+                continue;
+            };
+            if let Err(err) = result {
+                tracing::error!(template = %path, error = %err, "broken embedded template");
+            }
+        }
+        Templates(Arc::new(Inner { html, text }))
+    }
+
+    /// The strings of `section` in `lang`, with `{placeholders}` filled in (raw;
+    /// the HTML templates escape them).
+    fn strings(lang: Lang, section: &str, vars: &[(&str, &str)]) -> Value {
+        let file = Embedded::get(&format!("strings/{}.json", lang.code()));
+        let all: Value = file
+            .and_then(|f| serde_json::from_slice(&f.data).ok())
+            .unwrap_or(Value::Null);
+        let mut section = all.get(section).cloned().unwrap_or(Value::Null);
+        if let Value::Object(map) = &mut section {
+            for value in map.values_mut() {
+                if let Value::String(s) = value {
+                    for (key, var) in vars {
+                        *s = s.replace(&format!("{{{key}}}"), var);
+                    }
+                }
+            }
+        }
+        section
+    }
+
+    /// Subject, text body and HTML body of mail `kind` (`verify`, `reset`).
+    pub fn mail(
+        &self,
+        kind: &'static str,
+        lang: Lang,
+        vars: &[(&str, &str)],
+        link: &str,
+    ) -> Result<(String, String, String), MailError> {
+        let t = Self::strings(lang, kind, vars);
+        let data = json!({ "t": t, "link": link, "lang": lang.code() });
+        let failed = |e: handlebars::RenderError| MailError::Render(kind, e.to_string());
+        let subject = t
+            .get("subject")
+            .and_then(Value::as_str)
+            .unwrap_or(kind)
+            .to_owned();
+        let text = self.0.text.render("mail/action", &data).map_err(failed)?;
+        let html = self.0.html.render("mail/action", &data).map_err(failed)?;
+        Ok((subject, text, html))
+    }
+
+    /// An account page (`verified`, `reset`, ...) as HTML.
+    pub fn page(
+        &self,
+        name: &'static str,
+        lang: Lang,
+        vars: &[(&str, &str)],
+        extra: Value,
+    ) -> Result<String, MailError> {
+        let t = Self::strings(lang, "pages", vars);
+        let mut data = json!({ "t": t, "lang": lang.code() });
+        if let (Value::Object(data), Value::Object(extra)) = (&mut data, extra) {
+            data.extend(extra);
+        }
+        self.0
+            .html
+            .render(&format!("pages/{name}"), &data)
+            .map_err(|e| MailError::Render(name, e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn languages_are_picked_from_tags_and_headers() {
+        assert_eq!(Lang::pick(None), Lang::En);
+        assert_eq!(Lang::pick(Some("fr-CA")), Lang::Fr);
+        assert_eq!(Lang::pick(Some("nl, de;q=0.8, en;q=0.5")), Lang::De);
+        assert_eq!(Lang::pick(Some("zz")), Lang::En);
+    }
+
+    #[test]
+    fn every_mail_renders_in_every_language_and_escapes_html() {
+        let templates = Templates::new();
+        for lang in [Lang::En, Lang::Fr, Lang::Ru, Lang::De, Lang::Es] {
+            for kind in ["verify", "reset"] {
+                let vars = [("name", "<b>Ann</b>"), ("site", "Blog & co")];
+                let (subject, text, html) = templates
+                    .mail(kind, lang, &vars, "https://chat.example/x?token=abc")
+                    .unwrap();
+                assert!(
+                    !subject.is_empty() && subject.contains("Blog & co"),
+                    "{lang:?} {kind}: {subject}"
+                );
+                assert!(
+                    text.contains("https://chat.example/x?token=abc")
+                        && text.contains("<b>Ann</b>"),
+                    "{text}"
+                );
+                assert!(
+                    html.contains("&lt;b&gt;Ann&lt;/b&gt;") && !html.contains("<b>Ann</b>"),
+                    "{html}"
+                );
+            }
+            for page in ["verified", "reset_form", "reset_done", "link_problem"] {
+                let html = templates
+                    .page(
+                        page,
+                        lang,
+                        &[("site", "Blog")],
+                        json!({"token": "t", "error": null, "problem": "expired"}),
+                    )
+                    .unwrap();
+                assert!(html.contains("<html"), "{page}");
+            }
+        }
+    }
+}
