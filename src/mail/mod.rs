@@ -154,19 +154,20 @@ async fn deliver(
     while let Some((message, kind)) = rx.recv().await {
         let transport = transport.clone();
         tokio::spawn(async move {
-            for attempt in 0..=RETRY_DELAYS.len() {
+            // One try, then one more after each delay.
+            let mut delays = RETRY_DELAYS.iter();
+            loop {
                 match transport.send(message.clone()).await {
-                    Ok(()) => {
-                        tracing::info!(kind, "mail sent");
-                        return;
-                    }
-                    Err(err) if attempt < RETRY_DELAYS.len() => {
-                        tracing::warn!(kind, error = %err, attempt = attempt + 1, "mail delivery failed; retrying");
-                        tokio::time::sleep(RETRY_DELAYS[attempt]).await;
-                    }
-                    Err(err) => {
-                        tracing::error!(kind, error = %err, "mail could not be delivered; giving up")
-                    }
+                    Ok(()) => return tracing::info!(kind, "mail sent"),
+                    Err(err) => match delays.next() {
+                        Some(delay) => {
+                            tracing::warn!(kind, error = %err, "mail delivery failed; retrying in {delay:?}");
+                            tokio::time::sleep(*delay).await;
+                        }
+                        None => {
+                            return tracing::error!(kind, error = %err, "mail could not be delivered; giving up")
+                        }
+                    },
                 }
             }
         });
