@@ -19,8 +19,10 @@ use crate::config::ServeConfig;
 use crate::db::models::{server_setting, AdminUser, Site, SiteId};
 use crate::db::{migrate, Db, DbError};
 use crate::http::{self, AppState};
+use crate::identity::accounts::Accounts;
 use crate::identity::GuestTokens;
 use crate::input::{random_token, Origin};
+use crate::mail::Mailer;
 use crate::metrics::Metrics;
 
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +36,8 @@ pub enum StartError {
     },
     #[error("invalid public URL {0:?}: it must be an http(s) URL")]
     PublicUrl(String),
+    #[error(transparent)]
+    Mail(#[from] crate::mail::MailError),
 }
 
 pub struct Application {
@@ -81,11 +85,13 @@ impl Application {
             .await?
         };
 
+        let mailer = Mailer::start(&config.mail)?;
         let metrics = Arc::new(Metrics::new());
         let hub = Hub::new();
         let limits = config.limits.clone();
         let chat = Arc::new(Chat {
             writer: Writer::start(db.clone(), hub.clone(), metrics.clone()),
+            accounts: Accounts::new(db.clone(), mailer, public_url.clone()),
             db,
             hub,
             guest_tokens: GuestTokens::new(secret.as_bytes()),
@@ -169,6 +175,7 @@ async fn housekeeping(chat: Arc<Chat>, mut shutdown: watch::Receiver<bool>) {
         ticks += 1;
         if ticks % 12 == 0 {
             chat.ip_limiter.retain_recent();
+            chat.accounts.prune();
         }
         let live: Vec<SiteId> = chat.hub.connections_by_site().into_keys().collect();
         if live.is_empty() {

@@ -6,6 +6,7 @@
 //! - `CHATCTL_PUBLIC_URL` — URL browsers use to reach the server
 //! - `CHATCTL_LOG_FORMAT` — `human` or `json`
 //! - `CHATCTL_NO_DEMO` — do not create/serve the demo site
+//! - `CHATCTL_SMTP_URL`, `CHATCTL_MAIL_FROM`, `CHATCTL_OUTBOX_DIR` — outgoing mail (see [`MailConfig`])
 //! - `CHATCTL_MAX_FRAME_BYTES`, `CHATCTL_MAX_MESSAGE_CHARS`, `CHATCTL_MESSAGES_PER_SECOND`,
 //!   `CHATCTL_MESSAGE_BURST`, `CHATCTL_IP_MESSAGES_PER_SECOND`, `CHATCTL_IP_MESSAGE_BURST`,
 //!   `CHATCTL_MAX_CONNECTIONS_PER_IP`, `CHATCTL_MAX_JOINS_PER_CONNECTION`,
@@ -13,6 +14,7 @@
 //!   `CHATCTL_OUTBOUND_QUEUE_BYTES`, `CHATCTL_DB_POOL_SIZE` — limits (see [`Limits`])
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
@@ -53,7 +55,32 @@ pub struct ServeConfig {
     pub no_demo: bool,
 
     #[command(flatten)]
+    pub mail: MailConfig,
+
+    #[command(flatten)]
     pub limits: Limits,
+}
+
+/// Where outgoing mail (account confirmation, password reset) goes.
+#[derive(Debug, Clone, Args)]
+pub struct MailConfig {
+    /// SMTP server: smtp://user:pass@host:587?tls=required (STARTTLS), smtps://user:pass@host:465
+    /// (TLS) or smtp://host:25 (plain, for a local relay). Without it, mail is written to
+    /// --outbox-dir as .eml files.
+    #[arg(long, env = "CHATCTL_SMTP_URL")]
+    pub smtp_url: Option<String>,
+
+    /// Sender of outgoing mail.
+    #[arg(
+        long,
+        env = "CHATCTL_MAIL_FROM",
+        default_value = "chatctl <chatctl@localhost>"
+    )]
+    pub mail_from: String,
+
+    /// Folder for outgoing mail when no SMTP server is configured.
+    #[arg(long, env = "CHATCTL_OUTBOX_DIR", default_value = "outbox")]
+    pub outbox_dir: PathBuf,
 }
 
 impl ServeConfig {

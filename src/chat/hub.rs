@@ -401,6 +401,7 @@ mod tests {
             id,
             nick: format!("n{id}"),
             kind: "guest".into(),
+            avatar: None,
         }
     }
 

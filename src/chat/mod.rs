@@ -3,6 +3,7 @@
 //! feeds a [`session::Session`] with text frames and writes what it returns.
 
 pub mod hub;
+mod identify;
 pub mod limits;
 pub mod protocol;
 mod refusal;
@@ -18,6 +19,7 @@ use thiserror::Error;
 use crate::config::Limits;
 use crate::db::models::{Ban, Site};
 use crate::db::{Db, DbError};
+use crate::identity::accounts::Accounts;
 use crate::identity::GuestTokens;
 use crate::input::Origin;
 use crate::metrics::Metrics;
@@ -31,6 +33,7 @@ pub struct Chat {
     pub hub: Arc<Hub>,
     pub writer: Writer,
     pub guest_tokens: GuestTokens,
+    pub accounts: Accounts,
     pub limits: Limits,
     pub metrics: Arc<Metrics>,
     pub ip_limiter: IpRateLimiter,

@@ -21,6 +21,39 @@ pub enum ClientFrame {
         nick: Option<String>,
         #[serde(default)]
         guest_token: Option<String>,
+        /// A user token signed by the host site (JWT, HS256 with the site secret).
+        #[serde(default)]
+        token: Option<String>,
+        /// A session from `login` (registered accounts).
+        #[serde(default)]
+        account_token: Option<String>,
+    },
+    /// Create an account; a confirmation link is emailed.
+    Register {
+        name: String,
+        email: String,
+        password: String,
+        #[serde(default)]
+        lang: Option<String>,
+    },
+    /// Open a session for a confirmed account; then `hello` with the `account_token`.
+    Login {
+        email: String,
+        password: String,
+    },
+    /// End a session.
+    Logout {
+        account_token: String,
+    },
+    ResendVerification {
+        email: String,
+        #[serde(default)]
+        lang: Option<String>,
+    },
+    ForgotPassword {
+        email: String,
+        #[serde(default)]
+        lang: Option<String>,
     },
     /// Subscribe to a room; `since` is the last seq the client has (resume).
     Join {
@@ -58,6 +91,11 @@ impl ClientFrame {
     pub fn kind(&self) -> &'static str {
         match self {
             ClientFrame::Hello { .. } => "hello",
+            ClientFrame::Register { .. } => "register",
+            ClientFrame::Login { .. } => "login",
+            ClientFrame::Logout { .. } => "logout",
+            ClientFrame::ResendVerification { .. } => "resend_verification",
+            ClientFrame::ForgotPassword { .. } => "forgot_password",
             ClientFrame::Join { .. } => "join",
             ClientFrame::Leave { .. } => "leave",
             ClientFrame::Send { .. } => "send",
@@ -75,6 +113,9 @@ pub struct Who {
     pub nick: String,
     /// `guest`, `verified` or `member`.
     pub kind: String,
+    /// http(s) URL of a picture, for host-verified users who have one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub avatar: Option<String>,
 }
 
 /// A stored message as clients see it.
@@ -116,7 +157,9 @@ pub enum ServerFrame {
     Ready {
         v: u32,
         me: Who,
-        guest_token: String,
+        /// Only for guests: store it and send it in the next `hello` to stay the same guest.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        guest_token: Option<String>,
         limits: AnnouncedLimits,
         heartbeat_ms: u64,
     },
@@ -132,6 +175,24 @@ pub enum ServerFrame {
     },
     Left {
         room: String,
+    },
+    /// The account exists; the confirmation link went to `email`.
+    Registered {
+        email: String,
+    },
+    LoggedIn {
+        account_token: String,
+        name: String,
+        email: String,
+    },
+    LoggedOut {},
+    /// Answer to `resend_verification`, whether or not the address has an unconfirmed account.
+    VerificationSent {
+        email: String,
+    },
+    /// Answer to `forgot_password`, whether or not the address has an account.
+    ResetSent {
+        email: String,
     },
     Message {
         room: String,
@@ -227,6 +288,16 @@ pub enum ErrorCode {
     Banned,
     StorageUnavailable,
     Internal,
+    VerificationRequired,
+    NickTaken,
+    RoomForbidden,
+    RegistrationClosed,
+    InvalidEmail,
+    WeakPassword,
+    EmailTaken,
+    InvalidCredentials,
+    EmailNotVerified,
+    SessionExpired,
 }
 
 impl ErrorCode {
@@ -254,6 +325,16 @@ impl ErrorCode {
             ErrorCode::Banned => "banned",
             ErrorCode::StorageUnavailable => "storage_unavailable",
             ErrorCode::Internal => "internal",
+            ErrorCode::VerificationRequired => "verification_required",
+            ErrorCode::NickTaken => "nick_taken",
+            ErrorCode::RoomForbidden => "room_forbidden",
+            ErrorCode::RegistrationClosed => "registration_closed",
+            ErrorCode::InvalidEmail => "invalid_email",
+            ErrorCode::WeakPassword => "weak_password",
+            ErrorCode::EmailTaken => "email_taken",
+            ErrorCode::InvalidCredentials => "invalid_credentials",
+            ErrorCode::EmailNotVerified => "email_not_verified",
+            ErrorCode::SessionExpired => "session_expired",
         }
     }
 }

@@ -3,18 +3,24 @@
 use super::protocol::{ErrorCode, MessageView, WelcomeMode, Who};
 use super::refusal::Refusal;
 use crate::db::models::message::WithAuthor;
-use crate::db::models::{Message, Room, RoomId, RoomPolicy, Site};
+use crate::db::models::{Message, Participant, Room, RoomId, RoomPolicy, Site};
 use crate::db::{DbConn, DbError};
+
+/// How clients see a participant.
+pub fn who(p: &Participant) -> Who {
+    Who {
+        id: p.id.0,
+        nick: p.nick.clone(),
+        kind: p.kind.clone(),
+        avatar: p.avatar_url.clone(),
+    }
+}
 
 pub fn view((message, author): WithAuthor) -> MessageView {
     MessageView {
         seq: message.seq,
         id: message.id.0,
-        author: Who {
-            id: author.id.0,
-            nick: author.nick,
-            kind: author.kind,
-        },
+        author: who(&author),
         text: message.body,
         ts: message.created_at,
     }

@@ -15,15 +15,16 @@ use governor::DefaultDirectRateLimiter;
 use tokio::time::Instant;
 
 use super::hub::{ConnHandle, ConnQueue, IpSlot};
+use super::identify::{account_refusal, capitalized, identify, Credentials, Identified};
 use super::limits;
 use super::protocol::*;
 use super::refusal::Refusal;
-use super::rooms::{load_welcome, resolve_room, view};
+use super::rooms::{load_welcome, resolve_room, view, who};
 use super::writer::Post;
 use super::{Admission, Chat};
-use crate::db::models::{Ban, Message, Participant, ParticipantId, RoomId, Site};
-use crate::identity::TokenError;
-use crate::input::{self, ClientId, MessageTextError, Nickname, RoomName};
+use crate::db::models::{Message, ParticipantId, ParticipantKind, RoomId, Site};
+use crate::input::{self, ClientId, MessageTextError, RoomName};
+use crate::mail::Lang;
 
 /// Consecutive invalid frames tolerated before the connection is closed.
 const MAX_INVALID_STREAK: u32 = 20;
@@ -44,6 +45,8 @@ pub enum Flow {
 struct Me {
     participant: ParticipantId,
     who: Who,
+    /// Rooms a host-verified token limits this user to.
+    rooms: Option<Vec<RoomName>>,
 }
 
 struct Joined {
@@ -173,7 +176,27 @@ impl Session {
                 v,
                 nick,
                 guest_token,
-            } => self.hello(v, nick, guest_token).await,
+                token,
+                account_token,
+            } => {
+                self.hello(
+                    v,
+                    Credentials {
+                        nick,
+                        guest_token,
+                        token,
+                        account_token,
+                    },
+                )
+                .await
+            }
+            frame @ (ClientFrame::Register { .. }
+            | ClientFrame::Login { .. }
+            | ClientFrame::Logout { .. }
+            | ClientFrame::ResendVerification { .. }
+            | ClientFrame::ForgotPassword { .. }) => {
+                self.account(frame).await.map(|_| Flow::Continue)
+            }
             _ if self.me.is_none() => Err(Refusal::new(
                 ErrorCode::NotReady,
                 "Send a hello frame first.",
@@ -255,12 +278,7 @@ impl Session {
         Flow::Continue
     }
 
-    async fn hello(
-        &mut self,
-        v: u32,
-        nick: Option<String>,
-        guest_token: Option<String>,
-    ) -> Result<Flow, Refusal> {
+    async fn hello(&mut self, v: u32, credentials: Credentials) -> Result<Flow, Refusal> {
         if self.me.is_some() {
             return Err(Refusal::new(
                 ErrorCode::AlreadyReady,
@@ -275,69 +293,11 @@ impl Session {
                 ),
             ));
         }
-        let nick = nick
-            .map(|n| Nickname::parse(&n))
-            .transpose()
-            .map_err(|e| Refusal::new(ErrorCode::InvalidNick, e.to_string()))?;
-        let returning = match guest_token {
-            Some(token) => Some(
-                self.chat
-                    .guest_tokens
-                    .verify(&token, self.site.id)
-                    .map_err(|e| {
-                        let message = match e {
-                            TokenError::Invalid => {
-                                "The guest token is invalid or expired. Choose a nickname again."
-                            }
-                            TokenError::WrongSite => {
-                                "The guest token belongs to another site. Choose a nickname again."
-                            }
-                        };
-                        Refusal::new(ErrorCode::InvalidToken, message)
-                    })?,
-            ),
-            None => None,
-        };
-        if returning.is_none() && !self.site.guests_allowed {
-            return Err(Refusal::new(
-                ErrorCode::GuestsNotAllowed,
-                "This site does not allow guests.",
-            ));
-        }
-        if returning.is_none() && nick.is_none() {
-            return Err(Refusal::new(ErrorCode::InvalidNick, "Choose a nickname."));
-        }
-        let (site_id, ip, ip_text) = (self.site.id, self.ip, self.ip.to_string());
-        let outcome = self
-            .chat
-            .db
-            .run(move |conn| {
-                let participant = match returning {
-                    Some(id) => match Participant::find(conn, id)? {
-                        Some(mut p) if p.site_id == site_id => {
-                            let nick = nick
-                                .as_ref()
-                                .map_or(p.nick.clone(), |n| n.as_str().to_owned());
-                            p.touch(conn, &nick, Some(&ip_text))?;
-                            p
-                        }
-                        _ => return Ok(Err(())),
-                    },
-                    None => {
-                        let nick = nick.as_ref().map(Nickname::as_str).unwrap_or_default();
-                        Participant::create_guest(conn, site_id, nick, Some(&ip_text))?
-                    }
-                };
-                let ban = Ban::find_active(conn, site_id, Some(participant.id), Some(ip))?;
-                Ok(Ok((participant, ban)))
-            })
-            .await?;
-        let Ok((participant, ban)) = outcome else {
-            return Err(Refusal::new(
-                ErrorCode::InvalidToken,
-                "This guest identity no longer exists. Choose a nickname again.",
-            ));
-        };
+        let Identified {
+            participant,
+            rooms,
+            ban,
+        } = identify(&self.chat, &self.site, self.ip, credentials).await?;
         if let Some(ban) = ban {
             return Ok(Flow::Close {
                 reason: CloseReason::Banned,
@@ -345,17 +305,16 @@ impl Session {
                 until: ban.expires_at,
             });
         }
-        let who = Who {
-            id: participant.id.0,
-            nick: participant.nick.clone(),
-            kind: participant.kind.clone(),
-        };
+        let who = who(&participant);
         self.chat.hub.identify(self.handle.id, participant.id);
+        // Only guests get a guest token: it must never stand in for a verified identity.
+        let guest_token = (participant.kind == ParticipantKind::Guest.as_str())
+            .then(|| self.chat.guest_tokens.issue(participant.id, self.site.id));
         let limits = &self.chat.limits;
         self.reply(ServerFrame::Ready {
             v: PROTOCOL_VERSION,
             me: who.clone(),
-            guest_token: self.chat.guest_tokens.issue(participant.id, self.site.id),
+            guest_token,
             limits: AnnouncedLimits {
                 max_message_chars: self.max_message_chars(),
                 max_frame_bytes: limits.max_frame_bytes,
@@ -367,8 +326,73 @@ impl Session {
         self.me = Some(Me {
             participant: participant.id,
             who,
+            rooms,
         });
         Ok(Flow::Continue)
+    }
+
+    /// Account frames work before and after `hello`: a guest can register or log
+    /// in, then reconnect with the session.
+    async fn account(&mut self, frame: ClientFrame) -> Result<(), Refusal> {
+        let accounts = &self.chat.accounts;
+        let reply = match frame {
+            ClientFrame::Register {
+                name,
+                email,
+                password,
+                lang,
+            } => {
+                let email = accounts
+                    .register(
+                        &self.site,
+                        &name,
+                        &email,
+                        &password,
+                        Lang::pick(lang.as_deref()),
+                    )
+                    .await;
+                ServerFrame::Registered {
+                    email: email.map_err(account_refusal)?.into_inner(),
+                }
+            }
+            ClientFrame::Login { email, password } => {
+                let (account_token, account) = accounts
+                    .login(&self.site, &email, &password, self.ip)
+                    .await
+                    .map_err(account_refusal)?;
+                ServerFrame::LoggedIn {
+                    account_token,
+                    name: account.name,
+                    email: account.email,
+                }
+            }
+            ClientFrame::Logout { account_token } => {
+                accounts
+                    .logout(&account_token)
+                    .await
+                    .map_err(account_refusal)?;
+                ServerFrame::LoggedOut {}
+            }
+            ClientFrame::ResendVerification { email, lang } => {
+                let email = accounts
+                    .resend_verification(&self.site, &email, Lang::pick(lang.as_deref()))
+                    .await;
+                ServerFrame::VerificationSent {
+                    email: email.map_err(account_refusal)?.into_inner(),
+                }
+            }
+            ClientFrame::ForgotPassword { email, lang } => {
+                let email = accounts
+                    .forgot_password(&self.site, &email, Lang::pick(lang.as_deref()))
+                    .await;
+                ServerFrame::ResetSent {
+                    email: email.map_err(account_refusal)?.into_inner(),
+                }
+            }
+            _ => return Ok(()),
+        };
+        self.reply(reply);
+        Ok(())
     }
 
     fn max_message_chars(&self) -> usize {
@@ -390,6 +414,17 @@ impl Session {
     async fn join(&mut self, room: &str, since: Option<i64>) -> Result<(), Refusal> {
         let name = RoomName::parse(room)
             .map_err(|e| Refusal::new(ErrorCode::InvalidRoom, e.to_string()))?;
+        if self
+            .me
+            .as_ref()
+            .and_then(|me| me.rooms.as_ref())
+            .is_some_and(|rooms| !rooms.contains(&name))
+        {
+            return Err(Refusal::new(
+                ErrorCode::RoomForbidden,
+                format!("Your sign-in does not give access to room {name:?}."),
+            ));
+        }
         let rejoin = self.joined.contains_key(name.as_str());
         if !rejoin && self.joined.len() >= self.chat.limits.max_joins_per_connection {
             return Err(Refusal::new(
@@ -471,10 +506,9 @@ impl Session {
             MessageTextError::Empty => {
                 Refusal::new(ErrorCode::EmptyMessage, "The message is empty.")
             }
-            MessageTextError::TooLong { .. } => Refusal::new(
-                ErrorCode::MessageTooLong,
-                format!("{}.", capitalize(&e.to_string())),
-            ),
+            MessageTextError::TooLong { .. } => {
+                Refusal::new(ErrorCode::MessageTooLong, capitalized(&e.to_string()))
+            }
         })?;
         if let Err(wait) = limits::check(&self.limiter, &self.chat.ip_limiter, &self.ip) {
             let ms = wait.as_millis().max(1) as u64;
@@ -564,11 +598,4 @@ impl Session {
         });
         Ok(())
     }
-}
-
-fn capitalize(s: &str) -> String {
-    let mut chars = s.chars();
-    chars
-        .next()
-        .map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
 }

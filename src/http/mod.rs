@@ -2,6 +2,7 @@
 //! health and metrics. Each submodule exposes its filters; [`routes`] combines
 //! them and [`error`] maps every rejection to a JSON error body in one place.
 
+pub mod account;
 pub mod assets;
 pub mod error;
 pub mod health;
@@ -37,6 +38,7 @@ pub fn routes(
 ) -> impl Filter<Extract = (impl warp::Reply,), Error = std::convert::Infallible> + Clone {
     ws::route(state.clone())
         .or(health::routes(state.clone()))
+        .or(account::routes(state.clone()))
         .or(assets::routes(state))
         .recover(error::recover)
         .with(warp::trace::request())

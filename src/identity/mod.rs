@@ -1,6 +1,7 @@
 //! Who is who: signed guest tokens, users verified by the host site (JWT),
 //! and bcrypt passwords.
 
+pub mod accounts;
 pub mod guest;
 pub mod host;
 pub mod password;

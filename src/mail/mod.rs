@@ -7,6 +7,8 @@
 mod render;
 
 use std::path::PathBuf;
+
+use crate::config::MailConfig;
 use std::time::Duration;
 
 use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
@@ -33,14 +35,6 @@ pub enum MailError {
     Outbox(PathBuf, std::io::Error),
     #[error("cannot render the {0} mail: {1}")]
     Render(&'static str, String),
-}
-
-/// Where mail goes.
-#[derive(Debug, Clone)]
-pub struct MailConfig {
-    pub smtp_url: Option<String>,
-    pub from: String,
-    pub outbox_dir: PathBuf,
 }
 
 enum Transport {
@@ -78,12 +72,13 @@ pub struct Mailer {
 impl Mailer {
     /// Starts the delivery task; must run inside a tokio runtime.
     pub fn start(config: &MailConfig) -> Result<Mailer, MailError> {
-        let from: Mailbox = config
-            .from
-            .parse()
-            .map_err(|e: lettre::address::AddressError| {
-                MailError::From(config.from.clone(), e.to_string())
-            })?;
+        let from: Mailbox =
+            config
+                .mail_from
+                .parse()
+                .map_err(|e: lettre::address::AddressError| {
+                    MailError::From(config.mail_from.clone(), e.to_string())
+                })?;
         let transport = match &config.smtp_url {
             Some(url) => {
                 let smtp = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)

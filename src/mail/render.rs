@@ -121,6 +121,15 @@ impl Templates {
         section
     }
 
+    /// One translated string, e.g. an error message shown on a page.
+    pub fn string(&self, lang: Lang, section: &str, key: &str) -> String {
+        Self::strings(lang, section, &[])
+            .get(key)
+            .and_then(Value::as_str)
+            .unwrap_or(key)
+            .to_owned()
+    }
+
     /// Subject, text body and HTML body of mail `kind` (`verify`, `reset`).
     pub fn mail(
         &self,

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use chatctl::app::Application;
-use chatctl::config::{Limits, ServeConfig};
+use chatctl::config::{Limits, MailConfig, ServeConfig};
 use chatctl::db::models::Site;
 use chatctl::db::Db;
 use chatctl::input::Origin;
@@ -70,6 +70,7 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub db: Db,
     pub state: chatctl::http::AppState,
+    _outbox: tempfile::TempDir,
     pub database: TestDb,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -86,21 +87,35 @@ pub async fn spawn_app_with(tune: impl FnOnce(&mut Limits)) -> TestApp {
 
 /// Starts a server on an existing database (e.g. to restart one).
 pub async fn spawn_on(database: TestDb, tune: impl FnOnce(&mut Limits)) -> TestApp {
+    spawn_configured(database, |config| tune(&mut config.limits)).await
+}
+
+/// Starts a server with any configuration; mail goes to a fresh outbox folder
+/// unless the test points it at an SMTP server.
+pub async fn spawn_configured(
+    database: TestDb,
+    configure: impl FnOnce(&mut ServeConfig),
+) -> TestApp {
     if std::env::var("TEST_LOG").is_ok() {
         let _ = tracing_subscriber::fmt()
             .with_env_filter("chatctl=debug")
             .with_test_writer()
             .try_init();
     }
-    let mut limits = Limits::default();
-    tune(&mut limits);
-    let config = ServeConfig {
+    let outbox = tempfile::tempdir().expect("temp dir");
+    let mut config = ServeConfig {
         bind: "127.0.0.1:0".parse().unwrap(),
         public_url: None,
         log_format: chatctl::config::LogFormat::Human,
         no_demo: false,
-        limits,
+        mail: MailConfig {
+            smtp_url: None,
+            mail_from: "chatctl <chat@test.example>".into(),
+            outbox_dir: outbox.path().to_owned(),
+        },
+        limits: Limits::default(),
     };
+    configure(&mut config);
     let app = Application::build(&config, &database.url)
         .await
         .expect("server starts");
@@ -116,6 +131,7 @@ pub async fn spawn_on(database: TestDb, tune: impl FnOnce(&mut Limits)) -> TestA
         db,
         state,
         database,
+        _outbox: outbox,
         stop: Some(stop),
         task: Some(task),
     }

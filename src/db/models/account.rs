@@ -113,12 +113,13 @@ impl Account {
         Ok(())
     }
 
-    pub fn link_participant(
-        &self,
+    /// Records which participant the account chats as (once).
+    pub fn link(
         conn: &mut DbConn,
+        account: i64,
         participant: ParticipantId,
     ) -> Result<(), DbError> {
-        with_backend!(conn, c => diesel::update(accounts::table.find(self.id))
+        with_backend!(conn, c => diesel::update(accounts::table.find(account).filter(accounts::participant_id.is_null()))
             .set(accounts::participant_id.eq(participant))
             .execute(c))?;
         Ok(())
@@ -193,6 +194,27 @@ impl Account {
             }
         }
         Ok(Ok(Self::find(conn, account)?))
+    }
+
+    /// The site a token belongs to if the token is usable, without using it up.
+    pub fn peek_token(
+        conn: &mut DbConn,
+        purpose: TokenPurpose,
+        token: &str,
+    ) -> Result<Result<super::Site, TokenProblem>, DbError> {
+        let row = with_backend!(conn, c => account_tokens::table
+            .inner_join(accounts::table)
+            .filter(account_tokens::token_hash.eq(hash(token)))
+            .filter(account_tokens::purpose.eq(purpose.as_str()))
+            .select((accounts::site_id, account_tokens::expires_at, account_tokens::used_at))
+            .first::<(SiteId, i64, Option<i64>)>(c)
+            .optional())?;
+        Ok(match row {
+            None => Err(TokenProblem::Unknown),
+            Some((_, _, Some(_))) => Err(TokenProblem::Used),
+            Some((_, expires, None)) if expires <= now_ms() => Err(TokenProblem::Expired),
+            Some((site, _, None)) => Ok(super::Site::find(conn, site)?),
+        })
     }
 
     /// Ends a login session.

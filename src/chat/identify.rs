@@ -1,0 +1,225 @@
+//! Who is saying hello: a host-verified user (JWT), a registered member (login
+//! session), a returning guest (guest token) or a new guest (nickname). A bad
+//! token is an error, never a silent downgrade to guest.
+
+use std::net::IpAddr;
+
+use super::protocol::ErrorCode;
+use super::refusal::Refusal;
+use super::Chat;
+use crate::db::models::{Ban, Participant, ParticipantId, ParticipantKind, Site};
+use crate::identity::accounts::AccountError;
+use crate::identity::host::HostUser;
+use crate::identity::TokenError;
+use crate::input::{Nickname, RoomName};
+
+/// The identity fields of a `hello`.
+pub struct Credentials {
+    pub nick: Option<String>,
+    pub guest_token: Option<String>,
+    pub token: Option<String>,
+    pub account_token: Option<String>,
+}
+
+pub struct Identified {
+    pub participant: Participant,
+    /// Rooms a host-verified token limits the user to.
+    pub rooms: Option<Vec<RoomName>>,
+    pub ban: Option<Ban>,
+}
+
+enum Claim {
+    Host(HostUser),
+    Member {
+        account: i64,
+        name: String,
+    },
+    ReturningGuest {
+        id: ParticipantId,
+        rename: Option<Nickname>,
+    },
+    NewGuest(Nickname),
+}
+
+pub async fn identify(
+    chat: &Chat,
+    site: &Site,
+    ip: IpAddr,
+    credentials: Credentials,
+) -> Result<Identified, Refusal> {
+    let nick = credentials
+        .nick
+        .map(|n| Nickname::parse(&n))
+        .transpose()
+        .map_err(|e| Refusal::new(ErrorCode::InvalidNick, e.to_string()))?;
+    let claim = if let Some(token) = credentials.token {
+        let user = HostUser::verify(&token, &site.secret, &site.public_key)
+            .map_err(|e| Refusal::new(ErrorCode::InvalidToken, capitalized(&e.to_string())))?;
+        Claim::Host(user)
+    } else if let Some(token) = credentials.account_token {
+        let account = chat
+            .accounts
+            .session(site.id, &token)
+            .await
+            .map_err(account_refusal)?;
+        Claim::Member {
+            account: account.id,
+            name: account.name,
+        }
+    } else {
+        if site.verified_required {
+            return Err(Refusal::new(
+                ErrorCode::VerificationRequired,
+                "This chat is only open to signed-in users.",
+            ));
+        }
+        match credentials.guest_token {
+            Some(token) => {
+                let id = chat.guest_tokens.verify(&token, site.id).map_err(|e| {
+                    let message = match e {
+                        TokenError::Invalid => {
+                            "The guest token is invalid or expired. Choose a nickname again."
+                        }
+                        TokenError::WrongSite => {
+                            "The guest token belongs to another site. Choose a nickname again."
+                        }
+                    };
+                    Refusal::new(ErrorCode::InvalidToken, message)
+                })?;
+                Claim::ReturningGuest { id, rename: nick }
+            }
+            None if !site.guests_allowed => {
+                return Err(Refusal::new(
+                    ErrorCode::GuestsNotAllowed,
+                    "This site does not allow guests.",
+                ))
+            }
+            None => Claim::NewGuest(
+                nick.ok_or_else(|| Refusal::new(ErrorCode::InvalidNick, "Choose a nickname."))?,
+            ),
+        }
+    };
+
+    let (site_id, ip_text) = (site.id, ip.to_string());
+    let outcome = chat
+        .db
+        .run(move |conn| {
+            let guest_nick = match &claim {
+                Claim::ReturningGuest {
+                    rename: Some(n), ..
+                }
+                | Claim::NewGuest(n) => Some(n.as_str()),
+                _ => None,
+            };
+            if let Some(nick) = guest_nick {
+                if Participant::nick_reserved(conn, site_id, nick)? {
+                    return Ok(Err(Refusal::new(
+                        ErrorCode::NickTaken,
+                        format!("{nick:?} belongs to a registered user. Choose another nickname."),
+                    )));
+                }
+            }
+            let (participant, rooms) = match claim {
+                Claim::Host(user) => {
+                    let p = Participant::upsert_external(
+                        conn,
+                        site_id,
+                        ParticipantKind::Verified,
+                        &user.subject,
+                        user.name.as_str(),
+                        user.avatar.as_deref(),
+                        Some(&ip_text),
+                    )?;
+                    (p, user.rooms)
+                }
+                Claim::Member { account, name } => {
+                    let p = Participant::upsert_external(
+                        conn,
+                        site_id,
+                        ParticipantKind::Member,
+                        &account.to_string(),
+                        &name,
+                        None,
+                        Some(&ip_text),
+                    )?;
+                    crate::db::models::Account::link(conn, account, p.id)?;
+                    (p, None)
+                }
+                Claim::ReturningGuest { id, rename } => match Participant::find(conn, id)? {
+                    // Guest tokens only ever name guests; anything else is a forgery or stale.
+                    Some(mut p)
+                        if p.site_id == site_id && p.kind == ParticipantKind::Guest.as_str() =>
+                    {
+                        let nick = rename.map_or(p.nick.clone(), Nickname::into_inner);
+                        p.touch(conn, &nick, Some(&ip_text))?;
+                        (p, None)
+                    }
+                    _ => {
+                        return Ok(Err(Refusal::new(
+                            ErrorCode::InvalidToken,
+                            "This guest identity no longer exists. Choose a nickname again.",
+                        )))
+                    }
+                },
+                Claim::NewGuest(nick) => (
+                    Participant::create_guest(conn, site_id, nick.as_str(), Some(&ip_text))?,
+                    None,
+                ),
+            };
+            let ban = Ban::find_active(conn, site_id, Some(participant.id), Some(ip))?;
+            Ok(Ok(Identified {
+                participant,
+                rooms,
+                ban,
+            }))
+        })
+        .await?;
+    outcome
+}
+
+/// The error frame for an account operation that failed.
+pub fn account_refusal(err: AccountError) -> Refusal {
+    let code = match &err {
+        AccountError::RegistrationClosed => ErrorCode::RegistrationClosed,
+        AccountError::InvalidEmail(_) => ErrorCode::InvalidEmail,
+        AccountError::InvalidName(_) => ErrorCode::InvalidNick,
+        AccountError::WeakPassword(_) => ErrorCode::WeakPassword,
+        AccountError::EmailTaken => ErrorCode::EmailTaken,
+        AccountError::InvalidCredentials => ErrorCode::InvalidCredentials,
+        AccountError::EmailNotVerified => ErrorCode::EmailNotVerified,
+        AccountError::SessionExpired => ErrorCode::SessionExpired,
+        AccountError::RateLimited(wait) => {
+            return Refusal {
+                code: ErrorCode::RateLimited,
+                message: capitalized(&err.to_string()),
+                retry_after_ms: Some(wait.as_millis().max(1) as u64),
+            }
+        }
+        AccountError::Db(db) => {
+            tracing::error!(error = %db, "database error in an account operation");
+            return Refusal::new(
+                ErrorCode::StorageUnavailable,
+                "The chat is temporarily unavailable. Try again shortly.",
+            );
+        }
+        AccountError::Hashing => {
+            tracing::error!("password hashing failed");
+            return Refusal::new(
+                ErrorCode::StorageUnavailable,
+                "The chat is temporarily unavailable. Try again shortly.",
+            );
+        }
+    };
+    Refusal::new(code, capitalized(&err.to_string()))
+}
+
+pub fn capitalized(s: &str) -> String {
+    let mut chars = s.chars();
+    let mut out: String = chars
+        .next()
+        .map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect());
+    if !out.ends_with('.') {
+        out.push('.');
+    }
+    out
+}

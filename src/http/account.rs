@@ -1,0 +1,212 @@
+//! The pages behind the links in account emails: confirm an address, choose a
+//! new password. Plain HTML forms, no script; the token in the URL is the only
+//! credential, so the pages are never cached and never leak it as a referrer.
+
+use std::collections::HashMap;
+
+use serde::Deserialize;
+use serde_json::json;
+use warp::http::StatusCode;
+use warp::{Filter, Rejection, Reply};
+
+use super::AppState;
+use crate::db::models::{Site, TokenProblem};
+use crate::identity::accounts::AccountError;
+use crate::mail::Lang;
+
+#[derive(Deserialize)]
+struct LinkQuery {
+    token: String,
+    #[serde(default)]
+    lang: Option<String>,
+}
+
+pub fn routes(
+    state: AppState,
+) -> impl Filter<Extract = (warp::reply::Response,), Error = Rejection> + Clone {
+    verify(state.clone())
+        .or(reset_form(state.clone()))
+        .unify()
+        .or(reset_submit(state))
+        .unify()
+}
+
+fn lang(query: Option<&str>, accept: Option<&str>) -> Lang {
+    Lang::pick(query.or(accept))
+}
+
+/// GET /account/verify?token=...
+fn verify(
+    state: AppState,
+) -> impl Filter<Extract = (warp::reply::Response,), Error = Rejection> + Clone {
+    warp::path!("account" / "verify")
+        .and(warp::get())
+        .and(warp::query::<LinkQuery>())
+        .and(warp::header::optional::<String>("accept-language"))
+        .and(state.with())
+        .then(
+            |query: LinkQuery, accept: Option<String>, state: AppState| async move {
+                let lang = lang(query.lang.as_deref(), accept.as_deref());
+                match state.chat.accounts.confirm_email(&query.token).await {
+                    Ok(Ok(site)) => {
+                        page(&state, "verified", lang, &site, json!({}), StatusCode::OK)
+                    }
+                    Ok(Err(problem)) => link_problem(&state, lang, problem),
+                    Err(err) => unavailable(err),
+                }
+            },
+        )
+}
+
+/// GET /account/reset?token=... — the form, if the link is still good.
+fn reset_form(
+    state: AppState,
+) -> impl Filter<Extract = (warp::reply::Response,), Error = Rejection> + Clone {
+    warp::path!("account" / "reset")
+        .and(warp::get())
+        .and(warp::query::<LinkQuery>())
+        .and(warp::header::optional::<String>("accept-language"))
+        .and(state.with())
+        .then(
+            |query: LinkQuery, accept: Option<String>, state: AppState| async move {
+                let lang = lang(query.lang.as_deref(), accept.as_deref());
+                match state.chat.accounts.reset_link_site(&query.token).await {
+                    Ok(Ok(site)) => {
+                        let data = json!({"token": query.token, "error": null});
+                        page(&state, "reset_form", lang, &site, data, StatusCode::OK)
+                    }
+                    Ok(Err(problem)) => link_problem(&state, lang, problem),
+                    Err(err) => unavailable(err),
+                }
+            },
+        )
+}
+
+/// POST /account/reset — token, password, password2 (form-encoded).
+fn reset_submit(
+    state: AppState,
+) -> impl Filter<Extract = (warp::reply::Response,), Error = Rejection> + Clone {
+    warp::path!("account" / "reset")
+        .and(warp::post())
+        .and(warp::body::content_length_limit(4096))
+        .and(warp::body::form::<HashMap<String, String>>())
+        .and(warp::header::optional::<String>("accept-language"))
+        .and(state.with())
+        .then(
+            |form: HashMap<String, String>, accept: Option<String>, state: AppState| async move {
+                let lang = lang(form.get("lang").map(String::as_str), accept.as_deref());
+                let field = |name: &str| form.get(name).map(String::as_str).unwrap_or_default();
+                let token = field("token");
+                let again = |state: &AppState, site: &Site, error: String| {
+                    let data = json!({"token": token, "error": error});
+                    page(
+                        state,
+                        "reset_form",
+                        lang,
+                        site,
+                        data,
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                    )
+                };
+                let site = match state.chat.accounts.reset_link_site(token).await {
+                    Ok(Ok(site)) => site,
+                    Ok(Err(problem)) => return link_problem(&state, lang, problem),
+                    Err(err) => return unavailable(err),
+                };
+                if field("password") != field("password2") {
+                    let message = state.chat.accounts.mailer().templates.string(
+                        lang,
+                        "pages",
+                        "passwords_differ",
+                    );
+                    return again(&state, &site, message);
+                }
+                match state
+                    .chat
+                    .accounts
+                    .reset_password(token, field("password"))
+                    .await
+                {
+                    Ok(Ok(site)) => {
+                        page(&state, "reset_done", lang, &site, json!({}), StatusCode::OK)
+                    }
+                    Ok(Err(problem)) => link_problem(&state, lang, problem),
+                    Err(AccountError::WeakPassword(message)) => again(&state, &site, message),
+                    Err(err) => unavailable(err),
+                }
+            },
+        )
+}
+
+fn page(
+    state: &AppState,
+    name: &'static str,
+    lang: Lang,
+    site: &Site,
+    data: serde_json::Value,
+    status: StatusCode,
+) -> warp::reply::Response {
+    let templates = &state.chat.accounts.mailer().templates;
+    match templates.page(name, lang, &[("site", &site.name)], data) {
+        Ok(html) => {
+            secure(warp::reply::with_status(warp::reply::html(html), status).into_response())
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "cannot render account page");
+            super::error::json_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Something went wrong.".into(),
+            )
+        }
+    }
+}
+
+fn link_problem(state: &AppState, lang: Lang, problem: TokenProblem) -> warp::reply::Response {
+    let problem = match problem {
+        TokenProblem::Expired => "expired",
+        TokenProblem::Used => "used",
+        TokenProblem::Unknown => "unknown",
+    };
+    let templates = &state.chat.accounts.mailer().templates;
+    match templates.page(
+        "link_problem",
+        lang,
+        &[("site", "")],
+        json!({ "problem": problem }),
+    ) {
+        Ok(html) => secure(
+            warp::reply::with_status(warp::reply::html(html), StatusCode::GONE).into_response(),
+        ),
+        Err(err) => {
+            tracing::error!(error = %err, "cannot render account page");
+            super::error::json_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Something went wrong.".into(),
+            )
+        }
+    }
+}
+
+fn unavailable(err: AccountError) -> warp::reply::Response {
+    tracing::error!(error = %err, "account page failed");
+    super::error::json_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        "The chat is temporarily unavailable.".into(),
+    )
+}
+
+fn secure(mut response: warp::reply::Response) -> warp::reply::Response {
+    let headers = response.headers_mut();
+    for (name, value) in [
+        ("content-security-policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+        ("referrer-policy", "no-referrer"),
+        ("cache-control", "no-store"),
+        ("x-content-type-options", "nosniff"),
+    ] {
+        headers.insert(name, warp::http::HeaderValue::from_static(value));
+    }
+    response
+}

@@ -1,0 +1,372 @@
+//! Registered accounts (seed 000): register with name, email and password,
+//! confirm the address through a one-time link, log in and out, resend the
+//! confirmation, reset a forgotten password. Accounts belong to one site.
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota};
+use lettre::message::Mailbox;
+use thiserror::Error;
+
+use super::password;
+use crate::db::models::{Account, Site, SiteId, TokenProblem, TokenPurpose};
+use crate::db::{now_ms, Db, DbError};
+use crate::input::{check_password, Email, Nickname};
+use crate::mail::{Email as Mail, Lang, Mailer};
+
+const VERIFY_TTL_MS: i64 = 24 * 3600 * 1000;
+const RESET_TTL_MS: i64 = 3600 * 1000;
+const SESSION_TTL_MS: i64 = 30 * 24 * 3600 * 1000;
+/// Minimum time between two mails of the same kind to one account.
+const RESEND_INTERVAL_MS: i64 = 60 * 1000;
+
+#[derive(Debug, Error)]
+pub enum AccountError {
+    #[error("registration is closed on this site")]
+    RegistrationClosed,
+    #[error("{0}")]
+    InvalidEmail(String),
+    #[error("{0}")]
+    InvalidName(String),
+    #[error("{0}")]
+    WeakPassword(String),
+    #[error("an account with this email already exists; log in or reset the password")]
+    EmailTaken,
+    #[error("wrong email or password")]
+    InvalidCredentials,
+    #[error("confirm your email first: follow the link we sent (or ask for a new one)")]
+    EmailNotVerified,
+    #[error("too many attempts; try again in {} s", .0.as_secs().max(1))]
+    RateLimited(Duration),
+    #[error("the session has expired or was logged out; log in again")]
+    SessionExpired,
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("password hashing failed")]
+    Hashing,
+}
+
+pub struct Accounts {
+    db: Db,
+    mailer: Mailer,
+    public_url: String,
+    /// Login attempts per email (brute force on one account) and per address (spraying).
+    login_by_email: DefaultKeyedRateLimiter<String>,
+    login_by_ip: DefaultKeyedRateLimiter<IpAddr>,
+}
+
+fn quota(per_minute: u32, burst: u32) -> Quota {
+    Quota::per_minute(NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN))
+        .allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN))
+}
+
+impl Accounts {
+    pub fn new(db: Db, mailer: Mailer, public_url: String) -> Self {
+        Accounts {
+            db,
+            mailer,
+            public_url,
+            login_by_email: DefaultKeyedRateLimiter::keyed(quota(5, 5)),
+            login_by_ip: DefaultKeyedRateLimiter::keyed(quota(30, 30)),
+        }
+    }
+
+    pub fn mailer(&self) -> &Mailer {
+        &self.mailer
+    }
+
+    pub fn prune(&self) {
+        self.login_by_email.retain_recent();
+        self.login_by_ip.retain_recent();
+    }
+
+    /// Creates an unverified account and mails the confirmation link.
+    pub async fn register(
+        &self,
+        site: &Site,
+        name: &str,
+        email: &str,
+        password: &str,
+        lang: Lang,
+    ) -> Result<Email, AccountError> {
+        if !site.registration_allowed {
+            return Err(AccountError::RegistrationClosed);
+        }
+        let email = Email::parse(email).map_err(|e| AccountError::InvalidEmail(e.0))?;
+        let name = Nickname::parse(name).map_err(|e| AccountError::InvalidName(e.0))?;
+        check_password(password).map_err(|e| AccountError::WeakPassword(e.0))?;
+        let hash = hash_password(password).await?;
+        let (site_id, address) = (site.id, email.clone());
+        let created = self
+            .db
+            .run(move |conn| {
+                let account =
+                    match Account::create(conn, site_id, address.as_str(), name.as_str(), &hash) {
+                        Err(DbError::Conflict(_)) => return Ok(None),
+                        other => other?,
+                    };
+                let token = account.issue_token(conn, TokenPurpose::Verify, VERIFY_TTL_MS)?;
+                Ok(Some((account, token)))
+            })
+            .await?;
+        let (account, token) = created.ok_or(AccountError::EmailTaken)?;
+        self.mail_link("verify", &account, site, &token, lang);
+        Ok(email)
+    }
+
+    /// Sends a new confirmation link, at most once a minute per account. Unknown
+    /// and already confirmed addresses get the same answer, so this cannot be
+    /// used to probe which emails have accounts.
+    pub async fn resend_verification(
+        &self,
+        site: &Site,
+        email: &str,
+        lang: Lang,
+    ) -> Result<Email, AccountError> {
+        let email = Email::parse(email).map_err(|e| AccountError::InvalidEmail(e.0))?;
+        let issued = self
+            .issue_for(site.id, &email, TokenPurpose::Verify, VERIFY_TTL_MS, |a| {
+                !a.is_verified()
+            })
+            .await?;
+        if let Some((account, token)) = issued {
+            self.mail_link("verify", &account, site, &token, lang);
+        }
+        Ok(email)
+    }
+
+    /// Mails a password-reset link (same privacy and throttling as above).
+    pub async fn forgot_password(
+        &self,
+        site: &Site,
+        email: &str,
+        lang: Lang,
+    ) -> Result<Email, AccountError> {
+        let email = Email::parse(email).map_err(|e| AccountError::InvalidEmail(e.0))?;
+        let issued = self
+            .issue_for(site.id, &email, TokenPurpose::Reset, RESET_TTL_MS, |_| true)
+            .await?;
+        if let Some((account, token)) = issued {
+            self.mail_link("reset", &account, site, &token, lang);
+        }
+        Ok(email)
+    }
+
+    async fn issue_for(
+        &self,
+        site: SiteId,
+        email: &Email,
+        purpose: TokenPurpose,
+        ttl: i64,
+        wanted: fn(&Account) -> bool,
+    ) -> Result<Option<(Account, String)>, AccountError> {
+        let address = email.as_str().to_owned();
+        let outcome = self
+            .db
+            .run(move |conn| {
+                let Some(account) = Account::find_by_email(conn, site, &address)? else {
+                    return Ok(Ok(None));
+                };
+                if !wanted(&account) {
+                    return Ok(Ok(None));
+                }
+                if let Some(last) = account.last_token_at(conn, purpose)? {
+                    let wait = last + RESEND_INTERVAL_MS - now_ms();
+                    if wait > 0 {
+                        return Ok(Err(Duration::from_millis(wait as u64)));
+                    }
+                }
+                let token = account.issue_token(conn, purpose, ttl)?;
+                Ok(Ok(Some((account, token))))
+            })
+            .await?;
+        outcome.map_err(AccountError::RateLimited)
+    }
+
+    /// Checks credentials and opens a session; returns its token.
+    pub async fn login(
+        &self,
+        site: &Site,
+        email: &str,
+        password: &str,
+        ip: IpAddr,
+    ) -> Result<(String, Account), AccountError> {
+        let email = Email::parse(email).map_err(|_| AccountError::InvalidCredentials)?;
+        let clock = DefaultClock::default();
+        self.login_by_ip
+            .check_key(&ip)
+            .and_then(|_| {
+                self.login_by_email
+                    .check_key(&format!("{}:{}", site.id, email))
+            })
+            .map_err(|not_until| {
+                AccountError::RateLimited(not_until.wait_time_from(clock.now()))
+            })?;
+        let (site_id, address) = (site.id, email.as_str().to_owned());
+        let account = self
+            .db
+            .run(move |conn| Account::find_by_email(conn, site_id, &address))
+            .await?;
+        // Hash even for unknown emails so timing does not reveal which exist.
+        let stored = account
+            .as_ref()
+            .map_or(DUMMY_HASH.to_owned(), |a| a.password_hash.clone());
+        let password = password.to_owned();
+        let matches = tokio::task::spawn_blocking(move || password::verify(&password, &stored))
+            .await
+            .map_err(|_| AccountError::Hashing)?;
+        let account = account
+            .filter(|_| matches)
+            .ok_or(AccountError::InvalidCredentials)?;
+        if !account.is_verified() {
+            return Err(AccountError::EmailNotVerified);
+        }
+        let opened = account.clone();
+        let token = self
+            .db
+            .run(move |conn| opened.issue_token(conn, TokenPurpose::Session, SESSION_TTL_MS))
+            .await?;
+        Ok((token, account))
+    }
+
+    pub async fn logout(&self, token: &str) -> Result<(), AccountError> {
+        let token = token.to_owned();
+        self.db
+            .run(move |conn| Account::revoke_session(conn, &token))
+            .await?;
+        Ok(())
+    }
+
+    /// The verified account of a live session on this site.
+    pub async fn session(&self, site: SiteId, token: &str) -> Result<Account, AccountError> {
+        let token = token.to_owned();
+        let account = self
+            .db
+            .run(move |conn| Account::redeem(conn, TokenPurpose::Session, &token))
+            .await?;
+        match account {
+            Ok(account) if account.site_id == site && account.is_verified() => Ok(account),
+            _ => Err(AccountError::SessionExpired),
+        }
+    }
+
+    /// Follows a confirmation link.
+    pub async fn confirm_email(
+        &self,
+        token: &str,
+    ) -> Result<Result<Site, TokenProblem>, AccountError> {
+        let token = token.to_owned();
+        Ok(self
+            .db
+            .run(move |conn| {
+                let mut account = match Account::redeem(conn, TokenPurpose::Verify, &token)? {
+                    Ok(account) => account,
+                    Err(problem) => return Ok(Err(problem)),
+                };
+                if !account.is_verified() {
+                    account.mark_verified(conn)?;
+                }
+                Ok(Ok(Site::find(conn, account.site_id)?))
+            })
+            .await?)
+    }
+
+    /// Whether a reset link is still usable, without using it (to show the form).
+    pub async fn reset_link_site(
+        &self,
+        token: &str,
+    ) -> Result<Result<Site, TokenProblem>, AccountError> {
+        let token = token.to_owned();
+        Ok(self
+            .db
+            .run(move |conn| Account::peek_token(conn, TokenPurpose::Reset, &token))
+            .await?)
+    }
+
+    /// Sets a new password through a reset link; other sessions end.
+    pub async fn reset_password(
+        &self,
+        token: &str,
+        password: &str,
+    ) -> Result<Result<Site, TokenProblem>, AccountError> {
+        check_password(password).map_err(|e| AccountError::WeakPassword(e.0))?;
+        let hash = hash_password(password).await?;
+        let token = token.to_owned();
+        Ok(self
+            .db
+            .run(move |conn| {
+                let account = match Account::redeem(conn, TokenPurpose::Reset, &token)? {
+                    Ok(account) => account,
+                    Err(problem) => return Ok(Err(problem)),
+                };
+                account.set_password_hash(conn, &hash)?;
+                account.revoke_all_sessions(conn)?;
+                Ok(Ok(Site::find(conn, account.site_id)?))
+            })
+            .await?)
+    }
+
+    fn mail_link(
+        &self,
+        kind: &'static str,
+        account: &Account,
+        site: &Site,
+        token: &str,
+        lang: Lang,
+    ) {
+        let path = if kind == "verify" { "verify" } else { "reset" };
+        let link = format!(
+            "{}/account/{path}?token={token}&lang={}",
+            self.public_url,
+            lang.code()
+        );
+        let vars = [
+            ("name", account.name.as_str()),
+            ("site", site.name.as_str()),
+        ];
+        let (subject, text, html) = match self.mailer.templates.mail(kind, lang, &vars, &link) {
+            Ok(parts) => parts,
+            Err(err) => return tracing::error!(error = %err, "cannot render mail"),
+        };
+        let Ok(address) = account.email.parse() else {
+            return tracing::error!(
+                account = account.id,
+                "stored email does not parse; mail not sent"
+            );
+        };
+        self.mailer.send(Mail {
+            to: Mailbox::new(Some(account.name.clone()), address),
+            subject,
+            text,
+            html,
+            kind,
+        });
+    }
+}
+
+/// A valid bcrypt hash of a random string: verifying against it costs the same
+/// as a real check and always fails.
+const DUMMY_HASH: &str = "$2b$12$C6UzMDM.H6dfI/f/IKxGhuQJ9HmrKrB/aQdwz0Vj8hhoHd6qeZ5JO";
+
+async fn hash_password(password: &str) -> Result<String, AccountError> {
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || password::hash(&password))
+        .await
+        .map_err(|_| AccountError::Hashing)?
+        .map_err(|_| AccountError::Hashing)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_dummy_hash_is_a_real_bcrypt_hash() {
+        // A malformed hash would fail fast and let timing reveal unknown emails.
+        assert_eq!(
+            bcrypt::verify("anything", super::DUMMY_HASH).ok(),
+            Some(false)
+        );
+    }
+}
