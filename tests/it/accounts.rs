@@ -1,0 +1,395 @@
+//! Registered accounts with email confirmation and password reset, against a
+//! real SMTP server on loopback.
+
+use chatctl::db::models::site::SiteSettings;
+use chatctl::db::models::Site;
+use serde_json::{json, Value};
+
+use crate::common::*;
+use crate::mailbox::Mailbox;
+
+const PASSWORD: &str = "correct Horse 42";
+
+async fn setup() -> (TestApp, Mailbox, Site) {
+    let mailbox = Mailbox::start();
+    let url = mailbox.url();
+    let app = spawn_configured(test_db(), move |config| config.mail.smtp_url = Some(url)).await;
+    let site = app.site(&[ORIGIN]).await;
+    let s = site.clone();
+    app.db
+        .run(move |conn| {
+            SiteSettings {
+                registration_allowed: Some(true),
+                ..Default::default()
+            }
+            .apply(conn, s.id)
+        })
+        .await
+        .unwrap();
+    (app, mailbox, site)
+}
+
+async fn frame(client: &mut Client, frame: Value) -> Value {
+    client.send(frame).await;
+    client.recv().await
+}
+
+async fn register(app: &TestApp, site: &Site, name: &str, email: &str) -> Value {
+    let mut client = app.connect(&site.public_key).await;
+    frame(&mut client, json!({"type": "register", "name": name, "email": email, "password": PASSWORD, "lang": "en"})).await
+}
+
+async fn login(app: &TestApp, site: &Site, email: &str, password: &str) -> Value {
+    let mut client = app.connect(&site.public_key).await;
+    frame(
+        &mut client,
+        json!({"type": "login", "email": email, "password": password}),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn register_confirm_by_email_then_chat() {
+    let (app, mailbox, site) = setup().await;
+    let reply = register(&app, &site, "Alice", "Alice@Example.com").await;
+    assert_eq!(
+        reply,
+        json!({"type": "registered", "email": "alice@example.com"})
+    );
+
+    let mail = mailbox.nth("alice@example.com", 1).await;
+    assert_eq!(mail.subject, "Confirm your email for Test site");
+    assert!(mail.text.contains("Hello Alice,"), "{}", mail.text);
+    assert!(
+        mail.html.contains("<a href=") && mail.html.contains("Hello Alice,"),
+        "an HTML version too"
+    );
+    let link = mail.link("/account/verify?token=");
+    assert!(
+        link.starts_with(&format!(
+            "http://localhost:{}/account/verify?token=",
+            app.addr.port()
+        )),
+        "{link}"
+    );
+
+    // Not confirmed yet: no login.
+    assert_eq!(
+        login(&app, &site, "alice@example.com", PASSWORD).await["code"],
+        "email_not_verified"
+    );
+
+    let page = reqwest::get(&link).await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers()["referrer-policy"], "no-referrer");
+    assert!(page.text().await.unwrap().contains("Email confirmed"));
+    // A confirmation link works once.
+    let reused = reqwest::get(&link).await.unwrap();
+    assert_eq!(reused.status(), 410);
+    assert!(reused.text().await.unwrap().contains("already been used"));
+
+    let logged = login(&app, &site, "ALICE@example.com", PASSWORD).await;
+    assert_eq!(
+        (logged["type"].as_str(), logged["name"].as_str()),
+        (Some("logged_in"), Some("Alice")),
+        "{logged}"
+    );
+    let session = logged["account_token"].as_str().unwrap().to_owned();
+
+    let mut alice = app.connect(&site.public_key).await;
+    let ready = alice.hello(json!({"account_token": session})).await;
+    assert_eq!(
+        (ready["me"]["kind"].as_str(), ready["me"]["nick"].as_str()),
+        (Some("member"), Some("Alice")),
+        "{ready}"
+    );
+    assert!(ready.get("guest_token").is_none());
+    alice.join("lobby", None).await;
+    alice.say("lobby", "1", "registered and confirmed").await;
+
+    // Same account, another connection: the same participant.
+    let mut again = app.connect(&site.public_key).await;
+    assert_eq!(
+        again.hello(json!({"account_token": session})).await["me"]["id"],
+        ready["me"]["id"]
+    );
+
+    // Guests cannot take a member's name.
+    let mut guest = app.connect(&site.public_key).await;
+    assert_eq!(
+        guest.hello(json!({"nick": "alice"})).await["code"],
+        "nick_taken"
+    );
+
+    // Logout ends the session.
+    let mut client = app.connect(&site.public_key).await;
+    assert_eq!(
+        frame(
+            &mut client,
+            json!({"type": "logout", "account_token": session})
+        )
+        .await["type"],
+        "logged_out"
+    );
+    let mut after = app.connect(&site.public_key).await;
+    assert_eq!(
+        after.hello(json!({"account_token": session})).await["code"],
+        "session_expired"
+    );
+}
+
+#[tokio::test]
+async fn registration_errors_are_clear() {
+    let (app, mailbox, site) = setup().await;
+    let mut client = app.connect(&site.public_key).await;
+    for (fields, code) in [
+        (
+            json!({"name": "B", "email": "not-an-email", "password": PASSWORD}),
+            "invalid_email",
+        ),
+        (
+            json!({"name": "  ", "email": "b@example.com", "password": PASSWORD}),
+            "invalid_nick",
+        ),
+        (
+            json!({"name": "B", "email": "b@example.com", "password": "short"}),
+            "weak_password",
+        ),
+        (
+            json!({"name": "B", "email": "b@example.com", "password": "alllowercaseletters"}),
+            "weak_password",
+        ),
+        (json!({"name": "B", "email": "b@example.com"}), "bad_frame"),
+    ] {
+        let mut frame_json = json!({"type": "register"});
+        frame_json
+            .as_object_mut()
+            .unwrap()
+            .extend(fields.as_object().unwrap().clone());
+        let reply = frame(&mut client, frame_json).await;
+        assert_eq!(reply["code"], code, "{reply}");
+    }
+    assert_eq!(
+        register(&app, &site, "Bob", "bob@example.com").await["type"],
+        "registered"
+    );
+    assert_eq!(
+        register(&app, &site, "Bob 2", "BOB@example.com").await["code"],
+        "email_taken"
+    );
+    // Accounts are per site.
+    let other = app.site(&[ORIGIN]).await;
+    let o = other.clone();
+    app.db
+        .run(move |conn| {
+            SiteSettings {
+                registration_allowed: Some(true),
+                ..Default::default()
+            }
+            .apply(conn, o.id)
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        register(&app, &other, "Bob", "bob@example.com").await["type"],
+        "registered"
+    );
+    mailbox.nth("bob@example.com", 2).await;
+
+    let s = site.clone();
+    app.db
+        .run(move |conn| {
+            SiteSettings {
+                registration_allowed: Some(false),
+                ..Default::default()
+            }
+            .apply(conn, s.id)
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        register(&app, &site, "Carol", "carol@example.com").await["code"],
+        "registration_closed"
+    );
+}
+
+#[tokio::test]
+async fn expired_links_and_resending_confirmation() {
+    use chatctl::db::schema::account_tokens;
+    use diesel::prelude::*;
+    let (app, mailbox, site) = setup().await;
+    register(&app, &site, "Dan", "dan@example.com").await;
+    let first = mailbox
+        .nth("dan@example.com", 1)
+        .await
+        .link("/account/verify?token=");
+
+    let mut client = app.connect(&site.public_key).await;
+    let too_soon = frame(
+        &mut client,
+        json!({"type": "resend_verification", "email": "dan@example.com"}),
+    )
+    .await;
+    assert_eq!(too_soon["code"], "rate_limited");
+    assert!(too_soon["retry_after_ms"].as_u64().unwrap() > 0);
+
+    // Age every token by two days: the first link expires, resending is allowed.
+    let two_days = 2 * 24 * 3600 * 1000;
+    app.db
+        .run(move |conn| {
+            chatctl::with_backend!(conn, c => diesel::update(account_tokens::table)
+                .set((
+                    account_tokens::created_at.eq(account_tokens::created_at - two_days),
+                    account_tokens::expires_at.eq(account_tokens::expires_at - two_days),
+                ))
+                .execute(c))?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let expired = reqwest::get(&first).await.unwrap();
+    assert_eq!(expired.status(), 410);
+    assert!(expired.text().await.unwrap().contains("expired"));
+
+    let resent = frame(
+        &mut client,
+        json!({"type": "resend_verification", "email": "dan@example.com"}),
+    )
+    .await;
+    assert_eq!(
+        resent,
+        json!({"type": "verification_sent", "email": "dan@example.com"})
+    );
+    let second = mailbox
+        .nth("dan@example.com", 2)
+        .await
+        .link("/account/verify?token=");
+    assert_ne!(first, second);
+    assert_eq!(reqwest::get(&second).await.unwrap().status(), 200);
+
+    // Unknown addresses get the same answer and no mail.
+    let unknown = frame(
+        &mut client,
+        json!({"type": "resend_verification", "email": "nobody@example.com"}),
+    )
+    .await;
+    assert_eq!(unknown["type"], "verification_sent");
+    let bogus = reqwest::get(format!("http://{}/account/verify?token=forged", app.addr))
+        .await
+        .unwrap();
+    assert_eq!(bogus.status(), 410);
+    assert_eq!(mailbox.count("nobody@example.com"), 0);
+}
+
+#[tokio::test]
+async fn forgotten_password_end_to_end() {
+    let (app, mailbox, site) = setup().await;
+    register(&app, &site, "Eve", "eve@example.com").await;
+    let confirm = mailbox
+        .nth("eve@example.com", 1)
+        .await
+        .link("/account/verify?token=");
+    reqwest::get(&confirm).await.unwrap();
+    let old_session = login(&app, &site, "eve@example.com", PASSWORD).await["account_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let mut client = app.connect(&site.public_key).await;
+    let sent = frame(
+        &mut client,
+        json!({"type": "forgot_password", "email": "eve@example.com", "lang": "fr"}),
+    )
+    .await;
+    assert_eq!(sent["type"], "reset_sent");
+    let mail = mailbox.nth("eve@example.com", 2).await;
+    assert_eq!(
+        mail.subject, "Réinitialisez votre mot de passe pour Test site",
+        "localised"
+    );
+    assert!(mail.text.contains("Bonjour Eve,"), "{}", mail.text);
+    let link = mail.link("/account/reset?token=");
+    let token = link
+        .split("token=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .to_owned();
+
+    let form = reqwest::get(&link).await.unwrap();
+    assert_eq!(form.status(), 200);
+    let html = form.text().await.unwrap();
+    assert!(
+        html.contains("<form") && html.contains("lang=\"fr\""),
+        "{html}"
+    );
+
+    let http = reqwest::Client::new();
+    let post = |password: &str, again: &str| {
+        http.post(format!("http://{}/account/reset", app.addr))
+            .form(&[
+                ("token", token.as_str()),
+                ("password", password),
+                ("password2", again),
+            ])
+            .send()
+    };
+    let mismatch = post("new Password 99", "other Password 99").await.unwrap();
+    assert_eq!(mismatch.status(), 422);
+    assert!(mismatch.text().await.unwrap().contains("different"));
+    let weak = post("weak", "weak").await.unwrap();
+    assert_eq!(weak.status(), 422);
+    let done = post("new Password 99", "new Password 99").await.unwrap();
+    assert_eq!(done.status(), 200);
+    assert_eq!(
+        post("third Password 99", "third Password 99")
+            .await
+            .unwrap()
+            .status(),
+        410,
+        "a reset link works once"
+    );
+
+    assert_eq!(
+        login(&app, &site, "eve@example.com", PASSWORD).await["code"],
+        "invalid_credentials"
+    );
+    assert_eq!(
+        login(&app, &site, "eve@example.com", "new Password 99").await["type"],
+        "logged_in"
+    );
+    let mut stale = app.connect(&site.public_key).await;
+    assert_eq!(
+        stale.hello(json!({"account_token": old_session})).await["code"],
+        "session_expired",
+        "reset ends old sessions"
+    );
+
+    // No account, same answer, no mail.
+    let unknown = frame(
+        &mut client,
+        json!({"type": "forgot_password", "email": "ghost@example.com"}),
+    )
+    .await;
+    assert_eq!(unknown["type"], "reset_sent");
+    assert_eq!(mailbox.count("ghost@example.com"), 0);
+}
+
+#[tokio::test]
+async fn login_attempts_are_throttled() {
+    let (app, _mailbox, site) = setup().await;
+    let mut client = app.connect(&site.public_key).await;
+    let mut codes = Vec::new();
+    for _ in 0..7 {
+        let reply = frame(
+            &mut client,
+            json!({"type": "login", "email": "frank@example.com", "password": "wrong Password 1"}),
+        )
+        .await;
+        codes.push(reply["code"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(codes[0], "invalid_credentials");
+    assert_eq!(codes.last().unwrap(), "rate_limited", "{codes:?}");
+}

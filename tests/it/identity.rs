@@ -1,0 +1,258 @@
+//! Users verified by the host site: JWT HS256 signed with the site secret.
+
+use chatctl::db::models::site::SiteSettings;
+use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+use serde_json::{json, Value};
+
+use crate::common::*;
+
+fn exp() -> u64 {
+    jsonwebtoken::get_current_timestamp() + 600
+}
+
+fn sign(secret: &str, claims: Value) -> String {
+    encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap()
+}
+
+async fn hello_with(app: &TestApp, key: &str, fields: Value) -> (Client, Value) {
+    let mut client = app.connect(key).await;
+    let reply = client.hello(fields).await;
+    (client, reply)
+}
+
+#[tokio::test]
+async fn a_signed_token_identifies_the_user() {
+    let app = spawn_app().await;
+    let site = app.site(&[ORIGIN]).await;
+    let token = sign(
+        &site.secret,
+        json!({"sub": "user-42", "name": "Ann Lee", "avatar": "https://img.example/ann.png", "exp": exp()}),
+    );
+    let (_, ready) = hello_with(&app, &site.public_key, json!({"token": token})).await;
+    assert_eq!(ready["type"], "ready", "{ready}");
+    assert_eq!(
+        (ready["me"]["nick"].as_str(), ready["me"]["kind"].as_str()),
+        (Some("Ann Lee"), Some("verified"))
+    );
+    assert_eq!(ready["me"]["avatar"], "https://img.example/ann.png");
+    assert!(
+        ready.get("guest_token").is_none(),
+        "no guest token can stand in for a verified identity"
+    );
+
+    // Same subject later (new token, new name): same participant, name updated.
+    let again = sign(
+        &site.secret,
+        json!({"sub": "user-42", "name": "Ann L.", "exp": exp()}),
+    );
+    let (mut ann, ready2) = hello_with(&app, &site.public_key, json!({"token": again})).await;
+    assert_eq!(ready2["me"]["id"], ready["me"]["id"]);
+    assert_eq!(ready2["me"]["nick"], "Ann L.");
+
+    ann.join("lobby", None).await;
+    let (mut guest, _) = app.guest(&site.public_key, "visitor").await;
+    guest.join("lobby", None).await;
+    ann.say("lobby", "1", "hi from a verified user").await;
+    let msg = guest.recv_type("message").await;
+    assert_eq!(
+        (
+            msg["author"]["kind"].as_str(),
+            msg["author"]["nick"].as_str()
+        ),
+        (Some("verified"), Some("Ann L."))
+    );
+}
+
+#[tokio::test]
+async fn bad_tokens_are_refused_never_downgraded() {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    let app = spawn_app().await;
+    let site = app.site(&[ORIGIN]).await;
+    let other = app.site(&[ORIGIN]).await;
+    let b64 = |s: &str| URL_SAFE_NO_PAD.encode(s);
+    let payload = b64(&json!({"sub": "1", "name": "Mallory", "exp": exp()}).to_string());
+    let cases = [
+        (
+            "expired",
+            sign(
+                &site.secret,
+                json!({"sub": "1", "name": "A", "exp": 1_000_000}),
+            ),
+            "expired",
+        ),
+        (
+            "wrong signature",
+            sign(
+                "not the secret",
+                json!({"sub": "1", "name": "A", "exp": exp()}),
+            ),
+            "signature",
+        ),
+        (
+            "other site's secret",
+            sign(
+                &other.secret,
+                json!({"sub": "1", "name": "A", "exp": exp()}),
+            ),
+            "signature",
+        ),
+        (
+            "site claim mismatch",
+            sign(
+                &site.secret,
+                json!({"sub": "1", "name": "A", "exp": exp(), "site": other.public_key}),
+            ),
+            "another site",
+        ),
+        (
+            "alg none",
+            format!("{}.{payload}.", b64(r#"{"alg":"none","typ":"JWT"}"#)),
+            "",
+        ),
+        (
+            "RS256 confusion",
+            format!(
+                "{}.{payload}.{}",
+                b64(r#"{"alg":"RS256","typ":"JWT"}"#),
+                b64("x")
+            ),
+            "HS256",
+        ),
+        (
+            "missing exp",
+            sign(&site.secret, json!({"sub": "1", "name": "A"})),
+            "exp",
+        ),
+        (
+            "missing sub",
+            sign(&site.secret, json!({"name": "A", "exp": exp()})),
+            "sub",
+        ),
+        (
+            "missing name",
+            sign(&site.secret, json!({"sub": "1", "exp": exp()})),
+            "name",
+        ),
+        (
+            "script avatar",
+            sign(
+                &site.secret,
+                json!({"sub": "1", "name": "A", "exp": exp(), "avatar": "javascript:alert(1)"}),
+            ),
+            "avatar",
+        ),
+        ("garbage", "x.y.z".to_owned(), ""),
+    ];
+    let mut client = app.connect(&site.public_key).await;
+    for (case, token, hint) in cases {
+        let reply = client
+            .hello(json!({"token": token, "nick": "fallback"}))
+            .await;
+        assert_eq!(
+            (reply["type"].as_str(), reply["code"].as_str()),
+            (Some("error"), Some("invalid_token")),
+            "{case}: {reply}"
+        );
+        assert!(
+            reply["message"].as_str().unwrap().contains(hint),
+            "{case}: {reply}"
+        );
+    }
+    // The connection is still usable, and a good token works on it.
+    let good = sign(
+        &site.secret,
+        json!({"sub": "1", "name": "Real", "exp": exp()}),
+    );
+    assert_eq!(
+        client.hello(json!({"token": good})).await["me"]["kind"],
+        "verified"
+    );
+
+    // A rotated secret invalidates old tokens.
+    let old = sign(
+        &site.secret,
+        json!({"sub": "1", "name": "Real", "exp": exp()}),
+    );
+    let s = site.clone();
+    app.db.run(move |conn| s.rotate_secret(conn)).await.unwrap();
+    let (_, reply) = hello_with(&app, &site.public_key, json!({"token": old})).await;
+    assert_eq!(reply["code"], "invalid_token");
+}
+
+#[tokio::test]
+async fn token_rooms_limit_where_the_user_goes() {
+    let app = spawn_app().await;
+    let site = app.site(&[ORIGIN]).await;
+    let token = sign(
+        &site.secret,
+        json!({"sub": "9", "name": "Limited", "exp": exp(), "rooms": ["support"]}),
+    );
+    let (mut client, _) = hello_with(&app, &site.public_key, json!({"token": token})).await;
+    client.join("support", None).await;
+    client.send(json!({"type": "join", "room": "lobby"})).await;
+    let err = client.recv().await;
+    assert_eq!(
+        (err["code"].as_str(), err["room"].as_str()),
+        (Some("room_forbidden"), Some("lobby"))
+    );
+}
+
+#[tokio::test]
+async fn sites_can_require_verified_identity_and_guests_cannot_take_verified_names() {
+    let app = spawn_app().await;
+    let site = app.site(&[ORIGIN]).await;
+    let token = sign(
+        &site.secret,
+        json!({"sub": "7", "name": "Boss", "exp": exp()}),
+    );
+    hello_with(&app, &site.public_key, json!({"token": token.clone()})).await;
+
+    for nick in ["Boss", "boss", "  BOSS "] {
+        let (_, reply) = hello_with(&app, &site.public_key, json!({"nick": nick})).await;
+        assert_eq!(reply["code"], "nick_taken", "{nick}: {reply}");
+    }
+    let (_, ready) = hello_with(&app, &site.public_key, json!({"nick": "Bossy"})).await;
+    assert_eq!(ready["me"]["kind"], "guest", "guests are marked as guests");
+    // A returning guest cannot rename into the verified name either.
+    let (_, renamed) = hello_with(
+        &app,
+        &site.public_key,
+        json!({"guest_token": ready["guest_token"], "nick": "boss"}),
+    )
+    .await;
+    assert_eq!(renamed["code"], "nick_taken");
+
+    let s = site.clone();
+    app.db
+        .run(move |conn| {
+            SiteSettings {
+                verified_required: Some(true),
+                ..Default::default()
+            }
+            .apply(conn, s.id)
+        })
+        .await
+        .unwrap();
+    let (_, refused) = hello_with(&app, &site.public_key, json!({"nick": "visitor"})).await;
+    assert_eq!(refused["code"], "verification_required");
+    let (_, refused) = hello_with(
+        &app,
+        &site.public_key,
+        json!({"guest_token": ready["guest_token"]}),
+    )
+    .await;
+    assert_eq!(
+        refused["code"], "verification_required",
+        "returning guests too"
+    );
+    let (mut boss, ready) = hello_with(&app, &site.public_key, json!({"token": token})).await;
+    assert_eq!(ready["type"], "ready");
+    boss.join("lobby", None).await;
+    boss.say("lobby", "1", "verified users can talk").await;
+}
