@@ -44,6 +44,7 @@ h2{flex:1;margin:0;font-size:15px;font-weight:600;overflow:hidden;text-overflow:
 .msg{margin:6px 0}
 .author{font-weight:600}
 .own .author{color:var(--a)}
+.guest{font-weight:400;opacity:.7}
 .time,.state,.sys,.typing{font-size:12px;color:#6b7280}
 .time{margin-left:6px}
 .text{white-space:pre-wrap;overflow-wrap:anywhere}
@@ -95,6 +96,8 @@ textarea{resize:none;max-height:120px}
       const src = new URL(script.src, location.href);
       this.site = d.site;
       this.room = d.room || "lobby";
+      // A token signed by the host site (verified user); takes precedence over guest identity.
+      this.userToken = d.userToken || null;
       this.url = `${src.protocol === "https:" ? "wss:" : "ws:"}//${src.host}/ws?site=${encodeURIComponent(this.site)}`;
       this.key = `chatctl:${this.site}:guest`;
       this.ws = null;
@@ -235,7 +238,7 @@ textarea{resize:none;max-height:120px}
       const g = this.guest();
       this.token = g.token;
       this.nick = g.nick;
-      if (!this.token) return this.askNick(this.nick);
+      if (!this.token && !this.userToken) return this.askNick(this.nick);
       this.showForm(false); // messages typed before `ready` are queued
       this.connect();
     }
@@ -307,6 +310,17 @@ textarea{resize:none;max-height:120px}
         .catch(() => null);
     }
 
+    /** Switches to a user verified by the host site (a signed token), reconnecting. */
+    identify(token) {
+      this.userToken = token;
+      this.stopped = false;
+      if (!this.started) return;
+      this.showNotice("");
+      this.showForm(false);
+      if (this.ws) this.ws.close(1000);
+      else this.connect();
+    }
+
     stop() {
       this.stopped = true;
       if (this.ws) this.ws.close(1000);
@@ -317,7 +331,8 @@ textarea{resize:none;max-height:120px}
     }
 
     hello() {
-      if (this.token) this.send({ type: "hello", v: 1, guest_token: this.token });
+      if (this.userToken) this.send({ type: "hello", v: 1, token: this.userToken });
+      else if (this.token) this.send({ type: "hello", v: 1, guest_token: this.token });
       else if (this.nick && this.nickForm.hidden) this.send({ type: "hello", v: 1, nick: this.nick });
     }
 
@@ -362,9 +377,12 @@ textarea{resize:none;max-height:120px}
       this.attempt = 0;
       this.me = f.me;
       this.limits = f.limits;
-      this.token = f.guest_token;
       this.nick = f.me.nick;
-      this.saveGuest({ nick: this.nick, token: this.token });
+      // Only guests get a guest token; a verified user's identity lives in the host's token.
+      if (f.guest_token) {
+        this.token = f.guest_token;
+        this.saveGuest({ nick: this.nick, token: this.token });
+      }
       this.setStatus("online");
       this.showNotice("");
       this.showForm(false);
@@ -451,6 +469,11 @@ textarea{resize:none;max-height:120px}
       if (p) return this.sendFailed(p, f);
       switch (f.code) {
         case "invalid_token": {
+          if (this.userToken) {
+            // The host's token is bad or expired: never fall back to a guest identity.
+            this.showNotice(`Your sign-in for this chat is no longer valid (${f.message}) Reload the page.`);
+            return this.stop();
+          }
           // Never loop on a bad token: forget it and ask for a nickname (the socket stays open).
           if (this.guest().token === this.token) this.saveGuest({ nick: this.nick });
           this.token = null;
@@ -458,9 +481,11 @@ textarea{resize:none;max-height:120px}
           return this.askNick(this.nick, true);
         }
         case "invalid_nick":
+        case "nick_taken":
           this.showNotice(f.message);
           return this.askNick(this.nick, true);
         case "guests_not_allowed":
+        case "verification_required":
         case "unsupported_version":
           this.showNotice(f.message);
           return this.stop();
@@ -511,7 +536,7 @@ textarea{resize:none;max-height:120px}
       this.input.value = "";
       this.autosize();
       this.stopTyping();
-      const el = this.messageEl(this.nick, text, Date.now(), true);
+      const el = this.messageEl(this.me || { nick: this.nick, kind: "guest" }, text, Date.now(), true);
       el.dataset.state = "sending";
       const label = el.insertBefore(h("span", "state", "sending\u2026"), el.lastChild);
       const p = { cid, room: this.room, text, el, label, tries: 0, wait: 0 };
@@ -582,12 +607,15 @@ textarea{resize:none;max-height:120px}
       this.minSeq = Math.min(this.minSeq, seq);
     }
 
-    messageEl(nick, text, ts, own) {
+    messageEl(author, text, ts, own) {
       const el = h("div", own ? "msg own" : "msg");
       el.dataset.chatctl = "message";
       const time = h("time", "time");
       this.setTime(time, ts);
-      el.append(h("span", "author", nick), time, h("div", "text", text));
+      const name = h("span", "author", author.nick);
+      // Guests are marked, so nobody mistakes one for a signed-in user.
+      if (author.kind === "guest") name.append(h("span", "guest", " (guest)"));
+      el.append(name, time, h("div", "text", text));
       return el;
     }
 
@@ -601,7 +629,7 @@ textarea{resize:none;max-height:120px}
     /** Adds a stored message once (deduplicated by seq), in seq order, or before `ref`. */
     addMessage(m, ref) {
       if (this.bySeq.has(m.seq)) return;
-      const el = this.messageEl(m.author.nick, m.text, m.ts, this.me && m.author.id === this.me.id);
+      const el = this.messageEl(m.author, m.text, m.ts, this.me && m.author.id === this.me.id);
       el.dataset.seq = m.seq;
       el.dataset.id = m.id;
       this.index(m.seq, el);
@@ -693,6 +721,7 @@ textarea{resize:none;max-height:120px}
       open: () => api.widgets.forEach((w) => w.open()),
       close: () => api.widgets.forEach((w) => w.close()),
       toggle: () => api.widgets.forEach((w) => w.toggle()),
+      identify: (token) => api.widgets.forEach((w) => w.identify(token)),
     });
 
   const fresh = (s) => s && s.dataset.site && !s.hasAttribute("data-chatctl-init");
