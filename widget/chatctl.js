@@ -612,10 +612,10 @@ textarea{resize:none;max-height:120px}
       el.dataset.chatctl = "message";
       const time = h("time", "time");
       this.setTime(time, ts);
-      const name = h("span", "author", author.nick);
+      el.append(h("span", "author", author.nick));
       // Guests are marked, so nobody mistakes one for a signed-in user.
-      if (author.kind === "guest") name.append(h("span", "guest", " (guest)"));
-      el.append(name, time, h("div", "text", text));
+      if (author.kind === "guest") el.append(h("span", "guest", " (guest)"));
+      el.append(time, h("div", "text", text));
       return el;
     }
 
