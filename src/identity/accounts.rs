@@ -117,57 +117,48 @@ impl Accounts {
         Ok(email)
     }
 
-    /// Sends a new confirmation link, at most once a minute per account. Unknown
-    /// and already confirmed addresses get the same answer, so this cannot be
-    /// used to probe which emails have accounts.
+    /// Sends a new confirmation link.
     pub async fn resend_verification(
         &self,
         site: &Site,
         email: &str,
         lang: Lang,
     ) -> Result<Email, AccountError> {
-        let email = Email::parse(email).map_err(|e| AccountError::InvalidEmail(e.0))?;
-        let issued = self
-            .issue_for(site.id, &email, TokenPurpose::Verify, VERIFY_TTL_MS, |a| {
-                !a.is_verified()
-            })
-            .await?;
-        if let Some((account, token)) = issued {
-            self.mail_link("verify", &account, site, &token, lang);
-        }
-        Ok(email)
+        self.mail_again(site, email, TokenPurpose::Verify, lang)
+            .await
     }
 
-    /// Mails a password-reset link (same privacy and throttling as above).
+    /// Mails a password-reset link.
     pub async fn forgot_password(
         &self,
         site: &Site,
         email: &str,
         lang: Lang,
     ) -> Result<Email, AccountError> {
-        let email = Email::parse(email).map_err(|e| AccountError::InvalidEmail(e.0))?;
-        let issued = self
-            .issue_for(site.id, &email, TokenPurpose::Reset, RESET_TTL_MS, |_| true)
-            .await?;
-        if let Some((account, token)) = issued {
-            self.mail_link("reset", &account, site, &token, lang);
-        }
-        Ok(email)
+        self.mail_again(site, email, TokenPurpose::Reset, lang)
+            .await
     }
 
-    async fn issue_for(
+    /// Mails a fresh link of `purpose`, at most once a minute per account.
+    /// Unknown addresses (and, for confirmation, confirmed ones) get the same
+    /// answer and no mail, so this cannot probe which emails have accounts.
+    async fn mail_again(
         &self,
-        site: SiteId,
-        email: &Email,
+        site: &Site,
+        email: &str,
         purpose: TokenPurpose,
-        ttl: i64,
-        wanted: fn(&Account) -> bool,
-    ) -> Result<Option<(Account, String)>, AccountError> {
-        let address = email.as_str().to_owned();
-        let outcome = self
+        lang: Lang,
+    ) -> Result<Email, AccountError> {
+        let email = Email::parse(email).map_err(|e| AccountError::InvalidEmail(e.0))?;
+        let (kind, ttl, wanted): (&'static str, i64, fn(&Account) -> bool) = match purpose {
+            TokenPurpose::Verify => ("verify", VERIFY_TTL_MS, |a| !a.is_verified()),
+            _ => ("reset", RESET_TTL_MS, |_| true),
+        };
+        let (site_id, address) = (site.id, email.as_str().to_owned());
+        let issued = self
             .db
             .run(move |conn| {
-                let Some(account) = Account::find_by_email(conn, site, &address)? else {
+                let Some(account) = Account::find_by_email(conn, site_id, &address)? else {
                     return Ok(Ok(None));
                 };
                 if !wanted(&account) {
@@ -182,8 +173,12 @@ impl Accounts {
                 let token = account.issue_token(conn, purpose, ttl)?;
                 Ok(Ok(Some((account, token))))
             })
-            .await?;
-        outcome.map_err(AccountError::RateLimited)
+            .await?
+            .map_err(AccountError::RateLimited)?;
+        if let Some((account, token)) = issued {
+            self.mail_link(kind, &account, site, &token, lang);
+        }
+        Ok(email)
     }
 
     /// Checks credentials and opens a session; returns its token.
