@@ -92,6 +92,7 @@ impl Application {
         let chat = Arc::new(Chat {
             writer: Writer::start(db.clone(), hub.clone(), metrics.clone()),
             accounts: Accounts::new(db.clone(), mailer, public_url.clone()),
+            rules: crate::chat::rules::Rules::new(db.clone()),
             db,
             hub,
             guest_tokens: GuestTokens::new(secret.as_bytes()),

@@ -7,11 +7,14 @@
 //! - [`http`] — warp filters: the WebSocket endpoint, widget assets, health and metrics.
 //! - [`chat`] — the domain of live chat: wire protocol, rooms and fan-out (hub),
 //!   the group-commit writer, per-connection sessions and rate limits.
+//! - [`moderation`] — bans, mutes, deletions, room settings, word filters, reports,
+//!   with their live effects on the chat.
 //! - [`identity`] — guest tokens, host-verified users (JWT), registered accounts, passwords.
 //! - [`mail`] — outgoing email (SMTP or an outbox folder) and visitor-facing templates.
 //! - [`db`] — diesel models and queries on SQLite or PostgreSQL, embedded migrations.
 //! - [`input`] — validated newtypes for everything users type (names, origins, keys).
 //! - [`metrics`] — Prometheus counters and gauges.
+//! - [`timefmt`] — UTC dates for pages, forms and exports.
 
 pub mod app;
 pub mod chat;
@@ -23,3 +26,5 @@ pub mod identity;
 pub mod input;
 pub mod mail;
 pub mod metrics;
+pub mod moderation;
+pub mod timefmt;
