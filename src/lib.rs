@@ -3,6 +3,7 @@
 //! Layers, each depending only on those below it:
 //!
 //! - [`cli`] — the `chatctl` command line (one file per subcommand).
+//! - [`admin`] — the admin panel at `/admin`: sessions, CSRF, roles, Handlebars pages.
 //! - [`app`] — assembles a running server from [`config`]: database, chat service, HTTP.
 //! - [`http`] — warp filters: the WebSocket endpoint, widget assets, health and metrics.
 //! - [`chat`] — the domain of live chat: wire protocol, rooms and fan-out (hub),
@@ -16,6 +17,7 @@
 //! - [`metrics`] — Prometheus counters and gauges.
 //! - [`timefmt`] — UTC dates for pages, forms and exports.
 
+pub mod admin;
 pub mod app;
 pub mod chat;
 pub mod cli;

@@ -1,6 +1,12 @@
 //! Integration tests: one binary (one link step) with a module per area.
 
 mod accounts;
+mod admin_auth;
+mod admin_browser;
+mod admin_log;
+mod admin_moderation;
+mod admin_roles;
+mod admin_xss;
 mod admission;
 mod cli;
 mod common;
@@ -8,5 +14,6 @@ mod identity;
 mod input;
 mod mailbox;
 mod operations;
+mod panel;
 mod postgres;
 mod rooms;
