@@ -102,11 +102,12 @@ pub async fn create(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> 
             Ok(site)
         })
         .await?;
-    Ok(
-        Reply::redirect(&format!("/admin/sites/{}", site.id)).flash(Flash::Ok(format!(
-            "Site created. Its secret, shown once: {}",
-            site.secret
-        ))),
+    // The secret is shown once, on this page; it never travels in a cookie or a URL.
+    admin.page(
+        req,
+        auth,
+        "rotate",
+        json!({"title": "Site created", "site": site, "secret": site.secret, "created": true}),
     )
 }
 
@@ -238,7 +239,7 @@ pub async fn rotate_confirm(admin: &Admin, req: &Request, auth: &Auth) -> Result
         req,
         auth,
         "rotate",
-        json!({"title": "Rotate secret", "site": site, "secret": null}),
+        json!({"title": "Rotate secret", "site": site, "secret": null, "created": false}),
     )
 }
 
@@ -271,7 +272,7 @@ pub async fn rotate(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> 
         req,
         auth,
         "rotate",
-        json!({"title": "Rotate secret", "site": site, "secret": secret}),
+        json!({"title": "Rotate secret", "site": site, "secret": secret, "created": false}),
     )
 }
 

@@ -175,7 +175,10 @@ async fn a_moderator_bans_a_visitor_and_their_widget_is_kicked() {
         .await
         .unwrap();
     wait_for(&browser, "the message sent", &format!("{WIDGET} return [...root.querySelectorAll('[data-chatctl=message]')].some((m) => m.textContent.includes('FOLLOWERS') && m.dataset.state !== 'sending');")).await;
-    ann.recv_type("message").await;
+    let spam = ann.recv_type("message").await;
+    ann.send(json!({"type": "report", "room": "lobby", "seq": spam["seq"], "reason": "spam"}))
+        .await;
+    ann.recv_type("reported").await;
     let widget_window = browser.window().await.unwrap();
     let troll = app
         .db

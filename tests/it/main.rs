@@ -6,6 +6,7 @@ mod admin_browser;
 mod admin_log;
 mod admin_moderation;
 mod admin_roles;
+mod admin_sites;
 mod admin_xss;
 mod admission;
 mod cli;
