@@ -18,16 +18,15 @@ use super::hub::{ConnHandle, ConnQueue, IpSlot};
 use super::identify::{account_refusal, capitalized, identify, Credentials, Identified};
 use super::limits;
 use super::protocol::*;
-use super::refusal::{self as moderation_refusal, Refusal};
+use super::refusal::Refusal;
 use super::rooms::{load_welcome, resolve_room, view, who};
-use super::word_filter::Verdict;
 use super::writer::Post;
 use super::{Admission, Chat};
-use crate::db::models::{
-    HeldMessage, Message, ParticipantId, ParticipantKind, Report, RoomId, Site,
-};
+use crate::db::models::{Message, ParticipantId, ParticipantKind, RoomId, Site};
 use crate::input::{self, ClientId, MessageTextError, RoomName};
 use crate::mail::Lang;
+
+mod moderate;
 
 /// Consecutive invalid frames tolerated before the connection is closed.
 const MAX_INVALID_STREAK: u32 = 20;
@@ -512,71 +511,7 @@ impl Session {
         let room_id = self.joined(room)?.id;
         let cid =
             ClientId::parse(cid).map_err(|e| Refusal::new(ErrorCode::InvalidCid, e.to_string()))?;
-        let participant = self.me()?.participant;
-        let rules = self.chat.rules.room(room_id).await?;
-        let max_chars = rules
-            .max_message_chars
-            .map_or(self.max_message_chars(), |n| {
-                n.min(self.max_message_chars())
-            });
-        let text = input::message_text(text, max_chars).map_err(|e| match e {
-            MessageTextError::Empty => {
-                Refusal::new(ErrorCode::EmptyMessage, "The message is empty.")
-            }
-            MessageTextError::TooLong { .. } => {
-                Refusal::new(ErrorCode::MessageTooLong, capitalized(&e.to_string()))
-            }
-        })?;
-        if let Some(mute) = self.chat.rules.mute(participant).await? {
-            return Err(moderation_refusal::muted(&mute));
-        }
-        if rules.locked {
-            return Err(Refusal::new(
-                ErrorCode::RoomLocked,
-                "This room is read-only for now.",
-            ));
-        }
-        if let Err(wait) = limits::check(&self.limiter, &self.chat.ip_limiter, &self.ip) {
-            let ms = wait.as_millis().max(1) as u64;
-            return Err(Refusal {
-                code: ErrorCode::RateLimited,
-                message: format!(
-                    "You are sending too fast. Retry in {:.1} s.",
-                    ms as f64 / 1000.0
-                ),
-                retry_after_ms: Some(ms),
-            });
-        }
-        let text = match self.chat.rules.filters(self.site.id).await?.apply(&text) {
-            Verdict::Pass(text) => text,
-            Verdict::Blocked => {
-                return Err(Refusal::new(
-                    ErrorCode::MessageBlocked,
-                    "This message contains words that are not allowed here.",
-                ))
-            }
-        };
-        if let Err(wait) = self
-            .chat
-            .rules
-            .slow_mode(room_id, participant, rules.slow_mode_secs)
-        {
-            return Err(moderation_refusal::slow_mode(rules.slow_mode_secs, wait));
-        }
-        let ip = Some(self.ip.to_string());
-        if rules.approve_first {
-            let (site, cid) = (self.site.id, cid.into_inner());
-            self.chat
-                .db
-                .run(move |conn| {
-                    HeldMessage::hold(conn, site, room_id, participant, &cid, &text, ip.as_deref())
-                })
-                .await?;
-            return Err(Refusal::new(
-                ErrorCode::HeldForReview,
-                "Your message was sent to the moderators and will appear once approved.",
-            ));
-        }
+        let text = self.checked_text(room_id, &cid, text).await?;
         let me = self.me()?;
         self.chat.writer.post(Post {
             site: self.site.id,
@@ -586,61 +521,10 @@ impl Session {
             participant: me.participant,
             cid: cid.into_inner(),
             text,
-            ip,
+            ip: Some(self.ip.to_string()),
             sender: Some(self.handle.clone()),
         });
         self.in_flight += 1;
-        Ok(())
-    }
-
-    /// A visitor flags a message for the moderators.
-    async fn report(&mut self, room: &str, seq: i64, reason: Option<&str>) -> Result<(), Refusal> {
-        let room_id = self.joined(room)?.id;
-        let reporter = self.me()?.participant;
-        let reason: String = reason
-            .unwrap_or_default()
-            .trim()
-            .chars()
-            .take(500)
-            .collect();
-        if let Err(wait) = self.report_limiter.check() {
-            let ms = wait
-                .wait_time_from(governor::clock::Clock::now(
-                    &governor::clock::DefaultClock::default(),
-                ))
-                .as_millis()
-                .max(1) as u64;
-            return Err(Refusal {
-                code: ErrorCode::RateLimited,
-                message: "You have reported several messages in a short time; wait a moment."
-                    .into(),
-                retry_after_ms: Some(ms),
-            });
-        }
-        let site = self.site.id;
-        let found = self
-            .chat
-            .db
-            .run(
-                move |conn| match Message::find_by_seq(conn, room_id, seq)? {
-                    Some(message) => {
-                        Report::file(conn, site, message.id, reporter, &reason)?;
-                        Ok(true)
-                    }
-                    None => Ok(false),
-                },
-            )
-            .await?;
-        if !found {
-            return Err(Refusal::new(
-                ErrorCode::MessageNotFound,
-                format!("There is no message {seq} in this room (it may have been removed)."),
-            ));
-        }
-        self.reply(ServerFrame::Reported {
-            room: room.to_owned(),
-            seq,
-        });
         Ok(())
     }
 

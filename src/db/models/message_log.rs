@@ -91,11 +91,15 @@ pub fn page(
             q = q.filter(messages::created_at.lt(to));
         }
         if let Some(cursor) = after {
-            q = q.filter(
-                messages::created_at.lt(cursor.created_at).or(messages::created_at
-                    .eq(cursor.created_at)
-                    .and(messages::id.lt(cursor.id))),
-            );
+            // `created_at <= c` alone lets the index seek straight to the page;
+            // the second condition then only drops the few rows tied at `c`.
+            q = q
+                .filter(messages::created_at.le(cursor.created_at))
+                .filter(
+                    messages::created_at
+                        .lt(cursor.created_at)
+                        .or(messages::id.lt(cursor.id)),
+                );
         }
         q.order((messages::created_at.desc(), messages::id.desc()))
             .limit(limit)
