@@ -38,6 +38,8 @@ pub enum StartError {
     PublicUrl(String),
     #[error(transparent)]
     Mail(#[from] crate::mail::MailError),
+    #[error("admin panel: {0}")]
+    Admin(String),
 }
 
 pub struct Application {
@@ -92,6 +94,7 @@ impl Application {
         let chat = Arc::new(Chat {
             writer: Writer::start(db.clone(), hub.clone(), metrics.clone()),
             accounts: Accounts::new(db.clone(), mailer, public_url.clone()),
+            rules: crate::chat::rules::Rules::new(db.clone()),
             db,
             hub,
             guest_tokens: GuestTokens::new(secret.as_bytes()),
@@ -103,10 +106,13 @@ impl Application {
         if let Some(key) = &demo_site_key {
             tracing::info!(url = %public_url, site = %key, "demo chat page ready: open {public_url}/ in two tabs");
         }
+        let admin = crate::admin::Admin::new(chat.clone(), config.admin.clone(), &public_url)
+            .map_err(StartError::Admin)?;
         let state = AppState {
             chat,
             shutdown,
             demo_site_key,
+            admin: Arc::new(admin),
         };
         Ok(Application {
             listener,
@@ -176,6 +182,7 @@ async fn housekeeping(chat: Arc<Chat>, mut shutdown: watch::Receiver<bool>) {
         if ticks % 12 == 0 {
             chat.ip_limiter.retain_recent();
             chat.accounts.prune();
+            purge_admin_sessions(&chat).await;
         }
         let live: Vec<SiteId> = chat.hub.connections_by_site().into_keys().collect();
         if live.is_empty() {
@@ -199,6 +206,22 @@ async fn housekeeping(chat: Arc<Chat>, mut shutdown: watch::Receiver<bool>) {
             }
             Err(err) => tracing::warn!(error = %err, "housekeeping: cannot check sites"),
         }
+    }
+}
+
+/// Expired admin sessions are refused when used; this removes the rows.
+async fn purge_admin_sessions(chat: &Chat) {
+    // Generous bounds: the configured limits are enforced per request.
+    let now = crate::db::now_ms();
+    let (idle, absolute) = (now - 7 * 86_400_000, now - 30 * 86_400_000);
+    let purged = chat
+        .db
+        .run(move |conn| {
+            crate::db::models::admin_session::AdminSession::purge_expired(conn, idle, absolute)
+        })
+        .await;
+    if let Err(err) = purged {
+        tracing::warn!(error = %err, "housekeeping: cannot purge admin sessions");
     }
 }
 

@@ -12,6 +12,8 @@
 //!   `CHATCTL_MAX_CONNECTIONS_PER_IP`, `CHATCTL_MAX_JOINS_PER_CONNECTION`,
 //!   `CHATCTL_HISTORY_PAGE`, `CHATCTL_RESUME_CAP`, `CHATCTL_HEARTBEAT_SECS`,
 //!   `CHATCTL_OUTBOUND_QUEUE_BYTES`, `CHATCTL_DB_POOL_SIZE` — limits (see [`Limits`])
+//! - `CHATCTL_TEMPLATES_DIR`, `CHATCTL_ADMIN_IDLE_MINUTES`, `CHATCTL_ADMIN_SESSION_HOURS` —
+//!   the admin panel (see [`AdminConfig`])
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -59,6 +61,36 @@ pub struct ServeConfig {
 
     #[command(flatten)]
     pub limits: Limits,
+
+    #[command(flatten)]
+    pub admin: AdminConfig,
+}
+
+/// The admin panel at `/admin`.
+#[derive(Debug, Clone, Args)]
+pub struct AdminConfig {
+    /// Load the admin panel's templates (NAME.hbs) and static files (static/NAME) from this
+    /// directory instead of the built-in ones; files are re-read on every request.
+    #[arg(long, env = "CHATCTL_TEMPLATES_DIR", value_name = "DIR")]
+    pub templates_dir: Option<PathBuf>,
+
+    /// Minutes without activity after which an admin session ends.
+    #[arg(long, env = "CHATCTL_ADMIN_IDLE_MINUTES", default_value_t = 60)]
+    pub admin_idle_minutes: u64,
+
+    /// Hours after login at which an admin session ends, active or not.
+    #[arg(long, env = "CHATCTL_ADMIN_SESSION_HOURS", default_value_t = 12)]
+    pub admin_session_hours: u64,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig {
+            templates_dir: None,
+            admin_idle_minutes: 60,
+            admin_session_hours: 12,
+        }
+    }
 }
 
 /// Where outgoing mail (account confirmation, password reset) goes.

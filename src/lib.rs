@@ -3,16 +3,21 @@
 //! Layers, each depending only on those below it:
 //!
 //! - [`cli`] — the `chatctl` command line (one file per subcommand).
+//! - [`admin`] — the admin panel at `/admin`: sessions, CSRF, roles, Handlebars pages.
 //! - [`app`] — assembles a running server from [`config`]: database, chat service, HTTP.
 //! - [`http`] — warp filters: the WebSocket endpoint, widget assets, health and metrics.
 //! - [`chat`] — the domain of live chat: wire protocol, rooms and fan-out (hub),
 //!   the group-commit writer, per-connection sessions and rate limits.
+//! - [`moderation`] — bans, mutes, deletions, room settings, word filters, reports,
+//!   with their live effects on the chat.
 //! - [`identity`] — guest tokens, host-verified users (JWT), registered accounts, passwords.
 //! - [`mail`] — outgoing email (SMTP or an outbox folder) and visitor-facing templates.
 //! - [`db`] — diesel models and queries on SQLite or PostgreSQL, embedded migrations.
 //! - [`input`] — validated newtypes for everything users type (names, origins, keys).
 //! - [`metrics`] — Prometheus counters and gauges.
+//! - [`timefmt`] — UTC dates for pages, forms and exports.
 
+pub mod admin;
 pub mod app;
 pub mod chat;
 pub mod cli;
@@ -23,3 +28,5 @@ pub mod identity;
 pub mod input;
 pub mod mail;
 pub mod metrics;
+pub mod moderation;
+pub mod timefmt;

@@ -383,6 +383,14 @@ impl Hub {
         lock(&self.conns).len()
     }
 
+    /// Open connections of one participant.
+    pub fn connections_by_participant(&self, participant: ParticipantId) -> usize {
+        lock(&self.conns)
+            .values()
+            .filter(|c| c.participant == Some(participant))
+            .count()
+    }
+
     pub fn connections_by_site(&self) -> HashMap<SiteId, usize> {
         let mut counts = HashMap::new();
         for info in lock(&self.conns).values() {

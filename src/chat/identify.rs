@@ -166,6 +166,7 @@ pub async fn identify(
                     None,
                 ),
             };
+            Participant::record_ip(conn, participant.id, &ip_text)?;
             let ban = Ban::find_active(conn, site_id, Some(participant.id), Some(ip))?;
             Ok(Ok(Identified {
                 participant,

@@ -19,6 +19,12 @@ pub fn connection_limiter(per_second: u32, burst: u32) -> DefaultDirectRateLimit
     DefaultDirectRateLimiter::direct(quota(per_second, burst))
 }
 
+/// Reports per connection: a few in a row, then one a minute.
+pub fn report_limiter() -> DefaultDirectRateLimiter {
+    let burst = NonZeroU32::new(5).unwrap_or(NonZeroU32::MIN);
+    DefaultDirectRateLimiter::direct(Quota::per_minute(NonZeroU32::MIN).allow_burst(burst))
+}
+
 pub fn ip_limiter(per_second: u32, burst: u32) -> IpRateLimiter {
     IpRateLimiter::keyed(quota(per_second, burst))
 }

@@ -8,8 +8,12 @@ pub mod limits;
 pub mod protocol;
 mod refusal;
 mod rooms;
+pub mod rules;
 pub mod session;
+pub mod word_filter;
 pub mod writer;
+
+pub use rooms::who;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -37,6 +41,8 @@ pub struct Chat {
     pub limits: Limits,
     pub metrics: Arc<Metrics>,
     pub ip_limiter: IpRateLimiter,
+    /// Room settings, mutes and word filters, cached for the send path.
+    pub rules: rules::Rules,
 }
 
 /// Why a WebSocket upgrade is refused, before any frame is exchanged.

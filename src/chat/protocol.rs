@@ -85,6 +85,13 @@ pub enum ClientFrame {
         #[serde(default)]
         t: Option<serde_json::Value>,
     },
+    /// Flag a message for the site's moderators.
+    Report {
+        room: String,
+        seq: i64,
+        #[serde(default)]
+        reason: Option<String>,
+    },
 }
 
 impl ClientFrame {
@@ -102,6 +109,7 @@ impl ClientFrame {
             ClientFrame::Typing { .. } => "typing",
             ClientFrame::History { .. } => "history",
             ClientFrame::Ping { .. } => "ping",
+            ClientFrame::Report { .. } => "report",
         }
     }
 }
@@ -230,6 +238,11 @@ pub enum ServerFrame {
         room: String,
         seq: i64,
     },
+    /// The answer to a `report`: moderators will see it.
+    Reported {
+        room: String,
+        seq: i64,
+    },
     Pong {
         #[serde(skip_serializing_if = "Option::is_none")]
         t: Option<serde_json::Value>,
@@ -286,6 +299,11 @@ pub enum ErrorCode {
     RateLimited,
     RoomLocked,
     Banned,
+    Muted,
+    SlowMode,
+    MessageBlocked,
+    HeldForReview,
+    MessageNotFound,
     StorageUnavailable,
     Internal,
     VerificationRequired,
@@ -323,6 +341,11 @@ impl ErrorCode {
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::RoomLocked => "room_locked",
             ErrorCode::Banned => "banned",
+            ErrorCode::Muted => "muted",
+            ErrorCode::SlowMode => "slow_mode",
+            ErrorCode::MessageBlocked => "message_blocked",
+            ErrorCode::HeldForReview => "held_for_review",
+            ErrorCode::MessageNotFound => "message_not_found",
             ErrorCode::StorageUnavailable => "storage_unavailable",
             ErrorCode::Internal => "internal",
             ErrorCode::VerificationRequired => "verification_required",

@@ -1,6 +1,9 @@
 //! A frame the session refuses, and the `error` frame that answers it.
 
+use std::time::Duration;
+
 use super::protocol::ErrorCode;
+use super::rules::MuteInfo;
 use crate::db::DbError;
 
 /// A failed frame: the error frame to send back.
@@ -27,5 +30,37 @@ impl From<DbError> for Refusal {
             ErrorCode::StorageUnavailable,
             "The chat is temporarily unavailable. Try again shortly.",
         )
+    }
+}
+
+/// A muted participant tried to post.
+pub fn muted(mute: &MuteInfo) -> Refusal {
+    let left = (mute.until - crate::db::now_ms()).max(1000);
+    let minutes = (left + 59_999) / 60_000;
+    let reason = if mute.reason.is_empty() {
+        String::new()
+    } else {
+        format!(" Reason: {}", mute.reason)
+    };
+    Refusal {
+        code: ErrorCode::Muted,
+        message: format!(
+            "A moderator muted you; you can post again in {minutes} minute{}.{reason}",
+            if minutes == 1 { "" } else { "s" }
+        ),
+        retry_after_ms: Some(left as u64),
+    }
+}
+
+/// Slow mode: the participant posted in this room too recently.
+pub fn slow_mode(secs: u32, wait: Duration) -> Refusal {
+    let ms = wait.as_millis().max(1) as u64;
+    Refusal {
+        code: ErrorCode::SlowMode,
+        message: format!(
+            "Slow mode: one message every {secs} s in this room. Wait {} s.",
+            ms.div_ceil(1000)
+        ),
+        retry_after_ms: Some(ms),
     }
 }

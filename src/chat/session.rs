@@ -26,6 +26,8 @@ use crate::db::models::{Message, ParticipantId, ParticipantKind, RoomId, Site};
 use crate::input::{self, ClientId, MessageTextError, RoomName};
 use crate::mail::Lang;
 
+mod moderate;
+
 /// Consecutive invalid frames tolerated before the connection is closed.
 const MAX_INVALID_STREAK: u32 = 20;
 /// "Typing" notices relayed per connection at most this often.
@@ -65,6 +67,7 @@ pub struct Session {
     joined: HashMap<String, Joined>,
     rooms_by_id: HashMap<RoomId, String>,
     limiter: DefaultDirectRateLimiter,
+    report_limiter: DefaultDirectRateLimiter,
     last_typing: Option<Instant>,
     invalid_streak: u32,
     /// Sends whose `ack` (or error) has not reached the client yet.
@@ -92,6 +95,7 @@ impl Session {
             joined: HashMap::new(),
             rooms_by_id: HashMap::new(),
             limiter,
+            report_limiter: limits::report_limiter(),
             last_typing: None,
             invalid_streak: 0,
             in_flight: 0,
@@ -162,6 +166,7 @@ impl Session {
         let (reference, room) = match &frame {
             ClientFrame::Send { cid, room, .. } => (cid.clone(), Some(room.clone())),
             ClientFrame::Join { room, .. }
+            | ClientFrame::Report { room, .. }
             | ClientFrame::Leave { room }
             | ClientFrame::Typing { room, .. }
             | ClientFrame::History { room, .. } => (kind.to_owned(), Some(room.clone())),
@@ -206,8 +211,12 @@ impl Session {
             }
             ClientFrame::Leave { room } => self.leave(&room).map(|_| Flow::Continue),
             ClientFrame::Send { room, cid, text } => {
-                self.send(&room, &cid, &text).map(|_| Flow::Continue)
+                self.send(&room, &cid, &text).await.map(|_| Flow::Continue)
             }
+            ClientFrame::Report { room, seq, reason } => self
+                .report(&room, seq, reason.as_deref())
+                .await
+                .map(|_| Flow::Continue),
             ClientFrame::Typing { room, active } => {
                 self.typing(&room, active).map(|_| Flow::Continue)
             }
@@ -498,29 +507,11 @@ impl Session {
         Ok(())
     }
 
-    fn send(&mut self, room: &str, cid: &str, text: &str) -> Result<(), Refusal> {
+    async fn send(&mut self, room: &str, cid: &str, text: &str) -> Result<(), Refusal> {
         let room_id = self.joined(room)?.id;
         let cid =
             ClientId::parse(cid).map_err(|e| Refusal::new(ErrorCode::InvalidCid, e.to_string()))?;
-        let text = input::message_text(text, self.max_message_chars()).map_err(|e| match e {
-            MessageTextError::Empty => {
-                Refusal::new(ErrorCode::EmptyMessage, "The message is empty.")
-            }
-            MessageTextError::TooLong { .. } => {
-                Refusal::new(ErrorCode::MessageTooLong, capitalized(&e.to_string()))
-            }
-        })?;
-        if let Err(wait) = limits::check(&self.limiter, &self.chat.ip_limiter, &self.ip) {
-            let ms = wait.as_millis().max(1) as u64;
-            return Err(Refusal {
-                code: ErrorCode::RateLimited,
-                message: format!(
-                    "You are sending too fast. Retry in {:.1} s.",
-                    ms as f64 / 1000.0
-                ),
-                retry_after_ms: Some(ms),
-            });
-        }
+        let text = self.checked_text(room_id, &cid, text).await?;
         let me = self.me()?;
         self.chat.writer.post(Post {
             site: self.site.id,
@@ -531,7 +522,7 @@ impl Session {
             cid: cid.into_inner(),
             text,
             ip: Some(self.ip.to_string()),
-            sender: self.handle.clone(),
+            sender: Some(self.handle.clone()),
         });
         self.in_flight += 1;
         Ok(())

@@ -29,13 +29,18 @@ pub struct Post {
     pub cid: String,
     pub text: String,
     pub ip: Option<String>,
-    /// Gets the `ack` (or error) through its queue, after the broadcast.
-    pub sender: ConnHandle,
+    /// Gets the `ack` (or error) through its queue, after the broadcast. `None`
+    /// for a held message a moderator approved: everyone gets it as a `message`.
+    pub sender: Option<ConnHandle>,
 }
 
 impl Post {
     /// Tells the sender nothing was stored; a retry with the same cid is safe.
     fn refuse(self, message: &str) {
+        let Some(sender) = self.sender else {
+            tracing::warn!(room = %self.room, "an approved message could not be stored");
+            return;
+        };
         let frame = ServerFrame::Error {
             code: ErrorCode::StorageUnavailable,
             message: message.to_owned(),
@@ -43,7 +48,7 @@ impl Post {
             room: Some(self.room_name),
             retry_after_ms: Some(1000),
         };
-        self.sender.reply(frame.encode());
+        sender.reply(frame.encode());
     }
 }
 
@@ -182,14 +187,20 @@ impl WriterLoop {
                         },
                     }
                     .encode();
-                    let delivered =
-                        self.hub
-                            .publish(post.room, &frame, Some(msg.seq), Some(post.sender.id));
+                    let delivered = self.hub.publish(
+                        post.room,
+                        &frame,
+                        Some(msg.seq),
+                        post.sender.as_ref().map(|s| s.id),
+                    );
                     self.metrics.messages_committed.inc();
                     self.metrics.deliveries.inc_by(delivered as u64);
                     (msg.seq, id, msg.created_at, delivered, false)
                 }
                 Outcome::Duplicate(msg) => (msg.seq, msg.id, msg.created_at, 0, true),
+            };
+            let Some(sender) = post.sender else {
+                continue;
             };
             let ack = ServerFrame::Ack {
                 cid: post.cid,
@@ -200,7 +211,7 @@ impl WriterLoop {
                 delivered,
                 duplicate,
             };
-            post.sender.reply(ack.encode());
+            sender.reply(ack.encode());
         }
     }
 }

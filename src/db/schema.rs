@@ -150,6 +150,79 @@ diesel::table! {
 }
 
 diesel::joinable!(account_tokens -> accounts (account_id));
+diesel::table! {
+    admin_sessions (id) {
+        id -> BigInt,
+        token_hash -> Text,
+        admin_user_id -> BigInt,
+        csrf_token -> Text,
+        ip -> Nullable<Text>,
+        created_at -> BigInt,
+        last_seen_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    participant_ips (participant_id, ip) {
+        participant_id -> BigInt,
+        ip -> Text,
+        first_seen_at -> BigInt,
+        last_seen_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    mutes (id) {
+        id -> BigInt,
+        site_id -> BigInt,
+        participant_id -> BigInt,
+        reason -> Text,
+        created_by -> Nullable<BigInt>,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    reports (id) {
+        id -> BigInt,
+        site_id -> BigInt,
+        message_id -> BigInt,
+        reporter_id -> BigInt,
+        reason -> Text,
+        created_at -> BigInt,
+        resolved_at -> Nullable<BigInt>,
+        resolved_by -> Nullable<BigInt>,
+        resolution -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    word_filters (id) {
+        id -> BigInt,
+        site_id -> BigInt,
+        kind -> Text,
+        pattern -> Text,
+        action -> Text,
+        created_by -> Nullable<BigInt>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    held_messages (id) {
+        id -> BigInt,
+        site_id -> BigInt,
+        room_id -> BigInt,
+        participant_id -> BigInt,
+        cid -> Text,
+        body -> Text,
+        ip -> Nullable<Text>,
+        created_at -> BigInt,
+    }
+}
+
 diesel::joinable!(site_origins -> sites (site_id));
 diesel::joinable!(rooms -> sites (site_id));
 diesel::joinable!(participants -> sites (site_id));
@@ -157,6 +230,12 @@ diesel::joinable!(messages -> rooms (room_id));
 diesel::joinable!(messages -> participants (participant_id));
 diesel::joinable!(admin_user_sites -> admin_users (admin_user_id));
 diesel::joinable!(admin_user_sites -> sites (site_id));
+diesel::joinable!(admin_sessions -> admin_users (admin_user_id));
+diesel::joinable!(participant_ips -> participants (participant_id));
+diesel::joinable!(reports -> messages (message_id));
+diesel::joinable!(held_messages -> participants (participant_id));
+diesel::joinable!(held_messages -> rooms (room_id));
+diesel::joinable!(audit_log -> admin_users (admin_user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     server_settings,
@@ -171,4 +250,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     accounts,
     account_tokens,
+    admin_sessions,
+    participant_ips,
+    mutes,
+    reports,
+    word_filters,
+    held_messages,
 );

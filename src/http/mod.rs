@@ -1,6 +1,7 @@
 //! HTTP surface (warp): the WebSocket endpoint, widget assets and demo page,
-//! health and metrics. Each submodule exposes its filters; [`routes`] combines
-//! them and [`error`] maps every rejection to a JSON error body in one place.
+//! health and metrics, visitor account pages, and the admin panel ([`crate::admin`])
+//! at `/admin`. Each submodule exposes its filters; [`routes`] combines them
+//! and [`error`] maps every rejection to a JSON error body in one place.
 
 pub mod account;
 pub mod assets;
@@ -23,6 +24,8 @@ pub struct AppState {
     pub shutdown: watch::Receiver<bool>,
     /// The demo site's public key, when the demo is enabled.
     pub demo_site_key: Option<String>,
+    /// The admin panel.
+    pub admin: Arc<crate::admin::Admin>,
 }
 
 impl AppState {
@@ -39,6 +42,7 @@ pub fn routes(
     ws::route(state.clone())
         .or(health::routes(state.clone()))
         .or(account::routes(state.clone()))
+        .or(crate::admin::routes(state.admin.clone()))
         .or(assets::routes(state))
         .recover(error::recover)
         .with(warp::trace::request())

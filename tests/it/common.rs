@@ -114,6 +114,7 @@ pub async fn spawn_configured(
             outbox_dir: outbox.path().to_owned(),
         },
         limits: Limits::default(),
+        admin: chatctl::config::AdminConfig::default(),
     };
     configure(&mut config);
     let app = Application::build(&config, &database.url)

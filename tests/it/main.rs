@@ -1,6 +1,13 @@
 //! Integration tests: one binary (one link step) with a module per area.
 
 mod accounts;
+mod admin_auth;
+mod admin_browser;
+mod admin_log;
+mod admin_moderation;
+mod admin_roles;
+mod admin_sites;
+mod admin_xss;
 mod admission;
 mod cli;
 mod common;
@@ -8,5 +15,6 @@ mod identity;
 mod input;
 mod mailbox;
 mod operations;
+mod panel;
 mod postgres;
 mod rooms;

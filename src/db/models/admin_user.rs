@@ -31,6 +31,15 @@ pub enum Role {
 }
 
 impl Role {
+    pub fn parse(raw: &str) -> Option<Role> {
+        match raw {
+            "owner" => Some(Role::Owner),
+            "admin" => Some(Role::Admin),
+            "moderator" => Some(Role::Moderator),
+            _ => None,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Owner => "owner",
@@ -103,6 +112,51 @@ impl AdminUser {
     pub fn set_password_hash(&self, conn: &mut DbConn, hash: &str) -> Result<(), DbError> {
         with_backend!(conn, c => diesel::update(admin_users::table.find(self.id))
             .set(admin_users::password_hash.eq(hash))
+            .execute(c))?;
+        Ok(())
+    }
+
+    pub fn find(conn: &mut DbConn, id: AdminUserId) -> Result<Option<AdminUser>, DbError> {
+        with_backend!(conn, c => admin_users::table.find(id).select(AdminUser::as_select()).first(c).optional())
+            .map_err(DbError::from)
+    }
+
+    pub fn role(&self) -> Role {
+        match self.role.as_str() {
+            "owner" => Role::Owner,
+            "admin" => Role::Admin,
+            _ => Role::Moderator,
+        }
+    }
+
+    /// Ids of the sites a moderator is assigned to.
+    pub fn site_ids(&self, conn: &mut DbConn) -> Result<Vec<SiteId>, DbError> {
+        with_backend!(conn, c => admin_user_sites::table
+            .filter(admin_user_sites::admin_user_id.eq(self.id))
+            .select(admin_user_sites::site_id)
+            .order(admin_user_sites::site_id)
+            .load(c))
+        .map_err(DbError::from)
+    }
+
+    /// Replaces the moderator's site assignments.
+    pub fn set_sites(&self, conn: &mut DbConn, site_ids: &[SiteId]) -> Result<(), DbError> {
+        let id = self.id;
+        with_backend!(conn, c => c.transaction(|c| {
+            diesel::delete(admin_user_sites::table.filter(admin_user_sites::admin_user_id.eq(id))).execute(c)?;
+            for site in site_ids {
+                diesel::insert_into(admin_user_sites::table)
+                    .values((admin_user_sites::admin_user_id.eq(id), admin_user_sites::site_id.eq(site)))
+                    .execute(c)?;
+            }
+            Ok::<_, diesel::result::Error>(())
+        }))
+        .map_err(DbError::from)
+    }
+
+    pub fn record_login(&self, conn: &mut DbConn) -> Result<(), DbError> {
+        with_backend!(conn, c => diesel::update(admin_users::table.find(self.id))
+            .set(admin_users::last_login_at.eq(Some(now_ms())))
             .execute(c))?;
         Ok(())
     }

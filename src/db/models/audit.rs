@@ -1,7 +1,8 @@
 use diesel::prelude::*;
+use serde::Serialize;
 
 use super::{AdminUserId, SiteId};
-use crate::db::schema::audit_log;
+use crate::db::schema::{admin_users, audit_log};
 use crate::db::{now_ms, DbConn, DbError};
 use crate::with_backend;
 
@@ -31,4 +32,70 @@ impl AuditEntry<'_> {
             .execute(c))?;
         Ok(())
     }
+}
+
+/// A stored audit line with the name of the account that acted.
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = audit_log)]
+pub struct AuditRow {
+    pub id: i64,
+    pub admin_user_id: Option<AdminUserId>,
+    pub site_id: Option<SiteId>,
+    pub action: String,
+    pub target_type: String,
+    pub target_id: String,
+    pub details: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Sites the viewer may see; `None` means all (including entries without a site).
+    pub visible_sites: Option<Vec<SiteId>>,
+    pub site: Option<SiteId>,
+    pub actor: Option<AdminUserId>,
+    /// Action prefix, e.g. `ban` or `ban.create`.
+    pub action: Option<String>,
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    /// Keyset: entries with a smaller id.
+    pub before_id: Option<i64>,
+}
+
+/// Newest first, with the acting account's email (`None` for the command line).
+pub fn list(
+    conn: &mut DbConn,
+    filter: &AuditFilter,
+    limit: i64,
+) -> Result<Vec<(AuditRow, Option<String>)>, DbError> {
+    with_backend!(conn, c => {
+        let mut q = audit_log::table
+            .left_join(admin_users::table)
+            .select((AuditRow::as_select(), admin_users::email.nullable()))
+            .into_boxed();
+        if let Some(sites) = &filter.visible_sites {
+            q = q.filter(audit_log::site_id.eq_any(sites.clone()));
+        }
+        if let Some(site) = filter.site {
+            q = q.filter(audit_log::site_id.eq(site));
+        }
+        if let Some(actor) = filter.actor {
+            q = q.filter(audit_log::admin_user_id.eq(actor));
+        }
+        if let Some(action) = filter.action.as_deref().filter(|a| !a.is_empty()) {
+            let prefix = format!("{}%", action.replace(['\\', '%'], "").replace('_', "\\_"));
+            q = q.filter(audit_log::action.like(prefix).escape('\\'));
+        }
+        if let Some(from) = filter.from {
+            q = q.filter(audit_log::created_at.ge(from));
+        }
+        if let Some(to) = filter.to {
+            q = q.filter(audit_log::created_at.lt(to));
+        }
+        if let Some(before) = filter.before_id {
+            q = q.filter(audit_log::id.lt(before));
+        }
+        q.order(audit_log::id.desc()).limit(limit).load(c)
+    })
+    .map_err(DbError::from)
 }

@@ -24,7 +24,98 @@ pub struct Ban {
     pub revoked_at: Option<i64>,
 }
 
+/// A ban to create. At least one of `participant_id` and `cidr` is set (checked by the caller).
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = bans)]
+pub struct NewBan {
+    pub site_id: Option<SiteId>,
+    pub participant_id: Option<ParticipantId>,
+    pub cidr: Option<String>,
+    pub reason: String,
+    pub created_by: Option<AdminUserId>,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+}
+
+/// Which bans a list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BanState {
+    Active,
+    /// Expired or revoked.
+    Ended,
+}
+
 impl Ban {
+    pub fn create(conn: &mut DbConn, new: &NewBan) -> Result<Ban, DbError> {
+        with_backend!(conn, c => diesel::insert_into(bans::table)
+            .values(new)
+            .returning(Ban::as_returning())
+            .get_result(c))
+        .map_err(DbError::from)
+    }
+
+    pub fn find(conn: &mut DbConn, id: BanId) -> Result<Option<Ban>, DbError> {
+        with_backend!(conn, c => bans::table.find(id).select(Ban::as_select()).first(c).optional())
+            .map_err(DbError::from)
+    }
+
+    pub fn is_active(&self, now: i64) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|t| t > now)
+    }
+
+    pub fn revoke(conn: &mut DbConn, id: BanId) -> Result<bool, DbError> {
+        let n = with_backend!(conn, c => diesel::update(bans::table.find(id).filter(bans::revoked_at.is_null()))
+            .set(bans::revoked_at.eq(Some(now_ms())))
+            .execute(c))?;
+        Ok(n > 0)
+    }
+
+    /// Bans in `state`, newest first. `sites`: `None` for every ban, else bans
+    /// scoped to those sites (global bans included only when `include_global`).
+    pub fn list(
+        conn: &mut DbConn,
+        sites: Option<&[SiteId]>,
+        include_global: bool,
+        state: BanState,
+        limit: i64,
+    ) -> Result<Vec<Ban>, DbError> {
+        let now = now_ms();
+        with_backend!(conn, c => {
+            let mut q = bans::table.select(Ban::as_select()).into_boxed();
+            if let Some(sites) = sites {
+                let sites = sites.to_vec();
+                q = if include_global {
+                    q.filter(bans::site_id.eq_any(sites).or(bans::site_id.is_null()))
+                } else {
+                    q.filter(bans::site_id.eq_any(sites))
+                };
+            }
+            q = match state {
+                BanState::Active => q
+                    .filter(bans::revoked_at.is_null())
+                    .filter(bans::expires_at.is_null().or(bans::expires_at.gt(now))),
+                BanState::Ended => q.filter(
+                    bans::revoked_at.is_not_null().or(bans::expires_at.le(now)),
+                ),
+            };
+            q.order(bans::id.desc()).limit(limit).load(c)
+        })
+        .map_err(DbError::from)
+    }
+
+    /// Every ban naming this participant, newest first.
+    pub fn for_participant(
+        conn: &mut DbConn,
+        participant: ParticipantId,
+    ) -> Result<Vec<Ban>, DbError> {
+        with_backend!(conn, c => bans::table
+            .filter(bans::participant_id.eq(participant))
+            .select(Ban::as_select())
+            .order(bans::id.desc())
+            .load(c))
+        .map_err(DbError::from)
+    }
+
     /// Whether the ban covers this address. A stored range that no longer parses
     /// covers nothing (and was rejected when it was written).
     pub fn covers_ip(&self, ip: IpAddr) -> bool {

@@ -3,7 +3,7 @@ use serde::Serialize;
 
 use super::{MessageId, Participant, ParticipantId, RoomId, SiteId};
 use crate::db::schema::{messages, participants};
-use crate::db::{DbConn, DbError};
+use crate::db::{now_ms, DbConn, DbError};
 use crate::with_backend;
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
@@ -114,6 +114,73 @@ impl Message {
             .select(Message::as_select())
             .first(c)
             .optional())
+        .map_err(DbError::from)
+    }
+
+    pub fn find(conn: &mut DbConn, id: MessageId) -> Result<Option<Message>, DbError> {
+        with_backend!(conn, c => messages::table.find(id).select(Message::as_select()).first(c).optional())
+            .map_err(DbError::from)
+    }
+
+    /// The visible message with this seq in the room.
+    pub fn find_by_seq(
+        conn: &mut DbConn,
+        room: RoomId,
+        seq: i64,
+    ) -> Result<Option<Message>, DbError> {
+        with_backend!(conn, c => messages::table
+            .filter(messages::room_id.eq(room))
+            .filter(messages::seq.eq(seq))
+            .filter(messages::deleted_at.is_null())
+            .select(Message::as_select())
+            .first(c)
+            .optional())
+        .map_err(DbError::from)
+    }
+
+    /// Marks the message deleted; false when it already was.
+    pub fn mark_deleted(conn: &mut DbConn, id: MessageId) -> Result<bool, DbError> {
+        let n = with_backend!(conn, c => diesel::update(messages::table.find(id).filter(messages::deleted_at.is_null()))
+            .set(messages::deleted_at.eq(Some(now_ms())))
+            .execute(c))?;
+        Ok(n > 0)
+    }
+
+    /// Marks every visible message of the participant deleted; returns their rooms and seqs.
+    pub fn mark_deleted_by_participant(
+        conn: &mut DbConn,
+        participant: ParticipantId,
+    ) -> Result<Vec<(RoomId, i64)>, DbError> {
+        with_backend!(conn, c => diesel::update(
+            messages::table
+                .filter(messages::participant_id.eq(participant))
+                .filter(messages::deleted_at.is_null()),
+        )
+        .set(messages::deleted_at.eq(Some(now_ms())))
+        .returning((messages::room_id, messages::seq))
+        .get_results(c))
+        .map_err(DbError::from)
+    }
+
+    /// Messages stored on the site since `since` (Unix ms), deleted ones included.
+    pub fn count_since(conn: &mut DbConn, site: SiteId, since: i64) -> Result<i64, DbError> {
+        with_backend!(conn, c => messages::table
+            .filter(messages::site_id.eq(site))
+            .filter(messages::created_at.ge(since))
+            .count()
+            .get_result(c))
+        .map_err(DbError::from)
+    }
+
+    /// Rooms of the site with at least one message since `since`.
+    pub fn active_rooms_since(conn: &mut DbConn, site: SiteId, since: i64) -> Result<i64, DbError> {
+        use diesel::dsl::count;
+        use diesel::expression_methods::AggregateExpressionMethods;
+        with_backend!(conn, c => messages::table
+            .filter(messages::site_id.eq(site))
+            .filter(messages::created_at.ge(since))
+            .select(count(messages::room_id).aggregate_distinct())
+            .first(c))
         .map_err(DbError::from)
     }
 

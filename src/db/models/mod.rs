@@ -2,22 +2,34 @@
 //! methods taking `&mut DbConn`.
 
 pub mod account;
+pub mod admin_session;
 pub mod admin_user;
 pub mod audit;
 pub mod ban;
+pub mod held_message;
 pub mod message;
+pub mod message_log;
+pub mod mute;
 pub mod participant;
+pub mod report;
 pub mod room;
 pub mod server_setting;
 pub mod site;
+pub mod word_filter;
 
 use diesel_derive_newtype::DieselNewType;
 use serde::Serialize;
 
 macro_rules! id_newtype {
     ($($name:ident),*) => {$(
-        #[derive(DieselNewType, Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+        #[derive(DieselNewType, Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
         pub struct $name(pub i64);
+
+        impl From<i64> for $name {
+            fn from(id: i64) -> Self {
+                $name(id)
+            }
+        }
 
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -27,12 +39,27 @@ macro_rules! id_newtype {
     )*};
 }
 
-id_newtype!(SiteId, RoomId, ParticipantId, MessageId, AdminUserId, BanId);
+id_newtype!(
+    SiteId,
+    RoomId,
+    ParticipantId,
+    MessageId,
+    AdminUserId,
+    BanId,
+    MuteId,
+    ReportId,
+    WordFilterId,
+    HeldMessageId
+);
 
 pub use account::{Account, TokenProblem, TokenPurpose};
 pub use admin_user::{AdminUser, Role};
-pub use ban::Ban;
+pub use ban::{Ban, NewBan};
+pub use held_message::HeldMessage;
 pub use message::{Message, NewMessage};
+pub use mute::Mute;
 pub use participant::{Participant, ParticipantKind};
+pub use report::Report;
 pub use room::Room;
 pub use site::{RoomPolicy, Site};
+pub use word_filter::WordFilter;

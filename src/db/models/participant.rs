@@ -2,7 +2,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use super::{ParticipantId, SiteId};
-use crate::db::schema::participants;
+use crate::db::schema::{participant_ips, participants};
 use crate::db::{now_ms, DbConn, DbError};
 use crate::with_backend;
 
@@ -154,5 +154,105 @@ impl Participant {
         self.last_ip = ip.map(str::to_owned);
         self.last_seen_at = now;
         Ok(())
+    }
+}
+
+/// An address a participant connected from.
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = participant_ips)]
+pub struct ParticipantIp {
+    pub participant_id: ParticipantId,
+    pub ip: String,
+    pub first_seen_at: i64,
+    pub last_seen_at: i64,
+}
+
+/// How to look participants up in the admin panel.
+#[derive(Debug, Clone)]
+pub enum ParticipantQuery {
+    Id(ParticipantId),
+    /// Nickname substring, any case.
+    Nick(String),
+    /// Exact address, current or seen before.
+    Ip(String),
+}
+
+diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
+
+/// `%text%` for LIKE, with the wildcards of `text` escaped (escape character `\`).
+pub fn like_pattern(text: &str) -> String {
+    let escaped = text
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+impl Participant {
+    /// Records that the participant connected from `ip` (first and last time seen).
+    pub fn record_ip(conn: &mut DbConn, id: ParticipantId, ip: &str) -> Result<(), DbError> {
+        let now = now_ms();
+        with_backend!(conn, c => diesel::insert_into(participant_ips::table)
+            .values((
+                participant_ips::participant_id.eq(id),
+                participant_ips::ip.eq(ip),
+                participant_ips::first_seen_at.eq(now),
+                participant_ips::last_seen_at.eq(now),
+            ))
+            .on_conflict((participant_ips::participant_id, participant_ips::ip))
+            .do_update()
+            .set(participant_ips::last_seen_at.eq(now))
+            .execute(c))?;
+        Ok(())
+    }
+
+    pub fn ips(conn: &mut DbConn, id: ParticipantId) -> Result<Vec<ParticipantIp>, DbError> {
+        with_backend!(conn, c => participant_ips::table
+            .filter(participant_ips::participant_id.eq(id))
+            .select(ParticipantIp::as_select())
+            .order(participant_ips::last_seen_at.desc())
+            .limit(100)
+            .load(c))
+        .map_err(DbError::from)
+    }
+
+    /// Participants matching the query on these sites (`None`: all), most recently seen first.
+    pub fn search(
+        conn: &mut DbConn,
+        sites: Option<&[SiteId]>,
+        query: &ParticipantQuery,
+        limit: i64,
+    ) -> Result<Vec<Participant>, DbError> {
+        with_backend!(conn, c => {
+            let mut q = participants::table.select(Participant::as_select()).into_boxed();
+            if let Some(sites) = sites {
+                q = q.filter(participants::site_id.eq_any(sites.to_vec()));
+            }
+            q = match query {
+                ParticipantQuery::Id(id) => q.filter(participants::id.eq(*id)),
+                ParticipantQuery::Nick(nick) => q.filter(lower(participants::nick).like(like_pattern(nick)).escape('\\')),
+                ParticipantQuery::Ip(ip) => q.filter(
+                    participants::last_ip.eq(ip.clone()).or(participants::id.eq_any(
+                        participant_ips::table
+                            .filter(participant_ips::ip.eq(ip.clone()))
+                            .select(participant_ips::participant_id),
+                    )),
+                ),
+            };
+            q.order(participants::last_seen_at.desc()).limit(limit).load(c)
+        })
+        .map_err(DbError::from)
+    }
+
+    pub fn find_many(
+        conn: &mut DbConn,
+        ids: &[ParticipantId],
+    ) -> Result<Vec<Participant>, DbError> {
+        with_backend!(conn, c => participants::table
+            .filter(participants::id.eq_any(ids.to_vec()))
+            .select(Participant::as_select())
+            .load(c))
+        .map_err(DbError::from)
     }
 }

@@ -55,6 +55,16 @@ impl Room {
         .map_err(DbError::from)
     }
 
+    /// Replaces the moderation settings; they apply from the next message on.
+    pub fn update_settings(
+        conn: &mut DbConn,
+        id: RoomId,
+        settings: &RoomSettings,
+    ) -> Result<(), DbError> {
+        with_backend!(conn, c => diesel::update(rooms::table.find(id)).set(settings).execute(c))?;
+        Ok(())
+    }
+
     pub fn set_last_seq(conn: &mut DbConn, id: RoomId, seq: i64) -> Result<(), DbError> {
         with_backend!(conn, c => diesel::update(rooms::table.find(id)).set(rooms::last_seq.eq(seq)).execute(c))?;
         Ok(())
@@ -74,4 +84,15 @@ impl Room {
             other => other,
         }
     }
+}
+
+/// The settings a moderator changes on a room.
+#[derive(Debug, Clone, AsChangeset)]
+#[diesel(table_name = rooms, treat_none_as_null = true)]
+pub struct RoomSettings {
+    pub slow_mode_secs: i32,
+    pub locked: bool,
+    pub approve_first: bool,
+    /// `None`: the site's limit applies.
+    pub max_message_chars: Option<i32>,
 }

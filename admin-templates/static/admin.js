@@ -1,0 +1,45 @@
+// chatctl admin: small progressive enhancements. Every page works without it.
+"use strict";
+
+// Confirm destructive forms: <form data-confirm="Really?">.
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  const question = form.getAttribute && form.getAttribute("data-confirm");
+  if (question && !window.confirm(question)) event.preventDefault();
+});
+
+// Copy buttons: <button data-copy="#selector">.
+document.addEventListener("click", (event) => {
+  const button = event.target.closest && event.target.closest("[data-copy]");
+  if (!button) return;
+  const source = document.querySelector(button.getAttribute("data-copy"));
+  if (!source || !navigator.clipboard) return;
+  navigator.clipboard.writeText(source.textContent.trim()).then(() => {
+    const label = button.textContent;
+    button.textContent = "Copied";
+    setTimeout(() => { button.textContent = label; }, 1500);
+  });
+});
+
+// Dashboard numbers refresh themselves: <div data-refresh="/admin/dashboard.json">.
+const live = document.querySelector("[data-refresh]");
+if (live) {
+  const refresh = async () => {
+    try {
+      const response = await fetch(live.getAttribute("data-refresh"), { credentials: "same-origin" });
+      if (!response.ok) return;
+      const data = await response.json();
+      for (const site of data.sites) {
+        const card = live.querySelector(`[data-site="${site.id}"]`);
+        if (!card) continue;
+        for (const cell of card.querySelectorAll("[data-stat]")) {
+          const value = site[cell.getAttribute("data-stat")];
+          if (value !== undefined) cell.textContent = String(value);
+        }
+      }
+    } catch (_) {
+      // Offline or logged out: keep the last numbers.
+    }
+  };
+  setInterval(refresh, 10000);
+}

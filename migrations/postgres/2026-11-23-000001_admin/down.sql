@@ -1,0 +1,10 @@
+DROP INDEX audit_log_admin_created;
+DROP INDEX messages_room_created;
+DROP INDEX messages_site_created_id;
+DROP INDEX messages_created_id;
+DROP TABLE held_messages;
+DROP TABLE word_filters;
+DROP TABLE reports;
+DROP TABLE mutes;
+DROP TABLE participant_ips;
+DROP TABLE admin_sessions;

@@ -1,0 +1,167 @@
+//! Bans: by participant, by address or range, or both; on one site or all;
+//! with a reason and a duration. Active and ended lists; unban.
+
+use serde_json::json;
+
+use super::auth::Auth;
+use super::error::{AdminError, Result};
+use super::reply::{Flash, Reply};
+use super::request::Request;
+use super::{sites, Admin};
+use crate::db::models::ban::BanState;
+use crate::db::models::{Ban, BanId, Participant, ParticipantId, SiteId};
+use crate::db::now_ms;
+use crate::moderation::{self, bans::BanRequest};
+
+/// A ban as pages show it.
+pub fn view(ban: &Ban, now: i64) -> serde_json::Value {
+    json!({
+        "id": ban.id,
+        "site_id": ban.site_id,
+        "participant_id": ban.participant_id,
+        "cidr": ban.cidr,
+        "reason": ban.reason,
+        "created_at": ban.created_at,
+        "expires_at": ban.expires_at,
+        "revoked_at": ban.revoked_at,
+        "active": ban.is_active(now),
+    })
+}
+
+/// The duration fields: `duration` (a number) and `unit` (minutes, hours, days,
+/// or `permanent`). `None` means permanent.
+pub fn duration_minutes(req: &Request) -> Result<Option<i64>> {
+    let unit = req.text("unit").unwrap_or("permanent");
+    if unit == "permanent" {
+        return Ok(None);
+    }
+    let n: i64 = req
+        .field_as("duration", "Duration")?
+        .ok_or_else(|| AdminError::BadRequest("Give a duration, or choose permanent.".into()))?;
+    let factor = match unit {
+        "minutes" => 1,
+        "hours" => 60,
+        "days" => 1440,
+        _ => return Err(AdminError::BadRequest("Unknown duration unit.".into())),
+    };
+    if !(1..=3650 * 1440).contains(&n.saturating_mul(factor)) {
+        return Err(AdminError::BadRequest(
+            "The duration must be positive and under ten years.".into(),
+        ));
+    }
+    Ok(Some(n * factor))
+}
+
+/// GET /admin/bans?state=active|ended
+pub async fn list(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
+    let ended = req.query("state") == Some("ended");
+    let state = if ended {
+        BanState::Ended
+    } else {
+        BanState::Active
+    };
+    let sites = auth.sites.clone();
+    let list = admin
+        .chat
+        .db
+        .run(move |conn| Ban::list(conn, sites.as_deref(), true, state, 500))
+        .await?;
+    let now = now_ms();
+    let visible = sites::visible(admin, auth).await?;
+    let name = |id: Option<SiteId>| match id {
+        None => "All sites".to_owned(),
+        Some(id) => visible
+            .iter()
+            .find(|s| s.id == id)
+            .map_or(id.to_string(), |s| s.name.clone()),
+    };
+    let rows: Vec<_> = list
+        .iter()
+        .map(|b| {
+            let mut v = view(b, now);
+            v["site_name"] = json!(name(b.site_id));
+            // Moderators see global bans but only admins may lift them.
+            v["can_revoke"] = json!(b.site_id.is_some() || auth.is_admin());
+            v
+        })
+        .collect();
+    admin.page(
+        req,
+        auth,
+        "bans",
+        json!({
+            "title": "Bans",
+            "ended": ended,
+            "bans": rows,
+            "sites": sites::options(&visible, None),
+            "can_ban_globally": auth.is_admin(),
+        }),
+    )
+}
+
+/// POST /admin/bans — ban from the bans page (participant id and/or address).
+pub async fn create(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
+    let site = match req.text("scope") {
+        Some("all") => {
+            auth.require_admin()?;
+            None
+        }
+        Some(id) => {
+            let id = SiteId(
+                id.parse()
+                    .map_err(|_| AdminError::BadRequest("Choose a site.".into()))?,
+            );
+            auth.require_site(id)?;
+            Some(id)
+        }
+        None => return Err(AdminError::BadRequest("Choose a site.".into())),
+    };
+    let participant: Option<ParticipantId> = req
+        .field_as::<i64>("participant", "Participant id")?
+        .map(ParticipantId);
+    if let Some(p) = participant {
+        let found = admin
+            .chat
+            .db
+            .run(move |conn| Participant::find(conn, p))
+            .await?
+            .ok_or_else(|| AdminError::BadRequest(format!("There is no participant {p}.")))?;
+        auth.require_site(found.site_id)?;
+        if site.is_some_and(|s| s != found.site_id) {
+            return Err(AdminError::BadRequest(format!(
+                "Participant {p} belongs to another site."
+            )));
+        }
+    }
+    moderation::bans::ban(
+        &admin.chat,
+        auth.actor(),
+        BanRequest {
+            site,
+            participant,
+            cidr: req.text("cidr").map(str::to_owned),
+            reason: req.text("reason").unwrap_or_default().to_owned(),
+            minutes: duration_minutes(req)?,
+        },
+    )
+    .await?;
+    Ok(Reply::redirect("/admin/bans")
+        .flash(Flash::Ok("Ban created; matching chats were closed.".into())))
+}
+
+/// POST /admin/bans/{id}/revoke
+pub async fn revoke(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
+    let id: BanId = req.id(1)?;
+    let ban = admin
+        .chat
+        .db
+        .run(move |conn| Ban::find(conn, id))
+        .await?
+        .ok_or(AdminError::NotFound)?;
+    match ban.site_id {
+        Some(site) => auth.require_site(site)?,
+        None => auth.require_admin()?,
+    }
+    moderation::bans::unban(&admin.chat, auth.actor(), id).await?;
+    Ok(Reply::redirect(&req.back_or("/admin/bans")).flash(Flash::Ok("Ban lifted.".into())))
+}

@@ -1,0 +1,81 @@
+//! Errors of the admin panel and the one place they become HTTP answers.
+//! Internal errors are logged with their detail and shown as a generic page.
+
+use thiserror::Error;
+use warp::http::StatusCode;
+
+use crate::db::DbError;
+use crate::moderation::ModerationError;
+
+#[derive(Debug, Error)]
+pub enum AdminError {
+    /// 404: no such page, or an object on a site the viewer may not see (the
+    /// two look the same so that ids on other sites cannot be probed).
+    #[error("This page does not exist, or you do not have access to it.")]
+    NotFound,
+    /// 403: the viewer's role does not allow this action.
+    #[error("Your role does not allow this.")]
+    Forbidden,
+    /// 403: the form's CSRF token is missing or wrong.
+    #[error("This form has expired. Go back, reload the page and try again.")]
+    Csrf,
+    /// 400: the input is wrong; the text says how.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 303 to the login page.
+    #[error("Please log in.")]
+    Unauthenticated,
+    /// 500: logged, never shown.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl AdminError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AdminError::NotFound => StatusCode::NOT_FOUND,
+            AdminError::Forbidden | AdminError::Csrf => StatusCode::FORBIDDEN,
+            AdminError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AdminError::Unauthenticated => StatusCode::SEE_OTHER,
+            AdminError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// What the page says; internal details stay in the log.
+    pub fn public_message(&self) -> String {
+        match self {
+            AdminError::Internal(detail) => {
+                tracing::error!(error = %detail, "admin panel: internal error");
+                "Something went wrong on the server. The error was logged; try again later.".into()
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
+impl From<DbError> for AdminError {
+    fn from(err: DbError) -> Self {
+        match err {
+            DbError::NotFound => AdminError::NotFound,
+            other => AdminError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<ModerationError> for AdminError {
+    fn from(err: ModerationError) -> Self {
+        match err {
+            ModerationError::NotFound => AdminError::NotFound,
+            ModerationError::Invalid(text) => AdminError::BadRequest(text),
+            ModerationError::Db(db) => db.into(),
+        }
+    }
+}
+
+impl From<handlebars::RenderError> for AdminError {
+    fn from(err: handlebars::RenderError) -> Self {
+        AdminError::Internal(format!("template: {err}"))
+    }
+}
+
+pub type Result<T> = std::result::Result<T, AdminError>;

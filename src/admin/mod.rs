@@ -1,0 +1,266 @@
+//! The admin panel at `/admin`: moderation, logs, audit and accounts, rendered
+//! with Handlebars.
+//!
+//! One warp filter takes every `/admin` request and [`dispatch`] routes it by
+//! method and path: a single `match` shows every page with the role it
+//! requires, and keeps the compiler from building a type tree of fifty `.or()`
+//! filters. Every route except login and static files requires a session
+//! ([`auth`]); every POST requires the session's CSRF token ([`csrf`]); objects
+//! on sites a moderator is not assigned to answer 404 ([`auth::Auth::require_site`]).
+
+pub mod accounts;
+pub mod audit;
+pub mod auth;
+pub mod bans;
+pub mod csrf;
+pub mod dashboard;
+pub mod error;
+pub mod messages;
+pub mod participants;
+pub mod render;
+pub mod reply;
+pub mod reports;
+pub mod request;
+pub mod rooms;
+pub mod sites;
+pub mod throttle;
+pub mod word_filters;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+use warp::http::{HeaderMap, Method, StatusCode};
+use warp::hyper::body::Bytes;
+use warp::{Filter, Rejection};
+
+use crate::chat::Chat;
+use crate::config::AdminConfig;
+use auth::Auth;
+use error::{AdminError, Result};
+use render::Templates;
+use reply::Reply;
+use request::Request;
+use throttle::LoginThrottle;
+
+/// Largest form body accepted.
+const MAX_FORM_BYTES: u64 = 64 * 1024;
+
+/// The admin panel's shared state.
+pub struct Admin {
+    pub chat: Arc<Chat>,
+    pub templates: Templates,
+    pub throttle: LoginThrottle,
+    pub config: AdminConfig,
+    /// Cookies get `Secure` when the public URL is https.
+    pub secure_cookies: bool,
+    pub public_url: String,
+}
+
+impl Admin {
+    pub fn new(
+        chat: Arc<Chat>,
+        config: AdminConfig,
+        public_url: &str,
+    ) -> std::result::Result<Admin, String> {
+        Ok(Admin {
+            chat,
+            templates: Templates::load(config.templates_dir.as_deref())?,
+            throttle: LoginThrottle::default(),
+            secure_cookies: public_url.starts_with("https://"),
+            public_url: public_url.trim_end_matches('/').to_owned(),
+            config,
+        })
+    }
+
+    /// (idle, absolute) session lifetimes in ms.
+    pub fn session_limits_ms(&self) -> (i64, i64) {
+        (
+            self.config.admin_idle_minutes.max(1) as i64 * 60_000,
+            self.config.admin_session_hours.max(1) as i64 * 3_600_000,
+        )
+    }
+
+    /// Renders a page inside the layout, with what every page shows: the
+    /// account, its role, the CSRF token for forms, and any flash message.
+    pub fn page(&self, req: &Request, auth: &Auth, template: &str, data: Value) -> Result<Reply> {
+        let flash = reply::read_flash(req);
+        let mut context = json!({
+            "me": {
+                "name": auth.user.name,
+                "email": auth.user.email,
+                "role": auth.role.as_str(),
+                "is_owner": auth.role == crate::db::models::Role::Owner,
+                "is_admin": auth.is_admin(),
+            },
+            "csrf": auth.csrf,
+            "flash": flash.as_ref().map(|(kind, text)| json!({"kind": kind, "text": text})),
+            "nav": template,
+        });
+        if let (Some(ctx), Value::Object(data)) = (context.as_object_mut(), data) {
+            ctx.extend(data);
+        }
+        let html = self.templates.render(template, &context)?;
+        let mut reply = Reply::html(StatusCode::OK, html);
+        if flash.is_some() {
+            reply = reply.cookie(format!("{}=; Path=/admin; Max-Age=0", reply::FLASH_COOKIE));
+        }
+        Ok(reply)
+    }
+
+    /// The answer to a failed request: an error page, or the login page.
+    fn error_reply(&self, req: &Request, err: AdminError) -> Reply {
+        match err {
+            AdminError::Unauthenticated if req.method == Method::GET => {
+                let next: String =
+                    url::form_urlencoded::byte_serialize(req.target.as_bytes()).collect();
+                Reply::redirect(&format!("/admin/login?next={next}"))
+            }
+            AdminError::Unauthenticated => Reply::redirect("/admin/login"),
+            err => {
+                let status = err.status();
+                let message = err.public_message();
+                let html = self
+                    .templates
+                    .render(
+                        "error",
+                        &json!({"title": "Error", "status": status.as_u16(), "message": message}),
+                    )
+                    .unwrap_or_else(|e| {
+                        tracing::error!(error = %e, "cannot render the error page");
+                        "<!doctype html><title>Error</title><p>Error.</p>".to_owned()
+                    });
+                Reply::html(status, html)
+            }
+        }
+    }
+}
+
+/// `/admin/...`: every page and action of the panel.
+pub fn routes(
+    admin: Arc<Admin>,
+) -> impl Filter<Extract = (warp::reply::Response,), Error = Rejection> + Clone {
+    let base = warp::path("admin")
+        .and(warp::path::tail())
+        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
+        .and(warp::header::headers_cloned())
+        .and(warp::addr::remote());
+    let get = base
+        .and(warp::get().map(|| Method::GET))
+        .and(warp::any().map(Bytes::new));
+    let post = base
+        .and(warp::post().map(|| Method::POST))
+        .and(warp::body::content_length_limit(MAX_FORM_BYTES))
+        .and(warp::body::bytes());
+    let with_admin = warp::any().map(move || admin.clone());
+    get.or(post).unify().and(with_admin).then(
+        |tail: warp::path::Tail,
+         query: String,
+         headers: HeaderMap,
+         remote: Option<SocketAddr>,
+         method: Method,
+         body: Bytes,
+         admin: Arc<Admin>| async move {
+            let ip = remote.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
+            let req = Request::new(method, tail.as_str(), &query, &headers, &body, ip);
+            let reply = match dispatch(&admin, &req).await {
+                Ok(reply) => reply,
+                Err(AdminError::BadRequest(text)) if req.method == Method::POST => {
+                    // A form with a mistake: back to where it came from, saying what is wrong.
+                    Reply::redirect(&req.back_or("/admin")).flash(reply::Flash::Err(text))
+                }
+                Err(err) => admin.error_reply(&req, err),
+            };
+            reply.into_response()
+        },
+    )
+}
+
+async fn dispatch(admin: &Admin, req: &Request) -> Result<Reply> {
+    let path: Vec<&str> = req.path.iter().map(String::as_str).collect();
+    let get = req.method == Method::GET;
+    // Pages reachable without a session.
+    match (get, path.as_slice()) {
+        (true, ["static", file]) => {
+            let (data, mime) = admin
+                .templates
+                .static_file(file)
+                .ok_or(AdminError::NotFound)?;
+            return Ok(Reply::bytes(data, &mime)
+                .header(warp::http::header::CACHE_CONTROL, "public, max-age=300"));
+        }
+        (true, ["login"]) => return auth::login_form(admin, req).await,
+        (false, ["login"]) => return auth::login(admin, req).await,
+        _ => {}
+    }
+    let auth = auth::authenticate(admin, req).await?;
+    if !get {
+        csrf::verify(req, &auth.csrf)?;
+    }
+    let a = &auth;
+    match (get, path.as_slice()) {
+        (true, []) => dashboard::page(admin, req, a).await,
+        (true, ["dashboard.json"]) => dashboard::numbers(admin, a).await,
+        (false, ["logout"]) => auth::logout(admin, req, a).await,
+        (true, ["account"]) => auth::account_page(admin, req, a).await,
+        (false, ["account", "password"]) => auth::change_password(admin, req, a).await,
+
+        (true, ["sites"]) => sites::list(admin, req, a).await,
+        (false, ["sites"]) => sites::create(admin, req, a).await,
+        (true, ["sites", _]) => sites::show(admin, req, a).await,
+        (false, ["sites", _, "settings"]) => sites::update(admin, req, a).await,
+        (false, ["sites", _, "origins"]) => sites::add_origin(admin, req, a).await,
+        (false, ["sites", _, "origins", "remove"]) => sites::remove_origin(admin, req, a).await,
+        (true, ["sites", _, "rotate"]) => sites::rotate_confirm(admin, req, a).await,
+        (false, ["sites", _, "rotate"]) => sites::rotate(admin, req, a).await,
+        (false, ["sites", _, "enabled"]) => sites::set_enabled(admin, req, a).await,
+
+        (true, ["sites", _, "rooms"]) => rooms::list(admin, req, a).await,
+        (false, ["sites", _, "rooms"]) => rooms::create(admin, req, a).await,
+        (false, ["rooms", _]) => rooms::update(admin, req, a).await,
+
+        (true, ["sites", _, "filters"]) => word_filters::list(admin, req, a).await,
+        (false, ["sites", _, "filters"]) => word_filters::add(admin, req, a).await,
+        (false, ["filters", _, "delete"]) => word_filters::remove(admin, req, a).await,
+
+        (true, ["messages"]) => messages::log(admin, req, a).await,
+        (true, ["messages", "export.csv"]) => {
+            messages::export(admin, req, a, messages::Format::Csv).await
+        }
+        (true, ["messages", "export.json"]) => {
+            messages::export(admin, req, a, messages::Format::Json).await
+        }
+        (false, ["messages", _, "delete"]) => messages::delete(admin, req, a).await,
+
+        (true, ["participants"]) => participants::search(admin, req, a).await,
+        (true, ["participants", _]) => participants::show(admin, req, a).await,
+        (false, ["participants", _, "ban"]) => participants::ban(admin, req, a).await,
+        (false, ["participants", _, "mute"]) => participants::mute(admin, req, a).await,
+        (false, ["participants", _, "unmute"]) => participants::unmute(admin, req, a).await,
+        (false, ["participants", _, "delete-messages"]) => {
+            participants::delete_messages(admin, req, a).await
+        }
+
+        (true, ["bans"]) => bans::list(admin, req, a).await,
+        (false, ["bans"]) => bans::create(admin, req, a).await,
+        (false, ["bans", _, "revoke"]) => bans::revoke(admin, req, a).await,
+
+        (true, ["reports"]) => reports::list(admin, req, a).await,
+        (false, ["reports", _, "dismiss"]) => reports::dismiss(admin, req, a).await,
+        (false, ["reports", _, "delete"]) => reports::delete_message(admin, req, a).await,
+        (false, ["reports", _, "ban"]) => reports::ban_author(admin, req, a).await,
+        (false, ["held", _, "approve"]) => reports::approve(admin, req, a).await,
+        (false, ["held", _, "reject"]) => reports::reject(admin, req, a).await,
+
+        (true, ["audit"]) => audit::list(admin, req, a).await,
+
+        (true, ["accounts"]) => accounts::list(admin, req, a).await,
+        (false, ["accounts"]) => accounts::create(admin, req, a).await,
+        (false, ["accounts", _, "sites"]) => accounts::set_sites(admin, req, a).await,
+        (false, ["accounts", _, "disable"]) => accounts::set_disabled(admin, req, a, true).await,
+        (false, ["accounts", _, "enable"]) => accounts::set_disabled(admin, req, a, false).await,
+        (false, ["accounts", _, "password"]) => accounts::reset_password(admin, req, a).await,
+
+        _ => Err(AdminError::NotFound),
+    }
+}

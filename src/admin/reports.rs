@@ -1,0 +1,155 @@
+//! Reports from visitors and the approve-first queue.
+
+use std::collections::HashMap;
+
+use serde_json::json;
+
+use super::auth::Auth;
+use super::error::{AdminError, Result};
+use super::reply::{Flash, Reply};
+use super::request::Request;
+use super::Admin;
+use crate::db::models::{HeldMessage, HeldMessageId, Participant, ParticipantId, Report, ReportId};
+use crate::moderation::{self, bans::BanRequest};
+
+/// GET /admin/reports?state=open|resolved
+pub async fn list(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
+    let open = req.query("state") != Some("resolved");
+    let sites = auth.sites.clone();
+    let (reports, held, people) = admin
+        .chat
+        .db
+        .run(move |conn| {
+            let reports = Report::list(conn, sites.as_deref(), open, 200)?;
+            let held = HeldMessage::queue(conn, sites.as_deref(), 200)?;
+            let mut ids: Vec<ParticipantId> = reports
+                .iter()
+                .flat_map(|(r, m, _)| [r.reporter_id, m.participant_id])
+                .collect();
+            ids.sort();
+            ids.dedup();
+            let people: HashMap<ParticipantId, Participant> = Participant::find_many(conn, &ids)?
+                .into_iter()
+                .map(|p| (p.id, p))
+                .collect();
+            Ok((reports, held, people))
+        })
+        .await?;
+    let nick = |id: ParticipantId| {
+        people
+            .get(&id)
+            .map_or_else(|| id.to_string(), |p| p.nick.clone())
+    };
+    let rows: Vec<_> = reports
+        .iter()
+        .map(|(r, m, room)| {
+            json!({
+                "id": r.id,
+                "reason": r.reason,
+                "created_at": r.created_at,
+                "resolution": r.resolution,
+                "resolved_at": r.resolved_at,
+                "room": room,
+                "message": {"id": m.id, "text": m.body, "deleted": m.deleted_at.is_some(), "created_at": m.created_at},
+                "author": {"id": m.participant_id, "nick": nick(m.participant_id)},
+                "reporter": {"id": r.reporter_id, "nick": nick(r.reporter_id)},
+            })
+        })
+        .collect();
+    let queue: Vec<_> = held
+        .iter()
+        .map(|(h, p, room)| {
+            json!({"id": h.id, "text": h.body, "room": room, "created_at": h.created_at,
+                   "author": {"id": p.id, "nick": p.nick}})
+        })
+        .collect();
+    admin.page(
+        req,
+        auth,
+        "reports",
+        json!({"title": "Reports", "open": open, "reports": rows, "held": queue}),
+    )
+}
+
+async fn load(
+    admin: &Admin,
+    auth: &Auth,
+    id: ReportId,
+) -> Result<(Report, crate::db::models::Message)> {
+    let (report, message, _) = admin
+        .chat
+        .db
+        .run(move |conn| Report::find(conn, id))
+        .await?
+        .ok_or(AdminError::NotFound)?;
+    auth.require_site(report.site_id)?;
+    Ok((report, message))
+}
+
+/// POST /admin/reports/{id}/dismiss
+pub async fn dismiss(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
+    let (report, _) = load(admin, auth, req.id(1)?).await?;
+    moderation::messages::dismiss_report(&admin.chat, auth.actor(), report.id).await?;
+    Ok(Reply::redirect("/admin/reports").flash(Flash::Ok("Report dismissed.".into())))
+}
+
+/// POST /admin/reports/{id}/delete — deletes the reported message.
+pub async fn delete_message(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
+    let (_, message) = load(admin, auth, req.id(1)?).await?;
+    match moderation::messages::delete_message(&admin.chat, auth.actor(), message.id).await {
+        Ok(()) | Err(moderation::ModerationError::NotFound) => {}
+        Err(e) => return Err(e.into()),
+    }
+    Ok(Reply::redirect("/admin/reports")
+        .flash(Flash::Ok("Message deleted and report closed.".into())))
+}
+
+/// POST /admin/reports/{id}/ban — bans the author on this site and deletes the message.
+pub async fn ban_author(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
+    let (report, message) = load(admin, auth, req.id(1)?).await?;
+    let reason = req.text("reason").unwrap_or("Reported message").to_owned();
+    moderation::bans::ban(
+        &admin.chat,
+        auth.actor(),
+        BanRequest {
+            site: Some(report.site_id),
+            participant: Some(message.participant_id),
+            cidr: None,
+            reason,
+            minutes: super::bans::duration_minutes(req)?,
+        },
+    )
+    .await?;
+    match moderation::messages::delete_message(&admin.chat, auth.actor(), message.id).await {
+        Ok(()) | Err(moderation::ModerationError::NotFound) => {}
+        Err(e) => return Err(e.into()),
+    }
+    Ok(Reply::redirect("/admin/reports")
+        .flash(Flash::Ok("Author banned and message deleted.".into())))
+}
+
+async fn load_held(admin: &Admin, auth: &Auth, id: HeldMessageId) -> Result<HeldMessage> {
+    let held = admin
+        .chat
+        .db
+        .run(move |conn| HeldMessage::find(conn, id))
+        .await?
+        .ok_or(AdminError::NotFound)?;
+    auth.require_site(held.site_id)?;
+    Ok(held)
+}
+
+/// POST /admin/held/{id}/approve
+pub async fn approve(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
+    let held = load_held(admin, auth, req.id(1)?).await?;
+    moderation::messages::approve(&admin.chat, auth.actor(), held.id).await?;
+    Ok(Reply::redirect("/admin/reports")
+        .flash(Flash::Ok("Message approved: it is now in the room.".into())))
+}
+
+/// POST /admin/held/{id}/reject
+pub async fn reject(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
+    let held = load_held(admin, auth, req.id(1)?).await?;
+    moderation::messages::reject(&admin.chat, auth.actor(), held.id).await?;
+    Ok(Reply::redirect("/admin/reports").flash(Flash::Ok("Message rejected.".into())))
+}

@@ -1,0 +1,158 @@
+//! One admin request, parsed once: method, path segments, query, form fields,
+//! cookies and client address. Handlers read typed values from it.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::str::FromStr;
+
+use url::form_urlencoded;
+use warp::http::{HeaderMap, Method};
+
+use super::error::{AdminError, Result};
+
+pub struct Request {
+    pub method: Method,
+    /// Path segments after `/admin`.
+    pub path: Vec<String>,
+    query: Vec<(String, String)>,
+    form: Vec<(String, String)>,
+    cookies: HashMap<String, String>,
+    pub ip: IpAddr,
+    /// `path?query` as requested, for redirects back after login.
+    pub target: String,
+    /// The admin page a form was posted from (from `Referer`, same site only).
+    pub back: Option<String>,
+}
+
+fn pairs(raw: &[u8]) -> Vec<(String, String)> {
+    form_urlencoded::parse(raw).into_owned().collect()
+}
+
+impl Request {
+    pub fn new(
+        method: Method,
+        tail: &str,
+        query: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+        ip: IpAddr,
+    ) -> Request {
+        let cookies = headers
+            .get_all(warp::http::header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|c| c.trim().split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        let path = tail
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        let target = if query.is_empty() {
+            format!("/admin/{tail}")
+        } else {
+            format!("/admin/{tail}?{query}")
+        };
+        Request {
+            method,
+            path,
+            query: pairs(query.as_bytes()),
+            form: pairs(body),
+            cookies,
+            ip,
+            target,
+            back: back_from(headers),
+        }
+    }
+
+    /// Where to go after a successful action: the page the form was on, else `default`.
+    pub fn back_or(&self, default: &str) -> String {
+        self.back.clone().unwrap_or_else(|| default.to_owned())
+    }
+
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.cookies.get(name).map(String::as_str)
+    }
+
+    /// A query parameter, trimmed; empty counts as absent.
+    pub fn query(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// A query parameter that must parse when present.
+    pub fn query_as<T: FromStr>(&self, name: &str) -> Result<Option<T>> {
+        self.query(name)
+            .map(|v| {
+                v.parse()
+                    .map_err(|_| AdminError::BadRequest(format!("{name}: {v:?} is not valid")))
+            })
+            .transpose()
+    }
+
+    /// A form field as sent (not trimmed: passwords keep their spaces).
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.form
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A form field, trimmed; empty counts as absent.
+    pub fn text(&self, name: &str) -> Option<&str> {
+        self.field(name).map(str::trim).filter(|v| !v.is_empty())
+    }
+
+    /// Every value of a repeated field (checkboxes, multi-selects).
+    pub fn fields(&self, name: &str) -> Vec<&str> {
+        self.form
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// A checkbox: present means on.
+    pub fn checked(&self, name: &str) -> bool {
+        self.field(name).is_some()
+    }
+
+    /// A form field that must parse when present.
+    pub fn field_as<T: FromStr>(&self, name: &str, label: &str) -> Result<Option<T>> {
+        self.text(name)
+            .map(|v| {
+                v.parse()
+                    .map_err(|_| AdminError::BadRequest(format!("{label}: {v:?} is not valid.")))
+            })
+            .transpose()
+    }
+
+    /// A path segment parsed as an id.
+    pub fn id<T: From<i64>>(&self, index: usize) -> Result<T> {
+        self.path
+            .get(index)
+            .and_then(|s| s.parse::<i64>().ok())
+            .map(T::from)
+            .ok_or(AdminError::NotFound)
+    }
+}
+
+/// The admin page a form was posted from; only a path under `/admin`, so a
+/// forged `Referer` cannot turn it into an open redirect.
+fn back_from(headers: &HeaderMap) -> Option<String> {
+    let referer = headers.get(warp::http::header::REFERER)?.to_str().ok()?;
+    let url = url::Url::parse(referer).ok()?;
+    let path = url.path();
+    if !path.starts_with("/admin") || path.starts_with("/admin/login") {
+        return None;
+    }
+    Some(match url.query() {
+        Some(q) => format!("{path}?{q}"),
+        None => path.to_owned(),
+    })
+}

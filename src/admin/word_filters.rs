@@ -1,0 +1,65 @@
+//! A site's word filter: exact words and patterns, each blocking or masking.
+
+use serde_json::json;
+
+use super::auth::Auth;
+use super::error::Result;
+use super::reply::{Flash, Reply};
+use super::request::Request;
+use super::{sites, Admin};
+use crate::db::models::{WordFilter, WordFilterId};
+use crate::moderation;
+
+/// GET /admin/sites/{id}/filters
+pub async fn list(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
+    let site = sites::load(admin, auth, req.id(1)?).await?;
+    let id = site.id;
+    let entries = admin
+        .chat
+        .db
+        .run(move |conn| WordFilter::for_site(conn, id))
+        .await?;
+    admin.page(
+        req,
+        auth,
+        "filters",
+        json!({"title": format!("Word filter of {}", site.name), "site": site, "entries": entries}),
+    )
+}
+
+/// POST /admin/sites/{id}/filters
+pub async fn add(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
+    let site = sites::load(admin, auth, req.id(1)?).await?;
+    let entry = moderation::word_filters::add(
+        &admin.chat,
+        auth.actor(),
+        site.id,
+        req.text("kind").unwrap_or_default(),
+        req.field("pattern").unwrap_or_default(),
+        req.text("action").unwrap_or_default(),
+    )
+    .await?;
+    Ok(
+        Reply::redirect(&format!("/admin/sites/{}/filters", site.id)).flash(Flash::Ok(format!(
+            "Added {:?}; it applies to the next message.",
+            entry.pattern
+        ))),
+    )
+}
+
+/// POST /admin/filters/{id}/delete
+pub async fn remove(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
+    let id: WordFilterId = req.id(1)?;
+    let entry = admin
+        .chat
+        .db
+        .run(move |conn| WordFilter::find(conn, id))
+        .await?
+        .ok_or(super::error::AdminError::NotFound)?;
+    auth.require_site(entry.site_id)?;
+    moderation::word_filters::remove(&admin.chat, auth.actor(), id).await?;
+    Ok(
+        Reply::redirect(&format!("/admin/sites/{}/filters", entry.site_id))
+            .flash(Flash::Ok(format!("Removed {:?}.", entry.pattern))),
+    )
+}

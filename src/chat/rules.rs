@@ -1,0 +1,191 @@
+//! What the send path checks besides size and rate: room settings (slow mode,
+//! lock, approve-first, length), mutes and the site's word filter.
+//!
+//! They are read from the database once and cached in memory so a send costs
+//! no query. The admin panel invalidates an entry when it changes it, so a
+//! change applies to the very next message; entries also expire after
+//! [`TTL`] so changes made by another process are picked up.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::word_filter::FilterSet;
+use crate::db::models::{Mute, ParticipantId, Room, RoomId, SiteId, WordFilter};
+use crate::db::{Db, DbError};
+
+const TTL: Duration = Duration::from_secs(30);
+
+/// A room's moderation settings.
+#[derive(Debug, Clone)]
+pub struct RoomRules {
+    pub slow_mode_secs: u32,
+    pub locked: bool,
+    pub approve_first: bool,
+    pub max_message_chars: Option<usize>,
+}
+
+impl From<&Room> for RoomRules {
+    fn from(room: &Room) -> Self {
+        RoomRules {
+            slow_mode_secs: room.slow_mode_secs.max(0) as u32,
+            locked: room.locked,
+            approve_first: room.approve_first,
+            max_message_chars: room.max_message_chars.map(|n| n.max(1) as usize),
+        }
+    }
+}
+
+/// A mute in force.
+#[derive(Debug, Clone)]
+pub struct MuteInfo {
+    pub until: i64,
+    pub reason: String,
+}
+
+struct Entry<T> {
+    value: T,
+    loaded: Instant,
+}
+
+/// A small map of values loaded on demand that expire after [`TTL`].
+struct Cache<K, V> {
+    map: Mutex<HashMap<K, Entry<V>>>,
+}
+
+impl<K: Eq + Hash + Copy, V: Clone> Cache<K, V> {
+    fn new() -> Self {
+        Cache {
+            map: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<K, Entry<V>>> {
+        self.map.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn get(&self, key: K) -> Option<V> {
+        self.lock()
+            .get(&key)
+            .filter(|e| e.loaded.elapsed() < TTL)
+            .map(|e| e.value.clone())
+    }
+
+    fn put(&self, key: K, value: V) {
+        let mut map = self.lock();
+        // Bounded by what is live; drop stale entries once the map grows.
+        if map.len() > 10_000 {
+            map.retain(|_, e| e.loaded.elapsed() < TTL);
+        }
+        map.insert(
+            key,
+            Entry {
+                value,
+                loaded: Instant::now(),
+            },
+        );
+    }
+
+    fn remove(&self, key: K) {
+        self.lock().remove(&key);
+    }
+}
+
+pub struct Rules {
+    db: Db,
+    rooms: Cache<RoomId, Arc<RoomRules>>,
+    filters: Cache<SiteId, Arc<FilterSet>>,
+    mutes: Cache<ParticipantId, Option<MuteInfo>>,
+    /// When each participant last posted in each slow-mode room.
+    last_post: Mutex<HashMap<(RoomId, ParticipantId), Instant>>,
+}
+
+impl Rules {
+    pub fn new(db: Db) -> Self {
+        Rules {
+            db,
+            rooms: Cache::new(),
+            filters: Cache::new(),
+            mutes: Cache::new(),
+            last_post: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub async fn room(&self, room: RoomId) -> Result<Arc<RoomRules>, DbError> {
+        if let Some(rules) = self.rooms.get(room) {
+            return Ok(rules);
+        }
+        let loaded = self.db.run(move |conn| Room::find(conn, room)).await?;
+        let rules = Arc::new(RoomRules::from(&loaded));
+        self.rooms.put(room, rules.clone());
+        Ok(rules)
+    }
+
+    pub async fn filters(&self, site: SiteId) -> Result<Arc<FilterSet>, DbError> {
+        if let Some(set) = self.filters.get(site) {
+            return Ok(set);
+        }
+        let entries = self
+            .db
+            .run(move |conn| WordFilter::for_site(conn, site))
+            .await?;
+        let set = Arc::new(FilterSet::new(&entries));
+        self.filters.put(site, set.clone());
+        Ok(set)
+    }
+
+    pub async fn mute(&self, participant: ParticipantId) -> Result<Option<MuteInfo>, DbError> {
+        let now = crate::db::now_ms();
+        if let Some(mute) = self.mutes.get(participant) {
+            return Ok(mute.filter(|m| m.until > now));
+        }
+        let mute = self
+            .db
+            .run(move |conn| Mute::active(conn, participant))
+            .await?
+            .map(|m| MuteInfo {
+                until: m.expires_at,
+                reason: m.reason,
+            });
+        self.mutes.put(participant, mute.clone());
+        Ok(mute)
+    }
+
+    /// `Err(wait)` when the participant posted in this room less than `secs` ago;
+    /// otherwise records this post.
+    pub fn slow_mode(&self, room: RoomId, who: ParticipantId, secs: u32) -> Result<(), Duration> {
+        if secs == 0 {
+            return Ok(());
+        }
+        let gap = Duration::from_secs(u64::from(secs));
+        let now = Instant::now();
+        let mut last = self.last_post.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(at) = last.get(&(room, who)) {
+            let since = now.duration_since(*at);
+            if since < gap {
+                return Err(gap - since);
+            }
+        }
+        if last.len() > 100_000 {
+            // Only recent posts matter; slow mode is at most hours.
+            last.retain(|_, at| now.duration_since(*at) < Duration::from_secs(6 * 3600));
+        }
+        last.insert((room, who), now);
+        Ok(())
+    }
+
+    pub fn invalidate_room(&self, room: RoomId) {
+        self.rooms.remove(room);
+    }
+
+    pub fn invalidate_filters(&self, site: SiteId) {
+        self.filters.remove(site);
+    }
+
+    pub fn invalidate_mute(&self, participant: ParticipantId) {
+        self.mutes.remove(participant);
+    }
+}

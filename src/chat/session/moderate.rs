@@ -1,0 +1,142 @@
+//! The send path's checks beyond size and cid: room settings, mutes, rate
+//! limits, the word filter and slow mode, in the order a sender should hear
+//! about them; approve-first holding; and visitor reports. Kept apart from the
+//! session's core so moderation rules can grow without touching the protocol flow.
+
+use super::*;
+use crate::chat::refusal as moderation_refusal;
+use crate::chat::word_filter::Verdict;
+use crate::db::models::{HeldMessage, Report};
+
+impl Session {
+    /// The text to post, after every check; in an approve-first room the
+    /// message is held for a moderator and refused with `held_for_review`.
+    pub(super) async fn checked_text(
+        &mut self,
+        room_id: RoomId,
+        cid: &ClientId,
+        text: &str,
+    ) -> Result<String, Refusal> {
+        let participant = self.me()?.participant;
+        let rules = self.chat.rules.room(room_id).await?;
+        let max_chars = rules
+            .max_message_chars
+            .map_or(self.max_message_chars(), |n| {
+                n.min(self.max_message_chars())
+            });
+        let text = input::message_text(text, max_chars).map_err(|e| match e {
+            MessageTextError::Empty => {
+                Refusal::new(ErrorCode::EmptyMessage, "The message is empty.")
+            }
+            MessageTextError::TooLong { .. } => {
+                Refusal::new(ErrorCode::MessageTooLong, capitalized(&e.to_string()))
+            }
+        })?;
+        if let Some(mute) = self.chat.rules.mute(participant).await? {
+            return Err(moderation_refusal::muted(&mute));
+        }
+        if rules.locked {
+            return Err(Refusal::new(
+                ErrorCode::RoomLocked,
+                "This room is read-only for now.",
+            ));
+        }
+        if let Err(wait) = limits::check(&self.limiter, &self.chat.ip_limiter, &self.ip) {
+            let ms = wait.as_millis().max(1) as u64;
+            return Err(Refusal {
+                code: ErrorCode::RateLimited,
+                message: format!(
+                    "You are sending too fast. Retry in {:.1} s.",
+                    ms as f64 / 1000.0
+                ),
+                retry_after_ms: Some(ms),
+            });
+        }
+        let text = match self.chat.rules.filters(self.site.id).await?.apply(&text) {
+            Verdict::Pass(text) => text,
+            Verdict::Blocked => {
+                return Err(Refusal::new(
+                    ErrorCode::MessageBlocked,
+                    "This message contains words that are not allowed here.",
+                ))
+            }
+        };
+        if let Err(wait) = self
+            .chat
+            .rules
+            .slow_mode(room_id, participant, rules.slow_mode_secs)
+        {
+            return Err(moderation_refusal::slow_mode(rules.slow_mode_secs, wait));
+        }
+        if rules.approve_first {
+            let (site, cid, ip) = (self.site.id, cid.as_str().to_owned(), self.ip.to_string());
+            self.chat
+                .db
+                .run(move |conn| {
+                    HeldMessage::hold(conn, site, room_id, participant, &cid, &text, Some(&ip))
+                })
+                .await?;
+            return Err(Refusal::new(
+                ErrorCode::HeldForReview,
+                "Your message was sent to the moderators and will appear once approved.",
+            ));
+        }
+        Ok(text)
+    }
+
+    /// A visitor flags a message for the moderators.
+    pub(super) async fn report(
+        &mut self,
+        room: &str,
+        seq: i64,
+        reason: Option<&str>,
+    ) -> Result<(), Refusal> {
+        let room_id = self.joined(room)?.id;
+        let reporter = self.me()?.participant;
+        let reason: String = reason
+            .unwrap_or_default()
+            .trim()
+            .chars()
+            .take(500)
+            .collect();
+        if let Err(wait) = self.report_limiter.check() {
+            let ms = wait
+                .wait_time_from(governor::clock::Clock::now(
+                    &governor::clock::DefaultClock::default(),
+                ))
+                .as_millis()
+                .max(1) as u64;
+            return Err(Refusal {
+                code: ErrorCode::RateLimited,
+                message: "You have reported several messages in a short time; wait a moment."
+                    .into(),
+                retry_after_ms: Some(ms),
+            });
+        }
+        let site = self.site.id;
+        let found = self
+            .chat
+            .db
+            .run(
+                move |conn| match Message::find_by_seq(conn, room_id, seq)? {
+                    Some(message) => {
+                        Report::file(conn, site, message.id, reporter, &reason)?;
+                        Ok(true)
+                    }
+                    None => Ok(false),
+                },
+            )
+            .await?;
+        if !found {
+            return Err(Refusal::new(
+                ErrorCode::MessageNotFound,
+                format!("There is no message {seq} in this room (it may have been removed)."),
+            ));
+        }
+        self.reply(ServerFrame::Reported {
+            room: room.to_owned(),
+            seq,
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,91 @@
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::{HeldMessageId, Participant, ParticipantId, RoomId, SiteId};
+use crate::db::schema::{held_messages, participants, rooms};
+use crate::db::{now_ms, DbConn, DbError};
+use crate::with_backend;
+
+/// A message waiting for a moderator in an approve-first room. It has no seq:
+/// nobody sees it until it is approved and goes through the writer.
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = held_messages)]
+pub struct HeldMessage {
+    pub id: HeldMessageId,
+    pub site_id: SiteId,
+    pub room_id: RoomId,
+    pub participant_id: ParticipantId,
+    pub cid: String,
+    pub body: String,
+    pub ip: Option<String>,
+    pub created_at: i64,
+}
+
+/// A held message with its author and room name, for the moderation queue.
+pub type HeldWithContext = (HeldMessage, Participant, String);
+
+impl HeldMessage {
+    /// Holds a message; a retry of the same `cid` is stored once.
+    pub fn hold(
+        conn: &mut DbConn,
+        site: SiteId,
+        room: RoomId,
+        participant: ParticipantId,
+        cid: &str,
+        body: &str,
+        ip: Option<&str>,
+    ) -> Result<(), DbError> {
+        let inserted = with_backend!(conn, c => diesel::insert_into(held_messages::table)
+            .values((
+                held_messages::site_id.eq(site),
+                held_messages::room_id.eq(room),
+                held_messages::participant_id.eq(participant),
+                held_messages::cid.eq(cid),
+                held_messages::body.eq(body),
+                held_messages::ip.eq(ip),
+                held_messages::created_at.eq(now_ms()),
+            ))
+            .execute(c))
+        .map_err(DbError::from);
+        match inserted {
+            Ok(_) | Err(DbError::Conflict(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub fn find(conn: &mut DbConn, id: HeldMessageId) -> Result<Option<HeldMessage>, DbError> {
+        with_backend!(conn, c => held_messages::table.find(id).select(HeldMessage::as_select()).first(c).optional())
+            .map_err(DbError::from)
+    }
+
+    /// Removes it; false when someone else already approved or rejected it.
+    pub fn take(conn: &mut DbConn, id: HeldMessageId) -> Result<bool, DbError> {
+        let n = with_backend!(conn, c => diesel::delete(held_messages::table.find(id)).execute(c))?;
+        Ok(n > 0)
+    }
+
+    /// The queue on these sites (`None`: all), oldest first.
+    pub fn queue(
+        conn: &mut DbConn,
+        sites: Option<&[SiteId]>,
+        limit: i64,
+    ) -> Result<Vec<HeldWithContext>, DbError> {
+        with_backend!(conn, c => {
+            let mut q = held_messages::table
+                .inner_join(participants::table)
+                .inner_join(rooms::table)
+                .select((HeldMessage::as_select(), Participant::as_select(), rooms::name))
+                .into_boxed();
+            if let Some(sites) = sites {
+                q = q.filter(held_messages::site_id.eq_any(sites.to_vec()));
+            }
+            q.order(held_messages::id).limit(limit).load(c)
+        })
+        .map_err(DbError::from)
+    }
+
+    pub fn count(conn: &mut DbConn, site: SiteId) -> Result<i64, DbError> {
+        with_backend!(conn, c => held_messages::table.filter(held_messages::site_id.eq(site)).count().get_result(c))
+            .map_err(DbError::from)
+    }
+}

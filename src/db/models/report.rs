@@ -1,0 +1,116 @@
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::{AdminUserId, Message, MessageId, ParticipantId, ReportId, SiteId};
+use crate::db::schema::{messages, reports, rooms};
+use crate::db::{now_ms, DbConn, DbError};
+use crate::with_backend;
+
+/// A visitor's report of a message.
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = reports)]
+pub struct Report {
+    pub id: ReportId,
+    pub site_id: SiteId,
+    pub message_id: MessageId,
+    pub reporter_id: ParticipantId,
+    pub reason: String,
+    pub created_at: i64,
+    pub resolved_at: Option<i64>,
+    pub resolved_by: Option<AdminUserId>,
+    pub resolution: Option<String>,
+}
+
+/// A report with the reported message and its room name.
+pub type ReportWithMessage = (Report, Message, String);
+
+impl Report {
+    /// Files a report; reporting the same message twice is a no-op that succeeds.
+    pub fn file(
+        conn: &mut DbConn,
+        site: SiteId,
+        message: MessageId,
+        reporter: ParticipantId,
+        reason: &str,
+    ) -> Result<(), DbError> {
+        let inserted = with_backend!(conn, c => diesel::insert_into(reports::table)
+            .values((
+                reports::site_id.eq(site),
+                reports::message_id.eq(message),
+                reports::reporter_id.eq(reporter),
+                reports::reason.eq(reason),
+                reports::created_at.eq(now_ms()),
+            ))
+            .execute(c))
+        .map_err(DbError::from);
+        match inserted {
+            Ok(_) | Err(DbError::Conflict(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub fn find(conn: &mut DbConn, id: ReportId) -> Result<Option<ReportWithMessage>, DbError> {
+        with_backend!(conn, c => reports::table
+            .inner_join(messages::table.inner_join(rooms::table))
+            .filter(reports::id.eq(id))
+            .select((Report::as_select(), Message::as_select(), rooms::name))
+            .first(c)
+            .optional())
+        .map_err(DbError::from)
+    }
+
+    /// Reports on these sites (`None`: all), open or resolved, newest first.
+    pub fn list(
+        conn: &mut DbConn,
+        sites: Option<&[SiteId]>,
+        open: bool,
+        limit: i64,
+    ) -> Result<Vec<ReportWithMessage>, DbError> {
+        with_backend!(conn, c => {
+            let mut q = reports::table
+                .inner_join(messages::table.inner_join(rooms::table))
+                .select((Report::as_select(), Message::as_select(), rooms::name))
+                .into_boxed();
+            if let Some(sites) = sites {
+                q = q.filter(reports::site_id.eq_any(sites.to_vec()));
+            }
+            q = if open {
+                q.filter(reports::resolved_at.is_null())
+            } else {
+                q.filter(reports::resolved_at.is_not_null())
+            };
+            q.order(reports::id.desc()).limit(limit).load(c)
+        })
+        .map_err(DbError::from)
+    }
+
+    /// Closes every open report on a message; returns how many.
+    pub fn resolve_for_message(
+        conn: &mut DbConn,
+        message: MessageId,
+        by: Option<AdminUserId>,
+        resolution: &str,
+    ) -> Result<usize, DbError> {
+        with_backend!(conn, c => diesel::update(
+            reports::table
+                .filter(reports::message_id.eq(message))
+                .filter(reports::resolved_at.is_null()),
+        )
+        .set((
+            reports::resolved_at.eq(Some(now_ms())),
+            reports::resolved_by.eq(by),
+            reports::resolution.eq(Some(resolution)),
+        ))
+        .execute(c))
+        .map_err(DbError::from)
+    }
+
+    pub fn open_count(conn: &mut DbConn, site: SiteId) -> Result<i64, DbError> {
+        with_backend!(conn, c => reports::table
+            .filter(reports::site_id.eq(site))
+            .filter(reports::resolved_at.is_null())
+            .count()
+            .get_result(c))
+        .map_err(DbError::from)
+    }
+}

@@ -1,0 +1,64 @@
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::{AdminUserId, SiteId, WordFilterId};
+use crate::db::schema::word_filters;
+use crate::db::{now_ms, DbConn, DbError};
+use crate::with_backend;
+
+/// One entry of a site's word filter. `kind` is `word` (whole word, any case)
+/// or `pattern` (a regular expression); `action` is `block` or `mask`.
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = word_filters)]
+pub struct WordFilter {
+    pub id: WordFilterId,
+    pub site_id: SiteId,
+    pub kind: String,
+    pub pattern: String,
+    pub action: String,
+    pub created_by: Option<AdminUserId>,
+    pub created_at: i64,
+}
+
+impl WordFilter {
+    pub fn create(
+        conn: &mut DbConn,
+        site: SiteId,
+        kind: &str,
+        pattern: &str,
+        action: &str,
+        by: Option<AdminUserId>,
+    ) -> Result<WordFilter, DbError> {
+        with_backend!(conn, c => diesel::insert_into(word_filters::table)
+            .values((
+                word_filters::site_id.eq(site),
+                word_filters::kind.eq(kind),
+                word_filters::pattern.eq(pattern),
+                word_filters::action.eq(action),
+                word_filters::created_by.eq(by),
+                word_filters::created_at.eq(now_ms()),
+            ))
+            .returning(WordFilter::as_returning())
+            .get_result(c))
+        .map_err(DbError::from)
+    }
+
+    pub fn for_site(conn: &mut DbConn, site: SiteId) -> Result<Vec<WordFilter>, DbError> {
+        with_backend!(conn, c => word_filters::table
+            .filter(word_filters::site_id.eq(site))
+            .select(WordFilter::as_select())
+            .order(word_filters::id)
+            .load(c))
+        .map_err(DbError::from)
+    }
+
+    pub fn find(conn: &mut DbConn, id: WordFilterId) -> Result<Option<WordFilter>, DbError> {
+        with_backend!(conn, c => word_filters::table.find(id).select(WordFilter::as_select()).first(c).optional())
+            .map_err(DbError::from)
+    }
+
+    pub fn delete(conn: &mut DbConn, id: WordFilterId) -> Result<(), DbError> {
+        with_backend!(conn, c => diesel::delete(word_filters::table.find(id)).execute(c))?;
+        Ok(())
+    }
+}

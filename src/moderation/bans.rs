@@ -1,0 +1,172 @@
+//! Bans take effect at once: matching live connections are closed with a
+//! `banned` notice, and the upgrade and `hello` checks refuse them afterwards.
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+
+use super::{audit, Actor, ModerationError, Result};
+use crate::chat::protocol::CloseReason;
+use crate::chat::Chat;
+use crate::db::models::{Ban, BanId, NewBan, Participant, ParticipantId, SiteId};
+use crate::db::now_ms;
+
+/// What to ban. At least one of `participant` and `cidr`.
+#[derive(Debug, Clone)]
+pub struct BanRequest {
+    /// `None`: every site.
+    pub site: Option<SiteId>,
+    pub participant: Option<ParticipantId>,
+    /// An address or a CIDR range, as typed.
+    pub cidr: Option<String>,
+    pub reason: String,
+    /// `None`: permanent.
+    pub minutes: Option<i64>,
+}
+
+/// Parses an address or range; a bare address becomes a /32 or /128.
+pub fn parse_cidr(raw: &str) -> Result<IpNet> {
+    let raw = raw.trim();
+    raw.parse::<IpNet>()
+        .map(|net| net.trunc())
+        .or_else(|_| raw.parse::<IpAddr>().map(IpNet::from))
+        .map_err(|_| {
+            ModerationError::Invalid(format!(
+                "{raw:?} is not an IP address or CIDR range (e.g. 203.0.113.7 or 203.0.113.0/24)"
+            ))
+        })
+}
+
+/// Creates the ban, records it, and closes the connections it covers.
+pub async fn ban(chat: &Chat, actor: Actor, req: BanRequest) -> Result<Ban> {
+    let net = req
+        .cidr
+        .as_deref()
+        .filter(|c| !c.trim().is_empty())
+        .map(parse_cidr)
+        .transpose()?;
+    if req.participant.is_none() && net.is_none() {
+        return Err(ModerationError::Invalid(
+            "Name a participant, an IP address or range, or both.".into(),
+        ));
+    }
+    if let Some(net) = net {
+        // A range this wide would lock out a large part of the internet by mistake.
+        let min_prefix = if net.addr().is_ipv4() { 8 } else { 16 };
+        if net.prefix_len() < min_prefix {
+            return Err(ModerationError::Invalid(format!(
+                "{net} is too wide a range; use at least /{min_prefix}."
+            )));
+        }
+    }
+    let reason = req.reason.trim().chars().take(500).collect::<String>();
+    if reason.is_empty() {
+        return Err(ModerationError::Invalid(
+            "Give a reason; the banned person sees it.".into(),
+        ));
+    }
+    if matches!(req.minutes, Some(m) if m <= 0) {
+        return Err(ModerationError::Invalid(
+            "The duration must be positive.".into(),
+        ));
+    }
+    let now = now_ms();
+    let new = NewBan {
+        site_id: req.site,
+        participant_id: req.participant,
+        cidr: net.map(|n| n.to_string()),
+        reason,
+        created_by: actor,
+        created_at: now,
+        expires_at: req.minutes.map(|m| now + m * 60_000),
+    };
+    let ban = chat
+        .db
+        .run(move |conn| {
+            conn.write_transaction(|conn| {
+                if let Some(p) = new.participant_id {
+                    let found = Participant::find(conn, p)?;
+                    if found.is_none_or(|found| new.site_id.is_some_and(|s| s != found.site_id)) {
+                        return Ok(None);
+                    }
+                }
+                let ban = Ban::create(conn, &new)?;
+                let target = describe(&ban);
+                audit(
+                    conn,
+                    actor,
+                    ban.site_id,
+                    "ban.create",
+                    ("ban", ban.id.to_string()),
+                    target,
+                )?;
+                Ok(Some(ban))
+            })
+        })
+        .await?
+        .ok_or(ModerationError::NotFound)?;
+    kick(chat, &ban);
+    Ok(ban)
+}
+
+/// Closes the live connections a ban covers; returns how many.
+pub fn kick(chat: &Chat, ban: &Ban) -> usize {
+    let message = format!("You have been banned from this chat: {}", ban.reason);
+    let closed = chat.hub.close_where(
+        |c| {
+            ban.site_id.is_none_or(|s| s == c.site)
+                && ((ban.participant_id.is_some() && c.participant == ban.participant_id)
+                    || ban.covers_ip(c.ip))
+        },
+        CloseReason::Banned,
+        &message,
+        ban.expires_at,
+    );
+    tracing::info!(ban = %ban.id, closed, "ban applied to live connections");
+    closed
+}
+
+fn describe(ban: &Ban) -> String {
+    let who = match (&ban.participant_id, &ban.cidr) {
+        (Some(p), Some(c)) => format!("participant {p} and {c}"),
+        (Some(p), None) => format!("participant {p}"),
+        (None, Some(c)) => c.clone(),
+        (None, None) => "nothing".into(),
+    };
+    let until = match ban.expires_at {
+        Some(t) => format!("until {}", crate::timefmt::utc(t)),
+        None => "permanently".into(),
+    };
+    format!("{who} {until}: {}", ban.reason)
+}
+
+/// Lifts a ban; the banned may reconnect at once.
+pub async fn unban(chat: &Chat, actor: Actor, id: BanId) -> Result<()> {
+    let revoked = chat
+        .db
+        .run(move |conn| {
+            conn.write_transaction(|conn| {
+                let Some(ban) = Ban::find(conn, id)? else {
+                    return Ok(false);
+                };
+                if !Ban::revoke(conn, id)? {
+                    return Ok(false);
+                }
+                audit(
+                    conn,
+                    actor,
+                    ban.site_id,
+                    "ban.revoke",
+                    ("ban", id.to_string()),
+                    describe(&ban),
+                )?;
+                Ok(true)
+            })
+        })
+        .await?;
+    if revoked {
+        Ok(())
+    } else {
+        Err(ModerationError::NotFound)
+    }
+}

@@ -1,0 +1,206 @@
+//! Deleting messages (they vanish from open widgets and from history) and the
+//! approve-first queue.
+
+use std::collections::HashMap;
+
+use super::{audit, Actor, ModerationError, Result};
+use crate::chat::protocol::ServerFrame;
+use crate::chat::writer::Post;
+use crate::chat::Chat;
+use crate::db::models::{
+    HeldMessage, HeldMessageId, Message, MessageId, Participant, ParticipantId, Report, Room,
+    RoomId,
+};
+
+/// Tells every open widget in the room to remove these messages.
+fn announce(chat: &Chat, deleted: &[(RoomId, String, i64)]) {
+    for (room, name, seq) in deleted {
+        let frame = ServerFrame::Deleted {
+            room: name.clone(),
+            seq: *seq,
+        }
+        .encode();
+        chat.hub.publish(*room, &frame, None, None);
+    }
+}
+
+/// Deletes one message; open reports on it are closed as handled.
+pub async fn delete_message(chat: &Chat, actor: Actor, id: MessageId) -> Result<()> {
+    let deleted = chat
+        .db
+        .run(move |conn| {
+            conn.write_transaction(|conn| {
+                let Some(message) = Message::find(conn, id)? else {
+                    return Ok(None);
+                };
+                if !Message::mark_deleted(conn, id)? {
+                    return Ok(None);
+                }
+                Report::resolve_for_message(conn, id, actor, "deleted")?;
+                let room = Room::find(conn, message.room_id)?;
+                let excerpt: String = message.body.chars().take(80).collect();
+                audit(
+                    conn,
+                    actor,
+                    Some(message.site_id),
+                    "message.delete",
+                    ("message", id.to_string()),
+                    format!(
+                        "in {} by participant {}: {excerpt}",
+                        room.name, message.participant_id
+                    ),
+                )?;
+                Ok(Some((room.id, room.name, message.seq)))
+            })
+        })
+        .await?
+        .ok_or(ModerationError::NotFound)?;
+    announce(chat, &[deleted]);
+    Ok(())
+}
+
+/// Deletes every message of a participant; returns how many.
+pub async fn delete_all_by(chat: &Chat, actor: Actor, participant: ParticipantId) -> Result<usize> {
+    let deleted = chat
+        .db
+        .run(move |conn| {
+            conn.write_transaction(|conn| {
+                let Some(who) = Participant::find(conn, participant)? else {
+                    return Ok(None);
+                };
+                let gone = Message::mark_deleted_by_participant(conn, participant)?;
+                let mut names: HashMap<RoomId, String> = HashMap::new();
+                let mut deleted = Vec::with_capacity(gone.len());
+                for (room, seq) in gone {
+                    if let std::collections::hash_map::Entry::Vacant(slot) = names.entry(room) {
+                        slot.insert(Room::find(conn, room)?.name);
+                    }
+                    deleted.push((room, names[&room].clone(), seq));
+                }
+                audit(
+                    conn,
+                    actor,
+                    Some(who.site_id),
+                    "participant.delete_messages",
+                    ("participant", participant.to_string()),
+                    format!("{} messages of {}", deleted.len(), who.nick),
+                )?;
+                Ok(Some(deleted))
+            })
+        })
+        .await?
+        .ok_or(ModerationError::NotFound)?;
+    announce(chat, &deleted);
+    Ok(deleted.len())
+}
+
+/// Posts a held message: it gets its seq and reaches the room like any other.
+pub async fn approve(chat: &Chat, actor: Actor, id: HeldMessageId) -> Result<()> {
+    let taken = chat
+        .db
+        .run(move |conn| {
+            conn.write_transaction(|conn| {
+                let Some(held) = HeldMessage::find(conn, id)? else {
+                    return Ok(None);
+                };
+                if !HeldMessage::take(conn, id)? {
+                    return Ok(None);
+                }
+                let room = Room::find(conn, held.room_id)?;
+                let author = Participant::find(conn, held.participant_id)?
+                    .ok_or(crate::db::DbError::NotFound)?;
+                let excerpt: String = held.body.chars().take(80).collect();
+                audit(
+                    conn,
+                    actor,
+                    Some(held.site_id),
+                    "held.approve",
+                    ("held_message", id.to_string()),
+                    excerpt,
+                )?;
+                Ok(Some((held, room, author)))
+            })
+        })
+        .await?;
+    let (held, room, author) = taken.ok_or(ModerationError::NotFound)?;
+    chat.writer.post(Post {
+        site: held.site_id,
+        room: room.id,
+        room_name: room.name,
+        author: crate::chat::who(&author),
+        participant: author.id,
+        cid: held.cid,
+        text: held.body,
+        ip: held.ip,
+        sender: None,
+    });
+    Ok(())
+}
+
+/// Drops a held message; nobody ever sees it.
+pub async fn reject(chat: &Chat, actor: Actor, id: HeldMessageId) -> Result<()> {
+    let done = chat
+        .db
+        .run(move |conn| {
+            conn.write_transaction(|conn| {
+                let Some(held) = HeldMessage::find(conn, id)? else {
+                    return Ok(false);
+                };
+                if !HeldMessage::take(conn, id)? {
+                    return Ok(false);
+                }
+                let excerpt: String = held.body.chars().take(80).collect();
+                audit(
+                    conn,
+                    actor,
+                    Some(held.site_id),
+                    "held.reject",
+                    ("held_message", id.to_string()),
+                    excerpt,
+                )?;
+                Ok(true)
+            })
+        })
+        .await?;
+    if done {
+        Ok(())
+    } else {
+        Err(ModerationError::NotFound)
+    }
+}
+
+/// Closes a report without action.
+pub async fn dismiss_report(
+    chat: &Chat,
+    actor: Actor,
+    id: crate::db::models::ReportId,
+) -> Result<()> {
+    let done = chat
+        .db
+        .run(move |conn| {
+            conn.write_transaction(|conn| {
+                let Some((report, message, _)) = Report::find(conn, id)? else {
+                    return Ok(false);
+                };
+                if report.resolved_at.is_some() {
+                    return Ok(false);
+                }
+                Report::resolve_for_message(conn, message.id, actor, "dismissed")?;
+                audit(
+                    conn,
+                    actor,
+                    Some(report.site_id),
+                    "report.dismiss",
+                    ("report", id.to_string()),
+                    format!("message {}", message.id),
+                )?;
+                Ok(true)
+            })
+        })
+        .await?;
+    if done {
+        Ok(())
+    } else {
+        Err(ModerationError::NotFound)
+    }
+}

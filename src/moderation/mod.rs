@@ -1,0 +1,62 @@
+//! Moderation: the actions of the admin panel with their live effects. Each
+//! action writes the database (with an audit line), then tells the chat: bans
+//! close connections, deletions reach open widgets, setting changes invalidate
+//! the send path's cache. Knows nothing of HTTP; the admin layer checks who may
+//! do what before calling in.
+
+pub mod bans;
+pub mod messages;
+pub mod mutes;
+pub mod rooms;
+pub mod word_filters;
+
+use thiserror::Error;
+
+use crate::db::models::audit::AuditEntry;
+use crate::db::models::{AdminUserId, SiteId};
+use crate::db::{DbConn, DbError};
+
+#[derive(Debug, Error)]
+pub enum ModerationError {
+    /// The target does not exist (or is already gone).
+    #[error("not found")]
+    NotFound,
+    /// The request makes no sense; the text is shown to the moderator.
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Db(DbError),
+}
+
+impl From<DbError> for ModerationError {
+    fn from(err: DbError) -> Self {
+        match err {
+            DbError::NotFound => ModerationError::NotFound,
+            other => ModerationError::Db(other),
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, ModerationError>;
+
+/// Who acts: an admin account, or `None` for the command line.
+pub type Actor = Option<AdminUserId>;
+
+fn audit(
+    conn: &mut DbConn,
+    actor: Actor,
+    site: Option<SiteId>,
+    action: &str,
+    target: (&str, String),
+    details: String,
+) -> std::result::Result<(), DbError> {
+    AuditEntry {
+        actor,
+        site,
+        action,
+        target_type: target.0,
+        target_id: target.1,
+        details,
+    }
+    .record(conn)
+}

@@ -1,0 +1,74 @@
+//! Mutes: the participant keeps reading but cannot post until the mute ends.
+
+use super::{audit, Actor, ModerationError, Result};
+use crate::chat::Chat;
+use crate::db::models::{Mute, Participant, ParticipantId};
+use crate::db::now_ms;
+
+/// Longest mute: a week. Longer belongs to a ban.
+const MAX_MINUTES: i64 = 7 * 24 * 60;
+
+pub async fn mute(
+    chat: &Chat,
+    actor: Actor,
+    participant: ParticipantId,
+    minutes: i64,
+    reason: &str,
+) -> Result<Mute> {
+    if !(1..=MAX_MINUTES).contains(&minutes) {
+        return Err(ModerationError::Invalid(format!(
+            "A mute lasts 1 to {MAX_MINUTES} minutes; use a ban for longer."
+        )));
+    }
+    let reason: String = reason.trim().chars().take(500).collect();
+    let mute = chat
+        .db
+        .run(move |conn| {
+            conn.write_transaction(|conn| {
+                let Some(who) = Participant::find(conn, participant)? else {
+                    return Ok(None);
+                };
+                let until = now_ms() + minutes * 60_000;
+                let mute = Mute::create(conn, who.site_id, participant, &reason, actor, until)?;
+                audit(
+                    conn,
+                    actor,
+                    Some(who.site_id),
+                    "participant.mute",
+                    ("participant", participant.to_string()),
+                    format!("{} for {minutes} min: {reason}", who.nick),
+                )?;
+                Ok(Some(mute))
+            })
+        })
+        .await?
+        .ok_or(ModerationError::NotFound)?;
+    chat.rules.invalidate_mute(participant);
+    Ok(mute)
+}
+
+pub async fn unmute(chat: &Chat, actor: Actor, participant: ParticipantId) -> Result<usize> {
+    let lifted = chat
+        .db
+        .run(move |conn| {
+            conn.write_transaction(|conn| {
+                let Some(who) = Participant::find(conn, participant)? else {
+                    return Ok(None);
+                };
+                let n = Mute::revoke_all(conn, participant)?;
+                audit(
+                    conn,
+                    actor,
+                    Some(who.site_id),
+                    "participant.unmute",
+                    ("participant", participant.to_string()),
+                    who.nick,
+                )?;
+                Ok(Some(n))
+            })
+        })
+        .await?
+        .ok_or(ModerationError::NotFound)?;
+    chat.rules.invalidate_mute(participant);
+    Ok(lifted)
+}

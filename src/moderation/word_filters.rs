@@ -1,0 +1,81 @@
+//! A site's word filter. Entries are validated (compiled) when added and apply
+//! to the next message.
+
+use super::{audit, Actor, ModerationError, Result};
+use crate::chat::word_filter::{compile, FilterAction, FilterKind};
+use crate::chat::Chat;
+use crate::db::models::{SiteId, WordFilter, WordFilterId};
+use crate::db::DbError;
+
+pub async fn add(
+    chat: &Chat,
+    actor: Actor,
+    site: SiteId,
+    kind: &str,
+    pattern: &str,
+    action: &str,
+) -> Result<WordFilter> {
+    let kind_parsed = FilterKind::parse(kind)
+        .ok_or_else(|| ModerationError::Invalid("Choose a word or a pattern.".into()))?;
+    FilterAction::parse(action)
+        .ok_or_else(|| ModerationError::Invalid("Choose block or mask.".into()))?;
+    let pattern = pattern.trim().to_owned();
+    if pattern.is_empty() || pattern.chars().count() > 200 {
+        return Err(ModerationError::Invalid(
+            "Entries are 1 to 200 characters.".into(),
+        ));
+    }
+    compile(kind_parsed, &pattern).map_err(ModerationError::Invalid)?;
+    let (kind, action) = (kind.to_owned(), action.to_owned());
+    let entry = chat
+        .db
+        .run(move |conn| {
+            conn.write_transaction(|conn| {
+                let entry = WordFilter::create(conn, site, &kind, &pattern, &action, actor)?;
+                audit(
+                    conn,
+                    actor,
+                    Some(site),
+                    "filter.add",
+                    ("word_filter", entry.id.to_string()),
+                    format!("{kind} {pattern:?} → {action}"),
+                )?;
+                Ok(entry)
+            })
+        })
+        .await
+        .map_err(|e| match e {
+            DbError::Conflict(_) => {
+                ModerationError::Invalid("This entry is already in the filter.".into())
+            }
+            other => other.into(),
+        })?;
+    chat.rules.invalidate_filters(site);
+    Ok(entry)
+}
+
+pub async fn remove(chat: &Chat, actor: Actor, id: WordFilterId) -> Result<SiteId> {
+    let site = chat
+        .db
+        .run(move |conn| {
+            conn.write_transaction(|conn| {
+                let Some(entry) = WordFilter::find(conn, id)? else {
+                    return Ok(None);
+                };
+                WordFilter::delete(conn, id)?;
+                audit(
+                    conn,
+                    actor,
+                    Some(entry.site_id),
+                    "filter.remove",
+                    ("word_filter", id.to_string()),
+                    format!("{} {:?}", entry.kind, entry.pattern),
+                )?;
+                Ok(Some(entry.site_id))
+            })
+        })
+        .await?
+        .ok_or(ModerationError::NotFound)?;
+    chat.rules.invalidate_filters(site);
+    Ok(site)
+}

@@ -1,0 +1,424 @@
+//! Moderation takes effect live: bans close connections and refuse reconnects,
+//! deletions reach open clients, room settings, mutes and filters apply to the
+//! next message, reports reach the panel.
+
+use chatctl::db::models::{Role, Room};
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::common::*;
+use crate::panel::*;
+
+async fn room_id(app: &TestApp, site: chatctl::db::models::SiteId) -> i64 {
+    app.db
+        .run(move |conn| Room::find_by_name(conn, site, "lobby"))
+        .await
+        .unwrap()
+        .unwrap()
+        .id
+        .0
+}
+
+/// Skips frames until a message with this text arrives.
+async fn message_with(client: &mut Client, text: &str) -> serde_json::Value {
+    loop {
+        let frame = client.recv_type("message").await;
+        if frame["text"] == text {
+            return frame;
+        }
+    }
+}
+
+/// Sends and returns the answer (`ack` or `error`).
+async fn attempt(client: &mut Client, cid: &str, text: &str) -> serde_json::Value {
+    client
+        .send(json!({"type": "send", "room": "lobby", "cid": cid, "text": text}))
+        .await;
+    client.recv_type_any(&["ack", "error"]).await
+}
+
+#[tokio::test]
+async fn a_ban_kicks_the_participant_at_once_and_refuses_them_afterwards() {
+    let app = spawn_app().await;
+    let site = app.site(&[ORIGIN]).await;
+    account(&app, "mod@example.com", Role::Moderator, &[site.id]).await;
+    let mut panel = Panel::login(&app, "mod@example.com").await;
+
+    let (mut alice, ready) = app.guest(&site.public_key, "alice").await;
+    let token = ready["guest_token"].as_str().unwrap().to_owned();
+    let alice_id = ready["me"]["id"].as_i64().unwrap();
+    alice.join("lobby", None).await;
+    let (mut bob, _) = app.guest(&site.public_key, "bob").await;
+    bob.join("lobby", None).await;
+
+    panel.get(&format!("/admin/participants/{alice_id}")).await;
+    let page = panel
+        .post_and_follow(
+            &format!("/admin/participants/{alice_id}/ban"),
+            &[
+                ("reason", "spamming links"),
+                ("duration", "2"),
+                ("unit", "hours"),
+            ],
+        )
+        .await;
+    assert!(page.body.contains("alice is banned until"), "{}", page.body);
+
+    let closed = alice.closed().await;
+    assert_eq!(closed.code, Some(4003));
+    let notice = closed.notice.expect("notice before close");
+    assert_eq!(notice["code"], "banned");
+    assert!(notice["message"]
+        .as_str()
+        .unwrap()
+        .contains("spamming links"));
+    let until = notice["until"].as_i64().expect("until");
+    assert!(until > chatctl::db::now_ms() + 3_500_000);
+
+    // Bob is untouched.
+    bob.say("lobby", "b1", "still here").await;
+
+    // Reloading (same guest token) does not get alice back in.
+    let mut again = app.connect(&site.public_key).await;
+    again
+        .send(json!({"type": "hello", "v": 1, "guest_token": token}))
+        .await;
+    let closed = again.closed().await;
+    assert_eq!(closed.code, Some(4003));
+
+    // An address ban is refused at the upgrade, whatever the identity.
+    panel.get("/admin/bans").await;
+    let scope = site.id.to_string();
+    panel
+        .post_and_follow(
+            "/admin/bans",
+            &[
+                ("scope", &scope),
+                ("cidr", "127.0.0.0/8"),
+                ("reason", "flood"),
+                ("unit", "permanent"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        bob.closed().await.code,
+        Some(4003),
+        "bob's address is covered"
+    );
+    let (status, body) = app
+        .try_connect(&site.public_key, Some(ORIGIN))
+        .await
+        .err()
+        .unwrap();
+    assert_eq!((status, body["error"].as_str()), (403, Some("banned")));
+    assert!(body["message"].as_str().unwrap().contains("flood"));
+
+    // Both bans are listed; lifting the address ban lets new guests in again.
+    let list = panel.get("/admin/bans").await;
+    assert!(list.body.contains("spamming links") && list.body.contains("127.0.0.0/8"));
+    let ban_id = app
+        .db
+        .run(move |conn| {
+            chatctl::db::models::Ban::active_for_site(
+                conn,
+                chatctl::db::models::SiteId(scope.parse().unwrap()),
+            )
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|b| b.cidr.is_some())
+        .unwrap()
+        .id;
+    panel
+        .post_and_follow(&format!("/admin/bans/{ban_id}/revoke"), &[])
+        .await;
+    assert!(app
+        .try_connect(&site.public_key, Some(ORIGIN))
+        .await
+        .is_ok());
+    let ended = panel.get("/admin/bans?state=ended").await;
+    assert!(ended.body.contains("127.0.0.0/8") && ended.body.contains("lifted"));
+}
+
+#[tokio::test]
+async fn a_guest_banned_with_their_address_cannot_come_back_as_someone_new() {
+    let app = spawn_app().await;
+    let site = app.site(&[ORIGIN]).await;
+    account(&app, "owner@example.com", Role::Owner, &[]).await;
+    let mut panel = Panel::login(&app, "owner@example.com").await;
+    let (mut troll, ready) = app.guest(&site.public_key, "troll").await;
+    let id = ready["me"]["id"].as_i64().unwrap();
+    panel.get(&format!("/admin/participants/{id}")).await;
+    panel
+        .post_and_follow(
+            &format!("/admin/participants/{id}/ban"),
+            &[
+                ("reason", "trolling"),
+                ("unit", "permanent"),
+                ("with_ip", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(troll.closed().await.code, Some(4003));
+    // A cleared nickname and token: a new guest, same address.
+    let (status, body) = app
+        .try_connect(&site.public_key, Some(ORIGIN))
+        .await
+        .err()
+        .unwrap();
+    assert_eq!((status, body["error"].as_str()), (403, Some("banned")));
+}
+
+#[tokio::test]
+async fn deletions_reach_open_clients_and_leave_history() {
+    let app = spawn_app().await;
+    let site = app.site(&[ORIGIN]).await;
+    account(&app, "owner@example.com", Role::Owner, &[]).await;
+    let mut panel = Panel::login(&app, "owner@example.com").await;
+    let (mut alice, ready) = app.guest(&site.public_key, "alice").await;
+    let alice_id = ready["me"]["id"].as_i64().unwrap();
+    alice.join("lobby", None).await;
+    let (mut bob, _) = app.guest(&site.public_key, "bob").await;
+    bob.join("lobby", None).await;
+    let first = alice.say("lobby", "a1", "rude words").await;
+    alice.say("lobby", "a2", "more rude words").await;
+    bob.say("lobby", "b1", "polite").await;
+
+    panel.get("/admin/messages").await;
+    let id = first["id"].as_i64().unwrap();
+    panel
+        .post_and_follow(&format!("/admin/messages/{id}/delete"), &[])
+        .await;
+    let deleted = bob.recv_type("deleted").await;
+    assert_eq!(
+        deleted,
+        json!({"type": "deleted", "room": "lobby", "seq": first["seq"]})
+    );
+    assert_eq!(alice.recv_type("deleted").await["seq"], first["seq"]);
+
+    panel
+        .post_and_follow(
+            &format!("/admin/participants/{alice_id}/delete-messages"),
+            &[],
+        )
+        .await;
+    assert_eq!(bob.recv_type("deleted").await["seq"], 2);
+
+    let (mut carol, _) = app.guest(&site.public_key, "carol").await;
+    let welcome = carol.join("lobby", None).await;
+    assert_eq!(texts(&welcome), vec!["polite"]);
+    let log = panel.get("/admin/messages").await;
+    assert!(
+        log.body.contains("deleted"),
+        "the log still shows deleted messages, marked"
+    );
+}
+
+#[tokio::test]
+async fn mute_lock_slow_mode_approval_and_filters_apply_to_the_next_message() {
+    let app = spawn_app().await;
+    let site = app.site(&[ORIGIN]).await;
+    account(&app, "owner@example.com", Role::Owner, &[]).await;
+    let mut panel = Panel::login(&app, "owner@example.com").await;
+    let (mut alice, ready) = app.guest(&site.public_key, "alice").await;
+    let alice_id = ready["me"]["id"].as_i64().unwrap();
+    alice.join("lobby", None).await;
+    let (mut bob, _) = app.guest(&site.public_key, "bob").await;
+    bob.join("lobby", None).await;
+    alice.say("lobby", "warmup", "hi").await; // fills the send path's cache
+    let room = room_id(&app, site.id).await;
+
+    // Mute.
+    panel.get(&format!("/admin/participants/{alice_id}")).await;
+    panel
+        .post_and_follow(
+            &format!("/admin/participants/{alice_id}/mute"),
+            &[("minutes", "10"), ("reason", "cool down")],
+        )
+        .await;
+    let refused = attempt(&mut alice, "m1", "let me talk").await;
+    assert_eq!(refused["code"], "muted");
+    assert!(
+        refused["message"].as_str().unwrap().contains("10 minutes")
+            && refused["message"].as_str().unwrap().contains("cool down")
+    );
+    assert!(refused["retry_after_ms"].as_u64().unwrap() > 500_000);
+    assert_eq!(refused["ref"], "m1");
+    panel
+        .post_and_follow(&format!("/admin/participants/{alice_id}/unmute"), &[])
+        .await;
+    assert_eq!(attempt(&mut alice, "m1", "thanks").await["type"], "ack");
+
+    // Lock.
+    let settings = |slow: &'static str, locked: bool, approve: bool| {
+        let mut f = vec![("slow_mode_secs", slow)];
+        if locked {
+            f.push(("locked", "on"));
+        }
+        if approve {
+            f.push(("approve_first", "on"));
+        }
+        f
+    };
+    panel.get(&format!("/admin/sites/{}/rooms", site.id)).await;
+    panel
+        .post_and_follow(&format!("/admin/rooms/{room}"), &settings("0", true, false))
+        .await;
+    assert_eq!(
+        attempt(&mut alice, "l1", "locked?").await["code"],
+        "room_locked"
+    );
+
+    // Slow mode: one message per 60 s per participant.
+    panel
+        .post_and_follow(
+            &format!("/admin/rooms/{room}"),
+            &settings("60", false, false),
+        )
+        .await;
+    assert_eq!(attempt(&mut alice, "s1", "first").await["type"], "ack");
+    let slow = attempt(&mut alice, "s2", "second").await;
+    assert_eq!(slow["code"], "slow_mode");
+    assert!(slow["retry_after_ms"].as_u64().unwrap() > 50_000);
+    assert_eq!(
+        attempt(&mut bob, "bs1", "bob is separate").await["type"],
+        "ack"
+    );
+
+    // Approve first: held, then posted for everyone when approved.
+    panel
+        .post_and_follow(&format!("/admin/rooms/{room}"), &settings("0", false, true))
+        .await;
+    let held = attempt(&mut alice, "h1", "please approve me").await;
+    assert_eq!(held["code"], "held_for_review");
+    let reports = panel.get("/admin/reports").await;
+    assert!(reports.body.contains("please approve me"));
+    let held_id = app
+        .db
+        .run(|conn| chatctl::db::models::HeldMessage::queue(conn, None, 10))
+        .await
+        .unwrap()[0]
+        .0
+        .id;
+    panel
+        .post_and_follow(&format!("/admin/held/{held_id}/approve"), &[])
+        .await;
+    let approved = message_with(&mut bob, "please approve me").await;
+    assert_eq!(approved["author"]["nick"], "alice");
+    message_with(&mut alice, "please approve me").await;
+
+    // Word filter: masks and blocks.
+    panel
+        .post_and_follow(
+            &format!("/admin/rooms/{room}"),
+            &settings("0", false, false),
+        )
+        .await;
+    panel
+        .get(&format!("/admin/sites/{}/filters", site.id))
+        .await;
+    panel
+        .post_and_follow(
+            &format!("/admin/sites/{}/filters", site.id),
+            &[("kind", "word"), ("pattern", "darn"), ("action", "mask")],
+        )
+        .await;
+    panel
+        .post_and_follow(
+            &format!("/admin/sites/{}/filters", site.id),
+            &[
+                ("kind", "pattern"),
+                ("pattern", r"buy\s+now"),
+                ("action", "block"),
+            ],
+        )
+        .await;
+    let bad = panel
+        .post_and_follow(
+            &format!("/admin/sites/{}/filters", site.id),
+            &[
+                ("kind", "pattern"),
+                ("pattern", "(unclosed"),
+                ("action", "block"),
+            ],
+        )
+        .await;
+    assert!(bad.body.contains("invalid pattern"), "{}", bad.body);
+    assert_eq!(attempt(&mut alice, "f1", "Darn it").await["type"], "ack");
+    message_with(&mut bob, "**** it").await;
+    assert_eq!(
+        attempt(&mut alice, "f2", "BUY   NOW cheap").await["code"],
+        "message_blocked"
+    );
+}
+
+#[tokio::test]
+async fn visitors_report_messages_and_moderators_act_on_reports() {
+    let app = spawn_app().await;
+    let site = app.site(&[ORIGIN]).await;
+    account(&app, "mod@example.com", Role::Moderator, &[site.id]).await;
+    let mut panel = Panel::login(&app, "mod@example.com").await;
+    let (mut alice, _) = app.guest(&site.public_key, "alice").await;
+    alice.join("lobby", None).await;
+    let (mut bob, _) = app.guest(&site.public_key, "bob").await;
+    bob.join("lobby", None).await;
+    let ack = alice.say("lobby", "a1", "offensive thing").await;
+    bob.recv_type("message").await;
+
+    bob.send(json!({"type": "report", "room": "lobby", "seq": ack["seq"], "reason": "insulting"}))
+        .await;
+    assert_eq!(
+        bob.recv_type_any(&["reported", "error"]).await,
+        json!({"type": "reported", "room": "lobby", "seq": ack["seq"]})
+    );
+    bob.send(json!({"type": "report", "room": "lobby", "seq": 999}))
+        .await;
+    assert_eq!(bob.recv_type("error").await["code"], "message_not_found");
+    bob.send(json!({"type": "report", "room": "elsewhere", "seq": 1}))
+        .await;
+    assert_eq!(bob.recv_type("error").await["code"], "not_joined");
+    // Reports are rate limited per connection.
+    let mut codes = Vec::new();
+    for _ in 0..6 {
+        bob.send(json!({"type": "report", "room": "lobby", "seq": ack["seq"]}))
+            .await;
+        let reply = bob.recv_type_any(&["reported", "error"]).await;
+        codes.push(reply["code"].as_str().unwrap_or("reported").to_owned());
+    }
+    assert!(codes.contains(&"rate_limited".to_owned()), "{codes:?}");
+
+    let page = panel.get("/admin/reports").await;
+    assert!(
+        page.body.contains("offensive thing") && page.body.contains("insulting"),
+        "{}",
+        page.body
+    );
+    let report = app
+        .db
+        .run(|conn| chatctl::db::models::Report::list(conn, None, true, 10))
+        .await
+        .unwrap()[0]
+        .0
+        .id;
+    panel
+        .post_and_follow(
+            &format!("/admin/reports/{report}/ban"),
+            &[("reason", "Reported message"), ("unit", "permanent")],
+        )
+        .await;
+    assert_eq!(alice.closed().await.code, Some(4003));
+    assert_eq!(bob.recv_type("deleted").await["seq"], ack["seq"]);
+    let open = panel.get("/admin/reports").await;
+    assert!(!open.body.contains("offensive thing"));
+    let resolved = panel.get("/admin/reports?state=resolved").await;
+    assert!(resolved.body.contains("offensive thing"));
+    let audit = panel.get("/admin/audit").await;
+    for action in ["ban.create", "message.delete"] {
+        assert!(audit.body.contains(action), "audit lacks {action}");
+    }
+    assert_eq!(
+        panel.get("/admin/audit?action=ban").await.status,
+        StatusCode::OK
+    );
+}

@@ -1,0 +1,383 @@
+//! Roles are enforced on the server: a moderator of site A can neither see nor
+//! act on site B, whatever URL they type; only owners manage accounts.
+
+use chatctl::db::models::*;
+use reqwest::StatusCode;
+
+use crate::common::*;
+use crate::panel::*;
+
+/// One of everything on a site, made directly in the database.
+pub struct Seeded {
+    pub site: Site,
+    pub room: Room,
+    pub participant: Participant,
+    pub message: MessageId,
+    pub ban: BanId,
+    pub report: ReportId,
+    pub held: HeldMessageId,
+    pub filter: WordFilterId,
+}
+
+pub async fn seed(app: &TestApp, nick: &str, text: &str) -> Seeded {
+    let site = app.site(&[ORIGIN]).await;
+    let (site_id, nick, text) = (site.id, nick.to_owned(), text.to_owned());
+    let (room, participant, message, ban, held, filter, report) = app
+        .db
+        .run(move |conn| {
+            let room = Room::create(conn, site_id, "lobby")?;
+            let p = Participant::create_guest(conn, site_id, &nick, Some("198.51.100.7"))?;
+            Participant::record_ip(conn, p.id, "198.51.100.7")?;
+            let message = Message::insert(
+                conn,
+                &NewMessage {
+                    site_id,
+                    room_id: room.id,
+                    seq: 1,
+                    participant_id: p.id,
+                    cid: Some("c1".into()),
+                    body: text.clone(),
+                    ip: Some("198.51.100.7".into()),
+                    created_at: chatctl::db::now_ms(),
+                },
+            )?;
+            Room::set_last_seq(conn, room.id, 1)?;
+            let ban = Ban::create(
+                conn,
+                &NewBan {
+                    site_id: Some(site_id),
+                    participant_id: None,
+                    cidr: Some("203.0.113.0/24".into()),
+                    reason: format!("ban of {nick}"),
+                    created_by: None,
+                    created_at: chatctl::db::now_ms(),
+                    expires_at: None,
+                },
+            )?;
+            HeldMessage::hold(
+                conn,
+                site_id,
+                room.id,
+                p.id,
+                "h1",
+                &format!("held {text}"),
+                None,
+            )?;
+            let held = HeldMessage::queue(conn, Some(&[site_id]), 10)?[0].0.id;
+            let filter = WordFilter::create(conn, site_id, "word", "darn", "mask", None)?;
+            Report::file(conn, site_id, message, p.id, &format!("report of {nick}"))?;
+            let report = Report::list(conn, Some(&[site_id]), true, 10)?[0].0.id;
+            Ok((room, p, message, ban.id, held, filter.id, report))
+        })
+        .await
+        .unwrap();
+    Seeded {
+        site,
+        room,
+        participant,
+        message,
+        ban,
+        report,
+        held,
+        filter,
+    }
+}
+
+#[tokio::test]
+async fn a_moderator_of_site_a_cannot_see_or_touch_site_b() {
+    let app = spawn_app().await;
+    let a = seed(&app, "alice_a", "hello from A").await;
+    let b = seed(&app, "bob_b", "secret of B").await;
+    account(&app, "mod@example.com", Role::Moderator, &[a.site.id]).await;
+    let mut m = Panel::login(&app, "mod@example.com").await;
+
+    // Their own site works.
+    for path in [
+        format!("/admin/sites/{}", a.site.id),
+        format!("/admin/participants/{}", a.participant.id),
+        format!("/admin/messages?site={}", a.site.id),
+    ] {
+        assert_eq!(m.get(&path).await.status, StatusCode::OK, "{path}");
+    }
+
+    let (s, r, p) = (b.site.id, b.room.id, b.participant.id);
+    let gets = [
+        format!("/admin/sites/{s}"),
+        format!("/admin/sites/{s}/rooms"),
+        format!("/admin/sites/{s}/filters"),
+        format!("/admin/sites/{s}/rotate"),
+        format!("/admin/messages?site={s}"),
+        format!("/admin/messages?room={r}"),
+        format!("/admin/messages?participant={p}"),
+        format!("/admin/messages/export.csv?site={s}"),
+        format!("/admin/messages/export.json?participant={p}"),
+        format!("/admin/participants/{p}"),
+        format!("/admin/audit?site={s}"),
+    ];
+    for path in &gets {
+        let page = m.get(path).await;
+        assert!(
+            matches!(page.status, StatusCode::NOT_FOUND | StatusCode::FORBIDDEN),
+            "GET {path} gave {}",
+            page.status
+        );
+        assert!(
+            !page.body.contains("bob_b") && !page.body.contains("secret of B"),
+            "GET {path} leaks"
+        );
+    }
+    assert_eq!(m.get("/admin/accounts").await.status, StatusCode::FORBIDDEN);
+
+    // Lists only show site A.
+    for path in [
+        "/admin",
+        "/admin/sites",
+        "/admin/messages",
+        "/admin/participants?q=b",
+        "/admin/bans",
+        "/admin/reports",
+        "/admin/audit",
+    ] {
+        let page = m.get(path).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}");
+        for leak in ["bob_b", "secret of B", "ban of bob_b", "report of bob_b"] {
+            assert!(!page.body.contains(leak), "{path} shows {leak}");
+        }
+    }
+    let json = m.get("/admin/dashboard.json").await;
+    assert!(
+        !json.body.contains(&format!("\"id\":{s},")),
+        "{}",
+        json.body
+    );
+    let export = m.get("/admin/messages/export.json").await;
+    assert!(export.body.contains("hello from A") && !export.body.contains("secret of B"));
+
+    let posts: Vec<(String, Vec<(&str, String)>)> = vec![
+        (
+            format!("/admin/sites/{s}/settings"),
+            vec![("name", "pwned".into())],
+        ),
+        (
+            format!("/admin/sites/{s}/origins"),
+            vec![("origin", "https://evil.example".into())],
+        ),
+        (
+            format!("/admin/sites/{s}/origins/remove"),
+            vec![("origin", ORIGIN.into())],
+        ),
+        (
+            format!("/admin/sites/{s}/rotate"),
+            vec![("confirm", b.site.name.clone())],
+        ),
+        (
+            format!("/admin/sites/{s}/enabled"),
+            vec![("enabled", "false".into())],
+        ),
+        (
+            format!("/admin/sites/{s}/rooms"),
+            vec![("name", "new-room".into())],
+        ),
+        (
+            format!("/admin/rooms/{r}"),
+            vec![("slow_mode_secs", "30".into()), ("locked", "on".into())],
+        ),
+        (
+            format!("/admin/sites/{s}/filters"),
+            vec![
+                ("kind", "word".into()),
+                ("pattern", "x".into()),
+                ("action", "block".into()),
+            ],
+        ),
+        (format!("/admin/filters/{}/delete", b.filter), vec![]),
+        (format!("/admin/messages/{}/delete", b.message), vec![]),
+        (
+            format!("/admin/participants/{p}/ban"),
+            vec![("reason", "x".into()), ("unit", "permanent".into())],
+        ),
+        (
+            format!("/admin/participants/{p}/mute"),
+            vec![("minutes", "10".into())],
+        ),
+        (format!("/admin/participants/{p}/unmute"), vec![]),
+        (format!("/admin/participants/{p}/delete-messages"), vec![]),
+        (
+            "/admin/bans".into(),
+            vec![
+                ("scope", s.to_string()),
+                ("cidr", "192.0.2.1".into()),
+                ("reason", "x".into()),
+            ],
+        ),
+        (
+            "/admin/bans".into(),
+            vec![
+                ("scope", a.site.id.to_string()),
+                ("participant", p.to_string()),
+                ("reason", "x".into()),
+            ],
+        ),
+        (
+            "/admin/bans".into(),
+            vec![
+                ("scope", "all".into()),
+                ("cidr", "192.0.2.1".into()),
+                ("reason", "x".into()),
+            ],
+        ),
+        (format!("/admin/bans/{}/revoke", b.ban), vec![]),
+        (format!("/admin/reports/{}/dismiss", b.report), vec![]),
+        (format!("/admin/reports/{}/delete", b.report), vec![]),
+        (format!("/admin/reports/{}/ban", b.report), vec![]),
+        (format!("/admin/held/{}/approve", b.held), vec![]),
+        (format!("/admin/held/{}/reject", b.held), vec![]),
+        (
+            "/admin/accounts".into(),
+            vec![
+                ("email", "x@example.com".into()),
+                ("name", "X".into()),
+                ("role", "owner".into()),
+                ("password", "Long enough 123".into()),
+            ],
+        ),
+        ("/admin/sites".into(), vec![("name", "mine".into())]),
+    ];
+    for (path, fields) in &posts {
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let page = m.post(path, &fields).await;
+        let refused = matches!(page.status, StatusCode::NOT_FOUND | StatusCode::FORBIDDEN)
+            // A rejected form redirects back with the reason; it must not have acted.
+            || (page.status == StatusCode::SEE_OTHER && !page.headers.get_all("set-cookie").iter().any(|c| c.to_str().unwrap().contains("ok%7C")));
+        assert!(
+            refused,
+            "POST {path} gave {} {:?}",
+            page.status,
+            page.headers.get("set-cookie")
+        );
+    }
+
+    // Nothing on site B changed.
+    let (site_id, msg, ban, report, held, filter, part) =
+        (s, b.message, b.ban, b.report, b.held, b.filter, p);
+    let state = app
+        .db
+        .run(move |conn| {
+            let site = Site::find(conn, site_id)?;
+            Ok((
+                site.name.clone(),
+                site.enabled,
+                site.origins(conn)?,
+                Message::find(conn, msg)?.unwrap().deleted_at,
+                Ban::find(conn, ban)?.unwrap().revoked_at,
+                Report::find(conn, report)?.unwrap().0.resolved_at,
+                HeldMessage::find(conn, held)?.is_some(),
+                WordFilter::find(conn, filter)?.is_some(),
+                Ban::for_participant(conn, part)?.len(),
+                Mute::for_participant(conn, part)?.len(),
+                Room::list_for_site(conn, site_id)?.len(),
+                AdminUser::count(conn)?,
+            ))
+        })
+        .await
+        .unwrap();
+    assert_eq!(state.0, "Test site");
+    assert!(state.1);
+    assert_eq!(state.2, vec![ORIGIN.to_owned()]);
+    assert_eq!((state.3, state.4, state.5), (None, None, None));
+    assert!(state.6 && state.7);
+    assert_eq!((state.8, state.9, state.10, state.11), (0, 0, 1, 1));
+}
+
+#[tokio::test]
+async fn admins_see_every_site_but_only_owners_manage_accounts() {
+    let app = spawn_app().await;
+    let a = seed(&app, "alice_a", "hello from A").await;
+    let b = seed(&app, "bob_b", "hello from B").await;
+    account(&app, "admin@example.com", Role::Admin, &[]).await;
+    account(&app, "owner@example.com", Role::Owner, &[]).await;
+    let mut admin = Panel::login(&app, "admin@example.com").await;
+    for site in [a.site.id, b.site.id] {
+        assert_eq!(
+            admin.get(&format!("/admin/sites/{site}")).await.status,
+            StatusCode::OK
+        );
+    }
+    assert_eq!(
+        admin.get("/admin/accounts").await.status,
+        StatusCode::FORBIDDEN
+    );
+    let create = admin
+        .post(
+            "/admin/accounts",
+            &[
+                ("email", "x@example.com"),
+                ("name", "X"),
+                ("role", "owner"),
+                ("password", "Long enough 123"),
+            ],
+        )
+        .await;
+    assert_eq!(create.status, StatusCode::FORBIDDEN);
+
+    let mut owner = Panel::login(&app, "owner@example.com").await;
+    assert_eq!(owner.get("/admin/accounts").await.status, StatusCode::OK);
+    let site = a.site.id.to_string();
+    let page = owner
+        .post_and_follow(
+            "/admin/accounts",
+            &[
+                ("email", "newmod@example.com"),
+                ("name", "New Mod"),
+                ("role", "moderator"),
+                ("sites", &site),
+                ("password", "Long enough 123"),
+            ],
+        )
+        .await;
+    assert!(
+        page.body.contains("Account newmod@example.com created."),
+        "{}",
+        page.body
+    );
+    let mut newmod = Panel::new(&app);
+    assert_eq!(
+        newmod
+            .try_login("newmod@example.com", "Long enough 123")
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        newmod
+            .get(&format!("/admin/sites/{}", b.site.id))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        newmod
+            .get(&format!("/admin/sites/{}", a.site.id))
+            .await
+            .status,
+        StatusCode::OK
+    );
+
+    // Disabling ends their session at once.
+    let id = app
+        .db
+        .run(|conn| AdminUser::find_by_email(conn, "newmod@example.com"))
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    owner.get("/admin/accounts").await;
+    owner
+        .post_and_follow(&format!("/admin/accounts/{id}/disable"), &[])
+        .await;
+    assert_eq!(newmod.get("/admin").await.status, StatusCode::SEE_OTHER);
+    let again = newmod
+        .try_login("newmod@example.com", "Long enough 123")
+        .await;
+    assert_eq!(again.status, StatusCode::FORBIDDEN);
+}

@@ -1,0 +1,165 @@
+//! Site management from the panel, and templates loaded from disk.
+
+use chatctl::db::models::{Role, Site};
+use reqwest::StatusCode;
+
+use crate::common::*;
+use crate::panel::*;
+
+#[tokio::test]
+async fn admins_create_and_configure_sites_and_rotate_secrets() {
+    let app = spawn_app().await;
+    account(&app, "admin@example.com", Role::Admin, &[]).await;
+    let mut panel = Panel::login(&app, "admin@example.com").await;
+    panel.get("/admin/sites").await;
+
+    let created = panel
+        .post(
+            "/admin/sites",
+            &[("name", "Blog"), ("origin", "https://blog.example")],
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::OK);
+    let site = app
+        .db
+        .run(Site::list)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| s.name == "Blog")
+        .unwrap();
+    assert!(
+        created.body.contains(&site.secret),
+        "the secret is shown once, on the page"
+    );
+    assert!(!created
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .any(|c| c.to_str().unwrap().contains("sk_")));
+
+    let page = panel.get(&format!("/admin/sites/{}", site.id)).await;
+    assert!(
+        page.body
+            .contains(&format!("data-site&#x3D;&quot;{}&quot;", site.public_key))
+            || page.body.contains(&site.public_key)
+    );
+    assert!(page.body.contains("https://blog.example"));
+    assert!(!page.body.contains(&site.secret), "never shown again");
+
+    let id = site.id;
+    panel
+        .post_and_follow(
+            &format!("/admin/sites/{id}/origins"),
+            &[("origin", "https://WWW.blog.example:443/")],
+        )
+        .await;
+    let bad = panel
+        .post_and_follow(
+            &format!("/admin/sites/{id}/origins"),
+            &[("origin", "blog.example/path")],
+        )
+        .await;
+    assert!(bad.body.contains("flash err"), "{}", bad.body);
+    panel
+        .post_and_follow(
+            &format!("/admin/sites/{id}/origins/remove"),
+            &[("origin", "https://blog.example")],
+        )
+        .await;
+    panel
+        .post_and_follow(
+            &format!("/admin/sites/{id}/settings"),
+            &[
+                ("name", "Blog 2"),
+                ("room_policy", "precreated"),
+                ("max_rooms", "5"),
+                ("max_message_chars", "300"),
+            ],
+        )
+        .await;
+    let s = app.db.run(move |conn| Site::find(conn, id)).await.unwrap();
+    let s2 = s.clone();
+    let origins = app.db.run(move |conn| s2.origins(conn)).await.unwrap();
+    assert_eq!(origins, vec!["https://www.blog.example".to_owned()]);
+    assert_eq!(
+        (
+            s.name.as_str(),
+            s.room_policy.as_str(),
+            s.max_rooms,
+            s.max_message_chars
+        ),
+        ("Blog 2", "precreated", 5, 300)
+    );
+    assert!(!s.guests_allowed, "unchecked boxes turn settings off");
+
+    // Rotation needs the typed confirmation and shows the new secret once.
+    let refused = panel
+        .post_and_follow(&format!("/admin/sites/{id}/rotate"), &[("confirm", "blog")])
+        .await;
+    assert!(refused.body.contains("Type the site name exactly"));
+    let rotated = panel
+        .post(
+            &format!("/admin/sites/{id}/rotate"),
+            &[("confirm", "Blog 2")],
+        )
+        .await;
+    assert_eq!(rotated.status, StatusCode::OK);
+    let after = app.db.run(move |conn| Site::find(conn, id)).await.unwrap();
+    assert_ne!(after.secret, site.secret);
+    assert!(rotated.body.contains(&after.secret));
+
+    // Moderators see their site read-only.
+    account(&app, "mod@example.com", Role::Moderator, &[id]).await;
+    let mut moderator = Panel::login(&app, "mod@example.com").await;
+    let page = moderator.get(&format!("/admin/sites/{id}")).await;
+    assert!(page
+        .body
+        .contains("Only owners and admins change site settings."));
+    let denied = moderator
+        .post(
+            &format!("/admin/sites/{id}/origins"),
+            &[("origin", "https://x.example")],
+        )
+        .await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn templates_dir_overrides_built_in_templates_and_reloads() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_owned();
+    std::fs::write(
+        path.join("error.hbs"),
+        "{{#> plain}}<h1>Custom {{status}}</h1>{{/plain}}",
+    )
+    .unwrap();
+    std::fs::create_dir(path.join("static")).unwrap();
+    std::fs::write(path.join("static").join("admin.css"), "body{color:red}").unwrap();
+    let app = spawn_configured(test_db(), move |config| {
+        config.admin.templates_dir = Some(path);
+    })
+    .await;
+    account(&app, "owner@example.com", Role::Owner, &[]).await;
+    let mut panel = Panel::login(&app, "owner@example.com").await;
+    let page = panel.get("/admin/nothing-here").await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    assert!(page.body.contains("<h1>Custom 404</h1>"), "{}", page.body);
+    assert_eq!(
+        panel.get("/admin/static/admin.css").await.body,
+        "body{color:red}"
+    );
+    // Edited on disk: seen on the next request.
+    std::fs::write(
+        dir.path().join("error.hbs"),
+        "{{#> plain}}<h1>Edited {{status}}</h1>{{/plain}}",
+    )
+    .unwrap();
+    assert!(panel
+        .get("/admin/nothing-here")
+        .await
+        .body
+        .contains("Edited 404"));
+    // Pages not overridden still come from the binary.
+    assert!(panel.get("/admin").await.body.contains("Dashboard"));
+}
