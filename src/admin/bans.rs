@@ -77,6 +77,9 @@ pub async fn list(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
     };
     let rows: Vec<_> = list
         .iter()
+        // A moderator sees global address bans (they apply to their sites) but not
+        // the global bans of participants on sites they cannot see.
+        .filter(|b| auth.is_admin() || b.site_id.is_some() || b.participant_id.is_none())
         .map(|b| {
             let mut v = view(b, now);
             v["site_name"] = json!(name(b.site_id));

@@ -282,3 +282,17 @@ async fn changing_the_password_ends_other_sessions() {
         StatusCode::SEE_OTHER
     );
 }
+
+#[tokio::test]
+async fn cookies_are_secure_when_the_public_url_is_https() {
+    let app = spawn_configured(test_db(), |config| {
+        config.public_url = Some("https://chat.example.com".into());
+    })
+    .await;
+    let page = Panel::new(&app).get("/admin/login").await;
+    let cookie = page.headers["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        cookie.starts_with("chatctl_login=") && cookie.contains("; Secure"),
+        "{cookie}"
+    );
+}

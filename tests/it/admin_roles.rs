@@ -128,6 +128,26 @@ async fn a_moderator_of_site_a_cannot_see_or_touch_site_b() {
     }
     assert_eq!(m.get("/admin/accounts").await.status, StatusCode::FORBIDDEN);
 
+    // A global ban naming B's participant stays invisible to A's moderator.
+    let bob = b.participant.id;
+    app.db
+        .run(move |conn| {
+            Ban::create(
+                conn,
+                &NewBan {
+                    site_id: None,
+                    participant_id: Some(bob),
+                    cidr: None,
+                    reason: "global ban of bob_b".into(),
+                    created_by: None,
+                    created_at: chatctl::db::now_ms(),
+                    expires_at: None,
+                },
+            )
+        })
+        .await
+        .unwrap();
+
     // Lists only show site A.
     for path in [
         "/admin",
@@ -286,7 +306,11 @@ async fn a_moderator_of_site_a_cannot_see_or_touch_site_b() {
     assert_eq!(state.2, vec![ORIGIN.to_owned()]);
     assert_eq!((state.3, state.4, state.5), (None, None, None));
     assert!(state.6 && state.7);
-    assert_eq!((state.8, state.9, state.10, state.11), (0, 0, 1, 1));
+    assert_eq!(
+        (state.8, state.9, state.10, state.11),
+        (1, 0, 1, 1),
+        "only the global ban made above"
+    );
 }
 
 #[tokio::test]
