@@ -279,6 +279,21 @@ async fn a_moderator_bans_a_visitor_and_their_widget_is_kicked() {
         browser.goto(&format!("{base}/admin/{page}")).await.unwrap();
         screenshot(&browser, name).await;
     }
+    // Readable on a phone.
+    browser.set_window_size(390, 844).await.unwrap();
+    browser
+        .goto(&format!("{base}/admin/participants/{}", troll.id))
+        .await
+        .unwrap();
+    let width: serde_json::Value = browser
+        .execute("return document.documentElement.scrollWidth;", vec![])
+        .await
+        .unwrap();
+    assert!(
+        width.as_i64().unwrap() <= 400,
+        "no horizontal scrolling on a phone: {width}"
+    );
+    screenshot(&browser, "phone-participant").await;
     browser.close().await.unwrap();
 }
 
