@@ -169,10 +169,11 @@ impl Application {
 
 /// Periodic chores: forget rate-limiter state of quiet addresses, and close
 /// connections of sites disabled meanwhile (possibly by `chatctl site disable`
-/// in another process).
+/// in another process) and of participants banned by another server.
 async fn housekeeping(chat: Arc<Chat>, mut shutdown: watch::Receiver<bool>) {
     let mut every = tokio::time::interval(Duration::from_secs(5));
     let mut ticks: u64 = 0;
+    let mut last_ban = crate::moderation::bans::last_id(&chat).await.unwrap_or(0);
     loop {
         tokio::select! {
             _ = every.tick() => {}
@@ -187,6 +188,12 @@ async fn housekeeping(chat: Arc<Chat>, mut shutdown: watch::Receiver<bool>) {
         let live: Vec<SiteId> = chat.hub.connections_by_site().into_keys().collect();
         if live.is_empty() {
             continue;
+        }
+        // Bans made elsewhere (another server on the same database) reach
+        // this server's connections within one tick.
+        match crate::moderation::bans::apply_new(&chat, last_ban).await {
+            Ok(last) => last_ban = last,
+            Err(err) => tracing::warn!(error = %err, "housekeeping: cannot check bans"),
         }
         match chat
             .db

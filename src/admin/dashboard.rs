@@ -1,4 +1,4 @@
-//! The dashboard: per site, live connections, active rooms, recent messages and
+//! The dashboard: per site, live connections, rooms in use, recent messages and
 //! open reports. The page is complete without JavaScript; `admin.js` refreshes
 //! the numbers from `dashboard.json`.
 
@@ -15,6 +15,7 @@ use crate::db::now_ms;
 async fn stats(admin: &Admin, auth: &Auth) -> Result<Vec<serde_json::Value>> {
     let visible = sites::visible(admin, auth).await?;
     let live = admin.chat.hub.connections_by_site();
+    let rooms = admin.chat.hub.rooms_by_site();
     let ids: Vec<_> = visible.iter().map(|s| s.id).collect();
     let now = now_ms();
     let counts = admin
@@ -24,7 +25,6 @@ async fn stats(admin: &Admin, auth: &Auth) -> Result<Vec<serde_json::Value>> {
             let mut out = Vec::with_capacity(ids.len());
             for id in ids {
                 out.push((
-                    Message::active_rooms_since(conn, id, now - 86_400_000)?,
                     Message::count_since(conn, id, now - 3_600_000)?,
                     Message::count_since(conn, id, now - 86_400_000)?,
                     Report::open_count(conn, id)?,
@@ -37,13 +37,13 @@ async fn stats(admin: &Admin, auth: &Auth) -> Result<Vec<serde_json::Value>> {
     Ok(visible
         .iter()
         .zip(counts)
-        .map(|(site, (rooms, hour, day, reports, held))| {
+        .map(|(site, (hour, day, reports, held))| {
             json!({
                 "id": site.id,
                 "name": site.name,
                 "enabled": site.enabled,
                 "connections": live.get(&site.id).copied().unwrap_or(0),
-                "active_rooms": rooms,
+                "active_rooms": rooms.get(&site.id).copied().unwrap_or(0),
                 "messages_hour": hour,
                 "messages_day": day,
                 "open_reports": reports,

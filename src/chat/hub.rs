@@ -391,6 +391,31 @@ impl Hub {
             .count()
     }
 
+    /// Rooms with at least one connection in them, per site.
+    pub fn rooms_by_site(&self) -> HashMap<SiteId, usize> {
+        let rooms: Vec<_> = self
+            .rooms
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        // One member per room tells its site; room locks are released before
+        // the connection map is locked, so no lock is held inside another.
+        let samples: Vec<ConnId> = rooms
+            .iter()
+            .filter_map(|members| lock(members).conns.keys().next().copied())
+            .collect();
+        let conns = lock(&self.conns);
+        let mut counts = HashMap::new();
+        for id in samples {
+            if let Some(info) = conns.get(&id) {
+                *counts.entry(info.site).or_default() += 1;
+            }
+        }
+        counts
+    }
+
     pub fn connections_by_site(&self) -> HashMap<SiteId, usize> {
         let mut counts = HashMap::new();
         for info in lock(&self.conns).values() {

@@ -122,7 +122,9 @@ pub fn kick(chat: &Chat, ban: &Ban) -> usize {
         &message,
         ban.expires_at,
     );
-    tracing::info!(ban = %ban.id, closed, "ban applied to live connections");
+    if closed > 0 {
+        tracing::info!(ban = %ban.id, closed, "ban applied to live connections");
+    }
     closed
 }
 
@@ -169,4 +171,24 @@ pub async fn unban(chat: &Chat, actor: Actor, id: BanId) -> Result<()> {
     } else {
         Err(ModerationError::NotFound)
     }
+}
+
+/// Applies bans created since `after` (by another server sharing the
+/// database, say) to this server's live connections; returns the new high mark.
+pub async fn apply_new(chat: &Chat, after: i64) -> Result<i64> {
+    let bans = chat
+        .db
+        .run(move |conn| Ban::active_after(conn, after))
+        .await?;
+    let mut last = after;
+    for ban in &bans {
+        kick(chat, ban);
+        last = last.max(ban.id.0);
+    }
+    Ok(last)
+}
+
+/// The high mark to start [`apply_new`] from.
+pub async fn last_id(chat: &Chat) -> Result<i64> {
+    Ok(chat.db.run(Ban::last_id).await?)
 }

@@ -422,3 +422,78 @@ async fn visitors_report_messages_and_moderators_act_on_reports() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn bans_written_by_another_process_reach_live_connections_within_seconds() {
+    let app = spawn_app().await;
+    let site = app.site(&[ORIGIN]).await;
+    let (mut alice, ready) = app.guest(&site.public_key, "alice").await;
+    alice.join("lobby", None).await;
+    let id = chatctl::db::models::ParticipantId(ready["me"]["id"].as_i64().unwrap());
+    let site_id = site.id;
+    // As another chatctl server on the same database would.
+    app.db
+        .run(move |conn| {
+            chatctl::db::models::Ban::create(
+                conn,
+                &chatctl::db::models::NewBan {
+                    site_id: Some(site_id),
+                    participant_id: Some(id),
+                    cidr: None,
+                    reason: "from elsewhere".into(),
+                    created_by: None,
+                    created_at: chatctl::db::now_ms(),
+                    expires_at: None,
+                },
+            )
+        })
+        .await
+        .unwrap();
+    let closed = alice.closed().await;
+    assert_eq!(closed.code, Some(4003));
+    assert!(closed.notice.unwrap()["message"]
+        .as_str()
+        .unwrap()
+        .contains("from elsewhere"));
+}
+
+#[tokio::test]
+async fn the_dashboard_counts_live_connections_rooms_and_reports() {
+    let app = spawn_app().await;
+    let site = app.site(&[ORIGIN]).await;
+    account(&app, "mod@example.com", Role::Moderator, &[site.id]).await;
+    let mut panel = Panel::login(&app, "mod@example.com").await;
+    let (mut alice, _) = app.guest(&site.public_key, "alice").await;
+    alice.join("lobby", None).await;
+    alice.join("help", None).await;
+    let (mut bob, _) = app.guest(&site.public_key, "bob").await;
+    bob.join("lobby", None).await;
+    let ack = alice.say("lobby", "a1", "hello").await;
+    bob.send(json!({"type": "report", "room": "lobby", "seq": ack["seq"]}))
+        .await;
+    bob.recv_type("reported").await;
+    let numbers: serde_json::Value =
+        serde_json::from_str(&panel.get("/admin/dashboard.json").await.body).unwrap();
+    let ours = numbers["sites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == site.id.0)
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (
+            &ours["connections"],
+            &ours["active_rooms"],
+            &ours["messages_hour"],
+            &ours["messages_day"],
+            &ours["open_reports"]
+        ),
+        (&json!(2), &json!(2), &json!(1), &json!(1), &json!(1))
+    );
+    let page = panel.get("/admin").await;
+    assert!(
+        page.body.contains("data-stat=\"open_reports\">1<"),
+        "the page has the numbers without JavaScript"
+    );
+}

@@ -103,6 +103,28 @@ impl Ban {
         .map_err(DbError::from)
     }
 
+    /// Active bans with an id above `after`, oldest first.
+    pub fn active_after(conn: &mut DbConn, after: i64) -> Result<Vec<Ban>, DbError> {
+        let now = now_ms();
+        with_backend!(conn, c => bans::table
+            .filter(bans::id.gt(after))
+            .filter(bans::revoked_at.is_null())
+            .filter(bans::expires_at.is_null().or(bans::expires_at.gt(now)))
+            .select(Ban::as_select())
+            .order(bans::id)
+            .limit(1000)
+            .load(c))
+        .map_err(DbError::from)
+    }
+
+    /// The highest ban id so far (0 when there is none).
+    pub fn last_id(conn: &mut DbConn) -> Result<i64, DbError> {
+        use diesel::dsl::max;
+        let id: Option<BanId> =
+            with_backend!(conn, c => bans::table.select(max(bans::id)).first(c))?;
+        Ok(id.map_or(0, |id| id.0))
+    }
+
     /// Every ban naming this participant, newest first.
     pub fn for_participant(
         conn: &mut DbConn,

@@ -172,18 +172,6 @@ impl Message {
         .map_err(DbError::from)
     }
 
-    /// Rooms of the site with at least one message since `since`.
-    pub fn active_rooms_since(conn: &mut DbConn, site: SiteId, since: i64) -> Result<i64, DbError> {
-        use diesel::dsl::count;
-        use diesel::expression_methods::AggregateExpressionMethods;
-        with_backend!(conn, c => messages::table
-            .filter(messages::site_id.eq(site))
-            .filter(messages::created_at.ge(since))
-            .select(count(messages::room_id).aggregate_distinct())
-            .first(c))
-        .map_err(DbError::from)
-    }
-
     pub fn insert(conn: &mut DbConn, new: &NewMessage) -> Result<MessageId, DbError> {
         with_backend!(conn, c => diesel::insert_into(messages::table)
             .values(new)
