@@ -69,6 +69,7 @@ pub async fn delete_all_by(chat: &Chat, actor: Actor, participant: ParticipantId
                     return Ok(None);
                 };
                 let gone = Message::mark_deleted_by_participant(conn, participant)?;
+                Report::resolve_for_author(conn, participant, actor, "deleted")?;
                 let mut names: HashMap<RoomId, String> = HashMap::new();
                 let mut deleted = Vec::with_capacity(gone.len());
                 for (room, seq) in gone {

@@ -105,6 +105,30 @@ impl Report {
         .map_err(DbError::from)
     }
 
+    /// Closes every open report on the participant's messages; returns how many.
+    pub fn resolve_for_author(
+        conn: &mut DbConn,
+        author: ParticipantId,
+        by: Option<AdminUserId>,
+        resolution: &str,
+    ) -> Result<usize, DbError> {
+        let theirs = messages::table
+            .filter(messages::participant_id.eq(author))
+            .select(messages::id);
+        with_backend!(conn, c => diesel::update(
+            reports::table
+                .filter(reports::message_id.eq_any(theirs))
+                .filter(reports::resolved_at.is_null()),
+        )
+        .set((
+            reports::resolved_at.eq(Some(now_ms())),
+            reports::resolved_by.eq(by),
+            reports::resolution.eq(Some(resolution)),
+        ))
+        .execute(c))
+        .map_err(DbError::from)
+    }
+
     pub fn open_count(conn: &mut DbConn, site: SiteId) -> Result<i64, DbError> {
         with_backend!(conn, c => reports::table
             .filter(reports::site_id.eq(site))
