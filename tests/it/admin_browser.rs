@@ -27,13 +27,15 @@ fn chromedriver() -> Option<PathBuf> {
         .find(|p| p.exists())
 }
 
-/// Ends chromedriver (and the browser it started) when the test ends, even on failure.
-struct Driver(Child);
+/// Ends chromedriver when the test ends, even on failure, then removes the
+/// browser profile.
+struct Driver(Child, Option<tempfile::TempDir>);
 
 impl Drop for Driver {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+        drop(self.1.take());
     }
 }
 
@@ -60,8 +62,9 @@ async fn start_browser() -> Option<(Driver, Client)> {
         .stderr(Stdio::null())
         .spawn()
         .expect("start chromedriver");
-    let driver = Driver(child);
-    let profile = tempfile::tempdir().unwrap().keep();
+    let profile = tempfile::tempdir().unwrap();
+    let profile_path = profile.path().to_owned();
+    let driver = Driver(child, Some(profile));
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".into(),
@@ -70,7 +73,7 @@ async fn start_browser() -> Option<(Driver, Client)> {
             "args": [
                 "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--window-size=1280,900", format!("--user-data-dir={}", profile.display()),
+                "--window-size=1280,900", format!("--user-data-dir={}", profile_path.display()),
             ],
         }),
     );
