@@ -98,7 +98,8 @@ pub struct Rules {
     db: Db,
     rooms: Cache<RoomId, Arc<RoomRules>>,
     filters: Cache<SiteId, Arc<FilterSet>>,
-    mutes: Cache<ParticipantId, Option<MuteInfo>>,
+    /// Mutes in force per site: few at any time, so one query covers a site's senders.
+    mutes: Cache<SiteId, Arc<HashMap<ParticipantId, MuteInfo>>>,
     /// When each participant last posted in each slow-mode room.
     last_post: Mutex<HashMap<(RoomId, ParticipantId), Instant>>,
 }
@@ -137,21 +138,41 @@ impl Rules {
         Ok(set)
     }
 
-    pub async fn mute(&self, participant: ParticipantId) -> Result<Option<MuteInfo>, DbError> {
+    pub async fn mute(
+        &self,
+        site: SiteId,
+        participant: ParticipantId,
+    ) -> Result<Option<MuteInfo>, DbError> {
         let now = crate::db::now_ms();
-        if let Some(mute) = self.mutes.get(participant) {
-            return Ok(mute.filter(|m| m.until > now));
-        }
-        let mute = self
-            .db
-            .run(move |conn| Mute::active(conn, participant))
-            .await?
-            .map(|m| MuteInfo {
-                until: m.expires_at,
-                reason: m.reason,
-            });
-        self.mutes.put(participant, mute.clone());
-        Ok(mute)
+        let mutes = match self.mutes.get(site) {
+            Some(mutes) => mutes,
+            None => {
+                let loaded = self
+                    .db
+                    .run(move |conn| Mute::active_for_site(conn, site))
+                    .await?;
+                let mut map: HashMap<ParticipantId, MuteInfo> = HashMap::new();
+                for m in loaded {
+                    // The longest mute in force wins.
+                    if map
+                        .get(&m.participant_id)
+                        .is_none_or(|old| old.until < m.expires_at)
+                    {
+                        map.insert(
+                            m.participant_id,
+                            MuteInfo {
+                                until: m.expires_at,
+                                reason: m.reason,
+                            },
+                        );
+                    }
+                }
+                let map = Arc::new(map);
+                self.mutes.put(site, map.clone());
+                map
+            }
+        };
+        Ok(mutes.get(&participant).filter(|m| m.until > now).cloned())
     }
 
     /// `Err(wait)` when the participant posted in this room less than `secs` ago;
@@ -185,7 +206,7 @@ impl Rules {
         self.filters.remove(site);
     }
 
-    pub fn invalidate_mute(&self, participant: ParticipantId) {
-        self.mutes.remove(participant);
+    pub fn invalidate_mutes(&self, site: SiteId) {
+        self.mutes.remove(site);
     }
 }

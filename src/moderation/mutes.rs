@@ -43,7 +43,7 @@ pub async fn mute(
         })
         .await?
         .ok_or(ModerationError::NotFound)?;
-    chat.rules.invalidate_mute(participant);
+    chat.rules.invalidate_mutes(mute.site_id);
     Ok(mute)
 }
 
@@ -64,11 +64,11 @@ pub async fn unmute(chat: &Chat, actor: Actor, participant: ParticipantId) -> Re
                     ("participant", participant.to_string()),
                     who.nick,
                 )?;
-                Ok(Some(n))
+                Ok(Some((n, who.site_id)))
             })
         })
         .await?
         .ok_or(ModerationError::NotFound)?;
-    chat.rules.invalidate_mute(participant);
-    Ok(lifted)
+    chat.rules.invalidate_mutes(lifted.1);
+    Ok(lifted.0)
 }

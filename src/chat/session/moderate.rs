@@ -32,7 +32,7 @@ impl Session {
                 Refusal::new(ErrorCode::MessageTooLong, capitalized(&e.to_string()))
             }
         })?;
-        if let Some(mute) = self.chat.rules.mute(participant).await? {
+        if let Some(mute) = self.chat.rules.mute(self.site.id, participant).await? {
             return Err(moderation_refusal::muted(&mute));
         }
         if rules.locked {

@@ -56,6 +56,17 @@ impl Mute {
         .map_err(DbError::from)
     }
 
+    /// Every mute in force on the site.
+    pub fn active_for_site(conn: &mut DbConn, site: SiteId) -> Result<Vec<Mute>, DbError> {
+        with_backend!(conn, c => mutes::table
+            .filter(mutes::site_id.eq(site))
+            .filter(mutes::revoked_at.is_null())
+            .filter(mutes::expires_at.gt(now_ms()))
+            .select(Mute::as_select())
+            .load(c))
+        .map_err(DbError::from)
+    }
+
     pub fn for_participant(
         conn: &mut DbConn,
         participant: ParticipantId,
