@@ -169,8 +169,12 @@ fn login_page(
     status: StatusCode,
     error: Option<String>,
 ) -> Result<Reply> {
-    // A fresh double-submit token for each form shown.
-    let token = random_token(40);
+    // One double-submit token per browser, reused so that two open login tabs
+    // do not invalidate each other.
+    let token = req
+        .cookie(LOGIN_COOKIE)
+        .filter(|t| t.len() == 40 && t.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .map_or_else(|| random_token(40), str::to_owned);
     let mut cookie = format!("{LOGIN_COOKIE}={token}; Path=/admin; HttpOnly; SameSite=Strict");
     if admin.secure_cookies {
         cookie.push_str("; Secure");
