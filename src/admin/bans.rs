@@ -61,10 +61,14 @@ pub async fn list(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
         BanState::Active
     };
     let sites = auth.sites.clone();
-    let list = admin
+    let (list, people) = admin
         .chat
         .db
-        .run(move |conn| Ban::list(conn, sites.as_deref(), true, state, 500))
+        .run(move |conn| {
+            let list = Ban::list(conn, sites.as_deref(), true, state, 500)?;
+            let ids: Vec<ParticipantId> = list.iter().filter_map(|b| b.participant_id).collect();
+            Ok((list, Participant::find_many(conn, &ids)?))
+        })
         .await?;
     let now = now_ms();
     let visible = sites::visible(admin, auth).await?;
@@ -83,6 +87,10 @@ pub async fn list(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
         .map(|b| {
             let mut v = view(b, now);
             v["site_name"] = json!(name(b.site_id));
+            v["nick"] = json!(b
+                .participant_id
+                .and_then(|id| people.iter().find(|p| p.id == id))
+                .map(|p| p.nick.clone()));
             // Moderators see global bans but only admins may lift them.
             v["can_revoke"] = json!(b.site_id.is_some() || auth.is_admin());
             v
