@@ -173,7 +173,9 @@ impl Application {
 async fn housekeeping(chat: Arc<Chat>, mut shutdown: watch::Receiver<bool>) {
     let mut every = tokio::time::interval(Duration::from_secs(5));
     let mut ticks: u64 = 0;
-    let mut last_ban = crate::moderation::bans::last_id(&chat).await.unwrap_or(0);
+    // From 0: the first ticks apply every active ban, which is right anyway
+    // and leaves no window for a ban written while the server started.
+    let mut last_ban = 0;
     loop {
         tokio::select! {
             _ = every.tick() => {}

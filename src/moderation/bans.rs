@@ -187,8 +187,3 @@ pub async fn apply_new(chat: &Chat, after: i64) -> Result<i64> {
     }
     Ok(last)
 }
-
-/// The high mark to start [`apply_new`] from.
-pub async fn last_id(chat: &Chat) -> Result<i64> {
-    Ok(chat.db.run(Ban::last_id).await?)
-}

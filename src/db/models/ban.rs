@@ -117,14 +117,6 @@ impl Ban {
         .map_err(DbError::from)
     }
 
-    /// The highest ban id so far (0 when there is none).
-    pub fn last_id(conn: &mut DbConn) -> Result<i64, DbError> {
-        use diesel::dsl::max;
-        let id: Option<BanId> =
-            with_backend!(conn, c => bans::table.select(max(bans::id)).first(c))?;
-        Ok(id.map_or(0, |id| id.0))
-    }
-
     /// Every ban naming this participant, newest first.
     pub fn for_participant(
         conn: &mut DbConn,
