@@ -7,6 +7,7 @@ pub mod account;
 pub mod assets;
 pub mod error;
 pub mod health;
+pub mod upgrade;
 pub mod ws;
 
 use std::sync::Arc;

@@ -11,10 +11,13 @@ use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use tokio::sync::watch;
 use tokio::time::{interval, timeout, Instant, MissedTickBehavior};
-use warp::filters::ws::{Message, WebSocket, Ws};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use warp::{Filter, Rejection, Reply};
 
 use super::error::Refused;
+use super::upgrade::{self, Socket, Upgrade};
 use super::AppState;
 use crate::chat::hub::{ConnQueue, Outbound};
 use crate::chat::protocol::{CloseReason, ServerFrame};
@@ -71,16 +74,16 @@ fn socket(
         .and(warp::query::<WsQuery>())
         .and(warp::header::optional::<String>("origin"))
         .and(warp::addr::remote())
-        .and(warp::ws())
+        .and(upgrade::websocket())
         .and(state.with())
-        .and_then(upgrade)
+        .and_then(accept)
 }
 
-async fn upgrade(
+async fn accept(
     query: WsQuery,
     origin: Option<String>,
     remote: Option<SocketAddr>,
-    ws: Ws,
+    ws: Upgrade,
     state: AppState,
 ) -> Result<warp::reply::Response, Rejection> {
     let ip = remote.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |addr| addr.ip());
@@ -99,29 +102,21 @@ async fn upgrade(
         .admit(&query.site, origin.as_deref(), ip)
         .await
         .map_err(refuse)?;
-    let limits = &chat.limits;
-    let ws = ws
-        .max_message_size(limits.max_frame_bytes)
-        .max_frame_size(limits.max_frame_bytes);
+    let config = upgrade::config(chat.limits.max_frame_bytes);
     let chat = state.chat.clone();
     let shutdown = state.shutdown.clone();
-    Ok(ws
-        .on_upgrade(move |socket| async move {
-            let (session, queue) = Session::new(chat.clone(), admission);
-            drive(socket, session, queue, chat, shutdown).await;
-        })
-        .into_response())
+    Ok(ws.reply(config, move |socket| async move {
+        let (session, queue) = Session::new(chat.clone(), admission);
+        drive(socket, session, queue, chat, shutdown).await;
+    }))
 }
 
 fn text(frame: &str) -> Message {
     Message::text(frame)
 }
 
-fn is_too_large(err: &warp::Error) -> bool {
-    use tokio_tungstenite::tungstenite::Error;
-    std::error::Error::source(err)
-        .and_then(|e| e.downcast_ref::<Error>())
-        .is_some_and(|e| matches!(e, Error::Capacity(_)))
+fn is_too_large(err: &WsError) -> bool {
+    matches!(err, WsError::Capacity(_))
 }
 
 /// Resolves once the hub has closed the connection.
@@ -136,7 +131,7 @@ type CloseRequest = (CloseReason, String, Option<i64>);
 /// reading for too long or when the hub closes the connection, so a stalled
 /// client can never pin its task (and its memory) forever.
 struct Outlet {
-    sink: SplitSink<WebSocket, Message>,
+    sink: SplitSink<Socket, Message>,
     kill: watch::Receiver<bool>,
     write_timeout: Duration,
 }
@@ -170,7 +165,10 @@ impl Outlet {
         .encode();
         let frames = vec![
             text(&notice),
-            Message::close_with(reason.close_code(), reason.as_str()),
+            Message::Close(Some(CloseFrame {
+                code: CloseCode::from(reason.close_code()),
+                reason: reason.as_str().into(),
+            })),
         ];
         let sink = &mut self.sink;
         let _ = timeout(Duration::from_secs(2), async {
@@ -185,7 +183,7 @@ impl Outlet {
 
 /// Runs one connection until either side closes it.
 async fn drive(
-    socket: WebSocket,
+    socket: Socket,
     mut session: Session,
     mut queue: ConnQueue,
     chat: Arc<Chat>,
@@ -237,14 +235,12 @@ async fn drive(
                     }
                     Some(Ok(msg)) => {
                         last_seen = Instant::now();
-                        if let Ok(body) = msg.to_str() {
-                            session.on_text(body).await
-                        } else if msg.is_binary() {
-                            session.on_binary()
-                        } else if msg.is_close() {
-                            break None;
-                        } else {
-                            Flow::Continue // ping/pong: tungstenite answers pings itself
+                        match msg {
+                            Message::Text(body) => session.on_text(body.as_str()).await,
+                            Message::Binary(_) => session.on_binary(),
+                            Message::Close(_) => break None,
+                            // tungstenite answers pings itself
+                            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => Flow::Continue,
                         }
                     }
                 };
@@ -298,7 +294,7 @@ async fn drive(
                 if last_seen.elapsed() > idle_limit {
                     break Some((CloseReason::IdleTimeout, "No activity; closing. Reconnect to continue.".into(), None));
                 }
-                if out.write(vec![Message::ping(Vec::new())]).await.is_err() {
+                if out.write(vec![Message::Ping(Default::default())]).await.is_err() {
                     break queue.take_close();
                 }
             }
