@@ -5,6 +5,7 @@
 
 pub mod account;
 pub mod assets;
+mod conn;
 pub mod error;
 pub mod health;
 pub mod upgrade;
