@@ -9,26 +9,19 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use tokio::sync::watch;
 use tokio::time::{interval, timeout, Instant, MissedTickBehavior};
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
-use super::upgrade::Socket;
+use super::upgrade::{Reader, Socket, Writer};
 use crate::chat::hub::{CloseRequest, ConnQueue, Outbound};
 use crate::chat::protocol::{CloseReason, ServerFrame};
 use crate::chat::session::{Flow, Session};
 use crate::chat::Chat;
 
-/// Most frames written to the socket in one flush.
+/// Most queued items written to the socket in one flush.
 const MAX_COALESCED: usize = 64;
-
-fn text(frame: &str) -> Message {
-    Message::text(frame)
-}
 
 fn request(reason: CloseReason, message: &str) -> CloseRequest {
     CloseRequest {
@@ -38,28 +31,21 @@ fn request(reason: CloseReason, message: &str) -> CloseRequest {
     }
 }
 
-/// The sending half of the socket. Every write gives up when the peer stops
-/// reading for too long or when the hub closes the connection, so a stalled
-/// client can never pin its task (and its memory) forever.
+/// The sending side. Every flush gives up when the peer stops reading for too
+/// long or when the hub closes the connection, so a stalled client can never
+/// pin its task (and its memory) forever.
 struct Outlet {
-    sink: SplitSink<Socket, Message>,
+    frames: Writer,
     write_timeout: Duration,
 }
 
 impl Outlet {
-    async fn write(&mut self, queue: &ConnQueue, frames: Vec<Message>) -> Result<(), ()> {
-        if frames.is_empty() {
+    async fn flush(&mut self, queue: &ConnQueue) -> Result<(), ()> {
+        if self.frames.is_empty() {
             return Ok(());
         }
-        let sink = &mut self.sink;
-        let work = async {
-            for frame in frames {
-                sink.feed(frame).await?;
-            }
-            sink.flush().await
-        };
         tokio::select! {
-            done = timeout(self.write_timeout, work) => match done {
+            done = timeout(self.write_timeout, self.frames.flush()) => match done {
                 Ok(Ok(())) => Ok(()),
                 _ => Err(()),
             },
@@ -68,33 +54,18 @@ impl Outlet {
     }
 
     /// Best effort: the notice and close frame, with a short deadline since the
-    /// peer may not be reading at all; then a moment for the close handshake.
-    async fn close(&mut self, rx: &mut SplitStream<Socket>, request: CloseRequest) {
+    /// peer may not be reading at all.
+    async fn close(&mut self, request: CloseRequest) {
         let notice = ServerFrame::Notice {
             code: request.reason,
             message: request.message,
             until: request.until,
         }
         .encode();
-        let frames = [
-            text(&notice),
-            Message::Close(Some(CloseFrame {
-                code: CloseCode::from(request.reason.close_code()),
-                reason: request.reason.as_str().into(),
-            })),
-        ];
-        let sink = &mut self.sink;
-        let _ = timeout(Duration::from_secs(2), async {
-            for frame in frames {
-                sink.feed(frame).await?;
-            }
-            sink.flush().await
-        })
-        .await;
-        let _ = timeout(Duration::from_secs(2), async {
-            while let Some(Ok(_)) = rx.next().await {}
-        })
-        .await;
+        self.frames.text(&notice);
+        self.frames
+            .close(request.reason.close_code(), request.reason.as_str());
+        let _ = timeout(Duration::from_secs(2), self.frames.flush()).await;
     }
 }
 
@@ -106,11 +77,14 @@ pub async fn drive(
     chat: Arc<Chat>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let (sink, mut rx) = socket.split();
+    let Socket {
+        reader: mut rx,
+        writer,
+    } = socket;
     let heartbeat = Duration::from_secs(chat.limits.heartbeat_secs.max(1));
     let idle_limit = heartbeat.mul_f32(2.5);
     let mut out = Outlet {
-        sink,
+        frames: writer,
         write_timeout: idle_limit,
     };
     let mut ticker = interval(heartbeat);
@@ -143,14 +117,24 @@ pub async fn drive(
                         match msg {
                             Message::Text(body) => Box::pin(session.on_text(body.as_str())).await,
                             Message::Binary(_) => session.on_binary(),
-                            Message::Close(_) => break None,
-                            // tungstenite answers pings itself
-                            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => Flow::Continue,
+                            Message::Ping(payload) => {
+                                out.frames.pong(&payload);
+                                Flow::Continue
+                            }
+                            Message::Close(_) => {
+                                // Answer the client's close handshake, then stop.
+                                out.frames.close(1000, "");
+                                let _ = Box::pin(out.flush(&queue)).await;
+                                break None;
+                            }
+                            Message::Pong(_) | Message::Frame(_) => Flow::Continue,
                         }
                     }
                 };
-                let replies: Vec<Message> = session.take_replies().iter().map(|r| text(r)).collect();
-                if Box::pin(out.write(&queue, replies)).await.is_err() {
+                for reply in session.take_replies() {
+                    out.frames.text(&reply);
+                }
+                if Box::pin(out.flush(&queue)).await.is_err() {
                     break queue.take_close();
                 }
                 if let Flow::Close { reason, message, until } = flow {
@@ -158,8 +142,8 @@ pub async fn drive(
                 }
             }
             first = queue.recv() => {
-                let (frames, closing) = frames_to_write(first, &queue, &mut session);
-                if Box::pin(out.write(&queue, frames)).await.is_err() {
+                let closing = queue_frames(first, &queue, &mut session, &mut out.frames);
+                if Box::pin(out.flush(&queue)).await.is_err() {
                     break closing.or_else(|| queue.take_close());
                 }
                 if closing.is_some() {
@@ -170,7 +154,8 @@ pub async fn drive(
                 if last_seen.elapsed() > idle_limit {
                     break Some(request(CloseReason::IdleTimeout, "No activity; closing. Reconnect to continue."));
                 }
-                if Box::pin(out.write(&queue, vec![Message::Ping(Default::default())])).await.is_err() {
+                out.frames.ping();
+                if Box::pin(out.flush(&queue)).await.is_err() {
                     break queue.take_close();
                 }
             }
@@ -178,23 +163,33 @@ pub async fn drive(
     };
 
     if let Some(request) = close {
-        Box::pin(out.close(&mut rx, request)).await;
+        Box::pin(close_handshake(&mut out, &mut rx, request)).await;
     }
-    // Closing flushes; a peer that reads nothing must not hold us here.
-    let _ = Box::pin(timeout(Duration::from_secs(1), out.sink.close())).await;
+    // A peer that reads nothing must not hold us here.
+    let _ = Box::pin(timeout(Duration::from_secs(1), out.frames.shutdown())).await;
     session.close();
 }
 
-/// `first` and whatever else is queued (up to [`MAX_COALESCED`]), as frames for
-/// one flush, and the close request if one was among them.
-fn frames_to_write(
+/// Says why, then gives the client a moment to answer the close handshake.
+async fn close_handshake(out: &mut Outlet, rx: &mut Reader, request: CloseRequest) {
+    out.close(request).await;
+    let _ = timeout(Duration::from_secs(2), async {
+        while let Some(Ok(_)) = rx.next().await {}
+    })
+    .await;
+}
+
+/// Encodes `first` and whatever else is queued (up to [`MAX_COALESCED`]) for
+/// one flush; returns the close request if one was among them.
+fn queue_frames(
     first: Outbound,
     queue: &ConnQueue,
     session: &mut Session,
-) -> (Vec<Message>, Option<CloseRequest>) {
-    let mut items = vec![first];
+    frames: &mut Writer,
+) -> Option<CloseRequest> {
+    let mut items = Vec::with_capacity(8);
+    items.push(first);
     queue.drain_into(&mut items, MAX_COALESCED - 1);
-    let mut frames = Vec::with_capacity(items.len());
     for item in items {
         match item {
             Outbound::Frame {
@@ -204,18 +199,18 @@ fn frames_to_write(
             } => {
                 queue.written(frame.len());
                 if session.accepts(room, seq) {
-                    frames.push(text(&frame));
+                    frames.text(&frame);
                 }
             }
             Outbound::Reply(frame) => {
                 queue.written(frame.len());
                 session.replied();
-                frames.push(text(&frame));
+                frames.text(&frame);
             }
-            Outbound::Close(request) => return (frames, Some(*request)),
+            Outbound::Close(request) => return Some(*request),
         }
     }
-    (frames, None)
+    None
 }
 
 /// On shutdown: let in-flight sends get their acks before saying goodbye.
@@ -225,7 +220,8 @@ async fn drain_replies(session: &mut Session, queue: &ConnQueue, out: &mut Outle
             if let Outbound::Reply(frame) = queue.recv().await {
                 queue.written(frame.len());
                 session.replied();
-                if out.write(queue, vec![text(&frame)]).await.is_err() {
+                out.frames.text(&frame);
+                if out.flush(queue).await.is_err() {
                     break;
                 }
             }

@@ -7,9 +7,13 @@
 //! tokio-tungstenite runs the protocol on it with our [`WebSocketConfig`].
 
 use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf, ReadHalf, WriteHalf};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::WebSocketStream;
@@ -17,8 +21,52 @@ use warp::http::{header, StatusCode};
 use warp::reject::Reject;
 use warp::{Filter, Rejection};
 
-/// A chat connection after the handshake.
-pub type Socket = WebSocketStream<TokioIo<Upgraded>>;
+use super::frames::FrameWriter;
+
+type Io = TokioIo<Upgraded>;
+
+/// A chat connection after the handshake: tungstenite parses what the client
+/// sends, and we write our frames ourselves (see [`super::frames`]).
+pub struct Socket {
+    pub reader: Reader,
+    pub writer: Writer,
+}
+
+pub type Reader = WebSocketStream<ReadOnly<ReadHalf<Io>>>;
+pub type Writer = FrameWriter<WriteHalf<Io>>;
+
+/// The read half, given to tungstenite. What it would write on its own (pong
+/// and close replies) is dropped: the connection task sends those itself, in
+/// order with everything else it writes.
+pub struct ReadOnly<R>(R);
+
+impl<R: AsyncRead + Unpin> AsyncRead for ReadOnly<R> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl<R: Unpin> AsyncWrite for ReadOnly<R> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
 
 /// Why a request to a WebSocket endpoint is not a valid upgrade.
 #[derive(Debug)]
@@ -69,15 +117,11 @@ fn check(
     Ok(Upgrade { key, on_upgrade })
 }
 
-/// Buffers sized for chat: client frames are small (a few hundred bytes) and the
-/// read buffer grows for a larger one up to `max_frame_bytes`, then shrinks
-/// back as it is consumed. Writes are buffered until an explicit flush, so the
-/// frames the connection task coalesces leave in one system call.
+/// Reading only: client frames are small (a few hundred bytes), and the read
+/// buffer grows for a larger one, up to `max_frame_bytes`.
 pub fn config(max_frame_bytes: usize) -> WebSocketConfig {
     WebSocketConfig::default()
-        .read_buffer_size(1024)
-        .write_buffer_size(64 * 1024)
-        .max_write_buffer_size(64 * 1024 + 2 * max_frame_bytes.max(64 * 1024))
+        .read_buffer_size(512)
         .max_message_size(Some(max_frame_bytes))
         .max_frame_size(Some(max_frame_bytes))
 }
@@ -92,20 +136,26 @@ impl Upgrade {
     {
         let accept = derive_accept_key(self.key.as_bytes());
         let on_upgrade = self.on_upgrade;
-        tokio::spawn(async move {
+        let task = async move {
             match on_upgrade.await {
                 Ok(upgraded) => {
-                    let socket = WebSocketStream::from_raw_socket(
-                        TokioIo::new(upgraded),
+                    let (read, write) = tokio::io::split(TokioIo::new(upgraded));
+                    let reader = WebSocketStream::from_raw_socket(
+                        ReadOnly(read),
                         Role::Server,
                         Some(config),
                     )
                     .await;
-                    run(socket).await;
+                    let writer = FrameWriter::new(write);
+                    run(Socket { reader, writer }).await;
                 }
                 Err(err) => tracing::debug!(error = %err, "websocket upgrade failed"),
             }
-        });
+        };
+        // Every connection keeps this future for its lifetime: its size is a
+        // large part of what an idle connection costs.
+        tracing::trace!(bytes = std::mem::size_of_val(&task), "connection task");
+        tokio::spawn(task);
         let mut response = warp::reply::Response::default();
         *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
         let headers = response.headers_mut();
