@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context};
 use chatctl::app::Application;
-use chatctl::config::{Limits, LogFormat, ServeConfig};
+use chatctl::config::{AdminConfig, Limits, LogFormat, MailConfig, ServeConfig};
 use chatctl::db::models::site::SiteSettings;
 use chatctl::db::models::Site;
 use chatctl::input::Origin;
@@ -49,7 +49,7 @@ enum Keep {
     InProcess {
         stop: tokio::sync::oneshot::Sender<()>,
         task: tokio::task::JoinHandle<()>,
-        _dir: Option<tempfile::TempDir>,
+        _dirs: (Option<tempfile::TempDir>, tempfile::TempDir),
     },
     Child {
         child: Child,
@@ -136,12 +136,20 @@ async fn in_process(
     dir: Option<tempfile::TempDir>,
     sites: usize,
 ) -> anyhow::Result<Target> {
+    // Mail is not exercised by load runs; an outbox folder keeps it local.
+    let outbox = tempfile::tempdir()?;
     let config = ServeConfig {
         bind: "127.0.0.1:0".parse()?,
         public_url: None,
         log_format: LogFormat::Human,
         no_demo: true,
+        mail: MailConfig {
+            smtp_url: None,
+            mail_from: "loadgen <loadgen@localhost>".into(),
+            outbox_dir: outbox.path().to_owned(),
+        },
         limits: load_limits(opts),
+        admin: AdminConfig::default(),
     };
     let app = Application::build(&config, &database_url).await?;
     let addr = app.addr();
@@ -176,7 +184,7 @@ async fn in_process(
         keep: Keep::InProcess {
             stop,
             task,
-            _dir: dir,
+            _dirs: (dir, outbox),
         },
     })
 }

@@ -279,7 +279,7 @@ mod tests {
     fn who(id: i64) -> Who {
         Who {
             id,
-            nick: format!("n{id}"),
+            nick: format!("n{id}").into(),
             kind: "guest".into(),
             avatar: None,
         }

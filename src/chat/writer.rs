@@ -76,6 +76,7 @@ impl Writer {
             .spawn(move || {
                 WriterLoop {
                     db,
+                    conn: None,
                     hub,
                     metrics,
                     last_seq: HashMap::new(),
@@ -111,6 +112,9 @@ impl Writer {
 
 struct WriterLoop {
     db: Db,
+    /// Its own connection, outside the pool: no check-out (and validity query)
+    /// per batch. Dropped after a failed commit and opened again.
+    conn: Option<DbConn>,
     hub: Arc<Hub>,
     metrics: Arc<Metrics>,
     /// Last committed seq per room; dropped after a failed commit so it is re-read.
@@ -153,14 +157,21 @@ impl WriterLoop {
 
     fn commit(&mut self, batch: Vec<Post>) {
         self.metrics.commit_batch_size.observe(batch.len() as f64);
-        let result = self.db.get().and_then(|mut conn| {
-            let mut cache = self.last_seq.clone();
+        let mut cache = self.last_seq.clone();
+        let result = match self.conn.take() {
+            Some(conn) => Ok(conn),
+            None => self.db.url().connect(),
+        }
+        .and_then(|mut conn| {
             let outcomes = conn.write_transaction(|conn| store(conn, &batch, &mut cache))?;
-            self.last_seq = cache;
+            self.conn = Some(conn);
             Ok(outcomes)
         });
         match result {
-            Ok(outcomes) => self.publish(batch, outcomes),
+            Ok(outcomes) => {
+                self.last_seq = cache;
+                self.publish(batch, outcomes)
+            }
             Err(err) => {
                 tracing::error!(error = %err, messages = batch.len(), "commit failed; senders may retry");
                 self.last_seq.clear();
@@ -236,18 +247,10 @@ fn store(
             continue;
         }
         in_batch.insert((post.participant, post.cid.as_str()), outcomes.len());
-        if let Some(existing) = Message::find_by_cid(conn, post.participant, &post.cid)? {
-            outcomes.push(Outcome::Duplicate(existing));
-            continue;
-        }
         let seq = match last_seq.get(&post.room) {
             Some(seq) => seq + 1,
             None => Room::find(conn, post.room)?.last_seq + 1,
         };
-        last_seq.insert(post.room, seq);
-        if !touched.contains(&post.room) {
-            touched.push(post.room);
-        }
         let new = NewMessage {
             site_id: post.site,
             room_id: post.room,
@@ -258,7 +261,18 @@ fn store(
             ip: post.ip.clone(),
             created_at: now,
         };
-        let id = Message::insert(conn, &new)?;
+        let Some(id) = Message::insert_new(conn, &new)? else {
+            // Not inserted: this cid was stored before (a retry). Anything else
+            // means our idea of the room's seq is wrong; fail the batch.
+            let existing = Message::find_by_cid(conn, post.participant, &post.cid)?
+                .ok_or_else(|| DbError::Conflict(format!("seq {seq} already taken")))?;
+            outcomes.push(Outcome::Duplicate(existing));
+            continue;
+        };
+        last_seq.insert(post.room, seq);
+        if !touched.contains(&post.room) {
+            touched.push(post.room);
+        }
         outcomes.push(Outcome::New(new, id));
     }
     for room in touched {

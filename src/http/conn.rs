@@ -72,7 +72,7 @@ impl Outlet {
 /// Runs one connection until either side closes it.
 pub async fn drive(
     socket: Socket,
-    mut session: Session,
+    mut session: Box<Session>,
     queue: ConnQueue,
     chat: Arc<Chat>,
     mut shutdown: watch::Receiver<bool>,
@@ -171,7 +171,7 @@ pub async fn drive(
 }
 
 /// Says why, then gives the client a moment to answer the close handshake.
-async fn close_handshake(out: &mut Outlet, rx: &mut Reader, request: CloseRequest) {
+async fn close_handshake(out: &mut Outlet, rx: &mut Box<Reader>, request: CloseRequest) {
     out.close(request).await;
     let _ = timeout(Duration::from_secs(2), async {
         while let Some(Ok(_)) = rx.next().await {}

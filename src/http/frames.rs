@@ -3,7 +3,7 @@
 //! tungstenite parses what clients send; we encode what we send, because:
 //! - its write buffer keeps the capacity of the largest batch ever written,
 //!   for the life of the connection (kilobytes on every idle connection),
-//!   while ours is released after each flush unless it is small;
+//!   while ours is released after each flush;
 //! - a shared frame (`Arc<str>`) is copied once, straight into the buffer,
 //!   instead of first into a `Message` of its own per recipient.
 //!
@@ -18,9 +18,6 @@ const OP_TEXT: u8 = 0x1;
 const OP_CLOSE: u8 = 0x8;
 const OP_PING: u8 = 0x9;
 const OP_PONG: u8 = 0xA;
-
-/// A buffer this small is kept between flushes; a larger one is released.
-const KEEP_BYTES: usize = 1024;
 
 /// Control frames carry at most 125 bytes of payload (RFC 6455 §5.5).
 const MAX_CONTROL_PAYLOAD: usize = 125;
@@ -73,11 +70,9 @@ impl<W: AsyncWrite + Unpin> FrameWriter<W> {
             self.io.flush().await
         }
         .await;
-        if self.buf.capacity() > KEEP_BYTES {
-            self.buf = Vec::new();
-        } else {
-            self.buf.clear();
-        }
+        // Released, not cleared: most connections are idle most of the time,
+        // and one allocation per flush is nothing next to the system call.
+        self.buf = Vec::new();
         result
     }
 
@@ -125,7 +120,7 @@ mod tests {
         writer.pong(b"abc");
         writer.close(4008, &"slow ".repeat(40));
         writer.flush().await.unwrap();
-        assert!(writer.buf.capacity() == 0, "a large buffer is released");
+        assert!(writer.buf.capacity() == 0, "the buffer is released");
 
         let mut client = WebSocketStream::from_raw_socket(theirs, Role::Client, None).await;
         let mut got = Vec::new();

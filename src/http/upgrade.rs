@@ -28,7 +28,7 @@ type Io = TokioIo<Upgraded>;
 /// A chat connection after the handshake: tungstenite parses what the client
 /// sends, and we write our frames ourselves (see [`super::frames`]).
 pub struct Socket {
-    pub reader: Reader,
+    pub reader: Box<Reader>,
     pub writer: Writer,
 }
 
@@ -121,7 +121,7 @@ fn check(
 /// buffer grows for a larger one, up to `max_frame_bytes`.
 pub fn config(max_frame_bytes: usize) -> WebSocketConfig {
     WebSocketConfig::default()
-        .read_buffer_size(512)
+        .read_buffer_size(256)
         .max_message_size(Some(max_frame_bytes))
         .max_frame_size(Some(max_frame_bytes))
 }
@@ -140,12 +140,14 @@ impl Upgrade {
             match on_upgrade.await {
                 Ok(upgraded) => {
                     let (read, write) = tokio::io::split(TokioIo::new(upgraded));
-                    let reader = WebSocketStream::from_raw_socket(
-                        ReadOnly(read),
-                        Role::Server,
-                        Some(config),
-                    )
-                    .await;
+                    let reader = Box::new(
+                        WebSocketStream::from_raw_socket(
+                            ReadOnly(read),
+                            Role::Server,
+                            Some(config),
+                        )
+                        .await,
+                    );
                     let writer = FrameWriter::new(write);
                     run(Socket { reader, writer }).await;
                 }

@@ -85,15 +85,18 @@ async fn accept(
     if *state.shutdown.borrow() {
         return Err(refuse(UpgradeError::ShuttingDown));
     }
-    let admission = chat
-        .admit(&query.site, origin.as_deref(), ip)
-        .await
-        .map_err(refuse)?;
+    // Boxed, like the session and the reader below: the connection task stores
+    // what it captures for its whole life, and it lives as long as the socket.
+    let admission = Box::new(
+        chat.admit(&query.site, origin.as_deref(), ip)
+            .await
+            .map_err(refuse)?,
+    );
     let config = upgrade::config(chat.limits.max_frame_bytes);
     let chat = state.chat.clone();
     let shutdown = state.shutdown.clone();
     Ok(ws.reply(config, move |socket| async move {
-        let (session, queue) = Session::new(chat.clone(), admission);
-        conn::drive(socket, session, queue, chat, shutdown).await;
+        let (session, queue) = Session::new(chat.clone(), *admission);
+        conn::drive(socket, Box::new(session), queue, chat, shutdown).await;
     }))
 }
