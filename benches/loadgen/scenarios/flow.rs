@@ -81,7 +81,7 @@ pub struct Outcome {
     pub expected: u64,
     pub delivered: u64,
     pub dropped: u64,
-    /// From the first intended send to the last delivery.
+    /// From the first intended send to the last delivery or ack.
     pub elapsed: Duration,
     pub latency: Histogram<u64>,
     pub ack_latency: Histogram<u64>,
@@ -149,6 +149,7 @@ pub async fn run(target: &Target, opts: &Opts, groups: &[Group], load: Load) -> 
 
     let counters: Vec<Arc<Counters>> = groups.iter().map(|_| Arc::default()).collect();
     let errors = Arc::new(Mutex::new(BTreeMap::new()));
+    // Latest delivery or ack: the end of the work the server did for this run.
     let last_delivery = Arc::new(AtomicU64::new(0));
     let (stop_tx, stop) = watch::channel(false);
     let senders_total = opened
@@ -345,6 +346,7 @@ async fn sender_reader(
             last_delivery.fetch_max(now_us(), Relaxed);
         } else if frame.is_type("ack") {
             c.acked.fetch_add(1, Relaxed);
+            last_delivery.fetch_max(now_us(), Relaxed);
             let k = frame
                 .str_field("cid")
                 .and_then(|cid| cid.split_once('.'))
