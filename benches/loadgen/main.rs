@@ -4,6 +4,7 @@
 //! ```sh
 //! cargo bench --bench loadgen -- fanout --receivers 1000 --senders 10 --rate 200 --size 100 --duration 10
 //! cargo bench --bench loadgen -- idle --spawn --connections 15000
+//! cargo bench --bench loadgen -- persist --messages 300000
 //! cargo bench --bench loadgen -- rooms --url ws://127.0.0.1:8080 --site pk_... --origin http://localhost:8080
 //! ```
 //!
@@ -52,6 +53,8 @@ enum Scenario {
     Churn(scenarios::churn::ChurnOpts),
     /// A share of receivers stop reading: they are cut, the others keep their latency.
     Slow(scenarios::slow::SlowOpts),
+    /// The storage path alone: messages committed per second by the group-commit writer.
+    Persist(scenarios::persist::PersistOpts),
 }
 
 /// Where the server is and how to reach it; shared by every scenario.
@@ -122,6 +125,7 @@ fn main() {
                 Scenario::Idle(o) => scenarios::idle::run(o).await,
                 Scenario::Churn(o) => scenarios::churn::run(o).await,
                 Scenario::Slow(o) => scenarios::slow::run(o).await,
+                Scenario::Persist(o) => scenarios::persist::run(o).await,
             }
         };
         // Set-up and drain are bounded too: nothing runs longer than this.

@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 
 use super::hub::{ConnHandle, Hub};
 use super::protocol::{ErrorCode, MessageView, ServerFrame, Who};
+use crate::db::checkpoint::{self, Checkpointer};
 use crate::db::models::{Message, MessageId, NewMessage, ParticipantId, Room, RoomId, SiteId};
 use crate::db::{now_ms, Db, DbConn, DbError};
 use crate::metrics::Metrics;
@@ -66,11 +67,14 @@ enum Command {
 pub struct Writer {
     tx: mpsc::UnboundedSender<Command>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// Checkpoints the SQLite WAL behind the writer; stopped after it.
+    checkpointer: Mutex<Option<Checkpointer>>,
 }
 
 impl Writer {
     pub fn start(db: Db, hub: Arc<Hub>, metrics: Arc<Metrics>) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
+        let checkpointer = checkpoint::start(db.url());
         let thread = std::thread::Builder::new()
             .name("chatctl-writer".into())
             .spawn(move || {
@@ -90,6 +94,7 @@ impl Writer {
         Writer {
             tx,
             thread: Mutex::new(thread),
+            checkpointer: Mutex::new(checkpointer),
         }
     }
 
@@ -107,6 +112,12 @@ impl Writer {
         if let Some(thread) = thread {
             let _ = thread.join();
         }
+        drop(
+            self.checkpointer
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take(),
+        );
     }
 }
 
@@ -160,7 +171,7 @@ impl WriterLoop {
         let mut cache = self.last_seq.clone();
         let result = match self.conn.take() {
             Some(conn) => Ok(conn),
-            None => self.db.url().connect(),
+            None => open_writer_connection(&self.db),
         }
         .and_then(|mut conn| {
             let outcomes = conn.write_transaction(|conn| store(conn, &batch, &mut cache))?;
@@ -225,6 +236,20 @@ impl WriterLoop {
             sender.reply(ack.encode());
         }
     }
+}
+
+/// The writer's connection. On SQLite it gets a larger page cache than the
+/// default 2 MiB (every insert descends five B-trees: the table and its
+/// indexes, and pages that fall out of the cache are read back from the OS on
+/// the next commit), and leaves checkpoints to the checkpoint thread.
+fn open_writer_connection(db: &Db) -> Result<DbConn, DbError> {
+    let mut conn = db.url().connect()?;
+    if let DbConn::Sqlite(c) = &mut conn {
+        use diesel::connection::SimpleConnection;
+        c.batch_execute("PRAGMA cache_size = -65536;")?;
+    }
+    checkpoint::disable_auto(&mut conn)?;
+    Ok(conn)
 }
 
 fn store(

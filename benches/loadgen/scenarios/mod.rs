@@ -4,5 +4,6 @@ pub mod churn;
 pub mod fanout;
 mod flow;
 pub mod idle;
+pub mod persist;
 pub mod rooms;
 pub mod slow;
