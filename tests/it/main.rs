@@ -12,6 +12,7 @@ mod admission;
 mod cli;
 mod common;
 mod faults;
+mod fuzz;
 mod identity;
 mod input;
 mod mailbox;

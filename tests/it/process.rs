@@ -35,6 +35,8 @@ pub struct ServerProcess {
     pub addr: SocketAddr,
     pub database_url: String,
     args: Vec<String>,
+    /// Where the server's stderr goes, when captured (see [`ServerProcess::start_logged`]).
+    log: Option<PathBuf>,
 }
 
 /// A site created with the CLI, allowed for [`ORIGIN`]; returns its key.
@@ -56,18 +58,28 @@ pub fn create_site(database_url: &str) -> String {
 impl ServerProcess {
     /// Starts `chatctl serve` on a free port and waits until it accepts connections.
     pub async fn start(database_url: &str, extra: &[&str]) -> ServerProcess {
+        Self::launch(database_url, extra, None).await
+    }
+
+    /// Like [`ServerProcess::start`], with stderr (panics included) written to `log`.
+    pub async fn start_logged(database_url: &str, extra: &[&str], log: PathBuf) -> ServerProcess {
+        Self::launch(database_url, extra, Some(log)).await
+    }
+
+    async fn launch(database_url: &str, extra: &[&str], log: Option<PathBuf>) -> ServerProcess {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("free port")
             .port();
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
         let args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
-        let child = spawn(database_url, addr, &args);
+        let child = spawn(database_url, addr, &args, log.as_ref());
         let server = ServerProcess {
             child,
             addr,
             database_url: database_url.to_owned(),
             args,
+            log,
         };
         server.wait_listening().await;
         server
@@ -75,7 +87,7 @@ impl ServerProcess {
 
     /// Starts again on the same database and port, after a kill or a stop.
     pub async fn restart(&mut self) {
-        self.child = spawn(&self.database_url, self.addr, &self.args);
+        self.child = spawn(&self.database_url, self.addr, &self.args, self.log.as_ref());
         self.wait_listening().await;
     }
 
@@ -176,18 +188,19 @@ impl ServerProcess {
     }
 }
 
-fn spawn(database_url: &str, addr: SocketAddr, args: &[String]) -> Child {
+fn spawn(database_url: &str, addr: SocketAddr, args: &[String], log: Option<&PathBuf>) -> Child {
+    let stderr = match log {
+        Some(path) => Stdio::from(std::fs::File::create(path).expect("create server log")),
+        None if std::env::var("TEST_LOG").is_ok() => Stdio::inherit(),
+        None => Stdio::null(),
+    };
     Command::new(chatctl())
         .args(["--database-url", database_url, "serve", "--no-demo"])
         .args(["--bind", &addr.to_string()])
         .args(args)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
-        .stderr(if std::env::var("TEST_LOG").is_ok() {
-            Stdio::inherit()
-        } else {
-            Stdio::null()
-        })
+        .stderr(stderr)
         .spawn()
         .expect("start chatctl serve")
 }
