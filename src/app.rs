@@ -155,9 +155,20 @@ impl Application {
             _ = signal => {
                 tracing::info!("shutting down: closing connections");
                 let _ = shutdown_tx.send(true);
-                // Connections close within a few seconds; don't wait forever for stragglers.
-                if tokio::time::timeout(Duration::from_secs(8), &mut server).await.is_err() {
-                    tracing::warn!("some connections did not close in time");
+                // Upgraded connections are no longer the HTTP server's: wait for
+                // them too, so each one gets its notice and in-flight sends their
+                // acks before the runtime goes away. Bounded: stragglers are cut.
+                let drained = tokio::time::timeout(Duration::from_secs(8), async {
+                    let _ = (&mut server).await;
+                    while chat.hub.connection_count() > 0 {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                });
+                if drained.await.is_err() {
+                    tracing::warn!(
+                        open = chat.hub.connection_count(),
+                        "some connections did not close in time"
+                    );
                 }
             }
         }

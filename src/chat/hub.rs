@@ -1,133 +1,21 @@
 //! The room hub: which connections are in which room, and fan-out.
 //!
 //! Every frame is serialized once and shared (`Arc<str>`) by all recipients.
-//! Each connection has an unbounded channel whose *bytes* are bounded by a
-//! counter: a connection that falls behind is told to close (slow consumer)
-//! instead of blocking the room or silently missing frames.
+//! Each connection has a queue (see [`super::queue`]) bounded in bytes: a
+//! connection that falls behind is told to close (slow consumer) instead of
+//! blocking the room or silently missing frames.
 //!
 //! [`Hub::publish`] is the single fan-out seam: a cross-instance broker would
 //! call it for frames committed elsewhere, leaving room logic untouched.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
-use tokio::sync::{mpsc, watch};
-
 use super::protocol::{CloseReason, PresenceEvent, ServerFrame, Who};
+pub use super::queue::{CloseRequest, ConnHandle, ConnId, ConnQueue, Outbound};
 use crate::db::models::{ParticipantId, RoomId, SiteId};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ConnId(pub u64);
-
-/// What the hub hands to a connection's writer task.
-#[derive(Debug)]
-pub enum Outbound {
-    Frame {
-        text: Arc<str>,
-        room: RoomId,
-        /// Set on `message` frames so a joining connection can drop what its welcome already had.
-        seq: Option<i64>,
-    },
-    /// The answer (`ack` or error) to one of this connection's sends. It travels
-    /// the same queue as room frames so it never overtakes a lower-seq message.
-    Reply(Arc<str>),
-    Close {
-        reason: CloseReason,
-        message: String,
-        until: Option<i64>,
-    },
-}
-
-/// The hub's handle on one connection.
-#[derive(Debug, Clone)]
-pub struct ConnHandle {
-    pub id: ConnId,
-    tx: mpsc::UnboundedSender<Outbound>,
-    queued: Arc<AtomicUsize>,
-    closing: Arc<AtomicBool>,
-    /// Set when the hub closes the connection; wakes its task even while it is
-    /// stuck writing to a full socket.
-    kill: Arc<watch::Sender<bool>>,
-    max_queued: usize,
-}
-
-/// The connection's side of its queue.
-pub struct ConnQueue {
-    pub rx: mpsc::UnboundedReceiver<Outbound>,
-    queued: Arc<AtomicUsize>,
-    /// Becomes `true` when the hub closes this connection (see [`ConnHandle::close`]).
-    pub kill: watch::Receiver<bool>,
-}
-
-impl ConnQueue {
-    /// Call once a frame has been written to the socket.
-    pub fn written(&self, bytes: usize) {
-        self.queued.fetch_sub(bytes, Ordering::Relaxed);
-    }
-
-    /// The close request among the queued items, if any; the frames before it are dropped.
-    pub fn take_close(&mut self) -> Option<(CloseReason, String, Option<i64>)> {
-        while let Ok(item) = self.rx.try_recv() {
-            if let Outbound::Close {
-                reason,
-                message,
-                until,
-            } = item
-            {
-                return Some((reason, message, until));
-            }
-        }
-        None
-    }
-}
-
-impl ConnHandle {
-    /// Queues a frame; false if the connection is closing or just fell too far behind.
-    fn push(&self, text: &Arc<str>, room: RoomId, seq: Option<i64>) -> bool {
-        if self.closing.load(Ordering::Relaxed) {
-            return false;
-        }
-        let len = text.len();
-        if self.queued.fetch_add(len, Ordering::Relaxed) + len > self.max_queued {
-            self.queued.fetch_sub(len, Ordering::Relaxed);
-            self.close(
-                CloseReason::SlowConsumer,
-                "Too many messages are waiting for this connection. Reconnect to resume.",
-                None,
-            );
-            return false;
-        }
-        self.tx
-            .send(Outbound::Frame {
-                text: text.clone(),
-                room,
-                seq,
-            })
-            .is_ok()
-    }
-
-    /// Queues the answer to a send. Counted against the queue like any frame.
-    pub fn reply(&self, text: Arc<str>) {
-        if !self.closing.load(Ordering::Relaxed) {
-            self.queued.fetch_add(text.len(), Ordering::Relaxed);
-            let _ = self.tx.send(Outbound::Reply(text));
-        }
-    }
-
-    /// Asks the connection to send a notice and close; only the first request counts.
-    pub fn close(&self, reason: CloseReason, message: &str, until: Option<i64>) {
-        if !self.closing.swap(true, Ordering::Relaxed) {
-            let _ = self.tx.send(Outbound::Close {
-                reason,
-                message: message.to_owned(),
-                until,
-            });
-            self.kill.send_replace(true);
-        }
-    }
-}
 
 struct Member {
     handle: ConnHandle,
@@ -219,17 +107,8 @@ impl Hub {
 
     /// Registers a new connection and returns its handle and queue.
     pub fn connect(&self, site: SiteId, ip: IpAddr, max_queued: usize) -> (ConnHandle, ConnQueue) {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let queued = Arc::new(AtomicUsize::new(0));
-        let (kill, killed) = watch::channel(false);
-        let handle = ConnHandle {
-            id: ConnId(self.next_id.fetch_add(1, Ordering::Relaxed)),
-            tx,
-            queued: queued.clone(),
-            closing: Arc::new(AtomicBool::new(false)),
-            kill: Arc::new(kill),
-            max_queued,
-        };
+        let id = ConnId(self.next_id.fetch_add(1, Ordering::Relaxed));
+        let (handle, queue) = super::queue::new(id, max_queued);
         lock(&self.conns).insert(
             handle.id,
             ConnInfo {
@@ -239,14 +118,7 @@ impl Hub {
                 participant: None,
             },
         );
-        (
-            handle,
-            ConnQueue {
-                rx,
-                queued,
-                kill: killed,
-            },
-        )
+        (handle, queue)
     }
 
     pub fn identify(&self, conn: ConnId, participant: ParticipantId) {
@@ -432,7 +304,7 @@ mod tests {
     fn who(id: i64) -> Who {
         Who {
             id,
-            nick: format!("n{id}"),
+            nick: format!("n{id}").into(),
             kind: "guest".into(),
             avatar: None,
         }
@@ -442,34 +314,34 @@ mod tests {
     fn presence_counts_participants_not_connections() {
         let hub = Hub::new();
         let ip = "127.0.0.1".parse().unwrap();
-        let (a1, mut qa1) = hub.connect(SiteId(1), ip, 1 << 20);
+        let (a1, qa1) = hub.connect(SiteId(1), ip, 1 << 20);
         let (a2, _qa2) = hub.connect(SiteId(1), ip, 1 << 20);
-        let (b, mut qb) = hub.connect(SiteId(1), ip, 1 << 20);
+        let (b, qb) = hub.connect(SiteId(1), ip, 1 << 20);
         hub.join(RoomId(1), "r", &b, &who(2));
         hub.join(RoomId(1), "r", &a1, &who(1));
         assert!(
-            matches!(qb.rx.try_recv(), Ok(Outbound::Frame { .. })),
+            matches!(qb.try_recv(), Some(Outbound::Frame { .. })),
             "b sees a join"
         );
         let online = hub.join(RoomId(1), "r", &a2, &who(1));
         assert_eq!(online.len(), 2);
         assert!(
-            qb.rx.try_recv().is_err(),
+            qb.try_recv().is_none(),
             "second tab of the same participant is not announced"
         );
         hub.leave(RoomId(1), "r", a2.id);
         assert!(
-            qb.rx.try_recv().is_err(),
+            qb.try_recv().is_none(),
             "one tab left, participant still present"
         );
         hub.leave(RoomId(1), "r", a1.id);
         assert!(
-            matches!(qb.rx.try_recv(), Ok(Outbound::Frame { .. })),
+            matches!(qb.try_recv(), Some(Outbound::Frame { .. })),
             "b sees the leave"
         );
         let delivered = hub.publish(RoomId(1), &Arc::from("x"), Some(1), None);
         assert_eq!(delivered, 1);
-        while let Ok(frame) = qa1.rx.try_recv() {
+        while let Some(frame) = qa1.try_recv() {
             assert!(matches!(frame, Outbound::Frame { .. }));
         }
     }
@@ -478,18 +350,15 @@ mod tests {
     fn slow_consumer_is_closed_not_blocking() {
         let hub = Hub::new();
         let ip = "127.0.0.1".parse().unwrap();
-        let (slow, mut q) = hub.connect(SiteId(1), ip, 10);
+        let (slow, q) = hub.connect(SiteId(1), ip, 10);
         hub.join(RoomId(1), "r", &slow, &who(1));
         let frame: Arc<str> = Arc::from("123456");
         assert_eq!(hub.publish(RoomId(1), &frame, Some(1), None), 1);
         assert_eq!(hub.publish(RoomId(1), &frame, Some(2), None), 0);
-        assert!(matches!(q.rx.try_recv(), Ok(Outbound::Frame { .. })));
+        assert!(matches!(q.try_recv(), Some(Outbound::Frame { .. })));
         assert!(matches!(
-            q.rx.try_recv(),
-            Ok(Outbound::Close {
-                reason: CloseReason::SlowConsumer,
-                ..
-            })
+            q.try_recv(),
+            Some(Outbound::Close(c)) if c.reason == CloseReason::SlowConsumer
         ));
     }
 

@@ -6,6 +6,7 @@ pub mod hub;
 mod identify;
 pub mod limits;
 pub mod protocol;
+pub mod queue;
 mod refusal;
 mod rooms;
 pub mod rules;

@@ -114,16 +114,17 @@ impl ClientFrame {
     }
 }
 
-/// Who wrote a message or is present in a room.
+/// Who wrote a message or is present in a room. Cloned into every post, room
+/// membership and presence entry, hence the shared strings.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Who {
     pub id: i64,
-    pub nick: String,
+    pub nick: Arc<str>,
     /// `guest`, `verified` or `member`.
-    pub kind: String,
+    pub kind: Arc<str>,
     /// http(s) URL of a picture, for host-verified users who have one.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub avatar: Option<String>,
+    pub avatar: Option<Arc<str>>,
 }
 
 /// A stored message as clients see it.

@@ -10,9 +10,9 @@ use crate::db::{DbConn, DbError};
 pub fn who(p: &Participant) -> Who {
     Who {
         id: p.id.0,
-        nick: p.nick.clone(),
-        kind: p.kind.clone(),
-        avatar: p.avatar_url.clone(),
+        nick: p.nick.as_str().into(),
+        kind: p.kind.as_str().into(),
+        avatar: p.avatar_url.as_deref().map(Into::into),
     }
 }
 

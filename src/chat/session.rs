@@ -53,8 +53,6 @@ struct Me {
 
 struct Joined {
     id: RoomId,
-    /// Highest seq this connection has been given; live frames at or below it are dropped.
-    floor: i64,
 }
 
 pub struct Session {
@@ -65,7 +63,9 @@ pub struct Session {
     _slot: IpSlot,
     me: Option<Me>,
     joined: HashMap<String, Joined>,
-    rooms_by_id: HashMap<RoomId, String>,
+    /// Per joined room, the highest seq given to this connection; live frames
+    /// at or below it are dropped. Scanned for every frame: a few entries, no hashing.
+    floors: Vec<(RoomId, i64)>,
     limiter: DefaultDirectRateLimiter,
     report_limiter: DefaultDirectRateLimiter,
     last_typing: Option<Instant>,
@@ -93,7 +93,7 @@ impl Session {
             _slot: admission.slot,
             me: None,
             joined: HashMap::new(),
-            rooms_by_id: HashMap::new(),
+            floors: Vec::new(),
             limiter,
             report_limiter: limits::report_limiter(),
             last_typing: None,
@@ -120,16 +120,13 @@ impl Session {
 
     /// Whether a frame from the room queue should reach this client.
     pub fn accepts(&mut self, room: RoomId, seq: Option<i64>) -> bool {
-        let Some(name) = self.rooms_by_id.get(&room) else {
-            return false;
-        };
-        let Some(joined) = self.joined.get_mut(name) else {
+        let Some((_, floor)) = self.floors.iter_mut().find(|(id, _)| *id == room) else {
             return false;
         };
         match seq {
-            Some(seq) if seq <= joined.floor => false,
+            Some(seq) if seq <= *floor => false,
             Some(seq) => {
-                joined.floor = seq;
+                *floor = seq;
                 true
             }
             None => true,
@@ -481,8 +478,9 @@ impl Session {
             .last()
             .map_or(welcome.seq, |m| m.0.seq.max(welcome.seq));
         self.joined
-            .insert(name.as_str().to_owned(), Joined { id: room.id, floor });
-        self.rooms_by_id.insert(room.id, name.as_str().to_owned());
+            .insert(name.as_str().to_owned(), Joined { id: room.id });
+        self.floors.retain(|(id, _)| *id != room.id);
+        self.floors.push((room.id, floor));
         self.reply(ServerFrame::Welcome {
             room: name.into_inner(),
             seq: welcome.seq,
@@ -499,7 +497,7 @@ impl Session {
             .joined
             .remove(room)
             .ok_or_else(|| Refusal::new(ErrorCode::NotJoined, format!("Not in room {room:?}.")))?;
-        self.rooms_by_id.remove(&joined.id);
+        self.floors.retain(|(id, _)| *id != joined.id);
         self.chat.hub.leave(joined.id, room, self.handle.id);
         self.reply(ServerFrame::Left {
             room: room.to_owned(),

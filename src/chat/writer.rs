@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 
 use super::hub::{ConnHandle, Hub};
 use super::protocol::{ErrorCode, MessageView, ServerFrame, Who};
+use crate::db::checkpoint::{self, Checkpointer};
 use crate::db::models::{Message, MessageId, NewMessage, ParticipantId, Room, RoomId, SiteId};
 use crate::db::{now_ms, Db, DbConn, DbError};
 use crate::metrics::Metrics;
@@ -66,16 +67,20 @@ enum Command {
 pub struct Writer {
     tx: mpsc::UnboundedSender<Command>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// Checkpoints the SQLite WAL behind the writer; stopped after it.
+    checkpointer: Mutex<Option<Checkpointer>>,
 }
 
 impl Writer {
     pub fn start(db: Db, hub: Arc<Hub>, metrics: Arc<Metrics>) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
+        let checkpointer = checkpoint::start(db.url());
         let thread = std::thread::Builder::new()
             .name("chatctl-writer".into())
             .spawn(move || {
                 WriterLoop {
                     db,
+                    conn: None,
                     hub,
                     metrics,
                     last_seq: HashMap::new(),
@@ -89,6 +94,7 @@ impl Writer {
         Writer {
             tx,
             thread: Mutex::new(thread),
+            checkpointer: Mutex::new(checkpointer),
         }
     }
 
@@ -106,11 +112,20 @@ impl Writer {
         if let Some(thread) = thread {
             let _ = thread.join();
         }
+        drop(
+            self.checkpointer
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take(),
+        );
     }
 }
 
 struct WriterLoop {
     db: Db,
+    /// Its own connection, outside the pool: no check-out (and validity query)
+    /// per batch. Dropped after a failed commit and opened again.
+    conn: Option<DbConn>,
     hub: Arc<Hub>,
     metrics: Arc<Metrics>,
     /// Last committed seq per room; dropped after a failed commit so it is re-read.
@@ -153,14 +168,21 @@ impl WriterLoop {
 
     fn commit(&mut self, batch: Vec<Post>) {
         self.metrics.commit_batch_size.observe(batch.len() as f64);
-        let result = self.db.get().and_then(|mut conn| {
-            let mut cache = self.last_seq.clone();
+        let mut cache = self.last_seq.clone();
+        let result = match self.conn.take() {
+            Some(conn) => Ok(conn),
+            None => open_writer_connection(&self.db),
+        }
+        .and_then(|mut conn| {
             let outcomes = conn.write_transaction(|conn| store(conn, &batch, &mut cache))?;
-            self.last_seq = cache;
+            self.conn = Some(conn);
             Ok(outcomes)
         });
         match result {
-            Ok(outcomes) => self.publish(batch, outcomes),
+            Ok(outcomes) => {
+                self.last_seq = cache;
+                self.publish(batch, outcomes)
+            }
             Err(err) => {
                 tracing::error!(error = %err, messages = batch.len(), "commit failed; senders may retry");
                 self.last_seq.clear();
@@ -216,6 +238,20 @@ impl WriterLoop {
     }
 }
 
+/// The writer's connection. On SQLite it gets a larger page cache than the
+/// default 2 MiB (every insert descends five B-trees: the table and its
+/// indexes, and pages that fall out of the cache are read back from the OS on
+/// the next commit), and leaves checkpoints to the checkpoint thread.
+fn open_writer_connection(db: &Db) -> Result<DbConn, DbError> {
+    let mut conn = db.url().connect()?;
+    if let DbConn::Sqlite(c) = &mut conn {
+        use diesel::connection::SimpleConnection;
+        c.batch_execute("PRAGMA cache_size = -65536;")?;
+    }
+    checkpoint::disable_auto(&mut conn)?;
+    Ok(conn)
+}
+
 fn store(
     conn: &mut DbConn,
     batch: &[Post],
@@ -236,18 +272,10 @@ fn store(
             continue;
         }
         in_batch.insert((post.participant, post.cid.as_str()), outcomes.len());
-        if let Some(existing) = Message::find_by_cid(conn, post.participant, &post.cid)? {
-            outcomes.push(Outcome::Duplicate(existing));
-            continue;
-        }
         let seq = match last_seq.get(&post.room) {
             Some(seq) => seq + 1,
             None => Room::find(conn, post.room)?.last_seq + 1,
         };
-        last_seq.insert(post.room, seq);
-        if !touched.contains(&post.room) {
-            touched.push(post.room);
-        }
         let new = NewMessage {
             site_id: post.site,
             room_id: post.room,
@@ -258,7 +286,18 @@ fn store(
             ip: post.ip.clone(),
             created_at: now,
         };
-        let id = Message::insert(conn, &new)?;
+        let Some(id) = Message::insert_new(conn, &new)? else {
+            // Not inserted: this cid was stored before (a retry). Anything else
+            // means our idea of the room's seq is wrong; fail the batch.
+            let existing = Message::find_by_cid(conn, post.participant, &post.cid)?
+                .ok_or_else(|| DbError::Conflict(format!("seq {seq} already taken")))?;
+            outcomes.push(Outcome::Duplicate(existing));
+            continue;
+        };
+        last_seq.insert(post.room, seq);
+        if !touched.contains(&post.room) {
+            touched.push(post.room);
+        }
         outcomes.push(Outcome::New(new, id));
     }
     for room in touched {

@@ -4,6 +4,7 @@
 //! query runs on a blocking thread: async callers go through [`Db::run`].
 //! Code that must differ per backend matches on [`DbConn`] with [`with_backend!`].
 
+pub mod checkpoint;
 pub mod error;
 pub mod migrate;
 pub mod models;

@@ -60,6 +60,13 @@ pub async fn recover(rejection: Rejection) -> Result<warp::reply::Response, Infa
     if let Some(Refused(err)) = rejection.find() {
         return Ok(upgrade_error(err));
     }
+    if let Some(super::upgrade::NotAnUpgrade(why)) = rejection.find() {
+        return Ok(json_error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!("{why}."),
+        ));
+    }
     if rejection.is_not_found() {
         return Ok(json_error(
             StatusCode::NOT_FOUND,

@@ -5,8 +5,11 @@
 
 pub mod account;
 pub mod assets;
+mod conn;
 pub mod error;
+mod frames;
 pub mod health;
+pub mod upgrade;
 pub mod ws;
 
 use std::sync::Arc;

@@ -1,28 +1,18 @@
 //! GET /ws?site=KEY — the chat WebSocket. Admission (site, origin, bans, per-IP
-//! count) is decided before the upgrade; then [`drive`] pumps frames between
-//! the socket and the [`Session`].
+//! count) is decided before the upgrade; then [`conn::drive`] pumps frames
+//! between the socket and the [`Session`].
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::Arc;
-use std::time::Duration;
 
-use futures_util::stream::SplitSink;
-use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
-use tokio::sync::watch;
-use tokio::time::{interval, timeout, Instant, MissedTickBehavior};
-use warp::filters::ws::{Message, WebSocket, Ws};
 use warp::{Filter, Rejection, Reply};
 
+use super::conn;
 use super::error::Refused;
+use super::upgrade::{self, Upgrade};
 use super::AppState;
-use crate::chat::hub::{ConnQueue, Outbound};
-use crate::chat::protocol::{CloseReason, ServerFrame};
-use crate::chat::session::{Flow, Session};
-use crate::chat::{Chat, UpgradeError};
-
-/// Most frames written to the socket in one flush.
-const MAX_COALESCED: usize = 64;
+use crate::chat::session::Session;
+use crate::chat::UpgradeError;
 
 #[derive(Deserialize)]
 struct WsQuery {
@@ -71,16 +61,16 @@ fn socket(
         .and(warp::query::<WsQuery>())
         .and(warp::header::optional::<String>("origin"))
         .and(warp::addr::remote())
-        .and(warp::ws())
+        .and(upgrade::websocket())
         .and(state.with())
-        .and_then(upgrade)
+        .and_then(accept)
 }
 
-async fn upgrade(
+async fn accept(
     query: WsQuery,
     origin: Option<String>,
     remote: Option<SocketAddr>,
-    ws: Ws,
+    ws: Upgrade,
     state: AppState,
 ) -> Result<warp::reply::Response, Rejection> {
     let ip = remote.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |addr| addr.ip());
@@ -95,225 +85,18 @@ async fn upgrade(
     if *state.shutdown.borrow() {
         return Err(refuse(UpgradeError::ShuttingDown));
     }
-    let admission = chat
-        .admit(&query.site, origin.as_deref(), ip)
-        .await
-        .map_err(refuse)?;
-    let limits = &chat.limits;
-    let ws = ws
-        .max_message_size(limits.max_frame_bytes)
-        .max_frame_size(limits.max_frame_bytes);
+    // Boxed, like the session and the reader below: the connection task stores
+    // what it captures for its whole life, and it lives as long as the socket.
+    let admission = Box::new(
+        chat.admit(&query.site, origin.as_deref(), ip)
+            .await
+            .map_err(refuse)?,
+    );
+    let config = upgrade::config(chat.limits.max_frame_bytes);
     let chat = state.chat.clone();
     let shutdown = state.shutdown.clone();
-    Ok(ws
-        .on_upgrade(move |socket| async move {
-            let (session, queue) = Session::new(chat.clone(), admission);
-            drive(socket, session, queue, chat, shutdown).await;
-        })
-        .into_response())
-}
-
-fn text(frame: &str) -> Message {
-    Message::text(frame)
-}
-
-fn is_too_large(err: &warp::Error) -> bool {
-    use tokio_tungstenite::tungstenite::Error;
-    std::error::Error::source(err)
-        .and_then(|e| e.downcast_ref::<Error>())
-        .is_some_and(|e| matches!(e, Error::Capacity(_)))
-}
-
-/// Resolves once the hub has closed the connection.
-async fn killed(kill: &mut watch::Receiver<bool>) {
-    // An error means the hub dropped the handle: treat it as closed too.
-    let _ = kill.wait_for(|killed| *killed).await;
-}
-
-type CloseRequest = (CloseReason, String, Option<i64>);
-
-/// The sending half of the socket. Every write gives up when the peer stops
-/// reading for too long or when the hub closes the connection, so a stalled
-/// client can never pin its task (and its memory) forever.
-struct Outlet {
-    sink: SplitSink<WebSocket, Message>,
-    kill: watch::Receiver<bool>,
-    write_timeout: Duration,
-}
-
-impl Outlet {
-    async fn write(&mut self, frames: Vec<Message>) -> Result<(), ()> {
-        let sink = &mut self.sink;
-        let work = async {
-            for frame in frames {
-                sink.feed(frame).await?;
-            }
-            sink.flush().await
-        };
-        tokio::select! {
-            done = timeout(self.write_timeout, work) => match done {
-                Ok(Ok(())) => Ok(()),
-                _ => Err(()),
-            },
-            _ = killed(&mut self.kill) => Err(()),
-        }
-    }
-
-    /// Best effort: the notice and close frame, with a short deadline since the
-    /// peer may not be reading at all.
-    async fn close(&mut self, (reason, message, until): CloseRequest) {
-        let notice = ServerFrame::Notice {
-            code: reason,
-            message,
-            until,
-        }
-        .encode();
-        let frames = vec![
-            text(&notice),
-            Message::close_with(reason.close_code(), reason.as_str()),
-        ];
-        let sink = &mut self.sink;
-        let _ = timeout(Duration::from_secs(2), async {
-            for frame in frames {
-                sink.feed(frame).await?;
-            }
-            sink.flush().await
-        })
-        .await;
-    }
-}
-
-/// Runs one connection until either side closes it.
-async fn drive(
-    socket: WebSocket,
-    mut session: Session,
-    mut queue: ConnQueue,
-    chat: Arc<Chat>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let (sink, mut rx) = socket.split();
-    let heartbeat = Duration::from_secs(chat.limits.heartbeat_secs.max(1));
-    let idle_limit = heartbeat.mul_f32(2.5);
-    let mut out = Outlet {
-        sink,
-        kill: queue.kill.clone(),
-        write_timeout: idle_limit,
-    };
-    let mut ticker = interval(heartbeat);
-    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let mut last_seen = Instant::now();
-    let mut kill = queue.kill.clone();
-
-    let close: Option<CloseRequest> = loop {
-        tokio::select! {
-            _ = killed(&mut kill) => break queue.take_close(),
-            changed = shutdown.changed() => {
-                if changed.is_err() || *shutdown.borrow() {
-                    // Let in-flight sends get their acks before saying goodbye.
-                    let _ = timeout(Duration::from_secs(2), async {
-                        while session.awaiting_replies() {
-                            let Some(item) = queue.rx.recv().await else { break };
-                            if let Outbound::Reply(frame) = item {
-                                queue.written(frame.len());
-                                session.replied();
-                                if out.write(vec![text(&frame)]).await.is_err() { break; }
-                            }
-                        }
-                    }).await;
-                    break Some((CloseReason::Restarting, "The server is restarting. Reconnect in a moment.".into(), None));
-                }
-            }
-            inbound = rx.next() => {
-                let flow = match inbound {
-                    None => break None,
-                    Some(Err(err)) if is_too_large(&err) => Flow::Close {
-                        reason: CloseReason::FrameTooLarge,
-                        message: format!("Frames are limited to {} bytes.", chat.limits.max_frame_bytes),
-                        until: None,
-                    },
-                    Some(Err(err)) => {
-                        tracing::debug!(error = %err, "websocket read failed");
-                        break None;
-                    }
-                    Some(Ok(msg)) => {
-                        last_seen = Instant::now();
-                        if let Ok(body) = msg.to_str() {
-                            session.on_text(body).await
-                        } else if msg.is_binary() {
-                            session.on_binary()
-                        } else if msg.is_close() {
-                            break None;
-                        } else {
-                            Flow::Continue // ping/pong: tungstenite answers pings itself
-                        }
-                    }
-                };
-                let replies = session.take_replies();
-                if !replies.is_empty() && out.write(replies.iter().map(|r| text(r)).collect()).await.is_err() {
-                    break queue.take_close();
-                }
-                if let Flow::Close { reason, message, until } = flow {
-                    break Some((reason, message, until));
-                }
-            }
-            outbound = queue.rx.recv() => {
-                let Some(first) = outbound else { break None };
-                // Coalesce whatever else is queued into one flush.
-                let mut items = vec![first];
-                while items.len() < MAX_COALESCED {
-                    match queue.rx.try_recv() {
-                        Ok(item) => items.push(item),
-                        Err(_) => break,
-                    }
-                }
-                let mut frames = Vec::with_capacity(items.len());
-                let mut closing = None;
-                for item in items {
-                    match item {
-                        Outbound::Frame { text: frame, room, seq } => {
-                            queue.written(frame.len());
-                            if session.accepts(room, seq) {
-                                frames.push(text(&frame));
-                            }
-                        }
-                        Outbound::Reply(frame) => {
-                            queue.written(frame.len());
-                            session.replied();
-                            frames.push(text(&frame));
-                        }
-                        Outbound::Close { reason, message, until } => {
-                            closing = Some((reason, message, until));
-                            break;
-                        }
-                    }
-                }
-                if out.write(frames).await.is_err() {
-                    break closing.or_else(|| queue.take_close());
-                }
-                if closing.is_some() {
-                    break closing;
-                }
-            }
-            _ = ticker.tick() => {
-                if last_seen.elapsed() > idle_limit {
-                    break Some((CloseReason::IdleTimeout, "No activity; closing. Reconnect to continue.".into(), None));
-                }
-                if out.write(vec![Message::ping(Vec::new())]).await.is_err() {
-                    break queue.take_close();
-                }
-            }
-        }
-    };
-
-    if let Some(request) = close {
-        out.close(request).await;
-        // Give the client a moment to answer the close handshake.
-        let _ = timeout(Duration::from_secs(2), async {
-            while let Some(Ok(_)) = rx.next().await {}
-        })
-        .await;
-    }
-    // Closing flushes; a peer that reads nothing must not hold us here.
-    let _ = timeout(Duration::from_secs(1), out.sink.close()).await;
-    session.close();
+    Ok(ws.reply(config, move |socket| async move {
+        let (session, queue) = Session::new(chat.clone(), *admission);
+        conn::drive(socket, Box::new(session), queue, chat, shutdown).await;
+    }))
 }

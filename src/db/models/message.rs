@@ -179,4 +179,17 @@ impl Message {
             .get_result(c))
         .map_err(DbError::from)
     }
+
+    /// Inserts unless a uniqueness constraint (the participant's `cid`, or the
+    /// room's `seq`) already holds such a row; `None` then. One statement
+    /// instead of a lookup before every insert, since duplicates are rare.
+    pub fn insert_new(conn: &mut DbConn, new: &NewMessage) -> Result<Option<MessageId>, DbError> {
+        with_backend!(conn, c => diesel::insert_into(messages::table)
+            .values(new)
+            .on_conflict_do_nothing()
+            .returning(messages::id)
+            .get_result(c)
+            .optional())
+        .map_err(DbError::from)
+    }
 }

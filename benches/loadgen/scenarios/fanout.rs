@@ -1,0 +1,57 @@
+//! fanout: R receivers and S senders in one room, open-loop send rate.
+
+use clap::Args;
+use serde_json::json;
+
+use super::flow::{self, Group, Load};
+use crate::stats::{conditions, loadavg};
+use crate::target::Target;
+use crate::Opts;
+
+#[derive(Args, Debug)]
+pub struct FanoutOpts {
+    #[command(flatten)]
+    pub common: Opts,
+    #[arg(long, default_value_t = 1000)]
+    pub receivers: usize,
+    #[arg(long, default_value_t = 10)]
+    pub senders: usize,
+    /// Messages per second, all senders together (open loop).
+    #[arg(long, default_value_t = 200.0)]
+    pub rate: f64,
+    /// Bytes of message text.
+    #[arg(long, default_value_t = 100)]
+    pub size: usize,
+    /// Receivers that record send→receive latency.
+    #[arg(long, default_value_t = 50)]
+    pub probes: usize,
+}
+
+pub async fn run(o: FanoutOpts) -> anyhow::Result<String> {
+    o.common.check_connections(o.receivers + o.senders)?;
+    let load_start = loadavg();
+    let target = Target::open(&o.common, 1).await?;
+    let group = Group {
+        site: 0,
+        room: "fanout".into(),
+        receivers: o.receivers,
+        senders: o.senders,
+        slow: 0,
+        probes: o.probes.min(o.receivers),
+    };
+    let load = Load {
+        rate: o.rate,
+        size: o.size,
+        duration: o.common.duration(),
+    };
+    let outcome = flow::run(&target, &o.common, &[group], load).await;
+    let report = json!({
+        "scenario": "fanout",
+        "params": {"receivers": o.receivers, "senders": o.senders, "rate": o.rate, "size": o.size,
+                   "probes": o.probes, "duration_s": load.duration.as_secs_f64()},
+        "conditions": conditions(&target, &load_start),
+        "results": outcome.json(),
+    });
+    target.close().await;
+    Ok(report.to_string())
+}

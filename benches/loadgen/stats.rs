@@ -1,0 +1,114 @@
+//! Clocks, latency histograms and what /proc says about the machine and the server.
+
+use std::sync::LazyLock;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use serde_json::{json, Value};
+
+static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
+
+/// Microseconds since the load generator started; senders and receivers share it.
+pub fn now_us() -> u64 {
+    EPOCH.elapsed().as_micros() as u64
+}
+
+/// A latency histogram in µs, 1 µs to 10 min, 3 significant digits.
+pub fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 600_000_000, 3).expect("static histogram bounds are valid")
+}
+
+pub fn record(h: &mut Histogram<u64>, us: u64) {
+    h.saturating_record(us.max(1));
+}
+
+/// p50/p99/p999/max in milliseconds.
+pub fn summary(h: &Histogram<u64>) -> Value {
+    let ms = |v: u64| (v as f64 / 10.0).round() / 100.0;
+    json!({
+        "count": h.len(),
+        "p50_ms": ms(h.value_at_quantile(0.50)),
+        "p99_ms": ms(h.value_at_quantile(0.99)),
+        "p999_ms": ms(h.value_at_quantile(0.999)),
+        "max_ms": ms(h.max()),
+    })
+}
+
+pub fn durations(values: impl IntoIterator<Item = Duration>) -> Value {
+    let mut h = histogram();
+    for d in values {
+        record(&mut h, d.as_micros() as u64);
+    }
+    summary(&h)
+}
+
+/// The 1/5/15-minute load averages: other work on the machine skews every figure.
+pub fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+/// Memory and CPU of one process, from /proc.
+#[derive(Clone, Copy)]
+pub struct Proc(pub u32);
+
+impl Proc {
+    /// Resident set size in KiB.
+    pub fn rss_kib(self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.0)).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    }
+
+    /// User + system CPU time consumed so far.
+    pub fn cpu(self) -> Option<Duration> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.0)).ok()?;
+        // Fields after the command name, which is parenthesised and may hold spaces.
+        let rest = stat.rsplit_once(')')?.1;
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks: u64 =
+            fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+        // The kernel reports in USER_HZ, 100 on every Linux we target.
+        Some(Duration::from_millis(ticks * 10))
+    }
+}
+
+/// Samples a process's CPU over a window: share of one core, in percent.
+pub struct CpuWindow {
+    proc: Option<Proc>,
+    cpu: Option<Duration>,
+    at: Instant,
+}
+
+impl CpuWindow {
+    pub fn start(proc: Option<Proc>) -> Self {
+        CpuWindow {
+            proc,
+            cpu: proc.and_then(Proc::cpu),
+            at: Instant::now(),
+        }
+    }
+
+    pub fn percent(&self) -> Option<f64> {
+        let now = self.proc?.cpu()?;
+        let used = now.checked_sub(self.cpu?)?;
+        let pct = used.as_secs_f64() / self.at.elapsed().as_secs_f64() * 100.0;
+        Some((pct * 10.0).round() / 10.0)
+    }
+}
+
+/// The part of every report that describes the conditions of the run.
+pub fn conditions(target: &crate::target::Target, load_at_start: &str) -> Value {
+    json!({
+        "server": target.kind,
+        "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        "loadavg_start": load_at_start,
+        "loadavg_end": loadavg(),
+    })
+}

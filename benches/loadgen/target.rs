@@ -1,0 +1,279 @@
+//! The server under test: one started in this process, a `chatctl serve`
+//! child process, or any running chatctl given by URL.
+
+use std::net::{SocketAddr, TcpListener};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context};
+use chatctl::app::Application;
+use chatctl::config::{AdminConfig, Limits, LogFormat, MailConfig, ServeConfig};
+use chatctl::db::models::site::SiteSettings;
+use chatctl::db::models::Site;
+use chatctl::input::Origin;
+
+use crate::Opts;
+
+/// The origin load-generator connections claim; sites created here allow it.
+pub const ORIGIN: &str = "http://loadgen.invalid";
+
+/// Server limits for load runs: the checks stay on, their quotas are out of the way.
+pub fn load_limits(opts: &Opts) -> Limits {
+    Limits {
+        max_message_chars: 16_000,
+        messages_per_second: 100_000,
+        message_burst: 100_000,
+        ip_messages_per_second: 1_000_000,
+        ip_message_burst: 1_000_000,
+        max_connections_per_ip: 100_000,
+        resume_cap: 100_000,
+        outbound_queue_bytes: opts.queue_bytes,
+        ..Limits::default()
+    }
+}
+
+/// What the scenarios talk to.
+pub struct Target {
+    pub addr: SocketAddr,
+    /// Site keys to spread connections over (at least one).
+    pub sites: Vec<String>,
+    pub origin: String,
+    /// Process whose memory and CPU are reported (`None` for a remote server).
+    pub server_pid: Option<u32>,
+    pub kind: &'static str,
+    keep: Keep,
+}
+
+enum Keep {
+    Nothing,
+    InProcess {
+        stop: tokio::sync::oneshot::Sender<()>,
+        task: tokio::task::JoinHandle<()>,
+        _dirs: (Option<tempfile::TempDir>, tempfile::TempDir),
+    },
+    Child {
+        child: Child,
+        _dir: Option<tempfile::TempDir>,
+    },
+}
+
+impl Target {
+    pub async fn open(opts: &Opts, sites: usize) -> anyhow::Result<Target> {
+        if let Some(url) = &opts.url {
+            return external(opts, url, sites);
+        }
+        let (database_url, dir) = match &opts.database_url {
+            Some(url) => (url.clone(), None),
+            None => {
+                let dir = tempfile::tempdir()?;
+                let url = format!("sqlite://{}", dir.path().join("loadgen.db").display());
+                (url, Some(dir))
+            }
+        };
+        if opts.spawn {
+            spawn(opts, database_url, dir, sites).await
+        } else {
+            in_process(opts, database_url, dir, sites).await
+        }
+    }
+
+    /// Stops what this process started.
+    pub async fn close(self) {
+        match self.keep {
+            Keep::Nothing => {}
+            Keep::InProcess { stop, task, .. } => {
+                let _ = stop.send(());
+                let _ = tokio::time::timeout(Duration::from_secs(15), task).await;
+            }
+            Keep::Child { mut child, .. } => {
+                // SIGTERM lets it drain like in production; then make sure it is gone.
+                let _ = Command::new("kill").arg(child.id().to_string()).status();
+                for _ in 0..100 {
+                    if let Ok(Some(_)) = child.try_wait() {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+}
+
+fn external(opts: &Opts, url: &str, sites: usize) -> anyhow::Result<Target> {
+    let parsed = url::Url::parse(url).context("--url must look like ws://HOST:PORT")?;
+    let addr = parsed
+        .socket_addrs(|| Some(80))?
+        .into_iter()
+        .next()
+        .ok_or_else(|| anyhow!("cannot resolve {url}"))?;
+    if !addr.ip().is_loopback() {
+        bail!("the load generator only targets loopback addresses, not {addr}");
+    }
+    let mut keys = opts.site.clone();
+    if keys.is_empty() {
+        let Some(db) = &opts.database_url else {
+            bail!("with --url, give --site KEY (and --origin), or --database-url to create sites through the chatctl CLI");
+        };
+        for i in 0..sites {
+            keys.push(cli_site(opts, db, i)?);
+        }
+    }
+    Ok(Target {
+        addr,
+        sites: keys,
+        origin: opts.origin.clone().unwrap_or_else(|| ORIGIN.to_owned()),
+        server_pid: opts.server_pid,
+        kind: "external",
+        keep: Keep::Nothing,
+    })
+}
+
+async fn in_process(
+    opts: &Opts,
+    database_url: String,
+    dir: Option<tempfile::TempDir>,
+    sites: usize,
+) -> anyhow::Result<Target> {
+    // Mail is not exercised by load runs; an outbox folder keeps it local.
+    let outbox = tempfile::tempdir()?;
+    let config = ServeConfig {
+        bind: "127.0.0.1:0".parse()?,
+        public_url: None,
+        log_format: LogFormat::Human,
+        no_demo: true,
+        mail: MailConfig {
+            smtp_url: None,
+            mail_from: "loadgen <loadgen@localhost>".into(),
+            outbox_dir: outbox.path().to_owned(),
+        },
+        limits: load_limits(opts),
+        admin: AdminConfig::default(),
+    };
+    let app = Application::build(&config, &database_url).await?;
+    let addr = app.addr();
+    let db = app.state().chat.db.clone();
+    let mut keys = Vec::new();
+    for i in 0..sites {
+        let origin = Origin::parse(ORIGIN).map_err(|e| anyhow!("{e}"))?;
+        let site = db
+            .run(move |conn| {
+                let site = Site::create(conn, &format!("loadgen {i}"), &[origin], false)?;
+                let settings = SiteSettings {
+                    max_message_chars: Some(16_000),
+                    max_rooms: Some(100_000),
+                    ..SiteSettings::default()
+                };
+                settings.apply(conn, site.id)?;
+                Ok(site)
+            })
+            .await?;
+        keys.push(site.public_key);
+    }
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(app.run_until(async {
+        let _ = stopped.await;
+    }));
+    Ok(Target {
+        addr,
+        sites: keys,
+        origin: ORIGIN.to_owned(),
+        server_pid: Some(std::process::id()),
+        kind: "in-process",
+        keep: Keep::InProcess {
+            stop,
+            task,
+            _dirs: (dir, outbox),
+        },
+    })
+}
+
+/// The `chatctl` binary built alongside this bench.
+fn chatctl_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_chatctl")
+}
+
+/// Creates a site with the CLI, the way an operator would, and raises its limits.
+fn cli_site(_opts: &Opts, database_url: &str, i: usize) -> anyhow::Result<String> {
+    let out = Command::new(chatctl_bin())
+        .args(["--database-url", database_url, "site", "create", "--json"])
+        .args(["--name", &format!("loadgen {i}"), "--origin", ORIGIN])
+        .output()
+        .context("cannot run chatctl site create")?;
+    if !out.status.success() {
+        bail!(
+            "chatctl site create failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let created: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    let key = created["public_key"]
+        .as_str()
+        .ok_or_else(|| anyhow!("no public_key in {created}"))?
+        .to_owned();
+    let status = Command::new(chatctl_bin())
+        .args(["--database-url", database_url, "site", "set", &key])
+        .args(["--max-message-chars", "16000", "--max-rooms", "100000"])
+        .stdout(Stdio::null())
+        .status()?;
+    if !status.success() {
+        bail!("chatctl site set failed");
+    }
+    Ok(key)
+}
+
+async fn spawn(
+    opts: &Opts,
+    database_url: String,
+    dir: Option<tempfile::TempDir>,
+    sites: usize,
+) -> anyhow::Result<Target> {
+    let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
+    // Migrates the database, so `serve` below finds it ready.
+    let keys = (0..sites)
+        .map(|i| cli_site(opts, &database_url, i))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let l = load_limits(opts);
+    let child = Command::new(chatctl_bin())
+        .args(["--database-url", &database_url, "serve", "--no-demo"])
+        .args(["--bind", &addr.to_string()])
+        .args(["--max-message-chars", &l.max_message_chars.to_string()])
+        .args(["--messages-per-second", &l.messages_per_second.to_string()])
+        .args(["--message-burst", &l.message_burst.to_string()])
+        .args([
+            "--ip-messages-per-second",
+            &l.ip_messages_per_second.to_string(),
+        ])
+        .args(["--ip-message-burst", &l.ip_message_burst.to_string()])
+        .args([
+            "--max-connections-per-ip",
+            &l.max_connections_per_ip.to_string(),
+        ])
+        .args(["--resume-cap", &l.resume_cap.to_string()])
+        .args([
+            "--outbound-queue-bytes",
+            &l.outbound_queue_bytes.to_string(),
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .context("cannot start chatctl serve")?;
+    let target = Target {
+        addr,
+        sites: keys,
+        origin: ORIGIN.to_owned(),
+        server_pid: Some(child.id()),
+        kind: "spawned",
+        keep: Keep::Child { child, _dir: dir },
+    };
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            return Ok(target);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    target.close().await;
+    bail!("chatctl serve did not start listening on {addr}")
+}

@@ -1,0 +1,231 @@
+//! The task that runs one chat connection: it pumps client frames into the
+//! [`Session`] and writes the room queue to the socket, coalescing what is
+//! queued into one flush.
+//!
+//! Memory matters here (thousands of these sit idle), so the task's own state
+//! is kept small: rare or large steps (handling a client frame, draining on
+//! shutdown, closing) are boxed and take heap only while they run.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tokio::sync::watch;
+use tokio::time::{interval, timeout, Instant, MissedTickBehavior};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+
+use super::upgrade::{Reader, Socket, Writer};
+use crate::chat::hub::{CloseRequest, ConnQueue, Outbound};
+use crate::chat::protocol::{CloseReason, ServerFrame};
+use crate::chat::session::{Flow, Session};
+use crate::chat::Chat;
+
+/// Most queued items written to the socket in one flush.
+const MAX_COALESCED: usize = 64;
+
+fn request(reason: CloseReason, message: &str) -> CloseRequest {
+    CloseRequest {
+        reason,
+        message: message.to_owned(),
+        until: None,
+    }
+}
+
+/// The sending side. Every flush gives up when the peer stops reading for too
+/// long or when the hub closes the connection, so a stalled client can never
+/// pin its task (and its memory) forever.
+struct Outlet {
+    frames: Writer,
+    write_timeout: Duration,
+}
+
+impl Outlet {
+    async fn flush(&mut self, queue: &ConnQueue) -> Result<(), ()> {
+        if self.frames.is_empty() {
+            return Ok(());
+        }
+        tokio::select! {
+            done = timeout(self.write_timeout, self.frames.flush()) => match done {
+                Ok(Ok(())) => Ok(()),
+                _ => Err(()),
+            },
+            _ = queue.killed() => Err(()),
+        }
+    }
+
+    /// Best effort: the notice and close frame, with a short deadline since the
+    /// peer may not be reading at all.
+    async fn close(&mut self, request: CloseRequest) {
+        let notice = ServerFrame::Notice {
+            code: request.reason,
+            message: request.message,
+            until: request.until,
+        }
+        .encode();
+        self.frames.text(&notice);
+        self.frames
+            .close(request.reason.close_code(), request.reason.as_str());
+        let _ = timeout(Duration::from_secs(2), self.frames.flush()).await;
+    }
+}
+
+/// Runs one connection until either side closes it.
+pub async fn drive(
+    socket: Socket,
+    mut session: Box<Session>,
+    queue: ConnQueue,
+    chat: Arc<Chat>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let Socket {
+        reader: mut rx,
+        writer,
+    } = socket;
+    let heartbeat = Duration::from_secs(chat.limits.heartbeat_secs.max(1));
+    let idle_limit = heartbeat.mul_f32(2.5);
+    let mut out = Outlet {
+        frames: writer,
+        write_timeout: idle_limit,
+    };
+    let mut ticker = interval(heartbeat);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut last_seen = Instant::now();
+
+    let close: Option<CloseRequest> = loop {
+        tokio::select! {
+            _ = queue.killed() => break queue.take_close(),
+            changed = shutdown.changed() => {
+                if changed.is_err() || *shutdown.borrow() {
+                    Box::pin(drain_replies(&mut session, &queue, &mut out)).await;
+                    break Some(request(CloseReason::Restarting, "The server is restarting. Reconnect in a moment."));
+                }
+            }
+            inbound = rx.next() => {
+                let flow = match inbound {
+                    None => break None,
+                    Some(Err(WsError::Capacity(_))) => Flow::Close {
+                        reason: CloseReason::FrameTooLarge,
+                        message: format!("Frames are limited to {} bytes.", chat.limits.max_frame_bytes),
+                        until: None,
+                    },
+                    Some(Err(err)) => {
+                        tracing::debug!(error = %err, "websocket read failed");
+                        break None;
+                    }
+                    Some(Ok(msg)) => {
+                        last_seen = Instant::now();
+                        match msg {
+                            Message::Text(body) => Box::pin(session.on_text(body.as_str())).await,
+                            Message::Binary(_) => session.on_binary(),
+                            Message::Ping(payload) => {
+                                out.frames.pong(&payload);
+                                Flow::Continue
+                            }
+                            Message::Close(_) => {
+                                // Answer the client's close handshake, then stop.
+                                out.frames.close(1000, "");
+                                let _ = Box::pin(out.flush(&queue)).await;
+                                break None;
+                            }
+                            Message::Pong(_) | Message::Frame(_) => Flow::Continue,
+                        }
+                    }
+                };
+                for reply in session.take_replies() {
+                    out.frames.text(&reply);
+                }
+                if Box::pin(out.flush(&queue)).await.is_err() {
+                    break queue.take_close();
+                }
+                if let Flow::Close { reason, message, until } = flow {
+                    break Some(CloseRequest { reason, message, until });
+                }
+            }
+            first = queue.recv() => {
+                let closing = queue_frames(first, &queue, &mut session, &mut out.frames);
+                if Box::pin(out.flush(&queue)).await.is_err() {
+                    break closing.or_else(|| queue.take_close());
+                }
+                if closing.is_some() {
+                    break closing;
+                }
+            }
+            _ = ticker.tick() => {
+                if last_seen.elapsed() > idle_limit {
+                    break Some(request(CloseReason::IdleTimeout, "No activity; closing. Reconnect to continue."));
+                }
+                out.frames.ping();
+                if Box::pin(out.flush(&queue)).await.is_err() {
+                    break queue.take_close();
+                }
+            }
+        }
+    };
+
+    if let Some(request) = close {
+        Box::pin(close_handshake(&mut out, &mut rx, request)).await;
+    }
+    // A peer that reads nothing must not hold us here.
+    let _ = Box::pin(timeout(Duration::from_secs(1), out.frames.shutdown())).await;
+    session.close();
+}
+
+/// Says why, then gives the client a moment to answer the close handshake.
+async fn close_handshake(out: &mut Outlet, rx: &mut Box<Reader>, request: CloseRequest) {
+    out.close(request).await;
+    let _ = timeout(Duration::from_secs(2), async {
+        while let Some(Ok(_)) = rx.next().await {}
+    })
+    .await;
+}
+
+/// Encodes `first` and whatever else is queued (up to [`MAX_COALESCED`]) for
+/// one flush; returns the close request if one was among them.
+fn queue_frames(
+    first: Outbound,
+    queue: &ConnQueue,
+    session: &mut Session,
+    frames: &mut Writer,
+) -> Option<CloseRequest> {
+    let mut items = Vec::with_capacity(8);
+    items.push(first);
+    queue.drain_into(&mut items, MAX_COALESCED - 1);
+    for item in items {
+        match item {
+            Outbound::Frame {
+                text: frame,
+                room,
+                seq,
+            } => {
+                queue.written(frame.len());
+                if session.accepts(room, seq) {
+                    frames.text(&frame);
+                }
+            }
+            Outbound::Reply(frame) => {
+                queue.written(frame.len());
+                session.replied();
+                frames.text(&frame);
+            }
+            Outbound::Close(request) => return Some(*request),
+        }
+    }
+    None
+}
+
+/// On shutdown: let in-flight sends get their acks before saying goodbye.
+async fn drain_replies(session: &mut Session, queue: &ConnQueue, out: &mut Outlet) {
+    let _ = timeout(Duration::from_secs(2), async {
+        while session.awaiting_replies() {
+            if let Outbound::Reply(frame) = queue.recv().await {
+                queue.written(frame.len());
+                session.replied();
+                out.frames.text(&frame);
+                if out.flush(queue).await.is_err() {
+                    break;
+                }
+            }
+        }
+    })
+    .await;
+}
