@@ -122,12 +122,13 @@ pub async fn run(o: PersistOpts) -> anyhow::Result<String> {
                 id: who.id.0,
                 nick: who.nick.as_str().into(),
                 kind: who.kind.as_str().into(),
+                avatar: None,
             },
             participant: who.id,
             cid: k.to_string(),
             text: text.clone(),
             ip: None,
-            sender: handles[k % senders].clone(),
+            sender: Some(handles[k % senders].clone()),
         });
     }
     // Every acknowledgement is in once the whole window is free again.
