@@ -22,7 +22,7 @@ use crate::http::{self, AppState};
 use crate::identity::accounts::Accounts;
 use crate::identity::GuestTokens;
 use crate::input::{random_token, Origin};
-use crate::mail::Mailer;
+use crate::mail::{Mailer, ReportAlerts};
 use crate::metrics::Metrics;
 
 #[derive(Debug, thiserror::Error)]
@@ -93,6 +93,7 @@ impl Application {
         let limits = config.limits.clone();
         let chat = Arc::new(Chat {
             writer: Writer::start(db.clone(), hub.clone(), metrics.clone()),
+            report_alerts: Arc::new(ReportAlerts::new(db.clone(), mailer.clone(), &public_url)),
             accounts: Accounts::new(db.clone(), mailer, public_url.clone()),
             rules: crate::chat::rules::Rules::new(db.clone()),
             db,

@@ -169,8 +169,30 @@ fn login_page(
     status: StatusCode,
     error: Option<String>,
 ) -> Result<Reply> {
-    // One double-submit token per browser, reused so that two open login tabs
-    // do not invalidate each other.
+    let (token, cookie) = login_csrf(admin, req);
+    let flash = reply::read_flash(req);
+    let html = admin.templates.render(
+        "login",
+        &json!({
+            "title": "Log in",
+            "csrf": token,
+            "error": error,
+            "flash": flash.as_ref().map(|(kind, text)| json!({"kind": kind, "text": text})),
+            "email": req.text("email").unwrap_or_default(),
+            "next": safe_next(req.query("next").or(req.text("next"))),
+        }),
+    )?;
+    let mut reply = Reply::html(status, html).cookie(cookie);
+    if flash.is_some() {
+        reply = reply.cookie(format!("{}=; Path=/admin; Max-Age=0", reply::FLASH_COOKIE));
+    }
+    Ok(reply)
+}
+
+/// The double-submit CSRF token of forms shown before logging in, and the
+/// cookie carrying it. One per browser, reused so that two open tabs do not
+/// invalidate each other.
+pub fn login_csrf(admin: &Admin, req: &Request) -> (String, String) {
     let token = req
         .cookie(LOGIN_COOKIE)
         .filter(|t| t.len() == 40 && t.bytes().all(|b| b.is_ascii_alphanumeric()))
@@ -179,17 +201,7 @@ fn login_page(
     if admin.secure_cookies {
         cookie.push_str("; Secure");
     }
-    let html = admin.templates.render(
-        "login",
-        &json!({
-            "title": "Log in",
-            "csrf": token,
-            "error": error,
-            "email": req.text("email").unwrap_or_default(),
-            "next": safe_next(req.query("next").or(req.text("next"))),
-        }),
-    )?;
-    Ok(Reply::html(status, html).cookie(cookie))
+    (token, cookie)
 }
 
 /// POST /admin/login
@@ -284,7 +296,29 @@ pub async fn logout(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> 
 
 /// GET /admin/account
 pub async fn account_page(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
-    admin.page(req, auth, "account", json!({"title": "Your account"}))
+    admin.page(
+        req,
+        auth,
+        "account",
+        json!({"title": "Your account", "notify_reports": auth.user.notify_reports}),
+    )
+}
+
+/// POST /admin/account/notifications
+pub async fn set_notifications(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
+    let on = req.field("notify_reports").is_some();
+    let user = auth.user.clone();
+    admin
+        .chat
+        .db
+        .run(move |conn| user.set_notify_reports(conn, on))
+        .await?;
+    let text = if on {
+        "You will get an email when a message on your sites is reported."
+    } else {
+        "You will no longer get emails about reports."
+    };
+    Ok(Reply::redirect("/admin/account").flash(reply::Flash::Ok(text.into())))
 }
 
 /// POST /admin/account/password

@@ -4,9 +4,10 @@
 //! One warp filter takes every `/admin` request and [`dispatch`] routes it by
 //! method and path: a single `match` shows every page with the role it
 //! requires, and keeps the compiler from building a type tree of fifty `.or()`
-//! filters. Every route except login and static files requires a session
-//! ([`auth`]); every POST requires the session's CSRF token ([`csrf`]); objects
-//! on sites a moderator is not assigned to answer 404 ([`auth::Auth::require_site`]).
+//! filters. Every route except login, password recovery and static files
+//! requires a session ([`auth`]); every POST requires the session's CSRF token
+//! ([`csrf`]); objects on sites a moderator is not assigned to answer 404
+//! ([`auth::Auth::require_site`]).
 
 pub mod accounts;
 pub mod audit;
@@ -17,6 +18,7 @@ pub mod dashboard;
 pub mod error;
 pub mod messages;
 pub mod participants;
+pub mod recovery;
 pub mod render;
 pub mod reply;
 pub mod reports;
@@ -51,6 +53,8 @@ pub struct Admin {
     pub chat: Arc<Chat>,
     pub templates: Templates,
     pub throttle: LoginThrottle,
+    /// "Forgot password" requests per address.
+    pub forgot_by_ip: governor::DefaultKeyedRateLimiter<IpAddr>,
     pub config: AdminConfig,
     /// Cookies get `Secure` when the public URL is https.
     pub secure_cookies: bool,
@@ -67,6 +71,7 @@ impl Admin {
             chat,
             templates: Templates::load(config.templates_dir.as_deref())?,
             throttle: LoginThrottle::default(),
+            forgot_by_ip: recovery::per_ip_limiter(),
             secure_cookies: public_url.starts_with("https://"),
             public_url: public_url.trim_end_matches('/').to_owned(),
             config,
@@ -191,6 +196,10 @@ async fn dispatch(admin: &Admin, req: &Request) -> Result<Reply> {
         }
         (true, ["login"]) => return auth::login_form(admin, req).await,
         (false, ["login"]) => return auth::login(admin, req).await,
+        (true, ["forgot"]) => return recovery::forgot_form(admin, req).await,
+        (false, ["forgot"]) => return recovery::forgot(admin, req).await,
+        (true, ["reset"]) => return recovery::reset_form(admin, req).await,
+        (false, ["reset"]) => return recovery::reset(admin, req).await,
         _ => {}
     }
     let auth = auth::authenticate(admin, req).await?;
@@ -204,6 +213,7 @@ async fn dispatch(admin: &Admin, req: &Request) -> Result<Reply> {
         (false, ["logout"]) => auth::logout(admin, req, a).await,
         (true, ["account"]) => auth::account_page(admin, req, a).await,
         (false, ["account", "password"]) => auth::change_password(admin, req, a).await,
+        (false, ["account", "notifications"]) => auth::set_notifications(admin, req, a).await,
 
         (true, ["sites"]) => sites::list(admin, req, a).await,
         (false, ["sites"]) => sites::create(admin, req, a).await,

@@ -27,6 +27,7 @@ use crate::db::{Db, DbError};
 use crate::identity::accounts::Accounts;
 use crate::identity::GuestTokens;
 use crate::input::Origin;
+use crate::mail::ReportAlerts;
 use crate::metrics::Metrics;
 use hub::{Hub, IpSlot};
 use limits::IpRateLimiter;
@@ -39,6 +40,8 @@ pub struct Chat {
     pub writer: Writer,
     pub guest_tokens: GuestTokens,
     pub accounts: Accounts,
+    /// Mails moderators about reported messages.
+    pub report_alerts: Arc<ReportAlerts>,
     pub limits: Limits,
     pub metrics: Arc<Metrics>,
     pub ip_limiter: IpRateLimiter,

@@ -87,6 +87,18 @@ diesel::table! {
         disabled -> Bool,
         created_at -> BigInt,
         last_login_at -> Nullable<BigInt>,
+        notify_reports -> Bool,
+    }
+}
+
+diesel::table! {
+    admin_password_resets (id) {
+        id -> BigInt,
+        admin_user_id -> BigInt,
+        token_hash -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
     }
 }
 
@@ -231,6 +243,7 @@ diesel::joinable!(messages -> participants (participant_id));
 diesel::joinable!(admin_user_sites -> admin_users (admin_user_id));
 diesel::joinable!(admin_user_sites -> sites (site_id));
 diesel::joinable!(admin_sessions -> admin_users (admin_user_id));
+diesel::joinable!(admin_password_resets -> admin_users (admin_user_id));
 diesel::joinable!(participant_ips -> participants (participant_id));
 diesel::joinable!(reports -> messages (message_id));
 diesel::joinable!(held_messages -> participants (participant_id));
@@ -251,6 +264,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     accounts,
     account_tokens,
     admin_sessions,
+    admin_password_resets,
     participant_ips,
     mutes,
     reports,

@@ -4,6 +4,7 @@
 //! Sending never blocks a request: mails go to a queue drained by a background
 //! task that retries failures with backoff and logs what it could not deliver.
 
+pub mod alerts;
 mod render;
 
 use std::path::PathBuf;
@@ -16,6 +17,7 @@ use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, To
 use thiserror::Error;
 use tokio::sync::mpsc;
 
+pub use alerts::ReportAlerts;
 pub use render::{Lang, Templates};
 
 /// Delays between delivery attempts of one mail.

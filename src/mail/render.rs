@@ -103,12 +103,14 @@ impl Templates {
 
     /// The strings of `section` in `lang`, with `{placeholders}` filled in (raw;
     /// the HTML templates escape them).
+    /// Sections only staff read (admin mails) exist in English alone.
     fn strings(lang: Lang, section: &str, vars: &[(&str, &str)]) -> Value {
-        let file = Embedded::get(&format!("strings/{}.json", lang.code()));
-        let all: Value = file
-            .and_then(|f| serde_json::from_slice(&f.data).ok())
-            .unwrap_or(Value::Null);
-        let mut section = all.get(section).cloned().unwrap_or(Value::Null);
+        let load = |lang: Lang| {
+            Embedded::get(&format!("strings/{}.json", lang.code()))
+                .and_then(|f| serde_json::from_slice::<Value>(&f.data).ok())
+                .and_then(|all| all.get(section).cloned())
+        };
+        let mut section = load(lang).or_else(|| load(Lang::En)).unwrap_or(Value::Null);
         if let Value::Object(map) = &mut section {
             for value in map.values_mut() {
                 if let Value::String(s) = value {
@@ -151,6 +153,16 @@ impl Templates {
         Ok((subject, text, html))
     }
 
+    /// Text and HTML bodies of a mail with its own template (`mail/{name}`)
+    /// rather than the translated call-to-action layout.
+    pub fn bodies(&self, name: &'static str, data: &Value) -> Result<(String, String), MailError> {
+        let failed = |e: handlebars::RenderError| MailError::Render(name, e.to_string());
+        let template = format!("mail/{name}");
+        let text = self.0.text.render(&template, data).map_err(failed)?;
+        let html = self.0.html.render(&template, data).map_err(failed)?;
+        Ok((text, html))
+    }
+
     /// An account page (`verified`, `reset`, ...) as HTML.
     pub fn page(
         &self,
@@ -174,6 +186,22 @@ impl Templates {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn report_mails_escape_the_reported_text() {
+        let data = json!({
+            "site": "Blog", "room": "lobby", "author": "eve", "text": "<script>x()</script> {{y}}",
+            "reason": "spam & abuse", "open": 2, "plural": true,
+            "link": "https://x/admin/reports", "account_link": "https://x/admin/account",
+        });
+        let (text, html) = Templates::new().bodies("report", &data).unwrap();
+        assert!(text.contains("<script>x()</script> {{y}}") && text.contains("2 open reports"));
+        assert!(
+            html.contains("&lt;script&gt;") && !html.contains("<script>"),
+            "{html}"
+        );
+        assert!(html.contains("spam &amp; abuse"));
+    }
 
     #[test]
     fn languages_are_picked_from_tags_and_headers() {
@@ -206,6 +234,19 @@ mod tests {
                     "{html}"
                 );
             }
+            let (subject, _, html) = templates
+                .mail(
+                    "admin_reset",
+                    lang,
+                    &[("name", "<i>Mo</i>")],
+                    "https://x/admin/reset?token=t",
+                )
+                .unwrap();
+            assert!(
+                subject.contains("admin password"),
+                "staff mails fall back to English"
+            );
+            assert!(html.contains("&lt;i&gt;Mo&lt;/i&gt;"), "{html}");
             for page in ["verified", "reset_form", "reset_done", "link_problem"] {
                 let html = templates
                     .page(

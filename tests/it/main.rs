@@ -4,6 +4,7 @@ mod accounts;
 mod admin_auth;
 mod admin_browser;
 mod admin_log;
+mod admin_mail;
 mod admin_moderation;
 mod admin_roles;
 mod admin_sites;

@@ -119,19 +119,21 @@ impl Session {
             .db
             .run(
                 move |conn| match Message::find_by_seq(conn, room_id, seq)? {
-                    Some(message) => {
-                        Report::file(conn, site, message.id, reporter, &reason)?;
-                        Ok(true)
-                    }
-                    None => Ok(false),
+                    Some(message) => Ok(Some(Report::file(
+                        conn, site, message.id, reporter, &reason,
+                    )?)),
+                    None => Ok(None),
                 },
             )
             .await?;
-        if !found {
+        let Some(filed) = found else {
             return Err(Refusal::new(
                 ErrorCode::MessageNotFound,
                 format!("There is no message {seq} in this room (it may have been removed)."),
             ));
+        };
+        if let Some(report) = filed {
+            self.chat.report_alerts.reported(site, report);
         }
         self.reply(ServerFrame::Reported {
             room: room.to_owned(),

@@ -19,6 +19,8 @@ pub struct AdminUser {
     pub disabled: bool,
     pub created_at: i64,
     pub last_login_at: Option<i64>,
+    /// Mail me when a message on my sites is reported.
+    pub notify_reports: bool,
 }
 
 /// What an admin account may do: owners manage everything including accounts,
@@ -166,5 +168,32 @@ impl AdminUser {
             .set(admin_users::disabled.eq(disabled))
             .execute(c))?;
         Ok(())
+    }
+
+    pub fn set_notify_reports(&self, conn: &mut DbConn, on: bool) -> Result<(), DbError> {
+        with_backend!(conn, c => diesel::update(admin_users::table.find(self.id))
+            .set(admin_users::notify_reports.eq(on))
+            .execute(c))?;
+        Ok(())
+    }
+
+    /// Enabled accounts that moderate `site` (owners and admins moderate every
+    /// site) and have not turned report mails off.
+    pub fn report_recipients(conn: &mut DbConn, site: SiteId) -> Result<Vec<AdminUser>, DbError> {
+        let assigned = admin_user_sites::table
+            .filter(admin_user_sites::site_id.eq(site))
+            .select(admin_user_sites::admin_user_id);
+        with_backend!(conn, c => admin_users::table
+            .filter(admin_users::disabled.eq(false))
+            .filter(admin_users::notify_reports.eq(true))
+            .filter(
+                admin_users::role
+                    .eq_any([Role::Owner.as_str(), Role::Admin.as_str()])
+                    .or(admin_users::id.eq_any(assigned)),
+            )
+            .select(AdminUser::as_select())
+            .order(admin_users::id)
+            .load(c))
+        .map_err(DbError::from)
     }
 }

@@ -2,6 +2,7 @@
 //! methods taking `&mut DbConn`.
 
 pub mod account;
+pub mod admin_password_reset;
 pub mod admin_session;
 pub mod admin_user;
 pub mod audit;

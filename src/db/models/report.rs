@@ -25,14 +25,16 @@ pub struct Report {
 pub type ReportWithMessage = (Report, Message, String);
 
 impl Report {
-    /// Files a report; reporting the same message twice is a no-op that succeeds.
+    /// Files a report; reporting the same message twice is a no-op that
+    /// succeeds. Returns the new report when it is the only open one on the
+    /// message: the moment moderators are worth telling.
     pub fn file(
         conn: &mut DbConn,
         site: SiteId,
         message: MessageId,
         reporter: ParticipantId,
         reason: &str,
-    ) -> Result<(), DbError> {
+    ) -> Result<Option<ReportId>, DbError> {
         let inserted = with_backend!(conn, c => diesel::insert_into(reports::table)
             .values((
                 reports::site_id.eq(site),
@@ -41,12 +43,20 @@ impl Report {
                 reports::reason.eq(reason),
                 reports::created_at.eq(now_ms()),
             ))
-            .execute(c))
+            .returning(reports::id)
+            .get_result::<ReportId>(c))
         .map_err(DbError::from);
-        match inserted {
-            Ok(_) | Err(DbError::Conflict(_)) => Ok(()),
-            Err(e) => Err(e),
-        }
+        let id = match inserted {
+            Ok(id) => id,
+            Err(DbError::Conflict(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let open: i64 = with_backend!(conn, c => reports::table
+            .filter(reports::message_id.eq(message))
+            .filter(reports::resolved_at.is_null())
+            .count()
+            .get_result(c))?;
+        Ok((open == 1).then_some(id))
     }
 
     pub fn find(conn: &mut DbConn, id: ReportId) -> Result<Option<ReportWithMessage>, DbError> {

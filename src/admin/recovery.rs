@@ -1,0 +1,269 @@
+//! "Forgot your password?" from the login page: a one-time link by email.
+//!
+//! The answer to a request never says whether the address has an account.
+//! Links last an hour, work once, and using one ends every session of the
+//! account and voids its other links. Requests are limited per address, and
+//! one account gets at most one mail a minute.
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+
+use governor::{DefaultKeyedRateLimiter, Quota};
+use lettre::message::Mailbox;
+use serde_json::json;
+use warp::http::StatusCode;
+
+use super::auth::login_csrf;
+use super::csrf;
+use super::error::{AdminError, Result};
+use super::reply::{Flash, Reply};
+use super::request::Request;
+use super::Admin;
+use crate::db::models::admin_password_reset::AdminPasswordReset;
+use crate::db::models::admin_session::AdminSession;
+use crate::db::models::audit::AuditEntry;
+use crate::db::models::{AdminUser, TokenProblem};
+use crate::db::now_ms;
+use crate::identity::password;
+use crate::input::{check_password, Email};
+use crate::mail::{self, Lang};
+
+const LINK_TTL_MS: i64 = 3_600_000;
+/// One mail per account per minute, whoever asks.
+const RESEND_SPACING_MS: i64 = 60_000;
+
+const SENT: &str = "If an account uses that address, a link to choose a new password is on its way. It works once, for one hour.";
+
+/// Ten requests at once per address, then one every six minutes.
+pub fn per_ip_limiter() -> DefaultKeyedRateLimiter<IpAddr> {
+    let quota = Quota::per_hour(NonZeroU32::new(10).unwrap_or(NonZeroU32::MIN))
+        .allow_burst(NonZeroU32::new(10).unwrap_or(NonZeroU32::MIN));
+    DefaultKeyedRateLimiter::keyed(quota)
+}
+
+fn page(
+    admin: &Admin,
+    req: &Request,
+    status: StatusCode,
+    template: &str,
+    data: serde_json::Value,
+) -> Result<Reply> {
+    let (token, cookie) = login_csrf(admin, req);
+    let mut context = json!({ "csrf": token, "email": "", "error": null, "token": "" });
+    if let (Some(ctx), serde_json::Value::Object(data)) = (context.as_object_mut(), data) {
+        ctx.extend(data);
+    }
+    let html = admin.templates.render(template, &context)?;
+    Ok(Reply::html(status, html).cookie(cookie))
+}
+
+/// GET /admin/forgot
+pub async fn forgot_form(admin: &Admin, req: &Request) -> Result<Reply> {
+    page(
+        admin,
+        req,
+        StatusCode::OK,
+        "forgot",
+        json!({"title": "Forgot your password?"}),
+    )
+}
+
+/// POST /admin/forgot
+pub async fn forgot(admin: &Admin, req: &Request) -> Result<Reply> {
+    csrf::verify_login(req)?;
+    let typed = req.text("email").unwrap_or_default();
+    let Ok(email) = Email::parse(&typed.to_lowercase()) else {
+        return page(
+            admin,
+            req,
+            StatusCode::BAD_REQUEST,
+            "forgot",
+            json!({"title": "Forgot your password?", "email": typed,
+                   "error": "Enter the email address of your admin account."}),
+        );
+    };
+    if let Err(not_until) = admin.forgot_by_ip.check_key(&req.ip) {
+        let wait = not_until.wait_time_from(governor::clock::Clock::now(
+            &governor::clock::DefaultClock::default(),
+        ));
+        let minutes = wait.as_secs().div_ceil(60).max(1);
+        return page(
+            admin,
+            req,
+            StatusCode::TOO_MANY_REQUESTS,
+            "forgot",
+            json!({"title": "Forgot your password?", "email": typed,
+                   "error": format!("Too many requests from your address. Try again in {minutes} minute{}.",
+                                    if minutes == 1 { "" } else { "s" })}),
+        );
+    }
+    let issued = admin
+        .chat
+        .db
+        .run(move |conn| {
+            let Some(user) = AdminUser::find_by_email(conn, email.as_str())? else {
+                return Ok(None);
+            };
+            if user.disabled {
+                return Ok(None);
+            }
+            let last = AdminPasswordReset::last_issued_at(conn, user.id)?;
+            if last.is_some_and(|at| now_ms() - at < RESEND_SPACING_MS) {
+                return Ok(None);
+            }
+            let token = AdminPasswordReset::issue(conn, user.id, LINK_TTL_MS)?;
+            Ok(Some((user, token)))
+        })
+        .await?;
+    match issued {
+        Some((user, token)) => send_link(admin, &user, &token),
+        None => {
+            tracing::info!(ip = %req.ip, "admin password reset asked for no usable account, or too soon")
+        }
+    }
+    Ok(Reply::redirect("/admin/login").flash(Flash::Ok(SENT.into())))
+}
+
+fn send_link(admin: &Admin, user: &AdminUser, token: &str) {
+    let mailer = admin.chat.accounts.mailer();
+    let link = format!("{}/admin/reset?token={token}", admin.public_url);
+    let vars = [
+        ("name", user.name.as_str()),
+        ("email", user.email.as_str()),
+        ("server", admin.public_url.as_str()),
+    ];
+    let (subject, text, html) = match mailer.templates.mail("admin_reset", Lang::En, &vars, &link) {
+        Ok(parts) => parts,
+        Err(err) => return tracing::error!(error = %err, "cannot render the admin reset mail"),
+    };
+    let to = match user.email.parse::<Mailbox>() {
+        Ok(address) => Mailbox::new(Some(user.name.clone()), address.email),
+        Err(err) => {
+            return tracing::warn!(user = %user.id, error = %err, "admin account has an unusable email")
+        }
+    };
+    mailer.send(mail::Email {
+        to,
+        subject,
+        text,
+        html,
+        kind: "admin password reset",
+    });
+}
+
+fn problem_text(problem: TokenProblem) -> (StatusCode, &'static str) {
+    match problem {
+        TokenProblem::Expired => (
+            StatusCode::GONE,
+            "This link has expired. Ask for a new one from the login page.",
+        ),
+        TokenProblem::Used => (
+            StatusCode::GONE,
+            "This link has already been used. Ask for a new one from the login page if you need to.",
+        ),
+        TokenProblem::Unknown => (
+            StatusCode::NOT_FOUND,
+            "This link is not valid. Check that you copied all of it, or ask for a new one.",
+        ),
+    }
+}
+
+fn link_problem(admin: &Admin, req: &Request, problem: TokenProblem) -> Result<Reply> {
+    let (status, text) = problem_text(problem);
+    page(
+        admin,
+        req,
+        status,
+        "forgot",
+        json!({"title": "Forgot your password?", "error": text}),
+    )
+}
+
+/// GET /admin/reset?token=...
+pub async fn reset_form(admin: &Admin, req: &Request) -> Result<Reply> {
+    let token = req.query("token").unwrap_or_default().to_owned();
+    let lookup = token.clone();
+    let found = admin
+        .chat
+        .db
+        .run(move |conn| AdminPasswordReset::peek(conn, &lookup))
+        .await?;
+    match found {
+        Ok(user) => page(
+            admin,
+            req,
+            StatusCode::OK,
+            "reset",
+            json!({"title": "Choose a new password", "token": token, "email": user.email}),
+        ),
+        Err(problem) => link_problem(admin, req, problem),
+    }
+}
+
+/// POST /admin/reset
+pub async fn reset(admin: &Admin, req: &Request) -> Result<Reply> {
+    csrf::verify_login(req)?;
+    let token = req.field("token").unwrap_or_default().to_owned();
+    let new = req.field("new").unwrap_or_default().to_owned();
+    let again = |message: String| {
+        page(
+            admin,
+            req,
+            StatusCode::BAD_REQUEST,
+            "reset",
+            json!({"title": "Choose a new password", "token": token, "error": message}),
+        )
+    };
+    if req.field("repeat") != Some(new.as_str()) {
+        return again("The two passwords are different.".into());
+    }
+    if let Err(e) = check_password(&new) {
+        return again(format!("The new {e}."));
+    }
+    // Hashing is slow on purpose: only for a link that can still be used.
+    let lookup = token.clone();
+    let usable = admin
+        .chat
+        .db
+        .run(move |conn| AdminPasswordReset::peek(conn, &lookup))
+        .await?;
+    if let Err(problem) = usable {
+        return link_problem(admin, req, problem);
+    }
+    let hash = tokio::task::spawn_blocking(move || password::hash(&new))
+        .await
+        .map_err(|e| AdminError::Internal(format!("password hashing: {e}")))?
+        .map_err(|e| AdminError::Internal(format!("password hashing: {e}")))?;
+    let (token, ip) = (token.clone(), req.ip.to_string());
+    let outcome = admin
+        .chat
+        .db
+        .run(move |conn| {
+            let user = match AdminPasswordReset::redeem(conn, &token)? {
+                Ok(user) => user,
+                Err(problem) => return Ok(Err(problem)),
+            };
+            user.set_password_hash(conn, &hash)?;
+            AdminSession::delete_for_user(conn, user.id, None)?;
+            AuditEntry {
+                actor: Some(user.id),
+                site: None,
+                action: "admin.password_reset",
+                target_type: "admin_user",
+                target_id: user.id.to_string(),
+                details: format!(
+                    "new password from an emailed link, from {ip}; all sessions ended"
+                ),
+            }
+            .record(conn)?;
+            Ok(Ok(()))
+        })
+        .await?;
+    match outcome {
+        Ok(()) => Ok(Reply::redirect("/admin/login").flash(Flash::Ok(
+            "Your password has been changed and every session was logged out. Log in with the new password."
+                .into(),
+        ))),
+        Err(problem) => link_problem(admin, req, problem),
+    }
+}
