@@ -15,17 +15,17 @@ use governor::DefaultDirectRateLimiter;
 use tokio::time::Instant;
 
 use super::hub::{ConnHandle, ConnQueue, IpSlot};
-use super::identify::{account_refusal, capitalized, identify, Credentials, Identified};
+use super::identify::{capitalized, Credentials};
 use super::limits;
 use super::protocol::*;
 use super::refusal::Refusal;
 use super::rooms::{load_welcome, resolve_room, view, who};
 use super::writer::Post;
 use super::{Admission, Chat};
-use crate::db::models::{Message, ParticipantId, ParticipantKind, RoomId, Site};
+use crate::db::models::{Message, ParticipantId, RoomId, Site};
 use crate::input::{self, ClientId, MessageTextError, RoomName};
-use crate::mail::Lang;
 
+mod identity;
 mod moderate;
 
 /// Consecutive invalid frames tolerated before the connection is closed.
@@ -282,123 +282,6 @@ impl Session {
             };
         }
         Flow::Continue
-    }
-
-    async fn hello(&mut self, v: u32, credentials: Credentials) -> Result<Flow, Refusal> {
-        if self.me.is_some() {
-            return Err(Refusal::new(
-                ErrorCode::AlreadyReady,
-                "This connection already said hello.",
-            ));
-        }
-        if v != PROTOCOL_VERSION {
-            return Err(Refusal::new(
-                ErrorCode::UnsupportedVersion,
-                format!(
-                    "Protocol version {v} is not supported; this server speaks {PROTOCOL_VERSION}."
-                ),
-            ));
-        }
-        let Identified {
-            participant,
-            rooms,
-            ban,
-        } = identify(&self.chat, &self.site, self.ip, credentials).await?;
-        if let Some(ban) = ban {
-            return Ok(Flow::Close {
-                reason: CloseReason::Banned,
-                message: format!("You are banned from this chat: {}", ban.reason),
-                until: ban.expires_at,
-            });
-        }
-        let who = who(&participant);
-        self.chat.hub.identify(self.handle.id, participant.id);
-        // Only guests get a guest token: it must never stand in for a verified identity.
-        let guest_token = (participant.kind == ParticipantKind::Guest.as_str())
-            .then(|| self.chat.guest_tokens.issue(participant.id, self.site.id));
-        let limits = &self.chat.limits;
-        self.reply(ServerFrame::Ready {
-            v: PROTOCOL_VERSION,
-            me: who.clone(),
-            guest_token,
-            limits: AnnouncedLimits {
-                max_message_chars: self.max_message_chars(),
-                max_frame_bytes: limits.max_frame_bytes,
-                messages_per_second: limits.messages_per_second,
-                burst: limits.message_burst,
-            },
-            heartbeat_ms: limits.heartbeat_secs * 1000,
-        });
-        self.me = Some(Me {
-            participant: participant.id,
-            who,
-            rooms,
-        });
-        Ok(Flow::Continue)
-    }
-
-    /// Account frames work before and after `hello`: a guest can register or log
-    /// in, then reconnect with the session.
-    async fn account(&mut self, frame: ClientFrame) -> Result<(), Refusal> {
-        let accounts = &self.chat.accounts;
-        let reply = match frame {
-            ClientFrame::Register {
-                name,
-                email,
-                password,
-                lang,
-            } => {
-                let email = accounts
-                    .register(
-                        &self.site,
-                        &name,
-                        &email,
-                        &password,
-                        Lang::pick(lang.as_deref()),
-                    )
-                    .await;
-                ServerFrame::Registered {
-                    email: email.map_err(account_refusal)?.into_inner(),
-                }
-            }
-            ClientFrame::Login { email, password } => {
-                let (account_token, account) = accounts
-                    .login(&self.site, &email, &password, self.ip)
-                    .await
-                    .map_err(account_refusal)?;
-                ServerFrame::LoggedIn {
-                    account_token,
-                    name: account.name,
-                    email: account.email,
-                }
-            }
-            ClientFrame::Logout { account_token } => {
-                accounts
-                    .logout(&account_token)
-                    .await
-                    .map_err(account_refusal)?;
-                ServerFrame::LoggedOut {}
-            }
-            ClientFrame::ResendVerification { email, lang } => {
-                let email = accounts
-                    .resend_verification(&self.site, &email, Lang::pick(lang.as_deref()))
-                    .await;
-                ServerFrame::VerificationSent {
-                    email: email.map_err(account_refusal)?.into_inner(),
-                }
-            }
-            ClientFrame::ForgotPassword { email, lang } => {
-                let email = accounts
-                    .forgot_password(&self.site, &email, Lang::pick(lang.as_deref()))
-                    .await;
-                ServerFrame::ResetSent {
-                    email: email.map_err(account_refusal)?.into_inner(),
-                }
-            }
-            _ => return Ok(()),
-        };
-        self.reply(reply);
-        Ok(())
     }
 
     fn max_message_chars(&self) -> usize {

@@ -12,8 +12,16 @@ const PASSWORD: &str = "correct Horse 42";
 
 async fn setup() -> (TestApp, Mailbox, Site) {
     let mailbox = Mailbox::start();
-    let url = mailbox.url();
-    let app = spawn_configured(test_db(), move |config| config.mail.smtp_url = Some(url)).await;
+    let (app, site) = setup_with_smtp(mailbox.url()).await;
+    (app, mailbox, site)
+}
+
+/// A server whose mail goes to `smtp_url`, and a site open to registration.
+async fn setup_with_smtp(smtp_url: String) -> (TestApp, Site) {
+    let app = spawn_configured(test_db(), move |config| {
+        config.mail.smtp_url = Some(smtp_url)
+    })
+    .await;
     let site = app.site(&[ORIGIN]).await;
     let s = site.clone();
     app.db
@@ -26,7 +34,7 @@ async fn setup() -> (TestApp, Mailbox, Site) {
         })
         .await
         .unwrap();
-    (app, mailbox, site)
+    (app, site)
 }
 
 async fn frame(client: &mut Client, frame: Value) -> Value {
@@ -136,6 +144,22 @@ async fn register_confirm_by_email_then_chat() {
         after.hello(json!({"account_token": session})).await["code"],
         "session_expired"
     );
+}
+
+#[tokio::test]
+async fn mail_is_retried_while_the_smtp_server_is_down() {
+    // The SMTP server is not there yet when the confirmation mail is sent.
+    let smtp_addr = Mailbox::free_addr();
+    let (app, site) = setup_with_smtp(format!("smtp://{smtp_addr}")).await;
+    let reply = register(&app, &site, "Fay", "fay@example.com").await;
+    assert_eq!(reply["type"], "registered", "{reply}");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+    // It comes up: the next attempt (one second after the first) delivers the mail.
+    let mailbox = Mailbox::start_on(smtp_addr);
+    let mail = mailbox.nth("fay@example.com", 1).await;
+    assert!(mail.text.contains("Hello Fay,"), "{}", mail.text);
+    assert_eq!(mailbox.count("fay@example.com"), 1, "delivered once");
 }
 
 #[tokio::test]

@@ -73,7 +73,19 @@ pub struct Mailbox {
 
 impl Mailbox {
     pub fn start() -> Mailbox {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        Mailbox::start_on("127.0.0.1:0".parse().unwrap())
+    }
+
+    /// A free loopback address with no server on it yet (for a mailbox started later).
+    pub fn free_addr() -> SocketAddr {
+        TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+    }
+
+    pub fn start_on(addr: SocketAddr) -> Mailbox {
+        let listener = TcpListener::bind(addr).unwrap();
         let addr = listener.local_addr().unwrap();
         let received = Arc::new(Mutex::new(Vec::new()));
         let mut server = Server::new(Collector {
