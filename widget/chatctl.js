@@ -387,6 +387,7 @@ textarea{resize:none;max-height:120px}
       this.markRead();
       if (focus) this.focusForm();
       this.scrollDown();
+      this.fill();
     }
 
     close() {
@@ -619,6 +620,7 @@ textarea{resize:none;max-height:120px}
       this.moreBtn.hidden = !this.more;
       this.renderEmpty();
       this.markRead();
+      this.fill();
       // Resend everything not yet acknowledged, with the same cid: the server deduplicates.
       this.pending.forEach((p) => this.transmit(p));
     }
@@ -675,6 +677,7 @@ textarea{resize:none;max-height:120px}
       this.moreBtn.hidden = !this.more;
       this.moreBtn.disabled = false;
       this.renderEmpty();
+      this.fill();
     }
 
     on_presence(f) {
@@ -973,6 +976,12 @@ textarea{resize:none;max-height:120px}
       if (!this.typedAt) return;
       this.typedAt = 0;
       if (this.joined) this.send({ type: "typing", room: this.room, active: false });
+    }
+
+    /** A list too short to scroll cannot be scrolled up: load older messages until it fills. */
+    fill() {
+      const l = this.list;
+      if (this.isOpen() && l.clientHeight && l.scrollHeight <= l.clientHeight) this.loadOlder();
     }
 
     loadOlder() {
