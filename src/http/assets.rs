@@ -1,63 +1,177 @@
-//! The widget script and the demo page, embedded in the binary.
+//! The widget ([`super::bundle`]) and the demo page.
+//!
+//! Caching: `/widget.js` (the loader, in every embedding page) is cached for
+//! 5 minutes and revalidated with its ETag, so an upgrade reaches browsers
+//! within minutes; the files it loads have the content hash in their URL and
+//! are cached for a year. A request for another version than the current one
+//! (a loader cached before an upgrade) gets the current files with the short
+//! cache, never pinned for a year.
 
-use rust_embed::RustEmbed;
-use warp::http::{header, HeaderValue, Response, StatusCode};
+use warp::http::{header, HeaderMap, HeaderValue, Response, StatusCode};
 use warp::hyper::body::Bytes;
 use warp::{Filter, Rejection, Reply};
 
+use super::bundle::{self, Asset, Sources};
 use super::AppState;
-
-#[derive(RustEmbed)]
-#[folder = "widget/"]
-struct Widget;
 
 /// Placeholder in `widget/demo.html` replaced by the demo site's key.
 const DEMO_KEY_PLACEHOLDER: &str = "__CHATCTL_SITE_KEY__";
 
+const SHORT: &str = "public, max-age=300, stale-while-revalidate=86400";
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+
 pub fn routes(
     state: AppState,
 ) -> impl Filter<Extract = (warp::reply::Response,), Error = Rejection> + Clone {
-    widget_js().or(demo_page(state)).unify()
+    loader()
+        .or(script())
+        .unify()
+        .or(lang_pack())
+        .unify()
+        .or(demo_page(state))
+        .unify()
 }
 
-/// GET /widget.js
-fn widget_js() -> impl Filter<Extract = (warp::reply::Response,), Error = Rejection> + Clone {
+/// GET /widget.js — the loader.
+fn loader() -> impl Filter<Extract = (warp::reply::Response,), Error = Rejection> + Clone {
     warp::path!("widget.js")
         .and(warp::get())
-        .and(warp::header::optional::<String>("if-none-match"))
-        .and_then(|if_none_match: Option<String>| async move {
-            let file = Widget::get("chatctl.js").ok_or_else(warp::reject::not_found)?;
-            let etag = format!("\"{}\"", hex::encode(&file.metadata.sha256_hash()[..8]));
-            let mut response = if if_none_match.as_deref() == Some(etag.as_str()) {
-                let mut r = Response::new(Bytes::new().into());
-                *r.status_mut() = StatusCode::NOT_MODIFIED;
-                r
-            } else {
-                Response::new(Bytes::from(file.data.into_owned()).into())
-            };
-            let headers = response.headers_mut();
-            headers.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/javascript; charset=utf-8"),
-            );
-            // Short cache + ETag: upgrades reach browsers within minutes, revalidation is cheap.
-            headers.insert(
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("public, max-age=300"),
-            );
-            headers.insert(
-                header::ACCESS_CONTROL_ALLOW_ORIGIN,
-                HeaderValue::from_static("*"),
-            );
-            headers.insert(
-                "x-content-type-options",
-                HeaderValue::from_static("nosniff"),
-            );
-            if let Ok(value) = HeaderValue::from_str(&etag) {
-                headers.insert(header::ETAG, value);
-            }
-            Ok::<_, Rejection>(response)
+        .and(warp::header::headers_cloned())
+        .map(|headers: HeaderMap| match bundle::get() {
+            Ok(bundle) => serve(&bundle.loader, SHORT, &headers),
+            Err(err) => broken(err),
         })
+}
+
+/// GET /widget/VERSION.js — the script.
+fn script() -> impl Filter<Extract = (warp::reply::Response,), Error = Rejection> + Clone {
+    warp::path!("widget" / String)
+        .and(warp::get())
+        .and(warp::header::headers_cloned())
+        .and_then(|file: String, headers: HeaderMap| async move {
+            let version = file
+                .strip_suffix(".js")
+                .ok_or_else(warp::reject::not_found)?;
+            Ok::<_, Rejection>(match bundle::get() {
+                Ok(bundle) => serve(&bundle.script, cache(&bundle.version, version), &headers),
+                Err(err) => broken(err),
+            })
+        })
+}
+
+/// GET /widget/VERSION/LANG.json — a language pack.
+fn lang_pack() -> impl Filter<Extract = (warp::reply::Response,), Error = Rejection> + Clone {
+    warp::path!("widget" / String / String)
+        .and(warp::get())
+        .and(warp::header::headers_cloned())
+        .and_then(
+            |version: String, file: String, headers: HeaderMap| async move {
+                let lang = file
+                    .strip_suffix(".json")
+                    .ok_or_else(warp::reject::not_found)?;
+                Ok::<_, Rejection>(match bundle::get() {
+                    Ok(bundle) => match bundle.langs.get(lang) {
+                        Some(pack) => serve(pack, cache(&bundle.version, &version), &headers),
+                        None => not_found(),
+                    },
+                    Err(err) => broken(err),
+                })
+            },
+        )
+}
+
+fn cache(current: &str, asked: &str) -> &'static str {
+    if current == asked {
+        IMMUTABLE
+    } else {
+        SHORT
+    }
+}
+
+/// The asset, compressed when the client accepts gzip, or 304 when its copy is current.
+fn serve(asset: &Asset, cache_control: &'static str, request: &HeaderMap) -> warp::reply::Response {
+    let fresh = request
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|tags| etag_matches(tags, &asset.etag));
+    let gzip = accepts_gzip(request);
+    let mut response = if fresh {
+        let mut r = Response::new(Bytes::new().into());
+        *r.status_mut() = StatusCode::NOT_MODIFIED;
+        r
+    } else if gzip {
+        Response::new(asset.gzip.clone().into())
+    } else {
+        Response::new(asset.body.clone().into())
+    };
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(asset.content_type),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(cache_control),
+    );
+    headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    // Pages on any origin load the script and fetch the language packs.
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    if gzip && !fresh {
+        headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    if let Ok(value) = HeaderValue::from_str(&asset.etag) {
+        headers.insert(header::ETAG, value);
+    }
+    response
+}
+
+/// `If-None-Match` may list several tags, weak ones (`W/"..."`) or `*`.
+fn etag_matches(header: &str, etag: &str) -> bool {
+    header
+        .split(',')
+        .map(|tag| tag.trim().trim_start_matches("W/"))
+        .any(|tag| tag == "*" || tag == etag)
+}
+
+/// Whether `Accept-Encoding` allows gzip (`gzip`, `x-gzip` or `*`, unless `q=0`).
+fn accepts_gzip(request: &HeaderMap) -> bool {
+    let Some(value) = request
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    value.split(',').any(|part| {
+        let mut fields = part.split(';');
+        let coding = fields.next().unwrap_or("").trim();
+        let refused = fields.any(|f| {
+            f.trim()
+                .strip_prefix("q=")
+                .and_then(|q| q.trim().parse::<f32>().ok())
+                .is_some_and(|q| q <= 0.0)
+        });
+        !refused
+            && ["gzip", "x-gzip", "*"]
+                .iter()
+                .any(|c| coding.eq_ignore_ascii_case(c))
+    })
+}
+
+fn not_found() -> warp::reply::Response {
+    warp::reply::with_status("not found", StatusCode::NOT_FOUND).into_response()
+}
+
+fn broken(err: &bundle::BundleError) -> warp::reply::Response {
+    tracing::error!(error = %err, "the widget cannot be served");
+    warp::reply::with_status("widget unavailable", StatusCode::INTERNAL_SERVER_ERROR)
+        .into_response()
 }
 
 /// GET / — the demo page with the widget, when the demo is enabled.
@@ -66,7 +180,7 @@ fn demo_page(
 ) -> impl Filter<Extract = (warp::reply::Response,), Error = Rejection> + Clone {
     warp::path::end().and(warp::get()).and(state.with()).and_then(|state: AppState| async move {
         let key = state.demo_site_key.ok_or_else(warp::reject::not_found)?;
-        let page = Widget::get("demo.html").ok_or_else(warp::reject::not_found)?;
+        let page = Sources::get("demo.html").ok_or_else(warp::reject::not_found)?;
         let html = String::from_utf8_lossy(&page.data).replace(DEMO_KEY_PLACEHOLDER, &key);
         let reply = warp::reply::html(html);
         let reply = warp::reply::with_header(
@@ -76,4 +190,35 @@ fn demo_page(
         );
         Ok::<_, Rejection>(warp::reply::with_header(reply, "x-content-type-options", "nosniff").into_response())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(accept: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_str(accept).unwrap(),
+        );
+        h
+    }
+
+    #[test]
+    fn gzip_negotiation() {
+        assert!(accepts_gzip(&headers("gzip, deflate, br")));
+        assert!(accepts_gzip(&headers("br;q=1.0, gzip;q=0.8")));
+        assert!(accepts_gzip(&headers("*")));
+        assert!(!accepts_gzip(&headers("gzip;q=0")));
+        assert!(!accepts_gzip(&headers("br, deflate")));
+        assert!(!accepts_gzip(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn etags_in_lists_and_weak() {
+        assert!(etag_matches("\"a\", W/\"b\"", "\"b\""));
+        assert!(etag_matches("*", "\"b\""));
+        assert!(!etag_matches("\"a\"", "\"b\""));
+    }
 }

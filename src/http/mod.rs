@@ -5,10 +5,12 @@
 
 pub mod account;
 pub mod assets;
+pub mod bundle;
 mod conn;
 pub mod error;
 mod frames;
 pub mod health;
+mod minify;
 pub mod upgrade;
 pub mod ws;
 

@@ -25,9 +25,10 @@ pub fn route(
     check(state.clone()).or(socket(state)).unify()
 }
 
-/// GET /ws/check?site=KEY — the upgrade's checks as plain JSON (`{"ok":true}` or
-/// an error body with the upgrade's status), readable cross-origin so a widget
-/// can tell its visitor why the chat is unavailable.
+/// GET /ws/check?site=KEY — the upgrade's checks as plain JSON (`{"ok":true,...}`
+/// with what the site lets visitors do, or an error body with the upgrade's
+/// status), readable cross-origin so a widget can tell its visitor why the chat
+/// is unavailable and show the right forms.
 fn check(
     state: AppState,
 ) -> impl Filter<Extract = (warp::reply::Response,), Error = Rejection> + Clone {
@@ -44,7 +45,13 @@ fn check(
              state: AppState| async move {
                 let ip = remote.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |addr| addr.ip());
                 let reply = match state.chat.check(&query.site, origin.as_deref(), ip).await {
-                    Ok(_) => warp::reply::json(&serde_json::json!({"ok": true})).into_response(),
+                    // Which forms the widget should offer this visitor.
+                    Ok(site) => warp::reply::json(&serde_json::json!({
+                        "ok": true,
+                        "guests": site.guests_allowed && !site.verified_required,
+                        "registration": site.registration_allowed,
+                    }))
+                    .into_response(),
                     Err(err) => super::error::upgrade_error(&err),
                 };
                 warp::reply::with_header(reply, "access-control-allow-origin", "*").into_response()

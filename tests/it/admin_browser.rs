@@ -7,128 +7,24 @@
 //! `CI=true` where it fails. With `CHATCTL_SCREENSHOTS=DIR` it saves PNGs of
 //! the main pages there (the README's come from `docs/screenshots`).
 
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
 use chatctl::db::models::participant::ParticipantQuery;
 use chatctl::db::models::{Participant, Role};
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 use serde_json::json;
 
+use crate::browser::*;
 use crate::common::*;
 use crate::panel::*;
 
-fn chromedriver() -> Option<PathBuf> {
-    ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
-}
-
-/// Ends chromedriver when the test ends, even on failure, then removes the
-/// browser profile.
-struct Driver(Child, Option<tempfile::TempDir>);
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-        drop(self.1.take());
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn start_browser() -> Option<(Driver, Client)> {
-    let Some(binary) = chromedriver() else {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("chromedriver is missing on CI: apt-get install chromium chromium-driver");
-        }
-        eprintln!("\n*** SKIPPED admin_browser: chromedriver not found (apt-get install chromium chromium-driver) ***\n");
-        return None;
-    };
-    let port = free_port();
-    let child = Command::new(binary)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start chromedriver");
-    let profile = tempfile::tempdir().unwrap();
-    let profile_path = profile.path().to_owned();
-    let driver = Driver(child, Some(profile));
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": "/usr/bin/chromium",
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--window-size=1280,900", format!("--user-data-dir={}", profile_path.display()),
-            ],
-        }),
-    );
-    let url = format!("http://127.0.0.1:{port}");
-    let started = Instant::now();
-    loop {
-        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        match ClientBuilder::new(connector)
-            .capabilities(caps.clone())
-            .connect(&url)
-            .await
-        {
-            Ok(client) => return Some((driver, client)),
-            Err(_) if started.elapsed() < Duration::from_secs(20) => {
-                tokio::time::sleep(Duration::from_millis(200)).await
-            }
-            Err(err) => panic!("cannot start a browser session: {err}"),
-        }
-    }
-}
-
-/// Polls a script until it returns `true`.
-async fn wait_for(browser: &Client, what: &str, script: &str) {
-    let started = Instant::now();
-    loop {
-        let value = browser.execute(script, vec![]).await.unwrap();
-        if value == json!(true) {
-            return;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(15),
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 /// The widget's shadow root, in page scripts.
-const WIDGET: &str =
-    "const root = [...document.querySelectorAll('*')].find((e) => e.shadowRoot).shadowRoot;";
-
-async fn screenshot(browser: &Client, name: &str) {
-    let Ok(dir) = std::env::var("CHATCTL_SCREENSHOTS") else {
-        return;
-    };
-    let png = browser.screenshot().await.unwrap();
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(PathBuf::from(dir).join(format!("{name}.png")), png).unwrap();
-}
+const WIDGET: &str = "const root = document.querySelector('[data-chatctl-root]').shadowRoot;";
 
 #[tokio::test]
 async fn a_moderator_bans_a_visitor_and_their_widget_is_kicked() {
-    let Some((_driver, browser)) = start_browser().await else {
+    let Some(chrome) = Browser::start("admin_browser") else {
         return;
     };
+    let browser = chrome.session(Screen::Desktop).await;
     let app = spawn_app().await;
     let base = format!("http://127.0.0.1:{}", app.addr.port());
     let demo = app.state.demo_site_key.clone().unwrap();

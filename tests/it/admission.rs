@@ -329,7 +329,26 @@ async fn the_check_endpoint_explains_refusals_to_browsers() {
     assert_eq!(ok.headers()["access-control-allow-origin"], "*");
     assert_eq!(
         ok.json::<serde_json::Value>().await.unwrap(),
-        json!({"ok": true})
+        json!({"ok": true, "guests": true, "registration": false})
+    );
+    // It tells the widget which forms to show: no guests once verified identity
+    // is required, registration when the site allows it.
+    let s = site.clone();
+    app.db
+        .run(move |conn| {
+            chatctl::db::models::site::SiteSettings {
+                registration_allowed: Some(true),
+                verified_required: Some(true),
+                ..Default::default()
+            }
+            .apply(conn, s.id)
+        })
+        .await
+        .unwrap();
+    let ok = check(&site.public_key, ORIGIN).await.unwrap();
+    assert_eq!(
+        ok.json::<serde_json::Value>().await.unwrap(),
+        json!({"ok": true, "guests": false, "registration": true})
     );
 
     let refused = check(&site.public_key, "https://elsewhere.example")

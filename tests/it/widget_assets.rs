@@ -1,0 +1,166 @@
+//! The widget's files over HTTP: the loader at /widget.js, the versioned script
+//! and language packs, their caching headers, gzip, and the size budget.
+
+use std::io::Read;
+
+use reqwest::header::{
+    ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, ETAG, IF_NONE_MATCH,
+};
+use reqwest::StatusCode;
+
+use crate::common::*;
+
+/// Issue 4's budget: what a first visit downloads (loader, script, one language), gzipped.
+const BUDGET: usize = 15 * 1024;
+const LANGS: [&str; 5] = ["en", "fr", "ru", "de", "es"];
+
+fn gunzip(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_string(&mut out)
+        .expect("valid gzip");
+    out
+}
+
+/// The version the loader asks for: `/widget/<version>.js`.
+fn version_in(loader: &str) -> String {
+    let start = loader.find("widget/").expect("the loader names the script") + "widget/".len();
+    loader[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_hexdigit())
+        .collect()
+}
+
+#[tokio::test]
+async fn widget_files_are_versioned_cached_and_compressed() {
+    let app = spawn_app().await;
+    let http = reqwest::Client::new();
+    let get = |path: &str, gzip: bool| {
+        let mut request = http.get(app.http_url(path));
+        if gzip {
+            request = request.header(ACCEPT_ENCODING, "gzip, deflate, br");
+        }
+        request.send()
+    };
+
+    // The loader: short cache, revalidated with its ETag.
+    let plain = get("/widget.js", false).await.unwrap();
+    assert_eq!(plain.status(), 200);
+    assert_eq!(
+        plain.headers()[CONTENT_TYPE],
+        "text/javascript; charset=utf-8"
+    );
+    assert_eq!(
+        plain.headers()[CACHE_CONTROL],
+        "public, max-age=300, stale-while-revalidate=86400"
+    );
+    assert_eq!(plain.headers()["access-control-allow-origin"], "*");
+    assert_eq!(plain.headers()["vary"], "Accept-Encoding");
+    assert!(plain.headers().get(CONTENT_ENCODING).is_none());
+    let etag = plain.headers()[ETAG].to_str().unwrap().to_owned();
+    let loader = plain.text().await.unwrap();
+    assert!(
+        loader.len() < 1500,
+        "the loader stays tiny: {} bytes",
+        loader.len()
+    );
+    assert!(
+        !loader.contains("/*"),
+        "comments are stripped at serve time"
+    );
+    let version = version_in(&loader);
+    assert_eq!(version.len(), 12, "a content hash in the URL: {loader}");
+
+    let zipped = get("/widget.js", true).await.unwrap();
+    assert_eq!(zipped.headers()[CONTENT_ENCODING], "gzip");
+    assert_eq!(zipped.headers()[ETAG], etag.as_str());
+    let loader_gz = zipped.bytes().await.unwrap();
+    assert_eq!(gunzip(&loader_gz), loader);
+
+    let revalidated = http
+        .get(app.http_url("/widget.js"))
+        .header(IF_NONE_MATCH, &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revalidated.status(), StatusCode::NOT_MODIFIED);
+    assert!(revalidated.bytes().await.unwrap().is_empty());
+    let changed = http
+        .get(app.http_url("/widget.js"))
+        .header(IF_NONE_MATCH, "\"something-else\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), 200);
+
+    // The script at its versioned URL: cached for a year.
+    let script = get(&format!("/widget/{version}.js"), true).await.unwrap();
+    assert_eq!(script.status(), 200);
+    assert_eq!(
+        script.headers()[CACHE_CONTROL],
+        "public, max-age=31536000, immutable"
+    );
+    assert_eq!(script.headers()[CONTENT_ENCODING], "gzip");
+    let script_gz = script.bytes().await.unwrap();
+    let source = gunzip(&script_gz);
+    assert!(source.contains("class Widget"));
+    assert!(
+        !source.contains("\n  "),
+        "indentation is stripped at serve time"
+    );
+    assert!(
+        !source.contains("// "),
+        "line comments are stripped at serve time"
+    );
+
+    // Language packs, each valid JSON with the same keys.
+    let mut biggest_pack = 0;
+    for lang in LANGS {
+        let pack = get(&format!("/widget/{version}/{lang}.json"), true)
+            .await
+            .unwrap();
+        assert_eq!(pack.status(), 200, "{lang}");
+        assert_eq!(
+            pack.headers()[CACHE_CONTROL],
+            "public, max-age=31536000, immutable"
+        );
+        assert_eq!(pack.headers()["access-control-allow-origin"], "*");
+        assert_eq!(
+            pack.headers()[CONTENT_TYPE],
+            "application/json; charset=utf-8"
+        );
+        let gz = pack.bytes().await.unwrap();
+        biggest_pack = biggest_pack.max(gz.len());
+        let texts: serde_json::Value = serde_json::from_str(&gunzip(&gz)).unwrap();
+        assert!(texts["send"].is_string(), "{lang}: {texts}");
+    }
+    assert_eq!(
+        get(&format!("/widget/{version}/pt.json"), false)
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+
+    // A loader cached before an upgrade asks for an old version: it gets the
+    // current files, but not for a year.
+    let old = get("/widget/0123456789ab.js", false).await.unwrap();
+    assert_eq!(old.status(), 200);
+    assert_eq!(
+        old.headers()[CACHE_CONTROL],
+        "public, max-age=300, stale-while-revalidate=86400"
+    );
+    assert_eq!(get("/widget/whatever", false).await.unwrap().status(), 404);
+
+    let total = loader_gz.len() + script_gz.len() + biggest_pack;
+    println!(
+        "widget size, gzipped: loader {} B + script {} B + largest language pack {} B = {total} B (budget {BUDGET} B)",
+        loader_gz.len(),
+        script_gz.len(),
+        biggest_pack
+    );
+    assert!(
+        total <= BUDGET,
+        "widget is {total} B gzipped, over the {BUDGET} B budget"
+    );
+}
