@@ -6,7 +6,7 @@
 //! - `CHATCTL_PUBLIC_URL` — URL browsers use to reach the server
 //! - `CHATCTL_LOG_FORMAT` — `human` or `json`
 //! - `CHATCTL_NO_DEMO` — do not create/serve the demo site
-//! - `CHATCTL_SMTP_URL`, `CHATCTL_MAIL_FROM`, `CHATCTL_OUTBOX_DIR` — outgoing mail (see [`MailConfig`])
+//! - `CHATCTL_SMTP_URL`, `CHATCTL_SMTP_CA_FILE`, `CHATCTL_MAIL_FROM`, `CHATCTL_OUTBOX_DIR` — outgoing mail (see [`MailConfig`])
 //! - `CHATCTL_MAX_FRAME_BYTES`, `CHATCTL_MAX_MESSAGE_CHARS`, `CHATCTL_MESSAGES_PER_SECOND`,
 //!   `CHATCTL_MESSAGE_BURST`, `CHATCTL_IP_MESSAGES_PER_SECOND`, `CHATCTL_IP_MESSAGE_BURST`,
 //!   `CHATCTL_MAX_CONNECTIONS_PER_IP`, `CHATCTL_MAX_JOINS_PER_CONNECTION`,
@@ -101,6 +101,11 @@ pub struct MailConfig {
     /// --outbox-dir as .eml files.
     #[arg(long, env = "CHATCTL_SMTP_URL")]
     pub smtp_url: Option<String>,
+
+    /// Also trust this CA (PEM file) for the SMTP server's certificate, for a
+    /// mail server with a private certificate authority.
+    #[arg(long, env = "CHATCTL_SMTP_CA_FILE", requires = "smtp_url")]
+    pub smtp_ca_file: Option<PathBuf>,
 
     /// Sender of outgoing mail.
     #[arg(

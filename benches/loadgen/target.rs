@@ -145,6 +145,7 @@ async fn in_process(
         no_demo: true,
         mail: MailConfig {
             smtp_url: None,
+            smtp_ca_file: None,
             mail_from: "loadgen <loadgen@localhost>".into(),
             outbox_dir: outbox.path().to_owned(),
         },
