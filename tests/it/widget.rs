@@ -36,14 +36,17 @@ async fn run(browser: &Client, script: &str) -> Value {
     js(browser, &format!("{PRELUDE}\n{script}")).await
 }
 
-/// Waits until the page expression is true.
+/// Waits until the page expression is true; on timeout, shows what the widgets show.
 async fn until(browser: &Client, what: &str, expr: &str) {
-    wait_for(
-        browser,
-        what,
-        &format!("{PRELUDE}\ntry {{ return !!({expr}); }} catch (e) {{ return false; }}"),
-    )
-    .await
+    let check = format!("{PRELUDE}\ntry {{ return !!({expr}); }} catch (e) {{ return false; }}");
+    let started = std::time::Instant::now();
+    while js(browser, &check).await != json!(true) {
+        if started.elapsed() > std::time::Duration::from_secs(20) {
+            let seen = run(browser, "return [...document.querySelectorAll('[data-chatctl-root]')].map((h, i) => ({messages: msgs(i), notice: $('[data-chatctl=notice]', i).textContent, status: $('.status', i).className}));").await;
+            panic!("timed out waiting for {what}\nwidgets: {seen}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 
 /// A page embedding the widget(s) of `tags` (each the attributes of one script tag).
@@ -537,6 +540,19 @@ async fn widget_accounts_register_confirm_log_in_and_identify() {
         "$('[data-chatctl=login] .msgbox').textContent.includes('confirm your email')",
     )
     .await;
+    // Asking for the mail again right away: the widget says when to retry.
+    run(
+        &browser,
+        "$('[data-chatctl=login] [data-to=resend]').click();",
+    )
+    .await;
+    until(&browser, "the resend form", "shown('[data-chatctl=mail]') && $('[data-chatctl=mail] .go').textContent === 'Send the link again'").await;
+    run(
+        &browser,
+        "fill('#me', 'alice@example.com'); $('[data-chatctl=mail]').requestSubmit();",
+    )
+    .await;
+    until(&browser, "too soon", "(/^Too many attempts\\. Try again in [1-9][0-9]* s\\.$/).test($('[data-chatctl=mail] .msgbox').textContent)").await;
 
     // The link in the mail confirms the address.
     let mail = mailbox.nth("alice@example.com", 1).await;
@@ -1092,7 +1108,14 @@ async fn widget_looks_right_in_every_language_theme_and_on_a_phone() {
             page(
                 &app,
                 "en",
-                "<style>body{font:16px system-ui;margin:40px}</style>",
+                &format!(
+                    "<style>body{{font:16px system-ui;margin:40px;{}}}</style>",
+                    if theme == "dark" {
+                        "background:#0d1117;color:#e6edf3"
+                    } else {
+                        ""
+                    }
+                ),
                 "<h1>Our blog</h1><p>An article with a chat.</p>",
                 &[tag(&site, &attrs)],
             ),
@@ -1101,14 +1124,32 @@ async fn widget_looks_right_in_every_language_theme_and_on_a_phone() {
         until(
             &desktop,
             "the open widget",
-            "shown('.panel') && texts().length === 3 && shown('[data-chatctl=composer]')",
+            "shown('.panel') && texts().length >= 3 && shown('[data-chatctl=composer]')",
         )
         .await;
         assert_eq!(
             run(&desktop, "return $('.root').classList.contains('dark');").await,
             json!(theme == "dark")
         );
-        run(&desktop, "fill('#text', 'Great, see you there');").await;
+        if theme == "light" {
+            say(&desktop, "Great, see you there! I'll bring snacks.").await;
+        }
+        until(
+            &desktop,
+            "own message sent",
+            "msgs().some((m) => m.text.includes('snacks') && m.seq !== '')",
+        )
+        .await;
+        // (the server relays one "typing" per connection every 500 ms)
+        tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+        ann.send(json!({"type": "typing", "room": "lobby", "active": true}))
+            .await;
+        until(
+            &desktop,
+            "ann typing",
+            "$('.typing').textContent === 'Ann Lee is typing…'",
+        )
+        .await;
         assert_eq!(
             run(&desktop, CONTRAST).await,
             json!([]),
