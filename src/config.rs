@@ -6,12 +6,13 @@
 //! - `CHATCTL_PUBLIC_URL` — URL browsers use to reach the server
 //! - `CHATCTL_LOG_FORMAT` — `human` or `json`
 //! - `CHATCTL_NO_DEMO` — do not create/serve the demo site
-//! - `CHATCTL_SMTP_URL`, `CHATCTL_MAIL_FROM`, `CHATCTL_OUTBOX_DIR` — outgoing mail (see [`MailConfig`])
+//! - `CHATCTL_SMTP_URL`, `CHATCTL_SMTP_CA_FILE`, `CHATCTL_MAIL_FROM`, `CHATCTL_OUTBOX_DIR` — outgoing mail (see [`MailConfig`])
 //! - `CHATCTL_MAX_FRAME_BYTES`, `CHATCTL_MAX_MESSAGE_CHARS`, `CHATCTL_MESSAGES_PER_SECOND`,
 //!   `CHATCTL_MESSAGE_BURST`, `CHATCTL_IP_MESSAGES_PER_SECOND`, `CHATCTL_IP_MESSAGE_BURST`,
 //!   `CHATCTL_MAX_CONNECTIONS_PER_IP`, `CHATCTL_MAX_JOINS_PER_CONNECTION`,
 //!   `CHATCTL_HISTORY_PAGE`, `CHATCTL_RESUME_CAP`, `CHATCTL_HEARTBEAT_SECS`,
-//!   `CHATCTL_OUTBOUND_QUEUE_BYTES`, `CHATCTL_DB_POOL_SIZE` — limits (see [`Limits`])
+//!   `CHATCTL_OUTBOUND_QUEUE_BYTES`, `CHATCTL_NEW_GUESTS_PER_IP_PER_MINUTE`,
+//!   `CHATCTL_DB_POOL_SIZE` — limits (see [`Limits`])
 //! - `CHATCTL_TEMPLATES_DIR`, `CHATCTL_ADMIN_IDLE_MINUTES`, `CHATCTL_ADMIN_SESSION_HOURS` —
 //!   the admin panel (see [`AdminConfig`])
 
@@ -102,6 +103,11 @@ pub struct MailConfig {
     #[arg(long, env = "CHATCTL_SMTP_URL")]
     pub smtp_url: Option<String>,
 
+    /// Also trust this CA (PEM file) for the SMTP server's certificate, for a
+    /// mail server with a private certificate authority.
+    #[arg(long, env = "CHATCTL_SMTP_CA_FILE", requires = "smtp_url")]
+    pub smtp_ca_file: Option<PathBuf>,
+
     /// Sender of outgoing mail.
     #[arg(
         long,
@@ -181,6 +187,15 @@ pub struct Limits {
     #[arg(long, env = "CHATCTL_OUTBOUND_QUEUE_BYTES", default_value_t = 1024 * 1024)]
     pub outbound_queue_bytes: usize,
 
+    /// New guest identities one address may create per minute (returning guests do not count):
+    /// stops a script from filling the database with guests.
+    #[arg(
+        long,
+        env = "CHATCTL_NEW_GUESTS_PER_IP_PER_MINUTE",
+        default_value_t = 30
+    )]
+    pub new_guests_per_ip_per_minute: u32,
+
     /// Database connections in the pool.
     #[arg(long, env = "CHATCTL_DB_POOL_SIZE", default_value_t = 8)]
     pub db_pool_size: u32,
@@ -201,6 +216,7 @@ impl Default for Limits {
             resume_cap: 500,
             heartbeat_secs: 30,
             outbound_queue_bytes: 1024 * 1024,
+            new_guests_per_ip_per_minute: 30,
             db_pool_size: 8,
         }
     }

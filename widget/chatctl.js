@@ -365,6 +365,15 @@ textarea{resize:none;max-height:120px}
         if (on) this.beep(true); // a user gesture: lets the browser start audio
         this.renderSound();
       });
+      // Full screen on a phone: fit what the on-screen keyboard leaves visible.
+      const vv = W.visualViewport;
+      if (vv && this.floating) {
+        vv.addEventListener("resize", () => {
+          const full = innerWidth <= 480;
+          this.panel.style.height = full ? `${vv.height}px` : "";
+          this.panel.style.top = full ? `${vv.offsetTop}px` : "";
+        });
+      }
       W.addEventListener("online", () => {
         if (!this.ws && this.started && !this.stopped) {
           clearTimeout(this.retry);
@@ -387,6 +396,7 @@ textarea{resize:none;max-height:120px}
       this.markRead();
       if (focus) this.focusForm();
       this.scrollDown();
+      this.fill();
     }
 
     close() {
@@ -526,13 +536,18 @@ textarea{resize:none;max-height:120px}
       };
     }
 
-    /** Closes the socket on purpose and opens a new one at once (identity changed). */
-    reconnect() {
+    /** Closes the socket on purpose (its close event is then ignored). */
+    disconnect() {
       const ws = this.ws;
       this.ws = null;
       this.ready = this.joined = false;
       clearInterval(this.beat);
       if (ws) ws.close(1000);
+    }
+
+    /** A new socket at once, e.g. for another identity. */
+    reconnect() {
+      this.disconnect();
       this.connect();
     }
 
@@ -619,6 +634,7 @@ textarea{resize:none;max-height:120px}
       this.moreBtn.hidden = !this.more;
       this.renderEmpty();
       this.markRead();
+      this.fill();
       // Resend everything not yet acknowledged, with the same cid: the server deduplicates.
       this.pending.forEach((p) => this.transmit(p));
     }
@@ -675,6 +691,7 @@ textarea{resize:none;max-height:120px}
       this.moreBtn.hidden = !this.more;
       this.moreBtn.disabled = false;
       this.renderEmpty();
+      this.fill();
     }
 
     on_presence(f) {
@@ -759,7 +776,8 @@ textarea{resize:none;max-height:120px}
     }
 
     on_notice(f) {
-      let text = f.code === "banned" ? this.T("banned", { why: f.message }) : f.message;
+      // The server's message already says what happened and why (a ban's reason).
+      let text = f.message;
       if (f.until) text += " " + this.T("until", { time: new Date(f.until).toLocaleString(this.lang) });
       this.showNotice(text);
       if (f.code === "banned" || f.code === "site_disabled" || f.code === "protocol_violation") {
@@ -773,6 +791,7 @@ textarea{resize:none;max-height:120px}
     on_registered(f) {
       this.showForm("login");
       this.forms.login.elements.email.value = f.email;
+      this.forms.login.elements.password.focus();
       this.formMessage("login", this.T("checkMail", { email: f.email }));
     }
 
@@ -781,7 +800,7 @@ textarea{resize:none;max-height:120px}
       save(this.key + "account", { token: f.account_token, name: f.name, email: f.email });
       this.forms.login.reset();
       this.showNotice("");
-      this.showForm("composer");
+      this.showForm("composer", this.isOpen());
       if (this.ready) this.reconnect();
       else this.hello();
     }
@@ -822,10 +841,7 @@ textarea{resize:none;max-height:120px}
       this.outBtn.hidden = true;
       // Let the logout frame go out before the socket closes.
       setTimeout(() => {
-        this.stop();
-        this.stopped = false;
-        this.ws = null;
-        this.ready = this.joined = false;
+        this.disconnect();
         this.setStatus("offline");
         this.askIdentity(true);
       }, 50);
@@ -973,6 +989,12 @@ textarea{resize:none;max-height:120px}
       if (!this.typedAt) return;
       this.typedAt = 0;
       if (this.joined) this.send({ type: "typing", room: this.room, active: false });
+    }
+
+    /** A list too short to scroll cannot be scrolled up: load older messages until it fills. */
+    fill() {
+      const l = this.list;
+      if (this.isOpen() && l.clientHeight && l.scrollHeight <= l.clientHeight) this.loadOlder();
     }
 
     loadOlder() {

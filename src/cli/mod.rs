@@ -44,7 +44,8 @@ pub enum Command {
     #[command(subcommand)]
     Site(site::Command),
     /// Run the chat server.
-    Serve(serve::Opts),
+    // Boxed: its many flags would make every other variant as large.
+    Serve(Box<serve::Opts>),
 }
 
 impl Cli {

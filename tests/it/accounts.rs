@@ -1,6 +1,7 @@
 //! Registered accounts with email confirmation and password reset, against a
 //! real SMTP server on loopback.
 
+use chatctl::config::MailConfig;
 use chatctl::db::models::site::SiteSettings;
 use chatctl::db::models::Site;
 use serde_json::{json, Value};
@@ -12,16 +13,14 @@ const PASSWORD: &str = "correct Horse 42";
 
 async fn setup() -> (TestApp, Mailbox, Site) {
     let mailbox = Mailbox::start();
-    let (app, site) = setup_with_smtp(mailbox.url()).await;
+    let url = mailbox.url();
+    let (app, site) = setup_with(|mail| mail.smtp_url = Some(url)).await;
     (app, mailbox, site)
 }
 
-/// A server whose mail goes to `smtp_url`, and a site open to registration.
-async fn setup_with_smtp(smtp_url: String) -> (TestApp, Site) {
-    let app = spawn_configured(test_db(), move |config| {
-        config.mail.smtp_url = Some(smtp_url)
-    })
-    .await;
+/// A server with the given mail settings, and a site open to registration.
+async fn setup_with(mail: impl FnOnce(&mut MailConfig)) -> (TestApp, Site) {
+    let app = spawn_configured(test_db(), move |config| mail(&mut config.mail)).await;
     let site = app.site(&[ORIGIN]).await;
     let s = site.clone();
     app.db
@@ -150,7 +149,7 @@ async fn register_confirm_by_email_then_chat() {
 async fn mail_is_retried_while_the_smtp_server_is_down() {
     // The SMTP server is not there yet when the confirmation mail is sent.
     let smtp_addr = Mailbox::free_addr();
-    let (app, site) = setup_with_smtp(format!("smtp://{smtp_addr}")).await;
+    let (app, site) = setup_with(|mail| mail.smtp_url = Some(format!("smtp://{smtp_addr}"))).await;
     let reply = register(&app, &site, "Fay", "fay@example.com").await;
     assert_eq!(reply["type"], "registered", "{reply}");
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
@@ -160,6 +159,34 @@ async fn mail_is_retried_while_the_smtp_server_is_down() {
     let mail = mailbox.nth("fay@example.com", 1).await;
     assert!(mail.text.contains("Hello Fay,"), "{}", mail.text);
     assert_eq!(mailbox.count("fay@example.com"), 1, "delivered once");
+}
+
+#[tokio::test]
+async fn mail_goes_through_starttls_with_credentials() {
+    let mailbox = Mailbox::start_tls("chat@example.com", "s3cret pass");
+    let port = mailbox.url().rsplit(':').next().unwrap().to_owned();
+    let url = format!("smtp://chat%40example.com:s3cret%20pass@127.0.0.1:{port}?tls=required");
+    let ca = format!(
+        "{}/tests/fixtures/smtp-tls/ca.pem",
+        env!("CARGO_MANIFEST_DIR")
+    );
+
+    // The server takes mail only after STARTTLS and AUTH: a delivery proves both.
+    let trusting = url.clone();
+    let (app, site) = setup_with(|mail| {
+        mail.smtp_url = Some(trusting);
+        mail.smtp_ca_file = Some(ca.into());
+    })
+    .await;
+    register(&app, &site, "Gus", "gus@example.com").await;
+    let mail = mailbox.nth("gus@example.com", 1).await;
+    assert!(mail.text.contains("Hello Gus,"), "{}", mail.text);
+
+    // Without the private CA the certificate is not trusted: nothing is sent in clear.
+    let (untrusting, other_site) = setup_with(|mail| mail.smtp_url = Some(url)).await;
+    register(&untrusting, &other_site, "Hal", "hal@example.com").await;
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    assert_eq!(mailbox.count("hal@example.com"), 0);
 }
 
 #[tokio::test]

@@ -164,6 +164,41 @@ pub async fn press(browser: &Client, keys: &str) {
     browser.perform_actions(actions).await.unwrap();
 }
 
+/// A Chrome DevTools command through chromedriver (`goog/cdp/execute`).
+#[derive(Debug)]
+struct Cdp(Value);
+
+impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (warp::http::Method, Option<String>) {
+        (warp::http::Method::POST, Some(self.0.to_string()))
+    }
+}
+
+/// Emulates CSS media features, e.g. `[("prefers-color-scheme", "dark")]`.
+pub async fn emulate_media(browser: &Client, features: &[(&str, &str)]) {
+    let features: Vec<Value> = features
+        .iter()
+        .map(|(name, value)| json!({"name": name, "value": value}))
+        .collect();
+    browser
+        .issue_cmd(Cdp(
+            json!({"cmd": "Emulation.setEmulatedMedia", "params": {"features": features}}),
+        ))
+        .await
+        .unwrap();
+}
+
 /// Saves a PNG of the window under `$CHATCTL_SCREENSHOTS`, if set.
 pub async fn screenshot(browser: &Client, name: &str) {
     let Ok(dir) = std::env::var("CHATCTL_SCREENSHOTS") else {
@@ -174,11 +209,14 @@ pub async fn screenshot(browser: &Client, name: &str) {
     std::fs::write(PathBuf::from(dir).join(format!("{name}.png")), png).unwrap();
 }
 
+/// Path → (content type, body).
+type Files = Arc<Mutex<HashMap<String, (&'static str, Vec<u8>)>>>;
+
 /// A web server for the pages that embed the widget: another origin than the
 /// chat server, as on a real site. Serves the page registered for a path.
 pub struct HostSite {
     pub addr: SocketAddr,
-    pages: Arc<Mutex<HashMap<String, String>>>,
+    pages: Files,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -192,7 +230,7 @@ impl HostSite {
     pub async fn start() -> HostSite {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let pages: Arc<Mutex<HashMap<String, String>>> = Arc::default();
+        let pages: Files = Arc::default();
         let served = pages.clone();
         let task = tokio::spawn(async move {
             while let Ok((mut stream, _)) = listener.accept().await {
@@ -211,13 +249,18 @@ impl HostSite {
                     let path = path.split('?').next().unwrap_or("/").to_owned();
                     let page = pages.lock().unwrap().get(&path).cloned();
                     let response = match page {
-                        Some(html) => format!(
-                            "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{html}",
-                            html.len()
-                        ),
-                        None => "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_owned(),
+                        Some((content_type, body)) => {
+                            let mut r = format!(
+                                "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nCache-Control: no-store\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                                body.len()
+                            )
+                            .into_bytes();
+                            r.extend_from_slice(&body);
+                            r
+                        }
+                        None => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec(),
                     };
-                    let _ = stream.write_all(response.as_bytes()).await;
+                    let _ = stream.write_all(&response).await;
                     let _ = stream.shutdown().await;
                 });
             }
@@ -234,6 +277,13 @@ impl HostSite {
     }
 
     pub fn page(&self, path: &str, html: String) {
-        self.pages.lock().unwrap().insert(path.to_owned(), html);
+        self.file(path, "text/html; charset=utf-8", html.into_bytes());
+    }
+
+    pub fn file(&self, path: &str, content_type: &'static str, body: Vec<u8>) {
+        self.pages
+            .lock()
+            .unwrap()
+            .insert(path.to_owned(), (content_type, body));
     }
 }

@@ -137,6 +137,7 @@ pub async fn spawn_configured(
         no_demo: false,
         mail: MailConfig {
             smtp_url: None,
+            smtp_ca_file: None,
             mail_from: "chatctl <chat@test.example>".into(),
             outbox_dir: outbox.path().to_owned(),
         },

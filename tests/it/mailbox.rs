@@ -4,8 +4,8 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mailin_embedded::response::{Response, OK};
-use mailin_embedded::{Handler, Server};
+use mailin_embedded::response::{Response, AUTH_OK, INVALID_CREDENTIALS, OK};
+use mailin_embedded::{AuthMechanism, Handler, Server, SslConfig};
 
 /// A received mail, decoded (MIME parts, transfer encodings).
 #[derive(Debug, Clone)]
@@ -42,6 +42,8 @@ impl Mail {
 
 #[derive(Clone)]
 struct Collector {
+    /// User and password the server requires (after STARTTLS), if any.
+    credentials: Option<(String, String)>,
     to: Vec<String>,
     data: Vec<u8>,
     received: Arc<Mutex<Vec<Mail>>>,
@@ -57,6 +59,17 @@ impl Handler for Collector {
     fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
         self.data.extend_from_slice(buf);
         Ok(())
+    }
+
+    fn auth_plain(&mut self, _authz: &str, user: &str, password: &str) -> Response {
+        self.auth_login(user, password)
+    }
+
+    fn auth_login(&mut self, user: &str, password: &str) -> Response {
+        match &self.credentials {
+            Some((u, p)) if u == user && p == password => AUTH_OK,
+            _ => INVALID_CREDENTIALS,
+        }
     }
 
     fn data_end(&mut self) -> Response {
@@ -85,10 +98,26 @@ impl Mailbox {
     }
 
     pub fn start_on(addr: SocketAddr) -> Mailbox {
+        Mailbox::serve(addr, None)
+    }
+
+    /// A mail server like a real submission server: STARTTLS with the test
+    /// certificate (`tests/fixtures/smtp-tls`), then AUTH with `user`/`password`
+    /// before it takes any mail.
+    pub fn start_tls(user: &str, password: &str) -> Mailbox {
+        Mailbox::serve(
+            "127.0.0.1:0".parse().unwrap(),
+            Some((user.to_owned(), password.to_owned())),
+        )
+    }
+
+    fn serve(addr: SocketAddr, credentials: Option<(String, String)>) -> Mailbox {
         let listener = TcpListener::bind(addr).unwrap();
         let addr = listener.local_addr().unwrap();
         let received = Arc::new(Mutex::new(Vec::new()));
+        let tls = credentials.is_some();
         let mut server = Server::new(Collector {
+            credentials,
             to: Vec::new(),
             data: Vec::new(),
             received: received.clone(),
@@ -97,6 +126,24 @@ impl Mailbox {
             .with_name("mail.test")
             .with_num_threads(2)
             .with_tcp_listener(listener);
+        if tls {
+            // mailin's rustls needs a process-wide crypto provider: two are compiled in.
+            let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+            let fixture = |name: &str| {
+                format!(
+                    "{}/tests/fixtures/smtp-tls/{name}",
+                    env!("CARGO_MANIFEST_DIR")
+                )
+            };
+            server
+                .with_ssl(SslConfig::SelfSigned {
+                    cert_path: fixture("server.pem"),
+                    key_path: fixture("server.key"),
+                })
+                .expect("test certificate loads")
+                .with_auth(AuthMechanism::Plain)
+                .with_auth(AuthMechanism::Login);
+        }
         std::thread::spawn(move || {
             if let Err(err) = server.serve() {
                 eprintln!("test SMTP server stopped: {err}");

@@ -36,14 +36,17 @@ async fn run(browser: &Client, script: &str) -> Value {
     js(browser, &format!("{PRELUDE}\n{script}")).await
 }
 
-/// Waits until the page expression is true.
+/// Waits until the page expression is true; on timeout, shows what the widgets show.
 async fn until(browser: &Client, what: &str, expr: &str) {
-    wait_for(
-        browser,
-        what,
-        &format!("{PRELUDE}\ntry {{ return !!({expr}); }} catch (e) {{ return false; }}"),
-    )
-    .await
+    let check = format!("{PRELUDE}\ntry {{ return !!({expr}); }} catch (e) {{ return false; }}");
+    let started = std::time::Instant::now();
+    while js(browser, &check).await != json!(true) {
+        if started.elapsed() > std::time::Duration::from_secs(20) {
+            let seen = run(browser, "return [...document.querySelectorAll('[data-chatctl-root]')].map((h, i) => ({messages: msgs(i), notice: $('[data-chatctl=notice]', i).textContent, status: $('.status', i).className}));").await;
+            panic!("timed out waiting for {what}\nwidgets: {seen}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 
 /// A page embedding the widget(s) of `tags` (each the attributes of one script tag).
@@ -199,6 +202,12 @@ async fn widget_two_visitors_chat_on_a_hostile_page_through_reloads_restarts_and
         "W().activeElement === $('.launcher')",
     )
     .await;
+    let ring = run(
+        &bob,
+        "const s = getComputedStyle($('.launcher')); return [s.outlineStyle, s.outlineWidth];",
+    )
+    .await;
+    assert_eq!(ring, json!(["solid", "2px"]), "a visible focus ring");
     press(&bob, "\u{e007}").await;
     until(
         &bob,
@@ -235,6 +244,8 @@ async fn widget_two_visitors_chat_on_a_hostile_page_through_reloads_restarts_and
         "$('.who').textContent === '2 online'",
     )
     .await;
+    // Without data-room, the page's path names the room.
+    room(&app, &site, "/blog/post-1").await;
     until(
         &alice,
         "the join notice",
@@ -449,8 +460,11 @@ async fn widget_two_visitors_chat_on_a_hostile_page_through_reloads_restarts_and
 }
 
 fn sign(secret: &str, sub: &str, name: &str) -> String {
-    let claims =
-        json!({"sub": sub, "name": name, "exp": jsonwebtoken::get_current_timestamp() + 600});
+    sign_claims(secret, json!({"sub": sub, "name": name}))
+}
+
+fn sign_claims(secret: &str, mut claims: Value) -> String {
+    claims["exp"] = json!(jsonwebtoken::get_current_timestamp() + 600);
     encode(
         &Header::new(Algorithm::HS256),
         &claims,
@@ -526,6 +540,19 @@ async fn widget_accounts_register_confirm_log_in_and_identify() {
         "$('[data-chatctl=login] .msgbox').textContent.includes('confirm your email')",
     )
     .await;
+    // Asking for the mail again right away: the widget says when to retry.
+    run(
+        &browser,
+        "$('[data-chatctl=login] [data-to=resend]').click();",
+    )
+    .await;
+    until(&browser, "the resend form", "shown('[data-chatctl=mail]') && $('[data-chatctl=mail] .go').textContent === 'Send the link again'").await;
+    run(
+        &browser,
+        "fill('#me', 'alice@example.com'); $('[data-chatctl=mail]').requestSubmit();",
+    )
+    .await;
+    until(&browser, "too soon", "(/^Too many attempts\\. Try again in [1-9][0-9]* s\\.$/).test($('[data-chatctl=mail] .msgbox').textContent)").await;
 
     // The link in the mail confirms the address.
     let mail = mailbox.nth("alice@example.com", 1).await;
@@ -641,6 +668,23 @@ async fn widget_accounts_register_confirm_log_in_and_identify() {
     .await;
     say(&browser, "Verified by the host").await;
     until(&browser, "sent as verified", "msgs().some((m) => m.text === 'Verified by the host' && m.state === 'sent' && m.author === 'Host User')").await;
+    // A verified user's avatar (http/https) replaces the initials.
+    let png = std::fs::read("docs/screenshots/widget-banned.png").unwrap();
+    host.file("/avatar.png", "image/png", png);
+    let avatar = host.url("/avatar.png");
+    let with_avatar = sign_claims(
+        &site.secret,
+        json!({"sub": "u-42", "name": "Host User", "avatar": avatar}),
+    );
+    run(&browser, &format!("Chatctl.identify('{with_avatar}');")).await;
+    until(
+        &browser,
+        "ready again",
+        "shown('[data-chatctl=composer]') && $('.status').className === 'status online'",
+    )
+    .await;
+    say(&browser, "With a face").await;
+    until(&browser, "the avatar", &format!("(() => {{ const m = [...W().querySelectorAll('[data-chatctl=message]')].find((m) => m.textContent.includes('With a face')); const img = m && m.querySelector('.av img'); return !!img && img.getAttribute('src') === '{avatar}' && img.complete && img.naturalWidth > 0; }})()")).await;
     let other = sign(&site.secret, "u-43", "Second User");
     run(&browser, &format!("Chatctl.identify('{other}');")).await;
     until(
@@ -684,7 +728,15 @@ async fn widget_moderation_feedback_slow_mode_mute_lock_and_approval() {
     let Some(chrome) = Browser::start("widget_moderation_feedback") else {
         return;
     };
-    let app = spawn_app().await;
+    // Small history pages, so that scrolling up has something to load.
+    let app = spawn_app_with(|limits| {
+        limits.history_page = 20;
+        limits.messages_per_second = 1000;
+        limits.message_burst = 1000;
+        limits.ip_messages_per_second = 1000;
+        limits.ip_message_burst = 1000;
+    })
+    .await;
     let host = HostSite::start().await;
     let site = app.site(&[&host.origin()]).await;
     host.page(
@@ -697,6 +749,21 @@ async fn widget_moderation_feedback_slow_mode_mute_lock_and_approval() {
             &[tag(&site, "data-room=\"help\" data-open=\"true\"")],
         ),
     );
+    let origin = host.origin();
+    let mut dan = app
+        .try_connect(&site.public_key, Some(&origin))
+        .await
+        .unwrap();
+    dan.hello(json!({"nick": "dan"})).await;
+    dan.join("help", None).await;
+    for i in 1..=80 {
+        dan.say(
+            "help",
+            &format!("d{i}"),
+            &format!("Line {i} of a long story"),
+        )
+        .await;
+    }
     let browser = chrome.session(Screen::Desktop).await;
     browser.goto(&host.url("/")).await.unwrap();
     until(
@@ -716,6 +783,42 @@ async fn widget_moderation_feedback_slow_mode_mute_lock_and_approval() {
         "$('.me').textContent === 'You are carol'",
     )
     .await;
+
+    // The latest page first; scrolling up loads the older ones, keeping the reader's place.
+    until(
+        &browser,
+        "the latest page",
+        "texts().length === 20 && texts()[19] === 'Line 80 of a long story' && shown('.more')",
+    )
+    .await;
+    run(&browser, "$('[data-chatctl=messages]').scrollTop = 0;").await;
+    until(
+        &browser,
+        "a page of older messages",
+        "texts().length === 70 && texts()[0] === 'Line 11 of a long story'",
+    )
+    .await;
+    let kept = run(&browser, "return $('[data-chatctl=messages]').scrollTop;").await;
+    assert!(
+        kept.as_f64().unwrap() > 1000.0,
+        "the reader stays where they were: {kept}"
+    );
+    run(&browser, "$('[data-chatctl=messages]').scrollTop = 0;").await;
+    until(
+        &browser,
+        "the oldest messages",
+        "texts().length === 80 && texts()[0] === 'Line 1 of a long story' && !shown('.more')",
+    )
+    .await;
+    // Scrolled up, a new message does not move the list; a marker counts it.
+    run(&browser, "$('[data-chatctl=messages]').scrollTop = 0;").await;
+    dan.say("help", "new1", "Something new").await;
+    until(&browser, "the new-message marker", "shown('.jump') && $('.jump').textContent === '1 new ↓' && $('[data-chatctl=messages]').scrollTop < 50").await;
+    run(&browser, "$('.jump').click();").await;
+    until(&browser, "at the bottom", "!shown('.jump') && (() => { const l = $('[data-chatctl=messages]'); return l.scrollHeight - l.scrollTop - l.clientHeight < 5; })()").await;
+    // At the bottom, new messages scroll into view by themselves.
+    dan.say("help", "new2", "And more").await;
+    until(&browser, "followed", "texts().includes('And more') && !shown('.jump') && (() => { const l = $('[data-chatctl=messages]'); return l.scrollHeight - l.scrollTop - l.clientHeight < 5; })()").await;
     say(&browser, "first").await;
     until(
         &browser,
@@ -792,6 +895,11 @@ async fn widget_moderation_feedback_slow_mode_mute_lock_and_approval() {
         .await
         .unwrap();
     until(&browser, "approved", "msgs().filter((m) => m.text === 'please approve').length === 1 && msgs().some((m) => m.text === 'please approve' && m.seq !== '')").await;
+
+    // Escape closes the floating panel and gives the focus back to the launcher.
+    run(&browser, "$('#text').focus();").await;
+    press(&browser, "\u{e00c}").await;
+    until(&browser, "closed by Escape", "!shown('.panel') && W().activeElement === $('.launcher') && $('.launcher').getAttribute('aria-expanded') === 'false'").await;
     browser.close().await.unwrap();
 }
 
@@ -942,6 +1050,43 @@ async fn widget_looks_right_in_every_language_theme_and_on_a_phone() {
     );
     run(&desktop, "Chatctl.close();").await;
     until(&desktop, "open and close events", "events.some((e) => e[0] === 'open' && e[1] === 'side') && events.some((e) => e[0] === 'close' && e[1] === 'side')").await;
+    let left = run(
+        &desktop,
+        "return $('.launcher', 1).getBoundingClientRect().left;",
+    )
+    .await;
+    assert!(left.as_f64().unwrap() < 100.0, "data-position=left: {left}");
+    // The closed widget counts what arrives in its room.
+    ann.join("side", None).await;
+    ann.say("side", "s1", "Anyone on the side?").await;
+    until(&desktop, "the unread event", "events.some((e) => e[0] === 'unread' && e[1] === 'side') && $('.badge', 1).textContent === '1'").await;
+    // join(room) moves a widget to another room.
+    run(
+        &desktop,
+        "Chatctl.widgets.find((w) => w.room === 'lobby').join('elsewhere');",
+    )
+    .await;
+    until(
+        &desktop,
+        "the other room",
+        "texts(0).length === 0 && shown('.empty', 0)",
+    )
+    .await;
+    run(
+        &desktop,
+        "fill('#text', 'In the other room', 0); $('[data-chatctl=composer]', 0).requestSubmit();",
+    )
+    .await;
+    until(
+        &desktop,
+        "sent there",
+        "msgs(0).some((m) => m.text === 'In the other room' && m.state === 'sent')",
+    )
+    .await;
+    room(&app, &site, "elsewhere").await;
+    // The sound switch is remembered.
+    run(&desktop, "$('.snd', 1).click();").await;
+    until(&desktop, "sound on", "$('.snd', 1).textContent === 'Sound on' && JSON.parse(localStorage.getItem('chatctl:sound')).on === true").await;
     // The host's yellow gets dark text; everything reads at AA contrast.
     let header = run(
         &desktop,
@@ -963,7 +1108,14 @@ async fn widget_looks_right_in_every_language_theme_and_on_a_phone() {
             page(
                 &app,
                 "en",
-                "<style>body{font:16px system-ui;margin:40px}</style>",
+                &format!(
+                    "<style>body{{font:16px system-ui;margin:40px;{}}}</style>",
+                    if theme == "dark" {
+                        "background:#0d1117;color:#e6edf3"
+                    } else {
+                        ""
+                    }
+                ),
                 "<h1>Our blog</h1><p>An article with a chat.</p>",
                 &[tag(&site, &attrs)],
             ),
@@ -972,14 +1124,32 @@ async fn widget_looks_right_in_every_language_theme_and_on_a_phone() {
         until(
             &desktop,
             "the open widget",
-            "shown('.panel') && texts().length === 3 && shown('[data-chatctl=composer]')",
+            "shown('.panel') && texts().length >= 3 && shown('[data-chatctl=composer]')",
         )
         .await;
         assert_eq!(
             run(&desktop, "return $('.root').classList.contains('dark');").await,
             json!(theme == "dark")
         );
-        run(&desktop, "fill('#text', 'Great, see you there');").await;
+        if theme == "light" {
+            say(&desktop, "Great, see you there! I'll bring snacks.").await;
+        }
+        until(
+            &desktop,
+            "own message sent",
+            "msgs().some((m) => m.text.includes('snacks') && m.seq !== '')",
+        )
+        .await;
+        // (the server relays one "typing" per connection every 500 ms)
+        tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+        ann.send(json!({"type": "typing", "room": "lobby", "active": true}))
+            .await;
+        until(
+            &desktop,
+            "ann typing",
+            "$('.typing').textContent === 'Ann Lee is typing…'",
+        )
+        .await;
         assert_eq!(
             run(&desktop, CONTRAST).await,
             json!([]),
@@ -987,6 +1157,68 @@ async fn widget_looks_right_in_every_language_theme_and_on_a_phone() {
         );
         screenshot(&desktop, &format!("widget-desktop-{theme}")).await;
     }
+
+    // theme=auto follows the system setting, live; reduced motion stops the animation.
+    host.page(
+        "/auto",
+        page(
+            &app,
+            "en",
+            "",
+            "",
+            &[tag(
+                &site,
+                "data-room=\"lobby\" data-theme=\"auto\" data-open=\"true\"",
+            )],
+        ),
+    );
+    emulate_media(
+        &desktop,
+        &[
+            ("prefers-color-scheme", "dark"),
+            ("prefers-reduced-motion", "reduce"),
+        ],
+    )
+    .await;
+    desktop.goto(&host.url("/auto")).await.unwrap();
+    until(
+        &desktop,
+        "auto: dark",
+        "shown('.panel') && $('.root').classList.contains('dark')",
+    )
+    .await;
+    assert_eq!(
+        run(
+            &desktop,
+            "return getComputedStyle($('.panel')).animationName;"
+        )
+        .await,
+        json!("none")
+    );
+    emulate_media(
+        &desktop,
+        &[
+            ("prefers-color-scheme", "light"),
+            ("prefers-reduced-motion", "no-preference"),
+        ],
+    )
+    .await;
+    until(
+        &desktop,
+        "auto: light",
+        "!$('.root').classList.contains('dark')",
+    )
+    .await;
+
+    // Calls made before the widget has started are kept and run once it has.
+    host.page("/early", format!("<!doctype html><html lang=\"en\"><body><script src=\"http://{}/widget.js\" {}></script><script>Chatctl.open();</script></body></html>", app.addr, tag(&site, "data-room=\"lobby\"")));
+    desktop.goto(&host.url("/early")).await.unwrap();
+    until(
+        &desktop,
+        "opened by the early call",
+        "shown('.panel') && $('.launcher').getAttribute('aria-expanded') === 'true'",
+    )
+    .await;
 
     let phone = chrome.session(Screen::Phone).await;
     for theme in ["light", "dark"] {
