@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::chat::hub::Hub;
-use crate::chat::limits::ip_limiter;
+use crate::chat::limits::{ip_limiter, ip_per_minute_limiter};
 use crate::chat::protocol::CloseReason;
 use crate::chat::writer::Writer;
 use crate::chat::Chat;
@@ -100,6 +100,7 @@ impl Application {
             hub,
             guest_tokens: GuestTokens::new(secret.as_bytes()),
             ip_limiter: ip_limiter(limits.ip_messages_per_second, limits.ip_message_burst),
+            new_guest_limiter: ip_per_minute_limiter(limits.new_guests_per_ip_per_minute),
             limits,
             metrics,
         });
@@ -196,6 +197,7 @@ async fn housekeeping(chat: Arc<Chat>, mut shutdown: watch::Receiver<bool>) {
         ticks += 1;
         if ticks % 12 == 0 {
             chat.ip_limiter.retain_recent();
+            chat.new_guest_limiter.retain_recent();
             chat.accounts.prune();
             purge_admin_sessions(&chat).await;
         }

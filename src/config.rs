@@ -11,7 +11,8 @@
 //!   `CHATCTL_MESSAGE_BURST`, `CHATCTL_IP_MESSAGES_PER_SECOND`, `CHATCTL_IP_MESSAGE_BURST`,
 //!   `CHATCTL_MAX_CONNECTIONS_PER_IP`, `CHATCTL_MAX_JOINS_PER_CONNECTION`,
 //!   `CHATCTL_HISTORY_PAGE`, `CHATCTL_RESUME_CAP`, `CHATCTL_HEARTBEAT_SECS`,
-//!   `CHATCTL_OUTBOUND_QUEUE_BYTES`, `CHATCTL_DB_POOL_SIZE` — limits (see [`Limits`])
+//!   `CHATCTL_OUTBOUND_QUEUE_BYTES`, `CHATCTL_NEW_GUESTS_PER_IP_PER_MINUTE`,
+//!   `CHATCTL_DB_POOL_SIZE` — limits (see [`Limits`])
 //! - `CHATCTL_TEMPLATES_DIR`, `CHATCTL_ADMIN_IDLE_MINUTES`, `CHATCTL_ADMIN_SESSION_HOURS` —
 //!   the admin panel (see [`AdminConfig`])
 
@@ -186,6 +187,15 @@ pub struct Limits {
     #[arg(long, env = "CHATCTL_OUTBOUND_QUEUE_BYTES", default_value_t = 1024 * 1024)]
     pub outbound_queue_bytes: usize,
 
+    /// New guest identities one address may create per minute (returning guests do not count):
+    /// stops a script from filling the database with guests.
+    #[arg(
+        long,
+        env = "CHATCTL_NEW_GUESTS_PER_IP_PER_MINUTE",
+        default_value_t = 30
+    )]
+    pub new_guests_per_ip_per_minute: u32,
+
     /// Database connections in the pool.
     #[arg(long, env = "CHATCTL_DB_POOL_SIZE", default_value_t = 8)]
     pub db_pool_size: u32,
@@ -206,6 +216,7 @@ impl Default for Limits {
             resume_cap: 500,
             heartbeat_secs: 30,
             outbound_queue_bytes: 1024 * 1024,
+            new_guests_per_ip_per_minute: 30,
             db_pool_size: 8,
         }
     }

@@ -27,6 +27,7 @@ pub fn load_limits(opts: &Opts) -> Limits {
         ip_message_burst: 1_000_000,
         max_connections_per_ip: 100_000,
         resume_cap: 100_000,
+        new_guests_per_ip_per_minute: 1_000_000,
         outbound_queue_bytes: opts.queue_bytes,
         ..Limits::default()
     }
@@ -253,6 +254,10 @@ async fn spawn(
             &l.max_connections_per_ip.to_string(),
         ])
         .args(["--resume-cap", &l.resume_cap.to_string()])
+        .args([
+            "--new-guests-per-ip-per-minute",
+            &l.new_guests_per_ip_per_minute.to_string(),
+        ])
         .args([
             "--outbound-queue-bytes",
             &l.outbound_queue_bytes.to_string(),

@@ -94,9 +94,21 @@ pub async fn identify(
                     "This site does not allow guests.",
                 ))
             }
-            None => Claim::NewGuest(
-                nick.ok_or_else(|| Refusal::new(ErrorCode::InvalidNick, "Choose a nickname."))?,
-            ),
+            None => {
+                let nick =
+                    nick.ok_or_else(|| Refusal::new(ErrorCode::InvalidNick, "Choose a nickname."))?;
+                if let Some(wait) = super::limits::wait_for(&chat.new_guest_limiter, &ip) {
+                    return Err(Refusal {
+                        code: ErrorCode::RateLimited,
+                        message: format!(
+                            "Too many new guests from your address. Try again in {} s.",
+                            wait.as_secs().max(1)
+                        ),
+                        retry_after_ms: Some(wait.as_millis().max(1) as u64),
+                    });
+                }
+                Claim::NewGuest(nick)
+            }
         }
     };
 

@@ -35,6 +35,20 @@ pub fn ip_limiter(per_second: u32, burst: u32) -> IpRateLimiter {
     IpRateLimiter::hashmap_with_clock(quota(per_second, burst), CLOCK.clone())
 }
 
+/// At most `per_minute` per address per minute, all of them at once if need be.
+pub fn ip_per_minute_limiter(per_minute: u32) -> IpRateLimiter {
+    let per_minute = NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN);
+    IpRateLimiter::hashmap_with_clock(Quota::per_minute(per_minute), CLOCK.clone())
+}
+
+/// How long until `ip` may do what `limiter` counts, if it may not now.
+pub fn wait_for(limiter: &IpRateLimiter, ip: &IpAddr) -> Option<Duration> {
+    limiter
+        .check_key(ip)
+        .err()
+        .map(|not_until| not_until.wait_time_from(CLOCK.now()))
+}
+
 /// `Ok` if a message may go now, else how long to wait.
 pub fn check(
     conn: &DefaultDirectRateLimiter,

@@ -45,6 +45,8 @@ pub struct Chat {
     pub limits: Limits,
     pub metrics: Arc<Metrics>,
     pub ip_limiter: IpRateLimiter,
+    /// New guest identities per address.
+    pub new_guest_limiter: IpRateLimiter,
     /// Room settings, mutes and word filters, cached for the send path.
     pub rules: rules::Rules,
 }

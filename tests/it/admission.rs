@@ -264,6 +264,30 @@ async fn banned_guest_and_banned_address_are_refused() {
 }
 
 #[tokio::test]
+async fn new_guests_per_address_are_limited_but_returning_guests_are_not() {
+    let app = spawn_app_with(|l| l.new_guests_per_ip_per_minute = 2).await;
+    let site = app.site(&[ORIGIN]).await;
+    let (_ann, ready) = app.guest(&site.public_key, "ann").await;
+    let token = ready["guest_token"].as_str().unwrap().to_owned();
+    app.guest(&site.public_key, "bob").await;
+
+    let (mut third, refused) = app.guest(&site.public_key, "cy").await;
+    assert_eq!(refused["code"], "rate_limited", "{refused}");
+    let wait = refused["retry_after_ms"].as_u64().unwrap();
+    assert!(
+        (1..=30_000).contains(&wait),
+        "one new guest every 30 s: {wait}"
+    );
+    // The connection stays usable: a returning guest is welcome.
+    let back = third.hello(json!({"guest_token": token})).await;
+    assert_eq!(
+        (back["type"].as_str(), back["me"]["nick"].as_str()),
+        (Some("ready"), Some("ann")),
+        "{back}"
+    );
+}
+
+#[tokio::test]
 async fn connections_per_ip_are_capped() {
     let app = spawn_app_with(|l| l.max_connections_per_ip = 2).await;
     let site = app.site(&[ORIGIN]).await;
