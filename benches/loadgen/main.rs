@@ -3,14 +3,16 @@
 //!
 //! ```sh
 //! cargo bench --bench loadgen -- fanout --receivers 1000 --senders 10 --rate 200 --size 100 --duration 10
-//! cargo bench --bench loadgen -- idle --spawn --connections 15000
+//! cargo bench --bench loadgen -- idle --connections 15000
 //! cargo bench --bench loadgen -- persist --messages 300000
 //! cargo bench --bench loadgen -- rooms --url ws://127.0.0.1:8080 --site pk_... --origin http://localhost:8080
 //! ```
 //!
-//! Without `--url` it starts a server in this process (fresh SQLite, or
-//! `--database-url`), or with `--spawn` a `chatctl serve` child process so that
-//! the server's memory and CPU can be read apart from the load generator's.
+//! Without `--url` it starts `chatctl serve` (the release binary cargo built
+//! with this bench) as a child process on a fresh SQLite file or
+//! `--database-url`: a separate process, as in production, whose memory and
+//! CPU are read apart from the load generator's. `--in-process` runs the
+//! server inside this process instead (one runtime for both sides).
 //! Client sockets are bound to addresses spread over 127.0.0.0/8. Every run is
 //! bounded: connections, duration and a hard deadline are capped.
 
@@ -74,9 +76,9 @@ pub struct Opts {
     /// to create sites for --url.
     #[arg(long)]
     pub database_url: Option<String>,
-    /// Start `chatctl serve` as a child process instead of in this process.
+    /// Run the server inside this process instead of as a `chatctl serve` child.
     #[arg(long)]
-    pub spawn: bool,
+    pub in_process: bool,
     /// With --url: the server's process id, to report its memory and CPU.
     #[arg(long)]
     pub server_pid: Option<u32>,

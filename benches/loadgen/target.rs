@@ -17,7 +17,10 @@ use crate::Opts;
 /// The origin load-generator connections claim; sites created here allow it.
 pub const ORIGIN: &str = "http://loadgen.invalid";
 
-/// Server limits for load runs: the checks stay on, their quotas are out of the way.
+/// Server limits for load runs: every check stays on (rate limits, bans,
+/// mutes, word filter, room settings), but the quotas are raised so that a
+/// load generator sending for thousands of users from a few addresses is not
+/// refused as one abusive client.
 pub fn load_limits(opts: &Opts) -> Limits {
     Limits {
         max_message_chars: 16_000,
@@ -71,10 +74,10 @@ impl Target {
                 (url, Some(dir))
             }
         };
-        if opts.spawn {
-            spawn(opts, database_url, dir, sites).await
-        } else {
+        if opts.in_process {
             in_process(opts, database_url, dir, sites).await
+        } else {
+            spawn(opts, database_url, dir, sites).await
         }
     }
 

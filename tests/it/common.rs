@@ -23,10 +23,35 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 pub const ORIGIN: &str = "https://site-a.example";
 const WAIT: Duration = Duration::from_secs(10);
 
-/// A database for one test; the directory lives as long as this value.
+/// A database for one test. It lives as long as this value: the SQLite
+/// directory is removed, and the PostgreSQL database dropped, with it.
 pub struct TestDb {
     pub url: String,
     _dir: Option<tempfile::TempDir>,
+    /// PostgreSQL: the server to connect to and the database to drop.
+    pg: Option<(String, String)>,
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        use diesel::{Connection, RunQueryDsl};
+        let Some((base, name)) = self.pg.take() else {
+            return;
+        };
+        // FORCE ends the connections a server under test may still hold.
+        let dropped = match diesel::PgConnection::establish(&base) {
+            Ok(mut admin) => {
+                diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut admin)
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            }
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(err) = dropped {
+            eprintln!("could not drop test database {name}: {err}");
+        }
+    }
 }
 
 pub fn postgres_base_url() -> Option<String> {
@@ -53,6 +78,7 @@ pub fn test_db() -> TestDb {
             TestDb {
                 url: url.to_string(),
                 _dir: None,
+                pg: Some((base, name)),
             }
         }
         None => {
@@ -61,6 +87,7 @@ pub fn test_db() -> TestDb {
             TestDb {
                 url,
                 _dir: Some(dir),
+                pg: None,
             }
         }
     }
@@ -237,6 +264,7 @@ impl TestApp {
             TestDb {
                 url: String::new(),
                 _dir: None,
+                pg: None,
             },
         )
     }

@@ -390,3 +390,214 @@ async fn stalled_readers_under_a_flood_are_cut_and_memory_stays_bounded() {
         .expect("and gets every message in order");
     drop((reader, stalled));
 }
+
+/// A TCP proxy in front of PostgreSQL that the test can cut: while cut, it
+/// drops every open connection and closes new ones at once, as a database
+/// that went away (a crash, a failover, a network partition) looks to us.
+struct DbProxy {
+    addr: std::net::SocketAddr,
+    /// Bumped by every cut; a pipe ends when it changes.
+    cuts: tokio::sync::watch::Sender<u64>,
+    down: Arc<std::sync::atomic::AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl DbProxy {
+    async fn start(upstream: std::net::SocketAddr) -> DbProxy {
+        use std::sync::atomic::Ordering;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (cuts, _) = tokio::sync::watch::channel(0u64);
+        let down = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let task = {
+            let (cuts, down) = (cuts.clone(), down.clone());
+            tokio::spawn(async move {
+                while let Ok((mut client, _)) = listener.accept().await {
+                    if down.load(Ordering::SeqCst) {
+                        continue; // dropped: the connection closes at once
+                    }
+                    let mut cut = cuts.subscribe();
+                    tokio::spawn(async move {
+                        let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await else {
+                            return;
+                        };
+                        tokio::select! {
+                            _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                            _ = cut.changed() => {}
+                        }
+                    });
+                }
+            })
+        };
+        DbProxy {
+            addr,
+            cuts,
+            down,
+            task,
+        }
+    }
+
+    fn cut(&self) {
+        self.down.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.cuts.send_modify(|n| *n += 1);
+    }
+
+    fn restore(&self) {
+        self.down.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Drop for DbProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn healthz(addr: std::net::SocketAddr) -> Option<u16> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .ok()?;
+    let response = client
+        .get(format!("http://{addr}/healthz"))
+        .send()
+        .await
+        .ok()?;
+    Some(response.status().as_u16())
+}
+
+/// PostgreSQL goes away while messages flow, then comes back. SQLite has no
+/// equivalent we can produce: the file cannot be made unreadable to root,
+/// and a locked database (the test above) is how SQLite becomes unavailable
+/// to a writer in practice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_unavailable_gives_a_retryable_error_and_the_server_recovers() {
+    if postgres_base_url().is_none() {
+        eprintln!(
+            "SQLite run: PostgreSQL outage test skipped (run with DATABASE_URL=postgres://...)"
+        );
+        return;
+    }
+    let database = test_db();
+    let key = create_site(&database.url);
+    let mut direct = url::Url::parse(&database.url).unwrap();
+    let upstream = direct.socket_addrs(|| Some(5432)).unwrap()[0];
+    let proxy = DbProxy::start(upstream).await;
+    direct.set_ip_host(proxy.addr.ip()).unwrap();
+    direct.set_port(Some(proxy.addr.port())).unwrap();
+    let server = ServerProcess::start(direct.as_str(), FAST).await;
+    assert_eq!(healthz(server.addr).await, Some(200));
+
+    let (mut receiver, _, welcome) = server
+        .joined(&key, json!({"nick": "receiver"}), "lobby", None)
+        .await;
+    let base = welcome["seq"].as_i64().unwrap();
+    let (mut sender, _, _) = server
+        .joined(&key, json!({"nick": "sender"}), "lobby", None)
+        .await;
+    let first = sender.say("lobby", "before", "before the outage").await;
+    assert_eq!(first["seq"], base + 1);
+
+    // Sends pipelined while the database disappears: each gets an ack or a
+    // retryable storage_unavailable, never silence.
+    let mut acked: BTreeMap<String, i64> = BTreeMap::new();
+    let mut refused: BTreeSet<String> = BTreeSet::new();
+    let mut answer = |frame: Value, acked: &mut BTreeMap<String, i64>| {
+        let cid = frame["ref"]
+            .as_str()
+            .or(frame["cid"].as_str())
+            .unwrap()
+            .to_owned();
+        match frame["type"].as_str() {
+            Some("ack") => {
+                acked.insert(cid, frame["seq"].as_i64().unwrap());
+            }
+            _ => {
+                assert_eq!(frame["code"], "storage_unavailable", "{frame}");
+                assert!(frame["retry_after_ms"].as_u64().unwrap() > 0, "{frame}");
+                refused.insert(cid);
+            }
+        }
+    };
+    for i in 0..100u64 {
+        sender.send_raw(send_frame(i)).await;
+        if i == 50 {
+            proxy.cut();
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    for _ in 0..100 {
+        let frame = sender.recv_type_any(&["ack", "error"]).await;
+        answer(frame, &mut acked);
+    }
+    // Once the database is gone, a new send is refused, clearly.
+    sender.send_raw(send_frame(1000)).await;
+    let during = sender.recv_type_any(&["ack", "error"]).await;
+    assert_eq!(during["type"], "error", "{during}");
+    assert_eq!(during["code"], "storage_unavailable");
+    assert_eq!(during["ref"], "1000");
+    refused.insert("1000".into());
+    assert_eq!(
+        healthz(server.addr).await,
+        Some(503),
+        "health check reports the outage"
+    );
+    assert!(!refused.is_empty());
+
+    proxy.restore();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while healthz(server.addr).await != Some(200) {
+        assert!(std::time::Instant::now() < deadline, "the server recovers");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Retries with the same cids: what was stored before the cut (its ack may
+    // have been lost with the connection) comes back as a duplicate, the
+    // rest is posted once.
+    for cid in &refused {
+        sender.send_raw(send_frame(cid.parse().unwrap())).await;
+    }
+    for _ in 0..refused.len() {
+        let frame = sender.recv_type_any(&["ack", "error"]).await;
+        assert_eq!(frame["type"], "ack", "after recovery: {frame}");
+        acked.insert(
+            frame["cid"].as_str().unwrap().to_owned(),
+            frame["seq"].as_i64().unwrap(),
+        );
+    }
+
+    // Everything acknowledged is stored with the seq it was acknowledged with,
+    // once, and the live receiver saw the room's seqs with no gap.
+    let history = server.history(&key, "lobby").await;
+    let stored: BTreeMap<String, i64> = history
+        .iter()
+        .map(|m| {
+            (
+                m["text"].as_str().unwrap().to_owned(),
+                m["seq"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(stored.len(), history.len(), "no message stored twice");
+    assert_eq!(
+        stored.len(),
+        102,
+        "before + 100 + 1 after retries: {stored:?}"
+    );
+    for (cid, seq) in &acked {
+        assert_eq!(
+            stored.get(&format!("m{cid}")),
+            Some(seq),
+            "acked m{cid} kept"
+        );
+    }
+    let top = base + 102;
+    let mut live = Vec::new();
+    while live.last().copied().unwrap_or(base) < top {
+        live.push(receiver.recv_type("message").await["seq"].as_i64().unwrap());
+    }
+    assert_eq!(
+        live,
+        (base + 1..=top).collect::<Vec<_>>(),
+        "receiver: no gap, no duplicate"
+    );
+}

@@ -26,9 +26,9 @@ pub struct IdleOpts {
 
 pub async fn run(o: IdleOpts) -> anyhow::Result<String> {
     o.common.check_connections(o.connections)?;
-    if !o.common.spawn && o.common.url.is_none() {
+    if o.common.in_process {
         eprintln!(
-            "loadgen: idle without --spawn measures this whole process, load generator included"
+            "loadgen: idle --in-process measures this whole process, load generator included"
         );
     }
     let load_start = loadavg();
