@@ -472,7 +472,8 @@ textarea{resize:none;max-height:120px}
 
     /** Asks /ws/check what the site allows (and, after a refused upgrade, why). */
     check() {
-      const url = new URL(`ws/check?site=${encodeURIComponent(this.siteKey)}`, this.src).href;
+      // The origin in the query too: browsers send no Origin header on same-origin GETs.
+      const url = new URL(`ws/check?site=${encodeURIComponent(this.siteKey)}&origin=${encodeURIComponent(location.origin)}`, this.src).href;
       return fetch(url, { credentials: "omit" })
         .then((r) => r.json())
         .then((body) => {
@@ -482,7 +483,13 @@ textarea{resize:none;max-height:120px}
             if (!this.identity() && !this.ready && !this.nickChosen && (this.formName === "nick" || !this.formName)) this.askIdentity();
             this.renderForms();
           }
-          return REFUSALS.includes(body.error) ? body.message : null;
+          if (!REFUSALS.includes(body.error)) return null;
+          // Retrying cannot help (unknown site, foreign page, ban): say why and stop.
+          this.stopped = true;
+          this.setStatus("offline");
+          this.showNotice(body.message);
+          this.showForm(null);
+          return body.message;
         })
         .catch(() => null);
     }
@@ -523,16 +530,9 @@ textarea{resize:none;max-height:120px}
           clearTimeout(this.retry);
           this.retry = setTimeout(() => this.connect(), backoff(this.attempt++));
         };
-        // Browsers hide why an upgrade was refused; ask the server, and stop for good
-        // when retrying cannot help (unknown site, foreign page, ban).
+        // Browsers hide why an upgrade was refused: ask the server.
         if (ws.opened) return retry();
-        this.check().then((reason) => {
-          if (!reason) return retry();
-          this.stopped = true;
-          this.setStatus("offline");
-          this.showNotice(reason);
-          this.showForm(null);
-        });
+        this.check().then((reason) => reason || retry());
       };
     }
 

@@ -19,6 +19,14 @@ struct WsQuery {
     site: String,
 }
 
+#[derive(Deserialize)]
+struct CheckQuery {
+    site: String,
+    /// The page's origin, for when the browser sends no `Origin` header (it
+    /// omits it on same-origin GET requests). The header wins when present.
+    origin: Option<String>,
+}
+
 pub fn route(
     state: AppState,
 ) -> impl Filter<Extract = (warp::reply::Response,), Error = Rejection> + Clone {
@@ -34,12 +42,13 @@ fn check(
 ) -> impl Filter<Extract = (warp::reply::Response,), Error = Rejection> + Clone {
     warp::path!("ws" / "check")
         .and(warp::get())
-        .and(warp::query::<WsQuery>())
+        .and(warp::query::<CheckQuery>())
         .and(warp::header::optional::<String>("origin"))
         .and(state.client_ip())
         .and(state.with())
         .then(
-            |query: WsQuery, origin: Option<String>, ip: IpAddr, state: AppState| async move {
+            |query: CheckQuery, origin: Option<String>, ip: IpAddr, state: AppState| async move {
+                let origin = origin.or(query.origin);
                 let reply = match state.chat.check(&query.site, origin.as_deref(), ip).await {
                     // Which forms the widget should offer this visitor.
                     Ok(site) => warp::reply::json(&serde_json::json!({

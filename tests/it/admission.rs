@@ -442,6 +442,37 @@ async fn the_check_endpoint_explains_refusals_to_browsers() {
         "origin_not_allowed"
     );
 
+    // Without an Origin header (browsers omit it on same-origin GETs), the page
+    // names its origin in the query; the header wins when both are there.
+    let by_query = http
+        .get(app.http_url(&format!(
+            "/ws/check?site={}&origin={ORIGIN}",
+            site.public_key
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_query.status(), 200);
+    let header_wins = http
+        .get(app.http_url(&format!(
+            "/ws/check?site={}&origin={ORIGIN}",
+            site.public_key
+        )))
+        .header("origin", "https://elsewhere.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header_wins.status(), 403);
+    let neither = http
+        .get(app.http_url(&format!("/ws/check?site={}", site.public_key)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        neither.json::<serde_json::Value>().await.unwrap()["error"],
+        "origin_required"
+    );
+
     let unknown = check("pk_000000000000000000000000", ORIGIN).await.unwrap();
     assert_eq!(unknown.status(), 404);
     let missing = http.get(app.http_url("/ws/check")).send().await.unwrap();

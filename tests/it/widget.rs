@@ -900,6 +900,15 @@ async fn widget_moderation_feedback_slow_mode_mute_lock_and_approval() {
     run(&browser, "$('#text').focus();").await;
     press(&browser, "\u{e00c}").await;
     until(&browser, "closed by Escape", "!shown('.panel') && W().activeElement === $('.launcher') && $('.launcher').getAttribute('aria-expanded') === 'false'").await;
+
+    // A page on an origin the site does not allow: the widget says why and stops trying.
+    let stranger = HostSite::start().await;
+    stranger.page(
+        "/",
+        page(&app, "en", "", "", &[tag(&site, "data-open=\"true\"")]),
+    );
+    browser.goto(&stranger.url("/")).await.unwrap();
+    until(&browser, "the refusal explained", "$('[data-chatctl=notice]').textContent.includes('not allowed') && $('.status').className === 'status offline' && !shown('[data-chatctl=composer]') && !shown('[data-chatctl=nick]')").await;
     browser.close().await.unwrap();
 }
 
