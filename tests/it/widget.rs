@@ -1229,6 +1229,22 @@ async fn widget_looks_right_in_every_language_theme_and_on_a_phone() {
     )
     .await;
 
+    // A strict Content-Security-Policy: no inline styles, only the chat server allowed.
+    let chat = format!("http://{}", app.addr);
+    let csp = format!("default-src 'none'; script-src {chat}; connect-src {chat} ws://{}; style-src 'none'; img-src 'none'", app.addr);
+    host.page(
+        "/csp",
+        page(
+            &app,
+            "en",
+            &format!("<meta http-equiv=\"Content-Security-Policy\" content=\"{csp}\">"),
+            "",
+            &[tag(&site, "data-room=\"lobby\" data-open=\"true\"")],
+        ),
+    );
+    desktop.goto(&host.url("/csp")).await.unwrap();
+    until(&desktop, "styled under a strict CSP", "shown('.panel') && texts().length >= 3 && getComputedStyle($('header')).backgroundColor === 'rgb(37, 99, 235)' && getComputedStyle($('.launcher')).fontSize === '14px'").await;
+
     let phone = chrome.session(Screen::Phone).await;
     for theme in ["light", "dark"] {
         phone.goto(&host.url(&format!("/{theme}"))).await.unwrap();
