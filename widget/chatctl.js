@@ -675,7 +675,8 @@ textarea{resize:none;max-height:120px}
       el.dataset.state = "sent";
       el.dataset.id = f.id;
       this.setTime(el.querySelector(".time"), f.ts);
-      p.label.textContent = this.T("sent");
+      // Seed 003's delivery report: how many other open chats the message reached.
+      p.label.textContent = f.delivered > 0 ? this.T("delivered", { n: f.delivered }) : this.T("sent");
       this.index(f.seq, el);
       this.stick(() => this.place(el, f.seq));
       this.markRead();

@@ -238,6 +238,13 @@ async fn widget_two_visitors_chat_on_a_hostile_page_through_reloads_restarts_and
     .await;
     press(&bob, "\u{e007}").await;
     until(&alice, "bob's message", "texts().includes('Hi alice')").await;
+    // The delivery report: alice's open chat received it.
+    until(
+        &bob,
+        "bob's delivery report",
+        "[...W().querySelectorAll('[data-chatctl=message]')].some((m) => m.textContent.includes('Hi alice') && m.querySelector('.state').textContent === 'delivered to 1')",
+    )
+    .await;
     until(
         &alice,
         "the typing indicator gone",
