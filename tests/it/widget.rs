@@ -403,7 +403,8 @@ async fn widget_two_visitors_chat_on_a_hostile_page_through_reloads_restarts_and
         "msgs().some((m) => m.text === 'Typed while the server was down' && m.state === 'sending')",
     )
     .await;
-    // Reconnection attempts back off: each wait about twice the one before (with jitter).
+    // Reconnection attempts back off: each wait about twice the one before (up to 30 %
+    // jitter, plus the time a refused attempt takes to fail, hence the margin).
     tokio::time::sleep(std::time::Duration::from_millis(4500)).await;
     let attempts = run(
         &alice,
@@ -422,7 +423,7 @@ async fn widget_two_visitors_chat_on_a_hostile_page_through_reloads_restarts_and
     );
     let gaps: Vec<f64> = attempts.windows(2).map(|w| w[1] - w[0]).collect();
     assert!(
-        gaps.windows(2).all(|g| g[1] > g[0] * 1.4),
+        gaps.windows(2).all(|g| g[1] > g[0] * 1.2),
         "waits grow: {gaps:?}"
     );
     assert!(
