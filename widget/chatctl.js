@@ -1,4 +1,4 @@
-/*! chatctl widget, protocol v1 (docs/PROTOCOL.md). Plain ES2019, no dependencies, no
+/*! chatctl widget, protocol v1 (docs/PROTOCOL.md). Plain ES2020, no dependencies, no
  * third-party requests. Started by the loader (widget/loader.js, served as /widget.js), which
  * queues the <script> tags in window.Chatctl.q and fetches the language packs.
  * Options are the tags' data attributes; the README lists them.
@@ -1096,7 +1096,10 @@ textarea{resize:none;max-height:120px}
       const d = new Date(ts);
       el.dateTime = d.toISOString();
       el.title = d.toLocaleString(this.lang);
-      el.textContent = d.toLocaleTimeString(this.lang, { hour: "2-digit", minute: "2-digit" });
+      // The time alone for today's messages; older ones say which day.
+      const opts = { hour: "2-digit", minute: "2-digit" };
+      if (d.toDateString() !== new Date().toDateString()) Object.assign(opts, { month: "short", day: "numeric" });
+      el.textContent = d.toLocaleString(this.lang, opts);
     }
 
     /** Adds a stored message once (deduplicated by seq), in seq order, or before `ref`. */

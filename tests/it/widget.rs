@@ -805,6 +805,22 @@ async fn widget_moderation_feedback_slow_mode_mute_lock_and_approval() {
         )
         .await;
     }
+    // The first line was written three days ago.
+    app.db
+        .run(|conn| {
+            let sql = "UPDATE messages SET created_at = created_at - 259200000 WHERE seq = 1";
+            match conn {
+                chatctl::db::DbConn::Sqlite(c) => {
+                    diesel::RunQueryDsl::execute(diesel::sql_query(sql), c)
+                }
+                chatctl::db::DbConn::Pg(c) => {
+                    diesel::RunQueryDsl::execute(diesel::sql_query(sql), c)
+                }
+            }
+            .map_err(chatctl::db::DbError::from)
+        })
+        .await
+        .unwrap();
     let browser = chrome.session(Screen::Desktop).await;
     browser.goto(&host.url("/")).await.unwrap();
     until(
@@ -851,6 +867,19 @@ async fn widget_moderation_feedback_slow_mode_mute_lock_and_approval() {
         "texts().length === 80 && texts()[0] === 'Line 1 of a long story' && !shown('.more')",
     )
     .await;
+    // Today's messages show the time; older ones the day too.
+    let times = run(&browser, "return [...W().querySelectorAll('[data-chatctl=message] time')].map((t) => t.textContent);").await;
+    let times: Vec<&str> = times
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert!(times[0].len() > 8, "a date on the old message: {times:?}");
+    assert!(
+        times[1..].iter().all(|t| t.len() <= 8),
+        "only the time on today's: {times:?}"
+    );
     // Scrolled up, a new message does not move the list; a marker counts it.
     run(&browser, "$('[data-chatctl=messages]').scrollTop = 0;").await;
     dan.say("help", "new1", "Something new").await;
