@@ -18,6 +18,7 @@ use crate::chat::Chat;
 use crate::config::ServeConfig;
 use crate::db::models::{server_setting, AdminUser, Site, SiteId};
 use crate::db::{migrate, Db, DbError};
+use crate::http::client_ip::TrustedProxies;
 use crate::http::{self, AppState};
 use crate::identity::accounts::Accounts;
 use crate::identity::GuestTokens;
@@ -115,6 +116,7 @@ impl Application {
             shutdown,
             demo_site_key,
             admin: Arc::new(admin),
+            trusted_proxies: Arc::new(TrustedProxies::new(config.trusted_proxies.clone())),
         };
         Ok(Application {
             listener,

@@ -6,6 +6,7 @@
 //! - `CHATCTL_PUBLIC_URL` — URL browsers use to reach the server
 //! - `CHATCTL_LOG_FORMAT` — `human` or `json`
 //! - `CHATCTL_NO_DEMO` — do not create/serve the demo site
+//! - `CHATCTL_TRUSTED_PROXIES` — reverse proxies whose `X-Forwarded-For` is believed
 //! - `CHATCTL_SMTP_URL`, `CHATCTL_SMTP_CA_FILE`, `CHATCTL_MAIL_FROM`, `CHATCTL_OUTBOX_DIR` — outgoing mail (see [`MailConfig`])
 //! - `CHATCTL_MAX_FRAME_BYTES`, `CHATCTL_MAX_MESSAGE_CHARS`, `CHATCTL_MESSAGES_PER_SECOND`,
 //!   `CHATCTL_MESSAGE_BURST`, `CHATCTL_IP_MESSAGES_PER_SECOND`, `CHATCTL_IP_MESSAGE_BURST`,
@@ -20,6 +21,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
+use ipnet::IpNet;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://chatctl.db";
 
@@ -56,6 +58,12 @@ pub struct ServeConfig {
     /// Do not create or serve the built-in demo site and page.
     #[arg(long, env = "CHATCTL_NO_DEMO")]
     pub no_demo: bool,
+
+    /// Reverse proxies in front of this server (IP addresses or CIDR ranges, comma-separated,
+    /// e.g. 127.0.0.1,10.0.0.0/8): for requests from them the visitor's address is read from
+    /// X-Forwarded-For. Without it, the TCP peer is the visitor.
+    #[arg(long, env = "CHATCTL_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_net)]
+    pub trusted_proxies: Vec<IpNet>,
 
     #[command(flatten)]
     pub mail: MailConfig,
@@ -119,6 +127,14 @@ pub struct MailConfig {
     /// Folder for outgoing mail when no SMTP server is configured.
     #[arg(long, env = "CHATCTL_OUTBOX_DIR", default_value = "outbox")]
     pub outbox_dir: PathBuf,
+}
+
+/// A CIDR range, or a single address as its own range.
+fn parse_net(text: &str) -> Result<IpNet, String> {
+    let text = text.trim();
+    text.parse::<IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("{text:?} is neither an IP address nor a CIDR range"))
 }
 
 impl ServeConfig {

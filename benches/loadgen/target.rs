@@ -147,6 +147,7 @@ async fn in_process(
         public_url: None,
         log_format: LogFormat::Human,
         no_demo: true,
+        trusted_proxies: Vec::new(),
         mail: MailConfig {
             smtp_url: None,
             smtp_ca_file: None,

@@ -28,7 +28,7 @@ pub mod sites;
 pub mod throttle;
 pub mod word_filters;
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use serde_json::{json, Value};
@@ -144,13 +144,19 @@ impl Admin {
 /// `/admin/...`: every page and action of the panel.
 pub fn routes(
     admin: Arc<Admin>,
+    client_ip: impl Filter<Extract = (IpAddr,), Error = std::convert::Infallible>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
 ) -> impl Filter<Extract = (warp::reply::Response,), Error = Rejection> + Clone {
     let base = warp::path("admin")
         .and(warp::path::tail())
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
         .and(warp::header::headers_cloned())
-        .and(warp::addr::remote());
+        .and(client_ip);
     let get = base
+        .clone()
         .and(warp::get().map(|| Method::GET))
         .and(warp::any().map(Bytes::new));
     let post = base
@@ -162,11 +168,10 @@ pub fn routes(
         |tail: warp::path::Tail,
          query: String,
          headers: HeaderMap,
-         remote: Option<SocketAddr>,
+         ip: IpAddr,
          method: Method,
          body: Bytes,
          admin: Arc<Admin>| async move {
-            let ip = remote.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
             let req = Request::new(method, tail.as_str(), &query, &headers, &body, ip);
             let reply = match dispatch(&admin, &req).await {
                 Ok(reply) => reply,

@@ -8,14 +8,23 @@ use super::auth::Auth;
 use super::error::{AdminError, Result};
 use super::reply::{Flash, Reply};
 use super::request::Request;
-use super::Admin;
-use crate::db::models::{HeldMessage, HeldMessageId, Participant, ParticipantId, Report, ReportId};
+use super::{sites, Admin};
+use crate::db::models::{
+    HeldMessage, HeldMessageId, Participant, ParticipantId, Report, ReportId, SiteId,
+};
 use crate::moderation::{self, bans::BanRequest};
 
-/// GET /admin/reports?state=open|resolved
+/// GET /admin/reports?state=open|resolved&site=ID
 pub async fn list(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
     let open = req.query("state") != Some("resolved");
-    let sites = auth.sites.clone();
+    let site: Option<SiteId> = req.query_as::<i64>("site")?.map(SiteId);
+    if let Some(site) = site {
+        auth.require_site(site)?;
+    }
+    let visible = sites::visible(admin, auth).await?;
+    let site_names: HashMap<SiteId, String> =
+        visible.iter().map(|s| (s.id, s.name.clone())).collect();
+    let sites = site.map(|s| vec![s]).or_else(|| auth.sites.clone());
     let (reports, held, people) = admin
         .chat
         .db
@@ -50,6 +59,7 @@ pub async fn list(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
                 "resolution": r.resolution,
                 "resolved_at": r.resolved_at,
                 "room": room,
+                "site": site_names.get(&r.site_id),
                 "message": {"id": m.id, "text": m.body, "deleted": m.deleted_at.is_some(), "created_at": m.created_at},
                 "author": {"id": m.participant_id, "nick": nick(m.participant_id)},
                 "reporter": {"id": r.reporter_id, "nick": nick(r.reporter_id)},
@@ -60,6 +70,7 @@ pub async fn list(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
         .iter()
         .map(|(h, p, room)| {
             json!({"id": h.id, "text": h.body, "room": room, "created_at": h.created_at,
+                   "site": site_names.get(&h.site_id),
                    "author": {"id": p.id, "nick": p.nick}})
         })
         .collect();
@@ -67,7 +78,9 @@ pub async fn list(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
         req,
         auth,
         "reports",
-        json!({"title": "Reports", "open": open, "reports": rows, "held": queue}),
+        json!({"title": "Reports", "open": open, "reports": rows, "held": queue,
+               "sites": sites::options(&visible, site), "site": site,
+               "several_sites": visible.len() > 1}),
     )
 }
 

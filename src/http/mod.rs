@@ -6,6 +6,7 @@
 pub mod account;
 pub mod assets;
 pub mod bundle;
+pub mod client_ip;
 mod conn;
 pub mod error;
 mod frames;
@@ -31,6 +32,7 @@ pub struct AppState {
     pub demo_site_key: Option<String>,
     /// The admin panel.
     pub admin: Arc<crate::admin::Admin>,
+    pub trusted_proxies: Arc<client_ip::TrustedProxies>,
 }
 
 impl AppState {
@@ -38,6 +40,13 @@ impl AppState {
         self,
     ) -> impl Filter<Extract = (AppState,), Error = std::convert::Infallible> + Clone {
         warp::any().map(move || self.clone())
+    }
+
+    /// The visitor's address (see [`client_ip`]).
+    pub fn client_ip(
+        &self,
+    ) -> impl Filter<Extract = (std::net::IpAddr,), Error = std::convert::Infallible> + Clone {
+        client_ip::client_ip(self.trusted_proxies.clone())
     }
 }
 
@@ -47,7 +56,7 @@ pub fn routes(
     ws::route(state.clone())
         .or(health::routes(state.clone()))
         .or(account::routes(state.clone()))
-        .or(crate::admin::routes(state.admin.clone()))
+        .or(crate::admin::routes(state.admin.clone(), state.client_ip()))
         .or(assets::routes(state))
         .recover(error::recover)
         .with(warp::trace::request())

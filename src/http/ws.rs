@@ -2,7 +2,7 @@
 //! count) is decided before the upgrade; then [`conn::drive`] pumps frames
 //! between the socket and the [`Session`].
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::IpAddr;
 
 use serde::Deserialize;
 use warp::{Filter, Rejection, Reply};
@@ -17,6 +17,14 @@ use crate::chat::UpgradeError;
 #[derive(Deserialize)]
 struct WsQuery {
     site: String,
+}
+
+#[derive(Deserialize)]
+struct CheckQuery {
+    site: String,
+    /// The page's origin, for when the browser sends no `Origin` header (it
+    /// omits it on same-origin GET requests). The header wins when present.
+    origin: Option<String>,
 }
 
 pub fn route(
@@ -34,16 +42,13 @@ fn check(
 ) -> impl Filter<Extract = (warp::reply::Response,), Error = Rejection> + Clone {
     warp::path!("ws" / "check")
         .and(warp::get())
-        .and(warp::query::<WsQuery>())
+        .and(warp::query::<CheckQuery>())
         .and(warp::header::optional::<String>("origin"))
-        .and(warp::addr::remote())
+        .and(state.client_ip())
         .and(state.with())
         .then(
-            |query: WsQuery,
-             origin: Option<String>,
-             remote: Option<SocketAddr>,
-             state: AppState| async move {
-                let ip = remote.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |addr| addr.ip());
+            |query: CheckQuery, origin: Option<String>, ip: IpAddr, state: AppState| async move {
+                let origin = origin.or(query.origin);
                 let reply = match state.chat.check(&query.site, origin.as_deref(), ip).await {
                     // Which forms the widget should offer this visitor.
                     Ok(site) => warp::reply::json(&serde_json::json!({
@@ -67,7 +72,7 @@ fn socket(
         .and(warp::get())
         .and(warp::query::<WsQuery>())
         .and(warp::header::optional::<String>("origin"))
-        .and(warp::addr::remote())
+        .and(state.client_ip())
         .and(upgrade::websocket())
         .and(state.with())
         .and_then(accept)
@@ -76,11 +81,10 @@ fn socket(
 async fn accept(
     query: WsQuery,
     origin: Option<String>,
-    remote: Option<SocketAddr>,
+    ip: IpAddr,
     ws: Upgrade,
     state: AppState,
 ) -> Result<warp::reply::Response, Rejection> {
-    let ip = remote.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |addr| addr.ip());
     let chat = state.chat.clone();
     let refuse = |err: UpgradeError| {
         chat.metrics

@@ -113,6 +113,7 @@ async fn a_moderator_of_site_a_cannot_see_or_touch_site_b() {
         format!("/admin/messages/export.json?participant={p}"),
         format!("/admin/participants/{p}"),
         format!("/admin/audit?site={s}"),
+        format!("/admin/reports?site={s}"),
     ];
     for path in &gets {
         let page = m.get(path).await;
@@ -343,6 +344,39 @@ async fn admins_see_every_site_but_only_owners_manage_accounts() {
         )
         .await;
     assert_eq!(create.status, StatusCode::FORBIDDEN);
+
+    // Reports from both sites, each named; the site filter narrows them.
+    let b_id = b.site.id;
+    app.db
+        .run(move |conn| {
+            chatctl::db::models::site::SiteSettings {
+                name: Some("Site B".into()),
+                ..Default::default()
+            }
+            .apply(conn, b_id)
+        })
+        .await
+        .unwrap();
+    let all = admin.get("/admin/reports").await;
+    assert!(all.body.contains("report of alice_a") && all.body.contains("report of bob_b"));
+    assert!(all.body.contains("(Site B)"), "rows name their site");
+    let only_b = admin
+        .get(&format!("/admin/reports?site={}", b.site.id))
+        .await;
+    assert!(only_b.body.contains("report of bob_b") && !only_b.body.contains("report of alice_a"));
+    assert!(only_b.body.contains(&format!(
+        "/admin/reports?state=resolved&amp;site={}",
+        b.site.id
+    )));
+    assert_eq!(
+        admin.get("/admin/reports?site=abc").await.status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        admin.get("/admin/reports?site=999999").await.status,
+        StatusCode::OK,
+        "an unknown site is simply empty for admins"
+    );
 
     let mut owner = Panel::login(&app, "owner@example.com").await;
     assert_eq!(owner.get("/admin/accounts").await.status, StatusCode::OK);

@@ -288,6 +288,63 @@ async fn new_guests_per_address_are_limited_but_returning_guests_are_not() {
 }
 
 #[tokio::test]
+async fn behind_a_trusted_proxy_the_forwarded_address_is_the_visitor() {
+    let app = spawn_configured(test_db(), |config| {
+        config.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+        config.limits.max_connections_per_ip = 1;
+    })
+    .await;
+    let site = app.site(&[ORIGIN]).await;
+    let via = |client: &'static str| [("origin", ORIGIN), ("x-forwarded-for", client)];
+
+    // Two visitors behind the proxy each get their own connection slot.
+    let _a = app
+        .try_connect_with(&site.public_key, &via("203.0.113.9"))
+        .await
+        .expect("first visitor");
+    let _b = app
+        .try_connect_with(&site.public_key, &via("198.51.100.7"))
+        .await
+        .expect("second visitor: the proxy's address is not the limit");
+    let (status, _) = app
+        .try_connect_with(&site.public_key, &via("1.2.3.4, 203.0.113.9"))
+        .await
+        .err()
+        .expect("the first visitor again, whatever it claims further left");
+    assert_eq!(status, 429);
+
+    // An address ban hits the visitor, not everyone behind the proxy.
+    insert_ban(&app, site.id.0, None, Some("198.51.100.0/24")).await;
+    drop(_b);
+    let (status, body) = app
+        .try_connect_with(&site.public_key, &via("198.51.100.7"))
+        .await
+        .err()
+        .unwrap();
+    assert_eq!((status, body["error"].as_str()), (403, Some("banned")));
+    assert!(app
+        .try_connect_with(&site.public_key, &via("192.0.2.1"))
+        .await
+        .is_ok());
+}
+
+#[tokio::test]
+async fn forwarded_addresses_from_untrusted_peers_are_ignored() {
+    let app = spawn_app().await;
+    let site = app.site(&[ORIGIN]).await;
+    insert_ban(&app, site.id.0, None, Some("127.0.0.0/8")).await;
+    let (status, _) = app
+        .try_connect_with(
+            &site.public_key,
+            &[("origin", ORIGIN), ("x-forwarded-for", "203.0.113.9")],
+        )
+        .await
+        .err()
+        .expect("a client cannot step around an address ban with a header");
+    assert_eq!(status, 403);
+}
+
+#[tokio::test]
 async fn connections_per_ip_are_capped() {
     let app = spawn_app_with(|l| l.max_connections_per_ip = 2).await;
     let site = app.site(&[ORIGIN]).await;
@@ -383,6 +440,37 @@ async fn the_check_endpoint_explains_refusals_to_browsers() {
     assert_eq!(
         refused.json::<serde_json::Value>().await.unwrap()["error"],
         "origin_not_allowed"
+    );
+
+    // Without an Origin header (browsers omit it on same-origin GETs), the page
+    // names its origin in the query; the header wins when both are there.
+    let by_query = http
+        .get(app.http_url(&format!(
+            "/ws/check?site={}&origin={ORIGIN}",
+            site.public_key
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_query.status(), 200);
+    let header_wins = http
+        .get(app.http_url(&format!(
+            "/ws/check?site={}&origin={ORIGIN}",
+            site.public_key
+        )))
+        .header("origin", "https://elsewhere.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header_wins.status(), 403);
+    let neither = http
+        .get(app.http_url(&format!("/ws/check?site={}", site.public_key)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        neither.json::<serde_json::Value>().await.unwrap()["error"],
+        "origin_required"
     );
 
     let unknown = check("pk_000000000000000000000000", ORIGIN).await.unwrap();

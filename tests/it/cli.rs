@@ -362,10 +362,22 @@ fn help_reads_well() {
         "CHATCTL_PUBLIC_URL",
         "CHATCTL_MAX_FRAME_BYTES",
         "CHATCTL_RESUME_CAP",
+        "CHATCTL_TRUSTED_PROXIES",
+        "CHATCTL_SMTP_CA_FILE",
+        "CHATCTL_NEW_GUESTS_PER_IP_PER_MINUTE",
         "Examples",
     ] {
         assert!(serve.contains(var), "serve --help mentions {var}");
     }
+    let bad_proxy = failure(Command::cargo_bin("chatctl").unwrap().args([
+        "serve",
+        "--trusted-proxies",
+        "10.0.0.0/8,proxy.example",
+    ]));
+    assert!(
+        bad_proxy.contains("\"proxy.example\" is neither an IP address nor a CIDR range"),
+        "{bad_proxy}"
+    );
     let create = stdout(
         Command::cargo_bin("chatctl")
             .unwrap()

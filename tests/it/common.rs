@@ -135,6 +135,7 @@ pub async fn spawn_configured(
         public_url: None,
         log_format: chatctl::config::LogFormat::Human,
         no_demo: false,
+        trusted_proxies: Vec::new(),
         mail: MailConfig {
             smtp_url: None,
             smtp_ca_file: None,
@@ -190,11 +191,21 @@ impl TestApp {
         site_key: &str,
         origin: Option<&str>,
     ) -> Result<Client, (u16, Value)> {
+        let headers: Vec<(&str, &str)> = origin.map(|o| ("origin", o)).into_iter().collect();
+        self.try_connect_with(site_key, &headers).await
+    }
+
+    /// Opens a WebSocket with these request headers; on refusal returns the
+    /// HTTP status and JSON body.
+    pub async fn try_connect_with(
+        &self,
+        site_key: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<Client, (u16, Value)> {
         let mut request = self.ws_url(site_key).into_client_request().unwrap();
-        if let Some(origin) = origin {
-            request
-                .headers_mut()
-                .insert("origin", origin.parse().unwrap());
+        for (name, value) in headers {
+            let name: tokio_tungstenite::tungstenite::http::HeaderName = name.parse().unwrap();
+            request.headers_mut().append(name, value.parse().unwrap());
         }
         match tokio_tungstenite::connect_async(request).await {
             Ok((ws, _)) => Ok(Client { ws }),
