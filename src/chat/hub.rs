@@ -404,7 +404,10 @@ mod tests {
         hub.join(RoomId(1), "r", &watcher, &who(2));
         while watcher_queue.try_recv().is_some() {}
         hub.seen(RoomId(1), "r", 1, 5, reader.id);
-        assert!(matches!(watcher_queue.try_recv(), Some(Outbound::Frame { .. })));
+        assert!(matches!(
+            watcher_queue.try_recv(),
+            Some(Outbound::Frame { .. })
+        ));
         assert_eq!(hub.seen_in(RoomId(1)), vec![SeenCursor { id: 1, seq: 5 }]);
 
         let crowd: Vec<_> = (3..=SEEN_MAX_PRESENT as i64 + 1)
