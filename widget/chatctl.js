@@ -1,4 +1,4 @@
-/*! chatctl widget, protocol v1 (docs/PROTOCOL.md). Plain ES2019, no dependencies, no
+/*! chatctl widget, protocol v1 (docs/PROTOCOL.md). Plain ES2020, no dependencies, no
  * third-party requests. Started by the loader (widget/loader.js, served as /widget.js), which
  * queues the <script> tags in window.Chatctl.q and fetches the language packs.
  * Options are the tags' data attributes; the README lists them.
@@ -89,19 +89,19 @@ textarea{resize:none;max-height:120px}
 <button type="button" class="launcher" aria-expanded="false" aria-controls="panel"><span class="lt"></span><span class="badge" hidden></span></button>
 <section class="panel" id="panel" aria-labelledby="title">
 <header><h2 id="title"></h2><button type="button" class="snd"></button><button type="button" class="x"><span aria-hidden="true">&times;</span></button></header>
-<div class="bar"><span class="status" data-chatctl="status"></span><button type="button" class="link who" aria-expanded="false" aria-controls="people" hidden></button><span class="me"></span><button type="button" class="link out" hidden></button></div>
+<div class="bar"><span class="status" data-chatctl="status"></span><button type="button" class="link who" aria-expanded="false" aria-controls="people" hidden></button><span class="me"></span><button type="button" class="link out" data-t="signOut" hidden></button></div>
 <ul class="people" id="people" hidden></ul>
 <p class="notice" data-chatctl="notice" role="alert" hidden></p>
-<button type="button" class="more" hidden></button>
+<button type="button" class="more" data-t="older" hidden></button>
 <ol class="messages" data-chatctl="messages" tabindex="0"></ol>
 <button type="button" class="jump" hidden></button>
 <div class="typing" aria-hidden="true"></div>
 <div class="sr" aria-live="polite" data-chatctl="live"></div>
-<form class="nick" data-chatctl="nick" hidden><label for="nick" class="ln"></label><div class="row"><input id="nick" name="nick" maxlength="32" autocomplete="nickname" required><button class="go"></button></div><p class="links"><button type="button" class="link" data-to="login"></button><button type="button" class="link" data-to="register"></button></p></form>
-<form class="login" data-chatctl="login" hidden><p class="msgbox" role="status"></p><label for="le" class="le"></label><input id="le" name="email" type="email" autocomplete="email" required><label for="lp" class="lpw"></label><input id="lp" name="password" type="password" autocomplete="current-password" required><button class="go"></button><p class="links"><button type="button" class="link" data-to="register"></button><button type="button" class="link" data-to="forgot"></button><button type="button" class="link" data-to="resend"></button><button type="button" class="link" data-to="nick"></button></p></form>
-<form class="register" data-chatctl="register" hidden><p class="msgbox" role="status"></p><label for="rn" class="rn"></label><input id="rn" name="name" maxlength="32" autocomplete="nickname" required><label for="re" class="le"></label><input id="re" name="email" type="email" autocomplete="email" required><label for="rp" class="lpw"></label><input id="rp" name="password" type="password" autocomplete="new-password" minlength="10" aria-describedby="rh" required><span id="rh" class="hint"></span><button class="go"></button><p class="links"><button type="button" class="link" data-to="login"></button><button type="button" class="link" data-to="nick"></button></p></form>
-<form class="mail" data-chatctl="mail" hidden><p class="msgbox" role="status"></p><label for="me" class="le"></label><input id="me" name="email" type="email" autocomplete="email" required><button class="go"></button><p class="links"><button type="button" class="link" data-to="login"></button></p></form>
-<form class="composer" data-chatctl="composer" hidden><label for="text" class="sr lt"></label><div class="row"><textarea id="text" name="text" rows="1"></textarea><button class="go"></button></div></form>
+<form class="nick" data-chatctl="nick" hidden><label for="nick" data-t="pickNick"></label><div class="row"><input id="nick" name="nick" maxlength="32" autocomplete="nickname" required><button class="go" data-t="join"></button></div><p class="links"><button type="button" class="link" data-to="login" data-t="signIn"></button><button type="button" class="link" data-to="register" data-t="register"></button></p></form>
+<form class="login" data-chatctl="login" hidden><p class="msgbox" role="status"></p><label for="le" data-t="email"></label><input id="le" name="email" type="email" autocomplete="email" required><label for="lp" data-t="password"></label><input id="lp" name="password" type="password" autocomplete="current-password" required><button class="go" data-t="signIn"></button><p class="links"><button type="button" class="link" data-to="register" data-t="register"></button><button type="button" class="link" data-to="forgot" data-t="forgot"></button><button type="button" class="link" data-to="resend" data-t="resend"></button><button type="button" class="link" data-to="nick" data-t="asGuest"></button></p></form>
+<form class="register" data-chatctl="register" hidden><p class="msgbox" role="status"></p><label for="rn" data-t="name"></label><input id="rn" name="name" maxlength="32" autocomplete="nickname" required><label for="re" data-t="email"></label><input id="re" name="email" type="email" autocomplete="email" required><label for="rp" data-t="password"></label><input id="rp" name="password" type="password" autocomplete="new-password" minlength="10" aria-describedby="rh" required><span id="rh" class="hint" data-t="passwordRule"></span><button class="go" data-t="createAccount"></button><p class="links"><button type="button" class="link" data-to="login" data-t="signIn"></button><button type="button" class="link" data-to="nick" data-t="asGuest"></button></p></form>
+<form class="mail" data-chatctl="mail" hidden><p class="msgbox" role="status"></p><label for="me" data-t="email"></label><input id="me" name="email" type="email" autocomplete="email" required><button class="go"></button><p class="links"><button type="button" class="link" data-to="login" data-t="signIn"></button></p></form>
+<form class="composer" data-chatctl="composer" hidden><label for="text" class="sr" data-t="message"></label><div class="row"><textarea id="text" name="text" rows="1"></textarea><button class="go" data-t="send"></button></div></form>
 </section></div>`;
 
   /** Creates an element with a class and, optionally, text (always as text, never as HTML). */
@@ -280,28 +280,11 @@ textarea{resize:none;max-height:120px}
     }
 
     texts($) {
-      const set = (sel, key) => this.root.querySelectorAll(sel).forEach((e) => (e.textContent = this.T(key)));
-      $("h2").textContent = this.title;
-      $(".launcher .lt").textContent = this.title;
+      // Static texts are named in the markup, by their data-t attributes.
+      this.root.querySelectorAll("[data-t]").forEach((e) => (e.textContent = this.T(e.dataset.t)));
+      $("h2").textContent = $(".launcher .lt").textContent = this.title;
       $(".x").setAttribute("aria-label", this.T("close"));
-      this.moreBtn.textContent = this.T("older");
       this.list.setAttribute("aria-label", this.T("messages"));
-      this.outBtn.textContent = this.T("signOut");
-      set(".ln", "pickNick");
-      set(".nick .go", "join");
-      set("[data-to=login]", "signIn");
-      set("[data-to=register]", "register");
-      set("[data-to=forgot]", "forgot");
-      set("[data-to=resend]", "resend");
-      set("[data-to=nick]", "asGuest");
-      set(".le", "email");
-      set(".lpw", "password");
-      set(".rn", "name");
-      set("#rh", "passwordRule");
-      set(".login .go", "signIn");
-      set(".register .go", "createAccount");
-      set("label.lt", "message");
-      set(".composer .go", "send");
       this.input.placeholder = this.T("placeholder");
       this.renderSound();
     }
@@ -1113,7 +1096,10 @@ textarea{resize:none;max-height:120px}
       const d = new Date(ts);
       el.dateTime = d.toISOString();
       el.title = d.toLocaleString(this.lang);
-      el.textContent = d.toLocaleTimeString(this.lang, { hour: "2-digit", minute: "2-digit" });
+      // The time alone for today's messages; older ones say which day.
+      const opts = { hour: "2-digit", minute: "2-digit" };
+      if (d.toDateString() !== new Date().toDateString()) Object.assign(opts, { month: "short", day: "numeric" });
+      el.textContent = d.toLocaleString(this.lang, opts);
     }
 
     /** Adds a stored message once (deduplicated by seq), in seq order, or before `ref`. */

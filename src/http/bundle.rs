@@ -154,7 +154,7 @@ mod tests {
 
     #[test]
     fn every_key_the_script_uses_exists_in_english() {
-        // The script looks texts up as T("key"); a missing key would show raw.
+        // The script looks texts up as T("key"); a missing key would show raw...
         let script = source("chatctl.js").unwrap();
         let english: serde_json::Value =
             serde_json::from_str(&source("lang/en.json").unwrap()).unwrap();
@@ -169,6 +169,14 @@ mod tests {
             used += 1;
             if english.get(&rest[..end]).is_none() {
                 missing.push(rest[..end].to_owned());
+            }
+        }
+        // ... and its markup names static texts as data-t="key".
+        for part in script.split("data-t=\"").skip(1) {
+            let Some(end) = part.find('"') else { continue };
+            used += 1;
+            if english.get(&part[..end]).is_none() {
+                missing.push(part[..end].to_owned());
             }
         }
         assert!(used > 20, "the script uses T(\"key\") for its texts");

@@ -83,6 +83,11 @@ impl Browser {
 
     /// A new browser session with a fresh profile.
     pub async fn session(&self, screen: Screen) -> Client {
+        self.session_in(screen, None).await
+    }
+
+    /// A session whose browser prefers these languages (e.g. `de-DE,de`).
+    pub async fn session_in(&self, screen: Screen, languages: Option<&str>) -> Client {
         let profile = tempfile::tempdir().unwrap();
         let mut args = vec![
             "--headless".to_owned(),
@@ -106,6 +111,9 @@ impl Browser {
                     "userAgent": "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Mobile Safari/537.36"
                 });
             }
+        }
+        if let Some(languages) = languages {
+            options["prefs"] = json!({"intl.accept_languages": languages});
         }
         options["args"] = json!(args);
         self.profiles.lock().unwrap().push(profile);

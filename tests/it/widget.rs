@@ -72,7 +72,13 @@ div, section, button, form, input, textarea, span { display: inline !important; 
     width: 10px !important; height: 10px !important; opacity: .5 !important; visibility: hidden !important; }
 button { display: none !important; }
 </style>
-<script>window.__globals = Object.getOwnPropertyNames(window);</script>";
+<script>
+// Records when the page opens WebSockets (to see the reconnection backoff).
+window.__ws = []; const NativeWebSocket = WebSocket;
+window.WebSocket = function (url, protocols) { __ws.push(performance.now()); return new NativeWebSocket(url, protocols); };
+WebSocket.prototype = NativeWebSocket.prototype;
+window.__globals = Object.getOwnPropertyNames(window);
+</script>";
 
 fn tag(site: &Site, extra: &str) -> String {
     format!("data-site=\"{}\" {extra}", site.public_key)
@@ -382,6 +388,7 @@ async fn widget_two_visitors_chat_on_a_hostile_page_through_reloads_restarts_and
 
     // The server restarts; a message typed meanwhile waits and goes out after the reconnect.
     let addr = app.addr;
+    let stopped_at = run(&alice, "return performance.now();").await;
     let database = app.stop().await;
     until(
         &alice,
@@ -396,6 +403,33 @@ async fn widget_two_visitors_chat_on_a_hostile_page_through_reloads_restarts_and
         "msgs().some((m) => m.text === 'Typed while the server was down' && m.state === 'sending')",
     )
     .await;
+    // Reconnection attempts back off: each wait about twice the one before (up to 30 %
+    // jitter, plus the time a refused attempt takes to fail, hence the margin).
+    tokio::time::sleep(std::time::Duration::from_millis(4500)).await;
+    let attempts = run(
+        &alice,
+        &format!("return __ws.filter((t) => t > {stopped_at});"),
+    )
+    .await;
+    let attempts: Vec<f64> = attempts
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_f64().unwrap())
+        .collect();
+    assert!(
+        (2..=4).contains(&attempts.len()),
+        "attempts at {attempts:?}"
+    );
+    let gaps: Vec<f64> = attempts.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(
+        gaps.windows(2).all(|g| g[1] > g[0] * 1.2),
+        "waits grow: {gaps:?}"
+    );
+    assert!(
+        gaps[0] >= 900.0,
+        "the second wait is at least 1 s: {gaps:?}"
+    );
     let app = spawn_configured(database, move |config| config.bind = addr).await;
     until(
         &alice,
@@ -771,6 +805,22 @@ async fn widget_moderation_feedback_slow_mode_mute_lock_and_approval() {
         )
         .await;
     }
+    // The first line was written three days ago.
+    app.db
+        .run(|conn| {
+            let sql = "UPDATE messages SET created_at = created_at - 259200000 WHERE seq = 1";
+            match conn {
+                chatctl::db::DbConn::Sqlite(c) => {
+                    diesel::RunQueryDsl::execute(diesel::sql_query(sql), c)
+                }
+                chatctl::db::DbConn::Pg(c) => {
+                    diesel::RunQueryDsl::execute(diesel::sql_query(sql), c)
+                }
+            }
+            .map_err(chatctl::db::DbError::from)
+        })
+        .await
+        .unwrap();
     let browser = chrome.session(Screen::Desktop).await;
     browser.goto(&host.url("/")).await.unwrap();
     until(
@@ -817,6 +867,19 @@ async fn widget_moderation_feedback_slow_mode_mute_lock_and_approval() {
         "texts().length === 80 && texts()[0] === 'Line 1 of a long story' && !shown('.more')",
     )
     .await;
+    // Today's messages show the time; older ones the day too.
+    let times = run(&browser, "return [...W().querySelectorAll('[data-chatctl=message] time')].map((t) => t.textContent);").await;
+    let times: Vec<&str> = times
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert!(times[0].len() > 8, "a date on the old message: {times:?}");
+    assert!(
+        times[1..].iter().all(|t| t.len() <= 8),
+        "only the time on today's: {times:?}"
+    );
     // Scrolled up, a new message does not move the list; a marker counts it.
     run(&browser, "$('[data-chatctl=messages]').scrollTop = 0;").await;
     dan.say("help", "new1", "Something new").await;
@@ -1251,6 +1314,16 @@ async fn widget_looks_right_in_every_language_theme_and_on_a_phone() {
     );
     desktop.goto(&host.url("/csp")).await.unwrap();
     until(&desktop, "styled under a strict CSP", "shown('.panel') && texts().length >= 3 && getComputedStyle($('header')).backgroundColor === 'rgb(37, 99, 235)' && getComputedStyle($('.launcher')).fontSize === '14px'").await;
+
+    // Without data-lang or <html lang>: the browser's languages.
+    host.page(
+        "/nolang",
+        page(&app, "", "", "", &[tag(&site, "data-room=\"lobby\"")]),
+    );
+    let german = chrome.session_in(Screen::Desktop, Some("de-DE,de")).await;
+    german.goto(&host.url("/nolang")).await.unwrap();
+    until(&german, "German from the browser", "navigator.languages[0] === 'de-DE' && $('label[for=nick]').textContent === 'Wähle einen Spitznamen, um dem Chat beizutreten'").await;
+    german.close().await.unwrap();
 
     let phone = chrome.session(Screen::Phone).await;
     for theme in ["light", "dark"] {
