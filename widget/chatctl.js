@@ -486,6 +486,7 @@ textarea{resize:none;max-height:120px}
       this.ws = ws;
       ws.onopen = () => {
         ws.opened = true;
+        this.setStatus("online");
         this.hello();
         this.early.splice(0).forEach((f) => this.send(f));
         this.beat = setInterval(() => this.ready && this.send({ type: "ping" }), PING_MS);

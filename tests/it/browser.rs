@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener};
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -34,8 +35,9 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// A chromedriver process; ends it (and removes the profiles) when dropped,
-/// even when the test fails.
+/// A chromedriver process; ends it with every browser it started (and removes
+/// the profiles) when dropped, even when the test fails before closing its
+/// sessions.
 pub struct Browser {
     child: Child,
     port: u16,
@@ -44,6 +46,11 @@ pub struct Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
+        // chromedriver leads its own process group, which its browsers join:
+        // killing the group leaves no orphaned Chromium behind.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -69,6 +76,7 @@ impl Browser {
         };
         let port = free_port();
         let child = Command::new(binary)
+            .process_group(0)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
