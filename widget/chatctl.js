@@ -193,6 +193,7 @@ textarea{resize:none;max-height:120px}
       this.attempt = 0;
       this.early = []; // account frames waiting for the socket to open
       this.pending = new Map(); // cid -> {cid, room, text, el, label, tries, wait, tick}
+      this.seenBy = new Map(); // participant id -> highest seq they have seen (read receipts)
       this.typers = new Map(); // participant id -> {nick, timer}
       this.people = new Map(); // participant id -> Who, for the online list
       this.typedAt = 0;
@@ -328,6 +329,7 @@ textarea{resize:none;max-height:120px}
       });
       on(this.input, "input", () => this.onInput());
       on(this.moreBtn, "click", () => this.loadOlder());
+      on(document, "visibilitychange", () => this.sendSeen());
       on(this.list, "scroll", () => {
         if (this.atBottom()) this.clearBelow();
         if (this.list.scrollTop < 40 && this.more) this.loadOlder();
@@ -594,6 +596,8 @@ textarea{resize:none;max-height:120px}
 
     on_welcome(f) {
       this.joined = true;
+      // The server forgot our receipt when we left: send it again.
+      this.seenSent = 0;
       this.people = new Map(f.online.map((w) => [w.id, w]));
       this.renderPeople(f.online.length);
       const first = this.lastSeq == null;
@@ -619,6 +623,8 @@ textarea{resize:none;max-height:120px}
       this.renderEmpty();
       this.markRead();
       this.fill();
+      (f.seen || []).forEach((c) => this.on_seen(c));
+      this.sendSeen();
       // Resend everything not yet acknowledged, with the same cid: the server deduplicates.
       this.pending.forEach((p) => this.transmit(p));
     }
@@ -660,9 +666,10 @@ textarea{resize:none;max-height:120px}
       el.dataset.id = f.id;
       this.setTime(el.querySelector(".time"), f.ts);
       // Seed 003's delivery report: how many other open chats the message reached.
-      p.label.textContent = f.delivered > 0 ? this.T("delivered", { n: f.delivered }) : this.T("sent");
+      p.label.textContent = this.T(f.delivered ? "delivered" : "sent", { n: f.delivered });
       this.index(f.seq, el);
       this.stick(() => this.place(el, f.seq));
+      this.renderSeen();
       this.markRead();
     }
 
@@ -1165,6 +1172,35 @@ textarea{resize:none;max-height:120px}
     clearBelow() {
       this.below = 0;
       this.jumpBtn.hidden = true;
+      this.sendSeen();
+    }
+
+    /** Read receipt for what is on screen: at most one a second, the latest one always sent. */
+    sendSeen() {
+      const seq = this.lastSeq;
+      if (!this.joined || !seq || seq <= this.seenSent || document.hidden || !this.isOpen() || !this.atBottom()) return;
+      // seenAt is undefined before the first receipt: NaN > 0 is false, so it goes at once.
+      const wait = this.seenAt + 1e3 - Date.now();
+      clearTimeout(this.seenTimer);
+      if (wait > 0) return void (this.seenTimer = setTimeout(() => this.sendSeen(), wait));
+      this.seenAt = Date.now();
+      this.seenSent = seq;
+      this.send({ type: "seen", room: this.room, seq });
+    }
+
+    /** "seen by N" under our own messages: the others whose receipt reached them. */
+    renderSeen() {
+      this.list.querySelectorAll(".msg.own[data-seq]").forEach((el) => {
+        let n = 0;
+        this.seenBy.forEach((seq) => (n += seq >= +el.dataset.seq));
+        if (n) el.querySelector(".state").textContent = this.T("seenBy", { n });
+      });
+    }
+
+    on_seen(f) {
+      if (this.me && f.id === this.me.id) return;
+      this.seenBy.set(f.id, Math.max(this.seenBy.get(f.id) || 0, f.seq));
+      this.renderSeen();
     }
 
     renderEmpty() {

@@ -13,7 +13,7 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
-use super::protocol::{CloseReason, PresenceEvent, ServerFrame, Who};
+use super::protocol::{CloseReason, PresenceEvent, SeenCursor, ServerFrame, Who};
 pub use super::queue::{BatchFrame, CloseRequest, ConnHandle, ConnId, ConnQueue, Outbound};
 use crate::db::models::{ParticipantId, RoomId, SiteId};
 
@@ -27,7 +27,14 @@ struct RoomMembers {
     conns: HashMap<ConnId, Member>,
     /// Distinct participants present, with how many of their connections are in.
     present: HashMap<i64, (Who, usize)>,
+    /// Read receipts of the participants present: the highest seq each has seen.
+    seen: HashMap<i64, i64>,
 }
+
+/// Read receipts are relayed only in rooms with at most this many people
+/// present: in a crowd each reader's receipt would go to everyone (quadratic
+/// traffic), and "seen by 300" tells nobody anything.
+pub const SEEN_MAX_PRESENT: usize = 50;
 
 impl RoomMembers {
     fn send_all(
@@ -200,6 +207,7 @@ impl Hub {
         };
         if last {
             members.present.remove(&id);
+            members.seen.remove(&id);
             let online = members.present.len();
             let frame = ServerFrame::Presence {
                 room: name.to_owned(),
@@ -218,6 +226,46 @@ impl Hub {
                 rooms.remove(&room);
             }
         }
+    }
+
+    /// Records that participant `who` has seen the room up to `seq` and tells
+    /// the room's other connections, when that moves their receipt forward and
+    /// the room is small enough for receipts.
+    pub fn seen(&self, room: RoomId, name: &str, who: i64, seq: i64, from: ConnId) {
+        let Some(members) = self.room(room) else {
+            return;
+        };
+        let mut members = lock(&members);
+        if members.present.len() > SEEN_MAX_PRESENT {
+            return;
+        }
+        let cursor = members.seen.entry(who).or_insert(0);
+        if seq <= *cursor {
+            return;
+        }
+        *cursor = seq;
+        let frame = ServerFrame::Seen {
+            room: name.to_owned(),
+            cursor: SeenCursor { id: who, seq },
+        }
+        .encode();
+        members.send_all(&frame, room, None, Some(from));
+    }
+
+    /// The read receipts of a room, for a `welcome`.
+    pub fn seen_in(&self, room: RoomId) -> Vec<SeenCursor> {
+        let Some(members) = self.room(room) else {
+            return Vec::new();
+        };
+        let members = lock(&members);
+        if members.present.len() > SEEN_MAX_PRESENT {
+            return Vec::new();
+        }
+        members
+            .seen
+            .iter()
+            .map(|(&id, &seq)| SeenCursor { id, seq })
+            .collect()
     }
 
     /// Sends a frame to every connection in the room except `except`; returns
@@ -408,6 +456,36 @@ mod tests {
         while let Some(frame) = qa1.try_recv() {
             assert!(matches!(frame, Outbound::Frame { .. }));
         }
+    }
+
+    #[test]
+    fn read_receipts_stop_in_crowded_rooms() {
+        let hub = Hub::new();
+        let ip = "127.0.0.1".parse().unwrap();
+        let (reader, _reader_queue) = hub.connect(SiteId(1), ip, 1 << 20);
+        let (watcher, watcher_queue) = hub.connect(SiteId(1), ip, 1 << 20);
+        hub.join(RoomId(1), "r", &reader, &who(1));
+        hub.join(RoomId(1), "r", &watcher, &who(2));
+        while watcher_queue.try_recv().is_some() {}
+        hub.seen(RoomId(1), "r", 1, 5, reader.id);
+        assert!(matches!(
+            watcher_queue.try_recv(),
+            Some(Outbound::Frame { .. })
+        ));
+        assert_eq!(hub.seen_in(RoomId(1)), vec![SeenCursor { id: 1, seq: 5 }]);
+
+        let crowd: Vec<_> = (3..=SEEN_MAX_PRESENT as i64 + 1)
+            .map(|id| {
+                let (conn, queue) = hub.connect(SiteId(1), ip, 1 << 20);
+                hub.join(RoomId(1), "r", &conn, &who(id));
+                (conn, queue)
+            })
+            .collect();
+        while watcher_queue.try_recv().is_some() {}
+        hub.seen(RoomId(1), "r", 1, 6, reader.id);
+        assert!(watcher_queue.try_recv().is_none(), "no receipts in a crowd");
+        assert!(hub.seen_in(RoomId(1)).is_empty());
+        drop(crowd);
     }
 
     #[test]

@@ -49,6 +49,11 @@ pub fn wait_for(limiter: &IpRateLimiter, ip: &IpAddr) -> Option<Duration> {
         .map(|not_until| not_until.wait_time_from(CLOCK.now()))
 }
 
+/// The limiters' clock, to turn a refusal into a wait.
+pub fn now() -> governor::clock::QuantaInstant {
+    CLOCK.now()
+}
+
 /// `Ok` if a message may go now, else how long to wait.
 pub fn check(
     conn: &DefaultDirectRateLimiter,

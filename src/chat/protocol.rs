@@ -85,6 +85,11 @@ pub enum ClientFrame {
         #[serde(default)]
         t: Option<serde_json::Value>,
     },
+    /// Read receipt: the client has shown the room's messages up to `seq`.
+    Seen {
+        room: String,
+        seq: i64,
+    },
     /// Flag a message for the site's moderators.
     Report {
         room: String,
@@ -110,6 +115,7 @@ impl ClientFrame {
             ClientFrame::History { .. } => "history",
             ClientFrame::Ping { .. } => "ping",
             ClientFrame::Report { .. } => "report",
+            ClientFrame::Seen { .. } => "seen",
         }
     }
 }
@@ -181,6 +187,8 @@ pub enum ServerFrame {
         /// Older messages exist before the first one in `messages`.
         more: bool,
         online: Vec<Who>,
+        /// How far each participant present has read (read receipts; empty in large rooms).
+        seen: Vec<SeenCursor>,
     },
     Left {
         room: String,
@@ -239,6 +247,12 @@ pub enum ServerFrame {
         room: String,
         seq: i64,
     },
+    /// Participant `id` has seen the room up to `seq`.
+    Seen {
+        room: String,
+        #[serde(flatten)]
+        cursor: SeenCursor,
+    },
     /// The answer to a `report`: moderators will see it.
     Reported {
         room: String,
@@ -267,6 +281,13 @@ pub enum ServerFrame {
         #[serde(skip_serializing_if = "Option::is_none")]
         until: Option<i64>,
     },
+}
+
+/// How far one participant has read a room.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct SeenCursor {
+    pub id: i64,
+    pub seq: i64,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]

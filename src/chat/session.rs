@@ -68,6 +68,7 @@ pub struct Session {
     floors: Vec<(RoomId, i64)>,
     limiter: DefaultDirectRateLimiter,
     report_limiter: DefaultDirectRateLimiter,
+    seen_limiter: DefaultDirectRateLimiter,
     last_typing: Option<Instant>,
     invalid_streak: u32,
     /// Sends whose `ack` (or error) has not reached the client yet.
@@ -96,6 +97,7 @@ impl Session {
             floors: Vec::new(),
             limiter,
             report_limiter: limits::report_limiter(),
+            seen_limiter: limits::connection_limiter(2, 4),
             last_typing: None,
             invalid_streak: 0,
             in_flight: 0,
@@ -166,6 +168,7 @@ impl Session {
             | ClientFrame::Report { room, .. }
             | ClientFrame::Leave { room }
             | ClientFrame::Typing { room, .. }
+            | ClientFrame::Seen { room, .. }
             | ClientFrame::History { room, .. } => (kind.to_owned(), Some(room.clone())),
             _ => (kind.to_owned(), None),
         };
@@ -217,6 +220,7 @@ impl Session {
             ClientFrame::Typing { room, active } => {
                 self.typing(&room, active).map(|_| Flow::Continue)
             }
+            ClientFrame::Seen { room, seq } => self.seen(&room, seq).map(|_| Flow::Continue),
             ClientFrame::History {
                 room,
                 before,
@@ -371,6 +375,7 @@ impl Session {
             messages: welcome.messages.into_iter().map(view).collect(),
             more: welcome.more,
             online,
+            seen: self.chat.hub.seen_in(room_id),
         });
         Ok(())
     }
@@ -436,6 +441,35 @@ impl Session {
         self.chat
             .hub
             .publish(room_id, &frame, None, Some(self.handle.id));
+        Ok(())
+    }
+
+    fn seen(&mut self, room: &str, seq: i64) -> Result<(), Refusal> {
+        let room_id = self.joined(room)?.id;
+        if seq < 1 {
+            return Err(Refusal::new(
+                ErrorCode::BadFrame,
+                "seq must be the number of a message in the room.",
+            ));
+        }
+        if let Err(not_until) = self.seen_limiter.check() {
+            let wait = not_until.wait_time_from(limits::now());
+            return Err(Refusal {
+                code: ErrorCode::RateLimited,
+                message: "Read receipts are sent at most twice a second.".into(),
+                retry_after_ms: Some(wait.as_millis().max(1) as u64),
+            });
+        }
+        // Nobody has seen what this connection was never given.
+        let given = self
+            .floors
+            .iter()
+            .find(|(id, _)| *id == room_id)
+            .map_or(0, |(_, floor)| *floor);
+        let me = self.me()?.participant.0;
+        self.chat
+            .hub
+            .seen(room_id, room, me, seq.min(given), self.handle.id);
         Ok(())
     }
 

@@ -43,12 +43,13 @@ const FIELDS: &[&str] = &[
     "cid",
     "text",
     "active",
+    "seq",
     "before",
     "limit",
     "t",
 ];
 const TYPES: &[&str] = &[
-    "hello", "join", "leave", "send", "typing", "history", "ping", "ready", "", "SEND",
+    "hello", "join", "leave", "send", "typing", "seen", "history", "ping", "ready", "", "SEND",
 ];
 
 fn json_value() -> impl Strategy<Value = Value> {
@@ -82,6 +83,7 @@ fn mutated_frame() -> impl Strategy<Value = Value> {
         json!({"type": "leave", "room": "lobby"}),
         json!({"type": "send", "room": "lobby", "cid": "c1", "text": "hi"}),
         json!({"type": "typing", "room": "lobby", "active": true}),
+        json!({"type": "seen", "room": "lobby", "seq": 1}),
         json!({"type": "history", "room": "lobby", "before": 10, "limit": 5}),
         json!({"type": "ping", "t": 1}),
     ]);
@@ -102,6 +104,7 @@ fn edge_frame() -> impl Strategy<Value = Value> {
         room.clone().prop_map(|room| json!({"type": "leave", "room": room})),
         (room.clone(), "[ -~]{0,80}", text).prop_map(|(room, cid, text)| json!({"type": "send", "room": room, "cid": cid, "text": text})),
         (room.clone(), any::<bool>()).prop_map(|(room, active)| json!({"type": "typing", "room": room, "active": active})),
+        (room.clone(), any::<i64>()).prop_map(|(room, seq)| json!({"type": "seen", "room": room, "seq": seq})),
         (room, any::<i64>(), any::<Option<u32>>()).prop_map(|(room, before, limit)| json!({"type": "history", "room": room, "before": before, "limit": limit})),
     ]
 }

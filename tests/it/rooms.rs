@@ -405,3 +405,87 @@ async fn typing_repeats_are_throttled_but_changes_are_not() {
     );
     alice.expect_silence(QUIET).await;
 }
+
+#[tokio::test]
+async fn read_receipts_reach_the_room_and_only_move_forward() {
+    let app = spawn_app().await;
+    let site = app.site(&[ORIGIN]).await;
+    let (mut alice, _) = app.guest(&site.public_key, "alice").await;
+    alice.join("lobby", None).await;
+    let (mut bob, bob_ready) = app.guest(&site.public_key, "bob").await;
+    bob.join("lobby", None).await;
+    alice.recv_type("presence").await;
+    let bob_id = bob_ready["me"]["id"].as_i64().unwrap();
+
+    alice.say("lobby", "a1", "one").await;
+    alice.say("lobby", "a2", "two").await;
+    bob.recv_type("message").await;
+    bob.recv_type("message").await;
+
+    bob.send(json!({"type": "seen", "room": "lobby", "seq": 2}))
+        .await;
+    assert_eq!(
+        alice.recv_type("seen").await,
+        json!({"type": "seen", "room": "lobby", "id": bob_id, "seq": 2})
+    );
+    // Going back, repeating, or claiming messages never given changes nothing.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    bob.send(json!({"type": "seen", "room": "lobby", "seq": 1}))
+        .await;
+    bob.send(json!({"type": "seen", "room": "lobby", "seq": 99}))
+        .await;
+    alice.expect_silence(QUIET).await;
+
+    // Someone joining later learns how far everyone present has read.
+    let (mut carol, carol_ready) = app.guest(&site.public_key, "carol").await;
+    let carol_id = carol_ready["me"]["id"].as_i64().unwrap();
+    let welcome = carol.join("lobby", None).await;
+    assert_eq!(welcome["seen"], json!([{"id": bob_id, "seq": 2}]));
+
+    // Errors: not in the room, not a message number, too many receipts.
+    for (frame, code) in [
+        (
+            json!({"type": "seen", "room": "elsewhere", "seq": 1}),
+            "not_joined",
+        ),
+        (
+            json!({"type": "seen", "room": "lobby", "seq": 0}),
+            "bad_frame",
+        ),
+        (
+            json!({"type": "seen", "room": "lobby", "seq": "2"}),
+            "bad_frame",
+        ),
+        (json!({"type": "seen", "room": "lobby"}), "bad_frame"),
+    ] {
+        carol.send(frame.clone()).await;
+        let error = carol.recv_type("error").await;
+        assert_eq!(error["code"], code, "{frame} -> {error}");
+    }
+    let mut limited = None;
+    for _ in 0..10 {
+        carol
+            .send(json!({"type": "seen", "room": "lobby", "seq": 2}))
+            .await;
+    }
+    for _ in 0..10 {
+        match tokio::time::timeout(QUIET, carol.recv_type("error")).await {
+            Ok(error) => limited = Some(error),
+            Err(_) => break,
+        }
+    }
+    let limited = limited.expect("a flood of receipts is limited");
+    assert_eq!(limited["code"], "rate_limited");
+    assert!(limited["retry_after_ms"].as_u64().unwrap() > 0);
+
+    // A receipt leaves with its reader.
+    bob.close().await;
+    alice.recv_type("presence").await;
+    let (mut dan, _) = app.guest(&site.public_key, "dan").await;
+    let seen = dan.join("lobby", None).await["seen"].clone();
+    assert_eq!(
+        seen,
+        json!([{"id": carol_id, "seq": 2}]),
+        "bob's receipt is gone"
+    );
+}

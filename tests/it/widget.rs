@@ -238,11 +238,11 @@ async fn widget_two_visitors_chat_on_a_hostile_page_through_reloads_restarts_and
     .await;
     press(&bob, "\u{e007}").await;
     until(&alice, "bob's message", "texts().includes('Hi alice')").await;
-    // The delivery report: alice's open chat received it.
+    // Alice's open chat received it, and she has seen it: a read receipt.
     until(
         &bob,
-        "bob's delivery report",
-        "[...W().querySelectorAll('[data-chatctl=message]')].some((m) => m.textContent.includes('Hi alice') && m.querySelector('.state').textContent === 'delivered to 1')",
+        "bob's read receipt",
+        "[...W().querySelectorAll('.msg.own')].some((m) => m.textContent.includes('Hi alice') && m.querySelector('.state').textContent === 'seen by 1')",
     )
     .await;
     until(
@@ -358,7 +358,21 @@ async fn widget_two_visitors_chat_on_a_hostile_page_through_reloads_restarts_and
         "shown('.badge') && $('.badge').textContent === '1'",
     )
     .await;
+    // Delivered to alice's closed widget, but not seen until she opens it.
+    let still_there = "[...W().querySelectorAll('.msg.own')].find((m) => m.textContent.includes('Are you still there?')).querySelector('.state').textContent";
+    until(
+        &bob,
+        "delivered, not seen",
+        &format!("{still_there} === 'delivered to 1'"),
+    )
+    .await;
     run(&alice, "$('.launcher').click();").await;
+    until(
+        &bob,
+        "seen once alice opens",
+        &format!("{still_there} === 'seen by 1'"),
+    )
+    .await;
     until(
         &alice,
         "the history after reload",
