@@ -268,14 +268,19 @@ impl WriterLoop {
         };
         let mut acked = vec![false; batch.len()];
         for (room, frames, posts) in rooms {
-            let out = self.hub.publish_batch(room, &frames, |k, delivered| {
-                ack(&batch[posts[k]], &answers[posts[k]], delivered)
-            });
-            for (i, (n, ack_queued)) in posts.into_iter().zip(out) {
-                answers[i].delivered = n;
-                acked[i] = ack_queued;
+            let queued = self.hub.publish_batch(room, &frames, |k, delivered| {
+                let i = posts[k];
+                answers[i].delivered = delivered;
+                // Counted before the ack is queued: whoever has the ack sees it in /metrics.
                 self.metrics.messages_committed.inc();
-                self.metrics.deliveries.inc_by(n as u64);
+                self.metrics.deliveries.inc_by(delivered as u64);
+                let post = &batch[i];
+                post.sender
+                    .as_ref()
+                    .map(|_| ack(post, &answers[i], delivered))
+            });
+            for (i, q) in posts.into_iter().zip(queued) {
+                acked[i] = q;
             }
         }
         // Duplicates, and senders that left the room since they sent.
