@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use super::protocol::{CloseReason, PresenceEvent, SeenCursor, ServerFrame, Who};
-pub use super::queue::{CloseRequest, ConnHandle, ConnId, ConnQueue, Outbound};
+pub use super::queue::{BatchFrame, CloseRequest, ConnHandle, ConnId, ConnQueue, Outbound};
 use crate::db::models::{ParticipantId, RoomId, SiteId};
 
 struct Member {
@@ -283,6 +283,70 @@ impl Hub {
         }
     }
 
+    /// Sends the messages of one commit to every connection in the room, each
+    /// connection getting all of them in one queue operation (one wake-up,
+    /// one socket write). A sender gets, in place of its own message, its
+    /// `ack` (built by `ack(index, delivered)`), so that on every connection
+    /// messages and acks stay in seq order. Returns, per frame, how many
+    /// connections it was queued for and whether its ack was queued here
+    /// (not when the sender is no longer in the room).
+    pub fn publish_batch(
+        &self,
+        room: RoomId,
+        frames: &[BatchFrame],
+        ack: impl Fn(usize, usize) -> Arc<str>,
+    ) -> Vec<(usize, bool)> {
+        let mut out = vec![(0, false); frames.len()];
+        let Some(members) = self.room(room) else {
+            return out;
+        };
+        let members = lock(&members);
+        // First reserve queue space, so that delivery counts (which acks
+        // carry) are known before anything is queued.
+        let accepted: Vec<(&ConnHandle, bool)> = members
+            .conns
+            .values()
+            .map(|m| {
+                let len: usize = frames
+                    .iter()
+                    .filter(|f| f.from != Some(m.handle.id))
+                    .map(|f| f.text.len())
+                    .sum();
+                (&m.handle, len == 0 || m.handle.reserve(len))
+            })
+            .collect();
+        for (handle, ok) in &accepted {
+            for (k, f) in frames.iter().enumerate() {
+                if *ok && f.from != Some(handle.id) {
+                    out[k].0 += 1;
+                }
+            }
+        }
+        let acks: Vec<Option<Arc<str>>> = frames
+            .iter()
+            .enumerate()
+            .map(|(k, f)| f.from.map(|_| ack(k, out[k].0)))
+            .collect();
+        for (handle, ok) in accepted {
+            let items = frames.iter().enumerate().filter_map(|(k, f)| {
+                if f.from == Some(handle.id) {
+                    out[k].1 = true;
+                    acks[k].clone().map(Outbound::Reply)
+                } else if ok {
+                    Some(Outbound::Frame {
+                        text: f.text.clone(),
+                        room,
+                        seq: Some(f.seq),
+                    })
+                } else {
+                    None
+                }
+            });
+            handle.push_reserved(items);
+        }
+        out
+    }
+
     /// Closes every connection matching `pred` with a notice; returns how many.
     pub fn close_where(
         &self,
@@ -438,6 +502,49 @@ mod tests {
             q.try_recv(),
             Some(Outbound::Close(c)) if c.reason == CloseReason::SlowConsumer
         ));
+    }
+
+    #[test]
+    fn a_batch_reaches_everyone_but_each_sender_in_order() {
+        let hub = Hub::new();
+        let ip = "127.0.0.1".parse().unwrap();
+        let (a, qa) = hub.connect(SiteId(1), ip, 1 << 20);
+        let (b, qb) = hub.connect(SiteId(1), ip, 1 << 20);
+        let (c, qc) = hub.connect(SiteId(1), ip, 1 << 20);
+        let (slow, qs) = hub.connect(SiteId(1), ip, 5);
+        for (h, w) in [(&a, 1), (&b, 2), (&c, 3), (&slow, 4)] {
+            hub.join(RoomId(1), "r", h, &who(w));
+        }
+        for q in [&qa, &qb, &qc, &qs] {
+            while q.try_recv().is_some() {} // presence
+        }
+        let frame = |seq, from: &ConnHandle| BatchFrame {
+            text: Arc::from(format!("m{seq}")),
+            seq,
+            from: Some(from.id),
+        };
+        let out = hub.publish_batch(
+            RoomId(1),
+            &[frame(7, &a), frame(8, &b), frame(9, &a)],
+            |k, delivered| Arc::from(format!("ack{k}:{delivered}")),
+        );
+        assert_eq!(
+            out,
+            [(2, true), (2, true), (2, true)],
+            "each to the two others that keep up; slow is cut"
+        );
+        let items = |q: &ConnQueue| {
+            std::iter::from_fn(|| q.try_recv())
+                .map(|o| match o {
+                    Outbound::Frame { text, .. } | Outbound::Reply(text) => text.to_string(),
+                    Outbound::Close(_) => "close".into(),
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(items(&qa), ["ack0:2", "m8", "ack2:2"], "acks in seq order");
+        assert_eq!(items(&qb), ["m7", "ack1:2", "m9"]);
+        assert_eq!(items(&qc), ["m7", "m8", "m9"]);
+        assert_eq!(items(&qs), ["close"], "over its bound: told to close");
     }
 
     #[test]

@@ -40,6 +40,14 @@ pub enum Outbound {
     Close(Box<CloseRequest>),
 }
 
+/// One committed message of a batch published to a room at once.
+pub struct BatchFrame {
+    pub text: Arc<str>,
+    pub seq: i64,
+    /// The sending connection, which gets an `ack` instead.
+    pub from: Option<ConnId>,
+}
+
 /// A drained queue keeps at most this many slots allocated.
 const KEEP_SLOTS: usize = 8;
 
@@ -127,6 +135,48 @@ impl ConnHandle {
             seq,
         });
         true
+    }
+
+    /// Reserves `len` bytes of the queue for frames about to be pushed; when
+    /// that would put the connection too far behind, asks it to close instead.
+    pub(super) fn reserve(&self, len: usize) -> bool {
+        let s = &self.shared;
+        if s.closing.load(Ordering::Relaxed) {
+            return false;
+        }
+        if s.queued.fetch_add(len, Ordering::Relaxed) + len > s.max_queued {
+            s.queued.fetch_sub(len, Ordering::Relaxed);
+            self.close(
+                CloseReason::SlowConsumer,
+                "Too many messages are waiting for this connection. Reconnect to resume.",
+                None,
+            );
+            return false;
+        }
+        true
+    }
+
+    /// Queues items under one lock with one wake-up, so that the connection
+    /// writes them with one system call. Frames must have been reserved;
+    /// replies are counted here, like [`ConnHandle::reply`].
+    pub(super) fn push_reserved(&self, items: impl Iterator<Item = Outbound>) {
+        let s = &self.shared;
+        if s.closing.load(Ordering::Relaxed) {
+            return;
+        }
+        let mut queue = s.items();
+        let before = queue.len();
+        for item in items {
+            if let Outbound::Reply(text) = &item {
+                s.queued.fetch_add(text.len(), Ordering::Relaxed);
+            }
+            queue.push_back(item);
+        }
+        let pushed = queue.len() > before;
+        drop(queue);
+        if pushed {
+            s.ready.notify_one();
+        }
     }
 
     /// Queues the answer to a send. Counted against the queue like any frame.
