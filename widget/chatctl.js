@@ -503,12 +503,7 @@ textarea{resize:none;max-height:120px}
       };
       ws.onclose = (e) => {
         if (ws !== this.ws) return;
-        clearInterval(this.beat);
-        this.ws = null;
-        this.ready = this.joined = false;
-        this.whoBtn.hidden = true;
-        this.peopleEl.hidden = true;
-        this.clearTyping();
+        this.dropped();
         if (STOP_CODES.includes(e.code)) this.stopped = true;
         if (this.stopped) return this.setStatus("offline");
         this.setStatus(this.me ? "reconnecting" : "connecting");
@@ -525,10 +520,17 @@ textarea{resize:none;max-height:120px}
     /** Closes the socket on purpose (its close event is then ignored). */
     disconnect() {
       const ws = this.ws;
+      this.dropped();
+      if (ws) ws.close(1000);
+    }
+
+    /** What the end of a socket changes, whoever ended it. */
+    dropped() {
+      clearInterval(this.beat);
       this.ws = null;
       this.ready = this.joined = false;
-      clearInterval(this.beat);
-      if (ws) ws.close(1000);
+      this.whoBtn.hidden = this.peopleEl.hidden = true;
+      this.clearTyping();
     }
 
     /** A new socket at once, e.g. for another identity. */

@@ -23,6 +23,11 @@ const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 pub fn routes(
     state: AppState,
 ) -> impl Filter<Extract = (warp::reply::Response,), Error = Rejection> + Clone {
+    // Build and compress the widget now, in the background, rather than while
+    // the first visitor waits (the bundle is built once per process).
+    std::thread::spawn(|| {
+        let _ = bundle::get();
+    });
     loader()
         .or(script())
         .unify()

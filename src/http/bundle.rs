@@ -8,15 +8,15 @@
 //!   for a year: `<version>` is a hash of their content, so an upgrade changes
 //!   the URL the loader asks for.
 //!
-//! Each file is minified ([`super::minify`]) and gzip-compressed here, once.
+//! Each file is minified ([`super::minify`]) and gzip-compressed here, once,
+//! with Zopfli: slower than zlib's best (a fraction of a second, once per
+//! process) but about 5 % smaller, and every visitor's first page view pays
+//! for those bytes.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::sync::OnceLock;
 
 use bytes::Bytes;
-use flate2::write::GzEncoder;
-use flate2::Compression;
 use rust_embed::RustEmbed;
 use sha2::{Digest, Sha256};
 
@@ -60,9 +60,13 @@ pub struct Asset {
 
 impl Asset {
     fn new(body: String, content_type: &'static str) -> Result<Asset, BundleError> {
-        let mut encoder = GzEncoder::new(Vec::new(), Compression::best());
-        encoder.write_all(body.as_bytes())?;
-        let gzip = encoder.finish()?;
+        let mut gzip = Vec::new();
+        zopfli::compress(
+            zopfli::Options::default(),
+            zopfli::Format::Gzip,
+            body.as_bytes(),
+            &mut gzip,
+        )?;
         let etag = format!(
             "\"{}\"",
             &hex::encode(Sha256::digest(body.as_bytes()))[..16]

@@ -732,10 +732,11 @@ async fn widget_accounts_register_confirm_log_in_and_identify() {
         json!({"sub": "u-42", "name": "Host User", "avatar": avatar}),
     );
     run(&browser, &format!("Chatctl.identify('{with_avatar}');")).await;
+    // (the online count comes back with the room's welcome, after `ready`)
     until(
         &browser,
-        "ready again",
-        "shown('[data-chatctl=composer]') && $('.status').className === 'status online'",
+        "in the room again",
+        "shown('[data-chatctl=composer]') && shown('.who')",
     )
     .await;
     say(&browser, "With a face").await;
