@@ -185,7 +185,7 @@ textarea{resize:none;max-height:120px}
       this.ws = null;
       this.me = null;
       this.limits = null;
-      this.policy = { guests: true, registration: false }; // until /ws/check answers
+      this.policy = { guests: true, registration: false, sign_in: false }; // until /ws/check answers
       this.ready = false; // `ready` received on the current socket
       this.joined = false; // `welcome` received for this.room on the current socket
       this.stopped = false; // never reconnect (banned, site disabled, ...)
@@ -757,7 +757,7 @@ textarea{resize:none;max-height:120px}
           this.nickChosen = false;
           this.token = null;
           this.policy.guests = false;
-          if (this.policy.registration) return this.askIdentity(true, "login");
+          if (this.policy.sign_in) return this.askIdentity(true, "login");
           this.showNotice(this.T("signInOnSite"));
           return this.stop();
         case "unsupported_version":
@@ -1295,9 +1295,12 @@ textarea{resize:none;max-height:120px}
 
     /** Hides the links to forms the site does not offer. */
     renderForms() {
-      const { guests, registration } = this.policy;
-      this.root.querySelectorAll("[data-to=nick]").forEach((b) => (b.hidden = !guests));
-      this.root.querySelectorAll("[data-to=login],[data-to=register],[data-to=forgot],[data-to=resend]").forEach((b) => (b.hidden = !registration));
+      const { guests, registration, sign_in } = this.policy;
+      const hide = (sel, hidden) => this.root.querySelectorAll(sel).forEach((b) => (b.hidden = hidden));
+      hide("[data-to=nick]", !guests);
+      hide("[data-to=register]", !registration);
+      // Members can still sign in after the site closes registration.
+      hide("[data-to=login],[data-to=forgot],[data-to=resend]", !sign_in);
     }
 
     formMessage(name, text, error) {
@@ -1315,8 +1318,8 @@ textarea{resize:none;max-height:120px}
 
     /** No identity yet: a nickname form, or sign-in when the site wants accounts. */
     askIdentity(focus, form) {
-      const { guests, registration } = this.policy;
-      if (!form) form = guests ? "nick" : registration ? "login" : null;
+      const { guests, sign_in } = this.policy;
+      if (!form) form = guests ? "nick" : sign_in ? "login" : null;
       if (!form) {
         this.showForm(null);
         this.showNotice(this.T("signInOnSite"));

@@ -13,6 +13,7 @@ use super::upgrade::{self, Upgrade};
 use super::AppState;
 use crate::chat::session::Session;
 use crate::chat::UpgradeError;
+use crate::db::models::{Account, Site};
 
 #[derive(Deserialize)]
 struct WsQuery {
@@ -50,18 +51,34 @@ fn check(
             |query: CheckQuery, origin: Option<String>, ip: IpAddr, state: AppState| async move {
                 let origin = origin.or(query.origin);
                 let reply = match state.chat.check(&query.site, origin.as_deref(), ip).await {
-                    // Which forms the widget should offer this visitor.
-                    Ok(site) => warp::reply::json(&serde_json::json!({
-                        "ok": true,
-                        "guests": site.guests_allowed && !site.verified_required,
-                        "registration": site.registration_allowed,
-                    }))
-                    .into_response(),
+                    Ok(site) => policy(&state, &site).await,
                     Err(err) => super::error::upgrade_error(&err),
                 };
                 warp::reply::with_header(reply, "access-control-allow-origin", "*").into_response()
             },
         )
+}
+
+/// Which forms the widget should offer this visitor. Members may sign in even
+/// after registration closed, as long as the site has any.
+async fn policy(state: &AppState, site: &Site) -> warp::reply::Response {
+    let id = site.id;
+    let members = match state
+        .chat
+        .db
+        .run(move |conn| Account::any_verified(conn, id))
+        .await
+    {
+        Ok(any) => any,
+        Err(err) => return super::error::upgrade_error(&err.into()),
+    };
+    warp::reply::json(&serde_json::json!({
+        "ok": true,
+        "guests": site.guests_allowed && !site.verified_required,
+        "registration": site.registration_allowed,
+        "sign_in": site.registration_allowed || members,
+    }))
+    .into_response()
 }
 
 /// GET /ws?site=KEY — the WebSocket upgrade.

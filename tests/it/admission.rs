@@ -410,7 +410,7 @@ async fn the_check_endpoint_explains_refusals_to_browsers() {
     assert_eq!(ok.headers()["access-control-allow-origin"], "*");
     assert_eq!(
         ok.json::<serde_json::Value>().await.unwrap(),
-        json!({"ok": true, "guests": true, "registration": false})
+        json!({"ok": true, "guests": true, "registration": false, "sign_in": false})
     );
     // It tells the widget which forms to show: no guests once verified identity
     // is required, registration when the site allows it.
@@ -429,7 +429,33 @@ async fn the_check_endpoint_explains_refusals_to_browsers() {
     let ok = check(&site.public_key, ORIGIN).await.unwrap();
     assert_eq!(
         ok.json::<serde_json::Value>().await.unwrap(),
-        json!({"ok": true, "guests": false, "registration": true})
+        json!({"ok": true, "guests": false, "registration": true, "sign_in": true})
+    );
+
+    // Registration closed, but a confirmed member exists: they may still sign in.
+    let s = site.clone();
+    app.db
+        .run(move |conn| {
+            let mut member = chatctl::db::models::Account::create(
+                conn,
+                s.id,
+                "member@example.com",
+                "Member",
+                "not-a-real-hash",
+            )?;
+            member.mark_verified(conn)?;
+            chatctl::db::models::site::SiteSettings {
+                registration_allowed: Some(false),
+                ..Default::default()
+            }
+            .apply(conn, s.id)
+        })
+        .await
+        .unwrap();
+    let ok = check(&site.public_key, ORIGIN).await.unwrap();
+    assert_eq!(
+        ok.json::<serde_json::Value>().await.unwrap(),
+        json!({"ok": true, "guests": false, "registration": false, "sign_in": true})
     );
 
     let refused = check(&site.public_key, "https://elsewhere.example")

@@ -760,7 +760,7 @@ async fn widget_accounts_register_confirm_log_in_and_identify() {
     .await;
     until(&browser, "the forged token refused", "shown('[data-chatctl=notice]') && $('[data-chatctl=notice]').textContent.includes('no longer valid') && !shown('[data-chatctl=composer]') && !shown('[data-chatctl=nick]')").await;
 
-    // A site that only admits signed-in users, without registration, says so.
+    // Registration closes: the site's members can still sign in; nobody new can register.
     let s = site.clone();
     app.db
         .run(move |conn| {
@@ -775,6 +775,35 @@ async fn widget_accounts_register_confirm_log_in_and_identify() {
         .unwrap();
     run(&browser, "localStorage.clear();").await;
     browser.goto(&host.url("/")).await.unwrap();
+    until(&browser, "sign-in for members only", "shown('[data-chatctl=login]') && !shown('[data-chatctl=login] [data-to=register]') && !shown('[data-chatctl=nick]')").await;
+
+    // A site that only admits signed-in users, with no members and no registration, says so.
+    let closed = app.site(&[&host.origin()]).await;
+    let c = closed.clone();
+    app.db
+        .run(move |conn| {
+            SiteSettings {
+                verified_required: Some(true),
+                ..Default::default()
+            }
+            .apply(conn, c.id)
+        })
+        .await
+        .unwrap();
+    host.page(
+        "/closed",
+        page(
+            &app,
+            "en",
+            "",
+            "<div id=\"chat\"></div>",
+            &[tag(
+                &closed,
+                "data-room=\"lobby\" data-mode=\"inline\" data-target=\"#chat\"",
+            )],
+        ),
+    );
+    browser.goto(&host.url("/closed")).await.unwrap();
     until(&browser, "the signed-in-only notice", "$('[data-chatctl=notice]').textContent.includes('for signed-in users') && !shown('[data-chatctl=nick]') && !shown('[data-chatctl=login]')").await;
     browser.close().await.unwrap();
 }

@@ -78,6 +78,17 @@ impl Account {
         .map_err(DbError::from)
     }
 
+    /// Whether the site has any confirmed account, i.e. someone who can sign in.
+    pub fn any_verified(conn: &mut DbConn, site: SiteId) -> Result<bool, DbError> {
+        with_backend!(conn, c => diesel::select(diesel::dsl::exists(
+            accounts::table
+                .filter(accounts::site_id.eq(site))
+                .filter(accounts::verified_at.is_not_null()),
+        ))
+        .get_result(c))
+        .map_err(DbError::from)
+    }
+
     pub fn find_by_email(
         conn: &mut DbConn,
         site: SiteId,
