@@ -39,17 +39,17 @@ pub struct Post {
 }
 
 impl Post {
-    /// Tells the sender nothing was stored; a retry with the same cid is safe.
-    fn refuse(self, message: &str) {
-        let Some(sender) = self.sender else {
+    /// Tells the sender the message was not stored; a retry with the same cid is safe.
+    fn refuse(&self, message: &str) {
+        let Some(sender) = &self.sender else {
             tracing::warn!(room = %self.room, "an approved message could not be stored");
             return;
         };
         let frame = ServerFrame::Error {
             code: ErrorCode::StorageUnavailable,
             message: message.to_owned(),
-            reference: Some(self.cid),
-            room: Some(self.room_name),
+            reference: Some(self.cid.clone()),
+            room: Some(self.room_name.clone()),
             retry_after_ms: Some(1000),
         };
         sender.reply(frame.encode());
@@ -87,6 +87,7 @@ impl Writer {
                     hub,
                     metrics,
                     last_seq: HashMap::new(),
+                    in_doubt: Vec::new(),
                 }
                 .run(rx)
             })
@@ -133,6 +134,11 @@ struct WriterLoop {
     metrics: Arc<Metrics>,
     /// Last committed seq per room; dropped after a failed commit so it is re-read.
     last_seq: HashMap<RoomId, i64>,
+    /// The batch of a commit that reported an error. The database may have
+    /// committed it anyway (the connection can drop between its commit and the
+    /// reply): until we know, nothing else is stored, or these messages' seqs
+    /// would be passed by newer ones and live receivers would never get them.
+    in_doubt: Vec<Post>,
 }
 
 enum Outcome {
@@ -171,29 +177,82 @@ impl WriterLoop {
 
     fn commit(&mut self, batch: Vec<Post>) {
         self.metrics.commit_batch_size.observe(batch.len() as f64);
-        let mut cache = self.last_seq.clone();
-        let result = match self.conn.take() {
+        let connected = match self.conn.take() {
             Some(conn) => Ok(conn),
             None => open_writer_connection(&self.db),
-        }
-        .and_then(|mut conn| {
-            let outcomes = conn.write_transaction(|conn| store(conn, &batch, &mut cache))?;
-            self.conn = Some(conn);
-            Ok(outcomes)
-        });
-        match result {
+        };
+        let mut conn = match connected.and_then(|mut conn| {
+            self.resolve_in_doubt(&mut conn)?;
+            Ok(conn)
+        }) {
+            Ok(conn) => conn,
+            Err(err) => {
+                tracing::error!(error = %err, messages = batch.len(), "database unavailable; senders may retry");
+                for post in &batch {
+                    post.refuse(NOT_STORED);
+                }
+                return;
+            }
+        };
+        let mut cache = self.last_seq.clone();
+        match conn.write_transaction(|conn| store(conn, &batch, &mut cache)) {
             Ok(outcomes) => {
+                self.conn = Some(conn);
                 self.last_seq = cache;
                 self.publish(batch, outcomes)
             }
             Err(err) => {
                 tracing::error!(error = %err, messages = batch.len(), "commit failed; senders may retry");
                 self.last_seq.clear();
-                for post in batch {
+                for post in &batch {
                     post.refuse(NOT_STORED);
                 }
+                self.in_doubt = batch;
             }
         }
+    }
+
+    /// Finds out which messages of the failed commit were stored after all,
+    /// and delivers those (in their seq order) before anything newer.
+    fn resolve_in_doubt(&mut self, conn: &mut DbConn) -> Result<(), DbError> {
+        if self.in_doubt.is_empty() {
+            return Ok(());
+        }
+        let keys: Vec<(ParticipantId, &str)> = self
+            .in_doubt
+            .iter()
+            .map(|p| (p.participant, p.cid.as_str()))
+            .collect();
+        let mut stored: HashMap<(ParticipantId, String), Message> =
+            Message::find_by_cids(conn, &keys)?
+                .into_iter()
+                .filter_map(|m| Some(((m.participant_id, m.cid.clone()?), m)))
+                .collect();
+        let (mut posts, mut outcomes) = (Vec::new(), Vec::new());
+        for post in std::mem::take(&mut self.in_doubt) {
+            if let Some(m) = stored.remove(&(post.participant, post.cid.clone())) {
+                let new = NewMessage {
+                    site_id: m.site_id,
+                    room_id: m.room_id,
+                    seq: m.seq,
+                    participant_id: m.participant_id,
+                    cid: m.cid,
+                    body: m.body,
+                    ip: m.ip,
+                    created_at: m.created_at,
+                };
+                outcomes.push(Outcome::New(new, m.id));
+                posts.push(post);
+            }
+        }
+        if !posts.is_empty() {
+            tracing::warn!(
+                messages = posts.len(),
+                "a commit that reported an error had succeeded; delivering its messages now"
+            );
+            self.publish(posts, outcomes);
+        }
+        Ok(())
     }
 
     /// After commit: broadcast and acknowledge. Each room gets the batch's
@@ -497,5 +556,86 @@ fn stored(new: &NewMessage, id: MessageId) -> Message {
         ip: new.ip.clone(),
         created_at: new.created_at,
         deleted_at: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chat::hub::Outbound;
+    use crate::db::models::{Participant, Site};
+
+    /// A commit reported as failed had in fact succeeded (message 1). Before the
+    /// next batch is stored, message 1 is found and delivered, so a live
+    /// receiver gets 1 then 2: no gap.
+    #[test]
+    fn a_commit_that_failed_only_in_appearance_is_delivered_before_newer_messages() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("w.db").display());
+        let db = Db::connect(&url, 2).unwrap();
+        let mut conn = db.get().unwrap();
+        crate::db::migrate::run_pending(&mut conn).unwrap();
+        let site = Site::create(&mut conn, "s", &[], false).unwrap();
+        let room = Room::create(&mut conn, site.id, "lobby").unwrap();
+        let author = Participant::create_guest(&mut conn, site.id, "ann", None).unwrap();
+
+        let hub = Hub::new();
+        let ip = "127.0.0.1".parse().unwrap();
+        let who = |id: i64| Who {
+            id,
+            nick: "n".into(),
+            kind: "guest".into(),
+            avatar: None,
+        };
+        let (receiver, queue) = hub.connect(site.id, ip, 1 << 20);
+        hub.join(room.id, "lobby", &receiver, &who(999));
+        let (sender, sender_queue) = hub.connect(site.id, ip, 1 << 20);
+        hub.join(room.id, "lobby", &sender, &who(author.id.0));
+        while queue.try_recv().is_some() {}
+
+        let post = |cid: &str| Post {
+            site: site.id,
+            room: room.id,
+            room_name: "lobby".into(),
+            author: who(author.id.0),
+            participant: author.id,
+            cid: cid.into(),
+            text: format!("text {cid}"),
+            ip: None,
+            sender: Some(sender.clone()),
+        };
+        // What the database holds after the commit whose reply was lost.
+        let first = post("c1");
+        Message::insert_new(&mut conn, &new_message(&first, 1, now_ms()))
+            .unwrap()
+            .unwrap();
+        Room::set_last_seq(&mut conn, room.id, 1).unwrap();
+
+        let mut writer = WriterLoop {
+            db: db.clone(),
+            conn: None,
+            hub: hub.clone(),
+            metrics: Arc::new(Metrics::default()),
+            last_seq: HashMap::new(),
+            in_doubt: vec![first],
+        };
+        writer.commit(vec![post("c2")]);
+
+        let mut seqs = Vec::new();
+        while let Some(item) = queue.try_recv() {
+            if let Outbound::Frame { seq: Some(seq), .. } = item {
+                seqs.push(seq);
+            }
+        }
+        assert_eq!(seqs, vec![1, 2], "message 1 reaches the room before 2");
+        assert!(writer.in_doubt.is_empty());
+        let mut acks = 0;
+        while let Some(item) = sender_queue.try_recv() {
+            if let Outbound::Reply(text) = item {
+                assert!(text.contains("\"type\":\"ack\""), "{text}");
+                acks += 1;
+            }
+        }
+        assert_eq!(acks, 2, "both senders are acknowledged");
     }
 }
