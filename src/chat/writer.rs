@@ -87,6 +87,7 @@ impl Writer {
                     hub,
                     metrics,
                     last_seq: HashMap::new(),
+                    unsure: HashMap::new(),
                 }
                 .run(rx)
             })
@@ -133,6 +134,11 @@ struct WriterLoop {
     metrics: Arc<Metrics>,
     /// Last committed seq per room; dropped after a failed commit so it is re-read.
     last_seq: HashMap<RoomId, i64>,
+    /// Rooms where a commit failed without our knowing whether it went
+    /// through (the connection dropped during `COMMIT`), with the last seq
+    /// broadcast there. Whatever was stored beyond it is broadcast before the
+    /// next batch, so that live receivers do not silently miss it.
+    unsure: HashMap<RoomId, (i64, String)>,
 }
 
 enum Outcome {
@@ -172,12 +178,15 @@ impl WriterLoop {
     fn commit(&mut self, batch: Vec<Post>) {
         self.metrics.commit_batch_size.observe(batch.len() as f64);
         let mut cache = self.last_seq.clone();
+        let mut base = HashMap::new();
         let result = match self.conn.take() {
             Some(conn) => Ok(conn),
             None => open_writer_connection(&self.db),
         }
         .and_then(|mut conn| {
-            let outcomes = conn.write_transaction(|conn| store(conn, &batch, &mut cache))?;
+            self.publish_unsure(&mut conn)?;
+            let outcomes =
+                conn.write_transaction(|conn| store(conn, &batch, &mut cache, &mut base))?;
             self.conn = Some(conn);
             Ok(outcomes)
         });
@@ -188,12 +197,56 @@ impl WriterLoop {
             }
             Err(err) => {
                 tracing::error!(error = %err, messages = batch.len(), "commit failed; senders may retry");
+                for post in &batch {
+                    let from = self.last_seq.get(&post.room).or(base.get(&post.room));
+                    if let Some(&from) = from {
+                        self.unsure
+                            .entry(post.room)
+                            .or_insert_with(|| (from, post.room_name.clone()));
+                    }
+                }
                 self.last_seq.clear();
                 for post in batch {
                     post.refuse(NOT_STORED);
                 }
             }
         }
+    }
+
+    /// Broadcasts what a commit of uncertain outcome did store (see `unsure`).
+    fn publish_unsure(&mut self, conn: &mut DbConn) -> Result<(), DbError> {
+        let rooms: Vec<RoomId> = self.unsure.keys().copied().collect();
+        for room in rooms {
+            let Some((from, name)) = self.unsure.get(&room).cloned() else {
+                continue;
+            };
+            let stored = Message::after(conn, room, from, i64::from(u16::MAX))?;
+            let frames: Vec<BatchFrame> = stored
+                .into_iter()
+                .map(|m| {
+                    let seq = m.0.seq;
+                    BatchFrame {
+                        text: ServerFrame::Message {
+                            room: name.clone(),
+                            message: super::rooms::view(m),
+                        }
+                        .encode(),
+                        seq,
+                        from: None,
+                    }
+                })
+                .collect();
+            if !frames.is_empty() {
+                tracing::warn!(room = %room, messages = frames.len(), "broadcasting messages stored by a commit whose outcome was unknown");
+                self.hub.publish_batch(room, &frames, |_, delivered| {
+                    self.metrics.messages_committed.inc();
+                    self.metrics.deliveries.inc_by(delivered as u64);
+                    None
+                });
+            }
+            self.unsure.remove(&room);
+        }
+        Ok(())
     }
 
     /// After commit: broadcast and acknowledge. Each room gets the batch's
@@ -311,10 +364,11 @@ fn store(
     conn: &mut DbConn,
     batch: &[Post],
     last_seq: &mut HashMap<RoomId, i64>,
+    base: &mut HashMap<RoomId, i64>,
 ) -> Result<Vec<Outcome>, DbError> {
     match conn {
-        DbConn::Sqlite(_) => store_each(conn, batch, last_seq),
-        DbConn::Pg(_) => store_batched(conn, batch, last_seq),
+        DbConn::Sqlite(_) => store_each(conn, batch, last_seq, base),
+        DbConn::Pg(_) => store_batched(conn, batch, last_seq, base),
     }
 }
 
@@ -323,10 +377,15 @@ fn next_seq(
     conn: &mut DbConn,
     room: RoomId,
     last_seq: &HashMap<RoomId, i64>,
+    base: &mut HashMap<RoomId, i64>,
 ) -> Result<i64, DbError> {
     Ok(match last_seq.get(&room) {
         Some(seq) => seq + 1,
-        None => Room::find(conn, room)?.last_seq + 1,
+        None => {
+            let seq = Room::find(conn, room)?.last_seq;
+            base.insert(room, seq);
+            seq + 1
+        }
     })
 }
 
@@ -362,6 +421,7 @@ fn store_each(
     conn: &mut DbConn,
     batch: &[Post],
     last_seq: &mut HashMap<RoomId, i64>,
+    base: &mut HashMap<RoomId, i64>,
 ) -> Result<Vec<Outcome>, DbError> {
     let now = now_ms();
     let mut outcomes: Vec<Outcome> = Vec::with_capacity(batch.len());
@@ -374,7 +434,7 @@ fn store_each(
             continue;
         }
         in_batch.insert((post.participant, post.cid.as_str()), outcomes.len());
-        let seq = next_seq(conn, post.room, last_seq)?;
+        let seq = next_seq(conn, post.room, last_seq, base)?;
         let new = new_message(post, seq, now);
         let Some(id) = Message::insert_new(conn, &new)? else {
             // Not inserted: this cid was stored before (a retry). Anything else
@@ -401,6 +461,7 @@ fn store_batched(
     conn: &mut DbConn,
     batch: &[Post],
     last_seq: &mut HashMap<RoomId, i64>,
+    base: &mut HashMap<RoomId, i64>,
 ) -> Result<Vec<Outcome>, DbError> {
     let now = now_ms();
     let keys: Vec<(ParticipantId, &str)> = batch
@@ -432,7 +493,7 @@ fn store_batched(
             plans.push(Plan::Stored(existing));
             continue;
         }
-        let seq = next_seq(conn, post.room, last_seq)?;
+        let seq = next_seq(conn, post.room, last_seq, base)?;
         last_seq.insert(post.room, seq);
         if !touched.contains(&post.room) {
             touched.push(post.room);
