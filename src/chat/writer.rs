@@ -39,17 +39,17 @@ pub struct Post {
 }
 
 impl Post {
-    /// Tells the sender the message was not stored; a retry with the same cid is safe.
-    fn refuse(&self, message: &str) {
-        let Some(sender) = &self.sender else {
+    /// Tells the sender nothing was stored; a retry with the same cid is safe.
+    fn refuse(self, message: &str) {
+        let Some(sender) = self.sender else {
             tracing::warn!(room = %self.room, "an approved message could not be stored");
             return;
         };
         let frame = ServerFrame::Error {
             code: ErrorCode::StorageUnavailable,
             message: message.to_owned(),
-            reference: Some(self.cid.clone()),
-            room: Some(self.room_name.clone()),
+            reference: Some(self.cid),
+            room: Some(self.room_name),
             retry_after_ms: Some(1000),
         };
         sender.reply(frame.encode());
@@ -87,7 +87,7 @@ impl Writer {
                     hub,
                     metrics,
                     last_seq: HashMap::new(),
-                    in_doubt: Vec::new(),
+                    unsure: HashMap::new(),
                 }
                 .run(rx)
             })
@@ -134,11 +134,11 @@ struct WriterLoop {
     metrics: Arc<Metrics>,
     /// Last committed seq per room; dropped after a failed commit so it is re-read.
     last_seq: HashMap<RoomId, i64>,
-    /// The batch of a commit that reported an error. The database may have
-    /// committed it anyway (the connection can drop between its commit and the
-    /// reply): until we know, nothing else is stored, or these messages' seqs
-    /// would be passed by newer ones and live receivers would never get them.
-    in_doubt: Vec<Post>,
+    /// Rooms where a commit failed without our knowing whether it went
+    /// through (the connection dropped during `COMMIT`), with the last seq
+    /// broadcast there. Whatever was stored beyond it is broadcast before the
+    /// next batch, so that live receivers do not silently miss it.
+    unsure: HashMap<RoomId, (i64, String)>,
 }
 
 enum Outcome {
@@ -177,80 +177,74 @@ impl WriterLoop {
 
     fn commit(&mut self, batch: Vec<Post>) {
         self.metrics.commit_batch_size.observe(batch.len() as f64);
-        let connected = match self.conn.take() {
+        let mut cache = self.last_seq.clone();
+        let mut base = HashMap::new();
+        let result = match self.conn.take() {
             Some(conn) => Ok(conn),
             None => open_writer_connection(&self.db),
-        };
-        let mut conn = match connected.and_then(|mut conn| {
-            self.resolve_in_doubt(&mut conn)?;
-            Ok(conn)
-        }) {
-            Ok(conn) => conn,
-            Err(err) => {
-                tracing::error!(error = %err, messages = batch.len(), "database unavailable; senders may retry");
-                for post in &batch {
-                    post.refuse(NOT_STORED);
-                }
-                return;
-            }
-        };
-        let mut cache = self.last_seq.clone();
-        match conn.write_transaction(|conn| store(conn, &batch, &mut cache)) {
+        }
+        .and_then(|mut conn| {
+            self.publish_unsure(&mut conn)?;
+            let outcomes =
+                conn.write_transaction(|conn| store(conn, &batch, &mut cache, &mut base))?;
+            self.conn = Some(conn);
+            Ok(outcomes)
+        });
+        match result {
             Ok(outcomes) => {
-                self.conn = Some(conn);
                 self.last_seq = cache;
                 self.publish(batch, outcomes)
             }
             Err(err) => {
                 tracing::error!(error = %err, messages = batch.len(), "commit failed; senders may retry");
-                self.last_seq.clear();
                 for post in &batch {
+                    let from = self.last_seq.get(&post.room).or(base.get(&post.room));
+                    if let Some(&from) = from {
+                        self.unsure
+                            .entry(post.room)
+                            .or_insert_with(|| (from, post.room_name.clone()));
+                    }
+                }
+                self.last_seq.clear();
+                for post in batch {
                     post.refuse(NOT_STORED);
                 }
-                self.in_doubt = batch;
             }
         }
     }
 
-    /// Finds out which messages of the failed commit were stored after all,
-    /// and delivers those (in their seq order) before anything newer.
-    fn resolve_in_doubt(&mut self, conn: &mut DbConn) -> Result<(), DbError> {
-        if self.in_doubt.is_empty() {
-            return Ok(());
-        }
-        let keys: Vec<(ParticipantId, &str)> = self
-            .in_doubt
-            .iter()
-            .map(|p| (p.participant, p.cid.as_str()))
-            .collect();
-        let mut stored: HashMap<(ParticipantId, String), Message> =
-            Message::find_by_cids(conn, &keys)?
+    /// Broadcasts what a commit of uncertain outcome did store (see `unsure`).
+    fn publish_unsure(&mut self, conn: &mut DbConn) -> Result<(), DbError> {
+        let rooms: Vec<RoomId> = self.unsure.keys().copied().collect();
+        for room in rooms {
+            let Some((from, name)) = self.unsure.get(&room).cloned() else {
+                continue;
+            };
+            let stored = Message::after(conn, room, from, i64::from(u16::MAX))?;
+            let frames: Vec<BatchFrame> = stored
                 .into_iter()
-                .filter_map(|m| Some(((m.participant_id, m.cid.clone()?), m)))
+                .map(|m| {
+                    let seq = m.0.seq;
+                    BatchFrame {
+                        text: ServerFrame::Message {
+                            room: name.clone(),
+                            message: super::rooms::view(m),
+                        }
+                        .encode(),
+                        seq,
+                        from: None,
+                    }
+                })
                 .collect();
-        let (mut posts, mut outcomes) = (Vec::new(), Vec::new());
-        for post in std::mem::take(&mut self.in_doubt) {
-            if let Some(m) = stored.remove(&(post.participant, post.cid.clone())) {
-                let new = NewMessage {
-                    site_id: m.site_id,
-                    room_id: m.room_id,
-                    seq: m.seq,
-                    participant_id: m.participant_id,
-                    cid: m.cid,
-                    body: m.body,
-                    ip: m.ip,
-                    created_at: m.created_at,
-                };
-                outcomes.push(Outcome::New(new, m.id));
-                posts.push(post);
+            if !frames.is_empty() {
+                tracing::warn!(room = %room, messages = frames.len(), "broadcasting messages stored by a commit whose outcome was unknown");
+                self.hub.publish_batch(room, &frames, |_, delivered| {
+                    self.metrics.messages_committed.inc();
+                    self.metrics.deliveries.inc_by(delivered as u64);
+                    None
+                });
             }
-        }
-        if !posts.is_empty() {
-            tracing::warn!(
-                messages = posts.len(),
-                "a commit that reported an error had succeeded; delivering its messages now"
-            );
-            self.publish(posts, outcomes);
+            self.unsure.remove(&room);
         }
         Ok(())
     }
@@ -370,10 +364,11 @@ fn store(
     conn: &mut DbConn,
     batch: &[Post],
     last_seq: &mut HashMap<RoomId, i64>,
+    base: &mut HashMap<RoomId, i64>,
 ) -> Result<Vec<Outcome>, DbError> {
     match conn {
-        DbConn::Sqlite(_) => store_each(conn, batch, last_seq),
-        DbConn::Pg(_) => store_batched(conn, batch, last_seq),
+        DbConn::Sqlite(_) => store_each(conn, batch, last_seq, base),
+        DbConn::Pg(_) => store_batched(conn, batch, last_seq, base),
     }
 }
 
@@ -382,10 +377,15 @@ fn next_seq(
     conn: &mut DbConn,
     room: RoomId,
     last_seq: &HashMap<RoomId, i64>,
+    base: &mut HashMap<RoomId, i64>,
 ) -> Result<i64, DbError> {
     Ok(match last_seq.get(&room) {
         Some(seq) => seq + 1,
-        None => Room::find(conn, room)?.last_seq + 1,
+        None => {
+            let seq = Room::find(conn, room)?.last_seq;
+            base.insert(room, seq);
+            seq + 1
+        }
     })
 }
 
@@ -421,6 +421,7 @@ fn store_each(
     conn: &mut DbConn,
     batch: &[Post],
     last_seq: &mut HashMap<RoomId, i64>,
+    base: &mut HashMap<RoomId, i64>,
 ) -> Result<Vec<Outcome>, DbError> {
     let now = now_ms();
     let mut outcomes: Vec<Outcome> = Vec::with_capacity(batch.len());
@@ -433,7 +434,7 @@ fn store_each(
             continue;
         }
         in_batch.insert((post.participant, post.cid.as_str()), outcomes.len());
-        let seq = next_seq(conn, post.room, last_seq)?;
+        let seq = next_seq(conn, post.room, last_seq, base)?;
         let new = new_message(post, seq, now);
         let Some(id) = Message::insert_new(conn, &new)? else {
             // Not inserted: this cid was stored before (a retry). Anything else
@@ -460,6 +461,7 @@ fn store_batched(
     conn: &mut DbConn,
     batch: &[Post],
     last_seq: &mut HashMap<RoomId, i64>,
+    base: &mut HashMap<RoomId, i64>,
 ) -> Result<Vec<Outcome>, DbError> {
     let now = now_ms();
     let keys: Vec<(ParticipantId, &str)> = batch
@@ -491,7 +493,7 @@ fn store_batched(
             plans.push(Plan::Stored(existing));
             continue;
         }
-        let seq = next_seq(conn, post.room, last_seq)?;
+        let seq = next_seq(conn, post.room, last_seq, base)?;
         last_seq.insert(post.room, seq);
         if !touched.contains(&post.room) {
             touched.push(post.room);
@@ -566,7 +568,7 @@ mod tests {
     use crate::db::models::{Participant, Site};
 
     /// A commit reported as failed had in fact succeeded (message 1). Before the
-    /// next batch is stored, message 1 is found and delivered, so a live
+    /// next batch is stored, message 1 is found and broadcast, so a live
     /// receiver gets 1 then 2: no gap.
     #[test]
     fn a_commit_that_failed_only_in_appearance_is_delivered_before_newer_messages() {
@@ -605,8 +607,7 @@ mod tests {
             sender: Some(sender.clone()),
         };
         // What the database holds after the commit whose reply was lost.
-        let first = post("c1");
-        Message::insert_new(&mut conn, &new_message(&first, 1, now_ms()))
+        Message::insert_new(&mut conn, &new_message(&post("c1"), 1, now_ms()))
             .unwrap()
             .unwrap();
         Room::set_last_seq(&mut conn, room.id, 1).unwrap();
@@ -617,7 +618,8 @@ mod tests {
             hub: hub.clone(),
             metrics: Arc::new(Metrics::default()),
             last_seq: HashMap::new(),
-            in_doubt: vec![first],
+            // What a failed commit leaves: the room's seq before it.
+            unsure: HashMap::from([(room.id, (0, "lobby".to_owned()))]),
         };
         writer.commit(vec![post("c2")]);
 
@@ -628,14 +630,18 @@ mod tests {
             }
         }
         assert_eq!(seqs, vec![1, 2], "message 1 reaches the room before 2");
-        assert!(writer.in_doubt.is_empty());
+        assert!(writer.unsure.is_empty());
+        // The first sender was told to retry; its own message reached it as a
+        // message, and the retry gets the original ack (duplicate).
+        let mut sender_seqs = Vec::new();
         let mut acks = 0;
         while let Some(item) = sender_queue.try_recv() {
-            if let Outbound::Reply(text) = item {
-                assert!(text.contains("\"type\":\"ack\""), "{text}");
-                acks += 1;
+            match item {
+                Outbound::Frame { seq: Some(seq), .. } => sender_seqs.push(seq),
+                Outbound::Reply(text) if text.contains("\"type\":\"ack\"") => acks += 1,
+                _ => {}
             }
         }
-        assert_eq!(acks, 2, "both senders are acknowledged");
+        assert_eq!((sender_seqs, acks), (vec![1], 1));
     }
 }
