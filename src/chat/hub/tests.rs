@@ -1,0 +1,142 @@
+use super::*;
+
+fn who(id: i64) -> Who {
+    Who {
+        id,
+        nick: format!("n{id}").into(),
+        kind: "guest".into(),
+        avatar: None,
+    }
+}
+
+#[test]
+fn presence_counts_participants_not_connections() {
+    let hub = Hub::new();
+    let ip = "127.0.0.1".parse().unwrap();
+    let (a1, qa1) = hub.connect(SiteId(1), ip, 1 << 20);
+    let (a2, _qa2) = hub.connect(SiteId(1), ip, 1 << 20);
+    let (b, qb) = hub.connect(SiteId(1), ip, 1 << 20);
+    hub.join(RoomId(1), "r", &b, &who(2));
+    hub.join(RoomId(1), "r", &a1, &who(1));
+    assert!(
+        matches!(qb.try_recv(), Some(Outbound::Frame { .. })),
+        "b sees a join"
+    );
+    let online = hub.join(RoomId(1), "r", &a2, &who(1));
+    assert_eq!(online.len(), 2);
+    assert!(
+        qb.try_recv().is_none(),
+        "second tab of the same participant is not announced"
+    );
+    hub.leave(RoomId(1), "r", a2.id);
+    assert!(
+        qb.try_recv().is_none(),
+        "one tab left, participant still present"
+    );
+    hub.leave(RoomId(1), "r", a1.id);
+    assert!(
+        matches!(qb.try_recv(), Some(Outbound::Frame { .. })),
+        "b sees the leave"
+    );
+    let delivered = hub.publish(RoomId(1), &Arc::from("x"), Some(1), None);
+    assert_eq!(delivered, 1);
+    while let Some(frame) = qa1.try_recv() {
+        assert!(matches!(frame, Outbound::Frame { .. }));
+    }
+}
+
+#[test]
+fn read_receipts_stop_in_crowded_rooms() {
+    let hub = Hub::new();
+    let ip = "127.0.0.1".parse().unwrap();
+    let (reader, _reader_queue) = hub.connect(SiteId(1), ip, 1 << 20);
+    let (watcher, watcher_queue) = hub.connect(SiteId(1), ip, 1 << 20);
+    hub.join(RoomId(1), "r", &reader, &who(1));
+    hub.join(RoomId(1), "r", &watcher, &who(2));
+    while watcher_queue.try_recv().is_some() {}
+    hub.seen(RoomId(1), "r", 1, 5, reader.id);
+    assert!(matches!(
+        watcher_queue.try_recv(),
+        Some(Outbound::Frame { .. })
+    ));
+    assert_eq!(hub.seen_in(RoomId(1)), vec![SeenCursor { id: 1, seq: 5 }]);
+
+    let crowd: Vec<_> = (3..=SEEN_MAX_PRESENT as i64 + 1)
+        .map(|id| {
+            let (conn, queue) = hub.connect(SiteId(1), ip, 1 << 20);
+            hub.join(RoomId(1), "r", &conn, &who(id));
+            (conn, queue)
+        })
+        .collect();
+    while watcher_queue.try_recv().is_some() {}
+    hub.seen(RoomId(1), "r", 1, 6, reader.id);
+    assert!(watcher_queue.try_recv().is_none(), "no receipts in a crowd");
+    assert!(hub.seen_in(RoomId(1)).is_empty());
+    drop(crowd);
+}
+
+#[test]
+fn slow_consumer_is_closed_not_blocking() {
+    let hub = Hub::new();
+    let ip = "127.0.0.1".parse().unwrap();
+    let (slow, q) = hub.connect(SiteId(1), ip, 10);
+    hub.join(RoomId(1), "r", &slow, &who(1));
+    let frame: Arc<str> = Arc::from("123456");
+    assert_eq!(hub.publish(RoomId(1), &frame, Some(1), None), 1);
+    assert_eq!(hub.publish(RoomId(1), &frame, Some(2), None), 0);
+    assert!(matches!(q.try_recv(), Some(Outbound::Frame { .. })));
+    assert!(matches!(
+        q.try_recv(),
+        Some(Outbound::Close(c)) if c.reason == CloseReason::SlowConsumer
+    ));
+}
+
+#[test]
+fn a_batch_reaches_everyone_but_each_sender_in_order() {
+    let hub = Hub::new();
+    let ip = "127.0.0.1".parse().unwrap();
+    let (a, qa) = hub.connect(SiteId(1), ip, 1 << 20);
+    let (b, qb) = hub.connect(SiteId(1), ip, 1 << 20);
+    let (c, qc) = hub.connect(SiteId(1), ip, 1 << 20);
+    let (slow, qs) = hub.connect(SiteId(1), ip, 5);
+    for (h, w) in [(&a, 1), (&b, 2), (&c, 3), (&slow, 4)] {
+        hub.join(RoomId(1), "r", h, &who(w));
+    }
+    for q in [&qa, &qb, &qc, &qs] {
+        while q.try_recv().is_some() {} // presence
+    }
+    let frame = |seq, from: &ConnHandle| BatchFrame {
+        text: Arc::from(format!("m{seq}")),
+        seq,
+        from: Some(from.id),
+    };
+    let out = hub.publish_batch(
+        RoomId(1),
+        &[frame(7, &a), frame(8, &b), frame(9, &a)],
+        |k, delivered| Some(Arc::from(format!("ack{k}:{delivered}"))),
+    );
+    assert_eq!(out, [true, true, true], "every ack queued in place");
+    let items = |q: &ConnQueue| {
+        std::iter::from_fn(|| q.try_recv())
+            .map(|o| match o {
+                Outbound::Frame { text, .. } | Outbound::Reply(text) => text.to_string(),
+                Outbound::Close(_) => "close".into(),
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(items(&qa), ["ack0:2", "m8", "ack2:2"], "acks in seq order");
+    assert_eq!(items(&qb), ["m7", "ack1:2", "m9"]);
+    assert_eq!(items(&qc), ["m7", "m8", "m9"]);
+    assert_eq!(items(&qs), ["close"], "over its bound: told to close");
+}
+
+#[test]
+fn ip_slots_are_released() {
+    let hub = Hub::new();
+    let ip: IpAddr = "10.0.0.1".parse().unwrap();
+    let first = hub.reserve_ip(ip, 1);
+    assert!(first.is_some());
+    assert!(hub.reserve_ip(ip, 1).is_none());
+    drop(first);
+    assert!(hub.reserve_ip(ip, 1).is_some());
+}
