@@ -22,17 +22,14 @@ async fn setup() -> (TestApp, Mailbox, Site) {
 async fn setup_with(mail: impl FnOnce(&mut MailConfig)) -> (TestApp, Site) {
     let app = spawn_configured(test_db(), move |config| mail(&mut config.mail)).await;
     let site = app.site(&[ORIGIN]).await;
-    let s = site.clone();
-    app.db
-        .run(move |conn| {
-            SiteSettings {
-                registration_allowed: Some(true),
-                ..Default::default()
-            }
-            .apply(conn, s.id)
-        })
-        .await
-        .unwrap();
+    app.configure_site(
+        &site,
+        SiteSettings {
+            registration_allowed: Some(true),
+            ..Default::default()
+        },
+    )
+    .await;
     (app, site)
 }
 
@@ -230,34 +227,28 @@ async fn registration_errors_are_clear() {
     );
     // Accounts are per site.
     let other = app.site(&[ORIGIN]).await;
-    let o = other.clone();
-    app.db
-        .run(move |conn| {
-            SiteSettings {
-                registration_allowed: Some(true),
-                ..Default::default()
-            }
-            .apply(conn, o.id)
-        })
-        .await
-        .unwrap();
+    app.configure_site(
+        &other,
+        SiteSettings {
+            registration_allowed: Some(true),
+            ..Default::default()
+        },
+    )
+    .await;
     assert_eq!(
         register(&app, &other, "Bob", "bob@example.com").await["type"],
         "registered"
     );
     mailbox.nth("bob@example.com", 2).await;
 
-    let s = site.clone();
-    app.db
-        .run(move |conn| {
-            SiteSettings {
-                registration_allowed: Some(false),
-                ..Default::default()
-            }
-            .apply(conn, s.id)
-        })
-        .await
-        .unwrap();
+    app.configure_site(
+        &site,
+        SiteSettings {
+            registration_allowed: Some(false),
+            ..Default::default()
+        },
+    )
+    .await;
     assert_eq!(
         register(&app, &site, "Carol", "carol@example.com").await["code"],
         "registration_closed"

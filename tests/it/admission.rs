@@ -181,17 +181,14 @@ async fn hello_validates_nick_version_and_site_policy() {
         .await;
     assert_eq!(client.recv().await["code"], "already_ready");
 
-    let s = site.clone();
-    app.db
-        .run(move |conn| {
-            chatctl::db::models::site::SiteSettings {
-                guests_allowed: Some(false),
-                ..Default::default()
-            }
-            .apply(conn, s.id)
-        })
-        .await
-        .unwrap();
+    app.configure_site(
+        &site,
+        SiteSettings {
+            guests_allowed: Some(false),
+            ..Default::default()
+        },
+    )
+    .await;
     let mut refused = app.connect(&site.public_key).await;
     assert_eq!(
         refused.hello(json!({"nick": "bob"})).await["code"],
@@ -414,18 +411,15 @@ async fn the_check_endpoint_explains_refusals_to_browsers() {
     );
     // It tells the widget which forms to show: no guests once verified identity
     // is required, registration when the site allows it.
-    let s = site.clone();
-    app.db
-        .run(move |conn| {
-            chatctl::db::models::site::SiteSettings {
-                registration_allowed: Some(true),
-                verified_required: Some(true),
-                ..Default::default()
-            }
-            .apply(conn, s.id)
-        })
-        .await
-        .unwrap();
+    app.configure_site(
+        &site,
+        SiteSettings {
+            registration_allowed: Some(true),
+            verified_required: Some(true),
+            ..Default::default()
+        },
+    )
+    .await;
     let ok = check(&site.public_key, ORIGIN).await.unwrap();
     assert_eq!(
         ok.json::<serde_json::Value>().await.unwrap(),

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use chatctl::app::Application;
 use chatctl::config::{Limits, MailConfig, ServeConfig};
+pub use chatctl::db::models::site::SiteSettings;
 use chatctl::db::models::Site;
 use chatctl::db::Db;
 use chatctl::input::Origin;
@@ -175,6 +176,15 @@ impl TestApp {
             .run(move |conn| Site::create(conn, "Test site", &origins, false))
             .await
             .unwrap()
+    }
+
+    /// Changes a site's settings, as `chatctl site set` would.
+    pub async fn configure_site(&self, site: &Site, settings: SiteSettings) {
+        let id = site.id;
+        self.db
+            .run(move |conn| settings.apply(conn, id))
+            .await
+            .unwrap();
     }
 
     pub fn ws_url(&self, site_key: &str) -> String {

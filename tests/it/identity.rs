@@ -228,17 +228,14 @@ async fn sites_can_require_verified_identity_and_guests_cannot_take_verified_nam
     .await;
     assert_eq!(renamed["code"], "nick_taken");
 
-    let s = site.clone();
-    app.db
-        .run(move |conn| {
-            SiteSettings {
-                verified_required: Some(true),
-                ..Default::default()
-            }
-            .apply(conn, s.id)
-        })
-        .await
-        .unwrap();
+    app.configure_site(
+        &site,
+        SiteSettings {
+            verified_required: Some(true),
+            ..Default::default()
+        },
+    )
+    .await;
     let (_, refused) = hello_with(&app, &site.public_key, json!({"nick": "visitor"})).await;
     assert_eq!(refused["code"], "verification_required");
     let (_, refused) = hello_with(

@@ -303,17 +303,14 @@ async fn presence_and_typing_reach_the_room() {
 async fn rooms_per_site_and_precreated_policy() {
     let app = spawn_app().await;
     let site = app.site(&[ORIGIN]).await;
-    let s = site.clone();
-    app.db
-        .run(move |conn| {
-            chatctl::db::models::site::SiteSettings {
-                max_rooms: Some(2),
-                ..Default::default()
-            }
-            .apply(conn, s.id)
-        })
-        .await
-        .unwrap();
+    app.configure_site(
+        &site,
+        SiteSettings {
+            max_rooms: Some(2),
+            ..Default::default()
+        },
+    )
+    .await;
     let (mut client, _) = app.guest(&site.public_key, "x").await;
     client.join("one", None).await;
     client.join("two", None).await;
@@ -326,18 +323,15 @@ async fn rooms_per_site_and_precreated_policy() {
     // Existing rooms stay joinable.
     client.join("one", None).await;
 
-    let s = site.clone();
-    app.db
-        .run(move |conn| {
-            chatctl::db::models::site::SiteSettings {
-                room_policy: Some("precreated".into()),
-                max_rooms: Some(100),
-                ..Default::default()
-            }
-            .apply(conn, s.id)
-        })
-        .await
-        .unwrap();
+    app.configure_site(
+        &site,
+        SiteSettings {
+            room_policy: Some("precreated".into()),
+            max_rooms: Some(100),
+            ..Default::default()
+        },
+    )
+    .await;
     let (mut late, _) = app.guest(&site.public_key, "y").await;
     late.send(json!({"type": "join", "room": "new-room"})).await;
     assert_eq!(late.recv().await["code"], "room_not_found");

@@ -538,17 +538,14 @@ async fn widget_accounts_register_confirm_log_in_and_identify() {
     let app = spawn_configured(test_db(), move |config| config.mail.smtp_url = Some(smtp)).await;
     let host = HostSite::start().await;
     let site = app.site(&[&host.origin()]).await;
-    let s = site.clone();
-    app.db
-        .run(move |conn| {
-            SiteSettings {
-                registration_allowed: Some(true),
-                ..Default::default()
-            }
-            .apply(conn, s.id)
-        })
-        .await
-        .unwrap();
+    app.configure_site(
+        &site,
+        SiteSettings {
+            registration_allowed: Some(true),
+            ..Default::default()
+        },
+    )
+    .await;
     let inline = |extra: &str| {
         tag(
             &site,
@@ -761,35 +758,29 @@ async fn widget_accounts_register_confirm_log_in_and_identify() {
     until(&browser, "the forged token refused", "shown('[data-chatctl=notice]') && $('[data-chatctl=notice]').textContent.includes('no longer valid') && !shown('[data-chatctl=composer]') && !shown('[data-chatctl=nick]')").await;
 
     // Registration closes: the site's members can still sign in; nobody new can register.
-    let s = site.clone();
-    app.db
-        .run(move |conn| {
-            SiteSettings {
-                registration_allowed: Some(false),
-                verified_required: Some(true),
-                ..Default::default()
-            }
-            .apply(conn, s.id)
-        })
-        .await
-        .unwrap();
+    app.configure_site(
+        &site,
+        SiteSettings {
+            registration_allowed: Some(false),
+            verified_required: Some(true),
+            ..Default::default()
+        },
+    )
+    .await;
     run(&browser, "localStorage.clear();").await;
     browser.goto(&host.url("/")).await.unwrap();
     until(&browser, "sign-in for members only", "shown('[data-chatctl=login]') && !shown('[data-chatctl=login] [data-to=register]') && !shown('[data-chatctl=nick]')").await;
 
     // A site that only admits signed-in users, with no members and no registration, says so.
     let closed = app.site(&[&host.origin()]).await;
-    let c = closed.clone();
-    app.db
-        .run(move |conn| {
-            SiteSettings {
-                verified_required: Some(true),
-                ..Default::default()
-            }
-            .apply(conn, c.id)
-        })
-        .await
-        .unwrap();
+    app.configure_site(
+        &closed,
+        SiteSettings {
+            verified_required: Some(true),
+            ..Default::default()
+        },
+    )
+    .await;
     host.page(
         "/closed",
         page(

@@ -41,7 +41,7 @@ pub(super) fn store(
 }
 
 /// The seq the next message in `room` gets (read once, then cached).
-pub(super) fn next_seq(
+fn next_seq(
     conn: &mut DbConn,
     room: RoomId,
     last_seq: &HashMap<RoomId, i64>,
@@ -70,7 +70,7 @@ pub(super) fn new_message(post: &Post, seq: i64, now: i64) -> NewMessage {
     }
 }
 
-pub(super) fn save_last_seqs(
+fn save_last_seqs(
     conn: &mut DbConn,
     touched: &[RoomId],
     last_seq: &HashMap<RoomId, i64>,
@@ -85,7 +85,7 @@ pub(super) fn save_last_seqs(
 
 /// SQLite: one insert per message. Statements are cheap in-process; a
 /// duplicate cid is found by the insert itself, so no lookup runs before it.
-pub(super) fn store_each(
+fn store_each(
     conn: &mut DbConn,
     batch: &[Post],
     last_seq: &mut HashMap<RoomId, i64>,
@@ -125,7 +125,7 @@ pub(super) fn store_each(
 /// PostgreSQL: a few round trips per batch instead of one per message. One
 /// query finds retried cids, one multi-row insert stores the rest, one update
 /// per room moves its seq.
-pub(super) fn store_batched(
+fn store_batched(
     conn: &mut DbConn,
     batch: &[Post],
     last_seq: &mut HashMap<RoomId, i64>,
@@ -207,14 +207,14 @@ pub(super) fn store_batched(
 }
 
 /// The stored form of an earlier outcome in the same batch.
-pub(super) fn as_stored(outcome: &Outcome) -> Message {
+fn as_stored(outcome: &Outcome) -> Message {
     match outcome {
         Outcome::New(msg, id) => stored(msg, *id),
         Outcome::Duplicate(msg) => msg.clone(),
     }
 }
 
-pub(super) fn stored(new: &NewMessage, id: MessageId) -> Message {
+fn stored(new: &NewMessage, id: MessageId) -> Message {
     Message {
         id,
         site_id: new.site_id,
