@@ -14,6 +14,7 @@
 //! - [`mail`] — outgoing email (SMTP or an outbox folder) and visitor-facing templates.
 //! - [`db`] — diesel models and queries on SQLite or PostgreSQL, embedded migrations.
 //! - [`input`] — validated newtypes for everything users type (names, origins, keys).
+//! - [`lang`] — the languages of the widget, emails and account pages.
 //! - [`metrics`] — Prometheus counters and gauges.
 //! - [`timefmt`] — UTC dates for pages, forms and exports.
 
@@ -26,6 +27,7 @@ pub mod db;
 pub mod http;
 pub mod identity;
 pub mod input;
+pub mod lang;
 pub mod mail;
 pub mod metrics;
 pub mod moderation;

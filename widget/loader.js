@@ -13,7 +13,7 @@
     C[m] = C[m] || function () { C.calls.push([m, arguments]); };
   });
   var base = new URL("widget/__CHATCTL_VERSION__", s.src).href;
-  var langs = ["en", "fr", "ru", "de", "es"];
+  var langs = __CHATCTL_LANGS__; // the languages with a pack (src/lang.rs)
   var pick = function (tag) {
     tag = String(tag || "").slice(0, 2).toLowerCase();
     return langs.indexOf(tag) < 0 ? "" : tag;

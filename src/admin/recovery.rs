@@ -26,7 +26,8 @@ use crate::db::models::{AdminUser, TokenProblem};
 use crate::db::now_ms;
 use crate::identity::password;
 use crate::input::{check_password, Email};
-use crate::mail::{self, Lang};
+use crate::lang::Lang;
+use crate::mail;
 
 const LINK_TTL_MS: i64 = 3_600_000;
 /// One mail per account per minute, whoever asks.

@@ -12,7 +12,7 @@ use warp::{Filter, Rejection, Reply};
 use super::AppState;
 use crate::db::models::{Site, TokenProblem};
 use crate::identity::accounts::AccountError;
-use crate::mail::Lang;
+use crate::lang::Lang;
 
 #[derive(Deserialize)]
 struct LinkQuery {

@@ -294,8 +294,8 @@ mod tests {
 
     #[test]
     fn the_widget_source_shrinks() {
-        let src = include_str!("../../widget/chatctl.js");
-        let out = javascript(src);
+        let src = super::super::bundle::join().unwrap();
+        let out = javascript(&src);
         assert!(
             out.len() < src.len() * 9 / 10,
             "{} -> {}",

@@ -15,7 +15,8 @@ use super::password;
 use crate::db::models::{Account, Site, SiteId, TokenProblem, TokenPurpose};
 use crate::db::{now_ms, Db, DbError};
 use crate::input::{check_password, Email, Nickname};
-use crate::mail::{Email as Mail, Lang, Mailer};
+use crate::lang::Lang;
+use crate::mail::{Email as Mail, Mailer};
 
 const VERIFY_TTL_MS: i64 = 24 * 3600 * 1000;
 const RESET_TTL_MS: i64 = 3600 * 1000;

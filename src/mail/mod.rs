@@ -19,7 +19,7 @@ use thiserror::Error;
 use tokio::sync::mpsc;
 
 pub use alerts::ReportAlerts;
-pub use render::{Lang, Templates};
+pub use render::Templates;
 
 /// Delays between delivery attempts of one mail.
 const RETRY_DELAYS: [Duration; 3] = [

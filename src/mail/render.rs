@@ -8,55 +8,11 @@ use rust_embed::RustEmbed;
 use serde_json::{json, Value};
 
 use super::MailError;
+use crate::lang::Lang;
 
 #[derive(RustEmbed)]
 #[folder = "src/templates/"]
 struct Embedded;
-
-/// A language the visitor-facing text is translated into.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lang {
-    En,
-    Fr,
-    Ru,
-    De,
-    Es,
-}
-
-impl Lang {
-    /// The best match for a language tag (`fr`, `fr-CA`) or an Accept-Language
-    /// header; English when nothing matches.
-    pub fn pick(tags: Option<&str>) -> Lang {
-        let tags = tags.unwrap_or_default();
-        tags.split(',')
-            .map(|tag| {
-                tag.split(';')
-                    .next()
-                    .unwrap_or_default()
-                    .trim()
-                    .to_ascii_lowercase()
-            })
-            .find_map(|tag| match tag.split('-').next().unwrap_or_default() {
-                "en" => Some(Lang::En),
-                "fr" => Some(Lang::Fr),
-                "ru" => Some(Lang::Ru),
-                "de" => Some(Lang::De),
-                "es" => Some(Lang::Es),
-                _ => None,
-            })
-            .unwrap_or(Lang::En)
-    }
-
-    pub fn code(self) -> &'static str {
-        match self {
-            Lang::En => "en",
-            Lang::Fr => "fr",
-            Lang::Ru => "ru",
-            Lang::De => "de",
-            Lang::Es => "es",
-        }
-    }
-}
 
 /// Compiled templates; cheap to clone.
 #[derive(Clone)]
@@ -204,17 +160,9 @@ mod tests {
     }
 
     #[test]
-    fn languages_are_picked_from_tags_and_headers() {
-        assert_eq!(Lang::pick(None), Lang::En);
-        assert_eq!(Lang::pick(Some("fr-CA")), Lang::Fr);
-        assert_eq!(Lang::pick(Some("nl, de;q=0.8, en;q=0.5")), Lang::De);
-        assert_eq!(Lang::pick(Some("zz")), Lang::En);
-    }
-
-    #[test]
     fn every_mail_renders_in_every_language_and_escapes_html() {
         let templates = Templates::new();
-        for lang in [Lang::En, Lang::Fr, Lang::Ru, Lang::De, Lang::Es] {
+        for lang in Lang::ALL {
             for kind in ["verify", "reset"] {
                 let vars = [("name", "<b>Ann</b>"), ("site", "Blog & co")];
                 let (subject, text, html) = templates

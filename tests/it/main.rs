@@ -25,3 +25,4 @@ mod process;
 mod rooms;
 mod widget;
 mod widget_assets;
+mod widget_js;

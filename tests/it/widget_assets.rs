@@ -8,11 +8,12 @@ use reqwest::header::{
 };
 use reqwest::StatusCode;
 
+use chatctl::lang::Lang;
+
 use crate::common::*;
 
 /// Issue 4's budget: what a first visit downloads (loader, script, one language), gzipped.
 const BUDGET: usize = 15 * 1024;
-const LANGS: [&str; 5] = ["en", "fr", "ru", "de", "es"];
 
 fn gunzip(bytes: &[u8]) -> String {
     let mut out = String::new();
@@ -115,7 +116,7 @@ async fn widget_files_are_versioned_cached_and_compressed() {
 
     // Language packs, each valid JSON with the same keys.
     let mut biggest_pack = 0;
-    for lang in LANGS {
+    for lang in Lang::ALL.map(Lang::code) {
         let pack = get(&format!("/widget/{version}/{lang}.json"), true)
             .await
             .unwrap();

@@ -5,7 +5,7 @@
 use super::*;
 use crate::chat::identify::{account_refusal, identify, Identified};
 use crate::db::models::ParticipantKind;
-use crate::mail::Lang;
+use crate::lang::Lang;
 
 impl Session {
     pub(super) async fn hello(

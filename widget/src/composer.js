@@ -1,0 +1,150 @@
+// What the visitor sends: the composer and its send queue (retries with the same cid until
+// acknowledged), typing indicators, and message reports. Methods of Widget (widget.js).
+
+import { TYPING_EVERY_MS, TYPING_IDLE_MS, SEND_WAITS, SEND_RETRIES } from "./codes.js";
+import { h } from "./dom.js";
+import { newCid, backoff, chars, tooLong } from "./util.js";
+
+export const composerMethods = {
+  submitComposer() {
+    const text = this.input.value.trim();
+    if (!text) return;
+    const lim = this.limits;
+    const cid = newCid();
+    const over = tooLong({ type: "send", room: this.room, cid, text }, lim);
+    const problem = over ? this.T("tooLong", { n: chars(text), max: lim.max_message_chars }) : "";
+    this.input.setCustomValidity(problem);
+    if (problem) {
+      this.input.reportValidity();
+      return;
+    }
+
+    this.input.value = "";
+    this.autosize();
+    this.stopTyping();
+    const el = this.messageEl(this.me || { nick: this.nick || "", kind: "guest", id: 0 }, text, Date.now(), true);
+    el.dataset.state = "sending";
+    const label = el.querySelector(".state");
+    label.textContent = this.T(this.joined ? "sending" : "queued");
+    const p = { cid, room: this.room, text, el, label, tries: 0, wait: 0 };
+    this.pending.set(cid, p);
+    this.list.appendChild(el);
+    this.renderEmpty();
+    this.scrollDown();
+    this.transmit(p);
+  },
+
+  transmit(p) {
+    if (!this.joined || p.wait) return;
+    p.label.textContent = this.T("sending");
+    this.send({ type: "send", room: p.room, cid: p.cid, text: p.text });
+  },
+
+  unqueue(p) {
+    clearTimeout(p.wait);
+    clearInterval(p.tick);
+    p.wait = 0;
+  },
+
+  /** A send refused: retried later (rate limits, server trouble), held, or failed for good. */
+  sendFailed(p, f) {
+    let ms = 0;
+    const secs = (t) => Math.max(1, Math.ceil(t / 1000));
+    const countdown = SEND_WAITS[f.code];
+    if (countdown) {
+      ms = f.retry_after_ms || 1000;
+      // A visible countdown, then the same cid again (nothing was stored).
+      const until = Date.now() + ms;
+      const show = () => (p.label.textContent = this.T(countdown, { s: secs(until - Date.now()) }));
+      show();
+      clearInterval(p.tick);
+      p.tick = setInterval(show, 1000);
+    } else if (SEND_RETRIES.includes(f.code)) {
+      ms = backoff(++p.tries);
+      p.label.textContent = this.T("busy");
+    }
+    if (ms) {
+      clearTimeout(p.wait);
+      p.wait = setTimeout(() => {
+        this.unqueue(p);
+        this.transmit(p);
+      }, ms);
+      return;
+    }
+    this.unqueue(p);
+    this.pending.delete(p.cid);
+    if (f.code === "held_for_review") {
+      p.el.dataset.state = "held";
+      p.label.textContent = this.T("held");
+      return;
+    }
+    p.el.dataset.state = "failed";
+    let why = f.message;
+    if (f.code === "muted") {
+      why = this.T("muted", { min: Math.max(1, Math.ceil((f.retry_after_ms || 0) / 60000)) });
+      this.showNotice(`${why} ${f.message}`);
+    } else if (f.code === "room_locked") {
+      why = this.T("locked");
+      this.showNotice(why);
+    }
+    p.label.textContent = this.T("notSent", { why });
+    this.say(p.label.textContent);
+  },
+
+  onInput() {
+    this.input.setCustomValidity("");
+    this.autosize();
+    if (!this.joined) return;
+    if (!this.input.value.trim()) return this.stopTyping();
+    const now = Date.now();
+    if (now - this.typedAt > TYPING_EVERY_MS) {
+      this.typedAt = now;
+      this.send({ type: "typing", room: this.room, active: true });
+    }
+    clearTimeout(this.typingIdle);
+    this.typingIdle = setTimeout(() => this.stopTyping(), TYPING_IDLE_MS);
+  },
+
+  stopTyping() {
+    clearTimeout(this.typingIdle);
+    if (!this.typedAt) return;
+    this.typedAt = 0;
+    if (this.joined) this.send({ type: "typing", room: this.room, active: false });
+  },
+
+  autosize() {
+    const t = this.input;
+    t.style.height = "auto";
+    t.style.height = `${t.scrollHeight + t.offsetHeight - t.clientHeight}px`; // content + borders
+  },
+
+  /** The report form under a message: an optional reason, then a `report` frame. */
+  report(el, seq) {
+    if (el.querySelector(".repform")) return;
+    const form = h("form", "repform");
+    const id = `rep${seq}`;
+    const label = h("label", "sr", this.T("reportWhy"));
+    label.htmlFor = id;
+    const input = h("input");
+    input.id = id;
+    input.maxLength = 500;
+    input.placeholder = this.T("reportWhy");
+    const go = h("button", "", this.T("report"));
+    const cancel = h("button", "", this.T("cancel"));
+    cancel.type = "button";
+    cancel.addEventListener("click", () => {
+      form.remove();
+      el.querySelector(".rep").focus();
+    });
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      const frame = { type: "report", room: this.room, seq };
+      if (input.value.trim()) frame.reason = input.value.trim();
+      this.send(frame);
+      go.disabled = true;
+    });
+    form.append(label, input, go, cancel);
+    el.querySelector(".body").appendChild(form);
+    input.focus();
+  },
+};

@@ -1,0 +1,233 @@
+// What the widget does with each frame the server sends: the FRAMES table, one handler per
+// frame type (docs/PROTOCOL.md describes every frame). A handler is called with the frame and
+// with the widget as `this`, like a method of Widget. The table has no prototype: frame
+// types come from the network.
+
+import { TYPING_EXPIRE_MS, STOPS, ACCOUNT_FRAMES } from "./codes.js";
+import { emit } from "./events.js";
+import { h } from "./dom.js";
+import { load, save } from "./storage.js";
+import { accountFrames } from "./accounts.js";
+
+/** Frame type -> handler. */
+const FRAMES = {
+  __proto__: null,
+  ready(f) {
+    this.ready = true;
+    this.attempt = 0;
+    this.me = f.me;
+    this.limits = f.limits;
+    this.nick = f.me.nick;
+    // Only guests get a guest token; other identities live in their own tokens.
+    if (f.guest_token) {
+      this.token = f.guest_token;
+      save(this.key + "guest", { nick: this.nick, token: this.token });
+    }
+    this.meEl.textContent = this.T("you", { name: f.me.nick });
+    this.outBtn.hidden = f.me.kind !== "member";
+    this.setStatus("online");
+    this.showNotice("");
+    this.showForm("composer");
+    this.sendJoin();
+  },
+
+  welcome(f) {
+    this.joined = true;
+    // The server forgot our receipt when we left: send it again.
+    this.seenSent = 0;
+    this.people = new Map(f.online.map((p) => [p.id, p]));
+    this.renderPeople(f.online.length);
+    const first = this.lastSeq == null;
+    if (f.mode === "resumed") {
+      this.stick(() => f.messages.forEach((m) => this.addMessage(m, undefined, true)));
+    } else {
+      // latest or reset: this page replaces whatever we had; pending sends stay.
+      this.list.querySelectorAll("[data-seq],.sys").forEach((n) => n.remove());
+      this.resetRoom();
+      this.more = f.more;
+      f.messages.forEach((m) => this.addMessage(m));
+      this.scrollDown();
+    }
+    if (first) {
+      // Unread on a returning visitor's closed widget: messages since their last visit.
+      const read = load(this.key + "read")[this.room];
+      if (read != null && !this.isOpen()) {
+        this.setUnread(f.messages.filter((m) => m.seq > read && (!this.me || m.author.id !== this.me.id)).length);
+      }
+    }
+    this.lastSeq = f.mode === "resumed" ? Math.max(this.lastSeq, f.seq) : f.seq;
+    this.moreBtn.hidden = !this.more;
+    this.renderEmpty();
+    this.markRead();
+    this.fill();
+    (f.seen || []).forEach((c) => FRAMES.seen.call(this, c));
+    this.sendSeen();
+    // Resend everything not yet acknowledged, with the same cid: the server deduplicates.
+    this.pending.forEach((p) => this.transmit(p));
+  },
+
+  message(f) {
+    this.lastSeq = Math.max(this.lastSeq || 0, f.seq);
+    this.removeTyper(f.author.id);
+    const mine = this.me && f.author.id === this.me.id;
+    if (mine) {
+      // An approve-first message of ours, now approved: it replaces the waiting copy.
+      const held = [...this.list.querySelectorAll("[data-state=held]")].find((el) => el.querySelector(".text").textContent === f.text);
+      if (held) held.remove();
+    }
+    this.addMessage(f, undefined, true);
+    if (!mine) {
+      this.say(`${f.author.nick}: ${f.text}`);
+      if (!this.isOpen()) this.setUnread(this.unread + 1);
+      if (!this.isOpen() || document.hidden) this.beep();
+    }
+    this.markRead();
+    emit("message", { room: f.room, seq: f.seq, id: f.id, author: f.author, text: f.text, ts: f.ts, own: !!mine }, this);
+  },
+
+  ack(f) {
+    // Acks arrive in seq order with messages, so they advance the resume point too.
+    this.lastSeq = Math.max(this.lastSeq || 0, f.seq);
+    const p = this.pending.get(f.cid);
+    if (!p) return;
+    this.unqueue(p);
+    this.pending.delete(f.cid);
+    if (this.bySeq.has(f.seq)) {
+      // Already shown: it was stored before a reconnect and came back in the resume page.
+      p.el.remove();
+      return;
+    }
+    const el = p.el;
+    el.dataset.seq = f.seq;
+    el.dataset.state = "sent";
+    el.dataset.id = f.id;
+    this.setTime(el.querySelector(".time"), f.ts);
+    // Seed 003's delivery report: how many other open chats the message reached.
+    p.label.textContent = this.T(f.delivered ? "delivered" : "sent", { n: f.delivered });
+    this.index(f.seq, el);
+    this.stick(() => this.place(el, f.seq));
+    this.renderSeen();
+    this.markRead();
+  },
+
+  history(f) {
+    this.loading = false;
+    const top = this.list.firstElementChild;
+    const before = this.list.scrollHeight;
+    f.messages.forEach((m) => this.addMessage(m, top && top.dataset.seq ? top : this.list.querySelector("[data-seq]")));
+    this.list.scrollTop += this.list.scrollHeight - before; // keep the reader's place
+    this.more = f.more;
+    this.moreBtn.hidden = !this.more;
+    this.moreBtn.disabled = false;
+    this.renderEmpty();
+    this.fill();
+  },
+
+  presence(f) {
+    if (f.event === "join") this.people.set(f.who.id, f.who);
+    else this.people.delete(f.who.id);
+    this.renderPeople(f.online);
+    if (this.me && f.who.id === this.me.id) return;
+    if (f.event === "leave") this.removeTyper(f.who.id);
+    const text = this.T(f.event === "join" ? "joined" : "left", { name: f.who.nick });
+    this.stick(() => this.list.appendChild(h("li", "sys", text)));
+    this.renderEmpty();
+  },
+
+  typing(f) {
+    const id = f.who.id;
+    if (this.me && id === this.me.id) return;
+    this.removeTyper(id);
+    if (f.active) {
+      const timer = setTimeout(() => this.removeTyper(id), TYPING_EXPIRE_MS);
+      this.typers.set(id, { nick: f.who.nick, timer });
+      this.renderTyping();
+    }
+  },
+
+  deleted(f) {
+    const el = this.bySeq.get(f.seq);
+    if (el) el.remove();
+    this.bySeq.delete(f.seq);
+    this.renderEmpty();
+  },
+
+  reported(f) {
+    const el = this.bySeq.get(f.seq);
+    const form = el && el.querySelector(".repform");
+    if (form) form.replaceWith(h("div", "hint", this.T("reported")));
+    this.say(this.T("reported"));
+  },
+
+  seen(f) {
+    if (this.me && f.id === this.me.id) return;
+    this.seenBy.set(f.id, Math.max(this.seenBy.get(f.id) || 0, f.seq));
+    this.renderSeen();
+  },
+
+  notice(f) {
+    // The server's message already says what happened and why (a ban's reason).
+    let text = f.message;
+    if (f.until) text += " " + this.T("until", { time: new Date(f.until).toLocaleString(this.lang) });
+    this.showNotice(text);
+    if (Object.values(STOPS).includes(f.code)) {
+      this.stopped = true;
+      this.showForm(null);
+    }
+  },
+
+  error(f) {
+    const p = f.ref != null && this.pending.get(f.ref);
+    if (p) return this.sendFailed(p, f);
+    if (ACCOUNT_FRAMES.includes(f.ref) || f.ref === "logout") return this.accountError(f);
+    if (f.ref === "report") return this.say(f.message);
+    switch (f.code) {
+      case "invalid_token": {
+        if (this.userToken) {
+          // The host's token is bad or expired: never fall back to a guest identity.
+          this.showNotice(this.T("badUserToken", { why: f.message }));
+          this.showForm(null);
+          return this.stop();
+        }
+        // Never loop on a bad token: forget it and ask for a nickname (the socket stays open).
+        if (load(this.key + "guest").token === this.token) save(this.key + "guest", { nick: this.nick });
+        this.token = null;
+        this.showNotice(this.T("badGuestToken"));
+        return this.askIdentity(true);
+      }
+      case "session_expired":
+        this.forgetAccount();
+        this.showNotice(this.T("sessionExpired"));
+        return this.askIdentity(true, "login");
+      case "invalid_nick":
+      case "nick_taken":
+        this.nickChosen = false;
+        this.showNotice(this.T(f.code === "nick_taken" ? "nickTaken" : "nickInvalid", { why: f.message }));
+        return this.askIdentity(true, "nick");
+      case "guests_not_allowed":
+      case "verification_required":
+        // Guests may not chat here: sign in, or chat from the site's own sign-in.
+        this.nickChosen = false;
+        this.token = null;
+        this.policy.guests = false;
+        if (this.policy.sign_in) return this.askIdentity(true, "login");
+        this.showNotice(this.T("signInOnSite"));
+        return this.stop();
+      case "unsupported_version":
+        this.showNotice(f.message);
+        return this.stop();
+      default:
+        if (f.ref === "hello" || f.ref === "join") this.showNotice(f.message);
+        else console.warn("chatctl:", f.code, f.message);
+    }
+  },
+
+  ...accountFrames,
+};
+
+/** Handles one frame; frames for another room than ours (but errors) are stale and dropped. */
+export const handleFrame = (w, f) => {
+  if (f.room != null && f.room !== w.room && f.type !== "error") return;
+  const handle = FRAMES[f.type];
+  if (handle) handle.call(w, f);
+};

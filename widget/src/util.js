@@ -1,0 +1,77 @@
+// Pure helpers: no DOM, no storage, no network (widget/test/util.test.js).
+
+/** Length in characters (code points), as the server counts. */
+export const chars = (s) => [...s].length;
+
+/** A fresh client message id. */
+export const newCid = () => {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+};
+
+/** Reconnect delay: 0.5 s doubling to 30 s, plus up to 30 % jitter so clients do not return all at once. */
+export const backoff = (n) => Math.min(30000, 500 * 2 ** n) * (1 + Math.random() * 0.3);
+
+/** FNV-1a: a small stable hash for colours and shortened room names. */
+export const hash = (s) => {
+  let x = 2166136261;
+  for (let i = 0; i < s.length; i++) x = Math.imul(x ^ s.charCodeAt(i), 16777619);
+  return x >>> 0;
+};
+
+/** The URL if it is http(s), else null: nothing else becomes a link or an image. */
+export const http = (u) => {
+  try {
+    const url = new URL(u);
+    return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
+  } catch (e) {
+    return null;
+  }
+};
+
+/** A text with its `{name}` placeholders filled from `vars`; unknown ones stay. */
+export const format = (s, vars) =>
+  vars ? s.replace(new RegExp("\\{(\\w+)\\}", "g"), (m, k) => (vars[k] != null ? vars[k] : m)) : s;
+
+/** A room name for a page path, made valid (PROTOCOL.md §5), or `lobby`. */
+export const roomFor = (pathname) => {
+  const path = pathname.replace(new RegExp("[^A-Za-z0-9\\-_.:/]", "g"), "-").replace(new RegExp("/+$"), "");
+  if (!path) return "lobby";
+  return path.length <= 64 ? path : path.slice(0, 56) + "-" + hash(path).toString(36).slice(0, 7);
+};
+
+const URLS = new RegExp("\\bhttps?://[^\\s<>\"']+", "gi");
+const TRAILING = new RegExp("[.,;:!?)\\]}]+$");
+
+/** Message text cut into strings and links ({text, href}): http(s) URLs without trailing punctuation. */
+export const links = (text) => {
+  const parts = [];
+  let at = 0;
+  for (const m of text.matchAll(URLS)) {
+    const raw = m[0].replace(TRAILING, "");
+    const href = http(raw);
+    if (!href) continue;
+    parts.push(text.slice(at, m.index), { text: raw, href });
+    at = m.index + raw.length;
+  }
+  parts.push(text.slice(at));
+  return parts;
+};
+
+/** Up to two initials of a nickname, for an avatar without a picture. */
+export const initials = (nick) =>
+  (nick || "?").split(new RegExp("\\s+")).filter(Boolean).slice(0, 2).map((w) => [...w][0]).join("").toUpperCase();
+
+/** White or near-black text on an [r, g, b] background, whichever reads better (WCAG luminance). */
+export const textOn = (rgb) => {
+  const lum = rgb.map((v) => ((v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4));
+  const l = 0.2126 * lum[0] + 0.7152 * lum[1] + 0.0722 * lum[2];
+  return 1.05 / (l + 0.05) >= (l + 0.05) / 0.05 ? "#fff" : "#111";
+};
+
+/** Whether a message is over the server's limits: too many characters, or a frame too large. */
+export const tooLong = (frame, limits) =>
+  !!limits &&
+  (chars(frame.text) > limits.max_message_chars ||
+    new TextEncoder().encode(JSON.stringify(frame)).length > limits.max_frame_bytes);

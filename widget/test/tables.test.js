@@ -1,0 +1,38 @@
+// The tables that name texts: every key they name exists in the English pack (and so in every
+// pack: src/http/bundle.rs checks that all packs have the same keys).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+
+import { ACCOUNT_ERRORS, SEND_WAITS, STOPS, REFUSALS } from "../src/codes.js";
+import { HTML } from "../src/markup.js";
+
+const english = JSON.parse(readFileSync(new URL("../lang/en.json", import.meta.url), "utf8"));
+
+test("every text key in the code tables is in en.json", () => {
+  for (const key of [...Object.values(ACCOUNT_ERRORS), ...Object.values(SEND_WAITS)]) {
+    assert.ok(key in english, key);
+  }
+});
+
+test("every data-t key in the markup is in en.json", () => {
+  const keys = [...HTML.matchAll(/data-t="([^"]+)"/g)].map((m) => m[1]);
+  assert.ok(keys.length > 20, "the markup names its texts");
+  for (const key of keys) assert.ok(key in english, key);
+});
+
+test("the markup has each form once, hidden, and every link names a form", () => {
+  for (const name of ["nick", "login", "register", "mail", "composer"]) {
+    assert.equal(HTML.split(`<form class="${name}" data-chatctl="${name}" hidden>`).length, 2, name);
+  }
+  const targets = [...HTML.matchAll(/data-to="([^"]+)"/g)].map((m) => m[1]);
+  for (const to of targets) assert.ok(["nick", "login", "register", "forgot", "resend"].includes(to), to);
+  const ids = [...HTML.matchAll(/ id="([^"]+)"/g)].map((m) => m[1]);
+  assert.equal(new Set(ids).size, ids.length, "ids are unique");
+  for (const m of HTML.matchAll(/ for="([^"]+)"/g)) assert.ok(ids.includes(m[1]), `label for ${m[1]}`);
+});
+
+test("a stop's notice code is never an upgrade refusal that retries", () => {
+  // Banned and disabled sites stop both when the upgrade is refused and when the socket closes.
+  assert.ok(REFUSALS.includes(STOPS[4003]) && REFUSALS.includes(STOPS[4004]));
+});
