@@ -13,8 +13,8 @@ use crate::db::models::{Ban, BanId, Participant, ParticipantId, SiteId};
 use crate::db::now_ms;
 use crate::moderation::{self, bans::BanRequest};
 
-/// A ban as pages show it.
-pub fn view(ban: &Ban, now: i64) -> serde_json::Value {
+/// A ban as pages show it (`_ban_row.hbs`), with whether this account may lift it.
+pub fn view(ban: &Ban, now: i64, auth: &Auth) -> serde_json::Value {
     json!({
         "id": ban.id,
         "site_id": ban.site_id,
@@ -25,6 +25,8 @@ pub fn view(ban: &Ban, now: i64) -> serde_json::Value {
         "expires_at": ban.expires_at,
         "revoked_at": ban.revoked_at,
         "active": ban.is_active(now),
+        // Moderators see global bans but only admins may lift them.
+        "can_revoke": ban.site_id.is_some() || auth.is_admin(),
     })
 }
 
@@ -85,14 +87,12 @@ pub async fn list(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
         // the global bans of participants on sites they cannot see.
         .filter(|b| auth.is_admin() || b.site_id.is_some() || b.participant_id.is_none())
         .map(|b| {
-            let mut v = view(b, now);
+            let mut v = view(b, now, auth);
             v["site_name"] = json!(name(b.site_id));
             v["nick"] = json!(b
                 .participant_id
                 .and_then(|id| people.iter().find(|p| p.id == id))
                 .map(|p| p.nick.clone()));
-            // Moderators see global bans but only admins may lift them.
-            v["can_revoke"] = json!(b.site_id.is_some() || auth.is_admin());
             v
         })
         .collect();

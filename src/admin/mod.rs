@@ -17,6 +17,7 @@ pub mod csrf;
 pub mod dashboard;
 pub mod error;
 pub mod messages;
+pub mod nav;
 pub mod participants;
 pub mod recovery;
 pub mod render;
@@ -95,12 +96,11 @@ impl Admin {
                 "name": auth.user.name,
                 "email": auth.user.email,
                 "role": auth.role.as_str(),
-                "is_owner": auth.role == crate::db::models::Role::Owner,
                 "is_admin": auth.is_admin(),
             },
             "csrf": auth.csrf,
             "flash": flash.as_ref().map(|(kind, text)| json!({"kind": kind, "text": text})),
-            "nav": template,
+            "nav": nav::items(template, auth),
         });
         if let (Some(ctx), Value::Object(data)) = (context.as_object_mut(), data) {
             ctx.extend(data);

@@ -97,7 +97,7 @@ pub async fn show(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
                 "created_at": m.created_at, "deleted": m.deleted_at.is_some(),
             })).collect::<Vec<_>>(),
             "ips": ips,
-            "bans": ban_list.iter().map(|b| bans::view(b, now)).collect::<Vec<_>>(),
+            "bans": ban_list.iter().map(|b| bans::view(b, now, auth)).collect::<Vec<_>>(),
             "mute": active_mute,
             "last_ip": p.last_ip,
             "can_ban_globally": auth.is_admin(),
