@@ -32,6 +32,15 @@ test("the markup has each form once, hidden, and every link names a form", () =>
   for (const m of HTML.matchAll(/ for="([^"]+)"/g)) assert.ok(ids.includes(m[1]), `label for ${m[1]}`);
 });
 
+test("the widget stops after the close codes PROTOCOL.md says not to reconnect after", () => {
+  const protocol = readFileSync(new URL("../../docs/PROTOCOL.md", import.meta.url), "utf8");
+  const table = protocol.slice(protocol.indexOf("### Close codes"));
+  const rows = [...table.matchAll(/^\| (\d{4}) \| `(\w+)` \| [^|]+ \| ([^|]+) \|$/gm)];
+  assert.ok(rows.length >= 6, "the close code table is where it was");
+  const stops = rows.filter((r) => /not reconnect/i.test(r[3].replaceAll("*", "")));
+  assert.deepEqual(Object.fromEntries(stops.map((r) => [r[1], r[2]])), STOPS);
+});
+
 test("a stop's notice code is never an upgrade refusal that retries", () => {
   // Banned and disabled sites stop both when the upgrade is refused and when the socket closes.
   assert.ok(REFUSALS.includes(STOPS[4003]) && REFUSALS.includes(STOPS[4004]));
