@@ -68,11 +68,15 @@ pub fn load_welcome(
     let seq = Room::find(conn, room)?.last_seq;
     if let Some(since) = since.filter(|s| *s >= 0 && *s <= seq && seq - s <= cap) {
         let messages = Message::after(conn, room, since, cap)?;
+        // Older than the page's first message; for an empty page, older than the
+        // page's range (the client's `since` included): what `history` would find.
+        let first = messages.first().map_or(since + 1, |(m, _)| m.seq);
+        let more = Message::exists_before(conn, room, first)?;
         return Ok(WelcomePage {
             seq,
             mode: WelcomeMode::Resumed,
             messages,
-            more: false,
+            more,
         });
     }
     let mut messages = Message::latest(conn, room, page + 1)?;
