@@ -9,7 +9,7 @@ use super::reply::Reply;
 use super::request::Request;
 use super::{sites, Admin};
 use crate::db::models::audit::{self, AuditFilter};
-use crate::db::models::{AdminUser, AdminUserId, SiteId};
+use crate::db::models::{AdminUserId, SiteId};
 use crate::timefmt;
 
 const PAGE: i64 = 100;
@@ -41,7 +41,10 @@ pub async fn list(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
     let (mut rows, accounts) = admin
         .chat
         .db
-        .run(move |conn| Ok((audit::list(conn, &f, PAGE + 1)?, AdminUser::list(conn)?)))
+        .run(move |conn| {
+            let actors = audit::actors(conn, f.visible_sites.as_deref())?;
+            Ok((audit::list(conn, &f, PAGE + 1)?, actors))
+        })
         .await?;
     let more = rows.len() as i64 > PAGE;
     rows.truncate(PAGE as usize);
@@ -72,9 +75,10 @@ pub async fn list(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
                 .map(|(r, _)| format!("/admin/audit?{}&before={}", query.finish(), r.id))
         })
         .flatten();
+    // A moderator is offered only the accounts that acted on their sites.
     let actors: Vec<_> = accounts
         .iter()
-        .map(|a| json!({"id": a.id, "email": a.email, "selected": filter.actor == Some(a.id)}))
+        .map(|(id, email)| json!({"id": id, "email": email, "selected": filter.actor == Some(*id)}))
         .collect();
     admin.page(
         req,

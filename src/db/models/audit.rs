@@ -99,3 +99,28 @@ pub fn list(
     })
     .map_err(DbError::from)
 }
+
+/// The accounts that appear as actors in the entries of these sites (`None`:
+/// every account), by email: what the log's "who" filter may offer.
+pub fn actors(
+    conn: &mut DbConn,
+    visible_sites: Option<&[SiteId]>,
+) -> Result<Vec<(AdminUserId, String)>, DbError> {
+    with_backend!(conn, c => {
+        let mut q = admin_users::table
+            .select((admin_users::id, admin_users::email))
+            .order(admin_users::email.asc())
+            .into_boxed();
+        if let Some(sites) = visible_sites {
+            q = q.filter(
+                admin_users::id.nullable().eq_any(
+                    audit_log::table
+                        .filter(audit_log::site_id.eq_any(sites.to_vec()))
+                        .select(audit_log::admin_user_id),
+                ),
+            );
+        }
+        q.load(c)
+    })
+    .map_err(DbError::from)
+}
