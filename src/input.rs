@@ -6,9 +6,22 @@ use std::fmt;
 
 use thiserror::Error;
 
+pub mod names;
+
+pub use names::NameKey;
+
 #[derive(Debug, Error, PartialEq, Eq)]
 #[error("{0}")]
 pub struct InvalidInput(pub String);
+
+impl InvalidInput {
+    /// The message as a sentence for a page: capital first, full stop last.
+    pub fn sentence(&self) -> String {
+        let mut chars = self.0.chars();
+        let first = chars.next().map(|c| c.to_uppercase().collect::<String>());
+        format!("{}{}.", first.unwrap_or_default(), chars.as_str())
+    }
+}
 
 fn invalid(msg: impl Into<String>) -> InvalidInput {
     InvalidInput(msg.into())
@@ -64,7 +77,8 @@ impl RoomName {
     }
 }
 
-/// A display name: trimmed, 1–32 characters, no control or invisible formatting characters.
+/// A participant's display name: 1–32 visible characters, normalized and
+/// checked as [`names`] describes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Nickname(String);
 string_newtype!(Nickname);
@@ -72,28 +86,36 @@ string_newtype!(Nickname);
 impl Nickname {
     pub const MAX_CHARS: usize = 32;
 
+    /// A name someone chose (a guest's nickname, a member's name): refused if
+    /// it holds anything invisible.
     pub fn parse(raw: &str) -> Result<Self, InvalidInput> {
-        let trimmed = raw.trim();
-        let chars = trimmed.chars().count();
-        if chars == 0 || chars > Self::MAX_CHARS {
-            return Err(invalid(format!(
-                "nicknames are 1 to {} characters",
-                Self::MAX_CHARS
-            )));
-        }
-        if trimmed.chars().any(is_hidden_char) {
-            return Err(invalid(
-                "nicknames may not contain control or invisible characters",
-            ));
-        }
-        Ok(Nickname(trimmed.to_owned()))
+        names::display_form(raw, "nicknames", Self::MAX_CHARS).map(Nickname)
+    }
+
+    /// A name vouched for by the host site: invisible characters are dropped
+    /// instead, so the site's own users are never locked out by their names.
+    pub fn from_host(raw: &str) -> Result<Self, InvalidInput> {
+        names::cleaned_form(raw, "names", Self::MAX_CHARS).map(Nickname)
+    }
+
+    pub fn key(&self) -> NameKey {
+        NameKey::of(&self.0)
     }
 }
 
-/// Control characters and the zero-width / bidi overrides used to spoof names.
-fn is_hidden_char(c: char) -> bool {
-    c.is_control()
-        || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}')
+/// A name an operator gives an admin account or a site: 1–100 visible
+/// characters, with the same rules as nicknames.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DisplayName(String);
+string_newtype!(DisplayName);
+
+impl DisplayName {
+    pub const MAX_CHARS: usize = 100;
+
+    /// `what` names the field in errors, e.g. "site names".
+    pub fn parse(raw: &str, what: &str) -> Result<Self, InvalidInput> {
+        names::display_form(raw, what, Self::MAX_CHARS).map(DisplayName)
+    }
 }
 
 /// A client message id: 1–64 printable ASCII characters.
@@ -192,23 +214,75 @@ impl SiteKey {
     }
 }
 
-/// An email address, trimmed and lowercased; a deliberately simple shape check.
+/// An email address we can send to, checked by the parser the mailer uses
+/// (lettre's `Address`: dot-atom local part of at most 64 characters, valid
+/// domain labels) plus what the mail server could refuse later: the local part
+/// is ASCII (a non-ASCII one needs SMTPUTF8), the domain a host name with a
+/// dot (IDN domains are kept in their ASCII form), 254 characters at most.
+/// Trimmed and lowercased.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Email(String);
-string_newtype!(Email);
+pub struct Email {
+    text: String,
+    address: lettre::Address,
+}
 
 impl Email {
+    pub const MAX_LEN: usize = 254;
+
     pub fn parse(raw: &str) -> Result<Self, InvalidInput> {
-        let email = raw.trim().to_lowercase();
-        let valid = email.len() <= 254
-            && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-            && matches!(email.split_once('@'), Some((local, domain))
-                if !local.is_empty() && domain.contains('.') && !domain.starts_with('.')
-                    && !domain.ends_with('.') && !domain.contains('@'));
-        if !valid {
-            return Err(invalid(format!("{raw:?} is not a valid email address")));
+        let refused = || {
+            invalid(format!(
+                "{raw:?} is not an email address we can send mail to"
+            ))
+        };
+        let lowered = raw.trim().to_lowercase();
+        let (local, domain) = lowered.rsplit_once('@').ok_or_else(refused)?;
+        if !local.is_ascii() || local.starts_with('"') {
+            return Err(refused());
         }
-        Ok(Email(email))
+        let domain = match url::Host::parse(domain) {
+            Ok(url::Host::Domain(ascii))
+                if ascii.contains('.') && ascii.split('.').all(is_host_label) =>
+            {
+                ascii
+            }
+            _ => return Err(refused()),
+        };
+        let text = format!("{local}@{domain}");
+        if text.len() > Self::MAX_LEN {
+            return Err(refused());
+        }
+        let address = text.parse::<lettre::Address>().map_err(|_| refused())?;
+        Ok(Email { text, address })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    pub fn into_inner(self) -> String {
+        self.text
+    }
+
+    /// The mailer's recipient for this address, under a display name.
+    pub fn mailbox(&self, name: &str) -> lettre::message::Mailbox {
+        lettre::message::Mailbox::new(Some(name.to_owned()), self.address.clone())
+    }
+}
+
+/// A DNS host name label (RFC 1123): letters, digits and inner hyphens.
+fn is_host_label(label: &str) -> bool {
+    (1..=63).contains(&label.len())
+        && label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && !label.starts_with('-')
+        && !label.ends_with('-')
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
     }
 }
 
@@ -263,6 +337,17 @@ mod tests {
         assert!(Nickname::parse(&"é".repeat(33)).is_err());
         assert!(Nickname::parse("ad\u{202E}min").is_err());
         assert!(Nickname::parse("a\u{0}b").is_err());
+        assert_eq!(
+            Nickname::from_host("ali\u{00AD}ce").unwrap().as_str(),
+            "alice"
+        );
+        assert!(DisplayName::parse("Blog\u{200B}", "site names").is_err());
+        assert_eq!(
+            DisplayName::parse(" My  blog ", "site names")
+                .unwrap()
+                .as_str(),
+            "My blog"
+        );
     }
 
     #[test]
@@ -305,9 +390,36 @@ mod tests {
             Email::parse(" Bob@Example.COM ").unwrap().as_str(),
             "bob@example.com"
         );
-        assert!(Email::parse("bob").is_err());
-        assert!(Email::parse("bob@localhost").is_err());
-        assert!(Email::parse("a b@c.d").is_err());
+        assert_eq!(
+            Email::parse("ann@Bücher.Example").unwrap().as_str(),
+            "ann@xn--bcher-kva.example"
+        );
+        assert!(Email::parse("o'brien+chat@example.co.uk").is_ok());
+        for bad in [
+            "bob",
+            "bob@localhost",
+            "a b@c.d",
+            "a..b@example.com",
+            ".ab@example.com",
+            "ab.@example.com",
+            &format!("{}@example.com", "a".repeat(65)),
+            "user@-example.com",
+            "user@example-.com",
+            "user@exa_mple.com",
+            "user@example..com",
+            "user@[127.0.0.1]",
+            "user@127.0.0.1",
+            "jörg@example.com",
+            "\"a b\"@example.com",
+            "a@b@example.com",
+            "user@example.com.",
+            &format!("a@{}.com", "b".repeat(250)),
+            "user@exam ple.com",
+            "user\u{200B}@example.com",
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad:?} was accepted");
+        }
+        assert!(Email::parse(&format!("{}@example.com", "a".repeat(64))).is_ok());
     }
 
     #[test]

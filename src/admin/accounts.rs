@@ -13,7 +13,7 @@ use crate::db::models::audit::AuditEntry;
 use crate::db::models::{AdminUser, AdminUserId, Role, SiteId};
 use crate::db::DbError;
 use crate::identity::password;
-use crate::input::{check_password, Email};
+use crate::input::{check_password, DisplayName, Email};
 
 /// GET /admin/accounts
 pub async fn list(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
@@ -90,12 +90,9 @@ pub async fn create(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> 
     auth.require_owner()?;
     let email = Email::parse(req.text("email").unwrap_or_default())
         .map_err(|e| AdminError::BadRequest(format!("{e}.")))?;
-    let name = req.text("name").unwrap_or_default().to_owned();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(AdminError::BadRequest(
-            "The name must be 1 to 100 characters.".into(),
-        ));
-    }
+    let name = DisplayName::parse(req.text("name").unwrap_or_default(), "names")
+        .map_err(|e| AdminError::BadRequest(e.sentence()))?
+        .into_inner();
     let role = req
         .text("role")
         .and_then(Role::parse)
@@ -113,10 +110,16 @@ pub async fn create(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> 
     let hash = hash(req.field("password").unwrap_or_default().to_owned()).await?;
     let actor = auth.user.id;
     let shown = email.to_string();
+    let name_taken = AdminError::BadRequest(
+        "Another admin account has this name, or one that looks like it.".into(),
+    );
     let created = admin
         .chat
         .db
         .run(move |conn| {
+            if AdminUser::name_taken(conn, &name)? {
+                return Ok(None);
+            }
             let user = AdminUser::create(conn, email.as_str(), &name, &hash, role, &sites)?;
             audit(
                 actor,
@@ -125,12 +128,13 @@ pub async fn create(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> 
                 format!("{} ({})", user.email, user.role),
             )
             .record(conn)?;
-            Ok(user)
+            Ok(Some(user))
         })
         .await;
     match created {
-        Ok(_) => Ok(Reply::redirect("/admin/accounts")
+        Ok(Some(_)) => Ok(Reply::redirect("/admin/accounts")
             .flash(Flash::Ok(format!("Account {shown} created.")))),
+        Ok(None) => Err(name_taken),
         Err(DbError::Conflict(_)) => Err(AdminError::BadRequest(format!(
             "An account with email {shown} already exists."
         ))),
@@ -234,9 +238,10 @@ pub async fn reset_password(admin: &Admin, req: &Request, auth: &Auth) -> Result
         .chat
         .db
         .run(move |conn| {
-            user.set_password_hash(conn, &hash)?;
-            AdminSession::delete_for_user(conn, user.id, keep)?;
-            audit(actor, user.id, "user.set_password", user.email.clone()).record(conn)
+            conn.write_transaction(|conn| {
+                user.replace_password(conn, &hash, keep)?;
+                audit(actor, user.id, "user.set_password", user.email.clone()).record(conn)
+            })
         })
         .await?;
     Ok(Reply::redirect("/admin/accounts").flash(Flash::Ok(format!(

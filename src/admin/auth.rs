@@ -347,17 +347,18 @@ pub async fn change_password(admin: &Admin, req: &Request, auth: &Auth) -> Resul
         .chat
         .db
         .run(move |conn| {
-            user.set_password_hash(conn, &hash)?;
-            AdminSession::delete_for_user(conn, user.id, Some(keep))?;
-            AuditEntry {
-                actor: Some(user.id),
-                site: None,
-                action: "admin.password",
-                target_type: "admin_user",
-                target_id: user.id.to_string(),
-                details: "changed own password; other sessions ended".into(),
-            }
-            .record(conn)
+            conn.write_transaction(|conn| {
+                user.replace_password(conn, &hash, Some(keep))?;
+                AuditEntry {
+                    actor: Some(user.id),
+                    site: None,
+                    action: "admin.password",
+                    target_type: "admin_user",
+                    target_id: user.id.to_string(),
+                    details: "changed own password; other sessions and reset links ended".into(),
+                }
+                .record(conn)
+            })
         })
         .await?;
     Ok(Reply::redirect("/admin/account").flash(reply::Flash::Ok(

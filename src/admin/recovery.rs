@@ -9,7 +9,6 @@ use std::net::IpAddr;
 use std::num::NonZeroU32;
 
 use governor::{DefaultKeyedRateLimiter, Quota};
-use lettre::message::Mailbox;
 use serde_json::json;
 use warp::http::StatusCode;
 
@@ -20,7 +19,6 @@ use super::reply::{Flash, Reply};
 use super::request::Request;
 use super::Admin;
 use crate::db::models::admin_password_reset::AdminPasswordReset;
-use crate::db::models::admin_session::AdminSession;
 use crate::db::models::audit::AuditEntry;
 use crate::db::models::{AdminUser, TokenProblem};
 use crate::db::now_ms;
@@ -137,8 +135,8 @@ fn send_link(admin: &Admin, user: &AdminUser, token: &str) {
         Ok(parts) => parts,
         Err(err) => return tracing::error!(error = %err, "cannot render the admin reset mail"),
     };
-    let to = match user.email.parse::<Mailbox>() {
-        Ok(address) => Mailbox::new(Some(user.name.clone()), address.email),
+    let to = match Email::parse(&user.email) {
+        Ok(address) => address.mailbox(&user.name),
         Err(err) => {
             return tracing::warn!(user = %user.id, error = %err, "admin account has an unusable email")
         }
@@ -240,24 +238,25 @@ pub async fn reset(admin: &Admin, req: &Request) -> Result<Reply> {
         .chat
         .db
         .run(move |conn| {
-            let user = match AdminPasswordReset::redeem(conn, &token)? {
-                Ok(user) => user,
-                Err(problem) => return Ok(Err(problem)),
-            };
-            user.set_password_hash(conn, &hash)?;
-            AdminSession::delete_for_user(conn, user.id, None)?;
-            AuditEntry {
-                actor: Some(user.id),
-                site: None,
-                action: "admin.password_reset",
-                target_type: "admin_user",
-                target_id: user.id.to_string(),
-                details: format!(
-                    "new password from an emailed link, from {ip}; all sessions ended"
-                ),
-            }
-            .record(conn)?;
-            Ok(Ok(()))
+            conn.write_transaction(|conn| {
+                let user = match AdminPasswordReset::redeem(conn, &token)? {
+                    Ok(user) => user,
+                    Err(problem) => return Ok(Err(problem)),
+                };
+                user.replace_password(conn, &hash, None)?;
+                AuditEntry {
+                    actor: Some(user.id),
+                    site: None,
+                    action: "admin.password_reset",
+                    target_type: "admin_user",
+                    target_id: user.id.to_string(),
+                    details: format!(
+                        "new password from an emailed link, from {ip}; all sessions ended"
+                    ),
+                }
+                .record(conn)?;
+                Ok(Ok(()))
+            })
         })
         .await?;
     match outcome {

@@ -12,7 +12,7 @@ use crate::db::models::audit::AuditEntry;
 use crate::db::models::site::SiteSettings;
 use crate::db::models::{AdminUserId, RoomPolicy, Site, SiteId};
 use crate::db::{DbConn, DbError};
-use crate::input::Origin;
+use crate::input::{DisplayName, Origin};
 
 /// The sites the viewer may see, in id order.
 pub async fn visible(admin: &Admin, auth: &Auth) -> Result<Vec<Site>> {
@@ -74,12 +74,9 @@ pub async fn list(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
 /// POST /admin/sites — create a site (owners and admins).
 pub async fn create(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
     auth.require_admin()?;
-    let name = req.text("name").unwrap_or_default().to_owned();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(AdminError::BadRequest(
-            "The site name must be 1 to 100 characters.".into(),
-        ));
-    }
+    let name = DisplayName::parse(req.text("name").unwrap_or_default(), "site names")
+        .map_err(|e| AdminError::BadRequest(e.sentence()))?
+        .into_inner();
     let origin = match req.text("origin") {
         Some(o) => vec![Origin::parse(o).map_err(|e| AdminError::BadRequest(e.to_string()))?],
         None => Vec::new(),
@@ -135,12 +132,9 @@ pub async fn show(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
 pub async fn update(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
     auth.require_admin()?;
     let site = load(admin, auth, req.id(1)?).await?;
-    let name = req.text("name").unwrap_or_default().to_owned();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(AdminError::BadRequest(
-            "The site name must be 1 to 100 characters.".into(),
-        ));
-    }
+    let name = DisplayName::parse(req.text("name").unwrap_or_default(), "site names")
+        .map_err(|e| AdminError::BadRequest(e.sentence()))?
+        .into_inner();
     let policy = match req.text("room_policy") {
         Some("precreated") => RoomPolicy::Precreated,
         _ => RoomPolicy::Open,

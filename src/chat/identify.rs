@@ -7,11 +7,12 @@ use std::net::IpAddr;
 use super::protocol::ErrorCode;
 use super::refusal::Refusal;
 use super::Chat;
-use crate::db::models::{Ban, Participant, ParticipantId, ParticipantKind, Site};
+use crate::db::models::{name_key, Ban, Participant, ParticipantId, ParticipantKind, Site, SiteId};
+use crate::db::{DbConn, DbError};
 use crate::identity::accounts::AccountError;
 use crate::identity::host::HostUser;
 use crate::identity::TokenError;
-use crate::input::{Nickname, RoomName};
+use crate::input::{NameKey, Nickname, RoomName};
 
 /// The identity fields of a `hello`.
 pub struct Credentials {
@@ -116,21 +117,6 @@ pub async fn identify(
     let outcome = chat
         .db
         .run(move |conn| {
-            let guest_nick = match &claim {
-                Claim::ReturningGuest {
-                    rename: Some(n), ..
-                }
-                | Claim::NewGuest(n) => Some(n.as_str()),
-                _ => None,
-            };
-            if let Some(nick) = guest_nick {
-                if Participant::nick_reserved(conn, site_id, nick)? {
-                    return Ok(Err(Refusal::new(
-                        ErrorCode::NickTaken,
-                        format!("{nick:?} belongs to a registered user. Choose another nickname."),
-                    )));
-                }
-            }
             let (participant, rooms) = match claim {
                 Claim::Host(user) => {
                     let p = Participant::upsert_external(
@@ -162,7 +148,12 @@ pub async fn identify(
                     Some(mut p)
                         if p.site_id == site_id && p.kind == ParticipantKind::Guest.as_str() =>
                     {
+                        // A kept name is checked again: a member or verified user
+                        // may have taken it since.
                         let nick = rename.map_or(p.nick.clone(), Nickname::into_inner);
+                        if let Some(refusal) = guest_name_refusal(conn, site_id, &nick)? {
+                            return Ok(Err(refusal));
+                        }
                         p.touch(conn, &nick, Some(&ip_text))?;
                         (p, None)
                     }
@@ -173,10 +164,14 @@ pub async fn identify(
                         )))
                     }
                 },
-                Claim::NewGuest(nick) => (
-                    Participant::create_guest(conn, site_id, nick.as_str(), Some(&ip_text))?,
-                    None,
-                ),
+                Claim::NewGuest(nick) => {
+                    if let Some(refusal) = guest_name_refusal(conn, site_id, nick.as_str())? {
+                        return Ok(Err(refusal));
+                    }
+                    let p =
+                        Participant::create_guest(conn, site_id, nick.as_str(), Some(&ip_text))?;
+                    (p, None)
+                }
             };
             Participant::record_ip(conn, participant.id, &ip_text)?;
             let ban = Ban::find_active(conn, site_id, Some(participant.id), Some(ip))?;
@@ -190,12 +185,28 @@ pub async fn identify(
     outcome
 }
 
+/// Guests may not go by a name that looks like a verified user's or member's.
+fn guest_name_refusal(
+    conn: &mut DbConn,
+    site: SiteId,
+    nick: &str,
+) -> Result<Option<Refusal>, DbError> {
+    if !name_key::taken(conn, site, &NameKey::of(nick))? {
+        return Ok(None);
+    }
+    Ok(Some(Refusal::new(
+        ErrorCode::NickTaken,
+        format!("{nick:?} is, or looks like, the name of a signed-in user of this site. Choose another nickname."),
+    )))
+}
+
 /// The error frame for an account operation that failed.
 pub fn account_refusal(err: AccountError) -> Refusal {
     let code = match &err {
         AccountError::RegistrationClosed => ErrorCode::RegistrationClosed,
         AccountError::InvalidEmail(_) => ErrorCode::InvalidEmail,
         AccountError::InvalidName(_) => ErrorCode::InvalidNick,
+        AccountError::NameTaken => ErrorCode::NickTaken,
         AccountError::WeakPassword(_) => ErrorCode::WeakPassword,
         AccountError::EmailTaken => ErrorCode::EmailTaken,
         AccountError::InvalidCredentials => ErrorCode::InvalidCredentials,

@@ -2,10 +2,21 @@
 //! expressions, each either blocking the message or masking the match.
 //! Rust's regex engine runs in linear time, so a moderator's pattern cannot
 //! stall the send path; its compiled size is capped as well.
+//!
+//! The filter reads normalized text, so that what looks like a word is the
+//! word: invisible characters (see `input::names`) are skipped and every
+//! character is read in its compatibility decomposition (NFKD: `ｄａｒｎ` is
+//! `darn`). Word entries go further and compare UTS #39 skeletons of the
+//! lowercased text, so `dаrn` with a Cyrillic а is `darn` too. Masks cover
+//! the characters of the original text the match came from.
+
+use std::ops::Range;
 
 use regex::{Regex, RegexBuilder};
+use unicode_normalization::char::decompose_compatible;
 
 use crate::db::models::WordFilter;
+use crate::input::names::is_invisible;
 
 /// Compiled patterns larger than this are refused.
 const MAX_COMPILED_BYTES: usize = 256 * 1024;
@@ -42,11 +53,62 @@ impl FilterKind {
     }
 }
 
+/// Text as the filter reads it, with the original byte range each of its
+/// bytes came from.
+struct View {
+    text: String,
+    origin: Vec<Range<usize>>,
+}
+
+impl View {
+    fn of(original: &str, kind: FilterKind) -> View {
+        let mut view = View {
+            text: String::with_capacity(original.len()),
+            origin: Vec::with_capacity(original.len()),
+        };
+        for (at, c) in original.char_indices() {
+            if is_invisible(c) && c != '\n' && c != '\t' {
+                continue;
+            }
+            let from = at..at + c.len_utf8();
+            let before = view.text.len();
+            match kind {
+                FilterKind::Pattern => decompose_compatible(c, |d| view.text.push(d)),
+                FilterKind::Word => {
+                    for lower in c.to_lowercase() {
+                        decompose_compatible(lower, |d| {
+                            let mut one = [0; 4];
+                            view.text
+                                .extend(unicode_security::skeleton(d.encode_utf8(&mut one)));
+                        });
+                    }
+                }
+            }
+            let added = view.text.len() - before;
+            view.origin.extend(std::iter::repeat_n(from, added));
+        }
+        view
+    }
+
+    /// The original range a match in the view came from.
+    fn original(&self, matched: Range<usize>) -> Option<Range<usize>> {
+        let first = self.origin.get(matched.start)?;
+        let last = self.origin.get(matched.end.checked_sub(1)?)?;
+        (matched.start < matched.end).then(|| first.start..last.end)
+    }
+}
+
 /// Compiles one entry; the error text is shown to the moderator who typed it.
 pub fn compile(kind: FilterKind, pattern: &str) -> Result<Regex, String> {
     let source = match kind {
-        FilterKind::Word => format!(r"\b{}\b", regex::escape(pattern.trim())),
-        FilterKind::Pattern => pattern.to_owned(),
+        FilterKind::Word => {
+            let word = View::of(pattern.trim(), FilterKind::Word).text;
+            if word.is_empty() {
+                return Err("the word has no visible characters".into());
+            }
+            format!(r"\b{}\b", regex::escape(&word))
+        }
+        FilterKind::Pattern => View::of(pattern, FilterKind::Pattern).text,
     };
     RegexBuilder::new(&source)
         .case_insensitive(true)
@@ -57,7 +119,7 @@ pub fn compile(kind: FilterKind, pattern: &str) -> Result<Regex, String> {
 
 #[derive(Debug, Default)]
 pub struct FilterSet {
-    rules: Vec<(Regex, FilterAction)>,
+    rules: Vec<(Regex, FilterKind, FilterAction)>,
 }
 
 /// What the filter made of a message.
@@ -76,7 +138,7 @@ impl FilterSet {
             .filter_map(|e| {
                 let kind = FilterKind::parse(&e.kind)?;
                 let action = FilterAction::parse(&e.action)?;
-                compile(kind, &e.pattern).ok().map(|re| (re, action))
+                compile(kind, &e.pattern).ok().map(|re| (re, kind, action))
             })
             .collect();
         FilterSet { rules }
@@ -87,23 +149,55 @@ impl FilterSet {
     }
 
     pub fn apply(&self, text: &str) -> Verdict {
-        if self
-            .rules
-            .iter()
-            .any(|(re, action)| *action == FilterAction::Block && re.is_match(text))
-        {
-            return Verdict::Blocked;
+        let views = [FilterKind::Word, FilterKind::Pattern].map(|kind| {
+            self.rules
+                .iter()
+                .any(|(_, k, _)| *k == kind)
+                .then(|| View::of(text, kind))
+        });
+        let view = |kind: FilterKind| views[usize::from(kind == FilterKind::Pattern)].as_ref();
+        let mut masked: Vec<Range<usize>> = Vec::new();
+        for (re, kind, action) in &self.rules {
+            let Some(view) = view(*kind) else { continue };
+            if *action == FilterAction::Block {
+                if re.is_match(&view.text) {
+                    return Verdict::Blocked;
+                }
+                continue;
+            }
+            masked.extend(
+                re.find_iter(&view.text)
+                    .filter_map(|m| view.original(m.range())),
+            );
         }
-        let mut out = text.to_owned();
-        for (re, _) in self.rules.iter().filter(|(_, a)| *a == FilterAction::Mask) {
-            out = re
-                .replace_all(&out, |caps: &regex::Captures<'_>| {
-                    "*".repeat(caps[0].chars().count())
-                })
-                .into_owned();
-        }
-        Verdict::Pass(out)
+        Verdict::Pass(mask(text, masked))
     }
+}
+
+/// `text` with every visible character in `ranges` replaced by `*`.
+fn mask(text: &str, mut ranges: Vec<Range<usize>>) -> String {
+    if ranges.is_empty() {
+        return text.to_owned();
+    }
+    ranges.sort_by_key(|r| r.start);
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for range in ranges {
+        let start = range.start.max(at);
+        if start >= range.end {
+            continue;
+        }
+        out.push_str(&text[at..start]);
+        out.extend(
+            text[start..range.end]
+                .chars()
+                .filter(|c| !is_invisible(*c))
+                .map(|_| '*'),
+        );
+        at = range.end;
+    }
+    out.push_str(&text[at..]);
+    out
 }
 
 #[cfg(test)]
@@ -142,5 +236,30 @@ mod tests {
         let set = FilterSet::new(&[entry("word", "a.c", "block")]);
         assert_eq!(set.apply("abc"), Verdict::Pass("abc".into()));
         assert_eq!(set.apply("a.c"), Verdict::Blocked);
+    }
+
+    #[test]
+    fn invisible_and_look_alike_characters_do_not_hide_a_word() {
+        let set = FilterSet::new(&[entry("word", "darn", "mask")]);
+        for (sent, stored) in [
+            ("da\u{200B}rn it", "**** it"),
+            ("d\u{00AD}a\u{200D}r\u{2060}n", "****"),
+            ("\u{0501}arn", "****"),
+            ("d\u{0430}rn!", "****!"),
+            ("ｄａｒｎ", "****"),
+            ("DA\u{FEFF}RN", "****"),
+            ("da\u{202E}rn", "****"),
+            ("𝐝𝐚𝐫𝐧 x", "**** x"),
+        ] {
+            assert_eq!(set.apply(sent), Verdict::Pass(stored.into()), "{sent:?}");
+        }
+        // Still whole words only, and other text is left as it was sent.
+        assert_eq!(
+            set.apply("darnit ❤\u{FE0F}"),
+            Verdict::Pass("darnit ❤\u{FE0F}".into())
+        );
+        let block = FilterSet::new(&[entry("pattern", r"buy\s+now", "block")]);
+        assert_eq!(block.apply("b\u{200B}uy ｎｏｗ"), Verdict::Blocked);
+        assert_eq!(block.apply("buy later"), Verdict::Pass("buy later".into()));
     }
 }

@@ -6,7 +6,7 @@ use crate::db::models::audit::AuditEntry;
 use crate::db::models::site::SiteSettings;
 use crate::db::models::{Room, RoomPolicy, Site};
 use crate::db::{Db, DbConn};
-use crate::input::{Origin, RoomName};
+use crate::input::{DisplayName, Origin, RoomName};
 
 const EXAMPLE_KEY: &str = "pk_XXXXXXXXXXXXXXXXXXXXXXXX";
 
@@ -242,10 +242,8 @@ fn audit(conn: &mut DbConn, site: &Site, action: &str, details: String) -> anyho
 }
 
 fn create(conn: &mut DbConn, opts: &CreateOpts) -> anyhow::Result<()> {
-    let name = opts.name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        bail!("the site name must be 1 to 100 characters");
-    }
+    let name = DisplayName::parse(&opts.name, "site names")?;
+    let name = name.as_str();
     let mut origins = opts
         .origins
         .iter()
@@ -367,12 +365,13 @@ fn show(conn: &mut DbConn, opts: &ShowOpts) -> anyhow::Result<()> {
 
 fn set(conn: &mut DbConn, opts: &SetOpts) -> anyhow::Result<()> {
     let site = find(conn, &opts.key)?;
-    let name = opts.name.as_deref().map(str::trim);
-    if name.is_some_and(|n| n.is_empty() || n.chars().count() > 100) {
-        bail!("the site name must be 1 to 100 characters");
-    }
+    let name = opts
+        .name
+        .as_deref()
+        .map(|n| DisplayName::parse(n, "site names"))
+        .transpose()?;
     let settings = SiteSettings {
-        name: name.map(str::to_owned),
+        name: name.map(DisplayName::into_inner),
         guests_allowed: opts.guests,
         registration_allowed: opts.registration,
         verified_required: opts.verified_required,

@@ -8,7 +8,7 @@ use crate::db::models::audit::AuditEntry;
 use crate::db::models::{AdminUser, Role, Site};
 use crate::db::{Db, DbConn, DbError};
 use crate::identity::password;
-use crate::input::{check_password, Email};
+use crate::input::{check_password, DisplayName, Email};
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -114,9 +114,10 @@ fn find(conn: &mut DbConn, email: &str) -> anyhow::Result<AdminUser> {
 
 fn create(conn: &mut DbConn, opts: &CreateOpts) -> anyhow::Result<()> {
     let email = Email::parse(&opts.email)?;
-    let name = opts.name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        bail!("the name must be 1 to 100 characters");
+    let name = DisplayName::parse(&opts.name, "names")?;
+    let name = name.as_str();
+    if AdminUser::name_taken(conn, name)? {
+        bail!("another admin account has the name {name:?}, or one that looks like it");
     }
     if opts.role == Role::Moderator && opts.sites.is_empty() {
         bail!("a moderator needs at least one --site KEY to moderate");
@@ -188,17 +189,25 @@ fn list(conn: &mut DbConn, opts: &ListOpts) -> anyhow::Result<()> {
 fn set_password(conn: &mut DbConn, opts: &PasswordOpts) -> anyhow::Result<()> {
     let user = find(conn, &opts.email)?;
     let password = read_password(opts.password_stdin)?;
-    user.set_password_hash(conn, &password::hash(&password)?)?;
-    AuditEntry {
-        actor: None,
-        site: None,
-        action: "user.set_password",
-        target_type: "admin_user",
-        target_id: user.id.to_string(),
-        details: user.email.clone(),
-    }
-    .record(conn)?;
-    println!("password changed for {}", user.email);
+    let hash = password::hash(&password)?;
+    let ended = conn.write_transaction(|conn| {
+        let ended = user.replace_password(conn, &hash, None)?;
+        AuditEntry {
+            actor: None,
+            site: None,
+            action: "user.set_password",
+            target_type: "admin_user",
+            target_id: user.id.to_string(),
+            details: format!("{}; sessions and reset links ended", user.email),
+        }
+        .record(conn)?;
+        Ok(ended)
+    })?;
+    println!(
+        "password changed for {}; {ended} open session{} ended, unused reset links voided",
+        user.email,
+        if ended == 1 { "" } else { "s" }
+    );
     Ok(())
 }
 

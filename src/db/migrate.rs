@@ -12,13 +12,19 @@ fn failed(err: impl std::fmt::Display) -> DbError {
     DbError::Migration(err.to_string())
 }
 
-/// Applies pending migrations; returns the names of those that ran.
+/// Applies pending migrations, then fills what only the server can compute;
+/// returns the names of the migrations that ran.
 pub fn run_pending(conn: &mut DbConn) -> Result<Vec<String>, DbError> {
     let ran = match conn {
         DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE).map_err(failed)?,
         DbConn::Pg(c) => c.run_pending_migrations(POSTGRES).map_err(failed)?,
     };
-    Ok(ran.iter().map(|v| v.to_string()).collect())
+    let ran: Vec<String> = ran.iter().map(|v| v.to_string()).collect();
+    let keyed = super::models::name_key::backfill(conn)?;
+    if keyed > 0 {
+        tracing::info!(names = keyed, "computed the comparison keys of names");
+    }
+    Ok(ran)
 }
 
 /// Every embedded migration with whether it has been applied.

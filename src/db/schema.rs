@@ -58,7 +58,8 @@ diesel::table! {
         created_at -> BigInt,
         last_seen_at -> BigInt,
         avatar_url -> Nullable<Text>,
-        nick_folded -> Nullable<Text>,
+        name_key -> Nullable<Text>,
+        name_key_exact -> Nullable<Text>,
     }
 }
 
@@ -146,6 +147,8 @@ diesel::table! {
         participant_id -> Nullable<BigInt>,
         verified_at -> Nullable<BigInt>,
         created_at -> BigInt,
+        name_key -> Nullable<Text>,
+        name_key_exact -> Nullable<Text>,
     }
 }
 

@@ -8,11 +8,10 @@ use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
-use lettre::message::Mailbox;
 use thiserror::Error;
 
 use super::password;
-use crate::db::models::{Account, Site, SiteId, TokenProblem, TokenPurpose};
+use crate::db::models::{name_key, Account, Site, SiteId, TokenProblem, TokenPurpose};
 use crate::db::{now_ms, Db, DbError};
 use crate::input::{check_password, Email, Nickname};
 use crate::lang::Lang;
@@ -32,6 +31,10 @@ pub enum AccountError {
     InvalidEmail(String),
     #[error("{0}")]
     InvalidName(String),
+    #[error(
+        "this name is taken on this site (or looks too much like one that is); choose another"
+    )]
+    NameTaken,
     #[error("{0}")]
     WeakPassword(String),
     #[error("an account with this email already exists; log in or reset the password")]
@@ -104,16 +107,26 @@ impl Accounts {
         let created = self
             .db
             .run(move |conn| {
-                let account =
-                    match Account::create(conn, site_id, address.as_str(), name.as_str(), &hash) {
-                        Err(DbError::Conflict(_)) => return Ok(None),
+                conn.write_transaction(|conn| {
+                    if name_key::taken(conn, site_id, &name.key())? {
+                        return Ok(Err(AccountError::NameTaken));
+                    }
+                    let account = match Account::create(
+                        conn,
+                        site_id,
+                        address.as_str(),
+                        name.as_str(),
+                        &hash,
+                    ) {
+                        Err(DbError::Conflict(_)) => return Ok(Err(AccountError::EmailTaken)),
                         other => other?,
                     };
-                let token = account.issue_token(conn, TokenPurpose::Verify, VERIFY_TTL_MS)?;
-                Ok(Some((account, token)))
+                    let token = account.issue_token(conn, TokenPurpose::Verify, VERIFY_TTL_MS)?;
+                    Ok(Ok((account, token)))
+                })
             })
-            .await?;
-        let (account, token) = created.ok_or(AccountError::EmailTaken)?;
+            .await??;
+        let (account, token) = created;
         self.mail_link("verify", &account, site, &token, lang);
         Ok(email)
     }
@@ -282,7 +295,8 @@ impl Accounts {
             .await?)
     }
 
-    /// Sets a new password through a reset link; other sessions end.
+    /// Sets a new password through a reset link: every session and every
+    /// other link of the account ends.
     pub async fn reset_password(
         &self,
         token: &str,
@@ -294,13 +308,14 @@ impl Accounts {
         Ok(self
             .db
             .run(move |conn| {
-                let account = match Account::redeem(conn, TokenPurpose::Reset, &token)? {
-                    Ok(account) => account,
-                    Err(problem) => return Ok(Err(problem)),
-                };
-                account.set_password_hash(conn, &hash)?;
-                account.revoke_all_sessions(conn)?;
-                Ok(Ok(Site::find(conn, account.site_id)?))
+                conn.write_transaction(|conn| {
+                    let mut account = match Account::redeem(conn, TokenPurpose::Reset, &token)? {
+                        Ok(account) => account,
+                        Err(problem) => return Ok(Err(problem)),
+                    };
+                    account.replace_password(conn, &hash)?;
+                    Ok(Ok(Site::find(conn, account.site_id)?))
+                })
             })
             .await?)
     }
@@ -327,14 +342,14 @@ impl Accounts {
             Ok(parts) => parts,
             Err(err) => return tracing::error!(error = %err, "cannot render mail"),
         };
-        let Ok(address) = account.email.parse() else {
+        let Ok(address) = Email::parse(&account.email) else {
             return tracing::error!(
                 account = account.id,
-                "stored email does not parse; mail not sent"
+                "stored email is not sendable; mail not sent"
             );
         };
         self.mailer.send(Mail {
-            to: Mailbox::new(Some(account.name.clone()), address),
+            to: address.mailbox(&account.name),
             subject,
             text,
             html,

@@ -1,7 +1,8 @@
 //! Users verified by the host site: its backend signs a JWT (HS256 with the
 //! site secret) and hands it to the widget. We accept HS256 only, so `alg: none`
 //! and algorithm-confusion tokens (RS256 with the secret as a "public key")
-//! are refused; `exp` is mandatory.
+//! are refused; `exp` is mandatory, and `nbf` is enforced when present
+//! (RFC 7519 §4.1.5), both with the same leeway for clock skew.
 
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{decode, Algorithm, DecodingKey, Validation};
@@ -9,6 +10,9 @@ use serde::Deserialize;
 use thiserror::Error;
 
 use crate::input::{InvalidInput, Nickname, RoomName};
+
+/// Clock skew tolerated between the host site and us, for `exp` and `nbf`.
+pub const LEEWAY_SECS: u64 = 60;
 
 /// Longest accepted `sub`; ids are opaque to us but must stay reasonable.
 const MAX_SUBJECT_LEN: usize = 128;
@@ -26,6 +30,10 @@ struct Claims {
     /// Optional guard: the public key of the site the token is meant for.
     #[serde(default)]
     site: Option<String>,
+    /// Checked by the validation; declared so that a non-numeric `nbf` is
+    /// refused as malformed instead of being skipped.
+    #[serde(default, rename = "nbf")]
+    _nbf: Option<f64>,
 }
 
 /// A verified identity, ready to use.
@@ -41,6 +49,8 @@ pub struct HostUser {
 pub enum HostTokenError {
     #[error("the user token has expired")]
     Expired,
+    #[error("the user token is not valid yet (its nbf is in the future)")]
+    NotYetValid,
     #[error(
         "the user token's signature is invalid (signed with another site's secret, or an old one)"
     )]
@@ -58,6 +68,8 @@ impl HostUser {
     pub fn verify(token: &str, secret: &str, site_key: &str) -> Result<HostUser, HostTokenError> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_required_spec_claims(&["exp", "sub"]);
+        validation.validate_nbf = true;
+        validation.leeway = LEEWAY_SECS;
         let data = decode::<Claims>(
             token,
             &DecodingKey::from_secret(secret.as_bytes()),
@@ -65,6 +77,7 @@ impl HostUser {
         )
         .map_err(|e| match e.kind() {
             ErrorKind::ExpiredSignature => HostTokenError::Expired,
+            ErrorKind::ImmatureSignature => HostTokenError::NotYetValid,
             ErrorKind::InvalidSignature => HostTokenError::BadSignature,
             ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
                 HostTokenError::WrongAlgorithm
@@ -85,7 +98,7 @@ impl HostUser {
                 "sub must be 1 to {MAX_SUBJECT_LEN} bytes"
             )));
         }
-        let name = Nickname::parse(&claims.name).map_err(malformed)?;
+        let name = Nickname::from_host(&claims.name).map_err(malformed)?;
         let avatar = claims.avatar.map(|a| check_avatar(&a)).transpose()?;
         let rooms = claims
             .rooms

@@ -8,7 +8,6 @@
 use std::num::NonZeroU32;
 
 use governor::{DefaultKeyedRateLimiter, Quota};
-use lettre::message::Mailbox;
 use serde_json::json;
 
 use super::{Email, Mailer};
@@ -106,8 +105,8 @@ impl ReportAlerts {
         };
         let subject = format!("Message reported on {}", facts.site.name);
         for user in facts.recipients {
-            let to = match user.email.parse::<Mailbox>() {
-                Ok(address) => Mailbox::new(Some(user.name.clone()), address.email),
+            let to = match crate::input::Email::parse(&user.email) {
+                Ok(address) => address.mailbox(&user.name),
                 Err(err) => {
                     tracing::warn!(user = %user.id, error = %err, "admin account has an unusable email");
                     continue;

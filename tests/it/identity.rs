@@ -253,3 +253,54 @@ async fn sites_can_require_verified_identity_and_guests_cannot_take_verified_nam
     boss.join("lobby", None).await;
     boss.say("lobby", "1", "verified users can talk").await;
 }
+
+/// RFC 7519 §4.1.5: a token is not accepted before its `nbf`, with the same
+/// 60-second leeway as `exp` (issue 12, item 9).
+#[tokio::test]
+async fn tokens_are_refused_before_their_not_before_time() {
+    let app = spawn_app().await;
+    let site = app.site(&[ORIGIN]).await;
+    let now = jsonwebtoken::get_current_timestamp() as i64;
+    let refused = [
+        ("an hour ahead", json!(now + 3600), "not valid yet"),
+        (
+            "two minutes ahead, beyond the leeway",
+            json!(now + 120),
+            "not valid yet",
+        ),
+        (
+            "a year ahead, as a float",
+            json!((now + 31_536_000) as f64 + 0.5),
+            "not valid yet",
+        ),
+        (
+            "a string, which is no NumericDate",
+            json!("2999-01-01"),
+            "malformed",
+        ),
+        ("an object", json!({"at": now}), "malformed"),
+    ];
+    for (case, nbf, says) in refused {
+        let token = sign(
+            &site.secret,
+            json!({"sub": "n1", "name": "Early", "exp": now + 7200, "nbf": nbf}),
+        );
+        let (_, reply) = hello_with(&app, &site.public_key, json!({"token": token})).await;
+        assert_eq!(reply["code"], "invalid_token", "{case}: {reply}");
+        let message = reply["message"].as_str().unwrap().to_lowercase();
+        assert!(message.contains(says), "{case}: {reply}");
+    }
+    let accepted = [
+        ("in the past", now - 600),
+        ("now", now),
+        ("within the leeway (clock skew)", now + 30),
+    ];
+    for (case, nbf) in accepted {
+        let token = sign(
+            &site.secret,
+            json!({"sub": "n2", "name": "On time", "exp": now + 7200, "nbf": nbf}),
+        );
+        let (_, reply) = hello_with(&app, &site.public_key, json!({"token": token})).await;
+        assert_eq!(reply["type"], "ready", "{case}: {reply}");
+    }
+}

@@ -5,7 +5,7 @@ use sha2::{Digest, Sha256};
 use super::{ParticipantId, SiteId};
 use crate::db::schema::{account_tokens, accounts};
 use crate::db::{now_ms, DbConn, DbError};
-use crate::input::random_token;
+use crate::input::{random_token, NameKey};
 use crate::with_backend;
 
 /// A registered account on one site (seed 000's users).
@@ -21,6 +21,11 @@ pub struct Account {
     pub participant_id: Option<ParticipantId>,
     pub verified_at: Option<i64>,
     pub created_at: i64,
+    /// Comparison keys of the name (see `name_key`).
+    #[serde(skip)]
+    pub name_key: Option<String>,
+    #[serde(skip)]
+    pub name_key_exact: Option<String>,
 }
 
 /// What a token in `account_tokens` is for.
@@ -65,11 +70,14 @@ impl Account {
         name: &str,
         password_hash: &str,
     ) -> Result<Account, DbError> {
+        let key = NameKey::of(name);
         with_backend!(conn, c => diesel::insert_into(accounts::table)
             .values((
                 accounts::site_id.eq(site),
                 accounts::email.eq(email),
                 accounts::name.eq(name),
+                accounts::name_key.eq(&key.folded),
+                accounts::name_key_exact.eq(&key.exact),
                 accounts::password_hash.eq(password_hash),
                 accounts::created_at.eq(now_ms()),
             ))
@@ -116,11 +124,6 @@ impl Account {
         let now = now_ms();
         with_backend!(conn, c => diesel::update(accounts::table.find(self.id)).set(accounts::verified_at.eq(now)).execute(c))?;
         self.verified_at = Some(now);
-        Ok(())
-    }
-
-    pub fn set_password_hash(&self, conn: &mut DbConn, hash: &str) -> Result<(), DbError> {
-        with_backend!(conn, c => diesel::update(accounts::table.find(self.id)).set(accounts::password_hash.eq(hash)).execute(c))?;
         Ok(())
     }
 
@@ -241,16 +244,22 @@ impl Account {
         Ok(revoked > 0)
     }
 
-    /// After a password reset: every other session of the account ends.
-    pub fn revoke_all_sessions(&self, conn: &mut DbConn) -> Result<(), DbError> {
+    /// Sets a new password hash; every credential issued under the old one
+    /// goes: all sessions end and every unused link (confirmation, reset) stops
+    /// working. Reaching here through an emailed link proves the mailbox, so
+    /// the address counts as confirmed. Run inside a write transaction.
+    pub fn replace_password(&mut self, conn: &mut DbConn, hash: &str) -> Result<(), DbError> {
+        with_backend!(conn, c => diesel::update(accounts::table.find(self.id)).set(accounts::password_hash.eq(hash)).execute(c))?;
         with_backend!(conn, c => diesel::update(
             account_tokens::table
                 .filter(account_tokens::account_id.eq(self.id))
-                .filter(account_tokens::purpose.eq(TokenPurpose::Session.as_str()))
                 .filter(account_tokens::used_at.is_null()),
         )
         .set(account_tokens::used_at.eq(now_ms()))
         .execute(c))?;
+        if !self.is_verified() {
+            self.mark_verified(conn)?;
+        }
         Ok(())
     }
 }

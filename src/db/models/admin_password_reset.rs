@@ -84,6 +84,18 @@ impl AdminPasswordReset {
         Ok(Ok(user))
     }
 
+    /// Voids every unused link of `user` (its password changed some other way).
+    pub fn void_for_user(conn: &mut DbConn, user: AdminUserId) -> Result<usize, DbError> {
+        with_backend!(conn, c => diesel::update(
+            resets::table
+                .filter(resets::admin_user_id.eq(user))
+                .filter(resets::used_at.is_null()),
+        )
+        .set(resets::used_at.eq(now_ms()))
+        .execute(c))
+        .map_err(DbError::from)
+    }
+
     /// When the newest link of `user` was issued, to space out requests.
     pub fn last_issued_at(conn: &mut DbConn, user: AdminUserId) -> Result<Option<i64>, DbError> {
         with_backend!(conn, c => resets::table

@@ -111,11 +111,33 @@ impl AdminUser {
         .map_err(DbError::from)
     }
 
-    pub fn set_password_hash(&self, conn: &mut DbConn, hash: &str) -> Result<(), DbError> {
+    /// Sets a new password hash; every other credential of the account goes
+    /// with the old password: its sessions (but `keep`, the one that made the
+    /// change) end and its unused reset links stop working. Every surface (CLI,
+    /// panel, emailed link) changes passwords through here. Run it inside a
+    /// write transaction so that the change and the revocations land together.
+    pub fn replace_password(
+        &self,
+        conn: &mut DbConn,
+        hash: &str,
+        keep: Option<i64>,
+    ) -> Result<usize, DbError> {
         with_backend!(conn, c => diesel::update(admin_users::table.find(self.id))
             .set(admin_users::password_hash.eq(hash))
             .execute(c))?;
-        Ok(())
+        super::admin_password_reset::AdminPasswordReset::void_for_user(conn, self.id)?;
+        super::admin_session::AdminSession::delete_for_user(conn, self.id, keep)
+    }
+
+    /// Whether an account already has this name or one that looks like it.
+    /// Admin accounts are few: their names are compared in memory.
+    pub fn name_taken(conn: &mut DbConn, name: &str) -> Result<bool, DbError> {
+        let key = crate::input::NameKey::of(name);
+        let names: Vec<String> =
+            with_backend!(conn, c => admin_users::table.select(admin_users::name).load(c))?;
+        Ok(names
+            .iter()
+            .any(|n| crate::input::NameKey::of(n).looks_like(&key)))
     }
 
     pub fn find(conn: &mut DbConn, id: AdminUserId) -> Result<Option<AdminUser>, DbError> {

@@ -11,6 +11,7 @@ pub mod held_message;
 pub mod message;
 pub mod message_log;
 pub mod mute;
+pub mod name_key;
 pub mod participant;
 pub mod report;
 pub mod room;

@@ -4,6 +4,7 @@ use serde::Serialize;
 use super::{ParticipantId, SiteId};
 use crate::db::schema::{participant_ips, participants};
 use crate::db::{now_ms, DbConn, DbError};
+use crate::input::NameKey;
 use crate::with_backend;
 
 /// Someone who chats on a site: a guest, a user verified by the host site, or a
@@ -21,9 +22,11 @@ pub struct Participant {
     pub last_seen_at: i64,
     /// http(s) URL from a host-verified token.
     pub avatar_url: Option<String>,
-    /// Lowercased nick of non-guests, for the impersonation check.
+    /// Comparison keys of the names of non-guests (see `name_key`).
     #[serde(skip)]
-    pub nick_folded: Option<String>,
+    pub name_key: Option<String>,
+    #[serde(skip)]
+    pub name_key_exact: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +81,7 @@ impl Participant {
         ip: Option<&str>,
     ) -> Result<Participant, DbError> {
         let now = now_ms();
+        let key = NameKey::of(nick);
         let existing = with_backend!(conn, c => participants::table
             .filter(participants::site_id.eq(site_id))
             .filter(participants::kind.eq(kind.as_str()))
@@ -89,7 +93,8 @@ impl Participant {
             return with_backend!(conn, c => diesel::update(participants::table.find(found.id))
                 .set((
                     participants::nick.eq(nick),
-                    participants::nick_folded.eq(nick.to_lowercase()),
+                    participants::name_key.eq(&key.folded),
+                    participants::name_key_exact.eq(&key.exact),
                     participants::avatar_url.eq(avatar),
                     participants::last_ip.eq(ip),
                     participants::last_seen_at.eq(now),
@@ -104,7 +109,8 @@ impl Participant {
                 participants::kind.eq(kind.as_str()),
                 participants::external_id.eq(external_id),
                 participants::nick.eq(nick),
-                participants::nick_folded.eq(nick.to_lowercase()),
+                participants::name_key.eq(&key.folded),
+                participants::name_key_exact.eq(&key.exact),
                 participants::avatar_url.eq(avatar),
                 participants::last_ip.eq(ip),
                 participants::created_at.eq(now),
@@ -120,18 +126,6 @@ impl Participant {
             }
             other => other,
         }
-    }
-
-    /// Whether a verified user or registered member of the site goes by this
-    /// name (case-insensitively): guests may not impersonate them.
-    pub fn nick_reserved(conn: &mut DbConn, site_id: SiteId, nick: &str) -> Result<bool, DbError> {
-        let found = with_backend!(conn, c => participants::table
-            .filter(participants::site_id.eq(site_id))
-            .filter(participants::nick_folded.eq(nick.to_lowercase()))
-            .select(participants::id)
-            .first::<ParticipantId>(c)
-            .optional())?;
-        Ok(found.is_some())
     }
 
     pub fn find(conn: &mut DbConn, id: ParticipantId) -> Result<Option<Participant>, DbError> {

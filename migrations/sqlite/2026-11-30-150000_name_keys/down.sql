@@ -1,0 +1,10 @@
+DROP INDEX accounts_site_name_key_exact;
+DROP INDEX accounts_site_name_key;
+ALTER TABLE accounts DROP COLUMN name_key_exact;
+ALTER TABLE accounts DROP COLUMN name_key;
+DROP INDEX participants_site_name_key_exact;
+DROP INDEX participants_site_name_key;
+ALTER TABLE participants DROP COLUMN name_key_exact;
+ALTER TABLE participants RENAME COLUMN name_key TO nick_folded;
+UPDATE participants SET nick_folded = lower(nick) WHERE kind <> 'guest';
+CREATE INDEX participants_site_nick_folded ON participants (site_id, nick_folded);

@@ -1,0 +1,60 @@
+//! Which names are taken on a site: those of verified users and members
+//! (their participants) and of registered accounts, compared by the keys of
+//! [`crate::input::names`]. Guests' names are never reserved.
+
+use diesel::prelude::*;
+
+use super::SiteId;
+use crate::db::schema::{accounts, participants};
+use crate::db::{DbConn, DbError};
+use crate::input::NameKey;
+use crate::with_backend;
+
+/// Whether a verified user, member or account of the site has a name that
+/// looks like the one with `key`.
+pub fn taken(conn: &mut DbConn, site: SiteId, key: &NameKey) -> Result<bool, DbError> {
+    let (folded, exact) = (key.folded.as_str(), key.exact.as_str());
+    let participant = with_backend!(conn, c => diesel::select(diesel::dsl::exists(
+        participants::table
+            .filter(participants::site_id.eq(site))
+            .filter(participants::name_key.eq(folded).or(participants::name_key_exact.eq(exact))),
+    ))
+    .get_result::<bool>(c))?;
+    if participant {
+        return Ok(true);
+    }
+    with_backend!(conn, c => diesel::select(diesel::dsl::exists(
+        accounts::table
+            .filter(accounts::site_id.eq(site))
+            .filter(accounts::name_key.eq(folded).or(accounts::name_key_exact.eq(exact))),
+    ))
+    .get_result::<bool>(c))
+    .map_err(DbError::from)
+}
+
+/// Computes the keys the database lacks (after a migration that added or
+/// cleared them: only the server knows how). Returns how many rows it filled.
+pub fn backfill(conn: &mut DbConn) -> Result<usize, DbError> {
+    let people: Vec<(i64, String)> = with_backend!(conn, c => participants::table
+        .filter(participants::name_key.is_null())
+        .filter(participants::kind.ne("guest"))
+        .select((participants::id, participants::nick))
+        .load(c))?;
+    for (id, nick) in &people {
+        let key = NameKey::of(nick);
+        with_backend!(conn, c => diesel::update(participants::table.find(id))
+            .set((participants::name_key.eq(&key.folded), participants::name_key_exact.eq(&key.exact)))
+            .execute(c))?;
+    }
+    let registered: Vec<(i64, String)> = with_backend!(conn, c => accounts::table
+        .filter(accounts::name_key.is_null())
+        .select((accounts::id, accounts::name))
+        .load(c))?;
+    for (id, name) in &registered {
+        let key = NameKey::of(name);
+        with_backend!(conn, c => diesel::update(accounts::table.find(id))
+            .set((accounts::name_key.eq(&key.folded), accounts::name_key_exact.eq(&key.exact)))
+            .execute(c))?;
+    }
+    Ok(people.len() + registered.len())
+}

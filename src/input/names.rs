@@ -1,0 +1,247 @@
+//! Names shown to people: guest nicknames, member and host-verified names,
+//! admin and site names. They are checked and compared with Unicode's own
+//! definitions, never with a hand-made list:
+//!
+//! - **Refused**: Default_Ignorable_Code_Point (zero-width characters, the soft
+//!   hyphen, variation selectors, Hangul fillers, ...), Bidi_Control, and the
+//!   general categories Cc, Cf, Co, Cs, Cn, Zl and Zp (controls, format
+//!   characters, private use, unassigned code points, line and paragraph
+//!   separators). They draw nothing, or something else than they say.
+//! - **Normalized**: NFC; every space separator (Zs) becomes one ASCII space,
+//!   runs of them collapse, and the ends are trimmed. A combining mark may not
+//!   start a word, and at most four may stack on one letter (no text that spills
+//!   over the lines around it).
+//! - **Compared** by [`NameKey`]: the UTS #39 confusable skeleton of the NFKC
+//!   case-folded name, so `ALICE`, `аlice` (Cyrillic а), `ａｌｉｃｅ` and `alice`
+//!   are one name.
+
+use icu_properties::props::{
+    BidiControl, DefaultIgnorableCodePoint, GeneralCategory as Gc, GeneralCategory,
+};
+use icu_properties::{CodePointMapData, CodePointSetData};
+use unicode_normalization::UnicodeNormalization;
+
+use super::{invalid, InvalidInput};
+
+/// Most combining marks allowed on one base character.
+const MAX_STACKED_MARKS: usize = 4;
+
+/// Characters that draw nothing or rearrange the text around them.
+pub fn is_invisible(c: char) -> bool {
+    CodePointSetData::new::<DefaultIgnorableCodePoint>().contains(c)
+        || CodePointSetData::new::<BidiControl>().contains(c)
+        || matches!(
+            CodePointMapData::<GeneralCategory>::new().get(c),
+            Gc::Control
+                | Gc::Format
+                | Gc::PrivateUse
+                | Gc::Surrogate
+                | Gc::Unassigned
+                | Gc::LineSeparator
+                | Gc::ParagraphSeparator
+        )
+}
+
+fn is_space(c: char) -> bool {
+    // U+2800 BRAILLE PATTERN BLANK is a symbol, not a space, yet draws nothing.
+    CodePointMapData::<GeneralCategory>::new().get(c) == Gc::SpaceSeparator || c == '\u{2800}'
+}
+
+fn is_mark(c: char) -> bool {
+    matches!(
+        CodePointMapData::<GeneralCategory>::new().get(c),
+        Gc::NonspacingMark | Gc::SpacingMark | Gc::EnclosingMark
+    )
+}
+
+/// The name as it is stored and shown, or why it cannot be one. `what` names
+/// the field in the error ("nicknames", "names").
+pub fn display_form(raw: &str, what: &str, max_chars: usize) -> Result<String, InvalidInput> {
+    let mut out = String::with_capacity(raw.len());
+    let (mut space, mut marks) = (false, 0);
+    for c in raw.trim().nfc() {
+        if is_space(c) {
+            space = true;
+            continue;
+        }
+        if is_invisible(c) {
+            return Err(invalid(format!(
+                "{what} may not contain invisible, formatting or control characters (U+{:04X})",
+                u32::from(c)
+            )));
+        }
+        if is_mark(c) {
+            marks += 1;
+            if out.is_empty() || space || marks > MAX_STACKED_MARKS {
+                return Err(invalid(format!(
+                    "{what} may not start a word with a combining mark or stack more than {MAX_STACKED_MARKS} on a letter"
+                )));
+            }
+        } else {
+            marks = 0;
+        }
+        if space && !out.is_empty() {
+            out.push(' ');
+        }
+        space = false;
+        out.push(c);
+    }
+    let chars = out.chars().count();
+    if chars == 0 || chars > max_chars {
+        return Err(invalid(format!(
+            "{what} are 1 to {max_chars} visible characters"
+        )));
+    }
+    Ok(out)
+}
+
+/// A name from an authority we do not second-guess (a host site's signed
+/// token): what cannot be shown is dropped rather than refused.
+pub fn cleaned_form(raw: &str, what: &str, max_chars: usize) -> Result<String, InvalidInput> {
+    let visible: String = raw
+        .nfc()
+        .filter(|&c| is_space(c) || !is_invisible(c))
+        .collect();
+    // Marks that lost their letter with the invisible characters go too.
+    let mut kept = String::with_capacity(visible.len());
+    let (mut marks, mut base) = (0, false);
+    for c in visible.chars() {
+        if is_mark(c) {
+            marks += 1;
+            if !base || marks > MAX_STACKED_MARKS {
+                continue;
+            }
+        } else {
+            marks = 0;
+            base = !is_space(c);
+        }
+        kept.push(c);
+    }
+    display_form(&kept, what, max_chars)
+}
+
+/// What names are compared by. UTS #39 compares skeletons; case folding
+/// before the skeleton makes `ALICE` and `alice` one name but loses what a
+/// capital looks like (`I` and `l` are confusable, `i` and `l` are not), so
+/// there are two keys, and two names look alike when either matches.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct NameKey {
+    /// Skeleton of the NFKC case-folded name.
+    pub folded: String,
+    /// Skeleton of the NFKC name, letter case kept.
+    pub exact: String,
+}
+
+impl NameKey {
+    /// Case folding is lowercase-of-uppercase (so `ß` and `ss` fold together),
+    /// then NFKC again, as case mappings can leave text unnormalized.
+    pub fn of(name: &str) -> NameKey {
+        let nfkc: String = name.nfkc().collect();
+        let folded: String = nfkc.to_uppercase().to_lowercase().nfkc().collect();
+        NameKey {
+            folded: skeleton(&folded),
+            exact: skeleton(&nfkc),
+        }
+    }
+
+    pub fn looks_like(&self, other: &NameKey) -> bool {
+        self.folded == other.folded || self.exact == other.exact
+    }
+}
+
+fn skeleton(text: &str) -> String {
+    let skeleton: String = unicode_security::skeleton(text).collect();
+    skeleton.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nick(raw: &str) -> Result<String, InvalidInput> {
+        display_form(raw, "nicknames", 32)
+    }
+
+    #[test]
+    fn invisible_and_formatting_characters_are_refused() {
+        for raw in [
+            "ali\u{00AD}ce",    // soft hyphen
+            "ali\u{200B}ce",    // zero-width space
+            "ali\u{200D}ce",    // zero-width joiner
+            "ali\u{2060}ce",    // word joiner
+            "\u{2067}\u{2069}", // bidi isolates only
+            "ad\u{202E}nim",    // right-to-left override
+            "alice\u{200F}",    // right-to-left mark
+            "ali\u{FEFF}ce",    // byte order mark
+            "alice\u{E0041}",   // tag character
+            "ali\u{034F}ce",    // combining grapheme joiner
+            "\u{3164}",         // Hangul filler
+            "a\u{115F}b",       // Hangul choseong filler
+            "ali\u{FE0F}ce",    // variation selector
+            "ali\u{180E}ce",    // Mongolian vowel separator
+            "ali\u{061C}ce",    // Arabic letter mark
+            "a\u{0}b",          // control
+            "a\nb",             // newline inside
+            "ali\u{2028}ce",    // line separator
+            "\u{E000}lice",     // private use
+            "ali\u{0378}ce",    // unassigned
+        ] {
+            assert!(nick(raw).is_err(), "{raw:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn names_are_normalized_for_display() {
+        assert_eq!(nick("  alice ").unwrap(), "alice");
+        assert_eq!(nick("Ann\u{00A0}\u{3000} Lee").unwrap(), "Ann Lee");
+        assert_eq!(nick("Ange\u{0301}le").unwrap(), "Angèle".replace('è', "é"));
+        assert_eq!(nick("Ангелина").unwrap(), "Ангелина");
+        assert_eq!(nick("李小龍").unwrap(), "李小龍");
+        assert_eq!(nick("محمد").unwrap(), "محمد");
+        assert_eq!(nick("Zoë 🙂").unwrap(), "Zoë 🙂");
+        assert!(nick("   ").is_err());
+        assert!(
+            nick("\u{2800}\u{2800}").is_err(),
+            "braille blanks draw nothing"
+        );
+        assert!(nick(&"é".repeat(33)).is_err());
+        assert!(nick("\u{0301}alice").is_err(), "a mark cannot start a name");
+        assert!(nick("a\u{0301}\u{0302}\u{0303}\u{0304}\u{0305}\u{0306}").is_err());
+        assert!(nick("a\u{0301}\u{0302}").is_ok());
+    }
+
+    #[test]
+    fn look_alike_names_collide() {
+        let alice = NameKey::of("alice");
+        for same in [
+            "ALICE",
+            "Alice",
+            "\u{0430}lice",          // Cyrillic а
+            "ａｌｉｃｅ",            // fullwidth
+            "alıce",                 // dotless i
+            "al\u{0456}ce",          // Cyrillic і
+            "aIice",                 // capital I for l
+            "a1ice",                 // digit one for l
+            "\u{1D41A}\u{1D425}ice", // mathematical bold
+        ] {
+            assert!(NameKey::of(same).looks_like(&alice), "{same:?}");
+        }
+        for other in ["alicia", "ali ce", "bob", "allce"] {
+            assert!(!NameKey::of(other).looks_like(&alice), "{other:?}");
+        }
+        assert!(NameKey::of("Straße").looks_like(&NameKey::of("STRASSE")));
+        assert!(NameKey::of("rn").looks_like(&NameKey::of("m")));
+    }
+
+    #[test]
+    fn verified_names_are_cleaned_not_refused() {
+        let clean = |raw: &str| cleaned_form(raw, "names", 32);
+        assert_eq!(clean("ali\u{00AD}ce").unwrap(), "alice");
+        assert_eq!(clean("\u{202E}Ann\u{202C} Lee").unwrap(), "Ann Lee");
+        assert_eq!(clean("❤\u{FE0F} Bo").unwrap(), "❤ Bo");
+        assert!(
+            clean("\u{2067}\u{2069}").is_err(),
+            "nothing visible is left"
+        );
+    }
+}

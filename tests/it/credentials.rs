@@ -1,0 +1,321 @@
+//! Every path that changes or resets a password ends the account's other
+//! sessions and voids its other outstanding links (issue 12, item 8): admin
+//! accounts (CLI, own change in the panel, an owner's reset, the emailed link)
+//! and visitor accounts (the emailed link).
+
+use assert_cmd::Command;
+use chatctl::db::models::admin_password_reset::AdminPasswordReset;
+use chatctl::db::models::site::SiteSettings;
+use chatctl::db::models::{Account, Role, Site, TokenPurpose};
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::common::*;
+use crate::mailbox::Mailbox;
+use crate::panel::*;
+
+const NEW: &str = "Brand new 77 staple";
+
+#[derive(Debug, Clone, Copy)]
+enum AdminPath {
+    Cli,
+    OwnChange,
+    OwnerReset,
+    EmailedLink,
+}
+
+async fn reset_form_status(app: &TestApp, token: &str) -> StatusCode {
+    Panel::new(app)
+        .get(&format!("/admin/reset?token={token}"))
+        .await
+        .status
+}
+
+#[tokio::test]
+async fn every_admin_password_change_ends_other_sessions_and_links() {
+    let mailbox = Mailbox::start();
+    let url = mailbox.url();
+    let app = spawn_configured(test_db(), move |c| c.mail.smtp_url = Some(url)).await;
+    account(&app, "owner@example.com", Role::Owner, &[]).await;
+    let mut owner = Panel::login(&app, "owner@example.com").await;
+    let paths = [
+        AdminPath::Cli,
+        AdminPath::OwnChange,
+        AdminPath::OwnerReset,
+        AdminPath::EmailedLink,
+    ];
+    for (n, path) in paths.into_iter().enumerate() {
+        let email = format!("admin{n}@example.com");
+        let user = account(&app, &email, Role::Admin, &[]).await;
+        let mut acting = Panel::login(&app, &email).await;
+        let mut other = Panel::login(&app, &email).await;
+
+        // An outstanding link, mailed by the real forgot-password form.
+        let mut visitor = Panel::new(&app);
+        let form = visitor.get("/admin/forgot").await;
+        let csrf = csrf_in(&form.body).unwrap();
+        visitor
+            .send_form("/admin/forgot", &[("csrf", &csrf), ("email", &email)])
+            .await;
+        let link = mailbox.nth(&email, 1).await.link("/admin/reset?token=");
+        let mailed = link.split("token=").nth(1).unwrap().to_owned();
+        assert_eq!(reset_form_status(&app, &mailed).await, StatusCode::OK);
+
+        let outstanding = match path {
+            AdminPath::Cli => {
+                let out = Command::cargo_bin("chatctl")
+                    .unwrap()
+                    .env_remove("DATABASE_URL")
+                    .env_remove("CHATCTL_DATABASE_URL")
+                    .args(["--database-url", &app.database.url])
+                    .args([
+                        "user",
+                        "set-password",
+                        "--email",
+                        &email,
+                        "--password-stdin",
+                    ])
+                    .write_stdin(format!("{NEW}\n"))
+                    .output()
+                    .unwrap();
+                let stdout = String::from_utf8_lossy(&out.stdout);
+                assert!(
+                    out.status.success(),
+                    "{stdout} {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                assert!(stdout.contains("2 open sessions ended"), "{stdout}");
+                mailed
+            }
+            AdminPath::OwnChange => {
+                acting.get("/admin/account").await;
+                let page = acting
+                    .post_and_follow(
+                        "/admin/account/password",
+                        &[("current", PASSWORD), ("new", NEW), ("repeat", NEW)],
+                    )
+                    .await;
+                assert!(page.body.contains("Password changed"), "{}", page.body);
+                mailed
+            }
+            AdminPath::OwnerReset => {
+                owner.get("/admin/accounts").await;
+                let page = owner
+                    .post_and_follow(
+                        &format!("/admin/accounts/{}/password", user.id),
+                        &[("password", NEW)],
+                    )
+                    .await;
+                assert!(page.body.contains("New password set"), "{}", page.body);
+                mailed
+            }
+            AdminPath::EmailedLink => {
+                // A second link, as if asked for earlier: using one voids the other.
+                let id = user.id;
+                let earlier = app
+                    .db
+                    .run(move |conn| AdminPasswordReset::issue(conn, id, 3_600_000))
+                    .await
+                    .unwrap();
+                let form = visitor.get(&format!("/admin/reset?token={mailed}")).await;
+                let csrf = csrf_in(&form.body).unwrap();
+                let done = visitor
+                    .send_form(
+                        "/admin/reset",
+                        &[
+                            ("csrf", &csrf),
+                            ("token", &mailed),
+                            ("new", NEW),
+                            ("repeat", NEW),
+                        ],
+                    )
+                    .await;
+                assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+                earlier
+            }
+        };
+
+        assert_eq!(
+            other.get("/admin").await.status,
+            StatusCode::SEE_OTHER,
+            "{path:?}: the other session ended"
+        );
+        let own_session_stays = matches!(path, AdminPath::OwnChange);
+        assert_eq!(
+            acting.get("/admin").await.status == StatusCode::OK,
+            own_session_stays,
+            "{path:?}: only the session that changed its own password stays"
+        );
+        assert_eq!(
+            reset_form_status(&app, &outstanding).await,
+            StatusCode::GONE,
+            "{path:?}: the outstanding reset link no longer works"
+        );
+        let mut fresh = Panel::new(&app);
+        assert_eq!(
+            fresh.try_login(&email, PASSWORD).await.status,
+            StatusCode::UNAUTHORIZED,
+            "{path:?}: the old password is refused"
+        );
+        assert_eq!(
+            fresh.try_login(&email, NEW).await.status,
+            StatusCode::SEE_OTHER,
+            "{path:?}: the new password works"
+        );
+    }
+}
+
+const PASSWORD_V: &str = "correct Horse 42";
+
+async fn visitor_setup() -> (TestApp, Mailbox, Site) {
+    let mailbox = Mailbox::start();
+    let url = mailbox.url();
+    let app = spawn_configured(test_db(), move |c| c.mail.smtp_url = Some(url)).await;
+    let site = app.site(&[ORIGIN]).await;
+    app.configure_site(
+        &site,
+        SiteSettings {
+            registration_allowed: Some(true),
+            ..Default::default()
+        },
+    )
+    .await;
+    (app, mailbox, site)
+}
+
+async fn ask(app: &TestApp, site: &Site, frame: serde_json::Value) -> serde_json::Value {
+    let mut client = app.connect(&site.public_key).await;
+    client.send(frame).await;
+    client.recv().await
+}
+
+fn token_of(link: &str) -> String {
+    link.split("token=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+async fn choose_password(app: &TestApp, token: &str) -> StatusCode {
+    reqwest::Client::new()
+        .post(app.http_url("/account/reset"))
+        .form(&[("token", token), ("password", NEW), ("password2", NEW)])
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+async fn link_status(app: &TestApp, path: &str, token: &str) -> u16 {
+    reqwest::get(app.http_url(&format!("{path}?token={token}")))
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn a_visitor_password_reset_ends_every_session_and_other_link() {
+    let (app, mailbox, site) = visitor_setup().await;
+    let email = "vera@example.com";
+    let registered = ask(
+        &app,
+        &site,
+        json!({"type": "register", "name": "Vera", "email": email, "password": PASSWORD_V}),
+    )
+    .await;
+    assert_eq!(registered["type"], "registered", "{registered}");
+    reqwest::get(mailbox.nth(email, 1).await.link("/account/verify?token="))
+        .await
+        .unwrap();
+    let mut sessions = Vec::new();
+    for _ in 0..2 {
+        let logged = ask(
+            &app,
+            &site,
+            json!({"type": "login", "email": email, "password": PASSWORD_V}),
+        )
+        .await;
+        sessions.push(logged["account_token"].as_str().unwrap().to_owned());
+    }
+    ask(
+        &app,
+        &site,
+        json!({"type": "forgot_password", "email": email}),
+    )
+    .await;
+    let reset = token_of(&mailbox.nth(email, 2).await.link("/account/reset?token="));
+    // Links issued earlier and still unused: another reset, another confirmation.
+    let site_id = site.id;
+    let (other_reset, other_verify) = app
+        .db
+        .run(move |conn| {
+            let account = Account::find_by_email(conn, site_id, email)?.unwrap();
+            Ok((
+                account.issue_token(conn, TokenPurpose::Reset, 3_600_000)?,
+                account.issue_token(conn, TokenPurpose::Verify, 3_600_000)?,
+            ))
+        })
+        .await
+        .unwrap();
+
+    assert_eq!(choose_password(&app, &reset).await, StatusCode::OK);
+
+    for session in &sessions {
+        let mut client = app.connect(&site.public_key).await;
+        assert_eq!(
+            client.hello(json!({"account_token": session})).await["code"],
+            "session_expired"
+        );
+    }
+    assert_eq!(link_status(&app, "/account/reset", &other_reset).await, 410);
+    assert_eq!(
+        link_status(&app, "/account/verify", &other_verify).await,
+        410
+    );
+    assert_eq!(choose_password(&app, &other_reset).await, StatusCode::GONE);
+    let logged = ask(
+        &app,
+        &site,
+        json!({"type": "login", "email": email, "password": NEW}),
+    )
+    .await;
+    assert_eq!(logged["type"], "logged_in", "{logged}");
+}
+
+#[tokio::test]
+async fn a_reset_before_confirming_voids_the_confirmation_link_and_confirms() {
+    let (app, mailbox, site) = visitor_setup().await;
+    let email = "walt@example.com";
+    ask(
+        &app,
+        &site,
+        json!({"type": "register", "name": "Walt", "email": email, "password": PASSWORD_V}),
+    )
+    .await;
+    let verify = token_of(&mailbox.nth(email, 1).await.link("/account/verify?token="));
+    ask(
+        &app,
+        &site,
+        json!({"type": "forgot_password", "email": email}),
+    )
+    .await;
+    let reset = token_of(&mailbox.nth(email, 2).await.link("/account/reset?token="));
+    assert_eq!(choose_password(&app, &reset).await, StatusCode::OK);
+    assert_eq!(
+        link_status(&app, "/account/verify", &verify).await,
+        410,
+        "the confirmation link went with the old password"
+    );
+    // The reset link reached the mailbox: the address is confirmed.
+    let logged = ask(
+        &app,
+        &site,
+        json!({"type": "login", "email": email, "password": NEW}),
+    )
+    .await;
+    assert_eq!(logged["type"], "logged_in", "{logged}");
+}

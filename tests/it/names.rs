@@ -1,0 +1,245 @@
+//! Names that look like something they are not (issue 12, items 6 and 7):
+//! invisible and formatting characters are refused, names are compared by
+//! UTS #39 skeleton, and guests and members cannot take a name that looks like
+//! a verified user's or member's. The word filter reads normalized text.
+
+use chatctl::db::models::site::SiteSettings;
+use chatctl::db::models::Site;
+use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+use serde_json::{json, Value};
+
+use crate::common::*;
+
+const PASSWORD: &str = "correct Horse 42";
+
+fn token(site: &Site, sub: &str, name: &str) -> String {
+    let exp = jsonwebtoken::get_current_timestamp() + 600;
+    encode(
+        &Header::new(Algorithm::HS256),
+        &json!({"sub": sub, "name": name, "exp": exp}),
+        &EncodingKey::from_secret(site.secret.as_bytes()),
+    )
+    .unwrap()
+}
+
+async fn hello(app: &TestApp, site: &Site, fields: Value) -> Value {
+    app.connect(&site.public_key).await.hello(fields).await
+}
+
+async fn register(app: &TestApp, site: &Site, name: &str, email: &str) -> Value {
+    let mut client = app.connect(&site.public_key).await;
+    client
+        .send(json!({"type": "register", "name": name, "email": email, "password": PASSWORD}))
+        .await;
+    client.recv().await
+}
+
+async fn open_site(app: &TestApp) -> Site {
+    let site = app.site(&[ORIGIN]).await;
+    app.configure_site(
+        &site,
+        SiteSettings {
+            registration_allowed: Some(true),
+            ..Default::default()
+        },
+    )
+    .await;
+    site
+}
+
+/// Names a guest might try in order to pass for the verified `alice`.
+const INVISIBLE: [&str; 14] = [
+    "ali\u{00AD}ce",    // soft hyphen
+    "ali\u{200B}ce",    // zero-width space
+    "ali\u{200C}ce",    // zero-width non-joiner
+    "alice\u{200D}",    // zero-width joiner
+    "\u{2067}\u{2069}", // bidi isolates: an empty author
+    "\u{202E}ecila",    // right-to-left override
+    "alice\u{200E}",    // left-to-right mark
+    "\u{FEFF}alice",    // byte order mark
+    "ali\u{2063}ce",    // invisible separator
+    "\u{3164}",         // Hangul filler: a blank name
+    "alice\u{FE0F}",    // variation selector
+    "alice\u{E0020}",   // tag space
+    "al\u{034F}ice",    // combining grapheme joiner
+    "ali\u{061C}ce",    // Arabic letter mark
+];
+
+const LOOK_ALIKES: [&str; 10] = [
+    "ALICE",
+    "Alice",
+    " alice  ",
+    "\u{0430}lice",          // Cyrillic а
+    "al\u{0456}ce",          // Cyrillic і
+    "ａｌｉｃｅ",            // fullwidth
+    "aIice",                 // capital I for l
+    "a1ice",                 // digit one for l
+    "al\u{0131}ce",          // dotless i
+    "\u{1D41A}\u{1D425}ice", // mathematical bold a, l
+];
+
+#[tokio::test]
+async fn guests_cannot_pass_for_a_verified_user() {
+    let app = spawn_app().await;
+    let site = app.site(&[ORIGIN]).await;
+    let ready = hello(&app, &site, json!({"token": token(&site, "1", "alice")})).await;
+    assert_eq!(ready["me"]["kind"], "verified", "{ready}");
+
+    for nick in INVISIBLE {
+        let reply = hello(&app, &site, json!({"nick": nick})).await;
+        assert_eq!(reply["code"], "invalid_nick", "{nick:?}: {reply}");
+    }
+    for nick in LOOK_ALIKES {
+        let reply = hello(&app, &site, json!({"nick": nick})).await;
+        assert_eq!(reply["code"], "nick_taken", "{nick:?}: {reply}");
+    }
+    for nick in ["alicia", "Ali Ce", "bob", "Ангелина", "李小龍"] {
+        let reply = hello(&app, &site, json!({"nick": nick})).await;
+        assert_eq!(
+            (reply["type"].as_str(), reply["me"]["kind"].as_str()),
+            (Some("ready"), Some("guest")),
+            "{nick:?}: {reply}"
+        );
+    }
+    // Names are stored normalized: runs of spaces collapse, NFC.
+    let reply = hello(
+        &app,
+        &site,
+        json!({"nick": "  Zoe\u{0308}\u{3000}\u{3000}Q "}),
+    )
+    .await;
+    assert_eq!(reply["me"]["nick"], "Zoë Q", "{reply}");
+}
+
+#[tokio::test]
+async fn a_returning_guest_loses_a_name_a_verified_user_took_since() {
+    let app = spawn_app().await;
+    let site = app.site(&[ORIGIN]).await;
+    let guest = hello(&app, &site, json!({"nick": "carol"})).await;
+    let guest_token = guest["guest_token"].as_str().unwrap().to_owned();
+    hello(&app, &site, json!({"token": token(&site, "7", "Сarol")})).await; // Cyrillic С
+    let back = hello(&app, &site, json!({"guest_token": guest_token})).await;
+    assert_eq!(back["code"], "nick_taken", "{back}");
+    let renamed = hello(
+        &app,
+        &site,
+        json!({"guest_token": guest_token, "nick": "carol the guest"}),
+    )
+    .await;
+    assert_eq!(renamed["me"]["id"], guest["me"]["id"], "{renamed}");
+    assert_eq!(renamed["me"]["nick"], "carol the guest");
+}
+
+#[tokio::test]
+async fn members_cannot_take_a_verified_or_member_name() {
+    let app = spawn_app().await;
+    let site = open_site(&app).await;
+    hello(&app, &site, json!({"token": token(&site, "1", "alice")})).await;
+    // Every registration costs a bcrypt hash: a sample of each table is enough.
+    for (n, name) in LOOK_ALIKES.iter().step_by(2).enumerate() {
+        let reply = register(&app, &site, name, &format!("a{n}@example.com")).await;
+        assert_eq!(reply["code"], "nick_taken", "{name:?}: {reply}");
+    }
+    for (n, name) in INVISIBLE.iter().step_by(2).enumerate() {
+        let reply = register(&app, &site, name, &format!("i{n}@example.com")).await;
+        assert_eq!(reply["code"], "invalid_nick", "{name:?}: {reply}");
+    }
+    let bob = register(&app, &site, "Bob", "bob@example.com").await;
+    assert_eq!(bob["type"], "registered", "{bob}");
+    // A second member, and a guest, cannot look like the first member.
+    for name in ["BOB", "Вob", "bob"] {
+        let reply = register(&app, &site, name, "other@example.com").await;
+        assert_eq!(reply["code"], "nick_taken", "{name:?}: {reply}");
+        let reply = hello(&app, &site, json!({"nick": name})).await;
+        assert_eq!(reply["code"], "nick_taken", "{name:?}: {reply}");
+    }
+    // Another site is another namespace.
+    let other = open_site(&app).await;
+    assert_eq!(
+        register(&app, &other, "Bob", "bob@example.com").await["type"],
+        "registered"
+    );
+}
+
+#[tokio::test]
+async fn verified_names_belong_to_the_host_site() {
+    let app = spawn_app().await;
+    let site = open_site(&app).await;
+    assert_eq!(
+        register(&app, &site, "Dana", "dana@example.com").await["type"],
+        "registered"
+    );
+    hello(&app, &site, json!({"nick": "erin"})).await;
+    // A verified user is never refused for a name, even one a member or guest has...
+    let dana = hello(&app, &site, json!({"token": token(&site, "d", "Dana")})).await;
+    assert_eq!(
+        (dana["type"].as_str(), dana["me"]["kind"].as_str()),
+        (Some("ready"), Some("verified"))
+    );
+    let erin = hello(&app, &site, json!({"token": token(&site, "e", "Erin")})).await;
+    assert_eq!(erin["type"], "ready", "{erin}");
+    // ...and what cannot be shown is dropped from it, not kept.
+    let cleaned = hello(
+        &app,
+        &site,
+        json!({"token": token(&site, "f", "Fr\u{00AD}ank\u{200F}")}),
+    )
+    .await;
+    assert_eq!(cleaned["me"]["nick"], "Frank", "{cleaned}");
+    let empty = hello(
+        &app,
+        &site,
+        json!({"token": token(&site, "g", "\u{2067}\u{2069}")}),
+    )
+    .await;
+    assert_eq!(empty["code"], "invalid_token", "{empty}");
+    // The cleaned name is reserved like any other.
+    let guest = hello(&app, &site, json!({"nick": "FRANK"})).await;
+    assert_eq!(guest["code"], "nick_taken", "{guest}");
+}
+
+#[tokio::test]
+async fn the_word_filter_reads_through_invisible_and_look_alike_characters() {
+    let app = spawn_app().await;
+    let site = app.site(&[ORIGIN]).await;
+    let chat = &app.state.chat;
+    chatctl::moderation::word_filters::add(chat, None, site.id, "word", "darn", "mask")
+        .await
+        .unwrap();
+    chatctl::moderation::word_filters::add(chat, None, site.id, "pattern", r"buy\s+now", "block")
+        .await
+        .unwrap();
+    let (mut writer, _) = app.guest(&site.public_key, "writer").await;
+    writer.join("lobby", None).await;
+    let (mut reader, _) = app.guest(&site.public_key, "reader").await;
+    reader.join("lobby", None).await;
+    let masked = [
+        ("da\u{200B}rn it", "**** it"),
+        ("d\u{00AD}arn", "****"),
+        ("DA\u{200D}RN!", "****!"),
+        ("d\u{0430}rn", "****"),
+        ("ｄａｒｎ", "****"),
+        ("da\u{2060}\u{2060}rn, darn", "****, ****"),
+    ];
+    for (n, (sent, seen)) in masked.into_iter().enumerate() {
+        writer.say("lobby", &format!("m{n}"), sent).await;
+        let message = reader.recv_type("message").await;
+        assert_eq!(message["text"], seen, "{sent:?}");
+    }
+    for (n, sent) in ["b\u{200B}uy now", "buy\u{00A0}ｎｏｗ", "BUY \u{FEFF}NOW"]
+        .into_iter()
+        .enumerate()
+    {
+        writer
+            .send(json!({"type": "send", "room": "lobby", "cid": format!("b{n}"), "text": sent}))
+            .await;
+        let reply = writer.recv_type_any(&["ack", "error"]).await;
+        assert_eq!(reply["code"], "message_blocked", "{sent:?}: {reply}");
+    }
+    // Other text is stored as sent, invisible joiners included (emoji need them).
+    writer.say("lobby", "ok", "darnit 👩\u{200D}💻").await;
+    assert_eq!(
+        reader.recv_type("message").await["text"],
+        "darnit 👩\u{200D}💻"
+    );
+}
