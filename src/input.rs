@@ -230,11 +230,7 @@ impl Email {
     pub const MAX_LEN: usize = 254;
 
     pub fn parse(raw: &str) -> Result<Self, InvalidInput> {
-        let refused = || {
-            invalid(format!(
-                "{raw:?} is not an email address we can send mail to"
-            ))
-        };
+        let refused = || invalid(format!("{raw:?} is not a valid email address"));
         let lowered = raw.trim().to_lowercase();
         let (local, domain) = lowered.rsplit_once('@').ok_or_else(refused)?;
         if !local.is_ascii() || local.starts_with('"') {

@@ -89,7 +89,7 @@ async fn the_panel_and_the_command_line_refuse_them_too() {
             )
             .await;
         assert!(
-            page.body.contains("not an email address") && !page.body.contains("created"),
+            page.body.contains("not a valid email address") && !page.body.contains("created"),
             "{email}: {}",
             page.body
         );
@@ -115,6 +115,9 @@ async fn the_panel_and_the_command_line_refuse_them_too() {
             .unwrap();
         assert!(!out.status.success(), "{email}: the CLI accepted it");
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains("not an email address"), "{email}: {stderr}");
+        assert!(
+            stderr.contains("not a valid email address"),
+            "{email}: {stderr}"
+        );
     }
 }
