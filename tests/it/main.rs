@@ -31,3 +31,4 @@ mod welcome_more;
 mod widget;
 mod widget_assets;
 mod widget_js;
+mod widget_kinds;

@@ -21,7 +21,7 @@ const PASSWORD: &str = "correct Horse 42";
 
 /// Helpers for page scripts: `W(i)` is the shadow root of the i-th widget, `$`
 /// queries it, `msgs(i)` lists its messages.
-const PRELUDE: &str = r#"
+pub(crate) const PRELUDE: &str = r#"
 const W = (i = 0) => document.querySelectorAll('[data-chatctl-root]')[i].shadowRoot;
 const $ = (sel, i = 0) => W(i).querySelector(sel);
 const shown = (sel, i = 0) => { const e = W(i) && $(sel, i); return !!e && e.getClientRects().length > 0; };
@@ -32,12 +32,12 @@ const texts = (i = 0) => msgs(i).map((m) => m.text);
 const fill = (sel, value, i = 0) => { const e = $(sel, i); e.value = value; e.dispatchEvent(new Event('input', {bubbles: true})); };
 "#;
 
-async fn run(browser: &Client, script: &str) -> Value {
+pub(crate) async fn run(browser: &Client, script: &str) -> Value {
     js(browser, &format!("{PRELUDE}\n{script}")).await
 }
 
 /// Waits until the page expression is true; on timeout, shows what the widgets show.
-async fn until(browser: &Client, what: &str, expr: &str) {
+pub(crate) async fn until(browser: &Client, what: &str, expr: &str) {
     let check = format!("{PRELUDE}\ntry {{ return !!({expr}); }} catch (e) {{ return false; }}");
     let started = std::time::Instant::now();
     while js(browser, &check).await != json!(true) {
@@ -50,7 +50,13 @@ async fn until(browser: &Client, what: &str, expr: &str) {
 }
 
 /// A page embedding the widget(s) of `tags` (each the attributes of one script tag).
-fn page(app: &TestApp, html_lang: &str, head: &str, body: &str, tags: &[String]) -> String {
+pub(crate) fn page(
+    app: &TestApp,
+    html_lang: &str,
+    head: &str,
+    body: &str,
+    tags: &[String],
+) -> String {
     let scripts: String = tags
         .iter()
         .map(|attrs| {
@@ -80,7 +86,7 @@ WebSocket.prototype = NativeWebSocket.prototype;
 window.__globals = Object.getOwnPropertyNames(window);
 </script>";
 
-fn tag(site: &Site, extra: &str) -> String {
+pub(crate) fn tag(site: &Site, extra: &str) -> String {
     format!("data-site=\"{}\" {extra}", site.public_key)
 }
 
@@ -103,7 +109,7 @@ async fn room(app: &TestApp, site: &Site, name: &str) -> Room {
 }
 
 /// Opens the floating widget with the mouse and joins as a guest.
-async fn join_as_guest(browser: &Client, nick: &str) {
+pub(crate) async fn join_as_guest(browser: &Client, nick: &str) {
     until(browser, "the launcher", "shown('.launcher')").await;
     run(browser, "$('.launcher').click();").await;
     until(browser, "the nickname form", "shown('[data-chatctl=nick]')").await;
@@ -120,7 +126,7 @@ async fn join_as_guest(browser: &Client, nick: &str) {
     .await;
 }
 
-async fn say(browser: &Client, text: &str) {
+pub(crate) async fn say(browser: &Client, text: &str) {
     run(
         browser,
         &format!(

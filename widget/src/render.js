@@ -3,7 +3,7 @@
 // Methods of Widget (widget.js).
 
 import { h } from "./dom.js";
-import { hash, http, initials, links } from "./util.js";
+import { hash, http, initials, kind, links } from "./util.js";
 
 export const renderMethods = {
   resetRoom() {
@@ -67,10 +67,8 @@ export const renderMethods = {
     const meta = h("div", "meta");
     const time = h("time", "time");
     this.setTime(time, ts);
-    meta.append(h("span", "author", author.nick));
-    // Guests are marked, so nobody mistakes one for a signed-in user.
-    if (author.kind === "guest") meta.append(h("span", "guest", this.T("guest")));
-    meta.append(time, h("span", "state"));
+    // Every kind is marked (verified, member, guest): names alone can look alike.
+    meta.append(h("span", "author", author.nick), h("span", "kind " + kind(author), this.T(kind(author))), time, h("span", "state"));
     body.append(meta, this.linkify(text));
     el.append(this.avatar(author), body);
     return el;
@@ -197,7 +195,7 @@ export const renderMethods = {
     this.whoBtn.hidden = false;
     this.whoBtn.textContent = this.T("onlineCount", { n: count });
     this.peopleEl.textContent = "";
-    this.people.forEach((w) => this.peopleEl.appendChild(h("li", "", w.kind === "guest" ? `${w.nick} ${this.T("guest")}` : w.nick)));
+    this.people.forEach((w) => this.peopleEl.appendChild(h("li", "", `${w.nick} ${this.T(kind(w))}`)));
   },
 
   removeTyper(id) {

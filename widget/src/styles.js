@@ -41,8 +41,8 @@ header button:hover{border-color:currentColor}
 .av img{width:100%;height:100%;object-fit:cover}
 .body{flex:1;min-width:0}
 .author{font-weight:600}
-.guest,.time,.state,.sys,.typing,.hint{font-size:12px;color:var(--mu)}
-.guest,.time,.state{margin-left:6px}
+.kind,.time,.state,.sys,.typing,.hint{font-size:12px;color:var(--mu)}
+.kind,.time,.state{margin-left:6px}
 .text{white-space:pre-wrap;overflow-wrap:anywhere}
 [data-state=sending] .text{opacity:.75}
 [data-state=failed] .state{color:var(--er)}

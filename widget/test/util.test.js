@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { webcrypto } from "node:crypto";
 
-import { backoff, chars, format, hash, http, initials, links, newCid, roomFor, textOn, tooLong } from "../src/util.js";
+import { backoff, chars, format, hash, http, initials, kind, links, newCid, roomFor, textOn, tooLong } from "../src/util.js";
 
 test("chars counts code points, as the server does", () => {
   assert.equal(chars("abc"), 3);
@@ -102,4 +102,11 @@ test("tooLong checks characters and the frame's size in bytes", () => {
   // Five characters, but escaped quotes make the frame too large.
   assert.equal(tooLong(frame('"""""'), { max_message_chars: 5, max_frame_bytes: 55 }), true);
   assert.equal(tooLong(frame("x".repeat(1000)), null), false, "no limits before ready");
+});
+
+test("kind marks verified users and members, and anything else as a guest", () => {
+  assert.equal(kind({ kind: "verified" }), "verified");
+  assert.equal(kind({ kind: "member" }), "member");
+  assert.equal(kind({ kind: "guest" }), "guest");
+  for (const k of ["admin", "owner", "", undefined, "VERIFIED"]) assert.equal(kind({ kind: k }), "guest");
 });

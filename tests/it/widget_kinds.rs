@@ -1,0 +1,110 @@
+//! The widget marks every kind of participant (issue 12, item 7): a verified
+//! user, a member and a guest with look-alike names stay told apart, in the
+//! messages and in the list of who is online.
+
+use chatctl::db::models::{Account, TokenPurpose};
+use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+use serde_json::json;
+
+use crate::browser::*;
+use crate::common::*;
+use crate::widget::{join_as_guest, page, run, say, tag, until};
+
+#[tokio::test]
+async fn widget_marks_verified_users_members_and_guests() {
+    let Some(chrome) = Browser::start("widget_marks_verified_users_members_and_guests") else {
+        return;
+    };
+    let app = spawn_app().await;
+    let host = HostSite::start().await;
+    let site = app.site(&[&host.origin()]).await;
+    host.page(
+        "/chat",
+        page(&app, "en", "", "", &[tag(&site, "data-room=\"lobby\"")]),
+    );
+    let origin = host.origin();
+
+    // A user signed in by the host site, and a member (account made directly).
+    let exp = jsonwebtoken::get_current_timestamp() + 600;
+    let jwt = encode(
+        &Header::new(Algorithm::HS256),
+        &json!({"sub": "1", "name": "Sam", "exp": exp}),
+        &EncodingKey::from_secret(site.secret.as_bytes()),
+    )
+    .unwrap();
+    let mut verified = app
+        .try_connect(&site.public_key, Some(&origin))
+        .await
+        .unwrap();
+    assert_eq!(
+        verified.hello(json!({"token": jwt})).await["me"]["kind"],
+        "verified"
+    );
+    let site_id = site.id;
+    let session = app
+        .db
+        .run(move |conn| {
+            let hash = bcrypt::hash("correct Horse 42", 4).unwrap();
+            let mut account = Account::create(conn, site_id, "mia@example.com", "Mia", &hash)?;
+            account.mark_verified(conn)?;
+            account.issue_token(conn, TokenPurpose::Session, 3_600_000)
+        })
+        .await
+        .unwrap();
+    let mut member = app
+        .try_connect(&site.public_key, Some(&origin))
+        .await
+        .unwrap();
+    assert_eq!(
+        member.hello(json!({"account_token": session})).await["me"]["kind"],
+        "member"
+    );
+    verified.join("lobby", None).await;
+    member.join("lobby", None).await;
+    verified.say("lobby", "v1", "from the verified user").await;
+    member.say("lobby", "m1", "from the member").await;
+
+    let browser = chrome.session(Screen::Desktop).await;
+    browser.goto(&host.url("/chat")).await.unwrap();
+    join_as_guest(&browser, "Sam the guest").await;
+    say(&browser, "from the guest").await;
+    until(&browser, "three messages", "msgs().length === 3").await;
+    let marks = run(
+        &browser,
+        "return [...W().querySelectorAll('[data-chatctl=message]')].map((m) =>
+           [m.querySelector('.author').textContent, m.querySelector('.kind').className, m.querySelector('.kind').textContent]);",
+    )
+    .await;
+    assert_eq!(
+        marks,
+        json!([
+            ["Sam", "kind verified", "✓ verified"],
+            ["Mia", "kind member", "member"],
+            ["Sam the guest", "kind guest", "(guest)"]
+        ])
+    );
+    run(&browser, "$('.who').click();").await;
+    until(
+        &browser,
+        "the online list",
+        "W().querySelectorAll('.people li').length === 3",
+    )
+    .await;
+    let mut people = run(
+        &browser,
+        "return [...W().querySelectorAll('.people li')].map((li) => li.textContent);",
+    )
+    .await
+    .as_array()
+    .unwrap()
+    .clone();
+    people.sort_by_key(|p| p.to_string());
+    assert_eq!(
+        people,
+        vec![
+            json!("Mia member"),
+            json!("Sam the guest (guest)"),
+            json!("Sam ✓ verified")
+        ]
+    );
+}
