@@ -94,7 +94,7 @@ impl View {
     fn original(&self, matched: Range<usize>) -> Option<Range<usize>> {
         let first = self.origin.get(matched.start)?;
         let last = self.origin.get(matched.end.checked_sub(1)?)?;
-        (matched.start < matched.end).then(|| first.start..last.end)
+        (matched.start < matched.end).then_some(first.start..last.end)
     }
 }
 
