@@ -209,14 +209,11 @@ pub async fn login(admin: &Admin, req: &Request) -> Result<Reply> {
     csrf::verify_login(req)?;
     let email = req.text("email").unwrap_or_default().to_lowercase();
     let password = req.field("password").unwrap_or_default().to_owned();
-    if let Some(wait) = admin.throttle.check(&email, req.ip) {
-        let minutes = wait.as_secs().div_ceil(60).max(1);
-        let message = format!(
-            "Too many failed attempts. Try again in {minutes} minute{}.",
-            if minutes == 1 { "" } else { "s" }
-        );
-        return login_page(admin, req, StatusCode::TOO_MANY_REQUESTS, Some(message));
-    }
+    // Counted before the slow check: parallel attempts cannot outrun the limit.
+    let attempt = match admin.throttle.reserve(&email, req.ip) {
+        Ok(attempt) => attempt,
+        Err(wait) => return throttled(admin, req, wait),
+    };
     let lookup = email.clone();
     let user = match Email::parse(&lookup) {
         Ok(e) => {
@@ -237,7 +234,6 @@ pub async fn login(admin: &Admin, req: &Request) -> Result<Reply> {
     let user = match user {
         Some(user) if ok => user,
         _ => {
-            admin.throttle.failed(&email, req.ip);
             tracing::info!(ip = %req.ip, "admin login failed");
             return login_page(
                 admin,
@@ -255,7 +251,7 @@ pub async fn login(admin: &Admin, req: &Request) -> Result<Reply> {
             Some("This account is disabled.".into()),
         );
     }
-    admin.throttle.succeeded(&email);
+    attempt.succeeded();
     let token = random_token(43);
     let (hash, csrf_token, ip) = (hash_token(&token), random_token(40), req.ip.to_string());
     admin
@@ -278,6 +274,15 @@ pub async fn login(admin: &Admin, req: &Request) -> Result<Reply> {
     Ok(Reply::redirect(&safe_next(req.text("next")))
         .cookie(session_cookie(admin, &token, None))
         .cookie(format!("{LOGIN_COOKIE}=; Path=/admin; Max-Age=0")))
+}
+
+fn throttled(admin: &Admin, req: &Request, wait: std::time::Duration) -> Result<Reply> {
+    let minutes = wait.as_secs().div_ceil(60).max(1);
+    let message = format!(
+        "Too many failed attempts. Try again in {minutes} minute{}.",
+        if minutes == 1 { "" } else { "s" }
+    );
+    login_page(admin, req, StatusCode::TOO_MANY_REQUESTS, Some(message))
 }
 
 /// POST /admin/logout

@@ -1,0 +1,115 @@
+//! Parallel login bursts (issue 12, item 5): an attempt is counted before the
+//! slow password check, so a burst cannot run more checks than the limit
+//! allows, and a right password sent inside the burst gets no session.
+
+use std::time::Duration;
+
+use chatctl::db::models::{Account, AdminUser, Role};
+use futures_util::future::join_all;
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::common::*;
+use crate::panel::*;
+
+/// A real cost, so that the wrong attempts are still being checked when the
+/// right one arrives.
+const COST: u32 = 10;
+
+#[tokio::test]
+async fn a_parallel_admin_login_burst_gets_no_session() {
+    let app = spawn_app().await;
+    let hash = bcrypt::hash(PASSWORD, COST).unwrap();
+    app.db
+        .run(move |conn| {
+            AdminUser::create(conn, "boss@example.com", "Boss", &hash, Role::Owner, &[])
+        })
+        .await
+        .unwrap();
+
+    let wrong = (0..20).map(|i| {
+        let app = &app;
+        async move {
+            Panel::new(app)
+                .try_login("boss@example.com", &format!("wrong password {i}"))
+                .await
+                .status
+        }
+    });
+    let right = async {
+        // Sent once the wrong ones are on their way, before any is answered.
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let mut panel = Panel::new(&app);
+        let page = panel.try_login("boss@example.com", PASSWORD).await;
+        (page.status, panel.get("/admin").await.status)
+    };
+    let (statuses, (right_status, home)) = tokio::join!(join_all(wrong), right);
+
+    let checked = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    assert!(
+        checked <= 5,
+        "at most 5 passwords are checked per account: {statuses:?}"
+    );
+    assert_eq!(
+        right_status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the right password inside the burst is refused"
+    );
+    assert_eq!(home, StatusCode::SEE_OTHER, "no session was opened");
+}
+
+#[tokio::test]
+async fn a_successful_admin_login_does_not_use_up_the_address() {
+    let app = spawn_app().await;
+    account(&app, "owner@example.com", Role::Owner, &[]).await;
+    // Far more successful logins than failures are allowed: a reserved
+    // attempt that succeeds is given back.
+    for _ in 0..25 {
+        let mut panel = Panel::new(&app);
+        let page = panel.try_login("owner@example.com", PASSWORD).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    }
+}
+
+#[tokio::test]
+async fn a_parallel_visitor_login_burst_gets_no_session() {
+    let app = spawn_app().await;
+    let site = app.site(&[ORIGIN]).await;
+    let hash = bcrypt::hash(PASSWORD, COST).unwrap();
+    let id = site.id;
+    app.db
+        .run(move |conn| {
+            let mut account = Account::create(conn, id, "eve@example.com", "Eve", &hash)?;
+            account.mark_verified(conn)
+        })
+        .await
+        .unwrap();
+
+    let attempt = |password: String| {
+        let (app, key) = (&app, site.public_key.clone());
+        async move {
+            let mut client = app.connect(&key).await;
+            client
+                .send(json!({"type": "login", "email": "eve@example.com", "password": password}))
+                .await;
+            client.recv().await
+        }
+    };
+    let wrong = (0..20).map(|i| attempt(format!("wrong password {i}")));
+    let right = async {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        attempt(PASSWORD.to_owned()).await
+    };
+    let (replies, right) = tokio::join!(join_all(wrong), right);
+
+    let checked = replies
+        .iter()
+        .filter(|r| r["code"] == "invalid_credentials")
+        .count();
+    assert!(checked <= 5, "{replies:?}");
+    assert_eq!(right["code"], "rate_limited", "{right}");
+    assert!(right["retry_after_ms"].as_u64().unwrap() > 0);
+}
