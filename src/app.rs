@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::chat::hub::Hub;
-use crate::chat::limits::{ip_limiter, ip_per_minute_limiter};
+use crate::chat::limits::{ip_limiter, ip_per_minute_limiter, Quotas};
 use crate::chat::protocol::CloseReason;
 use crate::chat::writer::Writer;
 use crate::chat::Chat;
@@ -21,6 +21,7 @@ use crate::db::{migrate, Db, DbError};
 use crate::http::client_ip::TrustedProxies;
 use crate::http::{self, AppState};
 use crate::identity::accounts::Accounts;
+use crate::identity::budget::Budget;
 use crate::identity::GuestTokens;
 use crate::input::{random_token, Origin};
 use crate::mail::{Mailer, ReportAlerts};
@@ -95,13 +96,22 @@ impl Application {
         let chat = Arc::new(Chat {
             writer: Writer::start(db.clone(), hub.clone(), metrics.clone()),
             report_alerts: Arc::new(ReportAlerts::new(db.clone(), mailer.clone(), &public_url)),
-            accounts: Accounts::new(db.clone(), mailer, public_url.clone()),
+            accounts: Accounts::new(
+                db.clone(),
+                mailer,
+                public_url.clone(),
+                Budget::new(
+                    limits.account_actions_per_ip_per_hour,
+                    limits.mails_per_mailbox_per_hour,
+                ),
+            ),
             rules: crate::chat::rules::Rules::new(db.clone()),
             db,
             hub,
             guest_tokens: GuestTokens::new(secret.as_bytes()),
             ip_limiter: ip_limiter(limits.ip_messages_per_second, limits.ip_message_burst),
             new_guest_limiter: ip_per_minute_limiter(limits.new_guests_per_ip_per_minute),
+            quotas: Quotas::new(&limits),
             limits,
             metrics,
         });
@@ -145,14 +155,14 @@ impl Application {
         } = self;
         let chat = state.chat.clone();
         tokio::spawn(housekeeping(chat.clone(), state.shutdown.clone()));
-        let mut watch_shutdown = state.shutdown.clone();
-        let routes = http::routes(state);
-        let server = warp::serve(routes)
-            .incoming(listener)
-            .graceful(async move {
-                let _ = watch_shutdown.wait_for(|stopping| *stopping).await;
-            })
-            .run();
+        let settings = http::server::Settings {
+            header_timeout: Duration::from_secs(chat.limits.request_header_timeout_secs.max(1)),
+            max_per_ip: chat.limits.max_http_connections_per_ip.max(1),
+            trusted_proxies: state.trusted_proxies.clone(),
+        };
+        let shutdown = state.shutdown.clone();
+        let service = warp::service(http::routes(state));
+        let server = http::server::serve(listener, service, settings, shutdown);
         tokio::pin!(server);
         tokio::select! {
             _ = &mut server => {}
@@ -200,6 +210,7 @@ async fn housekeeping(chat: Arc<Chat>, mut shutdown: watch::Receiver<bool>) {
         if ticks % 12 == 0 {
             chat.ip_limiter.retain_recent();
             chat.new_guest_limiter.retain_recent();
+            chat.quotas.retain_recent();
             chat.accounts.prune();
             purge_admin_sessions(&chat).await;
         }

@@ -21,7 +21,7 @@ impl TrustedProxies {
         TrustedProxies(nets)
     }
 
-    fn trusts(&self, ip: IpAddr) -> bool {
+    pub fn trusts(&self, ip: IpAddr) -> bool {
         let ip = canonical(ip);
         self.0.iter().any(|net| net.contains(&ip))
     }
@@ -61,29 +61,32 @@ fn parse_hop(hop: &str) -> Option<IpAddr> {
 
 /// IPv4 peers of a dual-stack listener arrive as `::ffff:a.b.c.d`; bans and
 /// limits should see one address either way.
-fn canonical(ip: IpAddr) -> IpAddr {
+pub fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         v4 => v4,
     }
 }
 
+/// The TCP peer of a request, put in its extensions by our listener
+/// ([`super::server`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub SocketAddr);
+
 /// A warp filter extracting the visitor's address.
 pub fn client_ip(
     trusted: Arc<TrustedProxies>,
 ) -> impl Filter<Extract = (IpAddr,), Error = Infallible> + Clone {
-    warp::addr::remote()
+    warp::ext::optional::<Peer>()
         .and(warp::header::headers_cloned())
-        .map(
-            move |remote: Option<SocketAddr>, headers: warp::http::HeaderMap| {
-                let peer = remote.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
-                let values = headers
-                    .get_all("x-forwarded-for")
-                    .iter()
-                    .filter_map(|v| v.to_str().ok());
-                trusted.client_ip(peer, values)
-            },
-        )
+        .map(move |peer: Option<Peer>, headers: warp::http::HeaderMap| {
+            let peer = peer.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |p| p.0.ip());
+            let values = headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|v| v.to_str().ok());
+            trusted.client_ip(peer, values)
+        })
 }
 
 #[cfg(test)]

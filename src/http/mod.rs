@@ -12,6 +12,7 @@ pub mod error;
 mod frames;
 pub mod health;
 mod minify;
+pub mod server;
 pub mod upgrade;
 pub mod ws;
 

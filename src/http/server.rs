@@ -1,0 +1,211 @@
+//! The HTTP listener. We accept TCP connections and run hyper on each one
+//! ourselves, rather than through warp's `serve`, because warp gives hyper no
+//! timer and no say over who gets a connection. Here:
+//!
+//! - a request head must arrive within `request_header_timeout_secs` (hyper's
+//!   `header_read_timeout`, which starts whenever hyper waits for a request,
+//!   so it is also the idle limit of keep-alive connections);
+//! - one address holds at most `max_http_connections_per_ip` connections that
+//!   are not (yet) chat connections; more are answered `429` and closed, so a
+//!   slow client cannot use up the server's descriptors and `/healthz` stays
+//!   reachable (trusted proxies, which speak for many visitors, are exempt);
+//! - on shutdown, idle connections close at once and a request still being
+//!   read or answered gets [`SHUTDOWN_GRACE`], not its full deadline.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use hyper::body::{Body, Incoming};
+use hyper::server::conn::http1;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+use tower_service::Service;
+
+use super::client_ip::{canonical, Peer, TrustedProxies};
+
+/// How long a request in progress may take once shutdown has begun.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
+
+/// The answer to a connection over its address's limit.
+const TOO_MANY: &[u8] = b"HTTP/1.1 429 Too Many Requests\r\n\
+content-type: application/json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: 85\r\n\r\n\
+{\"error\":\"too_many_connections\",\"message\":\"Too many connections from this address.\"}\n";
+
+pub struct Settings {
+    pub header_timeout: Duration,
+    pub max_per_ip: usize,
+    pub trusted_proxies: Arc<TrustedProxies>,
+}
+
+/// Open connections per address.
+#[derive(Default)]
+struct Counts(Mutex<HashMap<IpAddr, usize>>);
+
+/// One counted connection; uncounted on drop.
+struct Counted {
+    counts: Arc<Counts>,
+    ip: IpAddr,
+}
+
+impl Counts {
+    fn lock(&self) -> MutexGuard<'_, HashMap<IpAddr, usize>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn take(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<Counted> {
+        let mut counts = self.lock();
+        let n = counts.entry(ip).or_insert(0);
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(Counted {
+            counts: self.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        let mut counts = self.counts.lock();
+        if let Some(n) = counts.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                counts.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// Serves `service` on `listener` until `shutdown` turns true, then waits for
+/// the connections it still serves (at most [`SHUTDOWN_GRACE`] each).
+pub async fn serve<S, B>(
+    listener: TcpListener,
+    service: S,
+    settings: Settings,
+    mut shutdown: watch::Receiver<bool>,
+) where
+    S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let counts = Arc::new(Counts::default());
+    let settings = Arc::new(settings);
+    // Every connection task holds a sender: when all are dropped, all are done.
+    let (open_tx, mut open_rx) = mpsc::channel::<()>(1);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(err) => {
+                    // Out of descriptors, most likely: wait for some to close.
+                    tracing::warn!(error = %err, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = stopping(&mut shutdown) => break,
+        };
+        let ip = canonical(peer.ip());
+        let counted = if settings.trusted_proxies.trusts(ip) {
+            None
+        } else {
+            match counts.take(ip, settings.max_per_ip) {
+                Some(counted) => Some(counted),
+                None => {
+                    tokio::spawn(refuse(stream, ip));
+                    continue;
+                }
+            }
+        };
+        let connection = Connection {
+            service: service.clone(),
+            settings: settings.clone(),
+            shutdown: shutdown.clone(),
+            _open: open_tx.clone(),
+            _counted: counted,
+        };
+        tokio::spawn(connection.run(stream, peer));
+    }
+    drop(listener);
+    drop(open_tx);
+    let _ = open_rx.recv().await;
+}
+
+/// Resolves once shutdown has begun (the watch guard is not held across awaits).
+async fn stopping(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stopping| *stopping).await;
+}
+
+async fn refuse(mut stream: TcpStream, ip: IpAddr) {
+    tracing::debug!(%ip, "too many HTTP connections from one address");
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        let _ = stream.write_all(TOO_MANY).await;
+        let _ = stream.shutdown().await;
+    })
+    .await;
+}
+
+struct Connection<S> {
+    service: S,
+    settings: Arc<Settings>,
+    shutdown: watch::Receiver<bool>,
+    _open: mpsc::Sender<()>,
+    _counted: Option<Counted>,
+}
+
+impl<S, B> Connection<S>
+where
+    S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    async fn run(mut self, stream: TcpStream, peer: SocketAddr) {
+        let _ = stream.set_nodelay(true);
+        let service = self.service.clone();
+        let handler = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+            request.extensions_mut().insert(Peer(peer));
+            let mut service = service.clone();
+            service.call(request)
+        });
+        let mut builder = http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(self.settings.header_timeout);
+        let connection = builder
+            .serve_connection(TokioIo::new(stream), handler)
+            .with_upgrades();
+        tokio::pin!(connection);
+        let result = tokio::select! {
+            done = connection.as_mut() => done,
+            () = stopping(&mut self.shutdown) => {
+                connection.as_mut().graceful_shutdown();
+                match tokio::time::timeout(SHUTDOWN_GRACE, connection).await {
+                    Ok(done) => done,
+                    Err(_) => return,
+                }
+            }
+        };
+        if let Err(err) = result {
+            // Timeouts, resets and malformed requests: the client's doing.
+            tracing::debug!(error = %err, %peer, "http connection ended");
+        }
+    }
+}
