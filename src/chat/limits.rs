@@ -1,4 +1,5 @@
-//! Token-bucket rate limits (governor), per connection and per IP address.
+//! Token-bucket rate limits (governor), per connection, per participant and
+//! per IP address.
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -7,6 +8,9 @@ use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota};
+
+use crate::config::Limits;
+use crate::db::models::ParticipantId;
 
 pub type IpRateLimiter = DefaultKeyedRateLimiter<IpAddr>;
 
@@ -27,8 +31,7 @@ pub fn connection_limiter(per_second: u32, burst: u32) -> DefaultDirectRateLimit
 
 /// Reports per connection: a few in a row, then one a minute.
 pub fn report_limiter() -> DefaultDirectRateLimiter {
-    let burst = NonZeroU32::new(5).unwrap_or(NonZeroU32::MIN);
-    DefaultDirectRateLimiter::direct(Quota::per_minute(NonZeroU32::MIN).allow_burst(burst))
+    DefaultDirectRateLimiter::direct_with_clock(report_quota(), CLOCK.clone())
 }
 
 pub fn ip_limiter(per_second: u32, burst: u32) -> IpRateLimiter {
@@ -63,5 +66,88 @@ pub fn check(
     conn.check()
         .map_err(|not_until| not_until.wait_time_from(CLOCK.now()))?;
     ips.check_key(ip)
+        .map_err(|not_until| not_until.wait_time_from(CLOCK.now()))
+}
+
+fn per_hour(n: u32) -> Quota {
+    Quota::per_hour(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN))
+}
+
+/// Reports per participant, all connections together: the same allowance
+/// as one connection gets.
+fn report_quota() -> Quota {
+    Quota::per_minute(NonZeroU32::MIN).allow_burst(NonZeroU32::new(5).unwrap_or(NonZeroU32::MIN))
+}
+
+/// The keyed budgets of what one participant or address can make the server
+/// do for others: open rooms, and signal (presence, typing, read receipts,
+/// reports). Per-connection budgets live in the session.
+pub struct Quotas {
+    rooms_by_participant: DefaultKeyedRateLimiter<ParticipantId>,
+    rooms_by_ip: IpRateLimiter,
+    signals_by_participant: DefaultKeyedRateLimiter<ParticipantId>,
+    signals_by_ip: IpRateLimiter,
+    reports_by_participant: DefaultKeyedRateLimiter<ParticipantId>,
+}
+
+fn keyed<K: std::hash::Hash + Eq + Clone>(quota: Quota) -> DefaultKeyedRateLimiter<K> {
+    DefaultKeyedRateLimiter::hashmap_with_clock(quota, CLOCK.clone())
+}
+
+/// `Ok`, or how long until the key may act again.
+fn take<K: std::hash::Hash + Eq + Clone>(
+    limiter: &DefaultKeyedRateLimiter<K>,
+    key: &K,
+) -> Result<(), Duration> {
+    limiter
+        .check_key(key)
+        .map_err(|not_until| not_until.wait_time_from(CLOCK.now()))
+}
+
+impl Quotas {
+    pub fn new(limits: &Limits) -> Quotas {
+        Quotas {
+            rooms_by_participant: keyed(per_hour(limits.new_rooms_per_participant_per_hour)),
+            rooms_by_ip: keyed(per_hour(limits.new_rooms_per_ip_per_hour)),
+            signals_by_participant: keyed(quota(
+                limits.participant_signals_per_second,
+                limits.participant_signal_burst,
+            )),
+            signals_by_ip: keyed(quota(limits.ip_signals_per_second, limits.ip_signal_burst)),
+            reports_by_participant: keyed(report_quota()),
+        }
+    }
+
+    /// May this participant, from this address, open a room that does not exist yet?
+    pub fn new_room(&self, participant: ParticipantId, ip: IpAddr) -> Result<(), Duration> {
+        take(&self.rooms_by_participant, &participant)?;
+        take(&self.rooms_by_ip, &ip)
+    }
+
+    /// May this participant tell the room something (the connection's own
+    /// budget is checked by the caller, first)?
+    pub fn signal(&self, participant: ParticipantId, ip: IpAddr) -> Result<(), Duration> {
+        take(&self.signals_by_participant, &participant)?;
+        take(&self.signals_by_ip, &ip)
+    }
+
+    pub fn report(&self, participant: ParticipantId) -> Result<(), Duration> {
+        take(&self.reports_by_participant, &participant)
+    }
+
+    /// Forgets the keys that are back to a full budget.
+    pub fn retain_recent(&self) {
+        self.rooms_by_participant.retain_recent();
+        self.rooms_by_ip.retain_recent();
+        self.signals_by_participant.retain_recent();
+        self.signals_by_ip.retain_recent();
+        self.reports_by_participant.retain_recent();
+    }
+}
+
+/// Checks one direct (per-connection) limiter.
+pub fn take_direct(limiter: &DefaultDirectRateLimiter) -> Result<(), Duration> {
+    limiter
+        .check()
         .map_err(|not_until| not_until.wait_time_from(CLOCK.now()))
 }

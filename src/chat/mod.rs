@@ -47,6 +47,8 @@ pub struct Chat {
     pub ip_limiter: IpRateLimiter,
     /// New guest identities per address.
     pub new_guest_limiter: IpRateLimiter,
+    /// Rooms opened and signals sent, per participant and per address.
+    pub quotas: limits::Quotas,
     /// Room settings, mutes and word filters, cached for the send path.
     pub rules: rules::Rules,
 }

@@ -64,3 +64,18 @@ pub fn slow_mode(secs: u32, wait: Duration) -> Refusal {
         retry_after_ms: Some(ms),
     }
 }
+
+/// A budget (rate limit) ran out: `what` says which, in a few words.
+pub fn too_fast(what: &str, wait: Duration) -> Refusal {
+    let ms = wait.as_millis().max(1) as u64;
+    let after = if ms >= 120_000 {
+        format!("{} minutes", ms.div_ceil(60_000))
+    } else {
+        format!("{:.1} s", ms as f64 / 1000.0)
+    };
+    Refusal {
+        code: ErrorCode::RateLimited,
+        message: format!("{what}; retry in {after}."),
+        retry_after_ms: Some(ms),
+    }
+}

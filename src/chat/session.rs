@@ -20,8 +20,8 @@ use super::hub::{ConnHandle, ConnQueue, IpSlot};
 use super::identify::{capitalized, Credentials};
 use super::limits;
 use super::protocol::*;
-use super::refusal::Refusal;
-use super::rooms::{load_welcome, resolve_room, view, who};
+use super::refusal::{too_fast, Refusal};
+use super::rooms::{load_welcome, view, who};
 use super::writer::Post;
 use super::{Admission, Chat};
 use crate::db::models::{Message, ParticipantId, RoomId, Site};
@@ -29,11 +29,12 @@ use crate::input::{self, ClientId, MessageTextError, RoomName};
 
 mod identity;
 mod moderate;
+mod open_room;
 mod signals;
 
 /// Consecutive invalid frames tolerated before the connection is closed.
 const MAX_INVALID_STREAK: u32 = 20;
-/// "Typing" notices relayed per connection at most this often.
+/// A repeated "typing" notice is relayed at most this often per room.
 const TYPING_INTERVAL: Duration = Duration::from_millis(500);
 
 /// What the transport should do after a frame.
@@ -56,6 +57,8 @@ struct Me {
 
 struct Joined {
     id: RoomId,
+    /// When "typing" was last relayed for this room, while typing.
+    typing_since: Option<Instant>,
 }
 
 pub struct Session {
@@ -72,7 +75,8 @@ pub struct Session {
     limiter: DefaultDirectRateLimiter,
     report_limiter: DefaultDirectRateLimiter,
     seen_limiter: DefaultDirectRateLimiter,
-    last_typing: Option<Instant>,
+    /// Everything this connection makes the server tell others (see `signals`).
+    signal_limiter: DefaultDirectRateLimiter,
     invalid_streak: u32,
     /// Sends whose `ack` (or error) has not reached the client yet.
     in_flight: usize,
@@ -89,6 +93,8 @@ impl Session {
         chat.metrics.connections.inc();
         let limiter =
             limits::connection_limiter(chat.limits.messages_per_second, chat.limits.message_burst);
+        let signal_limiter =
+            limits::connection_limiter(chat.limits.signals_per_second, chat.limits.signal_burst);
         let session = Session {
             chat,
             site: admission.site,
@@ -101,7 +107,7 @@ impl Session {
             limiter,
             report_limiter: limits::report_limiter(),
             seen_limiter: limits::connection_limiter(2, 4),
-            last_typing: None,
+            signal_limiter,
             invalid_streak: 0,
             in_flight: 0,
             replies: Vec::new(),
@@ -221,9 +227,9 @@ impl Session {
                 .await
                 .map(|_| Flow::Continue),
             ClientFrame::Typing { room, active } => {
-                self.typing(&room, active).map(|_| Flow::Continue)
+                self.typing(&room, active).await.map(|_| Flow::Continue)
             }
-            ClientFrame::Seen { room, seq } => self.seen(&room, seq).map(|_| Flow::Continue),
+            ClientFrame::Seen { room, seq } => self.seen(&room, seq).await.map(|_| Flow::Continue),
             ClientFrame::History {
                 room,
                 before,
@@ -331,13 +337,10 @@ impl Session {
                 ),
             ));
         }
-        let site = self.site.clone();
-        let room_name = name.as_str().to_owned();
-        let room = self
-            .chat
-            .db
-            .run(move |conn| resolve_room(conn, &site, &room_name))
-            .await??;
+        // Joining tells the room (presence): it spends the signal budget.
+        self.spend_signal()
+            .map_err(|wait| too_fast("You are joining rooms too fast", wait))?;
+        let room = self.find_or_open_room(&name).await?;
         let who = self.me()?.who.clone();
         let online = self
             .chat
@@ -367,8 +370,13 @@ impl Session {
             .messages
             .last()
             .map_or(welcome.seq, |m| m.0.seq.max(welcome.seq));
-        self.joined
-            .insert(name.as_str().to_owned(), Joined { id: room.id });
+        self.joined.insert(
+            name.as_str().to_owned(),
+            Joined {
+                id: room.id,
+                typing_since: None,
+            },
+        );
         self.floors.retain(|(id, _)| *id != room.id);
         self.floors.push((room.id, floor));
         self.reply(ServerFrame::Welcome {

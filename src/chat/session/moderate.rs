@@ -99,20 +99,17 @@ impl Session {
             .chars()
             .take(500)
             .collect();
-        if let Err(wait) = self.report_limiter.check() {
-            let ms = wait
-                .wait_time_from(governor::clock::Clock::now(
-                    &governor::clock::DefaultClock::default(),
-                ))
-                .as_millis()
-                .max(1) as u64;
-            return Err(Refusal {
-                code: ErrorCode::RateLimited,
-                message: "You have reported several messages in a short time; wait a moment."
-                    .into(),
-                retry_after_ms: Some(ms),
-            });
-        }
+        // Reports reach the moderators (and their mailboxes): per connection
+        // and per participant, on top of the signal budget.
+        limits::take_direct(&self.report_limiter)
+            .and_then(|()| self.chat.quotas.report(reporter))
+            .and_then(|()| self.spend_signal())
+            .map_err(|wait| {
+                too_fast(
+                    "You have reported several messages in a short time; wait a moment",
+                    wait,
+                )
+            })?;
         let site = self.site.id;
         let found = self
             .chat

@@ -1,25 +1,50 @@
-//! Signals about people rather than messages: typing indicators and read
-//! receipts. Neither is stored; both are throttled per connection.
+//! Signals: frames that make the server tell other people something without
+//! storing a message — presence (joining a room), typing indicators, read
+//! receipts and reports. Each one spends from three budgets, checked in
+//! order: the connection's, the participant's (all their connections) and the
+//! address's. A muted participant's typing and read receipts go nowhere.
 
 use super::*;
 
 impl Session {
-    pub(super) fn typing(&mut self, room: &str, active: bool) -> Result<(), Refusal> {
-        let room_id = self.joined(room)?.id;
+    /// Takes one signal from each budget, or says how long to wait.
+    pub(super) fn spend_signal(&self) -> Result<(), Duration> {
+        let participant = self.me.as_ref().map(|me| me.participant);
+        limits::take_direct(&self.signal_limiter)?;
+        match participant {
+            Some(participant) => self.chat.quotas.signal(participant, self.ip),
+            None => Ok(()),
+        }
+    }
+
+    async fn muted(&self) -> Result<bool, Refusal> {
+        let participant = self.me()?.participant;
+        Ok(self
+            .chat
+            .rules
+            .mute(self.site.id, participant)
+            .await?
+            .is_some())
+    }
+
+    /// Typing notices are advisory: what would not change what others see
+    /// (a repeated "active" within [`TYPING_INTERVAL`], a "stopped" when not
+    /// typing) is dropped, and so is whatever is over budget or from a muted
+    /// participant — silently, as nothing is lost.
+    pub(super) async fn typing(&mut self, room: &str, active: bool) -> Result<(), Refusal> {
+        let joined = self.joined(room)?;
+        let (room_id, since) = (joined.id, joined.typing_since);
         let now = Instant::now();
-        // Typing notices are advisory: a repeated "active" within the interval is
-        // dropped, not refused. "Stopped" always goes through and re-arms it, so a
-        // change of state is never lost.
-        if active {
-            if self
-                .last_typing
-                .is_some_and(|t| now.duration_since(t) < TYPING_INTERVAL)
-            {
-                return Ok(());
-            }
-            self.last_typing = Some(now);
-        } else {
-            self.last_typing = None;
+        let changes = match (active, since) {
+            (true, Some(at)) => now.duration_since(at) >= TYPING_INTERVAL,
+            (true, None) | (false, Some(_)) => true,
+            (false, None) => false,
+        };
+        if !changes || self.muted().await? || self.spend_signal().is_err() {
+            return Ok(());
+        }
+        if let Some(joined) = self.joined.get_mut(room) {
+            joined.typing_since = active.then_some(now);
         }
         let who = self.me()?.who.clone();
         let frame = ServerFrame::Typing {
@@ -34,7 +59,7 @@ impl Session {
         Ok(())
     }
 
-    pub(super) fn seen(&mut self, room: &str, seq: i64) -> Result<(), Refusal> {
+    pub(super) async fn seen(&mut self, room: &str, seq: i64) -> Result<(), Refusal> {
         let room_id = self.joined(room)?.id;
         if seq < 1 {
             return Err(Refusal::new(
@@ -42,14 +67,17 @@ impl Session {
                 "seq must be the number of a message in the room.",
             ));
         }
-        if let Err(not_until) = self.seen_limiter.check() {
-            let wait = not_until.wait_time_from(limits::now());
-            return Err(Refusal {
-                code: ErrorCode::RateLimited,
-                message: "Read receipts are sent at most twice a second.".into(),
-                retry_after_ms: Some(wait.as_millis().max(1) as u64),
-            });
+        if let Err(wait) = limits::take_direct(&self.seen_limiter) {
+            return Err(too_fast(
+                "Read receipts are sent at most twice a second",
+                wait,
+            ));
         }
+        if self.muted().await? {
+            return Ok(());
+        }
+        self.spend_signal()
+            .map_err(|wait| too_fast("You are sending read receipts too fast", wait))?;
         // Nobody has seen what this connection was never given.
         let given = self
             .floors
