@@ -232,7 +232,9 @@ async fn dispatch(admin: &Admin, req: &Request) -> Result<Reply> {
 
         (true, ["sites", _, "rooms"]) => rooms::list(admin, req, a).await,
         (false, ["sites", _, "rooms"]) => rooms::create(admin, req, a).await,
+        (false, ["sites", _, "rooms", "prune"]) => rooms::prune(admin, req, a).await,
         (false, ["rooms", _]) => rooms::update(admin, req, a).await,
+        (false, ["rooms", _, "delete"]) => rooms::delete(admin, req, a).await,
 
         (true, ["sites", _, "filters"]) => word_filters::list(admin, req, a).await,
         (false, ["sites", _, "filters"]) => word_filters::add(admin, req, a).await,

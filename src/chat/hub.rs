@@ -367,6 +367,23 @@ impl Hub {
             .count()
     }
 
+    /// The connections in a room, e.g. to close them when it is deleted.
+    pub fn connections_in(&self, room: RoomId) -> Vec<ConnId> {
+        self.room(room)
+            .map(|members| lock(&members).conns.keys().copied().collect())
+            .unwrap_or_default()
+    }
+
+    /// Rooms with at least one connection in them.
+    pub fn live_rooms(&self) -> Vec<RoomId> {
+        self.rooms
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys()
+            .copied()
+            .collect()
+    }
+
     pub fn connection_count(&self) -> usize {
         lock(&self.conns).len()
     }

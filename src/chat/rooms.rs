@@ -3,7 +3,7 @@
 use super::protocol::{ErrorCode, MessageView, WelcomeMode, Who};
 use super::refusal::Refusal;
 use crate::db::models::message::WithAuthor;
-use crate::db::models::{Message, Participant, Room, RoomId, RoomPolicy, Site};
+use crate::db::models::{Message, Participant, Room, RoomId, Site};
 use crate::db::{DbConn, DbError};
 
 /// How clients see a participant.
@@ -26,7 +26,10 @@ pub fn view((message, author): WithAuthor) -> MessageView {
     }
 }
 
-pub fn resolve_room(
+/// Opens a room for a visitor (or returns it, if someone opened it
+/// meanwhile). The quota counts rooms in use — with messages, or created by
+/// an admin — so rooms opened and abandoned do not lock the site.
+pub fn open_room(
     conn: &mut DbConn,
     site: &Site,
     name: &str,
@@ -34,19 +37,13 @@ pub fn resolve_room(
     if let Some(room) = Room::find_by_name(conn, site.id, name)? {
         return Ok(Ok(room));
     }
-    if site.room_policy() == RoomPolicy::Precreated {
-        return Ok(Err(Refusal::new(
-            ErrorCode::RoomNotFound,
-            format!("Room {name:?} does not exist on this site."),
-        )));
-    }
-    if Room::count_for_site(conn, site.id)? >= i64::from(site.max_rooms) {
+    if Room::count_in_use(conn, site.id)? >= i64::from(site.max_rooms) {
         return Ok(Err(Refusal::new(
             ErrorCode::TooManyRooms,
             "This site has reached its room limit.",
         )));
     }
-    Ok(Ok(Room::create(conn, site.id, name)?))
+    Ok(Ok(Room::open_for_visitor(conn, site.id, name)?))
 }
 
 pub struct WelcomePage {

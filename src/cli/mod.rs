@@ -2,6 +2,7 @@
 //! options struct and `run`. Errors here are `anyhow`, printed as one line.
 
 pub mod migrate;
+pub mod rooms;
 pub mod serve;
 pub mod site;
 pub mod user;

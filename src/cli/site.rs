@@ -47,6 +47,9 @@ pub enum Command {
         after_help = "Example:\n  chatctl site add-room pk_XXXXXXXXXXXXXXXXXXXXXXXX support"
     )]
     AddRoom(RoomOpts),
+    /// List, delete and prune a site's rooms.
+    #[command(subcommand)]
+    Rooms(super::rooms::Command),
     /// Disable a site: new connections are refused.
     #[command(after_help = "Example:\n  chatctl site disable pk_XXXXXXXXXXXXXXXXXXXXXXXX")]
     Disable(KeyOpts),
@@ -188,6 +191,7 @@ pub fn run(db: &Db, command: &Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Set(opts) => set(conn, opts),
+        Command::Rooms(command) => super::rooms::run(conn, command),
         Command::AddRoom(opts) => {
             let site = find(conn, &opts.key)?;
             let name = RoomName::parse(&opts.room)?;
@@ -223,7 +227,7 @@ pub fn run(db: &Db, command: &Command) -> anyhow::Result<()> {
     }
 }
 
-fn find(conn: &mut DbConn, key: &str) -> anyhow::Result<Site> {
+pub(super) fn find(conn: &mut DbConn, key: &str) -> anyhow::Result<Site> {
     Site::find_by_key(conn, key.trim())?
         .ok_or_else(|| anyhow!("unknown site {key:?} (list them with: chatctl site list; keys look like {EXAMPLE_KEY})"))
 }

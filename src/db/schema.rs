@@ -44,6 +44,7 @@ diesel::table! {
         approve_first -> Bool,
         max_message_chars -> Nullable<Integer>,
         created_at -> BigInt,
+        visitor_created -> Bool,
     }
 }
 

@@ -1,10 +1,14 @@
-//! Room settings: slow mode, lock, approve-first, length limit. They apply to
-//! the next message: the send path's cached copy is dropped on change.
+//! Rooms: creating them ahead of time, their settings (slow mode, lock,
+//! approve-first, length limit — applied from the next message: the send
+//! path's cached copy is dropped on change), deleting them, and pruning the
+//! ones visitors opened and never wrote in.
 
 use super::{audit, Actor, ModerationError, Result};
+use crate::chat::protocol::CloseReason;
 use crate::chat::Chat;
 use crate::db::models::room::RoomSettings;
 use crate::db::models::{Room, RoomId, Site, SiteId};
+use crate::db::{now_ms, DbConn};
 use crate::input::RoomName;
 
 /// Longest slow-mode interval: one hour.
@@ -78,5 +82,86 @@ pub async fn create(chat: &Chat, actor: Actor, site: SiteId, name: &str) -> Resu
                 Ok(Ok(room))
             })
         })
+        .await?
+}
+
+/// Deletes a room with its messages, reports and held messages (the database
+/// part, shared with the command line). Returns the room as it was.
+pub fn delete_in(conn: &mut DbConn, actor: Actor, room: RoomId) -> Result<Room> {
+    Ok(conn.write_transaction(|conn| {
+        let found = Room::find(conn, room)?;
+        Room::delete(conn, room)?;
+        audit(
+            conn,
+            actor,
+            Some(found.site_id),
+            "room.delete",
+            ("room", room.to_string()),
+            format!("{} ({} messages)", found.name, found.last_seq),
+        )?;
+        Ok(found)
+    })?)
+}
+
+/// Deletes a room; people in it on this server are disconnected with a
+/// notice (their widgets reconnect), and the send path forgets its settings.
+pub async fn delete(chat: &Chat, actor: Actor, room: RoomId) -> Result<Room> {
+    let deleted = chat
+        .db
+        .run(move |conn| Ok(delete_in(conn, actor, room)))
+        .await??;
+    chat.rules.invalidate_room(room);
+    let inside = chat.hub.connections_in(room);
+    chat.hub.close_where(
+        |c| inside.contains(&c.handle.id),
+        CloseReason::Restarting,
+        "This room was removed by the site's owner.",
+        None,
+    );
+    Ok(deleted)
+}
+
+/// Deletes the rooms of `site` that visitors opened at least `min_age_ms` ago
+/// and nobody wrote in, except those in `keep`; one audit line for all.
+/// Returns how many went.
+pub fn prune_in(
+    conn: &mut DbConn,
+    actor: Actor,
+    site: SiteId,
+    min_age_ms: i64,
+    keep: &[RoomId],
+) -> Result<usize> {
+    Ok(conn.write_transaction(|conn| {
+        let unused = Room::unused(conn, site, now_ms() - min_age_ms)?;
+        let doomed: Vec<Room> = unused
+            .into_iter()
+            .filter(|r| !keep.contains(&r.id))
+            .collect();
+        for room in &doomed {
+            Room::delete(conn, room.id)?;
+        }
+        if !doomed.is_empty() {
+            let mut names: Vec<&str> = doomed.iter().take(20).map(|r| r.name.as_str()).collect();
+            if doomed.len() > names.len() {
+                names.push("...");
+            }
+            audit(
+                conn,
+                actor,
+                Some(site),
+                "room.prune",
+                ("site", site.to_string()),
+                format!("{} unused rooms: {}", doomed.len(), names.join(", ")),
+            )?;
+        }
+        Ok(doomed.len())
+    })?)
+}
+
+/// Prunes unused rooms, keeping those someone is in on this server.
+pub async fn prune(chat: &Chat, actor: Actor, site: SiteId, min_age_ms: i64) -> Result<usize> {
+    let keep = chat.hub.live_rooms();
+    chat.db
+        .run(move |conn| Ok(prune_in(conn, actor, site, min_age_ms, &keep)))
         .await?
 }

@@ -312,8 +312,11 @@ async fn rooms_per_site_and_precreated_policy() {
     )
     .await;
     let (mut client, _) = app.guest(&site.public_key, "x").await;
+    // Rooms in use count: those with messages (see abuse::rooms for empty ones).
     client.join("one", None).await;
+    client.say("one", "c1", "first").await;
     client.join("two", None).await;
+    client.say("two", "c2", "second").await;
     client.send(json!({"type": "join", "room": "three"})).await;
     let err = client.recv().await;
     assert_eq!(

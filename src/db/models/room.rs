@@ -19,6 +19,8 @@ pub struct Room {
     pub approve_first: bool,
     pub max_message_chars: Option<i32>,
     pub created_at: i64,
+    /// Opened by a visitor's `join` rather than created by an admin.
+    pub visitor_created: bool,
 }
 
 impl Room {
@@ -41,9 +43,16 @@ impl Room {
             .map_err(DbError::from)
     }
 
-    pub fn count_for_site(conn: &mut DbConn, site_id: SiteId) -> Result<i64, DbError> {
-        with_backend!(conn, c => rooms::table.filter(rooms::site_id.eq(site_id)).count().get_result(c))
-            .map_err(DbError::from)
+    /// Rooms that count toward the site's quota: those with messages, and
+    /// those an admin created. A room a visitor opened and nobody wrote in
+    /// does not.
+    pub fn count_in_use(conn: &mut DbConn, site_id: SiteId) -> Result<i64, DbError> {
+        with_backend!(conn, c => rooms::table
+            .filter(rooms::site_id.eq(site_id))
+            .filter(rooms::last_seq.gt(0).or(rooms::visitor_created.eq(false)))
+            .count()
+            .get_result(c))
+        .map_err(DbError::from)
     }
 
     pub fn list_for_site(conn: &mut DbConn, site_id: SiteId) -> Result<Vec<Room>, DbError> {
@@ -70,10 +79,34 @@ impl Room {
         Ok(())
     }
 
-    /// Creates the room; when another connection created it first, returns that one.
+    /// Creates the room (an admin's); when it exists already, returns that one.
     pub fn create(conn: &mut DbConn, site_id: SiteId, name: &str) -> Result<Room, DbError> {
+        Self::insert(conn, site_id, name, false)
+    }
+
+    /// Opens the room for a visitor who joined it; when another connection
+    /// opened it first, returns that one.
+    pub fn open_for_visitor(
+        conn: &mut DbConn,
+        site_id: SiteId,
+        name: &str,
+    ) -> Result<Room, DbError> {
+        Self::insert(conn, site_id, name, true)
+    }
+
+    fn insert(
+        conn: &mut DbConn,
+        site_id: SiteId,
+        name: &str,
+        visitor: bool,
+    ) -> Result<Room, DbError> {
         let inserted = with_backend!(conn, c => diesel::insert_into(rooms::table)
-            .values((rooms::site_id.eq(site_id), rooms::name.eq(name), rooms::created_at.eq(now_ms())))
+            .values((
+                rooms::site_id.eq(site_id),
+                rooms::name.eq(name),
+                rooms::created_at.eq(now_ms()),
+                rooms::visitor_created.eq(visitor),
+            ))
             .returning(Room::as_returning())
             .get_result(c))
         .map_err(DbError::from);
@@ -83,6 +116,37 @@ impl Room {
             }
             other => other,
         }
+    }
+
+    /// Deletes the room with its messages, reports and held messages.
+    pub fn delete(conn: &mut DbConn, id: RoomId) -> Result<(), DbError> {
+        let deleted = with_backend!(conn, c => diesel::delete(rooms::table.find(id)).execute(c))?;
+        if deleted == 0 {
+            return Err(DbError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// Rooms of a site that visitors opened before `created_before` and
+    /// nobody ever wrote in (no message, none held for review).
+    pub fn unused(
+        conn: &mut DbConn,
+        site_id: SiteId,
+        created_before: i64,
+    ) -> Result<Vec<Room>, DbError> {
+        use crate::db::schema::held_messages;
+        with_backend!(conn, c => rooms::table
+            .filter(rooms::site_id.eq(site_id))
+            .filter(rooms::visitor_created.eq(true))
+            .filter(rooms::last_seq.eq(0))
+            .filter(rooms::created_at.le(created_before))
+            .filter(diesel::dsl::not(diesel::dsl::exists(
+                held_messages::table.filter(held_messages::room_id.eq(rooms::id)),
+            )))
+            .select(Room::as_select())
+            .order(rooms::id)
+            .load(c))
+        .map_err(DbError::from)
     }
 }
 

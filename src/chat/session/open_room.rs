@@ -1,0 +1,38 @@
+//! The room a `join` names: found, or opened when the site lets visitors
+//! open rooms. Opening is bounded per participant and per address, so one
+//! visitor cannot fill the site with rooms; rooms nobody wrote in do not count
+//! toward the site's room quota (see [`open_room`]).
+
+use super::*;
+use crate::chat::rooms::open_room;
+use crate::db::models::{Room, RoomPolicy};
+
+impl Session {
+    pub(super) async fn find_or_open_room(&self, name: &RoomName) -> Result<Room, Refusal> {
+        let (site, lookup) = (self.site.id, name.as_str().to_owned());
+        let found = self
+            .chat
+            .db
+            .run(move |conn| Room::find_by_name(conn, site, &lookup))
+            .await?;
+        if let Some(room) = found {
+            return Ok(room);
+        }
+        if self.site.room_policy() == RoomPolicy::Precreated {
+            return Err(Refusal::new(
+                ErrorCode::RoomNotFound,
+                format!("Room {:?} does not exist on this site.", name.as_str()),
+            ));
+        }
+        let participant = self.me()?.participant;
+        self.chat
+            .quotas
+            .new_room(participant, self.ip)
+            .map_err(|wait| too_fast("You are opening new rooms too fast", wait))?;
+        let (site, name) = (self.site.clone(), name.as_str().to_owned());
+        self.chat
+            .db
+            .run(move |conn| open_room(conn, &site, &name))
+            .await?
+    }
+}
