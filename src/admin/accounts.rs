@@ -61,8 +61,16 @@ fn site_ids(req: &Request) -> Result<Vec<SiteId>> {
         .collect()
 }
 
-async fn hash(password: String) -> Result<String> {
+/// Hashes a password an owner typed; hashing is slow, so it is bounded per
+/// address like every other password form.
+async fn hash(admin: &Admin, req: &Request, password: String) -> Result<String> {
     check_password(&password).map_err(|e| AdminError::BadRequest(format!("The {e}.")))?;
+    admin
+        .chat
+        .accounts
+        .budget()
+        .action(req.ip)
+        .map_err(AdminError::spent)?;
     tokio::task::spawn_blocking(move || password::hash(&password))
         .await
         .map_err(|e| AdminError::Internal(format!("hashing: {e}")))?
@@ -107,7 +115,12 @@ pub async fn create(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> 
             "A moderator needs at least one site.".into(),
         ));
     }
-    let hash = hash(req.field("password").unwrap_or_default().to_owned()).await?;
+    let hash = hash(
+        admin,
+        req,
+        req.field("password").unwrap_or_default().to_owned(),
+    )
+    .await?;
     let actor = auth.user.id;
     let shown = email.to_string();
     let name_taken = AdminError::BadRequest(
@@ -230,7 +243,12 @@ pub async fn set_disabled(
 pub async fn reset_password(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
     auth.require_owner()?;
     let user = load(admin, req).await?;
-    let hash = hash(req.field("password").unwrap_or_default().to_owned()).await?;
+    let hash = hash(
+        admin,
+        req,
+        req.field("password").unwrap_or_default().to_owned(),
+    )
+    .await?;
     let actor = auth.user.id;
     let keep = (user.id == auth.user.id).then_some(auth.session_id);
     let email = user.email.clone();

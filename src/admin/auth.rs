@@ -336,6 +336,12 @@ pub async fn change_password(admin: &Admin, req: &Request, auth: &Auth) -> Resul
         ));
     }
     check_password(&new).map_err(|e| AdminError::BadRequest(format!("The new {e}.")))?;
+    admin
+        .chat
+        .accounts
+        .budget()
+        .action(req.ip)
+        .map_err(AdminError::spent)?;
     let stored = auth.user.password_hash.clone();
     let hash = tokio::task::spawn_blocking(move || {
         if !password::verify(&current, &stored) {

@@ -22,6 +22,10 @@ pub enum AdminError {
     /// 400: the input is wrong; the text says how.
     #[error("{0}")]
     BadRequest(String),
+    /// 429: too many costly requests (mails, password hashes) from this
+    /// address; the text says when to try again.
+    #[error("{0}")]
+    TooManyRequests(String),
     /// 303 to the login page.
     #[error("Please log in.")]
     Unauthenticated,
@@ -36,6 +40,7 @@ impl AdminError {
             AdminError::NotFound => StatusCode::NOT_FOUND,
             AdminError::Forbidden | AdminError::Csrf => StatusCode::FORBIDDEN,
             AdminError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AdminError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             AdminError::Unauthenticated => StatusCode::SEE_OTHER,
             AdminError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -50,6 +55,16 @@ impl AdminError {
             }
             other => other.to_string(),
         }
+    }
+}
+
+impl AdminError {
+    /// The address's budget of mails and password hashes ran out.
+    pub fn spent(wait: std::time::Duration) -> AdminError {
+        AdminError::TooManyRequests(format!(
+            "Too many requests from your address. Try again in {}.",
+            crate::identity::budget::wait_text(wait)
+        ))
     }
 }
 

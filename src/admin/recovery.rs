@@ -96,7 +96,7 @@ pub async fn forgot(admin: &Admin, req: &Request) -> Result<Reply> {
                                     if minutes == 1 { "" } else { "s" })}),
         );
     }
-    let issued = admin
+    let due = admin
         .chat
         .db
         .run(move |conn| {
@@ -110,14 +110,24 @@ pub async fn forgot(admin: &Admin, req: &Request) -> Result<Reply> {
             if last.is_some_and(|at| now_ms() - at < RESEND_SPACING_MS) {
                 return Ok(None);
             }
-            let token = AdminPasswordReset::issue(conn, user.id, LINK_TTL_MS)?;
-            Ok(Some((user, token)))
+            Ok(Some(user))
         })
         .await?;
-    match issued {
-        Some((user, token)) => send_link(admin, &user, &token),
+    // The mailbox's budget is spent only by a mail that would go; when it is
+    // gone the answer stays the same, so it tells nothing about the account.
+    let due = due.filter(|user| admin.chat.accounts.budget().mail_to(&user.email).is_ok());
+    match due {
+        Some(user) => {
+            let id = user.id;
+            let token = admin
+                .chat
+                .db
+                .run(move |conn| AdminPasswordReset::issue(conn, id, LINK_TTL_MS))
+                .await?;
+            send_link(admin, &user, &token);
+        }
         None => {
-            tracing::info!(ip = %req.ip, "admin password reset asked for no usable account, or too soon")
+            tracing::info!(ip = %req.ip, "admin password reset asked for no usable account, too soon, or too often")
         }
     }
     Ok(Reply::redirect("/admin/login").flash(Flash::Ok(SENT.into())))
@@ -218,6 +228,9 @@ pub async fn reset(admin: &Admin, req: &Request) -> Result<Reply> {
     }
     if let Err(e) = check_password(&new) {
         return again(format!("The new {e}."));
+    }
+    if let Err(wait) = admin.chat.accounts.budget().action(req.ip) {
+        return Err(AdminError::spent(wait));
     }
     // Hashing is slow on purpose: only for a link that can still be used.
     let lookup = token.clone();

@@ -3,6 +3,7 @@
 //! credential, so the pages are never cached and never leak it as a referrer.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 
 use serde::Deserialize;
 use serde_json::json;
@@ -12,6 +13,7 @@ use warp::{Filter, Rejection, Reply};
 use super::AppState;
 use crate::db::models::{Site, TokenProblem};
 use crate::identity::accounts::AccountError;
+use crate::identity::budget::wait_text;
 use crate::lang::Lang;
 
 #[derive(Deserialize)]
@@ -91,10 +93,15 @@ fn reset_submit(
         .and(warp::body::content_length_limit(4096))
         .and(warp::body::form::<HashMap<String, String>>())
         .and(warp::header::optional::<String>("accept-language"))
+        .and(state.client_ip())
         .and(state.with())
         .then(
-            |form: HashMap<String, String>, accept: Option<String>, state: AppState| async move {
+            |form: HashMap<String, String>, accept: Option<String>, ip: IpAddr, state: AppState| async move {
                 let lang = lang(form.get("lang").map(String::as_str), accept.as_deref());
+                // Each try may hash a password: bounded per address.
+                if let Err(wait) = state.chat.accounts.budget().action(ip) {
+                    return too_many(wait);
+                }
                 let field = |name: &str| form.get(name).map(String::as_str).unwrap_or_default();
                 let token = field("token");
                 let again = |state: &AppState, site: &Site, error: String| {
@@ -187,6 +194,22 @@ fn link_problem(state: &AppState, lang: Lang, problem: TokenProblem) -> warp::re
             )
         }
     }
+}
+
+fn too_many(wait: std::time::Duration) -> warp::reply::Response {
+    let html = format!(
+        "<!doctype html><meta charset=\"utf-8\"><title>Too many attempts</title>\
+         <p>Too many attempts from your address. Try again in {}.</p>",
+        wait_text(wait)
+    );
+    let mut response = secure(
+        warp::reply::with_status(warp::reply::html(html), StatusCode::TOO_MANY_REQUESTS)
+            .into_response(),
+    );
+    if let Ok(value) = warp::http::HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
+        response.headers_mut().insert("retry-after", value);
+    }
+    response
 }
 
 fn unavailable(err: AccountError) -> warp::reply::Response {

@@ -10,6 +10,7 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 use thiserror::Error;
 
+use super::budget::Budget;
 use super::password;
 use crate::db::models::{name_key, Account, Site, SiteId, TokenProblem, TokenPurpose};
 use crate::db::{now_ms, Db, DbError};
@@ -60,6 +61,8 @@ pub struct Accounts {
     /// Login attempts per email (brute force on one account) and per address (spraying).
     login_by_email: DefaultKeyedRateLimiter<String>,
     login_by_ip: DefaultKeyedRateLimiter<IpAddr>,
+    /// Mails and password hashes per address, mails per mailbox.
+    budget: Budget,
 }
 
 fn quota(per_minute: u32, burst: u32) -> Quota {
@@ -68,14 +71,20 @@ fn quota(per_minute: u32, burst: u32) -> Quota {
 }
 
 impl Accounts {
-    pub fn new(db: Db, mailer: Mailer, public_url: String) -> Self {
+    pub fn new(db: Db, mailer: Mailer, public_url: String, budget: Budget) -> Self {
         Accounts {
             db,
             mailer,
             public_url,
             login_by_email: DefaultKeyedRateLimiter::keyed(quota(5, 5)),
             login_by_ip: DefaultKeyedRateLimiter::keyed(quota(30, 30)),
+            budget,
         }
+    }
+
+    /// What the admin panel's and the account pages' forms spend too.
+    pub fn budget(&self) -> &Budget {
+        &self.budget
     }
 
     pub fn mailer(&self) -> &Mailer {
@@ -85,16 +94,17 @@ impl Accounts {
     pub fn prune(&self) {
         self.login_by_email.retain_recent();
         self.login_by_ip.retain_recent();
+        self.budget.prune();
     }
 
-    /// Creates an unverified account and mails the confirmation link.
+    /// Creates an unverified account and mails the confirmation link. Costs
+    /// `ip` one action (hash and mail) and the mailbox one mail.
     pub async fn register(
         &self,
         site: &Site,
-        name: &str,
-        email: &str,
-        password: &str,
+        (name, email, password): (&str, &str, &str),
         lang: Lang,
+        ip: IpAddr,
     ) -> Result<Email, AccountError> {
         if !site.registration_allowed {
             return Err(AccountError::RegistrationClosed);
@@ -102,6 +112,10 @@ impl Accounts {
         let email = Email::parse(email).map_err(|e| AccountError::InvalidEmail(e.0))?;
         let name = Nickname::parse(name).map_err(|e| AccountError::InvalidName(e.0))?;
         check_password(password).map_err(|e| AccountError::WeakPassword(e.0))?;
+        self.budget
+            .action(ip)
+            .and_then(|()| self.budget.mail_to(email.as_str()))
+            .map_err(AccountError::RateLimited)?;
         let hash = hash_password(password).await?;
         let (site_id, address) = (site.id, email.clone());
         let created = self
@@ -137,8 +151,9 @@ impl Accounts {
         site: &Site,
         email: &str,
         lang: Lang,
+        ip: IpAddr,
     ) -> Result<Email, AccountError> {
-        self.mail_again(site, email, TokenPurpose::Verify, lang)
+        self.mail_again(site, email, (TokenPurpose::Verify, lang), ip)
             .await
     }
 
@@ -148,28 +163,31 @@ impl Accounts {
         site: &Site,
         email: &str,
         lang: Lang,
+        ip: IpAddr,
     ) -> Result<Email, AccountError> {
-        self.mail_again(site, email, TokenPurpose::Reset, lang)
+        self.mail_again(site, email, (TokenPurpose::Reset, lang), ip)
             .await
     }
 
-    /// Mails a fresh link of `purpose`, at most once a minute per account.
-    /// Unknown addresses (and, for confirmation, confirmed ones) get the same
-    /// answer and no mail, so this cannot probe which emails have accounts.
+    /// Mails a fresh link of `purpose`, at most once a minute per account and
+    /// within the address's and the mailbox's budgets. Unknown addresses (and,
+    /// for confirmation, confirmed ones) get the same answer and no mail, so
+    /// this cannot probe which emails have accounts.
     async fn mail_again(
         &self,
         site: &Site,
         email: &str,
-        purpose: TokenPurpose,
-        lang: Lang,
+        (purpose, lang): (TokenPurpose, Lang),
+        ip: IpAddr,
     ) -> Result<Email, AccountError> {
         let email = Email::parse(email).map_err(|e| AccountError::InvalidEmail(e.0))?;
+        self.budget.action(ip).map_err(AccountError::RateLimited)?;
         let (kind, ttl, wanted): (&'static str, i64, fn(&Account) -> bool) = match purpose {
             TokenPurpose::Verify => ("verify", VERIFY_TTL_MS, |a| !a.is_verified()),
             _ => ("reset", RESET_TTL_MS, |_| true),
         };
         let (site_id, address) = (site.id, email.as_str().to_owned());
-        let issued = self
+        let due = self
             .db
             .run(move |conn| {
                 let Some(account) = Account::find_by_email(conn, site_id, &address)? else {
@@ -184,14 +202,23 @@ impl Accounts {
                         return Ok(Err(Duration::from_millis(wait as u64)));
                     }
                 }
-                let token = account.issue_token(conn, purpose, ttl)?;
-                Ok(Ok(Some((account, token))))
+                Ok(Ok(Some(account)))
             })
             .await?
             .map_err(AccountError::RateLimited)?;
-        if let Some((account, token)) = issued {
-            self.mail_link(kind, &account, site, &token, lang);
-        }
+        let Some(account) = due else {
+            return Ok(email);
+        };
+        // Only a mail that would really go counts against the mailbox.
+        self.budget
+            .mail_to(email.as_str())
+            .map_err(AccountError::RateLimited)?;
+        let issuing = account.clone();
+        let token = self
+            .db
+            .run(move |conn| issuing.issue_token(conn, purpose, ttl))
+            .await?;
+        self.mail_link(kind, &account, site, &token, lang);
         Ok(email)
     }
 

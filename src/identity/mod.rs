@@ -2,6 +2,7 @@
 //! and bcrypt passwords.
 
 pub mod accounts;
+pub mod budget;
 pub mod guest;
 pub mod host;
 pub mod password;

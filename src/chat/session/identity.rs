@@ -79,10 +79,9 @@ impl Session {
                 let email = accounts
                     .register(
                         &self.site,
-                        &name,
-                        &email,
-                        &password,
+                        (&name, &email, &password),
                         Lang::pick(lang.as_deref()),
+                        self.ip,
                     )
                     .await;
                 ServerFrame::Registered {
@@ -109,7 +108,7 @@ impl Session {
             }
             ClientFrame::ResendVerification { email, lang } => {
                 let email = accounts
-                    .resend_verification(&self.site, &email, Lang::pick(lang.as_deref()))
+                    .resend_verification(&self.site, &email, Lang::pick(lang.as_deref()), self.ip)
                     .await;
                 ServerFrame::VerificationSent {
                     email: email.map_err(account_refusal)?.into_inner(),
@@ -117,7 +116,7 @@ impl Session {
             }
             ClientFrame::ForgotPassword { email, lang } => {
                 let email = accounts
-                    .forgot_password(&self.site, &email, Lang::pick(lang.as_deref()))
+                    .forgot_password(&self.site, &email, Lang::pick(lang.as_deref()), self.ip)
                     .await;
                 ServerFrame::ResetSent {
                     email: email.map_err(account_refusal)?.into_inner(),

@@ -1,0 +1,63 @@
+//! What strangers can make the server spend on accounts: every mail sent on
+//! request and every password hashed counts against the asking address, and
+//! every mail against the mailbox it goes to, whoever asks. Shared by the
+//! widget's account frames, the account pages and the admin panel's forms.
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota};
+
+pub struct Budget {
+    by_ip: DefaultKeyedRateLimiter<IpAddr>,
+    by_mailbox: DefaultKeyedRateLimiter<String>,
+}
+
+fn per_hour(n: u32) -> Quota {
+    Quota::per_hour(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN))
+}
+
+fn take<K: std::hash::Hash + Eq + Clone>(
+    limiter: &DefaultKeyedRateLimiter<K>,
+    key: &K,
+) -> Result<(), Duration> {
+    limiter
+        .check_key(key)
+        .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+}
+
+impl Budget {
+    pub fn new(actions_per_ip_per_hour: u32, mails_per_mailbox_per_hour: u32) -> Budget {
+        Budget {
+            by_ip: DefaultKeyedRateLimiter::keyed(per_hour(actions_per_ip_per_hour)),
+            by_mailbox: DefaultKeyedRateLimiter::keyed(per_hour(mails_per_mailbox_per_hour)),
+        }
+    }
+
+    /// One costly action (a mail, a password hash) for `ip`, or how long to wait.
+    pub fn action(&self, ip: IpAddr) -> Result<(), Duration> {
+        take(&self.by_ip, &ip)
+    }
+
+    /// One mail to `mailbox` (compared without case), or how long to wait.
+    pub fn mail_to(&self, mailbox: &str) -> Result<(), Duration> {
+        take(&self.by_mailbox, &mailbox.to_lowercase())
+    }
+
+    pub fn prune(&self) {
+        self.by_ip.retain_recent();
+        self.by_mailbox.retain_recent();
+    }
+}
+
+/// "5 minutes" or "40 s": how long a wait is, for people.
+pub fn wait_text(wait: Duration) -> String {
+    let secs = wait.as_secs().max(1);
+    if secs >= 120 {
+        format!("{} minutes", secs.div_ceil(60))
+    } else {
+        format!("{secs} s")
+    }
+}

@@ -1,0 +1,168 @@
+//! Mail and password hashing on a stranger's request (issue 12, item 4):
+//! every frame and form that sends a mail or hashes a password is bounded per
+//! address, and mail to one mailbox is bounded whoever asks.
+
+use chatctl::db::models::site::SiteSettings;
+use chatctl::db::models::{Role, Site};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use super::connect_from;
+use crate::common::*;
+use crate::mailbox::Mailbox;
+use crate::panel::{account, Panel};
+
+const PASSWORD: &str = "correct Horse 42";
+
+async fn open_site(app: &TestApp) -> Site {
+    let site = app.site(&[ORIGIN]).await;
+    app.configure_site(
+        &site,
+        SiteSettings {
+            registration_allowed: Some(true),
+            ..Default::default()
+        },
+    )
+    .await;
+    site
+}
+
+async fn ask(client: &mut Client, frame: Value) -> Value {
+    client.send(frame).await;
+    client.recv().await
+}
+
+fn register(email: &str) -> Value {
+    json!({"type": "register", "name": "Someone", "email": email, "password": PASSWORD})
+}
+
+#[tokio::test]
+async fn one_address_cannot_register_account_after_account() {
+    let mailbox = Mailbox::start();
+    let url = mailbox.url();
+    let app = spawn_configured(test_db(), move |c| {
+        c.mail.smtp_url = Some(url);
+        c.limits.account_actions_per_ip_per_hour = 5;
+    })
+    .await;
+    let site = open_site(&app).await;
+    let mut replies = Vec::new();
+    // New connections do not start a new count.
+    for i in 0..12 {
+        let mut client = app.connect(&site.public_key).await;
+        replies.push(ask(&mut client, register(&format!("stranger{i}@example.com"))).await);
+    }
+    let registered = replies.iter().filter(|r| r["type"] == "registered").count();
+    assert_eq!(registered, 5, "{replies:?}");
+    let refused = replies.last().unwrap();
+    assert_eq!(refused["code"], "rate_limited");
+    assert_eq!(refused["ref"], "register");
+    assert!(refused["retry_after_ms"].as_u64().unwrap() > 60_000);
+    let id = site.id;
+    let stored = app
+        .db
+        .run(move |conn| {
+            use chatctl::db::schema::accounts;
+            use diesel::prelude::*;
+            chatctl::with_backend!(conn, c => accounts::table
+                .filter(accounts::site_id.eq(id))
+                .count()
+                .get_result::<i64>(c))
+            .map_err(chatctl::db::DbError::from)
+        })
+        .await
+        .unwrap();
+    assert_eq!(stored, 5, "refused registrations store nothing");
+
+    // Invalid input is refused for what it is and costs nothing.
+    let mut other = connect_from(&app, "127.0.0.2", &site.public_key).await;
+    for bad in [
+        json!({"type": "register", "name": "x", "email": "not an address", "password": PASSWORD}),
+        json!({"type": "register", "name": "x", "email": "a@example.com", "password": "short"}),
+        json!({"type": "forgot_password", "email": "@@"}),
+    ] {
+        let reply = ask(&mut other, bad).await;
+        assert_ne!(reply["code"], "rate_limited", "{reply}");
+    }
+    for i in 0..5 {
+        let reply = ask(&mut other, register(&format!("fresh{i}@example.com"))).await;
+        assert_eq!(reply["type"], "registered", "{reply}");
+    }
+}
+
+#[tokio::test]
+async fn one_mailbox_gets_a_bounded_number_of_mails_whoever_asks() {
+    let mailbox = Mailbox::start();
+    let url = mailbox.url();
+    let app = spawn_configured(test_db(), move |c| {
+        c.mail.smtp_url = Some(url);
+        c.limits.mails_per_mailbox_per_hour = 2;
+    })
+    .await;
+    let mut replies = Vec::new();
+    for i in 0..3 {
+        // Different sites, different addresses: only the mailbox is the same.
+        let site = open_site(&app).await;
+        let mut client = connect_from(&app, &format!("127.0.0.{}", i + 2), &site.public_key).await;
+        replies.push(ask(&mut client, register("Victim@Example.com")).await);
+    }
+    assert_eq!(replies[0]["type"], "registered");
+    assert_eq!(replies[1]["type"], "registered");
+    assert_eq!(replies[2]["code"], "rate_limited", "{:?}", replies[2]);
+    assert!(replies[2]["retry_after_ms"].as_u64().unwrap() > 0);
+    // Confirmation and reset mails count too.
+    let site = open_site(&app).await;
+    let mut client = connect_from(&app, "127.0.0.9", &site.public_key).await;
+    let again = ask(
+        &mut client,
+        json!({"type": "resend_verification", "email": "victim@example.com"}),
+    )
+    .await;
+    assert!(
+        again["type"] == "verification_sent" || again["code"] == "rate_limited",
+        "{again}"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(mailbox.count("victim@example.com"), 2);
+}
+
+#[tokio::test]
+async fn password_forms_are_bounded_per_address() {
+    let app = spawn_app_with(|l| l.account_actions_per_ip_per_hour = 3).await;
+    account(&app, "owner@example.com", Role::Owner, &[]).await;
+    let http = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        let reply = http
+            .post(app.http_url("/account/reset"))
+            .form(&[
+                ("token", "not-a-real-token"),
+                ("password", "new Password 99"),
+                ("password2", "new Password 99"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        statuses.push(reply.status());
+    }
+    assert_eq!(statuses[0], StatusCode::GONE);
+    assert_eq!(*statuses.last().unwrap(), StatusCode::TOO_MANY_REQUESTS);
+
+    // An admin session changing its password again and again is bounded too.
+    let panel = Panel::login(&app, "owner@example.com").await;
+    let mut last = StatusCode::OK;
+    for _ in 0..6 {
+        last = panel
+            .post(
+                "/admin/account/password",
+                &[
+                    ("current", "wrong current 1"),
+                    ("new", "another Password 7"),
+                    ("repeat", "another Password 7"),
+                ],
+            )
+            .await
+            .status;
+    }
+    assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
+}
