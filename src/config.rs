@@ -13,7 +13,12 @@
 //!   `CHATCTL_MAX_CONNECTIONS_PER_IP`, `CHATCTL_MAX_JOINS_PER_CONNECTION`,
 //!   `CHATCTL_HISTORY_PAGE`, `CHATCTL_RESUME_CAP`, `CHATCTL_HEARTBEAT_SECS`,
 //!   `CHATCTL_OUTBOUND_QUEUE_BYTES`, `CHATCTL_NEW_GUESTS_PER_IP_PER_MINUTE`,
-//!   `CHATCTL_DB_POOL_SIZE` — limits (see [`Limits`])
+//!   `CHATCTL_DB_POOL_SIZE`, `CHATCTL_NEW_ROOMS_PER_PARTICIPANT_PER_HOUR`,
+//!   `CHATCTL_NEW_ROOMS_PER_IP_PER_HOUR`, `CHATCTL_SIGNALS_PER_SECOND`, `CHATCTL_SIGNAL_BURST`,
+//!   `CHATCTL_PARTICIPANT_SIGNALS_PER_SECOND`, `CHATCTL_PARTICIPANT_SIGNAL_BURST`,
+//!   `CHATCTL_IP_SIGNALS_PER_SECOND`, `CHATCTL_IP_SIGNAL_BURST`,
+//!   `CHATCTL_REQUEST_HEADER_TIMEOUT_SECS`, `CHATCTL_MAX_HTTP_CONNECTIONS_PER_IP`,
+//!   `CHATCTL_ACCOUNT_ACTIONS_PER_IP_PER_HOUR`, `CHATCTL_MAILS_PER_MAILBOX_PER_HOUR` — limits (see [`Limits`])
 //! - `CHATCTL_TEMPLATES_DIR`, `CHATCTL_ADMIN_IDLE_MINUTES`, `CHATCTL_ADMIN_SESSION_HOURS` —
 //!   the admin panel (see [`AdminConfig`])
 
@@ -215,6 +220,78 @@ pub struct Limits {
     /// Database connections in the pool.
     #[arg(long, env = "CHATCTL_DB_POOL_SIZE", default_value_t = 8)]
     pub db_pool_size: u32,
+
+    /// New rooms one participant may open per hour (joining existing rooms does not count).
+    #[arg(
+        long,
+        env = "CHATCTL_NEW_ROOMS_PER_PARTICIPANT_PER_HOUR",
+        default_value_t = 30
+    )]
+    pub new_rooms_per_participant_per_hour: u32,
+
+    /// New rooms one IP address may open per hour, all its participants together.
+    #[arg(long, env = "CHATCTL_NEW_ROOMS_PER_IP_PER_HOUR", default_value_t = 100)]
+    pub new_rooms_per_ip_per_hour: u32,
+
+    /// Sustained signals per second per connection: frames that make the server tell others
+    /// something (join, typing, seen, report).
+    #[arg(long, env = "CHATCTL_SIGNALS_PER_SECOND", default_value_t = 5)]
+    pub signals_per_second: u32,
+
+    /// Signals a connection may send in a burst above the sustained rate.
+    #[arg(long, env = "CHATCTL_SIGNAL_BURST", default_value_t = 30)]
+    pub signal_burst: u32,
+
+    /// Sustained signals per second per participant, all their connections together.
+    #[arg(
+        long,
+        env = "CHATCTL_PARTICIPANT_SIGNALS_PER_SECOND",
+        default_value_t = 10
+    )]
+    pub participant_signals_per_second: u32,
+
+    /// Burst allowance of signals per participant.
+    #[arg(long, env = "CHATCTL_PARTICIPANT_SIGNAL_BURST", default_value_t = 60)]
+    pub participant_signal_burst: u32,
+
+    /// Sustained signals per second from one IP address, all connections together.
+    #[arg(long, env = "CHATCTL_IP_SIGNALS_PER_SECOND", default_value_t = 50)]
+    pub ip_signals_per_second: u32,
+
+    /// Burst allowance of signals per IP address.
+    #[arg(long, env = "CHATCTL_IP_SIGNAL_BURST", default_value_t = 300)]
+    pub ip_signal_burst: u32,
+
+    /// Seconds a client has to send a complete request head; also how long an idle
+    /// keep-alive connection stays open.
+    #[arg(
+        long,
+        env = "CHATCTL_REQUEST_HEADER_TIMEOUT_SECS",
+        default_value_t = 10
+    )]
+    pub request_header_timeout_secs: u64,
+
+    /// Simultaneous HTTP connections from one IP address that have not (yet) become chat
+    /// connections. Trusted proxies (--trusted-proxies) are exempt.
+    #[arg(
+        long,
+        env = "CHATCTL_MAX_HTTP_CONNECTIONS_PER_IP",
+        default_value_t = 128
+    )]
+    pub max_http_connections_per_ip: usize,
+
+    /// Account actions that send a mail or hash a password (register, confirmation and reset
+    /// mails, password resets and changes) per IP address per hour.
+    #[arg(
+        long,
+        env = "CHATCTL_ACCOUNT_ACTIONS_PER_IP_PER_HOUR",
+        default_value_t = 30
+    )]
+    pub account_actions_per_ip_per_hour: u32,
+
+    /// Mails to one mailbox per hour (registration, confirmation, password reset), whoever asks.
+    #[arg(long, env = "CHATCTL_MAILS_PER_MAILBOX_PER_HOUR", default_value_t = 5)]
+    pub mails_per_mailbox_per_hour: u32,
 }
 
 impl Default for Limits {
@@ -234,6 +311,18 @@ impl Default for Limits {
             outbound_queue_bytes: 1024 * 1024,
             new_guests_per_ip_per_minute: 30,
             db_pool_size: 8,
+            new_rooms_per_participant_per_hour: 30,
+            new_rooms_per_ip_per_hour: 100,
+            signals_per_second: 5,
+            signal_burst: 30,
+            participant_signals_per_second: 10,
+            participant_signal_burst: 60,
+            ip_signals_per_second: 50,
+            ip_signal_burst: 300,
+            request_header_timeout_secs: 10,
+            max_http_connections_per_ip: 128,
+            account_actions_per_ip_per_hour: 30,
+            mails_per_mailbox_per_hour: 5,
         }
     }
 }

@@ -31,9 +31,54 @@ pub fn load_limits(opts: &Opts) -> Limits {
         max_connections_per_ip: 100_000,
         resume_cap: 100_000,
         new_guests_per_ip_per_minute: 1_000_000,
+        new_rooms_per_participant_per_hour: 1_000_000,
+        new_rooms_per_ip_per_hour: 1_000_000,
+        signals_per_second: 100_000,
+        signal_burst: 100_000,
+        participant_signals_per_second: 100_000,
+        participant_signal_burst: 100_000,
+        ip_signals_per_second: 1_000_000,
+        ip_signal_burst: 1_000_000,
+        max_http_connections_per_ip: 100_000,
         outbound_queue_bytes: opts.queue_bytes,
         ..Limits::default()
     }
+}
+
+/// The raised room, signal and connection quotas as `chatctl serve` flags.
+fn quota_flags(l: &Limits) -> Vec<String> {
+    [
+        (
+            "--new-rooms-per-participant-per-hour",
+            l.new_rooms_per_participant_per_hour.to_string(),
+        ),
+        (
+            "--new-rooms-per-ip-per-hour",
+            l.new_rooms_per_ip_per_hour.to_string(),
+        ),
+        ("--signals-per-second", l.signals_per_second.to_string()),
+        ("--signal-burst", l.signal_burst.to_string()),
+        (
+            "--participant-signals-per-second",
+            l.participant_signals_per_second.to_string(),
+        ),
+        (
+            "--participant-signal-burst",
+            l.participant_signal_burst.to_string(),
+        ),
+        (
+            "--ip-signals-per-second",
+            l.ip_signals_per_second.to_string(),
+        ),
+        ("--ip-signal-burst", l.ip_signal_burst.to_string()),
+        (
+            "--max-http-connections-per-ip",
+            l.max_http_connections_per_ip.to_string(),
+        ),
+    ]
+    .into_iter()
+    .flat_map(|(flag, value)| [flag.to_owned(), value])
+    .collect()
 }
 
 /// What the scenarios talk to.
@@ -266,6 +311,7 @@ async fn spawn(
             "--outbound-queue-bytes",
             &l.outbound_queue_bytes.to_string(),
         ])
+        .args(quota_flags(&l))
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .spawn()

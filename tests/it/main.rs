@@ -1,5 +1,6 @@
 //! Integration tests: one binary (one link step) with a module per area.
 
+mod abuse;
 mod accounts;
 mod admin_auth;
 mod admin_browser;
