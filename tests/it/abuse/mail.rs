@@ -32,8 +32,10 @@ async fn ask(client: &mut Client, frame: Value) -> Value {
     client.recv().await
 }
 
+/// A registration; the name (unique per site) is the address's local part.
 fn register(email: &str) -> Value {
-    json!({"type": "register", "name": "Someone", "email": email, "password": PASSWORD})
+    let name = email.split('@').next().unwrap_or(email);
+    json!({"type": "register", "name": name, "email": email, "password": PASSWORD})
 }
 
 #[tokio::test]
