@@ -392,6 +392,8 @@ pub enum CloseReason {
     Restarting,
     /// The participant or their address is banned.
     Banned,
+    /// The account's sessions ended (its password changed): sign in again.
+    SignedOut,
     /// The site was disabled or removed.
     SiteDisabled,
     /// The connection could not keep up with its room: reconnect and resume.
@@ -408,6 +410,7 @@ impl CloseReason {
     pub fn close_code(self) -> u16 {
         match self {
             CloseReason::Restarting => 4000,
+            CloseReason::SignedOut => 4001,
             CloseReason::Banned => 4003,
             CloseReason::SiteDisabled => 4004,
             CloseReason::SlowConsumer => 4008,
@@ -420,6 +423,7 @@ impl CloseReason {
     pub fn as_str(self) -> &'static str {
         match self {
             CloseReason::Restarting => "restarting",
+            CloseReason::SignedOut => "signed_out",
             CloseReason::Banned => "banned",
             CloseReason::SiteDisabled => "site_disabled",
             CloseReason::SlowConsumer => "slow_consumer",

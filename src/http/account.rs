@@ -11,6 +11,7 @@ use warp::http::StatusCode;
 use warp::{Filter, Rejection, Reply};
 
 use super::AppState;
+use crate::chat::protocol::CloseReason;
 use crate::db::models::{Site, TokenProblem};
 use crate::identity::accounts::AccountError;
 use crate::identity::budget::wait_text;
@@ -134,7 +135,16 @@ fn reset_submit(
                     .reset_password(token, field("password"))
                     .await
                 {
-                    Ok(Ok(site)) => {
+                    Ok(Ok((site, participant))) => {
+                        // Connections opened with the old sessions end too.
+                        if let Some(id) = participant {
+                            state.chat.hub.close_where(
+                                |c| c.participant == Some(id),
+                                CloseReason::SignedOut,
+                                "you were signed out: the password of your account was changed",
+                                None,
+                            );
+                        }
                         page(&state, "reset_done", lang, &site, json!({}), StatusCode::OK)
                     }
                     Ok(Err(problem)) => link_problem(&state, lang, problem),

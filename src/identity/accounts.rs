@@ -12,7 +12,9 @@ use thiserror::Error;
 
 use super::budget::Budget;
 use super::password;
-use crate::db::models::{name_key, Account, Site, SiteId, TokenProblem, TokenPurpose};
+use crate::db::models::{
+    name_key, Account, ParticipantId, Site, SiteId, TokenProblem, TokenPurpose,
+};
 use crate::db::{now_ms, Db, DbError};
 use crate::input::{check_password, Email, Nickname};
 use crate::lang::Lang;
@@ -323,12 +325,13 @@ impl Accounts {
     }
 
     /// Sets a new password through a reset link: every session and every
-    /// other link of the account ends.
+    /// other link of the account ends. Returns the site and the participant the
+    /// account chats as, whose open connections the caller closes.
     pub async fn reset_password(
         &self,
         token: &str,
         password: &str,
-    ) -> Result<Result<Site, TokenProblem>, AccountError> {
+    ) -> Result<Result<(Site, Option<ParticipantId>), TokenProblem>, AccountError> {
         check_password(password).map_err(|e| AccountError::WeakPassword(e.0))?;
         let hash = hash_password(password).await?;
         let token = token.to_owned();
@@ -341,7 +344,10 @@ impl Accounts {
                         Err(problem) => return Ok(Err(problem)),
                     };
                     account.replace_password(conn, &hash)?;
-                    Ok(Ok(Site::find(conn, account.site_id)?))
+                    Ok(Ok((
+                        Site::find(conn, account.site_id)?,
+                        account.participant_id,
+                    )))
                 })
             })
             .await?)

@@ -241,6 +241,10 @@ async fn a_visitor_password_reset_ends_every_session_and_other_link() {
         .await;
         sessions.push(logged["account_token"].as_str().unwrap().to_owned());
     }
+    // A widget chatting with the first session.
+    let mut live = app.connect(&site.public_key).await;
+    let ready = live.hello(json!({"account_token": sessions[0]})).await;
+    assert_eq!(ready["me"]["kind"], "member", "{ready}");
     ask(
         &app,
         &site,
@@ -264,6 +268,9 @@ async fn a_visitor_password_reset_ends_every_session_and_other_link() {
 
     assert_eq!(choose_password(&app, &reset).await, StatusCode::OK);
 
+    let closed = live.closed().await;
+    assert_eq!(closed.code, Some(4001), "{closed:?}");
+    assert_eq!(closed.notice.unwrap()["code"], "signed_out");
     for session in &sessions {
         let mut client = app.connect(&site.public_key).await;
         assert_eq!(
