@@ -5,7 +5,8 @@
 //! - [`cli`] — the `chatctl` command line (one file per subcommand).
 //! - [`admin`] — the admin panel at `/admin`: sessions, CSRF, roles, Handlebars pages.
 //! - [`app`] — assembles a running server from [`config`]: database, chat service, HTTP.
-//! - [`http`] — warp filters: the WebSocket endpoint, widget assets, health and metrics.
+//! - [`http`] — the listener (hyper with timeouts and per-address caps) and warp filters:
+//!   the WebSocket endpoint, widget assets, health and metrics.
 //! - [`chat`] — the domain of live chat: wire protocol, rooms and fan-out (hub),
 //!   the group-commit writer, per-connection sessions and rate limits.
 //! - [`moderation`] — bans, mutes, deletions, room settings, word filters, reports,

@@ -1,7 +1,9 @@
-//! HTTP surface (warp): the WebSocket endpoint, widget assets and demo page,
-//! health and metrics, visitor account pages, and the admin panel ([`crate::admin`])
-//! at `/admin`. Each submodule exposes its filters; [`routes`] combines them
-//! and [`error`] maps every rejection to a JSON error body in one place.
+//! HTTP surface: [`server`] accepts connections and runs hyper with timeouts
+//! and per-address caps; warp routes the requests: the WebSocket endpoint,
+//! widget assets and demo page, health and metrics, visitor account pages,
+//! and the admin panel ([`crate::admin`]) at `/admin`. Each submodule exposes
+//! its filters; [`routes`] combines them and [`error`] maps every rejection to
+//! a JSON error body in one place.
 
 pub mod account;
 pub mod assets;
