@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::chat::cluster::{Cluster, ClusterConfig};
 use crate::chat::hub::Hub;
 use crate::chat::limits::{ip_limiter, ip_per_minute_limiter, Quotas};
 use crate::chat::protocol::CloseReason;
@@ -42,6 +43,10 @@ pub enum StartError {
     Mail(#[from] crate::mail::MailError),
     #[error("admin panel: {0}")]
     Admin(String),
+    #[error("--broker-url needs PostgreSQL: with SQLite only one instance can use the database (set DATABASE_URL=postgres://... or remove --broker-url / CHATCTL_BROKER_URL)")]
+    BrokerWithSqlite,
+    #[error(transparent)]
+    Broker(#[from] crate::chat::cluster::BrokerError),
 }
 
 pub struct Application {
@@ -67,6 +72,13 @@ impl Application {
         let public_origin =
             Origin::parse(&public_url).map_err(|_| StartError::PublicUrl(public_url.clone()))?;
 
+        let several = matches!(
+            crate::db::DbUrl::parse(database_url)?,
+            crate::db::DbUrl::Postgres(_)
+        );
+        if config.cluster.broker_url.is_some() && !several {
+            return Err(StartError::BrokerWithSqlite);
+        }
         let db = Db::connect(database_url, config.limits.db_pool_size.max(2))?;
         tracing::info!(database = %db.url().redacted(), "database connected");
         let (secret, demo_site_key) = {
@@ -93,8 +105,33 @@ impl Application {
         let metrics = Arc::new(Metrics::new());
         let hub = Hub::new();
         let limits = config.limits.clone();
+        let (shutdown_tx, shutdown) = watch::channel(false);
+        // On PostgreSQL other instances may share the database: their
+        // messages reach this one through the broker, or the database.
+        let (outbox, cluster) = if several {
+            let (outbox, outgoing) = Cluster::outbox();
+            let cluster = Cluster::start(
+                ClusterConfig {
+                    broker_url: config.cluster.broker_url.clone(),
+                    instance_name: config
+                        .cluster
+                        .instance_name
+                        .clone()
+                        .unwrap_or_else(default_instance_name),
+                },
+                db.clone(),
+                hub.clone(),
+                metrics.clone(),
+                (outbox.clone(), outgoing),
+                shutdown.clone(),
+            )?;
+            (Some(outbox), Some(cluster))
+        } else {
+            (None, None)
+        };
         let chat = Arc::new(Chat {
-            writer: Writer::start(db.clone(), hub.clone(), metrics.clone()),
+            writer: Writer::start(db.clone(), hub.clone(), metrics.clone(), outbox),
+            cluster,
             report_alerts: Arc::new(ReportAlerts::new(db.clone(), mailer.clone(), &public_url)),
             accounts: Accounts::new(
                 db.clone(),
@@ -115,7 +152,6 @@ impl Application {
             limits,
             metrics,
         });
-        let (shutdown_tx, shutdown) = watch::channel(false);
         if let Some(key) = &demo_site_key {
             tracing::info!(url = %public_url, site = %key, "demo chat page ready: open {public_url}/ in two tabs");
         }
@@ -192,6 +228,14 @@ impl Application {
     }
 }
 
+/// HOSTNAME:PID, which tells instances apart in logs.
+fn default_instance_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "chatctl".into());
+    format!("{host}:{}", std::process::id())
+}
+
 /// Periodic chores: forget rate-limiter state of quiet addresses, and close
 /// connections of sites disabled meanwhile (possibly by `chatctl site disable`
 /// in another process) and of participants banned by another server.
@@ -207,7 +251,7 @@ async fn housekeeping(chat: Arc<Chat>, mut shutdown: watch::Receiver<bool>) {
             _ = shutdown.wait_for(|s| *s) => return,
         }
         ticks += 1;
-        if ticks % 12 == 0 {
+        if ticks.is_multiple_of(12) {
             chat.ip_limiter.retain_recent();
             chat.new_guest_limiter.retain_recent();
             chat.quotas.retain_recent();

@@ -19,6 +19,7 @@
 //!   `CHATCTL_IP_SIGNALS_PER_SECOND`, `CHATCTL_IP_SIGNAL_BURST`,
 //!   `CHATCTL_REQUEST_HEADER_TIMEOUT_SECS`, `CHATCTL_MAX_HTTP_CONNECTIONS_PER_IP`,
 //!   `CHATCTL_ACCOUNT_ACTIONS_PER_IP_PER_HOUR`, `CHATCTL_MAILS_PER_MAILBOX_PER_HOUR` — limits (see [`Limits`])
+//! - `CHATCTL_BROKER_URL`, `CHATCTL_INSTANCE_NAME` — several instances (see [`ClusterArgs`])
 //! - `CHATCTL_TEMPLATES_DIR`, `CHATCTL_ADMIN_IDLE_MINUTES`, `CHATCTL_ADMIN_SESSION_HOURS` —
 //!   the admin panel (see [`AdminConfig`])
 
@@ -78,6 +79,24 @@ pub struct ServeConfig {
 
     #[command(flatten)]
     pub admin: AdminConfig,
+
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
+
+/// Several instances on one PostgreSQL database (README, "Running several instances").
+#[derive(Debug, Clone, Default, Args)]
+pub struct ClusterArgs {
+    /// Redis (or Valkey) pub/sub that carries messages, presence and moderation between
+    /// instances sharing one PostgreSQL database: redis://[:PASSWORD@]HOST[:PORT]. Without it,
+    /// instances on one database still see each other's messages, through the database, within
+    /// about a second. Refused with SQLite (one instance only).
+    #[arg(long, env = "CHATCTL_BROKER_URL", value_name = "URL")]
+    pub broker_url: Option<String>,
+
+    /// This instance's name in logs and between instances. Default: HOSTNAME:PID.
+    #[arg(long, env = "CHATCTL_INSTANCE_NAME")]
+    pub instance_name: Option<String>,
 }
 
 /// The admin panel at `/admin`.

@@ -18,6 +18,17 @@ pub struct Metrics {
     pub messages_committed: Counter,
     pub deliveries: Counter,
     pub commit_batch_size: Histogram,
+    /// Group commits that failed (their senders were told to retry).
+    pub commit_failures: Counter,
+    /// Cluster payloads published to the broker.
+    pub broker_published: Counter,
+    /// Cluster payloads received from the broker (our own included).
+    pub broker_received: Counter,
+    /// Messages a room had not had, read from the database (loss or
+    /// reordering on the broker, a killed instance, degraded mode).
+    pub broker_gaps_repaired: Counter,
+    /// Broker links restarted after going silent or down.
+    pub broker_reconnects: Counter,
     /// `error` frames sent, by code.
     pub frame_errors: Family<CodeLabel, Counter>,
     /// Upgrades refused before the WebSocket opened, by reason.
@@ -33,6 +44,11 @@ impl Metrics {
         let commit_batch_size = Histogram::new([
             1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0,
         ]);
+        let commit_failures = Counter::default();
+        let broker_published = Counter::default();
+        let broker_received = Counter::default();
+        let broker_gaps_repaired = Counter::default();
+        let broker_reconnects = Counter::default();
         let frame_errors = Family::default();
         let upgrades_refused = Family::default();
         registry.register(
@@ -56,6 +72,31 @@ impl Metrics {
             commit_batch_size.clone(),
         );
         registry.register(
+            "commit_failures",
+            "Group commits that failed; their senders were told to retry",
+            commit_failures.clone(),
+        );
+        registry.register(
+            "broker_published",
+            "Cluster payloads published to the broker",
+            broker_published.clone(),
+        );
+        registry.register(
+            "broker_received",
+            "Cluster payloads received from the broker, this instance's included",
+            broker_received.clone(),
+        );
+        registry.register(
+            "broker_gaps_repaired",
+            "Messages read from the database because the broker had not brought them",
+            broker_gaps_repaired.clone(),
+        );
+        registry.register(
+            "broker_reconnects",
+            "Broker links restarted after going silent or down",
+            broker_reconnects.clone(),
+        );
+        registry.register(
             "frame_errors",
             "Error frames sent to clients, by code",
             frame_errors.clone(),
@@ -71,6 +112,11 @@ impl Metrics {
             messages_committed,
             deliveries,
             commit_batch_size,
+            commit_failures,
+            broker_published,
+            broker_received,
+            broker_gaps_repaired,
+            broker_reconnects,
             frame_errors,
             upgrades_refused,
         }

@@ -142,7 +142,7 @@ where
             async move {
                 let r = fut.await;
                 let d = done.fetch_add(1, Ordering::Relaxed) + 1;
-                if d % 1000 == 0 {
+                if d.is_multiple_of(1000) {
                     eprintln!("loadgen: {d}/{n} connections opened");
                 }
                 r

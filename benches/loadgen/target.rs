@@ -201,6 +201,7 @@ async fn in_process(
         },
         limits: load_limits(opts),
         admin: AdminConfig::default(),
+        cluster: chatctl::config::ClusterArgs::default(),
     };
     let app = Application::build(&config, &database_url).await?;
     let addr = app.addr();

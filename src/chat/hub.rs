@@ -29,6 +29,25 @@ struct RoomMembers {
     present: HashMap<i64, (Who, usize)>,
     /// Read receipts of the participants present: the highest seq each has seen.
     seen: HashMap<i64, i64>,
+    /// Every message up to this seq has been queued to the members (or was
+    /// committed before they joined). Messages reach the room strictly in
+    /// seq order: a connection drops anything at or below the highest seq it
+    /// has seen, so seq 12 queued before 11 would lose 11 for good.
+    high: i64,
+}
+
+/// The seqs a batch of messages covers: everything in (`after`, `upto`] is in
+/// it, except messages deleted or never stored (holes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeqRange {
+    pub after: i64,
+    pub upto: i64,
+}
+
+/// A batch could not go out: the room has had messages only up to `high`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gap {
+    pub high: i64,
 }
 
 /// Read receipts are relayed only in rooms with at most this many people
@@ -152,10 +171,30 @@ impl Hub {
 
     /// Adds the connection to the room; announces the participant to the others
     /// when this is their first connection there. Returns who is online.
-    pub fn join(&self, room: RoomId, name: &str, handle: &ConnHandle, who: &Who) -> Vec<Who> {
+    ///
+    /// `committed` is the room's last seq read from the database before this
+    /// call: when the connection is the room's first, messages are then
+    /// queued from the one after it (the joiner's welcome, read after this
+    /// call, covers everything up to it).
+    pub fn join(
+        &self,
+        room: RoomId,
+        name: &str,
+        handle: &ConnHandle,
+        who: &Who,
+        committed: i64,
+    ) -> Vec<Who> {
         let members = {
             let mut rooms = self.rooms.write().unwrap_or_else(|e| e.into_inner());
-            rooms.entry(room).or_default().clone()
+            rooms
+                .entry(room)
+                .or_insert_with(|| {
+                    Arc::new(Mutex::new(RoomMembers {
+                        high: committed,
+                        ..RoomMembers::default()
+                    }))
+                })
+                .clone()
         };
         let mut members = lock(&members);
         if members
@@ -283,74 +322,6 @@ impl Hub {
         }
     }
 
-    /// Sends the messages of one commit to every connection in the room, each
-    /// connection getting all of them in one queue operation (one wake-up,
-    /// one socket write). Once the recipients of frame `k` are counted, and
-    /// before anything is queued, `counted(k, delivered)` is called; the ack it
-    /// returns goes to the frame's sender in place of its own message, so that
-    /// on every connection messages and acks stay in seq order. Returns, per
-    /// frame, whether its ack was queued here (not when the sender is no longer
-    /// in the room).
-    pub fn publish_batch(
-        &self,
-        room: RoomId,
-        frames: &[BatchFrame],
-        mut counted: impl FnMut(usize, usize) -> Option<Arc<str>>,
-    ) -> Vec<bool> {
-        let mut queued = vec![false; frames.len()];
-        let Some(members) = self.room(room) else {
-            for k in 0..frames.len() {
-                counted(k, 0);
-            }
-            return queued;
-        };
-        let members = lock(&members);
-        // Reserve queue space first, so that delivery counts are known before
-        // anything is queued.
-        let accepted: Vec<(&ConnHandle, bool)> = members
-            .conns
-            .values()
-            .map(|m| {
-                let len: usize = frames
-                    .iter()
-                    .filter(|f| f.from != Some(m.handle.id))
-                    .map(|f| f.text.len())
-                    .sum();
-                (&m.handle, len == 0 || m.handle.reserve(len))
-            })
-            .collect();
-        let acks: Vec<Option<Arc<str>>> = frames
-            .iter()
-            .enumerate()
-            .map(|(k, f)| {
-                let delivered = accepted
-                    .iter()
-                    .filter(|(h, ok)| *ok && f.from != Some(h.id))
-                    .count();
-                counted(k, delivered)
-            })
-            .collect();
-        for (handle, ok) in accepted {
-            let items = frames.iter().enumerate().filter_map(|(k, f)| {
-                if f.from == Some(handle.id) {
-                    let ack = acks[k].clone()?;
-                    queued[k] = true;
-                    Some(Outbound::Reply(ack))
-                } else if ok {
-                    Some(Outbound::Frame {
-                        text: f.text.clone(),
-                        room,
-                        seq: Some(f.seq),
-                    })
-                } else {
-                    None
-                }
-            });
-            handle.push_reserved(items);
-        }
-        queued
-    }
-
     /// Closes every connection matching `pred` with a notice; returns how many.
     pub fn close_where(
         &self,
@@ -430,5 +401,6 @@ impl Hub {
     }
 }
 
+mod ordered;
 #[cfg(test)]
 mod tests;

@@ -2,6 +2,8 @@
 //! the per-connection session logic. Knows nothing of warp: the http layer
 //! feeds a [`session::Session`] with text frames and writes what it returns.
 
+mod catchup;
+pub mod cluster;
 pub mod hub;
 mod identify;
 pub mod limits;
@@ -38,6 +40,8 @@ pub struct Chat {
     pub db: Db,
     pub hub: Arc<Hub>,
     pub writer: Writer,
+    /// Other instances on the same PostgreSQL database (none on SQLite).
+    pub cluster: Option<Arc<cluster::Cluster>>,
     pub guest_tokens: GuestTokens,
     pub accounts: Accounts,
     /// Mails moderators about reported messages.

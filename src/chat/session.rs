@@ -345,7 +345,7 @@ impl Session {
         let online = self
             .chat
             .hub
-            .join(room.id, name.as_str(), &self.handle, &who);
+            .join(room.id, name.as_str(), &self.handle, &who, room.last_seq);
         // Registered before reading: anything committed after the read arrives live.
         let (page, cap) = (
             self.chat.limits.history_page as i64,

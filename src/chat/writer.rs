@@ -12,10 +12,13 @@ use std::thread::JoinHandle;
 
 use tokio::sync::mpsc;
 
-use super::hub::{BatchFrame, ConnHandle, Hub};
+use super::catchup::catch_up;
+use super::cluster::envelope::{Body, RoomBatch};
+use super::cluster::Outbox;
+use super::hub::{BatchFrame, ConnHandle, Hub, SeqRange};
 use super::protocol::{ErrorCode, MessageView, ServerFrame, Who};
 use crate::db::checkpoint::{self, Checkpointer};
-use crate::db::models::{Message, MessageId, ParticipantId, RoomId, SiteId};
+use crate::db::models::{MessageId, ParticipantId, Room, RoomId, SiteId};
 use crate::db::{Db, DbConn, DbError};
 use crate::metrics::Metrics;
 use store::{open_writer_connection, store, Outcome};
@@ -79,7 +82,9 @@ pub struct Writer {
 }
 
 impl Writer {
-    pub fn start(db: Db, hub: Arc<Hub>, metrics: Arc<Metrics>) -> Self {
+    /// Starts the writer thread; with an `outbox`, each commit's messages
+    /// also go to the other instances.
+    pub fn start(db: Db, hub: Arc<Hub>, metrics: Arc<Metrics>, outbox: Option<Outbox>) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         let checkpointer = checkpoint::start(db.url());
         let thread = std::thread::Builder::new()
@@ -90,6 +95,7 @@ impl Writer {
                     conn: None,
                     hub,
                     metrics,
+                    outbox,
                     last_seq: HashMap::new(),
                     unsure: HashMap::new(),
                 }
@@ -136,13 +142,17 @@ struct WriterLoop {
     conn: Option<DbConn>,
     hub: Arc<Hub>,
     metrics: Arc<Metrics>,
-    /// Last committed seq per room; dropped after a failed commit so it is re-read.
+    /// To the other instances (PostgreSQL with a broker).
+    outbox: Option<Outbox>,
+    /// SQLite only (one writer): last committed seq per room; dropped after
+    /// a failed commit so it is re-read. On PostgreSQL seqs come from the
+    /// rooms' locked rows, since other instances write too.
     last_seq: HashMap<RoomId, i64>,
-    /// Rooms where a commit failed without our knowing whether it went
-    /// through (the connection dropped during `COMMIT`), with the last seq
-    /// broadcast there. Whatever was stored beyond it is broadcast before the
-    /// next batch, so that live receivers do not silently miss it.
-    unsure: HashMap<RoomId, (i64, String)>,
+    /// Rooms (with their names) where a commit failed without our knowing
+    /// whether it went through (the connection dropped during `COMMIT`).
+    /// Whatever was stored is broadcast before the next batch, so that live
+    /// receivers do not silently miss it.
+    unsure: HashMap<RoomId, String>,
 }
 
 impl WriterLoop {
@@ -177,31 +187,35 @@ impl WriterLoop {
     fn commit(&mut self, batch: Vec<Post>) {
         self.metrics.commit_batch_size.observe(batch.len() as f64);
         let mut cache = self.last_seq.clone();
-        let mut base = HashMap::new();
-        let result = match self.conn.take() {
+        let mut ranges = HashMap::new();
+        let conn = match self.conn.take() {
             Some(conn) => Ok(conn),
             None => open_writer_connection(&self.db),
-        }
-        .and_then(|mut conn| {
-            self.publish_unsure(&mut conn)?;
-            let outcomes =
-                conn.write_transaction(|conn| store(conn, &batch, &mut cache, &mut base))?;
-            self.conn = Some(conn);
-            Ok(outcomes)
+        };
+        let result = conn.and_then(|mut conn| {
+            let stored = self.publish_unsure(&mut conn).and_then(|()| {
+                conn.write_transaction(|conn| store(conn, &batch, &mut cache, &mut ranges))
+            });
+            match stored {
+                Ok(outcomes) => Ok((conn, outcomes)),
+                // The connection is opened again next time.
+                Err(err) => Err(err),
+            }
         });
         match result {
-            Ok(outcomes) => {
+            Ok((mut conn, outcomes)) => {
                 self.last_seq = cache;
-                self.publish(batch, outcomes)
+                self.publish(&mut conn, batch, outcomes, &ranges);
+                self.conn = Some(conn);
             }
             Err(err) => {
+                self.metrics.commit_failures.inc();
                 tracing::error!(error = %err, messages = batch.len(), "commit failed; senders may retry");
                 for post in &batch {
-                    let from = self.last_seq.get(&post.room).or(base.get(&post.room));
-                    if let Some(&from) = from {
+                    if ranges.contains_key(&post.room) {
                         self.unsure
                             .entry(post.room)
-                            .or_insert_with(|| (from, post.room_name.clone()));
+                            .or_insert_with(|| post.room_name.clone());
                     }
                 }
                 self.last_seq.clear();
@@ -214,36 +228,20 @@ impl WriterLoop {
 
     /// Broadcasts what a commit of uncertain outcome did store (see `unsure`).
     fn publish_unsure(&mut self, conn: &mut DbConn) -> Result<(), DbError> {
-        let rooms: Vec<RoomId> = self.unsure.keys().copied().collect();
-        for room in rooms {
-            let Some((from, name)) = self.unsure.get(&room).cloned() else {
-                continue;
-            };
-            let stored = Message::after(conn, room, from, i64::from(u16::MAX))?;
-            let frames: Vec<BatchFrame> = stored
-                .into_iter()
-                .map(|m| {
-                    let seq = m.0.seq;
-                    BatchFrame {
-                        text: ServerFrame::Message {
-                            room: name.clone(),
-                            message: super::rooms::view(m),
-                        }
-                        .encode(),
-                        seq,
-                        from: None,
-                    }
-                })
-                .collect();
-            if !frames.is_empty() {
-                tracing::warn!(room = %room, messages = frames.len(), "broadcasting messages stored by a commit whose outcome was unknown");
-                self.hub.publish_batch(room, &frames, |_, delivered| {
-                    self.metrics.messages_committed.inc();
-                    self.metrics.deliveries.inc_by(delivered as u64);
-                    None
-                });
+        let rooms: Vec<(RoomId, String)> = self.unsure.drain().collect();
+        for (i, (room, name)) in rooms.iter().enumerate() {
+            let caught_up = Room::find(conn, *room)
+                .and_then(|r| catch_up(conn, &self.hub, &self.metrics, *room, name, r.last_seq));
+            match caught_up {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::warn!(room = %room, messages = n, "broadcast messages stored by a commit whose outcome was unknown");
+                }
+                Err(err) => {
+                    self.unsure.extend(rooms[i..].iter().cloned());
+                    return Err(err);
+                }
             }
-            self.unsure.remove(&room);
         }
         Ok(())
     }
@@ -253,7 +251,17 @@ impl WriterLoop {
     /// connection is woken once and writes them all with one system call, so
     /// the busier the server (the bigger the batches), the fewer writes per
     /// delivered message.
-    fn publish(&self, batch: Vec<Post>, outcomes: Vec<Outcome>) {
+    ///
+    /// Messages another instance committed in a room before ours (its seqs
+    /// below our range) may not have reached this instance yet; they are
+    /// read from the database and queued first, so the room stays in seq order.
+    fn publish(
+        &mut self,
+        conn: &mut DbConn,
+        batch: Vec<Post>,
+        outcomes: Vec<Outcome>,
+        ranges: &HashMap<RoomId, SeqRange>,
+    ) {
         struct Answer {
             seq: i64,
             id: MessageId,
@@ -319,8 +327,24 @@ impl WriterLoop {
             .encode()
         };
         let mut acked = vec![false; batch.len()];
+        let mut unsure = Vec::new();
+        let mut published = Vec::new();
         for (room, frames, posts) in rooms {
-            let queued = self.hub.publish_batch(room, &frames, |k, delivered| {
+            let Some(&range) = ranges.get(&room) else {
+                tracing::error!(room = %room, "stored messages without a seq range");
+                continue;
+            };
+            let name = batch[posts[0]].room_name.as_str();
+            if self.outbox.is_some() {
+                published.push(RoomBatch {
+                    room,
+                    name: name.to_owned(),
+                    after: range.after,
+                    upto: range.upto,
+                    frames: frames.iter().map(|f| (f.seq, f.text.clone())).collect(),
+                });
+            }
+            let mut counted = |k: usize, delivered: usize| {
                 let i = posts[k];
                 answers[i].delivered = delivered;
                 // Counted before the ack is queued: whoever has the ack sees it in /metrics.
@@ -330,10 +354,36 @@ impl WriterLoop {
                 post.sender
                     .as_ref()
                     .map(|_| ack(post, &answers[i], delivered))
-            });
+            };
+            let queued = match self.hub.publish_batch(room, range, &frames, &mut counted) {
+                Ok(queued) => queued,
+                Err(_) => {
+                    let caught_up =
+                        catch_up(conn, &self.hub, &self.metrics, room, name, range.after);
+                    match caught_up
+                        .map(|_| self.hub.publish_batch(room, range, &frames, &mut counted))
+                    {
+                        Ok(Ok(queued)) => queued,
+                        failed => {
+                            if let Err(err) = failed {
+                                tracing::error!(error = %err, room = %room, "could not read the messages before a commit");
+                            }
+                            // Held back rather than sent out of order: the
+                            // room gets them with the next catch-up.
+                            unsure.push((room, name.to_owned()));
+                            (0..frames.len()).map(|k| counted(k, 0)).for_each(drop);
+                            vec![false; frames.len()]
+                        }
+                    }
+                }
+            };
             for (i, q) in posts.into_iter().zip(queued) {
                 acked[i] = q;
             }
+        }
+        self.unsure.extend(unsure);
+        if let (Some(outbox), false) = (&self.outbox, published.is_empty()) {
+            outbox.send(Body::Messages { rooms: published });
         }
         // Duplicates, and senders that left the room since they sent.
         for ((post, answer), acked) in batch.iter().zip(&answers).zip(acked) {
@@ -349,7 +399,7 @@ mod tests {
     use super::store::new_message;
     use super::*;
     use crate::chat::hub::Outbound;
-    use crate::db::models::Room;
+    use crate::db::models::{Message, Room};
     use crate::db::models::{Participant, Site};
     use crate::db::now_ms;
 
@@ -376,9 +426,9 @@ mod tests {
             avatar: None,
         };
         let (receiver, queue) = hub.connect(site.id, ip, 1 << 20);
-        hub.join(room.id, "lobby", &receiver, &who(999));
+        hub.join(room.id, "lobby", &receiver, &who(999), 0);
         let (sender, sender_queue) = hub.connect(site.id, ip, 1 << 20);
-        hub.join(room.id, "lobby", &sender, &who(author.id.0));
+        hub.join(room.id, "lobby", &sender, &who(author.id.0), 0);
         while queue.try_recv().is_some() {}
 
         let post = |cid: &str| Post {
@@ -403,9 +453,10 @@ mod tests {
             conn: None,
             hub: hub.clone(),
             metrics: Arc::new(Metrics::default()),
+            outbox: None,
             last_seq: HashMap::new(),
             // What a failed commit leaves: the room's seq before it.
-            unsure: HashMap::from([(room.id, (0, "lobby".to_owned()))]),
+            unsure: HashMap::from([(room.id, "lobby".to_owned())]),
         };
         writer.commit(vec![post("c2")]);
 

@@ -9,7 +9,10 @@ pub fn routes(
     healthz(state.clone()).or(metrics(state)).unify()
 }
 
-/// GET /healthz — 200 when the database answers, 503 otherwise.
+/// GET /healthz — 200 when the database answers, 503 otherwise. With
+/// several instances, `broker` tells the fan-out path's state; while it is
+/// down (or silently stopped delivering) the status is `degraded`, still
+/// 200: the instance keeps delivering everything, through the database.
 fn healthz(
     state: AppState,
 ) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
@@ -19,7 +22,18 @@ fn healthz(
                 .map_err(crate::db::DbError::from)
         });
         match db.await {
-            Ok(()) if !*state.shutdown.borrow() => warp::reply::json(&serde_json::json!({"status": "ok"})).into_response(),
+            Ok(()) if !*state.shutdown.borrow() => {
+                let broker = state.chat.cluster.as_ref().map(|c| c.health());
+                let status = match broker {
+                    Some(crate::chat::cluster::BrokerHealth::Down) => "degraded",
+                    _ => "ok",
+                };
+                let mut body = serde_json::json!({"status": status});
+                if let Some(broker) = broker {
+                    body["broker"] = serde_json::json!(broker);
+                }
+                warp::reply::json(&body).into_response()
+            }
             Ok(()) => super::error::json_error(StatusCode::SERVICE_UNAVAILABLE, "shutting_down", "Shutting down.".into()),
             Err(err) => {
                 tracing::error!(error = %err, "health check: database unavailable");

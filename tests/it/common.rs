@@ -145,6 +145,7 @@ pub async fn spawn_configured(
         },
         limits: Limits::default(),
         admin: chatctl::config::AdminConfig::default(),
+        cluster: chatctl::config::ClusterArgs::default(),
     };
     configure(&mut config);
     let app = Application::build(&config, &database.url)

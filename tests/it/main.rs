@@ -14,6 +14,7 @@ mod admission;
 mod audit_scope;
 mod browser;
 mod cli;
+mod cluster;
 mod common;
 mod credentials;
 mod emails;

@@ -16,13 +16,13 @@ fn presence_counts_participants_not_connections() {
     let (a1, qa1) = hub.connect(SiteId(1), ip, 1 << 20);
     let (a2, _qa2) = hub.connect(SiteId(1), ip, 1 << 20);
     let (b, qb) = hub.connect(SiteId(1), ip, 1 << 20);
-    hub.join(RoomId(1), "r", &b, &who(2));
-    hub.join(RoomId(1), "r", &a1, &who(1));
+    hub.join(RoomId(1), "r", &b, &who(2), 0);
+    hub.join(RoomId(1), "r", &a1, &who(1), 0);
     assert!(
         matches!(qb.try_recv(), Some(Outbound::Frame { .. })),
         "b sees a join"
     );
-    let online = hub.join(RoomId(1), "r", &a2, &who(1));
+    let online = hub.join(RoomId(1), "r", &a2, &who(1), 0);
     assert_eq!(online.len(), 2);
     assert!(
         qb.try_recv().is_none(),
@@ -51,8 +51,8 @@ fn read_receipts_stop_in_crowded_rooms() {
     let ip = "127.0.0.1".parse().unwrap();
     let (reader, _reader_queue) = hub.connect(SiteId(1), ip, 1 << 20);
     let (watcher, watcher_queue) = hub.connect(SiteId(1), ip, 1 << 20);
-    hub.join(RoomId(1), "r", &reader, &who(1));
-    hub.join(RoomId(1), "r", &watcher, &who(2));
+    hub.join(RoomId(1), "r", &reader, &who(1), 0);
+    hub.join(RoomId(1), "r", &watcher, &who(2), 0);
     while watcher_queue.try_recv().is_some() {}
     hub.seen(RoomId(1), "r", 1, 5, reader.id);
     assert!(matches!(
@@ -64,7 +64,7 @@ fn read_receipts_stop_in_crowded_rooms() {
     let crowd: Vec<_> = (3..=SEEN_MAX_PRESENT as i64 + 1)
         .map(|id| {
             let (conn, queue) = hub.connect(SiteId(1), ip, 1 << 20);
-            hub.join(RoomId(1), "r", &conn, &who(id));
+            hub.join(RoomId(1), "r", &conn, &who(id), 0);
             (conn, queue)
         })
         .collect();
@@ -80,7 +80,7 @@ fn slow_consumer_is_closed_not_blocking() {
     let hub = Hub::new();
     let ip = "127.0.0.1".parse().unwrap();
     let (slow, q) = hub.connect(SiteId(1), ip, 10);
-    hub.join(RoomId(1), "r", &slow, &who(1));
+    hub.join(RoomId(1), "r", &slow, &who(1), 0);
     let frame: Arc<str> = Arc::from("123456");
     assert_eq!(hub.publish(RoomId(1), &frame, Some(1), None), 1);
     assert_eq!(hub.publish(RoomId(1), &frame, Some(2), None), 0);
@@ -100,7 +100,7 @@ fn a_batch_reaches_everyone_but_each_sender_in_order() {
     let (c, qc) = hub.connect(SiteId(1), ip, 1 << 20);
     let (slow, qs) = hub.connect(SiteId(1), ip, 5);
     for (h, w) in [(&a, 1), (&b, 2), (&c, 3), (&slow, 4)] {
-        hub.join(RoomId(1), "r", h, &who(w));
+        hub.join(RoomId(1), "r", h, &who(w), 6);
     }
     for q in [&qa, &qb, &qc, &qs] {
         while q.try_recv().is_some() {} // presence
@@ -110,11 +110,14 @@ fn a_batch_reaches_everyone_but_each_sender_in_order() {
         seq,
         from: Some(from.id),
     };
-    let out = hub.publish_batch(
-        RoomId(1),
-        &[frame(7, &a), frame(8, &b), frame(9, &a)],
-        |k, delivered| Some(Arc::from(format!("ack{k}:{delivered}"))),
-    );
+    let out = hub
+        .publish_batch(
+            RoomId(1),
+            SeqRange { after: 6, upto: 9 },
+            &[frame(7, &a), frame(8, &b), frame(9, &a)],
+            |k, delivered| Some(Arc::from(format!("ack{k}:{delivered}"))),
+        )
+        .unwrap();
     assert_eq!(out, [true, true, true], "every ack queued in place");
     let items = |q: &ConnQueue| {
         std::iter::from_fn(|| q.try_recv())
@@ -139,4 +142,44 @@ fn ip_slots_are_released() {
     assert!(hub.reserve_ip(ip, 1).is_none());
     drop(first);
     assert!(hub.reserve_ip(ip, 1).is_some());
+}
+
+/// Seq 12 committed here must not reach a connection before 11, committed
+/// elsewhere: the batch is refused until 11 has gone out, and anything sent
+/// twice (a catch-up racing a live batch) goes out once.
+#[test]
+fn messages_reach_a_room_only_in_seq_order() {
+    let hub = Hub::new();
+    let ip = "127.0.0.1".parse().unwrap();
+    let (r, qr) = hub.connect(SiteId(1), ip, 1 << 20);
+    hub.join(RoomId(1), "r", &r, &who(1), 10);
+    let frame = |seq| BatchFrame {
+        text: Arc::from(format!("m{seq}")),
+        seq,
+        from: None,
+    };
+    let range = |after, upto| SeqRange { after, upto };
+    let none = |_, _| None;
+    assert_eq!(
+        hub.publish_batch(RoomId(1), range(11, 12), &[frame(12)], none),
+        Err(Gap { high: 10 })
+    );
+    assert!(qr.try_recv().is_none(), "nothing queued out of order");
+    hub.publish_batch(RoomId(1), range(10, 11), &[frame(11)], none)
+        .unwrap();
+    hub.publish_batch(RoomId(1), range(11, 12), &[frame(12)], none)
+        .unwrap();
+    // A catch-up from the database that covers 11..=13, with a hole at 13.
+    hub.publish_batch(RoomId(1), range(10, 13), &[frame(11), frame(12)], none)
+        .unwrap();
+    assert_eq!(hub.high(RoomId(1)), Some(13));
+    hub.publish_batch(RoomId(1), range(13, 14), &[frame(14)], none)
+        .unwrap();
+    let seqs: Vec<i64> = std::iter::from_fn(|| qr.try_recv())
+        .filter_map(|o| match o {
+            Outbound::Frame { seq, .. } => seq,
+            _ => None,
+        })
+        .collect();
+    assert_eq!(seqs, [11, 12, 14]);
 }

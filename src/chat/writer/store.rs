@@ -4,8 +4,18 @@
 use std::collections::HashMap;
 
 use super::Post;
+use crate::chat::hub::SeqRange;
 use crate::db::models::{Message, MessageId, NewMessage, ParticipantId, Room, RoomId};
 use crate::db::{checkpoint, now_ms, Db, DbConn, DbError};
+
+/// How long the writer waits for another instance's writer to release a
+/// room's row (it holds it for one commit: milliseconds).
+pub const LOCK_TIMEOUT_MS: u64 = 2_000;
+/// Bounds any one statement of the writer's.
+const STATEMENT_TIMEOUT_MS: u64 = 10_000;
+/// A writer transaction left idle this long (its instance cut off from the
+/// database, or stopped) is ended by the server, releasing its row locks.
+pub const IDLE_IN_TRANSACTION_MS: u64 = 3_000;
 
 /// What storing one post came to.
 pub(super) enum Outcome {
@@ -17,26 +27,42 @@ pub(super) enum Outcome {
 /// default 2 MiB (every insert descends five B-trees: the table and its
 /// indexes, and pages that fall out of the cache are read back from the OS on
 /// the next commit), keeps temporary data in memory, and leaves checkpoints to the checkpoint thread.
+///
+/// On PostgreSQL, where other instances' writers wait for the rooms this one
+/// has locked, nothing may hold those locks for long: waiting for a lock,
+/// a statement, and a transaction left idle (an instance cut off from the
+/// database mid-transaction) are all bounded, and the server ends the
+/// session, releasing its locks, when one is exceeded.
 pub(super) fn open_writer_connection(db: &Db) -> Result<DbConn, DbError> {
+    use diesel::connection::SimpleConnection;
     let mut conn = db.url().connect()?;
-    if let DbConn::Sqlite(c) = &mut conn {
-        use diesel::connection::SimpleConnection;
+    match &mut conn {
         // Statement journals and sorts stay in memory instead of temp files.
-        c.batch_execute("PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;")?;
+        DbConn::Sqlite(c) => {
+            c.batch_execute("PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;")?
+        }
+        DbConn::Pg(c) => c.batch_execute(&format!(
+            "SET lock_timeout = '{LOCK_TIMEOUT_MS}ms'; \
+             SET statement_timeout = '{STATEMENT_TIMEOUT_MS}ms'; \
+             SET idle_in_transaction_session_timeout = '{IDLE_IN_TRANSACTION_MS}ms';"
+        ))?,
     }
     checkpoint::disable_auto(&mut conn)?;
     Ok(conn)
 }
 
+/// Stores the batch; `ranges` gets, per room with new messages, the seqs the
+/// batch took there (it is filled before the commit, so a failed commit
+/// still tells which rooms it may have written).
 pub(super) fn store(
     conn: &mut DbConn,
     batch: &[Post],
     last_seq: &mut HashMap<RoomId, i64>,
-    base: &mut HashMap<RoomId, i64>,
+    ranges: &mut HashMap<RoomId, SeqRange>,
 ) -> Result<Vec<Outcome>, DbError> {
     match conn {
-        DbConn::Sqlite(_) => store_each(conn, batch, last_seq, base),
-        DbConn::Pg(_) => store_batched(conn, batch, last_seq, base),
+        DbConn::Sqlite(_) => store_each(conn, batch, last_seq, ranges),
+        DbConn::Pg(_) => store_batched(conn, batch, ranges),
     }
 }
 
@@ -45,15 +71,10 @@ fn next_seq(
     conn: &mut DbConn,
     room: RoomId,
     last_seq: &HashMap<RoomId, i64>,
-    base: &mut HashMap<RoomId, i64>,
 ) -> Result<i64, DbError> {
     Ok(match last_seq.get(&room) {
         Some(seq) => seq + 1,
-        None => {
-            let seq = Room::find(conn, room)?.last_seq;
-            base.insert(room, seq);
-            seq + 1
-        }
+        None => Room::find(conn, room)?.last_seq + 1,
     })
 }
 
@@ -89,7 +110,7 @@ fn store_each(
     conn: &mut DbConn,
     batch: &[Post],
     last_seq: &mut HashMap<RoomId, i64>,
-    base: &mut HashMap<RoomId, i64>,
+    ranges: &mut HashMap<RoomId, SeqRange>,
 ) -> Result<Vec<Outcome>, DbError> {
     let now = now_ms();
     let mut outcomes: Vec<Outcome> = Vec::with_capacity(batch.len());
@@ -102,7 +123,7 @@ fn store_each(
             continue;
         }
         in_batch.insert((post.participant, post.cid.as_str()), outcomes.len());
-        let seq = next_seq(conn, post.room, last_seq, base)?;
+        let seq = next_seq(conn, post.room, last_seq)?;
         let new = new_message(post, seq, now);
         let Some(id) = Message::insert_new(conn, &new)? else {
             // Not inserted: this cid was stored before (a retry). Anything else
@@ -113,6 +134,13 @@ fn store_each(
             continue;
         };
         last_seq.insert(post.room, seq);
+        ranges
+            .entry(post.room)
+            .or_insert(SeqRange {
+                after: seq - 1,
+                upto: seq,
+            })
+            .upto = seq;
         if !touched.contains(&post.room) {
             touched.push(post.room);
         }
@@ -122,14 +150,16 @@ fn store_each(
     Ok(outcomes)
 }
 
-/// PostgreSQL: a few round trips per batch instead of one per message. One
-/// query finds retried cids, one multi-row insert stores the rest, one update
-/// per room moves its seq.
+/// PostgreSQL: a few round trips per batch instead of one per message, and
+/// safe with several writers (instances) on one database. One query finds
+/// retried cids; the touched rooms' rows are locked (`FOR UPDATE`) and seqs
+/// assigned from the locked values, so another instance's writer waits for
+/// this commit instead of taking the same seqs; one multi-row insert stores
+/// the messages and one update moves every room's seq.
 fn store_batched(
     conn: &mut DbConn,
     batch: &[Post],
-    last_seq: &mut HashMap<RoomId, i64>,
-    base: &mut HashMap<RoomId, i64>,
+    ranges: &mut HashMap<RoomId, SeqRange>,
 ) -> Result<Vec<Outcome>, DbError> {
     let now = now_ms();
     let keys: Vec<(ParticipantId, &str)> = batch
@@ -147,9 +177,8 @@ fn store_batched(
         SameAs(usize),
     }
     let mut plans = Vec::with_capacity(batch.len());
-    let mut rows: Vec<NewMessage> = Vec::new();
+    let mut to_insert: Vec<&Post> = Vec::new();
     let mut in_batch: HashMap<(ParticipantId, &str), usize> = HashMap::new();
-    let mut touched: Vec<RoomId> = Vec::new();
     for (i, post) in batch.iter().enumerate() {
         let key = (post.participant, post.cid.as_str());
         if let Some(&earlier) = in_batch.get(&key) {
@@ -161,29 +190,40 @@ fn store_batched(
             plans.push(Plan::Stored(existing));
             continue;
         }
-        let seq = next_seq(conn, post.room, last_seq, base)?;
-        last_seq.insert(post.room, seq);
-        if !touched.contains(&post.room) {
-            touched.push(post.room);
-        }
-        plans.push(Plan::Insert(rows.len()));
-        rows.push(new_message(post, seq, now));
+        plans.push(Plan::Insert(to_insert.len()));
+        to_insert.push(post);
+    }
+
+    let mut touched: Vec<RoomId> = to_insert.iter().map(|p| p.room).collect();
+    touched.sort_unstable();
+    touched.dedup();
+    let mut seqs: HashMap<RoomId, i64> =
+        Room::lock_last_seqs(conn, &touched)?.into_iter().collect();
+    let mut rows: Vec<NewMessage> = Vec::with_capacity(to_insert.len());
+    for post in &to_insert {
+        let seq = seqs
+            .get_mut(&post.room)
+            .ok_or_else(|| DbError::Internal(format!("room {} has no row", post.room)))?;
+        *seq += 1;
+        rows.push(new_message(post, *seq, now));
     }
     let inserted = Message::insert_many(conn, &rows)?;
-    if inserted.len() != rows.len() {
-        // Another writer took a cid or seq since the lookup; fail the batch and
-        // let senders retry (the retry finds the stored cid, or a fresh seq).
-        return Err(DbError::Conflict(format!(
-            "{} of {} messages conflicted",
-            rows.len() - inserted.len(),
-            rows.len()
-        )));
-    }
-    let ids: HashMap<(RoomId, i64), MessageId> = inserted
+    let mut ids: HashMap<(RoomId, i64), MessageId> = inserted
         .into_iter()
         .map(|(id, room, seq)| ((room, seq), id))
         .collect();
-    save_last_seqs(conn, &touched, last_seq)?;
+    let new_seqs: Vec<(RoomId, i64)> = seqs.into_iter().collect();
+    for &(room, upto) in &new_seqs {
+        let count = to_insert.iter().filter(|p| p.room == room).count() as i64;
+        ranges.insert(
+            room,
+            SeqRange {
+                after: upto - count,
+                upto,
+            },
+        );
+    }
+    Room::set_last_seqs(conn, &new_seqs)?;
 
     let mut rows: Vec<Option<NewMessage>> = rows.into_iter().map(Some).collect();
     let mut outcomes: Vec<Outcome> = Vec::with_capacity(batch.len());
@@ -193,10 +233,23 @@ fn store_batched(
                 let new = rows[row]
                     .take()
                     .ok_or_else(|| DbError::Internal("row planned twice".into()))?;
-                let id = *ids
-                    .get(&(new.room_id, new.seq))
-                    .ok_or_else(|| DbError::Internal("inserted row without id".into()))?;
-                Outcome::New(new, id)
+                match ids.remove(&(new.room_id, new.seq)) {
+                    Some(id) => Outcome::New(new, id),
+                    // Not inserted: the same cid was stored by another
+                    // instance since the lookup (a retry that went to two
+                    // instances at once). Its seq stays a hole, which the
+                    // protocol allows; the sender gets the stored original.
+                    None => Outcome::Duplicate(
+                        Message::find_by_cid(
+                            conn,
+                            new.participant_id,
+                            new.cid.as_deref().unwrap_or(""),
+                        )?
+                        .ok_or_else(|| {
+                            DbError::Conflict(format!("seq {} already taken", new.seq))
+                        })?,
+                    ),
+                }
             }
             Plan::Stored(message) => Outcome::Duplicate(message),
             Plan::SameAs(earlier) => Outcome::Duplicate(as_stored(&outcomes[earlier])),

@@ -52,7 +52,7 @@ impl Message {
         Ok(page)
     }
 
-    /// Visible messages with seq in (`after`, `up_to`], oldest first, at most `limit`.
+    /// Visible messages with seq above `after`, oldest first, at most `limit`.
     pub fn after(
         conn: &mut DbConn,
         room: RoomId,
@@ -63,6 +63,27 @@ impl Message {
             .inner_join(participants::table)
             .filter(messages::room_id.eq(room))
             .filter(messages::seq.gt(after))
+            .filter(messages::deleted_at.is_null())
+            .order(messages::seq.asc())
+            .limit(limit)
+            .select((Message::as_select(), Participant::as_select()))
+            .load(c))
+        .map_err(DbError::from)
+    }
+
+    /// Visible messages with seq in (`after`, `upto`], oldest first, at most `limit`.
+    pub fn between(
+        conn: &mut DbConn,
+        room: RoomId,
+        after: i64,
+        upto: i64,
+        limit: i64,
+    ) -> Result<Vec<WithAuthor>, DbError> {
+        with_backend!(conn, c => messages::table
+            .inner_join(participants::table)
+            .filter(messages::room_id.eq(room))
+            .filter(messages::seq.gt(after))
+            .filter(messages::seq.le(upto))
             .filter(messages::deleted_at.is_null())
             .order(messages::seq.asc())
             .limit(limit)

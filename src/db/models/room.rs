@@ -55,6 +55,15 @@ impl Room {
         .map_err(DbError::from)
     }
 
+    /// The rooms with these ids (those that exist).
+    pub fn find_many(conn: &mut DbConn, ids: &[RoomId]) -> Result<Vec<Room>, DbError> {
+        with_backend!(conn, c => rooms::table
+            .filter(rooms::id.eq_any(ids))
+            .select(Room::as_select())
+            .load(c))
+        .map_err(DbError::from)
+    }
+
     pub fn list_for_site(conn: &mut DbConn, site_id: SiteId) -> Result<Vec<Room>, DbError> {
         with_backend!(conn, c => rooms::table
             .filter(rooms::site_id.eq(site_id))
@@ -76,6 +85,53 @@ impl Room {
 
     pub fn set_last_seq(conn: &mut DbConn, id: RoomId, seq: i64) -> Result<(), DbError> {
         with_backend!(conn, c => diesel::update(rooms::table.find(id)).set(rooms::last_seq.eq(seq)).execute(c))?;
+        Ok(())
+    }
+
+    /// PostgreSQL: locks the rooms' rows until the transaction ends and
+    /// returns their `last_seq`. Rows are locked in id order (the lock sits
+    /// above the sort), so two writers locking overlapping sets cannot
+    /// deadlock; a writer on another instance waits here for the commit of
+    /// the one before it, so commit order per room is seq order.
+    pub fn lock_last_seqs(
+        conn: &mut DbConn,
+        ids: &[RoomId],
+    ) -> Result<Vec<(RoomId, i64)>, DbError> {
+        match conn {
+            DbConn::Pg(c) => rooms::table
+                .filter(rooms::id.eq_any(ids))
+                .order(rooms::id)
+                .select((rooms::id, rooms::last_seq))
+                .for_update()
+                .load(c)
+                .map_err(DbError::from),
+            DbConn::Sqlite(c) => rooms::table
+                .filter(rooms::id.eq_any(ids))
+                .order(rooms::id)
+                .select((rooms::id, rooms::last_seq))
+                .load(c)
+                .map_err(DbError::from),
+        }
+    }
+
+    /// Moves several rooms' `last_seq` in one statement on PostgreSQL.
+    pub fn set_last_seqs(conn: &mut DbConn, seqs: &[(RoomId, i64)]) -> Result<(), DbError> {
+        use diesel::sql_types::{Array, BigInt};
+        match conn {
+            DbConn::Pg(c) => {
+                diesel::sql_query(
+                    "UPDATE rooms SET last_seq = v.s FROM unnest($1, $2) AS v(id, s) WHERE rooms.id = v.id",
+                )
+                .bind::<Array<BigInt>, _>(seqs.iter().map(|s| s.0 .0).collect::<Vec<i64>>())
+                .bind::<Array<BigInt>, _>(seqs.iter().map(|s| s.1).collect::<Vec<i64>>())
+                .execute(c)?;
+            }
+            DbConn::Sqlite(_) => {
+                for &(id, seq) in seqs {
+                    Self::set_last_seq(conn, id, seq)?;
+                }
+            }
+        }
         Ok(())
     }
 

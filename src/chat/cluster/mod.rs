@@ -1,0 +1,253 @@
+//! Several `chatctl serve` instances on one PostgreSQL database acting as one
+//! chat server. The database is the log; a broker (Redis pub/sub) only makes
+//! delivery fast, and may lose anything:
+//!
+//! - The writer hands each commit's frames to the [`Outbox`]; a task
+//!   publishes them, never making the writer wait on the broker.
+//! - Received frames go to the hub in seq order ([`crate::chat::hub::Hub::publish_batch`]);
+//!   a room that is behind is caught up from the database first.
+//! - Loss is detected and repaired from the database by seq: a gap in a
+//!   room, a gap in an origin's counter, an origin gone silent (killed
+//!   between commit and publish), our own re-subscription, our own
+//!   heartbeats not coming back (a wedged subscription), and a periodic
+//!   check: every 10 s, or every second while there is no working broker
+//!   (degraded mode, also the mode of several instances without a broker).
+//!
+//! The hub and the sessions know nothing of this module.
+
+mod broker;
+pub mod envelope;
+mod receive;
+mod redis;
+mod repair;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, watch};
+
+pub use broker::{Broker, BrokerError, BrokerEvent};
+use envelope::{Body, Envelope, Outgoing};
+use receive::Receiver;
+use repair::Repair;
+
+use super::hub::Hub;
+use crate::db::Db;
+use crate::metrics::Metrics;
+
+/// Heartbeat period; an origin silent for [`DOWN_AFTER`] is taken for dead.
+const HEARTBEAT: Duration = Duration::from_secs(1);
+pub const DOWN_AFTER: Duration = Duration::from_secs(3);
+/// Periodic check of every local room against the database.
+const RECONCILE_HEALTHY: Duration = Duration::from_secs(10);
+const RECONCILE_DEGRADED: Duration = Duration::from_secs(1);
+/// Payloads waiting to be published; beyond it they are dropped (and the
+/// loss announced through the counter), never waited for.
+const OUTBOX: usize = 10_000;
+
+/// Where the writer drops each commit's frames for the other instances.
+#[derive(Clone)]
+pub struct Outbox {
+    tx: mpsc::Sender<Outgoing>,
+    dropped: Arc<AtomicBool>,
+}
+
+impl Outbox {
+    /// Never blocks: when the queue is full the payload is dropped, and the
+    /// next one published skips a counter value so that receivers reconcile.
+    pub fn send(&self, body: Outgoing) {
+        if self.tx.try_send(body).is_err() {
+            self.dropped.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// What `/healthz` says of the fan-out path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BrokerHealth {
+    /// No broker configured: other instances are reached through the
+    /// database every second.
+    None,
+    /// Subscribed, and our own heartbeats come back.
+    Up,
+    /// Down, or subscribed but silent: degraded until it is back.
+    Down,
+}
+
+#[derive(Default)]
+struct Link {
+    subscribed: bool,
+    /// When the subscription was last confirmed.
+    since: Option<Instant>,
+    /// When we last heard our own heartbeat.
+    last_own: Option<Instant>,
+    /// When the link was last restarted by the probe.
+    restarted: Option<Instant>,
+}
+
+pub struct Cluster {
+    origin: u64,
+    name: String,
+    hub: Arc<Hub>,
+    metrics: Arc<Metrics>,
+    broker: Option<Arc<dyn Broker>>,
+    outbox: Outbox,
+    link: Mutex<Link>,
+    repair: Arc<Repair>,
+}
+
+pub struct ClusterConfig {
+    pub broker_url: Option<String>,
+    pub instance_name: String,
+}
+
+impl Cluster {
+    /// The outbox the writer needs, before the cluster starts.
+    pub fn outbox() -> (Outbox, mpsc::Receiver<Outgoing>) {
+        let (tx, rx) = mpsc::channel(OUTBOX);
+        let outbox = Outbox {
+            tx,
+            dropped: Arc::new(AtomicBool::new(false)),
+        };
+        (outbox, rx)
+    }
+
+    /// Starts the broker link (if any) and the repair and heartbeat tasks.
+    pub fn start(
+        config: ClusterConfig,
+        db: Db,
+        hub: Arc<Hub>,
+        metrics: Arc<Metrics>,
+        (outbox, outgoing): (Outbox, mpsc::Receiver<Outgoing>),
+        shutdown: watch::Receiver<bool>,
+    ) -> Result<Arc<Cluster>, BrokerError> {
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let broker: Option<Arc<dyn Broker>> = match &config.broker_url {
+            Some(url) => Some(redis::RedisBroker::start(url, events_tx, shutdown.clone())?),
+            None => None,
+        };
+        let repair = Repair::new(db, hub.clone(), metrics.clone());
+        let cluster = Arc::new(Cluster {
+            origin: rand::random(),
+            name: config.instance_name,
+            hub,
+            metrics,
+            broker,
+            outbox,
+            link: Mutex::new(Link::default()),
+            repair: repair.clone(),
+        });
+        tokio::spawn(repair.run(shutdown.clone()));
+        tokio::spawn(cluster.clone().publish(outgoing, shutdown.clone()));
+        tokio::spawn(Receiver::new(cluster.clone()).run(events, shutdown.clone()));
+        tokio::spawn(cluster.clone().tick(shutdown));
+        tracing::info!(instance = %cluster.name, broker = cluster.broker.is_some(), "cluster started");
+        Ok(cluster)
+    }
+
+    fn link(&self) -> std::sync::MutexGuard<'_, Link> {
+        self.link.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn health(&self) -> BrokerHealth {
+        if self.broker.is_none() {
+            return BrokerHealth::None;
+        }
+        let link = self.link();
+        let fresh = |t: Option<Instant>| t.is_some_and(|t| t.elapsed() < DOWN_AFTER);
+        if link.subscribed && (fresh(link.last_own) || fresh(link.since)) {
+            BrokerHealth::Up
+        } else {
+            BrokerHealth::Down
+        }
+    }
+
+    /// Publishes what the writer and the heartbeat queue, in order, stamping
+    /// each payload with the next counter value.
+    async fn publish(
+        self: Arc<Self>,
+        mut outgoing: mpsc::Receiver<Outgoing>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        let mut counter: u64 = 0;
+        loop {
+            let body = tokio::select! {
+                body = outgoing.recv() => match body { Some(b) => b, None => return },
+                _ = shutdown.wait_for(|s| *s) => return,
+            };
+            let Some(broker) = &self.broker else { continue };
+            // A payload dropped before it was stamped shows as a skipped value.
+            counter += 1 + u64::from(self.outbox.dropped.swap(false, Ordering::Relaxed));
+            let envelope = Envelope {
+                origin: self.origin,
+                counter,
+                body,
+            };
+            let payload = match envelope.encode() {
+                Ok(payload) => payload,
+                Err(err) => {
+                    tracing::error!(error = %err, "could not encode a cluster payload");
+                    continue;
+                }
+            };
+            match broker.publish(payload).await {
+                Ok(()) => {
+                    self.metrics.broker_published.inc();
+                }
+                // Lost for the others; they notice the counter skip later.
+                Err(err) => tracing::debug!(error = %err, "publish failed"),
+            }
+        }
+    }
+
+    /// Every second: a heartbeat, the origins gone silent, our own
+    /// subscription's liveness, and the periodic check of every room.
+    async fn tick(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let mut every = tokio::time::interval(HEARTBEAT);
+        let mut last_check = Instant::now();
+        loop {
+            tokio::select! {
+                _ = every.tick() => {}
+                _ = shutdown.wait_for(|s| *s) => return,
+            }
+            if self.broker.is_some() {
+                self.outbox.send(Body::Heartbeat {
+                    name: self.name.clone(),
+                    connections: self.hub.connection_count(),
+                });
+            }
+            self.probe();
+            let period = match self.health() {
+                BrokerHealth::Up => RECONCILE_HEALTHY,
+                BrokerHealth::None | BrokerHealth::Down => RECONCILE_DEGRADED,
+            };
+            if last_check.elapsed() + Duration::from_millis(100) >= period {
+                last_check = Instant::now();
+                self.repair.check_all();
+            }
+        }
+    }
+
+    /// A link that no longer hears our own heartbeats is wedged, or was
+    /// given up by the client's own reconnection: start it over.
+    fn probe(&self) {
+        let Some(broker) = &self.broker else { return };
+        let mut link = self.link();
+        let stale = |t: Option<Instant>| t.is_none_or(|t| t.elapsed() >= DOWN_AFTER);
+        if stale(link.last_own) && stale(link.since) && stale(link.restarted) {
+            if link.subscribed {
+                tracing::warn!("broker subscription silent (our own heartbeats do not come back); reconnecting");
+            }
+            link.subscribed = false;
+            link.restarted = Some(Instant::now());
+            self.metrics.broker_reconnects.inc();
+            broker.reconnect();
+        }
+    }
+
+    pub fn origin(&self) -> u64 {
+        self.origin
+    }
+}
