@@ -417,7 +417,9 @@ fn send_steadily(mut sender: Client, count: usize) -> tokio::task::JoinHandle<Ve
     tokio::spawn(async move {
         let mut acked = Vec::new();
         for i in 0..count {
-            let ack = sender.say("lobby", &format!("c{i}"), &format!("m{i}")).await;
+            let ack = sender
+                .say("lobby", &format!("c{i}"), &format!("m{i}"))
+                .await;
             acked.push(ack["seq"].as_i64().unwrap());
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
@@ -462,7 +464,12 @@ async fn a_broker_restart_loses_nothing_and_health_shows_it() {
         .collect();
     assert_eq!(got, acked, "every message once, in order");
     on_b.expect_silence(Duration::from_millis(500)).await;
-    assert!(b.metric("chatctl_broker_gaps_repaired_total").await.unwrap() > 0.0);
+    assert!(
+        b.metric("chatctl_broker_gaps_repaired_total")
+            .await
+            .unwrap()
+            > 0.0
+    );
 }
 
 /// A TCP proxy in front of Redis that can blackhole the connections open
@@ -485,7 +492,9 @@ impl Blackhole {
             while let Ok((mut client, _)) = listener.accept().await {
                 let mut hole = hole_tx.subscribe();
                 spawned.lock().unwrap().spawn(async move {
-                    let Ok(mut server) = tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await else {
+                    let Ok(mut server) =
+                        tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await
+                    else {
                         return;
                     };
                     tokio::select! {
@@ -606,10 +615,15 @@ async fn an_instance_killed_under_load_loses_nothing_and_duplicates_nothing() {
     });
     let acking = tokio::spawn(async move {
         let mut acked = std::collections::BTreeMap::new();
-        while let Some(Ok(tokio_tungstenite::tungstenite::Message::Text(text))) = stream.next().await {
+        while let Some(Ok(tokio_tungstenite::tungstenite::Message::Text(text))) =
+            stream.next().await
+        {
             let frame: Value = serde_json::from_str(&text).unwrap_or_default();
             if frame["type"] == "ack" {
-                acked.insert(frame["cid"].as_str().unwrap().to_owned(), frame["seq"].as_i64().unwrap());
+                acked.insert(
+                    frame["cid"].as_str().unwrap().to_owned(),
+                    frame["seq"].as_i64().unwrap(),
+                );
             }
         }
         acked
@@ -618,13 +632,16 @@ async fn an_instance_killed_under_load_loses_nothing_and_duplicates_nothing() {
     a.kill9();
     let sent = sending.await.unwrap();
     let acked = acking.await.unwrap();
-    assert!(!acked.is_empty(), "some messages were acknowledged before the kill");
+    assert!(
+        !acked.is_empty(),
+        "some messages were acknowledged before the kill"
+    );
 
     // The sender comes back on B (same guest token) and retries what A
     // never answered, with the same cids.
     let mut again = b.connect(&key).await;
-    let token = ready["token"].as_str().expect("guest token");
-    assert_eq!(again.hello(json!({"token": token})).await["type"], "ready");
+    let token = json!({"guest_token": ready["guest_token"]});
+    assert_eq!(again.hello(token).await["type"], "ready");
     again.join("lobby", None).await;
     for i in 0..sent {
         let cid = format!("c{i}");
@@ -651,9 +668,17 @@ async fn an_instance_killed_under_load_loses_nothing_and_duplicates_nothing() {
     // A's receiver resumes on B from the last seq it saw.
     let mut seen = on_a.await.unwrap();
     let last = seen.last().copied().unwrap_or(0);
-    let (mut resumed, _, welcome) = b.joined(&key, json!({"nick": "ra2"}), "lobby", Some(last)).await;
+    let (mut resumed, _, welcome) = b
+        .joined(&key, json!({"nick": "ra2"}), "lobby", Some(last))
+        .await;
     assert_eq!(welcome["mode"], "resumed", "{welcome}");
-    seen.extend(welcome["messages"].as_array().unwrap().iter().map(|m| m["seq"].as_i64().unwrap()));
+    seen.extend(
+        welcome["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["seq"].as_i64().unwrap()),
+    );
     resumed.expect_silence(Duration::from_millis(300)).await;
     assert_eq!(seen, history, "A's receiver: every message once, in order");
 }
