@@ -64,21 +64,31 @@ fn script() -> impl Filter<Extract = (warp::reply::Response,), Error = Rejection
         })
 }
 
-/// GET /widget/VERSION/LANG.json — a language pack.
+/// GET /widget/VERSION/extra.js — the part loaded on demand; GET
+/// /widget/VERSION/LANG.json and /widget/VERSION/LANG.extra.json — a language
+/// pack, the core's texts and the on-demand part's.
 fn lang_pack() -> impl Filter<Extract = (warp::reply::Response,), Error = Rejection> + Clone {
     warp::path!("widget" / String / String)
         .and(warp::get())
         .and(warp::header::headers_cloned())
         .and_then(
             |version: String, file: String, headers: HeaderMap| async move {
-                let lang = file
+                let name = file
                     .strip_suffix(".json")
+                    .or_else(|| (file == "extra.js").then_some(""))
                     .ok_or_else(warp::reject::not_found)?;
                 Ok::<_, Rejection>(match bundle::get() {
-                    Ok(bundle) => match bundle.langs.get(lang) {
-                        Some(pack) => serve(pack, cache(&bundle.version, &version), &headers),
-                        None => not_found(),
-                    },
+                    Ok(bundle) => {
+                        let asset = match name.strip_suffix(".extra") {
+                            _ if name.is_empty() => Some(&bundle.extra),
+                            Some(lang) => bundle.extra_langs.get(lang),
+                            None => bundle.langs.get(name),
+                        };
+                        match asset {
+                            Some(asset) => serve(asset, cache(&bundle.version, &version), &headers),
+                            None => not_found(),
+                        }
+                    }
                     Err(err) => broken(err),
                 })
             },

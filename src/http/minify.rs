@@ -294,7 +294,7 @@ mod tests {
 
     #[test]
     fn the_widget_source_shrinks() {
-        let src = super::super::bundle::join().unwrap();
+        let src = super::super::bundle::join().unwrap().core;
         let out = javascript(&src);
         assert!(
             out.len() < src.len() * 9 / 10,

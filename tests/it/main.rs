@@ -34,3 +34,4 @@ mod widget;
 mod widget_assets;
 mod widget_js;
 mod widget_kinds;
+mod widget_lazy;

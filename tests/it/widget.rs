@@ -1355,6 +1355,13 @@ async fn widget_looks_right_in_every_language_theme_and_on_a_phone() {
     );
     desktop.goto(&host.url("/csp")).await.unwrap();
     until(&desktop, "styled under a strict CSP", "shown('.panel') && texts().length >= 3 && getComputedStyle($('header')).backgroundColor === 'rgb(37, 99, 235)' && getComputedStyle($('.launcher')).fontSize === '14px'").await;
+    // The part loaded on demand too (the chat is open), from the same server.
+    until(
+        &desktop,
+        "the on-demand part under a strict CSP",
+        "Chatctl.core.loaded && !!$('form.login') && $('label[for=le]').textContent === 'Email'",
+    )
+    .await;
 
     // Without data-lang or <html lang>: the browser's languages.
     host.page(

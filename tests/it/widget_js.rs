@@ -56,7 +56,11 @@ fn widget_unit_tests_pass_under_node() {
 fn served_widget_script_parses() {
     let bundle = chatctl::http::bundle::get().expect("the widget bundle builds");
     let dir = tempfile::tempdir().unwrap();
-    for (name, asset) in [("widget.js", &bundle.script), ("loader.js", &bundle.loader)] {
+    for (name, asset) in [
+        ("widget.js", &bundle.script),
+        ("extra.js", &bundle.extra),
+        ("loader.js", &bundle.loader),
+    ] {
         std::fs::write(dir.path().join(name), &asset.body).unwrap();
         let Some(output) = node(
             "served_widget_script_parses",

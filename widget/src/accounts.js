@@ -1,10 +1,37 @@
 // Registered accounts in the widget: the register, sign-in and mail forms, the account
-// token, sign-out, and the account frames' answers. Methods of Widget (widget.js).
+// token, sign-out, and the account frames' answers. Methods of Widget (widget.js), part of the
+// on-demand script (extra.js).
 
 import { ACCOUNT_ERRORS } from "./codes.js";
 import { save } from "./storage.js";
+import { h } from "./dom.js";
+import { ACCOUNT_FORMS } from "./accountmarkup.js";
 
 export const accountMethods = {
+  /** Puts the account forms in the panel, with their texts and what submitting each does. */
+  mountExtra() {
+    const box = h("div");
+    box.innerHTML = ACCOUNT_FORMS;
+    box.querySelectorAll("[data-t]").forEach((e) => (e.textContent = this.T(e.dataset.t)));
+    this.bindForms(box, { login: this.submitLogin, register: this.submitRegister, mail: this.submitMail });
+    this.forms.composer.before(...box.children);
+    this.renderForms();
+  },
+
+  /** The mail form as "forgot password" or "resend confirmation". */
+  mailMode(mode) {
+    const form = this.forms.mail;
+    form.dataset.mode = mode;
+    form.querySelector(".go").textContent = this.T(mode === "forgot" ? "sendReset" : "sendConfirm");
+    this.formMessage("mail", this.T(mode === "forgot" ? "forgotHelp" : "resendHelp"));
+  },
+
+  formMessage(name, text, error) {
+    const box = this.forms[name].querySelector(".msgbox");
+    box.textContent = text;
+    box.classList.toggle("err", !!error);
+  },
+
   submitLogin(form) {
     const e = form.elements;
     this.sendEarly({ type: "login", email: e.email.value.trim(), password: e.password.value });
@@ -31,11 +58,6 @@ export const accountMethods = {
     const known = ACCOUNT_ERRORS[f.code];
     const wait = f.retry_after_ms ? Math.ceil(f.retry_after_ms / 1000) : 0;
     this.formMessage(form, known ? this.T(known, { s: wait }) : f.message, true);
-  },
-
-  forgetAccount() {
-    this.account = null;
-    save(this.key + "account", null);
   },
 
   logout() {

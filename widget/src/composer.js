@@ -1,8 +1,7 @@
 // What the visitor sends: the composer and its send queue (retries with the same cid until
-// acknowledged), typing indicators, and message reports. Methods of Widget (widget.js).
+// acknowledged), typing indicators, and the way to message reports (report.js). Methods of Widget (widget.js).
 
 import { TYPING_EVERY_MS, TYPING_IDLE_MS, SEND_WAITS, SEND_RETRIES } from "./codes.js";
-import { h } from "./dom.js";
 import { newCid, backoff, chars, tooLong } from "./util.js";
 
 export const composerMethods = {
@@ -118,33 +117,8 @@ export const composerMethods = {
     t.style.height = `${t.scrollHeight + t.offsetHeight - t.clientHeight}px`; // content + borders
   },
 
-  /** The report form under a message: an optional reason, then a `report` frame. */
+  /** The report form under a message (report.js, loaded on demand). */
   report(el, seq) {
-    if (el.querySelector(".repform")) return;
-    const form = h("form", "repform");
-    const id = `rep${seq}`;
-    const label = h("label", "sr", this.T("reportWhy"));
-    label.htmlFor = id;
-    const input = h("input");
-    input.id = id;
-    input.maxLength = 500;
-    input.placeholder = this.T("reportWhy");
-    const go = h("button", "", this.T("report"));
-    const cancel = h("button", "", this.T("cancel"));
-    cancel.type = "button";
-    cancel.addEventListener("click", () => {
-      form.remove();
-      el.querySelector(".rep").focus();
-    });
-    form.addEventListener("submit", (e) => {
-      e.preventDefault();
-      const frame = { type: "report", room: this.room, seq };
-      if (input.value.trim()) frame.reason = input.value.trim();
-      this.send(frame);
-      go.disabled = true;
-    });
-    form.append(label, input, go, cancel);
-    el.querySelector(".body").appendChild(form);
-    input.focus();
+    this.later(() => this.reportForm(el, seq));
   },
 };

@@ -3,7 +3,7 @@
 
 import { PING_MS, STOPS, REFUSALS } from "./codes.js";
 import { backoff } from "./util.js";
-import { load } from "./storage.js";
+import { load, save } from "./storage.js";
 import { handleFrame } from "./frames.js";
 
 export const connectionMethods = {
@@ -27,6 +27,11 @@ export const connectionMethods = {
 
   identity() {
     return this.userToken || this.account || this.token;
+  },
+
+  forgetAccount() {
+    this.account = null;
+    save(this.key + "account", null);
   },
 
   /** Asks /ws/check what the site allows (and, after a refused upgrade, why). */

@@ -1,19 +1,32 @@
 // Which form the panel shows: a nickname, sign-in, registration, the mail form (forgot
 // password or resend confirmation), the composer, or none. Methods of Widget (widget.js).
+// The account forms come with the on-demand part (accounts.js, through lazy.js).
 
 export const formMethods = {
+  /** Binds the forms in `scope` (what submitting each does, their links to other forms). */
+  bindForms(scope, submits) {
+    Object.entries(submits).forEach(([name, submit]) => {
+      const form = (this.forms[name] = scope.querySelector(`form.${name}`));
+      form.addEventListener("submit", (e) => {
+        e.preventDefault();
+        submit.call(this, form);
+      });
+    });
+    scope.querySelectorAll("[data-to]").forEach((b) => b.addEventListener("click", () => this.showForm(b.dataset.to, true)));
+  },
+
   /** Shows one of the forms (nick, login, register, forgot, resend, composer) or none. */
   showForm(name, focus) {
     const mode = name === "forgot" || name === "resend" ? name : null;
-    if (mode) name = "mail";
-    this.formName = name;
-    Object.entries(this.forms).forEach(([n, f]) => (f.hidden = n !== name));
-    if (mode) {
-      const form = this.forms.mail;
-      form.dataset.mode = mode;
-      form.querySelector(".go").textContent = this.T(mode === "forgot" ? "sendReset" : "sendConfirm");
-      this.formMessage("mail", this.T(mode === "forgot" ? "forgotHelp" : "resendHelp"));
+    const form = mode ? "mail" : name;
+    // An account form: none until the on-demand part is here.
+    if (form && !this.forms[form]) {
+      this.showForm(null);
+      return this.later(() => this.showForm(name, focus));
     }
+    this.formName = form;
+    Object.entries(this.forms).forEach(([n, f]) => (f.hidden = n !== form));
+    if (mode) this.mailMode(mode);
     this.renderForms();
     if (focus) this.focusForm();
   },
@@ -26,12 +39,6 @@ export const formMethods = {
     hide("[data-to=register]", !registration);
     // Members can still sign in after the site closes registration.
     hide("[data-to=login],[data-to=forgot],[data-to=resend]", !sign_in);
-  },
-
-  formMessage(name, text, error) {
-    const box = this.forms[name].querySelector(".msgbox");
-    box.textContent = text;
-    box.classList.toggle("err", !!error);
   },
 
   focusForm() {

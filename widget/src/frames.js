@@ -7,10 +7,9 @@ import { TYPING_EXPIRE_MS, STOPS, ACCOUNT_FRAMES } from "./codes.js";
 import { emit } from "./events.js";
 import { h } from "./dom.js";
 import { load, save } from "./storage.js";
-import { accountFrames } from "./accounts.js";
 
-/** Frame type -> handler. */
-const FRAMES = {
+/** Frame type -> handler; the on-demand part (extra.js) adds the account and report frames. */
+export const FRAMES = {
   __proto__: null,
   ready(f) {
     this.ready = true;
@@ -152,13 +151,6 @@ const FRAMES = {
     this.renderEmpty();
   },
 
-  reported(f) {
-    const el = this.bySeq.get(f.seq);
-    const form = el && el.querySelector(".repform");
-    if (form) form.replaceWith(h("div", "hint", this.T("reported")));
-    this.say(this.T("reported"));
-  },
-
   seen(f) {
     if (this.me && f.id === this.me.id) return;
     this.seenBy.set(f.id, Math.max(this.seenBy.get(f.id) || 0, f.seq));
@@ -222,7 +214,6 @@ const FRAMES = {
     }
   },
 
-  ...accountFrames,
 };
 
 /** Handles one frame; frames for another room than ours (but errors) are stale and dropped. */

@@ -1,7 +1,7 @@
 // One widget: a <script> tag's options, its shadow DOM, the public API (open, close, toggle,
 // identify, join) and its state. The other concerns are methods in their own files, mixed in
-// below: connection.js, accounts.js, composer.js, render.js, forms.js; frames.js handles what
-// the server sends.
+// below: connection.js, lazy.js, composer.js, render.js, forms.js; frames.js handles what the
+// server sends. The on-demand part (extra.js: accounts.js, report.js) adds its own when it loads.
 
 // (The order of the imports is the order of the joined script: this one compresses best.)
 import { W, C } from "./global.js";
@@ -14,7 +14,7 @@ import { renderMethods } from "./render.js";
 import { load, save } from "./storage.js";
 import { composerMethods } from "./composer.js";
 import { connectionMethods } from "./connection.js";
-import { accountMethods } from "./accounts.js";
+import { lazyMethods } from "./lazy.js";
 import { formMethods } from "./forms.js";
 
 export class Widget {
@@ -170,17 +170,9 @@ export class Widget {
 
   bind($) {
     const on = (el, ev, fn) => el.addEventListener(ev, fn);
-    // The forms, each with what submitting it does.
-    const submits = { nick: this.submitNick, login: this.submitLogin, register: this.submitRegister, mail: this.submitMail, composer: this.submitComposer };
+    // The forms, each with what submitting it does (the account forms come later: lazy.js).
     this.forms = {};
-    Object.entries(submits).forEach(([name, submit]) => {
-      const form = (this.forms[name] = $(`form.${name}`));
-      on(form, "submit", (e) => {
-        e.preventDefault();
-        submit.call(this, form);
-      });
-    });
-    this.root.querySelectorAll("[data-to]").forEach((b) => on(b, "click", () => this.showForm(b.dataset.to, true)));
+    this.bindForms(this.root, { nick: this.submitNick, composer: this.submitComposer });
     on(this.input, "keydown", (e) => {
       if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
         e.preventDefault();
@@ -203,7 +195,7 @@ export class Widget {
       this.peopleEl.hidden = !open;
       this.whoBtn.setAttribute("aria-expanded", String(open));
     });
-    on(this.outBtn, "click", () => this.logout());
+    on(this.outBtn, "click", () => this.later(() => this.logout()));
     on(this.soundBtn, "click", () => {
       const on = !this.soundOn();
       save("chatctl:sound", { on });
@@ -242,6 +234,7 @@ export class Widget {
     if (focus) this.focusForm();
     this.scrollDown();
     this.fill();
+    this.prefetch();
   }
 
   close() {
@@ -341,4 +334,4 @@ export class Widget {
   }
 }
 
-Object.assign(Widget.prototype, connectionMethods, accountMethods, composerMethods, renderMethods, formMethods);
+Object.assign(Widget.prototype, connectionMethods, lazyMethods, composerMethods, renderMethods, formMethods);

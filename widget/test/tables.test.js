@@ -5,14 +5,23 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 
 import { ACCOUNT_ERRORS, SEND_WAITS, STOPS, REFUSALS } from "../src/codes.js";
-import { HTML } from "../src/markup.js";
+import { HTML as CORE } from "../src/markup.js";
+import { ACCOUNT_FORMS } from "../src/accountmarkup.js";
 
-const english = JSON.parse(readFileSync(new URL("../lang/en.json", import.meta.url), "utf8"));
+// The texts of both parts: the core's, and the on-demand part's (its "extra" object).
+const pack = JSON.parse(readFileSync(new URL("../lang/en.json", import.meta.url), "utf8"));
+const english = { ...pack, ...pack.extra };
+// The panel's markup once the on-demand part has added the account forms.
+const HTML = CORE + ACCOUNT_FORMS;
 
 test("every text key in the code tables is in en.json", () => {
   for (const key of [...Object.values(ACCOUNT_ERRORS), ...Object.values(SEND_WAITS)]) {
     assert.ok(key in english, key);
   }
+});
+
+test("the core's markup names only the core's texts", () => {
+  for (const m of CORE.matchAll(/data-t="([^"]+)"/g)) assert.ok(m[1] in pack && m[1] !== "extra", m[1]);
 });
 
 test("every data-t key in the markup is in en.json", () => {

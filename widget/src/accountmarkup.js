@@ -1,0 +1,11 @@
+// The account forms' markup, part of the on-demand script (extra.js): like markup.js, static
+// and without texts (data-t names them). accounts.js puts them before the composer.
+
+const LOGIN_FORM = `<form class="login" data-chatctl="login" hidden><p class="msgbox" role="status"></p><label for="le" data-t="email"></label><input id="le" name="email" type="email" autocomplete="email" required><label for="lp" data-t="password"></label><input id="lp" name="password" type="password" autocomplete="current-password" required><button class="go" data-t="signIn"></button><p class="links"><button type="button" class="link" data-to="register" data-t="register"></button><button type="button" class="link" data-to="forgot" data-t="forgot"></button><button type="button" class="link" data-to="resend" data-t="resend"></button><button type="button" class="link" data-to="nick" data-t="asGuest"></button></p></form>`;
+
+const REGISTER_FORM = `<form class="register" data-chatctl="register" hidden><p class="msgbox" role="status"></p><label for="rn" data-t="name"></label><input id="rn" name="name" maxlength="32" autocomplete="nickname" required><label for="re" data-t="email"></label><input id="re" name="email" type="email" autocomplete="email" required><label for="rp" data-t="password"></label><input id="rp" name="password" type="password" autocomplete="new-password" minlength="10" aria-describedby="rh" required><span id="rh" class="hint" data-t="passwordRule"></span><button class="go" data-t="createAccount"></button><p class="links"><button type="button" class="link" data-to="login" data-t="signIn"></button><button type="button" class="link" data-to="nick" data-t="asGuest"></button></p></form>`;
+
+// One form for both "forgot password" and "resend confirmation" (its data-mode says which).
+const MAIL_FORM = `<form class="mail" data-chatctl="mail" hidden><p class="msgbox" role="status"></p><label for="me" data-t="email"></label><input id="me" name="email" type="email" autocomplete="email" required><button class="go"></button><p class="links"><button type="button" class="link" data-to="login" data-t="signIn"></button></p></form>`;
+
+export const ACCOUNT_FORMS = LOGIN_FORM + REGISTER_FORM + MAIL_FORM;

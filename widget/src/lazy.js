@@ -1,0 +1,74 @@
+// The on-demand part of the widget (extra.js: the account forms, reports) and its texts: loaded
+// once per page, when a widget first needs it or soon after the visitor opens the chat
+// (docs/WIDGET.md, "Two scripts"). Methods of Widget (widget.js).
+
+import { W, C, SELF } from "./global.js";
+import { h } from "./dom.js";
+import { backoff } from "./util.js";
+
+/** A file of this version, next to this script: /widget/<version>/<file>. */
+const here = (file) => SELF.replace(new RegExp("\\.js$"), `/${file}`);
+
+let extra = null;
+/** Runs extra.js once; rejects with whether it was for another version (then retrying cannot help). */
+const loadExtra = () =>
+  extra ||
+  (extra = new Promise((ok, fail) => {
+    const s = h("script");
+    s.src = here("extra.js");
+    s.onload = () => (C.core.loaded ? ok() : fail(!!C.core.stale));
+    s.onerror = () => {
+      s.remove();
+      extra = null;
+      fail(false);
+    };
+    document.head.appendChild(s);
+  }));
+
+/** The on-demand part's texts in `lang`, fetched once. */
+const extraTexts = (lang) => {
+  const key = `${lang}.extra`;
+  return (C.packs[key] =
+    C.packs[key] ||
+    fetch(here(`${key}.json`), { credentials: "omit" })
+      .then((r) => {
+        if (!r.ok) throw new Error(r.status);
+        return r.json();
+      })
+      .catch(() => {
+        delete C.packs[key];
+        throw false;
+      }));
+};
+
+export const lazyMethods = {
+  /** Runs `fn` once this widget has the on-demand part: at once, or after loading it. A failed
+   * load says so and tries again, with backoff, until it works; the last `fn` asked for runs then.
+   * Without `fn` (a prefetch), a failure is silent and the next need tries again. */
+  later(fn) {
+    if (this.extra) return fn && fn();
+    if (fn) this.next = fn;
+    if (this.fetching) return;
+    this.fetching = true;
+    Promise.all([loadExtra(), extraTexts(this.lang)]).then(
+      ([, texts]) => {
+        Object.assign(this.pack, texts);
+        this.extra = true;
+        this.mountExtra();
+        if (this.notice.textContent === this.T("loadFailed")) this.showNotice("");
+        if (this.next) this.next();
+      },
+      (stale) => {
+        this.fetching = false;
+        if (!this.next) return;
+        this.showNotice(this.T(stale ? "reload" : "loadFailed"));
+        if (!stale) this.retryExtra = setTimeout(() => this.later(), backoff((this.extraTries = (this.extraTries | 0) + 1)));
+      },
+    );
+  },
+
+  /** Loads the on-demand part once the browser is idle (the chat was just opened). */
+  prefetch() {
+    (W.requestIdleCallback || setTimeout)(() => this.later());
+  },
+};
