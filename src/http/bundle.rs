@@ -390,7 +390,7 @@ mod tests {
             .lines()
             .find(|l| l.ends_with("} = core;"))
             .expect("the extra takes the core's names");
-        for name in ["Widget", "FRAMES", "h", "save", "ACCOUNT_ERRORS"] {
+        for name in ["Widget", "FRAMES", "h", "save", "SEND_WAITS"] {
             assert!(
                 shared.contains(&format!(" {name},")) || shared.contains(&format!(" {name} ")),
                 "{name}: {shared}"

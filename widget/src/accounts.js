@@ -2,12 +2,28 @@
 // token, sign-out, and the account frames' answers. Methods of Widget (widget.js), part of the
 // on-demand script (extra.js).
 
-import { ACCOUNT_ERRORS } from "./codes.js";
 import { save } from "./storage.js";
 import { h } from "./dom.js";
 import { ACCOUNT_FORMS } from "./accountmarkup.js";
 
+/** Account errors with a text of their own; others show the server's message. */
+export const ACCOUNT_ERRORS = {
+  invalid_credentials: "badCredentials",
+  email_not_verified: "notVerified",
+  email_taken: "emailTaken",
+  registration_closed: "registrationClosed",
+  rate_limited: "tryLater",
+};
+
 export const accountMethods = {
+  /** Sends an account frame, opening a socket first when needed. */
+  sendEarly(frame) {
+    this.stopped = false;
+    if (this.socketOpen()) return this.send(frame);
+    this.early.push(frame);
+    this.connect();
+  },
+
   /** Puts the account forms in the panel, with their texts and what submitting each does. */
   mountExtra() {
     const box = h("div");

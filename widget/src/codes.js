@@ -15,15 +15,6 @@ export const REFUSALS = ["unknown_site", "site_disabled", "origin_required", "or
 /** Account frames: sent before any identity, and the `ref` of their errors. */
 export const ACCOUNT_FRAMES = ["register", "login", "resend_verification", "forgot_password"];
 
-/** Account errors with a text of their own; others show the server's message. */
-export const ACCOUNT_ERRORS = {
-  invalid_credentials: "badCredentials",
-  email_not_verified: "notVerified",
-  email_taken: "emailTaken",
-  registration_closed: "registrationClosed",
-  rate_limited: "tryLater",
-};
-
 /** Send errors retried with the same cid after the server's delay, and the countdown's text. */
 export const SEND_WAITS = { rate_limited: "tooFast", slow_mode: "slowMode" };
 

@@ -1,8 +1,8 @@
 // What the visitor sends: the composer and its send queue (retries with the same cid until
-// acknowledged), typing indicators, and the way to message reports (report.js). Methods of Widget (widget.js).
+// acknowledged), typing indicators; a refused send is rare.js's, a report report.js's (loaded on demand). Methods of Widget (widget.js).
 
-import { TYPING_EVERY_MS, TYPING_IDLE_MS, SEND_WAITS, SEND_RETRIES } from "./codes.js";
-import { newCid, backoff, chars, tooLong } from "./util.js";
+import { TYPING_EVERY_MS, TYPING_IDLE_MS } from "./codes.js";
+import { newCid, chars, tooLong } from "./util.js";
 
 export const composerMethods = {
   submitComposer() {
@@ -43,51 +43,6 @@ export const composerMethods = {
     clearTimeout(p.wait);
     clearInterval(p.tick);
     p.wait = 0;
-  },
-
-  /** A send refused: retried later (rate limits, server trouble), held, or failed for good. */
-  sendFailed(p, f) {
-    let ms = 0;
-    const secs = (t) => Math.max(1, Math.ceil(t / 1000));
-    const countdown = SEND_WAITS[f.code];
-    if (countdown) {
-      ms = f.retry_after_ms || 1000;
-      // A visible countdown, then the same cid again (nothing was stored).
-      const until = Date.now() + ms;
-      const show = () => (p.label.textContent = this.T(countdown, { s: secs(until - Date.now()) }));
-      show();
-      clearInterval(p.tick);
-      p.tick = setInterval(show, 1000);
-    } else if (SEND_RETRIES.includes(f.code)) {
-      ms = backoff(++p.tries);
-      p.label.textContent = this.T("busy");
-    }
-    if (ms) {
-      clearTimeout(p.wait);
-      p.wait = setTimeout(() => {
-        this.unqueue(p);
-        this.transmit(p);
-      }, ms);
-      return;
-    }
-    this.unqueue(p);
-    this.pending.delete(p.cid);
-    if (f.code === "held_for_review") {
-      p.el.dataset.state = "held";
-      p.label.textContent = this.T("held");
-      return;
-    }
-    p.el.dataset.state = "failed";
-    let why = f.message;
-    if (f.code === "muted") {
-      why = this.T("muted", { min: Math.max(1, Math.ceil((f.retry_after_ms || 0) / 60000)) });
-      this.showNotice(`${why} ${f.message}`);
-    } else if (f.code === "room_locked") {
-      why = this.T("locked");
-      this.showNotice(why);
-    }
-    p.label.textContent = this.T("notSent", { why });
-    this.say(p.label.textContent);
   },
 
   onInput() {

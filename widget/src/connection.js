@@ -131,14 +131,6 @@ export const connectionMethods = {
     if (this.socketOpen()) this.ws.send(JSON.stringify(frame));
   },
 
-  /** Sends an account frame, opening a socket first when needed. */
-  sendEarly(frame) {
-    this.stopped = false;
-    if (this.socketOpen()) return this.send(frame);
-    this.early.push(frame);
-    this.connect();
-  },
-
   /** `hello` with the strongest identity we have: the host's token, an account, a guest. */
   hello() {
     if (this.userToken) this.send({ type: "hello", v: 1, token: this.userToken });

@@ -1,5 +1,5 @@
 /*! chatctl widget, the part loaded on demand (docs/WIDGET.md, "Two scripts"): the account
- * forms and message reports. The core script (main.js) loads it through lazy.js the first time
+ * forms, message reports, refused sends and the tone. The core script (main.js) loads it through lazy.js the first time
  * a widget needs it, or once the visitor opens the chat; the server joins this file and the ones
  * it imports that the core does not (src/http/bundle.rs).
  */
@@ -8,6 +8,7 @@ import { Widget } from "./widget.js";
 import { FRAMES } from "./frames.js";
 import { accountMethods, accountFrames } from "./accounts.js";
 import { reportMethods, reportFrames } from "./report.js";
+import { rareMethods } from "./rare.js";
 
-Object.assign(Widget.prototype, accountMethods, reportMethods);
+Object.assign(Widget.prototype, accountMethods, reportMethods, rareMethods);
 Object.assign(FRAMES, accountFrames, reportFrames);

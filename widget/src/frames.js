@@ -78,7 +78,7 @@ export const FRAMES = {
     if (!mine) {
       this.say(`${f.author.nick}: ${f.text}`);
       if (!this.isOpen()) this.setUnread(this.unread + 1);
-      if (!this.isOpen() || document.hidden) this.beep();
+      if ((!this.isOpen() || document.hidden) && this.soundOn()) this.later(() => this.beep());
     }
     this.markRead();
     emit("message", { room: f.room, seq: f.seq, id: f.id, author: f.author, text: f.text, ts: f.ts, own: !!mine }, this);
@@ -170,7 +170,7 @@ export const FRAMES = {
 
   error(f) {
     const p = f.ref != null && this.pending.get(f.ref);
-    if (p) return this.sendFailed(p, f);
+    if (p) return this.later(() => this.sendFailed(p, f));
     if (ACCOUNT_FRAMES.includes(f.ref) || f.ref === "logout") return this.accountError(f);
     if (f.ref === "report") return this.say(f.message);
     switch (f.code) {

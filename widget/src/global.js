@@ -3,6 +3,8 @@
 
 export const W = window;
 export const C = (W.Chatctl = W.Chatctl || { q: [], packs: {}, calls: [] });
-// This script's own URL (known only while it first runs): the English pack's, when another
-// language's pack cannot load.
-export const SELF = document.currentScript ? document.currentScript.src : "";
+// This script's own URL (known only while it first runs): where this version's other files are
+// (the English pack, when another language's cannot load; the on-demand part: lazy.js).
+const SELF = document.currentScript ? document.currentScript.src : "";
+/** A file of this version, next to this script: /widget/<version>/<file>. */
+export const here = (file) => SELF.replace(new RegExp("\\.js$"), `/${file}`);

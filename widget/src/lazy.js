@@ -2,12 +2,9 @@
 // once per page, when a widget first needs it or soon after the visitor opens the chat
 // (docs/WIDGET.md, "Two scripts"). Methods of Widget (widget.js).
 
-import { W, C, SELF } from "./global.js";
+import { W, C, here } from "./global.js";
 import { h } from "./dom.js";
 import { backoff } from "./util.js";
-
-/** A file of this version, next to this script: /widget/<version>/<file>. */
-const here = (file) => SELF.replace(new RegExp("\\.js$"), `/${file}`);
 
 let extra = null;
 /** Runs extra.js once; rejects with whether it was for another version (then retrying cannot help). */
@@ -43,11 +40,12 @@ const extraTexts = (lang) => {
 
 export const lazyMethods = {
   /** Runs `fn` once this widget has the on-demand part: at once, or after loading it. A failed
-   * load says so and tries again, with backoff, until it works; the last `fn` asked for runs then.
+   * load says so and tries again, with backoff, until it works; what waited runs then, in order.
    * Without `fn` (a prefetch), a failure is silent and the next need tries again. */
   later(fn) {
     if (this.extra) return fn && fn();
-    if (fn) this.next = fn;
+    const waiting = (this.waiting = this.waiting || []);
+    if (fn) waiting.push(fn);
     if (this.fetching) return;
     this.fetching = true;
     Promise.all([loadExtra(), extraTexts(this.lang)]).then(
@@ -56,11 +54,11 @@ export const lazyMethods = {
         this.extra = true;
         this.mountExtra();
         if (this.notice.textContent === this.T("loadFailed")) this.showNotice("");
-        if (this.next) this.next();
+        waiting.splice(0).forEach((f) => f());
       },
       (stale) => {
         this.fetching = false;
-        if (!this.next) return;
+        if (!waiting.length) return;
         this.showNotice(this.T(stale ? "reload" : "loadFailed"));
         if (!stale) this.retryExtra = setTimeout(() => this.later(), backoff((this.extraTries = (this.extraTries | 0) + 1)));
       },

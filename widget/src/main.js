@@ -7,7 +7,7 @@
  * after the files it imports (src/http/bundle.rs); docs/WIDGET.md shows the layout.
  */
 
-import { C, SELF } from "./global.js";
+import { C, here } from "./global.js";
 import { handlers } from "./events.js";
 import { Widget } from "./widget.js";
 
@@ -33,7 +33,7 @@ replay.filter((c) => c[0] === "on").forEach((c) => C.on(...c[1]));
 /** The language pack the loader is fetching, or English when it cannot load. */
 const pack = (lang) => {
   const english = () =>
-    (C.packs.en = C.packs.en || fetch(SELF.replace(new RegExp("\\.js$"), "/en.json"), { credentials: "omit" }).then((r) => r.json()));
+    (C.packs.en = C.packs.en || fetch(here("en.json"), { credentials: "omit" }).then((r) => r.json()));
   return (C.packs[lang] || english()).catch(() => (lang === "en" ? {} : english().catch(() => ({}))));
 };
 

@@ -4,7 +4,7 @@
 // server sends. The on-demand part (extra.js: accounts.js, report.js) adds its own when it loads.
 
 // (The order of the imports is the order of the joined script: this one compresses best.)
-import { W, C } from "./global.js";
+import { W } from "./global.js";
 import { emit } from "./events.js";
 import { STYLE } from "./styles.js";
 import { HTML } from "./markup.js";
@@ -199,7 +199,7 @@ export class Widget {
     on(this.soundBtn, "click", () => {
       const on = !this.soundOn();
       save("chatctl:sound", { on });
-      if (on) this.beep(true); // a user gesture: lets the browser start audio
+      if (on) this.later(() => this.beep()); // a user gesture: lets the browser start audio
       this.renderSound();
     });
     // Full screen on a phone: fit what the on-screen keyboard leaves visible.
@@ -284,7 +284,7 @@ export class Widget {
     this.reconnect();
   }
 
-  // ---- unread count and sound ----------------------------------------------------------
+  // ---- unread count and sound (the tone itself is rare.js's) ----------------------------------------------------------
 
   setUnread(n) {
     if (n === this.unread) return;
@@ -315,23 +315,6 @@ export class Widget {
     this.soundBtn.textContent = this.T(on ? "soundOn" : "soundOff");
   }
 
-  /** A short tone, made here: no audio file to fetch. */
-  beep(force) {
-    if (!force && !this.soundOn()) return;
-    try {
-      const ctx = (C.audio = C.audio || new (W.AudioContext || W.webkitAudioContext)());
-      const o = ctx.createOscillator();
-      const g = ctx.createGain();
-      o.frequency.value = 880;
-      g.gain.setValueAtTime(0.08, ctx.currentTime);
-      g.gain.exponentialRampToValueAtTime(0.0001, ctx.currentTime + 0.25);
-      o.connect(g).connect(ctx.destination);
-      o.start();
-      o.stop(ctx.currentTime + 0.25);
-    } catch (e) {
-      // No audio here; the badge and the live region still tell.
-    }
-  }
 }
 
 Object.assign(Widget.prototype, connectionMethods, lazyMethods, composerMethods, renderMethods, formMethods);

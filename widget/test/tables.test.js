@@ -4,7 +4,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 
-import { ACCOUNT_ERRORS, SEND_WAITS, STOPS, REFUSALS } from "../src/codes.js";
+import { SEND_WAITS, STOPS, REFUSALS } from "../src/codes.js";
+import { ACCOUNT_ERRORS } from "../src/accounts.js";
 import { HTML as CORE } from "../src/markup.js";
 import { ACCOUNT_FORMS } from "../src/accountmarkup.js";
 
