@@ -54,6 +54,8 @@ pub struct Application {
     addr: SocketAddr,
     state: AppState,
     shutdown_tx: watch::Sender<bool>,
+    /// Moderation done on other instances, to apply here.
+    controls: tokio::sync::mpsc::UnboundedReceiver<crate::chat::cluster::Control>,
 }
 
 impl Application {
@@ -108,6 +110,7 @@ impl Application {
         let (shutdown_tx, shutdown) = watch::channel(false);
         // On PostgreSQL other instances may share the database: their
         // messages reach this one through the broker, or the database.
+        let (controls_tx, controls) = tokio::sync::mpsc::unbounded_channel();
         let (outbox, cluster) = if several {
             let (outbox, outgoing) = Cluster::outbox();
             let cluster = Cluster::start(
@@ -123,6 +126,7 @@ impl Application {
                 hub.clone(),
                 metrics.clone(),
                 (outbox.clone(), outgoing),
+                controls_tx,
                 shutdown.clone(),
             )?;
             (Some(outbox), Some(cluster))
@@ -169,6 +173,7 @@ impl Application {
             addr,
             state,
             shutdown_tx,
+            controls,
         })
     }
 
@@ -187,9 +192,18 @@ impl Application {
             listener,
             state,
             shutdown_tx,
+            mut controls,
             ..
         } = self;
         let chat = state.chat.clone();
+        {
+            let chat = chat.clone();
+            tokio::spawn(async move {
+                while let Some(control) = controls.recv().await {
+                    crate::moderation::remote::apply(&chat, control).await;
+                }
+            });
+        }
         tokio::spawn(housekeeping(chat.clone(), state.shutdown.clone()));
         let settings = http::server::Settings {
             header_timeout: Duration::from_secs(chat.limits.request_header_timeout_secs.max(1)),

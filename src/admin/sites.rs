@@ -301,6 +301,9 @@ pub async fn set_enabled(admin: &Admin, req: &Request, auth: &Auth) -> Result<Re
             "This chat has been turned off by its owner.",
             None,
         );
+        admin
+            .chat
+            .tell_others(crate::chat::cluster::Control::SiteDisabled { site: id });
     }
     let text = if enabled {
         "Site enabled."

@@ -101,6 +101,13 @@ pub struct Admission {
 }
 
 impl Chat {
+    /// Tells the other instances (if any) of a moderation event applied here.
+    pub fn tell_others(&self, control: cluster::Control) {
+        if let Some(cluster) = &self.cluster {
+            cluster.announce(control);
+        }
+    }
+
     /// Checks site key, origin, bans and per-IP connection count, in that order,
     /// and takes one of the address's connection slots.
     pub async fn admit(

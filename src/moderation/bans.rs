@@ -106,6 +106,7 @@ pub async fn ban(chat: &Chat, actor: Actor, req: BanRequest) -> Result<Ban> {
         .await?
         .ok_or(ModerationError::NotFound)?;
     kick(chat, &ban);
+    chat.tell_others(crate::chat::cluster::Control::Banned { ban: ban.id });
     Ok(ban)
 }
 

@@ -12,8 +12,9 @@ use crate::db::models::{
     RoomId,
 };
 
-/// Tells every open widget in the room to remove these messages.
+/// Tells every open widget in the room, on every instance, to remove these messages.
 fn announce(chat: &Chat, deleted: &[(RoomId, String, i64)]) {
+    let mut per_room: HashMap<RoomId, (String, Vec<i64>)> = HashMap::new();
     for (room, name, seq) in deleted {
         let frame = ServerFrame::Deleted {
             room: name.clone(),
@@ -21,6 +22,13 @@ fn announce(chat: &Chat, deleted: &[(RoomId, String, i64)]) {
         }
         .encode();
         chat.hub.publish(*room, &frame, None, None);
+        let entry = per_room
+            .entry(*room)
+            .or_insert_with(|| (name.clone(), Vec::new()));
+        entry.1.push(*seq);
+    }
+    for (room, (name, seqs)) in per_room {
+        chat.tell_others(crate::chat::cluster::Control::Deleted { room, name, seqs });
     }
 }
 

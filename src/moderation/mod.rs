@@ -7,6 +7,7 @@
 pub mod bans;
 pub mod messages;
 pub mod mutes;
+pub mod remote;
 pub mod rooms;
 pub mod word_filters;
 

@@ -44,6 +44,7 @@ pub async fn mute(
         .await?
         .ok_or(ModerationError::NotFound)?;
     chat.rules.invalidate_mutes(mute.site_id);
+    chat.tell_others(crate::chat::cluster::Control::MutesChanged { site: mute.site_id });
     Ok(mute)
 }
 
@@ -70,5 +71,6 @@ pub async fn unmute(chat: &Chat, actor: Actor, participant: ParticipantId) -> Re
         .await?
         .ok_or(ModerationError::NotFound)?;
     chat.rules.invalidate_mutes(lifted.1);
+    chat.tell_others(crate::chat::cluster::Control::MutesChanged { site: lifted.1 });
     Ok(lifted.0)
 }

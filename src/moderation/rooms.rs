@@ -55,6 +55,7 @@ pub async fn update(chat: &Chat, actor: Actor, room: RoomId, settings: RoomSetti
             other => other.into(),
         })?;
     chat.rules.invalidate_room(room);
+    chat.tell_others(crate::chat::cluster::Control::RoomChanged { room });
     Ok(())
 }
 

@@ -51,6 +51,7 @@ pub async fn add(
             other => other.into(),
         })?;
     chat.rules.invalidate_filters(site);
+    chat.tell_others(crate::chat::cluster::Control::FiltersChanged { site });
     Ok(entry)
 }
 
@@ -77,5 +78,6 @@ pub async fn remove(chat: &Chat, actor: Actor, id: WordFilterId) -> Result<SiteI
         .await?
         .ok_or(ModerationError::NotFound)?;
     chat.rules.invalidate_filters(site);
+    chat.tell_others(crate::chat::cluster::Control::FiltersChanged { site });
     Ok(site)
 }

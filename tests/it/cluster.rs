@@ -683,4 +683,98 @@ async fn an_instance_killed_under_load_loses_nothing_and_duplicates_nothing() {
     assert_eq!(seen, history, "A's receiver: every message once, in order");
 }
 
+/// A deletion, a room lock and a ban made on instance A (through the same
+/// moderation service the panel and the CLI use) take effect on B's
+/// connections within a second: well before B's own polls (5 s for bans)
+/// and rule cache (30 s) would notice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moderation_on_one_instance_takes_effect_on_the_others_at_once() {
+    use chatctl::db::models::room::RoomSettings;
+    use chatctl::db::models::{Room, Site};
+    use chatctl::moderation::{bans, messages, rooms};
+    let test = "moderation_on_one_instance_takes_effect_on_the_others_at_once";
+    let Some((database, redis)) = cluster_env(test).await else {
+        return;
+    };
+    let url = database.url.clone();
+    let key = create_site(&url);
+    let broker = redis.url();
+    let a = spawn_configured(database, |config| {
+        config.cluster.broker_url = Some(broker.clone());
+    })
+    .await;
+    let b = instance(&a.database, Some(&redis.url()), "b").await;
+    broker_becomes(&b, "up", Duration::from_secs(10)).await;
+    let chat = a.state.chat.clone();
+
+    let (mut watcher, _, _) = b
+        .joined(&key, json!({"nick": "watcher"}), "lobby", None)
+        .await;
+    let (mut target, _, _) = b
+        .joined(&key, json!({"nick": "target"}), "lobby", None)
+        .await;
+    let ack = target.say("lobby", "t1", "first").await;
+    let frame = watcher.recv_type("message").await;
+    let participant = chatctl::db::models::ParticipantId(frame["author"]["id"].as_i64().unwrap());
+    let id = chatctl::db::models::MessageId(ack["id"].as_i64().unwrap());
+
+    // Deletion on A: B's widgets drop the message.
+    let started = Instant::now();
+    messages::delete_message(&chat, None, id).await.unwrap();
+    let deleted = watcher.recv_type("deleted").await;
+    assert_eq!(deleted["seq"], ack["seq"]);
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // Room locked on A: the next send on B is refused (B had the room's
+    // rules cached as unlocked from the send above).
+    let (site, room) =
+        a.db.run(move |conn| {
+            let site = Site::find_by_key(conn, &key)?.unwrap();
+            let room = Room::find_by_name(conn, site.id, "lobby")?.unwrap();
+            Ok((site, room))
+        })
+        .await
+        .unwrap();
+    let locked = RoomSettings {
+        slow_mode_secs: 0,
+        locked: true,
+        approve_first: false,
+        max_message_chars: None,
+    };
+    rooms::update(&chat, None, room.id, locked).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    target
+        .send(json!({"type": "send", "room": "lobby", "cid": "t2", "text": "after the lock"}))
+        .await;
+    let refused = target.recv_type_any(&["ack", "error"]).await;
+    assert_eq!(refused["type"], "error", "{refused}");
+
+    // Ban on A: the target's connection on B closes (4003).
+    let started = Instant::now();
+    bans::ban(
+        &chat,
+        None,
+        bans::BanRequest {
+            site: Some(site.id),
+            participant: Some(participant),
+            cidr: None,
+            reason: "spam".into(),
+            minutes: None,
+        },
+    )
+    .await
+    .unwrap();
+    let closed = target.closed().await;
+    assert_eq!(closed.code, Some(4003));
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
 const SETTLE: Duration = Duration::from_secs(10);

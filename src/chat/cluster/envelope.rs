@@ -9,6 +9,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use super::Control;
 use crate::chat::hub::SeqRange;
 use crate::db::models::RoomId;
 
@@ -37,6 +38,8 @@ pub enum Body<F> {
     Heartbeat { name: String, connections: usize },
     /// The origin is shutting down.
     Leaving,
+    /// A moderation event to apply everywhere.
+    Control(Control),
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -90,6 +93,7 @@ impl Envelope<Arc<str>> {
                 connections: *connections,
             },
             Body::Leaving => Body::Leaving,
+            Body::Control(control) => Body::Control(control.clone()),
         };
         serde_json::to_vec(&Envelope {
             origin: self.origin,

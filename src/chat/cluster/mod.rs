@@ -16,6 +16,7 @@
 //! The hub and the sessions know nothing of this module.
 
 mod broker;
+mod control;
 pub mod envelope;
 mod receive;
 mod redis;
@@ -28,6 +29,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
 pub use broker::{Broker, BrokerError, BrokerEvent};
+pub use control::Control;
 use envelope::{Body, Envelope, Outgoing};
 use receive::Receiver;
 use repair::Repair;
@@ -96,6 +98,8 @@ pub struct Cluster {
     outbox: Outbox,
     link: Mutex<Link>,
     repair: Arc<Repair>,
+    /// Control events from other instances, for the moderation layer.
+    controls: mpsc::UnboundedSender<Control>,
 }
 
 pub struct ClusterConfig {
@@ -121,6 +125,7 @@ impl Cluster {
         hub: Arc<Hub>,
         metrics: Arc<Metrics>,
         (outbox, outgoing): (Outbox, mpsc::Receiver<Outgoing>),
+        controls: mpsc::UnboundedSender<Control>,
         shutdown: watch::Receiver<bool>,
     ) -> Result<Arc<Cluster>, BrokerError> {
         let (events_tx, events) = mpsc::unbounded_channel();
@@ -138,6 +143,7 @@ impl Cluster {
             outbox,
             link: Mutex::new(Link::default()),
             repair: repair.clone(),
+            controls,
         });
         tokio::spawn(repair.run(shutdown.clone()));
         tokio::spawn(cluster.clone().publish(outgoing, shutdown.clone()));
@@ -244,6 +250,15 @@ impl Cluster {
             link.restarted = Some(Instant::now());
             self.metrics.broker_reconnects.inc();
             broker.reconnect();
+        }
+    }
+
+    /// Tells the other instances of a moderation event (applied here
+    /// already). At most once: without a working broker they pick it up by
+    /// their periodic polls.
+    pub fn announce(&self, control: Control) {
+        if self.broker.is_some() {
+            self.outbox.send(Body::Control(control));
         }
     }
 

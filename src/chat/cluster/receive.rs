@@ -108,6 +108,9 @@ impl Receiver {
                 origin.name = name;
                 origin.connections = connections;
             }
+            Body::Control(control) => {
+                let _ = cluster.controls.send(control);
+            }
             Body::Leaving => {
                 tracing::info!(origin = %origin.name, "instance left");
                 self.origins.remove(&envelope.origin);

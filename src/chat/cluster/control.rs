@@ -1,0 +1,36 @@
+//! Moderation events an instance tells the others, so that a ban, a
+//! deletion or a rule change made on one takes effect on all of them at
+//! once. Applied by `moderation::remote`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::db::models::{BanId, RoomId, SiteId};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Control {
+    /// Messages deleted: open widgets drop them.
+    Deleted {
+        room: RoomId,
+        name: String,
+        seqs: Vec<i64>,
+    },
+    /// A ban was made: the connections it covers close.
+    Banned {
+        ban: BanId,
+    },
+    /// A room's settings (lock, slow mode, approval, length) changed.
+    RoomChanged {
+        room: RoomId,
+    },
+    MutesChanged {
+        site: SiteId,
+    },
+    FiltersChanged {
+        site: SiteId,
+    },
+    /// The site was turned off: its connections close.
+    SiteDisabled {
+        site: SiteId,
+    },
+}
