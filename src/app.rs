@@ -86,7 +86,7 @@ impl Application {
         let (secret, demo_site_key) = {
             let no_demo = config.no_demo;
             let port = addr.port();
-            db.run(move |conn| {
+            db.run(move |conn| -> Result<_, DbError> {
                 let ran = migrate::run_pending(conn)?;
                 for name in &ran {
                     tracing::info!(migration = %name, "migration applied");

@@ -210,7 +210,7 @@ async fn in_process(
     for i in 0..sites {
         let origin = Origin::parse(ORIGIN).map_err(|e| anyhow!("{e}"))?;
         let site = db
-            .run(move |conn| {
+            .run(move |conn| -> Result<_, chatctl::db::DbError> {
                 let site = Site::create(conn, &format!("loadgen {i}"), &[origin], false)?;
                 let settings = SiteSettings {
                     max_message_chars: Some(16_000),

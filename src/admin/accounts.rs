@@ -21,7 +21,7 @@ pub async fn list(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
     let (users, all_sites) = admin
         .chat
         .db
-        .run(|conn| {
+        .run(|conn| -> Result<_> {
             let mut users = Vec::new();
             for user in AdminUser::list(conn)? {
                 let ids = user.site_ids(conn)?;

@@ -41,7 +41,7 @@ pub async fn list(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
     let (mut rows, accounts) = admin
         .chat
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_> {
             let actors = audit::actors(conn, f.visible_sites.as_deref())?;
             Ok((audit::list(conn, &f, PAGE + 1)?, actors))
         })

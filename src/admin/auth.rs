@@ -101,7 +101,7 @@ pub async fn authenticate(admin: &Admin, req: &Request) -> Result<Auth> {
     admin
         .chat
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_> {
             let Some((session, user)) = AdminSession::find_by_hash(conn, &hash)? else {
                 return Ok(None);
             };

@@ -66,7 +66,7 @@ pub async fn list(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
     let (list, people) = admin
         .chat
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_> {
             let list = Ban::list(conn, sites.as_deref(), true, state, 500)?;
             let ids: Vec<ParticipantId> = list.iter().filter_map(|b| b.participant_id).collect();
             Ok((list, Participant::find_many(conn, &ids)?))

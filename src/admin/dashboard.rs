@@ -21,7 +21,7 @@ async fn stats(admin: &Admin, auth: &Auth) -> Result<Vec<serde_json::Value>> {
     let counts = admin
         .chat
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_> {
             let mut out = Vec::with_capacity(ids.len());
             for id in ids {
                 out.push((

@@ -67,7 +67,7 @@ pub async fn show(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
     let (site, recent, ips, ban_list, mutes) = admin
         .chat
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_> {
             Ok((
                 Site::find(conn, site_id)?,
                 message_log::page(conn, &filter, None, 50)?,

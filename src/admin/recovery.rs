@@ -99,7 +99,7 @@ pub async fn forgot(admin: &Admin, req: &Request) -> Result<Reply> {
     let due = admin
         .chat
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_> {
             let Some(user) = AdminUser::find_by_email(conn, email.as_str())? else {
                 return Ok(None);
             };
@@ -251,7 +251,7 @@ pub async fn reset(admin: &Admin, req: &Request) -> Result<Reply> {
         .chat
         .db
         .run(move |conn| {
-            conn.write_transaction(|conn| {
+            conn.write_transaction(|conn| -> Result<_> {
                 let user = match AdminPasswordReset::redeem(conn, &token)? {
                     Ok(user) => user,
                     Err(problem) => return Ok(Err(problem)),

@@ -28,7 +28,7 @@ pub async fn list(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
     let (reports, held, people) = admin
         .chat
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_> {
             let reports = Report::list(conn, sites.as_deref(), open, 200)?;
             let held = HeldMessage::queue(conn, sites.as_deref(), 200)?;
             let mut ids: Vec<ParticipantId> = reports

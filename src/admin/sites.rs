@@ -85,7 +85,7 @@ pub async fn create(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> 
     let site = admin
         .chat
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_> {
             let site = Site::create(conn, &name, &origin, false)?;
             AuditEntry {
                 actor,
@@ -186,7 +186,7 @@ pub async fn add_origin(admin: &Admin, req: &Request, auth: &Auth) -> Result<Rep
     let added = admin
         .chat
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_> {
             let added = site.add_origin(conn, &origin)?;
             if added {
                 audit(conn, actor, id, "site.origin_add", origin.to_string())?;
@@ -211,7 +211,7 @@ pub async fn remove_origin(admin: &Admin, req: &Request, auth: &Auth) -> Result<
     admin
         .chat
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_> {
             if site.remove_origin(conn, &origin)? {
                 audit(conn, actor, id, "site.origin_remove", origin.to_string())?;
             }
@@ -250,7 +250,7 @@ pub async fn rotate(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> 
     let secret = admin
         .chat
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_> {
             let secret = s.rotate_secret(conn)?;
             audit(
                 conn,

@@ -8,7 +8,7 @@ use super::protocol::ErrorCode;
 use super::refusal::Refusal;
 use super::Chat;
 use crate::db::models::{name_key, Ban, Participant, ParticipantId, ParticipantKind, Site, SiteId};
-use crate::db::{DbConn, DbError};
+use crate::db::DbConn;
 use crate::identity::accounts::AccountError;
 use crate::identity::host::HostUser;
 use crate::identity::TokenError;
@@ -114,8 +114,7 @@ pub async fn identify(
     };
 
     let (site_id, ip_text) = (site.id, ip.to_string());
-    let outcome = chat
-        .db
+    chat.db
         .run(move |conn| {
             let (participant, rooms) = match claim {
                 Claim::Host(user) => {
@@ -151,23 +150,19 @@ pub async fn identify(
                         // A kept name is checked again: a member or verified user
                         // may have taken it since.
                         let nick = rename.map_or(p.nick.clone(), Nickname::into_inner);
-                        if let Some(refusal) = guest_name_refusal(conn, site_id, &nick)? {
-                            return Ok(Err(refusal));
-                        }
+                        check_guest_name(conn, site_id, &nick)?;
                         p.touch(conn, &nick, Some(&ip_text))?;
                         (p, None)
                     }
                     _ => {
-                        return Ok(Err(Refusal::new(
+                        return Err(Refusal::new(
                             ErrorCode::InvalidToken,
                             "This guest identity no longer exists. Choose a nickname again.",
-                        )))
+                        ))
                     }
                 },
                 Claim::NewGuest(nick) => {
-                    if let Some(refusal) = guest_name_refusal(conn, site_id, nick.as_str())? {
-                        return Ok(Err(refusal));
-                    }
+                    check_guest_name(conn, site_id, nick.as_str())?;
                     let p =
                         Participant::create_guest(conn, site_id, nick.as_str(), Some(&ip_text))?;
                     (p, None)
@@ -175,29 +170,24 @@ pub async fn identify(
             };
             Participant::record_ip(conn, participant.id, &ip_text)?;
             let ban = Ban::find_active(conn, site_id, Some(participant.id), Some(ip))?;
-            Ok(Ok(Identified {
+            Ok(Identified {
                 participant,
                 rooms,
                 ban,
-            }))
+            })
         })
-        .await?;
-    outcome
+        .await
 }
 
 /// Guests may not go by a name that looks like a verified user's or member's.
-fn guest_name_refusal(
-    conn: &mut DbConn,
-    site: SiteId,
-    nick: &str,
-) -> Result<Option<Refusal>, DbError> {
-    if !name_key::taken(conn, site, &NameKey::of(nick))? {
-        return Ok(None);
+fn check_guest_name(conn: &mut DbConn, site: SiteId, nick: &str) -> Result<(), Refusal> {
+    if name_key::taken(conn, site, &NameKey::of(nick))? {
+        return Err(Refusal::new(
+            ErrorCode::NickTaken,
+            format!("{nick:?} is, or looks like, the name of a signed-in user of this site. Choose another nickname."),
+        ));
     }
-    Ok(Some(Refusal::new(
-        ErrorCode::NickTaken,
-        format!("{nick:?} is, or looks like, the name of a signed-in user of this site. Choose another nickname."),
-    )))
+    Ok(())
 }
 
 /// The error frame for an account operation that failed.

@@ -138,24 +138,22 @@ impl Chat {
         let (site, ban) = self
             .db
             .run(move |conn| {
-                let Some(site) = Site::find_by_key(conn, &key)? else {
-                    return Ok(Err(UpgradeError::UnknownSite));
-                };
+                let site = Site::find_by_key(conn, &key)?.ok_or(UpgradeError::UnknownSite)?;
                 if !site.enabled {
-                    return Ok(Err(UpgradeError::SiteDisabled));
+                    return Err(UpgradeError::SiteDisabled);
                 }
                 let origin = match origin {
-                    None => return Ok(Err(UpgradeError::OriginRequired)),
-                    Some(Err(_)) => return Ok(Err(UpgradeError::OriginNotAllowed)),
+                    None => return Err(UpgradeError::OriginRequired),
+                    Some(Err(_)) => return Err(UpgradeError::OriginNotAllowed),
                     Some(Ok(origin)) => origin,
                 };
                 if !site.allows_origin(conn, &origin)? {
-                    return Ok(Err(UpgradeError::OriginNotAllowed));
+                    return Err(UpgradeError::OriginNotAllowed);
                 }
                 let ban = Ban::find_active(conn, site.id, None, Some(ip))?;
-                Ok(Ok((site, ban)))
+                Ok((site, ban))
             })
-            .await??;
+            .await?;
         if let Some(ban) = ban {
             return Err(UpgradeError::Banned {
                 reason: ban.reason,

@@ -29,21 +29,17 @@ pub fn view((message, author): WithAuthor) -> MessageView {
 /// Opens a room for a visitor (or returns it, if someone opened it
 /// meanwhile). The quota counts rooms in use — with messages, or created by
 /// an admin — so rooms opened and abandoned do not lock the site.
-pub fn open_room(
-    conn: &mut DbConn,
-    site: &Site,
-    name: &str,
-) -> Result<Result<Room, Refusal>, DbError> {
+pub fn open_room(conn: &mut DbConn, site: &Site, name: &str) -> Result<Room, Refusal> {
     if let Some(room) = Room::find_by_name(conn, site.id, name)? {
-        return Ok(Ok(room));
+        return Ok(room);
     }
     if Room::count_in_use(conn, site.id)? >= i64::from(site.max_rooms) {
-        return Ok(Err(Refusal::new(
+        return Err(Refusal::new(
             ErrorCode::TooManyRooms,
             "This site has reached its room limit.",
-        )));
+        ));
     }
-    Ok(Ok(Room::open_for_visitor(conn, site.id, name)?))
+    Ok(Room::open_for_visitor(conn, site.id, name)?)
 }
 
 pub struct WelcomePage {

@@ -190,7 +190,7 @@ fn set_password(conn: &mut DbConn, opts: &PasswordOpts) -> anyhow::Result<()> {
     let user = find(conn, &opts.email)?;
     let password = read_password(opts.password_stdin)?;
     let hash = password::hash(&password)?;
-    let ended = conn.write_transaction(|conn| {
+    let ended = conn.write_transaction(|conn| -> Result<_, DbError> {
         let ended = user.replace_password(conn, &hash, None)?;
         AuditEntry {
             actor: None,

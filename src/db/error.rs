@@ -37,6 +37,11 @@ impl From<diesel::result::Error> for DbError {
 }
 
 impl DbError {
+    /// A query's result with diesel's error as ours (used by [`with_backend!`](crate::with_backend)).
+    pub fn lift<T>(result: diesel::QueryResult<T>) -> Result<T, DbError> {
+        result.map_err(DbError::from)
+    }
+
     /// Busy, locked or unreachable database: the operation may succeed if retried.
     pub fn is_transient(&self) -> bool {
         match self {

@@ -22,12 +22,13 @@ pub use error::DbError;
 
 /// Runs `$body` with `$c` bound to the concrete connection of either backend.
 /// The body is compiled once per backend, so it may use backend-specific SQL.
+/// Its diesel error comes out as a [`DbError`].
 #[macro_export]
 macro_rules! with_backend {
     ($conn:expr, $c:ident => $body:expr) => {
         match $conn {
-            $crate::db::DbConn::Sqlite($c) => $body,
-            $crate::db::DbConn::Pg($c) => $body,
+            $crate::db::DbConn::Sqlite($c) => $crate::db::DbError::lift($body),
+            $crate::db::DbConn::Pg($c) => $crate::db::DbError::lift($body),
         }
     };
 }
@@ -49,10 +50,10 @@ impl DbConn {
     /// Runs `work` in a write transaction that model methods can join (they take
     /// `&mut DbConn`). On SQLite it takes the write lock up front (`BEGIN
     /// IMMEDIATE`) so `busy_timeout` applies instead of failing on lock upgrade.
-    pub fn write_transaction<T>(
+    pub fn write_transaction<T, E: From<DbError>>(
         &mut self,
-        work: impl FnOnce(&mut DbConn) -> Result<T, DbError>,
-    ) -> Result<T, DbError> {
+        work: impl FnOnce(&mut DbConn) -> Result<T, E>,
+    ) -> Result<T, E> {
         let begin = match self {
             DbConn::Sqlite(_) => "BEGIN IMMEDIATE",
             DbConn::Pg(_) => "BEGIN",
@@ -144,7 +145,7 @@ impl r2d2::ManageConnection for Manager {
     }
 
     fn is_valid(&self, conn: &mut DbConn) -> Result<(), DbError> {
-        with_backend!(conn, c => c.batch_execute("SELECT 1")).map_err(DbError::from)
+        with_backend!(conn, c => c.batch_execute("SELECT 1"))
     }
 
     fn has_broken(&self, _conn: &mut DbConn) -> bool {
@@ -183,11 +184,14 @@ impl Db {
         self.pool.get().map_err(DbError::Pool)
     }
 
-    /// Runs blocking database work off the async worker threads.
-    pub async fn run<T, F>(&self, work: F) -> Result<T, DbError>
+    /// Runs blocking database work off the async worker threads. The work
+    /// returns the caller's own error type, so a domain refusal found inside a
+    /// transaction is just an `Err` (database errors convert with `?`).
+    pub async fn run<T, E, F>(&self, work: F) -> Result<T, E>
     where
         T: Send + 'static,
-        F: FnOnce(&mut DbConn) -> Result<T, DbError> + Send + 'static,
+        E: From<DbError> + Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
     {
         let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || {

@@ -19,7 +19,6 @@ fn healthz(
     warp::path!("healthz").and(warp::get()).and(state.with()).then(|state: AppState| async move {
         let db = state.chat.db.run(|conn| {
             crate::with_backend!(conn, c => diesel::connection::SimpleConnection::batch_execute(c, "SELECT 1"))
-                .map_err(crate::db::DbError::from)
         });
         match db.await {
             Ok(()) if !*state.shutdown.borrow() => {

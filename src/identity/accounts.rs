@@ -120,12 +120,12 @@ impl Accounts {
             .map_err(AccountError::RateLimited)?;
         let hash = hash_password(password).await?;
         let (site_id, address) = (site.id, email.clone());
-        let created = self
+        let (account, token) = self
             .db
             .run(move |conn| {
                 conn.write_transaction(|conn| {
                     if name_key::taken(conn, site_id, &name.key())? {
-                        return Ok(Err(AccountError::NameTaken));
+                        return Err(AccountError::NameTaken);
                     }
                     let account = match Account::create(
                         conn,
@@ -134,15 +134,14 @@ impl Accounts {
                         name.as_str(),
                         &hash,
                     ) {
-                        Err(DbError::Conflict(_)) => return Ok(Err(AccountError::EmailTaken)),
+                        Err(DbError::Conflict(_)) => return Err(AccountError::EmailTaken),
                         other => other?,
                     };
                     let token = account.issue_token(conn, TokenPurpose::Verify, VERIFY_TTL_MS)?;
-                    Ok(Ok((account, token)))
+                    Ok((account, token))
                 })
             })
-            .await??;
-        let (account, token) = created;
+            .await?;
         self.mail_link("verify", &account, site, &token, lang);
         Ok(email)
     }
@@ -193,21 +192,22 @@ impl Accounts {
             .db
             .run(move |conn| {
                 let Some(account) = Account::find_by_email(conn, site_id, &address)? else {
-                    return Ok(Ok(None));
+                    return Ok(None);
                 };
                 if !wanted(&account) {
-                    return Ok(Ok(None));
+                    return Ok(None);
                 }
                 if let Some(last) = account.last_token_at(conn, purpose)? {
                     let wait = last + RESEND_INTERVAL_MS - now_ms();
                     if wait > 0 {
-                        return Ok(Err(Duration::from_millis(wait as u64)));
+                        return Err(AccountError::RateLimited(Duration::from_millis(
+                            wait as u64,
+                        )));
                     }
                 }
-                Ok(Ok(Some(account)))
+                Ok(Some(account))
             })
-            .await?
-            .map_err(AccountError::RateLimited)?;
+            .await?;
         let Some(account) = due else {
             return Ok(email);
         };
@@ -299,7 +299,7 @@ impl Accounts {
         let token = token.to_owned();
         Ok(self
             .db
-            .run(move |conn| {
+            .run(move |conn| -> Result<_, DbError> {
                 let mut account = match Account::redeem(conn, TokenPurpose::Verify, &token)? {
                     Ok(account) => account,
                     Err(problem) => return Ok(Err(problem)),
@@ -338,7 +338,7 @@ impl Accounts {
         Ok(self
             .db
             .run(move |conn| {
-                conn.write_transaction(|conn| {
+                conn.write_transaction(|conn| -> Result<_, DbError> {
                     let mut account = match Account::redeem(conn, TokenPurpose::Reset, &token)? {
                         Ok(account) => account,
                         Err(problem) => return Ok(Err(problem)),

@@ -65,7 +65,7 @@ impl ReportAlerts {
     async fn send(&self, report: ReportId) -> Result<(), DbError> {
         let facts = self
             .db
-            .run(move |conn| {
+            .run(move |conn| -> Result<_, DbError> {
                 let Some((report, message, room)) = Report::find(conn, report)? else {
                     return Ok(None);
                 };

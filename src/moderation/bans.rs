@@ -83,11 +83,11 @@ pub async fn ban(chat: &Chat, actor: Actor, req: BanRequest) -> Result<Ban> {
     let ban = chat
         .db
         .run(move |conn| {
-            conn.write_transaction(|conn| {
+            conn.write_transaction(|conn| -> Result<_> {
                 if let Some(p) = new.participant_id {
                     let found = Participant::find(conn, p)?;
                     if found.is_none_or(|found| new.site_id.is_some_and(|s| s != found.site_id)) {
-                        return Ok(None);
+                        return Err(ModerationError::NotFound);
                     }
                 }
                 let ban = Ban::create(conn, &new)?;
@@ -100,11 +100,10 @@ pub async fn ban(chat: &Chat, actor: Actor, req: BanRequest) -> Result<Ban> {
                     ("ban", ban.id.to_string()),
                     target,
                 )?;
-                Ok(Some(ban))
+                Ok(ban)
             })
         })
-        .await?
-        .ok_or(ModerationError::NotFound)?;
+        .await?;
     kick(chat, &ban);
     chat.tell_others(crate::chat::cluster::Control::Banned { ban: ban.id });
     Ok(ban)
@@ -145,15 +144,12 @@ fn describe(ban: &Ban) -> String {
 
 /// Lifts a ban; the banned may reconnect at once.
 pub async fn unban(chat: &Chat, actor: Actor, id: BanId) -> Result<()> {
-    let revoked = chat
-        .db
+    chat.db
         .run(move |conn| {
-            conn.write_transaction(|conn| {
-                let Some(ban) = Ban::find(conn, id)? else {
-                    return Ok(false);
-                };
+            conn.write_transaction(|conn| -> Result<_> {
+                let ban = Ban::find(conn, id)?.ok_or(ModerationError::NotFound)?;
                 if !Ban::revoke(conn, id)? {
-                    return Ok(false);
+                    return Err(ModerationError::NotFound);
                 }
                 audit(
                     conn,
@@ -163,15 +159,10 @@ pub async fn unban(chat: &Chat, actor: Actor, id: BanId) -> Result<()> {
                     ("ban", id.to_string()),
                     describe(&ban),
                 )?;
-                Ok(true)
+                Ok(())
             })
         })
-        .await?;
-    if revoked {
-        Ok(())
-    } else {
-        Err(ModerationError::NotFound)
-    }
+        .await
 }
 
 /// Applies bans created since `after` (by another server sharing the

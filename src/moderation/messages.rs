@@ -37,12 +37,10 @@ pub async fn delete_message(chat: &Chat, actor: Actor, id: MessageId) -> Result<
     let deleted = chat
         .db
         .run(move |conn| {
-            conn.write_transaction(|conn| {
-                let Some(message) = Message::find(conn, id)? else {
-                    return Ok(None);
-                };
+            conn.write_transaction(|conn| -> Result<_> {
+                let message = Message::find(conn, id)?.ok_or(ModerationError::NotFound)?;
                 if !Message::mark_deleted(conn, id)? {
-                    return Ok(None);
+                    return Err(ModerationError::NotFound);
                 }
                 Report::resolve_for_message(conn, id, actor, "deleted")?;
                 let room = Room::find(conn, message.room_id)?;
@@ -58,11 +56,10 @@ pub async fn delete_message(chat: &Chat, actor: Actor, id: MessageId) -> Result<
                         room.name, message.participant_id
                     ),
                 )?;
-                Ok(Some((room.id, room.name, message.seq)))
+                Ok((room.id, room.name, message.seq))
             })
         })
-        .await?
-        .ok_or(ModerationError::NotFound)?;
+        .await?;
     announce(chat, &[deleted]);
     Ok(())
 }
@@ -72,10 +69,8 @@ pub async fn delete_all_by(chat: &Chat, actor: Actor, participant: ParticipantId
     let deleted = chat
         .db
         .run(move |conn| {
-            conn.write_transaction(|conn| {
-                let Some(who) = Participant::find(conn, participant)? else {
-                    return Ok(None);
-                };
+            conn.write_transaction(|conn| -> Result<_> {
+                let who = Participant::find(conn, participant)?.ok_or(ModerationError::NotFound)?;
                 let gone = Message::mark_deleted_by_participant(conn, participant)?;
                 Report::resolve_for_author(conn, participant, actor, "deleted")?;
                 let mut names: HashMap<RoomId, String> = HashMap::new();
@@ -94,30 +89,27 @@ pub async fn delete_all_by(chat: &Chat, actor: Actor, participant: ParticipantId
                     ("participant", participant.to_string()),
                     format!("{} messages of {}", deleted.len(), who.nick),
                 )?;
-                Ok(Some(deleted))
+                Ok(deleted)
             })
         })
-        .await?
-        .ok_or(ModerationError::NotFound)?;
+        .await?;
     announce(chat, &deleted);
     Ok(deleted.len())
 }
 
 /// Posts a held message: it gets its seq and reaches the room like any other.
 pub async fn approve(chat: &Chat, actor: Actor, id: HeldMessageId) -> Result<()> {
-    let taken = chat
+    let (held, room, author) = chat
         .db
         .run(move |conn| {
-            conn.write_transaction(|conn| {
-                let Some(held) = HeldMessage::find(conn, id)? else {
-                    return Ok(None);
-                };
+            conn.write_transaction(|conn| -> Result<_> {
+                let held = HeldMessage::find(conn, id)?.ok_or(ModerationError::NotFound)?;
                 if !HeldMessage::take(conn, id)? {
-                    return Ok(None);
+                    return Err(ModerationError::NotFound);
                 }
                 let room = Room::find(conn, held.room_id)?;
                 let author = Participant::find(conn, held.participant_id)?
-                    .ok_or(crate::db::DbError::NotFound)?;
+                    .ok_or(ModerationError::NotFound)?;
                 let excerpt: String = held.body.chars().take(80).collect();
                 audit(
                     conn,
@@ -127,11 +119,10 @@ pub async fn approve(chat: &Chat, actor: Actor, id: HeldMessageId) -> Result<()>
                     ("held_message", id.to_string()),
                     excerpt,
                 )?;
-                Ok(Some((held, room, author)))
+                Ok((held, room, author))
             })
         })
         .await?;
-    let (held, room, author) = taken.ok_or(ModerationError::NotFound)?;
     chat.writer.post(Post {
         site: held.site_id,
         room: room.id,
@@ -148,15 +139,12 @@ pub async fn approve(chat: &Chat, actor: Actor, id: HeldMessageId) -> Result<()>
 
 /// Drops a held message; nobody ever sees it.
 pub async fn reject(chat: &Chat, actor: Actor, id: HeldMessageId) -> Result<()> {
-    let done = chat
-        .db
+    chat.db
         .run(move |conn| {
-            conn.write_transaction(|conn| {
-                let Some(held) = HeldMessage::find(conn, id)? else {
-                    return Ok(false);
-                };
+            conn.write_transaction(|conn| -> Result<_> {
+                let held = HeldMessage::find(conn, id)?.ok_or(ModerationError::NotFound)?;
                 if !HeldMessage::take(conn, id)? {
-                    return Ok(false);
+                    return Err(ModerationError::NotFound);
                 }
                 let excerpt: String = held.body.chars().take(80).collect();
                 audit(
@@ -167,15 +155,10 @@ pub async fn reject(chat: &Chat, actor: Actor, id: HeldMessageId) -> Result<()> 
                     ("held_message", id.to_string()),
                     excerpt,
                 )?;
-                Ok(true)
+                Ok(())
             })
         })
-        .await?;
-    if done {
-        Ok(())
-    } else {
-        Err(ModerationError::NotFound)
-    }
+        .await
 }
 
 /// Closes a report without action.
@@ -184,15 +167,13 @@ pub async fn dismiss_report(
     actor: Actor,
     id: crate::db::models::ReportId,
 ) -> Result<()> {
-    let done = chat
-        .db
+    chat.db
         .run(move |conn| {
-            conn.write_transaction(|conn| {
-                let Some((report, message, _)) = Report::find(conn, id)? else {
-                    return Ok(false);
-                };
+            conn.write_transaction(|conn| -> Result<_> {
+                let (report, message, _) =
+                    Report::find(conn, id)?.ok_or(ModerationError::NotFound)?;
                 if report.resolved_at.is_some() {
-                    return Ok(false);
+                    return Err(ModerationError::NotFound);
                 }
                 Report::resolve_for_message(conn, message.id, actor, "dismissed")?;
                 audit(
@@ -203,13 +184,8 @@ pub async fn dismiss_report(
                     ("report", id.to_string()),
                     format!("message {}", message.id),
                 )?;
-                Ok(true)
+                Ok(())
             })
         })
-        .await?;
-    if done {
-        Ok(())
-    } else {
-        Err(ModerationError::NotFound)
-    }
+        .await
 }

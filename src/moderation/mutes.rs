@@ -24,10 +24,8 @@ pub async fn mute(
     let mute = chat
         .db
         .run(move |conn| {
-            conn.write_transaction(|conn| {
-                let Some(who) = Participant::find(conn, participant)? else {
-                    return Ok(None);
-                };
+            conn.write_transaction(|conn| -> Result<_> {
+                let who = Participant::find(conn, participant)?.ok_or(ModerationError::NotFound)?;
                 let until = now_ms() + minutes * 60_000;
                 let mute = Mute::create(conn, who.site_id, participant, &reason, actor, until)?;
                 audit(
@@ -38,24 +36,21 @@ pub async fn mute(
                     ("participant", participant.to_string()),
                     format!("{} for {minutes} min: {reason}", who.nick),
                 )?;
-                Ok(Some(mute))
+                Ok(mute)
             })
         })
-        .await?
-        .ok_or(ModerationError::NotFound)?;
+        .await?;
     chat.rules.invalidate_mutes(mute.site_id);
     chat.tell_others(crate::chat::cluster::Control::MutesChanged { site: mute.site_id });
     Ok(mute)
 }
 
 pub async fn unmute(chat: &Chat, actor: Actor, participant: ParticipantId) -> Result<usize> {
-    let lifted = chat
+    let (lifted, site) = chat
         .db
         .run(move |conn| {
-            conn.write_transaction(|conn| {
-                let Some(who) = Participant::find(conn, participant)? else {
-                    return Ok(None);
-                };
+            conn.write_transaction(|conn| -> Result<_> {
+                let who = Participant::find(conn, participant)?.ok_or(ModerationError::NotFound)?;
                 let n = Mute::revoke_all(conn, participant)?;
                 audit(
                     conn,
@@ -65,12 +60,11 @@ pub async fn unmute(chat: &Chat, actor: Actor, participant: ParticipantId) -> Re
                     ("participant", participant.to_string()),
                     who.nick,
                 )?;
-                Ok(Some((n, who.site_id)))
+                Ok((n, who.site_id))
             })
         })
-        .await?
-        .ok_or(ModerationError::NotFound)?;
-    chat.rules.invalidate_mutes(lifted.1);
-    chat.tell_others(crate::chat::cluster::Control::MutesChanged { site: lifted.1 });
-    Ok(lifted.0)
+        .await?;
+    chat.rules.invalidate_mutes(site);
+    chat.tell_others(crate::chat::cluster::Control::MutesChanged { site });
+    Ok(lifted)
 }

@@ -27,7 +27,7 @@ pub async fn update(chat: &Chat, actor: Actor, room: RoomId, settings: RoomSetti
     }
     chat.db
         .run(move |conn| {
-            conn.write_transaction(|conn| {
+            conn.write_transaction(|conn| -> Result<_> {
                 let found = Room::find(conn, room)?;
                 Room::update_settings(conn, room, &settings)?;
                 audit(
@@ -46,14 +46,11 @@ pub async fn update(chat: &Chat, actor: Actor, room: RoomId, settings: RoomSetti
                             .max_message_chars
                             .map_or("site default".into(), |n| n.to_string())
                     ),
-                )
+                )?;
+                Ok(())
             })
         })
-        .await
-        .map_err(|e| match e {
-            crate::db::DbError::NotFound => ModerationError::NotFound,
-            other => other.into(),
-        })?;
+        .await?;
     chat.rules.invalidate_room(room);
     chat.tell_others(crate::chat::cluster::Control::RoomChanged { room });
     Ok(())
@@ -64,12 +61,12 @@ pub async fn create(chat: &Chat, actor: Actor, site: SiteId, name: &str) -> Resu
     let name = RoomName::parse(name.trim()).map_err(|e| ModerationError::Invalid(e.to_string()))?;
     chat.db
         .run(move |conn| {
-            conn.write_transaction(|conn| {
+            conn.write_transaction(|conn| -> Result<_> {
                 Site::find(conn, site)?;
                 if Room::find_by_name(conn, site, name.as_str())?.is_some() {
-                    return Ok(Err(ModerationError::Invalid(format!(
+                    return Err(ModerationError::Invalid(format!(
                         "Room {name} already exists."
-                    ))));
+                    )));
                 }
                 let room = Room::create(conn, site, name.as_str())?;
                 audit(
@@ -80,10 +77,10 @@ pub async fn create(chat: &Chat, actor: Actor, site: SiteId, name: &str) -> Resu
                     ("room", room.id.to_string()),
                     room.name.clone(),
                 )?;
-                Ok(Ok(room))
+                Ok(room)
             })
         })
-        .await?
+        .await
 }
 
 /// Deletes a room with its messages, reports and held messages (the database

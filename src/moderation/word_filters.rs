@@ -30,8 +30,14 @@ pub async fn add(
     let entry = chat
         .db
         .run(move |conn| {
-            conn.write_transaction(|conn| {
-                let entry = WordFilter::create(conn, site, &kind, &pattern, &action, actor)?;
+            conn.write_transaction(|conn| -> Result<_> {
+                let entry = WordFilter::create(conn, site, &kind, &pattern, &action, actor)
+                    .map_err(|e| match e {
+                        DbError::Conflict(_) => {
+                            ModerationError::Invalid("This entry is already in the filter.".into())
+                        }
+                        other => other.into(),
+                    })?;
                 audit(
                     conn,
                     actor,
@@ -43,13 +49,7 @@ pub async fn add(
                 Ok(entry)
             })
         })
-        .await
-        .map_err(|e| match e {
-            DbError::Conflict(_) => {
-                ModerationError::Invalid("This entry is already in the filter.".into())
-            }
-            other => other.into(),
-        })?;
+        .await?;
     chat.rules.invalidate_filters(site);
     chat.tell_others(crate::chat::cluster::Control::FiltersChanged { site });
     Ok(entry)
@@ -59,10 +59,8 @@ pub async fn remove(chat: &Chat, actor: Actor, id: WordFilterId) -> Result<SiteI
     let site = chat
         .db
         .run(move |conn| {
-            conn.write_transaction(|conn| {
-                let Some(entry) = WordFilter::find(conn, id)? else {
-                    return Ok(None);
-                };
+            conn.write_transaction(|conn| -> Result<_> {
+                let entry = WordFilter::find(conn, id)?.ok_or(ModerationError::NotFound)?;
                 WordFilter::delete(conn, id)?;
                 audit(
                     conn,
@@ -72,11 +70,10 @@ pub async fn remove(chat: &Chat, actor: Actor, id: WordFilterId) -> Result<SiteI
                     ("word_filter", id.to_string()),
                     format!("{} {:?}", entry.kind, entry.pattern),
                 )?;
-                Ok(Some(entry.site_id))
+                Ok(entry.site_id)
             })
         })
-        .await?
-        .ok_or(ModerationError::NotFound)?;
+        .await?;
     chat.rules.invalidate_filters(site);
     chat.tell_others(crate::chat::cluster::Control::FiltersChanged { site });
     Ok(site)

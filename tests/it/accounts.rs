@@ -278,7 +278,7 @@ async fn expired_links_and_resending_confirmation() {
     // Age every token by two days: the first link expires, resending is allowed.
     let two_days = 2 * 24 * 3600 * 1000;
     app.db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, chatctl::db::DbError> {
             chatctl::with_backend!(conn, c => diesel::update(account_tokens::table)
                 .set((
                     account_tokens::created_at.eq(account_tokens::created_at - two_days),

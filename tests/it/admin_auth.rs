@@ -62,7 +62,6 @@ async fn login_succeeds_and_fails_with_one_message() {
                 use diesel::prelude::*;
                 admin_sessions.select(token_hash).load::<String>(c)
             })
-            .map_err(chatctl::db::DbError::from)
         })
         .await
         .unwrap();
@@ -113,7 +112,6 @@ async fn age_sessions(app: &TestApp, idle_ms: i64, age_ms: i64) {
                     .set((last_seen_at.eq(now - idle_ms), created_at.eq(now - age_ms)))
                     .execute(c)
             })
-            .map_err(chatctl::db::DbError::from)
         })
         .await
         .unwrap();

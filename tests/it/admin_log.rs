@@ -49,7 +49,7 @@ async fn fixture(app: &TestApp) -> Fixture {
     let id = site.id;
     let (rooms, people) = app
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, chatctl::db::DbError> {
             let rooms = [
                 Room::create(conn, id, "lobby")?,
                 Room::create(conn, id, "help")?,

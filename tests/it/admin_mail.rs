@@ -183,7 +183,7 @@ async fn expired_and_forged_reset_links_are_refused() {
     assert!(forged.body.contains("not valid"), "{}", forged.body);
 
     app.db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, chatctl::db::DbError> {
             use chatctl::db::schema::admin_password_resets as resets;
             use diesel::prelude::*;
             chatctl::with_backend!(conn, c => diesel::update(

@@ -24,7 +24,7 @@ pub async fn seed(app: &TestApp, nick: &str, text: &str) -> Seeded {
     let (site_id, nick, text) = (site.id, nick.to_owned(), text.to_owned());
     let (room, participant, message, ban, held, filter, report) = app
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, chatctl::db::DbError> {
             let room = Room::create(conn, site_id, "lobby")?;
             let p = Participant::create_guest(conn, site_id, &nick, Some("198.51.100.7"))?;
             Participant::record_ip(conn, p.id, "198.51.100.7")?;
@@ -283,7 +283,7 @@ async fn a_moderator_of_site_a_cannot_see_or_touch_site_b() {
         (s, b.message, b.ban, b.report, b.held, b.filter, p);
     let state = app
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, chatctl::db::DbError> {
             let site = Site::find(conn, site_id)?;
             Ok((
                 site.name.clone(),

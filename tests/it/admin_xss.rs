@@ -19,7 +19,7 @@ async fn payloads_are_escaped_on_every_page() {
     let s = seed(&app, NICK, TEXT).await;
     let site = s.site.id;
     app.db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, chatctl::db::DbError> {
             SiteSettings {
                 name: Some(SITE.into()),
                 ..Default::default()

@@ -201,7 +201,7 @@ async fn insert_ban(app: &TestApp, site: i64, participant: Option<i64>, cidr: Op
     use diesel::prelude::*;
     let cidr = cidr.map(str::to_owned);
     app.db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, chatctl::db::DbError> {
             chatctl::with_backend!(conn, c => diesel::insert_into(bans::table)
                 .values((
                     bans::site_id.eq(Some(site)),

@@ -256,7 +256,7 @@ async fn a_visitor_password_reset_ends_every_session_and_other_link() {
     let site_id = site.id;
     let (other_reset, other_verify) = app
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, chatctl::db::DbError> {
             let account = Account::find_by_email(conn, site_id, email)?.unwrap();
             Ok((
                 account.issue_token(conn, TokenPurpose::Reset, 3_600_000)?,

@@ -850,15 +850,7 @@ async fn widget_moderation_feedback_slow_mode_mute_lock_and_approval() {
     app.db
         .run(|conn| {
             let sql = "UPDATE messages SET created_at = created_at - 259200000 WHERE seq = 1";
-            match conn {
-                chatctl::db::DbConn::Sqlite(c) => {
-                    diesel::RunQueryDsl::execute(diesel::sql_query(sql), c)
-                }
-                chatctl::db::DbConn::Pg(c) => {
-                    diesel::RunQueryDsl::execute(diesel::sql_query(sql), c)
-                }
-            }
-            .map_err(chatctl::db::DbError::from)
+            chatctl::with_backend!(conn, c => diesel::RunQueryDsl::execute(diesel::sql_query(sql), c))
         })
         .await
         .unwrap();

@@ -52,7 +52,7 @@ pub async fn run(o: PersistOpts) -> anyhow::Result<String> {
     };
     let db = Db::connect(&url, 4)?;
     let (site, room_ids, authors) = db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, chatctl::db::DbError> {
             migrate::run_pending(conn)?;
             let site = Site::create(conn, "persist", &[], false)?;
             let rooms = (0..rooms)

@@ -111,24 +111,21 @@ impl Session {
                 )
             })?;
         let site = self.site.id;
-        let found = self
+        let filed = self
             .chat
             .db
-            .run(
-                move |conn| match Message::find_by_seq(conn, room_id, seq)? {
-                    Some(message) => Ok(Some(Report::file(
-                        conn, site, message.id, reporter, &reason,
-                    )?)),
-                    None => Ok(None),
-                },
-            )
+            .run(move |conn| -> Result<_, Refusal> {
+                let message = Message::find_by_seq(conn, room_id, seq)?.ok_or_else(|| {
+                    Refusal::new(
+                        ErrorCode::MessageNotFound,
+                        format!(
+                            "There is no message {seq} in this room (it may have been removed)."
+                        ),
+                    )
+                })?;
+                Ok(Report::file(conn, site, message.id, reporter, &reason)?)
+            })
             .await?;
-        let Some(filed) = found else {
-            return Err(Refusal::new(
-                ErrorCode::MessageNotFound,
-                format!("There is no message {seq} in this room (it may have been removed)."),
-            ));
-        };
         if let Some(report) = filed {
             self.chat.report_alerts.reported(site, report);
         }

@@ -83,7 +83,6 @@ impl Account {
             ))
             .returning(Account::as_returning())
             .get_result(c))
-        .map_err(DbError::from)
     }
 
     /// Whether the site has any confirmed account, i.e. someone who can sign in.
@@ -94,7 +93,6 @@ impl Account {
                 .filter(accounts::verified_at.is_not_null()),
         ))
         .get_result(c))
-        .map_err(DbError::from)
     }
 
     pub fn find_by_email(
@@ -108,12 +106,10 @@ impl Account {
             .select(Account::as_select())
             .first(c)
             .optional())
-        .map_err(DbError::from)
     }
 
     fn find(conn: &mut DbConn, id: i64) -> Result<Account, DbError> {
         with_backend!(conn, c => accounts::table.find(id).select(Account::as_select()).first(c))
-            .map_err(DbError::from)
     }
 
     pub fn is_verified(&self) -> bool {
@@ -171,7 +167,6 @@ impl Account {
             .filter(account_tokens::purpose.eq(purpose.as_str()))
             .select(diesel::dsl::max(account_tokens::created_at))
             .first::<Option<i64>>(c))
-        .map_err(DbError::from)
     }
 
     /// The account behind a token. One-time tokens (verify, reset) are marked

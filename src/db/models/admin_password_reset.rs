@@ -93,7 +93,6 @@ impl AdminPasswordReset {
         )
         .set(resets::used_at.eq(now_ms()))
         .execute(c))
-        .map_err(DbError::from)
     }
 
     /// When the newest link of `user` was issued, to space out requests.
@@ -102,6 +101,5 @@ impl AdminPasswordReset {
             .filter(resets::admin_user_id.eq(user))
             .select(diesel::dsl::max(resets::created_at))
             .first::<Option<i64>>(c))
-        .map_err(DbError::from)
     }
 }

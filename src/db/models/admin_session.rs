@@ -39,7 +39,6 @@ impl AdminSession {
             ))
             .returning(AdminSession::as_returning())
             .get_result(c))
-        .map_err(DbError::from)
     }
 
     /// The session and its account, whatever their state; the caller checks expiry.
@@ -53,7 +52,6 @@ impl AdminSession {
             .select((AdminSession::as_select(), AdminUser::as_select()))
             .first(c)
             .optional())
-        .map_err(DbError::from)
     }
 
     pub fn touch(conn: &mut DbConn, id: i64) -> Result<(), DbError> {
@@ -81,7 +79,6 @@ impl AdminSession {
                 .filter(admin_sessions::id.ne(keep)),
         )
         .execute(c))
-        .map_err(DbError::from)
     }
 
     /// Removes sessions idle since before `idle_before` or created before `created_before`.
@@ -98,6 +95,5 @@ impl AdminSession {
             ),
         )
         .execute(c))
-        .map_err(DbError::from)
     }
 }

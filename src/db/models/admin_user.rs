@@ -79,7 +79,6 @@ impl AdminUser {
             }
             Ok::<_, diesel::result::Error>(user)
         }))
-        .map_err(DbError::from)
     }
 
     pub fn find_by_email(conn: &mut DbConn, email: &str) -> Result<Option<AdminUser>, DbError> {
@@ -88,16 +87,14 @@ impl AdminUser {
             .select(AdminUser::as_select())
             .first(c)
             .optional())
-        .map_err(DbError::from)
     }
 
     pub fn list(conn: &mut DbConn) -> Result<Vec<AdminUser>, DbError> {
         with_backend!(conn, c => admin_users::table.select(AdminUser::as_select()).order(admin_users::id).load(c))
-            .map_err(DbError::from)
     }
 
     pub fn count(conn: &mut DbConn) -> Result<i64, DbError> {
-        with_backend!(conn, c => admin_users::table.count().get_result(c)).map_err(DbError::from)
+        with_backend!(conn, c => admin_users::table.count().get_result(c))
     }
 
     /// Public keys of the sites a moderator is assigned to.
@@ -108,7 +105,6 @@ impl AdminUser {
             .select(sites::public_key)
             .order(sites::id)
             .load(c))
-        .map_err(DbError::from)
     }
 
     /// Sets a new password hash; every other credential of the account goes
@@ -142,7 +138,6 @@ impl AdminUser {
 
     pub fn find(conn: &mut DbConn, id: AdminUserId) -> Result<Option<AdminUser>, DbError> {
         with_backend!(conn, c => admin_users::table.find(id).select(AdminUser::as_select()).first(c).optional())
-            .map_err(DbError::from)
     }
 
     pub fn role(&self) -> Role {
@@ -160,7 +155,6 @@ impl AdminUser {
             .select(admin_user_sites::site_id)
             .order(admin_user_sites::site_id)
             .load(c))
-        .map_err(DbError::from)
     }
 
     /// Replaces the moderator's site assignments.
@@ -175,7 +169,6 @@ impl AdminUser {
             }
             Ok::<_, diesel::result::Error>(())
         }))
-        .map_err(DbError::from)
     }
 
     pub fn record_login(&self, conn: &mut DbConn) -> Result<(), DbError> {
@@ -216,6 +209,5 @@ impl AdminUser {
             .select(AdminUser::as_select())
             .order(admin_users::id)
             .load(c))
-        .map_err(DbError::from)
     }
 }

@@ -97,7 +97,6 @@ pub fn list(
         }
         q.order(audit_log::id.desc()).limit(limit).load(c)
     })
-    .map_err(DbError::from)
 }
 
 /// The accounts that appear as actors in the entries of these sites (`None`:
@@ -122,5 +121,4 @@ pub fn actors(
         }
         q.load(c)
     })
-    .map_err(DbError::from)
 }

@@ -51,12 +51,10 @@ impl Ban {
             .values(new)
             .returning(Ban::as_returning())
             .get_result(c))
-        .map_err(DbError::from)
     }
 
     pub fn find(conn: &mut DbConn, id: BanId) -> Result<Option<Ban>, DbError> {
         with_backend!(conn, c => bans::table.find(id).select(Ban::as_select()).first(c).optional())
-            .map_err(DbError::from)
     }
 
     pub fn is_active(&self, now: i64) -> bool {
@@ -100,7 +98,6 @@ impl Ban {
             };
             q.order(bans::id.desc()).limit(limit).load(c)
         })
-        .map_err(DbError::from)
     }
 
     /// Active bans with an id above `after`, oldest first.
@@ -114,7 +111,6 @@ impl Ban {
             .order(bans::id)
             .limit(1000)
             .load(c))
-        .map_err(DbError::from)
     }
 
     /// Every ban naming this participant, newest first.
@@ -127,7 +123,6 @@ impl Ban {
             .select(Ban::as_select())
             .order(bans::id.desc())
             .load(c))
-        .map_err(DbError::from)
     }
 
     /// Whether the ban covers this address. A stored range that no longer parses
@@ -152,7 +147,6 @@ impl Ban {
             .filter(bans::site_id.is_null().or(bans::site_id.eq(site)))
             .select(Ban::as_select())
             .load(c))
-        .map_err(DbError::from)
     }
 
     /// The first active ban on `site` matching the participant or the address.

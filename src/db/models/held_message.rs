@@ -45,8 +45,7 @@ impl HeldMessage {
                 held_messages::ip.eq(ip),
                 held_messages::created_at.eq(now_ms()),
             ))
-            .execute(c))
-        .map_err(DbError::from);
+            .execute(c));
         match inserted {
             Ok(_) | Err(DbError::Conflict(_)) => Ok(()),
             Err(e) => Err(e),
@@ -55,7 +54,6 @@ impl HeldMessage {
 
     pub fn find(conn: &mut DbConn, id: HeldMessageId) -> Result<Option<HeldMessage>, DbError> {
         with_backend!(conn, c => held_messages::table.find(id).select(HeldMessage::as_select()).first(c).optional())
-            .map_err(DbError::from)
     }
 
     /// Removes it; false when someone else already approved or rejected it.
@@ -81,11 +79,9 @@ impl HeldMessage {
             }
             q.order(held_messages::id).limit(limit).load(c)
         })
-        .map_err(DbError::from)
     }
 
     pub fn count(conn: &mut DbConn, site: SiteId) -> Result<i64, DbError> {
         with_backend!(conn, c => held_messages::table.filter(held_messages::site_id.eq(site)).count().get_result(c))
-            .map_err(DbError::from)
     }
 }

@@ -68,7 +68,6 @@ impl Message {
             .limit(limit)
             .select((Message::as_select(), Participant::as_select()))
             .load(c))
-        .map_err(DbError::from)
     }
 
     /// Visible messages with seq in (`after`, `upto`], oldest first, at most `limit`.
@@ -135,12 +134,10 @@ impl Message {
             .select(Message::as_select())
             .first(c)
             .optional())
-        .map_err(DbError::from)
     }
 
     pub fn find(conn: &mut DbConn, id: MessageId) -> Result<Option<Message>, DbError> {
         with_backend!(conn, c => messages::table.find(id).select(Message::as_select()).first(c).optional())
-            .map_err(DbError::from)
     }
 
     /// The visible message with this seq in the room.
@@ -156,7 +153,6 @@ impl Message {
             .select(Message::as_select())
             .first(c)
             .optional())
-        .map_err(DbError::from)
     }
 
     /// Marks the message deleted; false when it already was.
@@ -180,7 +176,6 @@ impl Message {
         .set(messages::deleted_at.eq(Some(now_ms())))
         .returning((messages::room_id, messages::seq))
         .get_results(c))
-        .map_err(DbError::from)
     }
 
     /// Messages stored on the site since `since` (Unix ms), deleted ones included.
@@ -190,7 +185,6 @@ impl Message {
             .filter(messages::created_at.ge(since))
             .count()
             .get_result(c))
-        .map_err(DbError::from)
     }
 
     pub fn insert(conn: &mut DbConn, new: &NewMessage) -> Result<MessageId, DbError> {
@@ -198,7 +192,6 @@ impl Message {
             .values(new)
             .returning(messages::id)
             .get_result(c))
-        .map_err(DbError::from)
     }
 
     /// Inserts unless a uniqueness constraint (the participant's `cid`, or the
@@ -222,13 +215,12 @@ impl Message {
                 let id: i64 = diesel::select(last_insert_rowid()).get_result(c)?;
                 Ok(Some(MessageId(id)))
             }
-            DbConn::Pg(c) => diesel::insert_into(messages::table)
+            DbConn::Pg(c) => Ok(diesel::insert_into(messages::table)
                 .values(new)
                 .on_conflict_do_nothing()
                 .returning(messages::id)
                 .get_result(c)
-                .optional()
-                .map_err(DbError::from),
+                .optional()?),
         }
     }
 
@@ -243,12 +235,11 @@ impl Message {
             return Ok(Vec::new());
         }
         match conn {
-            DbConn::Pg(c) => diesel::insert_into(messages::table)
+            DbConn::Pg(c) => Ok(diesel::insert_into(messages::table)
                 .values(rows)
                 .on_conflict_do_nothing()
                 .returning((messages::id, messages::room_id, messages::seq))
-                .get_results(c)
-                .map_err(DbError::from),
+                .get_results(c)?),
             DbConn::Sqlite(_) => {
                 let mut out = Vec::with_capacity(rows.len());
                 for row in rows {
@@ -277,7 +268,7 @@ impl Message {
             return Ok(Vec::new());
         }
         match conn {
-            DbConn::Pg(c) => diesel::sql_query(
+            DbConn::Pg(c) => Ok(diesel::sql_query(
                 "SELECT m.id, m.site_id, m.room_id, m.seq, m.participant_id, m.cid, m.body, m.ip, \
                  m.created_at, m.deleted_at \
                  FROM unnest($1, $2) AS k(participant_id, cid) \
@@ -285,8 +276,7 @@ impl Message {
             )
             .bind::<Array<BigInt>, _>(keys.iter().map(|k| k.0 .0).collect::<Vec<i64>>())
             .bind::<Array<Text>, _>(keys.iter().map(|k| k.1).collect::<Vec<&str>>())
-            .load(c)
-            .map_err(DbError::from),
+            .load(c)?),
             DbConn::Sqlite(_) => {
                 let mut found = Vec::new();
                 for (participant, cid) in keys {

@@ -105,5 +105,4 @@ pub fn page(
             .limit(limit)
             .load(c)
     })
-    .map_err(DbError::from)
 }

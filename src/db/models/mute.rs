@@ -40,7 +40,6 @@ impl Mute {
             ))
             .returning(Mute::as_returning())
             .get_result(c))
-        .map_err(DbError::from)
     }
 
     /// The mute in force for this participant that lasts longest, if any.
@@ -53,7 +52,6 @@ impl Mute {
             .order(mutes::expires_at.desc())
             .first(c)
             .optional())
-        .map_err(DbError::from)
     }
 
     /// Every mute in force on the site.
@@ -64,7 +62,6 @@ impl Mute {
             .filter(mutes::expires_at.gt(now_ms()))
             .select(Mute::as_select())
             .load(c))
-        .map_err(DbError::from)
     }
 
     pub fn for_participant(
@@ -77,7 +74,6 @@ impl Mute {
             .order(mutes::id.desc())
             .limit(20)
             .load(c))
-        .map_err(DbError::from)
     }
 
     /// Lifts every mute in force on the participant; returns how many.
@@ -91,6 +87,5 @@ impl Mute {
         )
         .set(mutes::revoked_at.eq(Some(now)))
         .execute(c))
-        .map_err(DbError::from)
     }
 }

@@ -29,7 +29,6 @@ pub fn taken(conn: &mut DbConn, site: SiteId, key: &NameKey) -> Result<bool, DbE
             .filter(accounts::name_key.eq(folded).or(accounts::name_key_exact.eq(exact))),
     ))
     .get_result::<bool>(c))
-    .map_err(DbError::from)
 }
 
 /// Computes the keys the database lacks (after a migration that added or

@@ -65,7 +65,6 @@ impl Participant {
             ))
             .returning(Participant::as_returning())
             .get_result(c))
-        .map_err(DbError::from)
     }
 
     /// The participant behind an identity the server did not issue itself (a
@@ -100,8 +99,7 @@ impl Participant {
                     participants::last_seen_at.eq(now),
                 ))
                 .returning(Participant::as_returning())
-                .get_result(c))
-            .map_err(DbError::from);
+                .get_result(c));
         }
         let inserted = with_backend!(conn, c => diesel::insert_into(participants::table)
             .values((
@@ -117,8 +115,7 @@ impl Participant {
                 participants::last_seen_at.eq(now),
             ))
             .returning(Participant::as_returning())
-            .get_result(c))
-        .map_err(DbError::from);
+            .get_result(c));
         match inserted {
             // Two first connections raced: the other one created it.
             Err(DbError::Conflict(_)) => {
@@ -130,7 +127,6 @@ impl Participant {
 
     pub fn find(conn: &mut DbConn, id: ParticipantId) -> Result<Option<Participant>, DbError> {
         with_backend!(conn, c => participants::table.find(id).select(Participant::as_select()).first(c).optional())
-            .map_err(DbError::from)
     }
 
     /// Records a new session: current nickname and address.
@@ -208,7 +204,6 @@ impl Participant {
             .order(participant_ips::last_seen_at.desc())
             .limit(100)
             .load(c))
-        .map_err(DbError::from)
     }
 
     /// Participants matching the query on these sites (`None`: all), most recently seen first.
@@ -236,7 +231,6 @@ impl Participant {
             };
             q.order(participants::last_seen_at.desc()).limit(limit).load(c)
         })
-        .map_err(DbError::from)
     }
 
     pub fn find_many(
@@ -247,6 +241,5 @@ impl Participant {
             .filter(participants::id.eq_any(ids.to_vec()))
             .select(Participant::as_select())
             .load(c))
-        .map_err(DbError::from)
     }
 }

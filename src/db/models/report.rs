@@ -44,8 +44,7 @@ impl Report {
                 reports::created_at.eq(now_ms()),
             ))
             .returning(reports::id)
-            .get_result::<ReportId>(c))
-        .map_err(DbError::from);
+            .get_result::<ReportId>(c));
         let id = match inserted {
             Ok(id) => id,
             Err(DbError::Conflict(_)) => return Ok(None),
@@ -66,7 +65,6 @@ impl Report {
             .select((Report::as_select(), Message::as_select(), rooms::name))
             .first(c)
             .optional())
-        .map_err(DbError::from)
     }
 
     /// Reports on these sites (`None`: all), open or resolved, newest first.
@@ -91,7 +89,6 @@ impl Report {
             };
             q.order(reports::id.desc()).limit(limit).load(c)
         })
-        .map_err(DbError::from)
     }
 
     /// Closes every open report on a message; returns how many.
@@ -112,7 +109,6 @@ impl Report {
             reports::resolution.eq(Some(resolution)),
         ))
         .execute(c))
-        .map_err(DbError::from)
     }
 
     /// Closes every open report on the participant's messages; returns how many.
@@ -136,7 +132,6 @@ impl Report {
             reports::resolution.eq(Some(resolution)),
         ))
         .execute(c))
-        .map_err(DbError::from)
     }
 
     pub fn open_count(conn: &mut DbConn, site: SiteId) -> Result<i64, DbError> {
@@ -145,6 +140,5 @@ impl Report {
             .filter(reports::resolved_at.is_null())
             .count()
             .get_result(c))
-        .map_err(DbError::from)
     }
 }

@@ -35,12 +35,10 @@ impl Room {
             .select(Room::as_select())
             .first(c)
             .optional())
-        .map_err(DbError::from)
     }
 
     pub fn find(conn: &mut DbConn, id: RoomId) -> Result<Room, DbError> {
         with_backend!(conn, c => rooms::table.find(id).select(Room::as_select()).first(c))
-            .map_err(DbError::from)
     }
 
     /// Rooms that count toward the site's quota: those with messages, and
@@ -52,7 +50,6 @@ impl Room {
             .filter(rooms::last_seq.gt(0).or(rooms::visitor_created.eq(false)))
             .count()
             .get_result(c))
-        .map_err(DbError::from)
     }
 
     /// The rooms with these ids (those that exist).
@@ -70,7 +67,6 @@ impl Room {
             .select(Room::as_select())
             .order(rooms::name)
             .load(c))
-        .map_err(DbError::from)
     }
 
     /// Replaces the moderation settings; they apply from the next message on.
@@ -164,8 +160,7 @@ impl Room {
                 rooms::visitor_created.eq(visitor),
             ))
             .returning(Room::as_returning())
-            .get_result(c))
-        .map_err(DbError::from);
+            .get_result(c));
         match inserted {
             Err(DbError::Conflict(_)) => {
                 Self::find_by_name(conn, site_id, name)?.ok_or(DbError::NotFound)
@@ -202,7 +197,6 @@ impl Room {
             .select(Room::as_select())
             .order(rooms::id)
             .load(c))
-        .map_err(DbError::from)
     }
 }
 

@@ -23,13 +23,12 @@ pub fn get_or_init(
     let inserted = with_backend!(conn, c => diesel::insert_into(server_settings::table)
         .values((server_settings::key.eq(key), server_settings::value.eq(&value)))
         .execute(c));
-    match inserted.map_err(DbError::from) {
+    match inserted {
         Ok(_) => Ok(value),
         Err(DbError::Conflict(_)) => with_backend!(conn, c => server_settings::table
             .select(server_settings::value)
             .filter(server_settings::key.eq(key))
-            .first::<String>(c))
-        .map_err(DbError::from),
+            .first::<String>(c)),
         Err(e) => Err(e),
     }
 }

@@ -94,7 +94,6 @@ impl Site {
             }
             Ok::<_, diesel::result::Error>(site)
         }))
-        .map_err(DbError::from)
     }
 
     pub fn find_by_key(conn: &mut DbConn, key: &str) -> Result<Option<Site>, DbError> {
@@ -103,12 +102,10 @@ impl Site {
             .select(Site::as_select())
             .first(c)
             .optional())
-        .map_err(DbError::from)
     }
 
     pub fn find(conn: &mut DbConn, id: SiteId) -> Result<Site, DbError> {
         with_backend!(conn, c => sites::table.find(id).select(Site::as_select()).first(c))
-            .map_err(DbError::from)
     }
 
     pub fn find_demo(conn: &mut DbConn) -> Result<Option<Site>, DbError> {
@@ -118,7 +115,6 @@ impl Site {
             .order(sites::id)
             .first(c)
             .optional())
-        .map_err(DbError::from)
     }
 
     /// Which of `ids` are disabled.
@@ -128,12 +124,10 @@ impl Site {
             .filter(sites::enabled.eq(false))
             .select(sites::id)
             .load(c))
-        .map_err(DbError::from)
     }
 
     pub fn list(conn: &mut DbConn) -> Result<Vec<Site>, DbError> {
         with_backend!(conn, c => sites::table.select(Site::as_select()).order(sites::id).load(c))
-            .map_err(DbError::from)
     }
 
     pub fn origins(&self, conn: &mut DbConn) -> Result<Vec<String>, DbError> {
@@ -142,7 +136,6 @@ impl Site {
             .select(site_origins::origin)
             .order(site_origins::origin)
             .load(c))
-        .map_err(DbError::from)
     }
 
     pub fn allows_origin(&self, conn: &mut DbConn, origin: &Origin) -> Result<bool, DbError> {

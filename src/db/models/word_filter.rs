@@ -40,7 +40,6 @@ impl WordFilter {
             ))
             .returning(WordFilter::as_returning())
             .get_result(c))
-        .map_err(DbError::from)
     }
 
     pub fn for_site(conn: &mut DbConn, site: SiteId) -> Result<Vec<WordFilter>, DbError> {
@@ -49,12 +48,10 @@ impl WordFilter {
             .select(WordFilter::as_select())
             .order(word_filters::id)
             .load(c))
-        .map_err(DbError::from)
     }
 
     pub fn find(conn: &mut DbConn, id: WordFilterId) -> Result<Option<WordFilter>, DbError> {
         with_backend!(conn, c => word_filters::table.find(id).select(WordFilter::as_select()).first(c).optional())
-            .map_err(DbError::from)
     }
 
     pub fn delete(conn: &mut DbConn, id: WordFilterId) -> Result<(), DbError> {

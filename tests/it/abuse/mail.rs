@@ -70,7 +70,6 @@ async fn one_address_cannot_register_account_after_account() {
                 .filter(accounts::site_id.eq(id))
                 .count()
                 .get_result::<i64>(c))
-            .map_err(chatctl::db::DbError::from)
         })
         .await
         .unwrap();
