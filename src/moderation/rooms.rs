@@ -86,7 +86,7 @@ pub async fn create(chat: &Chat, actor: Actor, site: SiteId, name: &str) -> Resu
 /// Deletes a room with its messages, reports and held messages (the database
 /// part, shared with the command line). Returns the room as it was.
 pub fn delete_in(conn: &mut DbConn, actor: Actor, room: RoomId) -> Result<Room> {
-    Ok(conn.write_transaction(|conn| {
+    conn.write_transaction(|conn| -> Result<_> {
         let found = Room::find(conn, room)?;
         Room::delete(conn, room)?;
         audit(
@@ -98,7 +98,7 @@ pub fn delete_in(conn: &mut DbConn, actor: Actor, room: RoomId) -> Result<Room> 
             format!("{} ({} messages)", found.name, found.last_seq),
         )?;
         Ok(found)
-    })?)
+    })
 }
 
 /// Deletes a room; people in it on this server are disconnected with a
@@ -106,8 +106,8 @@ pub fn delete_in(conn: &mut DbConn, actor: Actor, room: RoomId) -> Result<Room> 
 pub async fn delete(chat: &Chat, actor: Actor, room: RoomId) -> Result<Room> {
     let deleted = chat
         .db
-        .run(move |conn| Ok(delete_in(conn, actor, room)))
-        .await??;
+        .run(move |conn| delete_in(conn, actor, room))
+        .await?;
     chat.rules.invalidate_room(room);
     let inside = chat.hub.connections_in(room);
     chat.hub.close_where(
@@ -129,7 +129,7 @@ pub fn prune_in(
     min_age_ms: i64,
     keep: &[RoomId],
 ) -> Result<usize> {
-    Ok(conn.write_transaction(|conn| {
+    conn.write_transaction(|conn| -> Result<_> {
         let unused = Room::unused(conn, site, now_ms() - min_age_ms)?;
         let doomed: Vec<Room> = unused
             .into_iter()
@@ -153,13 +153,13 @@ pub fn prune_in(
             )?;
         }
         Ok(doomed.len())
-    })?)
+    })
 }
 
 /// Prunes unused rooms, keeping those someone is in on this server.
 pub async fn prune(chat: &Chat, actor: Actor, site: SiteId, min_age_ms: i64) -> Result<usize> {
     let keep = chat.hub.live_rooms();
     chat.db
-        .run(move |conn| Ok(prune_in(conn, actor, site, min_age_ms, &keep)))
-        .await?
+        .run(move |conn| prune_in(conn, actor, site, min_age_ms, &keep))
+        .await
 }
