@@ -732,7 +732,7 @@ async fn moderation_on_one_instance_takes_effect_on_the_others_at_once() {
     // Room locked on A: the next send on B is refused (B had the room's
     // rules cached as unlocked from the send above).
     let (site, room) =
-        a.db.run(move |conn| {
+        a.db.run(move |conn| -> Result<_, chatctl::db::DbError> {
             let site = Site::find_by_key(conn, &key)?.unwrap();
             let room = Room::find_by_name(conn, site.id, "lobby")?.unwrap();
             Ok((site, room))

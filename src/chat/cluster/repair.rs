@@ -70,7 +70,7 @@ impl Repair {
             let this = self.clone();
             let done = self
                 .db
-                .run(move |conn| {
+                .run(move |conn| -> Result<_, crate::db::DbError> {
                     let mut rooms = wanted.rooms;
                     if wanted.all {
                         let highs: HashMap<RoomId, i64> = this.hub.highs().into_iter().collect();

@@ -88,7 +88,6 @@ impl Message {
             .limit(limit)
             .select((Message::as_select(), Participant::as_select()))
             .load(c))
-        .map_err(DbError::from)
     }
 
     /// Up to `limit` visible messages older than `before`, oldest first.

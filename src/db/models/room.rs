@@ -58,7 +58,6 @@ impl Room {
             .filter(rooms::id.eq_any(ids))
             .select(Room::as_select())
             .load(c))
-        .map_err(DbError::from)
     }
 
     pub fn list_for_site(conn: &mut DbConn, site_id: SiteId) -> Result<Vec<Room>, DbError> {
