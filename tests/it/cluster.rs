@@ -615,9 +615,11 @@ async fn an_instance_killed_under_load_loses_nothing_and_duplicates_nothing() {
     });
     let acking = tokio::spawn(async move {
         let mut acked = std::collections::BTreeMap::new();
-        while let Some(Ok(tokio_tungstenite::tungstenite::Message::Text(text))) =
-            stream.next().await
-        {
+        // Until the connection ends; pings and other non-text frames are skipped.
+        while let Some(Ok(message)) = stream.next().await {
+            let tokio_tungstenite::tungstenite::Message::Text(text) = message else {
+                continue;
+            };
             let frame: Value = serde_json::from_str(&text).unwrap_or_default();
             if frame["type"] == "ack" {
                 acked.insert(

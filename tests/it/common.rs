@@ -330,11 +330,13 @@ impl Client {
         }
     }
 
-    /// Asserts that no text frame arrives within `wait`.
+    /// Asserts that no text frame arrives within `wait` (pings do not end the wait).
     pub async fn expect_silence(&mut self, wait: Duration) {
-        if let Ok(Some(Ok(Message::Text(text)))) = tokio::time::timeout(wait, self.ws.next()).await
-        {
-            panic!("expected no frame, got {text}");
+        let deadline = tokio::time::Instant::now() + wait;
+        while let Ok(Some(Ok(message))) = tokio::time::timeout_at(deadline, self.ws.next()).await {
+            if let Message::Text(text) = message {
+                panic!("expected no frame, got {text}");
+            }
         }
     }
 
