@@ -9,7 +9,7 @@ use super::reply::{Flash, Reply};
 use super::request::Request;
 use super::{sites, Admin};
 use crate::db::models::admin_session::AdminSession;
-use crate::db::models::audit::AuditEntry;
+use crate::db::models::audit::{AuditAction, AuditEntry};
 use crate::db::models::{AdminUser, AdminUserId, Role, SiteId};
 use crate::db::DbError;
 use crate::identity::password;
@@ -36,7 +36,7 @@ pub async fn list(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
             json!({
                 "id": u.id, "email": u.email, "name": u.name, "role": u.role,
                 "disabled": u.disabled, "last_login_at": u.last_login_at,
-                "is_moderator": u.role() == Role::Moderator,
+                "is_moderator": u.role == Role::Moderator,
                 "is_me": u.id == auth.user.id,
                 "sites": all_sites.iter().map(|s| json!({"id": s.id, "name": s.name, "selected": ids.contains(&s.id)})).collect::<Vec<_>>(),
             })
@@ -80,7 +80,7 @@ async fn hash(admin: &Admin, req: &Request, password: String) -> Result<String> 
 fn audit(
     actor: AdminUserId,
     target: AdminUserId,
-    action: &'static str,
+    action: AuditAction,
     details: String,
 ) -> AuditEntry<'static> {
     AuditEntry {
@@ -103,7 +103,7 @@ pub async fn create(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> 
         .into_inner();
     let role = req
         .text("role")
-        .and_then(Role::parse)
+        .and_then(|r| r.parse::<Role>().ok())
         .ok_or_else(|| AdminError::BadRequest("Choose a role.".into()))?;
     let sites = if role == Role::Moderator {
         site_ids(req)?
@@ -137,7 +137,7 @@ pub async fn create(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> 
             audit(
                 actor,
                 user.id,
-                "user.create",
+                AuditAction::UserCreate,
                 format!("{} ({})", user.email, user.role),
             )
             .record(conn)?;
@@ -169,7 +169,7 @@ async fn load(admin: &Admin, req: &Request) -> Result<AdminUser> {
 pub async fn set_sites(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
     auth.require_owner()?;
     let user = load(admin, req).await?;
-    if user.role() != Role::Moderator {
+    if user.role != Role::Moderator {
         return Err(AdminError::BadRequest(
             "Only moderators are limited to sites.".into(),
         ));
@@ -190,7 +190,7 @@ pub async fn set_sites(admin: &Admin, req: &Request, auth: &Auth) -> Result<Repl
             audit(
                 actor,
                 user.id,
-                "user.sites",
+                AuditAction::UserSites,
                 format!("{}: sites {ids:?}", user.email),
             )
             .record(conn)
@@ -224,9 +224,9 @@ pub async fn set_disabled(
                 AdminSession::delete_for_user(conn, user.id, None)?;
             }
             let action = if disabled {
-                "user.disable"
+                AuditAction::UserDisable
             } else {
-                "user.enable"
+                AuditAction::UserEnable
             };
             audit(actor, user.id, action, user.email.clone()).record(conn)
         })
@@ -258,7 +258,13 @@ pub async fn reset_password(admin: &Admin, req: &Request, auth: &Auth) -> Result
         .run(move |conn| {
             conn.write_transaction(|conn| {
                 user.replace_password(conn, &hash, keep)?;
-                audit(actor, user.id, "user.set_password", user.email.clone()).record(conn)
+                audit(
+                    actor,
+                    user.id,
+                    AuditAction::UserSetPassword,
+                    user.email.clone(),
+                )
+                .record(conn)
             })
         })
         .await?;

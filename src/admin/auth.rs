@@ -15,7 +15,7 @@ use super::reply::{self, Reply};
 use super::request::Request;
 use super::Admin;
 use crate::db::models::admin_session::AdminSession;
-use crate::db::models::audit::AuditEntry;
+use crate::db::models::audit::{AuditAction, AuditEntry};
 use crate::db::models::{AdminUser, AdminUserId, Role, SiteId};
 use crate::db::now_ms;
 use crate::identity::password;
@@ -117,7 +117,7 @@ pub async fn authenticate(admin: &Admin, req: &Request) -> Result<Auth> {
             if now - session.last_seen_at > 60_000 {
                 AdminSession::touch(conn, session.id)?;
             }
-            let role = user.role();
+            let role = user.role;
             let sites = match role {
                 Role::Moderator => Some(user.site_ids(conn)?),
                 _ => None,
@@ -263,7 +263,7 @@ pub async fn login(admin: &Admin, req: &Request) -> Result<Reply> {
             AuditEntry {
                 actor: Some(user.id),
                 site: None,
-                action: "admin.login",
+                action: AuditAction::AdminLogin,
                 target_type: "admin_user",
                 target_id: user.id.to_string(),
                 details: format!("from {ip}"),
@@ -363,7 +363,7 @@ pub async fn change_password(admin: &Admin, req: &Request, auth: &Auth) -> Resul
                 AuditEntry {
                     actor: Some(user.id),
                     site: None,
-                    action: "admin.password",
+                    action: AuditAction::AdminPassword,
                     target_type: "admin_user",
                     target_id: user.id.to_string(),
                     details: "changed own password; other sessions and reset links ended".into(),

@@ -10,6 +10,7 @@ use super::error::{AdminError, Result};
 use super::reply::{Flash, Reply};
 use super::request::Request;
 use super::{sites, Admin};
+use crate::db::models::audit::AuditAction;
 use crate::db::models::message_log::{self, Cursor, LogEntry, LogFilter};
 use crate::db::models::{Message, MessageId, Participant, ParticipantId, Room, RoomId, SiteId};
 use crate::moderation;
@@ -241,7 +242,7 @@ pub async fn export(admin: &Admin, req: &Request, auth: &Auth, format: Format) -
         let _ = crate::db::models::audit::AuditEntry {
             actor,
             site: filter.site,
-            action: "messages.export",
+            action: AuditAction::MessagesExport,
             target_type: "messages",
             target_id: if csv { "csv" } else { "json" }.into(),
             details: audit_filter,

@@ -19,7 +19,7 @@ use super::reply::{Flash, Reply};
 use super::request::Request;
 use super::Admin;
 use crate::db::models::admin_password_reset::AdminPasswordReset;
-use crate::db::models::audit::AuditEntry;
+use crate::db::models::audit::{AuditAction, AuditEntry};
 use crate::db::models::{AdminUser, TokenProblem};
 use crate::db::now_ms;
 use crate::identity::password;
@@ -260,7 +260,7 @@ pub async fn reset(admin: &Admin, req: &Request) -> Result<Reply> {
                 AuditEntry {
                     actor: Some(user.id),
                     site: None,
-                    action: "admin.password_reset",
+                    action: AuditAction::AdminPasswordReset,
                     target_type: "admin_user",
                     target_id: user.id.to_string(),
                     details: format!(

@@ -8,7 +8,7 @@ use super::error::{AdminError, Result};
 use super::reply::{Flash, Reply};
 use super::request::Request;
 use super::Admin;
-use crate::db::models::audit::AuditEntry;
+use crate::db::models::audit::{AuditAction, AuditEntry};
 use crate::db::models::site::SiteSettings;
 use crate::db::models::{AdminUserId, RoomPolicy, Site, SiteId};
 use crate::db::{DbConn, DbError};
@@ -47,7 +47,7 @@ fn audit(
     conn: &mut DbConn,
     actor: Option<AdminUserId>,
     site: SiteId,
-    action: &str,
+    action: AuditAction,
     details: String,
 ) -> std::result::Result<(), DbError> {
     AuditEntry {
@@ -90,7 +90,7 @@ pub async fn create(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> 
             AuditEntry {
                 actor,
                 site: Some(site.id),
-                action: "site.create",
+                action: AuditAction::SiteCreate,
                 target_type: "site",
                 target_id: site.id.to_string(),
                 details: name,
@@ -122,7 +122,7 @@ pub async fn show(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
             "site": site,
             "origins": origins,
             "snippet": site.script_tag(&admin.public_url),
-            "open_policy": site.room_policy() == RoomPolicy::Open,
+            "open_policy": site.room_policy == RoomPolicy::Open,
             "can_edit": auth.is_admin(),
         }),
     )
@@ -135,10 +135,13 @@ pub async fn update(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> 
     let name = DisplayName::parse(req.text("name").unwrap_or_default(), "site names")
         .map_err(|e| AdminError::BadRequest(e.sentence()))?
         .into_inner();
-    let policy = match req.text("room_policy") {
-        Some("precreated") => RoomPolicy::Precreated,
-        _ => RoomPolicy::Open,
-    };
+    // Left out, it stays as it is; an unknown one is refused, never read as "open".
+    let policy: RoomPolicy = req
+        .text("room_policy")
+        .map(str::parse)
+        .transpose()
+        .map_err(|_| AdminError::BadRequest("Choose a room policy.".into()))?
+        .unwrap_or(site.room_policy);
     let max_rooms: i32 = req
         .field_as("max_rooms", "Room limit")?
         .unwrap_or(site.max_rooms);
@@ -155,7 +158,7 @@ pub async fn update(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> 
         guests_allowed: Some(req.checked("guests_allowed")),
         registration_allowed: Some(req.checked("registration_allowed")),
         verified_required: Some(req.checked("verified_required")),
-        room_policy: Some(policy.as_str().to_owned()),
+        room_policy: Some(policy),
         max_rooms: Some(max_rooms),
         max_message_chars: Some(max_chars),
     };
@@ -166,7 +169,7 @@ pub async fn update(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> 
         .db
         .run(move |conn| {
             settings.apply(conn, id)?;
-            audit(conn, actor, id, "site.update", details)
+            audit(conn, actor, id, AuditAction::SiteUpdate, details)
         })
         .await?;
     Ok(Reply::redirect(&format!("/admin/sites/{id}")).flash(Flash::Ok("Settings saved.".into())))
@@ -189,7 +192,13 @@ pub async fn add_origin(admin: &Admin, req: &Request, auth: &Auth) -> Result<Rep
         .run(move |conn| -> Result<_> {
             let added = site.add_origin(conn, &origin)?;
             if added {
-                audit(conn, actor, id, "site.origin_add", origin.to_string())?;
+                audit(
+                    conn,
+                    actor,
+                    id,
+                    AuditAction::SiteOriginAdd,
+                    origin.to_string(),
+                )?;
             }
             Ok(added)
         })
@@ -213,7 +222,13 @@ pub async fn remove_origin(admin: &Admin, req: &Request, auth: &Auth) -> Result<
         .db
         .run(move |conn| -> Result<_> {
             if site.remove_origin(conn, &origin)? {
-                audit(conn, actor, id, "site.origin_remove", origin.to_string())?;
+                audit(
+                    conn,
+                    actor,
+                    id,
+                    AuditAction::SiteOriginRemove,
+                    origin.to_string(),
+                )?;
             }
             Ok(())
         })
@@ -256,7 +271,7 @@ pub async fn rotate(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> 
                 conn,
                 actor,
                 s.id,
-                "site.rotate_secret",
+                AuditAction::SiteRotateSecret,
                 "new secret issued".into(),
             )?;
             Ok(secret)
@@ -286,9 +301,9 @@ pub async fn set_enabled(admin: &Admin, req: &Request, auth: &Auth) -> Result<Re
                 actor,
                 id,
                 if enabled {
-                    "site.enable"
+                    AuditAction::SiteEnable
                 } else {
-                    "site.disable"
+                    AuditAction::SiteDisable
                 },
                 String::new(),
             )

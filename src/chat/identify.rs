@@ -144,9 +144,7 @@ pub async fn identify(
                 }
                 Claim::ReturningGuest { id, rename } => match Participant::find(conn, id)? {
                     // Guest tokens only ever name guests; anything else is a forgery or stale.
-                    Some(mut p)
-                        if p.site_id == site_id && p.kind == ParticipantKind::Guest.as_str() =>
-                    {
+                    Some(mut p) if p.site_id == site_id && p.kind == ParticipantKind::Guest => {
                         // A kept name is checked again: a member or verified user
                         // may have taken it since.
                         let nick = rename.map_or(p.nick.clone(), Nickname::into_inner);

@@ -15,43 +15,12 @@ use std::ops::Range;
 use regex::{Regex, RegexBuilder};
 use unicode_normalization::char::decompose_compatible;
 
+pub use crate::db::models::word_filter::{FilterAction, FilterKind};
 use crate::db::models::WordFilter;
 use crate::input::names::is_invisible;
 
 /// Compiled patterns larger than this are refused.
 const MAX_COMPILED_BYTES: usize = 256 * 1024;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FilterAction {
-    Block,
-    Mask,
-}
-
-impl FilterAction {
-    pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "block" => Some(FilterAction::Block),
-            "mask" => Some(FilterAction::Mask),
-            _ => None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FilterKind {
-    Word,
-    Pattern,
-}
-
-impl FilterKind {
-    pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "word" => Some(FilterKind::Word),
-            "pattern" => Some(FilterKind::Pattern),
-            _ => None,
-        }
-    }
-}
 
 /// Text as the filter reads it, with the original byte range each of its
 /// bytes came from.
@@ -136,9 +105,9 @@ impl FilterSet {
         let rules = entries
             .iter()
             .filter_map(|e| {
-                let kind = FilterKind::parse(&e.kind)?;
-                let action = FilterAction::parse(&e.action)?;
-                compile(kind, &e.pattern).ok().map(|re| (re, kind, action))
+                compile(e.kind, &e.pattern)
+                    .ok()
+                    .map(|re| (re, e.kind, e.action))
             })
             .collect();
         FilterSet { rules }
@@ -209,9 +178,9 @@ mod tests {
         WordFilter {
             id: WordFilterId(1),
             site_id: SiteId(1),
-            kind: kind.into(),
+            kind: kind.parse().unwrap(),
             pattern: pattern.into(),
-            action: action.into(),
+            action: action.parse().unwrap(),
             created_by: None,
             created_at: 0,
         }

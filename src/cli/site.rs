@@ -2,7 +2,7 @@ use anyhow::{anyhow, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use serde::Serialize;
 
-use crate::db::models::audit::AuditEntry;
+use crate::db::models::audit::{AuditAction, AuditEntry};
 use crate::db::models::site::SiteSettings;
 use crate::db::models::{Room, RoomPolicy, Site};
 use crate::db::{Db, DbConn};
@@ -162,7 +162,7 @@ pub fn run(db: &Db, command: &Command) -> anyhow::Result<()> {
         Command::RotateSecret(opts) => {
             let site = find(conn, &opts.key)?;
             let secret = site.rotate_secret(conn)?;
-            audit(conn, &site, "site.rotate_secret", String::new())?;
+            audit(conn, &site, AuditAction::SiteRotateSecret, String::new())?;
             println!(
                 "new secret for {} (shown once, store it now):\n{secret}",
                 site.public_key
@@ -173,7 +173,7 @@ pub fn run(db: &Db, command: &Command) -> anyhow::Result<()> {
             let site = find(conn, &opts.key)?;
             let origin = Origin::parse(&opts.origin)?;
             if site.add_origin(conn, &origin)? {
-                audit(conn, &site, "site.add_origin", origin.to_string())?;
+                audit(conn, &site, AuditAction::SiteAddOrigin, origin.to_string())?;
                 println!("{} now allows {origin}", site.public_key);
             } else {
                 println!("{} already allows {origin}", site.public_key);
@@ -186,7 +186,12 @@ pub fn run(db: &Db, command: &Command) -> anyhow::Result<()> {
             if !site.remove_origin(conn, &origin)? {
                 bail!("{} does not allow {origin}", site.public_key);
             }
-            audit(conn, &site, "site.remove_origin", origin.to_string())?;
+            audit(
+                conn,
+                &site,
+                AuditAction::SiteRemoveOrigin,
+                origin.to_string(),
+            )?;
             println!("{} no longer allows {origin}", site.public_key);
             Ok(())
         }
@@ -199,7 +204,7 @@ pub fn run(db: &Db, command: &Command) -> anyhow::Result<()> {
                 bail!("room {name} already exists on {}", site.public_key);
             }
             Room::create(conn, site.id, name.as_str())?;
-            audit(conn, &site, "room.create", name.to_string())?;
+            audit(conn, &site, AuditAction::RoomCreate, name.to_string())?;
             println!("created room {name} on {}", site.public_key);
             Ok(())
         }
@@ -211,9 +216,9 @@ pub fn run(db: &Db, command: &Command) -> anyhow::Result<()> {
                 conn,
                 &site,
                 if enable {
-                    "site.enable"
+                    AuditAction::SiteEnable
                 } else {
-                    "site.disable"
+                    AuditAction::SiteDisable
                 },
                 String::new(),
             )?;
@@ -232,7 +237,12 @@ pub(super) fn find(conn: &mut DbConn, key: &str) -> anyhow::Result<Site> {
         .ok_or_else(|| anyhow!("unknown site {key:?} (list them with: chatctl site list; keys look like {EXAMPLE_KEY})"))
 }
 
-fn audit(conn: &mut DbConn, site: &Site, action: &str, details: String) -> anyhow::Result<()> {
+fn audit(
+    conn: &mut DbConn,
+    site: &Site,
+    action: AuditAction,
+    details: String,
+) -> anyhow::Result<()> {
     AuditEntry {
         actor: None,
         site: Some(site.id),
@@ -256,7 +266,7 @@ fn create(conn: &mut DbConn, opts: &CreateOpts) -> anyhow::Result<()> {
     origins.sort();
     origins.dedup();
     let site = Site::create(conn, name, &origins, false)?;
-    audit(conn, &site, "site.create", name.to_owned())?;
+    audit(conn, &site, AuditAction::SiteCreate, name.to_owned())?;
     let tag = site.script_tag(&opts.output.public_url);
     if opts.output.json {
         return super::print_json(&serde_json::json!({
@@ -379,13 +389,9 @@ fn set(conn: &mut DbConn, opts: &SetOpts) -> anyhow::Result<()> {
         guests_allowed: opts.guests,
         registration_allowed: opts.registration,
         verified_required: opts.verified_required,
-        room_policy: opts.room_policy.map(|p| {
-            match p {
-                PolicyArg::Open => RoomPolicy::Open,
-                PolicyArg::Precreated => RoomPolicy::Precreated,
-            }
-            .as_str()
-            .to_owned()
+        room_policy: opts.room_policy.map(|p| match p {
+            PolicyArg::Open => RoomPolicy::Open,
+            PolicyArg::Precreated => RoomPolicy::Precreated,
         }),
         max_rooms: opts.max_rooms,
         max_message_chars: opts.max_message_chars,
@@ -394,7 +400,12 @@ fn set(conn: &mut DbConn, opts: &SetOpts) -> anyhow::Result<()> {
         bail!("nothing to change: pass at least one setting (see chatctl site set --help)");
     }
     settings.apply(conn, site.id)?;
-    audit(conn, &site, "site.settings", format!("{settings:?}"))?;
+    audit(
+        conn,
+        &site,
+        AuditAction::SiteSettings,
+        format!("{settings:?}"),
+    )?;
     println!("updated {}", site.public_key);
     Ok(())
 }

@@ -1,10 +1,10 @@
 use std::io::{BufRead, IsTerminal};
 
 use anyhow::{anyhow, bail, Context};
-use clap::{Args, Subcommand};
+use clap::{Args, Subcommand, ValueEnum};
 use serde::Serialize;
 
-use crate::db::models::audit::AuditEntry;
+use crate::db::models::audit::{AuditAction, AuditEntry};
 use crate::db::models::{AdminUser, Role, Site};
 use crate::db::{Db, DbConn, DbError};
 use crate::identity::password;
@@ -33,6 +33,27 @@ pub enum Command {
     Enable(EmailOpts),
 }
 
+/// `--role`: the command line's own names for [`Role`] (clap stays out of `db`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RoleArg {
+    /// Manages everything, admin accounts included.
+    Owner,
+    /// Manages every site, not accounts.
+    Admin,
+    /// Moderates only the sites given with --site.
+    Moderator,
+}
+
+impl From<RoleArg> for Role {
+    fn from(arg: RoleArg) -> Role {
+        match arg {
+            RoleArg::Owner => Role::Owner,
+            RoleArg::Admin => Role::Admin,
+            RoleArg::Moderator => Role::Moderator,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct CreateOpts {
     #[arg(long)]
@@ -41,7 +62,7 @@ pub struct CreateOpts {
     #[arg(long)]
     pub name: String,
     #[arg(long, value_enum)]
-    pub role: Role,
+    pub role: RoleArg,
     /// Site a moderator may moderate (public key); repeat for several. Required for moderators.
     #[arg(long = "site", value_name = "KEY")]
     pub sites: Vec<String>,
@@ -116,13 +137,14 @@ fn create(conn: &mut DbConn, opts: &CreateOpts) -> anyhow::Result<()> {
     let email = Email::parse(&opts.email)?;
     let name = DisplayName::parse(&opts.name, "names")?;
     let name = name.as_str();
+    let role = Role::from(opts.role);
     if AdminUser::name_taken(conn, name)? {
         bail!("another admin account has the name {name:?}, or one that looks like it");
     }
-    if opts.role == Role::Moderator && opts.sites.is_empty() {
+    if role == Role::Moderator && opts.sites.is_empty() {
         bail!("a moderator needs at least one --site KEY to moderate");
     }
-    if opts.role != Role::Moderator && !opts.sites.is_empty() {
+    if role != Role::Moderator && !opts.sites.is_empty() {
         bail!("--site only applies to moderators: owners and admins see every site");
     }
     let mut site_ids = Vec::new();
@@ -135,14 +157,14 @@ fn create(conn: &mut DbConn, opts: &CreateOpts) -> anyhow::Result<()> {
     }
     let password = read_password(opts.password_stdin)?;
     let hash = password::hash(&password)?;
-    let user = match AdminUser::create(conn, email.as_str(), name, &hash, opts.role, &site_ids) {
+    let user = match AdminUser::create(conn, email.as_str(), name, &hash, role, &site_ids) {
         Err(DbError::Conflict(_)) => bail!("an admin account with email {email} already exists"),
         other => other?,
     };
     AuditEntry {
         actor: None,
         site: None,
-        action: "user.create",
+        action: AuditAction::UserCreate,
         target_type: "admin_user",
         target_id: user.id.to_string(),
         details: format!("{} ({})", user.email, user.role),
@@ -195,7 +217,7 @@ fn set_password(conn: &mut DbConn, opts: &PasswordOpts) -> anyhow::Result<()> {
         AuditEntry {
             actor: None,
             site: None,
-            action: "user.set_password",
+            action: AuditAction::UserSetPassword,
             target_type: "admin_user",
             target_id: user.id.to_string(),
             details: format!("{}; sessions and reset links ended", user.email),
@@ -218,9 +240,9 @@ fn set_disabled(conn: &mut DbConn, email: &str, disabled: bool) -> anyhow::Resul
         actor: None,
         site: None,
         action: if disabled {
-            "user.disable"
+            AuditAction::UserDisable
         } else {
-            "user.enable"
+            AuditAction::UserEnable
         },
         target_type: "admin_user",
         target_id: user.id.to_string(),

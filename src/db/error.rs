@@ -10,7 +10,7 @@ pub enum DbError {
     Connect(#[from] diesel::ConnectionError),
     #[error("database pool: {0}")]
     Pool(r2d2::Error),
-    #[error("query failed: {0}")]
+    #[error("query failed: {}", with_causes(.0))]
     Query(diesel::result::Error),
     /// A uniqueness constraint rejected the write (duplicate email, site key...).
     #[error("already exists: {0}")]
@@ -34,6 +34,21 @@ impl From<diesel::result::Error> for DbError {
             other => DbError::Query(other),
         }
     }
+}
+
+/// An error with its causes: diesel names only the field it could not read
+/// (`Error deserializing field 'room_policy'`), the cause says why.
+fn with_causes(err: &diesel::result::Error) -> String {
+    let mut text = err.to_string();
+    let mut cause = std::error::Error::source(err);
+    while let Some(c) = cause {
+        let line = c.to_string();
+        if !text.contains(&line) {
+            text = format!("{text}: {line}");
+        }
+        cause = c.source();
+    }
+    text
 }
 
 impl DbError {

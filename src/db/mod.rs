@@ -9,6 +9,7 @@ pub mod error;
 pub mod migrate;
 pub mod models;
 pub mod schema;
+pub mod text_enum;
 
 use std::path::PathBuf;
 use std::time::Duration;

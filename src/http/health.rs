@@ -1,6 +1,3 @@
-//! `GET /healthz` (database, broker and shutdown state as JSON; 503 when not
-//! serving) and `GET /metrics` (Prometheus text format).
-
 use warp::http::StatusCode;
 use warp::{Filter, Reply};
 

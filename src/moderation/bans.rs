@@ -8,6 +8,7 @@ use ipnet::IpNet;
 use super::{audit, Actor, ModerationError, Result};
 use crate::chat::protocol::CloseReason;
 use crate::chat::Chat;
+use crate::db::models::audit::AuditAction;
 use crate::db::models::{Ban, BanId, NewBan, Participant, ParticipantId, SiteId};
 use crate::db::now_ms;
 
@@ -96,7 +97,7 @@ pub async fn ban(chat: &Chat, actor: Actor, req: BanRequest) -> Result<Ban> {
                     conn,
                     actor,
                     ban.site_id,
-                    "ban.create",
+                    AuditAction::BanCreate,
                     ("ban", ban.id.to_string()),
                     target,
                 )?;
@@ -155,7 +156,7 @@ pub async fn unban(chat: &Chat, actor: Actor, id: BanId) -> Result<()> {
                     conn,
                     actor,
                     ban.site_id,
-                    "ban.revoke",
+                    AuditAction::BanRevoke,
                     ("ban", id.to_string()),
                     describe(&ban),
                 )?;

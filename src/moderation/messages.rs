@@ -7,9 +7,10 @@ use super::{audit, Actor, ModerationError, Result};
 use crate::chat::protocol::ServerFrame;
 use crate::chat::writer::Post;
 use crate::chat::Chat;
+use crate::db::models::audit::AuditAction;
 use crate::db::models::{
-    HeldMessage, HeldMessageId, Message, MessageId, Participant, ParticipantId, Report, Room,
-    RoomId,
+    report::Resolution, HeldMessage, HeldMessageId, Message, MessageId, Participant, ParticipantId,
+    Report, Room, RoomId,
 };
 
 /// Tells every open widget in the room, on every instance, to remove these messages.
@@ -42,14 +43,14 @@ pub async fn delete_message(chat: &Chat, actor: Actor, id: MessageId) -> Result<
                 if !Message::mark_deleted(conn, id)? {
                     return Err(ModerationError::NotFound);
                 }
-                Report::resolve_for_message(conn, id, actor, "deleted")?;
+                Report::resolve_for_message(conn, id, actor, Resolution::Deleted)?;
                 let room = Room::find(conn, message.room_id)?;
                 let excerpt: String = message.body.chars().take(80).collect();
                 audit(
                     conn,
                     actor,
                     Some(message.site_id),
-                    "message.delete",
+                    AuditAction::MessageDelete,
                     ("message", id.to_string()),
                     format!(
                         "in {} by participant {}: {excerpt}",
@@ -72,7 +73,7 @@ pub async fn delete_all_by(chat: &Chat, actor: Actor, participant: ParticipantId
             conn.write_transaction(|conn| -> Result<_> {
                 let who = Participant::find(conn, participant)?.ok_or(ModerationError::NotFound)?;
                 let gone = Message::mark_deleted_by_participant(conn, participant)?;
-                Report::resolve_for_author(conn, participant, actor, "deleted")?;
+                Report::resolve_for_author(conn, participant, actor, Resolution::Deleted)?;
                 let mut names: HashMap<RoomId, String> = HashMap::new();
                 let mut deleted = Vec::with_capacity(gone.len());
                 for (room, seq) in gone {
@@ -85,7 +86,7 @@ pub async fn delete_all_by(chat: &Chat, actor: Actor, participant: ParticipantId
                     conn,
                     actor,
                     Some(who.site_id),
-                    "participant.delete_messages",
+                    AuditAction::ParticipantDeleteMessages,
                     ("participant", participant.to_string()),
                     format!("{} messages of {}", deleted.len(), who.nick),
                 )?;
@@ -115,7 +116,7 @@ pub async fn approve(chat: &Chat, actor: Actor, id: HeldMessageId) -> Result<()>
                     conn,
                     actor,
                     Some(held.site_id),
-                    "held.approve",
+                    AuditAction::HeldApprove,
                     ("held_message", id.to_string()),
                     excerpt,
                 )?;
@@ -151,7 +152,7 @@ pub async fn reject(chat: &Chat, actor: Actor, id: HeldMessageId) -> Result<()> 
                     conn,
                     actor,
                     Some(held.site_id),
-                    "held.reject",
+                    AuditAction::HeldReject,
                     ("held_message", id.to_string()),
                     excerpt,
                 )?;
@@ -175,12 +176,12 @@ pub async fn dismiss_report(
                 if report.resolved_at.is_some() {
                     return Err(ModerationError::NotFound);
                 }
-                Report::resolve_for_message(conn, message.id, actor, "dismissed")?;
+                Report::resolve_for_message(conn, message.id, actor, Resolution::Dismissed)?;
                 audit(
                     conn,
                     actor,
                     Some(report.site_id),
-                    "report.dismiss",
+                    AuditAction::ReportDismiss,
                     ("report", id.to_string()),
                     format!("message {}", message.id),
                 )?;

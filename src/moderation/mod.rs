@@ -13,7 +13,7 @@ pub mod word_filters;
 
 use thiserror::Error;
 
-use crate::db::models::audit::AuditEntry;
+use crate::db::models::audit::{AuditAction, AuditEntry};
 use crate::db::models::{AdminUserId, SiteId};
 use crate::db::{DbConn, DbError};
 
@@ -47,7 +47,7 @@ fn audit(
     conn: &mut DbConn,
     actor: Actor,
     site: Option<SiteId>,
-    action: &str,
+    action: AuditAction,
     target: (&str, String),
     details: String,
 ) -> std::result::Result<(), DbError> {

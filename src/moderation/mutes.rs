@@ -2,6 +2,7 @@
 
 use super::{audit, Actor, ModerationError, Result};
 use crate::chat::Chat;
+use crate::db::models::audit::AuditAction;
 use crate::db::models::{Mute, Participant, ParticipantId};
 use crate::db::now_ms;
 
@@ -32,7 +33,7 @@ pub async fn mute(
                     conn,
                     actor,
                     Some(who.site_id),
-                    "participant.mute",
+                    AuditAction::ParticipantMute,
                     ("participant", participant.to_string()),
                     format!("{} for {minutes} min: {reason}", who.nick),
                 )?;
@@ -56,7 +57,7 @@ pub async fn unmute(chat: &Chat, actor: Actor, participant: ParticipantId) -> Re
                     conn,
                     actor,
                     Some(who.site_id),
-                    "participant.unmute",
+                    AuditAction::ParticipantUnmute,
                     ("participant", participant.to_string()),
                     who.nick,
                 )?;

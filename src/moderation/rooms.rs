@@ -6,6 +6,7 @@
 use super::{audit, Actor, ModerationError, Result};
 use crate::chat::protocol::CloseReason;
 use crate::chat::Chat;
+use crate::db::models::audit::AuditAction;
 use crate::db::models::room::RoomSettings;
 use crate::db::models::{Room, RoomId, Site, SiteId};
 use crate::db::{now_ms, DbConn};
@@ -34,7 +35,7 @@ pub async fn update(chat: &Chat, actor: Actor, room: RoomId, settings: RoomSetti
                     conn,
                     actor,
                     Some(found.site_id),
-                    "room.update",
+                    AuditAction::RoomUpdate,
                     ("room", room.to_string()),
                     format!(
                         "{}: slow mode {} s, locked {}, approve first {}, max chars {}",
@@ -73,7 +74,7 @@ pub async fn create(chat: &Chat, actor: Actor, site: SiteId, name: &str) -> Resu
                     conn,
                     actor,
                     Some(site),
-                    "room.create",
+                    AuditAction::RoomCreate,
                     ("room", room.id.to_string()),
                     room.name.clone(),
                 )?;
@@ -93,7 +94,7 @@ pub fn delete_in(conn: &mut DbConn, actor: Actor, room: RoomId) -> Result<Room> 
             conn,
             actor,
             Some(found.site_id),
-            "room.delete",
+            AuditAction::RoomDelete,
             ("room", room.to_string()),
             format!("{} ({} messages)", found.name, found.last_seq),
         )?;
@@ -147,7 +148,7 @@ pub fn prune_in(
                 conn,
                 actor,
                 Some(site),
-                "room.prune",
+                AuditAction::RoomPrune,
                 ("site", site.to_string()),
                 format!("{} unused rooms: {}", doomed.len(), names.join(", ")),
             )?;

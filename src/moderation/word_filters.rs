@@ -4,6 +4,7 @@
 use super::{audit, Actor, ModerationError, Result};
 use crate::chat::word_filter::{compile, FilterAction, FilterKind};
 use crate::chat::Chat;
+use crate::db::models::audit::AuditAction;
 use crate::db::models::{SiteId, WordFilter, WordFilterId};
 use crate::db::DbError;
 
@@ -15,41 +16,42 @@ pub async fn add(
     pattern: &str,
     action: &str,
 ) -> Result<WordFilter> {
-    let kind_parsed = FilterKind::parse(kind)
-        .ok_or_else(|| ModerationError::Invalid("Choose a word or a pattern.".into()))?;
-    FilterAction::parse(action)
-        .ok_or_else(|| ModerationError::Invalid("Choose block or mask.".into()))?;
+    let kind: FilterKind = kind
+        .parse()
+        .map_err(|_| ModerationError::Invalid("Choose a word or a pattern.".into()))?;
+    let action: FilterAction = action
+        .parse()
+        .map_err(|_| ModerationError::Invalid("Choose block or mask.".into()))?;
     let pattern = pattern.trim().to_owned();
     if pattern.is_empty() || pattern.chars().count() > 200 {
         return Err(ModerationError::Invalid(
             "Entries are 1 to 200 characters.".into(),
         ));
     }
-    compile(kind_parsed, &pattern).map_err(ModerationError::Invalid)?;
-    let (kind, action) = (kind.to_owned(), action.to_owned());
-    let entry = chat
-        .db
-        .run(move |conn| {
-            conn.write_transaction(|conn| -> Result<_> {
-                let entry = WordFilter::create(conn, site, &kind, &pattern, &action, actor)
-                    .map_err(|e| match e {
-                        DbError::Conflict(_) => {
-                            ModerationError::Invalid("This entry is already in the filter.".into())
-                        }
-                        other => other.into(),
-                    })?;
-                audit(
-                    conn,
-                    actor,
-                    Some(site),
-                    "filter.add",
-                    ("word_filter", entry.id.to_string()),
-                    format!("{kind} {pattern:?} → {action}"),
-                )?;
-                Ok(entry)
+    compile(kind, &pattern).map_err(ModerationError::Invalid)?;
+    let entry =
+        chat.db
+            .run(move |conn| {
+                conn.write_transaction(|conn| -> Result<_> {
+                    let entry = WordFilter::create(conn, site, kind, &pattern, action, actor)
+                        .map_err(|e| match e {
+                            DbError::Conflict(_) => ModerationError::Invalid(
+                                "This entry is already in the filter.".into(),
+                            ),
+                            other => other.into(),
+                        })?;
+                    audit(
+                        conn,
+                        actor,
+                        Some(site),
+                        AuditAction::FilterAdd,
+                        ("word_filter", entry.id.to_string()),
+                        format!("{kind} {pattern:?} → {action}"),
+                    )?;
+                    Ok(entry)
+                })
             })
-        })
-        .await?;
+            .await?;
     chat.rules.invalidate_filters(site);
     chat.tell_others(crate::chat::cluster::Control::FiltersChanged { site });
     Ok(entry)
@@ -66,7 +68,7 @@ pub async fn remove(chat: &Chat, actor: Actor, id: WordFilterId) -> Result<SiteI
                     conn,
                     actor,
                     Some(entry.site_id),
-                    "filter.remove",
+                    AuditAction::FilterRemove,
                     ("word_filter", id.to_string()),
                     format!("{} {:?}", entry.kind, entry.pattern),
                 )?;

@@ -64,7 +64,14 @@ pub async fn seed(app: &TestApp, nick: &str, text: &str) -> Seeded {
                 None,
             )?;
             let held = HeldMessage::queue(conn, Some(&[site_id]), 10)?[0].0.id;
-            let filter = WordFilter::create(conn, site_id, "word", "darn", "mask", None)?;
+            let filter = WordFilter::create(
+                conn,
+                site_id,
+                FilterKind::Word,
+                "darn",
+                FilterAction::Mask,
+                None,
+            )?;
             Report::file(conn, site_id, message, p.id, &format!("report of {nick}"))?;
             let report = Report::list(conn, Some(&[site_id]), true, 10)?[0].0.id;
             Ok((room, p, message, ban.id, held, filter.id, report))

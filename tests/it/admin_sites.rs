@@ -163,3 +163,28 @@ async fn templates_dir_overrides_built_in_templates_and_reloads() {
     // Pages not overridden still come from the binary.
     assert!(panel.get("/admin").await.body.contains("Dashboard"));
 }
+
+/// A text column holds only names its enum knows: anything else is an error
+/// when read, never a silent default (an unknown room policy used to read as
+/// `open`, letting visitors create rooms on a site meant to be pre-created).
+#[tokio::test]
+async fn an_unknown_stored_room_policy_is_an_error_not_open() {
+    let app = spawn_app().await;
+    let site = app.site(&["https://blog.example"]).await;
+    let id = site.id;
+    let read = app
+        .db
+        .run(move |conn| {
+            chatctl::with_backend!(conn, c => diesel::RunQueryDsl::execute(
+                diesel::sql_query(format!("UPDATE sites SET room_policy = 'closed' WHERE id = {id}")),
+                c
+            ))?;
+            Site::find(conn, id)
+        })
+        .await;
+    let err = read.expect_err("an unknown room policy must not load");
+    assert!(
+        err.to_string().contains(r#"unknown room policy "closed""#),
+        "{err}"
+    );
+}

@@ -2,7 +2,7 @@
 //! `<script>` or `{{` shows as text.
 
 use chatctl::db::models::site::SiteSettings;
-use chatctl::db::models::Role;
+use chatctl::db::models::{FilterAction, FilterKind, Role};
 use reqwest::StatusCode;
 
 use crate::admin_roles::seed;
@@ -28,9 +28,9 @@ async fn payloads_are_escaped_on_every_page() {
             chatctl::db::models::WordFilter::create(
                 conn,
                 site,
-                "word",
+                FilterKind::Word,
                 "<i>bad</i>",
-                "mask",
+                FilterAction::Mask,
                 None,
             )?;
             Ok(())

@@ -1,14 +1,14 @@
 //! The audit log's "who" filter shows a moderator only the accounts that acted
 //! on their sites, never every admin's email (issue 12, item 11).
 
-use chatctl::db::models::audit::AuditEntry;
+use chatctl::db::models::audit::{AuditAction, AuditEntry};
 use chatctl::db::models::{AdminUserId, Role, SiteId};
 use reqwest::StatusCode;
 
 use crate::common::*;
 use crate::panel::*;
 
-async fn acted(app: &TestApp, actor: AdminUserId, site: Option<SiteId>, action: &'static str) {
+async fn acted(app: &TestApp, actor: AdminUserId, site: Option<SiteId>, action: AuditAction) {
     app.db
         .run(move |conn| {
             AuditEntry {
@@ -55,11 +55,11 @@ async fn a_moderator_sees_only_the_actors_of_their_sites() {
     let colleague = account(&app, "colleague@example.com", Role::Moderator, &[a.id]).await;
     let mod_b = account(&app, "mod-b@example.com", Role::Moderator, &[b.id]).await;
     let both = account(&app, "both@example.com", Role::Moderator, &[a.id, b.id]).await;
-    acted(&app, colleague.id, Some(a.id), "ban.create").await;
-    acted(&app, both.id, Some(b.id), "ban.create").await;
-    acted(&app, mod_b.id, Some(b.id), "ban.create").await;
-    acted(&app, owner.id, None, "site.create").await;
-    acted(&app, owner.id, Some(b.id), "site.update").await;
+    acted(&app, colleague.id, Some(a.id), AuditAction::BanCreate).await;
+    acted(&app, both.id, Some(b.id), AuditAction::BanCreate).await;
+    acted(&app, mod_b.id, Some(b.id), AuditAction::BanCreate).await;
+    acted(&app, owner.id, None, AuditAction::SiteCreate).await;
+    acted(&app, owner.id, Some(b.id), AuditAction::SiteUpdate).await;
     let _ = (quiet_admin, mod_a);
 
     let mut m = Panel::login(&app, "mod-a@example.com").await;
@@ -80,7 +80,7 @@ async fn a_moderator_sees_only_the_actors_of_their_sites() {
     assert!(!page.body.contains("mod-b@example.com"), "{}", page.body);
 
     // The account that moderates both sees the actors of both; an owner sees everyone.
-    acted(&app, both.id, Some(a.id), "ban.delete").await;
+    acted(&app, both.id, Some(a.id), AuditAction::BanRevoke).await;
     let mut m = Panel::login(&app, "both@example.com").await;
     let mut seen = offered(&m.get("/admin/audit").await.body);
     seen.sort();

@@ -22,7 +22,6 @@ mod faults;
 mod fuzz;
 mod identity;
 mod input;
-mod layers;
 mod mailbox;
 mod names;
 mod operations;

@@ -329,7 +329,7 @@ async fn rooms_per_site_and_precreated_policy() {
     app.configure_site(
         &site,
         SiteSettings {
-            room_policy: Some("precreated".into()),
+            room_policy: Some(chatctl::db::models::RoomPolicy::Precreated),
             max_rooms: Some(100),
             ..Default::default()
         },

@@ -42,7 +42,7 @@ impl Session {
         let who = who(&participant);
         self.chat.hub.identify(self.handle.id, participant.id);
         // Only guests get a guest token: it must never stand in for a verified identity.
-        let guest_token = (participant.kind == ParticipantKind::Guest.as_str())
+        let guest_token = (participant.kind == ParticipantKind::Guest)
             .then(|| self.chat.guest_tokens.issue(participant.id, self.site.id));
         let limits = &self.chat.limits;
         self.reply(ServerFrame::Ready {

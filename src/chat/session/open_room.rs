@@ -18,7 +18,7 @@ impl Session {
         if let Some(room) = found {
             return Ok(room);
         }
-        if self.site.room_policy() == RoomPolicy::Precreated {
+        if self.site.room_policy == RoomPolicy::Precreated {
             return Err(Refusal::new(
                 ErrorCode::RoomNotFound,
                 format!("Room {:?} does not exist on this site.", name.as_str()),

@@ -15,7 +15,7 @@ pub struct AdminUser {
     pub name: String,
     #[serde(skip)]
     pub password_hash: String,
-    pub role: String,
+    pub role: Role,
     pub disabled: bool,
     pub created_at: i64,
     pub last_login_at: Option<i64>,
@@ -23,31 +23,13 @@ pub struct AdminUser {
     pub notify_reports: bool,
 }
 
-/// What an admin account may do: owners manage everything including accounts,
-/// admins all sites, moderators only their assigned sites.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Role {
-    Owner,
-    Admin,
-    Moderator,
-}
-
-impl Role {
-    pub fn parse(raw: &str) -> Option<Role> {
-        match raw {
-            "owner" => Some(Role::Owner),
-            "admin" => Some(Role::Admin),
-            "moderator" => Some(Role::Moderator),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Owner => "owner",
-            Role::Admin => "admin",
-            Role::Moderator => "moderator",
-        }
+crate::text_enum! {
+    /// What an admin account may do: owners manage everything including accounts,
+    /// admins all sites, moderators only their assigned sites.
+    pub enum Role as "role" {
+        Owner = "owner",
+        Admin = "admin",
+        Moderator = "moderator",
     }
 }
 
@@ -67,7 +49,7 @@ impl AdminUser {
                     admin_users::email.eq(email),
                     admin_users::name.eq(name),
                     admin_users::password_hash.eq(password_hash),
-                    admin_users::role.eq(role.as_str()),
+                    admin_users::role.eq(role),
                     admin_users::created_at.eq(now),
                 ))
                 .returning(AdminUser::as_returning())
@@ -140,14 +122,6 @@ impl AdminUser {
         with_backend!(conn, c => admin_users::table.find(id).select(AdminUser::as_select()).first(c).optional())
     }
 
-    pub fn role(&self) -> Role {
-        match self.role.as_str() {
-            "owner" => Role::Owner,
-            "admin" => Role::Admin,
-            _ => Role::Moderator,
-        }
-    }
-
     /// Ids of the sites a moderator is assigned to.
     pub fn site_ids(&self, conn: &mut DbConn) -> Result<Vec<SiteId>, DbError> {
         with_backend!(conn, c => admin_user_sites::table
@@ -203,7 +177,7 @@ impl AdminUser {
             .filter(admin_users::notify_reports.eq(true))
             .filter(
                 admin_users::role
-                    .eq_any([Role::Owner.as_str(), Role::Admin.as_str()])
+                    .eq_any([Role::Owner, Role::Admin])
                     .or(admin_users::id.eq_any(assigned)),
             )
             .select(AdminUser::as_select())

@@ -6,12 +6,52 @@ use crate::db::schema::{admin_users, audit_log};
 use crate::db::{now_ms, DbConn, DbError};
 use crate::with_backend;
 
+crate::text_enum! {
+    /// What an audit line records, by its stored name (`area.verb`).
+    pub enum AuditAction as "audit action" {
+        AdminLogin = "admin.login",
+        AdminPassword = "admin.password",
+        AdminPasswordReset = "admin.password_reset",
+        BanCreate = "ban.create",
+        BanRevoke = "ban.revoke",
+        FilterAdd = "filter.add",
+        FilterRemove = "filter.remove",
+        HeldApprove = "held.approve",
+        HeldReject = "held.reject",
+        MessageDelete = "message.delete",
+        MessagesExport = "messages.export",
+        ParticipantDeleteMessages = "participant.delete_messages",
+        ParticipantMute = "participant.mute",
+        ParticipantUnmute = "participant.unmute",
+        ReportDismiss = "report.dismiss",
+        RoomCreate = "room.create",
+        RoomDelete = "room.delete",
+        RoomPrune = "room.prune",
+        RoomUpdate = "room.update",
+        SiteAddOrigin = "site.add_origin",
+        SiteCreate = "site.create",
+        SiteDisable = "site.disable",
+        SiteEnable = "site.enable",
+        SiteOriginAdd = "site.origin_add",
+        SiteOriginRemove = "site.origin_remove",
+        SiteRemoveOrigin = "site.remove_origin",
+        SiteRotateSecret = "site.rotate_secret",
+        SiteSettings = "site.settings",
+        SiteUpdate = "site.update",
+        UserCreate = "user.create",
+        UserDisable = "user.disable",
+        UserEnable = "user.enable",
+        UserSetPassword = "user.set_password",
+        UserSites = "user.sites",
+    }
+}
+
 /// One line of the audit log: who did what to which target.
 pub struct AuditEntry<'a> {
     /// `None` when the action came from the command line.
     pub actor: Option<AdminUserId>,
     pub site: Option<SiteId>,
-    pub action: &'a str,
+    pub action: AuditAction,
     pub target_type: &'a str,
     pub target_id: String,
     pub details: String,
@@ -41,7 +81,7 @@ pub struct AuditRow {
     pub id: i64,
     pub admin_user_id: Option<AdminUserId>,
     pub site_id: Option<SiteId>,
-    pub action: String,
+    pub action: AuditAction,
     pub target_type: String,
     pub target_id: String,
     pub details: String,

@@ -64,4 +64,4 @@ pub use participant::{Participant, ParticipantKind};
 pub use report::Report;
 pub use room::Room;
 pub use site::{RoomPolicy, Site};
-pub use word_filter::WordFilter;
+pub use word_filter::{FilterAction, FilterKind, WordFilter};

@@ -4,7 +4,7 @@
 
 use diesel::prelude::*;
 
-use super::SiteId;
+use super::{ParticipantKind, SiteId};
 use crate::db::schema::{accounts, participants};
 use crate::db::{DbConn, DbError};
 use crate::input::NameKey;
@@ -36,7 +36,7 @@ pub fn taken(conn: &mut DbConn, site: SiteId, key: &NameKey) -> Result<bool, DbE
 pub fn backfill(conn: &mut DbConn) -> Result<usize, DbError> {
     let people: Vec<(i64, String)> = with_backend!(conn, c => participants::table
         .filter(participants::name_key.is_null())
-        .filter(participants::kind.ne("guest"))
+        .filter(participants::kind.ne(ParticipantKind::Guest))
         .select((participants::id, participants::nick))
         .load(c))?;
     for (id, nick) in &people {

@@ -14,7 +14,7 @@ use crate::with_backend;
 pub struct Participant {
     pub id: ParticipantId,
     pub site_id: SiteId,
-    pub kind: String,
+    pub kind: ParticipantKind,
     pub external_id: Option<String>,
     pub nick: String,
     pub last_ip: Option<String>,
@@ -29,20 +29,15 @@ pub struct Participant {
     pub name_key_exact: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ParticipantKind {
-    Guest,
-    Verified,
-    Member,
-}
-
-impl ParticipantKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ParticipantKind::Guest => "guest",
-            ParticipantKind::Verified => "verified",
-            ParticipantKind::Member => "member",
-        }
+crate::text_enum! {
+    /// How a participant proved who they are.
+    pub enum ParticipantKind as "participant kind" {
+        /// A nickname, kept by a signed guest token.
+        Guest = "guest",
+        /// A user verified by the host site (JWT signed with the site secret).
+        Verified = "verified",
+        /// A registered account with a confirmed email.
+        Member = "member",
     }
 }
 
@@ -57,7 +52,7 @@ impl Participant {
         with_backend!(conn, c => diesel::insert_into(participants::table)
             .values((
                 participants::site_id.eq(site_id),
-                participants::kind.eq(ParticipantKind::Guest.as_str()),
+                participants::kind.eq(ParticipantKind::Guest),
                 participants::nick.eq(nick),
                 participants::last_ip.eq(ip),
                 participants::created_at.eq(now),
@@ -83,7 +78,7 @@ impl Participant {
         let key = NameKey::of(nick);
         let existing = with_backend!(conn, c => participants::table
             .filter(participants::site_id.eq(site_id))
-            .filter(participants::kind.eq(kind.as_str()))
+            .filter(participants::kind.eq(kind))
             .filter(participants::external_id.eq(external_id))
             .select(Participant::as_select())
             .first(c)
@@ -104,7 +99,7 @@ impl Participant {
         let inserted = with_backend!(conn, c => diesel::insert_into(participants::table)
             .values((
                 participants::site_id.eq(site_id),
-                participants::kind.eq(kind.as_str()),
+                participants::kind.eq(kind),
                 participants::external_id.eq(external_id),
                 participants::nick.eq(nick),
                 participants::name_key.eq(&key.folded),

@@ -6,6 +6,16 @@ use crate::db::schema::{messages, reports, rooms};
 use crate::db::{now_ms, DbConn, DbError};
 use crate::with_backend;
 
+crate::text_enum! {
+    /// How a moderator closed a report.
+    pub enum Resolution as "report resolution" {
+        /// The message was deleted (alone or with all of its author's).
+        Deleted = "deleted",
+        /// Closed without action.
+        Dismissed = "dismissed",
+    }
+}
+
 /// A visitor's report of a message.
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
 #[diesel(table_name = reports)]
@@ -18,7 +28,7 @@ pub struct Report {
     pub created_at: i64,
     pub resolved_at: Option<i64>,
     pub resolved_by: Option<AdminUserId>,
-    pub resolution: Option<String>,
+    pub resolution: Option<Resolution>,
 }
 
 /// A report with the reported message and its room name.
@@ -96,7 +106,7 @@ impl Report {
         conn: &mut DbConn,
         message: MessageId,
         by: Option<AdminUserId>,
-        resolution: &str,
+        resolution: Resolution,
     ) -> Result<usize, DbError> {
         with_backend!(conn, c => diesel::update(
             reports::table
@@ -116,7 +126,7 @@ impl Report {
         conn: &mut DbConn,
         author: ParticipantId,
         by: Option<AdminUserId>,
-        resolution: &str,
+        resolution: Resolution,
     ) -> Result<usize, DbError> {
         let theirs = messages::table
             .filter(messages::participant_id.eq(author))

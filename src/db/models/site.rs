@@ -21,39 +21,23 @@ pub struct Site {
     pub guests_allowed: bool,
     pub registration_allowed: bool,
     pub verified_required: bool,
-    pub room_policy: String,
+    pub room_policy: RoomPolicy,
     pub max_rooms: i32,
     pub max_message_chars: i32,
     pub created_at: i64,
 }
 
-/// Whether visitors may create rooms by joining them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RoomPolicy {
-    /// Rooms are created on first join, up to the site's cap.
-    Open,
-    /// Only rooms created by an operator exist.
-    Precreated,
-}
-
-impl RoomPolicy {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RoomPolicy::Open => "open",
-            RoomPolicy::Precreated => "precreated",
-        }
+crate::text_enum! {
+    /// Whether visitors may create rooms by joining them.
+    pub enum RoomPolicy as "room policy" {
+        /// Rooms are created on first join, up to the site's cap.
+        Open = "open",
+        /// Only rooms created by an operator exist.
+        Precreated = "precreated",
     }
 }
 
 impl Site {
-    pub fn room_policy(&self) -> RoomPolicy {
-        if self.room_policy == "precreated" {
-            RoomPolicy::Precreated
-        } else {
-            RoomPolicy::Open
-        }
-    }
-
     /// The tag a site owner pastes into their pages.
     pub fn script_tag(&self, public_url: &str) -> String {
         format!(
@@ -190,7 +174,7 @@ pub struct SiteSettings {
     pub guests_allowed: Option<bool>,
     pub registration_allowed: Option<bool>,
     pub verified_required: Option<bool>,
-    pub room_policy: Option<String>,
+    pub room_policy: Option<RoomPolicy>,
     pub max_rooms: Option<i32>,
     pub max_message_chars: Option<i32>,
 }

@@ -6,16 +6,35 @@ use crate::db::schema::word_filters;
 use crate::db::{now_ms, DbConn, DbError};
 use crate::with_backend;
 
-/// One entry of a site's word filter. `kind` is `word` (whole word, any case)
-/// or `pattern` (a regular expression); `action` is `block` or `mask`.
+crate::text_enum! {
+    /// What a word filter entry matches.
+    pub enum FilterKind as "word filter kind" {
+        /// A whole word, in any case and any look-alike spelling.
+        Word = "word",
+        /// A regular expression.
+        Pattern = "pattern",
+    }
+}
+
+crate::text_enum! {
+    /// What a word filter entry does to a message that matches.
+    pub enum FilterAction as "word filter action" {
+        /// The message is refused.
+        Block = "block",
+        /// The match is replaced by asterisks.
+        Mask = "mask",
+    }
+}
+
+/// One entry of a site's word filter.
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
 #[diesel(table_name = word_filters)]
 pub struct WordFilter {
     pub id: WordFilterId,
     pub site_id: SiteId,
-    pub kind: String,
+    pub kind: FilterKind,
     pub pattern: String,
-    pub action: String,
+    pub action: FilterAction,
     pub created_by: Option<AdminUserId>,
     pub created_at: i64,
 }
@@ -24,9 +43,9 @@ impl WordFilter {
     pub fn create(
         conn: &mut DbConn,
         site: SiteId,
-        kind: &str,
+        kind: FilterKind,
         pattern: &str,
-        action: &str,
+        action: FilterAction,
         by: Option<AdminUserId>,
     ) -> Result<WordFilter, DbError> {
         with_backend!(conn, c => diesel::insert_into(word_filters::table)
