@@ -1,5 +1,5 @@
 //! The languages chatctl speaks to visitors: the widget's language packs
-//! (`widget/lang/<code>.json`, served by [`crate::http::bundle`], which also gives
+//! (`widget/lang/<code>.json`, served by [`crate::http::widget::bundle`], which also gives
 //! the loader this list), and the emails and account pages ([`crate::mail`]).
 //! This enum is the one list: a test checks that every language has a widget
 //! pack and mail strings, and that no pack is left over.

@@ -1,23 +1,25 @@
 //! chatctl: a self-hosted chat server that any website embeds with one `<script>` tag.
 //!
-//! Layers, each depending only on those below it:
+//! Layers, from the top; each module imports only modules listed below it
+//! (`tests/it/layers.rs` fails when one does not):
 //!
 //! - [`cli`] — the `chatctl` command line (one file per subcommand).
-//! - [`admin`] — the admin panel at `/admin`: sessions, CSRF, roles, Handlebars pages.
 //! - [`app`] — assembles a running server from [`config`]: database, chat service, HTTP.
-//! - [`http`] — the listener (hyper with timeouts and per-address caps) and warp filters:
-//!   the WebSocket endpoint, widget assets, health and metrics.
-//! - [`chat`] — the domain of live chat: wire protocol, rooms and fan-out (hub),
-//!   the group-commit writer, per-connection sessions and rate limits.
+//! - [`http`] — the listener (hyper with timeouts and per-address caps), the WebSocket
+//!   transport, the widget's assets, health and metrics, and the routes to the panel.
+//! - [`admin`] — the admin panel at `/admin`: sessions, CSRF, roles, Handlebars pages.
 //! - [`moderation`] — bans, mutes, deletions, room settings, word filters, reports,
-//!   with their live effects on the chat.
+//!   with their live effects on the chat (and on other instances).
+//! - [`chat`] — the domain of live chat: wire protocol, rooms and fan-out (hub),
+//!   the group-commit writer, per-connection sessions and rate limits, and the
+//!   cluster link between instances.
 //! - [`identity`] — guest tokens, host-verified users (JWT), registered accounts, passwords.
 //! - [`mail`] — outgoing email (SMTP or an outbox folder) and visitor-facing templates.
 //! - [`db`] — diesel models and queries on SQLite or PostgreSQL, embedded migrations.
-//! - [`input`] — validated newtypes for everything users type (names, origins, keys).
-//! - [`lang`] — the languages of the widget, emails and account pages.
-//! - [`metrics`] — Prometheus counters and gauges.
-//! - [`timefmt`] — UTC dates for pages, forms and exports.
+//! - Leaves, importing no other module of chatctl: [`input`] (validated newtypes for
+//!   everything users type: names, origins, keys), [`config`], [`lang`] (the languages
+//!   of the widget, emails and account pages), [`metrics`] (Prometheus counters and
+//!   gauges) and [`timefmt`] (UTC dates for pages, forms and exports).
 
 pub mod admin;
 pub mod app;

@@ -60,7 +60,7 @@ pub async fn recover(rejection: Rejection) -> Result<warp::reply::Response, Infa
     if let Some(Refused(err)) = rejection.find() {
         return Ok(upgrade_error(err));
     }
-    if let Some(super::upgrade::NotAnUpgrade(why)) = rejection.find() {
+    if let Some(super::ws::upgrade::NotAnUpgrade(why)) = rejection.find() {
         return Ok(json_error(
             StatusCode::BAD_REQUEST,
             "bad_request",

@@ -1,3 +1,6 @@
+//! `GET /healthz` (database, broker and shutdown state as JSON; 503 when not
+//! serving) and `GET /metrics` (Prometheus text format).
+
 use warp::http::StatusCode;
 use warp::{Filter, Reply};
 

@@ -1,21 +1,22 @@
-//! HTTP surface: [`server`] accepts connections and runs hyper with timeouts
-//! and per-address caps; warp routes the requests: the WebSocket endpoint,
-//! widget assets and demo page, health and metrics, visitor account pages,
-//! and the admin panel ([`crate::admin`]) at `/admin`. Each submodule exposes
-//! its filters; [`routes`] combines them and [`error`] maps every rejection to
-//! a JSON error body in one place.
+//! HTTP surface, in three parts:
+//!
+//! - the listener: [`server`] accepts connections and runs hyper with timeouts
+//!   and per-address caps; [`client_ip`] says who is asking;
+//! - the WebSocket transport, [`ws`]: admission, the handshake, our own frame
+//!   writer and the task that pumps one chat connection;
+//! - the routes: [`widget`] (loader, script, language packs, demo page),
+//!   [`health`] (health and metrics), [`account`] (the pages behind account
+//!   email links) and the admin panel ([`crate::admin`]) at `/admin`.
+//!
+//! Each submodule exposes its filters; [`routes`] combines them and [`error`]
+//! maps every rejection to a JSON error body in one place.
 
 pub mod account;
-pub mod assets;
-pub mod bundle;
 pub mod client_ip;
-mod conn;
 pub mod error;
-mod frames;
 pub mod health;
-mod minify;
 pub mod server;
-pub mod upgrade;
+pub mod widget;
 pub mod ws;
 
 use std::sync::Arc;
@@ -60,7 +61,7 @@ pub fn routes(
         .or(health::routes(state.clone()))
         .or(account::routes(state.clone()))
         .or(crate::admin::routes(state.admin.clone(), state.client_ip()))
-        .or(assets::routes(state))
+        .or(widget::routes(state))
         .recover(error::recover)
         .with(warp::trace::request())
 }

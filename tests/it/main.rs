@@ -22,6 +22,7 @@ mod faults;
 mod fuzz;
 mod identity;
 mod input;
+mod layers;
 mod mailbox;
 mod names;
 mod operations;

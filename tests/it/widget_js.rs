@@ -54,7 +54,7 @@ fn widget_unit_tests_pass_under_node() {
 
 #[test]
 fn served_widget_script_parses() {
-    let bundle = chatctl::http::bundle::get().expect("the widget bundle builds");
+    let bundle = chatctl::http::widget::bundle::get().expect("the widget bundle builds");
     let dir = tempfile::tempdir().unwrap();
     for (name, asset) in [
         ("widget.js", &bundle.script),

@@ -47,7 +47,10 @@ async fn widget_loads_its_account_forms_on_demand_once_the_chat_is_opened() {
         },
     )
     .await;
-    let version = chatctl::http::bundle::get().unwrap().version.clone();
+    let version = chatctl::http::widget::bundle::get()
+        .unwrap()
+        .version
+        .clone();
     host.page(
         "/",
         page(&app, "en", FLAKY, "", &[tag(&site, "data-room=\"lobby\"")]),

@@ -7,13 +7,17 @@ use std::net::IpAddr;
 use serde::Deserialize;
 use warp::{Filter, Rejection, Reply};
 
-use super::conn;
-use super::error::Refused;
-use super::upgrade::{self, Upgrade};
-use super::AppState;
+mod conn;
+mod frames;
+pub mod upgrade;
+
+use upgrade::Upgrade;
+
 use crate::chat::session::Session;
 use crate::chat::UpgradeError;
 use crate::db::models::{Account, Site};
+use crate::http::error::Refused;
+use crate::http::AppState;
 
 #[derive(Deserialize)]
 struct WsQuery {
@@ -52,7 +56,7 @@ fn check(
                 let origin = origin.or(query.origin);
                 let reply = match state.chat.check(&query.site, origin.as_deref(), ip).await {
                     Ok(site) => policy(&state, &site).await,
-                    Err(err) => super::error::upgrade_error(&err),
+                    Err(err) => crate::http::error::upgrade_error(&err),
                 };
                 warp::reply::with_header(reply, "access-control-allow-origin", "*").into_response()
             },
@@ -70,7 +74,7 @@ async fn policy(state: &AppState, site: &Site) -> warp::reply::Response {
         .await
     {
         Ok(any) => any,
-        Err(err) => return super::error::upgrade_error(&err.into()),
+        Err(err) => return crate::http::error::upgrade_error(&err.into()),
     };
     warp::reply::json(&serde_json::json!({
         "ok": true,

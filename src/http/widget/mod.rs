@@ -1,4 +1,5 @@
-//! The widget ([`super::bundle`]) and the demo page.
+//! The widget's routes: the loader, the script and language packs
+//! ([`bundle`], minified by [`minify`]) and the demo page.
 //!
 //! Caching: `/widget.js` (the loader, in every embedding page) is cached for
 //! 5 minutes and revalidated with its ETag, so an upgrade reaches browsers
@@ -11,8 +12,12 @@ use warp::http::{header, HeaderMap, HeaderValue, Response, StatusCode};
 use warp::hyper::body::Bytes;
 use warp::{Filter, Rejection, Reply};
 
-use super::bundle::{self, Asset, Sources};
-use super::AppState;
+pub mod bundle;
+mod minify;
+
+use bundle::{Asset, Sources};
+
+use crate::http::AppState;
 
 /// Placeholder in `widget/demo.html` replaced by the demo site's key.
 const DEMO_KEY_PLACEHOLDER: &str = "__CHATCTL_SITE_KEY__";
