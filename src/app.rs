@@ -60,16 +60,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: &ServeConfig, database_url: &str) -> Result<Self, StartError> {
-        let listener = TcpListener::bind(config.bind)
-            .await
-            .map_err(|source| StartError::Bind {
-                addr: config.bind,
-                source,
-            })?;
-        let addr = listener.local_addr().map_err(|source| StartError::Bind {
-            addr: config.bind,
-            source,
-        })?;
+        let (listener, addr) = bind(config.bind).await?;
         let public_url = config.public_url(addr);
         let public_origin =
             Origin::parse(&public_url).map_err(|_| StartError::PublicUrl(public_url.clone()))?;
@@ -83,25 +74,8 @@ impl Application {
         }
         let db = Db::connect(database_url, config.limits.db_pool_size.max(2))?;
         tracing::info!(database = %db.url().redacted(), "database connected");
-        let (secret, demo_site_key) = {
-            let no_demo = config.no_demo;
-            let port = addr.port();
-            db.run(move |conn| -> Result<_, DbError> {
-                let ran = migrate::run_pending(conn)?;
-                for name in &ran {
-                    tracing::info!(migration = %name, "migration applied");
-                }
-                let secret = server_setting::get_or_init(conn, "guest_token_secret", || random_token(48))?;
-                let demo = if no_demo { None } else { Some(ensure_demo_site(conn, &public_origin, port)?) };
-                if AdminUser::count(conn)? == 0 {
-                    tracing::warn!(
-                        "no admin account yet; create one with: chatctl user create --email you@example.com --name \"Your Name\" --role owner"
-                    );
-                }
-                Ok((secret, demo))
-            })
-            .await?
-        };
+        let demo = (!config.no_demo).then_some((public_origin, addr.port()));
+        let (secret, demo_site_key) = prepare_database(&db, demo).await?;
 
         let mailer = Mailer::start(&config.mail)?;
         let metrics = Arc::new(Metrics::new());
@@ -243,6 +217,42 @@ impl Application {
 }
 
 /// HOSTNAME:PID, which tells instances apart in logs.
+/// Binds the listener; returns it with the address it got (port 0 picks one).
+async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError> {
+    let bind_error = |source| StartError::Bind { addr, source };
+    let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
+    let local = listener.local_addr().map_err(bind_error)?;
+    Ok((listener, local))
+}
+
+/// Applies pending migrations and reads (or makes) the guest-token secret;
+/// with `demo` (the public origin and port), makes sure the demo site exists.
+/// Returns the secret and the demo site's public key.
+async fn prepare_database(
+    db: &Db,
+    demo: Option<(Origin, u16)>,
+) -> Result<(String, Option<String>), StartError> {
+    let prepared = db
+        .run(move |conn| -> Result<_, DbError> {
+            for name in migrate::run_pending(conn)? {
+                tracing::info!(migration = %name, "migration applied");
+            }
+            let secret = server_setting::get_or_init(conn, "guest_token_secret", || random_token(48))?;
+            let demo = match demo {
+                Some((origin, port)) => Some(ensure_demo_site(conn, &origin, port)?),
+                None => None,
+            };
+            if AdminUser::count(conn)? == 0 {
+                tracing::warn!(
+                    "no admin account yet; create one with: chatctl user create --email you@example.com --name \"Your Name\" --role owner"
+                );
+            }
+            Ok((secret, demo))
+        })
+        .await?;
+    Ok(prepared)
+}
+
 fn default_instance_name() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_owned())

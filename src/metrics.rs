@@ -5,7 +5,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
-use prometheus_client::registry::Registry;
+use prometheus_client::registry::{Metric, Registry};
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CodeLabel {
@@ -37,88 +37,60 @@ pub struct Metrics {
 
 impl Metrics {
     pub fn new() -> Self {
-        let mut registry = Registry::with_prefix("chatctl");
-        let connections = Gauge::default();
-        let messages_committed = Counter::default();
-        let deliveries = Counter::default();
-        let commit_batch_size = Histogram::new([
+        let mut r = Registry::with_prefix("chatctl");
+        let batch_buckets = [
             1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0,
-        ]);
-        let commit_failures = Counter::default();
-        let broker_published = Counter::default();
-        let broker_received = Counter::default();
-        let broker_gaps_repaired = Counter::default();
-        let broker_reconnects = Counter::default();
-        let frame_errors = Family::default();
-        let upgrades_refused = Family::default();
-        registry.register(
-            "connections",
-            "Open WebSocket connections",
-            connections.clone(),
-        );
-        registry.register(
-            "messages_committed",
-            "Messages stored and broadcast",
-            messages_committed.clone(),
-        );
-        registry.register(
-            "deliveries",
-            "Message frames queued to recipients",
-            deliveries.clone(),
-        );
-        registry.register(
-            "commit_batch_size",
-            "Messages per group commit",
-            commit_batch_size.clone(),
-        );
-        registry.register(
-            "commit_failures",
-            "Group commits that failed; their senders were told to retry",
-            commit_failures.clone(),
-        );
-        registry.register(
-            "broker_published",
-            "Cluster payloads published to the broker",
-            broker_published.clone(),
-        );
-        registry.register(
-            "broker_received",
-            "Cluster payloads received from the broker, this instance's included",
-            broker_received.clone(),
-        );
-        registry.register(
-            "broker_gaps_repaired",
-            "Messages read from the database because the broker had not brought them",
-            broker_gaps_repaired.clone(),
-        );
-        registry.register(
-            "broker_reconnects",
-            "Broker links restarted after going silent or down",
-            broker_reconnects.clone(),
-        );
-        registry.register(
-            "frame_errors",
-            "Error frames sent to clients, by code",
-            frame_errors.clone(),
-        );
-        registry.register(
-            "upgrades_refused",
-            "WebSocket upgrades refused, by reason",
-            upgrades_refused.clone(),
-        );
+        ];
         Metrics {
-            registry,
-            connections,
-            messages_committed,
-            deliveries,
-            commit_batch_size,
-            commit_failures,
-            broker_published,
-            broker_received,
-            broker_gaps_repaired,
-            broker_reconnects,
-            frame_errors,
-            upgrades_refused,
+            connections: registered(&mut r, "connections", "Open WebSocket connections"),
+            messages_committed: registered(
+                &mut r,
+                "messages_committed",
+                "Messages stored and broadcast",
+            ),
+            deliveries: registered(&mut r, "deliveries", "Message frames queued to recipients"),
+            commit_batch_size: registered_as(
+                &mut r,
+                "commit_batch_size",
+                "Messages per group commit",
+                Histogram::new(batch_buckets),
+            ),
+            commit_failures: registered(
+                &mut r,
+                "commit_failures",
+                "Group commits that failed; their senders were told to retry",
+            ),
+            broker_published: registered(
+                &mut r,
+                "broker_published",
+                "Cluster payloads published to the broker",
+            ),
+            broker_received: registered(
+                &mut r,
+                "broker_received",
+                "Cluster payloads received from the broker, this instance's included",
+            ),
+            broker_gaps_repaired: registered(
+                &mut r,
+                "broker_gaps_repaired",
+                "Messages read from the database because the broker had not brought them",
+            ),
+            broker_reconnects: registered(
+                &mut r,
+                "broker_reconnects",
+                "Broker links restarted after going silent or down",
+            ),
+            frame_errors: registered(
+                &mut r,
+                "frame_errors",
+                "Error frames sent to clients, by code",
+            ),
+            upgrades_refused: registered(
+                &mut r,
+                "upgrades_refused",
+                "WebSocket upgrades refused, by reason",
+            ),
+            registry: r,
         }
     }
 
@@ -128,6 +100,22 @@ impl Metrics {
         let _ = encode(&mut out, &self.registry);
         out
     }
+}
+
+/// A new metric of its default value, registered under `name` (after the
+/// `chatctl_` prefix) with `help`.
+fn registered<M: Metric + Clone + Default>(registry: &mut Registry, name: &str, help: &str) -> M {
+    registered_as(registry, name, help, M::default())
+}
+
+fn registered_as<M: Metric + Clone>(
+    registry: &mut Registry,
+    name: &str,
+    help: &str,
+    metric: M,
+) -> M {
+    registry.register(name, help, metric.clone());
+    metric
 }
 
 impl Default for Metrics {

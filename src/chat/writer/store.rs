@@ -161,7 +161,34 @@ fn store_batched(
     batch: &[Post],
     ranges: &mut HashMap<RoomId, SeqRange>,
 ) -> Result<Vec<Outcome>, DbError> {
-    let now = now_ms();
+    let (plans, to_insert) = plan(conn, batch)?;
+    let (rows, last_seqs) = number(conn, &to_insert, now_ms())?;
+    let ids: HashMap<(RoomId, i64), MessageId> = Message::insert_many(conn, &rows)?
+        .into_iter()
+        .map(|(id, room, seq)| ((room, seq), id))
+        .collect();
+    for &(room, upto) in &last_seqs {
+        let count = to_insert.iter().filter(|p| p.room == room).count() as i64;
+        let after = upto - count;
+        ranges.insert(room, SeqRange { after, upto });
+    }
+    Room::set_last_seqs(conn, &last_seqs)?;
+    outcomes(conn, plans, rows, ids)
+}
+
+/// What becomes of one post of a batch.
+enum Plan {
+    /// Stored now, as the given row of the insert.
+    Insert(usize),
+    /// Its cid was stored by an earlier batch: a retry.
+    Stored(Message),
+    /// Its cid came earlier in this batch, at the given index.
+    SameAs(usize),
+}
+
+/// Plans each post (one query finds the cids stored before) and lists the
+/// posts to insert.
+fn plan<'a>(conn: &mut DbConn, batch: &'a [Post]) -> Result<(Vec<Plan>, Vec<&'a Post>), DbError> {
     let keys: Vec<(ParticipantId, &str)> = batch
         .iter()
         .map(|p| (p.participant, p.cid.as_str()))
@@ -170,12 +197,6 @@ fn store_batched(
         .into_iter()
         .filter_map(|m| Some(((m.participant_id, m.cid.clone()?), m)))
         .collect();
-
-    enum Plan {
-        Insert(usize),
-        Stored(Message),
-        SameAs(usize),
-    }
     let mut plans = Vec::with_capacity(batch.len());
     let mut to_insert: Vec<&Post> = Vec::new();
     let mut in_batch: HashMap<(ParticipantId, &str), usize> = HashMap::new();
@@ -193,40 +214,45 @@ fn store_batched(
         plans.push(Plan::Insert(to_insert.len()));
         to_insert.push(post);
     }
+    Ok((plans, to_insert))
+}
 
+/// Locks the touched rooms' rows (in id order, so two writers never wait on
+/// each other in a cycle) and numbers the new rows from their `last_seq`;
+/// returns the rows and each room's new `last_seq`.
+fn number(
+    conn: &mut DbConn,
+    to_insert: &[&Post],
+    now: i64,
+) -> Result<(Vec<NewMessage>, LastSeqs), DbError> {
     let mut touched: Vec<RoomId> = to_insert.iter().map(|p| p.room).collect();
     touched.sort_unstable();
     touched.dedup();
     let mut seqs: HashMap<RoomId, i64> =
         Room::lock_last_seqs(conn, &touched)?.into_iter().collect();
     let mut rows: Vec<NewMessage> = Vec::with_capacity(to_insert.len());
-    for post in &to_insert {
+    for post in to_insert {
         let seq = seqs
             .get_mut(&post.room)
             .ok_or_else(|| DbError::Internal(format!("room {} has no row", post.room)))?;
         *seq += 1;
         rows.push(new_message(post, *seq, now));
     }
-    let inserted = Message::insert_many(conn, &rows)?;
-    let mut ids: HashMap<(RoomId, i64), MessageId> = inserted
-        .into_iter()
-        .map(|(id, room, seq)| ((room, seq), id))
-        .collect();
-    let new_seqs: Vec<(RoomId, i64)> = seqs.into_iter().collect();
-    for &(room, upto) in &new_seqs {
-        let count = to_insert.iter().filter(|p| p.room == room).count() as i64;
-        ranges.insert(
-            room,
-            SeqRange {
-                after: upto - count,
-                upto,
-            },
-        );
-    }
-    Room::set_last_seqs(conn, &new_seqs)?;
+    Ok((rows, seqs.into_iter().collect()))
+}
 
+/// Each touched room with its `last_seq` after the batch.
+type LastSeqs = Vec<(RoomId, i64)>;
+
+/// Each post's outcome, in batch order, from its plan and what was inserted.
+fn outcomes(
+    conn: &mut DbConn,
+    plans: Vec<Plan>,
+    rows: Vec<NewMessage>,
+    mut ids: HashMap<(RoomId, i64), MessageId>,
+) -> Result<Vec<Outcome>, DbError> {
     let mut rows: Vec<Option<NewMessage>> = rows.into_iter().map(Some).collect();
-    let mut outcomes: Vec<Outcome> = Vec::with_capacity(batch.len());
+    let mut outcomes: Vec<Outcome> = Vec::with_capacity(plans.len());
     for plan in plans {
         let outcome = match plan {
             Plan::Insert(row) => {
