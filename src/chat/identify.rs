@@ -42,130 +42,19 @@ enum Claim {
     NewGuest(Nickname),
 }
 
+/// Checks the credentials of a `hello`, then finds or creates the participant
+/// they name and looks up any ban on them or on `ip`.
 pub async fn identify(
     chat: &Chat,
     site: &Site,
     ip: IpAddr,
     credentials: Credentials,
 ) -> Result<Identified, Refusal> {
-    let nick = credentials
-        .nick
-        .map(|n| Nickname::parse(&n))
-        .transpose()
-        .map_err(|e| Refusal::new(ErrorCode::InvalidNick, e.to_string()))?;
-    let claim = if let Some(token) = credentials.token {
-        let user = HostUser::verify(&token, &site.secret, &site.public_key)
-            .map_err(|e| Refusal::new(ErrorCode::InvalidToken, capitalized(&e.to_string())))?;
-        Claim::Host(user)
-    } else if let Some(token) = credentials.account_token {
-        let account = chat
-            .accounts
-            .session(site.id, &token)
-            .await
-            .map_err(account_refusal)?;
-        Claim::Member {
-            account: account.id,
-            name: account.name,
-        }
-    } else {
-        if site.verified_required {
-            return Err(Refusal::new(
-                ErrorCode::VerificationRequired,
-                "This chat is only open to signed-in users.",
-            ));
-        }
-        match credentials.guest_token {
-            Some(token) => {
-                let id = chat.guest_tokens.verify(&token, site.id).map_err(|e| {
-                    let message = match e {
-                        TokenError::Invalid => {
-                            "The guest token is invalid or expired. Choose a nickname again."
-                        }
-                        TokenError::WrongSite => {
-                            "The guest token belongs to another site. Choose a nickname again."
-                        }
-                    };
-                    Refusal::new(ErrorCode::InvalidToken, message)
-                })?;
-                Claim::ReturningGuest { id, rename: nick }
-            }
-            None if !site.guests_allowed => {
-                return Err(Refusal::new(
-                    ErrorCode::GuestsNotAllowed,
-                    "This site does not allow guests.",
-                ))
-            }
-            None => {
-                let nick =
-                    nick.ok_or_else(|| Refusal::new(ErrorCode::InvalidNick, "Choose a nickname."))?;
-                if let Some(wait) = super::limits::wait_for(&chat.new_guest_limiter, &ip) {
-                    return Err(Refusal {
-                        code: ErrorCode::RateLimited,
-                        message: format!(
-                            "Too many new guests from your address. Try again in {} s.",
-                            wait.as_secs().max(1)
-                        ),
-                        retry_after_ms: Some(wait.as_millis().max(1) as u64),
-                    });
-                }
-                Claim::NewGuest(nick)
-            }
-        }
-    };
-
+    let claim = claim(chat, site, ip, credentials).await?;
     let (site_id, ip_text) = (site.id, ip.to_string());
     chat.db
         .run(move |conn| {
-            let (participant, rooms) = match claim {
-                Claim::Host(user) => {
-                    let p = Participant::upsert_external(
-                        conn,
-                        site_id,
-                        ParticipantKind::Verified,
-                        &user.subject,
-                        user.name.as_str(),
-                        user.avatar.as_deref(),
-                        Some(&ip_text),
-                    )?;
-                    (p, user.rooms)
-                }
-                Claim::Member { account, name } => {
-                    let p = Participant::upsert_external(
-                        conn,
-                        site_id,
-                        ParticipantKind::Member,
-                        &account.to_string(),
-                        &name,
-                        None,
-                        Some(&ip_text),
-                    )?;
-                    crate::db::models::Account::link(conn, account, p.id)?;
-                    (p, None)
-                }
-                Claim::ReturningGuest { id, rename } => match Participant::find(conn, id)? {
-                    // Guest tokens only ever name guests; anything else is a forgery or stale.
-                    Some(mut p) if p.site_id == site_id && p.kind == ParticipantKind::Guest => {
-                        // A kept name is checked again: a member or verified user
-                        // may have taken it since.
-                        let nick = rename.map_or(p.nick.clone(), Nickname::into_inner);
-                        check_guest_name(conn, site_id, &nick)?;
-                        p.touch(conn, &nick, Some(&ip_text))?;
-                        (p, None)
-                    }
-                    _ => {
-                        return Err(Refusal::new(
-                            ErrorCode::InvalidToken,
-                            "This guest identity no longer exists. Choose a nickname again.",
-                        ))
-                    }
-                },
-                Claim::NewGuest(nick) => {
-                    check_guest_name(conn, site_id, nick.as_str())?;
-                    let p =
-                        Participant::create_guest(conn, site_id, nick.as_str(), Some(&ip_text))?;
-                    (p, None)
-                }
-            };
+            let (participant, rooms) = settle(conn, site_id, &ip_text, claim)?;
             Participant::record_ip(conn, participant.id, &ip_text)?;
             let ban = Ban::find_active(conn, site_id, Some(participant.id), Some(ip))?;
             Ok(Identified {
@@ -175,6 +64,137 @@ pub async fn identify(
             })
         })
         .await
+}
+
+/// Who the credentials say this is, checked without the database: a host's
+/// JWT first, then a member's session, then a guest token or a nickname.
+async fn claim(
+    chat: &Chat,
+    site: &Site,
+    ip: IpAddr,
+    credentials: Credentials,
+) -> Result<Claim, Refusal> {
+    let nick = credentials
+        .nick
+        .map(|n| Nickname::parse(&n))
+        .transpose()
+        .map_err(|e| Refusal::new(ErrorCode::InvalidNick, e.to_string()))?;
+    if let Some(token) = credentials.token {
+        let user = HostUser::verify(&token, &site.secret, &site.public_key)
+            .map_err(|e| Refusal::new(ErrorCode::InvalidToken, capitalized(&e.to_string())))?;
+        return Ok(Claim::Host(user));
+    }
+    if let Some(token) = credentials.account_token {
+        let account = chat
+            .accounts
+            .session(site.id, &token)
+            .await
+            .map_err(account_refusal)?;
+        return Ok(Claim::Member {
+            account: account.id,
+            name: account.name,
+        });
+    }
+    if site.verified_required {
+        return Err(Refusal::new(
+            ErrorCode::VerificationRequired,
+            "This chat is only open to signed-in users.",
+        ));
+    }
+    match credentials.guest_token {
+        Some(token) => {
+            let id = chat.guest_tokens.verify(&token, site.id).map_err(|e| {
+                let message = match e {
+                    TokenError::Invalid => {
+                        "The guest token is invalid or expired. Choose a nickname again."
+                    }
+                    TokenError::WrongSite => {
+                        "The guest token belongs to another site. Choose a nickname again."
+                    }
+                };
+                Refusal::new(ErrorCode::InvalidToken, message)
+            })?;
+            Ok(Claim::ReturningGuest { id, rename: nick })
+        }
+        None if !site.guests_allowed => Err(Refusal::new(
+            ErrorCode::GuestsNotAllowed,
+            "This site does not allow guests.",
+        )),
+        None => {
+            let nick =
+                nick.ok_or_else(|| Refusal::new(ErrorCode::InvalidNick, "Choose a nickname."))?;
+            if let Some(wait) = super::limits::wait_for(&chat.new_guest_limiter, &ip) {
+                return Err(Refusal {
+                    code: ErrorCode::RateLimited,
+                    message: format!(
+                        "Too many new guests from your address. Try again in {} s.",
+                        wait.as_secs().max(1)
+                    ),
+                    retry_after_ms: Some(wait.as_millis().max(1) as u64),
+                });
+            }
+            Ok(Claim::NewGuest(nick))
+        }
+    }
+}
+
+/// The participant a claim names, created or updated (name, last address),
+/// with the rooms a host's token limits them to.
+fn settle(
+    conn: &mut DbConn,
+    site_id: SiteId,
+    ip_text: &str,
+    claim: Claim,
+) -> Result<(Participant, Option<Vec<RoomName>>), Refusal> {
+    Ok(match claim {
+        Claim::Host(user) => {
+            let p = Participant::upsert_external(
+                conn,
+                site_id,
+                ParticipantKind::Verified,
+                &user.subject,
+                user.name.as_str(),
+                user.avatar.as_deref(),
+                Some(ip_text),
+            )?;
+            (p, user.rooms)
+        }
+        Claim::Member { account, name } => {
+            let p = Participant::upsert_external(
+                conn,
+                site_id,
+                ParticipantKind::Member,
+                &account.to_string(),
+                &name,
+                None,
+                Some(ip_text),
+            )?;
+            crate::db::models::Account::link(conn, account, p.id)?;
+            (p, None)
+        }
+        Claim::ReturningGuest { id, rename } => match Participant::find(conn, id)? {
+            // Guest tokens only ever name guests; anything else is a forgery or stale.
+            Some(mut p) if p.site_id == site_id && p.kind == ParticipantKind::Guest => {
+                // A kept name is checked again: a member or verified user
+                // may have taken it since.
+                let nick = rename.map_or(p.nick.clone(), Nickname::into_inner);
+                check_guest_name(conn, site_id, &nick)?;
+                p.touch(conn, &nick, Some(ip_text))?;
+                (p, None)
+            }
+            _ => {
+                return Err(Refusal::new(
+                    ErrorCode::InvalidToken,
+                    "This guest identity no longer exists. Choose a nickname again.",
+                ))
+            }
+        },
+        Claim::NewGuest(nick) => {
+            check_guest_name(conn, site_id, nick.as_str())?;
+            let p = Participant::create_guest(conn, site_id, nick.as_str(), Some(ip_text))?;
+            (p, None)
+        }
+    })
 }
 
 /// Guests may not go by a name that looks like a verified user's or member's.
