@@ -1,3 +1,5 @@
+//! The `chatctl` binary: parses the command line and hands it to [`chatctl::cli`].
+
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {

@@ -1,3 +1,5 @@
+//! `chatctl migrate`: applies pending migrations, or lists them with `--status`.
+
 use anyhow::Context;
 use clap::Args;
 

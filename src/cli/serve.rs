@@ -1,3 +1,5 @@
+//! `chatctl serve`: runs the server until SIGTERM or Ctrl-C, then drains it.
+
 use anyhow::Context;
 use clap::Args;
 use tracing_subscriber::EnvFilter;

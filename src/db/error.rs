@@ -1,3 +1,5 @@
+//! The database layer's error, and which of its kinds are worth a retry.
+
 use thiserror::Error;
 
 /// Errors of the storage layer. Callers map them to user-facing errors; their

@@ -1,3 +1,5 @@
+//! The diesel schema, one for both backends (see the note below).
+
 // One schema for both backends: ids are BIGINT (SQLite's INTEGER PRIMARY KEY is
 // 64-bit), timestamps are Unix milliseconds.
 

@@ -1,3 +1,5 @@
+//! Unit tests of the hub: membership, fan-out order and slow consumers.
+
 use super::*;
 
 fn who(id: i64) -> Who {

@@ -1,3 +1,6 @@
+//! Visitor accounts (members): email, password hash, confirmation, and the
+//! one-use tokens of confirmation and reset links.
+
 use diesel::prelude::*;
 use serde::Serialize;
 use sha2::{Digest, Sha256};

@@ -1,3 +1,6 @@
+//! Admin panel sessions: stored by the hash of their cookie token, with idle
+//! and absolute expiry and the CSRF token of their forms.
+
 use diesel::prelude::*;
 
 use super::{AdminUser, AdminUserId};

@@ -1,3 +1,6 @@
+//! Admin users: the people who sign in to the panel, their role (owner,
+//! admin, moderator) and the sites a moderator is assigned to.
+
 use diesel::prelude::*;
 use serde::Serialize;
 

@@ -1,3 +1,6 @@
+//! The audit log: who changed what in the panel or from the command line, with
+//! a typed action, its target and the actor's address; filtered and paged.
+
 use diesel::prelude::*;
 use serde::Serialize;
 

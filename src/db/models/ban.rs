@@ -1,3 +1,6 @@
+//! Bans of a participant, an address or an address range (CIDR) on a site,
+//! with an optional expiry; revoked bans stay for the record.
+
 use std::net::IpAddr;
 
 use diesel::prelude::*;

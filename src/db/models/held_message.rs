@@ -1,3 +1,6 @@
+//! Messages held for approval in approve-first rooms, until a moderator
+//! approves (they are posted) or rejects them.
+
 use diesel::prelude::*;
 use serde::Serialize;
 

@@ -1,3 +1,7 @@
+//! Messages: stored with their room's `seq`, looked up by seq range for
+//! history and resume, by client id (`cid`) for idempotent sends. A deleted message keeps its
+//! row and seq, marked by `deleted_at`, and history skips it.
+
 use diesel::prelude::*;
 use serde::Serialize;
 

@@ -1,3 +1,6 @@
+//! Mutes: a participant who stays in the room but cannot send or signal,
+//! until an expiry or until lifted.
+
 use diesel::prelude::*;
 use serde::Serialize;
 

@@ -1,3 +1,6 @@
+//! Participants: a person as a site's chat knows them (guest, verified or
+//! member), with their name, its comparison key and the addresses they used.
+
 use diesel::prelude::*;
 use serde::Serialize;
 

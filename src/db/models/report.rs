@@ -1,3 +1,5 @@
+//! Visitors' reports of messages, open until a moderator resolves them.
+
 use diesel::prelude::*;
 use serde::Serialize;
 

@@ -1,3 +1,6 @@
+//! Rooms: a site's named conversations, with their settings (lock, slow mode,
+//! approve-first, length) and `last_seq`, the counter the writer locks.
+
 use diesel::prelude::*;
 use serde::Serialize;
 

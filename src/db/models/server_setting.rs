@@ -1,3 +1,6 @@
+//! Server-wide settings kept in the database (e.g. the guest-token secret),
+//! so that every instance and every restart shares them.
+
 use diesel::prelude::*;
 
 use crate::db::schema::server_settings;

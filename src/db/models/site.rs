@@ -1,3 +1,6 @@
+//! Sites: the public key of the script tag, the JWT secret, allowed origins
+//! and the settings that say who may join and how rooms open.
+
 use diesel::prelude::*;
 use serde::Serialize;
 

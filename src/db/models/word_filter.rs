@@ -1,3 +1,6 @@
+//! A site's word filter entries: whole words or regular expressions that
+//! block or mask (compiled by `chat::word_filter`).
+
 use diesel::prelude::*;
 use serde::Serialize;
 
