@@ -14,7 +14,7 @@ use crate::db::now_ms;
 
 async fn stats(admin: &Admin, auth: &Auth) -> Result<Vec<serde_json::Value>> {
     let visible = sites::visible(admin, auth).await?;
-    let live = admin.chat.hub.connections_by_site();
+    let live = admin.chat.connections_by_site();
     let rooms = admin.chat.hub.rooms_by_site();
     let ids: Vec<_> = visible.iter().map(|s| s.id).collect();
     let now = now_ms();

@@ -5,15 +5,17 @@
 //! connection that falls behind is told to close (slow consumer) instead of
 //! blocking the room or silently missing frames.
 //!
-//! [`Hub::publish`] is the single fan-out seam: a cross-instance broker would
-//! call it for frames committed elsewhere, leaving room logic untouched.
+//! Other instances reach the hub through the cluster: their messages by
+//! [`Hub::publish_batch`] (in seq order, see `ordered`), their people by the
+//! remote presence calls (see `presence`); it tells them of its own through
+//! [`Peers`].
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 
-use super::protocol::{CloseReason, PresenceEvent, SeenCursor, ServerFrame, Who};
+use super::protocol::{CloseReason, Who};
 pub use super::queue::{BatchFrame, CloseRequest, ConnHandle, ConnId, ConnQueue, Outbound};
 use crate::db::models::{ParticipantId, RoomId, SiteId};
 
@@ -24,9 +26,13 @@ struct Member {
 
 #[derive(Default)]
 struct RoomMembers {
+    /// The room's site, for counts per site.
+    site: Option<SiteId>,
     conns: HashMap<ConnId, Member>,
     /// Distinct participants present, with how many of their connections are in.
     present: HashMap<i64, (Who, usize)>,
+    /// Participants present through other instances (see [`Peers`]).
+    remote: HashMap<i64, Remote>,
     /// Read receipts of the participants present: the highest seq each has seen.
     seen: HashMap<i64, i64>,
     /// Every message up to this seq has been queued to the members (or was
@@ -34,6 +40,25 @@ struct RoomMembers {
     /// seq order: a connection drops anything at or below the highest seq it
     /// has seen, so seq 12 queued before 11 would lose 11 for good.
     high: i64,
+}
+
+/// A participant present in the room through other instances.
+struct Remote {
+    who: Who,
+    /// Connections in the room, per instance (its random origin id).
+    on: HashMap<u64, usize>,
+}
+
+/// The other instances of a cluster, told of what happens in this one's
+/// rooms. Called under the room's lock, so that what they hear is in the
+/// order it happened here.
+pub trait Peers: Send + Sync {
+    /// `who` now has `connections` connections in the room here (0: gone).
+    fn presence(&self, room: RoomId, name: &str, site: SiteId, who: &Who, connections: usize);
+    /// A signal (typing) relayed to the room's connections here.
+    fn signal(&self, room: RoomId, frame: &Arc<str>);
+    /// `who` has seen the room up to `seq`.
+    fn seen(&self, room: RoomId, name: &str, who: i64, seq: i64);
 }
 
 /// The seqs a batch of messages covers: everything in (`after`, `upto`] is in
@@ -85,7 +110,9 @@ pub struct Hub {
     next_id: AtomicU64,
     conns: Mutex<HashMap<ConnId, ConnInfo>>,
     per_ip: Mutex<HashMap<IpAddr, usize>>,
+    /// A room is here while it has connections here or people elsewhere.
     rooms: RwLock<HashMap<RoomId, Arc<Mutex<RoomMembers>>>>,
+    peers: OnceLock<Arc<dyn Peers>>,
 }
 
 /// Holds one of an IP's connection slots; released on drop.
@@ -169,144 +196,6 @@ impl Hub {
             .cloned()
     }
 
-    /// Adds the connection to the room; announces the participant to the others
-    /// when this is their first connection there. Returns who is online.
-    ///
-    /// `committed` is the room's last seq read from the database before this
-    /// call: when the connection is the room's first, messages are then
-    /// queued from the one after it (the joiner's welcome, read after this
-    /// call, covers everything up to it).
-    pub fn join(
-        &self,
-        room: RoomId,
-        name: &str,
-        handle: &ConnHandle,
-        who: &Who,
-        committed: i64,
-    ) -> Vec<Who> {
-        let members = {
-            let mut rooms = self.rooms.write().unwrap_or_else(|e| e.into_inner());
-            rooms
-                .entry(room)
-                .or_insert_with(|| {
-                    Arc::new(Mutex::new(RoomMembers {
-                        high: committed,
-                        ..RoomMembers::default()
-                    }))
-                })
-                .clone()
-        };
-        let mut members = lock(&members);
-        if members
-            .conns
-            .insert(
-                handle.id,
-                Member {
-                    handle: handle.clone(),
-                    who: who.clone(),
-                },
-            )
-            .is_none()
-        {
-            let entry = members
-                .present
-                .entry(who.id)
-                .or_insert_with(|| (who.clone(), 0));
-            entry.1 += 1;
-            if entry.1 == 1 {
-                let online = members.present.len();
-                let frame = ServerFrame::Presence {
-                    room: name.to_owned(),
-                    event: PresenceEvent::Join,
-                    who: who.clone(),
-                    online,
-                }
-                .encode();
-                members.send_all(&frame, room, None, Some(handle.id));
-            }
-        }
-        members.present.values().map(|(w, _)| w.clone()).collect()
-    }
-
-    pub fn leave(&self, room: RoomId, name: &str, conn: ConnId) {
-        let Some(members_arc) = self.room(room) else {
-            return;
-        };
-        let mut members = lock(&members_arc);
-        let Some(member) = members.conns.remove(&conn) else {
-            return;
-        };
-        let id = member.who.id;
-        let last = match members.present.get_mut(&id) {
-            Some(entry) => {
-                entry.1 -= 1;
-                entry.1 == 0
-            }
-            None => false,
-        };
-        if last {
-            members.present.remove(&id);
-            members.seen.remove(&id);
-            let online = members.present.len();
-            let frame = ServerFrame::Presence {
-                room: name.to_owned(),
-                event: PresenceEvent::Leave,
-                who: member.who,
-                online,
-            }
-            .encode();
-            members.send_all(&frame, room, None, None);
-        }
-        if members.conns.is_empty() {
-            drop(members);
-            let mut rooms = self.rooms.write().unwrap_or_else(|e| e.into_inner());
-            // Re-check under the write lock: someone may have joined meanwhile.
-            if rooms.get(&room).is_some_and(|m| lock(m).conns.is_empty()) {
-                rooms.remove(&room);
-            }
-        }
-    }
-
-    /// Records that participant `who` has seen the room up to `seq` and tells
-    /// the room's other connections, when that moves their receipt forward and
-    /// the room is small enough for receipts.
-    pub fn seen(&self, room: RoomId, name: &str, who: i64, seq: i64, from: ConnId) {
-        let Some(members) = self.room(room) else {
-            return;
-        };
-        let mut members = lock(&members);
-        if members.present.len() > SEEN_MAX_PRESENT {
-            return;
-        }
-        let cursor = members.seen.entry(who).or_insert(0);
-        if seq <= *cursor {
-            return;
-        }
-        *cursor = seq;
-        let frame = ServerFrame::Seen {
-            room: name.to_owned(),
-            cursor: SeenCursor { id: who, seq },
-        }
-        .encode();
-        members.send_all(&frame, room, None, Some(from));
-    }
-
-    /// The read receipts of a room, for a `welcome`.
-    pub fn seen_in(&self, room: RoomId) -> Vec<SeenCursor> {
-        let Some(members) = self.room(room) else {
-            return Vec::new();
-        };
-        let members = lock(&members);
-        if members.present.len() > SEEN_MAX_PRESENT {
-            return Vec::new();
-        }
-        members
-            .seen
-            .iter()
-            .map(|(&id, &seq)| SeenCursor { id, seq })
-            .collect()
-    }
-
     /// Sends a frame to every connection in the room except `except`; returns
     /// how many connections it was queued for.
     pub fn publish(
@@ -345,7 +234,7 @@ impl Hub {
             .unwrap_or_default()
     }
 
-    /// Rooms with at least one connection in them.
+    /// Rooms with someone in them, here or on another instance.
     pub fn live_rooms(&self) -> Vec<RoomId> {
         self.rooms
             .read()
@@ -367,7 +256,7 @@ impl Hub {
             .count()
     }
 
-    /// Rooms with at least one connection in them, per site.
+    /// Rooms with someone in them (here or on another instance), per site.
     pub fn rooms_by_site(&self) -> HashMap<SiteId, usize> {
         let rooms: Vec<_> = self
             .rooms
@@ -376,18 +265,9 @@ impl Hub {
             .values()
             .cloned()
             .collect();
-        // One member per room tells its site; room locks are released before
-        // the connection map is locked, so no lock is held inside another.
-        let samples: Vec<ConnId> = rooms
-            .iter()
-            .filter_map(|members| lock(members).conns.keys().next().copied())
-            .collect();
-        let conns = lock(&self.conns);
         let mut counts = HashMap::new();
-        for id in samples {
-            if let Some(info) = conns.get(&id) {
-                *counts.entry(info.site).or_default() += 1;
-            }
+        for site in rooms.iter().filter_map(|members| lock(members).site) {
+            *counts.entry(site).or_default() += 1;
         }
         counts
     }
@@ -402,5 +282,6 @@ impl Hub {
 }
 
 mod ordered;
+mod presence;
 #[cfg(test)]
 mod tests;

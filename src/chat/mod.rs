@@ -108,6 +108,16 @@ impl Chat {
         }
     }
 
+    /// Open connections per site, on every instance.
+    pub fn connections_by_site(
+        &self,
+    ) -> std::collections::HashMap<crate::db::models::SiteId, usize> {
+        match &self.cluster {
+            Some(cluster) => cluster.connections_by_site(),
+            None => self.hub.connections_by_site(),
+        }
+    }
+
     /// Checks site key, origin, bans and per-IP connection count, in that order,
     /// and takes one of the address's connection slots.
     pub async fn admit(

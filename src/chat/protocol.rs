@@ -122,7 +122,7 @@ impl ClientFrame {
 
 /// Who wrote a message or is present in a room. Cloned into every post, room
 /// membership and presence entry, hence the shared strings.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Who {
     pub id: i64,
     pub nick: Arc<str>,

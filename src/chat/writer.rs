@@ -250,11 +250,7 @@ impl WriterLoop {
     /// messages (and their senders their acks, in seq order) in one go: every
     /// connection is woken once and writes them all with one system call, so
     /// the busier the server (the bigger the batches), the fewer writes per
-    /// delivered message.
-    ///
-    /// Messages another instance committed in a room before ours (its seqs
-    /// below our range) may not have reached this instance yet; they are
-    /// read from the database and queued first, so the room stays in seq order.
+    /// delivered message. The other instances get them through the outbox.
     fn publish(
         &mut self,
         conn: &mut DbConn,
@@ -262,223 +258,166 @@ impl WriterLoop {
         outcomes: Vec<Outcome>,
         ranges: &HashMap<RoomId, SeqRange>,
     ) {
-        struct Answer {
-            seq: i64,
-            id: MessageId,
-            ts: i64,
-            duplicate: bool,
-            delivered: usize,
-        }
-        let mut answers = Vec::with_capacity(batch.len());
-        // Per room: its frames, and the index in `batch` of each one's post.
-        let mut rooms: Vec<(RoomId, Vec<BatchFrame>, Vec<usize>)> = Vec::new();
-        let mut slot_of: HashMap<RoomId, usize> = HashMap::new();
-        for (i, (post, outcome)) in batch.iter().zip(outcomes).enumerate() {
-            match outcome {
-                Outcome::New(msg, id) => {
-                    let text = ServerFrame::Message {
-                        room: post.room_name.clone(),
-                        message: MessageView {
-                            seq: msg.seq,
-                            id: id.0,
-                            author: post.author.clone(),
-                            text: msg.body,
-                            ts: msg.created_at,
-                        },
-                    }
-                    .encode();
-                    let slot = *slot_of.entry(post.room).or_insert_with(|| {
-                        rooms.push((post.room, Vec::new(), Vec::new()));
-                        rooms.len() - 1
-                    });
-                    rooms[slot].1.push(BatchFrame {
-                        text,
-                        seq: msg.seq,
-                        from: post.sender.as_ref().map(|s| s.id),
-                    });
-                    rooms[slot].2.push(i);
-                    answers.push(Answer {
-                        seq: msg.seq,
-                        id,
-                        ts: msg.created_at,
-                        duplicate: false,
-                        delivered: 0,
-                    });
-                }
-                Outcome::Duplicate(msg) => answers.push(Answer {
-                    seq: msg.seq,
-                    id: msg.id,
-                    ts: msg.created_at,
-                    duplicate: true,
-                    delivered: 0,
-                }),
-            }
-        }
-        let ack = |post: &Post, answer: &Answer, delivered: usize| {
-            ServerFrame::Ack {
-                cid: post.cid.clone(),
-                room: post.room_name.clone(),
-                seq: answer.seq,
-                id: answer.id.0,
-                ts: answer.ts,
-                delivered,
-                duplicate: answer.duplicate,
-            }
-            .encode()
-        };
+        let (mut answers, rooms) = frames_of(&batch, outcomes);
         let mut acked = vec![false; batch.len()];
-        let mut unsure = Vec::new();
         let mut published = Vec::new();
-        for (room, frames, posts) in rooms {
-            let Some(&range) = ranges.get(&room) else {
-                tracing::error!(room = %room, "stored messages without a seq range");
+        for room in rooms {
+            let Some(&range) = ranges.get(&room.room) else {
+                tracing::error!(room = %room.room, "stored messages without a seq range");
                 continue;
             };
-            let name = batch[posts[0]].room_name.as_str();
             if self.outbox.is_some() {
                 published.push(RoomBatch {
-                    room,
-                    name: name.to_owned(),
+                    room: room.room,
+                    name: batch[room.posts[0]].room_name.clone(),
                     after: range.after,
                     upto: range.upto,
-                    frames: frames.iter().map(|f| (f.seq, f.text.clone())).collect(),
+                    frames: (room.frames.iter())
+                        .map(|f| (f.seq, f.text.clone()))
+                        .collect(),
                 });
             }
-            let mut counted = |k: usize, delivered: usize| {
-                let i = posts[k];
-                answers[i].delivered = delivered;
-                // Counted before the ack is queued: whoever has the ack sees it in /metrics.
-                self.metrics.messages_committed.inc();
-                self.metrics.deliveries.inc_by(delivered as u64);
-                let post = &batch[i];
-                post.sender
-                    .as_ref()
-                    .map(|_| ack(post, &answers[i], delivered))
-            };
-            let queued = match self.hub.publish_batch(room, range, &frames, &mut counted) {
-                Ok(queued) => queued,
-                Err(_) => {
-                    let caught_up =
-                        catch_up(conn, &self.hub, &self.metrics, room, name, range.after);
-                    match caught_up
-                        .map(|_| self.hub.publish_batch(room, range, &frames, &mut counted))
-                    {
-                        Ok(Ok(queued)) => queued,
-                        failed => {
-                            if let Err(err) = failed {
-                                tracing::error!(error = %err, room = %room, "could not read the messages before a commit");
-                            }
-                            // Held back rather than sent out of order: the
-                            // room gets them with the next catch-up.
-                            unsure.push((room, name.to_owned()));
-                            (0..frames.len()).map(|k| counted(k, 0)).for_each(drop);
-                            vec![false; frames.len()]
-                        }
-                    }
-                }
-            };
-            for (i, q) in posts.into_iter().zip(queued) {
+            let queued = self.publish_room(conn, &batch, &mut answers, &room, range);
+            for (&i, q) in room.posts.iter().zip(queued) {
                 acked[i] = q;
             }
         }
-        self.unsure.extend(unsure);
         if let (Some(outbox), false) = (&self.outbox, published.is_empty()) {
             outbox.send(Body::Messages { rooms: published });
         }
         // Duplicates, and senders that left the room since they sent.
         for ((post, answer), acked) in batch.iter().zip(&answers).zip(acked) {
             if let (Some(sender), false) = (&post.sender, acked) {
-                sender.reply(ack(post, answer, answer.delivered));
+                sender.reply(ack(post, answer));
             }
         }
     }
+
+    /// Queues one room's messages, and their senders' acks in their place.
+    /// Messages another instance committed in the room before ours (its seqs
+    /// below our range) may not have reached this instance yet; they are
+    /// read from the database and queued first, so the room stays in seq order.
+    /// Returns, per frame, whether its ack was queued.
+    fn publish_room(
+        &mut self,
+        conn: &mut DbConn,
+        batch: &[Post],
+        answers: &mut [Answer],
+        room: &RoomFrames,
+        range: SeqRange,
+    ) -> Vec<bool> {
+        let (hub, metrics) = (self.hub.clone(), self.metrics.clone());
+        let name = batch[room.posts[0]].room_name.as_str();
+        // The connections on other instances get it through the broker (or,
+        // failing that, the database): counted as the presence says.
+        let remote = hub.remote_connections(room.room);
+        let mut counted = |k: usize, delivered: usize| {
+            let i = room.posts[k];
+            answers[i].delivered = delivered + remote;
+            // Counted before the ack is queued: whoever has the ack sees it in /metrics.
+            metrics.messages_committed.inc();
+            metrics.deliveries.inc_by(delivered as u64);
+            let post = &batch[i];
+            post.sender.as_ref().map(|_| ack(post, &answers[i]))
+        };
+        if let Ok(queued) = hub.publish_batch(room.room, range, &room.frames, &mut counted) {
+            return queued;
+        }
+        let caught_up = catch_up(conn, &hub, &metrics, room.room, name, range.after);
+        match caught_up.map(|_| hub.publish_batch(room.room, range, &room.frames, &mut counted)) {
+            Ok(Ok(queued)) => queued,
+            failed => {
+                if let Err(err) = failed {
+                    tracing::error!(error = %err, room = %room.room, "could not read the messages before a commit");
+                }
+                // Held back rather than sent out of order: the room gets
+                // them with the next catch-up.
+                self.unsure.insert(room.room, name.to_owned());
+                (0..room.frames.len()).for_each(|k| drop(counted(k, 0)));
+                vec![false; room.frames.len()]
+            }
+        }
+    }
+}
+
+/// What a sender's ack says.
+struct Answer {
+    seq: i64,
+    id: MessageId,
+    ts: i64,
+    duplicate: bool,
+    delivered: usize,
+}
+
+/// One room's new messages in a batch.
+struct RoomFrames {
+    room: RoomId,
+    frames: Vec<BatchFrame>,
+    /// The index in the batch of each frame's post.
+    posts: Vec<usize>,
+}
+
+/// The answer to every post, and the frames of the new messages per room
+/// (each serialized once).
+fn frames_of(batch: &[Post], outcomes: Vec<Outcome>) -> (Vec<Answer>, Vec<RoomFrames>) {
+    let mut answers = Vec::with_capacity(batch.len());
+    let mut rooms: Vec<RoomFrames> = Vec::new();
+    let mut slot_of: HashMap<RoomId, usize> = HashMap::new();
+    for (i, (post, outcome)) in batch.iter().zip(outcomes).enumerate() {
+        let (msg_seq, id, ts, duplicate) = match outcome {
+            Outcome::New(msg, id) => {
+                let text = ServerFrame::Message {
+                    room: post.room_name.clone(),
+                    message: MessageView {
+                        seq: msg.seq,
+                        id: id.0,
+                        author: post.author.clone(),
+                        text: msg.body,
+                        ts: msg.created_at,
+                    },
+                }
+                .encode();
+                let slot = *slot_of.entry(post.room).or_insert_with(|| {
+                    rooms.push(RoomFrames {
+                        room: post.room,
+                        frames: Vec::new(),
+                        posts: Vec::new(),
+                    });
+                    rooms.len() - 1
+                });
+                rooms[slot].frames.push(BatchFrame {
+                    text,
+                    seq: msg.seq,
+                    from: post.sender.as_ref().map(|s| s.id),
+                });
+                rooms[slot].posts.push(i);
+                (msg.seq, id, msg.created_at, false)
+            }
+            Outcome::Duplicate(msg) => (msg.seq, msg.id, msg.created_at, true),
+        };
+        answers.push(Answer {
+            seq: msg_seq,
+            id,
+            ts,
+            duplicate,
+            delivered: 0,
+        });
+    }
+    (answers, rooms)
+}
+
+fn ack(post: &Post, answer: &Answer) -> Arc<str> {
+    ServerFrame::Ack {
+        cid: post.cid.clone(),
+        room: post.room_name.clone(),
+        seq: answer.seq,
+        id: answer.id.0,
+        ts: answer.ts,
+        delivered: answer.delivered,
+        duplicate: answer.duplicate,
+    }
+    .encode()
 }
 
 #[cfg(test)]
-mod tests {
-    use super::store::new_message;
-    use super::*;
-    use crate::chat::hub::Outbound;
-    use crate::db::models::{Message, Room};
-    use crate::db::models::{Participant, Site};
-    use crate::db::now_ms;
-
-    /// A commit reported as failed had in fact succeeded (message 1). Before the
-    /// next batch is stored, message 1 is found and broadcast, so a live
-    /// receiver gets 1 then 2: no gap.
-    #[test]
-    fn a_commit_that_failed_only_in_appearance_is_delivered_before_newer_messages() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("w.db").display());
-        let db = Db::connect(&url, 2).unwrap();
-        let mut conn = db.get().unwrap();
-        crate::db::migrate::run_pending(&mut conn).unwrap();
-        let site = Site::create(&mut conn, "s", &[], false).unwrap();
-        let room = Room::create(&mut conn, site.id, "lobby").unwrap();
-        let author = Participant::create_guest(&mut conn, site.id, "ann", None).unwrap();
-
-        let hub = Hub::new();
-        let ip = "127.0.0.1".parse().unwrap();
-        let who = |id: i64| Who {
-            id,
-            nick: "n".into(),
-            kind: "guest".into(),
-            avatar: None,
-        };
-        let (receiver, queue) = hub.connect(site.id, ip, 1 << 20);
-        hub.join(room.id, "lobby", &receiver, &who(999), 0);
-        let (sender, sender_queue) = hub.connect(site.id, ip, 1 << 20);
-        hub.join(room.id, "lobby", &sender, &who(author.id.0), 0);
-        while queue.try_recv().is_some() {}
-
-        let post = |cid: &str| Post {
-            site: site.id,
-            room: room.id,
-            room_name: "lobby".into(),
-            author: who(author.id.0),
-            participant: author.id,
-            cid: cid.into(),
-            text: format!("text {cid}"),
-            ip: None,
-            sender: Some(sender.clone()),
-        };
-        // What the database holds after the commit whose reply was lost.
-        Message::insert_new(&mut conn, &new_message(&post("c1"), 1, now_ms()))
-            .unwrap()
-            .unwrap();
-        Room::set_last_seq(&mut conn, room.id, 1).unwrap();
-
-        let mut writer = WriterLoop {
-            db: db.clone(),
-            conn: None,
-            hub: hub.clone(),
-            metrics: Arc::new(Metrics::default()),
-            outbox: None,
-            last_seq: HashMap::new(),
-            // What a failed commit leaves: the room's seq before it.
-            unsure: HashMap::from([(room.id, "lobby".to_owned())]),
-        };
-        writer.commit(vec![post("c2")]);
-
-        let mut seqs = Vec::new();
-        while let Some(item) = queue.try_recv() {
-            if let Outbound::Frame { seq: Some(seq), .. } = item {
-                seqs.push(seq);
-            }
-        }
-        assert_eq!(seqs, vec![1, 2], "message 1 reaches the room before 2");
-        assert!(writer.unsure.is_empty());
-        // The first sender was told to retry; its own message reached it as a
-        // message, and the retry gets the original ack (duplicate).
-        let mut sender_seqs = Vec::new();
-        let mut acks = 0;
-        while let Some(item) = sender_queue.try_recv() {
-            match item {
-                Outbound::Frame { seq: Some(seq), .. } => sender_seqs.push(seq),
-                Outbound::Reply(text) if text.contains("\"type\":\"ack\"") => acks += 1,
-                _ => {}
-            }
-        }
-        assert_eq!((sender_seqs, acks), (vec![1], 1));
-    }
-}
+mod tests;

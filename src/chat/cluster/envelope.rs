@@ -11,7 +11,8 @@ use serde_json::value::RawValue;
 
 use super::Control;
 use crate::chat::hub::SeqRange;
-use crate::db::models::RoomId;
+use crate::chat::protocol::Who;
+use crate::db::models::{RoomId, SiteId};
 
 /// One published payload. `origin` is random per process start; `counter`
 /// grows by one per payload an origin publishes, so a receiver that sees it
@@ -34,12 +35,54 @@ pub enum Body<F> {
     /// The messages of one commit, per room.
     Messages { rooms: Vec<RoomBatch<F>> },
     /// Sent every second: the origin is alive, and its subscription (it
-    /// hears its own) works.
-    Heartbeat { name: String, connections: usize },
-    /// The origin is shutting down.
+    /// hears its own) works. `presence` is the version of its presence.
+    Heartbeat {
+        name: String,
+        connections: usize,
+        presence: u64,
+        /// Open connections per site, for the dashboards of every instance.
+        sites: Vec<(SiteId, usize)>,
+    },
+    /// The origin is shutting down: its people are gone.
     Leaving,
     /// A moderation event to apply everywhere.
     Control(Control),
+    /// `who` now has `connections` connections in the room on the origin
+    /// (0: gone from there); the origin's presence is now at `version`.
+    Presence {
+        version: u64,
+        room: RoomId,
+        name: String,
+        site: SiteId,
+        who: Who,
+        connections: usize,
+    },
+    /// Everyone present on the origin, at `version`.
+    PresenceState {
+        version: u64,
+        rooms: Vec<RoomPresence>,
+    },
+    /// Asks the instance `of` (every instance when `None`) for its state.
+    PresenceWanted { of: Option<u64> },
+    /// A typing notice, as its recipients get it.
+    Signal { room: RoomId, frame: F },
+    /// A read receipt.
+    Seen {
+        room: RoomId,
+        name: String,
+        who: i64,
+        seq: i64,
+    },
+}
+
+/// The participants present in one room on one instance.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RoomPresence {
+    pub room: RoomId,
+    pub name: String,
+    pub site: SiteId,
+    /// Each with their connections in the room.
+    pub present: Vec<(Who, usize)>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -66,34 +109,73 @@ impl<F> RoomBatch<F> {
 pub type Outgoing = Body<Arc<str>>;
 
 impl Envelope<Arc<str>> {
-    pub fn encode(&self) -> Result<Vec<u8>, serde_json::Error> {
+    pub fn encode(self) -> Result<Vec<u8>, serde_json::Error> {
         // The frames are JSON already; they are embedded as they are.
-        let raw = |f: &Arc<str>| RawValue::from_string(f.to_string());
-        let body = match &self.body {
+        let raw = |f: Arc<str>| RawValue::from_string(f.to_string());
+        let body = match self.body {
             Body::Messages { rooms } => Body::Messages {
                 rooms: rooms
-                    .iter()
+                    .into_iter()
                     .map(|r| {
                         Ok(RoomBatch {
                             room: r.room,
-                            name: r.name.clone(),
+                            name: r.name,
                             after: r.after,
                             upto: r.upto,
                             frames: r
                                 .frames
-                                .iter()
-                                .map(|(seq, f)| Ok((*seq, raw(f)?)))
+                                .into_iter()
+                                .map(|(seq, f)| Ok((seq, raw(f)?)))
                                 .collect::<Result<_, serde_json::Error>>()?,
                         })
                     })
                     .collect::<Result<_, serde_json::Error>>()?,
             },
-            Body::Heartbeat { name, connections } => Body::Heartbeat {
-                name: name.clone(),
-                connections: *connections,
+            Body::Signal { room, frame } => Body::Signal {
+                room,
+                frame: raw(frame)?,
+            },
+            Body::Heartbeat {
+                name,
+                connections,
+                presence,
+                sites,
+            } => Body::Heartbeat {
+                name,
+                connections,
+                presence,
+                sites,
             },
             Body::Leaving => Body::Leaving,
-            Body::Control(control) => Body::Control(control.clone()),
+            Body::Control(control) => Body::Control(control),
+            Body::Presence {
+                version,
+                room,
+                name,
+                site,
+                who,
+                connections,
+            } => Body::Presence {
+                version,
+                room,
+                name,
+                site,
+                who,
+                connections,
+            },
+            Body::PresenceState { version, rooms } => Body::PresenceState { version, rooms },
+            Body::PresenceWanted { of } => Body::PresenceWanted { of },
+            Body::Seen {
+                room,
+                name,
+                who,
+                seq,
+            } => Body::Seen {
+                room,
+                name,
+                who,
+                seq,
+            },
         };
         serde_json::to_vec(&Envelope {
             origin: self.origin,

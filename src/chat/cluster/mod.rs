@@ -13,15 +13,20 @@
 //!   check: every 10 s, or every second while there is no working broker
 //!   (degraded mode, also the mode of several instances without a broker).
 //!
-//! The hub and the sessions know nothing of this module.
+//! Presence, typing and read receipts cross over too ([`presence`]).
+//!
+//! The hub and the sessions know nothing of this module (the hub sees it as
+//! its [`Peers`](super::hub::Peers)).
 
 mod broker;
 mod control;
 pub mod envelope;
+mod presence;
 mod receive;
 mod redis;
 mod repair;
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -31,10 +36,12 @@ use tokio::sync::{mpsc, watch};
 pub use broker::{Broker, BrokerError, BrokerEvent};
 pub use control::Control;
 use envelope::{Body, Envelope, Outgoing};
+use presence::Announcer;
 use receive::Receiver;
 use repair::Repair;
 
 use super::hub::Hub;
+use crate::db::models::SiteId;
 use crate::db::Db;
 use crate::metrics::Metrics;
 
@@ -47,6 +54,8 @@ const RECONCILE_DEGRADED: Duration = Duration::from_secs(1);
 /// Payloads waiting to be published; beyond it they are dropped (and the
 /// loss announced through the counter), never waited for.
 const OUTBOX: usize = 10_000;
+/// How long a stopping instance tries to say so.
+const LEAVING_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Where the writer drops each commit's frames for the other instances.
 #[derive(Clone)]
@@ -100,6 +109,10 @@ pub struct Cluster {
     repair: Arc<Repair>,
     /// Control events from other instances, for the moderation layer.
     controls: mpsc::UnboundedSender<Control>,
+    /// Tells the others of this instance's presence (with a broker).
+    announcer: Option<Arc<Announcer>>,
+    /// Open connections per site on each other instance (their heartbeats).
+    remote_sites: Mutex<HashMap<u64, Vec<(SiteId, usize)>>>,
 }
 
 pub struct ClusterConfig {
@@ -134,6 +147,10 @@ impl Cluster {
             None => None,
         };
         let repair = Repair::new(db, hub.clone(), metrics.clone());
+        let announcer = broker.as_ref().map(|_| Announcer::new(outbox.clone()));
+        if let Some(announcer) = &announcer {
+            hub.set_peers(announcer.clone());
+        }
         let cluster = Arc::new(Cluster {
             origin: rand::random(),
             name: config.instance_name,
@@ -144,6 +161,8 @@ impl Cluster {
             link: Mutex::new(Link::default()),
             repair: repair.clone(),
             controls,
+            announcer,
+            remote_sites: Mutex::default(),
         });
         tokio::spawn(repair.run(shutdown.clone()));
         tokio::spawn(cluster.clone().publish(outgoing, shutdown.clone()));
@@ -171,7 +190,8 @@ impl Cluster {
     }
 
     /// Publishes what the writer and the heartbeat queue, in order, stamping
-    /// each payload with the next counter value.
+    /// each payload with the next counter value. When the instance stops,
+    /// says so: the others drop its people at once.
     async fn publish(
         self: Arc<Self>,
         mut outgoing: mpsc::Receiver<Outgoing>,
@@ -180,31 +200,43 @@ impl Cluster {
         let mut counter: u64 = 0;
         loop {
             let body = tokio::select! {
-                body = outgoing.recv() => match body { Some(b) => b, None => return },
-                _ = shutdown.wait_for(|s| *s) => return,
+                body = outgoing.recv() => body,
+                _ = shutdown.wait_for(|s| *s) => None,
             };
-            let Some(broker) = &self.broker else { continue };
-            // A payload dropped before it was stamped shows as a skipped value.
-            counter += 1 + u64::from(self.outbox.dropped.swap(false, Ordering::Relaxed));
-            let envelope = Envelope {
-                origin: self.origin,
-                counter,
-                body,
-            };
-            let payload = match envelope.encode() {
-                Ok(payload) => payload,
-                Err(err) => {
-                    tracing::error!(error = %err, "could not encode a cluster payload");
-                    continue;
-                }
-            };
-            match broker.publish(payload).await {
-                Ok(()) => {
-                    self.metrics.broker_published.inc();
-                }
-                // Lost for the others; they notice the counter skip later.
-                Err(err) => tracing::debug!(error = %err, "publish failed"),
+            let Some(body) = body else { break };
+            self.publish_one(&mut counter, body).await;
+        }
+        let last = async {
+            while let Ok(body) = outgoing.try_recv() {
+                self.publish_one(&mut counter, body).await;
             }
+            self.publish_one(&mut counter, Body::Leaving).await;
+        };
+        let _ = tokio::time::timeout(LEAVING_TIMEOUT, last).await;
+    }
+
+    async fn publish_one(&self, counter: &mut u64, body: Outgoing) {
+        let Some(broker) = &self.broker else { return };
+        // A payload dropped before it was stamped shows as a skipped value.
+        *counter += 1 + u64::from(self.outbox.dropped.swap(false, Ordering::Relaxed));
+        let envelope = Envelope {
+            origin: self.origin,
+            counter: *counter,
+            body,
+        };
+        let payload = match envelope.encode() {
+            Ok(payload) => payload,
+            Err(err) => {
+                tracing::error!(error = %err, "could not encode a cluster payload");
+                return;
+            }
+        };
+        match broker.publish(payload).await {
+            Ok(()) => {
+                self.metrics.broker_published.inc();
+            }
+            // Lost for the others; they notice the counter skip later.
+            Err(err) => tracing::debug!(error = %err, "publish failed"),
         }
     }
 
@@ -218,11 +250,9 @@ impl Cluster {
                 _ = every.tick() => {}
                 _ = shutdown.wait_for(|s| *s) => return,
             }
-            if self.broker.is_some() {
-                self.outbox.send(Body::Heartbeat {
-                    name: self.name.clone(),
-                    connections: self.hub.connection_count(),
-                });
+            if let Some(announcer) = &self.announcer {
+                let sites = self.hub.connections_by_site().into_iter().collect();
+                announcer.heartbeat(self.name.clone(), self.hub.connection_count(), sites);
             }
             self.probe();
             let period = match self.health() {
@@ -264,5 +294,24 @@ impl Cluster {
 
     pub fn origin(&self) -> u64 {
         self.origin
+    }
+
+    /// Open connections per site on every instance (this one's, and the
+    /// others' as of their last heartbeat).
+    pub fn connections_by_site(&self) -> HashMap<SiteId, usize> {
+        let mut counts = self.hub.connections_by_site();
+        let remote = self.remote_sites.lock().unwrap_or_else(|e| e.into_inner());
+        for (site, n) in remote.values().flatten() {
+            *counts.entry(*site).or_default() += n;
+        }
+        counts
+    }
+
+    fn set_remote_sites(&self, origin: u64, sites: Option<Vec<(SiteId, usize)>>) {
+        let mut remote = self.remote_sites.lock().unwrap_or_else(|e| e.into_inner());
+        match sites {
+            Some(sites) => remote.insert(origin, sites),
+            None => remote.remove(&origin),
+        };
     }
 }

@@ -1,15 +1,18 @@
 //! What arrives from the broker: other instances' messages go to the hub in
-//! seq order; origins are tracked so that loss shows (a counter that skips,
-//! a heartbeat that stops) and is repaired from the database.
+//! seq order, their presence, typing and receipts to its rooms; origins are
+//! tracked so that loss shows (a counter that skips, a heartbeat that stops)
+//! and is repaired from the database, and a dead origin's people leave.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use serde_json::value::RawValue;
 use tokio::sync::{mpsc, watch};
 
 use super::envelope::{decode, Body, RoomBatch};
-use super::{BrokerEvent, Cluster, DOWN_AFTER};
+use super::presence::{Ask, Mirror};
+use super::{BrokerEvent, BrokerHealth, Cluster, DOWN_AFTER};
 use crate::chat::hub::BatchFrame;
 
 /// Another instance, as heard over the broker.
@@ -17,7 +20,9 @@ struct Origin {
     name: String,
     counter: u64,
     last_seen: Instant,
-    connections: usize,
+    /// It said it is stopping (its people are gone already).
+    leaving: bool,
+    presence: Mirror,
 }
 
 pub(super) struct Receiver {
@@ -59,8 +64,18 @@ impl Receiver {
                 link.subscribed = true;
                 link.since = Some(Instant::now());
                 drop(link);
-                // Whatever was published while we were not subscribed is lost.
+                // Whatever was published while we were not subscribed is lost:
+                // messages are read back from the database, presence asked
+                // for again (and ours told again). Silence while we could not
+                // hear was not the others' death.
                 cluster.repair.check_all();
+                for origin in self.origins.values_mut() {
+                    origin.last_seen = Instant::now();
+                }
+                cluster.outbox.send(Body::PresenceWanted { of: None });
+                if let Some(announcer) = &cluster.announcer {
+                    announcer.state();
+                }
             }
             BrokerEvent::Disconnected => cluster.link().subscribed = false,
             BrokerEvent::Message(payload) => self.on_payload(&payload),
@@ -90,7 +105,8 @@ impl Receiver {
                 name: String::new(),
                 counter: envelope.counter.saturating_sub(1),
                 last_seen: Instant::now(),
-                connections: 0,
+                leaving: false,
+                presence: Mirror::default(),
             });
         origin.last_seen = Instant::now();
         if envelope.counter > origin.counter + 1 {
@@ -98,47 +114,112 @@ impl Receiver {
             cluster.repair.check_all();
         }
         origin.counter = origin.counter.max(envelope.counter);
-        match envelope.body {
-            Body::Messages { rooms } => {
-                for batch in rooms {
-                    deliver(&cluster, batch);
-                }
-            }
-            Body::Heartbeat { name, connections } => {
-                origin.name = name;
-                origin.connections = connections;
-            }
-            Body::Control(control) => {
-                let _ = cluster.controls.send(control);
-            }
-            Body::Leaving => {
-                tracing::info!(origin = %origin.name, "instance left");
-                self.origins.remove(&envelope.origin);
-            }
+        let ask = on_body(&cluster, envelope.origin, origin, envelope.body);
+        if ask.0 {
+            cluster.outbox.send(Body::PresenceWanted {
+                of: Some(envelope.origin),
+            });
         }
     }
 
     /// An origin silent for [`DOWN_AFTER`] is gone: it may have committed
     /// messages it never published (killed in between).
     fn forget_silent(&mut self) {
+        // While our own link is down, the others' silence says nothing.
+        if self.cluster.health() != BrokerHealth::Up {
+            return;
+        }
+        let hub = &self.cluster.hub;
         let before = self.origins.len();
-        self.origins.retain(|_, o| {
+        let mut gone = Vec::new();
+        self.origins.retain(|&id, o| {
             let alive = o.last_seen.elapsed() < DOWN_AFTER;
             if !alive {
-                tracing::warn!(origin = %o.name, "instance silent; taken for dead");
+                if o.leaving {
+                    tracing::info!(origin = %o.name, "instance stopped");
+                } else {
+                    tracing::warn!(origin = %o.name, "instance silent; taken for dead");
+                }
+                o.presence.drop_all(hub, id);
+                gone.push(id);
             }
             alive
         });
+        for id in gone {
+            self.cluster.set_remote_sites(id, None);
+        }
         if self.origins.len() != before {
             self.cluster.repair.check_all();
         }
     }
 }
 
+/// Applies one payload of another instance; says whether its presence
+/// state must be asked for.
+fn on_body(cluster: &Cluster, id: u64, origin: &mut Origin, body: Body<Box<RawValue>>) -> Ask {
+    let hub = &cluster.hub;
+    match body {
+        Body::Messages { rooms } => {
+            for batch in rooms {
+                deliver(cluster, batch);
+            }
+        }
+        Body::Heartbeat {
+            name,
+            presence,
+            sites,
+            ..
+        } => {
+            origin.name = name;
+            cluster.set_remote_sites(id, Some(sites));
+            return origin.presence.heartbeat(presence);
+        }
+        Body::Control(control) => {
+            let _ = cluster.controls.send(control);
+        }
+        Body::Leaving => {
+            // Kept until silent: what it committed while stopping is then
+            // read back from the database.
+            tracing::info!(origin = %origin.name, "instance stopping");
+            origin.leaving = true;
+            origin.presence.drop_all(hub, id);
+            cluster.set_remote_sites(id, None);
+        }
+        Body::Presence {
+            version,
+            room,
+            name,
+            site,
+            who,
+            connections,
+        } => {
+            return (origin.presence).delta(hub, id, version, room, name, site, who, connections);
+        }
+        Body::PresenceState { version, rooms } => origin.presence.state(hub, id, version, rooms),
+        Body::PresenceWanted { of } => {
+            if of.is_none_or(|of| of == cluster.origin) {
+                if let Some(announcer) = &cluster.announcer {
+                    announcer.state();
+                }
+            }
+        }
+        Body::Signal { room, frame } => {
+            hub.publish(room, &Arc::from(frame.get()), None, None);
+        }
+        Body::Seen {
+            room,
+            name,
+            who,
+            seq,
+        } => hub.remote_seen(room, &name, who, seq),
+    }
+    Ask(false)
+}
+
 /// Queues a room's messages from another instance, in seq order: a room
 /// that is behind is caught up from the database, and that read covers
 /// these messages too.
-fn deliver(cluster: &Cluster, batch: RoomBatch<Box<serde_json::value::RawValue>>) {
+fn deliver(cluster: &Cluster, batch: RoomBatch<Box<RawValue>>) {
     if cluster.hub.high(batch.room).is_none() {
         return; // nobody here
     }

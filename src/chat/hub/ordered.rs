@@ -6,12 +6,14 @@ use super::{lock, BatchFrame, ConnHandle, Gap, Hub, Outbound, SeqRange};
 use crate::db::models::RoomId;
 
 impl Hub {
-    /// The highest seq queued to the room's members; `None` without members.
+    /// The highest seq queued to the room's members; `None` without members here.
     pub fn high(&self, room: RoomId) -> Option<i64> {
-        self.room(room).map(|m| lock(&m).high)
+        let members = self.room(room)?;
+        let members = lock(&members);
+        (!members.conns.is_empty()).then_some(members.high)
     }
 
-    /// Rooms with members here, with the highest seq queued in each.
+    /// Rooms with connections here, with the highest seq queued in each.
     pub fn highs(&self) -> Vec<(RoomId, i64)> {
         let rooms: Vec<_> = self
             .rooms
@@ -22,7 +24,10 @@ impl Hub {
             .collect();
         rooms
             .into_iter()
-            .map(|(id, m)| (id, lock(&m).high))
+            .filter_map(|(id, m)| {
+                let m = lock(&m);
+                (!m.conns.is_empty()).then_some((id, m.high))
+            })
             .collect()
     }
 
@@ -49,13 +54,16 @@ impl Hub {
         mut counted: impl FnMut(usize, usize) -> Option<Arc<str>>,
     ) -> Result<Vec<bool>, Gap> {
         let mut queued = vec![false; frames.len()];
-        let Some(members) = self.room(room) else {
-            for k in 0..frames.len() {
-                counted(k, 0);
-            }
-            return Ok(queued);
+        let members = self.room(room);
+        let mut members = match &members {
+            Some(members) => lock(members),
+            None => return Ok(nobody(frames, counted)),
         };
-        let mut members = lock(&members);
+        // Known only for the people on other instances: their joins here
+        // start from the database.
+        if members.conns.is_empty() {
+            return Ok(nobody(frames, counted));
+        }
         if range.after > members.high {
             return Err(Gap { high: members.high });
         }
@@ -109,4 +117,15 @@ impl Hub {
         }
         Ok(queued)
     }
+}
+
+/// No connection here: every frame is counted as delivered to nobody.
+fn nobody(
+    frames: &[BatchFrame],
+    mut counted: impl FnMut(usize, usize) -> Option<Arc<str>>,
+) -> Vec<bool> {
+    for k in 0..frames.len() {
+        counted(k, 0);
+    }
+    vec![false; frames.len()]
 }

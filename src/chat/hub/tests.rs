@@ -1,6 +1,7 @@
 //! Unit tests of the hub: membership, fan-out order and slow consumers.
 
 use super::*;
+use crate::chat::protocol::SeenCursor;
 
 fn who(id: i64) -> Who {
     Who {
@@ -184,4 +185,52 @@ fn messages_reach_a_room_only_in_seq_order() {
         })
         .collect();
     assert_eq!(seqs, [11, 12, 14]);
+}
+
+/// People on other instances count as present: a remote join is announced
+/// (unless they are here already), `welcome.online` lists them, a local
+/// leave is not announced while they are still present elsewhere, and an
+/// instance's entries dropped (it died) make its people leave.
+#[test]
+fn presence_is_the_union_of_this_instance_and_the_others() {
+    let hub = Hub::new();
+    let ip = "127.0.0.1".parse().unwrap();
+    let frames = |q: &ConnQueue| {
+        std::iter::from_fn(|| q.try_recv())
+            .filter_map(|o| match o {
+                Outbound::Frame { text, .. } => Some(text.to_string()),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    let (watcher, qw) = hub.connect(SiteId(1), ip, 1 << 20);
+    hub.join(RoomId(1), "r", &watcher, &who(1), 0);
+    // Participant 2 on instance 7 (two tabs there), then here too.
+    hub.remote_presence(7, RoomId(1), "r", SiteId(1), who(2), 2);
+    assert_eq!(frames(&qw).len(), 1, "the remote join is announced");
+    let (local, _ql) = hub.connect(SiteId(1), ip, 1 << 20);
+    let online = hub.join(RoomId(1), "r", &local, &who(2), 0);
+    assert_eq!(online.len(), 2, "listed once: {online:?}");
+    assert!(frames(&qw).is_empty(), "already present elsewhere");
+    assert_eq!(hub.remote_connections(RoomId(1)), 2);
+    hub.leave(RoomId(1), "r", local.id);
+    assert!(frames(&qw).is_empty(), "still present on instance 7");
+    // Participant 3 only on instance 8; instance 7 dies.
+    hub.remote_room(8, RoomId(1), "r", SiteId(1), vec![(who(3), 1)]);
+    frames(&qw);
+    hub.remote_room(7, RoomId(1), "r", SiteId(1), Vec::new());
+    let left = frames(&qw);
+    assert_eq!(left.len(), 1);
+    assert!(
+        left[0].contains(r#""event":"leave""#) && left[0].contains(r#""id":2"#),
+        "{left:?}"
+    );
+    assert!(left[0].contains(r#""online":2"#), "{left:?}");
+    // A room known only from another instance takes no messages here, and
+    // is counted among the live rooms.
+    hub.remote_presence(8, RoomId(2), "s", SiteId(1), who(3), 1);
+    assert_eq!(hub.high(RoomId(2)), None);
+    assert_eq!(hub.rooms_by_site()[&SiteId(1)], 2);
+    hub.remote_presence(8, RoomId(2), "s", SiteId(1), who(3), 0);
+    assert_eq!(hub.rooms_by_site()[&SiteId(1)], 1);
 }

@@ -53,9 +53,7 @@ impl Session {
             active,
         }
         .encode();
-        self.chat
-            .hub
-            .publish(room_id, &frame, None, Some(self.handle.id));
+        self.chat.hub.signal(room_id, &frame, self.handle.id);
         Ok(())
     }
 

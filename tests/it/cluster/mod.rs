@@ -14,12 +14,14 @@ use serde_json::{json, Value};
 use crate::common::*;
 use crate::process::{create_site, ServerProcess, FAST};
 
+mod presence;
+
 fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true")
 }
 
 /// A fresh PostgreSQL database, or `None` (with a message) on the SQLite run.
-fn cluster_db(test: &str) -> Option<TestDb> {
+pub(crate) fn cluster_db(test: &str) -> Option<TestDb> {
     if postgres_base_url().is_none() {
         eprintln!("SKIPPED {test}: several instances need PostgreSQL (run with DATABASE_URL=postgres://...)");
         return None;
@@ -196,14 +198,14 @@ impl Drop for RedisServer {
 }
 
 /// The database and a Redis for a cluster test, or `None` when skipped.
-async fn cluster_env(test: &str) -> Option<(TestDb, RedisServer)> {
+pub(crate) async fn cluster_env(test: &str) -> Option<(TestDb, RedisServer)> {
     let database = cluster_db(test)?;
     let redis = RedisServer::start(test).await?;
     Some((database, redis))
 }
 
 /// Starts an instance on the broker, with rate limits out of the way.
-async fn instance(database: &TestDb, broker: Option<&str>, name: &str) -> ServerProcess {
+pub(crate) async fn instance(database: &TestDb, broker: Option<&str>, name: &str) -> ServerProcess {
     let mut args: Vec<&str> = FAST.to_vec();
     args.extend(["--instance-name", name]);
     if let Some(url) = broker {
@@ -212,7 +214,7 @@ async fn instance(database: &TestDb, broker: Option<&str>, name: &str) -> Server
     ServerProcess::start(&database.url, &args).await
 }
 
-async fn health(server: &ServerProcess) -> Value {
+pub(crate) async fn health(server: &ServerProcess) -> Value {
     let response = reqwest::get(format!("http://{}/healthz", server.addr))
         .await
         .expect("healthz answers");
@@ -220,7 +222,7 @@ async fn health(server: &ServerProcess) -> Value {
 }
 
 /// Waits until the instance's `/healthz` reports the broker as `state`.
-async fn broker_becomes(server: &ServerProcess, state: &str, within: Duration) {
+pub(crate) async fn broker_becomes(server: &ServerProcess, state: &str, within: Duration) {
     let deadline = Instant::now() + within;
     loop {
         let body = health(server).await;
@@ -237,7 +239,7 @@ async fn broker_becomes(server: &ServerProcess, state: &str, within: Duration) {
 
 /// Reads `message` frames until `n` arrived; returns `(seq, text)` in order
 /// of arrival. Fails after `within`.
-async fn receive(client: &mut Client, n: usize, within: Duration) -> Vec<(i64, String)> {
+pub(crate) async fn receive(client: &mut Client, n: usize, within: Duration) -> Vec<(i64, String)> {
     let deadline = Instant::now() + within;
     let mut got = Vec::new();
     while got.len() < n {
@@ -251,6 +253,14 @@ async fn receive(client: &mut Client, n: usize, within: Duration) -> Vec<(i64, S
         ));
     }
     got
+}
+
+/// Asserts that no `message` frame arrives within `wait` (people coming and
+/// going meanwhile are fine).
+async fn expect_no_message(client: &mut Client, wait: Duration) {
+    if let Ok(frame) = tokio::time::timeout(wait, client.recv_type("message")).await {
+        panic!("expected no message, got {frame}");
+    }
 }
 
 /// A message sent on A reaches receivers on A and on B: the same frames,
@@ -463,7 +473,7 @@ async fn a_broker_restart_loses_nothing_and_health_shows_it() {
         .map(|(seq, _)| seq)
         .collect();
     assert_eq!(got, acked, "every message once, in order");
-    on_b.expect_silence(Duration::from_millis(500)).await;
+    expect_no_message(&mut on_b, Duration::from_millis(500)).await;
     assert!(
         b.metric("chatctl_broker_gaps_repaired_total")
             .await
@@ -681,7 +691,7 @@ async fn an_instance_killed_under_load_loses_nothing_and_duplicates_nothing() {
             .iter()
             .map(|m| m["seq"].as_i64().unwrap()),
     );
-    resumed.expect_silence(Duration::from_millis(300)).await;
+    expect_no_message(&mut resumed, Duration::from_millis(300)).await;
     assert_eq!(seen, history, "A's receiver: every message once, in order");
 }
 
@@ -779,4 +789,4 @@ async fn moderation_on_one_instance_takes_effect_on_the_others_at_once() {
     );
 }
 
-const SETTLE: Duration = Duration::from_secs(10);
+pub(crate) const SETTLE: Duration = Duration::from_secs(10);

@@ -1,0 +1,347 @@
+//! Who is in each room: this instance's connections, and the participants
+//! other instances report (through the cluster, which the hub knows only as
+//! [`Peers`]). Presence frames, `welcome.online` and read receipts use the
+//! union: someone is present while they have a connection in the room on
+//! any instance, and joins and leaves are announced only when that changes.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use super::{lock, ConnHandle, ConnId, Hub, Member, Peers, Remote, RoomMembers, SEEN_MAX_PRESENT};
+use crate::chat::protocol::{PresenceEvent, SeenCursor, ServerFrame, Who};
+use crate::db::models::{RoomId, SiteId};
+
+impl RoomMembers {
+    fn is_present(&self, id: i64) -> bool {
+        self.present.contains_key(&id) || self.remote.contains_key(&id)
+    }
+
+    /// Distinct participants present, on any instance.
+    fn online(&self) -> usize {
+        let elsewhere = self
+            .remote
+            .keys()
+            .filter(|id| !self.present.contains_key(id));
+        self.present.len() + elsewhere.count()
+    }
+
+    fn online_list(&self) -> Vec<Who> {
+        let here = self.present.values().map(|(w, _)| w.clone());
+        let elsewhere = (self.remote.iter())
+            .filter(|(id, _)| !self.present.contains_key(id))
+            .map(|(_, r)| r.who.clone());
+        here.chain(elsewhere).collect()
+    }
+
+    /// Tells the room's connections (but `except`) that `who` came or went.
+    fn announce(
+        &mut self,
+        room: RoomId,
+        name: &str,
+        event: PresenceEvent,
+        who: Who,
+        except: Option<ConnId>,
+    ) {
+        if event == PresenceEvent::Leave {
+            self.seen.remove(&who.id);
+        }
+        let frame = ServerFrame::Presence {
+            room: name.to_owned(),
+            event,
+            who,
+            online: self.online(),
+        }
+        .encode();
+        self.send_all(&frame, room, None, except);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.conns.is_empty() && self.remote.is_empty()
+    }
+}
+
+impl Hub {
+    /// Connects the hub to the other instances (once, at start-up).
+    pub fn set_peers(&self, peers: Arc<dyn Peers>) {
+        let _ = self.peers.set(peers);
+    }
+
+    /// The room's entry, made if there is none; a room without connections
+    /// here starts again from `committed` (what its first joiner's welcome reads).
+    fn entry(&self, room: RoomId, committed: i64) -> Arc<Mutex<RoomMembers>> {
+        let mut rooms = self.rooms.write().unwrap_or_else(|e| e.into_inner());
+        let members = rooms.entry(room).or_insert_with(|| {
+            Arc::new(Mutex::new(RoomMembers {
+                high: committed,
+                ..RoomMembers::default()
+            }))
+        });
+        members.clone()
+    }
+
+    /// Drops a room nobody is in any more, here or elsewhere.
+    fn forget_if_empty(&self, room: RoomId) {
+        let mut rooms = self.rooms.write().unwrap_or_else(|e| e.into_inner());
+        // Checked under the write lock: someone may have joined meanwhile.
+        if rooms.get(&room).is_some_and(|m| lock(m).is_empty()) {
+            rooms.remove(&room);
+        }
+    }
+
+    /// Adds the connection to the room; announces the participant to the others
+    /// when they were not present yet (on any instance). Returns who is online.
+    ///
+    /// `committed` is the room's last seq read from the database before this
+    /// call: when the connection is the room's first here, messages are then
+    /// queued from the one after it (the joiner's welcome, read after this
+    /// call, covers everything up to it).
+    pub fn join(
+        &self,
+        room: RoomId,
+        name: &str,
+        handle: &ConnHandle,
+        who: &Who,
+        committed: i64,
+    ) -> Vec<Who> {
+        let site = lock(&self.conns).get(&handle.id).map(|c| c.site);
+        let members = self.entry(room, committed);
+        let mut members = lock(&members);
+        if members.conns.is_empty() {
+            members.high = committed;
+        }
+        members.site = members.site.or(site);
+        let member = Member {
+            handle: handle.clone(),
+            who: who.clone(),
+        };
+        if members.conns.insert(handle.id, member).is_none() {
+            let was_present = members.is_present(who.id);
+            let entry = members
+                .present
+                .entry(who.id)
+                .or_insert_with(|| (who.clone(), 0));
+            entry.1 += 1;
+            let count = entry.1;
+            self.tell_peers(&members, room, name, who, count);
+            if !was_present {
+                members.announce(
+                    room,
+                    name,
+                    PresenceEvent::Join,
+                    who.clone(),
+                    Some(handle.id),
+                );
+            }
+        }
+        members.online_list()
+    }
+
+    pub fn leave(&self, room: RoomId, name: &str, conn: ConnId) {
+        let Some(members_arc) = self.room(room) else {
+            return;
+        };
+        let mut members = lock(&members_arc);
+        let Some(member) = members.conns.remove(&conn) else {
+            return;
+        };
+        let id = member.who.id;
+        if let Some(entry) = members.present.get_mut(&id) {
+            entry.1 -= 1;
+            let count = entry.1;
+            if count == 0 {
+                members.present.remove(&id);
+            }
+            self.tell_peers(&members, room, name, &member.who, count);
+            if !members.is_present(id) {
+                members.announce(room, name, PresenceEvent::Leave, member.who, None);
+            }
+        }
+        if members.is_empty() {
+            drop(members);
+            self.forget_if_empty(room);
+        }
+    }
+
+    fn tell_peers(&self, members: &RoomMembers, room: RoomId, name: &str, who: &Who, count: usize) {
+        if let (Some(peers), Some(site)) = (self.peers.get(), members.site) {
+            peers.presence(room, name, site, who, count);
+        }
+    }
+
+    /// Another instance says `who` has `connections` connections in the
+    /// room there (0: gone from there). Returns whether that instance still
+    /// has anyone in the room.
+    pub fn remote_presence(
+        &self,
+        origin: u64,
+        room: RoomId,
+        name: &str,
+        site: SiteId,
+        who: Who,
+        connections: usize,
+    ) -> bool {
+        let members = match self.room(room) {
+            Some(members) => members,
+            None if connections == 0 => return false,
+            None => self.entry(room, 0),
+        };
+        let mut members = lock(&members);
+        members.site = members.site.or(Some(site));
+        set_remote(&mut members, room, name, origin, who, connections);
+        let still = members.remote.values().any(|r| r.on.contains_key(&origin));
+        if members.is_empty() {
+            drop(members);
+            self.forget_if_empty(room);
+        }
+        still
+    }
+
+    /// Replaces what an instance has in a room with `present` (its full
+    /// state; empty when it is gone).
+    pub fn remote_room(
+        &self,
+        origin: u64,
+        room: RoomId,
+        name: &str,
+        site: SiteId,
+        present: Vec<(Who, usize)>,
+    ) {
+        let Some(members) = self
+            .room(room)
+            .or_else(|| (!present.is_empty()).then(|| self.entry(room, 0)))
+        else {
+            return;
+        };
+        let mut members = lock(&members);
+        members.site = members.site.or(Some(site));
+        let listed: Vec<i64> = present.iter().map(|(w, _)| w.id).collect();
+        let gone: Vec<Who> = (members.remote.values())
+            .filter(|r| r.on.contains_key(&origin) && !listed.contains(&r.who.id))
+            .map(|r| r.who.clone())
+            .collect();
+        for who in gone {
+            set_remote(&mut members, room, name, origin, who, 0);
+        }
+        for (who, connections) in present {
+            set_remote(&mut members, room, name, origin, who, connections);
+        }
+        if members.is_empty() {
+            drop(members);
+            self.forget_if_empty(room);
+        }
+    }
+
+    /// Connections in the room on other instances, as they last reported.
+    pub fn remote_connections(&self, room: RoomId) -> usize {
+        self.room(room)
+            .map(|m| lock(&m).remote.values().flat_map(|r| r.on.values()).sum())
+            .unwrap_or(0)
+    }
+
+    /// Records that participant `who` has seen the room up to `seq` and tells
+    /// the room's other connections (and instances), when that moves their
+    /// receipt forward and the room is small enough for receipts.
+    pub fn seen(&self, room: RoomId, name: &str, who: i64, seq: i64, from: ConnId) {
+        if self.record_seen(room, name, who, seq, Some(from)) {
+            if let Some(peers) = self.peers.get() {
+                peers.seen(room, name, who, seq);
+            }
+        }
+    }
+
+    /// A read receipt from another instance.
+    pub fn remote_seen(&self, room: RoomId, name: &str, who: i64, seq: i64) {
+        self.record_seen(room, name, who, seq, None);
+    }
+
+    fn record_seen(
+        &self,
+        room: RoomId,
+        name: &str,
+        who: i64,
+        seq: i64,
+        from: Option<ConnId>,
+    ) -> bool {
+        let Some(members) = self.room(room) else {
+            return false;
+        };
+        let mut members = lock(&members);
+        if members.online() > SEEN_MAX_PRESENT || !members.is_present(who) {
+            return false;
+        }
+        let cursor = members.seen.entry(who).or_insert(0);
+        if seq <= *cursor {
+            return false;
+        }
+        *cursor = seq;
+        let frame = ServerFrame::Seen {
+            room: name.to_owned(),
+            cursor: SeenCursor { id: who, seq },
+        }
+        .encode();
+        members.send_all(&frame, room, None, from);
+        true
+    }
+
+    /// The read receipts of a room, for a `welcome`.
+    pub fn seen_in(&self, room: RoomId) -> Vec<SeenCursor> {
+        let Some(members) = self.room(room) else {
+            return Vec::new();
+        };
+        let members = lock(&members);
+        if members.online() > SEEN_MAX_PRESENT {
+            return Vec::new();
+        }
+        members
+            .seen
+            .iter()
+            .map(|(&id, &seq)| SeenCursor { id, seq })
+            .collect()
+    }
+
+    /// Relays a signal (typing) to the room's other connections, here and
+    /// on the other instances.
+    pub fn signal(&self, room: RoomId, frame: &Arc<str>, from: ConnId) {
+        if let Some(members) = self.room(room) {
+            let members = lock(&members);
+            members.send_all(frame, room, None, Some(from));
+            if let Some(peers) = self.peers.get() {
+                peers.signal(room, frame);
+            }
+        }
+    }
+}
+
+/// Sets how many connections `origin` has for `who` in the room, and
+/// announces `who` when that makes them come or go.
+fn set_remote(
+    members: &mut RoomMembers,
+    room: RoomId,
+    name: &str,
+    origin: u64,
+    who: Who,
+    connections: usize,
+) {
+    let was_present = members.is_present(who.id);
+    let id = who.id;
+    if connections == 0 {
+        if let Some(remote) = members.remote.get_mut(&id) {
+            remote.on.remove(&origin);
+            if remote.on.is_empty() {
+                members.remote.remove(&id);
+            }
+        }
+    } else {
+        let remote = members.remote.entry(id).or_insert_with(|| Remote {
+            who: who.clone(),
+            on: HashMap::new(),
+        });
+        remote.who = who.clone();
+        remote.on.insert(origin, connections);
+    }
+    match (was_present, members.is_present(id)) {
+        (false, true) => members.announce(room, name, PresenceEvent::Join, who, None),
+        (true, false) => members.announce(room, name, PresenceEvent::Leave, who, None),
+        _ => {}
+    }
+}

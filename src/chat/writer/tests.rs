@@ -1,0 +1,85 @@
+use super::store::new_message;
+use super::*;
+use crate::chat::hub::Outbound;
+use crate::db::models::{Message, Room};
+use crate::db::models::{Participant, Site};
+use crate::db::now_ms;
+
+/// A commit reported as failed had in fact succeeded (message 1). Before the
+/// next batch is stored, message 1 is found and broadcast, so a live
+/// receiver gets 1 then 2: no gap.
+#[test]
+fn a_commit_that_failed_only_in_appearance_is_delivered_before_newer_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("w.db").display());
+    let db = Db::connect(&url, 2).unwrap();
+    let mut conn = db.get().unwrap();
+    crate::db::migrate::run_pending(&mut conn).unwrap();
+    let site = Site::create(&mut conn, "s", &[], false).unwrap();
+    let room = Room::create(&mut conn, site.id, "lobby").unwrap();
+    let author = Participant::create_guest(&mut conn, site.id, "ann", None).unwrap();
+
+    let hub = Hub::new();
+    let ip = "127.0.0.1".parse().unwrap();
+    let who = |id: i64| Who {
+        id,
+        nick: "n".into(),
+        kind: "guest".into(),
+        avatar: None,
+    };
+    let (receiver, queue) = hub.connect(site.id, ip, 1 << 20);
+    hub.join(room.id, "lobby", &receiver, &who(999), 0);
+    let (sender, sender_queue) = hub.connect(site.id, ip, 1 << 20);
+    hub.join(room.id, "lobby", &sender, &who(author.id.0), 0);
+    while queue.try_recv().is_some() {}
+
+    let post = |cid: &str| Post {
+        site: site.id,
+        room: room.id,
+        room_name: "lobby".into(),
+        author: who(author.id.0),
+        participant: author.id,
+        cid: cid.into(),
+        text: format!("text {cid}"),
+        ip: None,
+        sender: Some(sender.clone()),
+    };
+    // What the database holds after the commit whose reply was lost.
+    Message::insert_new(&mut conn, &new_message(&post("c1"), 1, now_ms()))
+        .unwrap()
+        .unwrap();
+    Room::set_last_seq(&mut conn, room.id, 1).unwrap();
+
+    let mut writer = WriterLoop {
+        db: db.clone(),
+        conn: None,
+        hub: hub.clone(),
+        metrics: Arc::new(Metrics::default()),
+        outbox: None,
+        last_seq: HashMap::new(),
+        // What a failed commit leaves: the room's seq before it.
+        unsure: HashMap::from([(room.id, "lobby".to_owned())]),
+    };
+    writer.commit(vec![post("c2")]);
+
+    let mut seqs = Vec::new();
+    while let Some(item) = queue.try_recv() {
+        if let Outbound::Frame { seq: Some(seq), .. } = item {
+            seqs.push(seq);
+        }
+    }
+    assert_eq!(seqs, vec![1, 2], "message 1 reaches the room before 2");
+    assert!(writer.unsure.is_empty());
+    // The first sender was told to retry; its own message reached it as a
+    // message, and the retry gets the original ack (duplicate).
+    let mut sender_seqs = Vec::new();
+    let mut acks = 0;
+    while let Some(item) = sender_queue.try_recv() {
+        match item {
+            Outbound::Frame { seq: Some(seq), .. } => sender_seqs.push(seq),
+            Outbound::Reply(text) if text.contains("\"type\":\"ack\"") => acks += 1,
+            _ => {}
+        }
+    }
+    assert_eq!((sender_seqs, acks), (vec![1], 1));
+}

@@ -1,0 +1,175 @@
+//! Presence, typing and read receipts across instances: who is in a room is
+//! the same on every instance, and the people of an instance that dies or
+//! stops leave the others' rooms (within seconds, or at once on SIGTERM).
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use super::{broker_becomes, cluster_env, instance, receive, SETTLE};
+use crate::common::Client;
+use crate::process::{create_site, ServerProcess};
+
+/// Reads frames until a `presence` frame for `nick` with `event`; fails
+/// after `within`. Returns it, with how long it took.
+async fn presence(
+    client: &mut Client,
+    event: &str,
+    nick: &str,
+    within: Duration,
+) -> (Value, Duration) {
+    let started = Instant::now();
+    loop {
+        let left = within.saturating_sub(started.elapsed());
+        let frame = tokio::time::timeout(left, client.recv_type("presence"))
+            .await
+            .unwrap_or_else(|_| panic!("no presence {event} of {nick} within {within:?}"));
+        if frame["event"] == event && frame["who"]["nick"] == nick {
+            return (frame, started.elapsed());
+        }
+    }
+}
+
+fn nicks(welcome: &Value) -> Vec<String> {
+    let mut nicks: Vec<String> = welcome["online"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["nick"].as_str().unwrap().to_owned())
+        .collect();
+    nicks.sort();
+    nicks
+}
+
+/// Two instances on one broker, both subscribed.
+async fn pair(
+    test: &str,
+) -> Option<(
+    crate::common::TestDb,
+    super::RedisServer,
+    String,
+    ServerProcess,
+    ServerProcess,
+)> {
+    let (database, redis) = cluster_env(test).await?;
+    let key = create_site(&database.url);
+    let a = instance(&database, Some(&redis.url()), "a").await;
+    let b = instance(&database, Some(&redis.url()), "b").await;
+    for server in [&a, &b] {
+        broker_becomes(server, "up", Duration::from_secs(10)).await;
+    }
+    Some((database, redis, key, a, b))
+}
+
+/// A joiner on B sees who is on A in its welcome, and A's people see it
+/// come; typing and read receipts cross over; the sender's `delivered`
+/// counts the receiver on the other instance; leaving is seen across.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_typing_and_receipts_reach_the_other_instance() {
+    let Some((_database, _redis, key, a, b)) =
+        pair("presence_typing_and_receipts_reach_the_other_instance").await
+    else {
+        return;
+    };
+    let (mut ann, _, welcome) = a.joined(&key, json!({"nick": "ann"}), "lobby", None).await;
+    assert_eq!(nicks(&welcome), ["ann"]);
+    let (mut bob, _, welcome) = b.joined(&key, json!({"nick": "bob"}), "lobby", None).await;
+    assert_eq!(nicks(&welcome), ["ann", "bob"], "{welcome}");
+    let (frame, _) = presence(&mut ann, "join", "bob", SETTLE).await;
+    assert_eq!(frame["online"], 2);
+
+    bob.send(json!({"type": "typing", "room": "lobby", "active": true}))
+        .await;
+    let typing = tokio::time::timeout(SETTLE, ann.recv_type("typing"))
+        .await
+        .expect("typing crosses");
+    assert_eq!(
+        (typing["who"]["nick"].clone(), typing["active"].clone()),
+        (json!("bob"), json!(true))
+    );
+
+    let ack = ann.say("lobby", "c1", "hello bob").await;
+    assert_eq!(ack["delivered"], 1, "bob, on the other instance: {ack}");
+    assert_eq!(
+        receive(&mut bob, 1, SETTLE).await,
+        [(1, "hello bob".to_owned())]
+    );
+    bob.send(json!({"type": "seen", "room": "lobby", "seq": 1}))
+        .await;
+    let seen = tokio::time::timeout(SETTLE, ann.recv_type("seen"))
+        .await
+        .expect("receipt crosses");
+    assert_eq!(
+        (seen["seq"].clone(), seen["id"].clone()),
+        (json!(1), frame["who"]["id"].clone())
+    );
+    // A third person joining on A gets bob's receipt in its welcome.
+    let (carol, _, welcome) = a
+        .joined(&key, json!({"nick": "carol"}), "lobby", None)
+        .await;
+    assert_eq!(
+        welcome["seen"],
+        json!([{"id": frame["who"]["id"], "seq": 1}]),
+        "{welcome}"
+    );
+    carol.close().await;
+    presence(&mut ann, "leave", "carol", SETTLE).await;
+
+    bob.close().await;
+    let (frame, _) = presence(&mut ann, "leave", "bob", SETTLE).await;
+    assert_eq!(frame["online"], 1);
+}
+
+/// B is killed (SIGKILL): within a few seconds its people leave the room on
+/// A, except someone also connected through A.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_instance_people_leave_the_others_within_seconds() {
+    let Some((_database, _redis, key, a, mut b)) =
+        pair("a_killed_instance_people_leave_the_others_within_seconds").await
+    else {
+        return;
+    };
+    let (mut ann, _, _) = a.joined(&key, json!({"nick": "ann"}), "lobby", None).await;
+    let (_bob, _, _) = b.joined(&key, json!({"nick": "bob"}), "lobby", None).await;
+    presence(&mut ann, "join", "bob", SETTLE).await;
+    // Dee has a tab on each instance.
+    let (_dee_b, ready, _) = b.joined(&key, json!({"nick": "dee"}), "lobby", None).await;
+    presence(&mut ann, "join", "dee", SETTLE).await;
+    let (_dee_a, _, welcome) = a
+        .joined(
+            &key,
+            json!({"guest_token": ready["guest_token"]}),
+            "lobby",
+            None,
+        )
+        .await;
+    assert_eq!(nicks(&welcome), ["ann", "bob", "dee"]);
+
+    b.kill9();
+    let (frame, took) = presence(&mut ann, "leave", "bob", Duration::from_secs(6)).await;
+    assert_eq!(frame["online"], 2, "ann and dee remain: {frame}");
+    eprintln!("leave seen {took:?} after the kill");
+    // Dee is still here through A: no leave.
+    ann.expect_silence(Duration::from_millis(500)).await;
+    let (_, _, welcome) = a.joined(&key, json!({"nick": "eve"}), "lobby", None).await;
+    assert_eq!(nicks(&welcome), ["ann", "dee", "eve"]);
+}
+
+/// B stops (SIGTERM): its people leave the room on A at once, well before
+/// a silent instance would be taken for dead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_instance_people_leave_the_others_at_once() {
+    let Some((_database, _redis, key, a, mut b)) =
+        pair("a_stopping_instance_people_leave_the_others_at_once").await
+    else {
+        return;
+    };
+    let (mut ann, _, _) = a.joined(&key, json!({"nick": "ann"}), "lobby", None).await;
+    let (_bob, _, _) = b.joined(&key, json!({"nick": "bob"}), "lobby", None).await;
+    presence(&mut ann, "join", "bob", SETTLE).await;
+    let stopping = tokio::spawn(async move { b.terminate(Duration::from_secs(15)).await });
+    // Silence is taken for death after 3 s; a stop is announced.
+    let (_, took) = presence(&mut ann, "leave", "bob", Duration::from_millis(2500)).await;
+    eprintln!("leave seen {took:?} after SIGTERM");
+    assert!(stopping.await.unwrap().is_some(), "B exits");
+}
