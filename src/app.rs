@@ -54,8 +54,8 @@ pub struct Application {
     addr: SocketAddr,
     state: AppState,
     shutdown_tx: watch::Sender<bool>,
-    /// Moderation done on other instances, to apply here.
-    controls: tokio::sync::mpsc::UnboundedReceiver<crate::chat::cluster::Control>,
+    /// Rung when another instance recorded changes to apply here.
+    events: Arc<tokio::sync::Notify>,
 }
 
 impl Application {
@@ -84,7 +84,8 @@ impl Application {
         let (shutdown_tx, shutdown) = watch::channel(false);
         // On PostgreSQL other instances may share the database: their
         // messages reach this one through the broker, or the database.
-        let (controls_tx, controls) = tokio::sync::mpsc::unbounded_channel();
+        let events = Arc::new(tokio::sync::Notify::new());
+        let instance: u64 = rand::random();
         let (outbox, cluster) = if several {
             let (outbox, outgoing) = Cluster::outbox();
             let cluster = Cluster::start(
@@ -95,12 +96,13 @@ impl Application {
                         .instance_name
                         .clone()
                         .unwrap_or_else(default_instance_name),
+                    origin: instance,
                 },
                 db.clone(),
                 hub.clone(),
                 metrics.clone(),
                 (outbox.clone(), outgoing),
-                controls_tx,
+                events.clone(),
                 shutdown.clone(),
             )?;
             (Some(outbox), Some(cluster))
@@ -110,6 +112,7 @@ impl Application {
         let chat = Arc::new(Chat {
             writer: Writer::start(db.clone(), hub.clone(), metrics.clone(), outbox),
             cluster,
+            instance,
             report_alerts: Arc::new(ReportAlerts::new(db.clone(), mailer.clone(), &public_url)),
             accounts: Accounts::new(
                 db.clone(),
@@ -147,7 +150,7 @@ impl Application {
             addr,
             state,
             shutdown_tx,
-            controls,
+            events,
         })
     }
 
@@ -166,18 +169,15 @@ impl Application {
             listener,
             state,
             shutdown_tx,
-            mut controls,
+            events,
             ..
         } = self;
         let chat = state.chat.clone();
-        {
-            let chat = chat.clone();
-            tokio::spawn(async move {
-                while let Some(control) = controls.recv().await {
-                    crate::moderation::remote::apply(&chat, control).await;
-                }
-            });
-        }
+        tokio::spawn(crate::moderation::remote::follow(
+            chat.clone(),
+            events,
+            state.shutdown.clone(),
+        ));
         tokio::spawn(housekeeping(chat.clone(), state.shutdown.clone()));
         let settings = http::server::Settings {
             header_timeout: Duration::from_secs(chat.limits.request_header_timeout_secs.max(1)),
@@ -281,6 +281,7 @@ async fn housekeeping(chat: Arc<Chat>, mut shutdown: watch::Receiver<bool>) {
             chat.quotas.retain_recent();
             chat.accounts.prune();
             purge_admin_sessions(&chat).await;
+            prune_cluster_events(&chat).await;
         }
         let live: Vec<SiteId> = chat.hub.connections_by_site().into_keys().collect();
         if live.is_empty() {
@@ -310,6 +311,18 @@ async fn housekeeping(chat: Arc<Chat>, mut shutdown: watch::Receiver<bool>) {
             }
             Err(err) => tracing::warn!(error = %err, "housekeeping: cannot check sites"),
         }
+    }
+}
+
+/// Changes every server applied long ago (see `moderation::remote`).
+async fn prune_cluster_events(chat: &Chat) {
+    let before = crate::db::now_ms() - 86_400_000;
+    let pruned = chat
+        .db
+        .run(move |conn| crate::db::models::cluster_event::ClusterEvent::prune(conn, before))
+        .await;
+    if let Err(err) = pruned {
+        tracing::warn!(error = %err, "housekeeping: cannot prune cluster events");
     }
 }
 

@@ -290,23 +290,29 @@ pub async fn set_enabled(admin: &Admin, req: &Request, auth: &Auth) -> Result<Re
     auth.require_admin()?;
     let site = load(admin, auth, req.id(1)?).await?;
     let enabled = req.text("enabled") == Some("true");
-    let (id, actor) = (site.id, auth.actor());
+    let (id, actor, origin) = (site.id, auth.actor(), Some(admin.chat.instance));
     admin
         .chat
         .db
         .run(move |conn| {
-            site.set_enabled(conn, enabled)?;
-            audit(
-                conn,
-                actor,
-                id,
-                if enabled {
-                    AuditAction::SiteEnable
-                } else {
-                    AuditAction::SiteDisable
-                },
-                String::new(),
-            )
+            conn.write_transaction(|conn| {
+                site.set_enabled(conn, enabled)?;
+                if !enabled {
+                    let disabled = crate::chat::cluster::Control::SiteDisabled { site: id };
+                    crate::moderation::remote::record(conn, origin, &disabled)?;
+                }
+                audit(
+                    conn,
+                    actor,
+                    id,
+                    if enabled {
+                        AuditAction::SiteEnable
+                    } else {
+                        AuditAction::SiteDisable
+                    },
+                    String::new(),
+                )
+            })
         })
         .await?;
     if !enabled {
@@ -316,9 +322,7 @@ pub async fn set_enabled(admin: &Admin, req: &Request, auth: &Auth) -> Result<Re
             "This chat has been turned off by its owner.",
             None,
         );
-        admin
-            .chat
-            .tell_others(crate::chat::cluster::Control::SiteDisabled { site: id });
+        admin.chat.tell_others();
     }
     let text = if enabled {
         "Site enabled."

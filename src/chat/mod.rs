@@ -42,6 +42,9 @@ pub struct Chat {
     pub writer: Writer,
     /// Other instances on the same PostgreSQL database (none on SQLite).
     pub cluster: Option<Arc<cluster::Cluster>>,
+    /// This server process, random at each start: the changes it records
+    /// (`moderation::remote`) carry it, so that it does not apply them twice.
+    pub instance: u64,
     pub guest_tokens: GuestTokens,
     pub accounts: Accounts,
     /// Mails moderators about reported messages.
@@ -101,10 +104,11 @@ pub struct Admission {
 }
 
 impl Chat {
-    /// Tells the other instances (if any) of a moderation event applied here.
-    pub fn tell_others(&self, control: cluster::Control) {
+    /// Tells the other instances (if any) that changes applied here were
+    /// recorded (`moderation::remote::record`), so they apply them at once.
+    pub fn tell_others(&self) {
         if let Some(cluster) = &self.cluster {
-            cluster.announce(control);
+            cluster.ring();
         }
     }
 

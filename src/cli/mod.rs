@@ -1,6 +1,7 @@
 //! The `chatctl` command line: one file per subcommand, each with its own
 //! options struct and `run`. Errors here are `anyhow`, printed as one line.
 
+pub mod ban;
 pub mod migrate;
 pub mod rooms;
 pub mod serve;
@@ -44,6 +45,8 @@ pub enum Command {
     /// Manage sites: keys, secrets, allowed origins, settings.
     #[command(subcommand)]
     Site(site::Command),
+    /// Ban a participant or an IP address (running servers close their connections).
+    Ban(ban::Opts),
     /// Run the chat server.
     // Boxed: its many flags would make every other variant as large.
     Serve(Box<serve::Opts>),
@@ -69,6 +72,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate(opts) => migrate::run(&cli, opts),
         Command::User(cmd) => user::run(&cli.open_db()?, cmd),
         Command::Site(cmd) => site::run(&cli.open_db()?, cmd),
+        Command::Ban(opts) => ban::run(&cli.open_db()?, opts),
         Command::Serve(opts) => serve::run(&cli, opts),
     }
 }

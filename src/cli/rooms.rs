@@ -1,6 +1,6 @@
 //! `chatctl site rooms ...`: list a site's rooms, delete rooms, and prune the
-//! rooms visitors opened and never wrote in. Deleting from here does not reach
-//! a running server's open connections; the panel's delete does.
+//! rooms visitors opened and never wrote in. Running servers disconnect the
+//! people in a deleted room within a second (see `moderation::remote`).
 
 use anyhow::bail;
 use clap::{Args, Subcommand};
@@ -124,7 +124,7 @@ fn delete(conn: &mut DbConn, opts: &DeleteOpts) -> anyhow::Result<()> {
         let Some(room) = Room::find_by_name(conn, site.id, name.as_str())? else {
             bail!("no room {name} on {}", site.public_key);
         };
-        moderation::delete_in(conn, None, room.id).map_err(explain)?;
+        moderation::delete_in(conn, None, None, room.id).map_err(explain)?;
         println!(
             "deleted room {name} ({} messages) of {}",
             room.last_seq, site.public_key

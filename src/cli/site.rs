@@ -50,7 +50,7 @@ pub enum Command {
     /// List, delete and prune a site's rooms.
     #[command(subcommand)]
     Rooms(super::rooms::Command),
-    /// Disable a site: new connections are refused.
+    /// Disable a site: new connections are refused, running servers close open ones.
     #[command(after_help = "Example:\n  chatctl site disable pk_XXXXXXXXXXXXXXXXXXXXXXXX")]
     Disable(KeyOpts),
     /// Re-enable a disabled site.
@@ -211,17 +211,20 @@ pub fn run(db: &Db, command: &Command) -> anyhow::Result<()> {
         Command::Disable(opts) | Command::Enable(opts) => {
             let enable = matches!(command, Command::Enable(_));
             let site = find(conn, &opts.key)?;
-            site.set_enabled(conn, enable)?;
-            audit(
-                conn,
-                &site,
-                if enable {
+            conn.write_transaction(|conn| -> anyhow::Result<()> {
+                site.set_enabled(conn, enable)?;
+                if !enable {
+                    // Running servers close the site's connections.
+                    let disabled = crate::chat::cluster::Control::SiteDisabled { site: site.id };
+                    crate::moderation::remote::record(conn, None, &disabled)?;
+                }
+                let action = if enable {
                     AuditAction::SiteEnable
                 } else {
                     AuditAction::SiteDisable
-                },
-                String::new(),
-            )?;
+                };
+                audit(conn, &site, action, String::new())
+            })?;
             println!(
                 "{} {}",
                 if enable { "enabled" } else { "disabled" },

@@ -277,3 +277,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     word_filters,
     held_messages,
 );
+
+diesel::table! {
+    cluster_events (id) {
+        id -> BigInt,
+        origin -> Nullable<BigInt>,
+        body -> Text,
+        created_at -> BigInt,
+    }
+}

@@ -5,12 +5,13 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use super::{audit, Actor, ModerationError, Result};
+use super::{audit, remote, Actor, ModerationError, Result};
+use crate::chat::cluster::Control;
 use crate::chat::protocol::CloseReason;
 use crate::chat::Chat;
 use crate::db::models::audit::AuditAction;
 use crate::db::models::{Ban, BanId, NewBan, Participant, ParticipantId, SiteId};
-use crate::db::now_ms;
+use crate::db::{now_ms, DbConn};
 
 /// What to ban. At least one of `participant` and `cidr`.
 #[derive(Debug, Clone)]
@@ -38,8 +39,53 @@ pub fn parse_cidr(raw: &str) -> Result<IpNet> {
         })
 }
 
-/// Creates the ban, records it, and closes the connections it covers.
+/// Creates the ban, records it, and closes the connections it covers (on
+/// every instance).
 pub async fn ban(chat: &Chat, actor: Actor, req: BanRequest) -> Result<Ban> {
+    let origin = Some(chat.instance);
+    let ban = chat
+        .db
+        .run(move |conn| create_in(conn, actor, origin, req))
+        .await?;
+    kick(chat, &ban);
+    chat.tell_others();
+    Ok(ban)
+}
+
+/// Checks and stores a ban, with its audit line and the event that makes
+/// every running server close the connections it covers, in one
+/// transaction. `origin`: the server making it (`None`: the command line).
+pub fn create_in(
+    conn: &mut DbConn,
+    actor: Actor,
+    origin: Option<u64>,
+    req: BanRequest,
+) -> Result<Ban> {
+    let new = checked(actor, req)?;
+    conn.write_transaction(|conn| -> Result<_> {
+        if let Some(p) = new.participant_id {
+            let found = Participant::find(conn, p)?;
+            if found.is_none_or(|found| new.site_id.is_some_and(|s| s != found.site_id)) {
+                return Err(ModerationError::NotFound);
+            }
+        }
+        let ban = Ban::create(conn, &new)?;
+        let target = describe(&ban);
+        audit(
+            conn,
+            actor,
+            ban.site_id,
+            AuditAction::BanCreate,
+            ("ban", ban.id.to_string()),
+            target,
+        )?;
+        remote::record(conn, origin, &Control::Banned { ban: ban.id })?;
+        Ok(ban)
+    })
+}
+
+/// The ban a request asks for, or why it makes no sense.
+fn checked(actor: Actor, req: BanRequest) -> Result<NewBan> {
     let net = req
         .cidr
         .as_deref()
@@ -72,7 +118,7 @@ pub async fn ban(chat: &Chat, actor: Actor, req: BanRequest) -> Result<Ban> {
         ));
     }
     let now = now_ms();
-    let new = NewBan {
+    Ok(NewBan {
         site_id: req.site,
         participant_id: req.participant,
         cidr: net.map(|n| n.to_string()),
@@ -80,34 +126,7 @@ pub async fn ban(chat: &Chat, actor: Actor, req: BanRequest) -> Result<Ban> {
         created_by: actor,
         created_at: now,
         expires_at: req.minutes.map(|m| now + m * 60_000),
-    };
-    let ban = chat
-        .db
-        .run(move |conn| {
-            conn.write_transaction(|conn| -> Result<_> {
-                if let Some(p) = new.participant_id {
-                    let found = Participant::find(conn, p)?;
-                    if found.is_none_or(|found| new.site_id.is_some_and(|s| s != found.site_id)) {
-                        return Err(ModerationError::NotFound);
-                    }
-                }
-                let ban = Ban::create(conn, &new)?;
-                let target = describe(&ban);
-                audit(
-                    conn,
-                    actor,
-                    ban.site_id,
-                    AuditAction::BanCreate,
-                    ("ban", ban.id.to_string()),
-                    target,
-                )?;
-                Ok(ban)
-            })
-        })
-        .await?;
-    kick(chat, &ban);
-    chat.tell_others(crate::chat::cluster::Control::Banned { ban: ban.id });
-    Ok(ban)
+    })
 }
 
 /// Closes the live connections a ban covers; returns how many.

@@ -3,7 +3,8 @@
 
 use std::collections::HashMap;
 
-use super::{audit, Actor, ModerationError, Result};
+use super::{audit, remote, Actor, ModerationError, Result};
+use crate::chat::cluster::Control;
 use crate::chat::protocol::ServerFrame;
 use crate::chat::writer::Post;
 use crate::chat::Chat;
@@ -12,10 +13,11 @@ use crate::db::models::{
     report::Resolution, HeldMessage, HeldMessageId, Message, MessageId, Participant, ParticipantId,
     Report, Room, RoomId,
 };
+use crate::db::DbConn;
 
-/// Tells every open widget in the room, on every instance, to remove these messages.
+/// Tells every open widget in the room here to remove these messages, and
+/// the other instances to do the same (recorded by [`record`]).
 fn announce(chat: &Chat, deleted: &[(RoomId, String, i64)]) {
-    let mut per_room: HashMap<RoomId, (String, Vec<i64>)> = HashMap::new();
     for (room, name, seq) in deleted {
         let frame = ServerFrame::Deleted {
             room: name.clone(),
@@ -23,18 +25,29 @@ fn announce(chat: &Chat, deleted: &[(RoomId, String, i64)]) {
         }
         .encode();
         chat.hub.publish(*room, &frame, None, None);
+    }
+    chat.tell_others();
+}
+
+/// Records the deletions for every running server, per room, in the
+/// transaction making them.
+fn record(conn: &mut DbConn, origin: Option<u64>, deleted: &[(RoomId, String, i64)]) -> Result<()> {
+    let mut per_room: HashMap<RoomId, (String, Vec<i64>)> = HashMap::new();
+    for (room, name, seq) in deleted {
         let entry = per_room
             .entry(*room)
             .or_insert_with(|| (name.clone(), Vec::new()));
         entry.1.push(*seq);
     }
     for (room, (name, seqs)) in per_room {
-        chat.tell_others(crate::chat::cluster::Control::Deleted { room, name, seqs });
+        remote::record(conn, origin, &Control::Deleted { room, name, seqs })?;
     }
+    Ok(())
 }
 
 /// Deletes one message; open reports on it are closed as handled.
 pub async fn delete_message(chat: &Chat, actor: Actor, id: MessageId) -> Result<()> {
+    let origin = Some(chat.instance);
     let deleted = chat
         .db
         .run(move |conn| {
@@ -57,7 +70,9 @@ pub async fn delete_message(chat: &Chat, actor: Actor, id: MessageId) -> Result<
                         room.name, message.participant_id
                     ),
                 )?;
-                Ok((room.id, room.name, message.seq))
+                let deleted = (room.id, room.name, message.seq);
+                record(conn, origin, std::slice::from_ref(&deleted))?;
+                Ok(deleted)
             })
         })
         .await?;
@@ -67,6 +82,7 @@ pub async fn delete_message(chat: &Chat, actor: Actor, id: MessageId) -> Result<
 
 /// Deletes every message of a participant; returns how many.
 pub async fn delete_all_by(chat: &Chat, actor: Actor, participant: ParticipantId) -> Result<usize> {
+    let origin = Some(chat.instance);
     let deleted = chat
         .db
         .run(move |conn| {
@@ -90,6 +106,7 @@ pub async fn delete_all_by(chat: &Chat, actor: Actor, participant: ParticipantId
                     ("participant", participant.to_string()),
                     format!("{} messages of {}", deleted.len(), who.nick),
                 )?;
+                record(conn, origin, &deleted)?;
                 Ok(deleted)
             })
         })

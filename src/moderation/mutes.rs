@@ -1,6 +1,7 @@
 //! Mutes: the participant keeps reading but cannot post until the mute ends.
 
-use super::{audit, Actor, ModerationError, Result};
+use super::{audit, remote, Actor, ModerationError, Result};
+use crate::chat::cluster::Control;
 use crate::chat::Chat;
 use crate::db::models::audit::AuditAction;
 use crate::db::models::{Mute, Participant, ParticipantId};
@@ -22,6 +23,7 @@ pub async fn mute(
         )));
     }
     let reason: String = reason.trim().chars().take(500).collect();
+    let origin = Some(chat.instance);
     let mute = chat
         .db
         .run(move |conn| {
@@ -37,22 +39,27 @@ pub async fn mute(
                     ("participant", participant.to_string()),
                     format!("{} for {minutes} min: {reason}", who.nick),
                 )?;
+                let site = who.site_id;
+                remote::record(conn, origin, &Control::MutesChanged { site })?;
                 Ok(mute)
             })
         })
         .await?;
     chat.rules.invalidate_mutes(mute.site_id);
-    chat.tell_others(crate::chat::cluster::Control::MutesChanged { site: mute.site_id });
+    chat.tell_others();
     Ok(mute)
 }
 
 pub async fn unmute(chat: &Chat, actor: Actor, participant: ParticipantId) -> Result<usize> {
+    let origin = Some(chat.instance);
     let (lifted, site) = chat
         .db
         .run(move |conn| {
             conn.write_transaction(|conn| -> Result<_> {
                 let who = Participant::find(conn, participant)?.ok_or(ModerationError::NotFound)?;
                 let n = Mute::revoke_all(conn, participant)?;
+                let site = who.site_id;
+                remote::record(conn, origin, &Control::MutesChanged { site })?;
                 audit(
                     conn,
                     actor,
@@ -66,6 +73,6 @@ pub async fn unmute(chat: &Chat, actor: Actor, participant: ParticipantId) -> Re
         })
         .await?;
     chat.rules.invalidate_mutes(site);
-    chat.tell_others(crate::chat::cluster::Control::MutesChanged { site });
+    chat.tell_others();
     Ok(lifted)
 }

@@ -1,14 +1,87 @@
-//! Moderation done on another instance, applied here: what the broker's
-//! control events ask for. (Without a working broker the periodic polls
-//! remain: bans and site disable within 5 s, cached rules within 30 s.)
+//! Changes made elsewhere, applied here: by another instance (its panel) or
+//! by the command line (a separate process). Every such change writes a
+//! `cluster_events` row in the transaction that makes it, so none is lost:
+//! each server reads the rows in id order, every [`POLL`], or at once when
+//! another instance rings over the broker after its commit. The server that
+//! made a change applied it already and skips its own rows.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{watch, Notify};
 
 use crate::chat::cluster::Control;
 use crate::chat::protocol::{CloseReason, ServerFrame};
 use crate::chat::Chat;
+use crate::db::models::cluster_event::ClusterEvent;
 use crate::db::models::Ban;
+use crate::db::{DbConn, DbError};
 
-pub async fn apply(chat: &Chat, control: Control) {
-    match control {
+/// How often every server looks for changes made elsewhere (the bound on
+/// their delay without a broker, or from the command line).
+pub const POLL: Duration = Duration::from_millis(250);
+/// Events read per query.
+const PAGE: i64 = 500;
+
+/// Records `change` for every server; call it in the transaction that makes
+/// it. `origin` is the server making it (`Chat::instance`), `None` from the
+/// command line.
+pub fn record(conn: &mut DbConn, origin: Option<u64>, change: &Control) -> Result<(), DbError> {
+    let body = serde_json::to_string(change).map_err(|e| DbError::Internal(e.to_string()))?;
+    // The id is stored as the same 64 bits.
+    ClusterEvent::record(conn, origin.map(|o| o as i64), &body).map(drop)
+}
+
+/// Applies, in order, the changes recorded after this server started.
+pub async fn follow(chat: Arc<Chat>, doorbell: Arc<Notify>, mut shutdown: watch::Receiver<bool>) {
+    let mut last = loop {
+        match chat.db.run(ClusterEvent::last_id).await {
+            Ok(last) => break last,
+            Err(err) => tracing::warn!(error = %err, "cannot read cluster events; retrying"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(POLL * 4) => {}
+            _ = shutdown.wait_for(|s| *s) => return,
+        }
+    };
+    let mut every = tokio::time::interval(POLL);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = doorbell.notified() => {}
+            _ = shutdown.wait_for(|s| *s) => return,
+        }
+        let after = last;
+        let events = match chat
+            .db
+            .run(move |c| ClusterEvent::after(c, after, PAGE))
+            .await
+        {
+            Ok(events) => events,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot read cluster events; retrying");
+                continue;
+            }
+        };
+        for event in events {
+            last = event.id;
+            if event.origin == Some(chat.instance as i64) {
+                continue;
+            }
+            match serde_json::from_str::<Control>(&event.body) {
+                Ok(change) => apply(&chat, change).await,
+                // Written by a newer version: nothing this one can do.
+                Err(err) => {
+                    tracing::warn!(id = event.id, error = %err, "unknown cluster event skipped")
+                }
+            }
+        }
+    }
+}
+
+async fn apply(chat: &Chat, change: Control) {
+    match change {
         Control::Deleted { room, name, seqs } => {
             for seq in seqs {
                 let frame = ServerFrame::Deleted {
@@ -25,10 +98,11 @@ pub async fn apply(chat: &Chat, control: Control) {
             }
             Ok(None) => {}
             Err(err) => {
-                tracing::warn!(error = %err, "could not read a ban made on another instance; the poll applies it")
+                tracing::warn!(error = %err, "could not read a ban made elsewhere; the ban poll applies it")
             }
         },
         Control::RoomChanged { room } => chat.rules.invalidate_room(room),
+        Control::RoomDeleted { room } => super::rooms::close_deleted(chat, room),
         Control::MutesChanged { site } => chat.rules.invalidate_mutes(site),
         Control::FiltersChanged { site } => chat.rules.invalidate_filters(site),
         Control::SiteDisabled { site } => {

@@ -3,7 +3,8 @@
 //! path's cached copy is dropped on change), deleting them, and pruning the
 //! ones visitors opened and never wrote in.
 
-use super::{audit, Actor, ModerationError, Result};
+use super::{audit, remote, Actor, ModerationError, Result};
+use crate::chat::cluster::Control;
 use crate::chat::protocol::CloseReason;
 use crate::chat::Chat;
 use crate::db::models::audit::AuditAction;
@@ -26,11 +27,13 @@ pub async fn update(chat: &Chat, actor: Actor, room: RoomId, settings: RoomSetti
             "The length limit must be at least 1 character.".into(),
         ));
     }
+    let origin = Some(chat.instance);
     chat.db
         .run(move |conn| {
             conn.write_transaction(|conn| -> Result<_> {
                 let found = Room::find(conn, room)?;
                 Room::update_settings(conn, room, &settings)?;
+                remote::record(conn, origin, &Control::RoomChanged { room })?;
                 audit(
                     conn,
                     actor,
@@ -53,7 +56,7 @@ pub async fn update(chat: &Chat, actor: Actor, room: RoomId, settings: RoomSetti
         })
         .await?;
     chat.rules.invalidate_room(room);
-    chat.tell_others(crate::chat::cluster::Control::RoomChanged { room });
+    chat.tell_others();
     Ok(())
 }
 
@@ -85,11 +88,19 @@ pub async fn create(chat: &Chat, actor: Actor, site: SiteId, name: &str) -> Resu
 }
 
 /// Deletes a room with its messages, reports and held messages (the database
-/// part, shared with the command line). Returns the room as it was.
-pub fn delete_in(conn: &mut DbConn, actor: Actor, room: RoomId) -> Result<Room> {
+/// part, shared with the command line), and records that every running
+/// server must close the connections in it. `origin`: the server deleting it
+/// (`None`: the command line). Returns the room as it was.
+pub fn delete_in(
+    conn: &mut DbConn,
+    actor: Actor,
+    origin: Option<u64>,
+    room: RoomId,
+) -> Result<Room> {
     conn.write_transaction(|conn| -> Result<_> {
         let found = Room::find(conn, room)?;
         Room::delete(conn, room)?;
+        remote::record(conn, origin, &Control::RoomDeleted { room })?;
         audit(
             conn,
             actor,
@@ -105,10 +116,19 @@ pub fn delete_in(conn: &mut DbConn, actor: Actor, room: RoomId) -> Result<Room> 
 /// Deletes a room; people in it on this server are disconnected with a
 /// notice (their widgets reconnect), and the send path forgets its settings.
 pub async fn delete(chat: &Chat, actor: Actor, room: RoomId) -> Result<Room> {
+    let origin = Some(chat.instance);
     let deleted = chat
         .db
-        .run(move |conn| delete_in(conn, actor, room))
+        .run(move |conn| delete_in(conn, actor, origin, room))
         .await?;
+    close_deleted(chat, room);
+    chat.tell_others();
+    Ok(deleted)
+}
+
+/// A deleted room's people here are disconnected with a notice (their
+/// widgets reconnect), and the send path forgets its settings.
+pub fn close_deleted(chat: &Chat, room: RoomId) {
     chat.rules.invalidate_room(room);
     let inside = chat.hub.connections_in(room);
     chat.hub.close_where(
@@ -117,7 +137,6 @@ pub async fn delete(chat: &Chat, actor: Actor, room: RoomId) -> Result<Room> {
         "This room was removed by the site's owner.",
         None,
     );
-    Ok(deleted)
 }
 
 /// Deletes the rooms of `site` that visitors opened at least `min_age_ms` ago

@@ -1,7 +1,8 @@
 //! A site's word filter. Entries are validated (compiled) when added and apply
 //! to the next message.
 
-use super::{audit, Actor, ModerationError, Result};
+use super::{audit, remote, Actor, ModerationError, Result};
+use crate::chat::cluster::Control;
 use crate::chat::word_filter::{compile, FilterAction, FilterKind};
 use crate::chat::Chat;
 use crate::db::models::audit::AuditAction;
@@ -29,6 +30,7 @@ pub async fn add(
         ));
     }
     compile(kind, &pattern).map_err(ModerationError::Invalid)?;
+    let origin = Some(chat.instance);
     let entry =
         chat.db
             .run(move |conn| {
@@ -48,16 +50,18 @@ pub async fn add(
                         ("word_filter", entry.id.to_string()),
                         format!("{kind} {pattern:?} → {action}"),
                     )?;
+                    remote::record(conn, origin, &Control::FiltersChanged { site })?;
                     Ok(entry)
                 })
             })
             .await?;
     chat.rules.invalidate_filters(site);
-    chat.tell_others(crate::chat::cluster::Control::FiltersChanged { site });
+    chat.tell_others();
     Ok(entry)
 }
 
 pub async fn remove(chat: &Chat, actor: Actor, id: WordFilterId) -> Result<SiteId> {
+    let origin = Some(chat.instance);
     let site = chat
         .db
         .run(move |conn| {
@@ -72,11 +76,13 @@ pub async fn remove(chat: &Chat, actor: Actor, id: WordFilterId) -> Result<SiteI
                     ("word_filter", id.to_string()),
                     format!("{} {:?}", entry.kind, entry.pattern),
                 )?;
-                Ok(entry.site_id)
+                let site = entry.site_id;
+                remote::record(conn, origin, &Control::FiltersChanged { site })?;
+                Ok(site)
             })
         })
         .await?;
     chat.rules.invalidate_filters(site);
-    chat.tell_others(crate::chat::cluster::Control::FiltersChanged { site });
+    chat.tell_others();
     Ok(site)
 }

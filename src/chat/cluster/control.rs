@@ -1,6 +1,6 @@
-//! Moderation events an instance tells the others, so that a ban, a
-//! deletion or a rule change made on one takes effect on all of them at
-//! once. Applied by `moderation::remote`.
+//! Changes every running server must apply, wherever they were made (an
+//! instance's panel, or the command line): recorded in the database with
+//! the change (`cluster_events`) and applied by `moderation::remote`.
 
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +21,10 @@ pub enum Control {
     },
     /// A room's settings (lock, slow mode, approval, length) changed.
     RoomChanged {
+        room: RoomId,
+    },
+    /// The room was deleted: the connections in it close.
+    RoomDeleted {
         room: RoomId,
     },
     MutesChanged {

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use super::Control;
 use crate::chat::hub::SeqRange;
 use crate::chat::protocol::Who;
 use crate::db::models::{RoomId, SiteId};
@@ -45,8 +44,9 @@ pub enum Body<F> {
     },
     /// The origin is shutting down: its people are gone.
     Leaving,
-    /// A moderation event to apply everywhere.
-    Control(Control),
+    /// New changes are recorded in the database (`cluster_events`): read
+    /// them now rather than at the next poll.
+    Events,
     /// `who` now has `connections` connections in the room on the origin
     /// (0: gone from there); the origin's presence is now at `version`.
     Presence {
@@ -147,7 +147,7 @@ impl Envelope<Arc<str>> {
                 sites,
             },
             Body::Leaving => Body::Leaving,
-            Body::Control(control) => Body::Control(control),
+            Body::Events => Body::Events,
             Body::Presence {
                 version,
                 room,

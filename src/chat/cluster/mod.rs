@@ -31,7 +31,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, Notify};
 
 pub use broker::{Broker, BrokerError, BrokerEvent};
 pub use control::Control;
@@ -107,8 +107,8 @@ pub struct Cluster {
     outbox: Outbox,
     link: Mutex<Link>,
     repair: Arc<Repair>,
-    /// Control events from other instances, for the moderation layer.
-    controls: mpsc::UnboundedSender<Control>,
+    /// Rung when another instance recorded changes (see `moderation::remote`).
+    events: Arc<Notify>,
     /// Tells the others of this instance's presence (with a broker).
     announcer: Option<Arc<Announcer>>,
     /// Open connections per site on each other instance (their heartbeats).
@@ -118,6 +118,8 @@ pub struct Cluster {
 pub struct ClusterConfig {
     pub broker_url: Option<String>,
     pub instance_name: String,
+    /// This process among the instances (random at each start).
+    pub origin: u64,
 }
 
 impl Cluster {
@@ -138,12 +140,12 @@ impl Cluster {
         hub: Arc<Hub>,
         metrics: Arc<Metrics>,
         (outbox, outgoing): (Outbox, mpsc::Receiver<Outgoing>),
-        controls: mpsc::UnboundedSender<Control>,
+        events: Arc<Notify>,
         shutdown: watch::Receiver<bool>,
     ) -> Result<Arc<Cluster>, BrokerError> {
-        let (events_tx, events) = mpsc::unbounded_channel();
+        let (broker_tx, broker_events) = mpsc::unbounded_channel();
         let broker: Option<Arc<dyn Broker>> = match &config.broker_url {
-            Some(url) => Some(redis::RedisBroker::start(url, events_tx, shutdown.clone())?),
+            Some(url) => Some(redis::RedisBroker::start(url, broker_tx, shutdown.clone())?),
             None => None,
         };
         let repair = Repair::new(db, hub.clone(), metrics.clone());
@@ -152,7 +154,7 @@ impl Cluster {
             hub.set_peers(announcer.clone());
         }
         let cluster = Arc::new(Cluster {
-            origin: rand::random(),
+            origin: config.origin,
             name: config.instance_name,
             hub,
             metrics,
@@ -160,13 +162,13 @@ impl Cluster {
             outbox,
             link: Mutex::new(Link::default()),
             repair: repair.clone(),
-            controls,
+            events,
             announcer,
             remote_sites: Mutex::default(),
         });
         tokio::spawn(repair.run(shutdown.clone()));
         tokio::spawn(cluster.clone().publish(outgoing, shutdown.clone()));
-        tokio::spawn(Receiver::new(cluster.clone()).run(events, shutdown.clone()));
+        tokio::spawn(Receiver::new(cluster.clone()).run(broker_events, shutdown.clone()));
         tokio::spawn(cluster.clone().tick(shutdown));
         tracing::info!(instance = %cluster.name, broker = cluster.broker.is_some(), "cluster started");
         Ok(cluster)
@@ -283,12 +285,11 @@ impl Cluster {
         }
     }
 
-    /// Tells the other instances of a moderation event (applied here
-    /// already). At most once: without a working broker they pick it up by
-    /// their periodic polls.
-    pub fn announce(&self, control: Control) {
+    /// Tells the other instances that changes were recorded: they read them
+    /// at once rather than at their next poll.
+    pub fn ring(&self) {
         if self.broker.is_some() {
-            self.outbox.send(Body::Control(control));
+            self.outbox.send(Body::Events);
         }
     }
 

@@ -174,9 +174,7 @@ fn on_body(cluster: &Cluster, id: u64, origin: &mut Origin, body: Body<Box<RawVa
             cluster.set_remote_sites(id, Some(sites));
             return origin.presence.heartbeat(presence);
         }
-        Body::Control(control) => {
-            let _ = cluster.controls.send(control);
-        }
+        Body::Events => cluster.events.notify_one(),
         Body::Leaving => {
             // Kept until silent: what it committed while stopping is then
             // read back from the database.

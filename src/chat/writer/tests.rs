@@ -1,3 +1,6 @@
+//! The writer against a real SQLite file: what a commit of unknown outcome
+//! stored reaches the room before anything newer.
+
 use super::store::new_message;
 use super::*;
 use crate::chat::hub::Outbound;

@@ -7,6 +7,7 @@ pub mod admin_session;
 pub mod admin_user;
 pub mod audit;
 pub mod ban;
+pub mod cluster_event;
 pub mod held_message;
 pub mod message;
 pub mod message_log;

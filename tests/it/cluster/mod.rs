@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use crate::common::*;
 use crate::process::{create_site, ServerProcess, FAST};
 
+mod changes;
 mod presence;
 
 fn in_ci() -> bool {

@@ -1,0 +1,135 @@
+//! Changes made by a separate `chatctl` process (the command line) reach
+//! running servers within a second, with or without a broker, on one
+//! instance (SQLite or PostgreSQL) or several (PostgreSQL).
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use super::{broker_becomes, cluster_db, cluster_env, instance};
+use crate::common::{test_db, Client};
+use crate::process::{chatctl, create_site, ServerProcess, FAST};
+
+/// Runs the command line on the database, like an operator would.
+fn cli(database_url: &str, args: &[&str]) {
+    let out = std::process::Command::new(chatctl())
+        .args(["--database-url", database_url])
+        .args(args)
+        .output()
+        .expect("run chatctl");
+    assert!(
+        out.status.success(),
+        "chatctl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Waits for the server to close `client`; returns the code and how long it took.
+async fn closed_within(client: &mut Client, limit: Duration) -> (Option<u16>, Duration) {
+    let started = Instant::now();
+    let closed = tokio::time::timeout(limit, client.closed())
+        .await
+        .unwrap_or_else(|_| panic!("not closed within {limit:?}"));
+    (closed.code, started.elapsed())
+}
+
+/// A guest on each of `servers`, all the same participant (one guest token);
+/// returns the connections and the participant's id.
+async fn one_guest_on(servers: &[&ServerProcess], key: &str) -> (Vec<Client>, i64) {
+    let (first, ready, _) = servers[0]
+        .joined(key, json!({"nick": "spammer"}), "lobby", None)
+        .await;
+    let mut clients = vec![first];
+    for server in &servers[1..] {
+        let token = json!({"guest_token": ready["guest_token"]});
+        clients.push(server.joined(key, token, "lobby", None).await.0);
+    }
+    (clients, ready["me"]["id"].as_i64().unwrap())
+}
+
+/// `chatctl ban` from another process: the participant's connections on
+/// both instances close (4003) within a second. (Before `cluster_events`,
+/// servers noticed bans made elsewhere by a poll every 5 s.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ban_from_the_command_line_closes_connections_on_every_instance() {
+    let test = "a_ban_from_the_command_line_closes_connections_on_every_instance";
+    let Some((database, redis)) = cluster_env(test).await else {
+        return;
+    };
+    let key = create_site(&database.url);
+    let a = instance(&database, Some(&redis.url()), "a").await;
+    let b = instance(&database, Some(&redis.url()), "b").await;
+    for server in [&a, &b] {
+        broker_becomes(server, "up", Duration::from_secs(10)).await;
+    }
+    let (mut clients, id) = one_guest_on(&[&a, &b], &key).await;
+    let (_bystander, _, _) = b.joined(&key, json!({"nick": "fine"}), "lobby", None).await;
+    cli(
+        &database.url,
+        &[
+            "ban",
+            "--site",
+            &key,
+            "--participant",
+            &id.to_string(),
+            "--reason",
+            "spam",
+        ],
+    );
+    for client in &mut clients {
+        let (code, took) = closed_within(client, Duration::from_secs(1)).await;
+        assert_eq!(code, Some(4003));
+        eprintln!("closed {took:?} after the command returned");
+    }
+}
+
+/// Without a broker, the command line's room deletion and site disable
+/// still reach both instances within a second (they poll the database).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_broker_command_line_changes_reach_every_instance() {
+    let Some(database) = cluster_db("without_a_broker_command_line_changes_reach_every_instance")
+    else {
+        return;
+    };
+    let key = create_site(&database.url);
+    let a = instance(&database, None, "a").await;
+    let b = instance(&database, None, "b").await;
+    let (mut in_lobby, _) = one_guest_on(&[&a, &b], &key).await;
+    let (mut elsewhere_a, _, _) = a.joined(&key, json!({"nick": "x"}), "other", None).await;
+    let (mut elsewhere_b, _, _) = b.joined(&key, json!({"nick": "y"}), "other", None).await;
+
+    cli(&database.url, &["site", "rooms", "delete", &key, "lobby"]);
+    for client in &mut in_lobby {
+        let (code, _) = closed_within(client, Duration::from_secs(1)).await;
+        assert_eq!(code, Some(4000), "told to reconnect");
+    }
+    cli(&database.url, &["site", "disable", &key]);
+    for client in [&mut elsewhere_a, &mut elsewhere_b] {
+        let (code, _) = closed_within(client, Duration::from_secs(1)).await;
+        assert_eq!(code, Some(4004));
+    }
+}
+
+/// One server (SQLite in the default run): a ban from the command line
+/// closes the connection within a second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ban_from_the_command_line_reaches_a_single_server_at_once() {
+    let database = test_db();
+    let key = create_site(&database.url);
+    let server = ServerProcess::start(&database.url, FAST).await;
+    let (mut clients, id) = one_guest_on(&[&server], &key).await;
+    cli(
+        &database.url,
+        &[
+            "ban",
+            "--site",
+            &key,
+            "--participant",
+            &id.to_string(),
+            "--reason",
+            "spam",
+        ],
+    );
+    let (code, _) = closed_within(&mut clients[0], Duration::from_secs(1)).await;
+    assert_eq!(code, Some(4003));
+}
