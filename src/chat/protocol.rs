@@ -186,6 +186,9 @@ pub enum ServerFrame {
         messages: Vec<MessageView>,
         /// Older messages exist before the first one in `messages`.
         more: bool,
+        /// Resumed only: seqs at or below `since` deleted while the client was away.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        deleted: Vec<i64>,
         online: Vec<Who>,
         /// How far each participant present has read (read receipts; empty in large rooms).
         seen: Vec<SeenCursor>,

@@ -48,6 +48,25 @@ pub struct WelcomePage {
     pub mode: WelcomeMode,
     pub messages: Vec<WithAuthor>,
     pub more: bool,
+    /// Resumed only: messages at or below `since` deleted while the client
+    /// may have been away.
+    pub deleted: Vec<i64>,
+}
+
+/// Most deletions a resumed `welcome` lists (the most recent ones).
+const DELETED_MAX: i64 = 1000;
+/// Clocks of the instances that wrote and deleted may differ: deletions
+/// this much older than the client's last message are listed too (a
+/// repeated deletion is harmless, a missed one is not).
+const CLOCK_MARGIN_MS: i64 = 5 * 60 * 1000;
+
+/// Messages the client may still show (at or below `since`) that were
+/// deleted after it got message `since`: it was not there to be told.
+fn deleted_while_away(conn: &mut DbConn, room: RoomId, since: i64) -> Result<Vec<i64>, DbError> {
+    match Message::written_at(conn, room, since)? {
+        Some(at) => Message::deleted_after(conn, room, since, at - CLOCK_MARGIN_MS, DELETED_MAX),
+        None => Ok(Vec::new()),
+    }
 }
 
 /// The history a joining client needs: latest page, exact resume, or a reset.
@@ -70,6 +89,7 @@ pub fn load_welcome(
             mode: WelcomeMode::Resumed,
             messages,
             more,
+            deleted: deleted_while_away(conn, room, since)?,
         });
     }
     let mut messages = Message::latest(conn, room, page + 1)?;
@@ -87,5 +107,6 @@ pub fn load_welcome(
         mode,
         messages,
         more,
+        deleted: Vec::new(),
     })
 }

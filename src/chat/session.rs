@@ -385,6 +385,7 @@ impl Session {
             mode: welcome.mode,
             messages: welcome.messages.into_iter().map(view).collect(),
             more: welcome.more,
+            deleted: welcome.deleted,
             online,
             seen: self.chat.hub.seen_in(room_id),
         });

@@ -1,5 +1,6 @@
 //! `welcome.more` says whether older visible messages exist before the page,
 //! in every mode (issue 12, item 12): a resumed page used to say `false` always.
+//! A resumed page also lists the messages deleted while the client was away.
 
 use chatctl::db::models::MessageId;
 use chatctl::moderation::messages::delete_message;
@@ -108,4 +109,55 @@ async fn a_resume_from_the_start_has_nothing_older() {
     );
     let welcome = reader.join("lobby", Some(1)).await;
     assert_eq!(welcome["more"], true, "{welcome}");
+}
+
+fn seqs(welcome: &Value, field: &str) -> Vec<i64> {
+    let items = welcome[field].as_array().cloned().unwrap_or_default();
+    items
+        .iter()
+        .map(|v| v.as_i64().or_else(|| v["seq"].as_i64()).unwrap())
+        .collect()
+}
+
+/// Bob had messages 1 to 3 and left. Meanwhile 2 is deleted, 4 and 5 are
+/// written and 4 is deleted. His resume from 3 brings 5, and tells him to
+/// remove 2 (4 he never had, and does not get).
+#[tokio::test]
+async fn a_resume_lists_the_messages_deleted_while_away() {
+    let app = spawn_app().await;
+    let site = app.site(&[ORIGIN]).await;
+    let (mut alice, _) = app.guest(&site.public_key, "alice").await;
+    alice.join("lobby", None).await;
+    let mut ids = vec![0];
+    for i in 1..=3 {
+        let ack = alice.say("lobby", &format!("c{i}"), &format!("m{i}")).await;
+        ids.push(ack["id"].as_i64().unwrap());
+    }
+    let (mut bob, _) = app.guest(&site.public_key, "bob").await;
+    let welcome = bob.join("lobby", None).await;
+    assert_eq!(seqs(&welcome, "messages"), [1, 2, 3]);
+    assert!(welcome.get("deleted").is_none(), "{welcome}");
+    bob.close().await;
+
+    let chat = &app.state.chat;
+    delete_message(chat, None, MessageId(ids[2])).await.unwrap();
+    for i in 4..=5 {
+        let ack = alice.say("lobby", &format!("c{i}"), &format!("m{i}")).await;
+        ids.push(ack["id"].as_i64().unwrap());
+    }
+    delete_message(chat, None, MessageId(ids[4])).await.unwrap();
+
+    let (mut bob, _) = app.guest(&site.public_key, "bob").await;
+    let welcome = bob.join("lobby", Some(3)).await;
+    assert_eq!(welcome["mode"], "resumed");
+    assert_eq!(seqs(&welcome, "messages"), [5]);
+    assert_eq!(seqs(&welcome, "deleted"), [2], "{welcome}");
+    // A client that resumes from before the deletion gets neither message.
+    let welcome = bob.join("lobby", Some(1)).await;
+    assert_eq!(seqs(&welcome, "messages"), [3, 5]);
+    // Deletions at or below the resume point made around the time of its
+    // message are listed (clocks of instances may differ; removing twice is
+    // harmless).
+    let welcome = bob.join("lobby", Some(5)).await;
+    assert_eq!(seqs(&welcome, "deleted"), [2, 4], "{welcome}");
 }

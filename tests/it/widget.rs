@@ -410,6 +410,9 @@ async fn widget_two_visitors_chat_on_a_hostile_page_through_reloads_restarts_and
     let addr = app.addr;
     let stopped_at = run(&alice, "return performance.now();").await;
     let database = app.stop().await;
+    // Meanwhile a moderator deletes a message (as on another instance): the
+    // widgets, away when it happened, remove it when they resume.
+    delete_by_text(&database.url, "Hello from alice");
     until(
         &alice,
         "alice reconnecting",
@@ -471,7 +474,6 @@ async fn widget_two_visitors_chat_on_a_hostile_page_through_reloads_restarts_and
     )
     .await;
     let expected = json!([
-        "Hello from alice",
         "Hi alice",
         "Are you still there?",
         "Typed while the server was down",
@@ -1412,4 +1414,18 @@ async fn widget_looks_right_in_every_language_theme_and_on_a_phone() {
     .await;
     desktop.close().await.unwrap();
     phone.close().await.unwrap();
+}
+
+/// Marks a message deleted straight in the database, while no server runs.
+fn delete_by_text(database_url: &str, text: &str) {
+    use diesel::RunQueryDsl;
+    let db = chatctl::db::Db::connect(database_url, 1).unwrap();
+    let mut pooled = db.get().unwrap();
+    let conn: &mut chatctl::db::DbConn = &mut pooled;
+    let sql = format!(
+        "UPDATE messages SET deleted_at = {} WHERE body = '{text}'",
+        chatctl::db::now_ms()
+    );
+    let n = chatctl::with_backend!(conn, c => diesel::sql_query(&sql).execute(c)).unwrap();
+    assert_eq!(n, 1, "{text:?} deleted");
 }

@@ -39,6 +39,8 @@ export const FRAMES = {
     const first = this.lastSeq == null;
     if (f.mode === "resumed") {
       this.stick(() => f.messages.forEach((m) => this.addMessage(m, undefined, true)));
+      // Deleted by a moderator while we were away.
+      (f.deleted || []).forEach((seq) => FRAMES.deleted.call(this, { seq }));
     } else {
       // latest or reset: this page replaces whatever we had; pending sends stay.
       this.list.querySelectorAll("[data-seq],.sys").forEach((n) => n.remove());

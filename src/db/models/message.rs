@@ -74,6 +74,38 @@ impl Message {
             .load(c))
     }
 
+    /// The seqs at or below `upto` of messages deleted after `since` (Unix
+    /// ms), ascending; the `limit` most recently deleted.
+    pub fn deleted_after(
+        conn: &mut DbConn,
+        room: RoomId,
+        upto: i64,
+        since: i64,
+        limit: i64,
+    ) -> Result<Vec<i64>, DbError> {
+        let mut seqs: Vec<i64> = with_backend!(conn, c => messages::table
+            .filter(messages::room_id.eq(room))
+            .filter(messages::deleted_at.gt(since))
+            .filter(messages::seq.le(upto))
+            .order(messages::deleted_at.desc())
+            .limit(limit)
+            .select(messages::seq)
+            .load(c))?;
+        seqs.sort_unstable();
+        Ok(seqs)
+    }
+
+    /// When the last message at or below `seq` was written (deleted or not).
+    pub fn written_at(conn: &mut DbConn, room: RoomId, seq: i64) -> Result<Option<i64>, DbError> {
+        with_backend!(conn, c => messages::table
+            .filter(messages::room_id.eq(room))
+            .filter(messages::seq.le(seq))
+            .order(messages::seq.desc())
+            .select(messages::created_at)
+            .first(c)
+            .optional())
+    }
+
     /// Visible messages with seq in (`after`, `upto`], oldest first, at most `limit`.
     pub fn between(
         conn: &mut DbConn,

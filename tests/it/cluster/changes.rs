@@ -133,3 +133,28 @@ async fn a_ban_from_the_command_line_reaches_a_single_server_at_once() {
     let (code, _) = closed_within(&mut clients[0], Duration::from_secs(1)).await;
     assert_eq!(code, Some(4003));
 }
+
+/// A message deleted on A while a reader was away: the reader resumes on B
+/// and is told to remove it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_on_another_instance_lists_deletions_made_on_the_first() {
+    let Some(database) = cluster_db("a_resume_on_another_instance_lists_deletions_made_on_the_first") else {
+        return;
+    };
+    let key = create_site(&database.url);
+    let a = crate::common::spawn_configured(database, |_| {}).await;
+    let b = instance(&a.database, None, "b").await;
+    let (mut writer, _, _) = b.joined(&key, json!({"nick": "w"}), "lobby", None).await;
+    let mut ids = Vec::new();
+    for i in 1..=3 {
+        let ack = writer.say("lobby", &format!("c{i}"), &format!("m{i}")).await;
+        ids.push(ack["id"].as_i64().unwrap());
+    }
+    let id = chatctl::db::models::MessageId(ids[1]);
+    chatctl::moderation::messages::delete_message(&a.state.chat, None, id)
+        .await
+        .unwrap();
+    let (_, _, welcome) = b.joined(&key, json!({"nick": "r"}), "lobby", Some(3)).await;
+    assert_eq!(welcome["mode"], "resumed");
+    assert_eq!(welcome["deleted"], json!([2]), "{welcome}");
+}
