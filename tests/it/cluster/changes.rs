@@ -138,7 +138,9 @@ async fn a_ban_from_the_command_line_reaches_a_single_server_at_once() {
 /// and is told to remove it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resume_on_another_instance_lists_deletions_made_on_the_first() {
-    let Some(database) = cluster_db("a_resume_on_another_instance_lists_deletions_made_on_the_first") else {
+    let Some(database) =
+        cluster_db("a_resume_on_another_instance_lists_deletions_made_on_the_first")
+    else {
         return;
     };
     let key = create_site(&database.url);
@@ -147,7 +149,9 @@ async fn a_resume_on_another_instance_lists_deletions_made_on_the_first() {
     let (mut writer, _, _) = b.joined(&key, json!({"nick": "w"}), "lobby", None).await;
     let mut ids = Vec::new();
     for i in 1..=3 {
-        let ack = writer.say("lobby", &format!("c{i}"), &format!("m{i}")).await;
+        let ack = writer
+            .say("lobby", &format!("c{i}"), &format!("m{i}"))
+            .await;
         ids.push(ack["id"].as_i64().unwrap());
     }
     let id = chatctl::db::models::MessageId(ids[1]);

@@ -15,6 +15,7 @@ use crate::common::*;
 use crate::process::{create_site, ServerProcess, FAST};
 
 mod changes;
+mod db_cut;
 mod presence;
 
 fn in_ci() -> bool {
