@@ -16,9 +16,10 @@ use crate::process::{create_site, ServerProcess, FAST};
 
 mod changes;
 mod db_cut;
+mod nginx;
 mod presence;
 
-fn in_ci() -> bool {
+pub(crate) fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true")
 }
 
