@@ -204,7 +204,7 @@ async fn registration_errors_are_clear() {
             "weak_password",
         ),
         (
-            json!({"name": "B", "email": "b@example.com", "password": "alllowercaseletters"}),
+            json!({"name": "B", "email": "b@example.com", "password": "Password12"}),
             "weak_password",
         ),
         (json!({"name": "B", "email": "b@example.com"}), "bad_frame"),

@@ -27,6 +27,7 @@ mod mailbox;
 mod names;
 mod operations;
 mod panel;
+mod passwords;
 mod postgres;
 mod process;
 mod rooms;
