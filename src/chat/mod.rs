@@ -148,7 +148,7 @@ impl Chat {
         ip: IpAddr,
     ) -> Result<Site, UpgradeError> {
         let key = site_key.to_owned();
-        let origin = origin.map(Origin::parse);
+        let origin = origin.map(Origin::parse_page);
         let (site, ban) = self
             .db
             .run(move |conn| {

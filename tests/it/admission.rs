@@ -1,7 +1,7 @@
 //! Upgrade checks and identity on hello.
 
 use chatctl::db::models::{Ban, ParticipantId};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::common::*;
 
@@ -92,6 +92,73 @@ async fn origin_matching_is_exact_but_normalised() {
             .err()
             .unwrap();
         assert_eq!(status, 403, "{other} must be refused");
+    }
+}
+
+/// `https://*.example.com` admits every subdomain page (it used to be stored
+/// and then match nothing), never the domain itself, another scheme or port,
+/// and a client cannot pass the pattern itself off as its origin.
+#[tokio::test]
+async fn a_wildcard_origin_admits_the_subdomains_of_its_domain() {
+    let app = spawn_app().await;
+    let site = app.site(&["https://*.example.com"]).await;
+    for page in ["https://blog.example.com", "https://a.b.EXAMPLE.com"] {
+        assert!(
+            app.try_connect(&site.public_key, Some(page)).await.is_ok(),
+            "{page} must be admitted"
+        );
+    }
+    for other in [
+        "https://example.com",
+        "http://blog.example.com",
+        "https://blog.example.com:8443",
+        "https://blog.example.com.evil.test",
+        "https://evilexample.com",
+        "https://*.example.com",
+    ] {
+        let (status, body) = app
+            .try_connect(&site.public_key, Some(other))
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(status, 403, "{other} must be refused");
+        assert_eq!(body["error"], "origin_not_allowed");
+    }
+}
+
+/// Origins that could never match are refused when they are written, from
+/// the command line as from the panel, instead of being stored.
+#[test]
+fn origins_that_could_never_match_are_refused_with_a_clear_error() {
+    let db = test_db();
+    let out = assert_cmd::Command::cargo_bin("chatctl")
+        .unwrap()
+        .env_remove("DATABASE_URL")
+        .env_remove("CHATCTL_DATABASE_URL")
+        .args(["--database-url", &db.url, "site", "create", "--name", "Blog"])
+        .args(["--origin", "https://blog.example.com", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let key = serde_json::from_slice::<Value>(&out.stdout).unwrap()["public_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (origin, why) in [
+        ("https://www.*.example.com", "whole first label"),
+        ("https://*.com", "too broad"),
+        ("https://exa(mple.com", "no browser can load a page from"),
+    ] {
+        let out = assert_cmd::Command::cargo_bin("chatctl")
+            .unwrap()
+            .env_remove("DATABASE_URL")
+            .env_remove("CHATCTL_DATABASE_URL")
+            .args(["--database-url", &db.url, "site", "add-origin", &key, origin])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{origin} was accepted");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(why), "{origin}: {stderr}");
     }
 }
 

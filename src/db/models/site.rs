@@ -125,7 +125,21 @@ impl Site {
             .load(c))
     }
 
+    /// Whether a page of `origin` may embed the chat: the origin itself or a
+    /// wildcard covering it is allowed (one indexed lookup).
     pub fn allows_origin(&self, conn: &mut DbConn, origin: &Origin) -> Result<bool, DbError> {
+        let patterns = origin.admitted_by();
+        let count: i64 = with_backend!(conn, c => site_origins::table
+            .filter(site_origins::site_id.eq(self.id))
+            .filter(site_origins::origin.eq_any(&patterns))
+            .count()
+            .get_result(c))?;
+        Ok(count > 0)
+    }
+
+    /// Whether `origin` is in the list as written (a page covered by a
+    /// wildcard is not, and can be added on its own).
+    fn lists_origin(&self, conn: &mut DbConn, origin: &Origin) -> Result<bool, DbError> {
         let count: i64 = with_backend!(conn, c => site_origins::table
             .filter(site_origins::site_id.eq(self.id))
             .filter(site_origins::origin.eq(origin.as_str()))
@@ -134,9 +148,9 @@ impl Site {
         Ok(count > 0)
     }
 
-    /// Adds an origin; returns false when it was already allowed.
+    /// Adds an origin; returns false when it was already in the list.
     pub fn add_origin(&self, conn: &mut DbConn, origin: &Origin) -> Result<bool, DbError> {
-        if self.allows_origin(conn, origin)? {
+        if self.lists_origin(conn, origin)? {
             return Ok(false);
         }
         with_backend!(conn, c => diesel::insert_into(site_origins::table)
