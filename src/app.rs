@@ -32,10 +32,10 @@ use crate::metrics::Metrics;
 pub enum StartError {
     #[error(transparent)]
     Db(#[from] DbError),
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}: {cause}")]
     Bind {
         addr: SocketAddr,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("invalid public URL {0:?}: it must be an http(s) URL")]
     PublicUrl(String),
@@ -219,7 +219,7 @@ impl Application {
 /// HOSTNAME:PID, which tells instances apart in logs.
 /// Binds the listener; returns it with the address it got (port 0 picks one).
 async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError> {
-    let bind_error = |source| StartError::Bind { addr, source };
+    let bind_error = |cause| StartError::Bind { addr, cause };
     let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
     let local = listener.local_addr().map_err(bind_error)?;
     Ok((listener, local))

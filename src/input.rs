@@ -191,11 +191,9 @@ impl Origin {
         let url = url::Url::parse(&origin.0).map_err(|e| invalid(e.to_string()))?;
         match url.host() {
             Some(url::Host::Domain(domain)) if domain.trim_end_matches('.').contains('.') => {}
-            Some(url::Host::Domain(_)) => {
-                return Err(invalid(format!(
-                    "wildcard origin {raw:?} is too broad: name a domain such as https://*.example.com"
-                )))
-            }
+            Some(url::Host::Domain(_)) => return Err(invalid(format!(
+                "wildcard origin {raw:?} is too broad: name a domain such as https://*.example.com"
+            ))),
             _ => {
                 return Err(invalid(format!(
                     "wildcard origin {raw:?} needs a domain name, not an IP address"
@@ -513,9 +511,18 @@ mod tests {
         for (raw, why) in [
             ("https://*.com", "too broad"),
             ("https://*.127.0.0.1", "IP address"),
-            ("https://a.*.example.com", "wildcard must be the whole first label"),
-            ("https://*example.com", "wildcard must be the whole first label"),
-            ("https://example.*", "wildcard must be the whole first label"),
+            (
+                "https://a.*.example.com",
+                "wildcard must be the whole first label",
+            ),
+            (
+                "https://*example.com",
+                "wildcard must be the whole first label",
+            ),
+            (
+                "https://example.*",
+                "wildcard must be the whole first label",
+            ),
             ("*://example.com", "wildcard must be the whole first label"),
             ("https://exa(mple.com", "no browser can load a page from"),
             ("https://example.com:0", "port 0"),

@@ -1,5 +1,7 @@
 //! `chatctl serve`: runs the server until SIGTERM or Ctrl-C, then drains it.
 
+use std::io::IsTerminal;
+
 use anyhow::Context;
 use clap::Args;
 use tracing_subscriber::EnvFilter;
@@ -31,7 +33,12 @@ pub fn run(cli: &Cli, opts: &Opts) -> anyhow::Result<()> {
 
 fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // Colours only on a terminal, unless NO_COLOR (no-color.org) is set: log
+    // files and collectors get plain text.
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stdout().is_terminal() && !no_color);
     match format {
         LogFormat::Human => builder.init(),
         LogFormat::Json => builder.json().init(),

@@ -9,7 +9,7 @@ pub enum DbError {
     #[error("database configuration: {0}")]
     Config(String),
     #[error("cannot connect to the database: {0}")]
-    Connect(#[from] diesel::ConnectionError),
+    Connect(diesel::ConnectionError),
     #[error("database pool: {0}")]
     Pool(r2d2::Error),
     #[error("query failed: {}", with_causes(.0))]
@@ -23,6 +23,15 @@ pub enum DbError {
     Migration(String),
     #[error("{0}")]
     Internal(String),
+}
+
+// Causes are part of each message (logs print only the message) and are not
+// also declared as `source`: an error chain printed whole (`{:#}` at the CLI)
+// would show them twice.
+impl From<diesel::ConnectionError> for DbError {
+    fn from(err: diesel::ConnectionError) -> Self {
+        DbError::Connect(err)
+    }
 }
 
 impl From<diesel::result::Error> for DbError {

@@ -63,5 +63,4 @@ pub fn routes(
         .or(crate::admin::routes(state.admin.clone(), state.client_ip()))
         .or(widget::routes(state))
         .recover(error::recover)
-        .with(warp::trace::request())
 }

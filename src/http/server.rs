@@ -158,6 +158,45 @@ async fn refuse(mut stream: TcpStream, ip: IpAddr) {
     .await;
 }
 
+/// One log line per request, written when its answer is ready: method, path
+/// (without the query, which may carry tokens), status, the client's
+/// address (through trusted proxies) and the time taken.
+struct RequestLine {
+    method: warp::http::Method,
+    path: String,
+    client: IpAddr,
+    started: std::time::Instant,
+}
+
+impl RequestLine {
+    fn of<B>(request: &Request<B>, trusted: &TrustedProxies, peer: SocketAddr) -> RequestLine {
+        let forwarded = request
+            .headers()
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok());
+        RequestLine {
+            method: request.method().clone(),
+            path: request.uri().path().to_owned(),
+            client: trusted.client_ip(peer.ip(), forwarded),
+            started: std::time::Instant::now(),
+        }
+    }
+
+    fn log(self, status: warp::http::StatusCode) {
+        let ms = self.started.elapsed().as_secs_f64() * 1000.0;
+        tracing::info!(
+            target: "chatctl::http::request",
+            method = %self.method,
+            path = %self.path,
+            status = status.as_u16(),
+            client = %self.client,
+            ms = format_args!("{ms:.1}"),
+            "request"
+        );
+    }
+}
+
 struct Connection<S> {
     service: S,
     settings: Arc<Settings>,
@@ -180,10 +219,18 @@ where
     async fn run(mut self, stream: TcpStream, peer: SocketAddr) {
         let _ = stream.set_nodelay(true);
         let service = self.service.clone();
+        let trusted = self.settings.trusted_proxies.clone();
         let handler = hyper::service::service_fn(move |mut request: Request<Incoming>| {
             request.extensions_mut().insert(Peer(peer));
-            let mut service = service.clone();
-            service.call(request)
+            let line = RequestLine::of(&request, &trusted, peer);
+            let answer = service.clone().call(request);
+            async move {
+                let response = answer.await;
+                if let Ok(response) = &response {
+                    line.log(response.status());
+                }
+                response
+            }
         });
         let mut builder = http1::Builder::new();
         builder

@@ -135,7 +135,14 @@ fn origins_that_could_never_match_are_refused_with_a_clear_error() {
         .unwrap()
         .env_remove("DATABASE_URL")
         .env_remove("CHATCTL_DATABASE_URL")
-        .args(["--database-url", &db.url, "site", "create", "--name", "Blog"])
+        .args([
+            "--database-url",
+            &db.url,
+            "site",
+            "create",
+            "--name",
+            "Blog",
+        ])
         .args(["--origin", "https://blog.example.com", "--json"])
         .output()
         .unwrap();
@@ -153,7 +160,14 @@ fn origins_that_could_never_match_are_refused_with_a_clear_error() {
             .unwrap()
             .env_remove("DATABASE_URL")
             .env_remove("CHATCTL_DATABASE_URL")
-            .args(["--database-url", &db.url, "site", "add-origin", &key, origin])
+            .args([
+                "--database-url",
+                &db.url,
+                "site",
+                "add-origin",
+                &key,
+                origin,
+            ])
             .output()
             .unwrap();
         assert!(!out.status.success(), "{origin} was accepted");

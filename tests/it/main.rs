@@ -23,6 +23,7 @@ mod fuzz;
 mod identity;
 mod input;
 mod layers;
+mod logs;
 mod mailbox;
 mod names;
 mod operations;

@@ -48,10 +48,10 @@ pub enum BundleError {
     Missing(String),
     #[error("widget/{0} is not UTF-8")]
     NotUtf8(String),
-    #[error("widget/{file} is not valid JSON: {source}")]
+    #[error("widget/{file} is not valid JSON: {cause}")]
     Json {
         file: String,
-        source: serde_json::Error,
+        cause: serde_json::Error,
     },
     #[error("widget/{0} has no \"extra\" object (the on-demand part's texts)")]
     NoExtraTexts(String),
@@ -66,7 +66,7 @@ pub enum BundleError {
     #[error("widget/src/{0} imports itself through other files")]
     ImportCycle(String),
     #[error("compressing the widget: {0}")]
-    Gzip(#[from] std::io::Error),
+    Gzip(std::io::Error),
 }
 
 /// One file, ready to send.
@@ -86,7 +86,8 @@ impl Asset {
             zopfli::Format::Gzip,
             body.as_bytes(),
             &mut gzip,
-        )?;
+        )
+        .map_err(BundleError::Gzip)?;
         let etag = format!(
             "\"{}\"",
             &hex::encode(Sha256::digest(body.as_bytes()))[..16]
@@ -130,9 +131,9 @@ fn pack(lang: &str) -> Result<(String, String), BundleError> {
     let file = format!("lang/{lang}.json");
     // Parsing checks the pack and re-serializing drops its whitespace.
     let mut value: serde_json::Value =
-        serde_json::from_str(&source(&file)?).map_err(|source| BundleError::Json {
+        serde_json::from_str(&source(&file)?).map_err(|cause| BundleError::Json {
             file: file.clone(),
-            source,
+            cause,
         })?;
     let extra = value
         .as_object_mut()

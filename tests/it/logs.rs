@@ -1,0 +1,94 @@
+//! What an operator reads: the server's log when it is not on a terminal,
+//! and the error when it cannot start.
+
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::common::test_db;
+use crate::process::chatctl;
+
+/// Logs written to a file carry no colour codes, and each request is one
+/// line with its method, path, status, client address and duration (it used
+/// to be two lines with neither the address nor the time).
+#[tokio::test]
+async fn each_request_is_one_plain_line_with_client_and_duration() {
+    let db = test_db();
+    let dir = tempfile::tempdir().unwrap();
+    let log_path = dir.path().join("chatctl.log");
+    let addr = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut server = Command::new(chatctl())
+        .args(["--database-url", &db.url, "serve", "--no-demo"])
+        .args(["--bind", &addr.to_string()])
+        .env("RUST_LOG", "info")
+        .stdout(std::fs::File::create(&log_path).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://{addr}/healthz?probe=secret-ish");
+    let mut answered = false;
+    for _ in 0..300 {
+        if reqwest::get(&url).await.is_ok_and(|r| r.status() == 200) {
+            answered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(answered, "the server answers /healthz");
+    let _ = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status();
+    let _ = server.wait();
+
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        !log.contains('\u{1b}'),
+        "no ANSI escape codes in a file:\n{log}"
+    );
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("/healthz") && l.contains("status=200"))
+        .collect();
+    assert!(!lines.is_empty(), "a line for the request:\n{log}");
+    let line = lines[lines.len() - 1];
+    for field in ["method=GET", "path=/healthz", "client=127.0.0.1", "ms="] {
+        assert!(line.contains(field), "{field} in {line}");
+    }
+    assert!(
+        !line.contains("secret-ish"),
+        "the query is not logged: {line}"
+    );
+    let successful = log.lines().filter(|l| l.contains("/healthz")).count();
+    assert_eq!(successful, lines.len(), "one line per request:\n{log}");
+    assert!(
+        !log.contains("ERROR"),
+        "a clean SIGTERM logs no error:\n{log}"
+    );
+}
+
+/// An address already in use is said once, not twice.
+#[test]
+fn a_port_in_use_is_one_clear_line() {
+    let db = test_db();
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let out = Command::new(chatctl())
+        .args(["--database-url", &db.url, "serve", "--no-demo"])
+        .args(["--bind", &addr.to_string()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("cannot listen on {addr}")),
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr.matches("in use").count(),
+        1,
+        "the cause is said once: {stderr}"
+    );
+}
