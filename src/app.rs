@@ -134,7 +134,7 @@ impl Application {
             metrics,
         });
         if let Some(key) = &demo_site_key {
-            tracing::info!(url = %public_url, site = %key, "demo chat page ready: open {public_url}/ in two tabs");
+            tracing::info!(url = %public_url, site = %key, "demo chat page ready: open {public_url}/ (two browsers, or a normal and a private window, chat as two people)");
         }
         let admin = crate::admin::Admin::new(chat.clone(), config.admin.clone(), &public_url)
             .map_err(StartError::Admin)?;
@@ -217,6 +217,45 @@ impl Application {
 }
 
 /// HOSTNAME:PID, which tells instances apart in logs.
+/// The command that makes the first admin account, as the operator can type
+/// it: the program as it was started (`cargo run` puts no `chatctl` on the
+/// PATH) and the database when it is not the default. A PostgreSQL URL holds
+/// a password, which is never logged: the hint names it instead.
+fn first_admin_hint(database: &crate::db::DbUrl) -> String {
+    let program = std::env::args()
+        .next()
+        .filter(|p| p.contains('/'))
+        .unwrap_or_else(|| "chatctl".to_owned());
+    let database = match database {
+        crate::db::DbUrl::Sqlite(path) if path.as_os_str() == "chatctl.db" => String::new(),
+        crate::db::DbUrl::Sqlite(path) => {
+            format!(
+                " --database-url {}",
+                shell_word(&format!("sqlite://{}", path.display()))
+            )
+        }
+        crate::db::DbUrl::Postgres(_) => " --database-url \"$DATABASE_URL\"".to_owned(),
+    };
+    let mut hint = format!(
+        "{}{database} user create --email you@example.com --name \"Your Name\" --role owner",
+        shell_word(&program)
+    );
+    if database.contains("$DATABASE_URL") {
+        hint.push_str(" (with DATABASE_URL set to this server's database URL)");
+    }
+    hint
+}
+
+/// `word` as one shell word: quoted when it holds anything but safe characters.
+fn shell_word(word: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "/._-:+=@%,".contains(c);
+    if word.chars().all(safe) {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
 /// Binds the listener; returns it with the address it got (port 0 picks one).
 async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError> {
     let bind_error = |cause| StartError::Bind { addr, cause };
@@ -232,20 +271,20 @@ async fn prepare_database(
     db: &Db,
     demo: Option<(Origin, u16)>,
 ) -> Result<(String, Option<String>), StartError> {
+    let hint = first_admin_hint(db.url());
     let prepared = db
         .run(move |conn| -> Result<_, DbError> {
             for name in migrate::run_pending(conn)? {
                 tracing::info!(migration = %name, "migration applied");
             }
-            let secret = server_setting::get_or_init(conn, "guest_token_secret", || random_token(48))?;
+            let secret =
+                server_setting::get_or_init(conn, "guest_token_secret", || random_token(48))?;
             let demo = match demo {
                 Some((origin, port)) => Some(ensure_demo_site(conn, &origin, port)?),
                 None => None,
             };
             if AdminUser::count(conn)? == 0 {
-                tracing::warn!(
-                    "no admin account yet; create one with: chatctl user create --email you@example.com --name \"Your Name\" --role owner"
-                );
+                tracing::warn!("no admin account yet; create one with: {hint}");
             }
             Ok((secret, demo))
         })

@@ -52,8 +52,10 @@ pub struct ServeConfig {
     #[arg(long, env = "CHATCTL_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
 
-    /// Public base URL browsers use to reach this server (used in script tags and
-    /// the demo site's allowed origins). Defaults to http://<bind>.
+    /// Public base URL browsers use to reach this server (used in script tags,
+    /// email links and the demo site's allowed origins). Defaults to
+    /// `http://localhost:PORT` when bound to a loopback or unspecified address,
+    /// else `http://BIND`.
     #[arg(long, env = "CHATCTL_PUBLIC_URL")]
     pub public_url: Option<String>,
 

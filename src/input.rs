@@ -191,9 +191,11 @@ impl Origin {
         let url = url::Url::parse(&origin.0).map_err(|e| invalid(e.to_string()))?;
         match url.host() {
             Some(url::Host::Domain(domain)) if domain.trim_end_matches('.').contains('.') => {}
-            Some(url::Host::Domain(_)) => return Err(invalid(format!(
+            Some(url::Host::Domain(_)) => {
+                return Err(invalid(format!(
                 "wildcard origin {raw:?} is too broad: name a domain such as https://*.example.com"
-            ))),
+            )))
+            }
             _ => {
                 return Err(invalid(format!(
                     "wildcard origin {raw:?} needs a domain name, not an IP address"

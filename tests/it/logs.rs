@@ -92,3 +92,65 @@ fn a_port_in_use_is_one_clear_line() {
         "the cause is said once: {stderr}"
     );
 }
+
+/// The start-up hint for the first admin account works as typed: it names
+/// the program as it was started and the database when it is not the
+/// default (it used to say `chatctl user create`, with no database).
+#[tokio::test]
+async fn the_first_admin_hint_works_as_typed() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}", dir.path().join("my chat.db").display());
+    let log_path = dir.path().join("chatctl.log");
+    let addr = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut server = Command::new(chatctl())
+        .args(["--database-url", &database, "serve", "--no-demo"])
+        .args(["--bind", &addr.to_string()])
+        .env("RUST_LOG", "warn")
+        .stdout(std::fs::File::create(&log_path).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut hint = None;
+    for _ in 0..300 {
+        let log = std::fs::read_to_string(&log_path).unwrap();
+        if let Some(at) = log.find("create one with: ") {
+            let rest = &log[at + "create one with: ".len()..];
+            hint = rest.lines().next().map(str::to_owned);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    let hint = hint.expect("the server says how to create an admin account");
+    assert!(hint.contains("--database-url"), "{hint}");
+    let out = Command::new("sh")
+        .args(["-c", &format!("{hint} --password-stdin")])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(b"Brand new 77 staple\n")?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{hint}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed = Command::new(chatctl())
+        .args(["--database-url", &database, "user", "list"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("you@example.com"));
+}
