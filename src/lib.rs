@@ -8,6 +8,8 @@
 //! - [`http`] — the listener (hyper with timeouts and per-address caps), the WebSocket
 //!   transport, the widget's assets, health and metrics, and the routes to the panel.
 //! - [`admin`] — the admin panel at `/admin`: sessions, CSRF, roles, Handlebars pages.
+//! - [`manage`] — sites and admin accounts, changed the same way (rules and audit
+//!   entries) from the panel and the command line.
 //! - [`moderation`] — bans, mutes, deletions, room settings, word filters, reports,
 //!   with their live effects on the chat (and on other instances).
 //! - [`chat`] — the domain of live chat: wire protocol, rooms and fan-out (hub),
@@ -32,6 +34,7 @@ pub mod identity;
 pub mod input;
 pub mod lang;
 pub mod mail;
+pub mod manage;
 pub mod metrics;
 pub mod moderation;
 pub mod timefmt;

@@ -8,12 +8,9 @@ use super::error::{AdminError, Result};
 use super::reply::{Flash, Reply};
 use super::request::Request;
 use super::{sites, Admin};
-use crate::db::models::admin_session::AdminSession;
-use crate::db::models::audit::{AuditAction, AuditEntry};
 use crate::db::models::{AdminUser, AdminUserId, Role, SiteId};
-use crate::db::DbError;
 use crate::identity::password;
-use crate::input::{check_password, DisplayName, Email};
+use crate::manage::admin_accounts::{self as manage, NewAdmin};
 
 /// GET /admin/accounts
 pub async fn list(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
@@ -64,7 +61,7 @@ fn site_ids(req: &Request) -> Result<Vec<SiteId>> {
 /// Hashes a password an owner typed; hashing is slow, so it is bounded per
 /// address like every other password form.
 async fn hash(admin: &Admin, req: &Request, password: String) -> Result<String> {
-    check_password(&password).map_err(|e| AdminError::BadRequest(format!("The {e}.")))?;
+    manage::check_new_password(&password)?;
     admin
         .chat
         .accounts
@@ -77,82 +74,44 @@ async fn hash(admin: &Admin, req: &Request, password: String) -> Result<String> 
         .map_err(|e| AdminError::Internal(format!("hashing: {e}")))
 }
 
-fn audit(
-    actor: AdminUserId,
-    target: AdminUserId,
-    action: AuditAction,
-    details: String,
-) -> AuditEntry<'static> {
-    AuditEntry {
-        actor: Some(actor),
-        site: None,
-        action,
-        target_type: "admin_user",
-        target_id: target.to_string(),
-        details,
-    }
-}
-
 /// POST /admin/accounts
 pub async fn create(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
     auth.require_owner()?;
-    let email = Email::parse(req.text("email").unwrap_or_default())
-        .map_err(|e| AdminError::BadRequest(format!("{e}.")))?;
-    let name = DisplayName::parse(req.text("name").unwrap_or_default(), "names")
-        .map_err(|e| AdminError::BadRequest(e.sentence()))?
-        .into_inner();
     let role = req
         .text("role")
         .and_then(|r| r.parse::<Role>().ok())
         .ok_or_else(|| AdminError::BadRequest("Choose a role.".into()))?;
+    // The form offers the site boxes whatever the role; they count for moderators only.
     let sites = if role == Role::Moderator {
         site_ids(req)?
     } else {
         Vec::new()
     };
-    if role == Role::Moderator && sites.is_empty() {
-        return Err(AdminError::BadRequest(
-            "A moderator needs at least one site.".into(),
-        ));
-    }
+    let new = NewAdmin::parse(
+        req.text("email").unwrap_or_default(),
+        req.text("name").unwrap_or_default(),
+        role,
+        sites,
+    )?;
+    let check = new.clone();
+    admin
+        .chat
+        .db
+        .run(move |conn| manage::check_available(conn, &check))
+        .await?;
     let hash = hash(
         admin,
         req,
         req.field("password").unwrap_or_default().to_owned(),
     )
     .await?;
-    let actor = auth.user.id;
-    let shown = email.to_string();
-    let name_taken = AdminError::BadRequest(
-        "Another admin account has this name, or one that looks like it.".into(),
-    );
-    let created = admin
+    let (actor, shown) = (auth.actor(), new.email.to_string());
+    admin
         .chat
         .db
-        .run(move |conn| {
-            if AdminUser::name_taken(conn, &name)? {
-                return Ok(None);
-            }
-            let user = AdminUser::create(conn, email.as_str(), &name, &hash, role, &sites)?;
-            audit(
-                actor,
-                user.id,
-                AuditAction::UserCreate,
-                format!("{} ({})", user.email, user.role),
-            )
-            .record(conn)?;
-            Ok(Some(user))
-        })
-        .await;
-    match created {
-        Ok(Some(_)) => Ok(Reply::redirect("/admin/accounts")
-            .flash(Flash::Ok(format!("Account {shown} created.")))),
-        Ok(None) => Err(name_taken),
-        Err(DbError::Conflict(_)) => Err(AdminError::BadRequest(format!(
-            "An account with email {shown} already exists."
-        ))),
-        Err(e) => Err(e.into()),
-    }
+        .run(move |conn| manage::create(conn, actor, &new, &hash))
+        .await?;
+    Ok(Reply::redirect("/admin/accounts").flash(Flash::Ok(format!("Account {shown} created."))))
 }
 
 async fn load(admin: &Admin, req: &Request) -> Result<AdminUser> {
@@ -169,32 +128,12 @@ async fn load(admin: &Admin, req: &Request) -> Result<AdminUser> {
 pub async fn set_sites(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
     auth.require_owner()?;
     let user = load(admin, req).await?;
-    if user.role != Role::Moderator {
-        return Err(AdminError::BadRequest(
-            "Only moderators are limited to sites.".into(),
-        ));
-    }
     let ids = site_ids(req)?;
-    if ids.is_empty() {
-        return Err(AdminError::BadRequest(
-            "A moderator needs at least one site.".into(),
-        ));
-    }
-    let actor = auth.user.id;
-    let email = user.email.clone();
+    let (actor, email) = (auth.actor(), user.email.clone());
     admin
         .chat
         .db
-        .run(move |conn| {
-            user.set_sites(conn, &ids)?;
-            audit(
-                actor,
-                user.id,
-                AuditAction::UserSites,
-                format!("{}: sites {ids:?}", user.email),
-            )
-            .record(conn)
-        })
+        .run(move |conn| manage::set_sites(conn, actor, &user, &ids))
         .await?;
     Ok(Reply::redirect("/admin/accounts").flash(Flash::Ok(format!("Sites of {email} updated."))))
 }
@@ -208,28 +147,11 @@ pub async fn set_disabled(
 ) -> Result<Reply> {
     auth.require_owner()?;
     let user = load(admin, req).await?;
-    if user.id == auth.user.id {
-        return Err(AdminError::BadRequest(
-            "You cannot disable your own account.".into(),
-        ));
-    }
-    let actor = auth.user.id;
-    let email = user.email.clone();
+    let (actor, email) = (auth.actor(), user.email.clone());
     admin
         .chat
         .db
-        .run(move |conn| {
-            user.set_disabled(conn, disabled)?;
-            if disabled {
-                AdminSession::delete_for_user(conn, user.id, None)?;
-            }
-            let action = if disabled {
-                AuditAction::UserDisable
-            } else {
-                AuditAction::UserEnable
-            };
-            audit(actor, user.id, action, user.email.clone()).record(conn)
-        })
+        .run(move |conn| manage::set_disabled(conn, actor, &user, disabled))
         .await?;
     let text = if disabled {
         format!("{email} is disabled and logged out.")
@@ -249,24 +171,14 @@ pub async fn reset_password(admin: &Admin, req: &Request, auth: &Auth) -> Result
         req.field("password").unwrap_or_default().to_owned(),
     )
     .await?;
-    let actor = auth.user.id;
+    let actor = auth.actor();
+    // An owner setting their own password keeps the session they did it from.
     let keep = (user.id == auth.user.id).then_some(auth.session_id);
     let email = user.email.clone();
     admin
         .chat
         .db
-        .run(move |conn| {
-            conn.write_transaction(|conn| {
-                user.replace_password(conn, &hash, keep)?;
-                audit(
-                    actor,
-                    user.id,
-                    AuditAction::UserSetPassword,
-                    user.email.clone(),
-                )
-                .record(conn)
-            })
-        })
+        .run(move |conn| manage::set_password(conn, actor, &user, &hash, keep))
         .await?;
     Ok(Reply::redirect("/admin/accounts").flash(Flash::Ok(format!(
         "New password set for {email}; their sessions were ended."

@@ -5,6 +5,7 @@ use thiserror::Error;
 use warp::http::StatusCode;
 
 use crate::db::DbError;
+use crate::manage::ManageError;
 use crate::moderation::ModerationError;
 
 #[derive(Debug, Error)]
@@ -83,6 +84,16 @@ impl From<ModerationError> for AdminError {
             ModerationError::NotFound => AdminError::NotFound,
             ModerationError::Invalid(text) => AdminError::BadRequest(text),
             ModerationError::Db(db) => db.into(),
+        }
+    }
+}
+
+impl From<ManageError> for AdminError {
+    fn from(err: ManageError) -> Self {
+        match err {
+            ManageError::NotFound => AdminError::NotFound,
+            ManageError::Invalid(text) => AdminError::BadRequest(text),
+            ManageError::Db(db) => db.into(),
         }
     }
 }

@@ -8,11 +8,8 @@ use super::error::{AdminError, Result};
 use super::reply::{Flash, Reply};
 use super::request::Request;
 use super::Admin;
-use crate::db::models::audit::{AuditAction, AuditEntry};
-use crate::db::models::site::SiteSettings;
-use crate::db::models::{AdminUserId, RoomPolicy, Site, SiteId};
-use crate::db::{DbConn, DbError};
-use crate::input::{DisplayName, Origin};
+use crate::db::models::{RoomPolicy, Site, SiteId};
+use crate::manage::sites::{self as manage, SettingsChange};
 
 /// The sites the viewer may see, in id order.
 pub async fn visible(admin: &Admin, auth: &Auth) -> Result<Vec<Site>> {
@@ -43,24 +40,6 @@ pub fn options(sites: &[Site], selected: Option<SiteId>) -> serde_json::Value {
         .collect()
 }
 
-fn audit(
-    conn: &mut DbConn,
-    actor: Option<AdminUserId>,
-    site: SiteId,
-    action: AuditAction,
-    details: String,
-) -> std::result::Result<(), DbError> {
-    AuditEntry {
-        actor,
-        site: Some(site),
-        action,
-        target_type: "site",
-        target_id: site.to_string(),
-        details,
-    }
-    .record(conn)
-}
-
 /// GET /admin/sites
 pub async fn list(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
     let sites = visible(admin, auth).await?;
@@ -74,29 +53,15 @@ pub async fn list(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
 /// POST /admin/sites — create a site (owners and admins).
 pub async fn create(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
     auth.require_admin()?;
-    let name = DisplayName::parse(req.text("name").unwrap_or_default(), "site names")
-        .map_err(|e| AdminError::BadRequest(e.sentence()))?
-        .into_inner();
-    let origin = match req.text("origin") {
-        Some(o) => vec![Origin::parse(o).map_err(|e| AdminError::BadRequest(e.to_string()))?],
-        None => Vec::new(),
-    };
+    let name = req.text("name").unwrap_or_default().to_owned();
+    let origin = req.text("origin").map(str::to_owned);
     let actor = auth.actor();
     let site = admin
         .chat
         .db
-        .run(move |conn| -> Result<_> {
-            let site = Site::create(conn, &name, &origin, false)?;
-            AuditEntry {
-                actor,
-                site: Some(site.id),
-                action: AuditAction::SiteCreate,
-                target_type: "site",
-                target_id: site.id.to_string(),
-                details: name,
-            }
-            .record(conn)?;
-            Ok(site)
+        .run(move |conn| {
+            let origins: Vec<&str> = origin.iter().map(String::as_str).collect();
+            manage::create(conn, actor, &name, &origins)
         })
         .await?;
     // The secret is shown once, on this page; it never travels in a cookie or a URL.
@@ -132,76 +97,45 @@ pub async fn show(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
 pub async fn update(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
     auth.require_admin()?;
     let site = load(admin, auth, req.id(1)?).await?;
-    let name = DisplayName::parse(req.text("name").unwrap_or_default(), "site names")
-        .map_err(|e| AdminError::BadRequest(e.sentence()))?
-        .into_inner();
-    // Left out, it stays as it is; an unknown one is refused, never read as "open".
-    let policy: RoomPolicy = req
+    // Left out, the policy stays as it is; an unknown one is refused, never read as "open".
+    let room_policy = req
         .text("room_policy")
-        .map(str::parse)
+        .map(str::parse::<RoomPolicy>)
         .transpose()
-        .map_err(|_| AdminError::BadRequest("Choose a room policy.".into()))?
-        .unwrap_or(site.room_policy);
-    let max_rooms: i32 = req
-        .field_as("max_rooms", "Room limit")?
-        .unwrap_or(site.max_rooms);
-    let max_chars: i32 = req
-        .field_as("max_message_chars", "Message length")?
-        .unwrap_or(site.max_message_chars);
-    if !(1..=1_000_000).contains(&max_rooms) || !(1..=100_000).contains(&max_chars) {
-        return Err(AdminError::BadRequest(
-            "Limits must be positive numbers.".into(),
-        ));
-    }
-    let settings = SiteSettings {
-        name: Some(name),
+        .map_err(|_| AdminError::BadRequest("Choose a room policy.".into()))?;
+    let change = SettingsChange {
+        name: Some(req.text("name").unwrap_or_default().to_owned()),
         guests_allowed: Some(req.checked("guests_allowed")),
         registration_allowed: Some(req.checked("registration_allowed")),
         verified_required: Some(req.checked("verified_required")),
-        room_policy: Some(policy),
-        max_rooms: Some(max_rooms),
-        max_message_chars: Some(max_chars),
+        room_policy,
+        max_rooms: req.field_as("max_rooms", "Room limit")?,
+        max_message_chars: req.field_as("max_message_chars", "Message length")?,
     };
-    let details = format!("{settings:?}");
     let (id, actor) = (site.id, auth.actor());
-    admin
+    let changed = admin
         .chat
         .db
-        .run(move |conn| {
-            settings.apply(conn, id)?;
-            audit(conn, actor, id, AuditAction::SiteUpdate, details)
-        })
+        .run(move |conn| manage::update(conn, actor, &site, change))
         .await?;
-    Ok(Reply::redirect(&format!("/admin/sites/{id}")).flash(Flash::Ok("Settings saved.".into())))
-}
-
-fn parse_origin(req: &Request) -> Result<Origin> {
-    let raw = req.text("origin").unwrap_or_default();
-    Origin::parse(raw).map_err(|e| AdminError::BadRequest(format!("{e}.")))
+    let text = if changed.is_empty() {
+        "Nothing changed."
+    } else {
+        "Settings saved."
+    };
+    Ok(Reply::redirect(&format!("/admin/sites/{id}")).flash(Flash::Ok(text.into())))
 }
 
 /// POST /admin/sites/{id}/origins
 pub async fn add_origin(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
     auth.require_admin()?;
     let site = load(admin, auth, req.id(1)?).await?;
-    let origin = parse_origin(req)?;
+    let origin = manage::origin(req.text("origin").unwrap_or_default())?;
     let (id, actor, shown) = (site.id, auth.actor(), origin.to_string());
     let added = admin
         .chat
         .db
-        .run(move |conn| -> Result<_> {
-            let added = site.add_origin(conn, &origin)?;
-            if added {
-                audit(
-                    conn,
-                    actor,
-                    id,
-                    AuditAction::SiteOriginAdd,
-                    origin.to_string(),
-                )?;
-            }
-            Ok(added)
-        })
+        .run(move |conn| manage::add_origin(conn, actor, &site, &origin))
         .await?;
     let flash = if added {
         Flash::Ok(format!("{shown} may now embed the chat."))
@@ -215,29 +149,21 @@ pub async fn add_origin(admin: &Admin, req: &Request, auth: &Auth) -> Result<Rep
 pub async fn remove_origin(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
     auth.require_admin()?;
     let site = load(admin, auth, req.id(1)?).await?;
-    let origin = parse_origin(req)?;
+    let origin = manage::origin(req.text("origin").unwrap_or_default())?;
     let (id, actor, shown) = (site.id, auth.actor(), origin.to_string());
-    admin
+    let removed = admin
         .chat
         .db
-        .run(move |conn| -> Result<_> {
-            if site.remove_origin(conn, &origin)? {
-                audit(
-                    conn,
-                    actor,
-                    id,
-                    AuditAction::SiteOriginRemove,
-                    origin.to_string(),
-                )?;
-            }
-            Ok(())
-        })
+        .run(move |conn| manage::remove_origin(conn, actor, &site, &origin))
         .await?;
-    Ok(
-        Reply::redirect(&format!("/admin/sites/{id}")).flash(Flash::Ok(format!(
+    let flash = if removed {
+        Flash::Ok(format!(
             "{shown} removed. Pages there can no longer connect."
-        ))),
-    )
+        ))
+    } else {
+        Flash::Err(format!("{shown} was not allowed."))
+    };
+    Ok(Reply::redirect(&format!("/admin/sites/{id}")).flash(flash))
 }
 
 /// GET /admin/sites/{id}/rotate — the confirmation page.
@@ -265,17 +191,7 @@ pub async fn rotate(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> 
     let secret = admin
         .chat
         .db
-        .run(move |conn| -> Result<_> {
-            let secret = s.rotate_secret(conn)?;
-            audit(
-                conn,
-                actor,
-                s.id,
-                AuditAction::SiteRotateSecret,
-                "new secret issued".into(),
-            )?;
-            Ok(secret)
-        })
+        .run(move |conn| manage::rotate_secret(conn, actor, &s))
         .await?;
     admin.page(
         req,
@@ -290,44 +206,11 @@ pub async fn set_enabled(admin: &Admin, req: &Request, auth: &Auth) -> Result<Re
     auth.require_admin()?;
     let site = load(admin, auth, req.id(1)?).await?;
     let enabled = req.text("enabled") == Some("true");
-    let (id, actor, origin) = (site.id, auth.actor(), Some(admin.chat.instance));
-    admin
-        .chat
-        .db
-        .run(move |conn| {
-            conn.write_transaction(|conn| {
-                site.set_enabled(conn, enabled)?;
-                if !enabled {
-                    let disabled = crate::chat::cluster::Control::SiteDisabled { site: id };
-                    crate::moderation::remote::record(conn, origin, &disabled)?;
-                }
-                audit(
-                    conn,
-                    actor,
-                    id,
-                    if enabled {
-                        AuditAction::SiteEnable
-                    } else {
-                        AuditAction::SiteDisable
-                    },
-                    String::new(),
-                )
-            })
-        })
-        .await?;
-    if !enabled {
-        admin.chat.hub.close_where(
-            |c| c.site == id,
-            crate::chat::protocol::CloseReason::SiteDisabled,
-            "This chat has been turned off by its owner.",
-            None,
-        );
-        admin.chat.tell_others();
-    }
+    manage::set_enabled(&admin.chat, auth.actor(), site.id, enabled).await?;
     let text = if enabled {
         "Site enabled."
     } else {
         "Site disabled: its visitors were disconnected."
     };
-    Ok(Reply::redirect(&format!("/admin/sites/{id}")).flash(Flash::Ok(text.into())))
+    Ok(Reply::redirect(&format!("/admin/sites/{}", site.id)).flash(Flash::Ok(text.into())))
 }

@@ -133,6 +133,14 @@ fn delete(conn: &mut DbConn, opts: &DeleteOpts) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `chatctl site add-room`.
+pub(super) fn add(conn: &mut DbConn, key: &str, room: &str) -> anyhow::Result<()> {
+    let site = find(conn, key)?;
+    let room = moderation::create_in(conn, None, site.id, room).map_err(explain)?;
+    println!("created room {} on {}", room.name, site.public_key);
+    Ok(())
+}
+
 fn explain(err: ModerationError) -> anyhow::Error {
     anyhow::anyhow!("{err}")
 }

@@ -2,11 +2,9 @@ use anyhow::{anyhow, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use serde::Serialize;
 
-use crate::db::models::audit::{AuditAction, AuditEntry};
-use crate::db::models::site::SiteSettings;
 use crate::db::models::{Room, RoomPolicy, Site};
 use crate::db::{Db, DbConn};
-use crate::input::{DisplayName, Origin, RoomName};
+use crate::manage::sites::{self as manage, SettingsChange};
 
 const EXAMPLE_KEY: &str = "pk_XXXXXXXXXXXXXXXXXXXXXXXX";
 
@@ -127,6 +125,15 @@ pub enum PolicyArg {
     Precreated,
 }
 
+impl From<PolicyArg> for RoomPolicy {
+    fn from(arg: PolicyArg) -> RoomPolicy {
+        match arg {
+            PolicyArg::Open => RoomPolicy::Open,
+            PolicyArg::Precreated => RoomPolicy::Precreated,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct SetOpts {
     /// The site's public key.
@@ -144,11 +151,11 @@ pub struct SetOpts {
     pub verified_required: Option<bool>,
     #[arg(long, value_enum)]
     pub room_policy: Option<PolicyArg>,
-    /// Most rooms the site may have.
-    #[arg(long, value_parser = clap::value_parser!(i32).range(1..=1_000_000))]
+    /// Most rooms the site may have (1 to 1000000).
+    #[arg(long)]
     pub max_rooms: Option<i32>,
-    /// Longest message, in characters (the server's own limit still applies).
-    #[arg(long, value_parser = clap::value_parser!(i32).range(1..=100_000))]
+    /// Longest message, in characters, 1 to 100000 (the server's own limit still applies).
+    #[arg(long)]
     pub max_message_chars: Option<i32>,
 }
 
@@ -161,8 +168,7 @@ pub fn run(db: &Db, command: &Command) -> anyhow::Result<()> {
         Command::Show(opts) => show(conn, opts),
         Command::RotateSecret(opts) => {
             let site = find(conn, &opts.key)?;
-            let secret = site.rotate_secret(conn)?;
-            audit(conn, &site, AuditAction::SiteRotateSecret, String::new())?;
+            let secret = manage::rotate_secret(conn, None, &site)?;
             println!(
                 "new secret for {} (shown once, store it now):\n{secret}",
                 site.public_key
@@ -171,9 +177,8 @@ pub fn run(db: &Db, command: &Command) -> anyhow::Result<()> {
         }
         Command::AddOrigin(opts) => {
             let site = find(conn, &opts.key)?;
-            let origin = Origin::parse(&opts.origin)?;
-            if site.add_origin(conn, &origin)? {
-                audit(conn, &site, AuditAction::SiteAddOrigin, origin.to_string())?;
+            let origin = manage::origin(&opts.origin)?;
+            if manage::add_origin(conn, None, &site, &origin)? {
                 println!("{} now allows {origin}", site.public_key);
             } else {
                 println!("{} already allows {origin}", site.public_key);
@@ -182,54 +187,22 @@ pub fn run(db: &Db, command: &Command) -> anyhow::Result<()> {
         }
         Command::RemoveOrigin(opts) => {
             let site = find(conn, &opts.key)?;
-            let origin = Origin::parse(&opts.origin)?;
-            if !site.remove_origin(conn, &origin)? {
+            let origin = manage::origin(&opts.origin)?;
+            if !manage::remove_origin(conn, None, &site, &origin)? {
                 bail!("{} does not allow {origin}", site.public_key);
             }
-            audit(
-                conn,
-                &site,
-                AuditAction::SiteRemoveOrigin,
-                origin.to_string(),
-            )?;
             println!("{} no longer allows {origin}", site.public_key);
             Ok(())
         }
         Command::Set(opts) => set(conn, opts),
         Command::Rooms(command) => super::rooms::run(conn, command),
-        Command::AddRoom(opts) => {
-            let site = find(conn, &opts.key)?;
-            let name = RoomName::parse(&opts.room)?;
-            if Room::find_by_name(conn, site.id, name.as_str())?.is_some() {
-                bail!("room {name} already exists on {}", site.public_key);
-            }
-            Room::create(conn, site.id, name.as_str())?;
-            audit(conn, &site, AuditAction::RoomCreate, name.to_string())?;
-            println!("created room {name} on {}", site.public_key);
-            Ok(())
-        }
+        Command::AddRoom(opts) => super::rooms::add(conn, &opts.key, &opts.room),
         Command::Disable(opts) | Command::Enable(opts) => {
             let enable = matches!(command, Command::Enable(_));
             let site = find(conn, &opts.key)?;
-            conn.write_transaction(|conn| -> anyhow::Result<()> {
-                site.set_enabled(conn, enable)?;
-                if !enable {
-                    // Running servers close the site's connections.
-                    let disabled = crate::chat::cluster::Control::SiteDisabled { site: site.id };
-                    crate::moderation::remote::record(conn, None, &disabled)?;
-                }
-                let action = if enable {
-                    AuditAction::SiteEnable
-                } else {
-                    AuditAction::SiteDisable
-                };
-                audit(conn, &site, action, String::new())
-            })?;
-            println!(
-                "{} {}",
-                if enable { "enabled" } else { "disabled" },
-                site.public_key
-            );
+            manage::set_enabled_in(conn, None, &site, enable, None)?;
+            let done = if enable { "enabled" } else { "disabled" };
+            println!("{done} {}", site.public_key);
             Ok(())
         }
     }
@@ -240,36 +213,10 @@ pub(super) fn find(conn: &mut DbConn, key: &str) -> anyhow::Result<Site> {
         .ok_or_else(|| anyhow!("unknown site {key:?} (list them with: chatctl site list; keys look like {EXAMPLE_KEY})"))
 }
 
-fn audit(
-    conn: &mut DbConn,
-    site: &Site,
-    action: AuditAction,
-    details: String,
-) -> anyhow::Result<()> {
-    AuditEntry {
-        actor: None,
-        site: Some(site.id),
-        action,
-        target_type: "site",
-        target_id: site.public_key.clone(),
-        details,
-    }
-    .record(conn)?;
-    Ok(())
-}
-
 fn create(conn: &mut DbConn, opts: &CreateOpts) -> anyhow::Result<()> {
-    let name = DisplayName::parse(&opts.name, "site names")?;
-    let name = name.as_str();
-    let mut origins = opts
-        .origins
-        .iter()
-        .map(|o| Origin::parse(o))
-        .collect::<Result<Vec<_>, _>>()?;
-    origins.sort();
-    origins.dedup();
-    let site = Site::create(conn, name, &origins, false)?;
-    audit(conn, &site, AuditAction::SiteCreate, name.to_owned())?;
+    let origins: Vec<&str> = opts.origins.iter().map(String::as_str).collect();
+    let site = manage::create(conn, None, &opts.name, &origins)?;
+    let origins = site.origins(conn)?;
     let tag = site.script_tag(&opts.output.public_url);
     if opts.output.json {
         return super::print_json(&serde_json::json!({
@@ -286,14 +233,7 @@ fn create(conn: &mut DbConn, opts: &CreateOpts) -> anyhow::Result<()> {
         "secret:     {}   (shown once: store it now; it signs verified-user tokens)",
         site.secret
     );
-    println!(
-        "allowed origins: {}",
-        origins
-            .iter()
-            .map(Origin::as_str)
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+    println!("allowed origins: {}", origins.join(", "));
     println!("\npaste this into your pages:\n{tag}");
     Ok(())
 }
@@ -382,33 +322,23 @@ fn show(conn: &mut DbConn, opts: &ShowOpts) -> anyhow::Result<()> {
 
 fn set(conn: &mut DbConn, opts: &SetOpts) -> anyhow::Result<()> {
     let site = find(conn, &opts.key)?;
-    let name = opts
-        .name
-        .as_deref()
-        .map(|n| DisplayName::parse(n, "site names"))
-        .transpose()?;
-    let settings = SiteSettings {
-        name: name.map(DisplayName::into_inner),
+    let change = SettingsChange {
+        name: opts.name.clone(),
         guests_allowed: opts.guests,
         registration_allowed: opts.registration,
         verified_required: opts.verified_required,
-        room_policy: opts.room_policy.map(|p| match p {
-            PolicyArg::Open => RoomPolicy::Open,
-            PolicyArg::Precreated => RoomPolicy::Precreated,
-        }),
+        room_policy: opts.room_policy.map(RoomPolicy::from),
         max_rooms: opts.max_rooms,
         max_message_chars: opts.max_message_chars,
     };
-    if settings.is_empty() {
+    if change.is_empty() {
         bail!("nothing to change: pass at least one setting (see chatctl site set --help)");
     }
-    settings.apply(conn, site.id)?;
-    audit(
-        conn,
-        &site,
-        AuditAction::SiteSettings,
-        format!("{settings:?}"),
-    )?;
-    println!("updated {}", site.public_key);
+    let changed = manage::update(conn, None, &site, change)?;
+    if changed.is_empty() {
+        println!("{}: already so, nothing changed", site.public_key);
+    } else {
+        println!("updated {}: {}", site.public_key, changed.join("; "));
+    }
     Ok(())
 }

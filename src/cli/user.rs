@@ -4,11 +4,11 @@ use anyhow::{anyhow, bail, Context};
 use clap::{Args, Subcommand, ValueEnum};
 use serde::Serialize;
 
-use crate::db::models::audit::{AuditAction, AuditEntry};
-use crate::db::models::{AdminUser, Role, Site};
-use crate::db::{Db, DbConn, DbError};
+use crate::db::models::{AdminUser, Role, SiteId};
+use crate::db::{Db, DbConn};
 use crate::identity::password;
-use crate::input::{check_password, DisplayName, Email};
+use crate::input::Email;
+use crate::manage::admin_accounts::{self as manage, NewAdmin};
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -123,7 +123,7 @@ fn read_password(from_stdin: bool) -> anyhow::Result<String> {
         }
         first
     };
-    check_password(&password)?;
+    manage::check_new_password(&password)?;
     Ok(password)
 }
 
@@ -134,42 +134,17 @@ fn find(conn: &mut DbConn, email: &str) -> anyhow::Result<AdminUser> {
 }
 
 fn create(conn: &mut DbConn, opts: &CreateOpts) -> anyhow::Result<()> {
-    let email = Email::parse(&opts.email)?;
-    let name = DisplayName::parse(&opts.name, "names")?;
-    let name = name.as_str();
-    let role = Role::from(opts.role);
-    if AdminUser::name_taken(conn, name)? {
-        bail!("another admin account has the name {name:?}, or one that looks like it");
-    }
-    if role == Role::Moderator && opts.sites.is_empty() {
-        bail!("a moderator needs at least one --site KEY to moderate");
-    }
-    if role != Role::Moderator && !opts.sites.is_empty() {
-        bail!("--site only applies to moderators: owners and admins see every site");
-    }
-    let mut site_ids = Vec::new();
-    for key in &opts.sites {
-        let site = Site::find_by_key(conn, key)?.ok_or_else(|| anyhow!("unknown site {key}"))?;
-        site_ids.push(site.id);
-    }
-    if AdminUser::find_by_email(conn, email.as_str())?.is_some() {
-        bail!("an admin account with email {email} already exists");
-    }
+    let sites = opts
+        .sites
+        .iter()
+        .map(|key| Ok(super::site::find(conn, key)?.id))
+        .collect::<anyhow::Result<Vec<SiteId>>>()?;
+    let new = NewAdmin::parse(&opts.email, &opts.name, opts.role.into(), sites)?;
+    // Checked before asking for the password, and again when creating.
+    manage::check_available(conn, &new)?;
     let password = read_password(opts.password_stdin)?;
     let hash = password::hash(&password)?;
-    let user = match AdminUser::create(conn, email.as_str(), name, &hash, role, &site_ids) {
-        Err(DbError::Conflict(_)) => bail!("an admin account with email {email} already exists"),
-        other => other?,
-    };
-    AuditEntry {
-        actor: None,
-        site: None,
-        action: AuditAction::UserCreate,
-        target_type: "admin_user",
-        target_id: user.id.to_string(),
-        details: format!("{} ({})", user.email, user.role),
-    }
-    .record(conn)?;
+    let user = manage::create(conn, None, &new, &hash)?;
     println!("created {} {} <{}>", user.role, user.name, user.email);
     Ok(())
 }
@@ -212,47 +187,26 @@ fn set_password(conn: &mut DbConn, opts: &PasswordOpts) -> anyhow::Result<()> {
     let user = find(conn, &opts.email)?;
     let password = read_password(opts.password_stdin)?;
     let hash = password::hash(&password)?;
-    let ended = conn.write_transaction(|conn| -> Result<_, DbError> {
-        let ended = user.replace_password(conn, &hash, None)?;
-        AuditEntry {
-            actor: None,
-            site: None,
-            action: AuditAction::UserSetPassword,
-            target_type: "admin_user",
-            target_id: user.id.to_string(),
-            details: format!("{}; sessions and reset links ended", user.email),
-        }
-        .record(conn)?;
-        Ok(ended)
-    })?;
+    let ended = manage::set_password(conn, None, &user, &hash, None)?;
     println!(
-        "password changed for {}; {ended} open session{} ended, unused reset links voided",
+        "password changed for {}; {} ended, unused reset links voided",
         user.email,
-        if ended == 1 { "" } else { "s" }
+        sessions(ended)
     );
     Ok(())
 }
 
+fn sessions(n: usize) -> String {
+    format!("{n} open session{}", if n == 1 { "" } else { "s" })
+}
+
 fn set_disabled(conn: &mut DbConn, email: &str, disabled: bool) -> anyhow::Result<()> {
     let user = find(conn, email)?;
-    user.set_disabled(conn, disabled)?;
-    AuditEntry {
-        actor: None,
-        site: None,
-        action: if disabled {
-            AuditAction::UserDisable
-        } else {
-            AuditAction::UserEnable
-        },
-        target_type: "admin_user",
-        target_id: user.id.to_string(),
-        details: user.email.clone(),
+    let ended = manage::set_disabled(conn, None, &user, disabled)?;
+    if disabled {
+        println!("disabled {}; {} ended", user.email, sessions(ended));
+    } else {
+        println!("enabled {}", user.email);
     }
-    .record(conn)?;
-    println!(
-        "{} {}",
-        if disabled { "disabled" } else { "enabled" },
-        user.email
-    );
     Ok(())
 }

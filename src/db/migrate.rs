@@ -56,3 +56,35 @@ pub fn status(conn: &mut DbConn) -> Result<Vec<(String, bool)>, DbError> {
         DbConn::Pg(c) => collect(c, POSTGRES),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names<DB: diesel::backend::Backend>(source: impl MigrationSource<DB>) -> Vec<String> {
+        let mut names: Vec<String> = source
+            .migrations()
+            .unwrap()
+            .iter()
+            .map(|m| m.name().to_string())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Two migrations with one version (the date part of the folder name)
+    /// would pass for each other: the second would never run.
+    #[test]
+    fn versions_are_unique_and_both_backends_have_the_same_migrations() {
+        let sqlite = names::<diesel::sqlite::Sqlite>(SQLITE);
+        let postgres = names::<diesel::pg::Pg>(POSTGRES);
+        assert_eq!(sqlite, postgres, "every migration exists for both backends");
+        let mut versions: Vec<&str> = sqlite.iter().map(|n| &n[..17]).collect();
+        versions.dedup();
+        assert_eq!(
+            versions.len(),
+            sqlite.len(),
+            "one version twice: {sqlite:?}"
+        );
+    }
+}

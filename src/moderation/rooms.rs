@@ -62,29 +62,33 @@ pub async fn update(chat: &Chat, actor: Actor, room: RoomId, settings: RoomSetti
 
 /// Creates a room ahead of time (needed on sites whose rooms are pre-created).
 pub async fn create(chat: &Chat, actor: Actor, site: SiteId, name: &str) -> Result<Room> {
-    let name = RoomName::parse(name.trim()).map_err(|e| ModerationError::Invalid(e.to_string()))?;
+    let name = name.to_owned();
     chat.db
-        .run(move |conn| {
-            conn.write_transaction(|conn| -> Result<_> {
-                Site::find(conn, site)?;
-                if Room::find_by_name(conn, site, name.as_str())?.is_some() {
-                    return Err(ModerationError::Invalid(format!(
-                        "Room {name} already exists."
-                    )));
-                }
-                let room = Room::create(conn, site, name.as_str())?;
-                audit(
-                    conn,
-                    actor,
-                    Some(site),
-                    AuditAction::RoomCreate,
-                    ("room", room.id.to_string()),
-                    room.name.clone(),
-                )?;
-                Ok(room)
-            })
-        })
+        .run(move |conn| create_in(conn, actor, site, &name))
         .await
+}
+
+/// Creates a room (the database part, shared with the command line).
+pub fn create_in(conn: &mut DbConn, actor: Actor, site: SiteId, name: &str) -> Result<Room> {
+    let name = RoomName::parse(name.trim()).map_err(|e| ModerationError::Invalid(e.to_string()))?;
+    conn.write_transaction(|conn| -> Result<_> {
+        Site::find(conn, site)?;
+        if Room::find_by_name(conn, site, name.as_str())?.is_some() {
+            return Err(ModerationError::Invalid(format!(
+                "Room {name} already exists."
+            )));
+        }
+        let room = Room::create(conn, site, name.as_str())?;
+        audit(
+            conn,
+            actor,
+            Some(site),
+            AuditAction::RoomCreate,
+            ("room", room.id.to_string()),
+            room.name.clone(),
+        )?;
+        Ok(room)
+    })
 }
 
 /// Deletes a room with its messages, reports and held messages (the database
@@ -159,6 +163,8 @@ pub fn prune_in(
             Room::delete(conn, room.id)?;
         }
         if !doomed.is_empty() {
+            // Named as every surface names a site in the audit log: by its key.
+            let key = Site::find(conn, site)?.public_key;
             let mut names: Vec<&str> = doomed.iter().take(20).map(|r| r.name.as_str()).collect();
             if doomed.len() > names.len() {
                 names.push("...");
@@ -168,7 +174,7 @@ pub fn prune_in(
                 actor,
                 Some(site),
                 AuditAction::RoomPrune,
-                ("site", site.to_string()),
+                ("site", key),
                 format!("{} unused rooms: {}", doomed.len(), names.join(", ")),
             )?;
         }

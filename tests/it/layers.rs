@@ -12,6 +12,7 @@ const LAYERS: &[&[&str]] = &[
     &["app"],
     &["http"],
     &["admin"],
+    &["manage"],
     &["moderation"],
     &["chat"],
     &["identity"],

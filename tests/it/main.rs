@@ -12,6 +12,7 @@ mod admin_sites;
 mod admin_xss;
 mod admission;
 mod audit_scope;
+mod audit_surfaces;
 mod browser;
 mod cli;
 mod cluster;

@@ -37,6 +37,8 @@ crate::text_enum! {
 }
 
 impl AdminUser {
+    /// Inserts an account with its sites. Run it inside a write transaction
+    /// when there are sites, so that the account and its sites land together.
     pub fn create(
         conn: &mut DbConn,
         email: &str,
@@ -46,24 +48,27 @@ impl AdminUser {
         site_ids: &[SiteId],
     ) -> Result<AdminUser, DbError> {
         let now = now_ms();
-        with_backend!(conn, c => c.transaction(|c| {
-            let user: AdminUser = diesel::insert_into(admin_users::table)
-                .values((
-                    admin_users::email.eq(email),
-                    admin_users::name.eq(name),
-                    admin_users::password_hash.eq(password_hash),
-                    admin_users::role.eq(role),
-                    admin_users::created_at.eq(now),
-                ))
-                .returning(AdminUser::as_returning())
-                .get_result(c)?;
-            for site in site_ids {
-                diesel::insert_into(admin_user_sites::table)
-                    .values((admin_user_sites::admin_user_id.eq(user.id), admin_user_sites::site_id.eq(site)))
-                    .execute(c)?;
-            }
-            Ok::<_, diesel::result::Error>(user)
-        }))
+        let user: AdminUser = with_backend!(conn, c => diesel::insert_into(admin_users::table)
+            .values((
+                admin_users::email.eq(email),
+                admin_users::name.eq(name),
+                admin_users::password_hash.eq(password_hash),
+                admin_users::role.eq(role),
+                admin_users::created_at.eq(now),
+            ))
+            .returning(AdminUser::as_returning())
+            .get_result(c))?;
+        user.add_sites(conn, site_ids)?;
+        Ok(user)
+    }
+
+    fn add_sites(&self, conn: &mut DbConn, site_ids: &[SiteId]) -> Result<(), DbError> {
+        for site in site_ids {
+            with_backend!(conn, c => diesel::insert_into(admin_user_sites::table)
+                .values((admin_user_sites::admin_user_id.eq(self.id), admin_user_sites::site_id.eq(site)))
+                .execute(c))?;
+        }
+        Ok(())
     }
 
     pub fn find_by_email(conn: &mut DbConn, email: &str) -> Result<Option<AdminUser>, DbError> {
@@ -134,18 +139,13 @@ impl AdminUser {
             .load(c))
     }
 
-    /// Replaces the moderator's site assignments.
+    /// Replaces the moderator's site assignments. Run it inside a write transaction.
     pub fn set_sites(&self, conn: &mut DbConn, site_ids: &[SiteId]) -> Result<(), DbError> {
-        let id = self.id;
-        with_backend!(conn, c => c.transaction(|c| {
-            diesel::delete(admin_user_sites::table.filter(admin_user_sites::admin_user_id.eq(id))).execute(c)?;
-            for site in site_ids {
-                diesel::insert_into(admin_user_sites::table)
-                    .values((admin_user_sites::admin_user_id.eq(id), admin_user_sites::site_id.eq(site)))
-                    .execute(c)?;
-            }
-            Ok::<_, diesel::result::Error>(())
-        }))
+        with_backend!(conn, c => diesel::delete(
+            admin_user_sites::table.filter(admin_user_sites::admin_user_id.eq(self.id)),
+        )
+        .execute(c))?;
+        self.add_sites(conn, site_ids)
     }
 
     pub fn record_login(&self, conn: &mut DbConn) -> Result<(), DbError> {

@@ -10,7 +10,10 @@ use crate::db::{now_ms, DbConn, DbError};
 use crate::with_backend;
 
 crate::text_enum! {
-    /// What an audit line records, by its stored name (`area.verb`).
+    /// What an audit line records, by its stored name (`area.verb`, the area
+    /// being what the entry's target is). Every surface writes the same name
+    /// for the same change; a rename needs a migration of the stored rows (as
+    /// `2026-11-30-200000_audit_names` did) on both backends.
     pub enum AuditAction as "audit action" {
         AdminLogin = "admin.login",
         AdminPassword = "admin.password",
@@ -31,15 +34,12 @@ crate::text_enum! {
         RoomDelete = "room.delete",
         RoomPrune = "room.prune",
         RoomUpdate = "room.update",
-        SiteAddOrigin = "site.add_origin",
         SiteCreate = "site.create",
         SiteDisable = "site.disable",
         SiteEnable = "site.enable",
         SiteOriginAdd = "site.origin_add",
         SiteOriginRemove = "site.origin_remove",
-        SiteRemoveOrigin = "site.remove_origin",
         SiteRotateSecret = "site.rotate_secret",
-        SiteSettings = "site.settings",
         SiteUpdate = "site.update",
         UserCreate = "user.create",
         UserDisable = "user.disable",

@@ -54,6 +54,8 @@ impl Site {
         format!("sk_{}", random_token(40))
     }
 
+    /// Inserts a site with its origins. Run it inside a write transaction
+    /// when there are origins, so that the site and its origins land together.
     pub fn create(
         conn: &mut DbConn,
         name: &str,
@@ -63,24 +65,20 @@ impl Site {
         let key = SiteKey::generate();
         let secret = Self::new_secret();
         let now = now_ms();
-        with_backend!(conn, c => c.transaction(|c| {
-            let site: Site = diesel::insert_into(sites::table)
-                .values((
-                    sites::public_key.eq(key.as_str()),
-                    sites::secret.eq(&secret),
-                    sites::name.eq(name),
-                    sites::is_demo.eq(is_demo),
-                    sites::created_at.eq(now),
-                ))
-                .returning(Site::as_returning())
-                .get_result(c)?;
-            for origin in origins {
-                diesel::insert_into(site_origins::table)
-                    .values((site_origins::site_id.eq(site.id), site_origins::origin.eq(origin.as_str())))
-                    .execute(c)?;
-            }
-            Ok::<_, diesel::result::Error>(site)
-        }))
+        let site: Site = with_backend!(conn, c => diesel::insert_into(sites::table)
+            .values((
+                sites::public_key.eq(key.as_str()),
+                sites::secret.eq(&secret),
+                sites::name.eq(name),
+                sites::is_demo.eq(is_demo),
+                sites::created_at.eq(now),
+            ))
+            .returning(Site::as_returning())
+            .get_result(c))?;
+        for origin in origins {
+            site.add_origin(conn, origin)?;
+        }
+        Ok(site)
     }
 
     pub fn find_by_key(conn: &mut DbConn, key: &str) -> Result<Option<Site>, DbError> {

@@ -1,0 +1,74 @@
+//! Managing sites and admin accounts: the one place that changes them, for the
+//! admin panel and the command line alike (modelled on [`crate::moderation`]).
+//! Each change checks its rules, then writes the change and its audit entry in
+//! one transaction; the surfaces parse their input, check who may act, and say
+//! what happened. An audit entry reads the same whichever surface made the
+//! change: one [`AuditAction`] name, a site named by its public key, an admin
+//! account by its id.
+
+pub mod admin_accounts;
+pub mod sites;
+
+use thiserror::Error;
+
+use crate::db::models::audit::{AuditAction, AuditEntry};
+use crate::db::models::{AdminUser, AdminUserId, Site};
+use crate::db::{DbConn, DbError};
+
+#[derive(Debug, Error)]
+pub enum ManageError {
+    /// The site or account does not exist.
+    #[error("not found")]
+    NotFound,
+    /// The change breaks a rule; the text, a sentence, is shown as it is.
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Db(DbError),
+}
+
+impl From<DbError> for ManageError {
+    fn from(err: DbError) -> Self {
+        match err {
+            DbError::NotFound => ManageError::NotFound,
+            other => ManageError::Db(other),
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, ManageError>;
+
+/// Who acts: an admin account, or `None` for the command line.
+pub type Actor = Option<AdminUserId>;
+
+fn invalid(text: impl Into<String>) -> ManageError {
+    ManageError::Invalid(text.into())
+}
+
+/// What an audit entry is about.
+enum Target<'a> {
+    Site(&'a Site),
+    AdminUser(&'a AdminUser),
+}
+
+fn audit(
+    conn: &mut DbConn,
+    actor: Actor,
+    action: AuditAction,
+    target: Target<'_>,
+    details: String,
+) -> std::result::Result<(), DbError> {
+    let (site, target_type, target_id) = match target {
+        Target::Site(site) => (Some(site.id), "site", site.public_key.clone()),
+        Target::AdminUser(user) => (None, "admin_user", user.id.to_string()),
+    };
+    AuditEntry {
+        actor,
+        site,
+        action,
+        target_type,
+        target_id,
+        details,
+    }
+    .record(conn)
+}

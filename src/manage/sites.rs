@@ -1,0 +1,275 @@
+//! Sites: creation, allowed origins, settings, the secret, enabling and
+//! disabling. Audit entries name the site by its public key.
+
+use super::{audit, invalid, Actor, Result, Target};
+use crate::chat::cluster::Control;
+use crate::chat::protocol::CloseReason;
+use crate::chat::Chat;
+use crate::db::models::audit::AuditAction;
+use crate::db::models::site::SiteSettings;
+use crate::db::models::{RoomPolicy, Site, SiteId};
+use crate::db::DbConn;
+use crate::input::{DisplayName, Origin};
+
+/// The most rooms a site may be given.
+pub const MAX_ROOMS: i32 = 1_000_000;
+/// The longest message limit a site may be given, in characters.
+pub const MAX_MESSAGE_CHARS: i32 = 100_000;
+
+fn site_name(raw: &str) -> Result<String> {
+    DisplayName::parse(raw, "site names")
+        .map(DisplayName::into_inner)
+        .map_err(|e| invalid(e.sentence()))
+}
+
+/// Parses an origin as typed (`scheme://host[:port]`).
+pub fn origin(raw: &str) -> Result<Origin> {
+    Origin::parse(raw.trim()).map_err(|e| invalid(e.sentence()))
+}
+
+/// Creates a site allowed on `origins` (repeats are dropped); its secret is
+/// in the returned value, to be shown once.
+pub fn create(conn: &mut DbConn, actor: Actor, name: &str, origins: &[&str]) -> Result<Site> {
+    let name = site_name(name)?;
+    let mut origins = origins
+        .iter()
+        .map(|o| origin(o))
+        .collect::<Result<Vec<_>>>()?;
+    origins.sort();
+    origins.dedup();
+    conn.write_transaction(|conn| {
+        let site = Site::create(conn, &name, &origins, false)?;
+        let allowed: Vec<&str> = origins.iter().map(Origin::as_str).collect();
+        let details = format!("{name}; origins: {}", allowed.join(", "));
+        audit(
+            conn,
+            actor,
+            AuditAction::SiteCreate,
+            Target::Site(&site),
+            details,
+        )?;
+        Ok(site)
+    })
+}
+
+/// Allows pages on `origin` to embed the chat; false when it already could.
+pub fn add_origin(conn: &mut DbConn, actor: Actor, site: &Site, origin: &Origin) -> Result<bool> {
+    conn.write_transaction(|conn| {
+        let added = site.add_origin(conn, origin)?;
+        if added {
+            let details = origin.to_string();
+            audit(
+                conn,
+                actor,
+                AuditAction::SiteOriginAdd,
+                Target::Site(site),
+                details,
+            )?;
+        }
+        Ok(added)
+    })
+}
+
+/// Stops allowing `origin`; false when it was not allowed.
+pub fn remove_origin(
+    conn: &mut DbConn,
+    actor: Actor,
+    site: &Site,
+    origin: &Origin,
+) -> Result<bool> {
+    conn.write_transaction(|conn| {
+        let removed = site.remove_origin(conn, origin)?;
+        if removed {
+            let details = origin.to_string();
+            audit(
+                conn,
+                actor,
+                AuditAction::SiteOriginRemove,
+                Target::Site(site),
+                details,
+            )?;
+        }
+        Ok(removed)
+    })
+}
+
+/// A settings change as typed; `None` leaves a setting as it is.
+#[derive(Debug, Default)]
+pub struct SettingsChange {
+    pub name: Option<String>,
+    pub guests_allowed: Option<bool>,
+    pub registration_allowed: Option<bool>,
+    pub verified_required: Option<bool>,
+    pub room_policy: Option<RoomPolicy>,
+    pub max_rooms: Option<i32>,
+    pub max_message_chars: Option<i32>,
+}
+
+impl SettingsChange {
+    pub fn is_empty(&self) -> bool {
+        self.name.is_none()
+            && self.guests_allowed.is_none()
+            && self.registration_allowed.is_none()
+            && self.verified_required.is_none()
+            && self.room_policy.is_none()
+            && self.max_rooms.is_none()
+            && self.max_message_chars.is_none()
+    }
+
+    fn check(self) -> Result<SiteSettings> {
+        if self
+            .max_rooms
+            .is_some_and(|n| !(1..=MAX_ROOMS).contains(&n))
+        {
+            return Err(invalid(format!("The room limit is 1 to {MAX_ROOMS}.")));
+        }
+        if (self.max_message_chars).is_some_and(|n| !(1..=MAX_MESSAGE_CHARS).contains(&n)) {
+            return Err(invalid(format!(
+                "The message length limit is 1 to {MAX_MESSAGE_CHARS} characters."
+            )));
+        }
+        Ok(SiteSettings {
+            name: self.name.as_deref().map(site_name).transpose()?,
+            guests_allowed: self.guests_allowed,
+            registration_allowed: self.registration_allowed,
+            verified_required: self.verified_required,
+            room_policy: self.room_policy,
+            max_rooms: self.max_rooms,
+            max_message_chars: self.max_message_chars,
+        })
+    }
+}
+
+/// What `new` changes on `site`, one `setting: old → new` per changed setting.
+fn changes(site: &Site, new: &SiteSettings) -> Vec<String> {
+    fn line<T: PartialEq + std::fmt::Display>(
+        label: &str,
+        old: &T,
+        new: Option<&T>,
+    ) -> Option<String> {
+        new.filter(|n| *n != old)
+            .map(|n| format!("{label}: {old} → {n}"))
+    }
+    [
+        line("name", &site.name, new.name.as_ref()),
+        line(
+            "guests allowed",
+            &site.guests_allowed,
+            new.guests_allowed.as_ref(),
+        ),
+        line(
+            "registration allowed",
+            &site.registration_allowed,
+            new.registration_allowed.as_ref(),
+        ),
+        line(
+            "verified identity required",
+            &site.verified_required,
+            new.verified_required.as_ref(),
+        ),
+        line("room policy", &site.room_policy, new.room_policy.as_ref()),
+        line("most rooms", &site.max_rooms, new.max_rooms.as_ref()),
+        line(
+            "longest message",
+            &site.max_message_chars,
+            new.max_message_chars.as_ref(),
+        ),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// Applies a settings change; returns what changed (nothing is recorded when
+/// nothing did).
+pub fn update(
+    conn: &mut DbConn,
+    actor: Actor,
+    site: &Site,
+    change: SettingsChange,
+) -> Result<Vec<String>> {
+    let settings = change.check()?;
+    conn.write_transaction(|conn| {
+        // Read again inside the transaction: the audit line says what really changed.
+        let current = Site::find(conn, site.id)?;
+        let changed = changes(&current, &settings);
+        if !changed.is_empty() {
+            settings.apply(conn, site.id)?;
+            let details = changed.join("; ");
+            audit(
+                conn,
+                actor,
+                AuditAction::SiteUpdate,
+                Target::Site(site),
+                details,
+            )?;
+        }
+        Ok(changed)
+    })
+}
+
+/// Issues a new secret and returns it (to be shown once); tokens signed with
+/// the old one stop working.
+pub fn rotate_secret(conn: &mut DbConn, actor: Actor, site: &Site) -> Result<String> {
+    conn.write_transaction(|conn| {
+        let secret = site.rotate_secret(conn)?;
+        let details = "new secret issued".to_owned();
+        audit(
+            conn,
+            actor,
+            AuditAction::SiteRotateSecret,
+            Target::Site(site),
+            details,
+        )?;
+        Ok(secret)
+    })
+}
+
+/// Enables or disables a site. Disabling records a cluster event, so every
+/// running server closes the site's connections within a second; `origin` is
+/// the server making the change (`Chat::instance`), `None` from the command
+/// line. [`set_enabled`] also closes this server's connections at once.
+pub fn set_enabled_in(
+    conn: &mut DbConn,
+    actor: Actor,
+    site: &Site,
+    enabled: bool,
+    origin: Option<u64>,
+) -> Result<()> {
+    let action = if enabled {
+        AuditAction::SiteEnable
+    } else {
+        AuditAction::SiteDisable
+    };
+    conn.write_transaction(|conn| {
+        site.set_enabled(conn, enabled)?;
+        if !enabled {
+            let disabled = Control::SiteDisabled { site: site.id };
+            crate::moderation::remote::record(conn, origin, &disabled)?;
+        }
+        audit(conn, actor, action, Target::Site(site), String::new())?;
+        Ok(())
+    })
+}
+
+/// Enables or disables a site; disabling closes its live connections here
+/// at once, and on the other instances.
+pub async fn set_enabled(chat: &Chat, actor: Actor, site: SiteId, enabled: bool) -> Result<()> {
+    let origin = Some(chat.instance);
+    chat.db
+        .run(move |conn| -> Result<_> {
+            let found = Site::find(conn, site)?;
+            set_enabled_in(conn, actor, &found, enabled, origin)
+        })
+        .await?;
+    if !enabled {
+        chat.hub.close_where(
+            |c| c.site == site,
+            CloseReason::SiteDisabled,
+            "This chat has been turned off by its owner.",
+            None,
+        );
+        chat.tell_others();
+    }
+    Ok(())
+}
