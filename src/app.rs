@@ -52,6 +52,8 @@ pub enum StartError {
 pub struct Application {
     listener: TcpListener,
     addr: SocketAddr,
+    /// `--metrics-bind`'s listener and address.
+    metrics: Option<(TcpListener, SocketAddr)>,
     state: AppState,
     shutdown_tx: watch::Sender<bool>,
     /// Rung when another instance recorded changes to apply here.
@@ -61,6 +63,10 @@ pub struct Application {
 impl Application {
     pub async fn build(config: &ServeConfig, database_url: &str) -> Result<Self, StartError> {
         let (listener, addr) = bind(config.bind).await?;
+        let metrics_listener = match config.metrics_bind {
+            Some(at) => Some(bind(at).await?),
+            None => None,
+        };
         let public_url = config.public_url(addr);
         let public_origin =
             Origin::parse(&public_url).map_err(|_| StartError::PublicUrl(public_url.clone()))?;
@@ -144,10 +150,12 @@ impl Application {
             demo_site_key,
             admin: Arc::new(admin),
             trusted_proxies: Arc::new(TrustedProxies::new(config.trusted_proxies.clone())),
+            metrics_on_main: metrics_listener.is_none(),
         };
         Ok(Application {
             listener,
             addr,
+            metrics: metrics_listener,
             state,
             shutdown_tx,
             events,
@@ -156,6 +164,11 @@ impl Application {
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where `/metrics` is served when it has its own listener (`--metrics-bind`).
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|(_, addr)| *addr)
     }
 
     pub fn state(&self) -> &AppState {
@@ -167,6 +180,7 @@ impl Application {
     pub async fn run_until(self, signal: impl Future<Output = ()> + Send + 'static) {
         let Application {
             listener,
+            metrics,
             state,
             shutdown_tx,
             events,
@@ -185,6 +199,21 @@ impl Application {
             trusted_proxies: state.trusted_proxies.clone(),
         };
         let shutdown = state.shutdown.clone();
+        if let Some((metrics_listener, at)) = metrics {
+            tracing::info!(addr = %at, "metrics listening");
+            let service = warp::service(http::metrics_routes(state.clone()));
+            let settings = http::server::Settings {
+                header_timeout: settings.header_timeout,
+                max_per_ip: settings.max_per_ip,
+                trusted_proxies: settings.trusted_proxies.clone(),
+            };
+            tokio::spawn(http::server::serve(
+                metrics_listener,
+                service,
+                settings,
+                shutdown.clone(),
+            ));
+        }
         let service = warp::service(http::routes(state));
         let server = http::server::serve(listener, service, settings, shutdown);
         tokio::pin!(server);

@@ -7,6 +7,7 @@
 //! - `CHATCTL_LOG_FORMAT` — `human` or `json`
 //! - `CHATCTL_NO_DEMO` — do not create/serve the demo site
 //! - `CHATCTL_TRUSTED_PROXIES` — reverse proxies whose `X-Forwarded-For` is believed
+//! - `CHATCTL_METRICS_BIND` — a listener of its own for `/metrics`
 //! - `CHATCTL_SMTP_URL`, `CHATCTL_SMTP_CA_FILE`, `CHATCTL_MAIL_FROM`, `CHATCTL_OUTBOX_DIR` — outgoing mail (see [`MailConfig`])
 //! - `CHATCTL_MAX_FRAME_BYTES`, `CHATCTL_MAX_MESSAGE_CHARS`, `CHATCTL_MESSAGES_PER_SECOND`,
 //!   `CHATCTL_MESSAGE_BURST`, `CHATCTL_IP_MESSAGES_PER_SECOND`, `CHATCTL_IP_MESSAGE_BURST`,
@@ -72,6 +73,12 @@ pub struct ServeConfig {
     /// X-Forwarded-For. Without it, the TCP peer is the visitor.
     #[arg(long, env = "CHATCTL_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_net)]
     pub trusted_proxies: Vec<IpNet>,
+
+    /// Serve `/metrics` on this address only (e.g. 127.0.0.1:9090, for a Prometheus on the
+    /// same host or network), not on --bind where every visitor could read it. `/healthz`
+    /// answers on both.
+    #[arg(long, env = "CHATCTL_METRICS_BIND")]
+    pub metrics_bind: Option<SocketAddr>,
 
     #[command(flatten)]
     pub mail: MailConfig,

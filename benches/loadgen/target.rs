@@ -193,6 +193,7 @@ async fn in_process(
         log_format: LogFormat::Human,
         no_demo: true,
         trusted_proxies: Vec::new(),
+        metrics_bind: None,
         mail: MailConfig {
             smtp_url: None,
             smtp_ca_file: None,

@@ -6,10 +6,24 @@ use warp::{Filter, Reply};
 
 use super::AppState;
 
+/// `/healthz`, and `/metrics` when `with_metrics` (otherwise it is 404 here:
+/// it has a listener of its own, `--metrics-bind`).
 pub fn routes(
     state: AppState,
+    with_metrics: bool,
 ) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
-    healthz(state.clone()).or(metrics(state)).unify()
+    let metrics_here = warp::any()
+        .and_then(move || async move {
+            if with_metrics {
+                Ok(())
+            } else {
+                Err(warp::reject::not_found())
+            }
+        })
+        .untuple_one();
+    healthz(state.clone())
+        .or(metrics_here.and(metrics(state)))
+        .unify()
 }
 
 /// GET /healthz — 200 when the database answers, 503 otherwise. With

@@ -37,6 +37,8 @@ pub struct AppState {
     /// The admin panel.
     pub admin: Arc<crate::admin::Admin>,
     pub trusted_proxies: Arc<client_ip::TrustedProxies>,
+    /// `/metrics` is on the main listener (no `--metrics-bind`).
+    pub metrics_on_main: bool,
 }
 
 impl AppState {
@@ -58,9 +60,16 @@ pub fn routes(
     state: AppState,
 ) -> impl Filter<Extract = (impl warp::Reply,), Error = std::convert::Infallible> + Clone {
     ws::route(state.clone())
-        .or(health::routes(state.clone()))
+        .or(health::routes(state.clone(), state.metrics_on_main))
         .or(account::routes(state.clone()))
         .or(crate::admin::routes(state.admin.clone(), state.client_ip()))
         .or(widget::routes(state))
         .recover(error::recover)
+}
+
+/// What the `--metrics-bind` listener serves: `/metrics` and `/healthz`.
+pub fn metrics_routes(
+    state: AppState,
+) -> impl Filter<Extract = (impl warp::Reply,), Error = std::convert::Infallible> + Clone {
+    health::routes(state, true).recover(error::recover)
 }

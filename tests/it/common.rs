@@ -137,6 +137,7 @@ pub async fn spawn_configured(
         log_format: chatctl::config::LogFormat::Human,
         no_demo: false,
         trusted_proxies: Vec::new(),
+        metrics_bind: None,
         mail: MailConfig {
             smtp_url: None,
             smtp_ca_file: None,

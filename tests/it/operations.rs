@@ -115,3 +115,39 @@ async fn shutdown_tells_clients_to_reconnect_and_keeps_acked_messages() {
         "seq continues after restart"
     );
 }
+
+/// With `--metrics-bind`, `/metrics` is served on that address only: the
+/// public listener, which every visitor reaches, answers 404 for it.
+#[tokio::test]
+async fn metrics_can_be_kept_off_the_public_listener() {
+    use crate::process::ServerProcess;
+    let database = test_db();
+    let metrics_addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let bind = metrics_addr.to_string();
+    let server = ServerProcess::start(&database.url, &["--metrics-bind", &bind]).await;
+    let get = |url: String| async move { reqwest::get(url).await.expect("answers") };
+    let public = get(format!("http://{}/metrics", server.addr)).await;
+    assert_eq!(public.status(), 404);
+    assert_eq!(
+        get(format!("http://{}/healthz", server.addr))
+            .await
+            .status(),
+        200
+    );
+    let private = get(format!("http://{metrics_addr}/metrics")).await;
+    assert_eq!(private.status(), 200);
+    assert!(private
+        .text()
+        .await
+        .unwrap()
+        .contains("chatctl_connections"));
+    assert_eq!(
+        get(format!("http://{metrics_addr}/healthz")).await.status(),
+        200
+    );
+    let elsewhere = get(format!("http://{metrics_addr}/widget.js")).await;
+    assert_eq!(elsewhere.status(), 404, "only metrics and health there");
+}
