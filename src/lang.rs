@@ -12,11 +12,13 @@ pub enum Lang {
     Ru,
     De,
     Es,
+    /// Arabic, written right to left (the widget mirrors its layout).
+    Ar,
 }
 
 impl Lang {
     /// Every language, English (the fallback) first.
-    pub const ALL: [Lang; 5] = [Lang::En, Lang::Fr, Lang::Ru, Lang::De, Lang::Es];
+    pub const ALL: [Lang; 6] = [Lang::En, Lang::Fr, Lang::Ru, Lang::De, Lang::Es, Lang::Ar];
 
     /// The best match for a language tag (`fr`, `fr-CA`) or an Accept-Language
     /// header; English when nothing matches.
@@ -45,6 +47,7 @@ impl Lang {
             Lang::Ru => "ru",
             Lang::De => "de",
             Lang::Es => "es",
+            Lang::Ar => "ar",
         }
     }
 }
@@ -59,6 +62,7 @@ mod tests {
         assert_eq!(Lang::pick(Some("fr-CA")), Lang::Fr);
         assert_eq!(Lang::pick(Some("RU")), Lang::Ru);
         assert_eq!(Lang::pick(Some("nl, de;q=0.8, en;q=0.5")), Lang::De);
+        assert_eq!(Lang::pick(Some("ar-EG,ar;q=0.9")), Lang::Ar);
         assert_eq!(Lang::pick(Some("zz")), Lang::En);
         for lang in Lang::ALL {
             assert_eq!(Lang::pick(Some(lang.code())), lang);

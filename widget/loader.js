@@ -33,7 +33,22 @@
   if (C.loading) return;
   C.loading = 1;
   var e = d.createElement("script");
-  e.src = base + ".js";
+  // Pages that enforce Trusted Types take a script's URL only from a policy: ours, "chatctl"
+  // (README, "Trusted Types"), passes this server's widget files and nothing else.
+  var tt = w.trustedTypes;
+  try {
+    C.tt = C.tt || (tt && tt.createPolicy("chatctl", { createScriptURL: function (u) {
+      if (u.indexOf(base) === 0) return u;
+      throw new TypeError("chatctl: not a widget file: " + u);
+    } }));
+  } catch (x) {
+    // The page's `trusted-types` directive does not name chatctl: fine unless it enforces them.
+  }
+  try {
+    e.src = C.tt ? C.tt.createScriptURL(base + ".js") : base + ".js";
+  } catch (x) {
+    return console.error("chatctl: this page enforces Trusted Types: add chatctl to its trusted-types directive");
+  }
   e.async = true;
   (d.head || d.documentElement).appendChild(e);
 })(document, window);

@@ -225,8 +225,8 @@ pub async fn screenshot(browser: &Client, name: &str) {
     std::fs::write(PathBuf::from(dir).join(format!("{name}.png")), png).unwrap();
 }
 
-/// Path → (content type, body).
-type Files = Arc<Mutex<HashMap<String, (&'static str, Vec<u8>)>>>;
+/// Path → (content type, Cache-Control, body).
+type Files = Arc<Mutex<HashMap<String, (&'static str, &'static str, Vec<u8>)>>>;
 
 /// A web server for the pages that embed the widget: another origin than the
 /// chat server, as on a real site. Serves the page registered for a path.
@@ -265,9 +265,9 @@ impl HostSite {
                     let path = path.split('?').next().unwrap_or("/").to_owned();
                     let page = pages.lock().unwrap().get(&path).cloned();
                     let response = match page {
-                        Some((content_type, body)) => {
+                        Some((content_type, cache, body)) => {
                             let mut r = format!(
-                                "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nCache-Control: no-store\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                                "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nCache-Control: {cache}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
                                 body.len()
                             )
                             .into_bytes();
@@ -296,10 +296,19 @@ impl HostSite {
         self.file(path, "text/html; charset=utf-8", html.into_bytes());
     }
 
+    /// A page the browser may keep in its back/forward cache (Chromium never keeps
+    /// a `no-store` page there).
+    pub fn cacheable_page(&self, path: &str, html: String) {
+        self.pages.lock().unwrap().insert(
+            path.to_owned(),
+            ("text/html; charset=utf-8", "no-cache", html.into_bytes()),
+        );
+    }
+
     pub fn file(&self, path: &str, content_type: &'static str, body: Vec<u8>) {
         self.pages
             .lock()
             .unwrap()
-            .insert(path.to_owned(), (content_type, body));
+            .insert(path.to_owned(), (content_type, "no-store", body));
     }
 }

@@ -39,3 +39,7 @@ mod widget_assets;
 mod widget_js;
 mod widget_kinds;
 mod widget_lazy;
+mod widget_resume;
+mod widget_rtl;
+mod widget_spa;
+mod widget_trusted;

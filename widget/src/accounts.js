@@ -3,7 +3,7 @@
 // on-demand script (extra.js).
 
 import { save } from "./storage.js";
-import { h } from "./dom.js";
+import { h, build } from "./dom.js";
 import { ACCOUNT_FORMS } from "./accountmarkup.js";
 
 /** Account errors with a text of their own; others show the server's message. */
@@ -27,7 +27,7 @@ export const accountMethods = {
   /** Puts the account forms in the panel, with their texts and what submitting each does. */
   mountExtra() {
     const box = h("div");
-    box.innerHTML = ACCOUNT_FORMS;
+    box.append(...ACCOUNT_FORMS.map(build));
     box.querySelectorAll("[data-t]").forEach((e) => (e.textContent = this.T(e.dataset.t)));
     this.bindForms(box, { login: this.submitLogin, register: this.submitRegister, mail: this.submitMail });
     this.forms.composer.before(...box.children);

@@ -108,6 +108,8 @@ export const connectionMethods = {
     clearInterval(this.beat);
     this.ws = null;
     this.ready = this.joined = false;
+    this.joining = null;
+    clearTimeout(this.joinSoon);
     this.whoBtn.hidden = this.peopleEl.hidden = true;
     this.clearTyping();
   },
@@ -139,9 +141,16 @@ export const connectionMethods = {
     else if (this.nick && this.nickChosen) this.send({ type: "hello", v: 1, nick: this.nick });
   },
 
+  /** Joins this.room: one join at a time, sent once the current task is over, so that a page
+   * switching rooms several times at once joins only the last; a join made stale meanwhile is
+   * left when its welcome comes (frames.js). No ghost presence in the rooms passed through. */
   sendJoin() {
-    const frame = { type: "join", room: this.room };
-    if (this.lastSeq != null) frame.since = this.lastSeq;
-    this.send(frame);
+    if (this.joining) return;
+    this.joining = true;
+    this.joinSoon = setTimeout(() => {
+      const frame = { type: "join", room: (this.joining = this.room) };
+      if (this.lastSeq != null) frame.since = this.lastSeq;
+      this.send(frame);
+    });
   },
 };

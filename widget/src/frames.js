@@ -22,7 +22,7 @@ export const FRAMES = {
       this.token = f.guest_token;
       save(this.key + "guest", { nick: this.nick, token: this.token });
     }
-    this.meEl.textContent = this.T("you", { name: f.me.nick });
+    this.setT(this.meEl, "you", { name: f.me.nick });
     this.outBtn.hidden = f.me.kind !== "member";
     this.setStatus("online");
     this.showNotice("");
@@ -32,13 +32,15 @@ export const FRAMES = {
 
   welcome(f) {
     this.joined = true;
+    this.joining = null;
     // The server forgot our receipt when we left: send it again.
     this.seenSent = 0;
     this.people = new Map(f.online.map((p) => [p.id, p]));
     this.renderPeople(f.online.length);
     const first = this.lastSeq == null;
+    // What came while we were away counts, notifies and is announced like live messages.
+    const fresh = first ? [] : f.messages.filter((m) => m.seq > this.lastSeq && !this.bySeq.has(m.seq));
     if (f.mode === "resumed") {
-      this.stick(() => f.messages.forEach((m) => this.addMessage(m, undefined, true)));
       // Deleted by a moderator while we were away.
       (f.deleted || []).forEach((seq) => FRAMES.deleted.call(this, { seq }));
     } else {
@@ -46,9 +48,10 @@ export const FRAMES = {
       this.list.querySelectorAll("[data-seq],.sys").forEach((n) => n.remove());
       this.resetRoom();
       this.more = f.more;
-      f.messages.forEach((m) => this.addMessage(m));
+      f.messages.forEach((m) => fresh.includes(m) || this.addMessage(m));
       this.scrollDown();
     }
+    arrived(this, fresh);
     if (first) {
       // Unread on a returning visitor's closed widget: messages since their last visit.
       const read = load(this.key + "read")[this.room];
@@ -69,21 +72,7 @@ export const FRAMES = {
 
   message(f) {
     this.lastSeq = Math.max(this.lastSeq || 0, f.seq);
-    this.removeTyper(f.author.id);
-    const mine = this.me && f.author.id === this.me.id;
-    if (mine) {
-      // An approve-first message of ours, now approved: it replaces the waiting copy.
-      const held = [...this.list.querySelectorAll("[data-state=held]")].find((el) => el.querySelector(".text").textContent === f.text);
-      if (held) held.remove();
-    }
-    this.addMessage(f, undefined, true);
-    if (!mine) {
-      this.say(`${f.author.nick}: ${f.text}`);
-      if (!this.isOpen()) this.setUnread(this.unread + 1);
-      if ((!this.isOpen() || document.hidden) && this.soundOn()) this.later(() => this.beep());
-    }
-    this.markRead();
-    emit("message", { room: f.room, seq: f.seq, id: f.id, author: f.author, text: f.text, ts: f.ts, own: !!mine }, this);
+    arrived(this, [f]);
   },
 
   ack(f) {
@@ -130,8 +119,8 @@ export const FRAMES = {
     this.renderPeople(f.online);
     if (this.me && f.who.id === this.me.id) return;
     if (f.event === "leave") this.removeTyper(f.who.id);
-    const text = this.T(f.event === "join" ? "joined" : "left", { name: f.who.nick });
-    this.stick(() => this.list.appendChild(h("li", "sys", text)));
+    const li = this.setT(h("li", "sys"), f.event === "join" ? "joined" : "left", { name: f.who.nick });
+    this.stick(() => this.list.appendChild(li));
     this.renderEmpty();
   },
 
@@ -175,6 +164,13 @@ export const FRAMES = {
     if (p) return this.later(() => this.sendFailed(p, f));
     if (ACCOUNT_FRAMES.includes(f.ref) || f.ref === "logout") return this.accountError(f);
     if (f.ref === "report") return this.say(f.message);
+    if (f.ref === "join") {
+      this.joining = null;
+      // A refused join of a room we have left since: join ours.
+      if (f.room !== this.room) return this.sendJoin();
+      // Joining rooms too fast (a page changing rooms quickly): again, once allowed.
+      if (f.code === "rate_limited" && f.retry_after_ms < 6e4) return void setTimeout(() => this.sendJoin(), f.retry_after_ms);
+    }
     switch (f.code) {
       case "invalid_token": {
         if (this.userToken) {
@@ -218,9 +214,40 @@ export const FRAMES = {
 
 };
 
+/** New messages, live or caught up by a resume: shown, counted in the unread badge, announced
+ * to screen readers, a tone, and a `message` event each. (History pages are none of these.) */
+const arrived = (w, messages) => {
+  let others = 0;
+  messages.forEach((f) => {
+    w.removeTyper(f.author.id);
+    const mine = w.me && f.author.id === w.me.id;
+    if (mine) {
+      // An approve-first message of ours, now approved: it replaces the waiting copy.
+      const held = [...w.list.querySelectorAll("[data-state=held]")].find((el) => el.querySelector(".text").textContent === f.text);
+      if (held) held.remove();
+    } else {
+      others++;
+      w.say(`${f.author.nick}: ${f.text}`);
+    }
+    w.addMessage(f, undefined, true);
+    emit("message", { room: w.room, seq: f.seq, id: f.id, author: f.author, text: f.text, ts: f.ts, own: !!mine }, w);
+  });
+  if (others && !w.isOpen()) w.setUnread(w.unread + others);
+  if (others && (!w.isOpen() || document.hidden) && w.soundOn()) w.later(() => w.beep());
+  w.markRead();
+};
+
 /** Handles one frame; frames for another room than ours (but errors) are stale and dropped. */
 export const handleFrame = (w, f) => {
-  if (f.room != null && f.room !== w.room && f.type !== "error") return;
+  if (f.room != null && f.room !== w.room && f.type !== "error") {
+    // A join that join() made stale meanwhile: leave that room, then join ours.
+    if (f.type === "welcome") {
+      w.joining = null;
+      w.send({ type: "leave", room: f.room });
+      w.sendJoin();
+    }
+    return;
+  }
   const handle = FRAMES[f.type];
   if (handle) handle.call(w, f);
 };

@@ -12,7 +12,8 @@ const loadExtra = () =>
   extra ||
   (extra = new Promise((ok, fail) => {
     const s = h("script");
-    s.src = here("extra.js");
+    // Through the loader's Trusted Types policy, on pages that enforce them (loader.js).
+    s.src = C.tt ? C.tt.createScriptURL(here("extra.js")) : here("extra.js");
     s.onload = () => (C.core.loaded ? ok() : fail(!!C.core.stale));
     s.onerror = () => {
       s.remove();

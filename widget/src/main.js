@@ -12,6 +12,9 @@ import { handlers } from "./events.js";
 import { Widget } from "./widget.js";
 
 const widgets = (C.widgets = C.widgets || []);
+// The tags started, by their attributes: a tag the page runs again (a framework re-rendering
+// it, a router re-running the page's scripts) is a widget it already has.
+const started = new Set();
 let starting = [];
 /** Runs `m` on every widget, once the ones being started exist. */
 const all = (m) => (...args) => Promise.all(starting).then(() => widgets.forEach((w) => w[m](...args)));
@@ -39,7 +42,10 @@ const pack = (lang) => {
 
 /** Starts a widget for each tag the loader queued; the loader calls it again for later tags. */
 C.boot = () => {
-  const tags = (C.q || []).splice(0);
+  const tags = (C.q || []).splice(0).filter((s) => {
+    const key = JSON.stringify({ ...s.dataset });
+    return !started.has(key) && started.add(key);
+  });
   const made = tags.map((s) =>
     pack(s.getAttribute("data-chatctl-lang")).then((texts) => {
       if (document.readyState === "loading") {

@@ -46,6 +46,7 @@ export const renderMethods = {
   /** Message text with http(s) links made clickable; everything else as text. */
   linkify(text) {
     const div = h("div", "text");
+    div.dir = "auto";
     for (const part of links(text)) {
       if (typeof part === "string") {
         div.append(part);
@@ -68,7 +69,9 @@ export const renderMethods = {
     const time = h("time", "time");
     this.setTime(time, ts);
     // Every kind is marked (verified, member, guest): names alone can look alike.
-    meta.append(h("span", "author", author.nick), h("span", "kind " + kind(author), this.T(kind(author))), time, h("span", "state"));
+    // Names and texts take their own direction (bidi isolation): Arabic in an English page and
+    // English in a right-to-left page both read right.
+    meta.append(h("bdi", "author", author.nick), h("span", "kind " + kind(author), this.T(kind(author))), time, h("span", "state"));
     body.append(meta, this.linkify(text));
     el.append(this.avatar(author), body);
     return el;
@@ -195,7 +198,11 @@ export const renderMethods = {
     this.whoBtn.hidden = false;
     this.whoBtn.textContent = this.T("onlineCount", { n: count });
     this.peopleEl.textContent = "";
-    this.people.forEach((w) => this.peopleEl.appendChild(h("li", "", `${w.nick} ${this.T(kind(w))}`)));
+    this.people.forEach((w) => {
+      const li = h("li");
+      li.append(h("bdi", "", w.nick), ` ${this.T(kind(w))}`);
+      this.peopleEl.appendChild(li);
+    });
   },
 
   removeTyper(id) {
@@ -214,11 +221,7 @@ export const renderMethods = {
 
   renderTyping() {
     const n = Array.from(this.typers.values(), (t) => t.nick);
-    this.typingEl.textContent =
-      n.length === 0 ? "" :
-      n.length === 1 ? this.T("typing1", { a: n[0] }) :
-      n.length === 2 ? this.T("typing2", { a: n[0], b: n[1] }) :
-      this.T("typingMany");
+    this.setT(this.typingEl, n.length === 0 ? "" : n.length === 1 ? "typing1" : n.length === 2 ? "typing2" : "typingMany", { a: n[0], b: n[1] });
   },
 
   setStatus(s) {
@@ -227,9 +230,10 @@ export const renderMethods = {
   },
 
   say(text) {
-    // Cleared first, so that the same text twice is announced twice.
-    this.live.textContent = "";
-    setTimeout(() => (this.live.textContent = text), 50);
+    // Each announcement a node of its own: several at once are all read, the same text twice
+    // twice. The region keeps the latest few.
+    this.live.append(h("p", "", text));
+    if (this.live.childNodes.length > 9) this.live.firstChild.remove();
   },
 
   showNotice(text) {

@@ -14,6 +14,7 @@ export const reportMethods = {
     const input = h("input");
     input.id = id;
     input.maxLength = 500;
+    input.dir = "auto";
     input.placeholder = this.T("reportWhy");
     const go = h("button", "", this.T("report"));
     const cancel = h("button", "", this.T("cancel"));

@@ -7,9 +7,9 @@
 import { W } from "./global.js";
 import { emit } from "./events.js";
 import { STYLE } from "./styles.js";
-import { HTML } from "./markup.js";
+import { MARKUP } from "./markup.js";
 import { format, roomFor, textOn } from "./util.js";
-import { h } from "./dom.js";
+import { h, build, fillIn } from "./dom.js";
 import { renderMethods } from "./render.js";
 import { load, save } from "./storage.js";
 import { composerMethods } from "./composer.js";
@@ -26,6 +26,7 @@ export class Widget {
     if (d.mode === "inline" && !target) console.warn("chatctl: data-target not found, using floating mode");
     this.floating = !target;
     const $ = this.mount(target);
+    this.keep(d.target);
     this.title = d.title || this.T("title");
     this.texts($);
     this.style(d);
@@ -87,16 +88,19 @@ export class Widget {
       const sheet = new CSSStyleSheet();
       sheet.replaceSync(STYLE);
       root.adoptedStyleSheets = [sheet];
-      root.innerHTML = HTML;
     } else {
-      root.innerHTML = `<style>${STYLE}</style>${HTML}`;
+      root.append(h("style", "", STYLE));
     }
+    // Built with DOM calls: pages that enforce Trusted Types refuse markup in innerHTML.
+    root.append(build(MARKUP));
     // In the page before anything is measured (the accent colour below).
     (target || document.body).appendChild(host);
     const $ = (s) => root.querySelector(s);
     this.root = root;
     this.el = host;
     this.box = $(".root");
+    // Right to left in a right-to-left language, else as the page (mirrored on RTL pages).
+    if (this.T("dir") === "rtl") this.box.dir = "rtl";
     this.panel = $(".panel");
     this.launcher = $(".launcher");
     this.badge = $(".badge");
@@ -116,6 +120,24 @@ export class Widget {
     return $;
   }
 
+  /** Puts the widget back when the page's own rendering removes it (a framework that replaces
+   * the body or its children, a router that re-renders the inline widget's target): the same
+   * widget, with its connection and its messages. Watches only the widget's ancestors. */
+  keep(sel) {
+    const watch = () => {
+      mo.disconnect();
+      for (let n = this.el.parentNode; n; n = n.parentNode) mo.observe(n, { childList: true });
+      // Out of the page, waiting for a new target: watch the page until there is one.
+      if (!this.el.isConnected) mo.observe(document, { childList: true, subtree: true });
+    };
+    const mo = new MutationObserver(() => {
+      const home = this.floating ? document.body : document.querySelector(sel);
+      if (!this.el.isConnected && home) home.appendChild(this.el);
+      watch();
+    });
+    watch();
+  }
+
   /** Floating (a launcher and a dialog, left or right) or inline in the page. */
   layout($, d) {
     if (!this.floating) {
@@ -124,7 +146,8 @@ export class Widget {
       return;
     }
     this.box.classList.add("floating");
-    if (d.position === "left") this.box.classList.add("left");
+    // By default at the end of the line: right, or left on right-to-left pages.
+    if (d.position === "left" || d.position === "right") this.box.classList.add(d.position);
     this.panel.setAttribute("role", "dialog");
     this.panel.hidden = true;
     this.launcher.addEventListener("click", () => this.toggle());
@@ -137,6 +160,12 @@ export class Widget {
   /** A translated text; `{name}` placeholders are filled from `vars`. */
   T(key, vars) {
     return format(this.pack[key] || key, vars);
+  }
+
+  /** Puts a translated text in `el`, each of its `vars` (names) isolated in its own direction. */
+  setT(el, key, vars) {
+    fillIn(el, this.pack[key] || key, vars);
+    return el;
   }
 
   texts($) {
@@ -211,6 +240,14 @@ export class Widget {
         this.panel.style.top = full ? `${vv.offsetTop}px` : "";
       });
     }
+    // The back/forward cache: a page kept there holds no socket (its visitor is gone, and a
+    // socket would keep it out of the cache); it resumes where it was when it comes back.
+    W.addEventListener("pagehide", (e) => {
+      if (!e.persisted || !this.started) return;
+      clearTimeout(this.retry);
+      this.disconnect();
+    });
+    W.addEventListener("pageshow", (e) => e.persisted && this.started && this.connect());
     W.addEventListener("online", () => {
       if (!this.ws && this.started && !this.stopped) {
         clearTimeout(this.retry);
@@ -256,8 +293,9 @@ export class Widget {
     return !this.floating || !this.panel.hidden;
   }
 
-  /** Switches this widget to another room. */
-  join(room) {
+  /** Switches this widget to another room; without one, to the room of the page's path (as
+   * without data-room): what a single-page app calls on each route change (README). */
+  join(room = roomFor(location.pathname)) {
     if (room === this.room) return;
     if (this.joined) this.send({ type: "leave", room: this.room });
     this.room = room;

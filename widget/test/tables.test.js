@@ -6,14 +6,18 @@ import { readFileSync } from "node:fs";
 
 import { SEND_WAITS, STOPS, REFUSALS } from "../src/codes.js";
 import { ACCOUNT_ERRORS } from "../src/accounts.js";
-import { HTML as CORE } from "../src/markup.js";
+import { MARKUP } from "../src/markup.js";
 import { ACCOUNT_FORMS } from "../src/accountmarkup.js";
 
 // The texts of both parts: the core's, and the on-demand part's (its "extra" object).
 const pack = JSON.parse(readFileSync(new URL("../lang/en.json", import.meta.url), "utf8"));
 const english = { ...pack, ...pack.extra };
+/** Every element of a markup spec (build() in dom.js), as [tag, attributes]. */
+const elements = ([tag, attrs, ...kids]) => [[tag, attrs], ...kids.filter(Array.isArray).flatMap(elements)];
+const CORE = elements(MARKUP);
 // The panel's markup once the on-demand part has added the account forms.
-const HTML = CORE + ACCOUNT_FORMS;
+const ALL = [...CORE, ...ACCOUNT_FORMS.flatMap(elements)];
+const values = (els, attr) => els.map((e) => e[1][attr]).filter((v) => v != null).map(String);
 
 test("every text key in the code tables is in en.json", () => {
   for (const key of [...Object.values(ACCOUNT_ERRORS), ...Object.values(SEND_WAITS)]) {
@@ -22,24 +26,28 @@ test("every text key in the code tables is in en.json", () => {
 });
 
 test("the core's markup names only the core's texts", () => {
-  for (const m of CORE.matchAll(/data-t="([^"]+)"/g)) assert.ok(m[1] in pack && m[1] !== "extra", m[1]);
+  for (const key of values(CORE, "data-t")) assert.ok(key in pack && key !== "extra", key);
 });
 
 test("every data-t key in the markup is in en.json", () => {
-  const keys = [...HTML.matchAll(/data-t="([^"]+)"/g)].map((m) => m[1]);
+  const keys = values(ALL, "data-t");
   assert.ok(keys.length > 20, "the markup names its texts");
   for (const key of keys) assert.ok(key in english, key);
 });
 
 test("the markup has each form once, hidden, and every link names a form", () => {
   for (const name of ["nick", "login", "register", "mail", "composer"]) {
-    assert.equal(HTML.split(`<form class="${name}" data-chatctl="${name}" hidden>`).length, 2, name);
+    const forms = ALL.filter(([tag, a]) => tag === "form" && a.class === name && a["data-chatctl"] === name && a.hidden === "");
+    assert.equal(forms.length, 1, name);
   }
-  const targets = [...HTML.matchAll(/data-to="([^"]+)"/g)].map((m) => m[1]);
-  for (const to of targets) assert.ok(["nick", "login", "register", "forgot", "resend"].includes(to), to);
-  const ids = [...HTML.matchAll(/ id="([^"]+)"/g)].map((m) => m[1]);
+  for (const to of values(ALL, "data-to")) assert.ok(["nick", "login", "register", "forgot", "resend"].includes(to), to);
+  const ids = values(ALL, "id");
   assert.equal(new Set(ids).size, ids.length, "ids are unique");
-  for (const m of HTML.matchAll(/ for="([^"]+)"/g)) assert.ok(ids.includes(m[1]), `label for ${m[1]}`);
+  for (const id of values(ALL, "for")) assert.ok(ids.includes(id), `label for ${id}`);
+});
+
+test("what people type takes its own direction", () => {
+  for (const id of ["nick", "text", "rn"]) assert.equal(ALL.find((e) => e[1].id === id)[1].dir, "auto", id);
 });
 
 test("the widget stops after the close codes PROTOCOL.md says not to reconnect after", () => {

@@ -422,13 +422,10 @@ mod tests {
             let Some(end) = rest.find('"') else { continue };
             used.push(rest[..end].to_owned());
         }
-        // (Those that markup.js's helpers fill in, data-t="${key}", are checked in
-        // widget/test/tables.test.js.)
-        for part in script.split("data-t=\"").skip(1) {
+        // (markup.js's specs name them as "data-t": "key")
+        for part in script.split("\"data-t\": \"").skip(1) {
             let Some(end) = part.find('"') else { continue };
-            if !part.starts_with("${") {
-                used.push(part[..end].to_owned());
-            }
+            used.push(part[..end].to_owned());
         }
         used
     }

@@ -1,0 +1,145 @@
+//! Catching up after a reconnect is like live (issue 17, item 3): messages a
+//! resume delivers count in the unread badge, fire the `message` event and are
+//! announced to screen readers; history pages loaded by scrolling do none of it.
+
+use serde_json::json;
+
+use crate::browser::*;
+use crate::common::*;
+use crate::widget::{join_as_guest, page, run, tag, until};
+
+/// The page records the widget's `message` events, and can cut the network: while
+/// `__offline` is set, new WebSockets go nowhere (the widget keeps retrying).
+const RECORDER: &str = "<script>
+window.__events = []; window.__offline = false; window.__sockets = [];
+const NativeWebSocket = WebSocket;
+window.WebSocket = function (url, protocols) {
+  const ws = new NativeWebSocket(__offline ? 'ws://127.0.0.1:9/' : url, protocols);
+  __sockets.push(ws);
+  return ws;
+};
+WebSocket.prototype = NativeWebSocket.prototype;
+addEventListener('load', () => Chatctl.on('message', (m) => __events.push(m.text)));
+</script>";
+
+const SAID: &str = "return [...$('[data-chatctl=live]').children].map((p) => p.textContent);";
+
+#[tokio::test]
+async fn widget_counts_and_announces_what_a_resume_delivers_like_live_messages() {
+    let Some(chrome) = Browser::start("widget_counts_and_announces_what_a_resume_delivers") else {
+        return;
+    };
+    let app = spawn_app_with(|l| {
+        l.messages_per_second = 200;
+        l.message_burst = 200;
+        l.ip_messages_per_second = 200;
+        l.ip_message_burst = 200;
+    })
+    .await;
+    let host = HostSite::start().await;
+    let site = app.site(&[&host.origin()]).await;
+    let origin = host.origin();
+    let mut bob = app
+        .try_connect(&site.public_key, Some(&origin))
+        .await
+        .unwrap();
+    bob.hello(json!({"nick": "bob"})).await;
+    bob.join("lobby", None).await;
+    // More than one page of history.
+    for i in 0..60 {
+        bob.say("lobby", &format!("old{i}"), &format!("old {i}"))
+            .await;
+    }
+    host.page(
+        "/",
+        page(
+            &app,
+            "en",
+            RECORDER,
+            "",
+            &[tag(&site, "data-room=\"lobby\"")],
+        ),
+    );
+    let browser = chrome.session(Screen::Desktop).await;
+    browser.goto(&host.url("/")).await.unwrap();
+    join_as_guest(&browser, "alice").await;
+    until(&browser, "the latest page", "texts().includes('old 59')").await;
+    run(&browser, "$('.x').click();").await;
+    until(&browser, "closed", "!shown('.panel')").await;
+
+    // Live: the badge, the event, the announcement.
+    bob.say("lobby", "live", "live one").await;
+    until(
+        &browser,
+        "the live message counted",
+        "$('.badge').textContent === '1' && __events.length === 1",
+    )
+    .await;
+
+    // The connection drops; two messages come meanwhile; the widget resumes.
+    run(
+        &browser,
+        "__offline = true; __sockets[__sockets.length - 1].close();",
+    )
+    .await;
+    until(
+        &browser,
+        "reconnecting",
+        "$('.status').classList.contains('reconnecting')",
+    )
+    .await;
+    bob.say("lobby", "m2", "two").await;
+    bob.say("lobby", "m3", "three").await;
+    run(&browser, "__offline = false;").await;
+    until(
+        &browser,
+        "the resumed messages shown",
+        "texts().includes('three') && $('.status').classList.contains('online')",
+    )
+    .await;
+    let state = run(
+        &browser,
+        &format!(
+            "return {{badge: $('.badge').textContent, label: $('.launcher').getAttribute('aria-label'), events: __events,
+                     said: (() => {{ {SAID} }})()}};"
+        ),
+    )
+    .await;
+    assert_eq!(state["badge"], "3", "{state}");
+    assert_eq!(state["label"], "Chat (3 unread)", "{state}");
+    assert_eq!(
+        state["events"],
+        json!(["live one", "two", "three"]),
+        "{state}"
+    );
+    assert_eq!(
+        state["said"],
+        json!(["bob: live one", "bob: two", "bob: three"]),
+        "{state}"
+    );
+
+    // Opening reads them; older pages loaded by scrolling are neither new nor announced.
+    run(&browser, "$('.launcher').click();").await;
+    until(&browser, "read", "shown('.panel') && $('.badge').hidden").await;
+    run(&browser, "$('[data-chatctl=messages]').scrollTop = 0;").await;
+    until(&browser, "the older page", "texts().includes('old 0')").await;
+    let after = run(
+        &browser,
+        &format!(
+            "return {{events: __events, said: (() => {{ {SAID} }})(), badge: $('.badge').hidden}};"
+        ),
+    )
+    .await;
+    assert_eq!(
+        after["events"],
+        json!(["live one", "two", "three"]),
+        "{after}"
+    );
+    assert_eq!(
+        after["said"],
+        json!(["bob: live one", "bob: two", "bob: three"]),
+        "{after}"
+    );
+    assert_eq!(after["badge"], json!(true), "{after}");
+    browser.close().await.unwrap();
+}

@@ -1,0 +1,133 @@
+//! The widget on a page that enforces Trusted Types (issue 17, item 1): no
+//! markup strings, and script URLs only through its named policy `chatctl`,
+//! which the page's `trusted-types` allow-list names next to its own, under a
+//! strict CSP as well.
+
+use serde_json::json;
+
+use crate::browser::*;
+use crate::common::*;
+use crate::widget::{page, run, tag, until};
+
+#[tokio::test]
+async fn widget_works_on_a_page_that_enforces_trusted_types() {
+    let Some(chrome) = Browser::start("widget_works_on_a_page_that_enforces_trusted_types") else {
+        return;
+    };
+    let app = spawn_app().await;
+    let host = HostSite::start().await;
+    let site = app.site(&[&host.origin()]).await;
+    let chat = format!("http://{}", app.addr);
+    let csp = format!(
+        "require-trusted-types-for 'script'; trusted-types app chatctl; default-src 'none'; \
+         script-src {chat} 'nonce-host'; connect-src {chat} ws://{}; style-src 'none'; img-src 'none'",
+        app.addr
+    );
+    // The page's own script: its own policy, and a record of every violation.
+    let head = format!(
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"{csp}\">
+<script nonce=\"host\">
+window.__violations = [];
+document.addEventListener('securitypolicyviolation', (e) => __violations.push(e.violatedDirective + ' ' + e.sample));
+trustedTypes.createPolicy('app', {{}});
+</script>"
+    );
+    // Two tags (two widgets): the loader runs twice, the policy is made once.
+    host.page(
+        "/tt",
+        page(
+            &app,
+            "en",
+            &head,
+            "<div id=\"chat\"></div>",
+            &[
+                tag(
+                    &site,
+                    "data-room=\"lobby\" data-mode=\"inline\" data-target=\"#chat\"",
+                ),
+                tag(&site, "data-room=\"side\""),
+            ],
+        ),
+    );
+    let origin = host.origin();
+    let mut bob = app
+        .try_connect(&site.public_key, Some(&origin))
+        .await
+        .unwrap();
+    bob.hello(json!({"nick": "bob"})).await;
+    bob.join("lobby", None).await;
+    bob.say("lobby", "b1", "Hello from bob").await;
+
+    let browser = chrome.session(Screen::Desktop).await;
+    browser.goto(&host.url("/tt")).await.unwrap();
+    // The page does enforce them: markup into innerHTML throws.
+    let enforced = run(
+        &browser,
+        "try { document.createElement('div').innerHTML = '<b>x</b>'; return false; } catch (e) { return e instanceof TypeError; }",
+    )
+    .await;
+    assert_eq!(enforced, json!(true), "the page enforces Trusted Types");
+
+    // Both widgets appear; the inline one (first in the page) chats.
+    until(
+        &browser,
+        "both widgets",
+        "document.querySelectorAll('[data-chatctl-root]').length === 2 && shown('[data-chatctl=nick]') && shown('.launcher', 1)",
+    )
+    .await;
+    run(
+        &browser,
+        "fill('#nick', 'tina'); $('[data-chatctl=nick]').requestSubmit();",
+    )
+    .await;
+    until(
+        &browser,
+        "bob's message",
+        "shown('[data-chatctl=composer]') && texts().includes('Hello from bob')",
+    )
+    .await;
+    run(
+        &browser,
+        "fill('#text', 'Hi under Trusted Types'); $('[data-chatctl=composer]').requestSubmit();",
+    )
+    .await;
+    let got = bob.recv_type("message").await;
+    assert_eq!(got["text"], "Hi under Trusted Types");
+    bob.say("lobby", "b2", "Read you").await;
+    until(&browser, "bob's answer", "texts().includes('Read you')").await;
+
+    // The on-demand part loads through the same policy and builds its forms.
+    run(&browser, "$('[data-chatctl=message] .rep').click();").await;
+    until(
+        &browser,
+        "the report form",
+        "Chatctl.core.loaded && shown('.repform')",
+    )
+    .await;
+    assert_eq!(
+        run(
+            &browser,
+            "return !!$('form.login') && $('label[for=le]').textContent;"
+        )
+        .await,
+        json!("Email")
+    );
+    // The floating one opens too, styled (constructed stylesheets, no inline style).
+    run(&browser, "$('.launcher', 1).click();").await;
+    until(
+        &browser,
+        "the floating widget",
+        "shown('.panel', 1) && getComputedStyle($('header', 1)).backgroundColor === 'rgb(37, 99, 235)'",
+    )
+    .await;
+    assert_eq!(
+        run(
+            &browser,
+            "return __violations.filter((v) => !v.endsWith('<b>x</b>'));"
+        )
+        .await,
+        json!([]),
+        "no Trusted Types or CSP violation"
+    );
+    browser.close().await.unwrap();
+}
