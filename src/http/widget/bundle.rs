@@ -350,7 +350,10 @@ mod tests {
         }
         let loader = std::str::from_utf8(&bundle.loader.body).unwrap();
         assert!(loader.contains(&bundle.version));
-        assert!(loader.contains(r#"["en","fr","ru","de","es"]"#), "{loader}");
+        assert!(
+            loader.contains(r#"["en","fr","ru","de","es","ar"]"#),
+            "{loader}"
+        );
     }
 
     #[test]
