@@ -167,7 +167,7 @@ export const FRAMES = {
     if (f.ref === "join") {
       this.joining = null;
       // A refused join of a room we have left since: join ours.
-      if (f.room !== this.room) return this.sendJoin();
+      if (f.room != null && f.room !== this.room) return this.sendJoin();
       // Joining rooms too fast (a page changing rooms quickly): again, once allowed.
       if (f.code === "rate_limited" && f.retry_after_ms < 6e4) return void setTimeout(() => this.sendJoin(), f.retry_after_ms);
     }
