@@ -169,7 +169,8 @@ export const FRAMES = {
       // A refused join of a room we have left since: join ours.
       if (f.room != null && f.room !== this.room) return this.sendJoin();
       // Joining rooms too fast (a page changing rooms quickly): again, once allowed.
-      if (f.code === "rate_limited" && f.retry_after_ms < 6e4) return void setTimeout(() => this.sendJoin(), f.retry_after_ms);
+      // (joinSoon: a dropped socket cancels it, like a join about to go.)
+      if (f.code === "rate_limited" && f.retry_after_ms < 6e4) return void (this.joinSoon = setTimeout(() => this.sendJoin(), f.retry_after_ms));
     }
     switch (f.code) {
       case "invalid_token": {
