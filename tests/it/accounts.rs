@@ -21,15 +21,7 @@ async fn setup() -> (TestApp, Mailbox, Site) {
 /// A server with the given mail settings, and a site open to registration.
 async fn setup_with(mail: impl FnOnce(&mut MailConfig)) -> (TestApp, Site) {
     let app = spawn_configured(test_db(), move |config| mail(&mut config.mail)).await;
-    let site = app.site(&[ORIGIN]).await;
-    app.configure_site(
-        &site,
-        SiteSettings {
-            registration_allowed: Some(true),
-            ..Default::default()
-        },
-    )
-    .await;
+    let site = app.site_with_registration(&[ORIGIN]).await;
     (app, site)
 }
 
@@ -226,15 +218,7 @@ async fn registration_errors_are_clear() {
         "email_taken"
     );
     // Accounts are per site.
-    let other = app.site(&[ORIGIN]).await;
-    app.configure_site(
-        &other,
-        SiteSettings {
-            registration_allowed: Some(true),
-            ..Default::default()
-        },
-    )
-    .await;
+    let other = app.site_with_registration(&[ORIGIN]).await;
     assert_eq!(
         register(&app, &other, "Bob", "bob@example.com").await["type"],
         "registered"

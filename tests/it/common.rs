@@ -189,6 +189,17 @@ impl TestApp {
             .unwrap();
     }
 
+    /// Creates a site allowed for `origins` where visitors may register.
+    pub async fn site_with_registration(&self, origins: &[&str]) -> Site {
+        let site = self.site(origins).await;
+        let settings = SiteSettings {
+            registration_allowed: Some(true),
+            ..Default::default()
+        };
+        self.configure_site(&site, settings).await;
+        site
+    }
+
     pub fn ws_url(&self, site_key: &str) -> String {
         format!("ws://{}/ws?site={site_key}", self.addr)
     }

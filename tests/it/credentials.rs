@@ -5,7 +5,6 @@
 
 use assert_cmd::Command;
 use chatctl::db::models::admin_password_reset::AdminPasswordReset;
-use chatctl::db::models::site::SiteSettings;
 use chatctl::db::models::{Account, Role, Site, TokenPurpose};
 use reqwest::StatusCode;
 use serde_json::json;
@@ -171,15 +170,7 @@ async fn visitor_setup() -> (TestApp, Mailbox, Site) {
     let mailbox = Mailbox::start();
     let url = mailbox.url();
     let app = spawn_configured(test_db(), move |c| c.mail.smtp_url = Some(url)).await;
-    let site = app.site(&[ORIGIN]).await;
-    app.configure_site(
-        &site,
-        SiteSettings {
-            registration_allowed: Some(true),
-            ..Default::default()
-        },
-    )
-    .await;
+    let site = app.site_with_registration(&[ORIGIN]).await;
     (app, mailbox, site)
 }
 

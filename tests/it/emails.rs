@@ -3,7 +3,6 @@
 //! create an account, and so block the address for a real registration.
 
 use assert_cmd::Command;
-use chatctl::db::models::site::SiteSettings;
 use chatctl::db::models::Role;
 use serde_json::json;
 
@@ -35,15 +34,7 @@ async fn the_widget_refuses_what_the_mailer_cannot_send_to() {
     let mailbox = Mailbox::start();
     let url = mailbox.url();
     let app = spawn_configured(test_db(), move |c| c.mail.smtp_url = Some(url)).await;
-    let site = app.site(&[ORIGIN]).await;
-    app.configure_site(
-        &site,
-        SiteSettings {
-            registration_allowed: Some(true),
-            ..Default::default()
-        },
-    )
-    .await;
+    let site = app.site_with_registration(&[ORIGIN]).await;
     let mut client = app.connect(&site.public_key).await;
     for (n, email) in unsendable().into_iter().enumerate() {
         for frame in [

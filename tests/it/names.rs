@@ -3,7 +3,6 @@
 //! UTS #39 skeleton, and guests and members cannot take a name that looks like
 //! a verified user's or member's. The word filter reads normalized text.
 
-use chatctl::db::models::site::SiteSettings;
 use chatctl::db::models::Site;
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
@@ -32,19 +31,6 @@ async fn register(app: &TestApp, site: &Site, name: &str, email: &str) -> Value 
         .send(json!({"type": "register", "name": name, "email": email, "password": PASSWORD}))
         .await;
     client.recv().await
-}
-
-async fn open_site(app: &TestApp) -> Site {
-    let site = app.site(&[ORIGIN]).await;
-    app.configure_site(
-        &site,
-        SiteSettings {
-            registration_allowed: Some(true),
-            ..Default::default()
-        },
-    )
-    .await;
-    site
 }
 
 /// Names a guest might try in order to pass for the verified `alice`.
@@ -133,7 +119,7 @@ async fn a_returning_guest_loses_a_name_a_verified_user_took_since() {
 #[tokio::test]
 async fn members_cannot_take_a_verified_or_member_name() {
     let app = spawn_app().await;
-    let site = open_site(&app).await;
+    let site = app.site_with_registration(&[ORIGIN]).await;
     hello(&app, &site, json!({"token": token(&site, "1", "alice")})).await;
     // Every registration costs a bcrypt hash: a sample of each table is enough.
     for (n, name) in LOOK_ALIKES.iter().step_by(2).enumerate() {
@@ -154,7 +140,7 @@ async fn members_cannot_take_a_verified_or_member_name() {
         assert_eq!(reply["code"], "nick_taken", "{name:?}: {reply}");
     }
     // Another site is another namespace.
-    let other = open_site(&app).await;
+    let other = app.site_with_registration(&[ORIGIN]).await;
     assert_eq!(
         register(&app, &other, "Bob", "bob@example.com").await["type"],
         "registered"
@@ -164,7 +150,7 @@ async fn members_cannot_take_a_verified_or_member_name() {
 #[tokio::test]
 async fn verified_names_belong_to_the_host_site() {
     let app = spawn_app().await;
-    let site = open_site(&app).await;
+    let site = app.site_with_registration(&[ORIGIN]).await;
     assert_eq!(
         register(&app, &site, "Dana", "dana@example.com").await["type"],
         "registered"

@@ -16,15 +16,7 @@ const GUESSABLE: [&str; 3] = ["Password12", "Qwerty12345", "Iloveyou2024!"];
 #[tokio::test]
 async fn members_cannot_register_with_a_guessable_password() {
     let app = spawn_app().await;
-    let site = app.site(&[ORIGIN]).await;
-    app.configure_site(
-        &site,
-        SiteSettings {
-            registration_allowed: Some(true),
-            ..Default::default()
-        },
-    )
-    .await;
+    let site = app.site_with_registration(&[ORIGIN]).await;
     let mut client = app.connect(&site.public_key).await;
     for (n, password) in GUESSABLE.into_iter().enumerate() {
         client

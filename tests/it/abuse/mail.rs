@@ -2,8 +2,7 @@
 //! every frame and form that sends a mail or hashes a password is bounded per
 //! address, and mail to one mailbox is bounded whoever asks.
 
-use chatctl::db::models::site::SiteSettings;
-use chatctl::db::models::{Role, Site};
+use chatctl::db::models::Role;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -13,19 +12,6 @@ use crate::mailbox::Mailbox;
 use crate::panel::{account, Panel};
 
 const PASSWORD: &str = "correct Horse 42";
-
-async fn open_site(app: &TestApp) -> Site {
-    let site = app.site(&[ORIGIN]).await;
-    app.configure_site(
-        &site,
-        SiteSettings {
-            registration_allowed: Some(true),
-            ..Default::default()
-        },
-    )
-    .await;
-    site
-}
 
 async fn ask(client: &mut Client, frame: Value) -> Value {
     client.send(frame).await;
@@ -47,7 +33,7 @@ async fn one_address_cannot_register_account_after_account() {
         c.limits.account_actions_per_ip_per_hour = 5;
     })
     .await;
-    let site = open_site(&app).await;
+    let site = app.site_with_registration(&[ORIGIN]).await;
     let mut replies = Vec::new();
     // New connections do not start a new count.
     for i in 0..12 {
@@ -103,7 +89,7 @@ async fn one_mailbox_gets_a_bounded_number_of_mails_whoever_asks() {
     let mut replies = Vec::new();
     for i in 0..3 {
         // Different sites, different addresses: only the mailbox is the same.
-        let site = open_site(&app).await;
+        let site = app.site_with_registration(&[ORIGIN]).await;
         let mut client = connect_from(&app, &format!("127.0.0.{}", i + 2), &site.public_key).await;
         replies.push(ask(&mut client, register("Victim@Example.com")).await);
     }
@@ -112,7 +98,7 @@ async fn one_mailbox_gets_a_bounded_number_of_mails_whoever_asks() {
     assert_eq!(replies[2]["code"], "rate_limited", "{:?}", replies[2]);
     assert!(replies[2]["retry_after_ms"].as_u64().unwrap() > 0);
     // Confirmation and reset mails count too.
-    let site = open_site(&app).await;
+    let site = app.site_with_registration(&[ORIGIN]).await;
     let mut client = connect_from(&app, "127.0.0.9", &site.public_key).await;
     let again = ask(
         &mut client,
