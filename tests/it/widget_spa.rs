@@ -210,5 +210,26 @@ async fn widget_follows_a_single_page_app_through_routes_re_renders_and_the_back
         (Some("join"), Some("spa"))
     );
     assert_eq!(app.state.chat.hub.connection_count(), 1 + clients);
+
+    // The browser's back button within the app (popstate): the previous route's room.
+    let mut before_last = watcher(&app, &key, &origin, "w-23", "/r/23").await;
+    run(&browser, "history.back();").await;
+    let came = before_last.recv_type("presence").await;
+    assert_eq!(
+        (came["event"].as_str(), came["who"]["nick"].as_str()),
+        (Some("join"), Some("spa"))
+    );
+    let gone = at_last.recv_type("presence").await;
+    assert_eq!(
+        (gone["event"].as_str(), gone["who"]["nick"].as_str()),
+        (Some("leave"), Some("spa"))
+    );
+    until(
+        &browser,
+        "back at /r/23",
+        "location.pathname === '/r/23' && !shown('[data-chatctl=notice]')",
+    )
+    .await;
+    assert_eq!(app.state.chat.hub.connection_count(), 2 + clients);
     browser.close().await.unwrap();
 }
