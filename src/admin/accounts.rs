@@ -1,6 +1,7 @@
 //! Admin accounts (owners only): create, assign a moderator's sites, disable,
 //! reset a password. Disabling or resetting ends the account's sessions.
 
+use serde::Deserialize;
 use serde_json::json;
 
 use super::auth::Auth;
@@ -47,6 +48,27 @@ pub async fn list(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
     )
 }
 
+/// The new-account form (its site boxes repeat one field: see [`site_ids`]).
+#[derive(Deserialize)]
+struct NewAccountForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    role: String,
+    /// As typed: passwords keep their spaces.
+    #[serde(default)]
+    password: String,
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    #[serde(default)]
+    password: String,
+}
+
+/// The ticked `sites` boxes (a repeated field, which a form struct cannot hold).
 fn site_ids(req: &Request) -> Result<Vec<SiteId>> {
     req.fields("sites")
         .iter()
@@ -77,34 +99,26 @@ async fn hash(admin: &Admin, req: &Request, password: String) -> Result<String> 
 /// POST /admin/accounts
 pub async fn create(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
     auth.require_owner()?;
-    let role = req
-        .text("role")
-        .and_then(|r| r.parse::<Role>().ok())
-        .ok_or_else(|| AdminError::BadRequest("Choose a role.".into()))?;
+    let form: NewAccountForm = req.form()?;
+    let role = form
+        .role
+        .trim()
+        .parse::<Role>()
+        .map_err(|_| AdminError::BadRequest("Choose a role.".into()))?;
     // The form offers the site boxes whatever the role; they count for moderators only.
     let sites = if role == Role::Moderator {
         site_ids(req)?
     } else {
         Vec::new()
     };
-    let new = NewAdmin::parse(
-        req.text("email").unwrap_or_default(),
-        req.text("name").unwrap_or_default(),
-        role,
-        sites,
-    )?;
+    let new = NewAdmin::parse(form.email.trim(), form.name.trim(), role, sites)?;
     let check = new.clone();
     admin
         .chat
         .db
         .run(move |conn| manage::check_available(conn, &check))
         .await?;
-    let hash = hash(
-        admin,
-        req,
-        req.field("password").unwrap_or_default().to_owned(),
-    )
-    .await?;
+    let hash = hash(admin, req, form.password).await?;
     let (actor, shown) = (auth.actor(), new.email.to_string());
     admin
         .chat
@@ -114,8 +128,7 @@ pub async fn create(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> 
     Ok(Reply::redirect("/admin/accounts").flash(Flash::Ok(format!("Account {shown} created."))))
 }
 
-async fn load(admin: &Admin, req: &Request) -> Result<AdminUser> {
-    let id: AdminUserId = req.id(1)?;
+async fn load(admin: &Admin, id: AdminUserId) -> Result<AdminUser> {
     admin
         .chat
         .db
@@ -125,9 +138,14 @@ async fn load(admin: &Admin, req: &Request) -> Result<AdminUser> {
 }
 
 /// POST /admin/accounts/{id}/sites
-pub async fn set_sites(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
+pub async fn set_sites(
+    admin: &Admin,
+    req: &Request,
+    auth: &Auth,
+    id: AdminUserId,
+) -> Result<Reply> {
     auth.require_owner()?;
-    let user = load(admin, req).await?;
+    let user = load(admin, id).await?;
     let ids = site_ids(req)?;
     let (actor, email) = (auth.actor(), user.email.clone());
     admin
@@ -141,12 +159,12 @@ pub async fn set_sites(admin: &Admin, req: &Request, auth: &Auth) -> Result<Repl
 /// POST /admin/accounts/{id}/disable and /enable
 pub async fn set_disabled(
     admin: &Admin,
-    req: &Request,
     auth: &Auth,
+    id: AdminUserId,
     disabled: bool,
 ) -> Result<Reply> {
     auth.require_owner()?;
-    let user = load(admin, req).await?;
+    let user = load(admin, id).await?;
     let (actor, email) = (auth.actor(), user.email.clone());
     admin
         .chat
@@ -162,15 +180,15 @@ pub async fn set_disabled(
 }
 
 /// POST /admin/accounts/{id}/password
-pub async fn reset_password(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
+pub async fn reset_password(
+    admin: &Admin,
+    req: &Request,
+    auth: &Auth,
+    id: AdminUserId,
+) -> Result<Reply> {
     auth.require_owner()?;
-    let user = load(admin, req).await?;
-    let hash = hash(
-        admin,
-        req,
-        req.field("password").unwrap_or_default().to_owned(),
-    )
-    .await?;
+    let user = load(admin, id).await?;
+    let hash = hash(admin, req, req.form::<PasswordForm>()?.password).await?;
     let actor = auth.actor();
     // An owner setting their own password keeps the session they did it from.
     let keep = (user.id == auth.user.id).then_some(auth.session_id);

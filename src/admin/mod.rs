@@ -222,13 +222,21 @@ async fn dispatch(admin: &Admin, req: &Request) -> Result<Reply> {
 
         (true, ["sites"]) => sites::list(admin, req, a).await,
         (false, ["sites"]) => sites::create(admin, req, a).await,
-        (true, ["sites", _]) => sites::show(admin, req, a).await,
-        (false, ["sites", _, "settings"]) => sites::update(admin, req, a).await,
-        (false, ["sites", _, "origins"]) => sites::add_origin(admin, req, a).await,
-        (false, ["sites", _, "origins", "remove"]) => sites::remove_origin(admin, req, a).await,
-        (true, ["sites", _, "rotate"]) => sites::rotate_confirm(admin, req, a).await,
-        (false, ["sites", _, "rotate"]) => sites::rotate(admin, req, a).await,
-        (false, ["sites", _, "enabled"]) => sites::set_enabled(admin, req, a).await,
+        (true, ["sites", id]) => sites::show(admin, req, a, request::id(id)?).await,
+        (false, ["sites", id, "settings"]) => sites::update(admin, req, a, request::id(id)?).await,
+        (false, ["sites", id, "origins"]) => {
+            sites::add_origin(admin, req, a, request::id(id)?).await
+        }
+        (false, ["sites", id, "origins", "remove"]) => {
+            sites::remove_origin(admin, req, a, request::id(id)?).await
+        }
+        (true, ["sites", id, "rotate"]) => {
+            sites::rotate_confirm(admin, req, a, request::id(id)?).await
+        }
+        (false, ["sites", id, "rotate"]) => sites::rotate(admin, req, a, request::id(id)?).await,
+        (false, ["sites", id, "enabled"]) => {
+            sites::set_enabled(admin, req, a, request::id(id)?).await
+        }
 
         (true, ["sites", _, "rooms"]) => rooms::list(admin, req, a).await,
         (false, ["sites", _, "rooms"]) => rooms::create(admin, req, a).await,
@@ -273,10 +281,18 @@ async fn dispatch(admin: &Admin, req: &Request) -> Result<Reply> {
 
         (true, ["accounts"]) => accounts::list(admin, req, a).await,
         (false, ["accounts"]) => accounts::create(admin, req, a).await,
-        (false, ["accounts", _, "sites"]) => accounts::set_sites(admin, req, a).await,
-        (false, ["accounts", _, "disable"]) => accounts::set_disabled(admin, req, a, true).await,
-        (false, ["accounts", _, "enable"]) => accounts::set_disabled(admin, req, a, false).await,
-        (false, ["accounts", _, "password"]) => accounts::reset_password(admin, req, a).await,
+        (false, ["accounts", id, "sites"]) => {
+            accounts::set_sites(admin, req, a, request::id(id)?).await
+        }
+        (false, ["accounts", id, "disable"]) => {
+            accounts::set_disabled(admin, a, request::id(id)?, true).await
+        }
+        (false, ["accounts", id, "enable"]) => {
+            accounts::set_disabled(admin, a, request::id(id)?, false).await
+        }
+        (false, ["accounts", id, "password"]) => {
+            accounts::reset_password(admin, req, a, request::id(id)?).await
+        }
 
         _ => Err(AdminError::NotFound),
     }

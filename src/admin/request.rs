@@ -16,6 +16,8 @@ pub struct Request {
     pub path: Vec<String>,
     query: Vec<(String, String)>,
     form: Vec<(String, String)>,
+    /// The body as sent, for [`Request::form`].
+    body: Vec<u8>,
     cookies: HashMap<String, String>,
     pub ip: IpAddr,
     /// `path?query` as requested, for redirects back after login.
@@ -60,6 +62,7 @@ impl Request {
             path,
             query: pairs(query.as_bytes()),
             form: pairs(body),
+            body: body.to_vec(),
             cookies,
             ip,
             target,
@@ -74,6 +77,17 @@ impl Request {
 
     pub fn cookie(&self, name: &str) -> Option<&str> {
         self.cookies.get(name).map(String::as_str)
+    }
+
+    /// The posted form as `T`: a struct of text fields, turned into typed
+    /// values by its own `TryFrom` (zero-to-production's `Form<FormData>`).
+    /// Fields it does not name (`csrf`) are ignored.
+    pub fn form<T: serde::de::DeserializeOwned>(&self) -> Result<T> {
+        serde_urlencoded::from_bytes(&self.body).map_err(|e| {
+            AdminError::BadRequest(format!(
+                "This form could not be read ({e}). Reload the page and try again."
+            ))
+        })
     }
 
     /// A query parameter, trimmed; empty counts as absent.
@@ -140,6 +154,30 @@ impl Request {
             .map(T::from)
             .ok_or(AdminError::NotFound)
     }
+}
+
+/// An id bound from a path segment in the route table; anything else is a
+/// page that does not exist.
+pub fn id<T: From<i64>>(segment: &str) -> Result<T> {
+    segment
+        .parse::<i64>()
+        .map(T::from)
+        .map_err(|_| AdminError::NotFound)
+}
+
+/// A text field of a form struct, trimmed; empty counts as absent.
+pub fn text(field: Option<String>) -> Option<String> {
+    field.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+/// A text field of a form struct that must parse when present.
+pub fn parse<T: FromStr>(field: Option<String>, label: &str) -> Result<Option<T>> {
+    text(field)
+        .map(|v| {
+            v.parse()
+                .map_err(|_| AdminError::BadRequest(format!("{label}: {v:?} is not valid.")))
+        })
+        .transpose()
 }
 
 /// The admin page a form was posted from; only a path under `/admin`, so a

@@ -1,15 +1,76 @@
 //! Sites: allowed origins, settings, the embed snippet, secret rotation.
 //! Moderators see their sites read-only; owners and admins change them.
 
+use serde::Deserialize;
 use serde_json::json;
 
 use super::auth::Auth;
 use super::error::{AdminError, Result};
 use super::reply::{Flash, Reply};
-use super::request::Request;
+use super::request::{self, Request};
 use super::Admin;
 use crate::db::models::{RoomPolicy, Site, SiteId};
 use crate::manage::sites::{self as manage, SettingsChange};
+
+/// The new-site form.
+#[derive(Deserialize)]
+struct NewSiteForm {
+    #[serde(default)]
+    name: String,
+    origin: Option<String>,
+}
+
+/// The settings form: the whole form is sent; a box left unticked is absent.
+#[derive(Deserialize)]
+struct SettingsForm {
+    #[serde(default)]
+    name: String,
+    guests_allowed: Option<String>,
+    registration_allowed: Option<String>,
+    verified_required: Option<String>,
+    room_policy: Option<String>,
+    max_rooms: Option<String>,
+    max_message_chars: Option<String>,
+}
+
+impl TryFrom<SettingsForm> for SettingsChange {
+    type Error = AdminError;
+
+    fn try_from(form: SettingsForm) -> Result<SettingsChange> {
+        // Left out, the policy stays as it is; an unknown one is refused, never read as "open".
+        let room_policy = request::text(form.room_policy)
+            .map(|p| p.parse::<RoomPolicy>())
+            .transpose()
+            .map_err(|_| AdminError::BadRequest("Choose a room policy.".into()))?;
+        Ok(SettingsChange {
+            name: Some(form.name.trim().to_owned()),
+            guests_allowed: Some(form.guests_allowed.is_some()),
+            registration_allowed: Some(form.registration_allowed.is_some()),
+            verified_required: Some(form.verified_required.is_some()),
+            room_policy,
+            max_rooms: request::parse(form.max_rooms, "Room limit")?,
+            max_message_chars: request::parse(form.max_message_chars, "Message length")?,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct OriginForm {
+    #[serde(default)]
+    origin: String,
+}
+
+#[derive(Deserialize)]
+struct RotateForm {
+    #[serde(default)]
+    confirm: String,
+}
+
+#[derive(Deserialize)]
+struct EnabledForm {
+    #[serde(default)]
+    enabled: String,
+}
 
 /// The sites the viewer may see, in id order.
 pub async fn visible(admin: &Admin, auth: &Auth) -> Result<Vec<Site>> {
@@ -53,8 +114,8 @@ pub async fn list(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
 /// POST /admin/sites — create a site (owners and admins).
 pub async fn create(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
     auth.require_admin()?;
-    let name = req.text("name").unwrap_or_default().to_owned();
-    let origin = req.text("origin").map(str::to_owned);
+    let form: NewSiteForm = req.form()?;
+    let (name, origin) = (form.name.trim().to_owned(), request::text(form.origin));
     let actor = auth.actor();
     let site = admin
         .chat
@@ -74,8 +135,8 @@ pub async fn create(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> 
 }
 
 /// GET /admin/sites/{id}
-pub async fn show(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
-    let site = load(admin, auth, req.id(1)?).await?;
+pub async fn show(admin: &Admin, req: &Request, auth: &Auth, id: SiteId) -> Result<Reply> {
+    let site = load(admin, auth, id).await?;
     let s = site.clone();
     let origins = admin.chat.db.run(move |conn| s.origins(conn)).await?;
     admin.page(
@@ -94,24 +155,10 @@ pub async fn show(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
 }
 
 /// POST /admin/sites/{id}/settings
-pub async fn update(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
+pub async fn update(admin: &Admin, req: &Request, auth: &Auth, id: SiteId) -> Result<Reply> {
     auth.require_admin()?;
-    let site = load(admin, auth, req.id(1)?).await?;
-    // Left out, the policy stays as it is; an unknown one is refused, never read as "open".
-    let room_policy = req
-        .text("room_policy")
-        .map(str::parse::<RoomPolicy>)
-        .transpose()
-        .map_err(|_| AdminError::BadRequest("Choose a room policy.".into()))?;
-    let change = SettingsChange {
-        name: Some(req.text("name").unwrap_or_default().to_owned()),
-        guests_allowed: Some(req.checked("guests_allowed")),
-        registration_allowed: Some(req.checked("registration_allowed")),
-        verified_required: Some(req.checked("verified_required")),
-        room_policy,
-        max_rooms: req.field_as("max_rooms", "Room limit")?,
-        max_message_chars: req.field_as("max_message_chars", "Message length")?,
-    };
+    let site = load(admin, auth, id).await?;
+    let change = SettingsChange::try_from(req.form::<SettingsForm>()?)?;
     let (id, actor) = (site.id, auth.actor());
     let changed = admin
         .chat
@@ -127,10 +174,10 @@ pub async fn update(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> 
 }
 
 /// POST /admin/sites/{id}/origins
-pub async fn add_origin(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
+pub async fn add_origin(admin: &Admin, req: &Request, auth: &Auth, id: SiteId) -> Result<Reply> {
     auth.require_admin()?;
-    let site = load(admin, auth, req.id(1)?).await?;
-    let origin = manage::origin(req.text("origin").unwrap_or_default())?;
+    let site = load(admin, auth, id).await?;
+    let origin = manage::origin(&req.form::<OriginForm>()?.origin)?;
     let (id, actor, shown) = (site.id, auth.actor(), origin.to_string());
     let added = admin
         .chat
@@ -146,10 +193,10 @@ pub async fn add_origin(admin: &Admin, req: &Request, auth: &Auth) -> Result<Rep
 }
 
 /// POST /admin/sites/{id}/origins/remove
-pub async fn remove_origin(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
+pub async fn remove_origin(admin: &Admin, req: &Request, auth: &Auth, id: SiteId) -> Result<Reply> {
     auth.require_admin()?;
-    let site = load(admin, auth, req.id(1)?).await?;
-    let origin = manage::origin(req.text("origin").unwrap_or_default())?;
+    let site = load(admin, auth, id).await?;
+    let origin = manage::origin(&req.form::<OriginForm>()?.origin)?;
     let (id, actor, shown) = (site.id, auth.actor(), origin.to_string());
     let removed = admin
         .chat
@@ -167,9 +214,14 @@ pub async fn remove_origin(admin: &Admin, req: &Request, auth: &Auth) -> Result<
 }
 
 /// GET /admin/sites/{id}/rotate — the confirmation page.
-pub async fn rotate_confirm(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
+pub async fn rotate_confirm(
+    admin: &Admin,
+    req: &Request,
+    auth: &Auth,
+    id: SiteId,
+) -> Result<Reply> {
     auth.require_admin()?;
-    let site = load(admin, auth, req.id(1)?).await?;
+    let site = load(admin, auth, id).await?;
     admin.page(
         req,
         auth,
@@ -179,10 +231,10 @@ pub async fn rotate_confirm(admin: &Admin, req: &Request, auth: &Auth) -> Result
 }
 
 /// POST /admin/sites/{id}/rotate — shows the new secret once.
-pub async fn rotate(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
+pub async fn rotate(admin: &Admin, req: &Request, auth: &Auth, id: SiteId) -> Result<Reply> {
     auth.require_admin()?;
-    let site = load(admin, auth, req.id(1)?).await?;
-    if req.text("confirm") != Some(site.name.as_str()) {
+    let site = load(admin, auth, id).await?;
+    if req.form::<RotateForm>()?.confirm.trim() != site.name {
         return Err(AdminError::BadRequest(
             "Type the site name exactly to confirm.".into(),
         ));
@@ -202,10 +254,10 @@ pub async fn rotate(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> 
 }
 
 /// POST /admin/sites/{id}/enabled — enable or disable (closes live connections within seconds).
-pub async fn set_enabled(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
+pub async fn set_enabled(admin: &Admin, req: &Request, auth: &Auth, id: SiteId) -> Result<Reply> {
     auth.require_admin()?;
-    let site = load(admin, auth, req.id(1)?).await?;
-    let enabled = req.text("enabled") == Some("true");
+    let site = load(admin, auth, id).await?;
+    let enabled = req.form::<EnabledForm>()?.enabled == "true";
     manage::set_enabled(&admin.chat, auth.actor(), site.id, enabled).await?;
     let text = if enabled {
         "Site enabled."

@@ -188,3 +188,53 @@ async fn an_unknown_stored_room_policy_is_an_error_not_open() {
         "{err}"
     );
 }
+
+/// Each form is read into its own struct: input of the wrong shape goes back
+/// with a line that says what is wrong, a path id that is not a number is a
+/// 404, and nothing is changed.
+#[tokio::test]
+async fn malformed_site_and_account_forms_get_clear_answers() {
+    let app = spawn_app().await;
+    let site = app.site(&[ORIGIN]).await;
+    account(&app, "owner@example.com", Role::Owner, &[]).await;
+    let mut panel = Panel::login(&app, "owner@example.com").await;
+    panel.get("/admin/sites").await;
+    let settings = format!("/admin/sites/{}/settings", site.id);
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (
+            &[("name", "Blog"), ("max_rooms", "lots")],
+            "Room limit: &quot;lots&quot; is not valid.",
+        ),
+        (
+            &[("name", "Blog"), ("max_rooms", "0")],
+            "The room limit is 1 to 1000000.",
+        ),
+        (
+            &[("name", "Blog"), ("room_policy", "closed")],
+            "Choose a room policy.",
+        ),
+        (
+            &[("name", "Blog"), ("name", "Shop")],
+            "This form could not be read",
+        ),
+    ];
+    for (fields, says) in cases {
+        let page = panel.post_and_follow(&settings, fields).await;
+        assert!(page.body.contains(says), "{fields:?}: {}", page.body);
+    }
+    let unchanged = app.db.run(move |c| Site::find(c, site.id)).await.unwrap();
+    assert_eq!(unchanged.name, site.name);
+    assert_eq!(unchanged.max_rooms, site.max_rooms);
+
+    for path in ["/admin/sites/x/settings", "/admin/accounts/1e3/disable"] {
+        let page = panel.post(path, &[("name", "Blog")]).await;
+        assert_eq!(page.status, StatusCode::NOT_FOUND, "{path}");
+    }
+    let page = panel
+        .post_and_follow(
+            "/admin/accounts",
+            &[("email", "a@example.com"), ("name", "A"), ("role", "root")],
+        )
+        .await;
+    assert!(page.body.contains("Choose a role."), "{}", page.body);
+}
