@@ -50,6 +50,15 @@ impl Lang {
             Lang::Ar => "ar",
         }
     }
+
+    /// The writing direction, for `dir` on pages and mails (`rtl` for
+    /// Arabic, `ltr` otherwise).
+    pub fn dir(self) -> &'static str {
+        match self {
+            Lang::Ar => "rtl",
+            _ => "ltr",
+        }
+    }
 }
 
 #[cfg(test)]

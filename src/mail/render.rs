@@ -97,7 +97,7 @@ impl Templates {
         link: &str,
     ) -> Result<(String, String, String), MailError> {
         let t = Self::strings(lang, kind, vars);
-        let data = json!({ "t": t, "link": link, "lang": lang.code() });
+        let data = json!({ "t": t, "link": link, "lang": lang.code(), "dir": lang.dir() });
         let failed = |e: handlebars::RenderError| MailError::Render(kind, e.to_string());
         let subject = t
             .get("subject")
@@ -128,7 +128,7 @@ impl Templates {
         extra: Value,
     ) -> Result<String, MailError> {
         let t = Self::strings(lang, "pages", vars);
-        let mut data = json!({ "t": t, "lang": lang.code() });
+        let mut data = json!({ "t": t, "lang": lang.code(), "dir": lang.dir() });
         if let (Value::Object(data), Value::Object(extra)) = (&mut data, extra) {
             data.extend(extra);
         }
@@ -157,6 +157,27 @@ mod tests {
             "{html}"
         );
         assert!(html.contains("spam &amp; abuse"));
+    }
+
+    #[test]
+    fn mails_and_pages_take_the_direction_of_their_language() {
+        let templates = Templates::new();
+        for (lang, dir) in [(Lang::Ar, "rtl"), (Lang::En, "ltr"), (Lang::Ru, "ltr")] {
+            let (_, _, html) = templates
+                .mail(
+                    "reset",
+                    lang,
+                    &[("name", "A"), ("site", "B")],
+                    "https://x/y",
+                )
+                .unwrap();
+            let expected = format!("<html lang=\"{}\" dir=\"{dir}\">", lang.code());
+            assert!(html.contains(&expected), "{lang:?} mail: {html}");
+            let page = templates
+                .page("verified", lang, &[("site", "B")], json!({}))
+                .unwrap();
+            assert!(page.contains(&expected), "{lang:?} page: {page}");
+        }
     }
 
     #[test]
