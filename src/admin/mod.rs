@@ -238,15 +238,23 @@ async fn dispatch(admin: &Admin, req: &Request) -> Result<Reply> {
             sites::set_enabled(admin, req, a, request::id(id)?).await
         }
 
-        (true, ["sites", _, "rooms"]) => rooms::list(admin, req, a).await,
-        (false, ["sites", _, "rooms"]) => rooms::create(admin, req, a).await,
-        (false, ["sites", _, "rooms", "prune"]) => rooms::prune(admin, req, a).await,
-        (false, ["rooms", _]) => rooms::update(admin, req, a).await,
-        (false, ["rooms", _, "delete"]) => rooms::delete(admin, req, a).await,
+        (true, ["sites", id, "rooms"]) => rooms::list(admin, req, a, request::id(id)?).await,
+        (false, ["sites", id, "rooms"]) => rooms::create(admin, req, a, request::id(id)?).await,
+        (false, ["sites", id, "rooms", "prune"]) => {
+            rooms::prune(admin, req, a, request::id(id)?).await
+        }
+        (false, ["rooms", id]) => rooms::update(admin, req, a, request::id(id)?).await,
+        (false, ["rooms", id, "delete"]) => rooms::delete(admin, a, request::id(id)?).await,
 
-        (true, ["sites", _, "filters"]) => word_filters::list(admin, req, a).await,
-        (false, ["sites", _, "filters"]) => word_filters::add(admin, req, a).await,
-        (false, ["filters", _, "delete"]) => word_filters::remove(admin, req, a).await,
+        (true, ["sites", id, "filters"]) => {
+            word_filters::list(admin, req, a, request::id(id)?).await
+        }
+        (false, ["sites", id, "filters"]) => {
+            word_filters::add(admin, req, a, request::id(id)?).await
+        }
+        (false, ["filters", id, "delete"]) => {
+            word_filters::remove(admin, a, request::id(id)?).await
+        }
 
         (true, ["messages"]) => messages::log(admin, req, a).await,
         (true, ["messages", "export.csv"]) => {

@@ -1,5 +1,6 @@
 //! A site's word filter: exact words and patterns, each blocking or masking.
 
+use serde::Deserialize;
 use serde_json::json;
 
 use super::auth::Auth;
@@ -7,12 +8,24 @@ use super::error::Result;
 use super::reply::{Flash, Reply};
 use super::request::Request;
 use super::{sites, Admin};
-use crate::db::models::{WordFilter, WordFilterId};
+use crate::db::models::{SiteId, WordFilter, WordFilterId};
 use crate::moderation;
 
+/// A new word filter entry, as typed (the moderation layer checks it).
+#[derive(Deserialize)]
+struct EntryForm {
+    #[serde(default)]
+    kind: String,
+    /// As typed: a pattern may mean its spaces.
+    #[serde(default)]
+    pattern: String,
+    #[serde(default)]
+    action: String,
+}
+
 /// GET /admin/sites/{id}/filters
-pub async fn list(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
-    let site = sites::load(admin, auth, req.id(1)?).await?;
+pub async fn list(admin: &Admin, req: &Request, auth: &Auth, site: SiteId) -> Result<Reply> {
+    let site = sites::load(admin, auth, site).await?;
     let id = site.id;
     let entries = admin
         .chat
@@ -28,15 +41,16 @@ pub async fn list(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
 }
 
 /// POST /admin/sites/{id}/filters
-pub async fn add(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
-    let site = sites::load(admin, auth, req.id(1)?).await?;
+pub async fn add(admin: &Admin, req: &Request, auth: &Auth, site: SiteId) -> Result<Reply> {
+    let site = sites::load(admin, auth, site).await?;
+    let form: EntryForm = req.form()?;
     let entry = moderation::word_filters::add(
         &admin.chat,
         auth.actor(),
         site.id,
-        req.text("kind").unwrap_or_default(),
-        req.field("pattern").unwrap_or_default(),
-        req.text("action").unwrap_or_default(),
+        form.kind.trim(),
+        &form.pattern,
+        form.action.trim(),
     )
     .await?;
     Ok(
@@ -48,8 +62,7 @@ pub async fn add(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
 }
 
 /// POST /admin/filters/{id}/delete
-pub async fn remove(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
-    let id: WordFilterId = req.id(1)?;
+pub async fn remove(admin: &Admin, auth: &Auth, id: WordFilterId) -> Result<Reply> {
     let entry = admin
         .chat
         .db

@@ -226,7 +226,41 @@ async fn malformed_site_and_account_forms_get_clear_answers() {
     assert_eq!(unchanged.name, site.name);
     assert_eq!(unchanged.max_rooms, site.max_rooms);
 
-    for path in ["/admin/sites/x/settings", "/admin/accounts/1e3/disable"] {
+    let room = app
+        .db
+        .run(move |c| chatctl::db::models::Room::create(c, site.id, "help"))
+        .await
+        .unwrap();
+    let page = panel
+        .post_and_follow(
+            &format!("/admin/rooms/{}", room.id),
+            &[("slow_mode_secs", "fast")],
+        )
+        .await;
+    assert!(
+        page.body
+            .contains("Slow mode: &quot;fast&quot; is not valid."),
+        "{}",
+        page.body
+    );
+    let page = panel
+        .post_and_follow(
+            &format!("/admin/sites/{}/filters", site.id),
+            &[("pattern", "darn"), ("action", "mask")],
+        )
+        .await;
+    assert!(
+        page.body.contains("Choose a word or a pattern."),
+        "{}",
+        page.body
+    );
+
+    for path in [
+        "/admin/sites/x/settings",
+        "/admin/accounts/1e3/disable",
+        "/admin/rooms/-/delete",
+        "/admin/filters/one/delete",
+    ] {
         let page = panel.post(path, &[("name", "Blog")]).await;
         assert_eq!(page.status, StatusCode::NOT_FOUND, "{path}");
     }
