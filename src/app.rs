@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::chat::cluster::{Cluster, ClusterConfig};
+use crate::chat::cluster::{Cluster, ClusterConfig, Outbox};
 use crate::chat::hub::Hub;
 use crate::chat::limits::{ip_limiter, ip_per_minute_limiter, Quotas};
 use crate::chat::protocol::CloseReason;
@@ -71,15 +71,9 @@ impl Application {
         let public_origin =
             Origin::parse(&public_url).map_err(|_| StartError::PublicUrl(public_url.clone()))?;
 
-        let several = matches!(
-            crate::db::DbUrl::parse(database_url)?,
-            crate::db::DbUrl::Postgres(_)
-        );
-        if config.cluster.broker_url.is_some() && !several {
-            return Err(StartError::BrokerWithSqlite);
-        }
-        let db = Db::connect(database_url, config.limits.db_pool_size.max(2))?;
-        tracing::info!(database = %db.url().redacted(), "database connected");
+        let db = connect(config, database_url)?;
+        // On PostgreSQL other instances may share the database.
+        let several = matches!(db.url(), crate::db::DbUrl::Postgres(_));
         let demo = (!config.no_demo).then_some((public_origin, addr.port()));
         let (secret, demo_site_key) = prepare_database(&db, demo).await?;
 
@@ -88,29 +82,18 @@ impl Application {
         let hub = Hub::new();
         let limits = config.limits.clone();
         let (shutdown_tx, shutdown) = watch::channel(false);
-        // On PostgreSQL other instances may share the database: their
-        // messages reach this one through the broker, or the database.
+        // Other instances' messages reach this one through the broker, or the database.
         let events = Arc::new(tokio::sync::Notify::new());
         let instance: u64 = rand::random();
         let (outbox, cluster) = if several {
-            let (outbox, outgoing) = Cluster::outbox();
-            let cluster = Cluster::start(
-                ClusterConfig {
-                    broker_url: config.cluster.broker_url.clone(),
-                    instance_name: config
-                        .cluster
-                        .instance_name
-                        .clone()
-                        .unwrap_or_else(default_instance_name),
-                    origin: instance,
-                },
-                db.clone(),
-                hub.clone(),
-                metrics.clone(),
-                (outbox.clone(), outgoing),
-                events.clone(),
-                shutdown.clone(),
-            )?;
+            let link = ClusterLink {
+                db: &db,
+                hub: &hub,
+                metrics: &metrics,
+                events: &events,
+                shutdown: &shutdown,
+            };
+            let (outbox, cluster) = start_cluster(config, instance, link)?;
             (Some(outbox), Some(cluster))
         } else {
             (None, None)
@@ -246,6 +229,43 @@ impl Application {
 }
 
 /// HOSTNAME:PID, which tells instances apart in logs.
+/// What the cluster shares with the rest of the server.
+struct ClusterLink<'a> {
+    db: &'a Db,
+    hub: &'a Arc<Hub>,
+    metrics: &'a Arc<Metrics>,
+    events: &'a Arc<tokio::sync::Notify>,
+    shutdown: &'a watch::Receiver<bool>,
+}
+
+/// Joins the other instances on this PostgreSQL database (through the broker
+/// when there is one); returns where the writer hands its commits, and the cluster.
+fn start_cluster(
+    config: &ServeConfig,
+    instance: u64,
+    link: ClusterLink<'_>,
+) -> Result<(Outbox, Arc<Cluster>), StartError> {
+    let (outbox, outgoing) = Cluster::outbox();
+    let cluster = Cluster::start(
+        ClusterConfig {
+            broker_url: config.cluster.broker_url.clone(),
+            instance_name: config
+                .cluster
+                .instance_name
+                .clone()
+                .unwrap_or_else(default_instance_name),
+            origin: instance,
+        },
+        link.db.clone(),
+        link.hub.clone(),
+        link.metrics.clone(),
+        (outbox.clone(), outgoing),
+        link.events.clone(),
+        link.shutdown.clone(),
+    )?;
+    Ok((outbox, cluster))
+}
+
 /// The command that makes the first admin account, as the operator can type
 /// it: the program as it was started (`cargo run` puts no `chatctl` on the
 /// PATH) and the database when it is not the default. A PostgreSQL URL holds
@@ -291,6 +311,21 @@ async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError>
     let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
     let local = listener.local_addr().map_err(bind_error)?;
     Ok((listener, local))
+}
+
+/// Connects to the database; a broker needs PostgreSQL (SQLite is one
+/// instance's alone).
+fn connect(config: &ServeConfig, database_url: &str) -> Result<Db, StartError> {
+    let postgres = matches!(
+        crate::db::DbUrl::parse(database_url)?,
+        crate::db::DbUrl::Postgres(_)
+    );
+    if config.cluster.broker_url.is_some() && !postgres {
+        return Err(StartError::BrokerWithSqlite);
+    }
+    let db = Db::connect(database_url, config.limits.db_pool_size.max(2))?;
+    tracing::info!(database = %db.url().redacted(), "database connected");
+    Ok(db)
 }
 
 /// Applies pending migrations and reads (or makes) the guest-token secret;
