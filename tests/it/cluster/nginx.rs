@@ -47,7 +47,9 @@ impl Nginx {
         std::fs::write(dir.path().join("chatctl.conf"), site).unwrap();
         let d = dir.path().display();
         let main = format!(
-            "daemon off; pid {d}/nginx.pid; error_log {d}/error.log warn;\n\
+            // One process: a SIGKILL on drop then leaves no worker behind
+            // (orphaned workers kept listening after every run).
+            "daemon off; master_process off; pid {d}/nginx.pid; error_log {d}/error.log warn;\n\
              events {{ worker_connections 256; }}\n\
              http {{ access_log off; client_body_temp_path {d}/body; proxy_temp_path {d}/proxy;\n\
              include {d}/chatctl.conf; }}\n"
