@@ -223,7 +223,12 @@ impl Application {
             }
         }
         let _ = shutdown_tx.send(true);
+        let cluster = chat.cluster.clone();
         let _ = tokio::task::spawn_blocking(move || chat.writer.stop()).await;
+        // What the writer committed while draining goes to the other instances too.
+        if let Some(cluster) = cluster {
+            cluster.finish().await;
+        }
         tracing::info!("stopped");
     }
 }

@@ -113,6 +113,10 @@ pub struct Cluster {
     announcer: Option<Arc<Announcer>>,
     /// Open connections per site on each other instance (their heartbeats).
     remote_sites: Mutex<HashMap<u64, Vec<(SiteId, usize)>>>,
+    /// The writer has stopped: publish what is queued, then end.
+    finished: Notify,
+    /// The publish task has ended.
+    done: Notify,
 }
 
 pub struct ClusterConfig {
@@ -165,6 +169,8 @@ impl Cluster {
             events,
             announcer,
             remote_sites: Mutex::default(),
+            finished: Notify::new(),
+            done: Notify::new(),
         });
         tokio::spawn(repair.run(shutdown.clone()));
         tokio::spawn(cluster.clone().publish(outgoing, shutdown.clone()));
@@ -192,29 +198,40 @@ impl Cluster {
     }
 
     /// Publishes what the writer and the heartbeat queue, in order, stamping
-    /// each payload with the next counter value. When the instance stops,
-    /// says so: the others drop its people at once.
+    /// each payload with the next counter value. When the instance starts
+    /// stopping, says so at once (the others drop its people), and goes on
+    /// publishing what the writer commits while it drains, until
+    /// [`Cluster::finish`].
     async fn publish(
         self: Arc<Self>,
         mut outgoing: mpsc::Receiver<Outgoing>,
         mut shutdown: watch::Receiver<bool>,
     ) {
         let mut counter: u64 = 0;
+        let mut leaving = false;
         loop {
             let body = tokio::select! {
                 body = outgoing.recv() => body,
-                _ = shutdown.wait_for(|s| *s) => None,
+                _ = shutdown.wait_for(|s| *s), if !leaving => Some(Body::Leaving),
+                _ = self.finished.notified() => None,
             };
             let Some(body) = body else { break };
+            leaving |= matches!(body, Body::Leaving);
             self.publish_one(&mut counter, body).await;
         }
         let last = async {
             while let Ok(body) = outgoing.try_recv() {
                 self.publish_one(&mut counter, body).await;
             }
-            self.publish_one(&mut counter, Body::Leaving).await;
         };
         let _ = tokio::time::timeout(LEAVING_TIMEOUT, last).await;
+        self.done.notify_one();
+    }
+
+    /// Call once the writer has stopped: publishes what it queued last.
+    pub async fn finish(&self) {
+        self.finished.notify_one();
+        let _ = tokio::time::timeout(LEAVING_TIMEOUT * 2, self.done.notified()).await;
     }
 
     async fn publish_one(&self, counter: &mut u64, body: Outgoing) {

@@ -173,3 +173,65 @@ async fn a_stopping_instance_people_leave_the_others_at_once() {
     eprintln!("leave seen {took:?} after SIGTERM");
     assert!(stopping.await.unwrap().is_some(), "B exits");
 }
+
+/// A stops (SIGTERM) while its sender's messages are in flight: what A
+/// commits while draining reaches the receiver on B right away, not only
+/// when B takes A's silence for death (3 s) and reads the database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_stopping_instance_commits_while_draining_reaches_the_others_at_once() {
+    use futures_util::{SinkExt, StreamExt};
+    let Some((_database, _redis, key, mut a, b)) =
+        pair("what_a_stopping_instance_commits_while_draining_reaches_the_others_at_once").await
+    else {
+        return;
+    };
+    let (mut on_b, _, _) = b.joined(&key, json!({"nick": "rb"}), "lobby", None).await;
+    let (sender, _, _) = a.joined(&key, json!({"nick": "s"}), "lobby", None).await;
+    let (mut sink, mut stream) = sender.ws.split();
+    let (first_acks, mut acks_seen) = tokio::sync::watch::channel(0usize);
+    let acking = tokio::spawn(async move {
+        let mut acked = Vec::new();
+        while let Some(Ok(message)) = stream.next().await {
+            let tokio_tungstenite::tungstenite::Message::Text(text) = message else {
+                continue;
+            };
+            let frame: Value = serde_json::from_str(&text).unwrap_or_default();
+            if frame["type"] == "ack" {
+                acked.push(frame["seq"].as_i64().unwrap());
+                let _ = first_acks.send(acked.len());
+            }
+        }
+        acked
+    });
+    // Sends keep coming until A closes the connection.
+    let sending = tokio::spawn(async move {
+        for i in 0..100_000 {
+            let frame = json!({"type": "send", "room": "lobby", "cid": format!("c{i}"), "text": format!("m{i}")});
+            let message = tokio_tungstenite::tungstenite::Message::text(frame.to_string());
+            if sink.send(message).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    });
+    acks_seen.wait_for(|n| *n >= 50).await.unwrap();
+    assert!(
+        a.terminate(Duration::from_secs(15)).await.is_some(),
+        "A exits"
+    );
+    let _ = sending.await;
+    let exited = Instant::now();
+    let acked = acking.await.unwrap();
+    assert!(!acked.is_empty());
+    let got: Vec<i64> = receive(&mut on_b, acked.len(), Duration::from_millis(1500))
+        .await
+        .into_iter()
+        .map(|(seq, _)| seq)
+        .collect();
+    assert_eq!(got, acked, "every acknowledged message, in order");
+    eprintln!(
+        "all {} on B {:?} after A exited",
+        acked.len(),
+        exited.elapsed()
+    );
+}
