@@ -91,4 +91,27 @@ mod tests {
     fn cli_definition_is_consistent() {
         super::Cli::command().debug_assert();
     }
+
+    /// Every option and argument of every subcommand says what it is for in
+    /// `--help` (an option with an empty line there is a question for the operator).
+    #[test]
+    fn every_option_has_help() {
+        fn missing(command: &clap::Command, path: &str, found: &mut Vec<String>) {
+            for arg in command.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    found.push(format!("{path} --{id}"));
+                }
+            }
+            for sub in command.get_subcommands() {
+                missing(sub, &format!("{path} {}", sub.get_name()), found);
+            }
+        }
+        let mut found = Vec::new();
+        missing(&super::Cli::command(), "chatctl", &mut found);
+        assert!(found.is_empty(), "options without help: {found:#?}");
+    }
 }

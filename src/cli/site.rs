@@ -58,6 +58,7 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct CreateOpts {
+    /// The site's name, as the panel and the audit log show it.
     #[arg(long)]
     pub name: String,
     /// Origin allowed to embed the chat (scheme://host[:port]); repeat for several.
@@ -77,12 +78,14 @@ pub struct Output {
         default_value = "http://localhost:8080"
     )]
     pub public_url: String,
+    /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct JsonOpts {
+    /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
 }
@@ -138,6 +141,7 @@ impl From<PolicyArg> for RoomPolicy {
 pub struct SetOpts {
     /// The site's public key.
     pub key: String,
+    /// A new name for the site.
     #[arg(long)]
     pub name: Option<String>,
     /// Allow guests (nickname only).
@@ -149,6 +153,7 @@ pub struct SetOpts {
     /// Require identity verified by the host site (signed token).
     #[arg(long, value_name = "BOOL")]
     pub verified_required: Option<bool>,
+    /// Which rooms exist.
     #[arg(long, value_enum)]
     pub room_policy: Option<PolicyArg>,
     /// Most rooms the site may have (1 to 1000000).

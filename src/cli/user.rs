@@ -56,11 +56,13 @@ impl From<RoleArg> for Role {
 
 #[derive(Debug, Args)]
 pub struct CreateOpts {
+    /// Email address: the login, and where password reset links go.
     #[arg(long)]
     pub email: String,
     /// Display name.
     #[arg(long)]
     pub name: String,
+    /// What the account may do.
     #[arg(long, value_enum)]
     pub role: RoleArg,
     /// Site a moderator may moderate (public key); repeat for several. Required for moderators.
@@ -73,12 +75,14 @@ pub struct CreateOpts {
 
 #[derive(Debug, Args)]
 pub struct ListOpts {
+    /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct PasswordOpts {
+    /// The account's email address.
     #[arg(long)]
     pub email: String,
     /// Read the password from the first line of standard input instead of prompting.
@@ -88,6 +92,7 @@ pub struct PasswordOpts {
 
 #[derive(Debug, Args)]
 pub struct EmailOpts {
+    /// The account's email address.
     #[arg(long)]
     pub email: String,
 }
