@@ -31,7 +31,7 @@ pub struct Opts {
 pub fn run(db: &Db, opts: &Opts) -> anyhow::Result<()> {
     let mut conn = db.get()?;
     let site = match &opts.site {
-        Some(key) => Some(super::site::find(&mut conn, key)?.id),
+        Some(key) => Some(super::find_site(&mut conn, key)?.id),
         None => None,
     };
     let request = BanRequest {

@@ -77,6 +77,16 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// The site with public key `key`, or an error that says how to find keys.
+/// (Every subcommand that names a site uses it.)
+fn find_site(conn: &mut crate::db::DbConn, key: &str) -> anyhow::Result<crate::db::models::Site> {
+    crate::db::models::Site::find_by_key(conn, key.trim())?.ok_or_else(|| {
+        anyhow::anyhow!(
+            "unknown site {key:?} (list them with: chatctl site list; keys look like pk_XXXXXXXXXXXXXXXXXXXXXXXX)"
+        )
+    })
+}
+
 /// Prints a value as pretty JSON on stdout.
 fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);

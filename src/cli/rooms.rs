@@ -6,7 +6,7 @@ use anyhow::bail;
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
-use super::site::find;
+use super::find_site as find;
 use crate::db::models::Room;
 use crate::db::DbConn;
 use crate::input::RoomName;

@@ -1,4 +1,8 @@
-use anyhow::{anyhow, bail};
+//! `chatctl site ...`: sites (create, list, show, settings, origins, keys,
+//! disable, enable) through the same service as the panel (`manage`); rooms
+//! in `rooms.rs`.
+
+use anyhow::bail;
 use clap::{Args, Subcommand, ValueEnum};
 use serde::Serialize;
 
@@ -6,7 +10,7 @@ use crate::db::models::{Room, RoomPolicy, Site};
 use crate::db::{Db, DbConn};
 use crate::manage::sites::{self as manage, SettingsChange};
 
-const EXAMPLE_KEY: &str = "pk_XXXXXXXXXXXXXXXXXXXXXXXX";
+use super::find_site as find;
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -211,11 +215,6 @@ pub fn run(db: &Db, command: &Command) -> anyhow::Result<()> {
             Ok(())
         }
     }
-}
-
-pub(super) fn find(conn: &mut DbConn, key: &str) -> anyhow::Result<Site> {
-    Site::find_by_key(conn, key.trim())?
-        .ok_or_else(|| anyhow!("unknown site {key:?} (list them with: chatctl site list; keys look like {EXAMPLE_KEY})"))
 }
 
 fn create(conn: &mut DbConn, opts: &CreateOpts) -> anyhow::Result<()> {

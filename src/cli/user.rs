@@ -1,3 +1,6 @@
+//! `chatctl user ...`: admin-panel accounts (create, list, set a password,
+//! disable, enable), through the same service as the panel (`manage`).
+
 use std::io::{BufRead, IsTerminal};
 
 use anyhow::{anyhow, bail, Context};
@@ -142,7 +145,7 @@ fn create(conn: &mut DbConn, opts: &CreateOpts) -> anyhow::Result<()> {
     let sites = opts
         .sites
         .iter()
-        .map(|key| Ok(super::site::find(conn, key)?.id))
+        .map(|key| Ok(super::find_site(conn, key)?.id))
         .collect::<anyhow::Result<Vec<SiteId>>>()?;
     let new = NewAdmin::parse(&opts.email, &opts.name, opts.role.into(), sites)?;
     // Checked before asking for the password, and again when creating.
