@@ -155,33 +155,26 @@ impl Session {
     }
 
     pub async fn on_text(&mut self, text: &str) -> Flow {
-        let frame = match serde_json::from_str::<ClientFrame>(text) {
+        let frame = match parse(text) {
             Ok(frame) => frame,
-            Err(err) => {
-                let refusal = match err.classify() {
-                    serde_json::error::Category::Data => {
-                        Refusal::new(ErrorCode::BadFrame, format!("Invalid frame: {err}"))
-                    }
-                    _ => Refusal::new(
-                        ErrorCode::BadJson,
-                        format!("Frames must be JSON objects: {err}"),
-                    ),
-                };
-                return self.invalid(refusal, None);
+            Err(refusal) => return self.invalid(refusal, None),
+        };
+        let (reference, room) = echo_of(&frame);
+        match self.dispatch(frame).await {
+            Ok(flow) => {
+                self.invalid_streak = 0;
+                flow
             }
-        };
-        let kind = frame.kind();
-        let (reference, room) = match &frame {
-            ClientFrame::Send { cid, room, .. } => (cid.clone(), Some(room.clone())),
-            ClientFrame::Join { room, .. }
-            | ClientFrame::Report { room, .. }
-            | ClientFrame::Leave { room }
-            | ClientFrame::Typing { room, .. }
-            | ClientFrame::Seen { room, .. }
-            | ClientFrame::History { room, .. } => (kind.to_owned(), Some(room.clone())),
-            _ => (kind.to_owned(), None),
-        };
-        let result = match frame {
+            Err(refusal) => {
+                self.error_frame(refusal, Some(reference), room);
+                Flow::Continue
+            }
+        }
+    }
+
+    /// Runs one well-formed frame; a refusal becomes the `error` frame.
+    async fn dispatch(&mut self, frame: ClientFrame) -> Result<Flow, Refusal> {
+        match frame {
             ClientFrame::Ping { t } => {
                 self.reply(ServerFrame::Pong { t });
                 Ok(Flow::Continue)
@@ -238,16 +231,6 @@ impl Session {
                 .history(&room, before, limit)
                 .await
                 .map(|_| Flow::Continue),
-        };
-        match result {
-            Ok(flow) => {
-                self.invalid_streak = 0;
-                flow
-            }
-            Err(refusal) => {
-                self.error_frame(refusal, Some(reference), room);
-                Flow::Continue
-            }
         }
     }
 
@@ -456,5 +439,35 @@ impl Session {
             more,
         });
         Ok(())
+    }
+}
+
+/// A client frame from its text: `bad_json` when it is not a JSON object,
+/// `bad_frame` when it is not a frame the protocol knows.
+fn parse(text: &str) -> Result<ClientFrame, Refusal> {
+    serde_json::from_str::<ClientFrame>(text).map_err(|err| match err.classify() {
+        serde_json::error::Category::Data => {
+            Refusal::new(ErrorCode::BadFrame, format!("Invalid frame: {err}"))
+        }
+        _ => Refusal::new(
+            ErrorCode::BadJson,
+            format!("Frames must be JSON objects: {err}"),
+        ),
+    })
+}
+
+/// What an `error` frame about `frame` names: its `ref` (the cid of a send,
+/// else the frame's type) and its room.
+fn echo_of(frame: &ClientFrame) -> (String, Option<String>) {
+    let kind = frame.kind();
+    match frame {
+        ClientFrame::Send { cid, room, .. } => (cid.clone(), Some(room.clone())),
+        ClientFrame::Join { room, .. }
+        | ClientFrame::Report { room, .. }
+        | ClientFrame::Leave { room }
+        | ClientFrame::Typing { room, .. }
+        | ClientFrame::Seen { room, .. }
+        | ClientFrame::History { room, .. } => (kind.to_owned(), Some(room.clone())),
+        _ => (kind.to_owned(), None),
     }
 }
