@@ -7,7 +7,7 @@ use crate::chat::protocol::CloseReason;
 use crate::chat::Chat;
 use crate::db::models::audit::AuditAction;
 use crate::db::models::site::SiteSettings;
-use crate::db::models::{RoomPolicy, Site, SiteId};
+use crate::db::models::{Site, SiteId};
 use crate::db::DbConn;
 use crate::input::{DisplayName, Origin};
 
@@ -93,51 +93,30 @@ pub fn remove_origin(
     })
 }
 
-/// A settings change as typed; `None` leaves a setting as it is.
-#[derive(Debug, Default)]
-pub struct SettingsChange {
-    pub name: Option<String>,
-    pub guests_allowed: Option<bool>,
-    pub registration_allowed: Option<bool>,
-    pub verified_required: Option<bool>,
-    pub room_policy: Option<RoomPolicy>,
-    pub max_rooms: Option<i32>,
-    pub max_message_chars: Option<i32>,
-}
+/// A settings change as typed, before [`update`] checks it; `None` leaves a
+/// setting as it is.
+pub type SettingsChange = SiteSettings;
 
-impl SettingsChange {
-    pub fn is_empty(&self) -> bool {
-        self.name.is_none()
-            && self.guests_allowed.is_none()
-            && self.registration_allowed.is_none()
-            && self.verified_required.is_none()
-            && self.room_policy.is_none()
-            && self.max_rooms.is_none()
-            && self.max_message_chars.is_none()
+/// The change with its limits checked and its name normalized.
+fn checked(change: SettingsChange) -> Result<SiteSettings> {
+    if change
+        .max_rooms
+        .is_some_and(|n| !(1..=MAX_ROOMS).contains(&n))
+    {
+        return Err(invalid(format!("The room limit is 1 to {MAX_ROOMS}.")));
     }
-
-    fn check(self) -> Result<SiteSettings> {
-        if self
-            .max_rooms
-            .is_some_and(|n| !(1..=MAX_ROOMS).contains(&n))
-        {
-            return Err(invalid(format!("The room limit is 1 to {MAX_ROOMS}.")));
-        }
-        if (self.max_message_chars).is_some_and(|n| !(1..=MAX_MESSAGE_CHARS).contains(&n)) {
-            return Err(invalid(format!(
-                "The message length limit is 1 to {MAX_MESSAGE_CHARS} characters."
-            )));
-        }
-        Ok(SiteSettings {
-            name: self.name.as_deref().map(site_name).transpose()?,
-            guests_allowed: self.guests_allowed,
-            registration_allowed: self.registration_allowed,
-            verified_required: self.verified_required,
-            room_policy: self.room_policy,
-            max_rooms: self.max_rooms,
-            max_message_chars: self.max_message_chars,
-        })
+    if change
+        .max_message_chars
+        .is_some_and(|n| !(1..=MAX_MESSAGE_CHARS).contains(&n))
+    {
+        return Err(invalid(format!(
+            "The message length limit is 1 to {MAX_MESSAGE_CHARS} characters."
+        )));
     }
+    Ok(SiteSettings {
+        name: change.name.as_deref().map(site_name).transpose()?,
+        ..change
+    })
 }
 
 /// What `new` changes on `site`, one `setting: old → new` per changed setting.
@@ -188,7 +167,7 @@ pub fn update(
     site: &Site,
     change: SettingsChange,
 ) -> Result<Vec<String>> {
-    let settings = change.check()?;
+    let settings = checked(change)?;
     conn.write_transaction(|conn| {
         // Read again inside the transaction: the audit line says what really changed.
         let current = Site::find(conn, site.id)?;
