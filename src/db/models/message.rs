@@ -63,15 +63,7 @@ impl Message {
         after: i64,
         limit: i64,
     ) -> Result<Vec<WithAuthor>, DbError> {
-        with_backend!(conn, c => messages::table
-            .inner_join(participants::table)
-            .filter(messages::room_id.eq(room))
-            .filter(messages::seq.gt(after))
-            .filter(messages::deleted_at.is_null())
-            .order(messages::seq.asc())
-            .limit(limit)
-            .select((Message::as_select(), Participant::as_select()))
-            .load(c))
+        Self::between(conn, room, after, i64::MAX, limit)
     }
 
     /// The seqs at or below `upto` of messages deleted after `since` (Unix
