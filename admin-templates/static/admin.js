@@ -1,11 +1,20 @@
 // chatctl admin: small progressive enhancements. Every page works without it.
 "use strict";
 
+// How long the form's ban lasts (`_duration.hbs`), for "{duration}" in a confirmation.
+function banLength(form) {
+  const unit = form.elements.unit ? form.elements.unit.value : "permanent";
+  if (unit === "permanent") return "permanently";
+  const n = form.elements.duration ? form.elements.duration.value : "";
+  return `for ${n} ${n === "1" ? unit.replace(/s$/, "") : unit}`;
+}
+
 // Confirm destructive forms: <form data-confirm="Really?">.
 document.addEventListener("submit", (event) => {
   const form = event.target;
   const question = form.getAttribute && form.getAttribute("data-confirm");
-  if (question && !window.confirm(question)) event.preventDefault();
+  if (!question) return;
+  if (!window.confirm(question.replace("{duration}", banLength(form)))) event.preventDefault();
 });
 
 // Copy buttons: <button data-copy="#selector">.

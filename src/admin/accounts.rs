@@ -48,7 +48,7 @@ pub async fn list(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
     )
 }
 
-/// The new-account form (its site boxes repeat one field: see [`site_ids`]).
+/// The new-account form.
 #[derive(Deserialize)]
 struct NewAccountForm {
     #[serde(default)]
@@ -60,6 +60,16 @@ struct NewAccountForm {
     /// As typed: passwords keep their spaces.
     #[serde(default)]
     password: String,
+    /// The ticked site boxes (moderators only).
+    #[serde(default)]
+    sites: Vec<String>,
+}
+
+/// A moderator's sites: one box per site.
+#[derive(Deserialize)]
+struct SitesForm {
+    #[serde(default)]
+    sites: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -68,9 +78,9 @@ struct PasswordForm {
     password: String,
 }
 
-/// The ticked `sites` boxes (a repeated field, which a form struct cannot hold).
-fn site_ids(req: &Request) -> Result<Vec<SiteId>> {
-    req.fields("sites")
+/// The ticked `sites` boxes as ids.
+fn site_ids(boxes: &[String]) -> Result<Vec<SiteId>> {
+    boxes
         .iter()
         .map(|s| {
             s.parse::<i64>()
@@ -107,7 +117,7 @@ pub async fn create(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> 
         .map_err(|_| AdminError::BadRequest("Choose a role.".into()))?;
     // The form offers the site boxes whatever the role; they count for moderators only.
     let sites = if role == Role::Moderator {
-        site_ids(req)?
+        site_ids(&form.sites)?
     } else {
         Vec::new()
     };
@@ -146,7 +156,7 @@ pub async fn set_sites(
 ) -> Result<Reply> {
     auth.require_owner()?;
     let user = load(admin, id).await?;
-    let ids = site_ids(req)?;
+    let ids = site_ids(&req.form::<SitesForm>()?.sites)?;
     let (actor, email) = (auth.actor(), user.email.clone());
     admin
         .chat

@@ -5,6 +5,7 @@
 //! an idle period and after an absolute lifetime, on logout, on a password
 //! change (the others), and when the account is disabled.
 
+use serde::Deserialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use warp::http::StatusCode;
@@ -155,17 +156,35 @@ fn safe_next(next: Option<&str>) -> String {
     }
 }
 
+/// The login form. The page a session-less visitor asked for travels in
+/// `next` (from the query on GET, a hidden field on POST).
+#[derive(Deserialize, Default)]
+struct LoginForm {
+    #[serde(default)]
+    email: String,
+    /// As typed: passwords keep their spaces.
+    #[serde(default)]
+    password: String,
+    next: Option<String>,
+}
+
 /// GET /admin/login
 pub async fn login_form(admin: &Admin, req: &Request) -> Result<Reply> {
     if authenticate(admin, req).await.is_ok() {
         return Ok(Reply::redirect(&safe_next(req.query("next"))));
     }
-    login_page(admin, req, StatusCode::OK, None)
+    let form = LoginForm {
+        next: req.query("next").map(str::to_owned),
+        ..LoginForm::default()
+    };
+    login_page(admin, req, &form, StatusCode::OK, None)
 }
 
+/// The login page again, keeping the address typed and where to go next.
 fn login_page(
     admin: &Admin,
     req: &Request,
+    typed: &LoginForm,
     status: StatusCode,
     error: Option<String>,
 ) -> Result<Reply> {
@@ -178,8 +197,8 @@ fn login_page(
             "csrf": token,
             "error": error,
             "flash": flash.as_ref().map(|(kind, text)| json!({"kind": kind, "text": text})),
-            "email": req.text("email").unwrap_or_default(),
-            "next": safe_next(req.query("next").or(req.text("next"))),
+            "email": typed.email.trim(),
+            "next": safe_next(typed.next.as_deref()),
         }),
     )?;
     let mut reply = Reply::html(status, html).cookie(cookie);
@@ -207,12 +226,12 @@ pub fn login_csrf(admin: &Admin, req: &Request) -> (String, String) {
 /// POST /admin/login
 pub async fn login(admin: &Admin, req: &Request) -> Result<Reply> {
     csrf::verify_login(req)?;
-    let email = req.text("email").unwrap_or_default().to_lowercase();
-    let password = req.field("password").unwrap_or_default().to_owned();
+    let form: LoginForm = req.form()?;
+    let email = form.email.trim().to_lowercase();
     // Counted before the slow check: parallel attempts cannot outrun the limit.
     let attempt = match admin.throttle.reserve(&email, req.ip) {
         Ok(attempt) => attempt,
-        Err(wait) => return throttled(admin, req, wait),
+        Err(wait) => return throttled(admin, req, &form, wait),
     };
     let lookup = email.clone();
     let user = match Email::parse(&lookup) {
@@ -226,6 +245,7 @@ pub async fn login(admin: &Admin, req: &Request) -> Result<Reply> {
         Err(_) => None,
     };
     let stored = user.as_ref().map(|u| u.password_hash.clone());
+    let password = form.password.clone();
     let ok = tokio::task::spawn_blocking(move || {
         password::verify(&password, &stored.unwrap_or_else(dummy_hash))
     })
@@ -238,6 +258,7 @@ pub async fn login(admin: &Admin, req: &Request) -> Result<Reply> {
             return login_page(
                 admin,
                 req,
+                &form,
                 StatusCode::UNAUTHORIZED,
                 Some("Wrong email or password.".into()),
             );
@@ -247,6 +268,7 @@ pub async fn login(admin: &Admin, req: &Request) -> Result<Reply> {
         return login_page(
             admin,
             req,
+            &form,
             StatusCode::FORBIDDEN,
             Some("This account is disabled.".into()),
         );
@@ -271,29 +293,39 @@ pub async fn login(admin: &Admin, req: &Request) -> Result<Reply> {
             .record(conn)
         })
         .await?;
-    Ok(Reply::redirect(&safe_next(req.text("next")))
+    Ok(Reply::redirect(&safe_next(form.next.as_deref()))
         .cookie(session_cookie(admin, &token, None))
         .cookie(format!("{LOGIN_COOKIE}=; Path=/admin; Max-Age=0")))
 }
 
-fn throttled(admin: &Admin, req: &Request, wait: std::time::Duration) -> Result<Reply> {
+fn throttled(
+    admin: &Admin,
+    req: &Request,
+    typed: &LoginForm,
+    wait: std::time::Duration,
+) -> Result<Reply> {
     let minutes = wait.as_secs().div_ceil(60).max(1);
     let message = format!(
         "Too many failed attempts. Try again in {minutes} minute{}.",
         if minutes == 1 { "" } else { "s" }
     );
-    login_page(admin, req, StatusCode::TOO_MANY_REQUESTS, Some(message))
+    login_page(
+        admin,
+        req,
+        typed,
+        StatusCode::TOO_MANY_REQUESTS,
+        Some(message),
+    )
 }
 
 /// POST /admin/logout
-pub async fn logout(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
+pub async fn logout(admin: &Admin, auth: &Auth) -> Result<Reply> {
     let id = auth.session_id;
     admin
         .chat
         .db
         .run(move |conn| AdminSession::delete(conn, id))
         .await?;
-    let _ = req;
     Ok(Reply::redirect("/admin/login")
         .cookie(session_cookie(admin, "", Some(0)))
         .flash(reply::Flash::Ok("You are logged out.".into())))
@@ -309,9 +341,15 @@ pub async fn account_page(admin: &Admin, req: &Request, auth: &Auth) -> Result<R
     )
 }
 
+/// The notifications form: a box left unticked is absent.
+#[derive(Deserialize)]
+struct NotificationsForm {
+    notify_reports: Option<String>,
+}
+
 /// POST /admin/account/notifications
 pub async fn set_notifications(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
-    let on = req.field("notify_reports").is_some();
+    let on = req.form::<NotificationsForm>()?.notify_reports.is_some();
     let user = auth.user.clone();
     admin
         .chat
@@ -326,11 +364,25 @@ pub async fn set_notifications(admin: &Admin, req: &Request, auth: &Auth) -> Res
     Ok(Reply::redirect("/admin/account").flash(reply::Flash::Ok(text.into())))
 }
 
+/// The change-password form; every field as typed (passwords keep their spaces).
+#[derive(Deserialize)]
+struct ChangePasswordForm {
+    #[serde(default)]
+    current: String,
+    #[serde(default)]
+    new: String,
+    #[serde(default)]
+    repeat: String,
+}
+
 /// POST /admin/account/password
 pub async fn change_password(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
-    let current = req.field("current").unwrap_or_default().to_owned();
-    let new = req.field("new").unwrap_or_default().to_owned();
-    if req.field("repeat") != Some(new.as_str()) {
+    let ChangePasswordForm {
+        current,
+        new,
+        repeat,
+    } = req.form()?;
+    if repeat != new {
         return Err(AdminError::BadRequest(
             "The new passwords do not match.".into(),
         ));

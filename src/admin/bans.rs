@@ -1,12 +1,13 @@
 //! Bans: by participant, by address or range, or both; on one site or all;
 //! with a reason and a duration. Active and ended lists; unban.
 
+use serde::Deserialize;
 use serde_json::json;
 
 use super::auth::Auth;
 use super::error::{AdminError, Result};
 use super::reply::{Flash, Reply};
-use super::request::Request;
+use super::request::{self, Request};
 use super::{sites, Admin};
 use crate::db::models::ban::BanState;
 use crate::db::models::{Ban, BanId, Participant, ParticipantId, SiteId};
@@ -30,16 +31,30 @@ pub fn view(ban: &Ban, now: i64, auth: &Auth) -> serde_json::Value {
     })
 }
 
-/// The duration fields: `duration` (a number) and `unit` (minutes, hours, days,
-/// or `permanent`). `None` means permanent.
-pub fn duration_minutes(req: &Request) -> Result<Option<i64>> {
-    let unit = req.text("unit").unwrap_or("permanent");
-    if unit == "permanent" {
-        return Ok(None);
+/// The duration fields of every ban form (`_duration.hbs`): `duration` (a
+/// number) and `unit` (minutes, hours, days, or `permanent`).
+#[derive(Deserialize)]
+pub struct DurationFields {
+    duration: Option<String>,
+    unit: Option<String>,
+}
+
+impl DurationFields {
+    /// The ban's length in minutes; `None` means permanent.
+    pub fn minutes(self) -> Result<Option<i64>> {
+        let unit = request::text(self.unit).unwrap_or_else(|| "permanent".into());
+        if unit == "permanent" {
+            return Ok(None);
+        }
+        let n: i64 = request::parse(self.duration, "Duration")?.ok_or_else(|| {
+            AdminError::BadRequest("Give a duration, or choose permanent.".into())
+        })?;
+        duration_in_minutes(n, &unit).map(Some)
     }
-    let n: i64 = req
-        .field_as("duration", "Duration")?
-        .ok_or_else(|| AdminError::BadRequest("Give a duration, or choose permanent.".into()))?;
+}
+
+/// `n` `unit`s in minutes, at most ten years.
+fn duration_in_minutes(n: i64, unit: &str) -> Result<i64> {
     let factor = match unit {
         "minutes" => 1,
         "hours" => 60,
@@ -51,7 +66,29 @@ pub fn duration_minutes(req: &Request) -> Result<Option<i64>> {
             "The duration must be positive and under ten years.".into(),
         ));
     }
-    Ok(Some(n * factor))
+    Ok(n * factor)
+}
+
+/// What a ban closed, for the moderator's confirmation line.
+pub fn closed_chats(closed: usize) -> String {
+    match closed {
+        0 => "no chat was open".into(),
+        1 => "1 open chat was closed".into(),
+        n => format!("{n} open chats were closed"),
+    }
+}
+
+/// The ban form on the bans page: a participant id, an address or range, or both.
+#[derive(Deserialize)]
+struct BanForm {
+    /// A site id, or `all` (admins only).
+    scope: Option<String>,
+    participant: Option<String>,
+    cidr: Option<String>,
+    #[serde(default)]
+    reason: String,
+    #[serde(flatten)]
+    duration: DurationFields,
 }
 
 /// GET /admin/bans?state=active|ended
@@ -112,7 +149,8 @@ pub async fn list(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
 
 /// POST /admin/bans — ban from the bans page (participant id and/or address).
 pub async fn create(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
-    let site = match req.text("scope") {
+    let form: BanForm = req.form()?;
+    let site = match request::text(form.scope).as_deref() {
         Some("all") => {
             auth.require_admin()?;
             None
@@ -127,9 +165,8 @@ pub async fn create(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> 
         }
         None => return Err(AdminError::BadRequest("Choose a site.".into())),
     };
-    let participant: Option<ParticipantId> = req
-        .field_as::<i64>("participant", "Participant id")?
-        .map(ParticipantId);
+    let participant: Option<ParticipantId> =
+        request::parse::<i64>(form.participant, "Participant id")?.map(ParticipantId);
     if let Some(p) = participant {
         let found = admin
             .chat
@@ -144,25 +181,26 @@ pub async fn create(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> 
             )));
         }
     }
-    moderation::bans::ban(
+    let banned = moderation::bans::ban(
         &admin.chat,
         auth.actor(),
         BanRequest {
             site,
             participant,
-            cidr: req.text("cidr").map(str::to_owned),
-            reason: req.text("reason").unwrap_or_default().to_owned(),
-            minutes: duration_minutes(req)?,
+            cidr: request::text(form.cidr),
+            reason: form.reason.trim().to_owned(),
+            minutes: form.duration.minutes()?,
         },
     )
     .await?;
-    Ok(Reply::redirect("/admin/bans")
-        .flash(Flash::Ok("Ban created; matching chats were closed.".into())))
+    Ok(Reply::redirect("/admin/bans").flash(Flash::Ok(format!(
+        "Ban created; {}.",
+        closed_chats(banned.closed_here)
+    ))))
 }
 
 /// POST /admin/bans/{id}/revoke
-pub async fn revoke(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
-    let id: BanId = req.id(1)?;
+pub async fn revoke(admin: &Admin, req: &Request, auth: &Auth, id: BanId) -> Result<Reply> {
     let ban = admin
         .chat
         .db

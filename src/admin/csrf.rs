@@ -3,6 +3,8 @@
 //! form, which has no session yet, uses a double-submit cookie instead. On top
 //! of that, cookies are `SameSite=Strict`.
 
+use serde::Deserialize;
+
 use super::error::{AdminError, Result};
 use super::request::Request;
 
@@ -17,10 +19,17 @@ pub fn same(a: &str, b: &str) -> bool {
             == 0
 }
 
-/// Checks the form's `csrf` field against `expected`.
+/// The one field every posted form carries; the handler reads the rest.
+#[derive(Deserialize)]
+struct Token {
+    csrf: Option<String>,
+}
+
+/// Checks the form's `csrf` field against `expected`. A body that is not a
+/// form at all fails the same way: it cannot carry the token.
 pub fn verify(req: &Request, expected: &str) -> Result<()> {
-    match req.field("csrf") {
-        Some(sent) if !expected.is_empty() && same(sent, expected) => Ok(()),
+    match req.form::<Token>().ok().and_then(|t| t.csrf) {
+        Some(sent) if !expected.is_empty() && same(&sent, expected) => Ok(()),
         _ => Err(AdminError::Csrf),
     }
 }

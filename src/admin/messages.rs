@@ -293,8 +293,7 @@ pub async fn export(admin: &Admin, req: &Request, auth: &Auth, format: Format) -
 }
 
 /// POST /admin/messages/{id}/delete
-pub async fn delete(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
-    let id: MessageId = req.id(1)?;
+pub async fn delete(admin: &Admin, req: &Request, auth: &Auth, id: MessageId) -> Result<Reply> {
     let message = admin
         .chat
         .db

@@ -2,9 +2,9 @@
 //! with Handlebars.
 //!
 //! One warp filter takes every `/admin` request and [`dispatch`] routes it by
-//! method and path: a single `match` shows every page with the role it
-//! requires, and keeps the compiler from building a type tree of fifty `.or()`
-//! filters. Every route except login, password recovery and static files
+//! method and path: one `match` per area (account, sites, moderation) lists
+//! every page with the ids its path binds, and keeps the compiler from
+//! building a type tree of fifty `.or()` filters. Every route except login, password recovery and static files
 //! requires a session ([`auth`]); every POST requires the session's CSRF token
 //! ([`csrf`]); objects on sites a moderator is not assigned to answer 404
 //! ([`auth::Auth::require_site`]).
@@ -43,7 +43,7 @@ use auth::Auth;
 use error::{AdminError, Result};
 use render::Templates;
 use reply::Reply;
-use request::Request;
+use request::{id as id_of, Request};
 use throttle::LoginThrottle;
 
 /// Largest form body accepted.
@@ -189,119 +189,145 @@ pub fn routes(
 async fn dispatch(admin: &Admin, req: &Request) -> Result<Reply> {
     let path: Vec<&str> = req.path.iter().map(String::as_str).collect();
     let get = req.method == Method::GET;
-    // Pages reachable without a session.
-    match (get, path.as_slice()) {
-        (true, ["static", file]) => {
-            let (data, mime) = admin
-                .templates
-                .static_file(file)
-                .ok_or(AdminError::NotFound)?;
-            return Ok(Reply::bytes(data, &mime)
-                .header(warp::http::header::CACHE_CONTROL, "public, max-age=300"));
-        }
-        (true, ["login"]) => return auth::login_form(admin, req).await,
-        (false, ["login"]) => return auth::login(admin, req).await,
-        (true, ["forgot"]) => return recovery::forgot_form(admin, req).await,
-        (false, ["forgot"]) => return recovery::forgot(admin, req).await,
-        (true, ["reset"]) => return recovery::reset_form(admin, req).await,
-        (false, ["reset"]) => return recovery::reset(admin, req).await,
-        _ => {}
+    if let Some(reply) = without_session(admin, req, get, &path).await {
+        return reply;
     }
     let auth = auth::authenticate(admin, req).await?;
     if !get {
         csrf::verify(req, &auth.csrf)?;
     }
-    let a = &auth;
-    match (get, path.as_slice()) {
+    match path.first().copied() {
+        Some("sites" | "rooms" | "filters") => site_pages(admin, req, &auth, get, &path).await,
+        Some("messages" | "participants" | "bans" | "reports" | "held") => {
+            moderation_pages(admin, req, &auth, get, &path).await
+        }
+        _ => account_pages(admin, req, &auth, get, &path).await,
+    }
+}
+
+/// Login, password recovery and static files; `None` for every other page.
+async fn without_session(
+    admin: &Admin,
+    req: &Request,
+    get: bool,
+    path: &[&str],
+) -> Option<Result<Reply>> {
+    Some(match (get, path) {
+        (true, ["static", file]) => admin
+            .templates
+            .static_file(file)
+            .ok_or(AdminError::NotFound)
+            .map(|(data, mime)| {
+                Reply::bytes(data, &mime)
+                    .header(warp::http::header::CACHE_CONTROL, "public, max-age=300")
+            }),
+        (true, ["login"]) => auth::login_form(admin, req).await,
+        (false, ["login"]) => auth::login(admin, req).await,
+        (true, ["forgot"]) => recovery::forgot_form(admin, req).await,
+        (false, ["forgot"]) => recovery::forgot(admin, req).await,
+        (true, ["reset"]) => recovery::reset_form(admin, req).await,
+        (false, ["reset"]) => recovery::reset(admin, req).await,
+        _ => return None,
+    })
+}
+
+/// The dashboard, the audit log, one's own account, and admin accounts.
+async fn account_pages(
+    admin: &Admin,
+    req: &Request,
+    a: &Auth,
+    get: bool,
+    path: &[&str],
+) -> Result<Reply> {
+    match (get, path) {
         (true, []) => dashboard::page(admin, req, a).await,
         (true, ["dashboard.json"]) => dashboard::numbers(admin, a).await,
-        (false, ["logout"]) => auth::logout(admin, req, a).await,
+        (false, ["logout"]) => auth::logout(admin, a).await,
         (true, ["account"]) => auth::account_page(admin, req, a).await,
         (false, ["account", "password"]) => auth::change_password(admin, req, a).await,
         (false, ["account", "notifications"]) => auth::set_notifications(admin, req, a).await,
-
-        (true, ["sites"]) => sites::list(admin, req, a).await,
-        (false, ["sites"]) => sites::create(admin, req, a).await,
-        (true, ["sites", id]) => sites::show(admin, req, a, request::id(id)?).await,
-        (false, ["sites", id, "settings"]) => sites::update(admin, req, a, request::id(id)?).await,
-        (false, ["sites", id, "origins"]) => {
-            sites::add_origin(admin, req, a, request::id(id)?).await
-        }
-        (false, ["sites", id, "origins", "remove"]) => {
-            sites::remove_origin(admin, req, a, request::id(id)?).await
-        }
-        (true, ["sites", id, "rotate"]) => {
-            sites::rotate_confirm(admin, req, a, request::id(id)?).await
-        }
-        (false, ["sites", id, "rotate"]) => sites::rotate(admin, req, a, request::id(id)?).await,
-        (false, ["sites", id, "enabled"]) => {
-            sites::set_enabled(admin, req, a, request::id(id)?).await
-        }
-
-        (true, ["sites", id, "rooms"]) => rooms::list(admin, req, a, request::id(id)?).await,
-        (false, ["sites", id, "rooms"]) => rooms::create(admin, req, a, request::id(id)?).await,
-        (false, ["sites", id, "rooms", "prune"]) => {
-            rooms::prune(admin, req, a, request::id(id)?).await
-        }
-        (false, ["rooms", id]) => rooms::update(admin, req, a, request::id(id)?).await,
-        (false, ["rooms", id, "delete"]) => rooms::delete(admin, a, request::id(id)?).await,
-
-        (true, ["sites", id, "filters"]) => {
-            word_filters::list(admin, req, a, request::id(id)?).await
-        }
-        (false, ["sites", id, "filters"]) => {
-            word_filters::add(admin, req, a, request::id(id)?).await
-        }
-        (false, ["filters", id, "delete"]) => {
-            word_filters::remove(admin, a, request::id(id)?).await
-        }
-
-        (true, ["messages"]) => messages::log(admin, req, a).await,
-        (true, ["messages", "export.csv"]) => {
-            messages::export(admin, req, a, messages::Format::Csv).await
-        }
-        (true, ["messages", "export.json"]) => {
-            messages::export(admin, req, a, messages::Format::Json).await
-        }
-        (false, ["messages", _, "delete"]) => messages::delete(admin, req, a).await,
-
-        (true, ["participants"]) => participants::search(admin, req, a).await,
-        (true, ["participants", _]) => participants::show(admin, req, a).await,
-        (false, ["participants", _, "ban"]) => participants::ban(admin, req, a).await,
-        (false, ["participants", _, "mute"]) => participants::mute(admin, req, a).await,
-        (false, ["participants", _, "unmute"]) => participants::unmute(admin, req, a).await,
-        (false, ["participants", _, "delete-messages"]) => {
-            participants::delete_messages(admin, req, a).await
-        }
-
-        (true, ["bans"]) => bans::list(admin, req, a).await,
-        (false, ["bans"]) => bans::create(admin, req, a).await,
-        (false, ["bans", _, "revoke"]) => bans::revoke(admin, req, a).await,
-
-        (true, ["reports"]) => reports::list(admin, req, a).await,
-        (false, ["reports", _, "dismiss"]) => reports::dismiss(admin, req, a).await,
-        (false, ["reports", _, "delete"]) => reports::delete_message(admin, req, a).await,
-        (false, ["reports", _, "ban"]) => reports::ban_author(admin, req, a).await,
-        (false, ["held", _, "approve"]) => reports::approve(admin, req, a).await,
-        (false, ["held", _, "reject"]) => reports::reject(admin, req, a).await,
-
         (true, ["audit"]) => audit::list(admin, req, a).await,
-
         (true, ["accounts"]) => accounts::list(admin, req, a).await,
         (false, ["accounts"]) => accounts::create(admin, req, a).await,
-        (false, ["accounts", id, "sites"]) => {
-            accounts::set_sites(admin, req, a, request::id(id)?).await
-        }
+        (false, ["accounts", id, "sites"]) => accounts::set_sites(admin, req, a, id_of(id)?).await,
         (false, ["accounts", id, "disable"]) => {
-            accounts::set_disabled(admin, a, request::id(id)?, true).await
+            accounts::set_disabled(admin, a, id_of(id)?, true).await
         }
         (false, ["accounts", id, "enable"]) => {
-            accounts::set_disabled(admin, a, request::id(id)?, false).await
+            accounts::set_disabled(admin, a, id_of(id)?, false).await
         }
         (false, ["accounts", id, "password"]) => {
-            accounts::reset_password(admin, req, a, request::id(id)?).await
+            accounts::reset_password(admin, req, a, id_of(id)?).await
         }
+        _ => Err(AdminError::NotFound),
+    }
+}
 
+/// Sites, their rooms and word filters.
+async fn site_pages(
+    admin: &Admin,
+    req: &Request,
+    a: &Auth,
+    get: bool,
+    path: &[&str],
+) -> Result<Reply> {
+    match (get, path) {
+        (true, ["sites"]) => sites::list(admin, req, a).await,
+        (false, ["sites"]) => sites::create(admin, req, a).await,
+        (true, ["sites", id]) => sites::show(admin, req, a, id_of(id)?).await,
+        (false, ["sites", id, "settings"]) => sites::update(admin, req, a, id_of(id)?).await,
+        (false, ["sites", id, "origins"]) => sites::add_origin(admin, req, a, id_of(id)?).await,
+        (false, ["sites", id, "origins", "remove"]) => {
+            sites::remove_origin(admin, req, a, id_of(id)?).await
+        }
+        (true, ["sites", id, "rotate"]) => sites::rotate_confirm(admin, req, a, id_of(id)?).await,
+        (false, ["sites", id, "rotate"]) => sites::rotate(admin, req, a, id_of(id)?).await,
+        (false, ["sites", id, "enabled"]) => sites::set_enabled(admin, req, a, id_of(id)?).await,
+        (true, ["sites", id, "rooms"]) => rooms::list(admin, req, a, id_of(id)?).await,
+        (false, ["sites", id, "rooms"]) => rooms::create(admin, req, a, id_of(id)?).await,
+        (false, ["sites", id, "rooms", "prune"]) => rooms::prune(admin, req, a, id_of(id)?).await,
+        (false, ["rooms", id]) => rooms::update(admin, req, a, id_of(id)?).await,
+        (false, ["rooms", id, "delete"]) => rooms::delete(admin, a, id_of(id)?).await,
+        (true, ["sites", id, "filters"]) => word_filters::list(admin, req, a, id_of(id)?).await,
+        (false, ["sites", id, "filters"]) => word_filters::add(admin, req, a, id_of(id)?).await,
+        (false, ["filters", id, "delete"]) => word_filters::remove(admin, a, id_of(id)?).await,
+        _ => Err(AdminError::NotFound),
+    }
+}
+
+/// The message log, participants, bans, reports and the approval queue.
+async fn moderation_pages(
+    admin: &Admin,
+    req: &Request,
+    a: &Auth,
+    get: bool,
+    path: &[&str],
+) -> Result<Reply> {
+    use messages::Format;
+    match (get, path) {
+        (true, ["messages"]) => messages::log(admin, req, a).await,
+        (true, ["messages", "export.csv"]) => messages::export(admin, req, a, Format::Csv).await,
+        (true, ["messages", "export.json"]) => messages::export(admin, req, a, Format::Json).await,
+        (false, ["messages", id, "delete"]) => messages::delete(admin, req, a, id_of(id)?).await,
+        (true, ["participants"]) => participants::search(admin, req, a).await,
+        (true, ["participants", id]) => participants::show(admin, req, a, id_of(id)?).await,
+        (false, ["participants", id, "ban"]) => participants::ban(admin, req, a, id_of(id)?).await,
+        (false, ["participants", id, "mute"]) => {
+            participants::mute(admin, req, a, id_of(id)?).await
+        }
+        (false, ["participants", id, "unmute"]) => participants::unmute(admin, a, id_of(id)?).await,
+        (false, ["participants", id, "delete-messages"]) => {
+            participants::delete_messages(admin, a, id_of(id)?).await
+        }
+        (true, ["bans"]) => bans::list(admin, req, a).await,
+        (false, ["bans"]) => bans::create(admin, req, a).await,
+        (false, ["bans", id, "revoke"]) => bans::revoke(admin, req, a, id_of(id)?).await,
+        (true, ["reports"]) => reports::list(admin, req, a).await,
+        (false, ["reports", id, "dismiss"]) => reports::dismiss(admin, a, id_of(id)?).await,
+        (false, ["reports", id, "delete"]) => reports::delete_message(admin, a, id_of(id)?).await,
+        (false, ["reports", id, "ban"]) => reports::ban_author(admin, req, a, id_of(id)?).await,
+        (false, ["held", id, "approve"]) => reports::approve(admin, a, id_of(id)?).await,
+        (false, ["held", id, "reject"]) => reports::reject(admin, a, id_of(id)?).await,
         _ => Err(AdminError::NotFound),
     }
 }

@@ -3,16 +3,18 @@
 
 use std::net::IpAddr;
 
+use serde::Deserialize;
 use serde_json::json;
 
 use super::auth::Auth;
+use super::bans::{self, DurationFields};
 use super::error::{AdminError, Result};
 use super::reply::{Flash, Reply};
-use super::request::Request;
-use super::{bans, Admin};
+use super::request::{self, Request};
+use super::Admin;
 use crate::db::models::message_log::{self, LogFilter};
 use crate::db::models::participant::ParticipantQuery;
-use crate::db::models::{Ban, Mute, Participant, ParticipantId, Site};
+use crate::db::models::{Ban, Mute, Participant, ParticipantId, Site, SiteId};
 use crate::db::now_ms;
 use crate::moderation::{self, bans::BanRequest};
 
@@ -56,10 +58,33 @@ pub async fn load(admin: &Admin, auth: &Auth, id: ParticipantId) -> Result<Parti
     Ok(found)
 }
 
+/// How far back an address counts as shared with the participant being banned.
+const SHARED_ADDRESS_DAYS: i64 = 30;
+
+/// How many other participants of `site` (`None`: any site) used `ip` in the
+/// last [`SHARED_ADDRESS_DAYS`].
+async fn sharing_address(
+    admin: &Admin,
+    ip: String,
+    p: ParticipantId,
+    site: Option<SiteId>,
+) -> Result<i64> {
+    let since = now_ms() - SHARED_ADDRESS_DAYS * 86_400_000;
+    Ok(admin
+        .chat
+        .db
+        .run(move |conn| Participant::others_at_ip(conn, &ip, p, site, since))
+        .await?)
+}
+
 /// GET /admin/participants/{id}
-pub async fn show(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
-    let p = load(admin, auth, req.id(1)?).await?;
+pub async fn show(admin: &Admin, req: &Request, auth: &Auth, id: ParticipantId) -> Result<Reply> {
+    let p = load(admin, auth, id).await?;
     let (id, site_id) = (p.id, p.site_id);
+    let shared = match p.last_ip.clone() {
+        Some(ip) => sharing_address(admin, ip, id, Some(site_id)).await?,
+        None => 0,
+    };
     let filter = LogFilter {
         participant: Some(id),
         ..LogFilter::default()
@@ -100,55 +125,98 @@ pub async fn show(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
             "bans": ban_list.iter().map(|b| bans::view(b, now, auth)).collect::<Vec<_>>(),
             "mute": active_mute,
             "last_ip": p.last_ip,
+            "shared": shared,
+            "shared_days": SHARED_ADDRESS_DAYS,
             "can_ban_globally": auth.is_admin(),
         }),
     )
 }
 
+/// The participant page's ban form. Their address is banned only when asked
+/// (`with_ip`), and when others used it too only once that is confirmed
+/// (`shared_ok`): offices, schools and mobile carriers share addresses.
+#[derive(Deserialize)]
+struct ParticipantBanForm {
+    /// `all` (admins only) or this participant's site.
+    scope: Option<String>,
+    with_ip: Option<String>,
+    shared_ok: Option<String>,
+    #[serde(default)]
+    reason: String,
+    #[serde(flatten)]
+    duration: DurationFields,
+}
+
 /// POST /admin/participants/{id}/ban
-pub async fn ban(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
-    let p = load(admin, auth, req.id(1)?).await?;
-    let global = req.text("scope") == Some("all");
+pub async fn ban(admin: &Admin, req: &Request, auth: &Auth, id: ParticipantId) -> Result<Reply> {
+    let p = load(admin, auth, id).await?;
+    let form: ParticipantBanForm = req.form()?;
+    let global = form.scope.as_deref() == Some("all");
     if global {
         auth.require_admin()?;
     }
-    // Also banning the address stops a guest from coming back as someone new.
-    let cidr = if req.checked("with_ip") {
-        p.last_ip.clone()
-    } else {
-        None
+    let site = if global { None } else { Some(p.site_id) };
+    let cidr = match (form.with_ip.is_some(), p.last_ip.clone()) {
+        (true, Some(ip)) => {
+            let others = sharing_address(admin, ip.clone(), p.id, site).await?;
+            if others > 0 && form.shared_ok.is_none() {
+                return Err(AdminError::BadRequest(format!(
+                    "{others} other participant{} used {ip} in the last {SHARED_ADDRESS_DAYS} days: \
+                     banning the address shuts them out too. Tick the confirmation to ban it anyway, \
+                     or ban {} alone.",
+                    if others == 1 { "" } else { "s" },
+                    p.nick
+                )));
+            }
+            Some(ip)
+        }
+        _ => None,
     };
-    let ban = moderation::bans::ban(
+    let with_address = cidr.is_some();
+    let banned = moderation::bans::ban(
         &admin.chat,
         auth.actor(),
         BanRequest {
-            site: if global { None } else { Some(p.site_id) },
+            site,
             participant: Some(p.id),
             cidr,
-            reason: req.text("reason").unwrap_or_default().to_owned(),
-            minutes: bans::duration_minutes(req)?,
+            reason: form.reason.trim().to_owned(),
+            minutes: form.duration.minutes()?,
         },
     )
     .await?;
     Ok(
         Reply::redirect(&format!("/admin/participants/{}", p.id)).flash(Flash::Ok(format!(
-            "{} is banned{}; their open chats were closed.",
+            "{}{} is banned{}; {}.",
             p.nick,
-            ban.expires_at.map_or(String::new(), |t| format!(
+            if with_address {
+                " and their address"
+            } else {
+                ""
+            },
+            banned.ban.expires_at.map_or(String::new(), |t| format!(
                 " until {}",
                 crate::timefmt::utc(t)
-            ))
+            )),
+            bans::closed_chats(banned.closed_here)
         ))),
     )
 }
 
+#[derive(Deserialize)]
+struct MuteForm {
+    minutes: Option<String>,
+    #[serde(default)]
+    reason: String,
+}
+
 /// POST /admin/participants/{id}/mute
-pub async fn mute(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
-    let p = load(admin, auth, req.id(1)?).await?;
-    let minutes: i64 = req
-        .field_as("minutes", "Duration")?
+pub async fn mute(admin: &Admin, req: &Request, auth: &Auth, id: ParticipantId) -> Result<Reply> {
+    let p = load(admin, auth, id).await?;
+    let form: MuteForm = req.form()?;
+    let minutes: i64 = request::parse(form.minutes, "Duration")?
         .ok_or_else(|| AdminError::BadRequest("Choose how many minutes.".into()))?;
-    let reason = req.text("reason").unwrap_or_default();
+    let reason = form.reason.trim();
     moderation::mutes::mute(&admin.chat, auth.actor(), p.id, minutes, reason).await?;
     Ok(
         Reply::redirect(&format!("/admin/participants/{}", p.id)).flash(Flash::Ok(format!(
@@ -159,16 +227,16 @@ pub async fn mute(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
 }
 
 /// POST /admin/participants/{id}/unmute
-pub async fn unmute(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
-    let p = load(admin, auth, req.id(1)?).await?;
+pub async fn unmute(admin: &Admin, auth: &Auth, id: ParticipantId) -> Result<Reply> {
+    let p = load(admin, auth, id).await?;
     moderation::mutes::unmute(&admin.chat, auth.actor(), p.id).await?;
     Ok(Reply::redirect(&format!("/admin/participants/{}", p.id))
         .flash(Flash::Ok(format!("{} may post again.", p.nick))))
 }
 
 /// POST /admin/participants/{id}/delete-messages
-pub async fn delete_messages(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
-    let p = load(admin, auth, req.id(1)?).await?;
+pub async fn delete_messages(admin: &Admin, auth: &Auth, id: ParticipantId) -> Result<Reply> {
+    let p = load(admin, auth, id).await?;
     let n = moderation::messages::delete_all_by(&admin.chat, auth.actor(), p.id).await?;
     Ok(Reply::redirect(&format!("/admin/participants/{}", p.id))
         .flash(Flash::Ok(format!("Deleted {n} messages of {}.", p.nick))))

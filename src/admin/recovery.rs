@@ -9,6 +9,7 @@ use std::net::IpAddr;
 use std::num::NonZeroU32;
 
 use governor::{DefaultKeyedRateLimiter, Quota};
+use serde::Deserialize;
 use serde_json::json;
 use warp::http::StatusCode;
 
@@ -67,10 +68,28 @@ pub async fn forgot_form(admin: &Admin, req: &Request) -> Result<Reply> {
     )
 }
 
+#[derive(Deserialize)]
+struct ForgotForm {
+    #[serde(default)]
+    email: String,
+}
+
+/// The new-password form; passwords as typed (they keep their spaces).
+#[derive(Deserialize)]
+struct ResetForm {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    new: String,
+    #[serde(default)]
+    repeat: String,
+}
+
 /// POST /admin/forgot
 pub async fn forgot(admin: &Admin, req: &Request) -> Result<Reply> {
     csrf::verify_login(req)?;
-    let typed = req.text("email").unwrap_or_default();
+    let form: ForgotForm = req.form()?;
+    let typed = form.email.trim();
     let Ok(email) = Email::parse(&typed.to_lowercase()) else {
         return page(
             admin,
@@ -212,8 +231,7 @@ pub async fn reset_form(admin: &Admin, req: &Request) -> Result<Reply> {
 /// POST /admin/reset
 pub async fn reset(admin: &Admin, req: &Request) -> Result<Reply> {
     csrf::verify_login(req)?;
-    let token = req.field("token").unwrap_or_default().to_owned();
-    let new = req.field("new").unwrap_or_default().to_owned();
+    let ResetForm { token, new, repeat } = req.form()?;
     let again = |message: String| {
         page(
             admin,
@@ -223,7 +241,7 @@ pub async fn reset(admin: &Admin, req: &Request) -> Result<Reply> {
             json!({"title": "Choose a new password", "token": token, "error": message}),
         )
     };
-    if req.field("repeat") != Some(new.as_str()) {
+    if repeat != new {
         return again("The two passwords are different.".into());
     }
     if let Err(e) = check_password(&new) {

@@ -2,9 +2,11 @@
 
 use std::collections::HashMap;
 
+use serde::Deserialize;
 use serde_json::json;
 
 use super::auth::Auth;
+use super::bans::{self, DurationFields};
 use super::error::{AdminError, Result};
 use super::reply::{Flash, Reply};
 use super::request::Request;
@@ -100,15 +102,15 @@ async fn load(
 }
 
 /// POST /admin/reports/{id}/dismiss
-pub async fn dismiss(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
-    let (report, _) = load(admin, auth, req.id(1)?).await?;
+pub async fn dismiss(admin: &Admin, auth: &Auth, id: ReportId) -> Result<Reply> {
+    let (report, _) = load(admin, auth, id).await?;
     moderation::messages::dismiss_report(&admin.chat, auth.actor(), report.id).await?;
     Ok(Reply::redirect("/admin/reports").flash(Flash::Ok("Report dismissed.".into())))
 }
 
 /// POST /admin/reports/{id}/delete — deletes the reported message.
-pub async fn delete_message(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
-    let (_, message) = load(admin, auth, req.id(1)?).await?;
+pub async fn delete_message(admin: &Admin, auth: &Auth, id: ReportId) -> Result<Reply> {
+    let (_, message) = load(admin, auth, id).await?;
     match moderation::messages::delete_message(&admin.chat, auth.actor(), message.id).await {
         Ok(()) | Err(moderation::ModerationError::NotFound) => {}
         Err(e) => return Err(e.into()),
@@ -117,11 +119,26 @@ pub async fn delete_message(admin: &Admin, req: &Request, auth: &Auth) -> Result
         .flash(Flash::Ok("Message deleted and report closed.".into())))
 }
 
+/// The "Ban author" form of a report: the reason the author will read, and how long.
+#[derive(Deserialize)]
+struct BanAuthorForm {
+    #[serde(default)]
+    reason: String,
+    #[serde(flatten)]
+    duration: DurationFields,
+}
+
 /// POST /admin/reports/{id}/ban — bans the author on this site and deletes the message.
-pub async fn ban_author(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
-    let (report, message) = load(admin, auth, req.id(1)?).await?;
-    let reason = req.text("reason").unwrap_or("Reported message").to_owned();
-    moderation::bans::ban(
+pub async fn ban_author(admin: &Admin, req: &Request, auth: &Auth, id: ReportId) -> Result<Reply> {
+    let (report, message) = load(admin, auth, id).await?;
+    let form: BanAuthorForm = req.form()?;
+    let reason = form.reason.trim().to_owned();
+    if reason.is_empty() {
+        return Err(AdminError::BadRequest(
+            "Give the reason the author will read.".into(),
+        ));
+    }
+    let banned = moderation::bans::ban(
         &admin.chat,
         auth.actor(),
         BanRequest {
@@ -129,7 +146,7 @@ pub async fn ban_author(admin: &Admin, req: &Request, auth: &Auth) -> Result<Rep
             participant: Some(message.participant_id),
             cidr: None,
             reason,
-            minutes: super::bans::duration_minutes(req)?,
+            minutes: form.duration.minutes()?,
         },
     )
     .await?;
@@ -137,8 +154,17 @@ pub async fn ban_author(admin: &Admin, req: &Request, auth: &Auth) -> Result<Rep
         Ok(()) | Err(moderation::ModerationError::NotFound) => {}
         Err(e) => return Err(e.into()),
     }
-    Ok(Reply::redirect("/admin/reports")
-        .flash(Flash::Ok("Author banned and message deleted.".into())))
+    Ok(Reply::redirect("/admin/reports").flash(Flash::Ok(format!(
+        "Author banned {}; message deleted; {}.",
+        banned
+            .ban
+            .expires_at
+            .map_or("permanently".to_owned(), |t| format!(
+                "until {}",
+                crate::timefmt::utc(t)
+            )),
+        bans::closed_chats(banned.closed_here)
+    ))))
 }
 
 async fn load_held(admin: &Admin, auth: &Auth, id: HeldMessageId) -> Result<HeldMessage> {
@@ -153,16 +179,16 @@ async fn load_held(admin: &Admin, auth: &Auth, id: HeldMessageId) -> Result<Held
 }
 
 /// POST /admin/held/{id}/approve
-pub async fn approve(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
-    let held = load_held(admin, auth, req.id(1)?).await?;
+pub async fn approve(admin: &Admin, auth: &Auth, id: HeldMessageId) -> Result<Reply> {
+    let held = load_held(admin, auth, id).await?;
     moderation::messages::approve(&admin.chat, auth.actor(), held.id).await?;
     Ok(Reply::redirect("/admin/reports")
         .flash(Flash::Ok("Message approved: it is now in the room.".into())))
 }
 
 /// POST /admin/held/{id}/reject
-pub async fn reject(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
-    let held = load_held(admin, auth, req.id(1)?).await?;
+pub async fn reject(admin: &Admin, auth: &Auth, id: HeldMessageId) -> Result<Reply> {
+    let held = load_held(admin, auth, id).await?;
     moderation::messages::reject(&admin.chat, auth.actor(), held.id).await?;
     Ok(Reply::redirect("/admin/reports").flash(Flash::Ok("Message rejected.".into())))
 }

@@ -1,5 +1,5 @@
-//! One admin request, parsed once: method, path segments, query, form fields,
-//! cookies and client address. Handlers read typed values from it.
+//! One admin request, parsed once: method, path segments, query, cookies and
+//! client address. Handlers read the body as a typed form struct.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -15,7 +15,6 @@ pub struct Request {
     /// Path segments after `/admin`.
     pub path: Vec<String>,
     query: Vec<(String, String)>,
-    form: Vec<(String, String)>,
     /// The body as sent, for [`Request::form`].
     body: Vec<u8>,
     cookies: HashMap<String, String>,
@@ -61,7 +60,6 @@ impl Request {
             method,
             path,
             query: pairs(query.as_bytes()),
-            form: pairs(body),
             body: body.to_vec(),
             cookies,
             ip,
@@ -81,9 +79,10 @@ impl Request {
 
     /// The posted form as `T`: a struct of text fields, turned into typed
     /// values by its own `TryFrom` (zero-to-production's `Form<FormData>`).
-    /// Fields it does not name (`csrf`) are ignored.
+    /// Fields it does not name (`csrf`) are ignored; a repeated field (a
+    /// group of checkboxes) is read into a `Vec`.
     pub fn form<T: serde::de::DeserializeOwned>(&self) -> Result<T> {
-        serde_urlencoded::from_bytes(&self.body).map_err(|e| {
+        serde_html_form::from_bytes(&self.body).map_err(|e| {
             AdminError::BadRequest(format!(
                 "This form could not be read ({e}). Reload the page and try again."
             ))
@@ -107,52 +106,6 @@ impl Request {
                     .map_err(|_| AdminError::BadRequest(format!("{name}: {v:?} is not valid")))
             })
             .transpose()
-    }
-
-    /// A form field as sent (not trimmed: passwords keep their spaces).
-    pub fn field(&self, name: &str) -> Option<&str> {
-        self.form
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// A form field, trimmed; empty counts as absent.
-    pub fn text(&self, name: &str) -> Option<&str> {
-        self.field(name).map(str::trim).filter(|v| !v.is_empty())
-    }
-
-    /// Every value of a repeated field (checkboxes, multi-selects).
-    pub fn fields(&self, name: &str) -> Vec<&str> {
-        self.form
-            .iter()
-            .filter(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-            .collect()
-    }
-
-    /// A checkbox: present means on.
-    pub fn checked(&self, name: &str) -> bool {
-        self.field(name).is_some()
-    }
-
-    /// A form field that must parse when present.
-    pub fn field_as<T: FromStr>(&self, name: &str, label: &str) -> Result<Option<T>> {
-        self.text(name)
-            .map(|v| {
-                v.parse()
-                    .map_err(|_| AdminError::BadRequest(format!("{label}: {v:?} is not valid.")))
-            })
-            .transpose()
-    }
-
-    /// A path segment parsed as an id.
-    pub fn id<T: From<i64>>(&self, index: usize) -> Result<T> {
-        self.path
-            .get(index)
-            .and_then(|s| s.parse::<i64>().ok())
-            .map(T::from)
-            .ok_or(AdminError::NotFound)
     }
 }
 

@@ -39,17 +39,25 @@ pub fn parse_cidr(raw: &str) -> Result<IpNet> {
         })
 }
 
+/// A ban just made, and how many chats it closed on this server (the other
+/// instances close theirs when the cluster event reaches them).
+#[derive(Debug)]
+pub struct Banned {
+    pub ban: Ban,
+    pub closed_here: usize,
+}
+
 /// Creates the ban, records it, and closes the connections it covers (on
 /// every instance).
-pub async fn ban(chat: &Chat, actor: Actor, req: BanRequest) -> Result<Ban> {
+pub async fn ban(chat: &Chat, actor: Actor, req: BanRequest) -> Result<Banned> {
     let origin = Some(chat.instance);
     let ban = chat
         .db
         .run(move |conn| create_in(conn, actor, origin, req))
         .await?;
-    kick(chat, &ban);
+    let closed_here = kick(chat, &ban);
     chat.tell_others();
-    Ok(ban)
+    Ok(Banned { ban, closed_here })
 }
 
 /// Checks and stores a ban, with its audit line and the event that makes

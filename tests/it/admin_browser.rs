@@ -135,14 +135,12 @@ async fn a_moderator_bans_a_visitor_and_their_widget_is_kicked() {
         .send_keys("Spam links")
         .await
         .unwrap();
-    // Everyone here shares 127.0.0.1: ban the participant only, so that ann stays.
-    browser
+    // Everyone here shares 127.0.0.1: the address is left alone unless asked, so ann stays.
+    let address_box = browser
         .find(Locator::Css("#ban-form input[name=with_ip]"))
         .await
-        .unwrap()
-        .click()
-        .await
         .unwrap();
+    assert!(!address_box.is_selected().await.unwrap());
     screenshot(&browser, "participant").await;
     browser
         .find(Locator::Css("#ban-button"))
@@ -151,6 +149,10 @@ async fn a_moderator_bans_a_visitor_and_their_widget_is_kicked() {
         .click()
         .await
         .unwrap();
+    // The confirmation names the length chosen (the default: one day).
+    let question = browser.get_alert_text().await.unwrap();
+    assert!(question.contains("Ban troll for 1 day?"), "{question}");
+    browser.accept_alert().await.unwrap();
     let flash = browser
         .wait()
         .for_element(Locator::Css(".flash"))

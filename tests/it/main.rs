@@ -3,6 +3,7 @@
 mod abuse;
 mod accounts;
 mod admin_auth;
+mod admin_bans;
 mod admin_browser;
 mod admin_log;
 mod admin_mail;

@@ -204,6 +204,30 @@ impl Participant {
             .load(c))
     }
 
+    /// How many participants other than `except` connected from `ip` at or
+    /// after `since_ms` (epoch ms), on `site` (`None`: every site): the people
+    /// a ban of that address would shut out with them.
+    pub fn others_at_ip(
+        conn: &mut DbConn,
+        ip: &str,
+        except: ParticipantId,
+        site: Option<SiteId>,
+        since_ms: i64,
+    ) -> Result<i64, DbError> {
+        with_backend!(conn, c => {
+            let mut q = participant_ips::table
+                .inner_join(participants::table)
+                .filter(participant_ips::ip.eq(ip))
+                .filter(participant_ips::last_seen_at.ge(since_ms))
+                .filter(participant_ips::participant_id.ne(except))
+                .into_boxed();
+            if let Some(site) = site {
+                q = q.filter(participants::site_id.eq(site));
+            }
+            q.count().get_result(c)
+        })
+    }
+
     /// Participants matching the query on these sites (`None`: all), most recently seen first.
     pub fn search(
         conn: &mut DbConn,
