@@ -1,17 +1,23 @@
 //! Users verified by the host site: its backend signs a JWT (HS256 with the
 //! site secret) and hands it to the widget. We accept HS256 only, so `alg: none`
 //! and algorithm-confusion tokens (RS256 with the secret as a "public key")
-//! are refused; `exp` is mandatory, and `nbf` is enforced when present
-//! (RFC 7519 §4.1.5), both with the same leeway for clock skew.
+//! are refused; `exp` is mandatory, and `nbf` and `iat` are enforced when
+//! present (RFC 7519 §4.1.4-6), all with the same leeway for clock skew.
+//!
+//! We read the three times ourselves: jsonwebtoken skips an `nbf` it cannot
+//! hold in a u64 (`1e20` would be accepted at once) and ignores `iat`.
+
+use std::fmt;
 
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{decode, Algorithm, DecodingKey, Validation};
+use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 use thiserror::Error;
 
 use crate::input::{InvalidInput, Nickname, RoomName};
 
-/// Clock skew tolerated between the host site and us, for `exp` and `nbf`.
+/// Clock skew tolerated between the host site and us, for `exp`, `nbf` and `iat`.
 pub const LEEWAY_SECS: u64 = 60;
 
 /// Longest accepted `sub`; ids are opaque to us but must stay reasonable.
@@ -30,10 +36,39 @@ struct Claims {
     /// Optional guard: the public key of the site the token is meant for.
     #[serde(default)]
     site: Option<String>,
-    /// Checked by the validation; declared so that a non-numeric `nbf` is
-    /// refused as malformed instead of being skipped.
-    #[serde(default, rename = "nbf")]
-    _nbf: Option<f64>,
+    #[serde(default)]
+    exp: Option<NumericDate>,
+    #[serde(default)]
+    nbf: Option<NumericDate>,
+    #[serde(default)]
+    iat: Option<NumericDate>,
+}
+
+/// RFC 7519's NumericDate: seconds since 1970, whole or not, of any size
+/// JSON can write. Anything else (a string, a boolean) makes the token malformed.
+#[derive(Debug, Clone, Copy)]
+struct NumericDate(f64);
+
+impl<'de> Deserialize<'de> for NumericDate {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Seconds;
+        impl Visitor<'_> for Seconds {
+            type Value = NumericDate;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a NumericDate (a number of seconds since 1970)")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<NumericDate, E> {
+                Ok(NumericDate(v as f64))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<NumericDate, E> {
+                Ok(NumericDate(v as f64))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<NumericDate, E> {
+                Ok(NumericDate(v))
+            }
+        }
+        deserializer.deserialize_any(Seconds)
+    }
 }
 
 /// A verified identity, ready to use.
@@ -51,6 +86,8 @@ pub enum HostTokenError {
     Expired,
     #[error("the user token is not valid yet (its nbf is in the future)")]
     NotYetValid,
+    #[error("the user token is not valid yet (its iat, the time it was issued, is in the future)")]
+    IssuedInFuture,
     #[error(
         "the user token's signature is invalid (signed with another site's secret, or an old one)"
     )]
@@ -67,17 +104,16 @@ impl HostUser {
     /// Verifies `token` for the site with this secret and public key.
     pub fn verify(token: &str, secret: &str, site_key: &str) -> Result<HostUser, HostTokenError> {
         let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_required_spec_claims(&["exp", "sub"]);
-        validation.validate_nbf = true;
-        validation.leeway = LEEWAY_SECS;
+        // The times are checked below, by their value (see the module comment).
+        validation.set_required_spec_claims(&["sub"]);
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
         let data = decode::<Claims>(
             token,
             &DecodingKey::from_secret(secret.as_bytes()),
             &validation,
         )
         .map_err(|e| match e.kind() {
-            ErrorKind::ExpiredSignature => HostTokenError::Expired,
-            ErrorKind::ImmatureSignature => HostTokenError::NotYetValid,
             ErrorKind::InvalidSignature => HostTokenError::BadSignature,
             ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
                 HostTokenError::WrongAlgorithm
@@ -89,6 +125,7 @@ impl HostUser {
             _ => HostTokenError::Malformed(e.to_string()),
         })?;
         let claims = data.claims;
+        check_times(&claims, jsonwebtoken::get_current_timestamp() as f64)?;
         if claims.site.as_deref().is_some_and(|site| site != site_key) {
             return Err(HostTokenError::WrongSite);
         }
@@ -121,6 +158,25 @@ impl HostUser {
     pub fn may_join(&self, room: &RoomName) -> bool {
         self.rooms.as_ref().is_none_or(|rooms| rooms.contains(room))
     }
+}
+
+/// `exp` is required and past it (with the leeway) the token is expired;
+/// before its `nbf` or `iat` (with the leeway) it is not valid yet.
+fn check_times(claims: &Claims, now: f64) -> Result<(), HostTokenError> {
+    let leeway = LEEWAY_SECS as f64;
+    let exp = claims
+        .exp
+        .ok_or_else(|| HostTokenError::Malformed("the \"exp\" claim is required".into()))?;
+    if exp.0 < now - leeway {
+        return Err(HostTokenError::Expired);
+    }
+    if claims.nbf.is_some_and(|nbf| nbf.0 > now + leeway) {
+        return Err(HostTokenError::NotYetValid);
+    }
+    if claims.iat.is_some_and(|iat| iat.0 > now + leeway) {
+        return Err(HostTokenError::IssuedInFuture);
+    }
+    Ok(())
 }
 
 /// Avatars are shown by browsers: only absolute http(s) URLs, nothing else.

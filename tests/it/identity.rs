@@ -279,6 +279,13 @@ async fn tokens_are_refused_before_their_not_before_time() {
             "malformed",
         ),
         ("an object", json!({"at": now}), "malformed"),
+        // Too large for a u64: the JWT library skipped such an nbf.
+        ("1e20, beyond any u64", json!(1e20), "not valid yet"),
+        (
+            "2^64 seconds",
+            json!(18_446_744_073_709_551_616.0),
+            "not valid yet",
+        ),
     ];
     for (case, nbf, says) in refused {
         let token = sign(
@@ -300,6 +307,77 @@ async fn tokens_are_refused_before_their_not_before_time() {
             &site.secret,
             json!({"sub": "n2", "name": "On time", "exp": now + 7200, "nbf": nbf}),
         );
+        let (_, reply) = hello_with(&app, &site.public_key, json!({"token": token})).await;
+        assert_eq!(reply["type"], "ready", "{case}: {reply}");
+    }
+}
+
+/// `iat` (issued at, RFC 7519 §4.1.6) is a NumericDate too, and a token
+/// issued in the future (beyond the leeway) is not valid yet; `exp` of the
+/// wrong type is named for what it is (issue 12, item 9: other inputs).
+#[tokio::test]
+async fn token_times_of_every_kind_are_checked_by_value() {
+    let app = spawn_app().await;
+    let site = app.site(&[ORIGIN]).await;
+    let now = jsonwebtoken::get_current_timestamp() as i64;
+    let refused = [
+        (
+            "iat a day ahead",
+            json!({"exp": now + 7200, "iat": now + 86_400}),
+            "not valid yet",
+        ),
+        (
+            "iat 1e20",
+            json!({"exp": now + 7200, "iat": 1e20}),
+            "not valid yet",
+        ),
+        (
+            "iat a string",
+            json!({"exp": now + 7200, "iat": "yesterday"}),
+            "numericdate",
+        ),
+        (
+            "exp a string",
+            json!({"exp": (now + 7200).to_string()}),
+            "numericdate",
+        ),
+        ("exp negative", json!({"exp": -1}), "expired"),
+        (
+            "exp past, as a float",
+            json!({"exp": (now - 3600) as f64 + 0.5}),
+            "expired",
+        ),
+        ("exp null", json!({"exp": null}), "exp"),
+    ];
+    for (case, times, says) in refused {
+        let mut claims = json!({"sub": "t1", "name": "Timely"});
+        claims
+            .as_object_mut()
+            .unwrap()
+            .extend(times.as_object().unwrap().clone());
+        let token = sign(&site.secret, claims);
+        let (_, reply) = hello_with(&app, &site.public_key, json!({"token": token})).await;
+        assert_eq!(reply["code"], "invalid_token", "{case}: {reply}");
+        let message = reply["message"].as_str().unwrap().to_lowercase();
+        assert!(message.contains(says), "{case}: {reply}");
+    }
+    let accepted = [
+        ("iat now", json!({"exp": now + 7200, "iat": now})),
+        (
+            "iat within the leeway",
+            json!({"exp": now + 7200, "iat": now + 30}),
+        ),
+        ("nbf before 1970", json!({"exp": now + 7200, "nbf": -1})),
+        ("exp far ahead", json!({"exp": 1e15})),
+        ("exp as a float", json!({"exp": now as f64 + 600.25})),
+    ];
+    for (case, times) in accepted {
+        let mut claims = json!({"sub": "t2", "name": "Timely"});
+        claims
+            .as_object_mut()
+            .unwrap()
+            .extend(times.as_object().unwrap().clone());
+        let token = sign(&site.secret, claims);
         let (_, reply) = hello_with(&app, &site.public_key, json!({"token": token})).await;
         assert_eq!(reply["type"], "ready", "{case}: {reply}");
     }
