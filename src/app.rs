@@ -178,6 +178,7 @@ impl Application {
         tokio::spawn(housekeeping(chat.clone(), state.shutdown.clone()));
         let settings = http::server::Settings {
             header_timeout: Duration::from_secs(chat.limits.request_header_timeout_secs.max(1)),
+            body_timeout: Duration::from_secs(chat.limits.request_body_timeout_secs.max(1)),
             max_per_ip: chat.limits.max_http_connections_per_ip.max(1),
             trusted_proxies: state.trusted_proxies.clone(),
         };
@@ -187,6 +188,7 @@ impl Application {
             let service = warp::service(http::metrics_routes(state.clone()));
             let settings = http::server::Settings {
                 header_timeout: settings.header_timeout,
+                body_timeout: settings.body_timeout,
                 max_per_ip: settings.max_per_ip,
                 trusted_proxies: settings.trusted_proxies.clone(),
             };

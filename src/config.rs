@@ -299,6 +299,11 @@ pub struct Limits {
     )]
     pub request_header_timeout_secs: u64,
 
+    /// Seconds a client has to send a request's body, counted from its head; a slower body
+    /// ends the request and the connection.
+    #[arg(long, env = "CHATCTL_REQUEST_BODY_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_body_timeout_secs: u64,
+
     /// Simultaneous HTTP connections from one IP address that have not (yet) become chat
     /// connections. Trusted proxies (--trusted-proxies) are exempt.
     #[arg(
@@ -348,6 +353,7 @@ impl Default for Limits {
             ip_signals_per_second: 50,
             ip_signal_burst: 300,
             request_header_timeout_secs: 10,
+            request_body_timeout_secs: 30,
             max_http_connections_per_ip: 128,
             account_actions_per_ip_per_hour: 30,
             mails_per_mailbox_per_hour: 5,

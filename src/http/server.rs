@@ -5,6 +5,9 @@
 //! - a request head must arrive within `request_header_timeout_secs` (hyper's
 //!   `header_read_timeout`, which starts whenever hyper waits for a request,
 //!   so it is also the idle limit of keep-alive connections);
+//! - a request's body must arrive within `request_body_timeout_secs` of its
+//!   head (see [`TimedBody`]): hyper has no such limit, and a body sent a byte
+//!   a minute held its connection for good;
 //! - one address holds at most `max_http_connections_per_ip` connections that
 //!   are not (yet) chat connections; more are answered `429` and closed, so a
 //!   slow client cannot use up the server's descriptors and `/healthz` stays
@@ -14,11 +17,14 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use hyper::body::{Body, Incoming};
+use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::server::conn::http1;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -39,8 +45,55 @@ content-type: application/json\r\nretry-after: 1\r\nconnection: close\r\ncontent
 
 pub struct Settings {
     pub header_timeout: Duration,
+    pub body_timeout: Duration,
     pub max_per_ip: usize,
     pub trusted_proxies: Arc<TrustedProxies>,
+}
+
+/// A request body that ends in an error when it has not all arrived by its
+/// deadline, so that the handler reading it gives up and the connection closes.
+pub struct TimedBody {
+    body: Incoming,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the request body did not arrive in time")]
+struct BodyTooSlow;
+
+impl TimedBody {
+    fn new(body: Incoming, limit: Duration) -> TimedBody {
+        TimedBody {
+            body,
+            deadline: Box::pin(tokio::time::sleep(limit)),
+        }
+    }
+}
+
+impl Body for TimedBody {
+    type Data = hyper::body::Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        if let Poll::Ready(frame) = Pin::new(&mut self.body).poll_frame(cx) {
+            return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
+        }
+        match self.deadline.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Some(Err(BodyTooSlow.into()))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
 }
 
 /// Open connections per address.
@@ -92,7 +145,7 @@ pub async fn serve<S, B>(
     settings: Settings,
     mut shutdown: watch::Receiver<bool>,
 ) where
-    S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
+    S: Service<Request<TimedBody>, Response = Response<B>, Error = Infallible>
         + Clone
         + Send
         + 'static,
@@ -207,7 +260,7 @@ struct Connection<S> {
 
 impl<S, B> Connection<S>
 where
-    S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
+    S: Service<Request<TimedBody>, Response = Response<B>, Error = Infallible>
         + Clone
         + Send
         + 'static,
@@ -220,7 +273,9 @@ where
         let _ = stream.set_nodelay(true);
         let service = self.service.clone();
         let trusted = self.settings.trusted_proxies.clone();
-        let handler = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+        let body_timeout = self.settings.body_timeout;
+        let handler = hyper::service::service_fn(move |request: Request<Incoming>| {
+            let mut request = request.map(|body| TimedBody::new(body, body_timeout));
             request.extensions_mut().insert(Peer(peer));
             let line = RequestLine::of(&request, &trusted, peer);
             let answer = service.clone().call(request);

@@ -1,5 +1,5 @@
-//! Slow HTTP clients (issue 12, item 3): unfinished request heads and idle
-//! keep-alive connections are closed, one address cannot hold more than its
+//! Slow HTTP clients (issue 12, item 3): unfinished request heads, bodies
+//! that do not arrive in time and idle keep-alive connections are closed, one address cannot hold more than its
 //! share of connections, `/healthz` stays reachable, and a half-sent request
 //! does not delay shutdown.
 
@@ -31,6 +31,7 @@ async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> (Vec<u8>,
 
 fn with_timeouts(limits: &mut chatctl::config::Limits) {
     limits.request_header_timeout_secs = 1;
+    limits.request_body_timeout_secs = 1;
     limits.max_http_connections_per_ip = 10;
 }
 
@@ -63,6 +64,59 @@ async fn unfinished_request_heads_are_timed_out() {
             .await
             .1;
     assert!(closed && started.elapsed() < Duration::from_secs(4));
+}
+
+/// Every form that reads a body: the head arrives, the body never does (or
+/// trickles in too slowly to end); warp would wait for it for ever.
+#[tokio::test]
+async fn request_bodies_that_do_not_arrive_in_time_end_the_connection() {
+    let app = spawn_app_with(with_timeouts).await;
+    let head = |path: &str| {
+        format!(
+            "POST {path} HTTP/1.1\r\nHost: chat.example\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 200\r\n\r\nemail=a"
+        )
+    };
+    for path in [
+        "/admin/login",
+        "/admin/forgot",
+        "/admin/reset",
+        "/account/reset",
+    ] {
+        let mut slow = TcpStream::connect(app.addr).await.unwrap();
+        slow.write_all(head(path).as_bytes()).await.unwrap();
+        let (_, closed) = read_until_closed(&mut slow, Duration::from_secs(5)).await;
+        assert!(closed, "POST {path}: an unfinished body was waited for 5 s");
+    }
+    // A byte every 100 ms does not reset the clock.
+    let mut trickle = TcpStream::connect(app.addr).await.unwrap();
+    trickle
+        .write_all(head("/admin/login").as_bytes())
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let mut closed = false;
+    for _ in 0..40 {
+        if trickle.write_all(b"a").await.is_err() {
+            closed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let closed = closed
+        || read_until_closed(&mut trickle, Duration::from_secs(1))
+            .await
+            .1;
+    assert!(closed && started.elapsed() < Duration::from_secs(4));
+    // A body that arrives in time is answered as before.
+    let form = [("email", "nobody@example.com")];
+    let reply = reqwest::Client::new()
+        .post(app.http_url("/account/reset"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(reply.status(), 408);
 }
 
 #[tokio::test]
