@@ -6,7 +6,7 @@
 //! The filter reads normalized text, so that what looks like a word is the
 //! word: invisible characters (see `input::names`) are skipped and every
 //! character is read in its compatibility decomposition (NFKD: `ｄａｒｎ` is
-//! `darn`). Word entries go further and compare UTS #39 skeletons of the
+//! `darn`) without its nonspacing marks (`dárn` and `d̲a̲r̲n̲` are `darn`). Word entries go further and compare UTS #39 skeletons of the
 //! lowercased text, so `dаrn` with a Cyrillic а is `darn` too. Masks cover
 //! the characters of the original text the match came from.
 
@@ -17,7 +17,7 @@ use unicode_normalization::char::decompose_compatible;
 
 pub use crate::db::models::word_filter::{FilterAction, FilterKind};
 use crate::db::models::WordFilter;
-use crate::input::names::is_invisible;
+use crate::input::names::{is_invisible, is_nonspacing_mark};
 
 /// Compiled patterns larger than this are refused.
 const MAX_COMPILED_BYTES: usize = 256 * 1024;
@@ -42,13 +42,19 @@ impl View {
             let from = at..at + c.len_utf8();
             let before = view.text.len();
             match kind {
-                FilterKind::Pattern => decompose_compatible(c, |d| view.text.push(d)),
+                FilterKind::Pattern => decompose_compatible(c, |d| {
+                    if !is_nonspacing_mark(d) {
+                        view.text.push(d);
+                    }
+                }),
                 FilterKind::Word => {
                     for lower in c.to_lowercase() {
                         decompose_compatible(lower, |d| {
                             let mut one = [0; 4];
-                            view.text
-                                .extend(unicode_security::skeleton(d.encode_utf8(&mut one)));
+                            view.text.extend(
+                                unicode_security::skeleton(d.encode_utf8(&mut one))
+                                    .filter(|s| !is_nonspacing_mark(*s)),
+                            );
                         });
                     }
                 }
@@ -151,7 +157,13 @@ fn mask(text: &str, mut ranges: Vec<Range<usize>>) -> String {
     ranges.sort_by_key(|r| r.start);
     let mut out = String::with_capacity(text.len());
     let mut at = 0;
-    for range in ranges {
+    for mut range in ranges {
+        // Marks on the match's last letter belong to it.
+        range.end += text[range.end..]
+            .chars()
+            .take_while(|c| is_nonspacing_mark(*c))
+            .map(char::len_utf8)
+            .sum::<usize>();
         let start = range.start.max(at);
         if start >= range.end {
             continue;
@@ -160,7 +172,7 @@ fn mask(text: &str, mut ranges: Vec<Range<usize>>) -> String {
         out.extend(
             text[start..range.end]
                 .chars()
-                .filter(|c| !is_invisible(*c))
+                .filter(|c| !is_invisible(*c) && !is_nonspacing_mark(*c))
                 .map(|_| '*'),
         );
         at = range.end;
@@ -219,6 +231,11 @@ mod tests {
             ("DA\u{FEFF}RN", "****"),
             ("da\u{202E}rn", "****"),
             ("𝐝𝐚𝐫𝐧 x", "**** x"),
+            ("d\u{00E1}rn", "****"),
+            ("da\u{0301}rn", "****"),
+            ("d\u{0332}a\u{0332}r\u{0332}n\u{0332}!", "****!"),
+            ("dar\u{0303}n\u{0303}\u{0304} x", "**** x"),
+            ("DA\u{0336}RN", "****"),
         ] {
             assert_eq!(set.apply(sent), Verdict::Pass(stored.into()), "{sent:?}");
         }

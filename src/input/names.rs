@@ -12,8 +12,10 @@
 //!   start a word, and at most four may stack on one letter (no text that spills
 //!   over the lines around it).
 //! - **Compared** by [`NameKey`]: the UTS #39 confusable skeleton of the NFKC
-//!   case-folded name, so `ALICE`, `аlice` (Cyrillic а), `ａｌｉｃｅ` and `alice`
-//!   are one name.
+//!   case-folded name without its nonspacing marks, so `ALICE`, `аlice`
+//!   (Cyrillic а), `ａｌｉｃｅ`, `álice`, `ali̇ce` (a dot above the i) and `alice`
+//!   are one name. The skeleton keeps marks, and some draw nothing new on
+//!   their letter: at name size, a mark is too small to tell two people apart.
 
 use icu_properties::props::{
     BidiControl, DefaultIgnorableCodePoint, GeneralCategory as Gc, GeneralCategory,
@@ -45,6 +47,14 @@ pub fn is_invisible(c: char) -> bool {
 fn is_space(c: char) -> bool {
     // U+2800 BRAILLE PATTERN BLANK is a symbol, not a space, yet draws nothing.
     CodePointMapData::<GeneralCategory>::new().get(c) == Gc::SpaceSeparator || c == '\u{2800}'
+}
+
+/// Marks drawn on (over, under, through, around) the letter before them.
+pub fn is_nonspacing_mark(c: char) -> bool {
+    matches!(
+        CodePointMapData::<GeneralCategory>::new().get(c),
+        Gc::NonspacingMark | Gc::EnclosingMark
+    )
 }
 
 fn is_mark(c: char) -> bool {
@@ -134,10 +144,17 @@ pub struct NameKey {
 
 impl NameKey {
     /// Case folding is lowercase-of-uppercase (so `ß` and `ss` fold together),
-    /// then NFKC again, as case mappings can leave text unnormalized.
+    /// then NFKC again, as case mappings can leave text unnormalized; the
+    /// folded key drops nonspacing marks (of the NFD form) as well.
     pub fn of(name: &str) -> NameKey {
         let nfkc: String = name.nfkc().collect();
-        let folded: String = nfkc.to_uppercase().to_lowercase().nfkc().collect();
+        let folded: String = nfkc
+            .to_uppercase()
+            .to_lowercase()
+            .nfkd()
+            .filter(|c| !is_nonspacing_mark(*c))
+            .nfkc()
+            .collect();
         NameKey {
             folded: skeleton(&folded),
             exact: skeleton(&nfkc),
@@ -225,6 +242,15 @@ mod tests {
             "\u{1D41A}\u{1D425}ice", // mathematical bold
         ] {
             assert!(NameKey::of(same).looks_like(&alice), "{same:?}");
+        }
+        for marked in [
+            "ali\u{0307}ce", // dot above on the i: draws nothing new
+            "álice",
+            "alice\u{0332}", // combining low line
+            "a\u{0335}lice", // short stroke overlay
+            "alic\u{20DD}e", // enclosing circle
+        ] {
+            assert!(NameKey::of(marked).looks_like(&alice), "{marked:?}");
         }
         for other in ["alicia", "ali ce", "bob", "allce"] {
             assert!(!NameKey::of(other).looks_like(&alice), "{other:?}");
