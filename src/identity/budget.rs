@@ -41,14 +41,29 @@ impl Budget {
         take(&self.by_ip, &ip)
     }
 
-    /// One mail to `mailbox` (compared without case), or how long to wait.
+    /// One mail to `mailbox` (see [`mailbox_key`]), or how long to wait.
     pub fn mail_to(&self, mailbox: &str) -> Result<(), Duration> {
-        take(&self.by_mailbox, &mailbox.to_lowercase())
+        take(&self.by_mailbox, &mailbox_key(mailbox))
     }
 
     pub fn prune(&self) {
         self.by_ip.retain_recent();
         self.by_mailbox.retain_recent();
+    }
+}
+
+/// The mailbox an address reaches: compared without case, and a sub-address
+/// (`ann+anything@example.com`) is the mailbox of `ann@example.com`, as the
+/// big mail providers deliver it there; otherwise one could send a victim
+/// any number of mails by varying the tag.
+fn mailbox_key(address: &str) -> String {
+    let lowered = address.to_lowercase();
+    match lowered.rsplit_once('@') {
+        Some((local, domain)) => {
+            let mailbox = local.split_once('+').map_or(local, |(mailbox, _)| mailbox);
+            format!("{mailbox}@{domain}")
+        }
+        None => lowered,
     }
 }
 

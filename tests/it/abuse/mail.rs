@@ -113,6 +113,43 @@ async fn one_mailbox_gets_a_bounded_number_of_mails_whoever_asks() {
     assert_eq!(mailbox.count("victim@example.com"), 2);
 }
 
+/// Sub-addresses reach one mailbox: varying the tag (`victim+1@`,
+/// `Victim+2@`) from other addresses does not buy more mails to it.
+#[tokio::test]
+async fn sub_addresses_share_their_mailbox_budget() {
+    let mailbox = Mailbox::start();
+    let url = mailbox.url();
+    let app = spawn_configured(test_db(), move |c| {
+        c.mail.smtp_url = Some(url);
+        c.limits.mails_per_mailbox_per_hour = 2;
+    })
+    .await;
+    let site = app.site_with_registration(&[ORIGIN]).await;
+    let mut replies = Vec::new();
+    for (i, email) in [
+        "victim+1@example.com",
+        "Victim+2@Example.com",
+        "victim+x.y@example.com",
+        "victim@example.com",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut client = connect_from(&app, &format!("127.0.0.{}", i + 20), &site.public_key).await;
+        let frame = json!({"type": "register", "name": format!("Victim {i}"), "email": email, "password": PASSWORD});
+        replies.push(ask(&mut client, frame).await);
+    }
+    assert_eq!(replies[0]["type"], "registered", "{replies:?}");
+    assert_eq!(replies[1]["type"], "registered", "{replies:?}");
+    for refused in &replies[2..] {
+        assert_eq!(refused["code"], "rate_limited", "{refused}");
+    }
+    // Another mailbox on the same domain has a budget of its own.
+    let mut client = connect_from(&app, "127.0.0.30", &site.public_key).await;
+    let other = json!({"type": "register", "name": "Victor", "email": "victor+1@example.com", "password": PASSWORD});
+    assert_eq!(ask(&mut client, other).await["type"], "registered");
+}
+
 #[tokio::test]
 async fn password_forms_are_bounded_per_address() {
     let app = spawn_app_with(|l| l.account_actions_per_ip_per_hour = 3).await;
