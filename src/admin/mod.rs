@@ -186,6 +186,9 @@ pub fn routes(
     )
 }
 
+/// A request's method (`true`: GET) and its path segments after `/admin`.
+type Route<'a> = (bool, &'a [&'a str]);
+
 async fn dispatch(admin: &Admin, req: &Request) -> Result<Reply> {
     let path: Vec<&str> = req.path.iter().map(String::as_str).collect();
     let get = req.method == Method::GET;
@@ -197,11 +200,11 @@ async fn dispatch(admin: &Admin, req: &Request) -> Result<Reply> {
         csrf::verify(req, &auth.csrf)?;
     }
     match path.first().copied() {
-        Some("sites" | "rooms" | "filters") => site_pages(admin, req, &auth, get, &path).await,
+        Some("sites" | "rooms" | "filters") => site_pages(admin, req, &auth, (get, &path)).await,
         Some("messages" | "participants" | "bans" | "reports" | "held") => {
-            moderation_pages(admin, req, &auth, get, &path).await
+            moderation_pages(admin, req, &auth, (get, &path)).await
         }
-        _ => account_pages(admin, req, &auth, get, &path).await,
+        _ => account_pages(admin, req, &auth, (get, &path)).await,
     }
 }
 
@@ -232,14 +235,8 @@ async fn without_session(
 }
 
 /// The dashboard, the audit log, one's own account, and admin accounts.
-async fn account_pages(
-    admin: &Admin,
-    req: &Request,
-    a: &Auth,
-    get: bool,
-    path: &[&str],
-) -> Result<Reply> {
-    match (get, path) {
+async fn account_pages(admin: &Admin, req: &Request, a: &Auth, route: Route<'_>) -> Result<Reply> {
+    match route {
         (true, []) => dashboard::page(admin, req, a).await,
         (true, ["dashboard.json"]) => dashboard::numbers(admin, a).await,
         (false, ["logout"]) => auth::logout(admin, a).await,
@@ -264,14 +261,8 @@ async fn account_pages(
 }
 
 /// Sites, their rooms and word filters.
-async fn site_pages(
-    admin: &Admin,
-    req: &Request,
-    a: &Auth,
-    get: bool,
-    path: &[&str],
-) -> Result<Reply> {
-    match (get, path) {
+async fn site_pages(admin: &Admin, req: &Request, a: &Auth, route: Route<'_>) -> Result<Reply> {
+    match route {
         (true, ["sites"]) => sites::list(admin, req, a).await,
         (false, ["sites"]) => sites::create(admin, req, a).await,
         (true, ["sites", id]) => sites::show(admin, req, a, id_of(id)?).await,
@@ -300,11 +291,10 @@ async fn moderation_pages(
     admin: &Admin,
     req: &Request,
     a: &Auth,
-    get: bool,
-    path: &[&str],
+    route: Route<'_>,
 ) -> Result<Reply> {
     use messages::Format;
-    match (get, path) {
+    match route {
         (true, ["messages"]) => messages::log(admin, req, a).await,
         (true, ["messages", "export.csv"]) => messages::export(admin, req, a, Format::Csv).await,
         (true, ["messages", "export.json"]) => messages::export(admin, req, a, Format::Json).await,
