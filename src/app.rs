@@ -72,8 +72,6 @@ impl Application {
             Origin::parse(&public_url).map_err(|_| StartError::PublicUrl(public_url.clone()))?;
 
         let db = connect(config, database_url)?;
-        // On PostgreSQL other instances may share the database.
-        let several = matches!(db.url(), crate::db::DbUrl::Postgres(_));
         let demo = (!config.no_demo).then_some((public_origin, addr.port()));
         let (secret, demo_site_key) = prepare_database(&db, demo).await?;
 
@@ -85,19 +83,14 @@ impl Application {
         // Other instances' messages reach this one through the broker, or the database.
         let events = Arc::new(tokio::sync::Notify::new());
         let instance: u64 = rand::random();
-        let (outbox, cluster) = if several {
-            let link = ClusterLink {
-                db: &db,
-                hub: &hub,
-                metrics: &metrics,
-                events: &events,
-                shutdown: &shutdown,
-            };
-            let (outbox, cluster) = start_cluster(config, instance, link)?;
-            (Some(outbox), Some(cluster))
-        } else {
-            (None, None)
+        let link = ClusterLink {
+            db: &db,
+            hub: &hub,
+            metrics: &metrics,
+            events: &events,
+            shutdown: &shutdown,
         };
+        let (outbox, cluster) = start_cluster(config, instance, link)?.unzip();
         let chat = Arc::new(Chat {
             writer: Writer::start(db.clone(), hub.clone(), metrics.clone(), outbox),
             cluster,
@@ -246,12 +239,16 @@ struct ClusterLink<'a> {
 }
 
 /// Joins the other instances on this PostgreSQL database (through the broker
-/// when there is one); returns where the writer hands its commits, and the cluster.
+/// when there is one); returns where the writer hands its commits, and the
+/// cluster. `None` on SQLite, which one process owns.
 fn start_cluster(
     config: &ServeConfig,
     instance: u64,
     link: ClusterLink<'_>,
-) -> Result<(Outbox, Arc<Cluster>), StartError> {
+) -> Result<Option<(Outbox, Arc<Cluster>)>, StartError> {
+    if !matches!(link.db.url(), crate::db::DbUrl::Postgres(_)) {
+        return Ok(None);
+    }
     let (outbox, outgoing) = Cluster::outbox();
     let cluster = Cluster::start(
         ClusterConfig {
@@ -270,7 +267,7 @@ fn start_cluster(
         link.events.clone(),
         link.shutdown.clone(),
     )?;
-    Ok((outbox, cluster))
+    Ok(Some((outbox, cluster)))
 }
 
 /// The command that makes the first admin account, as the operator can type

@@ -105,7 +105,7 @@ pub struct Admission {
 
 impl Chat {
     /// Tells the other instances (if any) that changes applied here were
-    /// recorded (`moderation::remote::record`), so they apply them at once.
+    /// recorded (`moderation::events::record`), so they apply them at once.
     pub fn tell_others(&self) {
         if let Some(cluster) = &self.cluster {
             cluster.ring();

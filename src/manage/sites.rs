@@ -224,7 +224,7 @@ pub fn set_enabled_in(
         site.set_enabled(conn, enabled)?;
         if !enabled {
             let disabled = Control::SiteDisabled { site: site.id };
-            crate::moderation::remote::record(conn, origin, &disabled)?;
+            crate::moderation::events::record(conn, origin, &disabled)?;
         }
         audit(conn, actor, action, Target::Site(site), String::new())?;
         Ok(())

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use super::{audit, remote, Actor, ModerationError, Result};
+use super::{audit, events, Actor, ModerationError, Result};
 use crate::chat::cluster::Control;
 use crate::chat::protocol::CloseReason;
 use crate::chat::Chat;
@@ -87,7 +87,7 @@ pub fn create_in(
             ("ban", ban.id.to_string()),
             target,
         )?;
-        remote::record(conn, origin, &Control::Banned { ban: ban.id })?;
+        events::record(conn, origin, &Control::Banned { ban: ban.id })?;
         Ok(ban)
     })
 }

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::{audit, remote, Actor, ModerationError, Result};
+use super::{audit, events, Actor, ModerationError, Result};
 use crate::chat::cluster::Control;
 use crate::chat::protocol::ServerFrame;
 use crate::chat::writer::Post;
@@ -40,7 +40,7 @@ fn record(conn: &mut DbConn, origin: Option<u64>, deleted: &[(RoomId, String, i6
         entry.1.push(*seq);
     }
     for (room, (name, seqs)) in per_room {
-        remote::record(conn, origin, &Control::Deleted { room, name, seqs })?;
+        events::record(conn, origin, &Control::Deleted { room, name, seqs })?;
     }
     Ok(())
 }

@@ -5,6 +5,7 @@
 //! do what before calling in.
 
 pub mod bans;
+pub mod events;
 pub mod messages;
 pub mod mutes;
 pub mod remote;

@@ -1,6 +1,6 @@
 //! Mutes: the participant keeps reading but cannot post until the mute ends.
 
-use super::{audit, remote, Actor, ModerationError, Result};
+use super::{audit, events, Actor, ModerationError, Result};
 use crate::chat::cluster::Control;
 use crate::chat::Chat;
 use crate::db::models::audit::AuditAction;
@@ -40,7 +40,7 @@ pub async fn mute(
                     format!("{} for {minutes} min: {reason}", who.nick),
                 )?;
                 let site = who.site_id;
-                remote::record(conn, origin, &Control::MutesChanged { site })?;
+                events::record(conn, origin, &Control::MutesChanged { site })?;
                 Ok(mute)
             })
         })
@@ -59,7 +59,7 @@ pub async fn unmute(chat: &Chat, actor: Actor, participant: ParticipantId) -> Re
                 let who = Participant::find(conn, participant)?.ok_or(ModerationError::NotFound)?;
                 let n = Mute::revoke_all(conn, participant)?;
                 let site = who.site_id;
-                remote::record(conn, origin, &Control::MutesChanged { site })?;
+                events::record(conn, origin, &Control::MutesChanged { site })?;
                 audit(
                     conn,
                     actor,

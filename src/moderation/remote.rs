@@ -1,9 +1,10 @@
 //! Changes made elsewhere, applied here: by another instance (its panel) or
-//! by the command line (a separate process). Every such change writes a
-//! `cluster_events` row in the transaction that makes it, so none is lost:
-//! each server reads the rows in id order, every [`POLL`], or at once when
-//! another instance rings over the broker after its commit. The server that
-//! made a change applied it already and skips its own rows.
+//! by the command line (a separate process). Each such change wrote a
+//! `cluster_events` row ([`super::events::record`]) in the transaction that
+//! made it, so none is lost: each server reads the rows in id order, every
+//! [`POLL`], or at once when another instance rings over the broker after its
+//! commit. The server that made a change applied it already and skips its own
+//! rows.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,22 +16,12 @@ use crate::chat::protocol::{CloseReason, ServerFrame};
 use crate::chat::Chat;
 use crate::db::models::cluster_event::ClusterEvent;
 use crate::db::models::Ban;
-use crate::db::{DbConn, DbError};
 
 /// How often every server looks for changes made elsewhere (the bound on
 /// their delay without a broker, or from the command line).
 pub const POLL: Duration = Duration::from_millis(250);
 /// Events read per query.
 const PAGE: i64 = 500;
-
-/// Records `change` for every server; call it in the transaction that makes
-/// it. `origin` is the server making it (`Chat::instance`), `None` from the
-/// command line.
-pub fn record(conn: &mut DbConn, origin: Option<u64>, change: &Control) -> Result<(), DbError> {
-    let body = serde_json::to_string(change).map_err(|e| DbError::Internal(e.to_string()))?;
-    // The id is stored as the same 64 bits.
-    ClusterEvent::record(conn, origin.map(|o| o as i64), &body).map(drop)
-}
 
 /// Applies, in order, the changes recorded after this server started.
 pub async fn follow(chat: Arc<Chat>, doorbell: Arc<Notify>, mut shutdown: watch::Receiver<bool>) {

@@ -3,7 +3,7 @@
 //! path's cached copy is dropped on change), deleting them, and pruning the
 //! ones visitors opened and never wrote in.
 
-use super::{audit, remote, Actor, ModerationError, Result};
+use super::{audit, events, Actor, ModerationError, Result};
 use crate::chat::cluster::Control;
 use crate::chat::protocol::CloseReason;
 use crate::chat::Chat;
@@ -33,7 +33,7 @@ pub async fn update(chat: &Chat, actor: Actor, room: RoomId, settings: RoomSetti
             conn.write_transaction(|conn| -> Result<_> {
                 let found = Room::find(conn, room)?;
                 Room::update_settings(conn, room, &settings)?;
-                remote::record(conn, origin, &Control::RoomChanged { room })?;
+                events::record(conn, origin, &Control::RoomChanged { room })?;
                 audit(
                     conn,
                     actor,
@@ -104,7 +104,7 @@ pub fn delete_in(
     conn.write_transaction(|conn| -> Result<_> {
         let found = Room::find(conn, room)?;
         Room::delete(conn, room)?;
-        remote::record(conn, origin, &Control::RoomDeleted { room })?;
+        events::record(conn, origin, &Control::RoomDeleted { room })?;
         audit(
             conn,
             actor,

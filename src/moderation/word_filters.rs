@@ -1,7 +1,7 @@
 //! A site's word filter. Entries are validated (compiled) when added and apply
 //! to the next message.
 
-use super::{audit, remote, Actor, ModerationError, Result};
+use super::{audit, events, Actor, ModerationError, Result};
 use crate::chat::cluster::Control;
 use crate::chat::word_filter::{compile, FilterAction, FilterKind};
 use crate::chat::Chat;
@@ -50,7 +50,7 @@ pub async fn add(
                         ("word_filter", entry.id.to_string()),
                         format!("{kind} {pattern:?} → {action}"),
                     )?;
-                    remote::record(conn, origin, &Control::FiltersChanged { site })?;
+                    events::record(conn, origin, &Control::FiltersChanged { site })?;
                     Ok(entry)
                 })
             })
@@ -77,7 +77,7 @@ pub async fn remove(chat: &Chat, actor: Actor, id: WordFilterId) -> Result<SiteI
                     format!("{} {:?}", entry.kind, entry.pattern),
                 )?;
                 let site = entry.site_id;
-                remote::record(conn, origin, &Control::FiltersChanged { site })?;
+                events::record(conn, origin, &Control::FiltersChanged { site })?;
                 Ok(site)
             })
         })

@@ -101,44 +101,13 @@ pub async fn drive(
                 }
             }
             inbound = rx.next() => {
-                let flow = match inbound {
-                    None => break None,
-                    Some(Err(WsError::Capacity(_))) => Flow::Close {
-                        reason: CloseReason::FrameTooLarge,
-                        message: format!("Frames are limited to {} bytes.", chat.limits.max_frame_bytes),
-                        until: None,
-                    },
-                    Some(Err(err)) => {
-                        tracing::debug!(error = %err, "websocket read failed");
-                        break None;
-                    }
-                    Some(Ok(msg)) => {
-                        last_seen = Instant::now();
-                        match msg {
-                            Message::Text(body) => Box::pin(session.on_text(body.as_str())).await,
-                            Message::Binary(_) => session.on_binary(),
-                            Message::Ping(payload) => {
-                                out.frames.pong(&payload);
-                                Flow::Continue
-                            }
-                            Message::Close(_) => {
-                                // Answer the client's close handshake, then stop.
-                                out.frames.close(1000, "");
-                                let _ = Box::pin(out.flush(&queue)).await;
-                                break None;
-                            }
-                            Message::Pong(_) | Message::Frame(_) => Flow::Continue,
-                        }
-                    }
-                };
-                for reply in session.take_replies() {
-                    out.frames.text(&reply);
+                if matches!(inbound, Some(Ok(_))) {
+                    last_seen = Instant::now();
                 }
-                if Box::pin(out.flush(&queue)).await.is_err() {
-                    break queue.take_close();
-                }
-                if let Flow::Close { reason, message, until } = flow {
-                    break Some(CloseRequest { reason, message, until });
+                let max_frame = chat.limits.max_frame_bytes;
+                let next = Box::pin(on_inbound(inbound, &mut session, &queue, &mut out, max_frame));
+                if let Next::Stop(close) = next.await {
+                    break close;
                 }
             }
             first = queue.recv() => {
@@ -168,6 +137,67 @@ pub async fn drive(
     // A peer that reads nothing must not hold us here.
     let _ = Box::pin(timeout(Duration::from_secs(1), out.frames.shutdown())).await;
     session.close();
+}
+
+/// What the connection loop does after one client frame.
+enum Next {
+    Continue,
+    /// Stop, closing with this request (`None`: the peer is gone or closed first).
+    Stop(Option<CloseRequest>),
+}
+
+/// One read from the client (a frame, the end of the stream, or an error):
+/// handled by the session, its replies flushed.
+async fn on_inbound(
+    inbound: Option<Result<Message, WsError>>,
+    session: &mut Session,
+    queue: &ConnQueue,
+    out: &mut Outlet,
+    max_frame_bytes: usize,
+) -> Next {
+    let flow = match inbound {
+        None => return Next::Stop(None),
+        Some(Err(WsError::Capacity(_))) => Flow::Close {
+            reason: CloseReason::FrameTooLarge,
+            message: format!("Frames are limited to {max_frame_bytes} bytes."),
+            until: None,
+        },
+        Some(Err(err)) => {
+            tracing::debug!(error = %err, "websocket read failed");
+            return Next::Stop(None);
+        }
+        Some(Ok(Message::Text(body))) => session.on_text(body.as_str()).await,
+        Some(Ok(Message::Binary(_))) => session.on_binary(),
+        Some(Ok(Message::Ping(payload))) => {
+            out.frames.pong(&payload);
+            Flow::Continue
+        }
+        Some(Ok(Message::Close(_))) => {
+            // Answer the client's close handshake, then stop.
+            out.frames.close(1000, "");
+            let _ = out.flush(queue).await;
+            return Next::Stop(None);
+        }
+        Some(Ok(Message::Pong(_) | Message::Frame(_))) => Flow::Continue,
+    };
+    for reply in session.take_replies() {
+        out.frames.text(&reply);
+    }
+    if out.flush(queue).await.is_err() {
+        return Next::Stop(queue.take_close());
+    }
+    match flow {
+        Flow::Continue => Next::Continue,
+        Flow::Close {
+            reason,
+            message,
+            until,
+        } => Next::Stop(Some(CloseRequest {
+            reason,
+            message,
+            until,
+        })),
+    }
 }
 
 /// Says why, then gives the client a moment to answer the close handshake.
