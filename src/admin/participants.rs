@@ -18,31 +18,72 @@ use crate::db::models::{Ban, Mute, Participant, ParticipantId, Site, SiteId};
 use crate::db::now_ms;
 use crate::moderation::{self, bans::BanRequest};
 
-/// GET /admin/participants?q=
+/// GET /admin/participants?q= — a search; without one, who is online now
+/// and who was active most recently.
 pub async fn search(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
     let q = req.query("q").unwrap_or_default().to_owned();
-    let results = if q.is_empty() {
-        Vec::new()
+    if q.is_empty() {
+        return overview(admin, req, auth).await;
+    }
+    let query = if let Ok(id) = q.strip_prefix('#').unwrap_or(&q).parse::<i64>() {
+        ParticipantQuery::Id(ParticipantId(id))
+    } else if let Ok(ip) = q.parse::<IpAddr>() {
+        ParticipantQuery::Ip(ip.to_string())
     } else {
-        let query = if let Ok(id) = q.strip_prefix('#').unwrap_or(&q).parse::<i64>() {
-            ParticipantQuery::Id(ParticipantId(id))
-        } else if let Ok(ip) = q.parse::<IpAddr>() {
-            ParticipantQuery::Ip(ip.to_string())
-        } else {
-            ParticipantQuery::Nick(q.clone())
-        };
-        let sites = auth.sites.clone();
-        admin
-            .chat
-            .db
-            .run(move |conn| Participant::search(conn, sites.as_deref(), &query, 100))
-            .await?
+        ParticipantQuery::Nick(q.clone())
     };
+    let sites = auth.sites.clone();
+    let results = admin
+        .chat
+        .db
+        .run(move |conn| Participant::search(conn, sites.as_deref(), &query, 100))
+        .await?;
     admin.page(
         req,
         auth,
         "participants",
-        json!({"title": "Participants", "q": q, "searched": !q.is_empty(), "results": results}),
+        json!({"title": "Participants", "q": q, "searched": true, "results": results}),
+    )
+}
+
+/// How many people the overview lists as recently active.
+const RECENT: i64 = 50;
+
+/// The participants page before a search: online now (on every instance),
+/// then the most recently seen.
+async fn overview(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
+    let online = admin.chat.hub.online_participants(auth.sites.as_deref());
+    let ids: Vec<ParticipantId> = online.keys().map(|id| ParticipantId(*id)).collect();
+    let sites = auth.sites.clone();
+    let (mut here, recent) = admin
+        .chat
+        .db
+        .run(move |conn| -> Result<_> {
+            Ok((
+                Participant::find_many(conn, &ids)?,
+                Participant::recent(conn, sites.as_deref(), RECENT)?,
+            ))
+        })
+        .await?;
+    here.sort_by_key(|p| p.nick.to_lowercase());
+    let here: Vec<_> = here
+        .iter()
+        .map(|p| {
+            let mut row = json!(p);
+            row["rooms"] = json!(online.get(&p.id.0).copied().unwrap_or(0));
+            row
+        })
+        .collect();
+    let recent: Vec<_> = recent
+        .iter()
+        .filter(|p| !online.contains_key(&p.id.0))
+        .collect();
+    admin.page(
+        req,
+        auth,
+        "participants",
+        json!({"title": "Participants", "q": "", "searched": false,
+               "online_count": here.len(), "online": here, "recent": recent}),
     )
 }
 
@@ -107,6 +148,12 @@ pub async fn show(admin: &Admin, req: &Request, auth: &Auth, id: ParticipantId) 
         .iter()
         .find(|m| m.revoked_at.is_none() && m.expires_at > now)
         .cloned();
+    // The ban that ends last is the one that says when they may come back.
+    let active_ban = ban_list
+        .iter()
+        .filter(|b| b.is_active(now))
+        .max_by_key(|b| b.expires_at.unwrap_or(i64::MAX))
+        .map(|b| bans::view(b, now, auth));
     let online = admin.chat.hub.connections_by_participant(id);
     admin.page(
         req,
@@ -124,6 +171,7 @@ pub async fn show(admin: &Admin, req: &Request, auth: &Auth, id: ParticipantId) 
             "ips": ips,
             "bans": ban_list.iter().map(|b| bans::view(b, now, auth)).collect::<Vec<_>>(),
             "mute": active_mute,
+            "banned": active_ban,
             "last_ip": p.last_ip,
             "shared": shared,
             "shared_days": SHARED_ADDRESS_DAYS,

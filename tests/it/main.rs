@@ -8,6 +8,7 @@ mod admin_browser;
 mod admin_log;
 mod admin_mail;
 mod admin_moderation;
+mod admin_people;
 mod admin_roles;
 mod admin_sites;
 mod admin_xss;

@@ -61,6 +61,33 @@ impl RoomMembers {
 }
 
 impl Hub {
+    /// Who is online now on these sites (`None`: all), on any instance:
+    /// participant id -> in how many rooms. For the panel's participants page.
+    pub fn online_participants(&self, sites: Option<&[SiteId]>) -> HashMap<i64, usize> {
+        let rooms: Vec<_> = self
+            .rooms
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        let mut online = HashMap::new();
+        for members in rooms {
+            let members = lock(&members);
+            let wanted = match (sites, members.site) {
+                (None, _) => true,
+                (Some(sites), Some(site)) => sites.contains(&site),
+                (Some(_), None) => false,
+            };
+            if wanted {
+                for who in members.online_list() {
+                    *online.entry(who.id).or_default() += 1;
+                }
+            }
+        }
+        online
+    }
+
     /// Connects the hub to the other instances (once, at start-up).
     pub fn set_peers(&self, peers: Arc<dyn Peers>) {
         let _ = self.peers.set(peers);

@@ -204,6 +204,21 @@ impl Participant {
             .load(c))
     }
 
+    /// The participants of these sites (`None`: all) seen most recently, newest first.
+    pub fn recent(
+        conn: &mut DbConn,
+        sites: Option<&[SiteId]>,
+        limit: i64,
+    ) -> Result<Vec<Participant>, DbError> {
+        with_backend!(conn, c => {
+            let mut q = participants::table.select(Participant::as_select()).into_boxed();
+            if let Some(sites) = sites {
+                q = q.filter(participants::site_id.eq_any(sites.to_vec()));
+            }
+            q.order(participants::last_seen_at.desc()).limit(limit).load(c)
+        })
+    }
+
     /// How many participants other than `except` connected from `ip` at or
     /// after `since_ms` (epoch ms), on `site` (`None`: every site): the people
     /// a ban of that address would shut out with them.

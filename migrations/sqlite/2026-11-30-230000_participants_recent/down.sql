@@ -1,0 +1,1 @@
+DROP INDEX participants_site_last_seen;
