@@ -142,6 +142,8 @@ pub async fn list(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
             "ended": ended,
             "bans": rows,
             "sites": sites::options(&visible, None),
+            // With one site there is nothing to choose; with several, no silent default.
+            "one_site": visible.len() == 1,
             "can_ban_globally": auth.is_admin(),
         }),
     )

@@ -93,11 +93,27 @@ pub async fn load(admin: &Admin, auth: &Auth, id: SiteId) -> Result<Site> {
         .map_err(AdminError::from)
 }
 
-/// `[{id, name, selected}]` for a site filter select.
+/// `[{id, name, selected}]` for a site select. Sites made before names had
+/// to differ may share one: those show their public key too.
 pub fn options(sites: &[Site], selected: Option<SiteId>) -> serde_json::Value {
+    let shared = |name: &str| {
+        let folded = name.to_lowercase();
+        sites
+            .iter()
+            .filter(|s| s.name.to_lowercase() == folded)
+            .count()
+            > 1
+    };
     sites
         .iter()
-        .map(|s| json!({"id": s.id, "name": s.name, "selected": Some(s.id) == selected}))
+        .map(|s| {
+            let name = if shared(&s.name) {
+                format!("{} ({})", s.name, s.public_key)
+            } else {
+                s.name.clone()
+            };
+            json!({"id": s.id, "name": name, "selected": Some(s.id) == selected})
+        })
         .collect()
 }
 

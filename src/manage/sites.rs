@@ -22,6 +22,22 @@ fn site_name(raw: &str) -> Result<String> {
         .map_err(|e| invalid(e.sentence()))
 }
 
+/// Refuses a name another site has (ignoring case): pickers and lists show
+/// sites by name, and two "Blog"s cannot be told apart there.
+fn name_is_free(conn: &mut DbConn, name: &str, except: Option<SiteId>) -> Result<()> {
+    let folded = name.to_lowercase();
+    let taken = Site::list(conn)?
+        .into_iter()
+        .find(|s| Some(s.id) != except && s.name.to_lowercase() == folded);
+    match taken {
+        Some(other) => Err(invalid(format!(
+            "Another site is called {:?} already (key {}). Choose a name that tells them apart.",
+            other.name, other.public_key
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Parses an origin as typed (`scheme://host[:port]`).
 pub fn origin(raw: &str) -> Result<Origin> {
     Origin::parse(raw.trim()).map_err(|e| invalid(e.sentence()))
@@ -38,6 +54,7 @@ pub fn create(conn: &mut DbConn, actor: Actor, name: &str, origins: &[&str]) -> 
     origins.sort();
     origins.dedup();
     conn.write_transaction(|conn| {
+        name_is_free(conn, &name, None)?;
         let site = Site::create(conn, &name, &origins, false)?;
         let allowed: Vec<&str> = origins.iter().map(Origin::as_str).collect();
         let details = format!("{name}; origins: {}", allowed.join(", "));
@@ -171,6 +188,9 @@ pub fn update(
     conn.write_transaction(|conn| {
         // Read again inside the transaction: the audit line says what really changed.
         let current = Site::find(conn, site.id)?;
+        if let Some(name) = &settings.name {
+            name_is_free(conn, name, Some(site.id))?;
+        }
         let changed = changes(&current, &settings);
         if !changed.is_empty() {
             settings.apply(conn, site.id)?;

@@ -5,6 +5,7 @@ mod accounts;
 mod admin_auth;
 mod admin_bans;
 mod admin_browser;
+mod admin_details;
 mod admin_log;
 mod admin_mail;
 mod admin_moderation;

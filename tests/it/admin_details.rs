@@ -1,0 +1,127 @@
+//! Small things an owner notices in the panel: sites that cannot be told
+//! apart, a ban form that silently picks a site, a missing icon.
+
+use chatctl::db::models::Role;
+
+use crate::cli::chatctl;
+use crate::common::*;
+use crate::panel::*;
+
+#[tokio::test]
+async fn a_second_site_with_the_same_name_is_refused_in_the_panel_and_the_cli() {
+    let app = spawn_app().await;
+    account(&app, "owner@example.com", Role::Owner, &[]).await;
+    let mut panel = Panel::login(&app, "owner@example.com").await;
+    panel.get("/admin/sites").await;
+    let form = [("name", "Blog"), ("origin", "https://blog.example")];
+    let first = panel.post("/admin/sites", &form).await;
+    assert!(first.body.contains("Blog is created"), "{}", first.body);
+    let second = panel
+        .post_and_follow(
+            "/admin/sites",
+            &[("name", " blog "), ("origin", "https://b.example")],
+        )
+        .await;
+    assert!(
+        second
+            .body
+            .contains("Another site is called &quot;Blog&quot; already (key pk_"),
+        "{}",
+        second.body
+    );
+
+    let out = chatctl(&app.database)
+        .args([
+            "site",
+            "create",
+            "--name",
+            "BLOG",
+            "--origin",
+            "https://c.example",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("Another site is called \"Blog\" already"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn pickers_show_the_key_of_sites_that_share_a_name() {
+    let app = spawn_app().await;
+    // Made before names had to differ (and as every test site is named).
+    let one = app.site(&[ORIGIN]).await;
+    let two = app.site(&[ORIGIN]).await;
+    account(&app, "owner@example.com", Role::Owner, &[]).await;
+    let mut panel = Panel::login(&app, "owner@example.com").await;
+    let page = panel.get("/admin/bans").await;
+    for site in [&one, &two] {
+        assert!(
+            page.body.contains(&format!(
+                "<option value=\"{}\">Test site ({})</option>",
+                site.id, site.public_key
+            )),
+            "{}",
+            page.body
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_new_ban_form_makes_the_owner_choose_a_site() {
+    let app = spawn_app().await;
+    app.site(&[ORIGIN]).await;
+    let second = app.site(&[ORIGIN]).await;
+    account(&app, "owner@example.com", Role::Owner, &[]).await;
+    account(&app, "mod@example.com", Role::Moderator, &[second.id]).await;
+    let mut owner = Panel::login(&app, "owner@example.com").await;
+    let page = owner.get("/admin/bans").await;
+    assert!(
+        page.body
+            .contains("<select name=\"scope\" required><option value=\"\" selected disabled>Choose a site…</option>"),
+        "{}",
+        page.body
+    );
+    let refused = owner
+        .post_and_follow(
+            "/admin/bans",
+            &[
+                ("cidr", "203.0.113.9"),
+                ("reason", "spam"),
+                ("unit", "permanent"),
+            ],
+        )
+        .await;
+    assert!(refused.body.contains("Choose a site."), "{}", refused.body);
+
+    // A moderator of one site has nothing to choose.
+    let mut moderator = Panel::login(&app, "mod@example.com").await;
+    let page = moderator.get("/admin/bans").await;
+    assert!(
+        page.body.contains(&format!(
+            "<option value=\"{}\" selected>Test site</option>",
+            second.id
+        )),
+        "{}",
+        page.body
+    );
+}
+
+#[tokio::test]
+async fn every_panel_page_has_an_icon() {
+    let app = spawn_app().await;
+    account(&app, "owner@example.com", Role::Owner, &[]).await;
+    let mut panel = Panel::new(&app);
+    let login = panel.get("/admin/login").await;
+    let link = "<link rel=\"icon\" href=\"/admin/static/favicon.svg\" type=\"image/svg+xml\">";
+    assert!(login.body.contains(link), "{}", login.body);
+    let mut panel = Panel::login(&app, "owner@example.com").await;
+    assert!(panel.get("/admin").await.body.contains(link));
+    let icon = panel.get("/admin/static/favicon.svg").await;
+    assert_eq!(icon.status, reqwest::StatusCode::OK);
+    assert_eq!(icon.headers["content-type"], "image/svg+xml");
+    assert!(icon.body.starts_with("<svg"));
+}
