@@ -177,7 +177,8 @@ async fn sites_created_from_either_surface_are_recorded_alike() {
         "site",
         "create",
         "--name",
-        "Shop",
+        // Site names are unique.
+        "Shop two",
         "--origin",
         "https://shop.example",
         "--json",
@@ -193,7 +194,7 @@ async fn sites_created_from_either_surface_are_recorded_alike() {
                 action: "site.create".into(),
                 site: Some(site.id.0),
                 target: format!("site {}", site.public_key),
-                details: "Shop; origins: https://shop.example".into(),
+                details: format!("{}; origins: https://shop.example", site.name),
             }
         );
     }
