@@ -410,7 +410,7 @@ pub enum CloseReason {
 }
 
 impl CloseReason {
-    pub fn close_code(self) -> u16 {
+    pub const fn close_code(self) -> u16 {
         match self {
             CloseReason::Restarting => 4000,
             CloseReason::SignedOut => 4001,

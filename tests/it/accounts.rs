@@ -8,8 +8,7 @@ use serde_json::{json, Value};
 
 use crate::common::*;
 use crate::mailbox::Mailbox;
-
-const PASSWORD: &str = "correct Horse 42";
+use crate::support::MEMBER_PASSWORD as PASSWORD;
 
 async fn setup() -> (TestApp, Mailbox, Site) {
     let mailbox = Mailbox::start();

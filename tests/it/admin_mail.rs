@@ -16,7 +16,7 @@ const NEW_PASSWORD: &str = "Brand new 77 staple";
 async fn setup() -> (TestApp, Mailbox) {
     let mailbox = Mailbox::start();
     let url = mailbox.url();
-    let app = spawn_configured(test_db(), move |config| config.mail.smtp_url = Some(url)).await;
+    let app = TestApp::builder().smtp(url).spawn().await;
     (app, mailbox)
 }
 

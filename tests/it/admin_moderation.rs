@@ -8,6 +8,7 @@ use serde_json::json;
 
 use crate::common::*;
 use crate::panel::*;
+use crate::support::close;
 
 async fn room_id(app: &TestApp, site: chatctl::db::models::SiteId) -> i64 {
     app.db
@@ -65,7 +66,7 @@ async fn a_ban_kicks_the_participant_at_once_and_refuses_them_afterwards() {
     assert!(page.body.contains("alice is banned until"), "{}", page.body);
 
     let closed = alice.closed().await;
-    assert_eq!(closed.code, Some(4003));
+    assert_eq!(closed.code, close::BANNED);
     let notice = closed.notice.expect("notice before close");
     assert_eq!(notice["code"], "banned");
     assert!(notice["message"]
@@ -84,7 +85,7 @@ async fn a_ban_kicks_the_participant_at_once_and_refuses_them_afterwards() {
         .send(json!({"type": "hello", "v": 1, "guest_token": token}))
         .await;
     let closed = again.closed().await;
-    assert_eq!(closed.code, Some(4003));
+    assert_eq!(closed.code, close::BANNED);
 
     // An address ban is refused at the upgrade, whatever the identity.
     panel.get("/admin/bans").await;
@@ -102,7 +103,7 @@ async fn a_ban_kicks_the_participant_at_once_and_refuses_them_afterwards() {
         .await;
     assert_eq!(
         bob.closed().await.code,
-        Some(4003),
+        close::BANNED,
         "bob's address is covered"
     );
     let (status, body) = app
@@ -160,7 +161,7 @@ async fn a_guest_banned_with_their_address_cannot_come_back_as_someone_new() {
             ],
         )
         .await;
-    assert_eq!(troll.closed().await.code, Some(4003));
+    assert_eq!(troll.closed().await.code, close::BANNED);
     // A cleared nickname and token: a new guest, same address.
     let (status, body) = app
         .try_connect(&site.public_key, Some(ORIGIN))
@@ -407,7 +408,7 @@ async fn visitors_report_messages_and_moderators_act_on_reports() {
             &[("reason", "Reported message"), ("unit", "permanent")],
         )
         .await;
-    assert_eq!(alice.closed().await.code, Some(4003));
+    assert_eq!(alice.closed().await.code, close::BANNED);
     assert_eq!(bob.recv_type("deleted").await["seq"], ack["seq"]);
     let open = panel.get("/admin/reports").await;
     assert!(!open.body.contains("offensive thing"));
@@ -450,7 +451,7 @@ async fn bans_written_by_another_process_reach_live_connections_within_seconds()
         .await
         .unwrap();
     let closed = alice.closed().await;
-    assert_eq!(closed.code, Some(4003));
+    assert_eq!(closed.code, close::BANNED);
     assert!(closed.notice.unwrap()["message"]
         .as_str()
         .unwrap()

@@ -4,6 +4,7 @@ use chatctl::db::models::{Ban, ParticipantId, Site};
 use serde_json::{json, Value};
 
 use crate::common::*;
+use crate::support::close;
 
 #[tokio::test]
 async fn wrong_key_disabled_site_and_foreign_origin_are_refused() {
@@ -326,7 +327,7 @@ async fn banned_guest_and_banned_address_are_refused() {
         .send(json!({"type": "hello", "v": 1, "guest_token": token}))
         .await;
     let closed = again.closed().await;
-    assert_eq!(closed.code, Some(4003));
+    assert_eq!(closed.code, close::BANNED);
     let notice = closed.notice.expect("a notice explains the ban");
     assert_eq!(notice["code"], "banned");
     assert!(notice["message"].as_str().unwrap().contains("spam"));
@@ -467,7 +468,7 @@ async fn disabling_a_site_closes_its_live_connections() {
         .await
         .unwrap();
     let closed = client.closed().await;
-    assert_eq!(closed.code, Some(4004));
+    assert_eq!(closed.code, close::SITE_DISABLED);
     assert_eq!(closed.notice.unwrap()["code"], "site_disabled");
     unaffected.send(json!({"type": "ping"})).await;
     assert_eq!(unaffected.recv().await["type"], "pong");

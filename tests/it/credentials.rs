@@ -12,6 +12,7 @@ use serde_json::json;
 use crate::common::*;
 use crate::mailbox::Mailbox;
 use crate::panel::*;
+use crate::support::close;
 
 const NEW: &str = "Brand new 77 staple";
 
@@ -34,7 +35,7 @@ async fn reset_form_status(app: &TestApp, token: &str) -> StatusCode {
 async fn every_admin_password_change_ends_other_sessions_and_links() {
     let mailbox = Mailbox::start();
     let url = mailbox.url();
-    let app = spawn_configured(test_db(), move |c| c.mail.smtp_url = Some(url)).await;
+    let app = TestApp::builder().smtp(url).spawn().await;
     account(&app, "owner@example.com", Role::Owner, &[]).await;
     let mut owner = Panel::login(&app, "owner@example.com").await;
     let paths = [
@@ -164,12 +165,10 @@ async fn every_admin_password_change_ends_other_sessions_and_links() {
     }
 }
 
-const PASSWORD_V: &str = "correct Horse 42";
-
 async fn visitor_setup() -> (TestApp, Mailbox, Site) {
     let mailbox = Mailbox::start();
     let url = mailbox.url();
-    let app = spawn_configured(test_db(), move |c| c.mail.smtp_url = Some(url)).await;
+    let app = TestApp::builder().smtp(url).spawn().await;
     let site = app.site_with_registration(&[ORIGIN]).await;
     (app, mailbox, site)
 }
@@ -215,7 +214,7 @@ async fn a_visitor_password_reset_ends_every_session_and_other_link() {
     let registered = ask(
         &app,
         &site,
-        json!({"type": "register", "name": "Vera", "email": email, "password": PASSWORD_V}),
+        json!({"type": "register", "name": "Vera", "email": email, "password": MEMBER_PASSWORD}),
     )
     .await;
     assert_eq!(registered["type"], "registered", "{registered}");
@@ -227,7 +226,7 @@ async fn a_visitor_password_reset_ends_every_session_and_other_link() {
         let logged = ask(
             &app,
             &site,
-            json!({"type": "login", "email": email, "password": PASSWORD_V}),
+            json!({"type": "login", "email": email, "password": MEMBER_PASSWORD}),
         )
         .await;
         sessions.push(logged["account_token"].as_str().unwrap().to_owned());
@@ -260,7 +259,7 @@ async fn a_visitor_password_reset_ends_every_session_and_other_link() {
     assert_eq!(choose_password(&app, &reset).await, StatusCode::OK);
 
     let closed = live.closed().await;
-    assert_eq!(closed.code, Some(4001), "{closed:?}");
+    assert_eq!(closed.code, close::SIGNED_OUT, "{closed:?}");
     assert_eq!(closed.notice.unwrap()["code"], "signed_out");
     for session in &sessions {
         let mut client = app.connect(&site.public_key).await;
@@ -291,7 +290,7 @@ async fn a_reset_before_confirming_voids_the_confirmation_link_and_confirms() {
     ask(
         &app,
         &site,
-        json!({"type": "register", "name": "Walt", "email": email, "password": PASSWORD_V}),
+        json!({"type": "register", "name": "Walt", "email": email, "password": MEMBER_PASSWORD}),
     )
     .await;
     let verify = token_of(&mailbox.nth(email, 1).await.link("/account/verify?token="));

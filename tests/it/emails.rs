@@ -33,7 +33,7 @@ fn unsendable() -> Vec<String> {
 async fn the_widget_refuses_what_the_mailer_cannot_send_to() {
     let mailbox = Mailbox::start();
     let url = mailbox.url();
-    let app = spawn_configured(test_db(), move |c| c.mail.smtp_url = Some(url)).await;
+    let app = TestApp::builder().smtp(url).spawn().await;
     let site = app.site_with_registration(&[ORIGIN]).await;
     let mut client = app.connect(&site.public_key).await;
     for (n, email) in unsendable().into_iter().enumerate() {

@@ -15,6 +15,7 @@ use tokio_tungstenite::MaybeTlsStream;
 
 use crate::common::*;
 use crate::process::{create_site, ServerProcess, FAST};
+use crate::support::close;
 
 fn send_frame(i: u64) -> Message {
     Message::text(
@@ -218,7 +219,7 @@ async fn sigterm_drains_within_ten_seconds_and_keeps_what_was_acked() {
 
     for mut client in idle {
         let closed = client.closed().await;
-        assert_eq!(closed.code, Some(4000));
+        assert_eq!(closed.code, close::RESTARTING);
         assert_eq!(closed.notice.unwrap()["code"], "restarting");
     }
     let mut sender_close = None;
@@ -241,7 +242,7 @@ async fn sigterm_drains_within_ten_seconds_and_keeps_what_was_acked() {
     }
     assert_eq!(
         sender_close,
-        Some(4000),
+        close::RESTARTING,
         "the busy sender is told to reconnect too"
     );
 

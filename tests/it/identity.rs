@@ -1,23 +1,10 @@
 //! Users verified by the host site: JWT HS256 signed with the site secret.
 
 use chatctl::db::models::site::SiteSettings;
-use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 
 use crate::common::*;
-
-fn exp() -> u64 {
-    jsonwebtoken::get_current_timestamp() + 600
-}
-
-fn sign(secret: &str, claims: Value) -> String {
-    encode(
-        &Header::new(Algorithm::HS256),
-        &claims,
-        &EncodingKey::from_secret(secret.as_bytes()),
-    )
-    .unwrap()
-}
+use crate::support::jwt::{exp, sign};
 
 async fn hello_with(app: &TestApp, key: &str, fields: Value) -> (Client, Value) {
     let mut client = app.connect(key).await;

@@ -4,21 +4,15 @@
 //! a verified user's or member's. The word filter reads normalized text.
 
 use chatctl::db::models::Site;
-use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 
 use crate::common::*;
+use crate::support::jwt;
+use crate::support::MEMBER_PASSWORD as PASSWORD;
 
-const PASSWORD: &str = "correct Horse 42";
-
+/// A host-site token for user `sub` called `name`.
 fn token(site: &Site, sub: &str, name: &str) -> String {
-    let exp = jsonwebtoken::get_current_timestamp() + 600;
-    encode(
-        &Header::new(Algorithm::HS256),
-        &json!({"sub": sub, "name": name, "exp": exp}),
-        &EncodingKey::from_secret(site.secret.as_bytes()),
-    )
-    .unwrap()
+    jwt::user_token(&site.secret, sub, name)
 }
 
 async fn hello(app: &TestApp, site: &Site, fields: Value) -> Value {

@@ -3,6 +3,7 @@
 use serde_json::json;
 
 use crate::common::*;
+use crate::support::close;
 
 #[tokio::test]
 async fn health_metrics_and_assets_are_served() {
@@ -102,7 +103,7 @@ async fn shutdown_tells_clients_to_reconnect_and_keeps_acked_messages() {
     let closing = tokio::spawn(async move { client.closed().await });
     let database = app.stop().await;
     let closed = closing.await.unwrap();
-    assert_eq!(closed.code, Some(4000));
+    assert_eq!(closed.code, close::RESTARTING);
     assert_eq!(closed.notice.unwrap()["code"], "restarting");
 
     let app = spawn_on(database, |_| {}).await;

@@ -7,16 +7,11 @@ use reqwest::StatusCode;
 
 use crate::common::TestApp;
 
-pub const PASSWORD: &str = "Correct horse 9 battery";
+pub use crate::support::ADMIN_PASSWORD as PASSWORD;
 
-/// Creates an admin account (bcrypt cost 4: fast, same format).
+/// Creates an admin account with [`PASSWORD`].
 pub async fn account(app: &TestApp, email: &str, role: Role, sites: &[SiteId]) -> AdminUser {
-    let (email, sites) = (email.to_owned(), sites.to_vec());
-    let hash = bcrypt::hash(PASSWORD, 4).unwrap();
-    app.db
-        .run(move |conn| AdminUser::create(conn, &email, "Test Admin", &hash, role, &sites))
-        .await
-        .unwrap()
+    app.admin(email, role, sites).await
 }
 
 pub struct Page {

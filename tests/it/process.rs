@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::common::{Client, ORIGIN};
+use crate::support::wait::listening;
 
 /// The binary under test, built by cargo for this test run.
 pub fn chatctl() -> PathBuf {
@@ -92,11 +93,7 @@ impl ServerProcess {
     }
 
     async fn wait_listening(&self) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while tokio::net::TcpStream::connect(self.addr).await.is_err() {
-            assert!(Instant::now() < deadline, "chatctl serve did not start");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        listening("chatctl serve to start", self.addr, Duration::from_secs(30)).await;
     }
 
     pub fn pid(&self) -> u32 {

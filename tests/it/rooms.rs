@@ -302,15 +302,14 @@ async fn presence_and_typing_reach_the_room() {
 #[tokio::test]
 async fn rooms_per_site_and_precreated_policy() {
     let app = spawn_app().await;
-    let site = app.site(&[ORIGIN]).await;
-    app.configure_site(
-        &site,
-        SiteSettings {
+    let site = app
+        .new_site()
+        .settings(SiteSettings {
             max_rooms: Some(2),
             ..Default::default()
-        },
-    )
-    .await;
+        })
+        .create()
+        .await;
     let (mut client, _) = app.guest(&site.public_key, "x").await;
     // Rooms in use count: those with messages (see abuse::rooms for empty ones).
     client.join("one", None).await;

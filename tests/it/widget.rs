@@ -10,14 +10,13 @@ use chatctl::db::models::site::SiteSettings;
 use chatctl::db::models::{Participant, Report, Room, Site};
 use chatctl::moderation;
 use fantoccini::Client;
-use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 
 use crate::browser::*;
 use crate::common::*;
 use crate::mailbox::Mailbox;
-
-const PASSWORD: &str = "correct Horse 42";
+use crate::support::jwt;
+use crate::support::MEMBER_PASSWORD as PASSWORD;
 
 /// Helpers for page scripts: `W(i)` is the shadow root of the i-th widget, `$`
 /// queries it, `msgs(i)` lists its messages.
@@ -522,20 +521,6 @@ async fn widget_two_visitors_chat_on_a_hostile_page_through_reloads_restarts_and
     bob.close().await.unwrap();
 }
 
-fn sign(secret: &str, sub: &str, name: &str) -> String {
-    sign_claims(secret, json!({"sub": sub, "name": name}))
-}
-
-fn sign_claims(secret: &str, mut claims: Value) -> String {
-    claims["exp"] = json!(jsonwebtoken::get_current_timestamp() + 600);
-    encode(
-        &Header::new(Algorithm::HS256),
-        &claims,
-        &EncodingKey::from_secret(secret.as_bytes()),
-    )
-    .unwrap()
-}
-
 #[tokio::test]
 async fn widget_accounts_register_confirm_log_in_and_identify() {
     let Some(chrome) = Browser::start("widget_accounts") else {
@@ -543,17 +528,14 @@ async fn widget_accounts_register_confirm_log_in_and_identify() {
     };
     let mailbox = Mailbox::start();
     let smtp = mailbox.url();
-    let app = spawn_configured(test_db(), move |config| config.mail.smtp_url = Some(smtp)).await;
+    let app = TestApp::builder().smtp(smtp).spawn().await;
     let host = HostSite::start().await;
-    let site = app.site(&[&host.origin()]).await;
-    app.configure_site(
-        &site,
-        SiteSettings {
-            registration_allowed: Some(true),
-            ..Default::default()
-        },
-    )
-    .await;
+    let site = app
+        .new_site()
+        .origins(&[&host.origin()])
+        .registration()
+        .create()
+        .await;
     let inline = |extra: &str| {
         tag(
             &site,
@@ -708,7 +690,7 @@ async fn widget_accounts_register_confirm_log_in_and_identify() {
     assert!(reset.text.contains("/account/reset"), "{}", reset.text);
 
     // A user signed in by the host site: the token in the tag, then identify(token).
-    let token = sign(&site.secret, "u-42", "Host User");
+    let token = jwt::user_token(&site.secret, "u-42", "Host User");
     host.page(
         "/member",
         page(
@@ -732,9 +714,9 @@ async fn widget_accounts_register_confirm_log_in_and_identify() {
     let png = std::fs::read("docs/screenshots/widget-banned.png").unwrap();
     host.file("/avatar.png", "image/png", png);
     let avatar = host.url("/avatar.png");
-    let with_avatar = sign_claims(
+    let with_avatar = jwt::sign(
         &site.secret,
-        json!({"sub": "u-42", "name": "Host User", "avatar": avatar}),
+        json!({"sub": "u-42", "name": "Host User", "avatar": avatar, "exp": jwt::exp()}),
     );
     run(&browser, &format!("Chatctl.identify('{with_avatar}');")).await;
     // (the online count comes back with the room's welcome, after `ready`)
@@ -746,7 +728,7 @@ async fn widget_accounts_register_confirm_log_in_and_identify() {
     .await;
     say(&browser, "With a face").await;
     until(&browser, "the avatar", &format!("(() => {{ const m = [...W().querySelectorAll('[data-chatctl=message]')].find((m) => m.textContent.includes('With a face')); const img = m && m.querySelector('.av img'); return !!img && img.getAttribute('src') === '{avatar}' && img.complete && img.naturalWidth > 0; }})()")).await;
-    let other = sign(&site.secret, "u-43", "Second User");
+    let other = jwt::user_token(&site.secret, "u-43", "Second User");
     run(&browser, &format!("Chatctl.identify('{other}');")).await;
     until(
         &browser,
@@ -759,7 +741,7 @@ async fn widget_accounts_register_confirm_log_in_and_identify() {
         &browser,
         &format!(
             "Chatctl.identify('{}');",
-            sign("not-the-secret", "u-44", "Forger")
+            jwt::user_token("not-the-secret", "u-44", "Forger")
         ),
     )
     .await;

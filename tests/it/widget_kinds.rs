@@ -3,11 +3,11 @@
 //! messages and in the list of who is online.
 
 use chatctl::db::models::{Account, TokenPurpose};
-use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use serde_json::json;
 
 use crate::browser::*;
 use crate::common::*;
+use crate::support::jwt;
 use crate::widget::{join_as_guest, page, run, say, tag, until};
 
 #[tokio::test]
@@ -25,13 +25,7 @@ async fn widget_marks_verified_users_members_and_guests() {
     let origin = host.origin();
 
     // A user signed in by the host site, and a member (account made directly).
-    let exp = jsonwebtoken::get_current_timestamp() + 600;
-    let jwt = encode(
-        &Header::new(Algorithm::HS256),
-        &json!({"sub": "1", "name": "Sam", "exp": exp}),
-        &EncodingKey::from_secret(site.secret.as_bytes()),
-    )
-    .unwrap();
+    let jwt = jwt::user_token(&site.secret, "1", "Sam");
     let mut verified = app
         .try_connect(&site.public_key, Some(&origin))
         .await

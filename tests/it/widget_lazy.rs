@@ -4,15 +4,13 @@
 //! brings work (a registration, mailed through real SMTP). A failed load says so and
 //! tries again; a core left behind by an upgrade is told to reload.
 
-use chatctl::db::models::site::SiteSettings;
 use serde_json::json;
 
 use crate::browser::*;
 use crate::common::*;
 use crate::mailbox::Mailbox;
+use crate::support::MEMBER_PASSWORD as PASSWORD;
 use crate::widget::{page, run, tag, until};
-
-const PASSWORD: &str = "correct Horse 42";
 
 /// What the page fetched of the on-demand part (its script and its texts).
 const EXTRA_REQUESTS: &str = "return performance.getEntriesByType('resource').map((e) => e.name).filter((u) => u.includes('extra'));";
@@ -36,17 +34,14 @@ async fn widget_loads_its_account_forms_on_demand_once_the_chat_is_opened() {
     };
     let mailbox = Mailbox::start();
     let smtp = mailbox.url();
-    let app = spawn_configured(test_db(), move |config| config.mail.smtp_url = Some(smtp)).await;
+    let app = TestApp::builder().smtp(smtp).spawn().await;
     let host = HostSite::start().await;
-    let site = app.site(&[&host.origin()]).await;
-    app.configure_site(
-        &site,
-        SiteSettings {
-            registration_allowed: Some(true),
-            ..Default::default()
-        },
-    )
-    .await;
+    let site = app
+        .new_site()
+        .origins(&[&host.origin()])
+        .registration()
+        .create()
+        .await;
     let version = chatctl::http::widget::bundle::get()
         .unwrap()
         .version

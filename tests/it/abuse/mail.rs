@@ -10,8 +10,7 @@ use super::connect_from;
 use crate::common::*;
 use crate::mailbox::Mailbox;
 use crate::panel::{account, Panel};
-
-const PASSWORD: &str = "correct Horse 42";
+use crate::support::MEMBER_PASSWORD as PASSWORD;
 
 async fn ask(client: &mut Client, frame: Value) -> Value {
     client.send(frame).await;

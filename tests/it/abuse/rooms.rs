@@ -44,15 +44,14 @@ async fn a_guest_looping_over_new_rooms_is_stopped_and_cannot_fill_the_quota() {
         l.new_rooms_per_ip_per_hour = 15;
     })
     .await;
-    let site = app.site(&[ORIGIN]).await;
-    app.configure_site(
-        &site,
-        SiteSettings {
+    let site = app
+        .new_site()
+        .settings(SiteSettings {
             max_rooms: Some(3),
             ..Default::default()
-        },
-    )
-    .await;
+        })
+        .create()
+        .await;
 
     let (mut spammer, _) = app.guest(&site.public_key, "spammer").await;
     let mut opened = 0;

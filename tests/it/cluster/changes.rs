@@ -9,6 +9,7 @@ use serde_json::json;
 use super::{broker_becomes, cluster_db, cluster_env, instance};
 use crate::common::{test_db, Client};
 use crate::process::{chatctl, create_site, ServerProcess, FAST};
+use crate::support::close;
 
 /// Runs the command line on the database, like an operator would.
 fn cli(database_url: &str, args: &[&str]) {
@@ -78,7 +79,7 @@ async fn a_ban_from_the_command_line_closes_connections_on_every_instance() {
     );
     for client in &mut clients {
         let (code, took) = closed_within(client, Duration::from_secs(1)).await;
-        assert_eq!(code, Some(4003));
+        assert_eq!(code, close::BANNED);
         eprintln!("closed {took:?} after the command returned");
     }
 }
@@ -101,12 +102,12 @@ async fn without_a_broker_command_line_changes_reach_every_instance() {
     cli(&database.url, &["site", "rooms", "delete", &key, "lobby"]);
     for client in &mut in_lobby {
         let (code, _) = closed_within(client, Duration::from_secs(1)).await;
-        assert_eq!(code, Some(4000), "told to reconnect");
+        assert_eq!(code, close::RESTARTING, "told to reconnect");
     }
     cli(&database.url, &["site", "disable", &key]);
     for client in [&mut elsewhere_a, &mut elsewhere_b] {
         let (code, _) = closed_within(client, Duration::from_secs(1)).await;
-        assert_eq!(code, Some(4004));
+        assert_eq!(code, close::SITE_DISABLED);
     }
 }
 
@@ -131,7 +132,7 @@ async fn a_ban_from_the_command_line_reaches_a_single_server_at_once() {
         ],
     );
     let (code, _) = closed_within(&mut clients[0], Duration::from_secs(1)).await;
-    assert_eq!(code, Some(4003));
+    assert_eq!(code, close::BANNED);
 }
 
 /// A message deleted on A while a reader was away: the reader resumes on B

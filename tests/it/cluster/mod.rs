@@ -13,6 +13,8 @@ use serde_json::{json, Value};
 
 use crate::common::*;
 use crate::process::{create_site, ServerProcess, FAST};
+use crate::support::close;
+use crate::support::wait::{listening, poll};
 
 mod changes;
 mod db_cut;
@@ -167,14 +169,8 @@ impl RedisServer {
     }
 
     async fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-            .await
-            .is_err()
-        {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let addr = ("127.0.0.1", self.port);
+        listening("redis-server to start", addr, Duration::from_secs(10)).await;
     }
 
     pub fn url(&self) -> String {
@@ -226,18 +222,16 @@ pub(crate) async fn health(server: &ServerProcess) -> Value {
 
 /// Waits until the instance's `/healthz` reports the broker as `state`.
 pub(crate) async fn broker_becomes(server: &ServerProcess, state: &str, within: Duration) {
-    let deadline = Instant::now() + within;
-    loop {
+    let what = format!("the broker {state}");
+    poll(&what, within, Duration::from_millis(100), || async {
         let body = health(server).await;
         if body["broker"] == state {
-            return;
+            Ok(())
+        } else {
+            Err(body)
         }
-        assert!(
-            Instant::now() < deadline,
-            "broker not {state} in time: {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await;
 }
 
 /// Reads `message` frames until `n` arrived; returns `(seq, text)` in order
@@ -784,7 +778,7 @@ async fn moderation_on_one_instance_takes_effect_on_the_others_at_once() {
     .await
     .unwrap();
     let closed = target.closed().await;
-    assert_eq!(closed.code, Some(4003));
+    assert_eq!(closed.code, close::BANNED);
     assert!(
         started.elapsed() < Duration::from_secs(1),
         "{:?}",

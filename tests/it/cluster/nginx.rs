@@ -5,7 +5,7 @@
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -13,6 +13,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use super::{broker_becomes, cluster_env, in_ci, receive, SETTLE};
 use crate::common::{Client, ORIGIN};
 use crate::process::{create_site, ServerProcess, FAST};
+use crate::support::wait::poll;
 
 struct Nginx {
     child: Child,
@@ -61,18 +62,19 @@ impl Nginx {
             .stderr(Stdio::null())
             .spawn()
             .expect("start nginx");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
-            assert!(
-                Instant::now() < deadline,
-                "nginx did not start: {}",
-                error_log(dir.path())
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let started = |_| error_log(dir.path());
+        let up = || async {
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .map_err(started)
+        };
+        poll(
+            "nginx to start",
+            Duration::from_secs(10),
+            Duration::from_millis(50),
+            up,
+        )
+        .await;
         Some(Nginx {
             child,
             port,

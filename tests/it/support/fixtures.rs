@@ -1,0 +1,111 @@
+//! Rows a test starts from, made directly in the database: sites (allowed
+//! for [`ORIGIN`] unless told otherwise) and admin accounts.
+//!
+//! ```ignore
+//! let site = app.site(&[ORIGIN]).await;
+//! let open = app.new_site().registration().create().await;
+//! let shop = app.new_site().origins(&[&host.origin()]).settings(settings).create().await;
+//! let owner = app.admin("owner@example.com", Role::Owner, &[]).await;
+//! ```
+
+use chatctl::db::models::site::SiteSettings;
+use chatctl::db::models::{AdminUser, Role, Site, SiteId};
+use chatctl::input::Origin;
+
+use super::app::{TestApp, ORIGIN};
+
+/// The password of every admin account [`TestApp::admin`] makes.
+pub const ADMIN_PASSWORD: &str = "Correct horse 9 battery";
+/// A password members register with (strong enough for the server's check).
+pub const MEMBER_PASSWORD: &str = "correct Horse 42";
+
+/// A site to create; see [`TestApp::new_site`].
+#[must_use = "nothing is created until .create().await"]
+pub struct SiteBuilder<'a> {
+    app: &'a TestApp,
+    origins: Vec<String>,
+    settings: SiteSettings,
+}
+
+impl SiteBuilder<'_> {
+    /// The origins allowed to embed the site (instead of [`ORIGIN`]).
+    pub fn origins(mut self, origins: &[&str]) -> Self {
+        self.origins = origins.iter().map(|o| o.to_string()).collect();
+        self
+    }
+
+    /// Visitors may register accounts.
+    pub fn registration(mut self) -> Self {
+        self.settings.registration_allowed = Some(true);
+        self
+    }
+
+    /// Settings to apply after creation, as `chatctl site set` would.
+    pub fn settings(mut self, settings: SiteSettings) -> Self {
+        let registration = self.settings.registration_allowed;
+        self.settings = settings;
+        self.settings.registration_allowed = self.settings.registration_allowed.or(registration);
+        self
+    }
+
+    pub async fn create(self) -> Site {
+        let origins: Vec<Origin> = self
+            .origins
+            .iter()
+            .map(|o| Origin::parse(o).unwrap())
+            .collect();
+        let site = self
+            .app
+            .db
+            .run(move |conn| Site::create(conn, "Test site", &origins, false))
+            .await
+            .unwrap();
+        self.app.configure_site(&site, self.settings).await;
+        site
+    }
+}
+
+impl TestApp {
+    /// A site allowed for [`ORIGIN`], to shape before `.create().await`.
+    pub fn new_site(&self) -> SiteBuilder<'_> {
+        SiteBuilder {
+            app: self,
+            origins: vec![ORIGIN.to_owned()],
+            settings: SiteSettings::default(),
+        }
+    }
+
+    /// Creates a site allowed for `origins`.
+    pub async fn site(&self, origins: &[&str]) -> Site {
+        self.new_site().origins(origins).create().await
+    }
+
+    /// Creates a site allowed for `origins` where visitors may register.
+    pub async fn site_with_registration(&self, origins: &[&str]) -> Site {
+        self.new_site()
+            .origins(origins)
+            .registration()
+            .create()
+            .await
+    }
+
+    /// Changes a site's settings, as `chatctl site set` would.
+    pub async fn configure_site(&self, site: &Site, settings: SiteSettings) {
+        let id = site.id;
+        self.db
+            .run(move |conn| settings.apply(conn, id))
+            .await
+            .unwrap();
+    }
+
+    /// Creates an admin account with [`ADMIN_PASSWORD`] (bcrypt cost 4: fast,
+    /// same format).
+    pub async fn admin(&self, email: &str, role: Role, sites: &[SiteId]) -> AdminUser {
+        let (email, sites) = (email.to_owned(), sites.to_vec());
+        let hash = bcrypt::hash(ADMIN_PASSWORD, 4).unwrap();
+        self.db
+            .run(move |conn| AdminUser::create(conn, &email, "Test Admin", &hash, role, &sites))
+            .await
+            .unwrap()
+    }
+}
