@@ -169,6 +169,10 @@ impl Application {
             state.shutdown.clone(),
         ));
         tokio::spawn(housekeeping(chat.clone(), state.shutdown.clone()));
+        tokio::spawn(crate::admin::activity::sample(
+            state.admin.clone(),
+            state.shutdown.clone(),
+        ));
         let settings = http::server::Settings {
             header_timeout: Duration::from_secs(chat.limits.request_header_timeout_secs.max(1)),
             body_timeout: Duration::from_secs(chat.limits.request_body_timeout_secs.max(1)),

@@ -1,6 +1,7 @@
 //! The dashboard: per site, live connections, rooms in use, recent messages and
-//! open reports. The page is complete without JavaScript; `admin.js` refreshes
-//! the numbers from `dashboard.json`.
+//! open reports, and charts of the last day ([`activity`]). The page is
+//! complete without JavaScript; `admin.js` refreshes the numbers from
+//! `dashboard.json`.
 
 use serde_json::json;
 
@@ -8,8 +9,8 @@ use super::auth::Auth;
 use super::error::Result;
 use super::reply::Reply;
 use super::request::Request;
-use super::{sites, Admin};
-use crate::db::models::{HeldMessage, Message, Report};
+use super::{activity, sites, Admin};
+use crate::db::models::{HeldMessage, Message, Report, SiteId};
 use crate::db::now_ms;
 
 async fn stats(admin: &Admin, auth: &Auth) -> Result<Vec<serde_json::Value>> {
@@ -53,9 +54,53 @@ async fn stats(admin: &Admin, auth: &Auth) -> Result<Vec<serde_json::Value>> {
         .collect())
 }
 
+/// Adds each site's two charts (messages and connections per hour, last day).
+async fn with_charts(admin: &Admin, sites: &mut [serde_json::Value]) -> Result<()> {
+    let now = now_ms();
+    admin
+        .connections
+        .record(now, &admin.chat.connections_by_site());
+    let ids: Vec<SiteId> = sites
+        .iter()
+        .filter_map(|s| s["id"].as_i64())
+        .map(SiteId)
+        .collect();
+    let from = activity::first_hour(now);
+    let messages = admin
+        .chat
+        .db
+        .run(move |conn| -> Result<Vec<_>> {
+            ids.iter()
+                .map(|id| Message::per_hour(conn, *id, from, activity::HOURS).map_err(Into::into))
+                .collect()
+        })
+        .await?;
+    for (site, per_hour) in sites.iter_mut().zip(messages) {
+        let id = SiteId(site["id"].as_i64().unwrap_or_default());
+        let total: i64 = per_hour.iter().sum();
+        let per_hour: Vec<Option<i64>> = per_hour.into_iter().map(Some).collect();
+        site["messages_chart"] = json!(activity::bars(
+            &per_hour,
+            now,
+            &format!("Messages per hour over the last 24 hours: {total} in all"),
+            "messages",
+        ));
+        let peaks = admin.connections.peaks(id, now);
+        let highest = peaks.iter().flatten().max().copied().unwrap_or(0);
+        site["connections_chart"] = json!(activity::bars(
+            &peaks,
+            now,
+            &format!("Most connections in each hour of the last 24 hours: at most {highest}"),
+            "connections at most",
+        ));
+    }
+    Ok(())
+}
+
 /// GET /admin
 pub async fn page(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
-    let sites = stats(admin, auth).await?;
+    let mut sites = stats(admin, auth).await?;
+    with_charts(admin, &mut sites).await?;
     admin.page(
         req,
         auth,

@@ -10,6 +10,7 @@
 //! ([`auth::Auth::require_site`]).
 
 pub mod accounts;
+pub mod activity;
 pub mod audit;
 pub mod auth;
 pub mod bans;
@@ -57,6 +58,8 @@ pub struct Admin {
     /// "Forgot password" requests per address.
     pub forgot_by_ip: governor::DefaultKeyedRateLimiter<IpAddr>,
     pub config: AdminConfig,
+    /// Connections per site over the last day, for the dashboard's chart.
+    pub connections: activity::ConnectionHistory,
     /// Cookies get `Secure` when the public URL is https.
     pub secure_cookies: bool,
     pub public_url: String,
@@ -73,6 +76,7 @@ impl Admin {
             templates: Templates::load(config.templates_dir.as_deref())?,
             throttle: LoginThrottle::default(),
             forgot_by_ip: recovery::per_ip_limiter(),
+            connections: activity::ConnectionHistory::default(),
             secure_cookies: public_url.starts_with("https://"),
             public_url: public_url.trim_end_matches('/').to_owned(),
             config,

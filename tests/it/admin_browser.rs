@@ -194,6 +194,18 @@ async fn a_moderator_bans_a_visitor_and_their_widget_is_kicked() {
         width.as_i64().unwrap() <= 400,
         "no horizontal scrolling on a phone: {width}"
     );
+    // The navigation leaves the screen to the page (it took a quarter of it).
+    let header: serde_json::Value = browser
+        .execute(
+            "return document.querySelector('header.top').getBoundingClientRect().height / window.innerHeight;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        header.as_f64().unwrap() < 0.12,
+        "the header takes {header} of a phone's screen"
+    );
     screenshot(&browser, "phone-participant").await;
     browser.close().await.unwrap();
 }

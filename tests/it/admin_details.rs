@@ -125,3 +125,38 @@ async fn every_panel_page_has_an_icon() {
     assert_eq!(icon.headers["content-type"], "image/svg+xml");
     assert!(icon.body.starts_with("<svg"));
 }
+
+#[tokio::test]
+async fn the_dashboard_draws_the_last_day_of_messages_and_connections() {
+    let app = spawn_app().await;
+    let site = app.site(&[ORIGIN]).await;
+    account(&app, "owner@example.com", Role::Owner, &[]).await;
+    let mut panel = Panel::login(&app, "owner@example.com").await;
+    let (mut alice, _) = app.guest(&site.public_key, "alice").await;
+    alice.join("lobby", None).await;
+    let (mut bob, _) = app.guest(&site.public_key, "bob").await;
+    bob.join("lobby", None).await;
+    for (cid, text) in [("1", "one"), ("2", "two"), ("3", "three")] {
+        alice.say("lobby", cid, text).await;
+    }
+    let page = panel.get("/admin").await;
+    let card = page
+        .body
+        .split(&format!("data-site=\"{}\"", site.id))
+        .nth(1)
+        .and_then(|rest| rest.split("</section>").next())
+        .expect("the site's card");
+    assert!(
+        card.contains("aria-label=\"Messages per hour over the last 24 hours: 3 in all\""),
+        "{card}"
+    );
+    assert!(card.contains(": 3 messages</title></rect></svg>"), "{card}");
+    assert!(
+        card.contains(
+            "aria-label=\"Most connections in each hour of the last 24 hours: at most 2\""
+        ),
+        "{card}"
+    );
+    // Drawn on the server: no script, no third-party host.
+    assert!(!page.body.contains("https://cdn"), "{}", page.body);
+}

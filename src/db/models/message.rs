@@ -214,6 +214,27 @@ impl Message {
             .get_result(c))
     }
 
+    /// Messages of `site` in each of `hours` consecutive hours starting at
+    /// `from` (epoch ms), oldest first: one indexed count per hour.
+    pub fn per_hour(
+        conn: &mut DbConn,
+        site: SiteId,
+        from: i64,
+        hours: usize,
+    ) -> Result<Vec<i64>, DbError> {
+        (0..hours as i64)
+            .map(|h| {
+                let start = from + h * 3_600_000;
+                with_backend!(conn, c => messages::table
+                    .filter(messages::site_id.eq(site))
+                    .filter(messages::created_at.ge(start))
+                    .filter(messages::created_at.lt(start + 3_600_000))
+                    .count()
+                    .get_result(c))
+            })
+            .collect()
+    }
+
     pub fn insert(conn: &mut DbConn, new: &NewMessage) -> Result<MessageId, DbError> {
         with_backend!(conn, c => diesel::insert_into(messages::table)
             .values(new)
