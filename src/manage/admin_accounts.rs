@@ -3,6 +3,7 @@
 //! whichever surface does it. Audit entries name the account by its id.
 
 use super::{audit, invalid, Actor, ManageError, Result, Target};
+use crate::db::models::admin_password_reset::AdminPasswordReset;
 use crate::db::models::admin_session::AdminSession;
 use crate::db::models::audit::AuditAction;
 use crate::db::models::{AdminUser, Role, Site, SiteId};
@@ -143,8 +144,9 @@ pub fn set_sites(
     })
 }
 
-/// Disables an account (and ends its open panel sessions) or enables it
-/// again. Returns how many sessions ended. Nobody disables their own account.
+/// Disables an account (ending its open panel sessions and voiding its
+/// unused reset links, which would work again once it is enabled) or enables
+/// it again. Returns how many sessions ended. Nobody disables their own account.
 pub fn set_disabled(
     conn: &mut DbConn,
     actor: Actor,
@@ -162,6 +164,7 @@ pub fn set_disabled(
     conn.write_transaction(|conn| {
         user.set_disabled(conn, disabled)?;
         let ended = if disabled {
+            AdminPasswordReset::void_for_user(conn, user.id)?;
             AdminSession::delete_for_user(conn, user.id, None)?
         } else {
             0

@@ -165,6 +165,37 @@ async fn every_admin_password_change_ends_other_sessions_and_links() {
     }
 }
 
+/// Disabling an account voids its reset links: once enabled again, a link
+/// mailed before (to a mailbox that may be why it was disabled) must not work.
+#[tokio::test]
+async fn disabling_an_admin_voids_their_reset_links() {
+    let app = TestApp::spawn().await;
+    let user = account(&app, "admin@example.com", Role::Admin, &[]).await;
+    let id = user.id;
+    let link = app
+        .db
+        .run(move |conn| AdminPasswordReset::issue(conn, id, 3_600_000))
+        .await
+        .unwrap();
+    assert_eq!(reset_form_status(&app, &link).await, StatusCode::OK);
+    for action in ["disable", "enable"] {
+        let out = Command::cargo_bin("chatctl")
+            .unwrap()
+            .env_remove("DATABASE_URL")
+            .env_remove("CHATCTL_DATABASE_URL")
+            .args(["--database-url", &app.database.url])
+            .args(["user", action, "--email", "admin@example.com"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    }
+    assert_eq!(
+        reset_form_status(&app, &link).await,
+        StatusCode::GONE,
+        "a link from before the account was disabled still works"
+    );
+}
+
 async fn visitor_setup() -> (TestApp, Mailbox, Site) {
     let mailbox = Mailbox::start();
     let url = mailbox.url();
