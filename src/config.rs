@@ -212,6 +212,19 @@ pub struct Limits {
     #[arg(long, env = "CHATCTL_IP_MESSAGE_BURST", default_value_t = 40)]
     pub ip_message_burst: u32,
 
+    /// Sustained messages per second from one participant, all their connections (and
+    /// addresses) together.
+    #[arg(
+        long,
+        env = "CHATCTL_PARTICIPANT_MESSAGES_PER_SECOND",
+        default_value_t = 10
+    )]
+    pub participant_messages_per_second: u32,
+
+    /// Burst allowance per participant.
+    #[arg(long, env = "CHATCTL_PARTICIPANT_MESSAGE_BURST", default_value_t = 20)]
+    pub participant_message_burst: u32,
+
     /// Simultaneous WebSocket connections from one IP address.
     #[arg(long, env = "CHATCTL_MAX_CONNECTIONS_PER_IP", default_value_t = 50)]
     pub max_connections_per_ip: usize,
@@ -336,6 +349,8 @@ impl Default for Limits {
             message_burst: 10,
             ip_messages_per_second: 20,
             ip_message_burst: 40,
+            participant_messages_per_second: 10,
+            participant_message_burst: 20,
             max_connections_per_ip: 50,
             max_joins_per_connection: 20,
             history_page: 50,

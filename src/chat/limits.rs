@@ -80,9 +80,11 @@ fn report_quota() -> Quota {
 }
 
 /// The keyed budgets of what one participant or address can make the server
-/// do for others: open rooms, and signal (presence, typing, read receipts,
-/// reports). Per-connection budgets live in the session.
+/// do for others: open rooms, post messages (per participant; per address in
+/// `Chat::ip_limiter`) and signal (presence, typing, read receipts, reports).
+/// Per-connection budgets live in the session.
 pub struct Quotas {
+    messages_by_participant: DefaultKeyedRateLimiter<ParticipantId>,
     rooms_by_participant: DefaultKeyedRateLimiter<ParticipantId>,
     rooms_by_ip: IpRateLimiter,
     signals_by_participant: DefaultKeyedRateLimiter<ParticipantId>,
@@ -107,6 +109,10 @@ fn take<K: std::hash::Hash + Eq + Clone>(
 impl Quotas {
     pub fn new(limits: &Limits) -> Quotas {
         Quotas {
+            messages_by_participant: keyed(quota(
+                limits.participant_messages_per_second,
+                limits.participant_message_burst,
+            )),
             rooms_by_participant: keyed(per_hour(limits.new_rooms_per_participant_per_hour)),
             rooms_by_ip: keyed(per_hour(limits.new_rooms_per_ip_per_hour)),
             signals_by_participant: keyed(quota(
@@ -116,6 +122,12 @@ impl Quotas {
             signals_by_ip: keyed(quota(limits.ip_signals_per_second, limits.ip_signal_burst)),
             reports_by_participant: keyed(report_quota()),
         }
+    }
+
+    /// May this participant post a message (the connection's and the address's
+    /// budgets are checked by the caller)?
+    pub fn message(&self, participant: ParticipantId) -> Result<(), Duration> {
+        take(&self.messages_by_participant, &participant)
     }
 
     /// May this participant, from this address, open a room that does not exist yet?
@@ -137,6 +149,7 @@ impl Quotas {
 
     /// Forgets the keys that are back to a full budget.
     pub fn retain_recent(&self) {
+        self.messages_by_participant.retain_recent();
         self.rooms_by_participant.retain_recent();
         self.rooms_by_ip.retain_recent();
         self.signals_by_participant.retain_recent();

@@ -289,6 +289,8 @@ async fn a_reader_that_stops_reading_is_cut_and_others_are_unaffected() {
         l.message_burst = 100_000;
         l.ip_messages_per_second = 100_000;
         l.ip_message_burst = 100_000;
+        l.participant_messages_per_second = 100_000;
+        l.participant_message_burst = 100_000;
     })
     .await;
     let site = app.site(&[ORIGIN]).await;

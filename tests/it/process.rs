@@ -27,6 +27,10 @@ pub const FAST: &[&str] = &[
     "100000",
     "--ip-message-burst",
     "100000",
+    "--participant-messages-per-second",
+    "100000",
+    "--participant-message-burst",
+    "100000",
     "--resume-cap",
     "100000",
 ];

@@ -347,6 +347,8 @@ async fn acks_and_messages_arrive_in_seq_order_on_every_connection() {
         l.message_burst = 1000;
         l.ip_messages_per_second = 10_000;
         l.ip_message_burst = 10_000;
+        l.participant_messages_per_second = 10_000;
+        l.participant_message_burst = 10_000;
     })
     .await;
     let site = app.site(&[ORIGIN]).await;

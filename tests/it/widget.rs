@@ -801,6 +801,8 @@ async fn widget_moderation_feedback_slow_mode_mute_lock_and_approval() {
         limits.message_burst = 1000;
         limits.ip_messages_per_second = 1000;
         limits.ip_message_burst = 1000;
+        limits.participant_messages_per_second = 1000;
+        limits.participant_message_burst = 1000;
     })
     .await;
     let host = HostSite::start().await;

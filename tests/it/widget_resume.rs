@@ -34,6 +34,8 @@ async fn widget_counts_and_announces_what_a_resume_delivers_like_live_messages()
         l.message_burst = 200;
         l.ip_messages_per_second = 200;
         l.ip_message_burst = 200;
+        l.participant_messages_per_second = 200;
+        l.participant_message_burst = 200;
     })
     .await;
     let host = HostSite::start().await;

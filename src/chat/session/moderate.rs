@@ -41,7 +41,11 @@ impl Session {
                 "This room is read-only for now.",
             ));
         }
-        if let Err(wait) = limits::check(&self.limiter, &self.chat.ip_limiter, &self.ip) {
+        // Per connection, per address, and per participant (one identity
+        // may speak through many connections and addresses).
+        let allowed = limits::check(&self.limiter, &self.chat.ip_limiter, &self.ip)
+            .and_then(|()| self.chat.quotas.message(participant));
+        if let Err(wait) = allowed {
             let ms = wait.as_millis().max(1) as u64;
             return Err(Refusal {
                 code: ErrorCode::RateLimited,

@@ -5,6 +5,7 @@
 mod http;
 mod login;
 mod mail;
+mod messages;
 mod rooms;
 mod signals;
 
