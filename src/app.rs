@@ -177,6 +177,7 @@ impl Application {
             header_timeout: Duration::from_secs(chat.limits.request_header_timeout_secs.max(1)),
             body_timeout: Duration::from_secs(chat.limits.request_body_timeout_secs.max(1)),
             max_per_ip: chat.limits.max_http_connections_per_ip.max(1),
+            max_total: chat.limits.max_http_connections.max(1),
             trusted_proxies: state.trusted_proxies.clone(),
         };
         let shutdown = state.shutdown.clone();
@@ -187,6 +188,7 @@ impl Application {
                 header_timeout: settings.header_timeout,
                 body_timeout: settings.body_timeout,
                 max_per_ip: settings.max_per_ip,
+                max_total: settings.max_total,
                 trusted_proxies: settings.trusted_proxies.clone(),
             };
             tokio::spawn(http::server::serve(

@@ -326,6 +326,12 @@ pub struct Limits {
     )]
     pub max_http_connections_per_ip: usize,
 
+    /// Simultaneous HTTP connections that are not chat connections (yet), from all addresses
+    /// together; beyond, the one that has waited longest without a request in progress is
+    /// closed to make room. Keep it well below the open-files limit (ulimit -n).
+    #[arg(long, env = "CHATCTL_MAX_HTTP_CONNECTIONS", default_value_t = 512)]
+    pub max_http_connections: usize,
+
     /// Account actions that send a mail or hash a password (register, confirmation and reset
     /// mails, password resets and changes) per IP address per hour.
     #[arg(
@@ -370,6 +376,7 @@ impl Default for Limits {
             request_header_timeout_secs: 10,
             request_body_timeout_secs: 30,
             max_http_connections_per_ip: 128,
+            max_http_connections: 512,
             account_actions_per_ip_per_hour: 30,
             mails_per_mailbox_per_hour: 5,
         }

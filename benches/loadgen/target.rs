@@ -28,6 +28,8 @@ pub fn load_limits(opts: &Opts) -> Limits {
         message_burst: 100_000,
         ip_messages_per_second: 1_000_000,
         ip_message_burst: 1_000_000,
+        participant_messages_per_second: 100_000,
+        participant_message_burst: 100_000,
         max_connections_per_ip: 100_000,
         resume_cap: 100_000,
         new_guests_per_ip_per_minute: 1_000_000,
@@ -40,6 +42,7 @@ pub fn load_limits(opts: &Opts) -> Limits {
         ip_signals_per_second: 1_000_000,
         ip_signal_burst: 1_000_000,
         max_http_connections_per_ip: 100_000,
+        max_http_connections: 100_000,
         outbound_queue_bytes: opts.queue_bytes,
         ..Limits::default()
     }
@@ -75,6 +78,15 @@ fn quota_flags(l: &Limits) -> Vec<String> {
             "--max-http-connections-per-ip",
             l.max_http_connections_per_ip.to_string(),
         ),
+        (
+            "--participant-messages-per-second",
+            l.participant_messages_per_second.to_string(),
+        ),
+        (
+            "--participant-message-burst",
+            l.participant_message_burst.to_string(),
+        ),
+        ("--max-http-connections", l.max_http_connections.to_string()),
     ]
     .into_iter()
     .flat_map(|(flag, value)| [flag.to_owned(), value])

@@ -15,6 +15,7 @@ pub mod account;
 pub mod client_ip;
 pub mod error;
 pub mod health;
+pub mod open_connections;
 pub mod server;
 pub mod widget;
 pub mod ws;

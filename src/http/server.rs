@@ -9,18 +9,20 @@
 //!   head (see [`TimedBody`]): hyper has no such limit, and a body sent a byte
 //!   a minute held its connection for good;
 //! - one address holds at most `max_http_connections_per_ip` connections that
-//!   are not (yet) chat connections; more are answered `429` and closed, so a
-//!   slow client cannot use up the server's descriptors and `/healthz` stays
-//!   reachable (trusted proxies, which speak for many visitors, are exempt);
+//!   are not (yet) chat connections; more are answered `429` and closed
+//!   (trusted proxies, which speak for many visitors, are exempt); and there
+//!   are at most `max_http_connections` in all: beyond, the one idle longest
+//!   is closed for the newcomer (see [`super::open_connections`]), so slow
+//!   clients on many addresses cannot use up the server's descriptors and
+//!   `/healthz` stays reachable;
 //! - on shutdown, idle connections close at once and a request still being
 //!   read or answered gets [`SHUTDOWN_GRACE`], not its full deadline.
 
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -34,6 +36,7 @@ use tokio::sync::{mpsc, watch};
 use tower_service::Service;
 
 use super::client_ip::{canonical, Peer, TrustedProxies};
+use super::open_connections::{Admitted, OpenConnections};
 
 /// How long a request in progress may take once shutdown has begun.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
@@ -47,6 +50,7 @@ pub struct Settings {
     pub header_timeout: Duration,
     pub body_timeout: Duration,
     pub max_per_ip: usize,
+    pub max_total: usize,
     pub trusted_proxies: Arc<TrustedProxies>,
 }
 
@@ -96,47 +100,6 @@ impl Body for TimedBody {
     }
 }
 
-/// Open connections per address.
-#[derive(Default)]
-struct Counts(Mutex<HashMap<IpAddr, usize>>);
-
-/// One counted connection; uncounted on drop.
-struct Counted {
-    counts: Arc<Counts>,
-    ip: IpAddr,
-}
-
-impl Counts {
-    fn lock(&self) -> MutexGuard<'_, HashMap<IpAddr, usize>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn take(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<Counted> {
-        let mut counts = self.lock();
-        let n = counts.entry(ip).or_insert(0);
-        if *n >= max {
-            return None;
-        }
-        *n += 1;
-        Some(Counted {
-            counts: self.clone(),
-            ip,
-        })
-    }
-}
-
-impl Drop for Counted {
-    fn drop(&mut self) {
-        let mut counts = self.counts.lock();
-        if let Some(n) = counts.get_mut(&self.ip) {
-            *n -= 1;
-            if *n == 0 {
-                counts.remove(&self.ip);
-            }
-        }
-    }
-}
-
 /// Serves `service` on `listener` until `shutdown` turns true, then waits for
 /// the connections it still serves (at most [`SHUTDOWN_GRACE`] each).
 pub async fn serve<S, B>(
@@ -154,7 +117,7 @@ pub async fn serve<S, B>(
     B::Data: Send,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let counts = Arc::new(Counts::default());
+    let open = Arc::new(OpenConnections::default());
     let settings = Arc::new(settings);
     // Every connection task holds a sender: when all are dropped, all are done.
     let (open_tx, mut open_rx) = mpsc::channel::<()>(1);
@@ -172,15 +135,13 @@ pub async fn serve<S, B>(
             () = stopping(&mut shutdown) => break,
         };
         let ip = canonical(peer.ip());
-        let counted = if settings.trusted_proxies.trusts(ip) {
-            None
-        } else {
-            match counts.take(ip, settings.max_per_ip) {
-                Some(counted) => Some(counted),
-                None => {
-                    tokio::spawn(refuse(stream, ip));
-                    continue;
-                }
+        let share = (!settings.trusted_proxies.trusts(ip)).then_some(ip);
+        let admitted = match open.admit(share, settings.max_per_ip, settings.max_total) {
+            Ok(admitted) => admitted,
+            Err(refused) => {
+                tracing::debug!(%ip, ?refused, "HTTP connection refused");
+                tokio::spawn(refuse(stream));
+                continue;
             }
         };
         let connection = Connection {
@@ -188,7 +149,7 @@ pub async fn serve<S, B>(
             settings: settings.clone(),
             shutdown: shutdown.clone(),
             _open: open_tx.clone(),
-            _counted: counted,
+            admitted,
         };
         tokio::spawn(connection.run(stream, peer));
     }
@@ -202,8 +163,7 @@ async fn stopping(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stopping| *stopping).await;
 }
 
-async fn refuse(mut stream: TcpStream, ip: IpAddr) {
-    tracing::debug!(%ip, "too many HTTP connections from one address");
+async fn refuse(mut stream: TcpStream) {
     let _ = tokio::time::timeout(Duration::from_secs(1), async {
         let _ = stream.write_all(TOO_MANY).await;
         let _ = stream.shutdown().await;
@@ -255,7 +215,7 @@ struct Connection<S> {
     settings: Arc<Settings>,
     shutdown: watch::Receiver<bool>,
     _open: mpsc::Sender<()>,
-    _counted: Option<Counted>,
+    admitted: Admitted,
 }
 
 impl<S, B> Connection<S>
@@ -274,12 +234,15 @@ where
         let service = self.service.clone();
         let trusted = self.settings.trusted_proxies.clone();
         let body_timeout = self.settings.body_timeout;
+        let requests = self.admitted.requests();
         let handler = hyper::service::service_fn(move |request: Request<Incoming>| {
+            let busy = requests.start();
             let mut request = request.map(|body| TimedBody::new(body, body_timeout));
             request.extensions_mut().insert(Peer(peer));
             let line = RequestLine::of(&request, &trusted, peer);
             let answer = service.clone().call(request);
             async move {
+                let _busy = busy;
                 let response = answer.await;
                 if let Ok(response) = &response {
                     line.log(response.status());
@@ -297,6 +260,8 @@ where
         tokio::pin!(connection);
         let result = tokio::select! {
             done = connection.as_mut() => done,
+            // Closed to make room: dropping the connection closes the socket.
+            () = self.admitted.evicted() => return,
             () = stopping(&mut self.shutdown) => {
                 connection.as_mut().graceful_shutdown();
                 match tokio::time::timeout(SHUTDOWN_GRACE, connection).await {

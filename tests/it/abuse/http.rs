@@ -247,3 +247,53 @@ async fn a_half_sent_request_does_not_delay_shutdown() {
     let (_, closed) = read_until_closed(&mut slow, Duration::from_secs(1)).await;
     assert!(closed);
 }
+
+/// Many addresses, each within its share, together hold no more than the
+/// total: the newest connection makes the one idle longest close, so a quick
+/// request still gets through (the descriptors a slowloris from many
+/// addresses could take are bounded).
+#[tokio::test]
+async fn many_addresses_cannot_hold_every_connection_either() {
+    let app = spawn_app_with(|l| {
+        l.request_header_timeout_secs = 10;
+        l.max_http_connections_per_ip = 10;
+        l.max_http_connections = 20;
+    })
+    .await;
+    let mut slow = Vec::new();
+    for n in 0..40 {
+        let mut stream = tcp_from(&app, &format!("127.0.1.{}", 2 + n / 10)).await;
+        stream.write_all(HALF_SENT).await.unwrap();
+        slow.push(stream);
+        // Admitted in order: the oldest are the first to go.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let states = join_all(
+        slow.iter_mut()
+            .map(|stream| read_until_closed(stream, Duration::from_millis(300))),
+    )
+    .await;
+    let open: Vec<bool> = states.iter().map(|(_, closed)| !closed).collect();
+    assert_eq!(
+        open.iter().filter(|o| **o).count(),
+        20,
+        "total cap: {open:?}"
+    );
+    assert!(open[20..].iter().all(|o| *o), "the newest stay: {open:?}");
+
+    // A quick request from yet another address is answered, every time.
+    for _ in 0..3 {
+        let mut health = tcp_from(&app, "127.0.1.9").await;
+        health
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let (reply, _) = read_until_closed(&mut health, Duration::from_secs(2)).await;
+        assert!(
+            reply.starts_with(b"HTTP/1.1 200"),
+            "{}",
+            String::from_utf8_lossy(&reply)
+        );
+    }
+}
