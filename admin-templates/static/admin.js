@@ -17,6 +17,15 @@ document.addEventListener("submit", (event) => {
   if (!window.confirm(question.replace("{duration}", banLength(form)))) event.preventDefault();
 });
 
+// Times in the viewer's own time zone; the UTC time the server wrote stays as the tooltip.
+const localTime = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+for (const time of document.querySelectorAll("time[datetime]")) {
+  const at = new Date(time.getAttribute("datetime"));
+  if (Number.isNaN(at.getTime())) continue;
+  time.title = time.textContent;
+  time.textContent = localTime.format(at);
+}
+
 // Copy buttons: <button data-copy="#selector">.
 document.addEventListener("click", (event) => {
   const button = event.target.closest && event.target.closest("[data-copy]");

@@ -233,22 +233,22 @@ pub async fn ban(admin: &Admin, req: &Request, auth: &Auth, id: ParticipantId) -
         },
     )
     .await?;
-    Ok(
-        Reply::redirect(&format!("/admin/participants/{}", p.id)).flash(Flash::Ok(format!(
-            "{}{} is banned{}; {}.",
-            p.nick,
-            if with_address {
-                " and their address"
-            } else {
-                ""
-            },
-            banned.ban.expires_at.map_or(String::new(), |t| format!(
-                " until {}",
-                crate::timefmt::utc(t)
-            )),
-            bans::closed_chats(banned.closed_here)
-        ))),
-    )
+    // Back where the moderator was: the participant's page, or the message log.
+    let back = req.back_or(&format!("/admin/participants/{}", p.id));
+    Ok(Reply::redirect(&back).flash(Flash::Ok(format!(
+        "{}{} is banned{}; {}.",
+        p.nick,
+        if with_address {
+            " and their address"
+        } else {
+            ""
+        },
+        banned.ban.expires_at.map_or(String::new(), |t| format!(
+            " until {}",
+            crate::timefmt::utc(t)
+        )),
+        bans::closed_chats(banned.closed_here)
+    ))))
 }
 
 #[derive(Deserialize)]
@@ -266,12 +266,11 @@ pub async fn mute(admin: &Admin, req: &Request, auth: &Auth, id: ParticipantId) 
         .ok_or_else(|| AdminError::BadRequest("Choose how many minutes.".into()))?;
     let reason = form.reason.trim();
     moderation::mutes::mute(&admin.chat, auth.actor(), p.id, minutes, reason).await?;
-    Ok(
-        Reply::redirect(&format!("/admin/participants/{}", p.id)).flash(Flash::Ok(format!(
-            "{} is muted for {minutes} minutes.",
-            p.nick
-        ))),
-    )
+    let back = req.back_or(&format!("/admin/participants/{}", p.id));
+    Ok(Reply::redirect(&back).flash(Flash::Ok(format!(
+        "{} is muted for {minutes} minutes.",
+        p.nick
+    ))))
 }
 
 /// POST /admin/participants/{id}/unmute

@@ -22,7 +22,8 @@ pub struct Templates {
     dir: Option<PathBuf>,
 }
 
-/// `{{time ts}}`: Unix ms as a UTC date; nothing for null.
+/// `{{time ts}}`: Unix ms as `<time datetime="ISO 8601">… UTC</time>`;
+/// nothing for null. `admin.js` shows it in the viewer's time zone.
 fn time_helper(
     h: &Helper<'_>,
     _: &Handlebars<'_>,
@@ -31,7 +32,11 @@ fn time_helper(
     out: &mut dyn Output,
 ) -> HelperResult {
     if let Some(ms) = h.param(0).and_then(|p| p.value().as_i64()) {
-        out.write(&crate::timefmt::utc(ms))?;
+        out.write(&format!(
+            r#"<time datetime="{}">{}</time>"#,
+            crate::timefmt::iso(ms),
+            crate::timefmt::utc(ms)
+        ))?;
     }
     Ok(())
 }

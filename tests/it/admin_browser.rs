@@ -122,6 +122,21 @@ async fn a_moderator_bans_a_visitor_and_their_widget_is_kicked() {
         .goto(&format!("{base}/admin/messages"))
         .await
         .unwrap();
+    // Times read in the moderator's own zone and format; the UTC time is the tooltip.
+    let times = browser
+        .execute(
+            "const f = new Intl.DateTimeFormat(undefined, {dateStyle: 'medium', timeStyle: 'short'});
+             return [...document.querySelectorAll('time[datetime]')].map((t) =>
+               [t.textContent === f.format(new Date(t.dateTime)), t.title.endsWith(' UTC')]);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let times = times.as_array().unwrap();
+    assert!(
+        !times.is_empty() && times.iter().all(|t| t == &json!([true, true])),
+        "{times:?}"
+    );
     screenshot(&browser, "messages").await;
 
     browser

@@ -160,3 +160,52 @@ async fn the_dashboard_draws_the_last_day_of_messages_and_connections() {
     // Drawn on the server: no script, no third-party host.
     assert!(!page.body.contains("https://cdn"), "{}", page.body);
 }
+
+#[tokio::test]
+async fn the_message_log_marks_who_wrote_and_mutes_or_bans_from_a_row() {
+    let app = spawn_app().await;
+    let site = app.site(&[ORIGIN]).await;
+    account(&app, "mod@example.com", Role::Moderator, &[site.id]).await;
+    let mut panel = Panel::login(&app, "mod@example.com").await;
+    let (mut troll, ready) = app.guest(&site.public_key, "troll").await;
+    let id = ready["me"]["id"].as_i64().unwrap();
+    troll.join("lobby", None).await;
+    troll.say("lobby", "t1", "spam spam").await;
+
+    let log = panel.get("/admin/messages").await;
+    let row = log
+        .body
+        .split("class=\"msg")
+        .nth(1)
+        .expect("a row for the message");
+    assert!(
+        row.contains("<span class=\"badge kind-guest\">guest</span>"),
+        "{row}"
+    );
+    assert!(row.contains("<time datetime=\"20"), "{row}");
+    assert!(
+        row.contains(&format!("action=\"/admin/participants/{id}/mute\"")),
+        "{row}"
+    );
+    assert!(
+        row.contains(&format!("action=\"/admin/participants/{id}/ban\"")),
+        "{row}"
+    );
+
+    // Acting from the log brings the moderator back to the log.
+    let base = app.http_url("");
+    let muted = panel
+        .http
+        .post(format!("{base}/admin/participants/{id}/mute"))
+        .header("referer", format!("{base}/admin/messages"))
+        .form(&[("csrf", panel.csrf.as_str()), ("minutes", "10")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(muted.headers()["location"], "/admin/messages");
+    troll
+        .send(serde_json::json!({"type": "send", "room": "lobby", "cid": "t2", "text": "more"}))
+        .await;
+    let sent = troll.recv_type_any(&["ack", "error"]).await;
+    assert_eq!(sent["code"], "muted", "{sent}");
+}
