@@ -1,5 +1,6 @@
-//! Unix-millisecond timestamps to and from UTC calendar dates, for pages and
-//! forms (no time zone database needed: the admin panel shows UTC).
+//! Unix-millisecond timestamps to and from UTC calendar dates, for pages,
+//! forms and JSON output (no time zone database needed: pages write UTC and
+//! the viewer's browser shows its own zone).
 
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
@@ -49,6 +50,21 @@ pub fn iso(ms: i64) -> String {
         rem % 3600 / 60,
         rem % 60
     )
+}
+
+/// Serde `serialize_with`: epoch ms as an RFC 3339 UTC string
+/// (`2026-11-22T14:05:09Z`), the one time format of chatctl's JSON output
+/// (`--json` and the admin export).
+pub fn rfc3339<S: serde::Serializer>(ms: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&iso(*ms))
+}
+
+/// [`rfc3339`] for a time that may be absent (`null`).
+pub fn rfc3339_opt<S: serde::Serializer>(ms: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
+    match ms {
+        Some(ms) => s.serialize_some(&iso(*ms)),
+        None => s.serialize_none(),
+    }
 }
 
 /// Parses `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM` (as HTML date inputs send them), in UTC.

@@ -201,13 +201,12 @@ fn json_line(entry: &LogEntry) -> String {
     json!({
         "id": m.id,
         "created_at": timefmt::iso(m.created_at),
-        "ts": m.created_at,
         "site_id": m.site_id,
         "room": room,
         "seq": m.seq,
         "author": {"id": author.id, "nick": author.nick, "kind": author.kind},
         "ip": m.ip,
-        "deleted_at": m.deleted_at,
+        "deleted_at": m.deleted_at.map(timefmt::iso),
         "text": m.body,
     })
     .to_string()

@@ -66,6 +66,7 @@ struct RoomRow<'a> {
     messages: i64,
     /// Opened by a visitor and never written in: pruned by `prune`.
     unused: bool,
+    #[serde(serialize_with = "crate::timefmt::rfc3339")]
     created_at: i64,
     locked: bool,
     slow_mode_secs: i32,

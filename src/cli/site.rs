@@ -21,7 +21,7 @@ pub enum Command {
     Create(CreateOpts),
     /// List sites.
     #[command(after_help = "Examples:\n  chatctl site list\n  chatctl site list --json")]
-    List(JsonOpts),
+    List(Output),
     /// Show one site: settings, origins, rooms and its script tag.
     #[command(after_help = "Example:\n  chatctl site show pk_XXXXXXXXXXXXXXXXXXXXXXXX --json")]
     Show(ShowOpts),
@@ -83,13 +83,6 @@ pub struct Output {
     )]
     pub public_url: String,
     /// Print JSON instead of text.
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct JsonOpts {
-    /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
 }
@@ -173,7 +166,7 @@ pub fn run(db: &Db, command: &Command) -> anyhow::Result<()> {
     let conn = &mut conn;
     match command {
         Command::Create(opts) => create(conn, opts),
-        Command::List(opts) => list(conn, opts.json),
+        Command::List(opts) => list(conn, opts),
         Command::Show(opts) => show(conn, opts),
         Command::RotateSecret(opts) => {
             let site = find(conn, &opts.key)?;
@@ -223,13 +216,10 @@ fn create(conn: &mut DbConn, opts: &CreateOpts) -> anyhow::Result<()> {
     let origins = site.origins(conn)?;
     let tag = site.script_tag(&opts.output.public_url);
     if opts.output.json {
-        return super::print_json(&serde_json::json!({
-            "public_key": site.public_key,
-            "secret": site.secret,
-            "name": site.name,
-            "origins": origins,
-            "script_tag": tag,
-        }));
+        let secret = site.secret.clone();
+        let mut json = view(conn, site, &opts.output.public_url)?;
+        json.secret = Some(secret);
+        return super::print_json(&json);
     }
     println!("created site {:?}", site.name);
     println!("public key: {}", site.public_key);
@@ -242,10 +232,16 @@ fn create(conn: &mut DbConn, opts: &CreateOpts) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A site as every `--json` of `site` prints it: `list` (an array of them),
+/// `show`, and `create` (which adds the secret, shown once).
 #[derive(Serialize)]
 struct SiteView {
     #[serde(flatten)]
     site: Site,
+    #[serde(serialize_with = "crate::timefmt::rfc3339")]
+    created_at: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secret: Option<String>,
     origins: Vec<String>,
     rooms: Vec<String>,
     script_tag: String,
@@ -259,22 +255,21 @@ fn view(conn: &mut DbConn, site: Site, public_url: &str) -> anyhow::Result<SiteV
         .collect();
     let script_tag = site.script_tag(public_url);
     Ok(SiteView {
+        created_at: site.created_at,
         site,
+        secret: None,
         origins,
         rooms,
         script_tag,
     })
 }
 
-fn list(conn: &mut DbConn, json: bool) -> anyhow::Result<()> {
+fn list(conn: &mut DbConn, opts: &Output) -> anyhow::Result<()> {
     let sites = Site::list(conn)?;
-    if json {
+    if opts.json {
         let rows = sites
             .into_iter()
-            .map(|site| {
-                let origins = site.origins(conn)?;
-                Ok(serde_json::json!({ "site": site, "origins": origins }))
-            })
+            .map(|site| view(conn, site, &opts.public_url))
             .collect::<anyhow::Result<Vec<_>>>()?;
         return super::print_json(&rows);
     }

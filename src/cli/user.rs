@@ -157,9 +157,24 @@ fn create(conn: &mut DbConn, opts: &CreateOpts) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// An admin account as `user list --json` prints it.
 #[derive(Serialize)]
+struct UserJson<'a> {
+    id: i64,
+    email: &'a str,
+    name: &'a str,
+    role: &'a str,
+    disabled: bool,
+    #[serde(serialize_with = "crate::timefmt::rfc3339")]
+    created_at: i64,
+    #[serde(serialize_with = "crate::timefmt::rfc3339_opt")]
+    last_login_at: Option<i64>,
+    notify_reports: bool,
+    /// Public keys of a moderator's sites.
+    sites: &'a [String],
+}
+
 struct UserRow {
-    #[serde(flatten)]
     user: AdminUser,
     sites: Vec<String>,
 }
@@ -171,7 +186,21 @@ fn list(conn: &mut DbConn, opts: &ListOpts) -> anyhow::Result<()> {
         rows.push(UserRow { user, sites });
     }
     if opts.json {
-        return super::print_json(&rows);
+        let json: Vec<UserJson> = rows
+            .iter()
+            .map(|UserRow { user, sites }| UserJson {
+                id: user.id.0,
+                email: &user.email,
+                name: &user.name,
+                role: user.role.as_str(),
+                disabled: user.disabled,
+                created_at: user.created_at,
+                last_login_at: user.last_login_at,
+                notify_reports: user.notify_reports,
+                sites,
+            })
+            .collect();
+        return super::print_json(&json);
     }
     if rows.is_empty() {
         println!("no admin accounts; create one with: chatctl user create --email E --name N --role owner");

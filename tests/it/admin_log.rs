@@ -240,9 +240,16 @@ async fn exports_stream_the_filtered_log_as_csv_and_json() {
         .all(|r| r["room"] == "lobby" && r["text"].as_str().unwrap().contains("NEEDLE")));
     assert!(
         rows.windows(2)
-            .all(|w| w[0]["ts"].as_i64() >= w[1]["ts"].as_i64()),
+            .all(|w| w[0]["created_at"].as_str() >= w[1]["created_at"].as_str()),
         "newest first"
     );
+    // One time format in JSON output: RFC 3339 UTC strings.
+    let at = rows[0]["created_at"].as_str().unwrap();
+    assert!(
+        at.len() == 20 && at.ends_with('Z') && at.as_bytes()[10] == b'T',
+        "{at}"
+    );
+    assert!(rows[0].get("ts").is_none() && rows[0]["deleted_at"].is_null());
     assert_eq!(rows[0]["text"], "message 126 NEEDLE");
     assert_eq!(rows[0]["author"]["nick"], "Bob");
 

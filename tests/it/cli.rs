@@ -131,9 +131,15 @@ fn site_lifecycle() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|r| r["site"]["public_key"] == key.as_str())
+        .find(|r| r["public_key"] == key.as_str())
         .unwrap();
-    assert_eq!(row["site"]["enabled"], false);
+    assert_eq!(row["enabled"], false);
+    // One schema for a site: `list` rows are what `show` prints, times as RFC 3339.
+    let shown: Value =
+        serde_json::from_str(&stdout(chatctl(&db).args(["site", "show", &key, "--json"]))).unwrap();
+    assert_eq!(row, &shown);
+    let at = shown["created_at"].as_str().unwrap();
+    assert!(at.len() == 20 && at.ends_with('Z'), "{at}");
     assert!(stdout(chatctl(&db).args(["site", "list"])).contains("(disabled)"));
 }
 
