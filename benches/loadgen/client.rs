@@ -32,10 +32,15 @@ pub struct Conn {
     pub connect_time: Duration,
 }
 
-/// How the i-th connection reaches the server.
+/// How the i-th connection reaches the server (its first instance).
 pub fn dial(target: &Target, site: usize, i: usize) -> Dial {
+    dial_to(target, 0, site, i)
+}
+
+/// How the i-th connection reaches one instance of the server.
+pub fn dial_to(target: &Target, instance: usize, site: usize, i: usize) -> Dial {
     Dial {
-        addr: target.addr,
+        addr: target.instances[instance % target.instances.len()].addr,
         path: format!("/ws?site={}", target.sites[site % target.sites.len()]),
         origin: target.origin.clone(),
         source: Some(wire::source_ip(i)),

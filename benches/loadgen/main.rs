@@ -17,6 +17,7 @@
 //! bounded: connections, duration and a hard deadline are capped.
 
 mod client;
+mod cluster;
 mod scenarios;
 mod stats;
 mod target;
@@ -76,6 +77,17 @@ pub struct Opts {
     /// to create sites for --url.
     #[arg(long)]
     pub database_url: Option<String>,
+    /// `chatctl serve` instances to start on one PostgreSQL database (needs a
+    /// postgres:// --database-url; each run gets a fresh database beside it).
+    /// Senders go to the first instance, receivers round-robin over all, and
+    /// each latency probe is reported as local (first instance) or remote.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=8))]
+    pub instances: u16,
+    /// The broker the instances share: `start` (a redis-server started here on a free
+    /// loopback port, the default with several instances), `none` (the database only:
+    /// degraded mode), or redis://127.0.0.1:PORT.
+    #[arg(long, value_name = "URL|start|none")]
+    pub broker_url: Option<String>,
     /// Run the server inside this process instead of as a `chatctl serve` child.
     #[arg(long)]
     pub in_process: bool,

@@ -112,3 +112,69 @@ pub fn conditions(target: &crate::target::Target, load_at_start: &str) -> Value 
         "loadavg_end": loadavg(),
     })
 }
+
+/// CPU and peak memory of several processes (every instance, and the broker)
+/// over one window.
+pub struct ProcsWindow {
+    procs: Vec<(String, Proc, Option<Duration>)>,
+    rss_max: Vec<std::sync::atomic::AtomicU64>,
+    at: Instant,
+}
+
+impl ProcsWindow {
+    pub fn start(procs: Vec<(String, Proc)>) -> std::sync::Arc<Self> {
+        let rss_max = procs
+            .iter()
+            .map(|(_, p)| std::sync::atomic::AtomicU64::new(p.rss_kib().unwrap_or(0)))
+            .collect();
+        std::sync::Arc::new(ProcsWindow {
+            procs: procs.into_iter().map(|(l, p)| (l, p, p.cpu())).collect(),
+            rss_max,
+            at: Instant::now(),
+        })
+    }
+
+    /// Call now and then: keeps each process's largest RSS.
+    pub fn sample_rss(&self) {
+        for ((_, p, _), max) in self.procs.iter().zip(&self.rss_max) {
+            if let Some(rss) = p.rss_kib() {
+                max.fetch_max(rss, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// CPU seconds each process used since the start (`None` if it is gone:
+    /// a restarted broker is a new process).
+    pub fn cpu_seconds(&self) -> Vec<Option<f64>> {
+        self.procs
+            .iter()
+            .map(|(_, p, start)| Some(p.cpu()?.checked_sub((*start)?)?.as_secs_f64()))
+            .collect()
+    }
+
+    pub fn elapsed(&self) -> Duration {
+        self.at.elapsed()
+    }
+
+    /// One entry per process: CPU seconds and share of a core over `cpu`'s
+    /// window (taken with [`ProcsWindow::cpu_seconds`] after `window`), peak RSS.
+    pub fn json(&self, cpu: &[Option<f64>], window: Duration) -> Value {
+        let secs = window.as_secs_f64().max(1e-6);
+        let list: Vec<Value> = self
+            .procs
+            .iter()
+            .zip(cpu)
+            .zip(&self.rss_max)
+            .map(|(((label, p, _), cpu), rss)| {
+                json!({
+                    "process": label,
+                    "pid": p.0,
+                    "cpu_s": cpu.map(|c| (c * 100.0).round() / 100.0),
+                    "cpu_percent": cpu.map(|c| (c / secs * 1000.0).round() / 10.0),
+                    "rss_max_kib": rss.load(std::sync::atomic::Ordering::Relaxed),
+                })
+            })
+            .collect();
+        Value::Array(list)
+    }
+}

@@ -3,6 +3,7 @@
 
 use std::net::{SocketAddr, TcpListener};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context};
@@ -12,6 +13,7 @@ use chatctl::db::models::site::SiteSettings;
 use chatctl::db::models::Site;
 use chatctl::input::Origin;
 
+use crate::cluster::{is_postgres, BrokerChoice, FreshDb, Redis};
 use crate::Opts;
 
 /// The origin load-generator connections claim; sites created here allow it.
@@ -93,9 +95,21 @@ fn quota_flags(l: &Limits) -> Vec<String> {
     .collect()
 }
 
+/// One `chatctl serve` of the run.
+pub struct Instance {
+    pub addr: SocketAddr,
+    /// Its process, for memory and CPU (`None` for a remote server).
+    pub pid: Option<u32>,
+}
+
 /// What the scenarios talk to.
 pub struct Target {
-    pub addr: SocketAddr,
+    /// Every instance, the first one first.
+    pub instances: Vec<Instance>,
+    /// The `redis-server` this run started, to report and to restart.
+    pub redis: Option<Arc<tokio::sync::Mutex<Redis>>>,
+    /// The broker the instances share, if any.
+    pub broker_url: Option<String>,
     /// Site keys to spread connections over (at least one).
     pub sites: Vec<String>,
     pub origin: String,
@@ -110,32 +124,71 @@ enum Keep {
     InProcess {
         stop: tokio::sync::oneshot::Sender<()>,
         task: tokio::task::JoinHandle<()>,
-        _dirs: (Option<tempfile::TempDir>, tempfile::TempDir),
+        _dirs: (
+            (Option<tempfile::TempDir>, Option<FreshDb>),
+            tempfile::TempDir,
+        ),
     },
-    Child {
-        child: Child,
+    Children {
+        children: Vec<Child>,
         _dir: Option<tempfile::TempDir>,
+        /// Dropped after the children have stopped.
+        _db: Option<FreshDb>,
     },
 }
 
 impl Target {
     pub async fn open(opts: &Opts, sites: usize) -> anyhow::Result<Target> {
+        let broker = BrokerChoice::parse(opts.broker_url.as_deref(), opts.instances)?;
         if let Some(url) = &opts.url {
+            if opts.instances > 1 || broker != BrokerChoice::None {
+                bail!("--instances and --broker-url are for servers started here, not --url");
+            }
             return external(opts, url, sites);
         }
-        let (database_url, dir) = match &opts.database_url {
-            Some(url) => (url.clone(), None),
+        let (database_url, dir, fresh) = match &opts.database_url {
+            Some(url) if is_postgres(url) => {
+                let fresh = FreshDb::create(url)?;
+                (fresh.url.clone(), None, Some(fresh))
+            }
+            Some(url) => (url.clone(), None, None),
             None => {
                 let dir = tempfile::tempdir()?;
                 let url = format!("sqlite://{}", dir.path().join("loadgen.db").display());
-                (url, Some(dir))
+                (url, Some(dir), None)
             }
         };
         if opts.in_process {
-            in_process(opts, database_url, dir, sites).await
-        } else {
-            spawn(opts, database_url, dir, sites).await
+            if opts.instances > 1 || broker != BrokerChoice::None {
+                bail!("--instances and --broker-url need spawned servers, not --in-process");
+            }
+            return in_process(opts, database_url, (dir, fresh), sites).await;
         }
+        if broker != BrokerChoice::None && fresh.is_none() {
+            bail!("--instances and --broker-url need --database-url postgres://...");
+        }
+        let (redis, broker_url) = match broker {
+            BrokerChoice::None => (None, None),
+            BrokerChoice::Url(url) => (None, Some(url)),
+            BrokerChoice::Start => {
+                let redis = Redis::start().await?;
+                let url = redis.url();
+                (Some(redis), Some(url))
+            }
+        };
+        let mut target = spawn(opts, database_url, (dir, fresh), broker_url, sites).await?;
+        target.redis = redis.map(|r| Arc::new(tokio::sync::Mutex::new(r)));
+        Ok(target)
+    }
+
+    /// The processes to measure: every instance, then the broker started here.
+    pub async fn pids(&self) -> (Vec<u32>, Option<u32>) {
+        let servers = self.instances.iter().filter_map(|i| i.pid).collect();
+        let redis = match &self.redis {
+            Some(r) => Some(r.lock().await.pid()),
+            None => None,
+        };
+        (servers, redis)
     }
 
     /// Stops what this process started.
@@ -146,17 +199,24 @@ impl Target {
                 let _ = stop.send(());
                 let _ = tokio::time::timeout(Duration::from_secs(15), task).await;
             }
-            Keep::Child { mut child, .. } => {
-                // SIGTERM lets it drain like in production; then make sure it is gone.
-                let _ = Command::new("kill").arg(child.id().to_string()).status();
+            Keep::Children { mut children, .. } => {
+                // SIGTERM lets them drain like in production; then make sure they are gone.
+                for child in &children {
+                    let _ = Command::new("kill").arg(child.id().to_string()).status();
+                }
                 for _ in 0..100 {
-                    if let Ok(Some(_)) = child.try_wait() {
+                    if children
+                        .iter_mut()
+                        .all(|c| matches!(c.try_wait(), Ok(Some(_))))
+                    {
                         return;
                     }
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
-                let _ = child.kill();
-                let _ = child.wait();
+                for child in &mut children {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                }
             }
         }
     }
@@ -182,7 +242,12 @@ fn external(opts: &Opts, url: &str, sites: usize) -> anyhow::Result<Target> {
         }
     }
     Ok(Target {
-        addr,
+        instances: vec![Instance {
+            addr,
+            pid: opts.server_pid,
+        }],
+        redis: None,
+        broker_url: None,
         sites: keys,
         origin: opts.origin.clone().unwrap_or_else(|| ORIGIN.to_owned()),
         server_pid: opts.server_pid,
@@ -194,7 +259,7 @@ fn external(opts: &Opts, url: &str, sites: usize) -> anyhow::Result<Target> {
 async fn in_process(
     opts: &Opts,
     database_url: String,
-    dir: Option<tempfile::TempDir>,
+    dirs: (Option<tempfile::TempDir>, Option<FreshDb>),
     sites: usize,
 ) -> anyhow::Result<Target> {
     // Mail is not exercised by load runs; an outbox folder keeps it local.
@@ -241,7 +306,12 @@ async fn in_process(
         let _ = stopped.await;
     }));
     Ok(Target {
-        addr,
+        instances: vec![Instance {
+            addr,
+            pid: Some(std::process::id()),
+        }],
+        redis: None,
+        broker_url: None,
         sites: keys,
         origin: ORIGIN.to_owned(),
         server_pid: Some(std::process::id()),
@@ -249,7 +319,7 @@ async fn in_process(
         keep: Keep::InProcess {
             stop,
             task,
-            _dirs: (dir, outbox),
+            _dirs: (dirs, outbox),
         },
     })
 }
@@ -291,18 +361,74 @@ fn cli_site(_opts: &Opts, database_url: &str, i: usize) -> anyhow::Result<String
 async fn spawn(
     opts: &Opts,
     database_url: String,
-    dir: Option<tempfile::TempDir>,
+    (dir, db): (Option<tempfile::TempDir>, Option<FreshDb>),
+    broker_url: Option<String>,
     sites: usize,
 ) -> anyhow::Result<Target> {
-    let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
-    // Migrates the database, so `serve` below finds it ready.
+    // Migrates the database, so the instances below find it ready.
     let keys = (0..sites)
         .map(|i| cli_site(opts, &database_url, i))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut children = Vec::new();
+    let mut instances = Vec::new();
+    let mut started = Ok(());
+    for n in 0..opts.instances.max(1) {
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
+        let mut command = serve_command(opts, &database_url, addr);
+        if let Some(url) = &broker_url {
+            let name = format!("loadgen-{}", (b'a' + n as u8) as char);
+            command.args(["--broker-url", url, "--instance-name", &name]);
+        }
+        let child = command.spawn().context("cannot start chatctl serve")?;
+        instances.push(Instance {
+            addr,
+            pid: Some(child.id()),
+        });
+        children.push(child);
+        // One at a time: each must be listening before the next starts.
+        started = listening(addr).await;
+        if started.is_err() {
+            break;
+        }
+    }
+    let target = Target {
+        server_pid: instances[0].pid,
+        instances,
+        redis: None,
+        broker_url,
+        sites: keys,
+        origin: ORIGIN.to_owned(),
+        kind: "spawned",
+        keep: Keep::Children {
+            children,
+            _dir: dir,
+            _db: db,
+        },
+    };
+    if let Err(e) = started {
+        target.close().await;
+        return Err(e);
+    }
+    Ok(target)
+}
+
+async fn listening(addr: SocketAddr) -> anyhow::Result<()> {
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!("chatctl serve did not start listening on {addr}")
+}
+
+/// `chatctl serve` on `addr` with the load limits.
+fn serve_command(opts: &Opts, database_url: &str, addr: SocketAddr) -> Command {
     let l = load_limits(opts);
-    let child = Command::new(chatctl_bin())
-        .args(["--database-url", &database_url, "serve", "--no-demo"])
+    let mut command = Command::new(chatctl_bin());
+    command
+        .args(["--database-url", database_url, "serve", "--no-demo"])
         .args(["--bind", &addr.to_string()])
         .args(["--max-message-chars", &l.max_message_chars.to_string()])
         .args(["--messages-per-second", &l.messages_per_second.to_string()])
@@ -327,23 +453,6 @@ async fn spawn(
         ])
         .args(quota_flags(&l))
         .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .context("cannot start chatctl serve")?;
-    let target = Target {
-        addr,
-        sites: keys,
-        origin: ORIGIN.to_owned(),
-        server_pid: Some(child.id()),
-        kind: "spawned",
-        keep: Keep::Child { child, _dir: dir },
-    };
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(addr).await.is_ok() {
-            return Ok(target);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    target.close().await;
-    bail!("chatctl serve did not start listening on {addr}")
+        .stdout(Stdio::null());
+    command
 }

@@ -115,6 +115,7 @@ pub async fn run(o: ChurnOpts) -> anyhow::Result<String> {
         rate: o.rate,
         size: o.size,
         duration: o.common.duration(),
+        broker_restart: None,
     };
     let outcome = flow::run(&target, &o.common, &groups, load).await;
     let _ = kill_stop_tx.send(true);

@@ -25,12 +25,23 @@ pub struct FanoutOpts {
     /// Receivers that record send→receive latency.
     #[arg(long, default_value_t = 50)]
     pub probes: usize,
+    /// `kill -9` the redis-server started for --instances this many seconds into
+    /// the load, and restart it empty after --broker-down seconds: reports the
+    /// worst delay of the messages sent meanwhile to the other instances.
+    #[arg(long, value_name = "SECS")]
+    pub broker_restart_at: Option<f64>,
+    #[arg(long, value_name = "SECS", default_value_t = 3.0)]
+    pub broker_down: f64,
 }
 
 pub async fn run(o: FanoutOpts) -> anyhow::Result<String> {
     o.common.check_connections(o.receivers + o.senders)?;
     let load_start = loadavg();
     let target = Target::open(&o.common, 1).await?;
+    if o.broker_restart_at.is_some() && target.redis.is_none() {
+        target.close().await;
+        anyhow::bail!("--broker-restart-at needs a redis-server started here (--instances 2 or more, --broker-url start)");
+    }
     let group = Group {
         site: 0,
         room: "fanout".into(),
@@ -43,12 +54,18 @@ pub async fn run(o: FanoutOpts) -> anyhow::Result<String> {
         rate: o.rate,
         size: o.size,
         duration: o.common.duration(),
+        broker_restart: o.broker_restart_at.map(|at| {
+            let secs = |s: f64| std::time::Duration::from_secs_f64(s.clamp(0.0, 60.0));
+            (secs(at), secs(o.broker_down))
+        }),
     };
     let outcome = flow::run(&target, &o.common, &[group], load).await;
     let report = json!({
         "scenario": "fanout",
         "params": {"receivers": o.receivers, "senders": o.senders, "rate": o.rate, "size": o.size,
-                   "probes": o.probes, "duration_s": load.duration.as_secs_f64()},
+                   "probes": o.probes, "duration_s": load.duration.as_secs_f64(),
+                   "instances": o.common.instances, "broker_restart_at_s": o.broker_restart_at,
+                   "broker_down_s": o.broker_restart_at.map(|_| o.broker_down)},
         "conditions": conditions(&target, &load_start),
         "results": outcome.json(),
     });

@@ -11,8 +11,10 @@ use tokio::sync::{watch, Mutex as AsyncMutex};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+pub use super::outcome::Outcome;
+use super::probes::{self, ProbeLog, Side};
 use crate::client::{self, send_frame, since_us, Conn};
-use crate::stats::{self, now_us, record, CpuWindow, Proc};
+use crate::stats::{self, now_us, record, CpuWindow, Proc, ProcsWindow};
 use crate::target::Target;
 use crate::wire::{Reader, Writer, OP_CLOSE, OP_PING};
 use crate::Opts;
@@ -46,6 +48,8 @@ pub struct Load {
     pub rate: f64,
     pub size: usize,
     pub duration: Duration,
+    /// Kill the run's redis-server this long into the load, for this long.
+    pub broker_restart: Option<(Duration, Duration)>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -68,37 +72,16 @@ struct Counters {
     dropped: AtomicU64,
 }
 
-/// Everything a flow run measured.
-pub struct Outcome {
-    pub connections: usize,
-    pub connect_failed: usize,
-    pub first_error: Option<String>,
-    pub connect: Vec<Duration>,
-    pub sent: u64,
-    pub acked: u64,
-    pub refused: u64,
-    pub errors: BTreeMap<String, u64>,
-    pub expected: u64,
-    pub delivered: u64,
-    pub dropped: u64,
-    /// From the first intended send to the last delivery or ack.
-    pub elapsed: Duration,
-    pub latency: Histogram<u64>,
-    pub ack_latency: Histogram<u64>,
-    pub slow: usize,
-    pub slow_cut: usize,
-    pub server_cpu_percent: Option<f64>,
-    pub server_rss_start_kib: Option<u64>,
-    pub server_rss_max_kib: Option<u64>,
-}
-
 struct Spec {
     group: usize,
     role: Role,
     index_in_group: usize,
+    /// Senders are on the first instance; the others round-robin.
+    instance: usize,
 }
 
 pub async fn run(target: &Target, opts: &Opts, groups: &[Group], load: Load) -> Outcome {
+    let instances = target.instances.len();
     let specs: Vec<Spec> = groups
         .iter()
         .enumerate()
@@ -117,6 +100,7 @@ pub async fn run(target: &Target, opts: &Opts, groups: &[Group], load: Load) -> 
                     group: g,
                     role,
                     index_in_group: j,
+                    instance: j.saturating_sub(group.senders) % instances,
                 }
             })
         })
@@ -128,7 +112,7 @@ pub async fn run(target: &Target, opts: &Opts, groups: &[Group], load: Load) -> 
         client::open_many(specs.len(), opts.connect_concurrency, |i| {
             let spec = &specs[i];
             let group = &groups[spec.group];
-            let mut dial = client::dial(target, group.site, i);
+            let mut dial = client::dial_to(target, spec.instance, group.site, i);
             if spec.role == Role::Slow {
                 dial.recv_buffer = Some(4096);
             }
@@ -162,7 +146,7 @@ pub async fn run(target: &Target, opts: &Opts, groups: &[Group], load: Load) -> 
     let t0 = now_us() + 200_000;
     let end = t0 + load.duration.as_micros() as u64;
 
-    let mut receivers: Vec<JoinHandle<Histogram<u64>>> = Vec::new();
+    let mut receivers: Vec<JoinHandle<(Option<Side>, ProbeLog)>> = Vec::new();
     let mut sender_loops = Vec::new();
     let mut sender_readers: Vec<JoinHandle<Histogram<u64>>> = Vec::new();
     let mut slow_conns = Vec::new();
@@ -175,7 +159,11 @@ pub async fn run(target: &Target, opts: &Opts, groups: &[Group], load: Load) -> 
             Role::Probe | Role::Plain => receivers.push(tokio::spawn(receive(
                 conn.rd,
                 conn.wr,
-                spec.role == Role::Probe,
+                (spec.role == Role::Probe).then_some(if spec.instance == 0 {
+                    Side::Local
+                } else {
+                    Side::Remote
+                }),
                 c,
                 last_delivery.clone(),
                 stop.clone(),
@@ -206,18 +194,23 @@ pub async fn run(target: &Target, opts: &Opts, groups: &[Group], load: Load) -> 
     }
 
     let cpu = CpuWindow::start(server);
+    let procs = ProcsWindow::start(procs_of(target).await);
     let rss_max = Arc::new(AtomicU64::new(rss_start.unwrap_or(0)));
     let sampler = server.map(|p| {
-        let rss_max = rss_max.clone();
+        let (rss_max, procs) = (rss_max.clone(), procs.clone());
         tokio::spawn(async move {
             loop {
                 if let Some(rss) = p.rss_kib() {
                     rss_max.fetch_max(rss, Relaxed);
                 }
+                procs.sample_rss();
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
         })
     });
+    let restart = load
+        .broker_restart
+        .and_then(|(at, down)| probes::restart_broker(target, t0, at, down));
     for l in sender_loops {
         let _ = l.await;
     }
@@ -238,17 +231,35 @@ pub async fn run(target: &Target, opts: &Opts, groups: &[Group], load: Load) -> 
     while sum(|c| c.delivered.load(Relaxed)) < expected && Instant::now() < drain_until {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    let cpu_s = procs.cpu_seconds();
+    let cpu_window = procs.elapsed();
     let _ = stop_tx.send(true);
     if let Some(s) = sampler {
         s.abort();
     }
+    let restart = match restart {
+        Some(task) => match task.await {
+            Ok(Ok(r)) => Some(r),
+            Ok(Err(e)) => {
+                eprintln!("loadgen: broker restart failed: {e:#}");
+                None
+            }
+            Err(_) => None,
+        },
+        None => None,
+    };
 
-    let mut latency = stats::histogram();
+    let (mut local, mut remote) = (ProbeLog::default(), ProbeLog::default());
     for r in receivers {
-        if let Ok(h) = r.await {
-            let _ = latency.add(&h);
+        match r.await {
+            Ok((Some(Side::Local), log)) => local.add(&log),
+            Ok((Some(Side::Remote), log)) => remote.add(&log),
+            _ => {}
         }
     }
+    let mut latency = stats::histogram();
+    let _ = latency.add(&local.latency);
+    let _ = latency.add(&remote.latency);
     let mut ack_latency = stats::histogram();
     for r in sender_readers {
         if let Ok(h) = r.await {
@@ -273,6 +284,16 @@ pub async fn run(target: &Target, opts: &Opts, groups: &[Group], load: Load) -> 
         dropped: sum(|c| c.dropped.load(Relaxed)),
         elapsed: Duration::from_micros(last - t0),
         latency,
+        local,
+        remote,
+        instances,
+        broker: target.broker_url.clone(),
+        t0,
+        restart,
+        processes: procs.json(&cpu_s, cpu_window),
+        // A broker restarted during the run is a new process: its CPU is left out.
+        cpu_total_s: Some(cpu_s.iter().flatten().sum::<f64>())
+            .filter(|_| cpu_s.iter().any(Option::is_some)),
         ack_latency,
         slow,
         slow_cut,
@@ -366,16 +387,28 @@ async fn sender_reader(
     h
 }
 
+/// Every instance's process, then the broker's.
+async fn procs_of(target: &Target) -> Vec<(String, Proc)> {
+    let (servers, redis) = target.pids().await;
+    let mut procs: Vec<(String, Proc)> = servers
+        .into_iter()
+        .enumerate()
+        .map(|(n, pid)| (format!("chatctl-{}", (b'a' + n as u8) as char), Proc(pid)))
+        .collect();
+    procs.extend(redis.map(|pid| ("redis-server".to_owned(), Proc(pid))));
+    procs
+}
+
 /// A reading member: counts `message` frames; a probe also records latency.
 async fn receive(
     mut rd: Reader,
     mut wr: Writer,
-    probe: bool,
+    probe: Option<Side>,
     c: Arc<Counters>,
     last_delivery: Arc<AtomicU64>,
     mut stop: watch::Receiver<bool>,
-) -> Histogram<u64> {
-    let mut h = stats::histogram();
+) -> (Option<Side>, ProbeLog) {
+    let mut h = ProbeLog::default();
     loop {
         let frame = tokio::select! {
             _ = stop.wait_for(|s| *s) => break,
@@ -398,9 +431,9 @@ async fn receive(
                 c.delivered.fetch_add(1, Relaxed);
                 let now = now_us();
                 last_delivery.fetch_max(now, Relaxed);
-                if probe {
+                if probe.is_some() {
                     if let Some(stamp) = frame.stamp() {
-                        record(&mut h, now.saturating_sub(stamp));
+                        h.record(stamp, now.saturating_sub(stamp));
                     }
                 }
             }
@@ -408,7 +441,7 @@ async fn receive(
         }
     }
     let _ = wr.close().await;
-    h
+    (probe, h)
 }
 
 /// How many stalled readers the server disconnected: read what is buffered and
@@ -430,46 +463,4 @@ async fn count_cut(conns: Vec<Conn>) -> usize {
         .into_iter()
         .filter(|cut| *cut)
         .count()
-}
-
-impl Outcome {
-    pub fn delivery_ratio(&self) -> f64 {
-        if self.expected == 0 {
-            return 0.0;
-        }
-        self.delivered as f64 / self.expected as f64
-    }
-
-    /// The bar: delivery ratio ≥ 0.99 and p99 ≤ 100 ms.
-    pub fn sustained(&self) -> bool {
-        self.delivery_ratio() >= 0.99 && self.latency.value_at_quantile(0.99) <= 100_000
-    }
-
-    pub fn json(&self) -> serde_json::Value {
-        let secs = self.elapsed.as_secs_f64().max(1e-6);
-        let round = |v: f64| v.round();
-        serde_json::json!({
-            "connections": self.connections,
-            "connect_failed": self.connect_failed,
-            "first_error": self.first_error,
-            "connect_time": stats::durations(self.connect.iter().copied()),
-            "sent": self.sent,
-            "acked": self.acked,
-            "refused": self.refused,
-            "errors": self.errors,
-            "deliveries_expected": self.expected,
-            "deliveries": self.delivered,
-            "delivery_ratio": (self.delivery_ratio() * 10_000.0).round() / 10_000.0,
-            "elapsed_s": (secs * 1000.0).round() / 1000.0,
-            "deliveries_per_sec": round(self.delivered as f64 / secs),
-            "acked_per_sec": round(self.acked as f64 / secs),
-            "latency": stats::summary(&self.latency),
-            "ack_latency": stats::summary(&self.ack_latency),
-            "dropped": self.dropped,
-            "sustained": self.sustained(),
-            "server_cpu_percent": self.server_cpu_percent,
-            "server_rss_start_kib": self.server_rss_start_kib,
-            "server_rss_max_kib": self.server_rss_max_kib,
-        })
-    }
 }

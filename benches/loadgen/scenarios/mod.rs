@@ -4,6 +4,8 @@ pub mod churn;
 pub mod fanout;
 mod flow;
 pub mod idle;
+mod outcome;
 pub mod persist;
+mod probes;
 pub mod rooms;
 pub mod slow;

@@ -49,6 +49,7 @@ pub async fn run(o: RoomsOpts) -> anyhow::Result<String> {
         rate: o.rate,
         size: o.size,
         duration: o.common.duration(),
+        broker_restart: None,
     };
     let outcome = flow::run(&target, &o.common, &groups, load).await;
     let report = json!({

@@ -46,6 +46,7 @@ pub async fn run(o: SlowOpts) -> anyhow::Result<String> {
         rate: o.rate,
         size: o.size,
         duration: o.common.duration(),
+        broker_restart: None,
     };
     let outcome = flow::run(&target, &o.common, &[group], load).await;
     let mut results = outcome.json();
