@@ -175,12 +175,17 @@ pub async fn update(admin: &Admin, req: &Request, auth: &Auth, id: SiteId) -> Re
     auth.require_admin()?;
     let site = load(admin, auth, id).await?;
     let change = SettingsChange::try_from(req.form::<SettingsForm>()?)?;
-    let (id, actor) = (site.id, auth.actor());
+    let (id, actor, origin) = (site.id, auth.actor(), Some(admin.chat.instance));
     let changed = admin
         .chat
         .db
-        .run(move |conn| manage::update(conn, actor, &site, change))
+        .run(move |conn| manage::update(conn, actor, &site, change, origin))
         .await?;
+    if !changed.is_empty() {
+        // This server's connections follow at once; the others read the event.
+        admin.chat.rules.invalidate_site(id);
+        admin.chat.tell_others();
+    }
     let text = if changed.is_empty() {
         "Nothing changed."
     } else {

@@ -1,5 +1,6 @@
 //! What the send path checks besides size and rate: room settings (slow mode,
-//! lock, approve-first, length), mutes and the site's word filter.
+//! lock, approve-first, length), mutes and the site's word filter; and the
+//! site's own settings (length limit, room policy, room quota).
 //!
 //! They are read from the database once and cached in memory so a send costs
 //! no query. The admin panel invalidates an entry when it changes it, so a
@@ -14,7 +15,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::word_filter::FilterSet;
-use crate::db::models::{Mute, ParticipantId, Room, RoomId, SiteId, WordFilter};
+use crate::db::models::{Mute, ParticipantId, Room, RoomId, Site, SiteId, WordFilter};
 use crate::db::{Db, DbError};
 
 const TTL: Duration = Duration::from_secs(30);
@@ -97,6 +98,7 @@ impl<K: Eq + Hash + Copy, V: Clone> Cache<K, V> {
 pub struct Rules {
     db: Db,
     rooms: Cache<RoomId, Arc<RoomRules>>,
+    sites: Cache<SiteId, Arc<Site>>,
     filters: Cache<SiteId, Arc<FilterSet>>,
     /// Mutes in force per site: few at any time, so one query covers a site's senders.
     mutes: Cache<SiteId, Arc<HashMap<ParticipantId, MuteInfo>>>,
@@ -109,6 +111,7 @@ impl Rules {
         Rules {
             db,
             rooms: Cache::new(),
+            sites: Cache::new(),
             filters: Cache::new(),
             mutes: Cache::new(),
             last_post: Mutex::new(HashMap::new()),
@@ -123,6 +126,23 @@ impl Rules {
         let rules = Arc::new(RoomRules::from(&loaded));
         self.rooms.put(room, rules.clone());
         Ok(rules)
+    }
+
+    /// The site as now stored: live connections follow its settings, not
+    /// those of the moment they connected.
+    pub async fn site(&self, site: SiteId) -> Result<Arc<Site>, DbError> {
+        if let Some(found) = self.sites.get(site) {
+            return Ok(found);
+        }
+        let loaded = Arc::new(self.db.run(move |conn| Site::find(conn, site)).await?);
+        self.sites.put(site, loaded.clone());
+        Ok(loaded)
+    }
+
+    /// The site as a new connection's admission just read it: fresher than
+    /// any cached copy.
+    pub fn put_site(&self, site: Arc<Site>) {
+        self.sites.put(site.id, site);
     }
 
     pub async fn filters(&self, site: SiteId) -> Result<Arc<FilterSet>, DbError> {
@@ -200,6 +220,10 @@ impl Rules {
 
     pub fn invalidate_room(&self, room: RoomId) {
         self.rooms.remove(room);
+    }
+
+    pub fn invalidate_site(&self, site: SiteId) {
+        self.sites.remove(site);
     }
 
     pub fn invalidate_filters(&self, site: SiteId) {

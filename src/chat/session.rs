@@ -63,7 +63,8 @@ struct Joined {
 
 pub struct Session {
     chat: Arc<Chat>,
-    site: Site,
+    /// The site's settings as last read (see [`Session::refresh_site`]).
+    site: Arc<Site>,
     ip: IpAddr,
     handle: ConnHandle,
     _slot: IpSlot,
@@ -95,9 +96,11 @@ impl Session {
             limits::connection_limiter(chat.limits.messages_per_second, chat.limits.message_burst);
         let signal_limiter =
             limits::connection_limiter(chat.limits.signals_per_second, chat.limits.signal_burst);
+        let site = Arc::new(admission.site);
+        chat.rules.put_site(site.clone());
         let session = Session {
             chat,
-            site: admission.site,
+            site,
             ip: admission.ip,
             handle,
             _slot: admission.slot,
@@ -278,6 +281,13 @@ impl Session {
             };
         }
         Flow::Continue
+    }
+
+    /// Reads the site's settings again (a cached lookup): a change made in
+    /// the panel or from the command line applies to open connections too.
+    async fn refresh_site(&mut self) -> Result<(), Refusal> {
+        self.site = self.chat.rules.site(self.site.id).await?;
+        Ok(())
     }
 
     fn max_message_chars(&self) -> usize {

@@ -333,7 +333,7 @@ fn set(conn: &mut DbConn, opts: &SetOpts) -> anyhow::Result<()> {
     if change.is_empty() {
         bail!("nothing to change: pass at least one setting (see chatctl site set --help)");
     }
-    let changed = manage::update(conn, None, &site, change)?;
+    let changed = manage::update(conn, None, &site, change, None)?;
     if changed.is_empty() {
         println!("{}: already so, nothing changed", site.public_key);
     } else {

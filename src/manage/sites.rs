@@ -177,12 +177,15 @@ fn changes(site: &Site, new: &SiteSettings) -> Vec<String> {
 }
 
 /// Applies a settings change; returns what changed (nothing is recorded when
-/// nothing did).
+/// nothing did). A change records a cluster event, so that every running
+/// server's live connections follow it within a second; `origin` is the
+/// server making it (`Chat::instance`), `None` from the command line.
 pub fn update(
     conn: &mut DbConn,
     actor: Actor,
     site: &Site,
     change: SettingsChange,
+    origin: Option<u64>,
 ) -> Result<Vec<String>> {
     let settings = checked(change)?;
     conn.write_transaction(|conn| {
@@ -194,6 +197,8 @@ pub fn update(
         let changed = changes(&current, &settings);
         if !changed.is_empty() {
             settings.apply(conn, site.id)?;
+            let changed_site = Control::SiteChanged { site: site.id };
+            crate::moderation::events::record(conn, origin, &changed_site)?;
             let details = changed.join("; ");
             audit(
                 conn,

@@ -94,6 +94,7 @@ async fn apply(chat: &Chat, change: Control) {
         },
         Control::RoomChanged { room } => chat.rules.invalidate_room(room),
         Control::RoomDeleted { room } => super::rooms::close_deleted(chat, room),
+        Control::SiteChanged { site } => chat.rules.invalidate_site(site),
         Control::MutesChanged { site } => chat.rules.invalidate_mutes(site),
         Control::FiltersChanged { site } => chat.rules.invalidate_filters(site),
         Control::SiteDisabled { site } => {

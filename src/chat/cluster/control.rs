@@ -27,6 +27,11 @@ pub enum Control {
     RoomDeleted {
         room: RoomId,
     },
+    /// A site's settings (length limit, room policy, room quota, guests)
+    /// changed: live connections follow the new ones.
+    SiteChanged {
+        site: SiteId,
+    },
     MutesChanged {
         site: SiteId,
     },

@@ -27,6 +27,7 @@ impl Session {
                 ),
             ));
         }
+        self.refresh_site().await?;
         let Identified {
             participant,
             rooms,

@@ -18,6 +18,7 @@ impl Session {
         text: &str,
     ) -> Result<String, Refusal> {
         let participant = self.me()?.participant;
+        self.refresh_site().await?;
         let rules = self.chat.rules.room(room_id).await?;
         let max_chars = rules
             .max_message_chars

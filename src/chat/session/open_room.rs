@@ -8,7 +8,8 @@ use crate::chat::rooms::open_room;
 use crate::db::models::{Room, RoomPolicy};
 
 impl Session {
-    pub(super) async fn find_or_open_room(&self, name: &RoomName) -> Result<Room, Refusal> {
+    pub(super) async fn find_or_open_room(&mut self, name: &RoomName) -> Result<Room, Refusal> {
+        self.refresh_site().await?;
         let (site, lookup) = (self.site.id, name.as_str().to_owned());
         let found = self
             .chat

@@ -163,3 +163,43 @@ async fn a_resume_on_another_instance_lists_deletions_made_on_the_first() {
     assert_eq!(welcome["mode"], "resumed");
     assert_eq!(welcome["deleted"], json!([2]), "{welcome}");
 }
+
+/// `chatctl site set` on a running server's database: its open connections
+/// follow the new settings within a second. (Each connection used to keep the
+/// site as it was when it connected, until it reconnected.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_site_setting_from_the_command_line_applies_to_open_connections() {
+    let database = test_db();
+    let key = create_site(&database.url);
+    let server = ServerProcess::start(&database.url, FAST).await;
+    let (mut client, _, _) = server
+        .joined(&key, json!({"nick": "talker"}), "lobby", None)
+        .await;
+    let text = "thirty characters, give or take";
+    client.say("lobby", "before", text).await;
+    cli(
+        &database.url,
+        &["site", "set", &key, "--max-message-chars", "10"],
+    );
+    let started = Instant::now();
+    let mut n = 0;
+    loop {
+        n += 1;
+        let cid = format!("after-{n}");
+        client
+            .send(json!({"type": "send", "room": "lobby", "cid": cid, "text": text}))
+            .await;
+        let reply = client.recv_type_any(&["ack", "error"]).await;
+        if reply["type"] == "error" {
+            assert_eq!(reply["code"], "message_too_long", "{reply}");
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "still accepted {:?} after the change: {reply}",
+            started.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    eprintln!("refused {:?} after the command returned", started.elapsed());
+}
