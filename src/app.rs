@@ -106,6 +106,7 @@ impl Application {
                 ),
             ),
             rules: crate::chat::rules::Rules::new(db.clone()),
+            holds: crate::chat::holds::Holds::new(instance),
             db,
             hub,
             guest_tokens: GuestTokens::new(secret.as_bytes()),
@@ -395,6 +396,14 @@ async fn housekeeping(chat: Arc<Chat>, mut shutdown: watch::Receiver<bool>) {
             chat.accounts.prune();
             purge_admin_sessions(&chat).await;
             prune_cluster_events(&chat).await;
+        }
+        let forget = ticks.is_multiple_of(12);
+        if let Err(err) = chat
+            .holds
+            .maintain(&chat.db, &chat.hub.live_rooms(), forget)
+            .await
+        {
+            tracing::warn!(error = %err, "housekeeping: cannot renew room holds");
         }
         let live: Vec<SiteId> = chat.hub.connections_by_site().into_keys().collect();
         if live.is_empty() {

@@ -4,6 +4,7 @@
 
 mod catchup;
 pub mod cluster;
+pub mod holds;
 pub mod hub;
 mod identify;
 pub mod limits;
@@ -58,6 +59,8 @@ pub struct Chat {
     pub quotas: limits::Quotas,
     /// Room settings, mutes and word filters, cached for the send path.
     pub rules: rules::Rules,
+    /// Rooms someone is in here, held against prunes made anywhere.
+    pub holds: holds::Holds,
 }
 
 /// Why a WebSocket upgrade is refused, before any frame is exchanged.

@@ -245,7 +245,17 @@ impl Session {
             .iter()
             .map(|(name, j)| (j.id, name.clone()))
             .collect();
+        let ids: Vec<RoomId> = rooms.iter().map(|(id, _)| *id).collect();
         self.chat.hub.disconnect(self.handle.id, rooms);
+        self.release_empty(&ids);
+    }
+
+    /// Rooms nobody is in here any more stop being held against prunes.
+    fn release_empty(&self, rooms: &[RoomId]) {
+        let hub = &self.chat.hub;
+        self.chat.holds.release_empty(&self.chat.db, rooms, |room| {
+            !hub.connections_in(room).is_empty()
+        });
     }
 
     fn reply(&mut self, frame: ServerFrame) {
@@ -355,6 +365,7 @@ impl Session {
             Err(err) => {
                 if !rejoin {
                     self.chat.hub.leave(room.id, name.as_str(), self.handle.id);
+                    self.release_empty(&[room.id]);
                 }
                 return Err(err.into());
             }
@@ -392,6 +403,7 @@ impl Session {
             .ok_or_else(|| Refusal::new(ErrorCode::NotJoined, format!("Not in room {room:?}.")))?;
         self.floors.retain(|(id, _)| *id != joined.id);
         self.chat.hub.leave(joined.id, room, self.handle.id);
+        self.release_empty(&[joined.id]);
         self.reply(ServerFrame::Left {
             room: room.to_owned(),
         });

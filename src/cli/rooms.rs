@@ -24,7 +24,8 @@ pub enum Command {
         after_help = "Example:\n  chatctl site rooms delete pk_XXXXXXXXXXXXXXXXXXXXXXXX spam-1 spam-2"
     )]
     Delete(DeleteOpts),
-    /// Delete the rooms visitors opened and nobody ever wrote in.
+    /// Delete the rooms visitors opened and nobody ever wrote in, except those someone is in on a
+    /// running server.
     #[command(
         after_help = "Example:\n  chatctl site rooms prune pk_XXXXXXXXXXXXXXXXXXXXXXXX --older-than-minutes 60"
     )]
@@ -79,6 +80,8 @@ pub fn run(conn: &mut DbConn, command: &Command) -> anyhow::Result<()> {
         Command::Prune(opts) => {
             let site = find(conn, &opts.key)?;
             let min_age_ms = i64::from(opts.older_than_minutes) * 60_000;
+            // No keep-list of our own: running servers hold the rooms people
+            // are in, in the database (`chat::holds`), and the prune skips them.
             let pruned =
                 moderation::prune_in(conn, None, site.id, min_age_ms, &[]).map_err(explain)?;
             println!(

@@ -254,6 +254,7 @@ diesel::joinable!(participant_ips -> participants (participant_id));
 diesel::joinable!(reports -> messages (message_id));
 diesel::joinable!(held_messages -> participants (participant_id));
 diesel::joinable!(held_messages -> rooms (room_id));
+diesel::joinable!(room_holds -> rooms (room_id));
 diesel::joinable!(audit_log -> admin_users (admin_user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -276,7 +277,16 @@ diesel::allow_tables_to_appear_in_same_query!(
     reports,
     word_filters,
     held_messages,
+    room_holds,
 );
+
+diesel::table! {
+    room_holds (room_id, instance) {
+        room_id -> BigInt,
+        instance -> BigInt,
+        until -> BigInt,
+    }
+}
 
 diesel::table! {
     cluster_events (id) {

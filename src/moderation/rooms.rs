@@ -182,7 +182,8 @@ pub fn prune_in(
     })
 }
 
-/// Prunes unused rooms, keeping those someone is in on this server.
+/// Prunes unused rooms, keeping those someone is in on this server (and,
+/// through the holds every server writes, on any other).
 pub async fn prune(chat: &Chat, actor: Actor, site: SiteId, min_age_ms: i64) -> Result<usize> {
     let keep = chat.hub.live_rooms();
     chat.db

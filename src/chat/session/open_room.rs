@@ -8,7 +8,21 @@ use crate::chat::rooms::open_room;
 use crate::db::models::{Room, RoomPolicy};
 
 impl Session {
+    /// The room, held for this server (see `chat::holds`) when a prune
+    /// could otherwise take it while the joiner is in it.
     pub(super) async fn find_or_open_room(&mut self, name: &RoomName) -> Result<Room, Refusal> {
+        let room = self.find_or_open(name).await?;
+        if self.chat.holds.wanted(&room) {
+            let (chat, id) = (self.chat.clone(), room.id);
+            chat.db
+                .clone()
+                .run(move |conn| chat.holds.hold(conn, id))
+                .await?;
+        }
+        Ok(room)
+    }
+
+    async fn find_or_open(&mut self, name: &RoomName) -> Result<Room, Refusal> {
         self.refresh_site().await?;
         let (site, lookup) = (self.site.id, name.as_str().to_owned());
         let found = self

@@ -16,6 +16,7 @@ pub mod name_key;
 pub mod participant;
 pub mod report;
 pub mod room;
+pub mod room_hold;
 pub mod server_setting;
 pub mod site;
 pub mod word_filter;

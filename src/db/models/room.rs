@@ -181,13 +181,15 @@ impl Room {
     }
 
     /// Rooms of a site that visitors opened before `created_before` and
-    /// nobody ever wrote in (no message, none held for review).
+    /// nobody ever wrote in (no message, none held for review), and that no
+    /// running server holds for someone in them.
     pub fn unused(
         conn: &mut DbConn,
         site_id: SiteId,
         created_before: i64,
     ) -> Result<Vec<Room>, DbError> {
-        use crate::db::schema::held_messages;
+        use crate::db::schema::{held_messages, room_holds};
+        let now = now_ms();
         with_backend!(conn, c => rooms::table
             .filter(rooms::site_id.eq(site_id))
             .filter(rooms::visitor_created.eq(true))
@@ -195,6 +197,12 @@ impl Room {
             .filter(rooms::created_at.le(created_before))
             .filter(diesel::dsl::not(diesel::dsl::exists(
                 held_messages::table.filter(held_messages::room_id.eq(rooms::id)),
+            )))
+            // Someone is in it on a running server (see `chat::holds`).
+            .filter(diesel::dsl::not(diesel::dsl::exists(
+                room_holds::table
+                    .filter(room_holds::room_id.eq(rooms::id))
+                    .filter(room_holds::until.gt(now)),
             )))
             .select(Room::as_select())
             .order(rooms::id)

@@ -3,6 +3,8 @@
 //! count toward the quota, and owners can list, delete and prune rooms from
 //! the CLI and the panel.
 
+use std::time::Duration;
+
 use assert_cmd::Command;
 use chatctl::db::models::{Role, Room};
 use reqwest::StatusCode;
@@ -193,6 +195,45 @@ async fn owners_list_delete_and_prune_rooms_from_the_cli() {
         run(chatctl(&app).args(["site", "rooms", "prune", key, "--older-than-minutes", "0"]));
     assert!(ok && out.contains("2 "), "{out}{err}");
     assert_eq!(room_names(&app, site.id).await, vec!["lobby".to_owned()]);
+}
+
+/// `chatctl site rooms prune` (a separate process) while a running server
+/// has someone in an unused room: the room stays, as it does for the panel.
+/// (The command line used to prune with an empty keep-list, deleting the room
+/// and closing the visitor's connection.) Once they leave, it goes.
+#[tokio::test]
+async fn a_prune_from_the_cli_keeps_rooms_someone_is_in() {
+    let app = TestApp::spawn().await;
+    let site = app.site(&[ORIGIN]).await;
+    let (mut guest, _) = app.guest(&site.public_key, "alice").await;
+    guest.join("waiting", None).await;
+    let key = site.public_key.as_str();
+    let prune =
+        || run(chatctl(&app).args(["site", "rooms", "prune", key, "--older-than-minutes", "0"]));
+
+    let (ok, out, err) = prune();
+    assert!(ok && out.starts_with("deleted 0 "), "{out}{err}");
+    assert_eq!(room_names(&app, site.id).await, vec!["waiting".to_owned()]);
+    guest.expect_silence(Duration::from_millis(300)).await;
+
+    guest
+        .send(json!({"type": "leave", "room": "waiting"}))
+        .await;
+    guest.recv_type("left").await;
+    let started = std::time::Instant::now();
+    loop {
+        let (ok, out, err) = prune();
+        assert!(ok, "{err}");
+        if out.starts_with("deleted 1 ") {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "still kept: {out}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(room_names(&app, site.id).await.is_empty());
 }
 
 #[tokio::test]

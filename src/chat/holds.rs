@@ -1,0 +1,105 @@
+//! Rooms someone is in on this server, held in the database while a prune
+//! could take them (opened by a visitor, nothing written yet): a prune made
+//! anywhere (this server's panel, another instance's, or the command line, a
+//! separate process) leaves held rooms alone. A hold is written when the first
+//! person here joins, renewed while anyone is here, and dropped when the room
+//! empties here; a server that dies leaves holds that expire after [`HOLD_MS`].
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+
+use crate::db::models::room_hold::RoomHold;
+use crate::db::models::{Room, RoomId};
+use crate::db::{now_ms, Db, DbConn, DbError};
+
+/// How long a hold lasts unless renewed.
+const HOLD_MS: i64 = 60_000;
+/// Holds ending sooner than this are renewed (housekeeping runs every 5 s).
+const RENEW_WHEN_LEFT_MS: i64 = 30_000;
+/// Expired holds (of servers gone) are deleted after this long.
+const FORGET_AFTER_MS: i64 = 3_600_000;
+
+pub struct Holds {
+    /// This server among the instances (`Chat::instance`).
+    instance: i64,
+    held: Mutex<HashSet<RoomId>>,
+}
+
+impl Holds {
+    pub fn new(instance: u64) -> Self {
+        Holds {
+            // Stored as the same 64 bits.
+            instance: instance as i64,
+            held: Mutex::default(),
+        }
+    }
+
+    fn held(&self) -> std::sync::MutexGuard<'_, HashSet<RoomId>> {
+        self.held.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether joining `room` must write a hold first.
+    pub fn wanted(&self, room: &Room) -> bool {
+        room.visitor_created && room.last_seq == 0 && !self.held().contains(&room.id)
+    }
+
+    /// Holds `room` for this server; call before the joiner's welcome.
+    pub fn hold(&self, conn: &mut DbConn, room: RoomId) -> Result<(), DbError> {
+        RoomHold::hold(conn, room, self.instance, now_ms() + HOLD_MS)?;
+        self.held().insert(room);
+        Ok(())
+    }
+
+    /// Drops the holds of those `rooms` nobody is in here any more
+    /// (`is_live` says who is), in the background.
+    pub fn release_empty(&self, db: &Db, rooms: &[RoomId], is_live: impl Fn(RoomId) -> bool) {
+        let released: Vec<RoomId> = {
+            let mut held = self.held();
+            rooms
+                .iter()
+                .copied()
+                .filter(|room| !is_live(*room) && held.remove(room))
+                .collect()
+        };
+        if released.is_empty() {
+            return;
+        }
+        let (db, instance) = (db.clone(), self.instance);
+        tokio::spawn(async move {
+            let done = db
+                .run(move |conn| RoomHold::release(conn, &released, instance))
+                .await;
+            if let Err(err) = done {
+                tracing::warn!(error = %err, "cannot release room holds; they expire");
+            }
+        });
+    }
+
+    /// Housekeeping: renews this server's holds, drops those of rooms
+    /// nobody is in here any more, and forgets long-expired ones.
+    pub async fn maintain(&self, db: &Db, live: &[RoomId], forget: bool) -> Result<(), DbError> {
+        let live: HashSet<RoomId> = live.iter().copied().collect();
+        let (gone, holding): (Vec<RoomId>, bool) = {
+            let mut held = self.held();
+            let gone = held.iter().copied().filter(|r| !live.contains(r)).collect();
+            held.retain(|r| live.contains(r));
+            (gone, !held.is_empty())
+        };
+        if gone.is_empty() && !holding && !forget {
+            return Ok(());
+        }
+        let instance = self.instance;
+        db.run(move |conn| {
+            if !gone.is_empty() {
+                RoomHold::release(conn, &gone, instance)?;
+            }
+            let now = now_ms();
+            RoomHold::renew(conn, instance, now + RENEW_WHEN_LEFT_MS, now + HOLD_MS)?;
+            if forget {
+                RoomHold::forget_ended(conn, now - FORGET_AFTER_MS)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+}
