@@ -114,7 +114,7 @@ impl DbUrl {
                 )?;
                 Ok(DbConn::Sqlite(conn))
             }
-            DbUrl::Postgres(url) => Ok(DbConn::Pg(PgConnection::establish(url)?)),
+            DbUrl::Postgres(url) => Ok(DbConn::Pg(PgConnection::establish(&with_timeouts(url))?)),
         }
     }
 
@@ -131,6 +131,41 @@ impl DbUrl {
             },
         }
     }
+}
+
+/// Client-side bounds for PostgreSQL connections, unless the URL sets its
+/// own: libpq waits forever by default for a server that accepted the TCP
+/// connection and then went silent, and a peer cut off by the network is
+/// noticed by the kernel only after hours. With these, connecting gives up
+/// after [`CONNECT_TIMEOUT_SECS`], and an established connection whose
+/// peer stops answering (no acknowledgements, no keepalive replies) fails
+/// within about half a minute, so the writer reconnects.
+const PG_TIMEOUTS: [(&str, &str); 6] = [
+    ("connect_timeout", CONNECT_TIMEOUT_SECS),
+    ("keepalives", "1"),
+    ("keepalives_idle", "10"),
+    ("keepalives_interval", "5"),
+    ("keepalives_count", "3"),
+    // Milliseconds that sent data may stay unacknowledged.
+    ("tcp_user_timeout", "20000"),
+];
+pub const CONNECT_TIMEOUT_SECS: &str = "10";
+
+/// `url` with [`PG_TIMEOUTS`] added where it does not set them itself.
+fn with_timeouts(url: &str) -> String {
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return url.to_owned();
+    };
+    let given: Vec<String> = parsed.query_pairs().map(|(k, _)| k.into_owned()).collect();
+    {
+        let mut query = parsed.query_pairs_mut();
+        for (key, value) in PG_TIMEOUTS {
+            if !given.iter().any(|g| g == key) {
+                query.append_pair(key, value);
+            }
+        }
+    }
+    parsed.to_string()
 }
 
 /// r2d2 manager that opens the backend named by the URL (and never guesses).
@@ -233,6 +268,20 @@ mod tests {
         assert!(DbUrl::parse("mysql://x").is_err());
         assert!(DbUrl::parse("chatctl.db").is_err());
         assert!(DbUrl::parse("sqlite://").is_err());
+    }
+
+    #[test]
+    fn postgres_connections_get_timeouts_unless_the_url_sets_them() {
+        let url = with_timeouts("postgres://u:p@h:5432/db?sslmode=disable&connect_timeout=3");
+        assert!(url.starts_with("postgres://u:p@h:5432/db?sslmode=disable&connect_timeout=3&"));
+        assert_eq!(url.matches("connect_timeout").count(), 1, "{url}");
+        assert!(url.contains("&keepalives_idle=10&"), "{url}");
+        assert!(url.ends_with("&tcp_user_timeout=20000"), "{url}");
+        let plain = with_timeouts("postgres://u@h/db");
+        assert!(
+            plain.starts_with("postgres://u@h/db?connect_timeout=10&keepalives=1"),
+            "{plain}"
+        );
     }
 
     #[test]

@@ -211,3 +211,50 @@ async fn an_instance_cut_from_postgres_mid_transaction_blocks_the_others_for_sec
     // Whatever A's transaction did, it was rolled back: B's message took seq 2.
     assert_eq!(ack["seq"], 2, "{ack}");
 }
+
+/// A PostgreSQL address that accepts connections and then says nothing (a
+/// frozen server or middlebox): `chatctl` gives up connecting within its
+/// connect timeout instead of waiting forever. (libpq's default is to wait
+/// for ever; an instance restarting then, or a writer reconnecting, hung.)
+/// No PostgreSQL is needed: the listener is the test's.
+#[test]
+fn connecting_to_a_silent_postgres_gives_up_within_seconds() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    let url = format!("postgres://postgres:secret@127.0.0.1:{port}/chatctl");
+    let started = Instant::now();
+    let mut child = std::process::Command::new(crate::process::chatctl())
+        .args(["--database-url", &url, "migrate"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(40) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("chatctl still waiting for a silent PostgreSQL after 40 s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let took = started.elapsed();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success(), "{stderr}");
+    assert!(stderr.contains("timeout"), "{stderr}");
+    assert!(
+        !stderr.contains("secret"),
+        "the password stays out of errors: {stderr}"
+    );
+    eprintln!("gave up after {took:?}: {}", stderr.trim());
+    assert!(took < Duration::from_secs(25), "took {took:?}");
+}
