@@ -266,6 +266,7 @@ fn start_cluster(
                 .clone()
                 .unwrap_or_else(default_instance_name),
             origin: instance,
+            down_after: Duration::from_secs(config.cluster.presence_down_secs),
         },
         link.db.clone(),
         link.hub.clone(),

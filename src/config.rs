@@ -20,7 +20,8 @@
 //!   `CHATCTL_IP_SIGNALS_PER_SECOND`, `CHATCTL_IP_SIGNAL_BURST`,
 //!   `CHATCTL_REQUEST_HEADER_TIMEOUT_SECS`, `CHATCTL_MAX_HTTP_CONNECTIONS_PER_IP`,
 //!   `CHATCTL_ACCOUNT_ACTIONS_PER_IP_PER_HOUR`, `CHATCTL_MAILS_PER_MAILBOX_PER_HOUR` — limits (see [`Limits`])
-//! - `CHATCTL_BROKER_URL`, `CHATCTL_INSTANCE_NAME` — several instances (see [`ClusterArgs`])
+//! - `CHATCTL_BROKER_URL`, `CHATCTL_INSTANCE_NAME`, `CHATCTL_PRESENCE_DOWN_SECS` — several
+//!   instances (see [`ClusterArgs`])
 //! - `CHATCTL_TEMPLATES_DIR`, `CHATCTL_ADMIN_IDLE_MINUTES`, `CHATCTL_ADMIN_SESSION_HOURS` —
 //!   the admin panel (see [`AdminConfig`])
 
@@ -94,7 +95,7 @@ pub struct ServeConfig {
 }
 
 /// Several instances on one PostgreSQL database (README, "Running several instances").
-#[derive(Debug, Clone, Default, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ClusterArgs {
     /// Redis (or Valkey) pub/sub that carries messages, presence and moderation between
     /// instances sharing one PostgreSQL database: redis://[:PASSWORD@]HOST[:PORT]. Without it,
@@ -106,6 +107,26 @@ pub struct ClusterArgs {
     /// This instance's name in logs and between instances. Default: HOSTNAME:PID.
     #[arg(long, env = "CHATCTL_INSTANCE_NAME")]
     pub instance_name: Option<String>,
+
+    /// Seconds without a heartbeat (each instance sends one a second) after which another
+    /// instance is taken for dead: its people leave the rooms here, and what it may have
+    /// committed without publishing is read from the database. This instance's own broker link
+    /// counts as down after as long without hearing itself. 2 to 300.
+    #[arg(long, env = "CHATCTL_PRESENCE_DOWN_SECS", default_value_t = DEFAULT_PRESENCE_DOWN_SECS,
+          value_parser = clap::value_parser!(u64).range(2..=300))]
+    pub presence_down_secs: u64,
+}
+
+pub const DEFAULT_PRESENCE_DOWN_SECS: u64 = 3;
+
+impl Default for ClusterArgs {
+    fn default() -> Self {
+        ClusterArgs {
+            broker_url: None,
+            instance_name: None,
+            presence_down_secs: DEFAULT_PRESENCE_DOWN_SECS,
+        }
+    }
 }
 
 /// The admin panel at `/admin`.

@@ -45,9 +45,9 @@ use crate::db::models::SiteId;
 use crate::db::Db;
 use crate::metrics::Metrics;
 
-/// Heartbeat period; an origin silent for [`DOWN_AFTER`] is taken for dead.
+/// Heartbeat period; an origin silent for [`ClusterConfig::down_after`] is
+/// taken for dead.
 const HEARTBEAT: Duration = Duration::from_secs(1);
-pub const DOWN_AFTER: Duration = Duration::from_secs(3);
 /// Periodic check of every local room against the database.
 const RECONCILE_HEALTHY: Duration = Duration::from_secs(10);
 const RECONCILE_DEGRADED: Duration = Duration::from_secs(1);
@@ -101,6 +101,8 @@ struct Link {
 pub struct Cluster {
     origin: u64,
     name: String,
+    /// Silence after which another instance, or our own link, counts as down.
+    down_after: Duration,
     hub: Arc<Hub>,
     metrics: Arc<Metrics>,
     broker: Option<Arc<dyn Broker>>,
@@ -124,6 +126,8 @@ pub struct ClusterConfig {
     pub instance_name: String,
     /// This process among the instances (random at each start).
     pub origin: u64,
+    /// `--presence-down-secs`.
+    pub down_after: Duration,
 }
 
 impl Cluster {
@@ -160,6 +164,7 @@ impl Cluster {
         let cluster = Arc::new(Cluster {
             origin: config.origin,
             name: config.instance_name,
+            down_after: config.down_after,
             hub,
             metrics,
             broker,
@@ -189,7 +194,7 @@ impl Cluster {
             return BrokerHealth::None;
         }
         let link = self.link();
-        let fresh = |t: Option<Instant>| t.is_some_and(|t| t.elapsed() < DOWN_AFTER);
+        let fresh = |t: Option<Instant>| t.is_some_and(|t| t.elapsed() < self.down_after);
         if link.subscribed && (fresh(link.last_own) || fresh(link.since)) {
             BrokerHealth::Up
         } else {
@@ -290,7 +295,8 @@ impl Cluster {
     fn probe(&self) {
         let Some(broker) = &self.broker else { return };
         let mut link = self.link();
-        let stale = |t: Option<Instant>| t.is_none_or(|t| t.elapsed() >= DOWN_AFTER);
+        let down_after = self.down_after;
+        let stale = |t: Option<Instant>| t.is_none_or(|t| t.elapsed() >= down_after);
         if stale(link.last_own) && stale(link.since) && stale(link.restarted) {
             if link.subscribed {
                 tracing::warn!("broker subscription silent (our own heartbeats do not come back); reconnecting");

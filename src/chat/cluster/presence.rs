@@ -4,7 +4,7 @@
 //! finds a version missing (a delta that skips one, a heartbeat announcing
 //! another, a new instance) asks for the full state; the entries of an
 //! instance that says it is leaving, or goes silent for
-//! [`super::DOWN_AFTER`], are dropped, and their people leave the rooms of
+//! `--presence-down-secs`, are dropped, and their people leave the rooms of
 //! the others (unless still present through another instance).
 //!
 //! Typing notices and read receipts ride along, at most once: a lost typing

@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::envelope::{decode, Body, RoomBatch};
 use super::presence::{Ask, Mirror};
-use super::{BrokerEvent, BrokerHealth, Cluster, DOWN_AFTER};
+use super::{BrokerEvent, BrokerHealth, Cluster};
 use crate::chat::hub::BatchFrame;
 
 /// Another instance, as heard over the broker.
@@ -122,7 +122,7 @@ impl Receiver {
         }
     }
 
-    /// An origin silent for [`DOWN_AFTER`] is gone: it may have committed
+    /// An origin silent for `--presence-down-secs` is gone: it may have committed
     /// messages it never published (killed in between).
     fn forget_silent(&mut self) {
         // While our own link is down, the others' silence says nothing.
@@ -130,10 +130,11 @@ impl Receiver {
             return;
         }
         let hub = &self.cluster.hub;
+        let down_after = self.cluster.down_after;
         let before = self.origins.len();
         let mut gone = Vec::new();
         self.origins.retain(|&id, o| {
-            let alive = o.last_seen.elapsed() < DOWN_AFTER;
+            let alive = o.last_seen.elapsed() < down_after;
             if !alive {
                 if o.leaving {
                     tracing::info!(origin = %o.name, "instance stopped");

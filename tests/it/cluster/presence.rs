@@ -235,3 +235,34 @@ async fn what_a_stopping_instance_commits_while_draining_reaches_the_others_at_o
         exited.elapsed()
     );
 }
+
+/// `--presence-down-secs` sets how long a silent instance is waited for:
+/// with 8 s on A, B's people are still there 5 s after B was killed, and
+/// leave within the 8 s (plus a heartbeat).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_down_secs_sets_how_long_a_silent_instance_is_waited_for() {
+    let test = "presence_down_secs_sets_how_long_a_silent_instance_is_waited_for";
+    let Some((database, redis)) = cluster_env(test).await else {
+        return;
+    };
+    let key = create_site(&database.url);
+    let mut args: Vec<&str> = crate::process::FAST.to_vec();
+    let url = redis.url();
+    args.extend(["--broker-url", &url, "--presence-down-secs", "8"]);
+    let a = ServerProcess::start(&database.url, &args).await;
+    let mut b = instance(&database, Some(&url), "b").await;
+    for server in [&a, &b] {
+        broker_becomes(server, "up", Duration::from_secs(10)).await;
+    }
+    let (mut ann, _, _) = a.joined(&key, json!({"nick": "ann"}), "lobby", None).await;
+    let (_bob, _, _) = b.joined(&key, json!({"nick": "bob"}), "lobby", None).await;
+    presence(&mut ann, "join", "bob", SETTLE).await;
+
+    b.kill9();
+    let killed = Instant::now();
+    ann.expect_silence(Duration::from_secs(5)).await;
+    let (_, _) = presence(&mut ann, "leave", "bob", Duration::from_secs(6)).await;
+    let took = killed.elapsed();
+    eprintln!("leave seen {took:?} after the kill");
+    assert!(took >= Duration::from_secs(7), "left after {took:?}");
+}
