@@ -6,8 +6,10 @@ use std::fmt;
 
 use thiserror::Error;
 
+mod address;
 pub mod names;
 
+pub use address::AddressKey;
 pub use names::NameKey;
 pub use origin::Origin;
 

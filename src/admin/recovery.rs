@@ -5,7 +5,6 @@
 //! account and voids its other links. Requests are limited per address, and
 //! one account gets at most one mail a minute.
 
-use std::net::IpAddr;
 use std::num::NonZeroU32;
 
 use governor::{DefaultKeyedRateLimiter, Quota};
@@ -24,7 +23,7 @@ use crate::db::models::audit::{AuditAction, AuditEntry};
 use crate::db::models::{AdminUser, TokenProblem};
 use crate::db::now_ms;
 use crate::identity::password;
-use crate::input::{check_password, Email};
+use crate::input::{check_password, AddressKey, Email};
 use crate::lang::Lang;
 use crate::mail;
 
@@ -35,7 +34,7 @@ const RESEND_SPACING_MS: i64 = 60_000;
 const SENT: &str = "If an account uses that address, a link to choose a new password is on its way. It works once, for one hour.";
 
 /// Ten requests at once per address, then one every six minutes.
-pub fn per_ip_limiter() -> DefaultKeyedRateLimiter<IpAddr> {
+pub fn per_ip_limiter() -> DefaultKeyedRateLimiter<AddressKey> {
     let quota = Quota::per_hour(NonZeroU32::new(10).unwrap_or(NonZeroU32::MIN))
         .allow_burst(NonZeroU32::new(10).unwrap_or(NonZeroU32::MIN));
     DefaultKeyedRateLimiter::keyed(quota)
@@ -100,7 +99,7 @@ pub async fn forgot(admin: &Admin, req: &Request) -> Result<Reply> {
                    "error": "Enter the email address of your admin account."}),
         );
     };
-    if let Err(not_until) = admin.forgot_by_ip.check_key(&req.ip) {
+    if let Err(not_until) = admin.forgot_by_ip.check_key(&AddressKey::of(req.ip)) {
         let wait = not_until.wait_time_from(governor::clock::Clock::now(
             &governor::clock::DefaultClock::default(),
         ));

@@ -15,6 +15,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::input::AddressKey;
+
 pub const WINDOW: Duration = Duration::from_secs(15 * 60);
 pub const MAX_PER_ACCOUNT: usize = 5;
 pub const MAX_PER_IP: usize = 20;
@@ -26,7 +28,7 @@ type Attempts<K> = Mutex<HashMap<K, VecDeque<Instant>>>;
 #[derive(Default)]
 pub struct LoginThrottle {
     accounts: Attempts<String>,
-    ips: Attempts<IpAddr>,
+    ips: Attempts<AddressKey>,
 }
 
 /// A counted attempt, between the throttle check and the password check.
@@ -34,7 +36,7 @@ pub struct LoginThrottle {
 pub struct Attempt<'a> {
     throttle: &'a LoginThrottle,
     email: String,
-    ip: IpAddr,
+    ip: AddressKey,
     at: Instant,
 }
 
@@ -97,6 +99,7 @@ impl LoginThrottle {
     pub fn reserve(&self, email: &str, ip: IpAddr) -> Result<Attempt<'_>, Duration> {
         let now = Instant::now();
         let key = email.to_owned();
+        let ip = AddressKey::of(ip);
         let mut accounts = lock(&self.accounts);
         let mut ips = lock(&self.ips);
         let account_full = recent(&mut accounts, &key, now) >= MAX_PER_ACCOUNT;

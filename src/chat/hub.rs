@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 use super::protocol::{CloseReason, Who};
 pub use super::queue::{BatchFrame, CloseRequest, ConnHandle, ConnId, ConnQueue, Outbound};
 use crate::db::models::{ParticipantId, RoomId, SiteId};
+use crate::input::AddressKey;
 
 struct Member {
     handle: ConnHandle,
@@ -109,7 +110,7 @@ pub struct ConnInfo {
 pub struct Hub {
     next_id: AtomicU64,
     conns: Mutex<HashMap<ConnId, ConnInfo>>,
-    per_ip: Mutex<HashMap<IpAddr, usize>>,
+    per_ip: Mutex<HashMap<AddressKey, usize>>,
     /// A room is here while it has connections here or people elsewhere.
     rooms: RwLock<HashMap<RoomId, Arc<Mutex<RoomMembers>>>>,
     peers: OnceLock<Arc<dyn Peers>>,
@@ -118,7 +119,7 @@ pub struct Hub {
 /// Holds one of an IP's connection slots; released on drop.
 pub struct IpSlot {
     hub: Arc<Hub>,
-    ip: IpAddr,
+    ip: AddressKey,
 }
 
 impl Drop for IpSlot {
@@ -144,8 +145,10 @@ impl Hub {
         Arc::new(Hub::default())
     }
 
-    /// Takes a connection slot for `ip`, or `None` when it already has `max`.
+    /// Takes a connection slot for `ip` (its [`AddressKey`]), or `None` when
+    /// it already has `max`.
     pub fn reserve_ip(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<IpSlot> {
+        let ip = AddressKey::of(ip);
         let mut per_ip = lock(&self.per_ip);
         let n = per_ip.entry(ip).or_insert(0);
         if *n >= max {

@@ -1,5 +1,5 @@
 //! Token-bucket rate limits (governor), per connection, per participant and
-//! per IP address.
+//! per IP address (counted by [`AddressKey`]: an IPv6 address by its /64).
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -11,8 +11,9 @@ use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota};
 
 use crate::config::Limits;
 use crate::db::models::ParticipantId;
+use crate::input::AddressKey;
 
-pub type IpRateLimiter = DefaultKeyedRateLimiter<IpAddr>;
+pub type IpRateLimiter = DefaultKeyedRateLimiter<AddressKey>;
 
 /// One clock for every limiter: making one runs CPUID, which is slow (and
 /// traps to the hypervisor in a VM); once per message it took half the CPU
@@ -47,7 +48,7 @@ pub fn ip_per_minute_limiter(per_minute: u32) -> IpRateLimiter {
 /// How long until `ip` may do what `limiter` counts, if it may not now.
 pub fn wait_for(limiter: &IpRateLimiter, ip: &IpAddr) -> Option<Duration> {
     limiter
-        .check_key(ip)
+        .check_key(&AddressKey::of(*ip))
         .err()
         .map(|not_until| not_until.wait_time_from(CLOCK.now()))
 }
@@ -65,7 +66,7 @@ pub fn check(
 ) -> Result<(), Duration> {
     conn.check()
         .map_err(|not_until| not_until.wait_time_from(CLOCK.now()))?;
-    ips.check_key(ip)
+    ips.check_key(&AddressKey::of(*ip))
         .map_err(|not_until| not_until.wait_time_from(CLOCK.now()))
 }
 
@@ -133,14 +134,14 @@ impl Quotas {
     /// May this participant, from this address, open a room that does not exist yet?
     pub fn new_room(&self, participant: ParticipantId, ip: IpAddr) -> Result<(), Duration> {
         take(&self.rooms_by_participant, &participant)?;
-        take(&self.rooms_by_ip, &ip)
+        take(&self.rooms_by_ip, &AddressKey::of(ip))
     }
 
     /// May this participant tell the room something (the connection's own
     /// budget is checked by the caller, first)?
     pub fn signal(&self, participant: ParticipantId, ip: IpAddr) -> Result<(), Duration> {
         take(&self.signals_by_participant, &participant)?;
-        take(&self.signals_by_ip, &ip)
+        take(&self.signals_by_ip, &AddressKey::of(ip))
     }
 
     pub fn report(&self, participant: ParticipantId) -> Result<(), Duration> {

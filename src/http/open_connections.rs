@@ -11,12 +11,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::Notify;
 
+use crate::input::AddressKey;
+
 #[derive(Default)]
 pub struct OpenConnections(Mutex<Inner>);
 
 #[derive(Default)]
 struct Inner {
-    per_ip: HashMap<IpAddr, usize>,
+    per_ip: HashMap<AddressKey, usize>,
     /// By admission order: the first idle entry is the one that waited longest.
     open: BTreeMap<u64, Entry>,
     next_id: u64,
@@ -24,7 +26,7 @@ struct Inner {
 
 struct Entry {
     /// `None` for a trusted proxy, which has no share to keep.
-    ip: Option<IpAddr>,
+    ip: Option<AddressKey>,
     /// Requests being answered; only a connection without any is closed for room.
     busy: usize,
     evict: Arc<Notify>,
@@ -61,6 +63,7 @@ impl OpenConnections {
         max_per_ip: usize,
         max_total: usize,
     ) -> Result<Admitted, Refused> {
+        let ip = ip.map(AddressKey::of);
         let mut inner = self.lock();
         if let Some(ip) = ip {
             if inner.per_ip.get(&ip).copied().unwrap_or(0) >= max_per_ip {

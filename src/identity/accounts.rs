@@ -16,7 +16,7 @@ use crate::db::models::{
     name_key, Account, ParticipantId, Site, SiteId, TokenProblem, TokenPurpose,
 };
 use crate::db::{now_ms, Db, DbError};
-use crate::input::{check_password, Email, Nickname};
+use crate::input::{check_password, AddressKey, Email, Nickname};
 use crate::lang::Lang;
 use crate::mail::{Email as Mail, Mailer};
 
@@ -62,7 +62,7 @@ pub struct Accounts {
     public_url: String,
     /// Login attempts per email (brute force on one account) and per address (spraying).
     login_by_email: DefaultKeyedRateLimiter<String>,
-    login_by_ip: DefaultKeyedRateLimiter<IpAddr>,
+    login_by_ip: DefaultKeyedRateLimiter<AddressKey>,
     /// Mails and password hashes per address, mails per mailbox.
     budget: Budget,
 }
@@ -235,7 +235,7 @@ impl Accounts {
         let email = Email::parse(email).map_err(|_| AccountError::InvalidCredentials)?;
         let clock = DefaultClock::default();
         self.login_by_ip
-            .check_key(&ip)
+            .check_key(&AddressKey::of(ip))
             .and_then(|_| {
                 self.login_by_email
                     .check_key(&format!("{}:{}", site.id, email))

@@ -10,8 +10,10 @@ use std::time::Duration;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 
+use crate::input::AddressKey;
+
 pub struct Budget {
-    by_ip: DefaultKeyedRateLimiter<IpAddr>,
+    by_ip: DefaultKeyedRateLimiter<AddressKey>,
     by_mailbox: DefaultKeyedRateLimiter<String>,
 }
 
@@ -38,7 +40,7 @@ impl Budget {
 
     /// One costly action (a mail, a password hash) for `ip`, or how long to wait.
     pub fn action(&self, ip: IpAddr) -> Result<(), Duration> {
-        take(&self.by_ip, &ip)
+        take(&self.by_ip, &AddressKey::of(ip))
     }
 
     /// One mail to `mailbox` (see [`mailbox_key`]), or how long to wait.

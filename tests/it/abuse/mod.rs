@@ -3,6 +3,7 @@
 //! bounded. Each module turns one kind of attack into tests.
 
 mod http;
+mod ipv6;
 mod login;
 mod mail;
 mod messages;
