@@ -278,6 +278,7 @@ async fn site_pages(admin: &Admin, req: &Request, a: &Auth, route: Route<'_>) ->
         (true, ["sites", id, "rotate"]) => sites::rotate_confirm(admin, req, a, id_of(id)?).await,
         (false, ["sites", id, "rotate"]) => sites::rotate(admin, req, a, id_of(id)?).await,
         (false, ["sites", id, "enabled"]) => sites::set_enabled(admin, req, a, id_of(id)?).await,
+        (false, ["sites", id, "delete"]) => sites::delete(admin, req, a, id_of(id)?).await,
         (true, ["sites", id, "rooms"]) => rooms::list(admin, req, a, id_of(id)?).await,
         (false, ["sites", id, "rooms"]) => rooms::create(admin, req, a, id_of(id)?).await,
         (false, ["sites", id, "rooms", "prune"]) => rooms::prune(admin, req, a, id_of(id)?).await,

@@ -67,6 +67,12 @@ struct RotateForm {
 }
 
 #[derive(Deserialize)]
+struct DeleteForm {
+    #[serde(default)]
+    confirm: String,
+}
+
+#[derive(Deserialize)]
 struct EnabledForm {
     #[serde(default)]
     enabled: String,
@@ -286,4 +292,22 @@ pub async fn set_enabled(admin: &Admin, req: &Request, auth: &Auth, id: SiteId) 
         "Site disabled: its visitors were disconnected."
     };
     Ok(Reply::redirect(&format!("/admin/sites/{}", site.id)).flash(Flash::Ok(text.into())))
+}
+
+/// POST /admin/sites/{id}/delete — a disabled site, for good (owners and admins).
+pub async fn delete(admin: &Admin, req: &Request, auth: &Auth, id: SiteId) -> Result<Reply> {
+    auth.require_admin()?;
+    let site = load(admin, auth, id).await?;
+    let confirm = req.form::<DeleteForm>()?.confirm;
+    let actor = auth.actor();
+    let name = site.name.clone();
+    let gone = admin
+        .chat
+        .db
+        .run(move |conn| manage::delete(conn, actor, &site, &confirm))
+        .await?;
+    Ok(Reply::redirect("/admin/sites").flash(Flash::Ok(format!(
+        "Site {name} deleted with its {} messages and {} participants; the audit log keeps the record.",
+        gone.messages, gone.participants
+    ))))
 }

@@ -58,6 +58,22 @@ pub enum Command {
     /// Re-enable a disabled site.
     #[command(after_help = "Example:\n  chatctl site enable pk_XXXXXXXXXXXXXXXXXXXXXXXX")]
     Enable(KeyOpts),
+    /// Delete a disabled site for good: its rooms, messages and participants go; the audit
+    /// log keeps the line saying so. To keep everything, leave the site disabled instead.
+    #[command(
+        after_help = "Example:\n  chatctl site disable pk_XXXXXXXXXXXXXXXXXXXXXXXX\n  \
+        chatctl site delete pk_XXXXXXXXXXXXXXXXXXXXXXXX --confirm \"My blog\""
+    )]
+    Delete(DeleteOpts),
+}
+
+#[derive(Debug, Args)]
+pub struct DeleteOpts {
+    /// The site's public key.
+    pub key: String,
+    /// The site's name, exactly as shown by `site show`: proof that this is the site meant.
+    #[arg(long, value_name = "NAME")]
+    pub confirm: String,
 }
 
 #[derive(Debug, Args)]
@@ -205,6 +221,15 @@ pub fn run(db: &Db, command: &Command) -> anyhow::Result<()> {
             manage::set_enabled_in(conn, None, &site, enable, None)?;
             let done = if enable { "enabled" } else { "disabled" };
             println!("{done} {}", site.public_key);
+            Ok(())
+        }
+        Command::Delete(opts) => {
+            let site = find(conn, &opts.key)?;
+            let gone = manage::delete(conn, None, &site, &opts.confirm)?;
+            println!(
+                "deleted {} ({}): {} messages, {} participants",
+                site.public_key, site.name, gone.messages, gone.participants
+            );
             Ok(())
         }
     }

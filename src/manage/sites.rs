@@ -7,7 +7,7 @@ use crate::chat::protocol::CloseReason;
 use crate::chat::Chat;
 use crate::db::models::audit::AuditAction;
 use crate::db::models::site::SiteSettings;
-use crate::db::models::{Site, SiteId};
+use crate::db::models::{Message, Participant, Site, SiteId};
 use crate::db::DbConn;
 use crate::input::{DisplayName, Origin};
 
@@ -253,6 +253,51 @@ pub fn set_enabled_in(
         }
         audit(conn, actor, action, Target::Site(site), String::new())?;
         Ok(())
+    })
+}
+
+/// What deleting a site removed.
+#[derive(Debug)]
+pub struct DeletedSite {
+    pub messages: i64,
+    pub participants: i64,
+}
+
+/// Deletes a site for good, with its rooms, messages and participants; the
+/// audit log keeps the line saying so. Only a disabled site (its chats are
+/// closed, and disabling is the way to keep everything), and only when
+/// `confirm` is its name as typed by the operator.
+pub fn delete(conn: &mut DbConn, actor: Actor, site: &Site, confirm: &str) -> Result<DeletedSite> {
+    if site.enabled {
+        return Err(invalid(
+            "Disable the site first: its open chats close, and a disabled site keeps everything \
+             if you change your mind.",
+        ));
+    }
+    if confirm.trim() != site.name {
+        return Err(invalid(format!(
+            "Type the site's name, {:?}, to confirm the deletion.",
+            site.name
+        )));
+    }
+    conn.write_transaction(|conn| {
+        let deleted = DeletedSite {
+            messages: Message::count_since(conn, site.id, 0)?,
+            participants: Participant::count_for_site(conn, site.id)?,
+        };
+        let details = format!(
+            "{}; {} messages and {} participants deleted",
+            site.name, deleted.messages, deleted.participants
+        );
+        audit(
+            conn,
+            actor,
+            AuditAction::SiteDelete,
+            Target::Site(site),
+            details,
+        )?;
+        site.delete(conn)?;
+        Ok(deleted)
     })
 }
 

@@ -36,6 +36,7 @@ mod passwords;
 mod postgres;
 mod process;
 mod rooms;
+mod site_delete;
 mod support;
 mod welcome_more;
 mod widget;

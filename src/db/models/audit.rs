@@ -35,6 +35,7 @@ crate::text_enum! {
         RoomPrune = "room.prune",
         RoomUpdate = "room.update",
         SiteCreate = "site.create",
+        SiteDelete = "site.delete",
         SiteDisable = "site.disable",
         SiteEnable = "site.enable",
         SiteOriginAdd = "site.origin_add",

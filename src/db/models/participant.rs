@@ -204,6 +204,14 @@ impl Participant {
             .load(c))
     }
 
+    /// How many participants a site has ever had.
+    pub fn count_for_site(conn: &mut DbConn, site: SiteId) -> Result<i64, DbError> {
+        with_backend!(conn, c => participants::table
+            .filter(participants::site_id.eq(site))
+            .count()
+            .get_result(c))
+    }
+
     /// The participants of these sites (`None`: all) seen most recently, newest first.
     pub fn recent(
         conn: &mut DbConn,

@@ -173,6 +173,14 @@ impl Site {
         Ok(())
     }
 
+    /// Deletes the site and, by the schema's cascades, everything of it:
+    /// origins, rooms, messages, participants, bans, reports. Audit lines stay
+    /// (their site becomes null).
+    pub fn delete(&self, conn: &mut DbConn) -> Result<(), DbError> {
+        with_backend!(conn, c => diesel::delete(sites::table.find(self.id)).execute(c))?;
+        Ok(())
+    }
+
     /// Replaces the secret and returns the new one (tokens signed with the old one stop working).
     pub fn rotate_secret(&self, conn: &mut DbConn) -> Result<String, DbError> {
         let secret = Self::new_secret();
