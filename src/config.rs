@@ -295,6 +295,14 @@ pub struct Limits {
     #[arg(long, env = "CHATCTL_NEW_ROOMS_PER_IP_PER_HOUR", default_value_t = 100)]
     pub new_rooms_per_ip_per_hour: u32,
 
+    /// Sustained `history` requests per second per connection (each one reads the database).
+    #[arg(long, env = "CHATCTL_HISTORY_PER_SECOND", default_value_t = 5)]
+    pub history_per_second: u32,
+
+    /// `history` requests a connection may make in a burst above the sustained rate.
+    #[arg(long, env = "CHATCTL_HISTORY_BURST", default_value_t = 20)]
+    pub history_burst: u32,
+
     /// Sustained signals per second per connection: frames that make the server tell others
     /// something (join, typing, seen, report).
     #[arg(long, env = "CHATCTL_SIGNALS_PER_SECOND", default_value_t = 5)]
@@ -388,6 +396,8 @@ impl Default for Limits {
             db_pool_size: 8,
             new_rooms_per_participant_per_hour: 30,
             new_rooms_per_ip_per_hour: 100,
+            history_per_second: 5,
+            history_burst: 20,
             signals_per_second: 5,
             signal_burst: 30,
             participant_signals_per_second: 10,

@@ -76,6 +76,8 @@ pub struct Session {
     limiter: DefaultDirectRateLimiter,
     report_limiter: DefaultDirectRateLimiter,
     seen_limiter: DefaultDirectRateLimiter,
+    /// `history` pages: each is a database read, for this client alone.
+    history_limiter: DefaultDirectRateLimiter,
     /// Everything this connection makes the server tell others (see `signals`).
     signal_limiter: DefaultDirectRateLimiter,
     invalid_streak: u32,
@@ -96,6 +98,8 @@ impl Session {
             limits::connection_limiter(chat.limits.messages_per_second, chat.limits.message_burst);
         let signal_limiter =
             limits::connection_limiter(chat.limits.signals_per_second, chat.limits.signal_burst);
+        let history_limiter =
+            limits::connection_limiter(chat.limits.history_per_second, chat.limits.history_burst);
         let site = Arc::new(admission.site);
         chat.rules.put_site(site.clone());
         let session = Session {
@@ -110,6 +114,7 @@ impl Session {
             limiter,
             report_limiter: limits::report_limiter(),
             seen_limiter: limits::connection_limiter(2, 4),
+            history_limiter,
             signal_limiter,
             invalid_streak: 0,
             in_flight: 0,
@@ -445,6 +450,8 @@ impl Session {
                 "history limit must be between 1 and 100",
             ));
         }
+        limits::take_direct(&self.history_limiter)
+            .map_err(|wait| too_fast("You are loading history too fast", wait))?;
         let limit = i64::from(limit);
         let mut page = self
             .chat

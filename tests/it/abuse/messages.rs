@@ -1,6 +1,7 @@
 //! Messages are stored and sent to everyone in the room: besides the
 //! connection's and the address's budgets, one participant has one budget
 //! across all their connections and addresses (issue 12, the rule of item 2).
+//! Older pages are database reads: a connection asks for them at a bounded rate.
 
 use std::time::Instant;
 
@@ -50,4 +51,39 @@ async fn one_participant_on_many_addresses_shares_one_message_budget() {
     let (mut other, _) = app.guest(&site.public_key, "quiet").await;
     other.join("lobby", None).await;
     other.say("lobby", "q1", "my turn").await;
+}
+
+#[tokio::test]
+async fn history_pages_are_bounded_per_connection() {
+    let app = TestApp::builder()
+        .limits(|l| {
+            l.history_per_second = 1;
+            l.history_burst = 5;
+        })
+        .spawn()
+        .await;
+    let site = app.site(&[ORIGIN]).await;
+    let (mut reader, _) = app.guest(&site.public_key, "reader").await;
+    reader.join("lobby", None).await;
+    reader.say("lobby", "m1", "something to page through").await;
+    for _ in 0..20 {
+        reader
+            .send(json!({"type": "history", "room": "lobby", "before": 1_000_000, "limit": 100}))
+            .await;
+    }
+    let (mut pages, mut refused) = (0, 0);
+    for _ in 0..20 {
+        let reply = reader.recv_type_any(&["history", "error"]).await;
+        if reply["type"] == "history" {
+            pages += 1;
+        } else {
+            assert_eq!(reply["code"], "rate_limited", "{reply}");
+            assert!(reply["retry_after_ms"].as_u64().unwrap() > 0);
+            refused += 1;
+        }
+    }
+    assert!(pages <= 7, "{pages} of 20 history pages answered");
+    assert_eq!(pages + refused, 20);
+    // The connection stays usable.
+    reader.say("lobby", "m2", "still here").await;
 }
