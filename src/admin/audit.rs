@@ -14,8 +14,8 @@ use crate::timefmt;
 
 const PAGE: i64 = 100;
 
-/// GET /admin/audit?site=&actor=&action=&from=&to=&before=
-pub async fn list(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
+/// The filter in the query string, checked against what the viewer may see.
+fn filter(req: &Request, auth: &Auth) -> Result<AuditFilter> {
     let site = req.query_as::<i64>("site")?.map(SiteId);
     if let Some(site) = site {
         auth.require_site(site)?;
@@ -28,7 +28,7 @@ pub async fn list(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
             })
             .transpose()
     };
-    let filter = AuditFilter {
+    Ok(AuditFilter {
         visible_sites: auth.sites.clone(),
         site,
         actor: req.query_as::<i64>("actor")?.map(AdminUserId),
@@ -36,7 +36,12 @@ pub async fn list(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
         from: date("from")?,
         to: date("to")?.map(|t| t + 86_400_000),
         before_id: req.query_as::<i64>("before")?,
-    };
+    })
+}
+
+/// GET /admin/audit?site=&actor=&action=&from=&to=&before=
+pub async fn list(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
+    let filter = filter(req, auth)?;
     let f = filter.clone();
     let (mut rows, accounts) = admin
         .chat
@@ -87,7 +92,7 @@ pub async fn list(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
         json!({
             "title": "Audit log",
             "entries": entries,
-            "sites": sites::options(&visible, site),
+            "sites": sites::options(&visible, filter.site),
             "actors": actors,
             "action": req.query("action").unwrap_or_default(),
             "from": req.query("from").unwrap_or_default(),
