@@ -6,9 +6,9 @@ use chatctl::db::models::site::SiteSettings;
 use chatctl::db::models::Site;
 use serde_json::{json, Value};
 
-use crate::common::*;
 use crate::mailbox::Mailbox;
 use crate::support::MEMBER_PASSWORD as PASSWORD;
+use crate::support::*;
 
 async fn setup() -> (TestApp, Mailbox, Site) {
     let mailbox = Mailbox::start();
@@ -19,8 +19,11 @@ async fn setup() -> (TestApp, Mailbox, Site) {
 
 /// A server with the given mail settings, and a site open to registration.
 async fn setup_with(mail: impl FnOnce(&mut MailConfig)) -> (TestApp, Site) {
-    let app = spawn_configured(test_db(), move |config| mail(&mut config.mail)).await;
-    let site = app.site_with_registration(&[ORIGIN]).await;
+    let app = TestApp::builder()
+        .config(move |config| mail(&mut config.mail))
+        .spawn()
+        .await;
+    let site = app.new_site().registration().create().await;
     (app, site)
 }
 
@@ -217,7 +220,7 @@ async fn registration_errors_are_clear() {
         "email_taken"
     );
     // Accounts are per site.
-    let other = app.site_with_registration(&[ORIGIN]).await;
+    let other = app.new_site().registration().create().await;
     assert_eq!(
         register(&app, &other, "Bob", "bob@example.com").await["type"],
         "registered"

@@ -3,12 +3,12 @@
 use chatctl::db::models::Role;
 use reqwest::StatusCode;
 
-use crate::common::*;
 use crate::panel::*;
+use crate::support::*;
 
 #[tokio::test]
 async fn login_succeeds_and_fails_with_one_message() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     account(&app, "owner@example.com", Role::Owner, &[]).await;
 
     let mut anon = Panel::new(&app);
@@ -76,7 +76,7 @@ async fn login_succeeds_and_fails_with_one_message() {
 
 #[tokio::test]
 async fn repeated_failures_are_throttled_even_with_the_right_password() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     account(&app, "mod@example.com", Role::Owner, &[]).await;
     let mut client = Panel::new(&app);
     for _ in 0..5 {
@@ -119,7 +119,7 @@ async fn age_sessions(app: &TestApp, idle_ms: i64, age_ms: i64) {
 
 #[tokio::test]
 async fn sessions_expire_when_idle_and_after_their_lifetime() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     account(&app, "owner@example.com", Role::Owner, &[]).await;
 
     let mut panel = Panel::login(&app, "owner@example.com").await;
@@ -149,7 +149,7 @@ async fn sessions_expire_when_idle_and_after_their_lifetime() {
 
 #[tokio::test]
 async fn forms_without_the_csrf_token_are_refused_and_change_nothing() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
     account(&app, "owner@example.com", Role::Owner, &[]).await;
     let panel = Panel::login(&app, "owner@example.com").await;
@@ -203,7 +203,7 @@ async fn forms_without_the_csrf_token_are_refused_and_change_nothing() {
 
 #[tokio::test]
 async fn every_admin_page_carries_security_headers() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     account(&app, "owner@example.com", Role::Owner, &[]).await;
     let mut panel = Panel::login(&app, "owner@example.com").await;
     for path in [
@@ -238,7 +238,7 @@ async fn every_admin_page_carries_security_headers() {
 
 #[tokio::test]
 async fn changing_the_password_ends_other_sessions() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     account(&app, "owner@example.com", Role::Owner, &[]).await;
     let mut first = Panel::login(&app, "owner@example.com").await;
     let mut second = Panel::login(&app, "owner@example.com").await;
@@ -283,10 +283,12 @@ async fn changing_the_password_ends_other_sessions() {
 
 #[tokio::test]
 async fn cookies_are_secure_when_the_public_url_is_https() {
-    let app = spawn_configured(test_db(), |config| {
-        config.public_url = Some("https://chat.example.com".into());
-    })
-    .await;
+    let app = TestApp::builder()
+        .config(|config| {
+            config.public_url = Some("https://chat.example.com".into());
+        })
+        .spawn()
+        .await;
     let page = Panel::new(&app).get("/admin/login").await;
     let cookie = page.headers["set-cookie"].to_str().unwrap().to_owned();
     assert!(

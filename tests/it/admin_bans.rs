@@ -6,8 +6,8 @@
 use chatctl::db::models::{Ban, ParticipantId, Role};
 use chatctl::db::now_ms;
 
-use crate::common::*;
 use crate::panel::*;
+use crate::support::*;
 
 /// The bans on this participant, as stored.
 async fn bans_of(app: &TestApp, id: i64) -> Vec<Ban> {
@@ -28,7 +28,7 @@ async fn troll_and_neighbour(app: &TestApp, key: &str) -> ((Client, i64), Client
 
 #[tokio::test]
 async fn a_ban_leaves_the_address_alone_unless_asked_and_says_what_it_closed() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
     account(&app, "mod@example.com", Role::Moderator, &[site.id]).await;
     let mut panel = Panel::login(&app, "mod@example.com").await;
@@ -75,7 +75,7 @@ async fn a_ban_leaves_the_address_alone_unless_asked_and_says_what_it_closed() {
 
 #[tokio::test]
 async fn an_address_ban_that_shuts_out_others_needs_a_confirmation() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
     account(&app, "mod@example.com", Role::Moderator, &[site.id]).await;
     let mut panel = Panel::login(&app, "mod@example.com").await;
@@ -120,7 +120,7 @@ async fn an_address_ban_that_shuts_out_others_needs_a_confirmation() {
 
 #[tokio::test]
 async fn ban_author_on_a_report_asks_for_a_reason_and_a_duration() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
     account(&app, "mod@example.com", Role::Moderator, &[site.id]).await;
     let mut panel = Panel::login(&app, "mod@example.com").await;

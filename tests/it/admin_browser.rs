@@ -13,8 +13,8 @@ use fantoccini::{Client, Locator};
 use serde_json::json;
 
 use crate::browser::*;
-use crate::common::*;
 use crate::panel::*;
+use crate::support::*;
 
 /// The widget's shadow root, in page scripts.
 const WIDGET: &str = "const root = document.querySelector('[data-chatctl-root]').shadowRoot;";
@@ -25,7 +25,7 @@ async fn a_moderator_bans_a_visitor_and_their_widget_is_kicked() {
         return;
     };
     let browser = chrome.session(Screen::Desktop).await;
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let base = format!("http://127.0.0.1:{}", app.addr.port());
     let demo = app.state.demo_site_key.clone().unwrap();
     account(&app, "mod@example.com", Role::Owner, &[]).await;

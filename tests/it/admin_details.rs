@@ -4,12 +4,12 @@
 use chatctl::db::models::Role;
 
 use crate::cli::chatctl;
-use crate::common::*;
 use crate::panel::*;
+use crate::support::*;
 
 #[tokio::test]
 async fn a_second_site_with_the_same_name_is_refused_in_the_panel_and_the_cli() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     account(&app, "owner@example.com", Role::Owner, &[]).await;
     let mut panel = Panel::login(&app, "owner@example.com").await;
     panel.get("/admin/sites").await;
@@ -51,7 +51,7 @@ async fn a_second_site_with_the_same_name_is_refused_in_the_panel_and_the_cli() 
 
 #[tokio::test]
 async fn pickers_show_the_key_of_sites_that_share_a_name() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     // Made before names had to differ (and as every test site is named).
     let one = app.site(&[ORIGIN]).await;
     let two = app.site(&[ORIGIN]).await;
@@ -72,7 +72,7 @@ async fn pickers_show_the_key_of_sites_that_share_a_name() {
 
 #[tokio::test]
 async fn the_new_ban_form_makes_the_owner_choose_a_site() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     app.site(&[ORIGIN]).await;
     let second = app.site(&[ORIGIN]).await;
     account(&app, "owner@example.com", Role::Owner, &[]).await;
@@ -112,7 +112,7 @@ async fn the_new_ban_form_makes_the_owner_choose_a_site() {
 
 #[tokio::test]
 async fn every_panel_page_has_an_icon() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     account(&app, "owner@example.com", Role::Owner, &[]).await;
     let mut panel = Panel::new(&app);
     let login = panel.get("/admin/login").await;

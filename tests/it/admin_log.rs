@@ -5,8 +5,8 @@ use std::collections::HashSet;
 use chatctl::db::models::*;
 use reqwest::StatusCode;
 
-use crate::common::*;
 use crate::panel::*;
+use crate::support::*;
 
 const DAY: i64 = 86_400_000;
 /// 2026-01-10 00:00 UTC.
@@ -132,7 +132,7 @@ async fn expected(app: &TestApp, filter: message_log::LogFilter) -> Vec<i64> {
 
 #[tokio::test]
 async fn the_log_pages_through_everything_newest_first_without_gaps() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let f = fixture(&app).await;
     account(&app, "owner@example.com", Role::Owner, &[]).await;
     let mut panel = Panel::login(&app, "owner@example.com").await;
@@ -193,7 +193,7 @@ async fn the_log_pages_through_everything_newest_first_without_gaps() {
 
 #[tokio::test]
 async fn exports_stream_the_filtered_log_as_csv_and_json() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let f = fixture(&app).await;
     account(&app, "owner@example.com", Role::Owner, &[]).await;
     let mut panel = Panel::login(&app, "owner@example.com").await;

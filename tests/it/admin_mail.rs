@@ -7,9 +7,9 @@ use chatctl::db::models::{Role, Site};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::common::*;
 use crate::mailbox::Mailbox;
 use crate::panel::*;
+use crate::support::*;
 
 const NEW_PASSWORD: &str = "Brand new 77 staple";
 

@@ -6,9 +6,9 @@ use chatctl::db::models::{Role, Room};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::common::*;
 use crate::panel::*;
 use crate::support::close;
+use crate::support::*;
 
 async fn room_id(app: &TestApp, site: chatctl::db::models::SiteId) -> i64 {
     app.db
@@ -40,7 +40,7 @@ async fn attempt(client: &mut Client, cid: &str, text: &str) -> serde_json::Valu
 
 #[tokio::test]
 async fn a_ban_kicks_the_participant_at_once_and_refuses_them_afterwards() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
     account(&app, "mod@example.com", Role::Moderator, &[site.id]).await;
     let mut panel = Panel::login(&app, "mod@example.com").await;
@@ -144,7 +144,7 @@ async fn a_ban_kicks_the_participant_at_once_and_refuses_them_afterwards() {
 
 #[tokio::test]
 async fn a_guest_banned_with_their_address_cannot_come_back_as_someone_new() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
     account(&app, "owner@example.com", Role::Owner, &[]).await;
     let mut panel = Panel::login(&app, "owner@example.com").await;
@@ -173,7 +173,7 @@ async fn a_guest_banned_with_their_address_cannot_come_back_as_someone_new() {
 
 #[tokio::test]
 async fn deletions_reach_open_clients_and_leave_history() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
     account(&app, "owner@example.com", Role::Owner, &[]).await;
     let mut panel = Panel::login(&app, "owner@example.com").await;
@@ -218,7 +218,7 @@ async fn deletions_reach_open_clients_and_leave_history() {
 
 #[tokio::test]
 async fn mute_lock_slow_mode_approval_and_filters_apply_to_the_next_message() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
     account(&app, "owner@example.com", Role::Owner, &[]).await;
     let mut panel = Panel::login(&app, "owner@example.com").await;
@@ -356,7 +356,7 @@ async fn mute_lock_slow_mode_approval_and_filters_apply_to_the_next_message() {
 
 #[tokio::test]
 async fn visitors_report_messages_and_moderators_act_on_reports() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
     account(&app, "mod@example.com", Role::Moderator, &[site.id]).await;
     let mut panel = Panel::login(&app, "mod@example.com").await;
@@ -426,7 +426,7 @@ async fn visitors_report_messages_and_moderators_act_on_reports() {
 
 #[tokio::test]
 async fn bans_written_by_another_process_reach_live_connections_within_seconds() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
     let (mut alice, ready) = app.guest(&site.public_key, "alice").await;
     alice.join("lobby", None).await;
@@ -460,7 +460,7 @@ async fn bans_written_by_another_process_reach_live_connections_within_seconds()
 
 #[tokio::test]
 async fn the_dashboard_counts_live_connections_rooms_and_reports() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
     account(&app, "mod@example.com", Role::Moderator, &[site.id]).await;
     let mut panel = Panel::login(&app, "mod@example.com").await;

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use chatctl::db::models::Role;
 
-use crate::common::*;
 use crate::panel::*;
+use crate::support::*;
 
 /// The part of a page from the element with this id to the end of its section.
 fn section<'a>(body: &'a str, id: &str) -> &'a str {
@@ -19,7 +19,7 @@ fn section<'a>(body: &'a str, id: &str) -> &'a str {
 
 #[tokio::test]
 async fn the_participants_page_lists_who_is_online_and_who_was_recently_active() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
     let other = app.site(&[ORIGIN]).await;
     account(&app, "mod@example.com", Role::Moderator, &[site.id]).await;
@@ -66,7 +66,7 @@ async fn the_participants_page_lists_who_is_online_and_who_was_recently_active()
 
 #[tokio::test]
 async fn a_participant_page_says_they_are_banned_until_when_and_offers_to_lift_it() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
     account(&app, "mod@example.com", Role::Moderator, &[site.id]).await;
     let mut panel = Panel::login(&app, "mod@example.com").await;

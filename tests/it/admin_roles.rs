@@ -4,8 +4,8 @@
 use chatctl::db::models::*;
 use reqwest::StatusCode;
 
-use crate::common::*;
 use crate::panel::*;
+use crate::support::*;
 
 /// One of everything on a site, made directly in the database.
 pub struct Seeded {
@@ -92,7 +92,7 @@ pub async fn seed(app: &TestApp, nick: &str, text: &str) -> Seeded {
 
 #[tokio::test]
 async fn a_moderator_of_site_a_cannot_see_or_touch_site_b() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let a = seed(&app, "alice_a", "hello from A").await;
     let b = seed(&app, "bob_b", "secret of B").await;
     account(&app, "mod@example.com", Role::Moderator, &[a.site.id]).await;
@@ -323,7 +323,7 @@ async fn a_moderator_of_site_a_cannot_see_or_touch_site_b() {
 
 #[tokio::test]
 async fn admins_see_every_site_but_only_owners_manage_accounts() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let a = seed(&app, "alice_a", "hello from A").await;
     let b = seed(&app, "bob_b", "hello from B").await;
     account(&app, "admin@example.com", Role::Admin, &[]).await;

@@ -3,12 +3,12 @@
 use chatctl::db::models::{Role, Site};
 use reqwest::StatusCode;
 
-use crate::common::*;
 use crate::panel::*;
+use crate::support::*;
 
 #[tokio::test]
 async fn admins_create_and_configure_sites_and_rotate_secrets() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     account(&app, "admin@example.com", Role::Admin, &[]).await;
     let mut panel = Panel::login(&app, "admin@example.com").await;
     panel.get("/admin/sites").await;
@@ -136,10 +136,12 @@ async fn templates_dir_overrides_built_in_templates_and_reloads() {
     .unwrap();
     std::fs::create_dir(path.join("static")).unwrap();
     std::fs::write(path.join("static").join("admin.css"), "body{color:red}").unwrap();
-    let app = spawn_configured(test_db(), move |config| {
-        config.admin.templates_dir = Some(path);
-    })
-    .await;
+    let app = TestApp::builder()
+        .config(move |config| {
+            config.admin.templates_dir = Some(path);
+        })
+        .spawn()
+        .await;
     account(&app, "owner@example.com", Role::Owner, &[]).await;
     let mut panel = Panel::login(&app, "owner@example.com").await;
     let page = panel.get("/admin/nothing-here").await;
@@ -169,7 +171,7 @@ async fn templates_dir_overrides_built_in_templates_and_reloads() {
 /// `open`, letting visitors create rooms on a site meant to be pre-created).
 #[tokio::test]
 async fn an_unknown_stored_room_policy_is_an_error_not_open() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let site = app.site(&["https://blog.example"]).await;
     let id = site.id;
     let read = app
@@ -194,7 +196,7 @@ async fn an_unknown_stored_room_policy_is_an_error_not_open() {
 /// 404, and nothing is changed.
 #[tokio::test]
 async fn malformed_site_and_account_forms_get_clear_answers() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
     account(&app, "owner@example.com", Role::Owner, &[]).await;
     let mut panel = Panel::login(&app, "owner@example.com").await;

@@ -6,8 +6,8 @@ use chatctl::db::models::{FilterAction, FilterKind, Role};
 use reqwest::StatusCode;
 
 use crate::admin_roles::seed;
-use crate::common::*;
 use crate::panel::*;
+use crate::support::*;
 
 const NICK: &str = "<script>alert('nick')</script>";
 const TEXT: &str = "<img src=x onerror=alert(1)> {{csrf}} {{{raw}}} </textarea>\"'";
@@ -15,7 +15,7 @@ const SITE: &str = "<svg onload=alert(2)>";
 
 #[tokio::test]
 async fn payloads_are_escaped_on_every_page() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let s = seed(&app, NICK, TEXT).await;
     let site = s.site.id;
     app.db

@@ -3,12 +3,12 @@
 use chatctl::db::models::{Ban, ParticipantId, Site};
 use serde_json::{json, Value};
 
-use crate::common::*;
 use crate::support::close;
+use crate::support::*;
 
 #[tokio::test]
 async fn wrong_key_disabled_site_and_foreign_origin_are_refused() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
 
     let (status, body) = app
@@ -76,7 +76,7 @@ async fn wrong_key_disabled_site_and_foreign_origin_are_refused() {
 
 #[tokio::test]
 async fn origin_matching_is_exact_but_normalised() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let site = app.site(&["https://shop.example:8443"]).await;
     assert!(app
         .try_connect(&site.public_key, Some("https://SHOP.example:8443"))
@@ -108,7 +108,7 @@ async fn assert_origins_refused(app: &TestApp, site: &Site, origins: &[&str]) {
 /// and a client cannot pass the pattern itself off as its origin.
 #[tokio::test]
 async fn a_wildcard_origin_admits_the_subdomains_of_its_domain() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let site = app.site(&["https://*.example.com"]).await;
     for page in ["https://blog.example.com", "https://a.b.EXAMPLE.com"] {
         assert!(
@@ -179,7 +179,7 @@ fn origins_that_could_never_match_are_refused_with_a_clear_error() {
 
 #[tokio::test]
 async fn guest_token_keeps_identity_and_is_bound_to_its_site() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let site_a = app.site(&[ORIGIN]).await;
     let site_b = app.site(&[ORIGIN]).await;
 
@@ -227,7 +227,7 @@ async fn guest_token_keeps_identity_and_is_bound_to_its_site() {
 
 #[tokio::test]
 async fn hello_validates_nick_version_and_site_policy() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
     let mut client = app.connect(&site.public_key).await;
     for (frame, code) in [
@@ -301,7 +301,7 @@ async fn insert_ban(app: &TestApp, site: i64, participant: Option<i64>, cidr: Op
 
 #[tokio::test]
 async fn banned_guest_and_banned_address_are_refused() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
     let (client, ready) = app.guest(&site.public_key, "troll").await;
     client.close().await;
@@ -344,7 +344,10 @@ async fn banned_guest_and_banned_address_are_refused() {
 
 #[tokio::test]
 async fn new_guests_per_address_are_limited_but_returning_guests_are_not() {
-    let app = spawn_app_with(|l| l.new_guests_per_ip_per_minute = 2).await;
+    let app = TestApp::builder()
+        .limits(|l| l.new_guests_per_ip_per_minute = 2)
+        .spawn()
+        .await;
     let site = app.site(&[ORIGIN]).await;
     let (_ann, ready) = app.guest(&site.public_key, "ann").await;
     let token = ready["guest_token"].as_str().unwrap().to_owned();
@@ -368,11 +371,13 @@ async fn new_guests_per_address_are_limited_but_returning_guests_are_not() {
 
 #[tokio::test]
 async fn behind_a_trusted_proxy_the_forwarded_address_is_the_visitor() {
-    let app = spawn_configured(test_db(), |config| {
-        config.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
-        config.limits.max_connections_per_ip = 1;
-    })
-    .await;
+    let app = TestApp::builder()
+        .config(|config| {
+            config.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+            config.limits.max_connections_per_ip = 1;
+        })
+        .spawn()
+        .await;
     let site = app.site(&[ORIGIN]).await;
     let via = |client: &'static str| [("origin", ORIGIN), ("x-forwarded-for", client)];
 
@@ -409,7 +414,7 @@ async fn behind_a_trusted_proxy_the_forwarded_address_is_the_visitor() {
 
 #[tokio::test]
 async fn forwarded_addresses_from_untrusted_peers_are_ignored() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
     insert_ban(&app, site.id.0, None, Some("127.0.0.0/8")).await;
     let (status, _) = app
@@ -425,7 +430,10 @@ async fn forwarded_addresses_from_untrusted_peers_are_ignored() {
 
 #[tokio::test]
 async fn connections_per_ip_are_capped() {
-    let app = spawn_app_with(|l| l.max_connections_per_ip = 2).await;
+    let app = TestApp::builder()
+        .limits(|l| l.max_connections_per_ip = 2)
+        .spawn()
+        .await;
     let site = app.site(&[ORIGIN]).await;
     let first = app.connect(&site.public_key).await;
     let _second = app.connect(&site.public_key).await;
@@ -457,7 +465,7 @@ async fn connections_per_ip_are_capped() {
 
 #[tokio::test]
 async fn disabling_a_site_closes_its_live_connections() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
     let other = app.site(&[ORIGIN]).await;
     let (mut client, _) = app.guest(&site.public_key, "live").await;
@@ -476,7 +484,7 @@ async fn disabling_a_site_closes_its_live_connections() {
 
 #[tokio::test]
 async fn the_check_endpoint_explains_refusals_to_browsers() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
     let http = reqwest::Client::new();
     let check = |key: &str, origin: &str| {

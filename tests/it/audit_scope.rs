@@ -5,8 +5,8 @@ use chatctl::db::models::audit::{AuditAction, AuditEntry};
 use chatctl::db::models::{AdminUserId, Role, SiteId};
 use reqwest::StatusCode;
 
-use crate::common::*;
 use crate::panel::*;
+use crate::support::*;
 
 async fn acted(app: &TestApp, actor: AdminUserId, site: Option<SiteId>, action: AuditAction) {
     app.db
@@ -46,7 +46,7 @@ fn offered(body: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn a_moderator_sees_only_the_actors_of_their_sites() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let a = app.site(&[ORIGIN]).await;
     let b = app.site(&[ORIGIN]).await;
     let owner = account(&app, "owner@example.com", Role::Owner, &[]).await;

@@ -11,8 +11,8 @@ use diesel::prelude::*;
 use reqwest::StatusCode;
 
 use crate::cli::{chatctl, stdout};
-use crate::common::*;
 use crate::panel::*;
+use crate::support::*;
 
 /// An audit entry without who made it and when.
 #[derive(Debug, PartialEq)]
@@ -84,7 +84,7 @@ async fn post(panel: &Panel, path: &str, fields: &[(&str, String)]) {
 
 #[tokio::test]
 async fn site_changes_leave_the_same_audit_entry_from_the_panel_and_the_cli() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
     account(&app, "owner@example.com", Role::Owner, &[]).await;
     let mut panel = Panel::login(&app, "owner@example.com").await;
@@ -161,7 +161,7 @@ async fn site_changes_leave_the_same_audit_entry_from_the_panel_and_the_cli() {
 
 #[tokio::test]
 async fn sites_created_from_either_surface_are_recorded_alike() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     account(&app, "owner@example.com", Role::Owner, &[]).await;
     let mut panel = Panel::login(&app, "owner@example.com").await;
     panel.get("/admin/sites").await;
@@ -203,7 +203,7 @@ async fn sites_created_from_either_surface_are_recorded_alike() {
 
 #[tokio::test]
 async fn account_changes_leave_the_same_audit_entry_and_a_cli_disable_logs_out() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
     account(&app, "owner@example.com", Role::Owner, &[]).await;
     let moderator = account(&app, "mod@example.com", Role::Moderator, &[site.id]).await;
@@ -260,7 +260,7 @@ async fn account_changes_leave_the_same_audit_entry_and_a_cli_disable_logs_out()
 /// their public key rather than their id.
 #[tokio::test]
 async fn the_migration_renames_the_old_audit_entries() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
     let (id, key) = (site.id, site.public_key.clone());
     let room = app

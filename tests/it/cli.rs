@@ -3,7 +3,7 @@
 use assert_cmd::Command;
 use serde_json::Value;
 
-use crate::common::{test_db, TestDb};
+use crate::support::{test_db, TestDb};
 
 pub fn chatctl(db: &TestDb) -> Command {
     let mut cmd = Command::cargo_bin("chatctl").unwrap();

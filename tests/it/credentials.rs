@@ -9,10 +9,10 @@ use chatctl::db::models::{Account, Role, Site, TokenPurpose};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::common::*;
 use crate::mailbox::Mailbox;
 use crate::panel::*;
 use crate::support::close;
+use crate::support::*;
 
 const NEW: &str = "Brand new 77 staple";
 
@@ -200,7 +200,7 @@ async fn visitor_setup() -> (TestApp, Mailbox, Site) {
     let mailbox = Mailbox::start();
     let url = mailbox.url();
     let app = TestApp::builder().smtp(url).spawn().await;
-    let site = app.site_with_registration(&[ORIGIN]).await;
+    let site = app.new_site().registration().create().await;
     (app, mailbox, site)
 }
 

@@ -6,9 +6,9 @@ use assert_cmd::Command;
 use chatctl::db::models::Role;
 use serde_json::json;
 
-use crate::common::*;
 use crate::mailbox::Mailbox;
 use crate::panel::*;
+use crate::support::*;
 
 /// Addresses lettre refuses, or that a mail server would.
 fn unsendable() -> Vec<String> {
@@ -34,7 +34,7 @@ async fn the_widget_refuses_what_the_mailer_cannot_send_to() {
     let mailbox = Mailbox::start();
     let url = mailbox.url();
     let app = TestApp::builder().smtp(url).spawn().await;
-    let site = app.site_with_registration(&[ORIGIN]).await;
+    let site = app.new_site().registration().create().await;
     let mut client = app.connect(&site.public_key).await;
     for (n, email) in unsendable().into_iter().enumerate() {
         for frame in [
@@ -63,7 +63,7 @@ async fn the_widget_refuses_what_the_mailer_cannot_send_to() {
 
 #[tokio::test]
 async fn the_panel_and_the_command_line_refuse_them_too() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     account(&app, "owner@example.com", Role::Owner, &[]).await;
     let mut owner = Panel::login(&app, "owner@example.com").await;
     owner.get("/admin/accounts").await;

@@ -13,9 +13,9 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::MaybeTlsStream;
 
-use crate::common::*;
 use crate::process::{create_site, ServerProcess, FAST};
 use crate::support::close;
+use crate::support::*;
 
 fn send_frame(i: u64) -> Message {
     Message::text(
@@ -268,7 +268,7 @@ async fn a_locked_database_gives_a_retryable_error_and_the_server_recovers() {
     if postgres_base_url().is_some() {
         return; // SQLite's write lock; PostgreSQL has no equivalent to hold from outside.
     }
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
     let (mut client, _) = app.guest(&site.public_key, "patient").await;
     client.join("lobby", None).await;

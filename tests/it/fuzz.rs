@@ -19,8 +19,8 @@ use serde_json::{json, Map, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::common::{test_db, Client, ORIGIN};
 use crate::process::{create_site, ServerProcess, FAST};
+use crate::support::{test_db, Client, ORIGIN};
 
 fn cases() -> u32 {
     std::env::var("FUZZ_CASES")

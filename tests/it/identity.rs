@@ -3,8 +3,8 @@
 use chatctl::db::models::site::SiteSettings;
 use serde_json::{json, Value};
 
-use crate::common::*;
 use crate::support::jwt::{exp, sign};
+use crate::support::*;
 
 async fn hello_with(app: &TestApp, key: &str, fields: Value) -> (Client, Value) {
     let mut client = app.connect(key).await;
@@ -14,7 +14,7 @@ async fn hello_with(app: &TestApp, key: &str, fields: Value) -> (Client, Value) 
 
 #[tokio::test]
 async fn a_signed_token_identifies_the_user() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
     let token = sign(
         &site.secret,
@@ -59,7 +59,7 @@ async fn a_signed_token_identifies_the_user() {
 async fn bad_tokens_are_refused_never_downgraded() {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine;
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
     let other = app.site(&[ORIGIN]).await;
     let b64 = |s: &str| URL_SAFE_NO_PAD.encode(s);
@@ -174,7 +174,7 @@ async fn bad_tokens_are_refused_never_downgraded() {
 
 #[tokio::test]
 async fn token_rooms_limit_where_the_user_goes() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
     let token = sign(
         &site.secret,
@@ -192,7 +192,7 @@ async fn token_rooms_limit_where_the_user_goes() {
 
 #[tokio::test]
 async fn sites_can_require_verified_identity_and_guests_cannot_take_verified_names() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
     let token = sign(
         &site.secret,
@@ -245,7 +245,7 @@ async fn sites_can_require_verified_identity_and_guests_cannot_take_verified_nam
 /// 60-second leeway as `exp` (issue 12, item 9).
 #[tokio::test]
 async fn tokens_are_refused_before_their_not_before_time() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
     let now = jsonwebtoken::get_current_timestamp() as i64;
     let refused = [
@@ -304,7 +304,7 @@ async fn tokens_are_refused_before_their_not_before_time() {
 /// wrong type is named for what it is (issue 12, item 9: other inputs).
 #[tokio::test]
 async fn token_times_of_every_kind_are_checked_by_value() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
     let now = jsonwebtoken::get_current_timestamp() as i64;
     let refused = [

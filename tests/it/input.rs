@@ -5,8 +5,8 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::common::*;
 use crate::support::close;
+use crate::support::*;
 
 async fn error_for(client: &mut Client, raw: &str) -> Value {
     client.send_raw(Message::text(raw.to_owned())).await;
@@ -17,7 +17,7 @@ async fn error_for(client: &mut Client, raw: &str) -> Value {
 
 #[tokio::test]
 async fn malformed_frames_get_clear_errors_and_break_nothing() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
     let (mut bystander, _) = app.guest(&site.public_key, "bystander").await;
     bystander.join("lobby", None).await;
@@ -144,7 +144,7 @@ async fn malformed_frames_get_clear_errors_and_break_nothing() {
 
 #[tokio::test]
 async fn a_stream_of_garbage_closes_the_connection() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
     let mut client = app.connect(&site.public_key).await;
     for _ in 0..20 {
@@ -157,7 +157,10 @@ async fn a_stream_of_garbage_closes_the_connection() {
 
 #[tokio::test]
 async fn oversized_frames_close_with_1009() {
-    let app = spawn_app_with(|l| l.max_frame_bytes = 1024).await;
+    let app = TestApp::builder()
+        .limits(|l| l.max_frame_bytes = 1024)
+        .spawn()
+        .await;
     let site = app.site(&[ORIGIN]).await;
     let (mut client, ready) = app.guest(&site.public_key, "big").await;
     assert_eq!(ready["limits"]["max_frame_bytes"], 1024);
@@ -171,7 +174,10 @@ async fn oversized_frames_close_with_1009() {
 
 #[tokio::test]
 async fn message_length_is_limited_in_characters() {
-    let app = spawn_app_with(|l| l.max_message_chars = 10).await;
+    let app = TestApp::builder()
+        .limits(|l| l.max_message_chars = 10)
+        .spawn()
+        .await;
     let site = app.site(&[ORIGIN]).await;
     let (mut client, ready) = app.guest(&site.public_key, "len").await;
     assert_eq!(ready["limits"]["max_message_chars"], 10);
@@ -190,11 +196,13 @@ async fn message_length_is_limited_in_characters() {
 
 #[tokio::test]
 async fn sending_too_fast_is_rate_limited_with_a_retry_time() {
-    let app = spawn_app_with(|l| {
-        l.messages_per_second = 1;
-        l.message_burst = 3;
-    })
-    .await;
+    let app = TestApp::builder()
+        .limits(|l| {
+            l.messages_per_second = 1;
+            l.message_burst = 3;
+        })
+        .spawn()
+        .await;
     let site = app.site(&[ORIGIN]).await;
     let (mut client, _) = app.guest(&site.public_key, "fast").await;
     client.join("lobby", None).await;
@@ -217,13 +225,15 @@ async fn sending_too_fast_is_rate_limited_with_a_retry_time() {
 
 #[tokio::test]
 async fn the_ip_budget_is_shared_by_connections() {
-    let app = spawn_app_with(|l| {
-        l.messages_per_second = 100;
-        l.message_burst = 100;
-        l.ip_messages_per_second = 1;
-        l.ip_message_burst = 2;
-    })
-    .await;
+    let app = TestApp::builder()
+        .limits(|l| {
+            l.messages_per_second = 100;
+            l.message_burst = 100;
+            l.ip_messages_per_second = 1;
+            l.ip_message_burst = 2;
+        })
+        .spawn()
+        .await;
     let site = app.site(&[ORIGIN]).await;
     let (mut one, _) = app.guest(&site.public_key, "one").await;
     let (mut two, _) = app.guest(&site.public_key, "two").await;
@@ -238,7 +248,10 @@ async fn the_ip_budget_is_shared_by_connections() {
 
 #[tokio::test]
 async fn joins_per_connection_are_capped() {
-    let app = spawn_app_with(|l| l.max_joins_per_connection = 2).await;
+    let app = TestApp::builder()
+        .limits(|l| l.max_joins_per_connection = 2)
+        .spawn()
+        .await;
     let site = app.site(&[ORIGIN]).await;
     let (mut client, _) = app.guest(&site.public_key, "joiner").await;
     client.join("a", None).await;
@@ -252,7 +265,10 @@ async fn joins_per_connection_are_capped() {
 
 #[tokio::test]
 async fn silent_connections_are_closed_by_the_heartbeat() {
-    let app = spawn_app_with(|l| l.heartbeat_secs = 1).await;
+    let app = TestApp::builder()
+        .limits(|l| l.heartbeat_secs = 1)
+        .spawn()
+        .await;
     let site = app.site(&[ORIGIN]).await;
     let (mut idle, ready) = app.guest(&site.public_key, "idle").await;
     assert_eq!(ready["heartbeat_ms"], 1000);
@@ -283,16 +299,18 @@ async fn silent_connections_are_closed_by_the_heartbeat() {
 
 #[tokio::test]
 async fn a_reader_that_stops_reading_is_cut_and_others_are_unaffected() {
-    let app = spawn_app_with(|l| {
-        l.outbound_queue_bytes = 256 * 1024;
-        l.messages_per_second = 100_000;
-        l.message_burst = 100_000;
-        l.ip_messages_per_second = 100_000;
-        l.ip_message_burst = 100_000;
-        l.participant_messages_per_second = 100_000;
-        l.participant_message_burst = 100_000;
-    })
-    .await;
+    let app = TestApp::builder()
+        .limits(|l| {
+            l.outbound_queue_bytes = 256 * 1024;
+            l.messages_per_second = 100_000;
+            l.message_burst = 100_000;
+            l.ip_messages_per_second = 100_000;
+            l.ip_message_burst = 100_000;
+            l.participant_messages_per_second = 100_000;
+            l.participant_message_burst = 100_000;
+        })
+        .spawn()
+        .await;
     let site = app.site(&[ORIGIN]).await;
     let mut stalled = app.connect_small_buffer(&site.public_key).await;
     stalled.hello(json!({"nick": "stalled"})).await;

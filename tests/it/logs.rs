@@ -5,8 +5,8 @@ use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::common::test_db;
 use crate::process::chatctl;
+use crate::support::test_db;
 
 /// Logs written to a file carry no colour codes, and each request is one
 /// line with its method, path, status, client address and duration (it used

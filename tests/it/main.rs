@@ -19,7 +19,6 @@ mod audit_surfaces;
 mod browser;
 mod cli;
 mod cluster;
-mod common;
 mod credentials;
 mod emails;
 mod faults;

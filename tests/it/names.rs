@@ -6,9 +6,9 @@
 use chatctl::db::models::Site;
 use serde_json::{json, Value};
 
-use crate::common::*;
 use crate::support::jwt;
 use crate::support::MEMBER_PASSWORD as PASSWORD;
+use crate::support::*;
 
 /// A host-site token for user `sub` called `name`.
 fn token(site: &Site, sub: &str, name: &str) -> String {
@@ -70,7 +70,7 @@ const MARKED: [&str; 5] = [
 
 #[tokio::test]
 async fn guests_cannot_pass_for_a_verified_user() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
     let ready = hello(&app, &site, json!({"token": token(&site, "1", "alice")})).await;
     assert_eq!(ready["me"]["kind"], "verified", "{ready}");
@@ -103,7 +103,7 @@ async fn guests_cannot_pass_for_a_verified_user() {
 
 #[tokio::test]
 async fn a_returning_guest_loses_a_name_a_verified_user_took_since() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
     let guest = hello(&app, &site, json!({"nick": "carol"})).await;
     let guest_token = guest["guest_token"].as_str().unwrap().to_owned();
@@ -122,8 +122,8 @@ async fn a_returning_guest_loses_a_name_a_verified_user_took_since() {
 
 #[tokio::test]
 async fn members_cannot_take_a_verified_or_member_name() {
-    let app = spawn_app().await;
-    let site = app.site_with_registration(&[ORIGIN]).await;
+    let app = TestApp::spawn().await;
+    let site = app.new_site().registration().create().await;
     hello(&app, &site, json!({"token": token(&site, "1", "alice")})).await;
     // Every registration costs a bcrypt hash: a sample of each table is enough.
     for (n, name) in LOOK_ALIKES.iter().step_by(2).enumerate() {
@@ -144,7 +144,7 @@ async fn members_cannot_take_a_verified_or_member_name() {
         assert_eq!(reply["code"], "nick_taken", "{name:?}: {reply}");
     }
     // Another site is another namespace.
-    let other = app.site_with_registration(&[ORIGIN]).await;
+    let other = app.new_site().registration().create().await;
     assert_eq!(
         register(&app, &other, "Bob", "bob@example.com").await["type"],
         "registered"
@@ -153,8 +153,8 @@ async fn members_cannot_take_a_verified_or_member_name() {
 
 #[tokio::test]
 async fn verified_names_belong_to_the_host_site() {
-    let app = spawn_app().await;
-    let site = app.site_with_registration(&[ORIGIN]).await;
+    let app = TestApp::spawn().await;
+    let site = app.new_site().registration().create().await;
     assert_eq!(
         register(&app, &site, "Dana", "dana@example.com").await["type"],
         "registered"
@@ -190,7 +190,10 @@ async fn verified_names_belong_to_the_host_site() {
 
 #[tokio::test]
 async fn the_word_filter_reads_through_invisible_and_look_alike_characters() {
-    let app = spawn_app_with(|l| l.message_burst = 50).await;
+    let app = TestApp::builder()
+        .limits(|l| l.message_burst = 50)
+        .spawn()
+        .await;
     let site = app.site(&[ORIGIN]).await;
     let chat = &app.state.chat;
     chatctl::moderation::word_filters::add(chat, None, site.id, "word", "darn", "mask")

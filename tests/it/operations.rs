@@ -2,12 +2,12 @@
 
 use serde_json::json;
 
-use crate::common::*;
 use crate::support::close;
+use crate::support::*;
 
 #[tokio::test]
 async fn health_metrics_and_assets_are_served() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let http = reqwest::Client::new();
 
     let health = http.get(app.http_url("/healthz")).send().await.unwrap();
@@ -69,7 +69,7 @@ async fn health_metrics_and_assets_are_served() {
 
 #[tokio::test]
 async fn the_demo_page_embeds_a_working_demo_site() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let page = reqwest::get(app.http_url("/")).await.unwrap();
     assert_eq!(page.status(), 200);
     assert!(page.headers().contains_key("content-security-policy"));
@@ -91,7 +91,7 @@ async fn the_demo_page_embeds_a_working_demo_site() {
 
 #[tokio::test]
 async fn shutdown_tells_clients_to_reconnect_and_keeps_acked_messages() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
     let (mut client, _) = app.guest(&site.public_key, "s").await;
     client.join("lobby", None).await;
@@ -106,7 +106,7 @@ async fn shutdown_tells_clients_to_reconnect_and_keeps_acked_messages() {
     assert_eq!(closed.code, close::RESTARTING);
     assert_eq!(closed.notice.unwrap()["code"], "restarting");
 
-    let app = spawn_on(database, |_| {}).await;
+    let app = TestApp::builder().database(database).spawn().await;
     let (mut client, _) = app.guest(&site.public_key, "s2").await;
     let welcome = client.join("lobby", None).await;
     assert_eq!(texts(&welcome).len(), 5);

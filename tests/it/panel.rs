@@ -5,7 +5,7 @@ use chatctl::db::models::{AdminUser, Role, SiteId};
 use reqwest::redirect::Policy;
 use reqwest::StatusCode;
 
-use crate::common::TestApp;
+use crate::support::TestApp;
 
 pub use crate::support::ADMIN_PASSWORD as PASSWORD;
 

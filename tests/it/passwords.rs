@@ -7,16 +7,16 @@ use assert_cmd::Command;
 use chatctl::db::models::Role;
 use serde_json::json;
 
-use crate::common::*;
 use crate::panel::{account, Panel, PASSWORD};
+use crate::support::*;
 
 /// Guessed at once, though each mixes classes of character.
 const GUESSABLE: [&str; 3] = ["Password12", "Qwerty12345", "Iloveyou2024!"];
 
 #[tokio::test]
 async fn members_cannot_register_with_a_guessable_password() {
-    let app = spawn_app().await;
-    let site = app.site_with_registration(&[ORIGIN]).await;
+    let app = TestApp::spawn().await;
+    let site = app.new_site().registration().create().await;
     let mut client = app.connect(&site.public_key).await;
     for (n, password) in GUESSABLE.into_iter().enumerate() {
         client
@@ -40,7 +40,7 @@ async fn members_cannot_register_with_a_guessable_password() {
 
 #[tokio::test]
 async fn admins_cannot_choose_a_guessable_password() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     account(&app, "owner@example.com", Role::Owner, &[]).await;
     let mut panel = Panel::login(&app, "owner@example.com").await;
     panel.get("/admin/account").await;

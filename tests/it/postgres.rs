@@ -5,7 +5,7 @@
 use diesel::Connection;
 
 fn probe_url() -> Option<String> {
-    crate::common::postgres_base_url().or_else(|| std::env::var("CHATCTL_TEST_POSTGRES_URL").ok())
+    crate::support::postgres_base_url().or_else(|| std::env::var("CHATCTL_TEST_POSTGRES_URL").ok())
 }
 
 #[test]

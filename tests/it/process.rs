@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use crate::common::{Client, ORIGIN};
 use crate::support::wait::listening;
+use crate::support::{Client, ORIGIN};
 
 /// The binary under test, built by cargo for this test run.
 pub fn chatctl() -> PathBuf {

@@ -4,13 +4,13 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::common::*;
+use crate::support::*;
 
 const QUIET: Duration = Duration::from_millis(300);
 
 #[tokio::test]
 async fn sites_and_rooms_are_isolated() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let site_a = app.site(&[ORIGIN]).await;
     let site_b = app.site(&[ORIGIN]).await;
     let (mut a1, _) = app.guest(&site_a.public_key, "a1").await;
@@ -41,7 +41,10 @@ async fn sites_and_rooms_are_isolated() {
 
 #[tokio::test]
 async fn join_sends_history_and_online_list() {
-    let app = spawn_app_with(|l| l.history_page = 3).await;
+    let app = TestApp::builder()
+        .limits(|l| l.history_page = 3)
+        .spawn()
+        .await;
     let site = app.site(&[ORIGIN]).await;
     let (mut alice, ready) = app.guest(&site.public_key, "alice").await;
     let welcome = alice.join("lobby", None).await;
@@ -93,7 +96,7 @@ async fn join_sends_history_and_online_list() {
 
 #[tokio::test]
 async fn resume_returns_exactly_the_missed_messages() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
     let (mut sender, _) = app.guest(&site.public_key, "sender").await;
     sender.join("lobby", None).await;
@@ -134,11 +137,13 @@ async fn resume_returns_exactly_the_missed_messages() {
 
 #[tokio::test]
 async fn resume_beyond_the_cap_asks_for_a_reset() {
-    let app = spawn_app_with(|l| {
-        l.resume_cap = 3;
-        l.history_page = 2;
-    })
-    .await;
+    let app = TestApp::builder()
+        .limits(|l| {
+            l.resume_cap = 3;
+            l.history_page = 2;
+        })
+        .spawn()
+        .await;
     let site = app.site(&[ORIGIN]).await;
     let (mut sender, _) = app.guest(&site.public_key, "s").await;
     sender.join("lobby", None).await;
@@ -164,7 +169,7 @@ async fn resume_beyond_the_cap_asks_for_a_reset() {
 
 #[tokio::test]
 async fn duplicate_client_ids_are_stored_once() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
     let (mut alice, ready) = app.guest(&site.public_key, "alice").await;
     let token = ready["guest_token"].as_str().unwrap().to_owned();
@@ -203,7 +208,7 @@ async fn duplicate_client_ids_are_stored_once() {
 
 #[tokio::test]
 async fn ack_reports_seq_and_delivery_count_after_broadcast() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
     let (mut alice, _) = app.guest(&site.public_key, "alice").await;
     alice.join("lobby", None).await;
@@ -244,7 +249,7 @@ async fn ack_reports_seq_and_delivery_count_after_broadcast() {
 
 #[tokio::test]
 async fn presence_and_typing_reach_the_room() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
     let (mut alice, _) = app.guest(&site.public_key, "alice").await;
     alice.join("lobby", None).await;
@@ -301,7 +306,7 @@ async fn presence_and_typing_reach_the_room() {
 
 #[tokio::test]
 async fn rooms_per_site_and_precreated_policy() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let site = app
         .new_site()
         .settings(SiteSettings {
@@ -342,15 +347,17 @@ async fn rooms_per_site_and_precreated_policy() {
 
 #[tokio::test]
 async fn acks_and_messages_arrive_in_seq_order_on_every_connection() {
-    let app = spawn_app_with(|l| {
-        l.messages_per_second = 1000;
-        l.message_burst = 1000;
-        l.ip_messages_per_second = 10_000;
-        l.ip_message_burst = 10_000;
-        l.participant_messages_per_second = 10_000;
-        l.participant_message_burst = 10_000;
-    })
-    .await;
+    let app = TestApp::builder()
+        .limits(|l| {
+            l.messages_per_second = 1000;
+            l.message_burst = 1000;
+            l.ip_messages_per_second = 10_000;
+            l.ip_message_burst = 10_000;
+            l.participant_messages_per_second = 10_000;
+            l.participant_message_burst = 10_000;
+        })
+        .spawn()
+        .await;
     let site = app.site(&[ORIGIN]).await;
     let mut clients = Vec::new();
     for nick in ["a", "b", "c"] {
@@ -381,7 +388,7 @@ async fn acks_and_messages_arrive_in_seq_order_on_every_connection() {
 
 #[tokio::test]
 async fn typing_repeats_are_throttled_but_changes_are_not() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
     let (mut alice, _) = app.guest(&site.public_key, "alice").await;
     alice.join("lobby", None).await;
@@ -406,7 +413,7 @@ async fn typing_repeats_are_throttled_but_changes_are_not() {
 
 #[tokio::test]
 async fn read_receipts_reach_the_room_and_only_move_forward() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
     let (mut alice, _) = app.guest(&site.public_key, "alice").await;
     alice.join("lobby", None).await;

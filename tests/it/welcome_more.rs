@@ -6,7 +6,7 @@ use chatctl::db::models::MessageId;
 use chatctl::moderation::messages::delete_message;
 use serde_json::{json, Value};
 
-use crate::common::*;
+use crate::support::*;
 
 fn mode_and_more(welcome: &Value) -> (Option<&str>, Vec<String>, Option<bool>) {
     (
@@ -18,11 +18,13 @@ fn mode_and_more(welcome: &Value) -> (Option<&str>, Vec<String>, Option<bool>) {
 
 #[tokio::test]
 async fn more_is_true_to_its_definition_in_every_mode() {
-    let app = spawn_app_with(|l| {
-        l.history_page = 2;
-        l.resume_cap = 3;
-    })
-    .await;
+    let app = TestApp::builder()
+        .limits(|l| {
+            l.history_page = 2;
+            l.resume_cap = 3;
+        })
+        .spawn()
+        .await;
     let site = app.site(&[ORIGIN]).await;
     let (mut sender, _) = app.guest(&site.public_key, "sender").await;
     sender.join("lobby", None).await;
@@ -90,7 +92,7 @@ async fn more_is_true_to_its_definition_in_every_mode() {
 
 #[tokio::test]
 async fn a_resume_from_the_start_has_nothing_older() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
     let (mut sender, _) = app.guest(&site.public_key, "sender").await;
     sender.join("lobby", None).await;
@@ -124,7 +126,7 @@ fn seqs(welcome: &Value, field: &str) -> Vec<i64> {
 /// remove 2 (4 he never had, and does not get).
 #[tokio::test]
 async fn a_resume_lists_the_messages_deleted_while_away() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
     let (mut alice, _) = app.guest(&site.public_key, "alice").await;
     alice.join("lobby", None).await;

@@ -13,10 +13,10 @@ use fantoccini::Client;
 use serde_json::{json, Value};
 
 use crate::browser::*;
-use crate::common::*;
 use crate::mailbox::Mailbox;
 use crate::support::jwt;
 use crate::support::MEMBER_PASSWORD as PASSWORD;
+use crate::support::*;
 
 /// Helpers for page scripts: `W(i)` is the shadow root of the i-th widget, `$`
 /// queries it, `msgs(i)` lists its messages.
@@ -141,7 +141,7 @@ async fn widget_two_visitors_chat_on_a_hostile_page_through_reloads_restarts_and
     let Some(chrome) = Browser::start("widget_two_visitors_chat") else {
         return;
     };
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let host = HostSite::start().await;
     let site = app.site(&[&host.origin()]).await;
     host.page(
@@ -452,7 +452,11 @@ async fn widget_two_visitors_chat_on_a_hostile_page_through_reloads_restarts_and
         gaps[0] >= 900.0,
         "the second wait is at least 1 s: {gaps:?}"
     );
-    let app = spawn_configured(database, move |config| config.bind = addr).await;
+    let app = TestApp::builder()
+        .database(database)
+        .config(move |config| config.bind = addr)
+        .spawn()
+        .await;
     until(
         &alice,
         "the queued message sent",
@@ -795,16 +799,18 @@ async fn widget_moderation_feedback_slow_mode_mute_lock_and_approval() {
         return;
     };
     // Small history pages, so that scrolling up has something to load.
-    let app = spawn_app_with(|limits| {
-        limits.history_page = 20;
-        limits.messages_per_second = 1000;
-        limits.message_burst = 1000;
-        limits.ip_messages_per_second = 1000;
-        limits.ip_message_burst = 1000;
-        limits.participant_messages_per_second = 1000;
-        limits.participant_message_burst = 1000;
-    })
-    .await;
+    let app = TestApp::builder()
+        .limits(|limits| {
+            limits.history_page = 20;
+            limits.messages_per_second = 1000;
+            limits.message_burst = 1000;
+            limits.ip_messages_per_second = 1000;
+            limits.ip_message_burst = 1000;
+            limits.participant_messages_per_second = 1000;
+            limits.participant_message_burst = 1000;
+        })
+        .spawn()
+        .await;
     let host = HostSite::start().await;
     let site = app.site(&[&host.origin()]).await;
     host.page(
@@ -1025,7 +1031,7 @@ async fn widget_looks_right_in_every_language_theme_and_on_a_phone() {
     let Some(chrome) = Browser::start("widget_looks") else {
         return;
     };
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let host = HostSite::start().await;
     let site = app.site(&[&host.origin()]).await;
 

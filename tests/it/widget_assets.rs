@@ -11,7 +11,7 @@ use reqwest::StatusCode;
 
 use chatctl::lang::Lang;
 
-use crate::common::*;
+use crate::support::*;
 
 /// DESIGN.md's budgets, gzipped: what a page loads before the visitor opens the chat
 /// (loader, core script, one language's core pack)...
@@ -38,7 +38,7 @@ fn version_in(loader: &str) -> String {
 
 #[tokio::test]
 async fn widget_files_are_versioned_cached_and_compressed() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let http = reqwest::Client::new();
     let get = |path: &str, gzip: bool| {
         let mut request = http.get(app.http_url(path));

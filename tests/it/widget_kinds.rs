@@ -6,8 +6,8 @@ use chatctl::db::models::{Account, TokenPurpose};
 use serde_json::json;
 
 use crate::browser::*;
-use crate::common::*;
 use crate::support::jwt;
+use crate::support::*;
 use crate::widget::{join_as_guest, page, run, say, tag, until};
 
 #[tokio::test]
@@ -15,7 +15,7 @@ async fn widget_marks_verified_users_members_and_guests() {
     let Some(chrome) = Browser::start("widget_marks_verified_users_members_and_guests") else {
         return;
     };
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let host = HostSite::start().await;
     let site = app.site(&[&host.origin()]).await;
     host.page(

@@ -7,9 +7,9 @@
 use serde_json::json;
 
 use crate::browser::*;
-use crate::common::*;
 use crate::mailbox::Mailbox;
 use crate::support::MEMBER_PASSWORD as PASSWORD;
+use crate::support::*;
 use crate::widget::{page, run, tag, until};
 
 /// What the page fetched of the on-demand part (its script and its texts).

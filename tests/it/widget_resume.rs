@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use crate::browser::*;
-use crate::common::*;
+use crate::support::*;
 use crate::widget::{join_as_guest, page, run, tag, until};
 
 /// The page records the widget's `message` events, and can cut the network: while
@@ -29,15 +29,17 @@ async fn widget_counts_and_announces_what_a_resume_delivers_like_live_messages()
     let Some(chrome) = Browser::start("widget_counts_and_announces_what_a_resume_delivers") else {
         return;
     };
-    let app = spawn_app_with(|l| {
-        l.messages_per_second = 200;
-        l.message_burst = 200;
-        l.ip_messages_per_second = 200;
-        l.ip_message_burst = 200;
-        l.participant_messages_per_second = 200;
-        l.participant_message_burst = 200;
-    })
-    .await;
+    let app = TestApp::builder()
+        .limits(|l| {
+            l.messages_per_second = 200;
+            l.message_burst = 200;
+            l.ip_messages_per_second = 200;
+            l.ip_message_burst = 200;
+            l.participant_messages_per_second = 200;
+            l.participant_message_burst = 200;
+        })
+        .spawn()
+        .await;
     let host = HostSite::start().await;
     let site = app.site(&[&host.origin()]).await;
     let origin = host.origin();

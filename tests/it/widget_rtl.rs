@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use crate::browser::*;
-use crate::common::*;
+use crate::support::*;
 use crate::widget::{page, run, tag, until};
 
 /// How far right the last character of a message is drawn from its first:
@@ -26,7 +26,7 @@ async fn widget_reads_right_to_left_messages_and_mirrors_on_rtl_pages() {
     let Some(chrome) = Browser::start("widget_reads_right_to_left") else {
         return;
     };
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let host = HostSite::start().await;
     let site = app.site(&[&host.origin()]).await;
     let origin = host.origin();

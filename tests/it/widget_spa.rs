@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::browser::*;
-use crate::common::*;
+use crate::support::*;
 use crate::widget::{join_as_guest, page, run, say, tag, until};
 
 /// The README's history-API router example, as the README has it.
@@ -54,7 +54,7 @@ async fn widget_follows_a_single_page_app_through_routes_re_renders_and_the_back
     let Some(chrome) = Browser::start("widget_follows_a_single_page_app") else {
         return;
     };
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let host = HostSite::start().await;
     let site = app.site(&[&host.origin()]).await;
     let origin = host.origin();

@@ -6,7 +6,7 @@
 use serde_json::json;
 
 use crate::browser::*;
-use crate::common::*;
+use crate::support::*;
 use crate::widget::{page, run, tag, until};
 
 #[tokio::test]
@@ -14,7 +14,7 @@ async fn widget_works_on_a_page_that_enforces_trusted_types() {
     let Some(chrome) = Browser::start("widget_works_on_a_page_that_enforces_trusted_types") else {
         return;
     };
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let host = HostSite::start().await;
     let site = app.site(&[&host.origin()]).await;
     let chat = format!("http://{}", app.addr);

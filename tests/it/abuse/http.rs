@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::tcp_from;
-use crate::common::*;
+use crate::support::*;
 
 const HALF_SENT: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: chat.example\r\nX-Slow: ";
 
@@ -37,7 +37,7 @@ fn with_timeouts(limits: &mut chatctl::config::Limits) {
 
 #[tokio::test]
 async fn unfinished_request_heads_are_timed_out() {
-    let app = spawn_app_with(with_timeouts).await;
+    let app = TestApp::builder().limits(with_timeouts).spawn().await;
     let mut slow = TcpStream::connect(app.addr).await.unwrap();
     slow.write_all(HALF_SENT).await.unwrap();
     let started = Instant::now();
@@ -70,7 +70,7 @@ async fn unfinished_request_heads_are_timed_out() {
 /// trickles in too slowly to end); warp would wait for it for ever.
 #[tokio::test]
 async fn request_bodies_that_do_not_arrive_in_time_end_the_connection() {
-    let app = spawn_app_with(with_timeouts).await;
+    let app = TestApp::builder().limits(with_timeouts).spawn().await;
     let head = |path: &str| {
         format!(
             "POST {path} HTTP/1.1\r\nHost: chat.example\r\n\
@@ -121,7 +121,7 @@ async fn request_bodies_that_do_not_arrive_in_time_end_the_connection() {
 
 #[tokio::test]
 async fn idle_keep_alive_connections_are_closed() {
-    let app = spawn_app_with(with_timeouts).await;
+    let app = TestApp::builder().limits(with_timeouts).spawn().await;
     let mut stream = TcpStream::connect(app.addr).await.unwrap();
     stream
         .write_all(b"GET /healthz HTTP/1.1\r\nHost: chat.example\r\n\r\n")
@@ -136,11 +136,13 @@ async fn idle_keep_alive_connections_are_closed() {
 
 #[tokio::test]
 async fn one_address_cannot_hold_every_connection_and_health_stays_reachable() {
-    let app = spawn_app_with(|l| {
-        l.request_header_timeout_secs = 5;
-        l.max_http_connections_per_ip = 10;
-    })
-    .await;
+    let app = TestApp::builder()
+        .limits(|l| {
+            l.request_header_timeout_secs = 5;
+            l.max_http_connections_per_ip = 10;
+        })
+        .spawn()
+        .await;
     let site = app.site(&[ORIGIN]).await;
     let mut slow = Vec::new();
     for _ in 0..40 {
@@ -201,7 +203,7 @@ async fn one_address_cannot_hold_every_connection_and_health_stays_reachable() {
 
 #[tokio::test]
 async fn hostile_request_heads_are_answered_and_closed() {
-    let app = spawn_app_with(with_timeouts).await;
+    let app = TestApp::builder().limits(with_timeouts).spawn().await;
     let huge = format!(
         "GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
         "a".repeat(200_000)
@@ -227,7 +229,7 @@ async fn hostile_request_heads_are_answered_and_closed() {
 #[tokio::test]
 async fn a_half_sent_request_does_not_delay_shutdown() {
     // The default header timeout (10 s): shutdown must not wait for it.
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let mut slow = TcpStream::connect(app.addr).await.unwrap();
     slow.write_all(HALF_SENT).await.unwrap();
     let mut idle = TcpStream::connect(app.addr).await.unwrap();

@@ -9,8 +9,8 @@ use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::common::*;
 use crate::panel::*;
+use crate::support::*;
 
 /// A real cost, so that the wrong attempts are still being checked when the
 /// right one arrives.
@@ -18,7 +18,7 @@ const COST: u32 = 10;
 
 #[tokio::test]
 async fn a_parallel_admin_login_burst_gets_no_session() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let hash = bcrypt::hash(PASSWORD, COST).unwrap();
     app.db
         .run(move |conn| {
@@ -63,7 +63,7 @@ async fn a_parallel_admin_login_burst_gets_no_session() {
 
 #[tokio::test]
 async fn a_successful_admin_login_does_not_use_up_the_address() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     account(&app, "owner@example.com", Role::Owner, &[]).await;
     // Far more successful logins than failures are allowed: a reserved
     // attempt that succeeds is given back.
@@ -76,7 +76,7 @@ async fn a_successful_admin_login_does_not_use_up_the_address() {
 
 #[tokio::test]
 async fn a_parallel_visitor_login_burst_gets_no_session() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
     let hash = bcrypt::hash(PASSWORD, COST).unwrap();
     let id = site.id;

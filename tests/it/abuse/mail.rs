@@ -7,10 +7,10 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use super::connect_from;
-use crate::common::*;
 use crate::mailbox::Mailbox;
 use crate::panel::{account, Panel};
 use crate::support::MEMBER_PASSWORD as PASSWORD;
+use crate::support::*;
 
 async fn ask(client: &mut Client, frame: Value) -> Value {
     client.send(frame).await;
@@ -27,12 +27,14 @@ fn register(email: &str) -> Value {
 async fn one_address_cannot_register_account_after_account() {
     let mailbox = Mailbox::start();
     let url = mailbox.url();
-    let app = spawn_configured(test_db(), move |c| {
-        c.mail.smtp_url = Some(url);
-        c.limits.account_actions_per_ip_per_hour = 5;
-    })
-    .await;
-    let site = app.site_with_registration(&[ORIGIN]).await;
+    let app = TestApp::builder()
+        .config(move |c| {
+            c.mail.smtp_url = Some(url);
+            c.limits.account_actions_per_ip_per_hour = 5;
+        })
+        .spawn()
+        .await;
+    let site = app.new_site().registration().create().await;
     let mut replies = Vec::new();
     // New connections do not start a new count.
     for i in 0..12 {
@@ -80,15 +82,17 @@ async fn one_address_cannot_register_account_after_account() {
 async fn one_mailbox_gets_a_bounded_number_of_mails_whoever_asks() {
     let mailbox = Mailbox::start();
     let url = mailbox.url();
-    let app = spawn_configured(test_db(), move |c| {
-        c.mail.smtp_url = Some(url);
-        c.limits.mails_per_mailbox_per_hour = 2;
-    })
-    .await;
+    let app = TestApp::builder()
+        .config(move |c| {
+            c.mail.smtp_url = Some(url);
+            c.limits.mails_per_mailbox_per_hour = 2;
+        })
+        .spawn()
+        .await;
     let mut replies = Vec::new();
     for i in 0..3 {
         // Different sites, different addresses: only the mailbox is the same.
-        let site = app.site_with_registration(&[ORIGIN]).await;
+        let site = app.new_site().registration().create().await;
         let mut client = connect_from(&app, &format!("127.0.0.{}", i + 2), &site.public_key).await;
         replies.push(ask(&mut client, register("Victim@Example.com")).await);
     }
@@ -97,7 +101,7 @@ async fn one_mailbox_gets_a_bounded_number_of_mails_whoever_asks() {
     assert_eq!(replies[2]["code"], "rate_limited", "{:?}", replies[2]);
     assert!(replies[2]["retry_after_ms"].as_u64().unwrap() > 0);
     // Confirmation and reset mails count too.
-    let site = app.site_with_registration(&[ORIGIN]).await;
+    let site = app.new_site().registration().create().await;
     let mut client = connect_from(&app, "127.0.0.9", &site.public_key).await;
     let again = ask(
         &mut client,
@@ -118,12 +122,14 @@ async fn one_mailbox_gets_a_bounded_number_of_mails_whoever_asks() {
 async fn sub_addresses_share_their_mailbox_budget() {
     let mailbox = Mailbox::start();
     let url = mailbox.url();
-    let app = spawn_configured(test_db(), move |c| {
-        c.mail.smtp_url = Some(url);
-        c.limits.mails_per_mailbox_per_hour = 2;
-    })
-    .await;
-    let site = app.site_with_registration(&[ORIGIN]).await;
+    let app = TestApp::builder()
+        .config(move |c| {
+            c.mail.smtp_url = Some(url);
+            c.limits.mails_per_mailbox_per_hour = 2;
+        })
+        .spawn()
+        .await;
+    let site = app.new_site().registration().create().await;
     let mut replies = Vec::new();
     for (i, email) in [
         "victim+1@example.com",
@@ -151,7 +157,10 @@ async fn sub_addresses_share_their_mailbox_budget() {
 
 #[tokio::test]
 async fn password_forms_are_bounded_per_address() {
-    let app = spawn_app_with(|l| l.account_actions_per_ip_per_hour = 3).await;
+    let app = TestApp::builder()
+        .limits(|l| l.account_actions_per_ip_per_hour = 3)
+        .spawn()
+        .await;
     account(&app, "owner@example.com", Role::Owner, &[]).await;
     let http = reqwest::Client::new();
     let mut statuses = Vec::new();

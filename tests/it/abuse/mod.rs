@@ -13,10 +13,8 @@ mod signals;
 use std::net::{IpAddr, SocketAddr};
 
 use tokio::net::{TcpSocket, TcpStream};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::MaybeTlsStream;
 
-use crate::common::{Client, TestApp, ORIGIN};
+use crate::support::{Client, TestApp};
 
 /// A TCP connection to the server from another loopback address (Linux
 /// routes all of 127.0.0.0/8 to lo), standing for another visitor.
@@ -29,13 +27,5 @@ pub async fn tcp_from(app: &TestApp, ip: &str) -> TcpStream {
 
 /// A chat connection from another loopback address.
 pub async fn connect_from(app: &TestApp, ip: &str, site_key: &str) -> Client {
-    let stream = tcp_from(app, ip).await;
-    let mut request = app.ws_url(site_key).into_client_request().unwrap();
-    request
-        .headers_mut()
-        .insert("origin", ORIGIN.parse().unwrap());
-    let (ws, _) = tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(stream))
-        .await
-        .expect("upgrade accepted");
-    Client { ws }
+    app.connect_over(tcp_from(app, ip).await, site_key).await
 }

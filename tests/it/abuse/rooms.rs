@@ -11,8 +11,8 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use super::connect_from;
-use crate::common::*;
 use crate::panel::{account, Panel};
+use crate::support::*;
 
 /// Joins `room` and answers `welcome` or the error.
 async fn try_join(client: &mut Client, room: &str) -> Value {
@@ -41,11 +41,13 @@ async fn room_names(app: &TestApp, site: chatctl::db::models::SiteId) -> Vec<Str
 
 #[tokio::test]
 async fn a_guest_looping_over_new_rooms_is_stopped_and_cannot_fill_the_quota() {
-    let app = spawn_app_with(|l| {
-        l.new_rooms_per_participant_per_hour = 10;
-        l.new_rooms_per_ip_per_hour = 15;
-    })
-    .await;
+    let app = TestApp::builder()
+        .limits(|l| {
+            l.new_rooms_per_participant_per_hour = 10;
+            l.new_rooms_per_ip_per_hour = 15;
+        })
+        .spawn()
+        .await;
     let site = app
         .new_site()
         .settings(SiteSettings {
@@ -107,7 +109,10 @@ async fn a_guest_looping_over_new_rooms_is_stopped_and_cannot_fill_the_quota() {
 
 #[tokio::test]
 async fn hostile_room_names_are_refused_without_creating_rooms() {
-    let app = spawn_app_with(|l| l.new_rooms_per_participant_per_hour = 3).await;
+    let app = TestApp::builder()
+        .limits(|l| l.new_rooms_per_participant_per_hour = 3)
+        .spawn()
+        .await;
     let site = app.site(&[ORIGIN]).await;
     let (mut guest, _) = app.guest(&site.public_key, "mallory").await;
     let long = "x".repeat(500);
@@ -150,7 +155,7 @@ fn run(cmd: &mut Command) -> (bool, String, String) {
 
 #[tokio::test]
 async fn owners_list_delete_and_prune_rooms_from_the_cli() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
     let (mut guest, _) = app.guest(&site.public_key, "alice").await;
     guest.join("lobby", None).await;
@@ -238,7 +243,7 @@ async fn a_prune_from_the_cli_keeps_rooms_someone_is_in() {
 
 #[tokio::test]
 async fn owners_delete_rooms_from_the_panel_and_people_inside_are_told() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
     account(&app, "owner@example.com", Role::Owner, &[]).await;
     let (mut guest, _) = app.guest(&site.public_key, "alice").await;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use chatctl::db::models::ParticipantId;
 use serde_json::{json, Value};
 
-use crate::common::*;
+use crate::support::*;
 
 /// Counts the frames of `kind` that arrive within `wait`.
 async fn count(client: &mut Client, kind: &str, wait: Duration) -> usize {
@@ -31,7 +31,7 @@ async fn two_in_lobby(app: &TestApp, key: &str) -> (Client, Client, Value) {
 
 #[tokio::test]
 async fn typing_floods_on_and_off_reach_others_only_a_few_times() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
     let (mut alice, mut bob, _) = two_in_lobby(&app, &site.public_key).await;
 
@@ -62,7 +62,7 @@ async fn typing_floods_on_and_off_reach_others_only_a_few_times() {
 
 #[tokio::test]
 async fn join_leave_loops_are_refused_past_the_budget() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
     let (mut alice, mut bob, _) = two_in_lobby(&app, &site.public_key).await;
     let mut refused = None;
@@ -85,11 +85,13 @@ async fn join_leave_loops_are_refused_past_the_budget() {
 
 #[tokio::test]
 async fn several_connections_share_one_participant_budget() {
-    let app = spawn_app_with(|l| {
-        l.participant_signals_per_second = 1;
-        l.participant_signal_burst = 10;
-    })
-    .await;
+    let app = TestApp::builder()
+        .limits(|l| {
+            l.participant_signals_per_second = 1;
+            l.participant_signal_burst = 10;
+        })
+        .spawn()
+        .await;
     let site = app.site(&[ORIGIN]).await;
     let (mut alice, _, bob_ready) = two_in_lobby(&app, &site.public_key).await;
     let token = bob_ready["guest_token"].as_str().unwrap();
@@ -117,7 +119,7 @@ async fn several_connections_share_one_participant_budget() {
 
 #[tokio::test]
 async fn a_muted_participant_signals_nobody() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
     let (mut alice, mut bob, bob_ready) = two_in_lobby(&app, &site.public_key).await;
     alice.say("lobby", "a1", "hello").await;
@@ -141,7 +143,7 @@ async fn a_muted_participant_signals_nobody() {
 
 #[tokio::test]
 async fn reports_from_many_connections_share_one_budget() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
     let (mut alice, _, bob_ready) = two_in_lobby(&app, &site.public_key).await;
     for i in 0..3 {

@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::{broker_becomes, cluster_db, cluster_env, instance};
-use crate::common::{test_db, Client};
 use crate::process::{chatctl, create_site, ServerProcess, FAST};
 use crate::support::close;
+use crate::support::{test_db, Client, TestApp};
 
 /// Runs the command line on the database, like an operator would.
 fn cli(database_url: &str, args: &[&str]) {
@@ -145,7 +145,7 @@ async fn a_resume_on_another_instance_lists_deletions_made_on_the_first() {
         return;
     };
     let key = create_site(&database.url);
-    let a = crate::common::spawn_configured(database, |_| {}).await;
+    let a = TestApp::builder().database(database).spawn().await;
     let b = instance(&a.database, None, "b").await;
     let (mut writer, _, _) = b.joined(&key, json!({"nick": "w"}), "lobby", None).await;
     let mut ids = Vec::new();

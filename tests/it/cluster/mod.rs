@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::common::*;
 use crate::process::{create_site, ServerProcess, FAST};
 use crate::support::close;
 use crate::support::wait::{listening, poll};
+use crate::support::*;
 
 mod changes;
 mod db_cut;
@@ -708,10 +708,13 @@ async fn moderation_on_one_instance_takes_effect_on_the_others_at_once() {
     let url = database.url.clone();
     let key = create_site(&url);
     let broker = redis.url();
-    let a = spawn_configured(database, |config| {
-        config.cluster.broker_url = Some(broker.clone());
-    })
-    .await;
+    let a = TestApp::builder()
+        .database(database)
+        .config(|config| {
+            config.cluster.broker_url = Some(broker.clone());
+        })
+        .spawn()
+        .await;
     let b = instance(&a.database, Some(&redis.url()), "b").await;
     broker_becomes(&b, "up", Duration::from_secs(10)).await;
     let chat = a.state.chat.clone();

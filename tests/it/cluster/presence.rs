@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use super::{broker_becomes, cluster_env, instance, receive, SETTLE};
-use crate::common::Client;
 use crate::process::{create_site, ServerProcess};
+use crate::support::Client;
 
 /// Reads frames until a `presence` frame for `nick` with `event`; fails
 /// after `within`. Returns it, with how long it took.
@@ -45,7 +45,7 @@ fn nicks(welcome: &Value) -> Vec<String> {
 async fn pair(
     test: &str,
 ) -> Option<(
-    crate::common::TestDb,
+    crate::support::TestDb,
     super::RedisServer,
     String,
     ServerProcess,
