@@ -6,7 +6,7 @@ use chatctl::db::models::site::SiteSettings;
 use chatctl::db::models::Site;
 use serde_json::{json, Value};
 
-use crate::mailbox::Mailbox;
+use crate::support::mailbox::Mailbox;
 use crate::support::MEMBER_PASSWORD as PASSWORD;
 use crate::support::*;
 

@@ -3,7 +3,7 @@
 use chatctl::db::models::Role;
 use reqwest::StatusCode;
 
-use crate::panel::*;
+use crate::support::panel::*;
 use crate::support::*;
 
 #[tokio::test]
@@ -151,8 +151,7 @@ async fn sessions_expire_when_idle_and_after_their_lifetime() {
 async fn forms_without_the_csrf_token_are_refused_and_change_nothing() {
     let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
-    account(&app, "owner@example.com", Role::Owner, &[]).await;
-    let panel = Panel::login(&app, "owner@example.com").await;
+    let panel = Panel::owner(&app).await;
     let path = format!("/admin/sites/{}/origins", site.id);
 
     let missing = panel
@@ -204,8 +203,7 @@ async fn forms_without_the_csrf_token_are_refused_and_change_nothing() {
 #[tokio::test]
 async fn every_admin_page_carries_security_headers() {
     let app = TestApp::spawn().await;
-    account(&app, "owner@example.com", Role::Owner, &[]).await;
-    let mut panel = Panel::login(&app, "owner@example.com").await;
+    let mut panel = Panel::owner(&app).await;
     for path in [
         "/admin",
         "/admin/login",
@@ -239,8 +237,7 @@ async fn every_admin_page_carries_security_headers() {
 #[tokio::test]
 async fn changing_the_password_ends_other_sessions() {
     let app = TestApp::spawn().await;
-    account(&app, "owner@example.com", Role::Owner, &[]).await;
-    let mut first = Panel::login(&app, "owner@example.com").await;
+    let mut first = Panel::owner(&app).await;
     let mut second = Panel::login(&app, "owner@example.com").await;
     first.get("/admin/account").await;
     let bad = first

@@ -6,7 +6,7 @@
 use chatctl::db::models::{Ban, ParticipantId, Role};
 use chatctl::db::now_ms;
 
-use crate::panel::*;
+use crate::support::panel::*;
 use crate::support::*;
 
 /// The bans on this participant, as stored.
@@ -19,10 +19,8 @@ async fn bans_of(app: &TestApp, id: i64) -> Vec<Ban> {
 
 /// Two guests from one address (every test client is 127.0.0.1), both in the lobby.
 async fn troll_and_neighbour(app: &TestApp, key: &str) -> ((Client, i64), Client) {
-    let (mut troll, ready) = app.guest(key, "troll").await;
-    troll.join("lobby", None).await;
-    let (mut ann, _) = app.guest(key, "ann").await;
-    ann.join("lobby", None).await;
+    let (troll, ready) = app.guest_in(key, "troll", "lobby").await;
+    let (ann, _) = app.guest_in(key, "ann", "lobby").await;
     ((troll, ready["me"]["id"].as_i64().unwrap()), ann)
 }
 

@@ -12,8 +12,8 @@ use chatctl::db::models::{Participant, Role};
 use fantoccini::{Client, Locator};
 use serde_json::json;
 
-use crate::browser::*;
-use crate::panel::*;
+use crate::support::browser::*;
+use crate::support::panel::*;
 use crate::support::*;
 
 /// The widget's shadow root, in page scripts.

@@ -3,15 +3,14 @@
 
 use chatctl::db::models::Role;
 
-use crate::cli::chatctl;
-use crate::panel::*;
+use crate::support::cli::chatctl;
+use crate::support::panel::*;
 use crate::support::*;
 
 #[tokio::test]
 async fn a_second_site_with_the_same_name_is_refused_in_the_panel_and_the_cli() {
     let app = TestApp::spawn().await;
-    account(&app, "owner@example.com", Role::Owner, &[]).await;
-    let mut panel = Panel::login(&app, "owner@example.com").await;
+    let mut panel = Panel::owner(&app).await;
     panel.get("/admin/sites").await;
     let form = [("name", "Blog"), ("origin", "https://blog.example")];
     let first = panel.post("/admin/sites", &form).await;
@@ -55,8 +54,7 @@ async fn pickers_show_the_key_of_sites_that_share_a_name() {
     // Made before names had to differ (and as every test site is named).
     let one = app.site(&[ORIGIN]).await;
     let two = app.site(&[ORIGIN]).await;
-    account(&app, "owner@example.com", Role::Owner, &[]).await;
-    let mut panel = Panel::login(&app, "owner@example.com").await;
+    let mut panel = Panel::owner(&app).await;
     let page = panel.get("/admin/bans").await;
     for site in [&one, &two] {
         assert!(

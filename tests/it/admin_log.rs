@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use chatctl::db::models::*;
 use reqwest::StatusCode;
 
-use crate::panel::*;
+use crate::support::panel::*;
 use crate::support::*;
 
 const DAY: i64 = 86_400_000;
@@ -134,8 +134,7 @@ async fn expected(app: &TestApp, filter: message_log::LogFilter) -> Vec<i64> {
 async fn the_log_pages_through_everything_newest_first_without_gaps() {
     let app = TestApp::spawn().await;
     let f = fixture(&app).await;
-    account(&app, "owner@example.com", Role::Owner, &[]).await;
-    let mut panel = Panel::login(&app, "owner@example.com").await;
+    let mut panel = Panel::owner(&app).await;
 
     let all = walk(&mut panel, "/admin/messages").await;
     assert_eq!(all.len(), 130);
@@ -195,8 +194,7 @@ async fn the_log_pages_through_everything_newest_first_without_gaps() {
 async fn exports_stream_the_filtered_log_as_csv_and_json() {
     let app = TestApp::spawn().await;
     let f = fixture(&app).await;
-    account(&app, "owner@example.com", Role::Owner, &[]).await;
-    let mut panel = Panel::login(&app, "owner@example.com").await;
+    let mut panel = Panel::owner(&app).await;
 
     let csv = panel.get("/admin/messages/export.csv").await;
     assert_eq!(csv.status, StatusCode::OK);

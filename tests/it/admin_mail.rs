@@ -7,8 +7,8 @@ use chatctl::db::models::{Role, Site};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::mailbox::Mailbox;
-use crate::panel::*;
+use crate::support::mailbox::Mailbox;
+use crate::support::panel::*;
 use crate::support::*;
 
 const NEW_PASSWORD: &str = "Brand new 77 staple";
@@ -152,8 +152,7 @@ async fn forgotten_admin_password_is_reset_by_email_once() {
     assert_eq!(reused.status, StatusCode::GONE);
     assert!(reused.body.contains("already been used"), "{}", reused.body);
 
-    account(&app, "owner@example.com", Role::Owner, &[]).await;
-    let mut owner = Panel::login(&app, "owner@example.com").await;
+    let mut owner = Panel::owner(&app).await;
     let audit = owner.get("/admin/audit?action=admin.password_reset").await;
     assert!(
         audit.body.contains("<code>admin.password_reset</code>"),
@@ -216,14 +215,12 @@ async fn expired_and_forged_reset_links_are_refused() {
 }
 
 async fn report(app: &TestApp, site: &Site, reason: &str) -> i64 {
-    let (mut author, _) = app.guest(&site.public_key, "troll").await;
-    author.join("lobby", None).await;
+    let (mut author, _) = app.guest_in(&site.public_key, "troll", "lobby").await;
     let ack = author
         .say("lobby", "c1", "<b>buy</b> {{cheap}} pills")
         .await;
     let seq = ack["seq"].as_i64().unwrap();
-    let (mut reporter, _) = app.guest(&site.public_key, "alice").await;
-    reporter.join("lobby", None).await;
+    let (mut reporter, _) = app.guest_in(&site.public_key, "alice", "lobby").await;
     reporter
         .send(json!({"type": "report", "room": "lobby", "seq": seq, "reason": reason}))
         .await;
@@ -274,8 +271,7 @@ async fn moderators_of_the_site_are_mailed_about_reports_unless_they_opt_out() {
     mailbox.nth("admin@example.com", 1).await;
 
     // Reporting the same message again (another visitor) mails no one.
-    let (mut second, _) = app.guest(&site_a.public_key, "bob").await;
-    second.join("lobby", None).await;
+    let (mut second, _) = app.guest_in(&site_a.public_key, "bob", "lobby").await;
     second
         .send(json!({"type": "report", "room": "lobby", "seq": seq, "reason": "also"}))
         .await;

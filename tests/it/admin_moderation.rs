@@ -6,8 +6,8 @@ use chatctl::db::models::{Role, Room};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::panel::*;
 use crate::support::close;
+use crate::support::panel::*;
 use crate::support::*;
 
 async fn room_id(app: &TestApp, site: chatctl::db::models::SiteId) -> i64 {
@@ -49,8 +49,7 @@ async fn a_ban_kicks_the_participant_at_once_and_refuses_them_afterwards() {
     let token = ready["guest_token"].as_str().unwrap().to_owned();
     let alice_id = ready["me"]["id"].as_i64().unwrap();
     alice.join("lobby", None).await;
-    let (mut bob, _) = app.guest(&site.public_key, "bob").await;
-    bob.join("lobby", None).await;
+    let (mut bob, _) = app.guest_in(&site.public_key, "bob", "lobby").await;
 
     panel.get(&format!("/admin/participants/{alice_id}")).await;
     let page = panel
@@ -146,8 +145,7 @@ async fn a_ban_kicks_the_participant_at_once_and_refuses_them_afterwards() {
 async fn a_guest_banned_with_their_address_cannot_come_back_as_someone_new() {
     let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
-    account(&app, "owner@example.com", Role::Owner, &[]).await;
-    let mut panel = Panel::login(&app, "owner@example.com").await;
+    let mut panel = Panel::owner(&app).await;
     let (mut troll, ready) = app.guest(&site.public_key, "troll").await;
     let id = ready["me"]["id"].as_i64().unwrap();
     panel.get(&format!("/admin/participants/{id}")).await;
@@ -175,13 +173,11 @@ async fn a_guest_banned_with_their_address_cannot_come_back_as_someone_new() {
 async fn deletions_reach_open_clients_and_leave_history() {
     let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
-    account(&app, "owner@example.com", Role::Owner, &[]).await;
-    let mut panel = Panel::login(&app, "owner@example.com").await;
+    let mut panel = Panel::owner(&app).await;
     let (mut alice, ready) = app.guest(&site.public_key, "alice").await;
     let alice_id = ready["me"]["id"].as_i64().unwrap();
     alice.join("lobby", None).await;
-    let (mut bob, _) = app.guest(&site.public_key, "bob").await;
-    bob.join("lobby", None).await;
+    let (mut bob, _) = app.guest_in(&site.public_key, "bob", "lobby").await;
     let first = alice.say("lobby", "a1", "rude words").await;
     alice.say("lobby", "a2", "more rude words").await;
     bob.say("lobby", "b1", "polite").await;
@@ -220,13 +216,11 @@ async fn deletions_reach_open_clients_and_leave_history() {
 async fn mute_lock_slow_mode_approval_and_filters_apply_to_the_next_message() {
     let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
-    account(&app, "owner@example.com", Role::Owner, &[]).await;
-    let mut panel = Panel::login(&app, "owner@example.com").await;
+    let mut panel = Panel::owner(&app).await;
     let (mut alice, ready) = app.guest(&site.public_key, "alice").await;
     let alice_id = ready["me"]["id"].as_i64().unwrap();
     alice.join("lobby", None).await;
-    let (mut bob, _) = app.guest(&site.public_key, "bob").await;
-    bob.join("lobby", None).await;
+    let (mut bob, _) = app.guest_in(&site.public_key, "bob", "lobby").await;
     alice.say("lobby", "warmup", "hi").await; // fills the send path's cache
     let room = room_id(&app, site.id).await;
 
@@ -360,10 +354,8 @@ async fn visitors_report_messages_and_moderators_act_on_reports() {
     let site = app.site(&[ORIGIN]).await;
     account(&app, "mod@example.com", Role::Moderator, &[site.id]).await;
     let mut panel = Panel::login(&app, "mod@example.com").await;
-    let (mut alice, _) = app.guest(&site.public_key, "alice").await;
-    alice.join("lobby", None).await;
-    let (mut bob, _) = app.guest(&site.public_key, "bob").await;
-    bob.join("lobby", None).await;
+    let (mut alice, _) = app.guest_in(&site.public_key, "alice", "lobby").await;
+    let (mut bob, _) = app.guest_in(&site.public_key, "bob", "lobby").await;
     let ack = alice.say("lobby", "a1", "offensive thing").await;
     bob.recv_type("message").await;
 
@@ -428,8 +420,7 @@ async fn visitors_report_messages_and_moderators_act_on_reports() {
 async fn bans_written_by_another_process_reach_live_connections_within_seconds() {
     let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
-    let (mut alice, ready) = app.guest(&site.public_key, "alice").await;
-    alice.join("lobby", None).await;
+    let (mut alice, ready) = app.guest_in(&site.public_key, "alice", "lobby").await;
     let id = chatctl::db::models::ParticipantId(ready["me"]["id"].as_i64().unwrap());
     let site_id = site.id;
     // As another chatctl server on the same database would.
@@ -464,11 +455,9 @@ async fn the_dashboard_counts_live_connections_rooms_and_reports() {
     let site = app.site(&[ORIGIN]).await;
     account(&app, "mod@example.com", Role::Moderator, &[site.id]).await;
     let mut panel = Panel::login(&app, "mod@example.com").await;
-    let (mut alice, _) = app.guest(&site.public_key, "alice").await;
-    alice.join("lobby", None).await;
+    let (mut alice, _) = app.guest_in(&site.public_key, "alice", "lobby").await;
     alice.join("help", None).await;
-    let (mut bob, _) = app.guest(&site.public_key, "bob").await;
-    bob.join("lobby", None).await;
+    let (mut bob, _) = app.guest_in(&site.public_key, "bob", "lobby").await;
     let ack = alice.say("lobby", "a1", "hello").await;
     bob.send(json!({"type": "report", "room": "lobby", "seq": ack["seq"]}))
         .await;

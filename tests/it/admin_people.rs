@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use chatctl::db::models::Role;
 
-use crate::panel::*;
+use crate::support::panel::*;
 use crate::support::*;
 
 /// The part of a page from the element with this id to the end of its section.
@@ -25,14 +25,11 @@ async fn the_participants_page_lists_who_is_online_and_who_was_recently_active()
     account(&app, "mod@example.com", Role::Moderator, &[site.id]).await;
     let mut panel = Panel::login(&app, "mod@example.com").await;
 
-    let (mut alice, _) = app.guest(&site.public_key, "alice").await;
-    alice.join("lobby", None).await;
+    let (mut alice, _) = app.guest_in(&site.public_key, "alice", "lobby").await;
     alice.join("help", None).await;
-    let (mut carol, _) = app.guest(&site.public_key, "carol").await;
-    carol.join("lobby", None).await;
+    let (carol, _) = app.guest_in(&site.public_key, "carol", "lobby").await;
     carol.close().await;
-    let (mut stranger, _) = app.guest(&other.public_key, "stranger").await;
-    stranger.join("lobby", None).await;
+    let (_stranger, _) = app.guest_in(&other.public_key, "stranger", "lobby").await;
 
     // Carol's leave reaches the hub.
     let mut page = panel.get("/admin/participants").await;
@@ -70,8 +67,7 @@ async fn a_participant_page_says_they_are_banned_until_when_and_offers_to_lift_i
     let site = app.site(&[ORIGIN]).await;
     account(&app, "mod@example.com", Role::Moderator, &[site.id]).await;
     let mut panel = Panel::login(&app, "mod@example.com").await;
-    let (mut troll, ready) = app.guest(&site.public_key, "troll").await;
-    troll.join("lobby", None).await;
+    let (_troll, ready) = app.guest_in(&site.public_key, "troll", "lobby").await;
     let id = ready["me"]["id"].as_i64().unwrap();
     let path = format!("/admin/participants/{id}");
 

@@ -4,7 +4,7 @@
 use chatctl::db::models::*;
 use reqwest::StatusCode;
 
-use crate::panel::*;
+use crate::support::panel::*;
 use crate::support::*;
 
 /// One of everything on a site, made directly in the database.

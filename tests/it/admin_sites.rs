@@ -3,7 +3,7 @@
 use chatctl::db::models::{Role, Site};
 use reqwest::StatusCode;
 
-use crate::panel::*;
+use crate::support::panel::*;
 use crate::support::*;
 
 #[tokio::test]
@@ -142,8 +142,7 @@ async fn templates_dir_overrides_built_in_templates_and_reloads() {
         })
         .spawn()
         .await;
-    account(&app, "owner@example.com", Role::Owner, &[]).await;
-    let mut panel = Panel::login(&app, "owner@example.com").await;
+    let mut panel = Panel::owner(&app).await;
     let page = panel.get("/admin/nothing-here").await;
     assert_eq!(page.status, StatusCode::NOT_FOUND);
     assert!(page.body.contains("<h1>Custom 404</h1>"), "{}", page.body);
@@ -198,8 +197,7 @@ async fn an_unknown_stored_room_policy_is_an_error_not_open() {
 async fn malformed_site_and_account_forms_get_clear_answers() {
     let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
-    account(&app, "owner@example.com", Role::Owner, &[]).await;
-    let mut panel = Panel::login(&app, "owner@example.com").await;
+    let mut panel = Panel::owner(&app).await;
     panel.get("/admin/sites").await;
     let settings = format!("/admin/sites/{}/settings", site.id);
     let cases: &[(&[(&str, &str)], &str)] = &[

@@ -2,11 +2,11 @@
 //! `<script>` or `{{` shows as text.
 
 use chatctl::db::models::site::SiteSettings;
-use chatctl::db::models::{FilterAction, FilterKind, Role};
+use chatctl::db::models::{FilterAction, FilterKind};
 use reqwest::StatusCode;
 
 use crate::admin_roles::seed;
-use crate::panel::*;
+use crate::support::panel::*;
 use crate::support::*;
 
 const NICK: &str = "<script>alert('nick')</script>";
@@ -37,8 +37,7 @@ async fn payloads_are_escaped_on_every_page() {
         })
         .await
         .unwrap();
-    account(&app, "owner@example.com", Role::Owner, &[]).await;
-    let mut panel = Panel::login(&app, "owner@example.com").await;
+    let mut panel = Panel::owner(&app).await;
     // Leave an audit trail carrying the payloads, too.
     panel
         .get(&format!("/admin/participants/{}", s.participant.id))

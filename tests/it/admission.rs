@@ -1,72 +1,55 @@
 //! Upgrade checks and identity on hello.
 
+use std::time::Duration;
+
 use chatctl::db::models::{Ban, ParticipantId, Site};
 use serde_json::{json, Value};
 
+use crate::support::cli::chatctl;
 use crate::support::close;
+use crate::support::wait::poll;
 use crate::support::*;
+
+/// The upgrade's refusal of `key` from `origin`: HTTP status and JSON body.
+async fn refusal(app: &TestApp, key: &str, origin: Option<&str>) -> (u16, Value) {
+    app.try_connect(key, origin)
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("{key} from {origin:?} must be refused"))
+}
 
 #[tokio::test]
 async fn wrong_key_disabled_site_and_foreign_origin_are_refused() {
     let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
-
-    let (status, body) = app
-        .try_connect("pk_000000000000000000000000", Some(ORIGIN))
-        .await
-        .err()
-        .unwrap();
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (404, Some("unknown_site"))
-    );
-
-    let (status, body) = app
-        .try_connect("not-a-key%20x", Some(ORIGIN))
-        .await
-        .err()
-        .unwrap();
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (404, Some("unknown_site"))
-    );
-
-    let (status, body) = app
-        .try_connect(&site.public_key, Some("https://evil.example"))
-        .await
-        .err()
-        .unwrap();
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (403, Some("origin_not_allowed"))
-    );
-
-    let (status, body) = app
-        .try_connect(&site.public_key, Some("null"))
-        .await
-        .err()
-        .unwrap();
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (403, Some("origin_not_allowed"))
-    );
-
-    let (status, body) = app.try_connect(&site.public_key, None).await.err().unwrap();
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (403, Some("origin_required"))
-    );
+    let key = site.public_key.as_str();
+    let cases = [
+        (
+            "pk_000000000000000000000000",
+            Some(ORIGIN),
+            404,
+            "unknown_site",
+        ),
+        ("not-a-key%20x", Some(ORIGIN), 404, "unknown_site"),
+        (key, Some("https://evil.example"), 403, "origin_not_allowed"),
+        (key, Some("null"), 403, "origin_not_allowed"),
+        (key, None, 403, "origin_required"),
+    ];
+    for (key, origin, status, error) in cases {
+        let (got, body) = refusal(&app, key, origin).await;
+        assert_eq!(
+            (got, body["error"].as_str()),
+            (status, Some(error)),
+            "{key} from {origin:?}"
+        );
+    }
 
     let s = site.clone();
     app.db
         .run(move |conn| s.set_enabled(conn, false))
         .await
         .unwrap();
-    let (status, body) = app
-        .try_connect(&site.public_key, Some(ORIGIN))
-        .await
-        .err()
-        .unwrap();
+    let (status, body) = refusal(&app, key, Some(ORIGIN)).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (403, Some("site_disabled"))
@@ -93,11 +76,7 @@ async fn origin_matching_is_exact_but_normalised() {
 /// Each of `origins` is refused at the upgrade as not allowed.
 async fn assert_origins_refused(app: &TestApp, site: &Site, origins: &[&str]) {
     for origin in origins {
-        let (status, body) = app
-            .try_connect(&site.public_key, Some(origin))
-            .await
-            .err()
-            .unwrap_or_else(|| panic!("{origin} must be refused"));
+        let (status, body) = refusal(app, &site.public_key, Some(origin)).await;
         assert_eq!(status, 403, "{origin} must be refused");
         assert_eq!(body["error"], "origin_not_allowed");
     }
@@ -132,18 +111,8 @@ async fn a_wildcard_origin_admits_the_subdomains_of_its_domain() {
 #[test]
 fn origins_that_could_never_match_are_refused_with_a_clear_error() {
     let db = test_db();
-    let out = assert_cmd::Command::cargo_bin("chatctl")
-        .unwrap()
-        .env_remove("DATABASE_URL")
-        .env_remove("CHATCTL_DATABASE_URL")
-        .args([
-            "--database-url",
-            &db.url,
-            "site",
-            "create",
-            "--name",
-            "Blog",
-        ])
+    let out = chatctl(&db)
+        .args(["site", "create", "--name", "Blog"])
         .args(["--origin", "https://blog.example.com", "--json"])
         .output()
         .unwrap();
@@ -157,18 +126,8 @@ fn origins_that_could_never_match_are_refused_with_a_clear_error() {
         ("https://*.com", "too broad"),
         ("https://exa(mple.com", "no browser can load a page from"),
     ] {
-        let out = assert_cmd::Command::cargo_bin("chatctl")
-            .unwrap()
-            .env_remove("DATABASE_URL")
-            .env_remove("CHATCTL_DATABASE_URL")
-            .args([
-                "--database-url",
-                &db.url,
-                "site",
-                "add-origin",
-                &key,
-                origin,
-            ])
+        let out = chatctl(&db)
+            .args(["site", "add-origin", &key, origin])
             .output()
             .unwrap();
         assert!(!out.status.success(), "{origin} was accepted");
@@ -334,11 +293,7 @@ async fn banned_guest_and_banned_address_are_refused() {
 
     // An address ban refuses the upgrade itself, whatever nickname is used.
     insert_ban(&app, site.id.0, None, Some("127.0.0.0/8")).await;
-    let (status, body) = app
-        .try_connect(&site.public_key, Some(ORIGIN))
-        .await
-        .err()
-        .unwrap();
+    let (status, body) = refusal(&app, &site.public_key, Some(ORIGIN)).await;
     assert_eq!((status, body["error"].as_str()), (403, Some("banned")));
 }
 
@@ -437,30 +392,18 @@ async fn connections_per_ip_are_capped() {
     let site = app.site(&[ORIGIN]).await;
     let first = app.connect(&site.public_key).await;
     let _second = app.connect(&site.public_key).await;
-    let (status, body) = app
-        .try_connect(&site.public_key, Some(ORIGIN))
-        .await
-        .err()
-        .unwrap();
+    let (status, body) = refusal(&app, &site.public_key, Some(ORIGIN)).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (429, Some("too_many_connections"))
     );
     first.close().await;
     // The slot frees when the connection ends.
-    let mut ok = false;
-    for _ in 0..50 {
-        if app
-            .try_connect(&site.public_key, Some(ORIGIN))
-            .await
-            .is_ok()
-        {
-            ok = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert!(ok, "a slot is released after disconnect");
+    let (within, every) = (Duration::from_millis(2500), Duration::from_millis(50));
+    poll("a slot released after disconnect", within, every, || {
+        app.try_connect(&site.public_key, Some(ORIGIN))
+    })
+    .await;
 }
 
 #[tokio::test]

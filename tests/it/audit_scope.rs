@@ -5,7 +5,7 @@ use chatctl::db::models::audit::{AuditAction, AuditEntry};
 use chatctl::db::models::{AdminUserId, Role, SiteId};
 use reqwest::StatusCode;
 
-use crate::panel::*;
+use crate::support::panel::*;
 use crate::support::*;
 
 async fn acted(app: &TestApp, actor: AdminUserId, site: Option<SiteId>, action: AuditAction) {

@@ -10,8 +10,8 @@ use chatctl::db::schema::audit_log;
 use diesel::prelude::*;
 use reqwest::StatusCode;
 
-use crate::cli::{chatctl, stdout};
-use crate::panel::*;
+use crate::support::cli::{chatctl, stdout};
+use crate::support::panel::*;
 use crate::support::*;
 
 /// An audit entry without who made it and when.
@@ -86,8 +86,7 @@ async fn post(panel: &Panel, path: &str, fields: &[(&str, String)]) {
 async fn site_changes_leave_the_same_audit_entry_from_the_panel_and_the_cli() {
     let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
-    account(&app, "owner@example.com", Role::Owner, &[]).await;
-    let mut panel = Panel::login(&app, "owner@example.com").await;
+    let mut panel = Panel::owner(&app).await;
     panel.get(&format!("/admin/sites/{}", site.id)).await;
     let (id, key) = (site.id, site.public_key.clone());
     let cli = |args: &[&str]| stdout(chatctl(&app.database).args(args));
@@ -162,8 +161,7 @@ async fn site_changes_leave_the_same_audit_entry_from_the_panel_and_the_cli() {
 #[tokio::test]
 async fn sites_created_from_either_surface_are_recorded_alike() {
     let app = TestApp::spawn().await;
-    account(&app, "owner@example.com", Role::Owner, &[]).await;
-    let mut panel = Panel::login(&app, "owner@example.com").await;
+    let mut panel = Panel::owner(&app).await;
     panel.get("/admin/sites").await;
     let page = panel
         .post(

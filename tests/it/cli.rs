@@ -3,26 +3,8 @@
 use assert_cmd::Command;
 use serde_json::Value;
 
-use crate::support::{test_db, TestDb};
-
-pub fn chatctl(db: &TestDb) -> Command {
-    let mut cmd = Command::cargo_bin("chatctl").unwrap();
-    cmd.env_remove("DATABASE_URL")
-        .env_remove("CHATCTL_DATABASE_URL")
-        .arg("--database-url")
-        .arg(&db.url);
-    cmd
-}
-
-pub fn stdout(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
+use crate::support::cli::{chatctl, stdout};
+use crate::support::test_db;
 
 fn failure(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap();

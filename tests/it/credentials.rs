@@ -3,15 +3,15 @@
 //! accounts (CLI, own change in the panel, an owner's reset, the emailed link)
 //! and visitor accounts (the emailed link).
 
-use assert_cmd::Command;
 use chatctl::db::models::admin_password_reset::AdminPasswordReset;
 use chatctl::db::models::{Account, Role, Site, TokenPurpose};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::mailbox::Mailbox;
-use crate::panel::*;
+use crate::support::cli::chatctl;
 use crate::support::close;
+use crate::support::mailbox::Mailbox;
+use crate::support::panel::*;
 use crate::support::*;
 
 const NEW: &str = "Brand new 77 staple";
@@ -36,8 +36,7 @@ async fn every_admin_password_change_ends_other_sessions_and_links() {
     let mailbox = Mailbox::start();
     let url = mailbox.url();
     let app = TestApp::builder().smtp(url).spawn().await;
-    account(&app, "owner@example.com", Role::Owner, &[]).await;
-    let mut owner = Panel::login(&app, "owner@example.com").await;
+    let mut owner = Panel::owner(&app).await;
     let paths = [
         AdminPath::Cli,
         AdminPath::OwnChange,
@@ -63,11 +62,7 @@ async fn every_admin_password_change_ends_other_sessions_and_links() {
 
         let outstanding = match path {
             AdminPath::Cli => {
-                let out = Command::cargo_bin("chatctl")
-                    .unwrap()
-                    .env_remove("DATABASE_URL")
-                    .env_remove("CHATCTL_DATABASE_URL")
-                    .args(["--database-url", &app.database.url])
+                let out = chatctl(&app.database)
                     .args([
                         "user",
                         "set-password",

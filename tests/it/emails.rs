@@ -2,12 +2,11 @@
 //! typed (issue 12, item 10): an address the mailer would refuse later must not
 //! create an account, and so block the address for a real registration.
 
-use assert_cmd::Command;
-use chatctl::db::models::Role;
 use serde_json::json;
 
-use crate::mailbox::Mailbox;
-use crate::panel::*;
+use crate::support::cli::chatctl;
+use crate::support::mailbox::Mailbox;
+use crate::support::panel::*;
 use crate::support::*;
 
 /// Addresses lettre refuses, or that a mail server would.
@@ -64,8 +63,7 @@ async fn the_widget_refuses_what_the_mailer_cannot_send_to() {
 #[tokio::test]
 async fn the_panel_and_the_command_line_refuse_them_too() {
     let app = TestApp::spawn().await;
-    account(&app, "owner@example.com", Role::Owner, &[]).await;
-    let mut owner = Panel::login(&app, "owner@example.com").await;
+    let mut owner = Panel::owner(&app).await;
     owner.get("/admin/accounts").await;
     for email in unsendable() {
         let page = owner
@@ -85,11 +83,7 @@ async fn the_panel_and_the_command_line_refuse_them_too() {
             page.body
         );
 
-        let out = Command::cargo_bin("chatctl")
-            .unwrap()
-            .env_remove("DATABASE_URL")
-            .env_remove("CHATCTL_DATABASE_URL")
-            .args(["--database-url", &app.database.url])
+        let out = chatctl(&app.database)
             .args([
                 "user",
                 "create",

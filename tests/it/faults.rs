@@ -13,8 +13,8 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::MaybeTlsStream;
 
-use crate::process::{create_site, ServerProcess, FAST};
 use crate::support::close;
+use crate::support::process::{create_site, ServerProcess, FAST};
 use crate::support::*;
 
 fn send_frame(i: u64) -> Message {
@@ -29,6 +29,19 @@ fn seqs(frame: &Value) -> Vec<i64> {
         .as_array()
         .map(|m| m.iter().filter_map(|m| m["seq"].as_i64()).collect())
         .unwrap_or_default()
+}
+
+/// Each stored message's seq, by its text.
+fn seq_by_text(history: &[Value]) -> BTreeMap<String, i64> {
+    history
+        .iter()
+        .map(|m| {
+            (
+                m["text"].as_str().unwrap().to_owned(),
+                m["seq"].as_i64().unwrap(),
+            )
+        })
+        .collect()
 }
 
 /// Reads `message` seqs until the connection ends.
@@ -104,15 +117,7 @@ async fn kill_9_loses_no_acknowledged_message_and_receivers_resume_exactly() {
     server.restart().await;
     // Every acknowledged message is in the history, with the seq it was acked with.
     let history = server.history(&key, "lobby").await;
-    let stored: BTreeMap<String, i64> = history
-        .iter()
-        .map(|m| {
-            (
-                m["text"].as_str().unwrap().to_owned(),
-                m["seq"].as_i64().unwrap(),
-            )
-        })
-        .collect();
+    let stored = seq_by_text(&history);
     for (cid, seq) in &acked {
         assert_eq!(
             stored.get(&format!("m{cid}")),
@@ -270,8 +275,7 @@ async fn a_locked_database_gives_a_retryable_error_and_the_server_recovers() {
     }
     let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
-    let (mut client, _) = app.guest(&site.public_key, "patient").await;
-    client.join("lobby", None).await;
+    let (mut client, _) = app.guest_in(&site.public_key, "patient", "lobby").await;
     let first = client
         .say("lobby", "before", "stored before the lock")
         .await;
@@ -582,15 +586,7 @@ async fn postgres_unavailable_gives_a_retryable_error_and_the_server_recovers() 
     // Everything acknowledged is stored with the seq it was acknowledged with,
     // once, and the live receiver saw the room's seqs with no gap.
     let history = server.history(&key, "lobby").await;
-    let stored: BTreeMap<String, i64> = history
-        .iter()
-        .map(|m| {
-            (
-                m["text"].as_str().unwrap().to_owned(),
-                m["seq"].as_i64().unwrap(),
-            )
-        })
-        .collect();
+    let stored = seq_by_text(&history);
     assert_eq!(stored.len(), history.len(), "no message stored twice");
     assert_eq!(
         stored.len(),

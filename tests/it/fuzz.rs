@@ -19,7 +19,7 @@ use serde_json::{json, Map, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::process::{create_site, ServerProcess, FAST};
+use crate::support::process::{create_site, ServerProcess, FAST};
 use crate::support::{test_db, Client, ORIGIN};
 
 fn cases() -> u32 {

@@ -42,8 +42,7 @@ async fn a_signed_token_identifies_the_user() {
     assert_eq!(ready2["me"]["nick"], "Ann L.");
 
     ann.join("lobby", None).await;
-    let (mut guest, _) = app.guest(&site.public_key, "visitor").await;
-    guest.join("lobby", None).await;
+    let (mut guest, _) = app.guest_in(&site.public_key, "visitor", "lobby").await;
     ann.say("lobby", "1", "hi from a verified user").await;
     let msg = guest.recv_type("message").await;
     assert_eq!(

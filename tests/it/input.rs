@@ -19,8 +19,7 @@ async fn error_for(client: &mut Client, raw: &str) -> Value {
 async fn malformed_frames_get_clear_errors_and_break_nothing() {
     let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
-    let (mut bystander, _) = app.guest(&site.public_key, "bystander").await;
-    bystander.join("lobby", None).await;
+    let (mut bystander, _) = app.guest_in(&site.public_key, "bystander", "lobby").await;
     let mut client = app.connect(&site.public_key).await;
 
     // Before hello.
@@ -204,8 +203,7 @@ async fn sending_too_fast_is_rate_limited_with_a_retry_time() {
         .spawn()
         .await;
     let site = app.site(&[ORIGIN]).await;
-    let (mut client, _) = app.guest(&site.public_key, "fast").await;
-    client.join("lobby", None).await;
+    let (mut client, _) = app.guest_in(&site.public_key, "fast", "lobby").await;
     for i in 0..3 {
         client.say("lobby", &format!("ok{i}"), "burst").await;
     }
@@ -253,8 +251,7 @@ async fn joins_per_connection_are_capped() {
         .spawn()
         .await;
     let site = app.site(&[ORIGIN]).await;
-    let (mut client, _) = app.guest(&site.public_key, "joiner").await;
-    client.join("a", None).await;
+    let (mut client, _) = app.guest_in(&site.public_key, "joiner", "a").await;
     client.join("b", None).await;
     client.send(json!({"type": "join", "room": "c"})).await;
     assert_eq!(client.recv().await["code"], "too_many_joins");
@@ -315,10 +312,8 @@ async fn a_reader_that_stops_reading_is_cut_and_others_are_unaffected() {
     let mut stalled = app.connect_small_buffer(&site.public_key).await;
     stalled.hello(json!({"nick": "stalled"})).await;
     stalled.join("lobby", None).await;
-    let (mut reader, _) = app.guest(&site.public_key, "reader").await;
-    reader.join("lobby", None).await;
-    let (mut sender, _) = app.guest(&site.public_key, "sender").await;
-    sender.join("lobby", None).await;
+    let (mut reader, _) = app.guest_in(&site.public_key, "reader", "lobby").await;
+    let (mut sender, _) = app.guest_in(&site.public_key, "sender", "lobby").await;
 
     // The healthy reader drains in the background while `stalled` reads nothing.
     let reading = tokio::spawn(async move {

@@ -5,7 +5,7 @@ use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::process::chatctl;
+use crate::support::process::chatctl;
 use crate::support::test_db;
 
 /// Logs written to a file carry no colour codes, and each request is one

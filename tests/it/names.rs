@@ -202,10 +202,8 @@ async fn the_word_filter_reads_through_invisible_and_look_alike_characters() {
     chatctl::moderation::word_filters::add(chat, None, site.id, "pattern", r"buy\s+now", "block")
         .await
         .unwrap();
-    let (mut writer, _) = app.guest(&site.public_key, "writer").await;
-    writer.join("lobby", None).await;
-    let (mut reader, _) = app.guest(&site.public_key, "reader").await;
-    reader.join("lobby", None).await;
+    let (mut writer, _) = app.guest_in(&site.public_key, "writer", "lobby").await;
+    let (mut reader, _) = app.guest_in(&site.public_key, "reader", "lobby").await;
     let masked = [
         ("da\u{200B}rn it", "**** it"),
         ("d\u{00AD}arn", "****"),

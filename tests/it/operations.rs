@@ -18,8 +18,7 @@ async fn health_metrics_and_assets_are_served() {
     );
 
     let site = app.site(&[ORIGIN]).await;
-    let (mut client, _) = app.guest(&site.public_key, "m").await;
-    client.join("lobby", None).await;
+    let (mut client, _) = app.guest_in(&site.public_key, "m", "lobby").await;
     client.say("lobby", "1", "counted").await;
     client
         .send_raw(tokio_tungstenite::tungstenite::Message::text("nope"))
@@ -93,8 +92,7 @@ async fn the_demo_page_embeds_a_working_demo_site() {
 async fn shutdown_tells_clients_to_reconnect_and_keeps_acked_messages() {
     let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
-    let (mut client, _) = app.guest(&site.public_key, "s").await;
-    client.join("lobby", None).await;
+    let (mut client, _) = app.guest_in(&site.public_key, "s", "lobby").await;
     for i in 0..5 {
         client
             .say("lobby", &i.to_string(), &format!("before restart {i}"))
@@ -121,7 +119,7 @@ async fn shutdown_tells_clients_to_reconnect_and_keeps_acked_messages() {
 /// public listener, which every visitor reaches, answers 404 for it.
 #[tokio::test]
 async fn metrics_can_be_kept_off_the_public_listener() {
-    use crate::process::ServerProcess;
+    use crate::support::process::ServerProcess;
     let database = test_db();
     let metrics_addr = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

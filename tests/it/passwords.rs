@@ -3,11 +3,10 @@
 //! `chatctl user create`. `Password12` mixes letters, capitals and digits,
 //! which the old class rule accepted; a strength estimator does not.
 
-use assert_cmd::Command;
-use chatctl::db::models::Role;
 use serde_json::json;
 
-use crate::panel::{account, Panel, PASSWORD};
+use crate::support::cli::chatctl;
+use crate::support::panel::{Panel, PASSWORD};
 use crate::support::*;
 
 /// Guessed at once, though each mixes classes of character.
@@ -41,8 +40,7 @@ async fn members_cannot_register_with_a_guessable_password() {
 #[tokio::test]
 async fn admins_cannot_choose_a_guessable_password() {
     let app = TestApp::spawn().await;
-    account(&app, "owner@example.com", Role::Owner, &[]).await;
-    let mut panel = Panel::login(&app, "owner@example.com").await;
+    let mut panel = Panel::owner(&app).await;
     panel.get("/admin/account").await;
     for password in GUESSABLE {
         let page = panel
@@ -70,11 +68,8 @@ async fn admins_cannot_choose_a_guessable_password() {
 #[test]
 fn the_command_line_refuses_a_guessable_password() {
     let db = test_db();
-    let out = Command::cargo_bin("chatctl")
-        .unwrap()
-        .env_remove("DATABASE_URL")
-        .env_remove("CHATCTL_DATABASE_URL")
-        .args(["--database-url", &db.url, "user", "create"])
+    let out = chatctl(&db)
+        .args(["user", "create"])
         .args(["--email", "owner@example.com", "--name", "Owner"])
         .args(["--role", "owner", "--password-stdin"])
         .write_stdin("Password12\n")

@@ -98,8 +98,7 @@ async fn join_sends_history_and_online_list() {
 async fn resume_returns_exactly_the_missed_messages() {
     let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
-    let (mut sender, _) = app.guest(&site.public_key, "sender").await;
-    sender.join("lobby", None).await;
+    let (mut sender, _) = app.guest_in(&site.public_key, "sender", "lobby").await;
     let (mut reader, ready) = app.guest(&site.public_key, "reader").await;
     let token = ready["guest_token"].as_str().unwrap().to_owned();
     reader.join("lobby", None).await;
@@ -145,8 +144,7 @@ async fn resume_beyond_the_cap_asks_for_a_reset() {
         .spawn()
         .await;
     let site = app.site(&[ORIGIN]).await;
-    let (mut sender, _) = app.guest(&site.public_key, "s").await;
-    sender.join("lobby", None).await;
+    let (mut sender, _) = app.guest_in(&site.public_key, "s", "lobby").await;
     for i in 1..=6 {
         sender.say("lobby", &i.to_string(), &format!("m{i}")).await;
     }
@@ -174,8 +172,7 @@ async fn duplicate_client_ids_are_stored_once() {
     let (mut alice, ready) = app.guest(&site.public_key, "alice").await;
     let token = ready["guest_token"].as_str().unwrap().to_owned();
     alice.join("lobby", None).await;
-    let (mut bob, _) = app.guest(&site.public_key, "bob").await;
-    bob.join("lobby", None).await;
+    let (mut bob, _) = app.guest_in(&site.public_key, "bob", "lobby").await;
 
     let first = alice.say("lobby", "same-cid", "hello").await;
     assert_eq!(first["duplicate"], false);
@@ -210,18 +207,15 @@ async fn duplicate_client_ids_are_stored_once() {
 async fn ack_reports_seq_and_delivery_count_after_broadcast() {
     let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
-    let (mut alice, _) = app.guest(&site.public_key, "alice").await;
-    alice.join("lobby", None).await;
+    let (mut alice, _) = app.guest_in(&site.public_key, "alice", "lobby").await;
     let ack = alice.say("lobby", "a", "alone").await;
     assert_eq!(
         (ack["seq"].as_i64(), ack["delivered"].as_u64()),
         (Some(1), Some(0))
     );
 
-    let (mut bob, _) = app.guest(&site.public_key, "bob").await;
-    bob.join("lobby", None).await;
-    let (mut carol, _) = app.guest(&site.public_key, "carol").await;
-    carol.join("lobby", None).await;
+    let (mut bob, _) = app.guest_in(&site.public_key, "bob", "lobby").await;
+    let (mut carol, _) = app.guest_in(&site.public_key, "carol", "lobby").await;
     let ack = alice
         .say("lobby", "b", "<script>alert(1)</script> {{x}}")
         .await;
@@ -251,10 +245,8 @@ async fn ack_reports_seq_and_delivery_count_after_broadcast() {
 async fn presence_and_typing_reach_the_room() {
     let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
-    let (mut alice, _) = app.guest(&site.public_key, "alice").await;
-    alice.join("lobby", None).await;
-    let (mut bob, bob_ready) = app.guest(&site.public_key, "bob").await;
-    bob.join("lobby", None).await;
+    let (mut alice, _) = app.guest_in(&site.public_key, "alice", "lobby").await;
+    let (mut bob, bob_ready) = app.guest_in(&site.public_key, "bob", "lobby").await;
     let joined = alice.recv_type("presence").await;
     assert_eq!(
         (
@@ -361,8 +353,7 @@ async fn acks_and_messages_arrive_in_seq_order_on_every_connection() {
     let site = app.site(&[ORIGIN]).await;
     let mut clients = Vec::new();
     for nick in ["a", "b", "c"] {
-        let (mut client, _) = app.guest(&site.public_key, nick).await;
-        client.join("lobby", None).await;
+        let (client, _) = app.guest_in(&site.public_key, nick, "lobby").await;
         clients.push(client);
     }
     // a and b fire 30 sends each without waiting; c only reads.
@@ -390,10 +381,8 @@ async fn acks_and_messages_arrive_in_seq_order_on_every_connection() {
 async fn typing_repeats_are_throttled_but_changes_are_not() {
     let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
-    let (mut alice, _) = app.guest(&site.public_key, "alice").await;
-    alice.join("lobby", None).await;
-    let (mut bob, _) = app.guest(&site.public_key, "bob").await;
-    bob.join("lobby", None).await;
+    let (mut alice, _) = app.guest_in(&site.public_key, "alice", "lobby").await;
+    let (mut bob, _) = app.guest_in(&site.public_key, "bob", "lobby").await;
     alice.recv_type("presence").await;
     for active in [true, true, true, false, true] {
         bob.send(json!({"type": "typing", "room": "lobby", "active": active}))
@@ -415,10 +404,8 @@ async fn typing_repeats_are_throttled_but_changes_are_not() {
 async fn read_receipts_reach_the_room_and_only_move_forward() {
     let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
-    let (mut alice, _) = app.guest(&site.public_key, "alice").await;
-    alice.join("lobby", None).await;
-    let (mut bob, bob_ready) = app.guest(&site.public_key, "bob").await;
-    bob.join("lobby", None).await;
+    let (mut alice, _) = app.guest_in(&site.public_key, "alice", "lobby").await;
+    let (mut bob, bob_ready) = app.guest_in(&site.public_key, "bob", "lobby").await;
     alice.recv_type("presence").await;
     let bob_id = bob_ready["me"]["id"].as_i64().unwrap();
 

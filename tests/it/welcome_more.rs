@@ -26,8 +26,7 @@ async fn more_is_true_to_its_definition_in_every_mode() {
         .spawn()
         .await;
     let site = app.site(&[ORIGIN]).await;
-    let (mut sender, _) = app.guest(&site.public_key, "sender").await;
-    sender.join("lobby", None).await;
+    let (mut sender, _) = app.guest_in(&site.public_key, "sender", "lobby").await;
     let mut ids = Vec::new();
     for i in 1..=5 {
         let ack = sender.say("lobby", &i.to_string(), &format!("m{i}")).await;
@@ -94,8 +93,7 @@ async fn more_is_true_to_its_definition_in_every_mode() {
 async fn a_resume_from_the_start_has_nothing_older() {
     let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
-    let (mut sender, _) = app.guest(&site.public_key, "sender").await;
-    sender.join("lobby", None).await;
+    let (mut sender, _) = app.guest_in(&site.public_key, "sender", "lobby").await;
     sender.say("lobby", "1", "first").await;
     sender.say("lobby", "2", "second").await;
     let (mut reader, _) = app.guest(&site.public_key, "reader").await;
@@ -128,8 +126,7 @@ fn seqs(welcome: &Value, field: &str) -> Vec<i64> {
 async fn a_resume_lists_the_messages_deleted_while_away() {
     let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
-    let (mut alice, _) = app.guest(&site.public_key, "alice").await;
-    alice.join("lobby", None).await;
+    let (mut alice, _) = app.guest_in(&site.public_key, "alice", "lobby").await;
     let mut ids = vec![0];
     for i in 1..=3 {
         let ack = alice.say("lobby", &format!("c{i}"), &format!("m{i}")).await;

@@ -1,4 +1,4 @@
-//! The widget in a real browser (headless Chromium, see [`crate::browser`]),
+//! The widget in a real browser (headless Chromium, see [`crate::support::browser`]),
 //! embedded by pages of another origin ([`HostSite`]) as on a real site.
 //! A few long scenarios rather than many short ones: each browser start costs
 //! seconds. `CHATCTL_SCREENSHOTS=docs/screenshots cargo test --test it widget_looks`
@@ -9,64 +9,14 @@ use chatctl::db::models::room::RoomSettings;
 use chatctl::db::models::site::SiteSettings;
 use chatctl::db::models::{Participant, Report, Room, Site};
 use chatctl::moderation;
-use fantoccini::Client;
 use serde_json::{json, Value};
 
-use crate::browser::*;
-use crate::mailbox::Mailbox;
+use crate::support::browser::*;
 use crate::support::jwt;
+use crate::support::mailbox::Mailbox;
+use crate::support::widget_page::*;
 use crate::support::MEMBER_PASSWORD as PASSWORD;
 use crate::support::*;
-
-/// Helpers for page scripts: `W(i)` is the shadow root of the i-th widget, `$`
-/// queries it, `msgs(i)` lists its messages.
-pub(crate) const PRELUDE: &str = r#"
-const W = (i = 0) => document.querySelectorAll('[data-chatctl-root]')[i].shadowRoot;
-const $ = (sel, i = 0) => W(i).querySelector(sel);
-const shown = (sel, i = 0) => { const e = W(i) && $(sel, i); return !!e && e.getClientRects().length > 0; };
-const msgs = (i = 0) => [...W(i).querySelectorAll('[data-chatctl=message]')].map((m) => ({
-  text: m.querySelector('.text').textContent, state: m.dataset.state || '', seq: m.dataset.seq || '',
-  author: m.querySelector('.author').textContent, id: m.dataset.id || '' }));
-const texts = (i = 0) => msgs(i).map((m) => m.text);
-const fill = (sel, value, i = 0) => { const e = $(sel, i); e.value = value; e.dispatchEvent(new Event('input', {bubbles: true})); };
-"#;
-
-pub(crate) async fn run(browser: &Client, script: &str) -> Value {
-    js(browser, &format!("{PRELUDE}\n{script}")).await
-}
-
-/// Waits until the page expression is true; on timeout, shows what the widgets show.
-pub(crate) async fn until(browser: &Client, what: &str, expr: &str) {
-    let check = format!("{PRELUDE}\ntry {{ return !!({expr}); }} catch (e) {{ return false; }}");
-    let started = std::time::Instant::now();
-    while js(browser, &check).await != json!(true) {
-        if started.elapsed() > std::time::Duration::from_secs(20) {
-            let seen = run(browser, "return [...document.querySelectorAll('[data-chatctl-root]')].map((h, i) => ({messages: msgs(i), notice: $('[data-chatctl=notice]', i).textContent, status: $('.status', i).className}));").await;
-            panic!("timed out waiting for {what}\nwidgets: {seen}");
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-}
-
-/// A page embedding the widget(s) of `tags` (each the attributes of one script tag).
-pub(crate) fn page(
-    app: &TestApp,
-    html_lang: &str,
-    head: &str,
-    body: &str,
-    tags: &[String],
-) -> String {
-    let scripts: String = tags
-        .iter()
-        .map(|attrs| {
-            format!(
-                "<script src=\"http://{}/widget.js\" {attrs} async></script>\n",
-                app.addr
-            )
-        })
-        .collect();
-    format!("<!doctype html><html lang=\"{html_lang}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>Host</title>{head}</head><body>{body}{scripts}</body></html>")
-}
 
 /// A host page that does its worst to everything on it.
 const HOSTILE_CSS: &str = "<style>
@@ -84,10 +34,6 @@ window.WebSocket = function (url, protocols) { __ws.push(performance.now()); ret
 WebSocket.prototype = NativeWebSocket.prototype;
 window.__globals = Object.getOwnPropertyNames(window);
 </script>";
-
-pub(crate) fn tag(site: &Site, extra: &str) -> String {
-    format!("data-site=\"{}\" {extra}", site.public_key)
-}
 
 async fn participant(app: &TestApp, nick: &str) -> Participant {
     let nick = nick.to_owned();
@@ -107,43 +53,17 @@ async fn room(app: &TestApp, site: &Site, name: &str) -> Room {
         .expect("the room exists")
 }
 
-/// Opens the floating widget with the mouse and joins as a guest.
-pub(crate) async fn join_as_guest(browser: &Client, nick: &str) {
-    until(browser, "the launcher", "shown('.launcher')").await;
-    run(browser, "$('.launcher').click();").await;
-    until(browser, "the nickname form", "shown('[data-chatctl=nick]')").await;
-    run(
-        browser,
-        &format!("fill('#nick', '{nick}'); $('[data-chatctl=nick]').requestSubmit();"),
-    )
-    .await;
-    until(
-        browser,
-        "the composer",
-        "shown('[data-chatctl=composer]') && $('.me').textContent.length > 0",
-    )
-    .await;
-}
-
-pub(crate) async fn say(browser: &Client, text: &str) {
-    run(
-        browser,
-        &format!(
-            "fill('#text', {}); $('[data-chatctl=composer]').requestSubmit();",
-            json!(text)
-        ),
-    )
-    .await;
-}
-
 #[tokio::test]
 async fn widget_two_visitors_chat_on_a_hostile_page_through_reloads_restarts_and_bans() {
-    let Some(chrome) = Browser::start("widget_two_visitors_chat") else {
+    let Some(WidgetScene {
+        chrome,
+        app,
+        host,
+        site,
+    }) = WidgetScene::start("widget_two_visitors_chat", TestApp::builder()).await
+    else {
         return;
     };
-    let app = TestApp::spawn().await;
-    let host = HostSite::start().await;
-    let site = app.site(&[&host.origin()]).await;
     host.page(
         "/blog/post-1",
         page(
@@ -527,19 +447,18 @@ async fn widget_two_visitors_chat_on_a_hostile_page_through_reloads_restarts_and
 
 #[tokio::test]
 async fn widget_accounts_register_confirm_log_in_and_identify() {
-    let Some(chrome) = Browser::start("widget_accounts") else {
-        return;
-    };
     let mailbox = Mailbox::start();
     let smtp = mailbox.url();
-    let app = TestApp::builder().smtp(smtp).spawn().await;
-    let host = HostSite::start().await;
-    let site = app
-        .new_site()
-        .origins(&[&host.origin()])
-        .registration()
-        .create()
-        .await;
+    let app = TestApp::builder().smtp(smtp);
+    let Some(WidgetScene {
+        chrome,
+        app,
+        host,
+        site,
+    }) = WidgetScene::start_with("widget_accounts", app, |site| site.registration()).await
+    else {
+        return;
+    };
     let inline = |extra: &str| {
         tag(
             &site,
@@ -554,25 +473,14 @@ async fn widget_accounts_register_confirm_log_in_and_identify() {
     browser.goto(&host.url("/")).await.unwrap();
 
     // Register: the site allows it, so the widget offers it.
-    until(
-        &browser,
-        "the register link",
-        "shown('[data-chatctl=nick] [data-to=register]')",
-    )
-    .await;
-    run(
-        &browser,
-        "$('[data-chatctl=nick] [data-to=register]').click();",
-    )
-    .await;
+    click_register_link(&browser).await;
     until(
         &browser,
         "the register form",
         "shown('[data-chatctl=register]') && W().activeElement === $('#rn')",
     )
     .await;
-    run(&browser, &format!("fill('#rn', 'Alice'); fill('#re', 'alice@example.com'); fill('#rp', '{PASSWORD}'); $('[data-chatctl=register]').requestSubmit();")).await;
-    until(&browser, "the check-your-mail message", "shown('[data-chatctl=login]') && $('[data-chatctl=login] .msgbox').textContent.includes('alice@example.com') && $('#le').value === 'alice@example.com'").await;
+    register(&browser, "Alice", "alice@example.com").await;
 
     // Signing in before confirming is refused with a clear message.
     run(
@@ -795,24 +703,25 @@ async fn widget_accounts_register_confirm_log_in_and_identify() {
 
 #[tokio::test]
 async fn widget_moderation_feedback_slow_mode_mute_lock_and_approval() {
-    let Some(chrome) = Browser::start("widget_moderation_feedback") else {
+    // Small history pages, so that scrolling up has something to load.
+    let app = TestApp::builder().limits(|limits| {
+        limits.history_page = 20;
+        limits.messages_per_second = 1000;
+        limits.message_burst = 1000;
+        limits.ip_messages_per_second = 1000;
+        limits.ip_message_burst = 1000;
+        limits.participant_messages_per_second = 1000;
+        limits.participant_message_burst = 1000;
+    });
+    let Some(WidgetScene {
+        chrome,
+        app,
+        host,
+        site,
+    }) = WidgetScene::start("widget_moderation_feedback", app).await
+    else {
         return;
     };
-    // Small history pages, so that scrolling up has something to load.
-    let app = TestApp::builder()
-        .limits(|limits| {
-            limits.history_page = 20;
-            limits.messages_per_second = 1000;
-            limits.message_burst = 1000;
-            limits.ip_messages_per_second = 1000;
-            limits.ip_message_burst = 1000;
-            limits.participant_messages_per_second = 1000;
-            limits.participant_message_burst = 1000;
-        })
-        .spawn()
-        .await;
-    let host = HostSite::start().await;
-    let site = app.site(&[&host.origin()]).await;
     host.page(
         "/",
         page(
@@ -1028,12 +937,15 @@ return failures;
 
 #[tokio::test]
 async fn widget_looks_right_in_every_language_theme_and_on_a_phone() {
-    let Some(chrome) = Browser::start("widget_looks") else {
+    let Some(WidgetScene {
+        chrome,
+        app,
+        host,
+        site,
+    }) = WidgetScene::start("widget_looks", TestApp::builder()).await
+    else {
         return;
     };
-    let app = TestApp::spawn().await;
-    let host = HostSite::start().await;
-    let site = app.site(&[&host.origin()]).await;
 
     // Some conversation to look at.
     let origin = host.origin();

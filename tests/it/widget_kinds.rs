@@ -5,19 +5,27 @@
 use chatctl::db::models::{Account, TokenPurpose};
 use serde_json::json;
 
-use crate::browser::*;
+use crate::support::browser::*;
 use crate::support::jwt;
+use crate::support::widget_page::WidgetScene;
+use crate::support::widget_page::{join_as_guest, page, run, say, tag, until};
 use crate::support::*;
-use crate::widget::{join_as_guest, page, run, say, tag, until};
 
 #[tokio::test]
 async fn widget_marks_verified_users_members_and_guests() {
-    let Some(chrome) = Browser::start("widget_marks_verified_users_members_and_guests") else {
+    let Some(WidgetScene {
+        chrome,
+        app,
+        host,
+        site,
+    }) = WidgetScene::start(
+        "widget_marks_verified_users_members_and_guests",
+        TestApp::builder(),
+    )
+    .await
+    else {
         return;
     };
-    let app = TestApp::spawn().await;
-    let host = HostSite::start().await;
-    let site = app.site(&[&host.origin()]).await;
     host.page(
         "/chat",
         page(&app, "en", "", "", &[tag(&site, "data-room=\"lobby\"")]),

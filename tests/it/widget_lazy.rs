@@ -6,11 +6,11 @@
 
 use serde_json::json;
 
-use crate::browser::*;
-use crate::mailbox::Mailbox;
-use crate::support::MEMBER_PASSWORD as PASSWORD;
+use crate::support::browser::*;
+use crate::support::mailbox::Mailbox;
+use crate::support::widget_page::WidgetScene;
+use crate::support::widget_page::{click_register_link, page, register, run, tag, until};
 use crate::support::*;
-use crate::widget::{page, run, tag, until};
 
 /// What the page fetched of the on-demand part (its script and its texts).
 const EXTRA_REQUESTS: &str = "return performance.getEntriesByType('resource').map((e) => e.name).filter((u) => u.includes('extra'));";
@@ -29,19 +29,18 @@ HTMLHeadElement.prototype.appendChild = function (e) {
 
 #[tokio::test]
 async fn widget_loads_its_account_forms_on_demand_once_the_chat_is_opened() {
-    let Some(chrome) = Browser::start("widget_lazy") else {
-        return;
-    };
     let mailbox = Mailbox::start();
     let smtp = mailbox.url();
-    let app = TestApp::builder().smtp(smtp).spawn().await;
-    let host = HostSite::start().await;
-    let site = app
-        .new_site()
-        .origins(&[&host.origin()])
-        .registration()
-        .create()
-        .await;
+    let app = TestApp::builder().smtp(smtp);
+    let Some(WidgetScene {
+        chrome,
+        app,
+        host,
+        site,
+    }) = WidgetScene::start_with("widget_lazy", app, |site| site.registration()).await
+    else {
+        return;
+    };
     let version = chatctl::http::widget::bundle::get()
         .unwrap()
         .version
@@ -72,17 +71,7 @@ async fn widget_loads_its_account_forms_on_demand_once_the_chat_is_opened() {
     // The visitor opens the chat and asks for the registration form while the network
     // fails: the widget says so, and keeps trying.
     run(&browser, "window.__fail = true; $('.launcher').click();").await;
-    until(
-        &browser,
-        "the register link",
-        "shown('[data-chatctl=nick] [data-to=register]')",
-    )
-    .await;
-    run(
-        &browser,
-        "$('[data-chatctl=nick] [data-to=register]').click();",
-    )
-    .await;
+    click_register_link(&browser).await;
     until(&browser, "the failure said", "shown('[data-chatctl=notice]') && $('[data-chatctl=notice]').textContent === 'This part of the chat could not load. Trying again…'").await;
     assert_eq!(
         run(&browser, "return !!$('form.register');").await,
@@ -92,8 +81,7 @@ async fn widget_loads_its_account_forms_on_demand_once_the_chat_is_opened() {
     // The network is back: the next try brings the form, focused, with its texts.
     run(&browser, "window.__fail = false;").await;
     until(&browser, "the register form", "shown('[data-chatctl=register]') && W().activeElement === $('#rn') && $('[data-chatctl=register] .go').textContent === 'Create account' && !shown('[data-chatctl=notice]')").await;
-    run(&browser, &format!("fill('#rn', 'Carol'); fill('#re', 'carol@example.com'); fill('#rp', '{PASSWORD}'); $('[data-chatctl=register]').requestSubmit();")).await;
-    until(&browser, "the check-your-mail message", "shown('[data-chatctl=login]') && $('[data-chatctl=login] .msgbox').textContent.includes('carol@example.com') && $('#le').value === 'carol@example.com'").await;
+    register(&browser, "Carol", "carol@example.com").await;
     let mail = mailbox.nth("carol@example.com", 1).await;
     assert!(!mail.link("/account/verify").is_empty());
 
@@ -134,17 +122,7 @@ async fn widget_loads_its_account_forms_on_demand_once_the_chat_is_opened() {
         "Chatctl.core.v = '0123456789ab'; $('.launcher').click();",
     )
     .await;
-    until(
-        &browser,
-        "the register link",
-        "shown('[data-chatctl=nick] [data-to=register]')",
-    )
-    .await;
-    run(
-        &browser,
-        "$('[data-chatctl=nick] [data-to=register]').click();",
-    )
-    .await;
+    click_register_link(&browser).await;
     until(&browser, "asked to reload", "$('[data-chatctl=notice]').textContent === 'The chat was updated. Reload the page to continue.' && !$('form.register') && Chatctl.core.stale").await;
     browser.close().await.unwrap();
 }

@@ -4,9 +4,10 @@
 
 use serde_json::json;
 
-use crate::browser::*;
+use crate::support::browser::*;
+use crate::support::widget_page::WidgetScene;
+use crate::support::widget_page::{join_as_guest, page, run, tag, until};
 use crate::support::*;
-use crate::widget::{join_as_guest, page, run, tag, until};
 
 /// The page records the widget's `message` events, and can cut the network: while
 /// `__offline` is set, new WebSockets go nowhere (the widget keeps retrying).
@@ -26,22 +27,23 @@ const SAID: &str = "return [...$('[data-chatctl=live]').children].map((p) => p.t
 
 #[tokio::test]
 async fn widget_counts_and_announces_what_a_resume_delivers_like_live_messages() {
-    let Some(chrome) = Browser::start("widget_counts_and_announces_what_a_resume_delivers") else {
+    let app = TestApp::builder().limits(|l| {
+        l.messages_per_second = 200;
+        l.message_burst = 200;
+        l.ip_messages_per_second = 200;
+        l.ip_message_burst = 200;
+        l.participant_messages_per_second = 200;
+        l.participant_message_burst = 200;
+    });
+    let Some(WidgetScene {
+        chrome,
+        app,
+        host,
+        site,
+    }) = WidgetScene::start("widget_counts_and_announces_what_a_resume_delivers", app).await
+    else {
         return;
     };
-    let app = TestApp::builder()
-        .limits(|l| {
-            l.messages_per_second = 200;
-            l.message_burst = 200;
-            l.ip_messages_per_second = 200;
-            l.ip_message_burst = 200;
-            l.participant_messages_per_second = 200;
-            l.participant_message_burst = 200;
-        })
-        .spawn()
-        .await;
-    let host = HostSite::start().await;
-    let site = app.site(&[&host.origin()]).await;
     let origin = host.origin();
     let mut bob = app
         .try_connect(&site.public_key, Some(&origin))

@@ -4,9 +4,10 @@
 
 use serde_json::json;
 
-use crate::browser::*;
+use crate::support::browser::*;
+use crate::support::widget_page::WidgetScene;
+use crate::support::widget_page::{page, run, tag, until};
 use crate::support::*;
-use crate::widget::{page, run, tag, until};
 
 /// How far right the last character of a message is drawn from its first:
 /// positive when the text reads left to right (its final `!` at the right end).
@@ -23,12 +24,15 @@ const ARABIC: &str = "مرحبا بالعالم!";
 
 #[tokio::test]
 async fn widget_reads_right_to_left_messages_and_mirrors_on_rtl_pages() {
-    let Some(chrome) = Browser::start("widget_reads_right_to_left") else {
+    let Some(WidgetScene {
+        chrome,
+        app,
+        host,
+        site,
+    }) = WidgetScene::start("widget_reads_right_to_left", TestApp::builder()).await
+    else {
         return;
     };
-    let app = TestApp::spawn().await;
-    let host = HostSite::start().await;
-    let site = app.site(&[&host.origin()]).await;
     let origin = host.origin();
     let mut sara = app
         .try_connect(&site.public_key, Some(&origin))

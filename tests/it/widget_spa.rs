@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::browser::*;
+use crate::support::browser::*;
+use crate::support::widget_page::WidgetScene;
+use crate::support::widget_page::{join_as_guest, page, run, say, tag, until};
 use crate::support::*;
-use crate::widget::{join_as_guest, page, run, say, tag, until};
 
 /// The README's history-API router example, as the README has it.
 fn readme_router() -> String {
@@ -51,12 +52,15 @@ async fn online_in(checker: &mut Client, room: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn widget_follows_a_single_page_app_through_routes_re_renders_and_the_back_forward_cache() {
-    let Some(chrome) = Browser::start("widget_follows_a_single_page_app") else {
+    let Some(WidgetScene {
+        chrome,
+        app,
+        host,
+        site,
+    }) = WidgetScene::start("widget_follows_a_single_page_app", TestApp::builder()).await
+    else {
         return;
     };
-    let app = TestApp::spawn().await;
-    let host = HostSite::start().await;
-    let site = app.site(&[&host.origin()]).await;
     let origin = host.origin();
     let key = site.public_key.clone();
     let head = "<script>window.__shows = []; addEventListener('pageshow', (e) => __shows.push(e.persisted));</script>";

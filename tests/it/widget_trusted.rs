@@ -5,18 +5,26 @@
 
 use serde_json::json;
 
-use crate::browser::*;
+use crate::support::browser::*;
+use crate::support::widget_page::WidgetScene;
+use crate::support::widget_page::{page, run, tag, until};
 use crate::support::*;
-use crate::widget::{page, run, tag, until};
 
 #[tokio::test]
 async fn widget_works_on_a_page_that_enforces_trusted_types() {
-    let Some(chrome) = Browser::start("widget_works_on_a_page_that_enforces_trusted_types") else {
+    let Some(WidgetScene {
+        chrome,
+        app,
+        host,
+        site,
+    }) = WidgetScene::start(
+        "widget_works_on_a_page_that_enforces_trusted_types",
+        TestApp::builder(),
+    )
+    .await
+    else {
         return;
     };
-    let app = TestApp::spawn().await;
-    let host = HostSite::start().await;
-    let site = app.site(&[&host.origin()]).await;
     let chat = format!("http://{}", app.addr);
     let csp = format!(
         "require-trusted-types-for 'script'; trusted-types app chatctl; default-src 'none'; \

@@ -175,8 +175,7 @@ async fn one_address_cannot_hold_every_connection_and_health_stays_reachable() {
     // Another address is served at once, health included, and can chat.
     let health = reqwest::get(app.http_url("/healthz")).await.unwrap();
     assert_eq!(health.status(), 200);
-    let (mut guest, _) = app.guest(&site.public_key, "alice").await;
-    guest.join("lobby", None).await;
+    let (_guest, _) = app.guest_in(&site.public_key, "alice", "lobby").await;
 
     // Further connections of the capped address (chat upgrades included) are refused,
     // and are let in again once its slow connections are gone.

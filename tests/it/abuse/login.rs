@@ -9,7 +9,7 @@ use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::panel::*;
+use crate::support::panel::*;
 use crate::support::*;
 
 /// A real cost, so that the wrong attempts are still being checked when the

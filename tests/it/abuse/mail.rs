@@ -7,8 +7,8 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use super::connect_from;
-use crate::mailbox::Mailbox;
-use crate::panel::{account, Panel};
+use crate::support::mailbox::Mailbox;
+use crate::support::panel::{account, Panel};
 use crate::support::MEMBER_PASSWORD as PASSWORD;
 use crate::support::*;
 

@@ -11,7 +11,8 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use super::connect_from;
-use crate::panel::{account, Panel};
+use crate::support::cli::chatctl;
+use crate::support::panel::{account, Panel};
 use crate::support::*;
 
 /// Joins `room` and answers `welcome` or the error.
@@ -136,14 +137,6 @@ async fn hostile_room_names_are_refused_without_creating_rooms() {
     assert_eq!(room_names(&app, site.id).await.len(), 3);
 }
 
-fn chatctl(app: &TestApp) -> Command {
-    let mut cmd = Command::cargo_bin("chatctl").unwrap();
-    cmd.env_remove("DATABASE_URL")
-        .env_remove("CHATCTL_DATABASE_URL")
-        .args(["--database-url", &app.database.url]);
-    cmd
-}
-
 fn run(cmd: &mut Command) -> (bool, String, String) {
     let out = cmd.output().unwrap();
     (
@@ -157,8 +150,7 @@ fn run(cmd: &mut Command) -> (bool, String, String) {
 async fn owners_list_delete_and_prune_rooms_from_the_cli() {
     let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
-    let (mut guest, _) = app.guest(&site.public_key, "alice").await;
-    guest.join("lobby", None).await;
+    let (mut guest, _) = app.guest_in(&site.public_key, "alice", "lobby").await;
     guest.say("lobby", "c1", "hi").await;
     for room in ["empty-1", "empty-2", "doomed"] {
         join_and_leave(&mut guest, room).await;
@@ -166,7 +158,7 @@ async fn owners_list_delete_and_prune_rooms_from_the_cli() {
     guest.close().await;
     let key = site.public_key.as_str();
 
-    let (ok, out, err) = run(chatctl(&app).args(["site", "rooms", "list", key, "--json"]));
+    let (ok, out, err) = run(chatctl(&app.database).args(["site", "rooms", "list", key, "--json"]));
     assert!(ok, "{err}");
     let rooms: Value = serde_json::from_str(&out).unwrap();
     let lobby = rooms
@@ -177,27 +169,35 @@ async fn owners_list_delete_and_prune_rooms_from_the_cli() {
         .unwrap();
     assert_eq!(lobby["messages"], 1);
     assert_eq!(rooms.as_array().unwrap().len(), 4);
-    let (ok, table, _) = run(chatctl(&app).args(["site", "rooms", "list", key]));
+    let (ok, table, _) = run(chatctl(&app.database).args(["site", "rooms", "list", key]));
     assert!(
         ok && table.contains("empty-1") && table.contains("lobby"),
         "{table}"
     );
 
-    let (ok, _, err) = run(chatctl(&app).args(["site", "rooms", "delete", key, "doomed"]));
+    let (ok, _, err) = run(chatctl(&app.database).args(["site", "rooms", "delete", key, "doomed"]));
     assert!(ok, "{err}");
-    let (ok, _, err) = run(chatctl(&app).args(["site", "rooms", "delete", key, "no-such-room"]));
+    let (ok, _, err) =
+        run(chatctl(&app.database).args(["site", "rooms", "delete", key, "no-such-room"]));
     assert!(
         !ok && err.starts_with("error: ") && err.contains("no-such-room"),
         "{err}"
     );
-    let (ok, _, err) = run(chatctl(&app).args(["site", "rooms", "delete", "pk_unknown", "lobby"]));
+    let (ok, _, err) =
+        run(chatctl(&app.database).args(["site", "rooms", "delete", "pk_unknown", "lobby"]));
     assert!(!ok && err.starts_with("error: "), "{err}");
 
     // Pruning removes rooms visitors opened and never wrote in, old enough.
-    let (ok, out, _) = run(chatctl(&app).args(["site", "rooms", "prune", key]));
+    let (ok, out, _) = run(chatctl(&app.database).args(["site", "rooms", "prune", key]));
     assert!(ok && out.contains("0 "), "too recent to prune: {out}");
-    let (ok, out, err) =
-        run(chatctl(&app).args(["site", "rooms", "prune", key, "--older-than-minutes", "0"]));
+    let (ok, out, err) = run(chatctl(&app.database).args([
+        "site",
+        "rooms",
+        "prune",
+        key,
+        "--older-than-minutes",
+        "0",
+    ]));
     assert!(ok && out.contains("2 "), "{out}{err}");
     assert_eq!(room_names(&app, site.id).await, vec!["lobby".to_owned()]);
 }
@@ -295,8 +295,7 @@ async fn owners_delete_rooms_from_the_panel_and_people_inside_are_told() {
     let other = app.site(&["https://other.example"]).await;
     account(&app, "mod@example.com", Role::Moderator, &[other.id]).await;
     let moderator = Panel::login(&app, "mod@example.com").await;
-    let (mut g2, _) = app.guest(&site.public_key, "bob").await;
-    g2.join("kept", None).await;
+    let (_g2, _) = app.guest_in(&site.public_key, "bob", "kept").await;
     let kept = app
         .db
         .run({

@@ -21,10 +21,8 @@ async fn count(client: &mut Client, kind: &str, wait: Duration) -> usize {
 
 /// Alice and Bob in `lobby`; Alice has seen Bob arrive.
 async fn two_in_lobby(app: &TestApp, key: &str) -> (Client, Client, Value) {
-    let (mut alice, _) = app.guest(key, "alice").await;
-    alice.join("lobby", None).await;
-    let (mut bob, bob_ready) = app.guest(key, "bob").await;
-    bob.join("lobby", None).await;
+    let (mut alice, _) = app.guest_in(key, "alice", "lobby").await;
+    let (bob, bob_ready) = app.guest_in(key, "bob", "lobby").await;
     alice.recv_type("presence").await;
     (alice, bob, bob_ready)
 }

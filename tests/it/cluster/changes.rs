@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::{broker_becomes, cluster_db, cluster_env, instance};
-use crate::process::{chatctl, create_site, ServerProcess, FAST};
+use super::{cluster_db, instance, pair};
 use crate::support::close;
+use crate::support::process::{chatctl, create_site, ServerProcess, FAST};
 use crate::support::{test_db, Client, TestApp};
 
 /// Runs the command line on the database, like an operator would.
@@ -54,15 +54,9 @@ async fn one_guest_on(servers: &[&ServerProcess], key: &str) -> (Vec<Client>, i6
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ban_from_the_command_line_closes_connections_on_every_instance() {
     let test = "a_ban_from_the_command_line_closes_connections_on_every_instance";
-    let Some((database, redis)) = cluster_env(test).await else {
+    let Some((database, _redis, key, a, b)) = pair(test).await else {
         return;
     };
-    let key = create_site(&database.url);
-    let a = instance(&database, Some(&redis.url()), "a").await;
-    let b = instance(&database, Some(&redis.url()), "b").await;
-    for server in [&a, &b] {
-        broker_becomes(server, "up", Duration::from_secs(10)).await;
-    }
     let (mut clients, id) = one_guest_on(&[&a, &b], &key).await;
     let (_bystander, _, _) = b.joined(&key, json!({"nick": "fine"}), "lobby", None).await;
     cli(

@@ -11,7 +11,7 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{cluster_db, instance};
-use crate::process::{create_site, ServerProcess, FAST};
+use crate::support::process::{create_site, ServerProcess, FAST};
 
 /// A TCP proxy in front of PostgreSQL that, once armed, lets the first
 /// client chunk carrying an `INSERT INTO "messages"` through and then

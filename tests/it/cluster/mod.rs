@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::process::{create_site, ServerProcess, FAST};
 use crate::support::close;
+use crate::support::process::{create_site, ServerProcess, FAST};
 use crate::support::wait::{listening, poll};
 use crate::support::*;
 
@@ -203,6 +203,23 @@ pub(crate) async fn cluster_env(test: &str) -> Option<(TestDb, RedisServer)> {
     Some((database, redis))
 }
 
+/// Two instances on one broker, both subscribed, and a site on them: the
+/// database, the broker (both live as long as the test keeps them), the
+/// site's key, and the instances A and B.
+pub(crate) type Pair = (TestDb, RedisServer, String, ServerProcess, ServerProcess);
+
+/// A [`Pair`], or `None` when skipped (see [`cluster_env`]).
+pub(crate) async fn pair(test: &str) -> Option<Pair> {
+    let (database, redis) = cluster_env(test).await?;
+    let key = create_site(&database.url);
+    let a = instance(&database, Some(&redis.url()), "a").await;
+    let b = instance(&database, Some(&redis.url()), "b").await;
+    for server in [&a, &b] {
+        broker_becomes(server, "up", Duration::from_secs(10)).await;
+    }
+    Some((database, redis, key, a, b))
+}
+
 /// Starts an instance on the broker, with rate limits out of the way.
 pub(crate) async fn instance(database: &TestDb, broker: Option<&str>, name: &str) -> ServerProcess {
     let mut args: Vec<&str> = FAST.to_vec();
@@ -265,15 +282,9 @@ async fn expect_no_message(client: &mut Client, wait: Duration) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_sent_on_one_instance_reaches_receivers_on_both() {
     let test = "a_message_sent_on_one_instance_reaches_receivers_on_both";
-    let Some((database, redis)) = cluster_env(test).await else {
+    let Some((_database, _redis, key, a, b)) = pair(test).await else {
         return;
     };
-    let key = create_site(&database.url);
-    let a = instance(&database, Some(&redis.url()), "a").await;
-    let b = instance(&database, Some(&redis.url()), "b").await;
-    for server in [&a, &b] {
-        broker_becomes(server, "up", Duration::from_secs(10)).await;
-    }
     let (mut on_a, _, _) = a.joined(&key, json!({"nick": "ra"}), "lobby", None).await;
     let (mut on_b, _, _) = b.joined(&key, json!({"nick": "rb"}), "lobby", None).await;
     let (mut sender, _, _) = a.joined(&key, json!({"nick": "s"}), "lobby", None).await;
@@ -300,15 +311,9 @@ async fn a_message_sent_on_one_instance_reaches_receivers_on_both() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_writers_on_two_instances_give_every_receiver_the_same_contiguous_order() {
     let test = "concurrent_writers_on_two_instances_give_every_receiver_the_same_contiguous_order";
-    let Some((database, redis)) = cluster_env(test).await else {
+    let Some((_database, _redis, key, a, b)) = pair(test).await else {
         return;
     };
-    let key = create_site(&database.url);
-    let a = instance(&database, Some(&redis.url()), "a").await;
-    let b = instance(&database, Some(&redis.url()), "b").await;
-    for server in [&a, &b] {
-        broker_becomes(server, "up", Duration::from_secs(10)).await;
-    }
     let mut receivers = Vec::new();
     for (server, nick) in [(&a, "ra1"), (&a, "ra2"), (&b, "rb1"), (&b, "rb2")] {
         receivers.push(
@@ -341,15 +346,9 @@ async fn concurrent_writers_on_two_instances_give_every_receiver_the_same_contig
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alternating_commits_reach_both_instances_contiguously() {
     let test = "alternating_commits_reach_both_instances_contiguously";
-    let Some((database, redis)) = cluster_env(test).await else {
+    let Some((_database, _redis, key, a, b)) = pair(test).await else {
         return;
     };
-    let key = create_site(&database.url);
-    let a = instance(&database, Some(&redis.url()), "a").await;
-    let b = instance(&database, Some(&redis.url()), "b").await;
-    for server in [&a, &b] {
-        broker_becomes(server, "up", Duration::from_secs(10)).await;
-    }
     let (mut on_a, _, _) = a.joined(&key, json!({"nick": "ra"}), "lobby", None).await;
     let (mut on_b, _, _) = b.joined(&key, json!({"nick": "rb"}), "lobby", None).await;
     let (mut sa, _, _) = a.joined(&key, json!({"nick": "sa"}), "lobby", None).await;
@@ -401,7 +400,7 @@ async fn without_a_broker_instances_deliver_each_others_messages_through_the_dat
 fn a_broker_with_sqlite_is_refused_at_start() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("c.db").display());
-    let out = std::process::Command::new(crate::process::chatctl())
+    let out = std::process::Command::new(crate::support::process::chatctl())
         .args([
             "--database-url",
             &url,
@@ -440,15 +439,9 @@ fn send_steadily(mut sender: Client, count: usize) -> tokio::task::JoinHandle<Ve
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_restart_loses_nothing_and_health_shows_it() {
     let test = "a_broker_restart_loses_nothing_and_health_shows_it";
-    let Some((database, mut redis)) = cluster_env(test).await else {
+    let Some((_database, mut redis, key, a, b)) = pair(test).await else {
         return;
     };
-    let key = create_site(&database.url);
-    let a = instance(&database, Some(&redis.url()), "a").await;
-    let b = instance(&database, Some(&redis.url()), "b").await;
-    for server in [&a, &b] {
-        broker_becomes(server, "up", Duration::from_secs(10)).await;
-    }
     let (mut on_b, _, _) = b.joined(&key, json!({"nick": "rb"}), "lobby", None).await;
     let (sender, _, _) = a.joined(&key, json!({"nick": "s"}), "lobby", None).await;
     let count = 300;
@@ -591,15 +584,9 @@ fn seqs_until_closed(mut client: Client) -> tokio::task::JoinHandle<Vec<i64>> {
 async fn an_instance_killed_under_load_loses_nothing_and_duplicates_nothing() {
     use futures_util::{SinkExt, StreamExt};
     let test = "an_instance_killed_under_load_loses_nothing_and_duplicates_nothing";
-    let Some((database, redis)) = cluster_env(test).await else {
+    let Some((_database, _redis, key, mut a, b)) = pair(test).await else {
         return;
     };
-    let key = create_site(&database.url);
-    let mut a = instance(&database, Some(&redis.url()), "a").await;
-    let b = instance(&database, Some(&redis.url()), "b").await;
-    for server in [&a, &b] {
-        broker_becomes(server, "up", Duration::from_secs(10)).await;
-    }
     let (on_a, _, _) = a.joined(&key, json!({"nick": "ra"}), "lobby", None).await;
     let (mut on_b, _, _) = b.joined(&key, json!({"nick": "rb"}), "lobby", None).await;
     let (sender, ready, _) = a.joined(&key, json!({"nick": "s"}), "lobby", None).await;

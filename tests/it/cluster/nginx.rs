@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use super::{broker_becomes, cluster_env, in_ci, receive, SETTLE};
-use crate::process::{create_site, ServerProcess, FAST};
+use crate::support::process::{create_site, ServerProcess, FAST};
 use crate::support::wait::poll;
 use crate::support::{Client, ORIGIN};
 

@@ -6,8 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use super::{broker_becomes, cluster_env, instance, receive, SETTLE};
-use crate::process::{create_site, ServerProcess};
+use super::{pair, receive, SETTLE};
 use crate::support::Client;
 
 /// Reads frames until a `presence` frame for `nick` with `event`; fails
@@ -39,26 +38,6 @@ fn nicks(welcome: &Value) -> Vec<String> {
         .collect();
     nicks.sort();
     nicks
-}
-
-/// Two instances on one broker, both subscribed.
-async fn pair(
-    test: &str,
-) -> Option<(
-    crate::support::TestDb,
-    super::RedisServer,
-    String,
-    ServerProcess,
-    ServerProcess,
-)> {
-    let (database, redis) = cluster_env(test).await?;
-    let key = create_site(&database.url);
-    let a = instance(&database, Some(&redis.url()), "a").await;
-    let b = instance(&database, Some(&redis.url()), "b").await;
-    for server in [&a, &b] {
-        broker_becomes(server, "up", Duration::from_secs(10)).await;
-    }
-    Some((database, redis, key, a, b))
 }
 
 /// A joiner on B sees who is on A in its welcome, and A's people see it

@@ -224,6 +224,14 @@ impl TestApp {
         (client, ready)
     }
 
+    /// A guest that said hello and joined `room`; returns the client and its
+    /// `ready` frame (the `welcome` is read and dropped).
+    pub async fn guest_in(&self, site_key: &str, nick: &str, room: &str) -> (Client, Value) {
+        let (mut client, ready) = self.guest(site_key, nick).await;
+        client.join(room, None).await;
+        (client, ready)
+    }
+
     /// Stops the server gracefully, waits until it has, and returns its database.
     pub async fn stop(mut self) -> TestDb {
         if let Some(stop) = self.stop.take() {

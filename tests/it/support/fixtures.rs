@@ -80,15 +80,6 @@ impl TestApp {
         self.new_site().origins(origins).create().await
     }
 
-    /// Creates a site allowed for `origins` where visitors may register.
-    pub async fn site_with_registration(&self, origins: &[&str]) -> Site {
-        self.new_site()
-            .origins(origins)
-            .registration()
-            .create()
-            .await
-    }
-
     /// Changes a site's settings, as `chatctl site set` would.
     pub async fn configure_site(&self, site: &Site, settings: SiteSettings) {
         let id = site.id;

@@ -2,23 +2,35 @@
 //! it, each written once.
 //!
 //! - [`app`]: [`TestApp`] and its builder (database, configuration, limits).
+//! - [`cli`]: the `chatctl` binary on the test's database.
 //! - [`db`]: a fresh SQLite file or PostgreSQL database per test.
 //! - [`fixtures`]: sites and admin accounts made directly in the database.
 //! - [`client`]: a WebSocket [`Client`] speaking the chat protocol.
 //! - [`close`]: the close codes by name (`close::BANNED`).
 //! - [`jwt`]: tokens a host site signs for its users.
 //! - [`wait`]: the frame timeout and one polling loop.
+//! - [`panel`]: the admin panel over HTTP, with a cookie jar.
+//! - [`mailbox`]: a real SMTP server that keeps what it receives.
+//! - [`browser`]: headless Chromium and a host site on another origin;
+//!   [`widget_page`]: a page embedding the widget and the script prelude.
+//! - [`process`]: a real `chatctl serve` process, to kill and restart.
 //!
-//! `use crate::support::*;` brings the everyday names; `close` and `jwt` are
-//! used by their module name.
+//! `use crate::support::*;` brings the everyday names; the other modules are
+//! used by their name.
 
 pub mod app;
+pub mod browser;
+pub mod cli;
 pub mod client;
 pub mod close;
 pub mod db;
 pub mod fixtures;
 pub mod jwt;
+pub mod mailbox;
+pub mod panel;
+pub mod process;
 pub mod wait;
+pub mod widget_page;
 
 pub use app::{TestApp, ORIGIN};
 pub use chatctl::db::models::site::SiteSettings;

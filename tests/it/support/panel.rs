@@ -63,6 +63,12 @@ impl Panel {
         panel
     }
 
+    /// Creates the owner account `owner@example.com` and logs it in.
+    pub async fn owner(app: &TestApp) -> Panel {
+        app.admin("owner@example.com", Role::Owner, &[]).await;
+        Panel::login(app, "owner@example.com").await
+    }
+
     /// Fetches the login form, then posts the credentials.
     pub async fn try_login(&mut self, email: &str, password: &str) -> Page {
         let form = self.get("/admin/login").await;

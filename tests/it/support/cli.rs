@@ -1,0 +1,28 @@
+//! The `chatctl` binary as a test runs it: on the test's database, whatever
+//! the environment says.
+
+use assert_cmd::Command;
+
+use super::db::TestDb;
+
+/// `chatctl --database-url <the test's database>`, with the database
+/// variables of the environment removed (they would point elsewhere).
+pub fn chatctl(db: &TestDb) -> Command {
+    let mut cmd = Command::cargo_bin("chatctl").unwrap();
+    cmd.env_remove("DATABASE_URL")
+        .env_remove("CHATCTL_DATABASE_URL")
+        .arg("--database-url")
+        .arg(&db.url);
+    cmd
+}
+
+/// Runs `cmd`, asserts it succeeded, and returns its standard output.
+pub fn stdout(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}

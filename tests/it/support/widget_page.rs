@@ -1,0 +1,153 @@
+//! A host page embedding the widget, and page scripts that look inside it:
+//! the prelude of helpers every widget browser test runs its scripts with.
+
+use chatctl::db::models::Site;
+use fantoccini::Client;
+use serde_json::{json, Value};
+
+use super::app::{TestApp, TestAppBuilder};
+use super::browser::{js, Browser, HostSite};
+use super::fixtures::{SiteBuilder, MEMBER_PASSWORD};
+
+/// Where a widget test starts: chromedriver, the chat server, a host site on
+/// another origin, and a chat site allowed for that origin.
+pub struct WidgetScene {
+    pub chrome: Browser,
+    pub app: TestApp,
+    pub host: HostSite,
+    pub site: Site,
+}
+
+impl WidgetScene {
+    /// `None` when chromedriver is missing outside CI (see [`Browser::start`]).
+    pub async fn start(test: &str, app: TestAppBuilder<'_>) -> Option<WidgetScene> {
+        WidgetScene::start_with(test, app, |site| site).await
+    }
+
+    /// Like [`WidgetScene::start`], with the chat site shaped by `site`
+    /// (e.g. `|site| site.registration()`).
+    pub async fn start_with(
+        test: &str,
+        app: TestAppBuilder<'_>,
+        site: impl FnOnce(SiteBuilder<'_>) -> SiteBuilder<'_>,
+    ) -> Option<WidgetScene> {
+        let chrome = Browser::start(test)?;
+        let app = app.spawn().await;
+        let host = HostSite::start().await;
+        let site = site(app.new_site().origins(&[&host.origin()]))
+            .create()
+            .await;
+        Some(WidgetScene {
+            chrome,
+            app,
+            host,
+            site,
+        })
+    }
+}
+
+/// Helpers for page scripts: `W(i)` is the shadow root of the i-th widget, `$`
+/// queries it, `msgs(i)` lists its messages.
+pub const PRELUDE: &str = r#"
+const W = (i = 0) => document.querySelectorAll('[data-chatctl-root]')[i].shadowRoot;
+const $ = (sel, i = 0) => W(i).querySelector(sel);
+const shown = (sel, i = 0) => { const e = W(i) && $(sel, i); return !!e && e.getClientRects().length > 0; };
+const msgs = (i = 0) => [...W(i).querySelectorAll('[data-chatctl=message]')].map((m) => ({
+  text: m.querySelector('.text').textContent, state: m.dataset.state || '', seq: m.dataset.seq || '',
+  author: m.querySelector('.author').textContent, id: m.dataset.id || '' }));
+const texts = (i = 0) => msgs(i).map((m) => m.text);
+const fill = (sel, value, i = 0) => { const e = $(sel, i); e.value = value; e.dispatchEvent(new Event('input', {bubbles: true})); };
+"#;
+
+pub async fn run(browser: &Client, script: &str) -> Value {
+    js(browser, &format!("{PRELUDE}\n{script}")).await
+}
+
+/// Waits until the page expression is true; on timeout, shows what the widgets show.
+pub async fn until(browser: &Client, what: &str, expr: &str) {
+    let check = format!("{PRELUDE}\ntry {{ return !!({expr}); }} catch (e) {{ return false; }}");
+    let started = std::time::Instant::now();
+    while js(browser, &check).await != json!(true) {
+        if started.elapsed() > std::time::Duration::from_secs(20) {
+            let seen = run(browser, "return [...document.querySelectorAll('[data-chatctl-root]')].map((h, i) => ({messages: msgs(i), notice: $('[data-chatctl=notice]', i).textContent, status: $('.status', i).className}));").await;
+            panic!("timed out waiting for {what}\nwidgets: {seen}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// A page embedding the widget(s) of `tags` (each the attributes of one script tag).
+pub fn page(app: &TestApp, html_lang: &str, head: &str, body: &str, tags: &[String]) -> String {
+    let scripts: String = tags
+        .iter()
+        .map(|attrs| {
+            format!(
+                "<script src=\"http://{}/widget.js\" {attrs} async></script>\n",
+                app.addr
+            )
+        })
+        .collect();
+    format!("<!doctype html><html lang=\"{html_lang}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>Host</title>{head}</head><body>{body}{scripts}</body></html>")
+}
+
+pub fn tag(site: &Site, extra: &str) -> String {
+    format!("data-site=\"{}\" {extra}", site.public_key)
+}
+
+/// Opens the floating widget with the mouse and joins as a guest.
+pub async fn join_as_guest(browser: &Client, nick: &str) {
+    until(browser, "the launcher", "shown('.launcher')").await;
+    run(browser, "$('.launcher').click();").await;
+    until(browser, "the nickname form", "shown('[data-chatctl=nick]')").await;
+    run(
+        browser,
+        &format!("fill('#nick', '{nick}'); $('[data-chatctl=nick]').requestSubmit();"),
+    )
+    .await;
+    until(
+        browser,
+        "the composer",
+        "shown('[data-chatctl=composer]') && $('.me').textContent.length > 0",
+    )
+    .await;
+}
+
+pub async fn say(browser: &Client, text: &str) {
+    run(
+        browser,
+        &format!(
+            "fill('#text', {}); $('[data-chatctl=composer]').requestSubmit();",
+            json!(text)
+        ),
+    )
+    .await;
+}
+
+/// Clicks the "register" link of the nickname form, once it shows.
+pub async fn click_register_link(browser: &Client) {
+    until(
+        browser,
+        "the register link",
+        "shown('[data-chatctl=nick] [data-to=register]')",
+    )
+    .await;
+    run(
+        browser,
+        "$('[data-chatctl=nick] [data-to=register]').click();",
+    )
+    .await;
+}
+
+/// Fills the open registration form (password [`MEMBER_PASSWORD`]), sends it,
+/// and waits for the check-your-mail message.
+pub async fn register(browser: &Client, name: &str, email: &str) {
+    let form =
+        format!("fill('#rn', '{name}'); fill('#re', '{email}'); fill('#rp', '{MEMBER_PASSWORD}');");
+    run(
+        browser,
+        &format!("{form} $('[data-chatctl=register]').requestSubmit();"),
+    )
+    .await;
+    let told = format!("shown('[data-chatctl=login]') && $('[data-chatctl=login] .msgbox').textContent.includes('{email}') && $('#le').value === '{email}'");
+    until(browser, "the check-your-mail message", &told).await;
+}
