@@ -126,7 +126,7 @@ async fn every_panel_page_has_an_icon() {
 
 #[tokio::test]
 async fn the_dashboard_draws_the_last_day_of_messages_and_connections() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
     account(&app, "owner@example.com", Role::Owner, &[]).await;
     let mut panel = Panel::login(&app, "owner@example.com").await;
@@ -161,7 +161,7 @@ async fn the_dashboard_draws_the_last_day_of_messages_and_connections() {
 
 #[tokio::test]
 async fn the_message_log_marks_who_wrote_and_mutes_or_bans_from_a_row() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
     account(&app, "mod@example.com", Role::Moderator, &[site.id]).await;
     let mut panel = Panel::login(&app, "mod@example.com").await;

@@ -174,11 +174,7 @@ async fn disabling_an_admin_voids_their_reset_links() {
         .unwrap();
     assert_eq!(reset_form_status(&app, &link).await, StatusCode::OK);
     for action in ["disable", "enable"] {
-        let out = Command::cargo_bin("chatctl")
-            .unwrap()
-            .env_remove("DATABASE_URL")
-            .env_remove("CHATCTL_DATABASE_URL")
-            .args(["--database-url", &app.database.url])
+        let out = chatctl(&app.database)
             .args(["user", action, "--email", "admin@example.com"])
             .output()
             .unwrap();

@@ -255,12 +255,14 @@ async fn a_half_sent_request_does_not_delay_shutdown() {
 /// addresses could take are bounded).
 #[tokio::test]
 async fn many_addresses_cannot_hold_every_connection_either() {
-    let app = spawn_app_with(|l| {
-        l.request_header_timeout_secs = 10;
-        l.max_http_connections_per_ip = 10;
-        l.max_http_connections = 20;
-    })
-    .await;
+    let app = TestApp::builder()
+        .limits(|l| {
+            l.request_header_timeout_secs = 10;
+            l.max_http_connections_per_ip = 10;
+            l.max_http_connections = 20;
+        })
+        .spawn()
+        .await;
     let mut slow = Vec::new();
     for n in 0..40 {
         let mut stream = tcp_from(&app, &format!("127.0.1.{}", 2 + n / 10)).await;

@@ -8,15 +8,17 @@ use std::time::Instant;
 use serde_json::json;
 
 use super::connect_from;
-use crate::common::*;
+use crate::support::*;
 
 #[tokio::test]
 async fn one_participant_on_many_addresses_shares_one_message_budget() {
-    let app = spawn_app_with(|l| {
-        l.participant_messages_per_second = 1;
-        l.participant_message_burst = 6;
-    })
-    .await;
+    let app = TestApp::builder()
+        .limits(|l| {
+            l.participant_messages_per_second = 1;
+            l.participant_message_burst = 6;
+        })
+        .spawn()
+        .await;
     let site = app.site(&[ORIGIN]).await;
     let (_, ready) = app.guest(&site.public_key, "chatty").await;
     let token = ready["guest_token"].as_str().unwrap();
