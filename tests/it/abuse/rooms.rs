@@ -213,8 +213,16 @@ async fn a_prune_from_the_cli_keeps_rooms_someone_is_in() {
     let (mut guest, _) = app.guest(&site.public_key, "alice").await;
     guest.join("waiting", None).await;
     let key = site.public_key.as_str();
-    let prune =
-        || run(chatctl(&app).args(["site", "rooms", "prune", key, "--older-than-minutes", "0"]));
+    let prune = || {
+        run(chatctl(&app.database).args([
+            "site",
+            "rooms",
+            "prune",
+            key,
+            "--older-than-minutes",
+            "0",
+        ]))
+    };
 
     let (ok, out, err) = prune();
     assert!(ok && out.starts_with("deleted 0 "), "{out}{err}");

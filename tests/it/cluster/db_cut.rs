@@ -229,7 +229,7 @@ fn connecting_to_a_silent_postgres_gives_up_within_seconds() {
     });
     let url = format!("postgres://postgres:secret@127.0.0.1:{port}/chatctl");
     let started = Instant::now();
-    let mut child = std::process::Command::new(crate::process::chatctl())
+    let mut child = std::process::Command::new(crate::support::process::chatctl())
         .args(["--database-url", &url, "migrate"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())

@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use super::{pair, receive, SETTLE};
+use super::{broker_becomes, cluster_env, instance, pair, receive, SETTLE};
+use crate::support::process::{create_site, ServerProcess};
 use crate::support::Client;
 
 /// Reads frames until a `presence` frame for `nick` with `event`; fails
@@ -225,7 +226,7 @@ async fn presence_down_secs_sets_how_long_a_silent_instance_is_waited_for() {
         return;
     };
     let key = create_site(&database.url);
-    let mut args: Vec<&str> = crate::process::FAST.to_vec();
+    let mut args: Vec<&str> = crate::support::process::FAST.to_vec();
     let url = redis.url();
     args.extend(["--broker-url", &url, "--presence-down-secs", "8"]);
     let a = ServerProcess::start(&database.url, &args).await;
