@@ -5,7 +5,7 @@
 
 use serde_json::json;
 
-use crate::common::*;
+use crate::support::*;
 
 fn via(client: &str) -> [(&'static str, String); 2] {
     [
