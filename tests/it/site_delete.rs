@@ -3,9 +3,9 @@
 
 use chatctl::db::models::{Message, Role, Site};
 
-use crate::cli::chatctl;
-use crate::common::*;
-use crate::panel::*;
+use crate::support::cli::chatctl;
+use crate::support::panel::*;
+use crate::support::*;
 
 /// The site's messages, as stored.
 async fn messages_of(app: &TestApp, site: &Site) -> i64 {
@@ -18,7 +18,7 @@ async fn messages_of(app: &TestApp, site: &Site) -> i64 {
 
 #[tokio::test]
 async fn a_disabled_site_is_deleted_from_the_panel_once_its_name_is_typed() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
     account(&app, "owner@example.com", Role::Owner, &[]).await;
     let mut panel = Panel::login(&app, "owner@example.com").await;
@@ -88,7 +88,7 @@ async fn a_disabled_site_is_deleted_from_the_panel_once_its_name_is_typed() {
 #[test]
 fn the_command_line_deletes_a_disabled_site_named_on_the_line() {
     let db = test_db();
-    let created = crate::cli::stdout(chatctl(&db).args([
+    let created = crate::support::cli::stdout(chatctl(&db).args([
         "site",
         "create",
         "--name",
