@@ -105,11 +105,7 @@ async fn a_ban_kicks_the_participant_at_once_and_refuses_them_afterwards() {
         close::BANNED,
         "bob's address is covered"
     );
-    let (status, body) = app
-        .try_connect(&site.public_key, Some(ORIGIN))
-        .await
-        .err()
-        .unwrap();
+    let (status, body) = app.refusal(&site.public_key, Some(ORIGIN)).await;
     assert_eq!((status, body["error"].as_str()), (403, Some("banned")));
     assert!(body["message"].as_str().unwrap().contains("flood"));
 
@@ -161,11 +157,7 @@ async fn a_guest_banned_with_their_address_cannot_come_back_as_someone_new() {
         .await;
     assert_eq!(troll.closed().await.code, close::BANNED);
     // A cleared nickname and token: a new guest, same address.
-    let (status, body) = app
-        .try_connect(&site.public_key, Some(ORIGIN))
-        .await
-        .err()
-        .unwrap();
+    let (status, body) = app.refusal(&site.public_key, Some(ORIGIN)).await;
     assert_eq!((status, body["error"].as_str()), (403, Some("banned")));
 }
 

@@ -10,14 +10,6 @@ use crate::support::close;
 use crate::support::wait::poll;
 use crate::support::*;
 
-/// The upgrade's refusal of `key` from `origin`: HTTP status and JSON body.
-async fn refusal(app: &TestApp, key: &str, origin: Option<&str>) -> (u16, Value) {
-    app.try_connect(key, origin)
-        .await
-        .err()
-        .unwrap_or_else(|| panic!("{key} from {origin:?} must be refused"))
-}
-
 #[tokio::test]
 async fn wrong_key_disabled_site_and_foreign_origin_are_refused() {
     let app = TestApp::spawn().await;
@@ -36,7 +28,7 @@ async fn wrong_key_disabled_site_and_foreign_origin_are_refused() {
         (key, None, 403, "origin_required"),
     ];
     for (key, origin, status, error) in cases {
-        let (got, body) = refusal(&app, key, origin).await;
+        let (got, body) = app.refusal(key, origin).await;
         assert_eq!(
             (got, body["error"].as_str()),
             (status, Some(error)),
@@ -49,7 +41,7 @@ async fn wrong_key_disabled_site_and_foreign_origin_are_refused() {
         .run(move |conn| s.set_enabled(conn, false))
         .await
         .unwrap();
-    let (status, body) = refusal(&app, key, Some(ORIGIN)).await;
+    let (status, body) = app.refusal(key, Some(ORIGIN)).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (403, Some("site_disabled"))
@@ -76,7 +68,7 @@ async fn origin_matching_is_exact_but_normalised() {
 /// Each of `origins` is refused at the upgrade as not allowed.
 async fn assert_origins_refused(app: &TestApp, site: &Site, origins: &[&str]) {
     for origin in origins {
-        let (status, body) = refusal(app, &site.public_key, Some(origin)).await;
+        let (status, body) = app.refusal(&site.public_key, Some(origin)).await;
         assert_eq!(status, 403, "{origin} must be refused");
         assert_eq!(body["error"], "origin_not_allowed");
     }
@@ -293,7 +285,7 @@ async fn banned_guest_and_banned_address_are_refused() {
 
     // An address ban refuses the upgrade itself, whatever nickname is used.
     insert_ban(&app, site.id.0, None, Some("127.0.0.0/8")).await;
-    let (status, body) = refusal(&app, &site.public_key, Some(ORIGIN)).await;
+    let (status, body) = app.refusal(&site.public_key, Some(ORIGIN)).await;
     assert_eq!((status, body["error"].as_str()), (403, Some("banned")));
 }
 
@@ -392,7 +384,7 @@ async fn connections_per_ip_are_capped() {
     let site = app.site(&[ORIGIN]).await;
     let first = app.connect(&site.public_key).await;
     let _second = app.connect(&site.public_key).await;
-    let (status, body) = refusal(&app, &site.public_key, Some(ORIGIN)).await;
+    let (status, body) = app.refusal(&site.public_key, Some(ORIGIN)).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (429, Some("too_many_connections"))

@@ -55,12 +55,8 @@ async fn room(app: &TestApp, site: &Site, name: &str) -> Room {
 
 #[tokio::test]
 async fn widget_two_visitors_chat_on_a_hostile_page_through_reloads_restarts_and_bans() {
-    let Some(WidgetScene {
-        chrome,
-        app,
-        host,
-        site,
-    }) = WidgetScene::start("widget_two_visitors_chat", TestApp::builder()).await
+    let Some((chrome, app, host, site)) =
+        widget_scene("widget_two_visitors_chat", TestApp::builder()).await
     else {
         return;
     };
@@ -450,12 +446,8 @@ async fn widget_accounts_register_confirm_log_in_and_identify() {
     let mailbox = Mailbox::start();
     let smtp = mailbox.url();
     let app = TestApp::builder().smtp(smtp);
-    let Some(WidgetScene {
-        chrome,
-        app,
-        host,
-        site,
-    }) = WidgetScene::start_with("widget_accounts", app, |site| site.registration()).await
+    let Some((chrome, app, host, site)) =
+        widget_scene_with("widget_accounts", app, |site| site.registration()).await
     else {
         return;
     };
@@ -713,12 +705,7 @@ async fn widget_moderation_feedback_slow_mode_mute_lock_and_approval() {
         limits.participant_messages_per_second = 1000;
         limits.participant_message_burst = 1000;
     });
-    let Some(WidgetScene {
-        chrome,
-        app,
-        host,
-        site,
-    }) = WidgetScene::start("widget_moderation_feedback", app).await
+    let Some((chrome, app, host, site)) = widget_scene("widget_moderation_feedback", app).await
     else {
         return;
     };
@@ -937,12 +924,7 @@ return failures;
 
 #[tokio::test]
 async fn widget_looks_right_in_every_language_theme_and_on_a_phone() {
-    let Some(WidgetScene {
-        chrome,
-        app,
-        host,
-        site,
-    }) = WidgetScene::start("widget_looks", TestApp::builder()).await
+    let Some((chrome, app, host, site)) = widget_scene("widget_looks", TestApp::builder()).await
     else {
         return;
     };

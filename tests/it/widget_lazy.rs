@@ -8,8 +8,9 @@ use serde_json::json;
 
 use crate::support::browser::*;
 use crate::support::mailbox::Mailbox;
-use crate::support::widget_page::WidgetScene;
-use crate::support::widget_page::{click_register_link, page, register, run, tag, until};
+use crate::support::widget_page::{
+    click_register_link, page, register, run, tag, until, widget_scene_with,
+};
 use crate::support::*;
 
 /// What the page fetched of the on-demand part (its script and its texts).
@@ -32,12 +33,8 @@ async fn widget_loads_its_account_forms_on_demand_once_the_chat_is_opened() {
     let mailbox = Mailbox::start();
     let smtp = mailbox.url();
     let app = TestApp::builder().smtp(smtp);
-    let Some(WidgetScene {
-        chrome,
-        app,
-        host,
-        site,
-    }) = WidgetScene::start_with("widget_lazy", app, |site| site.registration()).await
+    let Some((chrome, app, host, site)) =
+        widget_scene_with("widget_lazy", app, |site| site.registration()).await
     else {
         return;
     };

@@ -5,8 +5,7 @@
 use serde_json::json;
 
 use crate::support::browser::*;
-use crate::support::widget_page::WidgetScene;
-use crate::support::widget_page::{join_as_guest, page, run, tag, until};
+use crate::support::widget_page::{join_as_guest, page, run, tag, until, widget_scene};
 use crate::support::*;
 
 /// The page records the widget's `message` events, and can cut the network: while
@@ -35,12 +34,8 @@ async fn widget_counts_and_announces_what_a_resume_delivers_like_live_messages()
         l.participant_messages_per_second = 200;
         l.participant_message_burst = 200;
     });
-    let Some(WidgetScene {
-        chrome,
-        app,
-        host,
-        site,
-    }) = WidgetScene::start("widget_counts_and_announces_what_a_resume_delivers", app).await
+    let Some((chrome, app, host, site)) =
+        widget_scene("widget_counts_and_announces_what_a_resume_delivers", app).await
     else {
         return;
     };

@@ -6,18 +6,12 @@
 use serde_json::json;
 
 use crate::support::browser::*;
-use crate::support::widget_page::WidgetScene;
-use crate::support::widget_page::{page, run, tag, until};
+use crate::support::widget_page::{page, run, tag, until, widget_scene};
 use crate::support::*;
 
 #[tokio::test]
 async fn widget_works_on_a_page_that_enforces_trusted_types() {
-    let Some(WidgetScene {
-        chrome,
-        app,
-        host,
-        site,
-    }) = WidgetScene::start(
+    let Some((chrome, app, host, site)) = widget_scene(
         "widget_works_on_a_page_that_enforces_trusted_types",
         TestApp::builder(),
     )

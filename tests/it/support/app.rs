@@ -162,6 +162,15 @@ impl TestApp {
         self.try_connect_with(site_key, &headers).await
     }
 
+    /// The upgrade's refusal of `site_key` from `origin`: HTTP status and JSON
+    /// body (panics if the upgrade is accepted).
+    pub async fn refusal(&self, site_key: &str, origin: Option<&str>) -> (u16, Value) {
+        self.try_connect(site_key, origin)
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("{site_key} from {origin:?} must be refused"))
+    }
+
     /// Opens a WebSocket with these request headers; on refusal returns the
     /// HTTP status and JSON body.
     pub async fn try_connect_with(

@@ -11,39 +11,28 @@ use super::fixtures::{SiteBuilder, MEMBER_PASSWORD};
 
 /// Where a widget test starts: chromedriver, the chat server, a host site on
 /// another origin, and a chat site allowed for that origin.
-pub struct WidgetScene {
-    pub chrome: Browser,
-    pub app: TestApp,
-    pub host: HostSite,
-    pub site: Site,
+pub type WidgetScene = (Browser, TestApp, HostSite, Site);
+
+/// A [`WidgetScene`]: `None` when chromedriver is missing outside CI (see
+/// [`Browser::start`]).
+pub async fn widget_scene(test: &str, app: TestAppBuilder<'_>) -> Option<WidgetScene> {
+    widget_scene_with(test, app, |site| site).await
 }
 
-impl WidgetScene {
-    /// `None` when chromedriver is missing outside CI (see [`Browser::start`]).
-    pub async fn start(test: &str, app: TestAppBuilder<'_>) -> Option<WidgetScene> {
-        WidgetScene::start_with(test, app, |site| site).await
-    }
-
-    /// Like [`WidgetScene::start`], with the chat site shaped by `site`
-    /// (e.g. `|site| site.registration()`).
-    pub async fn start_with(
-        test: &str,
-        app: TestAppBuilder<'_>,
-        site: impl FnOnce(SiteBuilder<'_>) -> SiteBuilder<'_>,
-    ) -> Option<WidgetScene> {
-        let chrome = Browser::start(test)?;
-        let app = app.spawn().await;
-        let host = HostSite::start().await;
-        let site = site(app.new_site().origins(&[&host.origin()]))
-            .create()
-            .await;
-        Some(WidgetScene {
-            chrome,
-            app,
-            host,
-            site,
-        })
-    }
+/// Like [`widget_scene`], with the chat site shaped by `site` (e.g.
+/// `|site| site.registration()`).
+pub async fn widget_scene_with(
+    test: &str,
+    app: TestAppBuilder<'_>,
+    site: impl FnOnce(SiteBuilder<'_>) -> SiteBuilder<'_>,
+) -> Option<WidgetScene> {
+    let chrome = Browser::start(test)?;
+    let app = app.spawn().await;
+    let host = HostSite::start().await;
+    let site = site(app.new_site().origins(&[&host.origin()]))
+        .create()
+        .await;
+    Some((chrome, app, host, site))
 }
 
 /// Helpers for page scripts: `W(i)` is the shadow root of the i-th widget, `$`
