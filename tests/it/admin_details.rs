@@ -128,12 +128,9 @@ async fn every_panel_page_has_an_icon() {
 async fn the_dashboard_draws_the_last_day_of_messages_and_connections() {
     let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
-    account(&app, "owner@example.com", Role::Owner, &[]).await;
-    let mut panel = Panel::login(&app, "owner@example.com").await;
-    let (mut alice, _) = app.guest(&site.public_key, "alice").await;
-    alice.join("lobby", None).await;
-    let (mut bob, _) = app.guest(&site.public_key, "bob").await;
-    bob.join("lobby", None).await;
+    let mut panel = Panel::owner(&app).await;
+    let (mut alice, _) = app.guest_in(&site.public_key, "alice", "lobby").await;
+    let (_bob, _) = app.guest_in(&site.public_key, "bob", "lobby").await;
     for (cid, text) in [("1", "one"), ("2", "two"), ("3", "three")] {
         alice.say("lobby", cid, text).await;
     }

@@ -1,7 +1,7 @@
 //! Deleting a site: only once disabled, only with its name typed, from the
 //! panel or the command line; everything of it goes but the audit record.
 
-use chatctl::db::models::{Message, Role, Site};
+use chatctl::db::models::{Message, Site};
 
 use crate::support::cli::chatctl;
 use crate::support::panel::*;
@@ -20,10 +20,8 @@ async fn messages_of(app: &TestApp, site: &Site) -> i64 {
 async fn a_disabled_site_is_deleted_from_the_panel_once_its_name_is_typed() {
     let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
-    account(&app, "owner@example.com", Role::Owner, &[]).await;
-    let mut panel = Panel::login(&app, "owner@example.com").await;
-    let (mut alice, _) = app.guest(&site.public_key, "alice").await;
-    alice.join("lobby", None).await;
+    let mut panel = Panel::owner(&app).await;
+    let (mut alice, _) = app.guest_in(&site.public_key, "alice", "lobby").await;
     alice.say("lobby", "1", "hello").await;
     let path = format!("/admin/sites/{}", site.id);
 

@@ -50,8 +50,7 @@ async fn one_participant_on_many_addresses_shares_one_message_budget() {
         "{acked} of 20 messages from one participant"
     );
     // Another participant is not affected.
-    let (mut other, _) = app.guest(&site.public_key, "quiet").await;
-    other.join("lobby", None).await;
+    let (mut other, _) = app.guest_in(&site.public_key, "quiet", "lobby").await;
     other.say("lobby", "q1", "my turn").await;
 }
 
@@ -65,8 +64,7 @@ async fn history_pages_are_bounded_per_connection() {
         .spawn()
         .await;
     let site = app.site(&[ORIGIN]).await;
-    let (mut reader, _) = app.guest(&site.public_key, "reader").await;
-    reader.join("lobby", None).await;
+    let (mut reader, _) = app.guest_in(&site.public_key, "reader", "lobby").await;
     reader.say("lobby", "m1", "something to page through").await;
     for _ in 0..20 {
         reader

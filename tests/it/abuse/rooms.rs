@@ -210,8 +210,7 @@ async fn owners_list_delete_and_prune_rooms_from_the_cli() {
 async fn a_prune_from_the_cli_keeps_rooms_someone_is_in() {
     let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
-    let (mut guest, _) = app.guest(&site.public_key, "alice").await;
-    guest.join("waiting", None).await;
+    let (mut guest, _) = app.guest_in(&site.public_key, "alice", "waiting").await;
     let key = site.public_key.as_str();
     let prune = || {
         run(chatctl(&app.database).args([
