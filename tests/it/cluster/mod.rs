@@ -777,3 +777,74 @@ async fn moderation_on_one_instance_takes_effect_on_the_others_at_once() {
 }
 
 pub(crate) const SETTLE: Duration = Duration::from_secs(10);
+
+/// A word filter and a mute made on instance A apply to the next send on B
+/// (within a second), although B had cached the site's filters and mutes as
+/// empty from an earlier send: the changes travel as cluster events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn word_filters_and_mutes_on_one_instance_apply_on_the_others_at_once() {
+    use chatctl::db::models::Site;
+    use chatctl::moderation::{mutes, word_filters};
+    let test = "word_filters_and_mutes_on_one_instance_apply_on_the_others_at_once";
+    let Some((database, redis)) = cluster_env(test).await else {
+        return;
+    };
+    let key = create_site(&database.url);
+    let broker = redis.url();
+    let a = TestApp::builder()
+        .database(database)
+        .config(|config| {
+            config.cluster.broker_url = Some(broker.clone());
+        })
+        .spawn()
+        .await;
+    let b = instance(&a.database, Some(&redis.url()), "b").await;
+    broker_becomes(&b, "up", Duration::from_secs(10)).await;
+    let chat = a.state.chat.clone();
+    let (mut sender, ready, _) = b
+        .joined(&key, json!({"nick": "sender"}), "lobby", None)
+        .await;
+    let participant = chatctl::db::models::ParticipantId(ready["me"]["id"].as_i64().unwrap());
+    sender.say("lobby", "s1", "forbidden words, not yet").await;
+    let site = {
+        let key = key.clone();
+        chat.db
+            .run(move |conn| Site::find_by_key(conn, &key))
+            .await
+            .unwrap()
+            .unwrap()
+    };
+
+    /// Sends until refused with `code`; fails if still accepted after 1 s.
+    async fn refused_within_a_second(client: &mut Client, text: &str, code: &str) {
+        let started = Instant::now();
+        for n in 0.. {
+            let cid = format!("{code}-{n}");
+            client
+                .send(json!({"type": "send", "room": "lobby", "cid": cid, "text": text}))
+                .await;
+            let reply = client.recv_type_any(&["ack", "error"]).await;
+            if reply["type"] == "error" {
+                assert_eq!(reply["code"], code, "{reply}");
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(1),
+                "still accepted after {:?}",
+                started.elapsed()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    word_filters::add(&chat, None, site.id, "word", "forbidden", "block")
+        .await
+        .unwrap();
+    refused_within_a_second(&mut sender, "forbidden words", "message_blocked").await;
+
+    sender.say("lobby", "s2", "harmless").await;
+    mutes::mute(&chat, None, participant, 10, "calm down")
+        .await
+        .unwrap();
+    refused_within_a_second(&mut sender, "still harmless", "muted").await;
+}
