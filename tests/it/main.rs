@@ -39,6 +39,7 @@ mod widget_assets;
 mod widget_js;
 mod widget_kinds;
 mod widget_lazy;
+mod widget_order;
 mod widget_resume;
 mod widget_rtl;
 mod widget_spa;

@@ -1,5 +1,5 @@
-// What the visitor sends: the composer and its send queue (retries with the same cid until
-// acknowledged), typing indicators; a refused send is rare.js's, a report report.js's (loaded on demand). Methods of Widget (widget.js).
+// What the visitor sends: the composer and its send queue (in order, one in flight, retried
+// with the same cid until acknowledged), typing indicators; a refused send is rare.js's, a report report.js's (loaded on demand). Methods of Widget (widget.js).
 
 import { TYPING_EVERY_MS, TYPING_IDLE_MS } from "./codes.js";
 import { newCid, chars, tooLong } from "./util.js";
@@ -24,17 +24,22 @@ export const composerMethods = {
     const el = this.messageEl(this.me || { nick: this.nick || "", kind: "guest", id: 0 }, text, Date.now(), true);
     el.dataset.state = "sending";
     const label = el.querySelector(".state");
-    label.textContent = this.T(this.joined ? "sending" : "queued");
+    label.textContent = this.T("queued");
     const p = { cid, room: this.room, text, el, label, tries: 0, wait: 0 };
     this.pending.set(cid, p);
     this.list.appendChild(el);
     this.renderEmpty();
     this.scrollDown();
-    this.transmit(p);
+    this.pump();
   },
 
-  transmit(p) {
-    if (!this.joined || p.wait) return;
+  /** Sends the oldest unacknowledged message, one at a time: the server stores what arrives in
+   * order, so a message must not overtake an earlier one that waits (rate limit, slow mode,
+   * reconnect, server trouble). The ack or error of this one sends the next. */
+  pump() {
+    const p = this.pending.values().next().value;
+    if (!this.joined || !p || p.wait || this.inFlight === p) return;
+    this.inFlight = p;
     p.label.textContent = this.T("sending");
     this.send({ type: "send", room: p.room, cid: p.cid, text: p.text });
   },

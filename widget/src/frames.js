@@ -66,8 +66,9 @@ export const FRAMES = {
     this.fill();
     (f.seen || []).forEach((c) => FRAMES.seen.call(this, c));
     this.sendSeen();
-    // Resend everything not yet acknowledged, with the same cid: the server deduplicates.
-    this.pending.forEach((p) => this.transmit(p));
+    // Resend what is not yet acknowledged, oldest first, with the same cid: the server deduplicates.
+    this.inFlight = null;
+    this.pump();
   },
 
   message(f) {
@@ -82,6 +83,8 @@ export const FRAMES = {
     if (!p) return;
     this.unqueue(p);
     this.pending.delete(f.cid);
+    this.inFlight = null;
+    this.pump();
     if (this.bySeq.has(f.seq)) {
       // Already shown: it was stored before a reconnect and came back in the resume page.
       p.el.remove();

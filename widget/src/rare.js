@@ -9,6 +9,8 @@ import { backoff } from "./util.js";
 export const rareMethods = {
   /** A send refused: retried later (rate limits, server trouble), held, or failed for good. */
   sendFailed(p, f) {
+    // The queue waits behind this one (order): retried, it goes first; dropped, the next goes.
+    this.inFlight = null;
     let ms = 0;
     const secs = (t) => Math.max(1, Math.ceil(t / 1000));
     const countdown = SEND_WAITS[f.code];
@@ -28,12 +30,13 @@ export const rareMethods = {
       clearTimeout(p.wait);
       p.wait = setTimeout(() => {
         this.unqueue(p);
-        this.transmit(p);
+        this.pump();
       }, ms);
       return;
     }
     this.unqueue(p);
     this.pending.delete(p.cid);
+    this.pump();
     if (f.code === "held_for_review") {
       p.el.dataset.state = "held";
       p.label.textContent = this.T("held");

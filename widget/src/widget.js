@@ -65,7 +65,8 @@ export class Widget {
     this.started = false;
     this.attempt = 0;
     this.early = []; // account frames waiting for the socket to open
-    this.pending = new Map(); // cid -> {cid, room, text, el, label, tries, wait, tick}
+    this.pending = new Map(); // cid -> {cid, room, text, el, label, tries, wait, tick}, oldest first
+    this.inFlight = null; // the pending send awaiting its ack (one at a time: see pump)
     this.seenBy = new Map(); // participant id -> highest seq they have seen (read receipts)
     this.typers = new Map(); // participant id -> {nick, timer}
     this.people = new Map(); // participant id -> Who, for the online list
@@ -304,6 +305,7 @@ export class Widget {
     this.resetRoom();
     this.pending.forEach((p) => this.unqueue(p));
     this.pending.clear();
+    this.inFlight = null;
     this.list.textContent = "";
     this.renderEmpty();
     this.moreBtn.hidden = true;

@@ -1,0 +1,116 @@
+//! A visitor's messages are stored in the order they were written (issue 13,
+//! item 1): under a rate limit, and when typed while the connection is down.
+//! The widget keeps one send in flight; each example failed with a send per
+//! message and a retry timer each (`0…9, 24, 14, 22, …`).
+
+use chatctl::db::models::{Message, Room, Site};
+use fantoccini::Client;
+
+use crate::browser::*;
+use crate::common::*;
+use crate::widget::{join_as_guest, page, run, tag, until};
+
+/// The texts stored in the lobby, in seq order.
+async fn stored(app: &TestApp, site: &Site) -> Vec<String> {
+    let site = site.id;
+    app.db
+        .run(move |conn| {
+            let room = Room::find_by_name(conn, site, "lobby")?.expect("the lobby");
+            Message::latest(conn, room.id, 1000)
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(m, _)| m.body)
+        .collect()
+}
+
+/// Types `texts` into the composer one after the other, as fast as a script can.
+async fn type_all(browser: &Client, texts: &[String]) {
+    let texts = serde_json::to_string(texts).unwrap();
+    run(
+        browser,
+        &format!("for (const t of {texts}) {{ fill('#text', t); $('[data-chatctl=composer]').requestSubmit(); }}"),
+    )
+    .await;
+}
+
+fn numbered(prefix: &str, n: usize) -> Vec<String> {
+    (1..=n).map(|i| format!("{prefix} {i}")).collect()
+}
+
+/// Cuts the network: while `__offline` is set, new WebSockets go nowhere.
+const OFFLINE: &str = "<script>
+window.__offline = false; window.__sockets = [];
+const NativeWebSocket = WebSocket;
+window.WebSocket = function (url, protocols) {
+  const ws = new NativeWebSocket(__offline ? 'ws://127.0.0.1:9/' : url, protocols);
+  __sockets.push(ws);
+  return ws;
+};
+WebSocket.prototype = NativeWebSocket.prototype;
+</script>";
+
+#[tokio::test]
+async fn a_senders_messages_keep_their_order_under_a_rate_limit_and_a_reconnect() {
+    let Some(chrome) = Browser::start("widget_send_order") else {
+        return;
+    };
+    // Five at once, then five a second: most of 25 quick messages wait their turn.
+    let app = spawn_app_with(|l| {
+        l.messages_per_second = 5;
+        l.message_burst = 5;
+    })
+    .await;
+    let host = HostSite::start().await;
+    let site = app.site(&[&host.origin()]).await;
+    host.page(
+        "/",
+        page(
+            &app,
+            "en",
+            OFFLINE,
+            "",
+            &[tag(&site, "data-room=\"lobby\"")],
+        ),
+    );
+    let browser = chrome.session(Screen::Desktop).await;
+    browser.goto(&host.url("/")).await.unwrap();
+    join_as_guest(&browser, "alice").await;
+
+    let quick = numbered("quick", 25);
+    type_all(&browser, &quick).await;
+    until(
+        &browser,
+        "all 25 sent",
+        "msgs().filter((m) => m.state === 'sent').length === 25",
+    )
+    .await;
+    assert_eq!(stored(&app, &site).await, quick);
+    let shown = run(&browser, "return texts();").await;
+    assert_eq!(shown, serde_json::json!(quick));
+
+    // Typed while the connection is down: sent on reconnect, in the order typed.
+    run(
+        &browser,
+        "__offline = true; __sockets[__sockets.length - 1].close();",
+    )
+    .await;
+    until(
+        &browser,
+        "reconnecting",
+        "$('.status').classList.contains('reconnecting')",
+    )
+    .await;
+    let offline = numbered("offline", 14);
+    type_all(&browser, &offline).await;
+    run(&browser, "__offline = false;").await;
+    until(
+        &browser,
+        "all 39 sent",
+        "msgs().filter((m) => m.state === 'sent').length === 39",
+    )
+    .await;
+    let expected: Vec<String> = quick.iter().chain(&offline).cloned().collect();
+    assert_eq!(stored(&app, &site).await, expected);
+}
