@@ -148,7 +148,7 @@ mod tests {
         );
         assert!("".parse::<RoomPolicy>().is_err());
         assert!(" open".parse::<RoomPolicy>().is_err());
-        assert!("site.delete".parse::<AuditAction>().is_err());
+        assert!("site.explode".parse::<AuditAction>().is_err());
         let err = serde_json::from_value::<FilterAction>("hide".into()).unwrap_err();
         assert!(
             err.to_string()

@@ -6,9 +6,10 @@
 use chatctl::db::models::{Message, Room, Site};
 use fantoccini::Client;
 
-use crate::browser::*;
-use crate::common::*;
-use crate::widget::{join_as_guest, page, run, tag, until};
+use crate::support::browser::*;
+use crate::support::widget_page::WidgetScene;
+use crate::support::widget_page::{join_as_guest, page, run, tag, until};
+use crate::support::*;
 
 /// The texts stored in the lobby, in seq order.
 async fn stored(app: &TestApp, site: &Site) -> Vec<String> {
@@ -53,17 +54,20 @@ WebSocket.prototype = NativeWebSocket.prototype;
 
 #[tokio::test]
 async fn a_senders_messages_keep_their_order_under_a_rate_limit_and_a_reconnect() {
-    let Some(chrome) = Browser::start("widget_send_order") else {
-        return;
-    };
     // Five at once, then five a second: most of 25 quick messages wait their turn.
-    let app = spawn_app_with(|l| {
+    let app = TestApp::builder().limits(|l| {
         l.messages_per_second = 5;
         l.message_burst = 5;
-    })
-    .await;
-    let host = HostSite::start().await;
-    let site = app.site(&[&host.origin()]).await;
+    });
+    let Some(WidgetScene {
+        chrome,
+        app,
+        host,
+        site,
+    }) = WidgetScene::start("widget_send_order", app).await
+    else {
+        return;
+    };
     host.page(
         "/",
         page(
