@@ -213,7 +213,8 @@ pub struct Limits {
     #[arg(long, env = "CHATCTL_MAX_FRAME_BYTES", default_value_t = 16 * 1024)]
     pub max_frame_bytes: usize,
 
-    /// Longest message, in characters (a site may set a lower limit).
+    /// Longest message any site may allow, in characters: a cap over each site's own limit
+    /// (`site set --max-message-chars`; 2000 for a new site).
     #[arg(long, env = "CHATCTL_MAX_MESSAGE_CHARS", default_value_t = 4000)]
     pub max_message_chars: usize,
 

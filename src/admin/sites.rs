@@ -172,6 +172,10 @@ pub async fn show(admin: &Admin, req: &Request, auth: &Auth, id: SiteId) -> Resu
             "snippet": site.script_tag(&admin.public_url),
             "open_policy": site.room_policy == RoomPolicy::Open,
             "can_edit": auth.is_admin(),
+            // The server's --max-message-chars caps every site's own limit.
+            "server_max_chars": admin.chat.limits.max_message_chars,
+            "capped": usize::try_from(site.max_message_chars)
+                .is_ok_and(|n| n > admin.chat.limits.max_message_chars),
         }),
     )
 }

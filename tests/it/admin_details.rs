@@ -204,3 +204,38 @@ async fn the_message_log_marks_who_wrote_and_mutes_or_bans_from_a_row() {
     let sent = troll.recv_type_any(&["ack", "error"]).await;
     assert_eq!(sent["code"], "muted", "{sent}");
 }
+
+#[tokio::test]
+async fn the_site_page_says_what_limits_a_message_length() {
+    let app = TestApp::builder()
+        .limits(|l| l.max_message_chars = 3000)
+        .spawn()
+        .await;
+    let site = app.site(&[ORIGIN]).await;
+    let mut panel = Panel::owner(&app).await;
+    let path = format!("/admin/sites/{}", site.id);
+    let page = panel.get(&path).await;
+    assert!(
+        page.body.contains("this server allows at most 3000")
+            && !page.body.contains("caps every site"),
+        "{}",
+        page.body
+    );
+    panel
+        .post_and_follow(
+            &format!("{path}/settings"),
+            &[
+                ("name", "Test site"),
+                ("room_policy", "open"),
+                ("max_rooms", "100"),
+                ("max_message_chars", "5000"),
+            ],
+        )
+        .await;
+    let capped = panel.get(&path).await;
+    assert!(
+        capped.body.contains("Messages stop at 3000 characters"),
+        "{}",
+        capped.body
+    );
+}

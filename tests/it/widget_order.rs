@@ -7,8 +7,7 @@ use chatctl::db::models::{Message, Room, Site};
 use fantoccini::Client;
 
 use crate::support::browser::*;
-use crate::support::widget_page::WidgetScene;
-use crate::support::widget_page::{join_as_guest, page, run, tag, until};
+use crate::support::widget_page::{join_as_guest, page, run, tag, until, widget_scene};
 use crate::support::*;
 
 /// The texts stored in the lobby, in seq order.
@@ -59,13 +58,7 @@ async fn a_senders_messages_keep_their_order_under_a_rate_limit_and_a_reconnect(
         l.messages_per_second = 5;
         l.message_burst = 5;
     });
-    let Some(WidgetScene {
-        chrome,
-        app,
-        host,
-        site,
-    }) = WidgetScene::start("widget_send_order", app).await
-    else {
+    let Some((chrome, app, host, site)) = widget_scene("widget_send_order", app).await else {
         return;
     };
     host.page(
