@@ -19,7 +19,8 @@ const PAGE: i64 = 1000;
 /// Queues to the room's members every message up to `upto` they have not
 /// had. Everything up to `upto` must be committed (it is: `upto` comes from
 /// a room's `last_seq`, or a commit's range, and seqs are assigned under the
-/// room's row lock). Returns how many messages it queued.
+/// room's row lock). Seqs the local writer holds (see [`Hub::hold`]) are
+/// left to it. Returns how many messages it queued.
 pub fn catch_up(
     conn: &mut DbConn,
     hub: &Hub,
@@ -37,12 +38,22 @@ pub fn catch_up(
             return Ok(sent);
         }
         let page = Message::between(conn, room, high, upto, PAGE)?;
-        let end = match page.last() {
+        let mut end = match page.last() {
             Some(last) if page.len() as i64 == PAGE => last.0.seq,
             _ => upto,
         };
+        // Checked after the read: the local writer holds its seqs from
+        // before its COMMIT until it has published them, so whatever it
+        // committed that we just read is either held or already published.
+        if let Some(held) = hub.held(room) {
+            end = end.min(held);
+        }
+        if end <= high {
+            return Ok(sent); // the rest is the local writer's to publish
+        }
         let frames: Vec<BatchFrame> = page
             .into_iter()
+            .filter(|m| m.0.seq <= end)
             .map(|m| BatchFrame {
                 seq: m.0.seq,
                 text: ServerFrame::Message {

@@ -113,6 +113,9 @@ pub struct Hub {
     per_ip: Mutex<HashMap<AddressKey, usize>>,
     /// A room is here while it has connections here or people elsewhere.
     rooms: RwLock<HashMap<RoomId, Arc<Mutex<RoomMembers>>>>,
+    /// Per room, the seq after which the local writer has stored messages
+    /// it has not published yet (see [`Hub::hold`]).
+    held: Mutex<HashMap<RoomId, i64>>,
     peers: OnceLock<Arc<dyn Peers>>,
 }
 

@@ -192,9 +192,18 @@ impl WriterLoop {
             Some(conn) => Ok(conn),
             None => open_writer_connection(&self.db),
         };
+        let hub = self.hub.clone();
         let result = conn.and_then(|mut conn| {
             let stored = self.publish_unsure(&mut conn).and_then(|()| {
-                conn.write_transaction(|conn| store(conn, &batch, &mut cache, &mut ranges))
+                conn.write_transaction(|conn| {
+                    let outcomes = store(conn, &batch, &mut cache, &mut ranges)?;
+                    // Before the COMMIT makes them readable: the database
+                    // checks must not send the senders their own messages.
+                    for (&room, range) in &ranges {
+                        hub.hold(room, range.after);
+                    }
+                    Ok(outcomes)
+                })
             });
             match stored {
                 Ok(outcomes) => Ok((conn, outcomes)),
@@ -206,10 +215,12 @@ impl WriterLoop {
             Ok((mut conn, outcomes)) => {
                 self.last_seq = cache;
                 self.publish(&mut conn, batch, outcomes, &ranges);
+                self.hub.release(ranges.keys().copied());
                 self.conn = Some(conn);
             }
             Err(err) => {
                 self.metrics.commit_failures.inc();
+                self.hub.release(ranges.keys().copied());
                 tracing::error!(error = %err, messages = batch.len(), "commit failed; senders may retry");
                 for post in &batch {
                     if ranges.contains_key(&post.room) {

@@ -31,6 +31,29 @@ impl Hub {
             .collect()
     }
 
+    /// The local writer is about to commit messages after `after` in the
+    /// room (set before its COMMIT, so that whoever reads them from the
+    /// database can see the hold): until [`Hub::release`], catch-ups leave
+    /// them to the writer, whose publish gives each sender its ack in
+    /// place of its own message (a catch-up would give it a plain
+    /// `message`, and the ack after it).
+    pub fn hold(&self, room: RoomId, after: i64) {
+        lock(&self.held).insert(room, after);
+    }
+
+    /// The writer has published (or given up on) what it held in `rooms`.
+    pub fn release(&self, rooms: impl IntoIterator<Item = RoomId>) {
+        let mut held = lock(&self.held);
+        for room in rooms {
+            held.remove(&room);
+        }
+    }
+
+    /// The seq after which the local writer holds messages in the room.
+    pub fn held(&self, room: RoomId) -> Option<i64> {
+        lock(&self.held).get(&room).copied()
+    }
+
     /// Sends the messages `range` covers (one commit, or a catch-up read from
     /// the database) to every connection in the room, each connection getting
     /// all of them in one queue operation (one wake-up, one socket write).

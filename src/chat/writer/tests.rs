@@ -86,3 +86,96 @@ fn a_commit_that_failed_only_in_appearance_is_delivered_before_newer_messages() 
     }
     assert_eq!((sender_seqs, acks), (vec![1], 1));
 }
+
+/// Issue 11: the once-a-second database check (broker down) on the sender's
+/// own instance reads seq 1 after the writer's COMMIT but before its publish.
+/// The check leaves seq 1 to the writer, so the sender gets its message once,
+/// as its ack (not a plain `message` and then the ack), and the receiver once.
+#[test]
+fn a_database_check_between_commit_and_publish_leaves_the_message_to_the_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("w.db").display());
+    let db = Db::connect(&url, 2).unwrap();
+    let mut conn = db.get().unwrap();
+    crate::db::migrate::run_pending(&mut conn).unwrap();
+    let site = Site::create(&mut conn, "s", &[], false).unwrap();
+    let room = Room::create(&mut conn, site.id, "lobby").unwrap();
+    let author = Participant::create_guest(&mut conn, site.id, "ann", None).unwrap();
+
+    let hub = Hub::new();
+    let metrics = Metrics::default();
+    let ip = "127.0.0.1".parse().unwrap();
+    let who = |id: i64| Who {
+        id,
+        nick: "n".into(),
+        kind: "guest".into(),
+        avatar: None,
+    };
+    let (receiver, queue) = hub.connect(site.id, ip, 1 << 20);
+    hub.join(room.id, "lobby", &receiver, &who(999), 0);
+    let (sender, sender_queue) = hub.connect(site.id, ip, 1 << 20);
+    hub.join(room.id, "lobby", &sender, &who(author.id.0), 0);
+    while queue.try_recv().is_some() {}
+    while sender_queue.try_recv().is_some() {}
+
+    let post = Post {
+        site: site.id,
+        room: room.id,
+        room_name: "lobby".into(),
+        author: who(author.id.0),
+        participant: author.id,
+        cid: "c1".into(),
+        text: "hello".into(),
+        ip: None,
+        sender: Some(sender.clone()),
+    };
+    // The writer's transaction: seq 1 stored, held before the COMMIT.
+    Message::insert_new(&mut conn, &new_message(&post, 1, now_ms()))
+        .unwrap()
+        .unwrap();
+    Room::set_last_seq(&mut conn, room.id, 1).unwrap();
+    hub.hold(room.id, 0);
+    // The database check, between the COMMIT and the publish.
+    let repaired = catch_up(&mut conn, &hub, &metrics, room.id, "lobby", 1).unwrap();
+    assert_eq!(repaired, 0, "seq 1 is the local writer's to publish");
+    // The writer's publish, then its release.
+    let range = SeqRange { after: 0, upto: 1 };
+    let frames = [BatchFrame {
+        text: Arc::from("{\"type\":\"message\"}"),
+        seq: 1,
+        from: Some(sender.id),
+    }];
+    let queued = hub
+        .publish_batch(room.id, range, &frames, |_, _| {
+            Some(Arc::from("{\"type\":\"ack\"}"))
+        })
+        .unwrap();
+    assert_eq!(
+        queued,
+        vec![true],
+        "the ack goes out in the message's place"
+    );
+    hub.release([room.id]);
+    // The next check finds nothing missing.
+    assert_eq!(
+        catch_up(&mut conn, &hub, &metrics, room.id, "lobby", 1).unwrap(),
+        0
+    );
+
+    let mut to_sender = Vec::new();
+    while let Some(item) = sender_queue.try_recv() {
+        match item {
+            Outbound::Frame { seq, .. } => to_sender.push(format!("message {seq:?}")),
+            Outbound::Reply(text) => to_sender.push(text.to_string()),
+            _ => {}
+        }
+    }
+    assert_eq!(to_sender, vec!["{\"type\":\"ack\"}".to_owned()]);
+    let mut seqs = Vec::new();
+    while let Some(item) = queue.try_recv() {
+        if let Outbound::Frame { seq: Some(seq), .. } = item {
+            seqs.push(seq);
+        }
+    }
+    assert_eq!(seqs, vec![1]);
+}
