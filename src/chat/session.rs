@@ -305,10 +305,6 @@ impl Session {
         Ok(())
     }
 
-    fn max_message_chars(&self) -> usize {
-        (self.site.max_message_chars.max(1) as usize).min(self.chat.limits.max_message_chars)
-    }
-
     fn me(&self) -> Result<&Me, Refusal> {
         self.me
             .as_ref()

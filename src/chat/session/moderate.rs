@@ -9,6 +9,11 @@ use crate::chat::word_filter::Verdict;
 use crate::db::models::{HeldMessage, Report};
 
 impl Session {
+    /// The site's longest message, capped by the server's `--max-message-chars`.
+    pub(super) fn max_message_chars(&self) -> usize {
+        (self.site.max_message_chars.max(1) as usize).min(self.chat.limits.max_message_chars)
+    }
+
     /// The text to post, after every check; in an approve-first room the
     /// message is held for a moderator and refused with `held_for_review`.
     pub(super) async fn checked_text(
