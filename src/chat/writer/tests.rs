@@ -8,11 +8,24 @@ use crate::db::models::{Message, Room};
 use crate::db::models::{Participant, Site};
 use crate::db::now_ms;
 
-/// A commit reported as failed had in fact succeeded (message 1). Before the
-/// next batch is stored, message 1 is found and broadcast, so a live
-/// receiver gets 1 then 2: no gap.
-#[test]
-fn a_commit_that_failed_only_in_appearance_is_delivered_before_newer_messages() {
+/// A real SQLite file with a site, its lobby and a guest author; a hub where a
+/// receiver (participant 999) and the author's connection are in the lobby,
+/// their queues emptied of what joining put there.
+struct Lobby {
+    _dir: tempfile::TempDir,
+    db: Db,
+    conn: crate::db::PooledConn,
+    site: Site,
+    room: Room,
+    author: Participant,
+    hub: Arc<Hub>,
+    who: fn(i64) -> Who,
+    sender: crate::chat::hub::ConnHandle,
+    queue: crate::chat::hub::ConnQueue,
+    sender_queue: crate::chat::hub::ConnQueue,
+}
+
+fn lobby() -> Lobby {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("w.db").display());
     let db = Db::connect(&url, 2).unwrap();
@@ -21,7 +34,6 @@ fn a_commit_that_failed_only_in_appearance_is_delivered_before_newer_messages() 
     let site = Site::create(&mut conn, "s", &[], false).unwrap();
     let room = Room::create(&mut conn, site.id, "lobby").unwrap();
     let author = Participant::create_guest(&mut conn, site.id, "ann", None).unwrap();
-
     let hub = Hub::new();
     let ip = "127.0.0.1".parse().unwrap();
     let who = |id: i64| Who {
@@ -35,6 +47,40 @@ fn a_commit_that_failed_only_in_appearance_is_delivered_before_newer_messages() 
     let (sender, sender_queue) = hub.connect(site.id, ip, 1 << 20);
     hub.join(room.id, "lobby", &sender, &who(author.id.0), 0);
     while queue.try_recv().is_some() {}
+    while sender_queue.try_recv().is_some() {}
+    Lobby {
+        _dir: dir,
+        db,
+        conn,
+        site,
+        room,
+        author,
+        hub,
+        who,
+        sender,
+        queue,
+        sender_queue,
+    }
+}
+
+/// A commit reported as failed had in fact succeeded (message 1). Before the
+/// next batch is stored, message 1 is found and broadcast, so a live
+/// receiver gets 1 then 2: no gap.
+#[test]
+fn a_commit_that_failed_only_in_appearance_is_delivered_before_newer_messages() {
+    let Lobby {
+        _dir,
+        db,
+        mut conn,
+        site,
+        room,
+        author,
+        hub,
+        who,
+        sender,
+        queue,
+        sender_queue,
+    } = lobby();
 
     let post = |cid: &str| Post {
         site: site.id,
@@ -93,30 +139,20 @@ fn a_commit_that_failed_only_in_appearance_is_delivered_before_newer_messages() 
 /// as its ack (not a plain `message` and then the ack), and the receiver once.
 #[test]
 fn a_database_check_between_commit_and_publish_leaves_the_message_to_the_writer() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("w.db").display());
-    let db = Db::connect(&url, 2).unwrap();
-    let mut conn = db.get().unwrap();
-    crate::db::migrate::run_pending(&mut conn).unwrap();
-    let site = Site::create(&mut conn, "s", &[], false).unwrap();
-    let room = Room::create(&mut conn, site.id, "lobby").unwrap();
-    let author = Participant::create_guest(&mut conn, site.id, "ann", None).unwrap();
-
-    let hub = Hub::new();
+    let Lobby {
+        _dir,
+        mut conn,
+        site,
+        room,
+        author,
+        hub,
+        who,
+        sender,
+        queue,
+        sender_queue,
+        ..
+    } = lobby();
     let metrics = Metrics::default();
-    let ip = "127.0.0.1".parse().unwrap();
-    let who = |id: i64| Who {
-        id,
-        nick: "n".into(),
-        kind: "guest".into(),
-        avatar: None,
-    };
-    let (receiver, queue) = hub.connect(site.id, ip, 1 << 20);
-    hub.join(room.id, "lobby", &receiver, &who(999), 0);
-    let (sender, sender_queue) = hub.connect(site.id, ip, 1 << 20);
-    hub.join(room.id, "lobby", &sender, &who(author.id.0), 0);
-    while queue.try_recv().is_some() {}
-    while sender_queue.try_recv().is_some() {}
 
     let post = Post {
         site: site.id,
