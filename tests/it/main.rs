@@ -38,6 +38,7 @@ mod widget;
 mod widget_assets;
 mod widget_js;
 mod widget_kinds;
+mod widget_layout;
 mod widget_lazy;
 mod widget_order;
 mod widget_resume;

@@ -143,6 +143,7 @@ export const renderMethods = {
 
   scrollDown() {
     this.list.scrollTop = this.list.scrollHeight;
+    this.stuck = true;
     this.clearBelow();
   },
 

@@ -212,8 +212,12 @@ export class Widget {
     on(this.input, "input", () => this.onInput());
     on(this.moreBtn, "click", () => this.loadOlder());
     on(document, "visibilitychange", () => this.sendSeen());
+    // A list read at its bottom stays there when it gets shorter (the older-messages button
+    // shown above it, someone typing below it): the newest message is never cut off.
+    new ResizeObserver(() => this.stuck && this.scrollDown()).observe(this.list);
     on(this.list, "scroll", () => {
-      if (this.atBottom()) this.clearBelow();
+      this.stuck = this.atBottom();
+      if (this.stuck) this.clearBelow();
       if (this.list.scrollTop < 40 && this.more) this.loadOlder();
     });
     on(this.jumpBtn, "click", () => {
