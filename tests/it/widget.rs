@@ -696,15 +696,9 @@ async fn widget_accounts_register_confirm_log_in_and_identify() {
 #[tokio::test]
 async fn widget_moderation_feedback_slow_mode_mute_lock_and_approval() {
     // Small history pages, so that scrolling up has something to load.
-    let app = TestApp::builder().limits(|limits| {
-        limits.history_page = 20;
-        limits.messages_per_second = 1000;
-        limits.message_burst = 1000;
-        limits.ip_messages_per_second = 1000;
-        limits.ip_message_burst = 1000;
-        limits.participant_messages_per_second = 1000;
-        limits.participant_message_burst = 1000;
-    });
+    let app = TestApp::builder()
+        .limits(|limits| limits.history_page = 20)
+        .messages_unthrottled(1000);
     let Some((chrome, app, host, site)) = widget_scene("widget_moderation_feedback", app).await
     else {
         return;

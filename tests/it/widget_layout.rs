@@ -18,14 +18,7 @@ const HIDDEN: &str = "const l = $('[data-chatctl=messages]');
 
 #[tokio::test]
 async fn a_panel_that_opens_by_itself_shows_the_newest_message_whole() {
-    let app = TestApp::builder().limits(|l| {
-        l.messages_per_second = 1000;
-        l.message_burst = 1000;
-        l.ip_messages_per_second = 1000;
-        l.ip_message_burst = 1000;
-        l.participant_messages_per_second = 1000;
-        l.participant_message_burst = 1000;
-    });
+    let app = TestApp::builder().messages_unthrottled(1000);
     let Some((chrome, app, host, site)) = widget_scene("widget_open_newest_whole", app).await
     else {
         return;

@@ -7,7 +7,9 @@ use chatctl::db::models::{Message, Room, Site};
 use fantoccini::Client;
 
 use crate::support::browser::*;
-use crate::support::widget_page::{join_as_guest, page, run, tag, until, widget_scene};
+use crate::support::widget_page::{
+    join_as_guest, page, run, tag, until, widget_scene, NETWORK_SWITCH,
+};
 use crate::support::*;
 
 /// The texts stored in the lobby, in seq order.
@@ -39,18 +41,6 @@ fn numbered(prefix: &str, n: usize) -> Vec<String> {
     (1..=n).map(|i| format!("{prefix} {i}")).collect()
 }
 
-/// Cuts the network: while `__offline` is set, new WebSockets go nowhere.
-const OFFLINE: &str = "<script>
-window.__offline = false; window.__sockets = [];
-const NativeWebSocket = WebSocket;
-window.WebSocket = function (url, protocols) {
-  const ws = new NativeWebSocket(__offline ? 'ws://127.0.0.1:9/' : url, protocols);
-  __sockets.push(ws);
-  return ws;
-};
-WebSocket.prototype = NativeWebSocket.prototype;
-</script>";
-
 #[tokio::test]
 async fn a_senders_messages_keep_their_order_under_a_rate_limit_and_a_reconnect() {
     // Five at once, then five a second: most of 25 quick messages wait their turn.
@@ -66,7 +56,7 @@ async fn a_senders_messages_keep_their_order_under_a_rate_limit_and_a_reconnect(
         page(
             &app,
             "en",
-            OFFLINE,
+            NETWORK_SWITCH,
             "",
             &[tag(&site, "data-room=\"lobby\"")],
         ),

@@ -5,20 +5,15 @@
 use serde_json::json;
 
 use crate::support::browser::*;
-use crate::support::widget_page::{join_as_guest, page, run, tag, until, widget_scene};
+use crate::support::widget_page::{
+    join_as_guest, page, run, tag, until, widget_scene, NETWORK_SWITCH,
+};
 use crate::support::*;
 
-/// The page records the widget's `message` events, and can cut the network: while
-/// `__offline` is set, new WebSockets go nowhere (the widget keeps retrying).
+/// The page records the widget's `message` events (and can cut the network:
+/// [`NETWORK_SWITCH`]).
 const RECORDER: &str = "<script>
-window.__events = []; window.__offline = false; window.__sockets = [];
-const NativeWebSocket = WebSocket;
-window.WebSocket = function (url, protocols) {
-  const ws = new NativeWebSocket(__offline ? 'ws://127.0.0.1:9/' : url, protocols);
-  __sockets.push(ws);
-  return ws;
-};
-WebSocket.prototype = NativeWebSocket.prototype;
+window.__events = [];
 addEventListener('load', () => Chatctl.on('message', (m) => __events.push(m.text)));
 </script>";
 
@@ -26,14 +21,7 @@ const SAID: &str = "return [...$('[data-chatctl=live]').children].map((p) => p.t
 
 #[tokio::test]
 async fn widget_counts_and_announces_what_a_resume_delivers_like_live_messages() {
-    let app = TestApp::builder().limits(|l| {
-        l.messages_per_second = 200;
-        l.message_burst = 200;
-        l.ip_messages_per_second = 200;
-        l.ip_message_burst = 200;
-        l.participant_messages_per_second = 200;
-        l.participant_message_burst = 200;
-    });
+    let app = TestApp::builder().messages_unthrottled(200);
     let Some((chrome, app, host, site)) =
         widget_scene("widget_counts_and_announces_what_a_resume_delivers", app).await
     else {
@@ -56,7 +44,7 @@ async fn widget_counts_and_announces_what_a_resume_delivers_like_live_messages()
         page(
             &app,
             "en",
-            RECORDER,
+            &format!("{NETWORK_SWITCH}{RECORDER}"),
             "",
             &[tag(&site, "data-room=\"lobby\"")],
         ),

@@ -67,6 +67,20 @@ impl<'a> TestAppBuilder<'a> {
         self.config(|config| tune(&mut config.limits))
     }
 
+    /// Raises every message rate limit (per connection, per address, per
+    /// participant) to `per_second` with an equal burst: for tests that post
+    /// many messages from one address, as a load of visitors would.
+    pub fn messages_unthrottled(self, per_second: u32) -> Self {
+        self.limits(move |l| {
+            l.messages_per_second = per_second;
+            l.message_burst = per_second;
+            l.ip_messages_per_second = per_second;
+            l.ip_message_burst = per_second;
+            l.participant_messages_per_second = per_second;
+            l.participant_message_burst = per_second;
+        })
+    }
+
     /// Sends mail through this SMTP server instead of into the outbox folder.
     pub fn smtp(self, url: String) -> Self {
         self.config(move |config| config.mail.smtp_url = Some(url))

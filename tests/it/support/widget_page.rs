@@ -48,6 +48,20 @@ const texts = (i = 0) => msgs(i).map((m) => m.text);
 const fill = (sel, value, i = 0) => { const e = $(sel, i); e.value = value; e.dispatchEvent(new Event('input', {bubbles: true})); };
 "#;
 
+/// A page script (for `page`'s head) that can cut the network: while
+/// `__offline` is set, new WebSockets go nowhere, so the widget keeps
+/// retrying; `__sockets` holds every socket made, to close the current one.
+pub const NETWORK_SWITCH: &str = "<script>
+window.__offline = false; window.__sockets = [];
+const NativeWebSocket = WebSocket;
+window.WebSocket = function (url, protocols) {
+  const ws = new NativeWebSocket(__offline ? 'ws://127.0.0.1:9/' : url, protocols);
+  __sockets.push(ws);
+  return ws;
+};
+WebSocket.prototype = NativeWebSocket.prototype;
+</script>";
+
 pub async fn run(browser: &Client, script: &str) -> Value {
     js(browser, &format!("{PRELUDE}\n{script}")).await
 }
