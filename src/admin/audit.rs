@@ -60,7 +60,7 @@ pub async fn list(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
             json!({
                 "id": row.id,
                 "at": row.created_at,
-                "actor": email.clone().unwrap_or_else(|| "command line".into()),
+                "actor": row.actor_name(email.as_deref()),
                 "site": row.site_id.and_then(|id| visible.iter().find(|s| s.id == id)).map(|s| s.name.clone()),
                 "action": row.action,
                 "target": format!("{} {}", row.target_type, row.target_id),

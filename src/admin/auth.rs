@@ -16,8 +16,8 @@ use super::reply::{self, Reply};
 use super::request::Request;
 use super::Admin;
 use crate::db::models::admin_session::AdminSession;
-use crate::db::models::audit::{AuditAction, AuditEntry};
-use crate::db::models::{AdminUser, AdminUserId, Role, SiteId};
+use crate::db::models::audit::{Actor, AuditAction, AuditEntry};
+use crate::db::models::{AdminUser, Role, SiteId};
 use crate::db::now_ms;
 use crate::identity::password;
 use crate::input::{check_password, random_token, Email};
@@ -44,8 +44,8 @@ pub struct Auth {
 }
 
 impl Auth {
-    pub fn actor(&self) -> Option<AdminUserId> {
-        Some(self.user.id)
+    pub fn actor(&self) -> Actor {
+        Actor::Admin(self.user.id)
     }
 
     pub fn visible(&self) -> Option<&[SiteId]> {
@@ -283,7 +283,7 @@ pub async fn login(admin: &Admin, req: &Request) -> Result<Reply> {
             AdminSession::create(conn, user.id, &hash, &csrf_token, Some(&ip))?;
             user.record_login(conn)?;
             AuditEntry {
-                actor: Some(user.id),
+                actor: Actor::Admin(user.id),
                 site: None,
                 action: AuditAction::AdminLogin,
                 target_type: "admin_user",
@@ -413,7 +413,7 @@ pub async fn change_password(admin: &Admin, req: &Request, auth: &Auth) -> Resul
             conn.write_transaction(|conn| {
                 user.replace_password(conn, &hash, Some(keep))?;
                 AuditEntry {
-                    actor: Some(user.id),
+                    actor: Actor::Admin(user.id),
                     site: None,
                     action: AuditAction::AdminPassword,
                     target_type: "admin_user",

@@ -11,6 +11,7 @@
 
 pub mod accounts;
 pub mod activity;
+pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod bans;
@@ -279,6 +280,10 @@ async fn site_pages(admin: &Admin, req: &Request, a: &Auth, route: Route<'_>) ->
         (false, ["sites", id, "rotate"]) => sites::rotate(admin, req, a, id_of(id)?).await,
         (false, ["sites", id, "enabled"]) => sites::set_enabled(admin, req, a, id_of(id)?).await,
         (false, ["sites", id, "delete"]) => sites::delete(admin, req, a, id_of(id)?).await,
+        (false, ["sites", id, "api-keys"]) => api_keys::create(admin, req, a, id_of(id)?).await,
+        (false, ["sites", id, "api-keys", "revoke"]) => {
+            api_keys::revoke(admin, req, a, id_of(id)?).await
+        }
         (true, ["sites", id, "rooms"]) => rooms::list(admin, req, a, id_of(id)?).await,
         (false, ["sites", id, "rooms"]) => rooms::create(admin, req, a, id_of(id)?).await,
         (false, ["sites", id, "rooms", "prune"]) => rooms::prune(admin, req, a, id_of(id)?).await,

@@ -275,7 +275,7 @@ pub async fn reset(admin: &Admin, req: &Request) -> Result<Reply> {
                 };
                 user.replace_password(conn, &hash, None)?;
                 AuditEntry {
-                    actor: Some(user.id),
+                    actor: crate::db::models::audit::Actor::Admin(user.id),
                     site: None,
                     action: AuditAction::AdminPasswordReset,
                     target_type: "admin_user",

@@ -161,6 +161,7 @@ pub async fn show(admin: &Admin, req: &Request, auth: &Auth, id: SiteId) -> Resu
     let site = load(admin, auth, id).await?;
     let s = site.clone();
     let origins = admin.chat.db.run(move |conn| s.origins(conn)).await?;
+    let api_keys = super::api_keys::section(admin, auth, &site).await?;
     admin.page(
         req,
         auth,
@@ -172,6 +173,7 @@ pub async fn show(admin: &Admin, req: &Request, auth: &Auth, id: SiteId) -> Resu
             "snippet": site.script_tag(&admin.public_url),
             "open_policy": site.room_policy == RoomPolicy::Open,
             "can_edit": auth.is_admin(),
+            "api_keys": api_keys,
             // The server's --max-message-chars caps every site's own limit.
             "server_max_chars": admin.chat.limits.max_message_chars,
             "capped": usize::try_from(site.max_message_chars)

@@ -2,6 +2,7 @@
 //! Running servers (every instance) close the connections it covers within
 //! a second (see `moderation::remote`); new connections are refused at once.
 
+use crate::db::models::audit::Actor;
 use clap::Args;
 
 use crate::db::models::ParticipantId;
@@ -41,7 +42,7 @@ pub fn run(db: &Db, opts: &Opts) -> anyhow::Result<()> {
         reason: opts.reason.clone(),
         minutes: opts.minutes,
     };
-    let ban = create_in(&mut conn, None, None, request).map_err(|e| match e {
+    let ban = create_in(&mut conn, Actor::CommandLine, None, request).map_err(|e| match e {
         ModerationError::NotFound => anyhow::anyhow!("no such participant on that site"),
         other => anyhow::anyhow!("{other}"),
     })?;

@@ -1,6 +1,7 @@
 //! The `chatctl` command line: one file per subcommand, each with its own
 //! options struct and `run`. Errors here are `anyhow`, printed as one line.
 
+pub mod api_keys;
 pub mod ban;
 pub mod migrate;
 pub mod rooms;

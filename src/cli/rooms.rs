@@ -2,6 +2,7 @@
 //! rooms visitors opened and never wrote in. Running servers disconnect the
 //! people in a deleted room within a second (see `moderation::remote`).
 
+use crate::db::models::audit::Actor;
 use anyhow::bail;
 use clap::{Args, Subcommand};
 use serde::Serialize;
@@ -82,8 +83,8 @@ pub fn run(conn: &mut DbConn, command: &Command) -> anyhow::Result<()> {
             let min_age_ms = i64::from(opts.older_than_minutes) * 60_000;
             // No keep-list of our own: running servers hold the rooms people
             // are in, in the database (`chat::holds`), and the prune skips them.
-            let pruned =
-                moderation::prune_in(conn, None, site.id, min_age_ms, &[]).map_err(explain)?;
+            let pruned = moderation::prune_in(conn, Actor::CommandLine, site.id, min_age_ms, &[])
+                .map_err(explain)?;
             println!(
                 "deleted {pruned} unused room{} of {}",
                 if pruned == 1 { "" } else { "s" },
@@ -128,7 +129,7 @@ fn delete(conn: &mut DbConn, opts: &DeleteOpts) -> anyhow::Result<()> {
         let Some(room) = Room::find_by_name(conn, site.id, name.as_str())? else {
             bail!("no room {name} on {}", site.public_key);
         };
-        moderation::delete_in(conn, None, None, room.id).map_err(explain)?;
+        moderation::delete_in(conn, Actor::CommandLine, None, room.id).map_err(explain)?;
         println!(
             "deleted room {name} ({} messages) of {}",
             room.last_seq, site.public_key
@@ -140,7 +141,7 @@ fn delete(conn: &mut DbConn, opts: &DeleteOpts) -> anyhow::Result<()> {
 /// `chatctl site add-room`.
 pub(super) fn add(conn: &mut DbConn, key: &str, room: &str) -> anyhow::Result<()> {
     let site = find(conn, key)?;
-    let room = moderation::create_in(conn, None, site.id, room).map_err(explain)?;
+    let room = moderation::create_in(conn, Actor::CommandLine, site.id, room).map_err(explain)?;
     println!("created room {} on {}", room.name, site.public_key);
     Ok(())
 }

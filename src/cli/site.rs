@@ -2,6 +2,7 @@
 //! disable, enable) through the same service as the panel (`manage`); rooms
 //! in `rooms.rs`.
 
+use crate::db::models::audit::Actor;
 use anyhow::bail;
 use clap::{Args, Subcommand, ValueEnum};
 use serde::Serialize;
@@ -52,6 +53,9 @@ pub enum Command {
     /// List, delete and prune a site's rooms.
     #[command(subcommand)]
     Rooms(super::rooms::Command),
+    /// Create, list and revoke the site's keys to the server API (docs/API.md).
+    #[command(subcommand)]
+    ApiKey(super::api_keys::Command),
     /// Disable a site: new connections are refused, running servers close open ones.
     #[command(after_help = "Example:\n  chatctl site disable pk_XXXXXXXXXXXXXXXXXXXXXXXX")]
     Disable(KeyOpts),
@@ -186,7 +190,7 @@ pub fn run(db: &Db, command: &Command) -> anyhow::Result<()> {
         Command::Show(opts) => show(conn, opts),
         Command::RotateSecret(opts) => {
             let site = find(conn, &opts.key)?;
-            let secret = manage::rotate_secret(conn, None, &site)?;
+            let secret = manage::rotate_secret(conn, Actor::CommandLine, &site)?;
             println!(
                 "new secret for {} (shown once, store it now):\n{secret}",
                 site.public_key
@@ -196,7 +200,7 @@ pub fn run(db: &Db, command: &Command) -> anyhow::Result<()> {
         Command::AddOrigin(opts) => {
             let site = find(conn, &opts.key)?;
             let origin = manage::origin(&opts.origin)?;
-            if manage::add_origin(conn, None, &site, &origin)? {
+            if manage::add_origin(conn, Actor::CommandLine, &site, &origin)? {
                 println!("{} now allows {origin}", site.public_key);
             } else {
                 println!("{} already allows {origin}", site.public_key);
@@ -206,7 +210,7 @@ pub fn run(db: &Db, command: &Command) -> anyhow::Result<()> {
         Command::RemoveOrigin(opts) => {
             let site = find(conn, &opts.key)?;
             let origin = manage::origin(&opts.origin)?;
-            if !manage::remove_origin(conn, None, &site, &origin)? {
+            if !manage::remove_origin(conn, Actor::CommandLine, &site, &origin)? {
                 bail!("{} does not allow {origin}", site.public_key);
             }
             println!("{} no longer allows {origin}", site.public_key);
@@ -214,18 +218,19 @@ pub fn run(db: &Db, command: &Command) -> anyhow::Result<()> {
         }
         Command::Set(opts) => set(conn, opts),
         Command::Rooms(command) => super::rooms::run(conn, command),
+        Command::ApiKey(command) => super::api_keys::run(conn, command),
         Command::AddRoom(opts) => super::rooms::add(conn, &opts.key, &opts.room),
         Command::Disable(opts) | Command::Enable(opts) => {
             let enable = matches!(command, Command::Enable(_));
             let site = find(conn, &opts.key)?;
-            manage::set_enabled_in(conn, None, &site, enable, None)?;
+            manage::set_enabled_in(conn, Actor::CommandLine, &site, enable, None)?;
             let done = if enable { "enabled" } else { "disabled" };
             println!("{done} {}", site.public_key);
             Ok(())
         }
         Command::Delete(opts) => {
             let site = find(conn, &opts.key)?;
-            let gone = manage::delete(conn, None, &site, &opts.confirm)?;
+            let gone = manage::delete(conn, Actor::CommandLine, &site, &opts.confirm)?;
             println!(
                 "deleted {} ({}): {} messages, {} participants",
                 site.public_key, site.name, gone.messages, gone.participants
@@ -237,7 +242,7 @@ pub fn run(db: &Db, command: &Command) -> anyhow::Result<()> {
 
 fn create(conn: &mut DbConn, opts: &CreateOpts) -> anyhow::Result<()> {
     let origins: Vec<&str> = opts.origins.iter().map(String::as_str).collect();
-    let site = manage::create(conn, None, &opts.name, &origins)?;
+    let site = manage::create(conn, Actor::CommandLine, &opts.name, &origins)?;
     let origins = site.origins(conn)?;
     let tag = site.script_tag(&opts.output.public_url);
     if opts.output.json {
@@ -358,7 +363,7 @@ fn set(conn: &mut DbConn, opts: &SetOpts) -> anyhow::Result<()> {
     if change.is_empty() {
         bail!("nothing to change: pass at least one setting (see chatctl site set --help)");
     }
-    let changed = manage::update(conn, None, &site, change, None)?;
+    let changed = manage::update(conn, Actor::CommandLine, &site, change, None)?;
     if changed.is_empty() {
         println!("{}: already so, nothing changed", site.public_key);
     } else {

@@ -1,6 +1,7 @@
 //! `chatctl user ...`: admin-panel accounts (create, list, set a password,
 //! disable, enable), through the same service as the panel (`manage`).
 
+use crate::db::models::audit::Actor;
 use std::io::{BufRead, IsTerminal};
 
 use anyhow::{anyhow, bail, Context};
@@ -152,7 +153,7 @@ fn create(conn: &mut DbConn, opts: &CreateOpts) -> anyhow::Result<()> {
     manage::check_available(conn, &new)?;
     let password = read_password(opts.password_stdin)?;
     let hash = password::hash(&password)?;
-    let user = manage::create(conn, None, &new, &hash)?;
+    let user = manage::create(conn, Actor::CommandLine, &new, &hash)?;
     println!("created {} {} <{}>", user.role, user.name, user.email);
     Ok(())
 }
@@ -224,7 +225,7 @@ fn set_password(conn: &mut DbConn, opts: &PasswordOpts) -> anyhow::Result<()> {
     let user = find(conn, &opts.email)?;
     let password = read_password(opts.password_stdin)?;
     let hash = password::hash(&password)?;
-    let ended = manage::set_password(conn, None, &user, &hash, None)?;
+    let ended = manage::set_password(conn, Actor::CommandLine, &user, &hash, None)?;
     println!(
         "password changed for {}; {} ended, unused reset links voided",
         user.email,
@@ -239,7 +240,7 @@ fn sessions(n: usize) -> String {
 
 fn set_disabled(conn: &mut DbConn, email: &str, disabled: bool) -> anyhow::Result<()> {
     let user = find(conn, email)?;
-    let ended = manage::set_disabled(conn, None, &user, disabled)?;
+    let ended = manage::set_disabled(conn, Actor::CommandLine, &user, disabled)?;
     if disabled {
         println!("disabled {}; {} ended", user.email, sessions(ended));
     } else {

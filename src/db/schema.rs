@@ -137,6 +137,24 @@ diesel::table! {
         target_id -> Text,
         details -> Text,
         created_at -> BigInt,
+        actor_label -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    api_keys (id) {
+        id -> BigInt,
+        site_id -> BigInt,
+        name -> Text,
+        prefix -> Text,
+        key_hash -> Text,
+        scope_read -> Bool,
+        scope_publish -> Bool,
+        scope_moderate -> Bool,
+        created_by -> Nullable<BigInt>,
+        created_at -> BigInt,
+        last_used_at -> Nullable<BigInt>,
+        revoked_at -> Nullable<BigInt>,
     }
 }
 
@@ -256,6 +274,7 @@ diesel::joinable!(held_messages -> participants (participant_id));
 diesel::joinable!(held_messages -> rooms (room_id));
 diesel::joinable!(room_holds -> rooms (room_id));
 diesel::joinable!(audit_log -> admin_users (admin_user_id));
+diesel::joinable!(api_keys -> sites (site_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     server_settings,
@@ -278,6 +297,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     word_filters,
     held_messages,
     room_holds,
+    api_keys,
 );
 
 diesel::table! {

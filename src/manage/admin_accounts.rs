@@ -153,7 +153,7 @@ pub fn set_disabled(
     user: &AdminUser,
     disabled: bool,
 ) -> Result<usize> {
-    if disabled && actor == Some(user.id) {
+    if disabled && actor == Actor::Admin(user.id) {
         return Err(invalid("You cannot disable your own account."));
     }
     let action = if disabled {

@@ -7,12 +7,13 @@
 //! account by its id.
 
 pub mod admin_accounts;
+pub mod api_keys;
 pub mod sites;
 
 use thiserror::Error;
 
 use crate::db::models::audit::{AuditAction, AuditEntry};
-use crate::db::models::{AdminUser, AdminUserId, Site};
+use crate::db::models::{AdminUser, ApiKey, Site};
 use crate::db::{DbConn, DbError};
 
 #[derive(Debug, Error)]
@@ -38,8 +39,7 @@ impl From<DbError> for ManageError {
 
 pub type Result<T> = std::result::Result<T, ManageError>;
 
-/// Who acts: an admin account, or `None` for the command line.
-pub type Actor = Option<AdminUserId>;
+pub use crate::db::models::audit::Actor;
 
 fn invalid(text: impl Into<String>) -> ManageError {
     ManageError::Invalid(text.into())
@@ -49,6 +49,8 @@ fn invalid(text: impl Into<String>) -> ManageError {
 enum Target<'a> {
     Site(&'a Site),
     AdminUser(&'a AdminUser),
+    /// Named by its prefix, on its site.
+    ApiKey(&'a ApiKey),
 }
 
 fn audit(
@@ -61,6 +63,7 @@ fn audit(
     let (site, target_type, target_id) = match target {
         Target::Site(site) => (Some(site.id), "site", site.public_key.clone()),
         Target::AdminUser(user) => (None, "admin_user", user.id.to_string()),
+        Target::ApiKey(key) => (Some(key.site_id), "api_key", key.prefix.clone()),
     };
     AuditEntry {
         actor,

@@ -131,7 +131,7 @@ fn checked(actor: Actor, req: BanRequest) -> Result<NewBan> {
         participant_id: req.participant,
         cidr: net.map(|n| n.to_string()),
         reason,
-        created_by: actor,
+        created_by: actor.admin(),
         created_at: now,
         expires_at: req.minutes.map(|m| now + m * 60_000),
     })

@@ -56,7 +56,7 @@ pub async fn delete_message(chat: &Chat, actor: Actor, id: MessageId) -> Result<
                 if !Message::mark_deleted(conn, id)? {
                     return Err(ModerationError::NotFound);
                 }
-                Report::resolve_for_message(conn, id, actor, Resolution::Deleted)?;
+                Report::resolve_for_message(conn, id, actor.admin(), Resolution::Deleted)?;
                 let room = Room::find(conn, message.room_id)?;
                 let excerpt: String = message.body.chars().take(80).collect();
                 audit(
@@ -89,7 +89,7 @@ pub async fn delete_all_by(chat: &Chat, actor: Actor, participant: ParticipantId
             conn.write_transaction(|conn| -> Result<_> {
                 let who = Participant::find(conn, participant)?.ok_or(ModerationError::NotFound)?;
                 let gone = Message::mark_deleted_by_participant(conn, participant)?;
-                Report::resolve_for_author(conn, participant, actor, Resolution::Deleted)?;
+                Report::resolve_for_author(conn, participant, actor.admin(), Resolution::Deleted)?;
                 let mut names: HashMap<RoomId, String> = HashMap::new();
                 let mut deleted = Vec::with_capacity(gone.len());
                 for (room, seq) in gone {
@@ -193,7 +193,12 @@ pub async fn dismiss_report(
                 if report.resolved_at.is_some() {
                     return Err(ModerationError::NotFound);
                 }
-                Report::resolve_for_message(conn, message.id, actor, Resolution::Dismissed)?;
+                Report::resolve_for_message(
+                    conn,
+                    message.id,
+                    actor.admin(),
+                    Resolution::Dismissed,
+                )?;
                 audit(
                     conn,
                     actor,

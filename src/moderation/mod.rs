@@ -15,7 +15,7 @@ pub mod word_filters;
 use thiserror::Error;
 
 use crate::db::models::audit::{AuditAction, AuditEntry};
-use crate::db::models::{AdminUserId, SiteId};
+use crate::db::models::SiteId;
 use crate::db::{DbConn, DbError};
 
 #[derive(Debug, Error)]
@@ -41,8 +41,7 @@ impl From<DbError> for ModerationError {
 
 pub type Result<T> = std::result::Result<T, ModerationError>;
 
-/// Who acts: an admin account, or `None` for the command line.
-pub type Actor = Option<AdminUserId>;
+pub use crate::db::models::audit::Actor;
 
 fn audit(
     conn: &mut DbConn,

@@ -30,7 +30,14 @@ pub async fn mute(
             conn.write_transaction(|conn| -> Result<_> {
                 let who = Participant::find(conn, participant)?.ok_or(ModerationError::NotFound)?;
                 let until = now_ms() + minutes * 60_000;
-                let mute = Mute::create(conn, who.site_id, participant, &reason, actor, until)?;
+                let mute = Mute::create(
+                    conn,
+                    who.site_id,
+                    participant,
+                    &reason,
+                    actor.admin(),
+                    until,
+                )?;
                 audit(
                     conn,
                     actor,

@@ -31,30 +31,30 @@ pub async fn add(
     }
     compile(kind, &pattern).map_err(ModerationError::Invalid)?;
     let origin = Some(chat.instance);
-    let entry =
-        chat.db
-            .run(move |conn| {
-                conn.write_transaction(|conn| -> Result<_> {
-                    let entry = WordFilter::create(conn, site, kind, &pattern, action, actor)
-                        .map_err(|e| match e {
-                            DbError::Conflict(_) => ModerationError::Invalid(
-                                "This entry is already in the filter.".into(),
-                            ),
-                            other => other.into(),
-                        })?;
-                    audit(
-                        conn,
-                        actor,
-                        Some(site),
-                        AuditAction::FilterAdd,
-                        ("word_filter", entry.id.to_string()),
-                        format!("{kind} {pattern:?} → {action}"),
-                    )?;
-                    events::record(conn, origin, &Control::FiltersChanged { site })?;
-                    Ok(entry)
-                })
+    let entry = chat
+        .db
+        .run(move |conn| {
+            conn.write_transaction(|conn| -> Result<_> {
+                let entry = WordFilter::create(conn, site, kind, &pattern, action, actor.admin())
+                    .map_err(|e| match e {
+                    DbError::Conflict(_) => {
+                        ModerationError::Invalid("This entry is already in the filter.".into())
+                    }
+                    other => other.into(),
+                })?;
+                audit(
+                    conn,
+                    actor,
+                    Some(site),
+                    AuditAction::FilterAdd,
+                    ("word_filter", entry.id.to_string()),
+                    format!("{kind} {pattern:?} → {action}"),
+                )?;
+                events::record(conn, origin, &Control::FiltersChanged { site })?;
+                Ok(entry)
             })
-            .await?;
+        })
+        .await?;
     chat.rules.invalidate_filters(site);
     chat.tell_others();
     Ok(entry)

@@ -12,7 +12,7 @@ async fn acted(app: &TestApp, actor: AdminUserId, site: Option<SiteId>, action: 
     app.db
         .run(move |conn| {
             AuditEntry {
-                actor: Some(actor),
+                actor: chatctl::db::models::audit::Actor::Admin(actor),
                 site,
                 action,
                 target_type: "site",

@@ -196,12 +196,26 @@ async fn the_word_filter_reads_through_invisible_and_look_alike_characters() {
         .await;
     let site = app.site(&[ORIGIN]).await;
     let chat = &app.state.chat;
-    chatctl::moderation::word_filters::add(chat, None, site.id, "word", "darn", "mask")
-        .await
-        .unwrap();
-    chatctl::moderation::word_filters::add(chat, None, site.id, "pattern", r"buy\s+now", "block")
-        .await
-        .unwrap();
+    chatctl::moderation::word_filters::add(
+        chat,
+        chatctl::db::models::audit::Actor::CommandLine,
+        site.id,
+        "word",
+        "darn",
+        "mask",
+    )
+    .await
+    .unwrap();
+    chatctl::moderation::word_filters::add(
+        chat,
+        chatctl::db::models::audit::Actor::CommandLine,
+        site.id,
+        "pattern",
+        r"buy\s+now",
+        "block",
+    )
+    .await
+    .unwrap();
     let (mut writer, _) = app.guest_in(&site.public_key, "writer", "lobby").await;
     let (mut reader, _) = app.guest_in(&site.public_key, "reader", "lobby").await;
     let masked = [

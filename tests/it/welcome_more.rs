@@ -60,9 +60,13 @@ async fn more_is_true_to_its_definition_in_every_mode() {
     // Deleted messages do not count: with m1 and m2 gone, a resume from 2 has
     // nothing older to offer, and neither has a page starting at m3.
     for id in &ids[..2] {
-        delete_message(&app.state.chat, None, MessageId(*id))
-            .await
-            .unwrap();
+        delete_message(
+            &app.state.chat,
+            chatctl::db::models::audit::Actor::CommandLine,
+            MessageId(*id),
+        )
+        .await
+        .unwrap();
     }
     let welcome = reader.join("lobby", Some(2)).await;
     assert_eq!(
@@ -72,9 +76,13 @@ async fn more_is_true_to_its_definition_in_every_mode() {
     );
     // An empty resume in a room whose every message was deleted.
     for id in &ids[2..] {
-        delete_message(&app.state.chat, None, MessageId(*id))
-            .await
-            .unwrap();
+        delete_message(
+            &app.state.chat,
+            chatctl::db::models::audit::Actor::CommandLine,
+            MessageId(*id),
+        )
+        .await
+        .unwrap();
     }
     let welcome = reader.join("lobby", Some(5)).await;
     assert_eq!(
@@ -139,12 +147,24 @@ async fn a_resume_lists_the_messages_deleted_while_away() {
     bob.close().await;
 
     let chat = &app.state.chat;
-    delete_message(chat, None, MessageId(ids[2])).await.unwrap();
+    delete_message(
+        chat,
+        chatctl::db::models::audit::Actor::CommandLine,
+        MessageId(ids[2]),
+    )
+    .await
+    .unwrap();
     for i in 4..=5 {
         let ack = alice.say("lobby", &format!("c{i}"), &format!("m{i}")).await;
         ids.push(ack["id"].as_i64().unwrap());
     }
-    delete_message(chat, None, MessageId(ids[4])).await.unwrap();
+    delete_message(
+        chat,
+        chatctl::db::models::audit::Actor::CommandLine,
+        MessageId(ids[4]),
+    )
+    .await
+    .unwrap();
 
     let (mut bob, _) = app.guest(&site.public_key, "bob").await;
     let welcome = bob.join("lobby", Some(3)).await;

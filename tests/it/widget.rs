@@ -251,9 +251,13 @@ async fn widget_two_visitors_chat_on_a_hostile_page_through_reloads_restarts_and
     .await
     .as_i64()
     .unwrap();
-    moderation::messages::delete_message(&app.state.chat, None, id.into())
-        .await
-        .unwrap();
+    moderation::messages::delete_message(
+        &app.state.chat,
+        chatctl::db::models::audit::Actor::CommandLine,
+        id.into(),
+    )
+    .await
+    .unwrap();
     for browser in [&alice, &bob] {
         until(
             browser,
@@ -412,7 +416,7 @@ async fn widget_two_visitors_chat_on_a_hostile_page_through_reloads_restarts_and
     let bob_id = participant(&app, "bob").await.id;
     moderation::bans::ban(
         &app.state.chat,
-        None,
+        chatctl::db::models::audit::Actor::CommandLine,
         moderation::bans::BanRequest {
             site: Some(site.id),
             participant: Some(bob_id),
@@ -820,9 +824,14 @@ async fn widget_moderation_feedback_slow_mode_mute_lock_and_approval() {
     };
 
     // Slow mode: the widget counts down and sends by itself.
-    moderation::rooms::update(&app.state.chat, None, help.id, settings(3, false, false))
-        .await
-        .unwrap();
+    moderation::rooms::update(
+        &app.state.chat,
+        chatctl::db::models::audit::Actor::CommandLine,
+        help.id,
+        settings(3, false, false),
+    )
+    .await
+    .unwrap();
     say(&browser, "second").await;
     say(&browser, "third").await;
     until(
@@ -837,32 +846,57 @@ async fn widget_moderation_feedback_slow_mode_mute_lock_and_approval() {
         "msgs().filter((m) => m.state === 'sent').length === 3",
     )
     .await;
-    moderation::rooms::update(&app.state.chat, None, help.id, settings(0, false, false))
-        .await
-        .unwrap();
+    moderation::rooms::update(
+        &app.state.chat,
+        chatctl::db::models::audit::Actor::CommandLine,
+        help.id,
+        settings(0, false, false),
+    )
+    .await
+    .unwrap();
 
     // A mute: the message is not sent and the notice says for how long.
     let carol = participant(&app, "carol").await;
-    moderation::mutes::mute(&app.state.chat, None, carol.id, 5, "calm down")
-        .await
-        .unwrap();
+    moderation::mutes::mute(
+        &app.state.chat,
+        chatctl::db::models::audit::Actor::CommandLine,
+        carol.id,
+        5,
+        "calm down",
+    )
+    .await
+    .unwrap();
     say(&browser, "muted words").await;
     until(&browser, "the mute", "msgs().some((m) => m.text === 'muted words' && m.state === 'failed') && $('[data-chatctl=notice]').textContent.includes('muted for 5 more min')").await;
-    moderation::mutes::unmute(&app.state.chat, None, carol.id)
-        .await
-        .unwrap();
+    moderation::mutes::unmute(
+        &app.state.chat,
+        chatctl::db::models::audit::Actor::CommandLine,
+        carol.id,
+    )
+    .await
+    .unwrap();
 
     // A locked room.
-    moderation::rooms::update(&app.state.chat, None, help.id, settings(0, true, false))
-        .await
-        .unwrap();
+    moderation::rooms::update(
+        &app.state.chat,
+        chatctl::db::models::audit::Actor::CommandLine,
+        help.id,
+        settings(0, true, false),
+    )
+    .await
+    .unwrap();
     say(&browser, "locked out").await;
     until(&browser, "the lock", "msgs().some((m) => m.text === 'locked out' && m.state === 'failed') && $('[data-chatctl=notice]').textContent.includes('read-only')").await;
 
     // Approve-first: the message waits for a moderator, then arrives once.
-    moderation::rooms::update(&app.state.chat, None, help.id, settings(0, false, true))
-        .await
-        .unwrap();
+    moderation::rooms::update(
+        &app.state.chat,
+        chatctl::db::models::audit::Actor::CommandLine,
+        help.id,
+        settings(0, false, true),
+    )
+    .await
+    .unwrap();
     say(&browser, "please approve").await;
     until(
         &browser,
@@ -876,9 +910,13 @@ async fn widget_moderation_feedback_slow_mode_mute_lock_and_approval() {
         .run(move |conn| chatctl::db::models::HeldMessage::queue(conn, Some(&[site_id]), 10))
         .await
         .unwrap();
-    moderation::messages::approve(&app.state.chat, None, held[0].0.id)
-        .await
-        .unwrap();
+    moderation::messages::approve(
+        &app.state.chat,
+        chatctl::db::models::audit::Actor::CommandLine,
+        held[0].0.id,
+    )
+    .await
+    .unwrap();
     until(&browser, "approved", "msgs().filter((m) => m.text === 'please approve').length === 1 && msgs().some((m) => m.text === 'please approve' && m.seq !== '')").await;
 
     // Escape closes the floating panel and gives the focus back to the launcher.

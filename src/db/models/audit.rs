@@ -4,7 +4,7 @@
 use diesel::prelude::*;
 use serde::Serialize;
 
-use super::{AdminUserId, SiteId};
+use super::{AdminUserId, ApiKey, ApiKeyId, SiteId};
 use crate::db::schema::{admin_users, audit_log};
 use crate::db::{now_ms, DbConn, DbError};
 use crate::with_backend;
@@ -18,6 +18,8 @@ crate::text_enum! {
         AdminLogin = "admin.login",
         AdminPassword = "admin.password",
         AdminPasswordReset = "admin.password_reset",
+        ApiKeyCreate = "api_key.create",
+        ApiKeyRevoke = "api_key.revoke",
         BanCreate = "ban.create",
         BanRevoke = "ban.revoke",
         FilterAdd = "filter.add",
@@ -50,10 +52,30 @@ crate::text_enum! {
     }
 }
 
+/// Who makes a change, as the audit log names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor {
+    /// `chatctl` on the command line.
+    CommandLine,
+    /// An account of the admin panel.
+    Admin(AdminUserId),
+    /// A site's backend, through the server API with this key.
+    ApiKey(ApiKeyId),
+}
+
+impl Actor {
+    /// The admin account, for the columns that record one (`created_by`...).
+    pub fn admin(self) -> Option<AdminUserId> {
+        match self {
+            Actor::Admin(id) => Some(id),
+            Actor::CommandLine | Actor::ApiKey(_) => None,
+        }
+    }
+}
+
 /// One line of the audit log: who did what to which target.
 pub struct AuditEntry<'a> {
-    /// `None` when the action came from the command line.
-    pub actor: Option<AdminUserId>,
+    pub actor: Actor,
     pub site: Option<SiteId>,
     pub action: AuditAction,
     pub target_type: &'a str,
@@ -63,9 +85,15 @@ pub struct AuditEntry<'a> {
 
 impl AuditEntry<'_> {
     pub fn record(self, conn: &mut DbConn) -> Result<(), DbError> {
+        // A key is named as it is now: renamed or revoked later, the line stays true.
+        let label = match self.actor {
+            Actor::ApiKey(id) => ApiKey::find(conn, id)?.map(|key| key.label()),
+            Actor::CommandLine | Actor::Admin(_) => None,
+        };
         with_backend!(conn, c => diesel::insert_into(audit_log::table)
             .values((
-                audit_log::admin_user_id.eq(self.actor),
+                audit_log::admin_user_id.eq(self.actor.admin()),
+                audit_log::actor_label.eq(&label),
                 audit_log::site_id.eq(self.site),
                 audit_log::action.eq(self.action),
                 audit_log::target_type.eq(self.target_type),
@@ -90,6 +118,18 @@ pub struct AuditRow {
     pub target_id: String,
     pub details: String,
     pub created_at: i64,
+    /// Who acted when it was not an admin account: an API key's label.
+    pub actor_label: Option<String>,
+}
+
+impl AuditRow {
+    /// Who acted, given the acting account's email when there is one.
+    pub fn actor_name(&self, email: Option<&str>) -> String {
+        email
+            .or(self.actor_label.as_deref())
+            .unwrap_or("command line")
+            .to_owned()
+    }
 }
 
 #[derive(Debug, Clone, Default)]

@@ -5,6 +5,7 @@ pub mod account;
 pub mod admin_password_reset;
 pub mod admin_session;
 pub mod admin_user;
+pub mod api_key;
 pub mod audit;
 pub mod ban;
 pub mod cluster_event;
@@ -53,11 +54,13 @@ id_newtype!(
     MuteId,
     ReportId,
     WordFilterId,
-    HeldMessageId
+    HeldMessageId,
+    ApiKeyId
 );
 
 pub use account::{Account, TokenProblem, TokenPurpose};
 pub use admin_user::{AdminUser, Role};
+pub use api_key::{ApiKey, Scope};
 pub use ban::{Ban, NewBan};
 pub use held_message::HeldMessage;
 pub use message::{Message, NewMessage};

@@ -123,9 +123,15 @@ async fn a_muted_participant_signals_nobody() {
     alice.say("lobby", "a1", "hello").await;
     bob.recv_type("message").await;
     let bob_id = ParticipantId(bob_ready["me"]["id"].as_i64().unwrap());
-    chatctl::moderation::mutes::mute(&app.state.chat, None, bob_id, 10, "spam")
-        .await
-        .unwrap();
+    chatctl::moderation::mutes::mute(
+        &app.state.chat,
+        chatctl::db::models::audit::Actor::CommandLine,
+        bob_id,
+        10,
+        "spam",
+    )
+    .await
+    .unwrap();
 
     bob.send(json!({"type": "typing", "room": "lobby", "active": true}))
         .await;

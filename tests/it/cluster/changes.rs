@@ -150,9 +150,13 @@ async fn a_resume_on_another_instance_lists_deletions_made_on_the_first() {
         ids.push(ack["id"].as_i64().unwrap());
     }
     let id = chatctl::db::models::MessageId(ids[1]);
-    chatctl::moderation::messages::delete_message(&a.state.chat, None, id)
-        .await
-        .unwrap();
+    chatctl::moderation::messages::delete_message(
+        &a.state.chat,
+        chatctl::db::models::audit::Actor::CommandLine,
+        id,
+    )
+    .await
+    .unwrap();
     let (_, _, welcome) = b.joined(&key, json!({"nick": "r"}), "lobby", Some(3)).await;
     assert_eq!(welcome["mode"], "resumed");
     assert_eq!(welcome["deleted"], json!([2]), "{welcome}");

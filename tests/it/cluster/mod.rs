@@ -719,7 +719,9 @@ async fn moderation_on_one_instance_takes_effect_on_the_others_at_once() {
 
     // Deletion on A: B's widgets drop the message.
     let started = Instant::now();
-    messages::delete_message(&chat, None, id).await.unwrap();
+    messages::delete_message(&chat, chatctl::db::models::audit::Actor::CommandLine, id)
+        .await
+        .unwrap();
     let deleted = watcher.recv_type("deleted").await;
     assert_eq!(deleted["seq"], ack["seq"]);
     assert!(
@@ -744,7 +746,14 @@ async fn moderation_on_one_instance_takes_effect_on_the_others_at_once() {
         approve_first: false,
         max_message_chars: None,
     };
-    rooms::update(&chat, None, room.id, locked).await.unwrap();
+    rooms::update(
+        &chat,
+        chatctl::db::models::audit::Actor::CommandLine,
+        room.id,
+        locked,
+    )
+    .await
+    .unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
     target
         .send(json!({"type": "send", "room": "lobby", "cid": "t2", "text": "after the lock"}))
@@ -756,7 +765,7 @@ async fn moderation_on_one_instance_takes_effect_on_the_others_at_once() {
     let started = Instant::now();
     bans::ban(
         &chat,
-        None,
+        chatctl::db::models::audit::Actor::CommandLine,
         bans::BanRequest {
             site: Some(site.id),
             participant: Some(participant),
@@ -837,14 +846,27 @@ async fn word_filters_and_mutes_on_one_instance_apply_on_the_others_at_once() {
         }
     }
 
-    word_filters::add(&chat, None, site.id, "word", "forbidden", "block")
-        .await
-        .unwrap();
+    word_filters::add(
+        &chat,
+        chatctl::db::models::audit::Actor::CommandLine,
+        site.id,
+        "word",
+        "forbidden",
+        "block",
+    )
+    .await
+    .unwrap();
     refused_within_a_second(&mut sender, "forbidden words", "message_blocked").await;
 
     sender.say("lobby", "s2", "harmless").await;
-    mutes::mute(&chat, None, participant, 10, "calm down")
-        .await
-        .unwrap();
+    mutes::mute(
+        &chat,
+        chatctl::db::models::audit::Actor::CommandLine,
+        participant,
+        10,
+        "calm down",
+    )
+    .await
+    .unwrap();
     refused_within_a_second(&mut sender, "still harmless", "muted").await;
 }
