@@ -16,6 +16,7 @@ use crate::db::models::{Site, TokenProblem};
 use crate::identity::accounts::AccountError;
 use crate::identity::budget::wait_text;
 use crate::lang::Lang;
+use crate::mail::MailError;
 
 #[derive(Deserialize)]
 struct LinkQuery {
@@ -42,47 +43,64 @@ fn lang(query: Option<&str>, accept: Option<&str>) -> Lang {
 fn verify(
     state: AppState,
 ) -> impl Filter<Extract = (warp::reply::Response,), Error = Rejection> + Clone {
-    warp::path!("account" / "verify")
-        .and(warp::get())
-        .and(warp::query::<LinkQuery>())
-        .and(warp::header::optional::<String>("accept-language"))
-        .and(state.with())
-        .then(
-            |query: LinkQuery, accept: Option<String>, state: AppState| async move {
-                let lang = lang(query.lang.as_deref(), accept.as_deref());
-                match state.chat.accounts.confirm_email(&query.token).await {
-                    Ok(Ok(site)) => {
-                        page(&state, "verified", lang, &site, json!({}), StatusCode::OK)
-                    }
-                    Ok(Err(problem)) => link_problem(&state, lang, problem),
-                    Err(err) => unavailable(err),
-                }
-            },
-        )
+    link_get(warp::path!("account" / "verify"), state).then(
+        |query: LinkQuery, lang: Lang, state: AppState| async move {
+            let result = state.chat.accounts.confirm_email(&query.token).await;
+            match link_site(&state, lang, result) {
+                Ok(site) => page(&state, "verified", lang, &site, json!({}), StatusCode::OK),
+                Err(response) => *response,
+            }
+        },
+    )
 }
 
 /// GET /account/reset?token=... — the form, if the link is still good.
 fn reset_form(
     state: AppState,
 ) -> impl Filter<Extract = (warp::reply::Response,), Error = Rejection> + Clone {
-    warp::path!("account" / "reset")
-        .and(warp::get())
+    link_get(warp::path!("account" / "reset"), state).then(
+        |query: LinkQuery, lang: Lang, state: AppState| async move {
+            let result = state.chat.accounts.reset_link_site(&query.token).await;
+            match link_site(&state, lang, result) {
+                Ok(site) => {
+                    let data = json!({"token": query.token, "error": null});
+                    page(&state, "reset_form", lang, &site, data, StatusCode::OK)
+                }
+                Err(response) => *response,
+            }
+        },
+    )
+}
+
+/// A GET of a mail link at `path`: its query and the page's language.
+fn link_get(
+    path: impl Filter<Extract = (), Error = Rejection> + Clone,
+    state: AppState,
+) -> impl Filter<Extract = (LinkQuery, Lang, AppState), Error = Rejection> + Clone {
+    path.and(warp::get())
         .and(warp::query::<LinkQuery>())
         .and(warp::header::optional::<String>("accept-language"))
         .and(state.with())
-        .then(
-            |query: LinkQuery, accept: Option<String>, state: AppState| async move {
+        .map(
+            |query: LinkQuery, accept: Option<String>, state: AppState| {
                 let lang = lang(query.lang.as_deref(), accept.as_deref());
-                match state.chat.accounts.reset_link_site(&query.token).await {
-                    Ok(Ok(site)) => {
-                        let data = json!({"token": query.token, "error": null});
-                        page(&state, "reset_form", lang, &site, data, StatusCode::OK)
-                    }
-                    Ok(Err(problem)) => link_problem(&state, lang, problem),
-                    Err(err) => unavailable(err),
-                }
+                (query, lang, state)
             },
         )
+        .untuple_one()
+}
+
+/// The site of a link that is still good, or the page that says why not.
+fn link_site(
+    state: &AppState,
+    lang: Lang,
+    result: Result<Result<Site, TokenProblem>, AccountError>,
+) -> Result<Site, Box<warp::reply::Response>> {
+    match result {
+        Ok(Ok(site)) => Ok(site),
+        Ok(Err(problem)) => Err(Box::new(link_problem(state, lang, problem))),
+        Err(err) => Err(Box::new(unavailable(err))),
+    }
 }
 
 /// POST /account/reset — token, password, password2 (form-encoded).
@@ -116,10 +134,9 @@ fn reset_submit(
                         StatusCode::UNPROCESSABLE_ENTITY,
                     )
                 };
-                let site = match state.chat.accounts.reset_link_site(token).await {
-                    Ok(Ok(site)) => site,
-                    Ok(Err(problem)) => return link_problem(&state, lang, problem),
-                    Err(err) => return unavailable(err),
+                let site = match link_site(&state, lang, state.chat.accounts.reset_link_site(token).await) {
+                    Ok(site) => site,
+                    Err(response) => return *response,
                 };
                 if field("password") != field("password2") {
                     let message = state.chat.accounts.mailer().templates.string(
@@ -164,7 +181,15 @@ fn page(
     status: StatusCode,
 ) -> warp::reply::Response {
     let templates = &state.chat.accounts.mailer().templates;
-    match templates.page(name, lang, &[("site", &site.name)], data) {
+    rendered(
+        templates.page(name, lang, &[("site", &site.name)], data),
+        status,
+    )
+}
+
+/// A rendered page as a response with `status`; a template that fails is logged.
+fn rendered(html: Result<String, MailError>, status: StatusCode) -> warp::reply::Response {
+    match html {
         Ok(html) => {
             secure(warp::reply::with_status(warp::reply::html(html), status).into_response())
         }
@@ -186,24 +211,11 @@ fn link_problem(state: &AppState, lang: Lang, problem: TokenProblem) -> warp::re
         TokenProblem::Unknown => "unknown",
     };
     let templates = &state.chat.accounts.mailer().templates;
-    match templates.page(
-        "link_problem",
-        lang,
-        &[("site", "")],
-        json!({ "problem": problem }),
-    ) {
-        Ok(html) => secure(
-            warp::reply::with_status(warp::reply::html(html), StatusCode::GONE).into_response(),
-        ),
-        Err(err) => {
-            tracing::error!(error = %err, "cannot render account page");
-            super::error::json_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "Something went wrong.".into(),
-            )
-        }
-    }
+    let data = json!({ "problem": problem });
+    rendered(
+        templates.page("link_problem", lang, &[("site", "")], data),
+        StatusCode::GONE,
+    )
 }
 
 fn too_many(wait: std::time::Duration) -> warp::reply::Response {
