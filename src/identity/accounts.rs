@@ -26,6 +26,15 @@ const SESSION_TTL_MS: i64 = 30 * 24 * 3600 * 1000;
 /// Minimum time between two mails of the same kind to one account.
 const RESEND_INTERVAL_MS: i64 = 60 * 1000;
 
+/// The links a participant can ask to be mailed again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailedLink {
+    /// A new confirmation link for an account not yet confirmed.
+    Verification,
+    /// A password-reset link.
+    PasswordReset,
+}
+
 #[derive(Debug, Error)]
 pub enum AccountError {
     #[error("registration is closed on this site")]
@@ -146,46 +155,26 @@ impl Accounts {
         Ok(email)
     }
 
-    /// Sends a new confirmation link.
-    pub async fn resend_verification(
-        &self,
-        site: &Site,
-        email: &str,
-        lang: Lang,
-        ip: IpAddr,
-    ) -> Result<Email, AccountError> {
-        self.mail_again(site, email, (TokenPurpose::Verify, lang), ip)
-            .await
-    }
-
-    /// Mails a password-reset link.
-    pub async fn forgot_password(
-        &self,
-        site: &Site,
-        email: &str,
-        lang: Lang,
-        ip: IpAddr,
-    ) -> Result<Email, AccountError> {
-        self.mail_again(site, email, (TokenPurpose::Reset, lang), ip)
-            .await
-    }
-
-    /// Mails a fresh link of `purpose`, at most once a minute per account and
+    /// Mails a fresh link of `link`, at most once a minute per account and
     /// within the address's and the mailbox's budgets. Unknown addresses (and,
     /// for confirmation, confirmed ones) get the same answer and no mail, so
     /// this cannot probe which emails have accounts.
-    async fn mail_again(
+    pub async fn mail_again(
         &self,
+        link: MailedLink,
         site: &Site,
         email: &str,
-        (purpose, lang): (TokenPurpose, Lang),
+        lang: Lang,
         ip: IpAddr,
     ) -> Result<Email, AccountError> {
         let email = Email::parse(email).map_err(|e| AccountError::InvalidEmail(e.0))?;
         self.budget.action(ip).map_err(AccountError::RateLimited)?;
-        let (kind, ttl, wanted): (&'static str, i64, fn(&Account) -> bool) = match purpose {
-            TokenPurpose::Verify => ("verify", VERIFY_TTL_MS, |a| !a.is_verified()),
-            _ => ("reset", RESET_TTL_MS, |_| true),
+        let (purpose, kind, ttl, wanted): (_, &'static str, i64, fn(&Account) -> bool) = match link
+        {
+            MailedLink::Verification => (TokenPurpose::Verify, "verify", VERIFY_TTL_MS, |a| {
+                !a.is_verified()
+            }),
+            MailedLink::PasswordReset => (TokenPurpose::Reset, "reset", RESET_TTL_MS, |_| true),
         };
         let (site_id, address) = (site.id, email.as_str().to_owned());
         let due = self

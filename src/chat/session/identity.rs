@@ -5,6 +5,7 @@
 use super::*;
 use crate::chat::identify::{account_refusal, identify, Identified};
 use crate::db::models::ParticipantKind;
+use crate::identity::accounts::MailedLink;
 use crate::lang::Lang;
 
 impl Session {
@@ -107,25 +108,34 @@ impl Session {
                     .map_err(account_refusal)?;
                 ServerFrame::LoggedOut {}
             }
-            ClientFrame::ResendVerification { email, lang } => {
-                let email = accounts
-                    .resend_verification(&self.site, &email, Lang::pick(lang.as_deref()), self.ip)
-                    .await;
-                ServerFrame::VerificationSent {
-                    email: email.map_err(account_refusal)?.into_inner(),
-                }
-            }
-            ClientFrame::ForgotPassword { email, lang } => {
-                let email = accounts
-                    .forgot_password(&self.site, &email, Lang::pick(lang.as_deref()), self.ip)
-                    .await;
-                ServerFrame::ResetSent {
-                    email: email.map_err(account_refusal)?.into_inner(),
-                }
-            }
+            ClientFrame::ResendVerification { email, lang } => ServerFrame::VerificationSent {
+                email: self
+                    .mail_again(MailedLink::Verification, &email, lang)
+                    .await?,
+            },
+            ClientFrame::ForgotPassword { email, lang } => ServerFrame::ResetSent {
+                email: self
+                    .mail_again(MailedLink::PasswordReset, &email, lang)
+                    .await?,
+            },
             _ => return Ok(()),
         };
         self.reply(reply);
         Ok(())
+    }
+
+    /// Mails `link` again to `email`, in the language the widget asked for.
+    async fn mail_again(
+        &self,
+        link: MailedLink,
+        email: &str,
+        lang: Option<String>,
+    ) -> Result<String, Refusal> {
+        let lang = Lang::pick(lang.as_deref());
+        let email = self
+            .chat
+            .accounts
+            .mail_again(link, &self.site, email, lang, self.ip);
+        Ok(email.await.map_err(account_refusal)?.into_inner())
     }
 }
