@@ -17,8 +17,6 @@ use crate::manage::admin_accounts::{self as manage, NewAdmin};
 pub async fn list(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
     auth.require_owner()?;
     let (users, all_sites) = admin
-        .chat
-        .db
         .run(|conn| -> Result<_> {
             let mut users = Vec::new();
             for user in AdminUser::list(conn)? {
@@ -124,27 +122,18 @@ pub async fn create(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> 
     let new = NewAdmin::parse(form.email.trim(), form.name.trim(), role, sites)?;
     let check = new.clone();
     admin
-        .chat
-        .db
         .run(move |conn| manage::check_available(conn, &check))
         .await?;
     let hash = hash(admin, req, form.password).await?;
     let (actor, shown) = (auth.actor(), new.email.to_string());
     admin
-        .chat
-        .db
         .run(move |conn| manage::create(conn, actor, &new, &hash))
         .await?;
     Ok(Reply::redirect("/admin/accounts").flash(Flash::Ok(format!("Account {shown} created."))))
 }
 
 async fn load(admin: &Admin, id: AdminUserId) -> Result<AdminUser> {
-    admin
-        .chat
-        .db
-        .run(move |conn| AdminUser::find(conn, id))
-        .await?
-        .ok_or(AdminError::NotFound)
+    admin.find(move |conn| AdminUser::find(conn, id)).await
 }
 
 /// POST /admin/accounts/{id}/sites
@@ -159,8 +148,6 @@ pub async fn set_sites(
     let ids = site_ids(&req.form::<SitesForm>()?.sites)?;
     let (actor, email) = (auth.actor(), user.email.clone());
     admin
-        .chat
-        .db
         .run(move |conn| manage::set_sites(conn, actor, &user, &ids))
         .await?;
     Ok(Reply::redirect("/admin/accounts").flash(Flash::Ok(format!("Sites of {email} updated."))))
@@ -177,8 +164,6 @@ pub async fn set_disabled(
     let user = load(admin, id).await?;
     let (actor, email) = (auth.actor(), user.email.clone());
     admin
-        .chat
-        .db
         .run(move |conn| manage::set_disabled(conn, actor, &user, disabled))
         .await?;
     let text = if disabled {
@@ -204,8 +189,6 @@ pub async fn reset_password(
     let keep = (user.id == auth.user.id).then_some(auth.session_id);
     let email = user.email.clone();
     admin
-        .chat
-        .db
         .run(move |conn| manage::set_password(conn, actor, &user, &hash, keep))
         .await?;
     Ok(Reply::redirect("/admin/accounts").flash(Flash::Ok(format!(

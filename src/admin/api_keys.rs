@@ -47,11 +47,7 @@ pub async fn section(admin: &Admin, auth: &Auth, site: &Site) -> Result<Value> {
         return Ok(Value::Null);
     }
     let id = site.id;
-    let keys = admin
-        .chat
-        .db
-        .run(move |conn| ApiKey::list(conn, id))
-        .await?;
+    let keys = admin.run(move |conn| ApiKey::list(conn, id)).await?;
     Ok(json!({ "keys": keys.iter().map(row).collect::<Vec<_>>() }))
 }
 
@@ -68,8 +64,6 @@ pub async fn create(admin: &Admin, req: &Request, auth: &Auth, id: SiteId) -> Re
         .map_err(AdminError::BadRequest)?;
     let (s, actor) = (site.clone(), auth.actor());
     let created = admin
-        .chat
-        .db
         .run(move |conn| manage::create(conn, actor, &s, &form.name, &scopes))
         .await?;
     // The key is shown once, on this page; it never travels in a cookie or a URL.
@@ -93,8 +87,6 @@ pub async fn revoke(admin: &Admin, req: &Request, auth: &Auth, id: SiteId) -> Re
     let prefix = req.form::<RevokeForm>()?.prefix;
     let actor = auth.actor();
     let key = admin
-        .chat
-        .db
         .run(move |conn| manage::revoke(conn, actor, &site, &prefix))
         .await?;
     Ok(

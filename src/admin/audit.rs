@@ -44,8 +44,6 @@ pub async fn list(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
     let filter = filter(req, auth)?;
     let f = filter.clone();
     let (mut rows, accounts) = admin
-        .chat
-        .db
         .run(move |conn| -> Result<_> {
             let actors = audit::actors(conn, f.visible_sites.as_deref())?;
             Ok((audit::list(conn, &f, PAGE + 1)?, actors))

@@ -100,8 +100,6 @@ pub async fn authenticate(admin: &Admin, req: &Request) -> Result<Auth> {
     let hash = hash_token(token);
     let (idle_ms, max_ms) = admin.session_limits_ms();
     admin
-        .chat
-        .db
         .run(move |conn| -> Result<_> {
             let Some((session, user)) = AdminSession::find_by_hash(conn, &hash)? else {
                 return Ok(None);
@@ -237,8 +235,6 @@ pub async fn login(admin: &Admin, req: &Request) -> Result<Reply> {
     let user = match Email::parse(&lookup) {
         Ok(e) => {
             admin
-                .chat
-                .db
                 .run(move |conn| AdminUser::find_by_email(conn, e.as_str()))
                 .await?
         }
@@ -277,8 +273,6 @@ pub async fn login(admin: &Admin, req: &Request) -> Result<Reply> {
     let token = random_token(43);
     let (hash, csrf_token, ip) = (hash_token(&token), random_token(40), req.ip.to_string());
     admin
-        .chat
-        .db
         .run(move |conn| {
             AdminSession::create(conn, user.id, &hash, &csrf_token, Some(&ip))?;
             user.record_login(conn)?;
@@ -322,8 +316,6 @@ fn throttled(
 pub async fn logout(admin: &Admin, auth: &Auth) -> Result<Reply> {
     let id = auth.session_id;
     admin
-        .chat
-        .db
         .run(move |conn| AdminSession::delete(conn, id))
         .await?;
     Ok(Reply::redirect("/admin/login")
@@ -352,8 +344,6 @@ pub async fn set_notifications(admin: &Admin, req: &Request, auth: &Auth) -> Res
     let on = req.form::<NotificationsForm>()?.notify_reports.is_some();
     let user = auth.user.clone();
     admin
-        .chat
-        .db
         .run(move |conn| user.set_notify_reports(conn, on))
         .await?;
     let text = if on {
@@ -407,8 +397,6 @@ pub async fn change_password(admin: &Admin, req: &Request, auth: &Auth) -> Resul
     .ok_or_else(|| AdminError::BadRequest("The current password is wrong.".into()))?;
     let (user, keep) = (auth.user.clone(), auth.session_id);
     admin
-        .chat
-        .db
         .run(move |conn| {
             conn.write_transaction(|conn| {
                 user.replace_password(conn, &hash, Some(keep))?;

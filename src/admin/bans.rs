@@ -101,8 +101,6 @@ pub async fn list(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
     };
     let sites = auth.sites.clone();
     let (list, people) = admin
-        .chat
-        .db
         .run(move |conn| -> Result<_> {
             let list = Ban::list(conn, sites.as_deref(), true, state, 500)?;
             let ids: Vec<ParticipantId> = list.iter().filter_map(|b| b.participant_id).collect();
@@ -171,8 +169,6 @@ pub async fn create(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> 
         request::parse::<i64>(form.participant, "Participant id")?.map(ParticipantId);
     if let Some(p) = participant {
         let found = admin
-            .chat
-            .db
             .run(move |conn| Participant::find(conn, p))
             .await?
             .ok_or_else(|| AdminError::BadRequest(format!("There is no participant {p}.")))?;
@@ -203,12 +199,7 @@ pub async fn create(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> 
 
 /// POST /admin/bans/{id}/revoke
 pub async fn revoke(admin: &Admin, req: &Request, auth: &Auth, id: BanId) -> Result<Reply> {
-    let ban = admin
-        .chat
-        .db
-        .run(move |conn| Ban::find(conn, id))
-        .await?
-        .ok_or(AdminError::NotFound)?;
+    let ban = admin.find(move |conn| Ban::find(conn, id)).await?;
     match ban.site_id {
         Some(site) => auth.require_site(site)?,
         None => auth.require_admin()?,

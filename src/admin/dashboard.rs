@@ -20,8 +20,6 @@ async fn stats(admin: &Admin, auth: &Auth) -> Result<Vec<serde_json::Value>> {
     let ids: Vec<_> = visible.iter().map(|s| s.id).collect();
     let now = now_ms();
     let counts = admin
-        .chat
-        .db
         .run(move |conn| -> Result<_> {
             let mut out = Vec::with_capacity(ids.len());
             for id in ids {
@@ -67,8 +65,6 @@ async fn with_charts(admin: &Admin, sites: &mut [serde_json::Value]) -> Result<(
         .collect();
     let from = activity::first_hour(now);
     let messages = admin
-        .chat
-        .db
         .run(move |conn| -> Result<Vec<_>> {
             ids.iter()
                 .map(|id| Message::per_hour(conn, *id, from, activity::HOURS).map_err(Into::into))

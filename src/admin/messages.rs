@@ -33,21 +33,12 @@ async fn filter(admin: &Admin, req: &Request, auth: &Auth) -> Result<LogFilter> 
     }
     let room: Option<RoomId> = req.query_as::<i64>("room")?.map(RoomId);
     if let Some(room) = room {
-        let found = admin
-            .chat
-            .db
-            .run(move |conn| Room::find(conn, room))
-            .await?;
+        let found = admin.run(move |conn| Room::find(conn, room)).await?;
         auth.require_site(found.site_id)?;
     }
     let participant: Option<ParticipantId> = req.query_as::<i64>("participant")?.map(ParticipantId);
     if let Some(p) = participant {
-        let found = admin
-            .chat
-            .db
-            .run(move |conn| Participant::find(conn, p))
-            .await?
-            .ok_or(AdminError::NotFound)?;
+        let found = admin.find(move |conn| Participant::find(conn, p)).await?;
         auth.require_site(found.site_id)?;
     }
     let date = |name: &str| -> Result<Option<i64>> {
@@ -115,8 +106,6 @@ pub async fn log(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
     };
     let f = filter.clone();
     let mut rows = admin
-        .chat
-        .db
         .run(move |conn| message_log::page(conn, &f, after, PAGE + 1))
         .await?;
     let more = rows.len() as i64 > PAGE;
@@ -129,8 +118,6 @@ pub async fn log(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
     let rooms = match filter.site {
         Some(site) => {
             admin
-                .chat
-                .db
                 .run(move |conn| Room::list_for_site(conn, site))
                 .await?
         }
@@ -293,12 +280,7 @@ pub async fn export(admin: &Admin, req: &Request, auth: &Auth, format: Format) -
 
 /// POST /admin/messages/{id}/delete
 pub async fn delete(admin: &Admin, req: &Request, auth: &Auth, id: MessageId) -> Result<Reply> {
-    let message = admin
-        .chat
-        .db
-        .run(move |conn| Message::find(conn, id))
-        .await?
-        .ok_or(AdminError::NotFound)?;
+    let message = admin.find(move |conn| Message::find(conn, id)).await?;
     auth.require_site(message.site_id)?;
     moderation::messages::delete_message(&admin.chat, auth.actor(), id).await?;
     Ok(

@@ -41,6 +41,7 @@ use warp::{Filter, Rejection};
 
 use crate::chat::Chat;
 use crate::config::AdminConfig;
+use crate::db::{DbConn, DbError};
 use auth::Auth;
 use error::{AdminError, Result};
 use render::Templates;
@@ -82,6 +83,25 @@ impl Admin {
             public_url: public_url.trim_end_matches('/').to_owned(),
             config,
         })
+    }
+
+    /// Database work for a handler (see [`crate::db::Db::run`]).
+    pub async fn run<T, E, F>(&self, work: F) -> std::result::Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+        F: FnOnce(&mut DbConn) -> std::result::Result<T, E> + Send + 'static,
+    {
+        self.chat.db.run(work).await
+    }
+
+    /// The row a URL names: `Not found` when there is none.
+    pub async fn find<T, F>(&self, lookup: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConn) -> std::result::Result<Option<T>, DbError> + Send + 'static,
+    {
+        self.run(lookup).await?.ok_or(AdminError::NotFound)
     }
 
     /// (idle, absolute) session lifetimes in ms.

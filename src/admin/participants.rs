@@ -34,8 +34,6 @@ pub async fn search(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> 
     };
     let sites = auth.sites.clone();
     let results = admin
-        .chat
-        .db
         .run(move |conn| Participant::search(conn, sites.as_deref(), &query, 100))
         .await?;
     admin.page(
@@ -56,8 +54,6 @@ async fn overview(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
     let ids: Vec<ParticipantId> = online.keys().map(|id| ParticipantId(*id)).collect();
     let sites = auth.sites.clone();
     let (mut here, recent) = admin
-        .chat
-        .db
         .run(move |conn| -> Result<_> {
             Ok((
                 Participant::find_many(conn, &ids)?,
@@ -89,12 +85,7 @@ async fn overview(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
 
 /// The participant, if the viewer may see their site.
 pub async fn load(admin: &Admin, auth: &Auth, id: ParticipantId) -> Result<Participant> {
-    let found = admin
-        .chat
-        .db
-        .run(move |conn| Participant::find(conn, id))
-        .await?
-        .ok_or(AdminError::NotFound)?;
+    let found = admin.find(move |conn| Participant::find(conn, id)).await?;
     auth.require_site(found.site_id)?;
     Ok(found)
 }
@@ -112,8 +103,6 @@ async fn sharing_address(
 ) -> Result<i64> {
     let since = now_ms() - SHARED_ADDRESS_DAYS * 86_400_000;
     Ok(admin
-        .chat
-        .db
         .run(move |conn| Participant::others_at_ip(conn, &ip, p, site, since))
         .await?)
 }
@@ -131,8 +120,6 @@ pub async fn show(admin: &Admin, req: &Request, auth: &Auth, id: ParticipantId) 
         ..LogFilter::default()
     };
     let (site, recent, ips, ban_list, mutes) = admin
-        .chat
-        .db
         .run(move |conn| -> Result<_> {
             Ok((
                 Site::find(conn, site_id)?,

@@ -115,8 +115,6 @@ pub async fn forgot(admin: &Admin, req: &Request) -> Result<Reply> {
         );
     }
     let due = admin
-        .chat
-        .db
         .run(move |conn| -> Result<_> {
             let Some(user) = AdminUser::find_by_email(conn, email.as_str())? else {
                 return Ok(None);
@@ -138,8 +136,6 @@ pub async fn forgot(admin: &Admin, req: &Request) -> Result<Reply> {
         Some(user) => {
             let id = user.id;
             let token = admin
-                .chat
-                .db
                 .run(move |conn| AdminPasswordReset::issue(conn, id, LINK_TTL_MS))
                 .await?;
             send_link(admin, &user, &token);
@@ -211,8 +207,6 @@ pub async fn reset_form(admin: &Admin, req: &Request) -> Result<Reply> {
     let token = req.query("token").unwrap_or_default().to_owned();
     let lookup = token.clone();
     let found = admin
-        .chat
-        .db
         .run(move |conn| AdminPasswordReset::peek(conn, &lookup))
         .await?;
     match found {
@@ -252,8 +246,6 @@ pub async fn reset(admin: &Admin, req: &Request) -> Result<Reply> {
     // Hashing is slow on purpose: only for a link that can still be used.
     let lookup = token.clone();
     let usable = admin
-        .chat
-        .db
         .run(move |conn| AdminPasswordReset::peek(conn, &lookup))
         .await?;
     if let Err(problem) = usable {
@@ -265,8 +257,6 @@ pub async fn reset(admin: &Admin, req: &Request) -> Result<Reply> {
         .map_err(|e| AdminError::Internal(format!("password hashing: {e}")))?;
     let (token, ip) = (token.clone(), req.ip.to_string());
     let outcome = admin
-        .chat
-        .db
         .run(move |conn| {
             conn.write_transaction(|conn| -> Result<_> {
                 let user = match AdminPasswordReset::redeem(conn, &token)? {

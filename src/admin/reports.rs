@@ -28,8 +28,6 @@ pub async fn list(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
         visible.iter().map(|s| (s.id, s.name.clone())).collect();
     let sites = site.map(|s| vec![s]).or_else(|| auth.sites.clone());
     let (reports, held, people) = admin
-        .chat
-        .db
         .run(move |conn| -> Result<_> {
             let reports = Report::list(conn, sites.as_deref(), open, 200)?;
             let held = HeldMessage::queue(conn, sites.as_deref(), 200)?;
@@ -91,12 +89,7 @@ async fn load(
     auth: &Auth,
     id: ReportId,
 ) -> Result<(Report, crate::db::models::Message)> {
-    let (report, message, _) = admin
-        .chat
-        .db
-        .run(move |conn| Report::find(conn, id))
-        .await?
-        .ok_or(AdminError::NotFound)?;
+    let (report, message, _) = admin.find(move |conn| Report::find(conn, id)).await?;
     auth.require_site(report.site_id)?;
     Ok((report, message))
 }
@@ -168,12 +161,7 @@ pub async fn ban_author(admin: &Admin, req: &Request, auth: &Auth, id: ReportId)
 }
 
 async fn load_held(admin: &Admin, auth: &Auth, id: HeldMessageId) -> Result<HeldMessage> {
-    let held = admin
-        .chat
-        .db
-        .run(move |conn| HeldMessage::find(conn, id))
-        .await?
-        .ok_or(AdminError::NotFound)?;
+    let held = admin.find(move |conn| HeldMessage::find(conn, id)).await?;
     auth.require_site(held.site_id)?;
     Ok(held)
 }

@@ -60,11 +60,7 @@ struct PruneForm {
 pub async fn list(admin: &Admin, req: &Request, auth: &Auth, site: SiteId) -> Result<Reply> {
     let site = sites::load(admin, auth, site).await?;
     let id = site.id;
-    let rooms = admin
-        .chat
-        .db
-        .run(move |conn| Room::list_for_site(conn, id))
-        .await?;
+    let rooms = admin.run(move |conn| Room::list_for_site(conn, id)).await?;
     let live = admin.chat.hub.live_rooms();
     let unused = rooms
         .iter()
@@ -99,7 +95,7 @@ pub async fn create(admin: &Admin, req: &Request, auth: &Auth, site: SiteId) -> 
 
 /// POST /admin/rooms/{id} — settings; they apply to the next message.
 pub async fn update(admin: &Admin, req: &Request, auth: &Auth, id: RoomId) -> Result<Reply> {
-    let room = admin.chat.db.run(move |conn| Room::find(conn, id)).await?;
+    let room = admin.run(move |conn| Room::find(conn, id)).await?;
     auth.require_site(room.site_id)?;
     let settings = RoomSettings::try_from(req.form::<RoomSettingsForm>()?)?;
     moderation::rooms::update(&admin.chat, auth.actor(), id, settings).await?;
@@ -113,7 +109,7 @@ pub async fn update(admin: &Admin, req: &Request, auth: &Auth, id: RoomId) -> Re
 
 /// POST /admin/rooms/{id}/delete — the room and everything said in it.
 pub async fn delete(admin: &Admin, auth: &Auth, id: RoomId) -> Result<Reply> {
-    let room = admin.chat.db.run(move |conn| Room::find(conn, id)).await?;
+    let room = admin.run(move |conn| Room::find(conn, id)).await?;
     auth.require_site(room.site_id)?;
     auth.require_admin()?;
     moderation::rooms::delete(&admin.chat, auth.actor(), id).await?;

@@ -81,7 +81,7 @@ struct EnabledForm {
 /// The sites the viewer may see, in id order.
 pub async fn visible(admin: &Admin, auth: &Auth) -> Result<Vec<Site>> {
     let only = auth.sites.clone();
-    let sites = admin.chat.db.run(Site::list).await?;
+    let sites = admin.run(Site::list).await?;
     Ok(match only {
         Some(ids) => sites.into_iter().filter(|s| ids.contains(&s.id)).collect(),
         None => sites,
@@ -92,8 +92,6 @@ pub async fn visible(admin: &Admin, auth: &Auth) -> Result<Vec<Site>> {
 pub async fn load(admin: &Admin, auth: &Auth, id: SiteId) -> Result<Site> {
     auth.require_site(id)?;
     admin
-        .chat
-        .db
         .run(move |conn| Site::find(conn, id))
         .await
         .map_err(AdminError::from)
@@ -140,8 +138,6 @@ pub async fn create(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> 
     let (name, origin) = (form.name.trim().to_owned(), request::text(form.origin));
     let actor = auth.actor();
     let site = admin
-        .chat
-        .db
         .run(move |conn| {
             let origins: Vec<&str> = origin.iter().map(String::as_str).collect();
             manage::create(conn, actor, &name, &origins)
@@ -160,7 +156,7 @@ pub async fn create(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> 
 pub async fn show(admin: &Admin, req: &Request, auth: &Auth, id: SiteId) -> Result<Reply> {
     let site = load(admin, auth, id).await?;
     let s = site.clone();
-    let origins = admin.chat.db.run(move |conn| s.origins(conn)).await?;
+    let origins = admin.run(move |conn| s.origins(conn)).await?;
     let api_keys = super::api_keys::section(admin, auth, &site).await?;
     admin.page(
         req,
@@ -189,8 +185,6 @@ pub async fn update(admin: &Admin, req: &Request, auth: &Auth, id: SiteId) -> Re
     let change = SettingsChange::try_from(req.form::<SettingsForm>()?)?;
     let (id, actor, origin) = (site.id, auth.actor(), Some(admin.chat.instance));
     let changed = admin
-        .chat
-        .db
         .run(move |conn| manage::update(conn, actor, &site, change, origin))
         .await?;
     if !changed.is_empty() {
@@ -213,8 +207,6 @@ pub async fn add_origin(admin: &Admin, req: &Request, auth: &Auth, id: SiteId) -
     let origin = manage::origin(&req.form::<OriginForm>()?.origin)?;
     let (id, actor, shown) = (site.id, auth.actor(), origin.to_string());
     let added = admin
-        .chat
-        .db
         .run(move |conn| manage::add_origin(conn, actor, &site, &origin))
         .await?;
     let flash = if added {
@@ -232,8 +224,6 @@ pub async fn remove_origin(admin: &Admin, req: &Request, auth: &Auth, id: SiteId
     let origin = manage::origin(&req.form::<OriginForm>()?.origin)?;
     let (id, actor, shown) = (site.id, auth.actor(), origin.to_string());
     let removed = admin
-        .chat
-        .db
         .run(move |conn| manage::remove_origin(conn, actor, &site, &origin))
         .await?;
     let flash = if removed {
@@ -274,8 +264,6 @@ pub async fn rotate(admin: &Admin, req: &Request, auth: &Auth, id: SiteId) -> Re
     }
     let (s, actor) = (site.clone(), auth.actor());
     let secret = admin
-        .chat
-        .db
         .run(move |conn| manage::rotate_secret(conn, actor, &s))
         .await?;
     admin.page(
@@ -308,8 +296,6 @@ pub async fn delete(admin: &Admin, req: &Request, auth: &Auth, id: SiteId) -> Re
     let actor = auth.actor();
     let name = site.name.clone();
     let gone = admin
-        .chat
-        .db
         .run(move |conn| manage::delete(conn, actor, &site, &confirm))
         .await?;
     Ok(Reply::redirect("/admin/sites").flash(Flash::Ok(format!(

@@ -28,8 +28,6 @@ pub async fn list(admin: &Admin, req: &Request, auth: &Auth, site: SiteId) -> Re
     let site = sites::load(admin, auth, site).await?;
     let id = site.id;
     let entries = admin
-        .chat
-        .db
         .run(move |conn| WordFilter::for_site(conn, id))
         .await?;
     admin.page(
@@ -64,8 +62,6 @@ pub async fn add(admin: &Admin, req: &Request, auth: &Auth, site: SiteId) -> Res
 /// POST /admin/filters/{id}/delete
 pub async fn remove(admin: &Admin, auth: &Auth, id: WordFilterId) -> Result<Reply> {
     let entry = admin
-        .chat
-        .db
         .run(move |conn| WordFilter::find(conn, id))
         .await?
         .ok_or(super::error::AdminError::NotFound)?;
