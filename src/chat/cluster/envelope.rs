@@ -34,29 +34,15 @@ pub enum Body<F> {
     /// The messages of one commit, per room.
     Messages { rooms: Vec<RoomBatch<F>> },
     /// Sent every second: the origin is alive, and its subscription (it
-    /// hears its own) works. `presence` is the version of its presence.
-    Heartbeat {
-        name: String,
-        connections: usize,
-        presence: u64,
-        /// Open connections per site, for the dashboards of every instance.
-        sites: Vec<(SiteId, usize)>,
-    },
+    /// hears its own) works.
+    Heartbeat(Heartbeat),
     /// The origin is shutting down: its people are gone.
     Leaving,
     /// New changes are recorded in the database (`cluster_events`): read
     /// them now rather than at the next poll.
     Events,
-    /// `who` now has `connections` connections in the room on the origin
-    /// (0: gone from there); the origin's presence is now at `version`.
-    Presence {
-        version: u64,
-        room: RoomId,
-        name: String,
-        site: SiteId,
-        who: Who,
-        connections: usize,
-    },
+    /// One participant's presence changed on the origin.
+    Presence(PresenceChange),
     /// Everyone present on the origin, at `version`.
     PresenceState {
         version: u64,
@@ -67,12 +53,41 @@ pub enum Body<F> {
     /// A typing notice, as its recipients get it.
     Signal { room: RoomId, frame: F },
     /// A read receipt.
-    Seen {
-        room: RoomId,
-        name: String,
-        who: i64,
-        seq: i64,
-    },
+    Seen(Receipt),
+}
+
+// The variants below carry no frames; as newtype variants they encode as the
+// struct variants they were (`{"presence": {"version": ..}}`).
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Heartbeat {
+    pub name: String,
+    pub connections: usize,
+    /// The version of the origin's presence.
+    pub presence: u64,
+    /// Open connections per site, for the dashboards of every instance.
+    pub sites: Vec<(SiteId, usize)>,
+}
+
+/// `who` now has `connections` connections in the room on the origin (0: gone
+/// from there); the origin's presence is now at `version`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PresenceChange {
+    pub version: u64,
+    pub room: RoomId,
+    pub name: String,
+    pub site: SiteId,
+    pub who: Who,
+    pub connections: usize,
+}
+
+/// Participant `who` has seen the room up to `seq`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Receipt {
+    pub room: RoomId,
+    pub name: String,
+    pub who: i64,
+    pub seq: i64,
 }
 
 /// The participants present in one room on one instance.
@@ -135,47 +150,13 @@ impl Envelope<Arc<str>> {
                 room,
                 frame: raw(frame)?,
             },
-            Body::Heartbeat {
-                name,
-                connections,
-                presence,
-                sites,
-            } => Body::Heartbeat {
-                name,
-                connections,
-                presence,
-                sites,
-            },
+            Body::Heartbeat(beat) => Body::Heartbeat(beat),
             Body::Leaving => Body::Leaving,
             Body::Events => Body::Events,
-            Body::Presence {
-                version,
-                room,
-                name,
-                site,
-                who,
-                connections,
-            } => Body::Presence {
-                version,
-                room,
-                name,
-                site,
-                who,
-                connections,
-            },
+            Body::Presence(change) => Body::Presence(change),
             Body::PresenceState { version, rooms } => Body::PresenceState { version, rooms },
             Body::PresenceWanted { of } => Body::PresenceWanted { of },
-            Body::Seen {
-                room,
-                name,
-                who,
-                seq,
-            } => Body::Seen {
-                room,
-                name,
-                who,
-                seq,
-            },
+            Body::Seen(receipt) => Body::Seen(receipt),
         };
         serde_json::to_vec(&Envelope {
             origin: self.origin,
@@ -221,5 +202,29 @@ mod tests {
         assert_eq!(rooms[0].range(), SeqRange { after: 2, upto: 4 });
         assert_eq!(rooms[0].frames[0].0, 3);
         assert_eq!(rooms[0].frames[0].1.get(), &*frame);
+    }
+
+    #[test]
+    fn presence_encodes_as_its_fields_under_its_name() {
+        let who = Who {
+            id: 5,
+            nick: "ann".into(),
+            kind: "guest".into(),
+            avatar: None,
+        };
+        let change = Body::<Arc<str>>::Presence(PresenceChange {
+            version: 2,
+            room: RoomId(1),
+            name: "lobby".into(),
+            site: SiteId(3),
+            who: who.clone(),
+            connections: 1,
+        });
+        let wire = serde_json::to_value(&change).unwrap();
+        assert_eq!(
+            wire,
+            serde_json::json!({"presence": {"version": 2, "room": 1, "name": "lobby",
+                "site": 3, "who": serde_json::to_value(&who).unwrap(), "connections": 1}})
+        );
     }
 }

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::envelope::{Body, RoomPresence};
+use super::envelope::{Body, Heartbeat, PresenceChange, Receipt, RoomPresence};
 use super::Outbox;
 use crate::chat::hub::{Hub, Peers};
 use crate::chat::protocol::Who;
@@ -61,12 +61,12 @@ impl Announcer {
     /// Publishes a heartbeat carrying the presence version it follows.
     pub fn heartbeat(&self, name: String, connections: usize, sites: Vec<(SiteId, usize)>) {
         let local = self.local();
-        self.outbox.send(Body::Heartbeat {
+        self.outbox.send(Body::Heartbeat(Heartbeat {
             name,
             connections,
             presence: local.version,
             sites,
-        });
+        }));
     }
 }
 
@@ -88,14 +88,14 @@ impl Peers for Announcer {
         } else if entry.present.is_empty() {
             local.rooms.remove(&room);
         }
-        self.outbox.send(Body::Presence {
+        self.outbox.send(Body::Presence(PresenceChange {
             version,
             room,
             name: name.to_owned(),
             site,
             who: who.clone(),
             connections,
-        });
+        }));
     }
 
     fn signal(&self, room: RoomId, frame: &Arc<str>) {
@@ -106,12 +106,12 @@ impl Peers for Announcer {
     }
 
     fn seen(&self, room: RoomId, name: &str, who: i64, seq: i64) {
-        self.outbox.send(Body::Seen {
+        self.outbox.send(Body::Seen(Receipt {
             room,
             name: name.to_owned(),
             who,
             seq,
-        });
+        }));
     }
 }
 
@@ -131,18 +131,15 @@ pub(super) struct Ask(pub bool);
 
 impl Mirror {
     /// A change on the origin; applied when it is the next version.
-    #[allow(clippy::too_many_arguments)]
-    pub fn delta(
-        &mut self,
-        hub: &Hub,
-        origin: u64,
-        version: u64,
-        room: RoomId,
-        name: String,
-        site: SiteId,
-        who: Who,
-        connections: usize,
-    ) -> Ask {
+    pub fn delta(&mut self, hub: &Hub, origin: u64, change: PresenceChange) -> Ask {
+        let PresenceChange {
+            version,
+            room,
+            name,
+            site,
+            who,
+            connections,
+        } = change;
         match self.version {
             Some(v) if version <= v => Ask(false),
             Some(v) if version == v + 1 => {

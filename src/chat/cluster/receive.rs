@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::value::RawValue;
 use tokio::sync::{mpsc, watch};
 
-use super::envelope::{decode, Body, RoomBatch};
+use super::envelope::{decode, Body, Heartbeat, Receipt, RoomBatch};
 use super::presence::{Ask, Mirror};
 use super::{BrokerEvent, BrokerHealth, Cluster};
 use crate::chat::hub::BatchFrame;
@@ -93,7 +93,7 @@ impl Receiver {
             }
         };
         if envelope.origin == cluster.origin {
-            if let Body::Heartbeat { .. } = envelope.body {
+            if let Body::Heartbeat(_) = envelope.body {
                 cluster.link().last_own = Some(Instant::now());
             }
             return;
@@ -165,12 +165,12 @@ fn on_body(cluster: &Cluster, id: u64, origin: &mut Origin, body: Body<Box<RawVa
                 deliver(cluster, batch);
             }
         }
-        Body::Heartbeat {
+        Body::Heartbeat(Heartbeat {
             name,
             presence,
             sites,
             ..
-        } => {
+        }) => {
             origin.name = name;
             cluster.set_remote_sites(id, Some(sites));
             return origin.presence.heartbeat(presence);
@@ -184,16 +184,7 @@ fn on_body(cluster: &Cluster, id: u64, origin: &mut Origin, body: Body<Box<RawVa
             origin.presence.drop_all(hub, id);
             cluster.set_remote_sites(id, None);
         }
-        Body::Presence {
-            version,
-            room,
-            name,
-            site,
-            who,
-            connections,
-        } => {
-            return (origin.presence).delta(hub, id, version, room, name, site, who, connections);
-        }
+        Body::Presence(change) => return origin.presence.delta(hub, id, change),
         Body::PresenceState { version, rooms } => origin.presence.state(hub, id, version, rooms),
         Body::PresenceWanted { of } => {
             if of.is_none_or(|of| of == cluster.origin) {
@@ -205,12 +196,12 @@ fn on_body(cluster: &Cluster, id: u64, origin: &mut Origin, body: Body<Box<RawVa
         Body::Signal { room, frame } => {
             hub.publish(room, &Arc::from(frame.get()), None, None);
         }
-        Body::Seen {
+        Body::Seen(Receipt {
             room,
             name,
             who,
             seq,
-        } => hub.remote_seen(room, &name, who, seq),
+        }) => hub.remote_seen(room, &name, who, seq),
     }
     Ask(false)
 }
