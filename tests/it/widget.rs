@@ -55,8 +55,12 @@ async fn room(app: &TestApp, site: &Site, name: &str) -> Room {
 
 #[tokio::test]
 async fn widget_two_visitors_chat_on_a_hostile_page_through_reloads_restarts_and_bans() {
-    let Some((chrome, app, host, site)) =
-        widget_scene("widget_two_visitors_chat", TestApp::builder()).await
+    let Some(WidgetScene {
+        chrome,
+        app,
+        host,
+        site,
+    }) = widget_scene("widget_two_visitors_chat", TestApp::builder()).await
     else {
         return;
     };
@@ -450,8 +454,12 @@ async fn widget_accounts_register_confirm_log_in_and_identify() {
     let mailbox = Mailbox::start();
     let smtp = mailbox.url();
     let app = TestApp::builder().smtp(smtp);
-    let Some((chrome, app, host, site)) =
-        widget_scene_with("widget_accounts", app, |site| site.registration()).await
+    let Some(WidgetScene {
+        chrome,
+        app,
+        host,
+        site,
+    }) = widget_scene_with("widget_accounts", app, |site| site.registration()).await
     else {
         return;
     };
@@ -703,7 +711,12 @@ async fn widget_moderation_feedback_slow_mode_mute_lock_and_approval() {
     let app = TestApp::builder()
         .limits(|limits| limits.history_page = 20)
         .messages_unthrottled(1000);
-    let Some((chrome, app, host, site)) = widget_scene("widget_moderation_feedback", app).await
+    let Some(WidgetScene {
+        chrome,
+        app,
+        host,
+        site,
+    }) = widget_scene("widget_moderation_feedback", app).await
     else {
         return;
     };
@@ -956,7 +969,12 @@ return failures;
 
 #[tokio::test]
 async fn widget_looks_right_in_every_language_theme_and_on_a_phone() {
-    let Some((chrome, app, host, site)) = widget_scene("widget_looks", TestApp::builder()).await
+    let Some(WidgetScene {
+        chrome,
+        app,
+        host,
+        site,
+    }) = widget_scene("widget_looks", TestApp::builder()).await
     else {
         return;
     };

@@ -7,12 +7,19 @@ use serde_json::json;
 
 use crate::support::browser::*;
 use crate::support::jwt;
-use crate::support::widget_page::{join_as_guest, page, run, say, tag, until, widget_scene};
+use crate::support::widget_page::{
+    join_as_guest, page, run, say, tag, until, widget_scene, WidgetScene,
+};
 use crate::support::*;
 
 #[tokio::test]
 async fn widget_marks_verified_users_members_and_guests() {
-    let Some((chrome, app, host, site)) = widget_scene(
+    let Some(WidgetScene {
+        chrome,
+        app,
+        host,
+        site,
+    }) = widget_scene(
         "widget_marks_verified_users_members_and_guests",
         TestApp::builder(),
     )

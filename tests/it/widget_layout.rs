@@ -6,7 +6,7 @@
 use serde_json::json;
 
 use crate::support::browser::*;
-use crate::support::widget_page::{page, run, tag, until, widget_scene};
+use crate::support::widget_page::{page, run, tag, until, widget_scene, WidgetScene};
 use crate::support::*;
 
 /// How far the list is from its bottom, and how far the newest message's
@@ -19,7 +19,12 @@ const HIDDEN: &str = "const l = $('[data-chatctl=messages]');
 #[tokio::test]
 async fn a_panel_that_opens_by_itself_shows_the_newest_message_whole() {
     let app = TestApp::builder().messages_unthrottled(1000);
-    let Some((chrome, app, host, site)) = widget_scene("widget_open_newest_whole", app).await
+    let Some(WidgetScene {
+        chrome,
+        app,
+        host,
+        site,
+    }) = widget_scene("widget_open_newest_whole", app).await
     else {
         return;
     };

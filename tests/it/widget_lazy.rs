@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::support::browser::*;
 use crate::support::mailbox::Mailbox;
 use crate::support::widget_page::{
-    click_register_link, page, register, run, tag, until, widget_scene_with,
+    click_register_link, page, register, run, tag, until, widget_scene_with, WidgetScene,
 };
 use crate::support::*;
 
@@ -33,8 +33,12 @@ async fn widget_loads_its_account_forms_on_demand_once_the_chat_is_opened() {
     let mailbox = Mailbox::start();
     let smtp = mailbox.url();
     let app = TestApp::builder().smtp(smtp);
-    let Some((chrome, app, host, site)) =
-        widget_scene_with("widget_lazy", app, |site| site.registration()).await
+    let Some(WidgetScene {
+        chrome,
+        app,
+        host,
+        site,
+    }) = widget_scene_with("widget_lazy", app, |site| site.registration()).await
     else {
         return;
     };

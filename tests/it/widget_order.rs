@@ -8,7 +8,7 @@ use fantoccini::Client;
 
 use crate::support::browser::*;
 use crate::support::widget_page::{
-    join_as_guest, page, run, tag, until, widget_scene, NETWORK_SWITCH,
+    join_as_guest, page, run, tag, until, widget_scene, WidgetScene, NETWORK_SWITCH,
 };
 use crate::support::*;
 
@@ -48,7 +48,13 @@ async fn a_senders_messages_keep_their_order_under_a_rate_limit_and_a_reconnect(
         l.messages_per_second = 5;
         l.message_burst = 5;
     });
-    let Some((chrome, app, host, site)) = widget_scene("widget_send_order", app).await else {
+    let Some(WidgetScene {
+        chrome,
+        app,
+        host,
+        site,
+    }) = widget_scene("widget_send_order", app).await
+    else {
         return;
     };
     host.page(

@@ -9,7 +9,9 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::support::browser::*;
-use crate::support::widget_page::{join_as_guest, page, run, say, tag, until, widget_scene};
+use crate::support::widget_page::{
+    join_as_guest, page, run, say, tag, until, widget_scene, WidgetScene,
+};
 use crate::support::*;
 
 /// The README's history-API router example, as the README has it.
@@ -51,8 +53,12 @@ async fn online_in(checker: &mut Client, room: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn widget_follows_a_single_page_app_through_routes_re_renders_and_the_back_forward_cache() {
-    let Some((chrome, app, host, site)) =
-        widget_scene("widget_follows_a_single_page_app", TestApp::builder()).await
+    let Some(WidgetScene {
+        chrome,
+        app,
+        host,
+        site,
+    }) = widget_scene("widget_follows_a_single_page_app", TestApp::builder()).await
     else {
         return;
     };

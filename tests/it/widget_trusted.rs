@@ -6,12 +6,17 @@
 use serde_json::json;
 
 use crate::support::browser::*;
-use crate::support::widget_page::{page, run, tag, until, widget_scene};
+use crate::support::widget_page::{page, run, tag, until, widget_scene, WidgetScene};
 use crate::support::*;
 
 #[tokio::test]
 async fn widget_works_on_a_page_that_enforces_trusted_types() {
-    let Some((chrome, app, host, site)) = widget_scene(
+    let Some(WidgetScene {
+        chrome,
+        app,
+        host,
+        site,
+    }) = widget_scene(
         "widget_works_on_a_page_that_enforces_trusted_types",
         TestApp::builder(),
     )

@@ -9,9 +9,18 @@ use super::app::{TestApp, TestAppBuilder};
 use super::browser::{js, Browser, HostSite};
 use super::fixtures::{SiteBuilder, MEMBER_PASSWORD};
 
-/// Where a widget test starts: chromedriver, the chat server, a host site on
-/// another origin, and a chat site allowed for that origin.
-pub type WidgetScene = (Browser, TestApp, HostSite, Site);
+/// Where a widget test starts. Its fields drop in reverse order of a test's
+/// `let WidgetScene { chrome, app, host, site }`, the browser last.
+pub struct WidgetScene {
+    /// chromedriver, for the test's browser sessions.
+    pub chrome: Browser,
+    /// The chat server.
+    pub app: TestApp,
+    /// The host site's web server, on another origin.
+    pub host: HostSite,
+    /// A chat site allowed for the host's origin.
+    pub site: Site,
+}
 
 /// A [`WidgetScene`]: `None` when chromedriver is missing outside CI (see
 /// [`Browser::start`]).
@@ -32,7 +41,12 @@ pub async fn widget_scene_with(
     let site = site(app.new_site().origins(&[&host.origin()]))
         .create()
         .await;
-    Some((chrome, app, host, site))
+    Some(WidgetScene {
+        chrome,
+        app,
+        host,
+        site,
+    })
 }
 
 /// Helpers for page scripts: `W(i)` is the shadow root of the i-th widget, `$`
