@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::{cluster_db, instance, pair};
+use super::{cluster_db, instance, pair, Pair};
 use crate::support::close;
 use crate::support::process::{chatctl, create_site, ServerProcess, FAST};
 use crate::support::{test_db, Client, TestApp};
@@ -23,6 +23,21 @@ fn cli(database_url: &str, args: &[&str]) {
         "chatctl {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// `chatctl ban` of participant `id` on the site, for spam.
+fn ban_from_command_line(database_url: &str, key: &str, id: i64) {
+    let id = id.to_string();
+    let ban = [
+        "ban",
+        "--site",
+        key,
+        "--participant",
+        &id,
+        "--reason",
+        "spam",
+    ];
+    cli(database_url, &ban);
 }
 
 /// Waits for the server to close `client`; returns the code and how long it took.
@@ -54,23 +69,12 @@ async fn one_guest_on(servers: &[&ServerProcess], key: &str) -> (Vec<Client>, i6
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ban_from_the_command_line_closes_connections_on_every_instance() {
     let test = "a_ban_from_the_command_line_closes_connections_on_every_instance";
-    let Some((database, _redis, key, a, b)) = pair(test).await else {
+    let Some(Pair { env, key, a, b }) = pair(test).await else {
         return;
     };
     let (mut clients, id) = one_guest_on(&[&a, &b], &key).await;
     let (_bystander, _, _) = b.joined(&key, json!({"nick": "fine"}), "lobby", None).await;
-    cli(
-        &database.url,
-        &[
-            "ban",
-            "--site",
-            &key,
-            "--participant",
-            &id.to_string(),
-            "--reason",
-            "spam",
-        ],
-    );
+    ban_from_command_line(&env.database.url, &key, id);
     for client in &mut clients {
         let (code, took) = closed_within(client, Duration::from_secs(1)).await;
         assert_eq!(code, close::BANNED);
@@ -113,18 +117,7 @@ async fn a_ban_from_the_command_line_reaches_a_single_server_at_once() {
     let key = create_site(&database.url);
     let server = ServerProcess::start(&database.url, FAST).await;
     let (mut clients, id) = one_guest_on(&[&server], &key).await;
-    cli(
-        &database.url,
-        &[
-            "ban",
-            "--site",
-            &key,
-            "--participant",
-            &id.to_string(),
-            "--reason",
-            "spam",
-        ],
-    );
+    ban_from_command_line(&database.url, &key, id);
     let (code, _) = closed_within(&mut clients[0], Duration::from_secs(1)).await;
     assert_eq!(code, close::BANNED);
 }

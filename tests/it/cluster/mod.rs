@@ -196,28 +196,39 @@ impl Drop for RedisServer {
     }
 }
 
-/// The database and a Redis for a cluster test, or `None` when skipped.
-pub(crate) async fn cluster_env(test: &str) -> Option<(TestDb, RedisServer)> {
-    let database = cluster_db(test)?;
-    let redis = RedisServer::start(test).await?;
-    Some((database, redis))
+/// What the instances of a cluster test share: a PostgreSQL database and a
+/// Redis, both living as long as the test keeps them.
+pub(crate) struct ClusterEnv {
+    pub database: TestDb,
+    pub redis: RedisServer,
 }
 
-/// Two instances on one broker, both subscribed, and a site on them: the
-/// database, the broker (both live as long as the test keeps them), the
-/// site's key, and the instances A and B.
-pub(crate) type Pair = (TestDb, RedisServer, String, ServerProcess, ServerProcess);
+/// A [`ClusterEnv`], or `None` when skipped.
+pub(crate) async fn cluster_env(test: &str) -> Option<ClusterEnv> {
+    let database = cluster_db(test)?;
+    let redis = RedisServer::start(test).await?;
+    Some(ClusterEnv { database, redis })
+}
+
+/// Two instances A and B on one broker, both subscribed, and a site on them.
+pub(crate) struct Pair {
+    pub env: ClusterEnv,
+    /// The site's public key.
+    pub key: String,
+    pub a: ServerProcess,
+    pub b: ServerProcess,
+}
 
 /// A [`Pair`], or `None` when skipped (see [`cluster_env`]).
 pub(crate) async fn pair(test: &str) -> Option<Pair> {
-    let (database, redis) = cluster_env(test).await?;
-    let key = create_site(&database.url);
-    let a = instance(&database, Some(&redis.url()), "a").await;
-    let b = instance(&database, Some(&redis.url()), "b").await;
+    let env = cluster_env(test).await?;
+    let key = create_site(&env.database.url);
+    let a = instance(&env.database, Some(&env.redis.url()), "a").await;
+    let b = instance(&env.database, Some(&env.redis.url()), "b").await;
     for server in [&a, &b] {
         broker_becomes(server, "up", Duration::from_secs(10)).await;
     }
-    Some((database, redis, key, a, b))
+    Some(Pair { env, key, a, b })
 }
 
 /// Starts an instance on the broker, with rate limits out of the way.
@@ -282,7 +293,13 @@ async fn expect_no_message(client: &mut Client, wait: Duration) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_sent_on_one_instance_reaches_receivers_on_both() {
     let test = "a_message_sent_on_one_instance_reaches_receivers_on_both";
-    let Some((_database, _redis, key, a, b)) = pair(test).await else {
+    let Some(Pair {
+        env: _env,
+        key,
+        a,
+        b,
+    }) = pair(test).await
+    else {
         return;
     };
     let (mut on_a, _, _) = a.joined(&key, json!({"nick": "ra"}), "lobby", None).await;
@@ -311,7 +328,13 @@ async fn a_message_sent_on_one_instance_reaches_receivers_on_both() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_writers_on_two_instances_give_every_receiver_the_same_contiguous_order() {
     let test = "concurrent_writers_on_two_instances_give_every_receiver_the_same_contiguous_order";
-    let Some((_database, _redis, key, a, b)) = pair(test).await else {
+    let Some(Pair {
+        env: _env,
+        key,
+        a,
+        b,
+    }) = pair(test).await
+    else {
         return;
     };
     let mut receivers = Vec::new();
@@ -346,7 +369,13 @@ async fn concurrent_writers_on_two_instances_give_every_receiver_the_same_contig
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alternating_commits_reach_both_instances_contiguously() {
     let test = "alternating_commits_reach_both_instances_contiguously";
-    let Some((_database, _redis, key, a, b)) = pair(test).await else {
+    let Some(Pair {
+        env: _env,
+        key,
+        a,
+        b,
+    }) = pair(test).await
+    else {
         return;
     };
     let (mut on_a, _, _) = a.joined(&key, json!({"nick": "ra"}), "lobby", None).await;
@@ -439,7 +468,7 @@ fn send_steadily(mut sender: Client, count: usize) -> tokio::task::JoinHandle<Ve
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_restart_loses_nothing_and_health_shows_it() {
     let test = "a_broker_restart_loses_nothing_and_health_shows_it";
-    let Some((_database, mut redis, key, a, b)) = pair(test).await else {
+    let Some(Pair { mut env, key, a, b }) = pair(test).await else {
         return;
     };
     let (mut on_b, _, _) = b.joined(&key, json!({"nick": "rb"}), "lobby", None).await;
@@ -447,11 +476,11 @@ async fn a_broker_restart_loses_nothing_and_health_shows_it() {
     let count = 300;
     let sending = send_steadily(sender, count);
     tokio::time::sleep(Duration::from_millis(500)).await;
-    redis.kill9();
+    env.redis.kill9();
     broker_becomes(&b, "down", Duration::from_secs(5)).await;
     assert_eq!(health(&b).await["status"], "degraded");
     tokio::time::sleep(Duration::from_secs(3)).await;
-    redis.restart().await;
+    env.redis.restart().await;
     for server in [&a, &b] {
         broker_becomes(server, "up", Duration::from_secs(10)).await;
     }
@@ -533,7 +562,7 @@ impl Drop for Blackhole {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_blackholed_broker_connection_is_detected_and_repaired() {
     let test = "a_blackholed_broker_connection_is_detected_and_repaired";
-    let Some((database, redis)) = cluster_env(test).await else {
+    let Some(ClusterEnv { database, redis }) = cluster_env(test).await else {
         return;
     };
     let proxy = Blackhole::start(redis.port).await;
@@ -584,7 +613,13 @@ fn seqs_until_closed(mut client: Client) -> tokio::task::JoinHandle<Vec<i64>> {
 async fn an_instance_killed_under_load_loses_nothing_and_duplicates_nothing() {
     use futures_util::{SinkExt, StreamExt};
     let test = "an_instance_killed_under_load_loses_nothing_and_duplicates_nothing";
-    let Some((_database, _redis, key, mut a, b)) = pair(test).await else {
+    let Some(Pair {
+        env: _env,
+        key,
+        mut a,
+        b,
+    }) = pair(test).await
+    else {
         return;
     };
     let (on_a, _, _) = a.joined(&key, json!({"nick": "ra"}), "lobby", None).await;
@@ -679,21 +714,18 @@ async fn an_instance_killed_under_load_loses_nothing_and_duplicates_nothing() {
     assert_eq!(seen, history, "A's receiver: every message once, in order");
 }
 
-/// A deletion, a room lock and a ban made on instance A (through the same
-/// moderation service the panel and the CLI use) take effect on B's
-/// connections within a second: well before B's own polls (5 s for bans)
-/// and rule cache (30 s) would notice.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn moderation_on_one_instance_takes_effect_on_the_others_at_once() {
-    use chatctl::db::models::room::RoomSettings;
-    use chatctl::db::models::{Room, Site};
-    use chatctl::moderation::{bans, messages, rooms};
-    let test = "moderation_on_one_instance_takes_effect_on_the_others_at_once";
-    let Some((database, redis)) = cluster_env(test).await else {
-        return;
-    };
-    let url = database.url.clone();
-    let key = create_site(&url);
+/// Like a [`Pair`], with A in this process, so that a test calls its
+/// services directly (as the panel and the command line do).
+struct InProcessPair {
+    _redis: RedisServer,
+    key: String,
+    a: TestApp,
+    b: ServerProcess,
+}
+
+async fn in_process_pair(test: &str) -> Option<InProcessPair> {
+    let ClusterEnv { database, redis } = cluster_env(test).await?;
+    let key = create_site(&database.url);
     let broker = redis.url();
     let a = TestApp::builder()
         .database(database)
@@ -704,6 +736,27 @@ async fn moderation_on_one_instance_takes_effect_on_the_others_at_once() {
         .await;
     let b = instance(&a.database, Some(&redis.url()), "b").await;
     broker_becomes(&b, "up", Duration::from_secs(10)).await;
+    Some(InProcessPair {
+        _redis: redis,
+        key,
+        a,
+        b,
+    })
+}
+
+/// A deletion, a room lock and a ban made on instance A (through the same
+/// moderation service the panel and the CLI use) take effect on B's
+/// connections within a second: well before B's own polls (5 s for bans)
+/// and rule cache (30 s) would notice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moderation_on_one_instance_takes_effect_on_the_others_at_once() {
+    use chatctl::db::models::room::RoomSettings;
+    use chatctl::db::models::{Room, Site};
+    use chatctl::moderation::{bans, messages, rooms};
+    let test = "moderation_on_one_instance_takes_effect_on_the_others_at_once";
+    let Some(InProcessPair { _redis, key, a, b }) = in_process_pair(test).await else {
+        return;
+    };
     let chat = a.state.chat.clone();
 
     let (mut watcher, _, _) = b
@@ -795,20 +848,9 @@ async fn word_filters_and_mutes_on_one_instance_apply_on_the_others_at_once() {
     use chatctl::db::models::Site;
     use chatctl::moderation::{mutes, word_filters};
     let test = "word_filters_and_mutes_on_one_instance_apply_on_the_others_at_once";
-    let Some((database, redis)) = cluster_env(test).await else {
+    let Some(InProcessPair { _redis, key, a, b }) = in_process_pair(test).await else {
         return;
     };
-    let key = create_site(&database.url);
-    let broker = redis.url();
-    let a = TestApp::builder()
-        .database(database)
-        .config(|config| {
-            config.cluster.broker_url = Some(broker.clone());
-        })
-        .spawn()
-        .await;
-    let b = instance(&a.database, Some(&redis.url()), "b").await;
-    broker_becomes(&b, "up", Duration::from_secs(10)).await;
     let chat = a.state.chat.clone();
     let (mut sender, ready, _) = b
         .joined(&key, json!({"nick": "sender"}), "lobby", None)

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use super::{broker_becomes, cluster_env, in_ci, receive, SETTLE};
+use super::{broker_becomes, cluster_env, in_ci, receive, ClusterEnv, SETTLE};
 use crate::support::process::{create_site, ServerProcess, FAST};
 use crate::support::wait::poll;
 use crate::support::{Client, ORIGIN};
@@ -156,7 +156,7 @@ fn our_config(port: u16, backends: &[&ServerProcess]) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rolling_restart_behind_nginx_loses_nothing() {
     let test = "a_rolling_restart_behind_nginx_loses_nothing";
-    let Some((database, redis)) = cluster_env(test).await else {
+    let Some(ClusterEnv { database, redis }) = cluster_env(test).await else {
         return;
     };
     let key = create_site(&database.url);

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use super::{broker_becomes, cluster_env, instance, pair, receive, SETTLE};
+use super::{broker_becomes, cluster_env, instance, pair, receive, ClusterEnv, Pair, SETTLE};
 use crate::support::process::{create_site, ServerProcess};
 use crate::support::Client;
 
@@ -46,8 +46,12 @@ fn nicks(welcome: &Value) -> Vec<String> {
 /// counts the receiver on the other instance; leaving is seen across.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn presence_typing_and_receipts_reach_the_other_instance() {
-    let Some((_database, _redis, key, a, b)) =
-        pair("presence_typing_and_receipts_reach_the_other_instance").await
+    let Some(Pair {
+        env: _env,
+        key,
+        a,
+        b,
+    }) = pair("presence_typing_and_receipts_reach_the_other_instance").await
     else {
         return;
     };
@@ -104,8 +108,12 @@ async fn presence_typing_and_receipts_reach_the_other_instance() {
 /// A, except someone also connected through A.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_instance_people_leave_the_others_within_seconds() {
-    let Some((_database, _redis, key, a, mut b)) =
-        pair("a_killed_instance_people_leave_the_others_within_seconds").await
+    let Some(Pair {
+        env: _env,
+        key,
+        a,
+        mut b,
+    }) = pair("a_killed_instance_people_leave_the_others_within_seconds").await
     else {
         return;
     };
@@ -139,8 +147,12 @@ async fn a_killed_instance_people_leave_the_others_within_seconds() {
 /// a silent instance would be taken for dead.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopping_instance_people_leave_the_others_at_once() {
-    let Some((_database, _redis, key, a, mut b)) =
-        pair("a_stopping_instance_people_leave_the_others_at_once").await
+    let Some(Pair {
+        env: _env,
+        key,
+        a,
+        mut b,
+    }) = pair("a_stopping_instance_people_leave_the_others_at_once").await
     else {
         return;
     };
@@ -160,8 +172,12 @@ async fn a_stopping_instance_people_leave_the_others_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_a_stopping_instance_commits_while_draining_reaches_the_others_at_once() {
     use futures_util::{SinkExt, StreamExt};
-    let Some((_database, _redis, key, mut a, b)) =
-        pair("what_a_stopping_instance_commits_while_draining_reaches_the_others_at_once").await
+    let Some(Pair {
+        env: _env,
+        key,
+        mut a,
+        b,
+    }) = pair("what_a_stopping_instance_commits_while_draining_reaches_the_others_at_once").await
     else {
         return;
     };
@@ -222,7 +238,7 @@ async fn what_a_stopping_instance_commits_while_draining_reaches_the_others_at_o
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn presence_down_secs_sets_how_long_a_silent_instance_is_waited_for() {
     let test = "presence_down_secs_sets_how_long_a_silent_instance_is_waited_for";
-    let Some((database, redis)) = cluster_env(test).await else {
+    let Some(ClusterEnv { database, redis }) = cluster_env(test).await else {
         return;
     };
     let key = create_site(&database.url);
