@@ -20,7 +20,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::support::process::{create_site, ServerProcess, FAST};
-use crate::support::{test_db, Client, ORIGIN};
+use crate::support::{test_db, Client, TestDb, ORIGIN};
 
 fn cases() -> u32 {
     std::env::var("FUZZ_CASES")
@@ -31,6 +31,95 @@ fn cases() -> u32 {
 
 fn artifact(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name)
+}
+
+/// A `chatctl serve` under fuzzing, with a site, and the runtime that drives
+/// it. The server's stderr goes to `fuzz-{name}-server.log`, every input tried
+/// (with what came of it) to `fuzz-{name}.log`. The runner wants an `Fn`:
+/// the input log and the count are shared state.
+struct FuzzTarget {
+    rt: tokio::runtime::Runtime,
+    server: ServerProcess,
+    key: String,
+    server_log: PathBuf,
+    inputs: RefCell<std::fs::File>,
+    tried: Cell<u64>,
+    _database: TestDb,
+}
+
+impl FuzzTarget {
+    fn start(name: &str, serve_args: &[&str]) -> FuzzTarget {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let database = test_db();
+        let key = create_site(&database.url);
+        let server_log = artifact(&format!("fuzz-{name}-server.log"));
+        let server = rt.block_on(ServerProcess::start_logged(
+            &database.url,
+            serve_args,
+            server_log.clone(),
+        ));
+        let inputs = std::fs::File::create(artifact(&format!("fuzz-{name}.log"))).unwrap();
+        FuzzTarget {
+            rt,
+            server,
+            key,
+            server_log,
+            inputs: RefCell::new(inputs),
+            tried: Cell::new(0),
+            _database: database,
+        }
+    }
+
+    /// `FUZZ_CASES` inputs, none remembered between runs.
+    fn runner() -> TestRunner {
+        TestRunner::new(Config {
+            cases: cases(),
+            failure_persistence: None,
+            ..Config::default()
+        })
+    }
+
+    /// Counts one more input; returns its number (from 1).
+    fn next_input(&self) -> u64 {
+        self.tried.set(self.tried.get() + 1);
+        self.tried.get()
+    }
+
+    /// Writes a line to the input log.
+    fn record(&self, line: String) {
+        let _ = writeln!(self.inputs.borrow_mut(), "{line}");
+    }
+
+    /// The status of `/healthz`, if the server answers.
+    fn health(&self) -> Option<u16> {
+        self.rt
+            .block_on(async {
+                reqwest::get(format!("http://{}/healthz", self.server.addr))
+                    .await
+                    .map(|r| r.status().as_u16())
+            })
+            .ok()
+    }
+
+    /// Stops the server and prints what was tried (`{n} {what}`); returns the
+    /// server's stderr, to check with [`assert_no_panic`].
+    fn stop(self, what: &str) -> String {
+        drop(self.server);
+        let stderr = std::fs::read_to_string(&self.server_log).unwrap_or_default();
+        eprintln!(
+            "fuzz: {} {what}, server log: {}",
+            self.tried.get(),
+            self.server_log.display()
+        );
+        stderr
+    }
+}
+
+fn assert_no_panic(server_stderr: &str) {
+    assert!(
+        !server_stderr.contains("panicked"),
+        "the server panicked:\n{server_stderr}"
+    );
 }
 
 const FIELDS: &[&str] = &[
@@ -158,50 +247,28 @@ async fn exchange(client: &mut Client, text: &str, n: u64) -> Result<Vec<String>
 
 #[test]
 fn client_frames_never_crash_the_server_or_close_the_connection() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let database = test_db();
-    let key = create_site(&database.url);
-    let server_log = artifact("fuzz-frames-server.log");
-    let server = rt.block_on(ServerProcess::start_logged(
-        &database.url,
-        FAST,
-        server_log.clone(),
-    ));
+    let target = FuzzTarget::start("frames", FAST);
     // Ready first: a ping before hello is refused (not_ready) instead of answered.
-    let client = rt.block_on(async {
-        let mut client = server.connect(&key).await;
+    let client = target.rt.block_on(async {
+        let mut client = target.server.connect(&target.key).await;
         client.hello(json!({"nick": "fuzzer"})).await;
         client
     });
-    // The runner wants an `Fn`; the connection and the log are shared state.
-    let log = RefCell::new(std::fs::File::create(artifact("fuzz-frames.log")).unwrap());
+    // The runner wants an `Fn`; the connection is shared state.
     let client = RefCell::new(client);
-    let n = Cell::new(0u64);
-    let mut runner = TestRunner::new(Config {
-        cases: cases(),
-        failure_persistence: None,
-        ..Config::default()
-    });
-    let result = runner.run(&frame_text(), |text| {
-        n.set(n.get() + 1);
-        let answers = rt
-            .block_on(exchange(&mut client.borrow_mut(), &text, n.get()))
+    let result = FuzzTarget::runner().run(&frame_text(), |text| {
+        let n = target.next_input();
+        let answers = target
+            .rt
+            .block_on(exchange(&mut client.borrow_mut(), &text, n))
             .map_err(TestCaseError::fail)?;
-        let _ = writeln!(log.borrow_mut(), "{}\t{}", json!(text), answers.join(","));
+        target.record(format!("{}\t{}", json!(text), answers.join(",")));
         Ok(())
     });
-    let n = n.get();
-    drop(server);
-    let stderr = std::fs::read_to_string(&server_log).unwrap_or_default();
-    eprintln!(
-        "fuzz: {n} client frames tried, server log: {}",
-        server_log.display()
-    );
+    drop(client); // before the runtime it was made on
+    let stderr = target.stop("client frames tried");
     result.unwrap();
-    assert!(
-        !stderr.contains("panicked"),
-        "the server panicked:\n{stderr}"
-    );
+    assert_no_panic(&stderr);
 }
 
 fn http_request() -> impl Strategy<Value = String> {
@@ -265,22 +332,8 @@ async fn raw_status(addr: std::net::SocketAddr, request: &str) -> Result<u16, St
 
 #[test]
 fn http_inputs_get_a_proper_answer_and_never_a_server_error() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let database = test_db();
-    let key = create_site(&database.url);
-    let server_log = artifact("fuzz-http-server.log");
-    let server = rt.block_on(ServerProcess::start_logged(
-        &database.url,
-        &[],
-        server_log.clone(),
-    ));
-    let log = RefCell::new(std::fs::File::create(artifact("fuzz-http.log")).unwrap());
-    let mut runner = TestRunner::new(Config {
-        cases: cases(),
-        failure_persistence: None,
-        ..Config::default()
-    });
-    let n = Cell::new(0u64);
+    let target = FuzzTarget::start("http", &[]);
+    let key = target.key.clone();
     // Some requests carry the real site key and origin, so the checks past them run too.
     let strategy = (http_request(), any::<bool>()).prop_map(move |(request, real)| {
         if real {
@@ -295,36 +348,24 @@ fn http_inputs_get_a_proper_answer_and_never_a_server_error() {
             request
         }
     });
-    let result = runner.run(&strategy, |request| {
-        n.set(n.get() + 1);
-        let status = rt
-            .block_on(raw_status(server.addr, &request))
+    let result = FuzzTarget::runner().run(&strategy, |request| {
+        target.next_input();
+        let status = target
+            .rt
+            .block_on(raw_status(target.server.addr, &request))
             .map_err(TestCaseError::fail)?;
-        let _ = writeln!(log.borrow_mut(), "{status}\t{}", json!(request));
+        target.record(format!("{status}\t{}", json!(request)));
         prop_assert!(
             status < 500 || status == 503,
             "status {status} for {request:?}"
         );
         Ok(())
     });
-    let healthy = rt.block_on(async {
-        reqwest::get(format!("http://{}/healthz", server.addr))
-            .await
-            .map(|r| r.status().as_u16())
-    });
-    drop(server);
-    let n = n.get();
-    let stderr = std::fs::read_to_string(&server_log).unwrap_or_default();
-    eprintln!(
-        "fuzz: {n} HTTP requests tried, server log: {}",
-        server_log.display()
-    );
+    let healthy = target.health();
+    let stderr = target.stop("HTTP requests tried");
     result.unwrap();
-    assert_eq!(healthy.ok(), Some(200), "still healthy after the fuzz");
-    assert!(
-        !stderr.contains("panicked"),
-        "the server panicked:\n{stderr}"
-    );
+    assert_eq!(healthy, Some(200), "still healthy after the fuzz");
+    assert_no_panic(&stderr);
 }
 
 /// One client frame as it goes on the wire, any field possibly wrong.
@@ -542,27 +583,14 @@ async fn framing_case(
 
 #[test]
 fn websocket_framing_never_crashes_or_hangs_the_server() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let database = test_db();
-    let key = create_site(&database.url);
-    let server_log = artifact("fuzz-ws-server.log");
-    let server = rt.block_on(ServerProcess::start_logged(
-        &database.url,
-        FAST,
-        server_log.clone(),
-    ));
-    let log = RefCell::new(std::fs::File::create(artifact("fuzz-ws.log")).unwrap());
-    let mut runner = TestRunner::new(Config {
-        cases: cases(),
-        failure_persistence: None,
-        ..Config::default()
-    });
-    let n = Cell::new(0u64);
+    let target = FuzzTarget::start("ws", FAST);
     let (pongs, valid) = (Cell::new(0u64), Cell::new(0u64));
-    let result = runner.run(&prop::collection::vec(raw_frame(), 1..5), |frames| {
-        n.set(n.get() + 1);
-        let outcome = rt
-            .block_on(framing_case(server.addr, &key, &frames))
+    let frame_runs = prop::collection::vec(raw_frame(), 1..5);
+    let result = FuzzTarget::runner().run(&frame_runs, |frames| {
+        target.next_input();
+        let outcome = target
+            .rt
+            .block_on(framing_case(target.server.addr, &target.key, &frames))
             .map_err(TestCaseError::fail)?;
         let summary: Vec<String> = frames
             .iter()
@@ -580,7 +608,7 @@ fn websocket_framing_never_crashes_or_hangs_the_server() {
                 )
             })
             .collect();
-        let _ = writeln!(log.borrow_mut(), "{outcome}\t{}", summary.join(", "));
+        target.record(format!("{outcome}\t{}", summary.join(", ")));
         if outcome.starts_with("pong") {
             pongs.set(pongs.get() + 1);
         }
@@ -595,24 +623,13 @@ fn websocket_framing_never_crashes_or_hangs_the_server() {
         }
         Ok(())
     });
-    let healthy = rt.block_on(async {
-        reqwest::get(format!("http://{}/healthz", server.addr))
-            .await
-            .map(|r| r.status().as_u16())
-    });
-    drop(server);
-    let stderr = std::fs::read_to_string(&server_log).unwrap_or_default();
-    let n = n.get();
-    eprintln!(
-        "fuzz: {n} WebSocket frame sequences tried ({} all valid, {} answered), server log: {}",
+    let healthy = target.health();
+    let stderr = target.stop(&format!(
+        "WebSocket frame sequences tried ({} all valid, {} answered)",
         valid.get(),
-        pongs.get(),
-        server_log.display()
-    );
+        pongs.get()
+    ));
     result.unwrap();
-    assert_eq!(healthy.ok(), Some(200), "still healthy after the fuzz");
-    assert!(
-        !stderr.contains("panicked"),
-        "the server panicked:\n{stderr}"
-    );
+    assert_eq!(healthy, Some(200), "still healthy after the fuzz");
+    assert_no_panic(&stderr);
 }
