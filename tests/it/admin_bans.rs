@@ -3,7 +3,7 @@
 //! author" has a duration and a labelled reason; every confirmation says how
 //! many chats the ban closed.
 
-use chatctl::db::models::{Ban, ParticipantId, Role};
+use chatctl::db::models::{Ban, ParticipantId};
 use chatctl::db::now_ms;
 
 use crate::support::panel::*;
@@ -28,8 +28,7 @@ async fn troll_and_neighbour(app: &TestApp, key: &str) -> ((Client, i64), Client
 async fn a_ban_leaves_the_address_alone_unless_asked_and_says_what_it_closed() {
     let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
-    account(&app, "mod@example.com", Role::Moderator, &[site.id]).await;
-    let mut panel = Panel::login(&app, "mod@example.com").await;
+    let mut panel = Panel::moderator(&app, &[site.id]).await;
     let ((mut troll, id), mut ann) = troll_and_neighbour(&app, &site.public_key).await;
 
     let page = panel.get(&format!("/admin/participants/{id}")).await;
@@ -75,8 +74,7 @@ async fn a_ban_leaves_the_address_alone_unless_asked_and_says_what_it_closed() {
 async fn an_address_ban_that_shuts_out_others_needs_a_confirmation() {
     let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
-    account(&app, "mod@example.com", Role::Moderator, &[site.id]).await;
-    let mut panel = Panel::login(&app, "mod@example.com").await;
+    let mut panel = Panel::moderator(&app, &[site.id]).await;
     let ((mut troll, id), mut ann) = troll_and_neighbour(&app, &site.public_key).await;
     panel.get(&format!("/admin/participants/{id}")).await;
 
@@ -120,8 +118,7 @@ async fn an_address_ban_that_shuts_out_others_needs_a_confirmation() {
 async fn ban_author_on_a_report_asks_for_a_reason_and_a_duration() {
     let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
-    account(&app, "mod@example.com", Role::Moderator, &[site.id]).await;
-    let mut panel = Panel::login(&app, "mod@example.com").await;
+    let mut panel = Panel::moderator(&app, &[site.id]).await;
     let ((mut troll, troll_id), mut ann) = troll_and_neighbour(&app, &site.public_key).await;
     let ack = troll.say("lobby", "t1", "offensive thing").await;
     ann.send(serde_json::json!({"type": "report", "room": "lobby", "seq": ack["seq"]}))
@@ -146,13 +143,7 @@ async fn ban_author_on_a_report_asks_for_a_reason_and_a_duration() {
     );
     assert!(form.contains("<option value=\"days\" selected>"), "{form}");
 
-    let report = app
-        .db
-        .run(|conn| chatctl::db::models::Report::list(conn, None, true, 10))
-        .await
-        .unwrap()[0]
-        .0
-        .id;
+    let report = app.first_open_report().await;
     let path = format!("/admin/reports/{report}/ban");
     let empty = panel
         .post_and_follow(

@@ -160,8 +160,7 @@ async fn the_dashboard_draws_the_last_day_of_messages_and_connections() {
 async fn the_message_log_marks_who_wrote_and_mutes_or_bans_from_a_row() {
     let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
-    account(&app, "mod@example.com", Role::Moderator, &[site.id]).await;
-    let mut panel = Panel::login(&app, "mod@example.com").await;
+    let mut panel = Panel::moderator(&app, &[site.id]).await;
     let (mut troll, ready) = app.guest(&site.public_key, "troll").await;
     let id = ready["me"]["id"].as_i64().unwrap();
     troll.join("lobby", None).await;

@@ -2,7 +2,7 @@
 //! deletions reach open clients, room settings, mutes and filters apply to the
 //! next message, reports reach the panel.
 
-use chatctl::db::models::{Role, Room};
+use chatctl::db::models::{Room, Site};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -42,8 +42,7 @@ async fn attempt(client: &mut Client, cid: &str, text: &str) -> serde_json::Valu
 async fn a_ban_kicks_the_participant_at_once_and_refuses_them_afterwards() {
     let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
-    account(&app, "mod@example.com", Role::Moderator, &[site.id]).await;
-    let mut panel = Panel::login(&app, "mod@example.com").await;
+    let mut panel = Panel::moderator(&app, &[site.id]).await;
 
     let (mut alice, ready) = app.guest(&site.public_key, "alice").await;
     let token = ready["guest_token"].as_str().unwrap().to_owned();
@@ -161,15 +160,45 @@ async fn a_guest_banned_with_their_address_cannot_come_back_as_someone_new() {
     assert_eq!((status, body["error"].as_str()), (403, Some("banned")));
 }
 
-#[tokio::test]
-async fn deletions_reach_open_clients_and_leave_history() {
+/// An owner signed in to the panel, and two guests in the lobby: alice, whom
+/// the panel acts on, and bob, who watches.
+struct Lobby {
+    app: TestApp,
+    site: Site,
+    panel: Panel,
+    alice: Client,
+    alice_id: i64,
+    bob: Client,
+}
+
+async fn lobby() -> Lobby {
     let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
-    let mut panel = Panel::owner(&app).await;
+    let panel = Panel::owner(&app).await;
     let (mut alice, ready) = app.guest(&site.public_key, "alice").await;
     let alice_id = ready["me"]["id"].as_i64().unwrap();
     alice.join("lobby", None).await;
-    let (mut bob, _) = app.guest_in(&site.public_key, "bob", "lobby").await;
+    let (bob, _) = app.guest_in(&site.public_key, "bob", "lobby").await;
+    Lobby {
+        app,
+        site,
+        panel,
+        alice,
+        alice_id,
+        bob,
+    }
+}
+
+#[tokio::test]
+async fn deletions_reach_open_clients_and_leave_history() {
+    let Lobby {
+        app,
+        site,
+        mut panel,
+        mut alice,
+        alice_id,
+        mut bob,
+    } = lobby().await;
     let first = alice.say("lobby", "a1", "rude words").await;
     alice.say("lobby", "a2", "more rude words").await;
     bob.say("lobby", "b1", "polite").await;
@@ -206,13 +235,14 @@ async fn deletions_reach_open_clients_and_leave_history() {
 
 #[tokio::test]
 async fn mute_lock_slow_mode_approval_and_filters_apply_to_the_next_message() {
-    let app = TestApp::spawn().await;
-    let site = app.site(&[ORIGIN]).await;
-    let mut panel = Panel::owner(&app).await;
-    let (mut alice, ready) = app.guest(&site.public_key, "alice").await;
-    let alice_id = ready["me"]["id"].as_i64().unwrap();
-    alice.join("lobby", None).await;
-    let (mut bob, _) = app.guest_in(&site.public_key, "bob", "lobby").await;
+    let Lobby {
+        app,
+        site,
+        mut panel,
+        mut alice,
+        alice_id,
+        mut bob,
+    } = lobby().await;
     alice.say("lobby", "warmup", "hi").await; // fills the send path's cache
     let room = room_id(&app, site.id).await;
 
@@ -344,8 +374,7 @@ async fn mute_lock_slow_mode_approval_and_filters_apply_to_the_next_message() {
 async fn visitors_report_messages_and_moderators_act_on_reports() {
     let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
-    account(&app, "mod@example.com", Role::Moderator, &[site.id]).await;
-    let mut panel = Panel::login(&app, "mod@example.com").await;
+    let mut panel = Panel::moderator(&app, &[site.id]).await;
     let (mut alice, _) = app.guest_in(&site.public_key, "alice", "lobby").await;
     let (mut bob, _) = app.guest_in(&site.public_key, "bob", "lobby").await;
     let ack = alice.say("lobby", "a1", "offensive thing").await;
@@ -379,13 +408,7 @@ async fn visitors_report_messages_and_moderators_act_on_reports() {
         "{}",
         page.body
     );
-    let report = app
-        .db
-        .run(|conn| chatctl::db::models::Report::list(conn, None, true, 10))
-        .await
-        .unwrap()[0]
-        .0
-        .id;
+    let report = app.first_open_report().await;
     panel
         .post_and_follow(
             &format!("/admin/reports/{report}/ban"),
@@ -445,8 +468,7 @@ async fn bans_written_by_another_process_reach_live_connections_within_seconds()
 async fn the_dashboard_counts_live_connections_rooms_and_reports() {
     let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
-    account(&app, "mod@example.com", Role::Moderator, &[site.id]).await;
-    let mut panel = Panel::login(&app, "mod@example.com").await;
+    let mut panel = Panel::moderator(&app, &[site.id]).await;
     let (mut alice, _) = app.guest_in(&site.public_key, "alice", "lobby").await;
     alice.join("help", None).await;
     let (mut bob, _) = app.guest_in(&site.public_key, "bob", "lobby").await;

@@ -3,8 +3,6 @@
 
 use std::time::Duration;
 
-use chatctl::db::models::Role;
-
 use crate::support::panel::*;
 use crate::support::*;
 
@@ -22,8 +20,7 @@ async fn the_participants_page_lists_who_is_online_and_who_was_recently_active()
     let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
     let other = app.site(&[ORIGIN]).await;
-    account(&app, "mod@example.com", Role::Moderator, &[site.id]).await;
-    let mut panel = Panel::login(&app, "mod@example.com").await;
+    let mut panel = Panel::moderator(&app, &[site.id]).await;
 
     let (mut alice, _) = app.guest_in(&site.public_key, "alice", "lobby").await;
     alice.join("help", None).await;
@@ -65,8 +62,7 @@ async fn the_participants_page_lists_who_is_online_and_who_was_recently_active()
 async fn a_participant_page_says_they_are_banned_until_when_and_offers_to_lift_it() {
     let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
-    account(&app, "mod@example.com", Role::Moderator, &[site.id]).await;
-    let mut panel = Panel::login(&app, "mod@example.com").await;
+    let mut panel = Panel::moderator(&app, &[site.id]).await;
     let (_troll, ready) = app.guest_in(&site.public_key, "troll", "lobby").await;
     let id = ready["me"]["id"].as_i64().unwrap();
     let path = format!("/admin/participants/{id}");

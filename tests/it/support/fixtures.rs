@@ -9,7 +9,7 @@
 //! ```
 
 use chatctl::db::models::site::SiteSettings;
-use chatctl::db::models::{AdminUser, Role, Site, SiteId};
+use chatctl::db::models::{AdminUser, Report, Role, Site, SiteId};
 use chatctl::input::Origin;
 
 use super::app::{TestApp, ORIGIN};
@@ -98,5 +98,15 @@ impl TestApp {
             .run(move |conn| AdminUser::create(conn, &email, "Test Admin", &hash, role, &sites))
             .await
             .unwrap()
+    }
+
+    /// The id of the first open report (the newest), as the reports page lists it.
+    pub async fn first_open_report(&self) -> i64 {
+        let open = self
+            .db
+            .run(|conn| Report::list(conn, None, true, 10))
+            .await
+            .unwrap();
+        open.first().expect("an open report").0.id.0
     }
 }

@@ -69,6 +69,12 @@ impl Panel {
         Panel::login(app, "owner@example.com").await
     }
 
+    /// Creates the moderator account `mod@example.com` for `sites` and logs it in.
+    pub async fn moderator(app: &TestApp, sites: &[SiteId]) -> Panel {
+        app.admin("mod@example.com", Role::Moderator, sites).await;
+        Panel::login(app, "mod@example.com").await
+    }
+
     /// Fetches the login form, then posts the credentials.
     pub async fn try_login(&mut self, email: &str, password: &str) -> Page {
         let form = self.get("/admin/login").await;
