@@ -121,11 +121,13 @@ impl Application {
         }
         let admin = crate::admin::Admin::new(chat.clone(), config.admin.clone(), &public_url)
             .map_err(StartError::Admin)?;
+        let api = Arc::new(http::api::Api::new(chat.clone()));
         let state = AppState {
             chat,
             shutdown,
             demo_site_key,
             admin: Arc::new(admin),
+            api,
             trusted_proxies: Arc::new(TrustedProxies::new(config.trusted_proxies.clone())),
             metrics_on_main: metrics_listener.is_none(),
         };

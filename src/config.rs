@@ -19,7 +19,8 @@
 //!   `CHATCTL_PARTICIPANT_SIGNALS_PER_SECOND`, `CHATCTL_PARTICIPANT_SIGNAL_BURST`,
 //!   `CHATCTL_IP_SIGNALS_PER_SECOND`, `CHATCTL_IP_SIGNAL_BURST`,
 //!   `CHATCTL_REQUEST_HEADER_TIMEOUT_SECS`, `CHATCTL_MAX_HTTP_CONNECTIONS_PER_IP`,
-//!   `CHATCTL_ACCOUNT_ACTIONS_PER_IP_PER_HOUR`, `CHATCTL_MAILS_PER_MAILBOX_PER_HOUR` — limits (see [`Limits`])
+//!   `CHATCTL_ACCOUNT_ACTIONS_PER_IP_PER_HOUR`, `CHATCTL_MAILS_PER_MAILBOX_PER_HOUR`,
+//!   `CHATCTL_API_REQUESTS_PER_SECOND`, `CHATCTL_API_REQUEST_BURST` — limits (see [`Limits`])
 //! - `CHATCTL_BROKER_URL`, `CHATCTL_INSTANCE_NAME`, `CHATCTL_PRESENCE_DOWN_SECS` — several
 //!   instances (see [`ClusterArgs`])
 //! - `CHATCTL_TEMPLATES_DIR`, `CHATCTL_ADMIN_IDLE_MINUTES`, `CHATCTL_ADMIN_SESSION_HOURS` —
@@ -304,6 +305,14 @@ pub struct Limits {
     #[arg(long, env = "CHATCTL_HISTORY_BURST", default_value_t = 20)]
     pub history_burst: u32,
 
+    /// Sustained server API requests per second per API key (`/api/v1`).
+    #[arg(long, env = "CHATCTL_API_REQUESTS_PER_SECOND", default_value_t = 20)]
+    pub api_requests_per_second: u32,
+
+    /// Server API requests one API key may make in a burst above the sustained rate.
+    #[arg(long, env = "CHATCTL_API_REQUEST_BURST", default_value_t = 100)]
+    pub api_request_burst: u32,
+
     /// Sustained signals per second per connection: frames that make the server tell others
     /// something (join, typing, seen, report).
     #[arg(long, env = "CHATCTL_SIGNALS_PER_SECOND", default_value_t = 5)]
@@ -399,6 +408,8 @@ impl Default for Limits {
             new_rooms_per_ip_per_hour: 100,
             history_per_second: 5,
             history_burst: 20,
+            api_requests_per_second: 20,
+            api_request_burst: 100,
             signals_per_second: 5,
             signal_burst: 30,
             participant_signals_per_second: 10,

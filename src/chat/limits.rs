@@ -97,8 +97,16 @@ fn keyed<K: std::hash::Hash + Eq + Clone>(quota: Quota) -> DefaultKeyedRateLimit
     DefaultKeyedRateLimiter::hashmap_with_clock(quota, CLOCK.clone())
 }
 
+/// A budget per key (an API key, say) of `per_second` with bursts of `burst`.
+pub fn per_key<K: std::hash::Hash + Eq + Clone>(
+    per_second: u32,
+    burst: u32,
+) -> DefaultKeyedRateLimiter<K> {
+    keyed(quota(per_second, burst))
+}
+
 /// `Ok`, or how long until the key may act again.
-fn take<K: std::hash::Hash + Eq + Clone>(
+pub fn take<K: std::hash::Hash + Eq + Clone>(
     limiter: &DefaultKeyedRateLimiter<K>,
     key: &K,
 ) -> Result<(), Duration> {

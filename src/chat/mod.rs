@@ -9,6 +9,7 @@ pub mod hub;
 mod identify;
 pub mod limits;
 pub mod protocol;
+pub mod publish;
 pub mod queue;
 mod refusal;
 mod rooms;

@@ -22,7 +22,7 @@ use super::limits;
 use super::protocol::*;
 use super::refusal::{too_fast, Refusal};
 use super::rooms::{load_welcome, view, who};
-use super::writer::Post;
+use super::writer::{Post, Reply};
 use super::{Admission, Chat};
 use crate::db::models::{Message, ParticipantId, RoomId, Site};
 use crate::input::{self, ClientId, MessageTextError, RoomName};
@@ -426,7 +426,7 @@ impl Session {
             cid: cid.into_inner(),
             text,
             ip: Some(self.ip.to_string()),
-            sender: Some(self.handle.clone()),
+            reply: Reply::Connection(self.handle.clone()),
         });
         self.in_flight += 1;
         Ok(())

@@ -40,26 +40,68 @@ pub struct Post {
     pub cid: String,
     pub text: String,
     pub ip: Option<String>,
-    /// Gets the `ack` (or error) through its queue, after the broadcast. `None`
-    /// for a held message a moderator approved: everyone gets it as a `message`.
-    pub sender: Option<ConnHandle>,
+    pub reply: Reply,
 }
+
+/// Who hears how a post went, after the broadcast.
+pub enum Reply {
+    /// A connection's `send`: the `ack` (or error) goes through its queue,
+    /// in seq order; it gets no `message` frame for its own post.
+    Connection(ConnHandle),
+    /// A caller waiting for the outcome (the server API): every connection
+    /// in the room gets the `message` frame.
+    Caller(tokio::sync::oneshot::Sender<Result<Stored, NotStored>>),
+    /// A held message a moderator approved: everyone gets it as a `message`.
+    Nobody,
+}
+
+/// What a caller learns of a stored post: what an `ack` says.
+#[derive(Debug, Clone, Copy)]
+pub struct Stored {
+    pub seq: i64,
+    pub id: MessageId,
+    pub ts: i64,
+    /// The cid had been stored already; nothing new was posted.
+    pub duplicate: bool,
+    /// Connections it was handed to (as `ack.delivered`).
+    pub delivered: usize,
+}
+
+/// Nothing was stored (the database failed, or the server is stopping); a
+/// retry with the same cid is safe.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct NotStored(pub &'static str);
 
 impl Post {
     /// Tells the sender nothing was stored; a retry with the same cid is safe.
-    fn refuse(self, message: &str) {
-        let Some(sender) = self.sender else {
-            tracing::warn!(room = %self.room, "an approved message could not be stored");
-            return;
-        };
-        let frame = ServerFrame::Error {
-            code: ErrorCode::StorageUnavailable,
-            message: message.to_owned(),
-            reference: Some(self.cid),
-            room: Some(self.room_name),
-            retry_after_ms: Some(1000),
-        };
-        sender.reply(frame.encode());
+    fn refuse(self, message: &'static str) {
+        match self.reply {
+            Reply::Connection(sender) => {
+                let frame = ServerFrame::Error {
+                    code: ErrorCode::StorageUnavailable,
+                    message: message.to_owned(),
+                    reference: Some(self.cid),
+                    room: Some(self.room_name),
+                    retry_after_ms: Some(1000),
+                };
+                sender.reply(frame.encode());
+            }
+            Reply::Caller(caller) => {
+                let _ = caller.send(Err(NotStored(message)));
+            }
+            Reply::Nobody => {
+                tracing::warn!(room = %self.room, "an approved message could not be stored");
+            }
+        }
+    }
+
+    /// The connection that sent it, if any.
+    fn sender(&self) -> Option<&ConnHandle> {
+        match &self.reply {
+            Reply::Connection(sender) => Some(sender),
+            Reply::Caller(_) | Reply::Nobody => None,
+        }
     }
 }
 
@@ -296,10 +338,20 @@ impl WriterLoop {
         if let (Some(outbox), false) = (&self.outbox, published.is_empty()) {
             outbox.send(Body::Messages { rooms: published });
         }
-        // Duplicates, and senders that left the room since they sent.
-        for ((post, answer), acked) in batch.iter().zip(&answers).zip(acked) {
-            if let (Some(sender), false) = (&post.sender, acked) {
-                sender.reply(ack(post, answer));
+        // Duplicates, senders that left the room since they sent, and callers.
+        for ((post, answer), acked) in batch.into_iter().zip(&answers).zip(acked) {
+            match post.reply {
+                Reply::Connection(ref sender) if !acked => sender.reply(ack(&post, answer)),
+                Reply::Caller(caller) => {
+                    let _ = caller.send(Ok(Stored {
+                        seq: answer.seq,
+                        id: answer.id,
+                        ts: answer.ts,
+                        duplicate: answer.duplicate,
+                        delivered: answer.delivered,
+                    }));
+                }
+                Reply::Connection(_) | Reply::Nobody => {}
             }
         }
     }
@@ -329,7 +381,7 @@ impl WriterLoop {
             metrics.messages_committed.inc();
             metrics.deliveries.inc_by(delivered as u64);
             let post = &batch[i];
-            post.sender.as_ref().map(|_| ack(post, &answers[i]))
+            post.sender().map(|_| ack(post, &answers[i]))
         };
         if let Ok(queued) = hub.publish_batch(room.room, range, &room.frames, &mut counted) {
             return queued;
@@ -399,7 +451,7 @@ fn frames_of(batch: &[Post], outcomes: Vec<Outcome>) -> (Vec<Answer>, Vec<RoomFr
                 rooms[slot].frames.push(BatchFrame {
                     text,
                     seq: msg.seq,
-                    from: post.sender.as_ref().map(|s| s.id),
+                    from: post.sender().map(|s| s.id),
                 });
                 rooms[slot].posts.push(i);
                 (msg.seq, id, msg.created_at, false)

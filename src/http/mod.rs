@@ -6,12 +6,14 @@
 //!   writer and the task that pumps one chat connection;
 //! - the routes: [`widget`] (loader, script, language packs, demo page),
 //!   [`health`] (health and metrics), [`account`] (the pages behind account
-//!   email links) and the admin panel ([`crate::admin`]) at `/admin`.
+//!   email links), the server API ([`api`]) at `/api/v1` and the admin panel
+//!   ([`crate::admin`]) at `/admin`.
 //!
 //! Each submodule exposes its filters; [`routes`] combines them and [`error`]
 //! maps every rejection to a JSON error body in one place.
 
 pub mod account;
+pub mod api;
 pub mod client_ip;
 pub mod error;
 pub mod health;
@@ -37,6 +39,8 @@ pub struct AppState {
     pub demo_site_key: Option<String>,
     /// The admin panel.
     pub admin: Arc<crate::admin::Admin>,
+    /// The server API (`/api/v1`).
+    pub api: Arc<api::Api>,
     pub trusted_proxies: Arc<client_ip::TrustedProxies>,
     /// `/metrics` is on the main listener (no `--metrics-bind`).
     pub metrics_on_main: bool,
@@ -61,6 +65,7 @@ pub fn routes(
     state: AppState,
 ) -> impl Filter<Extract = (impl warp::Reply,), Error = std::convert::Infallible> + Clone {
     ws::route(state.clone())
+        .or(api::routes(state.api.clone()))
         .or(health::routes(state.clone(), state.metrics_on_main))
         .or(account::routes(state.clone()))
         .or(crate::admin::routes(state.admin.clone(), state.client_ip()))

@@ -155,6 +155,22 @@ impl HostUser {
         })
     }
 
+    /// A user the site names directly (the server API's `sub`, `name` and
+    /// `avatar`), checked like the claims of a token.
+    pub fn named(sub: &str, name: &str, avatar: Option<&str>) -> Result<HostUser, HostTokenError> {
+        if sub.is_empty() || sub.len() > MAX_SUBJECT_LEN {
+            return Err(HostTokenError::Malformed(format!(
+                "sub must be 1 to {MAX_SUBJECT_LEN} bytes"
+            )));
+        }
+        Ok(HostUser {
+            subject: sub.to_owned(),
+            name: Nickname::from_host(name).map_err(|e| HostTokenError::Malformed(e.0))?,
+            avatar: avatar.map(check_avatar).transpose()?,
+            rooms: None,
+        })
+    }
+
     pub fn may_join(&self, room: &RoomName) -> bool {
         self.rooms.as_ref().is_none_or(|rooms| rooms.contains(room))
     }

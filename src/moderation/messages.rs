@@ -150,7 +150,7 @@ pub async fn approve(chat: &Chat, actor: Actor, id: HeldMessageId) -> Result<()>
         cid: held.cid,
         text: held.body,
         ip: held.ip,
-        sender: None,
+        reply: crate::chat::writer::Reply::Nobody,
     });
     Ok(())
 }

@@ -14,6 +14,7 @@ mod admin_roles;
 mod admin_sites;
 mod admin_xss;
 mod admission;
+mod api;
 mod api_keys;
 mod audit_scope;
 mod audit_surfaces;

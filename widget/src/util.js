@@ -13,8 +13,8 @@ export const newCid = () => {
 /** Reconnect delay: 0.5 s doubling to 30 s, plus up to 30 % jitter so clients do not return all at once. */
 export const backoff = (n) => Math.min(30000, 500 * 2 ** n) * (1 + Math.random() * 0.3);
 
-/** The text key of a participant's kind; anything unknown is shown as a guest, never as more. */
-export const kind = (w) => (w.kind === "verified" || w.kind === "member" ? w.kind : "guest");
+/** The text key of a participant's kind (`system`: the site itself, through its API); anything unknown is shown as a guest, never as more. */
+export const kind = (w) => (["verified", "member", "system"].includes(w.kind) ? w.kind : "guest");
 
 /** FNV-1a: a small stable hash for colours and shortened room names. */
 export const hash = (s) => {

@@ -108,5 +108,6 @@ test("kind marks verified users and members, and anything else as a guest", () =
   assert.equal(kind({ kind: "verified" }), "verified");
   assert.equal(kind({ kind: "member" }), "member");
   assert.equal(kind({ kind: "guest" }), "guest");
+  assert.equal(kind({ kind: "system" }), "system");
   for (const k of ["admin", "owner", "", undefined, "VERIFIED"]) assert.equal(kind({ kind: k }), "guest");
 });

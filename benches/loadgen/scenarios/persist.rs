@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::anyhow;
 use chatctl::chat::hub::{Hub, Outbound};
 use chatctl::chat::protocol::Who;
-use chatctl::chat::writer::{Post, Writer};
+use chatctl::chat::writer::{Post, Reply, Writer};
 use chatctl::db::models::{Participant, Room, Site};
 use chatctl::db::{migrate, Db};
 use chatctl::metrics::Metrics;
@@ -129,7 +129,7 @@ pub async fn run(o: PersistOpts) -> anyhow::Result<String> {
             cid: k.to_string(),
             text: text.clone(),
             ip: None,
-            sender: Some(handles[k % senders].clone()),
+            reply: Reply::Connection(handles[k % senders].clone()),
         });
     }
     // Every acknowledgement is in once the whole window is free again.

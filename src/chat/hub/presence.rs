@@ -310,6 +310,13 @@ impl Hub {
         true
     }
 
+    /// Who is in the room now, on any instance, each participant once.
+    pub fn online_in(&self, room: RoomId) -> Vec<Who> {
+        self.room(room)
+            .map(|members| lock(&members).online_list())
+            .unwrap_or_default()
+    }
+
     /// The read receipts of a room, for a `welcome`.
     pub fn seen_in(&self, room: RoomId) -> Vec<SeenCursor> {
         let Some(members) = self.room(room) else {

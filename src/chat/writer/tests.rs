@@ -91,7 +91,7 @@ fn a_commit_that_failed_only_in_appearance_is_delivered_before_newer_messages() 
         cid: cid.into(),
         text: format!("text {cid}"),
         ip: None,
-        sender: Some(sender.clone()),
+        reply: Reply::Connection(sender.clone()),
     };
     // What the database holds after the commit whose reply was lost.
     Message::insert_new(&mut conn, &new_message(&post("c1"), 1, now_ms()))
@@ -163,7 +163,7 @@ fn a_database_check_between_commit_and_publish_leaves_the_message_to_the_writer(
         cid: "c1".into(),
         text: "hello".into(),
         ip: None,
-        sender: Some(sender.clone()),
+        reply: Reply::Connection(sender.clone()),
     };
     // The writer's transaction: seq 1 stored, held before the COMMIT.
     Message::insert_new(&mut conn, &new_message(&post, 1, now_ms()))

@@ -56,6 +56,23 @@ impl Message {
         Ok(page)
     }
 
+    /// When each room of the site last got a message (deleted ones count: the
+    /// room was active).
+    pub fn last_activity(
+        conn: &mut DbConn,
+        site: SiteId,
+    ) -> Result<std::collections::HashMap<RoomId, i64>, DbError> {
+        let rows: Vec<(RoomId, Option<i64>)> = with_backend!(conn, c => messages::table
+            .filter(messages::site_id.eq(site))
+            .group_by(messages::room_id)
+            .select((messages::room_id, diesel::dsl::max(messages::created_at)))
+            .load(c))?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(room, at)| at.map(|at| (room, at)))
+            .collect())
+    }
+
     /// Visible messages with seq above `after`, oldest first, at most `limit`.
     pub fn after(
         conn: &mut DbConn,

@@ -41,6 +41,8 @@ crate::text_enum! {
         Verified = "verified",
         /// A registered account with a confirmed email.
         Member = "member",
+        /// The site itself, posting through the server API (one per site).
+        System = "system",
     }
 }
 
@@ -121,6 +123,23 @@ impl Participant {
             }
             other => other,
         }
+    }
+
+    /// The participant of `site` with this identity given by someone else
+    /// (a host-verified user's `sub`, a member's account id).
+    pub fn find_external(
+        conn: &mut DbConn,
+        site: SiteId,
+        kind: ParticipantKind,
+        external_id: &str,
+    ) -> Result<Option<Participant>, DbError> {
+        with_backend!(conn, c => participants::table
+            .filter(participants::site_id.eq(site))
+            .filter(participants::kind.eq(kind))
+            .filter(participants::external_id.eq(external_id))
+            .select(Participant::as_select())
+            .first(c)
+            .optional())
     }
 
     pub fn find(conn: &mut DbConn, id: ParticipantId) -> Result<Option<Participant>, DbError> {

@@ -3,6 +3,7 @@
 //!
 //! - [`app`]: [`TestApp`] and its builder (database, configuration, limits).
 //! - [`cli`]: the `chatctl` binary on the test's database.
+//! - [`api`]: the server API with a site's key.
 //! - [`db`]: a fresh SQLite file or PostgreSQL database per test.
 //! - [`fixtures`]: sites and admin accounts made directly in the database.
 //! - [`client`]: a WebSocket [`Client`] speaking the chat protocol.
@@ -18,6 +19,7 @@
 //! `use crate::support::*;` brings the everyday names; the other modules are
 //! used by their name.
 
+pub mod api;
 pub mod app;
 pub mod browser;
 pub mod cli;

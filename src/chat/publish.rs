@@ -1,0 +1,190 @@
+//! Messages a site's backend posts (the server API): as the site itself or
+//! on behalf of a user it names. They take the visitors' path from the writer
+//! on: the same group commit, `seq`, idempotency by `cid` and fan-out, so
+//! live widgets get them like any message. The visitors' own checks (rate
+//! limits, slow mode, a locked room, the word filter, approval) are theirs:
+//! the site is the room's operator. What still applies: the length limit,
+//! and a ban or mute of the user it posts for.
+
+use thiserror::Error;
+use tokio::sync::oneshot;
+
+use super::protocol::Who;
+use super::writer::{NotStored, Post, Reply, Stored};
+use super::{who, Chat};
+use crate::db::models::{Ban, Participant, ParticipantKind, Room, Site};
+use crate::db::DbError;
+use crate::identity::host::{HostTokenError, HostUser};
+use crate::input::{self, ClientId, MessageTextError, Nickname, RoomName};
+
+/// Who a post is by.
+#[derive(Debug, Clone)]
+pub enum Author {
+    /// The site itself: a participant of kind `system` named after the site.
+    Site,
+    /// A user of the site, as its JWT would name them (kind `verified`).
+    User {
+        sub: String,
+        name: String,
+        avatar: Option<String>,
+    },
+}
+
+#[derive(Debug, Error)]
+pub enum PublishError {
+    #[error("there is no room {0:?} on this site")]
+    RoomNotFound(String),
+    #[error("{0}")]
+    InvalidCid(String),
+    #[error("{0}")]
+    InvalidAuthor(String),
+    #[error("the message is empty")]
+    Empty,
+    #[error("{0}")]
+    TooLong(String),
+    #[error("{name} is banned from this site: {reason}")]
+    Banned { name: String, reason: String },
+    #[error("{name} is muted until {until}: {reason}")]
+    Muted {
+        name: String,
+        reason: String,
+        until: i64,
+    },
+    #[error("{0}")]
+    NotStored(#[from] NotStored),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// A message posted and stored: what an `ack` says, and the message.
+#[derive(Debug, Clone)]
+pub struct Published {
+    pub stored: Stored,
+    pub room: String,
+    pub author: Who,
+    pub text: String,
+}
+
+/// The participant behind `author` on `site`, created or refreshed.
+fn participant(
+    conn: &mut crate::db::DbConn,
+    site: &Site,
+    author: &Author,
+) -> Result<Participant, PublishError> {
+    Ok(match author {
+        Author::Site => {
+            // The site's name, as long as a name may be.
+            let short: String = site.name.chars().take(Nickname::MAX_CHARS).collect();
+            let name =
+                Nickname::from_host(&short).map_or_else(|_| "Site".to_owned(), |n| n.into_inner());
+            Participant::upsert_external(
+                conn,
+                site.id,
+                ParticipantKind::System,
+                "site",
+                &name,
+                None,
+                None,
+            )?
+        }
+        Author::User { sub, name, avatar } => {
+            let user = HostUser::named(sub, name, avatar.as_deref()).map_err(|e| match e {
+                HostTokenError::Malformed(why) => PublishError::InvalidAuthor(why),
+                other => PublishError::InvalidAuthor(other.to_string()),
+            })?;
+            Participant::upsert_external(
+                conn,
+                site.id,
+                ParticipantKind::Verified,
+                &user.subject,
+                user.name.as_str(),
+                user.avatar.as_deref(),
+                None,
+            )?
+        }
+    })
+}
+
+/// Posts `text` into `room` of `site` and waits until it is stored and
+/// broadcast. A `cid` already stored in the room answers with the original
+/// message (`duplicate`), as a WebSocket `send` would.
+pub async fn publish(
+    chat: &Chat,
+    site: Site,
+    room: RoomName,
+    cid: &str,
+    text: &str,
+    author: Author,
+) -> Result<Published, PublishError> {
+    let cid = ClientId::parse(cid).map_err(|e| PublishError::InvalidCid(e.0))?;
+    let name = room.as_str().to_owned();
+    let site_id = site.id;
+    let (found, participant) = chat
+        .db
+        .run(move |conn| -> Result<_, PublishError> {
+            let room = Room::find_by_name(conn, site_id, &name)?
+                .ok_or_else(|| PublishError::RoomNotFound(name.clone()))?;
+            let participant = participant(conn, &site, &author)?;
+            if participant.kind != ParticipantKind::System {
+                if let Some(ban) = Ban::find_active(conn, site.id, Some(participant.id), None)? {
+                    return Err(PublishError::Banned {
+                        name: participant.nick,
+                        reason: ban.reason,
+                    });
+                }
+            }
+            Ok((room, participant))
+        })
+        .await?;
+    if let Some(mute) = chat.rules.mute(site_id, participant.id).await? {
+        return Err(PublishError::Muted {
+            name: participant.nick,
+            reason: mute.reason.to_string(),
+            until: mute.until,
+        });
+    }
+    let text = checked_text(chat, site_id, &found, text).await?;
+    let author = who(&participant);
+    let (tx, rx) = oneshot::channel();
+    chat.writer.post(Post {
+        site: site_id,
+        room: found.id,
+        room_name: found.name.clone(),
+        author: author.clone(),
+        participant: participant.id,
+        cid: cid.into_inner(),
+        text: text.clone(),
+        ip: None,
+        reply: Reply::Caller(tx),
+    });
+    let stored = rx
+        .await
+        .map_err(|_| NotStored("The server is restarting; post again with the same cid."))??;
+    Ok(Published {
+        stored,
+        room: found.name,
+        author,
+        text,
+    })
+}
+
+/// The text as it will be stored: the site's and the room's length limits
+/// (under the server's cap), control characters removed, trimmed.
+async fn checked_text(
+    chat: &Chat,
+    site: crate::db::models::SiteId,
+    room: &Room,
+    text: &str,
+) -> Result<String, PublishError> {
+    let site = chat.rules.site(site).await?;
+    let mut max = (site.max_message_chars.max(1) as usize).min(chat.limits.max_message_chars);
+    if let Some(room_max) = room.max_message_chars {
+        max = max.min(room_max.max(1) as usize);
+    }
+    input::message_text(text, max).map_err(|e| match e {
+        MessageTextError::Empty => PublishError::Empty,
+        MessageTextError::TooLong { .. } => {
+            PublishError::TooLong(super::identify::capitalized(&e.to_string()))
+        }
+    })
+}

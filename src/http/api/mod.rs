@@ -1,0 +1,342 @@
+//! The server API at `/api/v1` (docs/API.md, `openapi.json`): JSON over HTTP
+//! for a site's backend, authenticated by the site's API keys
+//! (`manage::api_keys`), each with its own request budget.
+//!
+//! One filter takes every request under `/api/v1`, reads its body (bounded),
+//! authenticates it and hands it to [`dispatch`], the route table; every
+//! answer, error or not, is made here, so no warp rejection leaks out.
+//! Actions go through the services every surface uses (`chat::publish`,
+//! `moderation`), audited with the key as the actor.
+
+mod error;
+mod messages;
+mod people;
+mod rooms;
+
+use std::sync::Arc;
+
+use bytes::{Buf, Bytes, BytesMut};
+use futures_util::{Stream, StreamExt};
+use governor::DefaultKeyedRateLimiter;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use warp::http::{header, HeaderMap, Method, StatusCode};
+use warp::{Filter, Reply};
+
+pub use error::ApiError;
+
+use crate::chat::limits;
+use crate::chat::Chat;
+use crate::db::models::audit::Actor;
+use crate::db::models::{ApiKey, ApiKeyId, Scope, Site};
+use crate::db::now_ms;
+use crate::manage::api_keys;
+
+/// Largest request body: a message of the longest length, escaped, fits.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+/// `last_used_at` is written at most this often per key (it is shown to the minute).
+const TOUCH_EVERY_MS: i64 = 60_000;
+/// The OpenAPI description, served as is.
+const OPENAPI: &str = include_str!("openapi.json");
+
+/// The API's shared state.
+pub struct Api {
+    chat: Arc<Chat>,
+    /// Requests per key (per instance, like the other limits).
+    budget: DefaultKeyedRateLimiter<ApiKeyId>,
+}
+
+impl Api {
+    pub fn new(chat: Arc<Chat>) -> Api {
+        let budget = limits::per_key(
+            chat.limits.api_requests_per_second,
+            chat.limits.api_request_burst,
+        );
+        Api { chat, budget }
+    }
+}
+
+/// One request, as the handlers see it.
+pub struct Call {
+    method: Method,
+    /// The path after `/api/v1/`, split and percent-decoded.
+    path: Vec<String>,
+    query: Vec<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Call {
+    /// A query parameter (the last one, if repeated).
+    fn query(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A query parameter that must be a number when present.
+    fn query_int(&self, name: &str) -> Result<Option<i64>, ApiError> {
+        self.query(name)
+            .map(|v| {
+                v.parse::<i64>().map_err(|_| {
+                    ApiError::BadRequest(format!("{name} must be an integer, not {v:?}."))
+                })
+            })
+            .transpose()
+    }
+
+    /// The body as `T`: JSON (`Content-Type: application/json`), with no
+    /// unknown fields.
+    fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        let json = self
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+        if !json {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        serde_json::from_slice(&self.body).map_err(|err| match err.classify() {
+            serde_json::error::Category::Data => {
+                ApiError::BadRequest(format!("Invalid body: {err}"))
+            }
+            _ => ApiError::BadJson(err.to_string()),
+        })
+    }
+}
+
+/// Who is calling: a key in use, and its site.
+pub struct Caller {
+    key: ApiKey,
+    site: Site,
+}
+
+impl Caller {
+    fn require(&self, scope: Scope) -> Result<(), ApiError> {
+        if self.key.allows(scope) {
+            Ok(())
+        } else {
+            Err(ApiError::InsufficientScope(scope))
+        }
+    }
+
+    fn actor(&self) -> Actor {
+        Actor::ApiKey(self.key.id)
+    }
+}
+
+/// Every request under `/api/v1`.
+pub fn routes(
+    api: Arc<Api>,
+) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
+    let query = warp::query::raw().or(warp::any().map(String::new)).unify();
+    warp::path("api")
+        .and(warp::path("v1"))
+        .and(warp::path::tail())
+        .and(warp::method())
+        .and(query)
+        .and(warp::header::headers_cloned())
+        .and(warp::body::stream())
+        .then(
+            move |tail: warp::path::Tail, method, query: String, headers, body| {
+                let api = api.clone();
+                async move {
+                    let call = read(tail.as_str(), method, &query, headers, body).await;
+                    match call {
+                        Ok(call) => handle(&api, call).await,
+                        Err(err) => err,
+                    }
+                    .unwrap_or_else(ApiError::into_response)
+                }
+            },
+        )
+}
+
+/// The request, its body read up to [`MAX_BODY_BYTES`].
+async fn read<S, B>(
+    tail: &str,
+    method: Method,
+    query: &str,
+    headers: HeaderMap,
+    body: S,
+) -> Result<Call, Result<warp::reply::Response, ApiError>>
+where
+    S: Stream<Item = Result<B, warp::Error>> + Unpin,
+    B: Buf,
+{
+    let path = tail
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .collect();
+    let query = url::form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
+        return Err(Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES)));
+    }
+    let mut body = body;
+    let mut bytes = BytesMut::new();
+    while let Some(chunk) = body.next().await {
+        let mut chunk = chunk.map_err(|e| {
+            Err(ApiError::BadRequest(format!(
+                "The body could not be read: {e}"
+            )))
+        })?;
+        if bytes.len() + chunk.remaining() > MAX_BODY_BYTES {
+            return Err(Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES)));
+        }
+        while chunk.has_remaining() {
+            let part = chunk.chunk();
+            bytes.extend_from_slice(part);
+            let n = part.len();
+            chunk.advance(n);
+        }
+    }
+    Ok(Call {
+        method,
+        path,
+        query,
+        headers,
+        body: bytes.freeze(),
+    })
+}
+
+async fn handle(api: &Api, call: Call) -> Result<warp::reply::Response, ApiError> {
+    if call.path == ["openapi.json"] {
+        return if call.method == Method::GET {
+            Ok(
+                warp::reply::with_header(OPENAPI, header::CONTENT_TYPE, "application/json")
+                    .into_response(),
+            )
+        } else {
+            Err(ApiError::MethodNotAllowed(call.method.to_string()))
+        };
+    }
+    let caller = authenticate(api, &call.headers).await?;
+    dispatch(api, &caller, &call).await
+}
+
+/// The key the request presents, if it is one in use; spends from its budget.
+async fn authenticate(api: &Api, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .ok_or(ApiError::Unauthorized(
+            "Send an API key: Authorization: Bearer <key>.",
+        ))?
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            let (scheme, token) = v.trim().split_once(' ')?;
+            scheme
+                .eq_ignore_ascii_case("bearer")
+                .then(|| token.trim().to_owned())
+        })
+        .ok_or(ApiError::Unauthorized(
+            "The Authorization header must be: Bearer <key>.",
+        ))?;
+    let (key, site) = api
+        .chat
+        .db
+        .run(move |conn| api_keys::recognise(conn, &presented))
+        .await?
+        .ok_or(ApiError::Unauthorized(
+            "This API key is unknown or revoked.",
+        ))?;
+    if !site.enabled {
+        return Err(ApiError::SiteDisabled);
+    }
+    limits::take(&api.budget, &key.id).map_err(ApiError::RateLimited)?;
+    let now = now_ms();
+    if key.last_used_at.is_none_or(|at| now - at >= TOUCH_EVERY_MS) {
+        let id = key.id;
+        // Informational: a failure to record it does not refuse the request.
+        if let Err(err) = api
+            .chat
+            .db
+            .run(move |conn| ApiKey::touch(conn, id, now))
+            .await
+        {
+            tracing::warn!(error = %err, "cannot record an API key's last use");
+        }
+    }
+    Ok(Caller { key, site })
+}
+
+/// The route table: method and path to handler.
+async fn dispatch(
+    api: &Api,
+    caller: &Caller,
+    call: &Call,
+) -> Result<warp::reply::Response, ApiError> {
+    let path: Vec<&str> = call.path.iter().map(String::as_str).collect();
+    let m = &call.method;
+    match (path.as_slice(), m) {
+        (["rooms"], &Method::GET) => rooms::list(api, caller).await,
+        (["rooms"], &Method::POST) => rooms::create(api, caller, call).await,
+        (["rooms", room], &Method::GET) => rooms::show(api, caller, room).await,
+        (["rooms", room], &Method::PATCH) => rooms::update(api, caller, room, call).await,
+        (["rooms", room], &Method::DELETE) => rooms::delete(api, caller, room).await,
+        (["rooms", room, "messages"], &Method::GET) => {
+            messages::history(api, caller, room, call).await
+        }
+        (["rooms", room, "messages"], &Method::POST) => {
+            messages::post(api, caller, room, call).await
+        }
+        (["rooms", room, "messages", seq], &Method::DELETE) => {
+            messages::delete(api, caller, room, seq).await
+        }
+        (["rooms", room, "online"], &Method::GET) => people::online(api, caller, room).await,
+        (["participants"], &Method::GET) => people::lookup(api, caller, call).await,
+        (["participants", id], &Method::GET) => people::show(api, caller, id).await,
+        (["participants", id, "mute"], &Method::POST) => people::mute(api, caller, id, call).await,
+        (["participants", id, "mute"], &Method::DELETE) => people::unmute(api, caller, id).await,
+        (["bans"], &Method::GET) => people::bans(api, caller).await,
+        (["bans"], &Method::POST) => people::ban(api, caller, call).await,
+        (["bans", id], &Method::DELETE) => people::unban(api, caller, id).await,
+        (
+            ["rooms"]
+            | ["rooms", _]
+            | ["rooms", _, "messages"]
+            | ["rooms", _, "messages", _]
+            | ["rooms", _, "online"]
+            | ["participants"]
+            | ["participants", _]
+            | ["participants", _, "mute"]
+            | ["bans"]
+            | ["bans", _],
+            _,
+        ) => Err(ApiError::MethodNotAllowed(m.to_string())),
+        _ => Err(ApiError::NoEndpoint(format!("/api/v1/{}", path.join("/")))),
+    }
+}
+
+/// A JSON answer.
+fn reply(status: StatusCode, body: &impl Serialize) -> Result<warp::reply::Response, ApiError> {
+    Ok(warp::reply::with_status(warp::reply::json(body), status).into_response())
+}
+
+/// `204 No Content`.
+fn done() -> Result<warp::reply::Response, ApiError> {
+    Ok(warp::reply::with_status(warp::reply(), StatusCode::NO_CONTENT).into_response())
+}
+
+/// An id in a path: a positive integer, else the thing does not exist.
+fn id_in_path(segment: &str, missing: impl FnOnce() -> ApiError) -> Result<i64, ApiError> {
+    segment
+        .parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(missing)
+}
