@@ -1,0 +1,206 @@
+//! Malformed, oversized and hostile requests to the server API: each gets a
+//! clear 4xx with a JSON error body, never a 5xx, and changes nothing.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::support::api::{Answer, Api};
+use crate::support::*;
+
+/// A request with this body text and content type.
+async fn send(api: &Api, method: Method, path: &str, body: &str, content_type: &str) -> Answer {
+    let req = api
+        .raw(method, path)
+        .header("Content-Type", content_type)
+        .body(body.to_owned());
+    Api::read(req).await
+}
+
+fn expect(answer: &Answer, status: StatusCode, code: &str, case: &str) {
+    assert_eq!(answer.status, status, "{case}: {}", answer.body);
+    assert_eq!(answer.body["error"], code, "{case}: {}", answer.body);
+    assert!(
+        answer.body["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{case}"
+    );
+}
+
+#[tokio::test]
+async fn bad_bodies_are_refused_with_a_clear_4xx() {
+    let app = TestApp::spawn().await;
+    let site = app.site(&[ORIGIN]).await;
+    let api = Api::full(&app, &site).await;
+    api.post("/rooms", json!({"name": "lobby"})).await;
+    let json_type = "application/json";
+    let long = "x".repeat(5000);
+    let cases: Vec<(&str, Method, &str, String, &str, StatusCode, &str)> = vec![
+        ("not JSON", Method::POST, "/rooms/lobby/messages", "{cid".into(), json_type, StatusCode::BAD_REQUEST, "bad_json"),
+        ("empty body", Method::POST, "/rooms", String::new(), json_type, StatusCode::BAD_REQUEST, "bad_json"),
+        ("an array", Method::POST, "/rooms", "[1]".into(), json_type, StatusCode::BAD_REQUEST, "bad_request"),
+        ("form encoded", Method::POST, "/rooms", "name=x".into(), "application/x-www-form-urlencoded", StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+        ("no content type", Method::POST, "/rooms", "{\"name\":\"x\"}".into(), "", StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+        ("unknown field", Method::POST, "/rooms/lobby/messages", json!({"cid": "1", "text": "x", "html": true}).to_string(), json_type, StatusCode::BAD_REQUEST, "bad_request"),
+        ("wrong type", Method::POST, "/rooms/lobby/messages", json!({"cid": 1, "text": "x"}).to_string(), json_type, StatusCode::BAD_REQUEST, "bad_request"),
+        ("missing text", Method::POST, "/rooms/lobby/messages", json!({"cid": "1"}).to_string(), json_type, StatusCode::BAD_REQUEST, "bad_request"),
+        ("empty cid", Method::POST, "/rooms/lobby/messages", json!({"cid": "", "text": "x"}).to_string(), json_type, StatusCode::BAD_REQUEST, "invalid_cid"),
+        ("cid with spaces", Method::POST, "/rooms/lobby/messages", json!({"cid": "a b", "text": "x"}).to_string(), json_type, StatusCode::BAD_REQUEST, "invalid_cid"),
+        ("blank text", Method::POST, "/rooms/lobby/messages", json!({"cid": "1", "text": " \u{0} \n"}).to_string(), json_type, StatusCode::BAD_REQUEST, "empty_message"),
+        ("text too long", Method::POST, "/rooms/lobby/messages", json!({"cid": "1", "text": long}).to_string(), json_type, StatusCode::BAD_REQUEST, "message_too_long"),
+        ("script avatar", Method::POST, "/rooms/lobby/messages", json!({"cid": "1", "text": "x", "user": {"sub": "1", "name": "A", "avatar": "javascript:alert(1)"}}).to_string(), json_type, StatusCode::BAD_REQUEST, "invalid_user"),
+        ("empty sub", Method::POST, "/rooms/lobby/messages", json!({"cid": "1", "text": "x", "user": {"sub": "", "name": "A"}}).to_string(), json_type, StatusCode::BAD_REQUEST, "invalid_user"),
+        ("invisible name", Method::POST, "/rooms/lobby/messages", json!({"cid": "1", "text": "x", "user": {"sub": "1", "name": "\u{200b}"}}).to_string(), json_type, StatusCode::BAD_REQUEST, "invalid_user"),
+        ("huge number", Method::POST, "/participants/1/mute", "{\"minutes\": 1e999}".into(), json_type, StatusCode::BAD_REQUEST, "bad_json"),
+        ("deep nesting", Method::POST, "/rooms", format!("{}{}", "[".repeat(5000), "]".repeat(5000)), json_type, StatusCode::BAD_REQUEST, "bad_request"),
+        ("bad room name", Method::POST, "/rooms", json!({"name": "<script>"}).to_string(), json_type, StatusCode::BAD_REQUEST, "invalid_room"),
+        ("room name too long", Method::POST, "/rooms", json!({"name": "r".repeat(65)}).to_string(), json_type, StatusCode::BAD_REQUEST, "invalid_room"),
+        ("settings of the wrong type", Method::PATCH, "/rooms/lobby", json!({"locked": "yes"}).to_string(), json_type, StatusCode::BAD_REQUEST, "bad_request"),
+        ("negative slow mode", Method::PATCH, "/rooms/lobby", json!({"slow_mode_secs": -1}).to_string(), json_type, StatusCode::BAD_REQUEST, "bad_request"),
+        ("oversized body", Method::POST, "/rooms/lobby/messages", format!("{{\"cid\":\"1\",\"text\":\"{}\"}}", "y".repeat(300 * 1024)), json_type, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+    ];
+    for (case, method, path, body, content_type, status, code) in cases {
+        let answer = send(&api, method, path, &body, content_type).await;
+        expect(&answer, status, code, case);
+    }
+    // Nothing was posted or made by any of them.
+    let page = api.get("/rooms/lobby/messages").await;
+    assert_eq!(page.body["messages"], json!([]));
+    assert_eq!(
+        api.get("/rooms").await.body["rooms"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn bad_paths_methods_and_headers_are_refused_with_a_clear_4xx() {
+    let app = TestApp::spawn().await;
+    let site = app.site(&[ORIGIN]).await;
+    let api = Api::full(&app, &site).await;
+    api.post("/rooms", json!({"name": "lobby"})).await;
+    let cases: Vec<(Method, &str, StatusCode, &str)> = vec![
+        (Method::GET, "/nothing", StatusCode::NOT_FOUND, "not_found"),
+        (
+            Method::GET,
+            "/rooms/lobby/messages/1/extra",
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            Method::PUT,
+            "/rooms",
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+        ),
+        (
+            Method::POST,
+            "/rooms/lobby/online",
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+        ),
+        // A name of allowed characters, but no such room (and nothing else is read).
+        (
+            Method::GET,
+            "/rooms/..%2F..%2Fetc",
+            StatusCode::NOT_FOUND,
+            "room_not_found",
+        ),
+        (
+            Method::GET,
+            "/rooms/%FF%FE",
+            StatusCode::BAD_REQUEST,
+            "invalid_room",
+        ),
+        (
+            Method::GET,
+            "/rooms/nowhere/messages",
+            StatusCode::NOT_FOUND,
+            "room_not_found",
+        ),
+        (
+            Method::DELETE,
+            "/rooms/lobby/messages/abc",
+            StatusCode::NOT_FOUND,
+            "message_not_found",
+        ),
+        (
+            Method::DELETE,
+            "/rooms/lobby/messages/-1",
+            StatusCode::NOT_FOUND,
+            "message_not_found",
+        ),
+        (
+            Method::DELETE,
+            "/rooms/lobby/messages/99999999999999999999",
+            StatusCode::NOT_FOUND,
+            "message_not_found",
+        ),
+        (
+            Method::GET,
+            "/participants/0",
+            StatusCode::NOT_FOUND,
+            "participant_not_found",
+        ),
+        (
+            Method::GET,
+            "/participants/x",
+            StatusCode::NOT_FOUND,
+            "participant_not_found",
+        ),
+        (
+            Method::GET,
+            "/participants",
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            Method::DELETE,
+            "/bans/1",
+            StatusCode::NOT_FOUND,
+            "ban_not_found",
+        ),
+        (
+            Method::GET,
+            "/rooms/lobby/messages?limit=99999999999999999999",
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+    ];
+    for (method, path, status, code) in cases {
+        let answer = api.send(method.clone(), path, None).await;
+        expect(&answer, status, code, &format!("{method} {path}"));
+    }
+
+    // Hostile Authorization headers: 401, never more.
+    let anonymous = Api::new(&app, None);
+    let long = format!("Bearer ck_{}", "a".repeat(10_000));
+    for header in ["Bearer", "Bearer ", "bearer ck_x", long.as_str()] {
+        let req = anonymous
+            .raw(Method::GET, "/rooms")
+            .header("Authorization", header);
+        let answer = Api::read(req).await;
+        expect(
+            &answer,
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            &header[..header.len().min(20)],
+        );
+    }
+    let bytes = reqwest::header::HeaderValue::from_bytes(b"Bearer \xff\xfe").unwrap();
+    let answer = Api::read(
+        anonymous
+            .raw(Method::GET, "/rooms")
+            .header("Authorization", bytes),
+    )
+    .await;
+    expect(
+        &answer,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "non-UTF-8 header",
+    );
+    let _: Value = answer.body;
+}
