@@ -77,6 +77,59 @@ impl Proc {
         // The kernel reports in USER_HZ, 100 on every Linux we target.
         Some(Duration::from_millis(ticks * 10))
     }
+
+    /// Read and write system calls so far (`/proc/PID/io`: `syscr`, `syscw`).
+    /// Writes count socket sends and the wake-ups between threads (eventfd),
+    /// so their number per delivery shows how well deliveries are batched.
+    pub fn syscalls(self) -> Option<(u64, u64)> {
+        let io = std::fs::read_to_string(format!("/proc/{}/io", self.0)).ok()?;
+        let field = |name: &str| -> Option<u64> {
+            io.lines()
+                .find_map(|l| l.strip_prefix(name))?
+                .trim()
+                .parse()
+                .ok()
+        };
+        Some((field("syscr:")?, field("syscw:")?))
+    }
+
+    /// Voluntary + involuntary context switches of all the process's threads.
+    pub fn context_switches(self) -> Option<u64> {
+        let tasks = std::fs::read_dir(format!("/proc/{}/task", self.0)).ok()?;
+        let mut total = 0;
+        for task in tasks.flatten() {
+            let status = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
+            total += status
+                .lines()
+                .filter_map(|l| {
+                    l.strip_prefix("voluntary_ctxt_switches:")
+                        .or_else(|| l.strip_prefix("nonvoluntary_ctxt_switches:"))
+                })
+                .filter_map(|v| v.trim().parse::<u64>().ok())
+                .sum::<u64>();
+        }
+        Some(total)
+    }
+
+    fn activity(self) -> Activity {
+        let syscalls = self.syscalls();
+        Activity {
+            cpu: self.cpu(),
+            reads: syscalls.map(|s| s.0),
+            writes: syscalls.map(|s| s.1),
+            switches: self.context_switches(),
+        }
+    }
+}
+
+/// Counters of one process at one moment; the difference of two is a window's work.
+/// Threads that ended in between take their context switches with them.
+#[derive(Clone, Copy, Default)]
+struct Activity {
+    cpu: Option<Duration>,
+    reads: Option<u64>,
+    writes: Option<u64>,
+    switches: Option<u64>,
 }
 
 /// Samples a process's CPU over a window: share of one core, in percent.
@@ -116,7 +169,7 @@ pub fn conditions(target: &crate::target::Target, load_at_start: &str) -> Value 
 /// CPU and peak memory of several processes (every instance, and the broker)
 /// over one window.
 pub struct ProcsWindow {
-    procs: Vec<(String, Proc, Option<Duration>)>,
+    procs: Vec<(String, Proc, Activity)>,
     rss_max: Vec<std::sync::atomic::AtomicU64>,
     at: Instant,
 }
@@ -128,7 +181,10 @@ impl ProcsWindow {
             .map(|(_, p)| std::sync::atomic::AtomicU64::new(p.rss_kib().unwrap_or(0)))
             .collect();
         std::sync::Arc::new(ProcsWindow {
-            procs: procs.into_iter().map(|(l, p)| (l, p, p.cpu())).collect(),
+            procs: procs
+                .into_iter()
+                .map(|(l, p)| (l, p, p.activity()))
+                .collect(),
             rss_max,
             at: Instant::now(),
         })
@@ -148,7 +204,7 @@ impl ProcsWindow {
     pub fn cpu_seconds(&self) -> Vec<Option<f64>> {
         self.procs
             .iter()
-            .map(|(_, p, start)| Some(p.cpu()?.checked_sub((*start)?)?.as_secs_f64()))
+            .map(|(_, p, start)| Some(p.cpu()?.checked_sub(start.cpu?)?.as_secs_f64()))
             .collect()
     }
 
@@ -156,23 +212,55 @@ impl ProcsWindow {
         self.at.elapsed()
     }
 
+    /// System calls and context switches of each process since the start, per
+    /// 1,000 `deliveries` (`None` where a process is gone or unreadable).
+    pub fn syscalls_json(&self, deliveries: u64) -> Vec<Value> {
+        let per_k = |n: Option<u64>| {
+            n.filter(|_| deliveries > 0)
+                .map(|n| (n as f64 * 1000.0 / deliveries as f64 * 100.0).round() / 100.0)
+        };
+        self.procs
+            .iter()
+            .map(|(_, p, start)| {
+                let now = p.activity();
+                let diff = |a: Option<u64>, b: Option<u64>| a?.checked_sub(b?);
+                let writes = diff(now.writes, start.writes);
+                let reads = diff(now.reads, start.reads);
+                let switches = diff(now.switches, start.switches);
+                json!({
+                    "write_syscalls": writes,
+                    "read_syscalls": reads,
+                    "context_switches": switches,
+                    "writes_per_1k_deliveries": per_k(writes),
+                    "reads_per_1k_deliveries": per_k(reads),
+                    "switches_per_1k_deliveries": per_k(switches),
+                })
+            })
+            .collect()
+    }
+
     /// One entry per process: CPU seconds and share of a core over `cpu`'s
     /// window (taken with [`ProcsWindow::cpu_seconds`] after `window`), peak RSS.
-    pub fn json(&self, cpu: &[Option<f64>], window: Duration) -> Value {
+    pub fn json(&self, cpu: &[Option<f64>], window: Duration, syscalls: Vec<Value>) -> Value {
         let secs = window.as_secs_f64().max(1e-6);
         let list: Vec<Value> = self
             .procs
             .iter()
             .zip(cpu)
             .zip(&self.rss_max)
-            .map(|(((label, p, _), cpu), rss)| {
-                json!({
+            .zip(syscalls)
+            .map(|((((label, p, _), cpu), rss), syscalls)| {
+                let mut entry = json!({
                     "process": label,
                     "pid": p.0,
                     "cpu_s": cpu.map(|c| (c * 100.0).round() / 100.0),
                     "cpu_percent": cpu.map(|c| (c / secs * 1000.0).round() / 10.0),
                     "rss_max_kib": rss.load(std::sync::atomic::Ordering::Relaxed),
-                })
+                });
+                if let (Some(entry), Value::Object(extra)) = (entry.as_object_mut(), syscalls) {
+                    entry.extend(extra);
+                }
+                entry
             })
             .collect();
         Value::Array(list)
