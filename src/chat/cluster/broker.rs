@@ -26,8 +26,10 @@ pub enum BrokerError {
 }
 
 pub trait Broker: Send + Sync + 'static {
-    /// Publishes to every instance (this one included).
-    fn publish(&self, payload: Vec<u8>) -> BoxFuture<'_, Result<(), BrokerError>>;
+    /// Publishes each payload to every instance (this one included), in
+    /// order, in one round trip: a publisher that waited for each reply
+    /// before the next would queue payloads behind the broker's latency.
+    fn publish(&self, payloads: Vec<Vec<u8>>) -> BoxFuture<'_, Result<(), BrokerError>>;
     /// Drops the link and connects anew: the subscription looks wedged.
     fn reconnect(&self);
 }

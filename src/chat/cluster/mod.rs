@@ -54,6 +54,8 @@ const RECONCILE_DEGRADED: Duration = Duration::from_secs(1);
 /// Payloads waiting to be published; beyond it they are dropped (and the
 /// loss announced through the counter), never waited for.
 const OUTBOX: usize = 10_000;
+/// At most this many payloads go to the broker in one round trip.
+const PUBLISH_BATCH: usize = 256;
 /// How long a stopping instance tries to say so.
 const LEAVING_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -203,10 +205,11 @@ impl Cluster {
     }
 
     /// Publishes what the writer and the heartbeat queue, in order, stamping
-    /// each payload with the next counter value. When the instance starts
-    /// stopping, says so at once (the others drop its people), and goes on
-    /// publishing what the writer commits while it drains, until
-    /// [`Cluster::finish`].
+    /// each payload with the next counter value; what queued up during one
+    /// round trip to the broker goes out together in the next. When the
+    /// instance starts stopping, says so at once (the others drop its
+    /// people), and goes on publishing what the writer commits while it
+    /// drains, until [`Cluster::finish`].
     async fn publish(
         self: Arc<Self>,
         mut outgoing: mpsc::Receiver<Outgoing>,
@@ -221,13 +224,22 @@ impl Cluster {
                 _ = self.finished.notified() => None,
             };
             let Some(body) = body else { break };
-            leaving |= matches!(body, Body::Leaving);
-            self.publish_one(&mut counter, body).await;
+            let mut bodies = vec![body];
+            while bodies.len() < PUBLISH_BATCH {
+                match outgoing.try_recv() {
+                    Ok(body) => bodies.push(body),
+                    Err(_) => break,
+                }
+            }
+            leaving |= bodies.iter().any(|b| matches!(b, Body::Leaving));
+            self.publish_batch(&mut counter, bodies).await;
         }
         let last = async {
+            let mut bodies = Vec::new();
             while let Ok(body) = outgoing.try_recv() {
-                self.publish_one(&mut counter, body).await;
+                bodies.push(body);
             }
+            self.publish_batch(&mut counter, bodies).await;
         };
         let _ = tokio::time::timeout(LEAVING_TIMEOUT, last).await;
         self.done.notify_one();
@@ -239,25 +251,30 @@ impl Cluster {
         let _ = tokio::time::timeout(LEAVING_TIMEOUT * 2, self.done.notified()).await;
     }
 
-    async fn publish_one(&self, counter: &mut u64, body: Outgoing) {
+    async fn publish_batch(&self, counter: &mut u64, bodies: Vec<Outgoing>) {
         let Some(broker) = &self.broker else { return };
-        // A payload dropped before it was stamped shows as a skipped value.
-        *counter += 1 + u64::from(self.outbox.dropped.swap(false, Ordering::Relaxed));
-        let envelope = Envelope {
-            origin: self.origin,
-            counter: *counter,
-            body,
-        };
-        let payload = match envelope.encode() {
-            Ok(payload) => payload,
-            Err(err) => {
-                tracing::error!(error = %err, "could not encode a cluster payload");
-                return;
+        let mut payloads = Vec::with_capacity(bodies.len());
+        for body in bodies {
+            // A payload dropped before it was stamped shows as a skipped value.
+            *counter += 1 + u64::from(self.outbox.dropped.swap(false, Ordering::Relaxed));
+            let envelope = Envelope {
+                origin: self.origin,
+                counter: *counter,
+                body,
+            };
+            match envelope.encode() {
+                Ok(payload) => payloads.push(payload),
+                // Skipped: receivers see the counter jump and reconcile.
+                Err(err) => tracing::error!(error = %err, "could not encode a cluster payload"),
             }
-        };
-        match broker.publish(payload).await {
+        }
+        if payloads.is_empty() {
+            return;
+        }
+        let published = payloads.len() as u64;
+        match broker.publish(payloads).await {
             Ok(()) => {
-                self.metrics.broker_published.inc();
+                self.metrics.broker_published.inc_by(published);
             }
             // Lost for the others; they notice the counter skip later.
             Err(err) => tracing::debug!(error = %err, "publish failed"),

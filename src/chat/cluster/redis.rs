@@ -152,7 +152,7 @@ fn forward(push: PushInfo, events: &mpsc::UnboundedSender<BrokerEvent>) {
 }
 
 impl Broker for RedisBroker {
-    fn publish(&self, payload: Vec<u8>) -> BoxFuture<'_, Result<(), BrokerError>> {
+    fn publish(&self, payloads: Vec<Vec<u8>>) -> BoxFuture<'_, Result<(), BrokerError>> {
         let manager = self
             .current
             .lock()
@@ -161,12 +161,12 @@ impl Broker for RedisBroker {
         async move {
             let mut manager =
                 manager.ok_or_else(|| BrokerError::Unavailable("not connected".into()))?;
-            redis::cmd("PUBLISH")
-                .arg(CHANNEL)
-                .arg(payload)
-                .query_async::<i64>(&mut manager)
+            let mut pipe = redis::pipe();
+            for payload in payloads {
+                pipe.cmd("PUBLISH").arg(CHANNEL).arg(payload).ignore();
+            }
+            pipe.query_async::<()>(&mut manager)
                 .await
-                .map(drop)
                 .map_err(|e| BrokerError::Unavailable(e.to_string()))
         }
         .boxed()
