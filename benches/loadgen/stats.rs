@@ -78,21 +78,6 @@ impl Proc {
         Some(Duration::from_millis(ticks * 10))
     }
 
-    /// Read and write system calls so far (`/proc/PID/io`: `syscr`, `syscw`).
-    /// Writes count socket sends and the wake-ups between threads (eventfd),
-    /// so their number per delivery shows how well deliveries are batched.
-    pub fn syscalls(self) -> Option<(u64, u64)> {
-        let io = std::fs::read_to_string(format!("/proc/{}/io", self.0)).ok()?;
-        let field = |name: &str| -> Option<u64> {
-            io.lines()
-                .find_map(|l| l.strip_prefix(name))?
-                .trim()
-                .parse()
-                .ok()
-        };
-        Some((field("syscr:")?, field("syscw:")?))
-    }
-
     /// Voluntary + involuntary context switches of all the process's threads.
     pub fn context_switches(self) -> Option<u64> {
         let tasks = std::fs::read_dir(format!("/proc/{}/task", self.0)).ok()?;
@@ -112,11 +97,8 @@ impl Proc {
     }
 
     fn activity(self) -> Activity {
-        let syscalls = self.syscalls();
         Activity {
             cpu: self.cpu(),
-            reads: syscalls.map(|s| s.0),
-            writes: syscalls.map(|s| s.1),
             switches: self.context_switches(),
         }
     }
@@ -127,8 +109,6 @@ impl Proc {
 #[derive(Clone, Copy, Default)]
 struct Activity {
     cpu: Option<Duration>,
-    reads: Option<u64>,
-    writes: Option<u64>,
     switches: Option<u64>,
 }
 
@@ -212,9 +192,13 @@ impl ProcsWindow {
         self.at.elapsed()
     }
 
-    /// System calls and context switches of each process since the start, per
-    /// 1,000 `deliveries` (`None` where a process is gone or unreadable).
-    pub fn syscalls_json(&self, deliveries: u64) -> Vec<Value> {
+    /// Context switches of each process since the start, in all and per 1,000
+    /// `deliveries` (`None` where a process is gone or unreadable): each is a
+    /// thread that went to sleep or was preempted, so more of them for the
+    /// same deliveries means work spread over more, smaller wake-ups.
+    /// (Socket sends per delivery are not in /proc; `perf stat -e
+    /// syscalls:sys_enter_sendto -p PID` counts them.)
+    pub fn switches_json(&self, deliveries: u64) -> Vec<Option<Value>> {
         let per_k = |n: Option<u64>| {
             n.filter(|_| deliveries > 0)
                 .map(|n| (n as f64 * 1000.0 / deliveries as f64 * 100.0).round() / 100.0)
@@ -223,33 +207,31 @@ impl ProcsWindow {
             .iter()
             .map(|(_, p, start)| {
                 let now = p.activity();
-                let diff = |a: Option<u64>, b: Option<u64>| a?.checked_sub(b?);
-                let writes = diff(now.writes, start.writes);
-                let reads = diff(now.reads, start.reads);
-                let switches = diff(now.switches, start.switches);
-                json!({
-                    "write_syscalls": writes,
-                    "read_syscalls": reads,
+                let switches = now.switches?.checked_sub(start.switches?);
+                Some(json!({
                     "context_switches": switches,
-                    "writes_per_1k_deliveries": per_k(writes),
-                    "reads_per_1k_deliveries": per_k(reads),
                     "switches_per_1k_deliveries": per_k(switches),
-                })
+                }))
             })
             .collect()
     }
 
     /// One entry per process: CPU seconds and share of a core over `cpu`'s
     /// window (taken with [`ProcsWindow::cpu_seconds`] after `window`), peak RSS.
-    pub fn json(&self, cpu: &[Option<f64>], window: Duration, syscalls: Vec<Value>) -> Value {
+    pub fn json(
+        &self,
+        cpu: &[Option<f64>],
+        window: Duration,
+        switches: Vec<Option<Value>>,
+    ) -> Value {
         let secs = window.as_secs_f64().max(1e-6);
         let list: Vec<Value> = self
             .procs
             .iter()
             .zip(cpu)
             .zip(&self.rss_max)
-            .zip(syscalls)
-            .map(|((((label, p, _), cpu), rss), syscalls)| {
+            .zip(switches)
+            .map(|((((label, p, _), cpu), rss), switches)| {
                 let mut entry = json!({
                     "process": label,
                     "pid": p.0,
@@ -257,7 +239,8 @@ impl ProcsWindow {
                     "cpu_percent": cpu.map(|c| (c / secs * 1000.0).round() / 10.0),
                     "rss_max_kib": rss.load(std::sync::atomic::Ordering::Relaxed),
                 });
-                if let (Some(entry), Value::Object(extra)) = (entry.as_object_mut(), syscalls) {
+                if let (Some(entry), Some(Value::Object(extra))) = (entry.as_object_mut(), switches)
+                {
                     entry.extend(extra);
                 }
                 entry

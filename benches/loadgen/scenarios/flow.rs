@@ -232,7 +232,7 @@ pub async fn run(target: &Target, opts: &Opts, groups: &[Group], load: Load) -> 
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let cpu_s = procs.cpu_seconds();
-    let syscalls = procs.syscalls_json(sum(|c| c.delivered.load(Relaxed)));
+    let switches = procs.switches_json(sum(|c| c.delivered.load(Relaxed)));
     let cpu_window = procs.elapsed();
     let _ = stop_tx.send(true);
     if let Some(s) = sampler {
@@ -291,7 +291,7 @@ pub async fn run(target: &Target, opts: &Opts, groups: &[Group], load: Load) -> 
         broker: target.broker_url.clone(),
         t0,
         restart,
-        processes: procs.json(&cpu_s, cpu_window, syscalls),
+        processes: procs.json(&cpu_s, cpu_window, switches),
         // A broker restarted during the run is a new process: its CPU is left out.
         cpu_total_s: Some(cpu_s.iter().flatten().sum::<f64>())
             .filter(|_| cpu_s.iter().any(Option::is_some)),
