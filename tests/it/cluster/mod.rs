@@ -18,6 +18,7 @@ use crate::support::*;
 
 mod changes;
 mod db_cut;
+mod loss;
 mod nginx;
 mod presence;
 
