@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::{broker_becomes, cluster_env, instance, receive};
+use super::{broker_becomes, cluster_env, instance, receive, ClusterEnv};
 use crate::support::process::create_site;
 
 /// What the censor renames the channel to: same length, so the command
@@ -102,7 +102,7 @@ fn censor(chunk: &mut [u8], marker: &[u8]) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_single_lost_pubsub_message_is_noticed_and_read_back() {
     let test = "a_single_lost_pubsub_message_is_noticed_and_read_back";
-    let Some((database, redis)) = cluster_env(test).await else {
+    let Some(ClusterEnv { database, redis }) = cluster_env(test).await else {
         return;
     };
     let censor = Censor::start(redis.port, "lost on the way").await;
