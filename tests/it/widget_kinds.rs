@@ -111,3 +111,50 @@ async fn widget_marks_verified_users_members_and_guests() {
         ]
     );
 }
+
+/// A message the site's backend posts through the server API reaches the open
+/// widget live, marked as the site's own.
+#[tokio::test]
+async fn widget_shows_a_message_posted_by_the_site_as_the_sites() {
+    let Some(WidgetScene {
+        chrome,
+        app,
+        host,
+        site,
+    }) = widget_scene(
+        "widget_shows_a_message_posted_by_the_site_as_the_sites",
+        TestApp::builder(),
+    )
+    .await
+    else {
+        return;
+    };
+    host.page(
+        "/chat",
+        page(&app, "en", "", "", &[tag(&site, "data-room=\"lobby\"")]),
+    );
+    let browser = chrome.session(Screen::Desktop).await;
+    browser.goto(&host.url("/chat")).await.unwrap();
+    join_as_guest(&browser, "Zoe").await;
+    say(&browser, "hello").await;
+    until(&browser, "her message", "msgs().length === 1").await;
+
+    let api = crate::support::api::Api::full(&app, &site).await;
+    let posted = api
+        .post(
+            "/rooms/lobby/messages",
+            json!({"cid": "notice-1", "text": "We are live!"}),
+        )
+        .await;
+    assert_eq!(posted.body["seq"], 2, "{}", posted.body);
+    until(&browser, "the site's message", "msgs().length === 2").await;
+    let mark = run(
+        &browser,
+        "const m = W().querySelectorAll('[data-chatctl=message]')[1]; return [m.querySelector('.author').textContent, m.querySelector('.kind').className, m.querySelector('.kind').textContent, m.querySelector('.text').textContent];",
+    )
+    .await;
+    assert_eq!(
+        mark,
+        json!([site.name, "kind system", "site", "We are live!"])
+    );
+}
