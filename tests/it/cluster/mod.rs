@@ -16,6 +16,7 @@ use crate::support::process::{create_site, ServerProcess, FAST};
 use crate::support::wait::{listening, poll};
 use crate::support::*;
 
+mod api;
 mod changes;
 mod db_cut;
 mod loss;
