@@ -18,6 +18,7 @@ use crate::support::*;
 
 mod api;
 mod changes;
+mod dashboard;
 mod db_cut;
 mod loss;
 mod nginx;

@@ -37,30 +37,40 @@ pub fn csrf_in(html: &str) -> Option<String> {
 
 impl Panel {
     pub fn new(app: &TestApp) -> Panel {
+        Panel::at(app.http_url(""))
+    }
+
+    /// A client of the panel served at `base` (`http://HOST:PORT`), such as
+    /// a `chatctl serve` process's.
+    pub fn at(base: String) -> Panel {
         Panel {
             http: reqwest::Client::builder()
                 .cookie_store(true)
                 .redirect(Policy::none())
                 .build()
                 .unwrap(),
-            base: app.http_url(""),
+            base,
             csrf: String::new(),
         }
     }
 
     /// A logged-in client.
     pub async fn login(app: &TestApp, email: &str) -> Panel {
-        let mut panel = Panel::new(app);
-        let page = panel.try_login(email, PASSWORD).await;
+        Panel::new(app).logged_in(email).await
+    }
+
+    /// Logs this client in as `email` (password [`PASSWORD`]).
+    pub async fn logged_in(mut self, email: &str) -> Panel {
+        let page = self.try_login(email, PASSWORD).await;
         assert_eq!(
             page.status,
             StatusCode::SEE_OTHER,
             "login failed: {}",
             page.body
         );
-        let home = panel.get("/admin").await;
+        let home = self.get("/admin").await;
         assert_eq!(home.status, StatusCode::OK);
-        panel
+        self
     }
 
     /// Creates the owner account `owner@example.com` and logs it in.
