@@ -27,6 +27,8 @@ use crate::identity::GuestTokens;
 use crate::input::{random_token, Origin};
 use crate::mail::{Mailer, ReportAlerts};
 use crate::metrics::Metrics;
+use crate::webhooks::dispatch::Dispatcher;
+use crate::webhooks::outbox::Doorbell;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -47,6 +49,8 @@ pub enum StartError {
     BrokerWithSqlite,
     #[error(transparent)]
     Broker(#[from] crate::chat::cluster::BrokerError),
+    #[error("webhooks: cannot set up TLS: {0}")]
+    Webhooks(#[from] rustls::Error),
 }
 
 pub struct Application {
@@ -58,6 +62,7 @@ pub struct Application {
     shutdown_tx: watch::Sender<bool>,
     /// Rung when another instance recorded changes to apply here.
     events: Arc<tokio::sync::Notify>,
+    webhooks: Arc<Dispatcher>,
 }
 
 impl Application {
@@ -91,8 +96,23 @@ impl Application {
             shutdown: &shutdown,
         };
         let (outbox, cluster) = start_cluster(config, instance, link)?.unzip();
+        let doorbell = Doorbell::default();
+        let webhooks = Arc::new(Dispatcher::new(
+            db.clone(),
+            mailer.clone(),
+            &public_url,
+            &config.webhooks,
+            doorbell.clone(),
+        )?);
         let chat = Arc::new(Chat {
-            writer: Writer::start(db.clone(), hub.clone(), metrics.clone(), outbox),
+            writer: Writer::start(
+                db.clone(),
+                hub.clone(),
+                metrics.clone(),
+                outbox,
+                doorbell.clone(),
+            ),
+            webhooks: doorbell,
             cluster,
             instance,
             report_alerts: Arc::new(ReportAlerts::new(db.clone(), mailer.clone(), &public_url)),
@@ -138,6 +158,7 @@ impl Application {
             state,
             shutdown_tx,
             events,
+            webhooks,
         })
     }
 
@@ -163,6 +184,7 @@ impl Application {
             state,
             shutdown_tx,
             events,
+            webhooks,
             ..
         } = self;
         let chat = state.chat.clone();
@@ -172,6 +194,7 @@ impl Application {
             state.shutdown.clone(),
         ));
         tokio::spawn(housekeeping(chat.clone(), state.shutdown.clone()));
+        tokio::spawn(webhooks.run(state.shutdown.clone()));
         tokio::spawn(crate::admin::activity::sample(
             state.admin.clone(),
             state.shutdown.clone(),

@@ -16,6 +16,8 @@
 //!   the group-commit writer, per-connection sessions and rate limits, and the
 //!   cluster link between instances.
 //! - [`identity`] — guest tokens, host-verified users (JWT), registered accounts, passwords.
+//! - [`webhooks`] — outgoing webhooks: site endpoints, the outbox of deliveries written
+//!   with the events, and their signed, retried sending.
 //! - [`mail`] — outgoing email (SMTP or an outbox folder) and visitor-facing templates.
 //! - [`db`] — diesel models and queries on SQLite or PostgreSQL, embedded migrations.
 //! - Leaves, importing no other module of chatctl: [`input`] (validated newtypes for
@@ -38,3 +40,4 @@ pub mod manage;
 pub mod metrics;
 pub mod moderation;
 pub mod timefmt;
+pub mod webhooks;

@@ -29,6 +29,7 @@ pub mod request;
 pub mod rooms;
 pub mod sites;
 pub mod throttle;
+pub mod webhooks;
 pub mod word_filters;
 
 use std::net::IpAddr;
@@ -225,7 +226,9 @@ async fn dispatch(admin: &Admin, req: &Request) -> Result<Reply> {
         csrf::verify(req, &auth.csrf)?;
     }
     match path.first().copied() {
-        Some("sites" | "rooms" | "filters") => site_pages(admin, req, &auth, (get, &path)).await,
+        Some("sites" | "rooms" | "filters" | "webhooks") => {
+            site_pages(admin, req, &auth, (get, &path)).await
+        }
         Some("messages" | "participants" | "bans" | "reports" | "held") => {
             moderation_pages(admin, req, &auth, (get, &path)).await
         }
@@ -312,6 +315,13 @@ async fn site_pages(admin: &Admin, req: &Request, a: &Auth, route: Route<'_>) ->
         (true, ["sites", id, "filters"]) => word_filters::list(admin, req, a, id_of(id)?).await,
         (false, ["sites", id, "filters"]) => word_filters::add(admin, req, a, id_of(id)?).await,
         (false, ["filters", id, "delete"]) => word_filters::remove(admin, a, id_of(id)?).await,
+        (false, ["sites", id, "webhooks"]) => webhooks::add(admin, req, a, id_of(id)?).await,
+        (true, ["webhooks", id]) => webhooks::show(admin, req, a, id_of(id)?).await,
+        (false, ["webhooks", id, "enabled"]) => {
+            webhooks::set_enabled(admin, req, a, id_of(id)?).await
+        }
+        (false, ["webhooks", id, "delete"]) => webhooks::remove(admin, a, id_of(id)?).await,
+        (false, ["webhooks", id, "resend"]) => webhooks::resend(admin, req, a, id_of(id)?).await,
         _ => Err(AdminError::NotFound),
     }
 }

@@ -158,6 +158,7 @@ pub async fn show(admin: &Admin, req: &Request, auth: &Auth, id: SiteId) -> Resu
     let s = site.clone();
     let origins = admin.run(move |conn| s.origins(conn)).await?;
     let api_keys = super::api_keys::section(admin, auth, &site).await?;
+    let webhooks = super::webhooks::section(admin, auth, site.id).await?;
     admin.page(
         req,
         auth,
@@ -170,6 +171,7 @@ pub async fn show(admin: &Admin, req: &Request, auth: &Auth, id: SiteId) -> Resu
             "open_policy": site.room_policy == RoomPolicy::Open,
             "can_edit": auth.is_admin(),
             "api_keys": api_keys,
+            "webhooks": webhooks,
             // The server's --max-message-chars caps every site's own limit.
             "server_max_chars": admin.chat.limits.max_message_chars,
             "capped": usize::try_from(site.max_message_chars)

@@ -62,6 +62,8 @@ pub struct Chat {
     pub rules: rules::Rules,
     /// Rooms someone is in here, held against prunes made anywhere.
     pub holds: holds::Holds,
+    /// Rung when webhook deliveries were stored, so they go out at once.
+    pub webhooks: crate::webhooks::outbox::Doorbell,
 }
 
 /// Why a WebSocket upgrade is refused, before any frame is exchanged.

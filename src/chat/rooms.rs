@@ -5,6 +5,7 @@ use super::refusal::Refusal;
 use crate::db::models::message::WithAuthor;
 use crate::db::models::{Message, Participant, Room, RoomId, Site};
 use crate::db::{DbConn, DbError};
+use crate::webhooks::outbox::{enqueue, room_created};
 
 /// How clients see a participant.
 pub fn who(p: &Participant) -> Who {
@@ -39,7 +40,14 @@ pub fn open_room(conn: &mut DbConn, site: &Site, name: &str) -> Result<Room, Ref
             "This site has reached its room limit.",
         ));
     }
-    Ok(Room::open_for_visitor(conn, site.id, name)?)
+    let site = site.id;
+    conn.write_transaction(|conn| {
+        let (room, new) = Room::open_for_visitor(conn, site, name)?;
+        if new {
+            enqueue(conn, Some(site), &room_created(&room, "visitor"))?;
+        }
+        Ok(room)
+    })
 }
 
 pub struct WelcomePage {

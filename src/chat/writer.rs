@@ -21,7 +21,8 @@ use crate::db::checkpoint::{self, Checkpointer};
 use crate::db::models::{MessageId, ParticipantId, Room, RoomId, SiteId};
 use crate::db::{Db, DbConn, DbError};
 use crate::metrics::Metrics;
-use store::{open_writer_connection, store, Outcome};
+use crate::webhooks::outbox::Doorbell;
+use store::{announce, open_writer_connection, store, Outcome};
 
 mod store;
 
@@ -125,8 +126,15 @@ pub struct Writer {
 
 impl Writer {
     /// Starts the writer thread; with an `outbox`, each commit's messages
-    /// also go to the other instances.
-    pub fn start(db: Db, hub: Arc<Hub>, metrics: Arc<Metrics>, outbox: Option<Outbox>) -> Self {
+    /// also go to the other instances. `webhooks` is rung when a commit
+    /// stored `message.created` deliveries.
+    pub fn start(
+        db: Db,
+        hub: Arc<Hub>,
+        metrics: Arc<Metrics>,
+        outbox: Option<Outbox>,
+        webhooks: Doorbell,
+    ) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         let checkpointer = checkpoint::start(db.url());
         let thread = std::thread::Builder::new()
@@ -138,6 +146,7 @@ impl Writer {
                     hub,
                     metrics,
                     outbox,
+                    webhooks,
                     last_seq: HashMap::new(),
                     unsure: HashMap::new(),
                 }
@@ -186,6 +195,8 @@ struct WriterLoop {
     metrics: Arc<Metrics>,
     /// To the other instances (PostgreSQL with a broker).
     outbox: Option<Outbox>,
+    /// Rung after a commit that stored webhook deliveries.
+    webhooks: Doorbell,
     /// SQLite only (one writer): last committed seq per room; dropped after
     /// a failed commit so it is re-read. On PostgreSQL seqs come from the
     /// rooms' locked rows, since other instances write too.
@@ -235,10 +246,13 @@ impl WriterLoop {
             None => open_writer_connection(&self.db),
         };
         let hub = self.hub.clone();
+        let mut hooks = 0;
         let result = conn.and_then(|mut conn| {
             let stored = self.publish_unsure(&mut conn).and_then(|()| {
                 conn.write_transaction(|conn| {
                     let outcomes = store(conn, &batch, &mut cache, &mut ranges)?;
+                    // In the same transaction: a stored message is always announced.
+                    hooks = announce(conn, &batch, &outcomes)?;
                     // Before the COMMIT makes them readable: the database
                     // checks must not send the senders their own messages.
                     for (&room, range) in &ranges {
@@ -255,6 +269,9 @@ impl WriterLoop {
         });
         match result {
             Ok((mut conn, outcomes)) => {
+                if hooks > 0 {
+                    self.webhooks.ring();
+                }
                 self.last_seq = cache;
                 self.publish(&mut conn, batch, outcomes, &ranges);
                 self.hub.release(ranges.keys().copied());

@@ -8,6 +8,7 @@ pub mod rooms;
 pub mod serve;
 pub mod site;
 pub mod user;
+pub mod webhook;
 
 use clap::{Parser, Subcommand};
 

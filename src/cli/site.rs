@@ -56,6 +56,9 @@ pub enum Command {
     /// Create, list and revoke the site's keys to the server API (docs/API.md).
     #[command(subcommand)]
     ApiKey(super::api_keys::Command),
+    /// Webhook endpoints: add, list, enable, disable, remove; deliveries: list, resend.
+    #[command(subcommand)]
+    Webhook(super::webhook::Command),
     /// Disable a site: new connections are refused, running servers close open ones.
     #[command(after_help = "Example:\n  chatctl site disable pk_XXXXXXXXXXXXXXXXXXXXXXXX")]
     Disable(KeyOpts),
@@ -219,6 +222,7 @@ pub fn run(db: &Db, command: &Command) -> anyhow::Result<()> {
         Command::Set(opts) => set(conn, opts),
         Command::Rooms(command) => super::rooms::run(conn, command),
         Command::ApiKey(command) => super::api_keys::run(conn, command),
+        Command::Webhook(command) => super::webhook::run(conn, command),
         Command::AddRoom(opts) => super::rooms::add(conn, &opts.key, &opts.room),
         Command::Disable(opts) | Command::Enable(opts) => {
             let enable = matches!(command, Command::Enable(_));

@@ -18,6 +18,8 @@ use crate::db::models::{
 use crate::db::{now_ms, Db, DbError};
 use crate::input::{check_password, AddressKey, Email, Nickname};
 use crate::lang::Lang;
+use crate::webhooks::outbox::{enqueue, Event};
+use crate::webhooks::EventType;
 use crate::mail::{Email as Mail, Mailer};
 
 const VERIFY_TTL_MS: i64 = 24 * 3600 * 1000;
@@ -147,6 +149,15 @@ impl Accounts {
                         other => other?,
                     };
                     let token = account.issue_token(conn, TokenPurpose::Verify, VERIFY_TTL_MS)?;
+                    let member = serde_json::json!({"member": {
+                        "account_id": account.id,
+                        "name": account.name,
+                        "email": account.email,
+                        "verified": false,
+                        "created_at": account.created_at,
+                    }});
+                    let event = Event::new(EventType::MemberRegistered, member);
+                    enqueue(conn, Some(site_id), &event)?;
                     Ok((account, token))
                 })
             })

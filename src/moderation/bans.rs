@@ -11,7 +11,9 @@ use crate::chat::protocol::CloseReason;
 use crate::chat::Chat;
 use crate::db::models::audit::AuditAction;
 use crate::db::models::{Ban, BanId, NewBan, Participant, ParticipantId, SiteId};
+use crate::db::models::webhook::EventType;
 use crate::db::{now_ms, DbConn};
+use crate::webhooks::outbox::{enqueue, participant, Event};
 
 /// What to ban. At least one of `participant` and `cidr`.
 #[derive(Debug, Clone)]
@@ -57,6 +59,7 @@ pub async fn ban(chat: &Chat, actor: Actor, req: BanRequest) -> Result<Banned> {
         .await?;
     let closed_here = kick(chat, &ban);
     chat.tell_others();
+    chat.webhooks.ring();
     Ok(Banned { ban, closed_here })
 }
 
@@ -88,6 +91,7 @@ pub fn create_in(
             target,
         )?;
         events::record(conn, origin, &Control::Banned { ban: ban.id })?;
+        hook(conn, &ban, EventType::ParticipantBanned)?;
         Ok(ban)
     })
 }
@@ -187,10 +191,36 @@ pub async fn unban(chat: &Chat, actor: Actor, id: BanId) -> Result<()> {
                     ("ban", id.to_string()),
                     describe(&ban),
                 )?;
-                Ok(())
+                hook(conn, &ban, EventType::ParticipantUnbanned)
             })
         })
-        .await
+        .await?;
+    chat.webhooks.ring();
+    Ok(())
+}
+
+/// Stores the webhook deliveries of a ban made or lifted, for the ban's
+/// site, else the banned participant's, else (an address banned on every
+/// site) every site.
+fn hook(conn: &mut DbConn, ban: &Ban, kind: EventType) -> Result<()> {
+    let who = match ban.participant_id {
+        Some(p) => Participant::find(conn, p)?,
+        None => None,
+    };
+    let site = ban.site_id.or(who.as_ref().map(|p| p.site_id));
+    let data = serde_json::json!({
+        "ban": {
+            "id": ban.id.0,
+            "participant": who.as_ref().map(participant),
+            "address": ban.cidr,
+            "reason": ban.reason,
+            "all_sites": ban.site_id.is_none(),
+            "created_at": ban.created_at,
+            "expires_at": ban.expires_at,
+        },
+    });
+    enqueue(conn, site, &Event::new(kind, data))?;
+    Ok(())
 }
 
 /// Applies bans created since `after` (by another server sharing the

@@ -13,11 +13,39 @@ use crate::db::models::{
     report::Resolution, HeldMessage, HeldMessageId, Message, MessageId, Participant, ParticipantId,
     Report, Room, RoomId,
 };
-use crate::db::DbConn;
+use crate::db::models::webhook::{Delivery, EventType};
+use crate::db::models::SiteId;
+use crate::db::{now_ms, DbConn};
+use crate::webhooks::outbox::{Event, Subscribers};
+use serde_json::json;
+
+/// Stores a `message.deleted` webhook delivery per deleted message of
+/// `site` (`ids` in the order of `deleted`), in the transaction deleting them.
+fn hook(
+    conn: &mut DbConn,
+    site: SiteId,
+    deleted: &[(RoomId, String, i64)],
+    ids: &[MessageId],
+) -> Result<()> {
+    let subscribers = Subscribers::load(conn, Some(&[site]))?;
+    if !subscribers.wants(site, EventType::MessageDeleted) {
+        return Ok(());
+    }
+    let now = now_ms();
+    let mut rows = Vec::new();
+    for ((room, name, seq), id) in deleted.iter().zip(ids) {
+        let data = json!({"room": name, "message": {"id": id.0, "seq": seq}});
+        let event = Event::in_room(EventType::MessageDeleted, *room, data);
+        rows.extend(subscribers.deliveries(Some(site), &event, now));
+    }
+    Delivery::insert_many(conn, &rows)?;
+    Ok(())
+}
 
 /// Tells every open widget in the room here to remove these messages, and
 /// the other instances to do the same (recorded by [`record`]).
 fn announce(chat: &Chat, deleted: &[(RoomId, String, i64)]) {
+    chat.webhooks.ring();
     for (room, name, seq) in deleted {
         let frame = ServerFrame::Deleted {
             room: name.clone(),
@@ -72,6 +100,7 @@ pub async fn delete_message(chat: &Chat, actor: Actor, id: MessageId) -> Result<
                 )?;
                 let deleted = (room.id, room.name, message.seq);
                 record(conn, origin, std::slice::from_ref(&deleted))?;
+                hook(conn, message.site_id, std::slice::from_ref(&deleted), &[id])?;
                 Ok(deleted)
             })
         })
@@ -92,11 +121,13 @@ pub async fn delete_all_by(chat: &Chat, actor: Actor, participant: ParticipantId
                 Report::resolve_for_author(conn, participant, actor.admin(), Resolution::Deleted)?;
                 let mut names: HashMap<RoomId, String> = HashMap::new();
                 let mut deleted = Vec::with_capacity(gone.len());
-                for (room, seq) in gone {
+                let mut ids = Vec::with_capacity(gone.len());
+                for (room, seq, id) in gone {
                     if let std::collections::hash_map::Entry::Vacant(slot) = names.entry(room) {
                         slot.insert(Room::find(conn, room)?.name);
                     }
                     deleted.push((room, names[&room].clone(), seq));
+                    ids.push(id);
                 }
                 audit(
                     conn,
@@ -107,6 +138,7 @@ pub async fn delete_all_by(chat: &Chat, actor: Actor, participant: ParticipantId
                     format!("{} messages of {}", deleted.len(), who.nick),
                 )?;
                 record(conn, origin, &deleted)?;
+                hook(conn, who.site_id, &deleted, &ids)?;
                 Ok(deleted)
             })
         })

@@ -12,6 +12,7 @@ use crate::db::models::room::RoomSettings;
 use crate::db::models::{Room, RoomId, Site, SiteId};
 use crate::db::{now_ms, DbConn};
 use crate::input::RoomName;
+use crate::webhooks::outbox::{enqueue, room_created};
 
 /// Longest slow-mode interval: one hour.
 const MAX_SLOW_MODE_SECS: i32 = 3600;
@@ -63,9 +64,12 @@ pub async fn update(chat: &Chat, actor: Actor, room: RoomId, settings: RoomSetti
 /// Creates a room ahead of time (needed on sites whose rooms are pre-created).
 pub async fn create(chat: &Chat, actor: Actor, site: SiteId, name: &str) -> Result<Room> {
     let name = name.to_owned();
-    chat.db
+    let room = chat
+        .db
         .run(move |conn| create_in(conn, actor, site, &name))
-        .await
+        .await?;
+    chat.webhooks.ring();
+    Ok(room)
 }
 
 /// Creates a room (the database part, shared with the command line).
@@ -78,7 +82,13 @@ pub fn create_in(conn: &mut DbConn, actor: Actor, site: SiteId, name: &str) -> R
                 "Room {name} already exists."
             )));
         }
-        let room = Room::create(conn, site, name.as_str())?;
+        let (room, new) = Room::create_new(conn, site, name.as_str())?;
+        if !new {
+            return Err(ModerationError::Invalid(format!(
+                "Room {name} already exists."
+            )));
+        }
+        enqueue(conn, Some(site), &room_created(&room, "admin"))?;
         audit(
             conn,
             actor,

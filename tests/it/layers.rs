@@ -16,6 +16,7 @@ const LAYERS: &[&[&str]] = &[
     &["moderation"],
     &["chat"],
     &["identity"],
+    &["webhooks"],
     &["mail"],
     &["db"],
     &["input", "config", "lang", "metrics", "timefmt"],

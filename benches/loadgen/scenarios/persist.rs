@@ -70,6 +70,7 @@ pub async fn run(o: PersistOpts) -> anyhow::Result<String> {
         hub.clone(),
         Arc::new(Metrics::new()),
         None,
+        Default::default(),
     ));
     let window = Arc::new(Semaphore::new(o.in_flight.max(1)));
     let sent_at: Arc<Vec<AtomicU64>> = Arc::new((0..messages).map(|_| AtomicU64::new(0)).collect());

@@ -7,6 +7,7 @@ use super::*;
 use crate::chat::refusal as moderation_refusal;
 use crate::chat::word_filter::Verdict;
 use crate::db::models::{HeldMessage, Report};
+use crate::webhooks::outbox::{enqueue, report_created};
 
 impl Session {
     /// The site's longest message, capped by the server's `--max-message-chars`.
@@ -133,11 +134,21 @@ impl Session {
                         ),
                     )
                 })?;
-                Ok(Report::file(conn, site, message.id, reporter, &reason)?)
+                conn.write_transaction(|conn| {
+                    let filed = Report::file(conn, site, message.id, reporter, &reason)?;
+                    if let Some((report, _)) = filed {
+                        let event = report_created(conn, (report, reporter), &message, &reason)?;
+                        enqueue(conn, Some(site), &event)?;
+                    }
+                    Ok(filed)
+                })
             })
             .await?;
-        if let Some(report) = filed {
-            self.chat.report_alerts.reported(site, report);
+        if let Some((report, first_open)) = filed {
+            self.chat.webhooks.ring();
+            if first_open {
+                self.chat.report_alerts.reported(site, report);
+            }
         }
         self.reply(ServerFrame::Reported {
             room: room.to_owned(),

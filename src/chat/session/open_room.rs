@@ -45,9 +45,13 @@ impl Session {
             .new_room(participant, self.ip)
             .map_err(|wait| too_fast("You are opening new rooms too fast", wait))?;
         let (site, name) = (self.site.clone(), name.as_str().to_owned());
-        self.chat
+        let room = self
+            .chat
             .db
             .run(move |conn| open_room(conn, &site, &name))
-            .await
+            .await?;
+        // A new room may have a `room.created` webhook to send.
+        self.chat.webhooks.ring();
+        Ok(room)
     }
 }

@@ -105,6 +105,7 @@ fn a_commit_that_failed_only_in_appearance_is_delivered_before_newer_messages() 
         hub: hub.clone(),
         metrics: Arc::new(Metrics::default()),
         outbox: None,
+        webhooks: Default::default(),
         last_seq: HashMap::new(),
         // What a failed commit leaves: the room's seq before it.
         unsure: HashMap::from([(room.id, "lobby".to_owned())]),

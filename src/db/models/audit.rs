@@ -49,6 +49,11 @@ crate::text_enum! {
         UserEnable = "user.enable",
         UserSetPassword = "user.set_password",
         UserSites = "user.sites",
+        WebhookAdd = "webhook.add",
+        WebhookDisable = "webhook.disable",
+        WebhookEnable = "webhook.enable",
+        WebhookRemove = "webhook.remove",
+        WebhookResend = "webhook.resend",
     }
 }
 

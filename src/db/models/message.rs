@@ -207,18 +207,18 @@ impl Message {
         Ok(n > 0)
     }
 
-    /// Marks every visible message of the participant deleted; returns their rooms and seqs.
+    /// Marks every visible message of the participant deleted; returns their rooms, seqs and ids.
     pub fn mark_deleted_by_participant(
         conn: &mut DbConn,
         participant: ParticipantId,
-    ) -> Result<Vec<(RoomId, i64)>, DbError> {
+    ) -> Result<Vec<(RoomId, i64, MessageId)>, DbError> {
         with_backend!(conn, c => diesel::update(
             messages::table
                 .filter(messages::participant_id.eq(participant))
                 .filter(messages::deleted_at.is_null()),
         )
         .set(messages::deleted_at.eq(Some(now_ms())))
-        .returning((messages::room_id, messages::seq))
+        .returning((messages::room_id, messages::seq, messages::id))
         .get_results(c))
     }
 

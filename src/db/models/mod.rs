@@ -20,6 +20,7 @@ pub mod room;
 pub mod room_hold;
 pub mod server_setting;
 pub mod site;
+pub mod webhook;
 pub mod word_filter;
 
 use diesel_derive_newtype::DieselNewType;
@@ -55,7 +56,9 @@ id_newtype!(
     ReportId,
     WordFilterId,
     HeldMessageId,
-    ApiKeyId
+    ApiKeyId,
+    WebhookEndpointId,
+    WebhookDeliveryId
 );
 
 pub use account::{Account, TokenProblem, TokenPurpose};

@@ -38,15 +38,15 @@ pub type ReportWithMessage = (Report, Message, String);
 
 impl Report {
     /// Files a report; reporting the same message twice is a no-op that
-    /// succeeds. Returns the new report when it is the only open one on the
-    /// message: the moment moderators are worth telling.
+    /// succeeds (`None`). Returns the new report, and whether it is the only
+    /// open one on the message: the moment moderators are worth telling.
     pub fn file(
         conn: &mut DbConn,
         site: SiteId,
         message: MessageId,
         reporter: ParticipantId,
         reason: &str,
-    ) -> Result<Option<ReportId>, DbError> {
+    ) -> Result<Option<(ReportId, bool)>, DbError> {
         let inserted = with_backend!(conn, c => diesel::insert_into(reports::table)
             .values((
                 reports::site_id.eq(site),
@@ -67,7 +67,7 @@ impl Report {
             .filter(reports::resolved_at.is_null())
             .count()
             .get_result(c))?;
-        Ok((open == 1).then_some(id))
+        Ok(Some((id, open == 1)))
     }
 
     pub fn find(conn: &mut DbConn, id: ReportId) -> Result<Option<ReportWithMessage>, DbError> {

@@ -135,16 +135,26 @@ impl Room {
 
     /// Creates the room (an admin's); when it exists already, returns that one.
     pub fn create(conn: &mut DbConn, site_id: SiteId, name: &str) -> Result<Room, DbError> {
+        Self::insert(conn, site_id, name, false).map(|(room, _)| room)
+    }
+
+    /// Creates the room (an admin's); when it exists already, returns that
+    /// one and false.
+    pub fn create_new(
+        conn: &mut DbConn,
+        site_id: SiteId,
+        name: &str,
+    ) -> Result<(Room, bool), DbError> {
         Self::insert(conn, site_id, name, false)
     }
 
     /// Opens the room for a visitor who joined it; when another connection
-    /// opened it first, returns that one.
+    /// opened it first, returns that one (and false).
     pub fn open_for_visitor(
         conn: &mut DbConn,
         site_id: SiteId,
         name: &str,
-    ) -> Result<Room, DbError> {
+    ) -> Result<(Room, bool), DbError> {
         Self::insert(conn, site_id, name, true)
     }
 
@@ -153,7 +163,7 @@ impl Room {
         site_id: SiteId,
         name: &str,
         visitor: bool,
-    ) -> Result<Room, DbError> {
+    ) -> Result<(Room, bool), DbError> {
         let inserted = with_backend!(conn, c => diesel::insert_into(rooms::table)
             .values((
                 rooms::site_id.eq(site_id),
@@ -164,10 +174,10 @@ impl Room {
             .returning(Room::as_returning())
             .get_result(c));
         match inserted {
-            Err(DbError::Conflict(_)) => {
-                Self::find_by_name(conn, site_id, name)?.ok_or(DbError::NotFound)
-            }
-            other => other,
+            Err(DbError::Conflict(_)) => Self::find_by_name(conn, site_id, name)?
+                .ok_or(DbError::NotFound)
+                .map(|room| (room, false)),
+            other => other.map(|room| (room, true)),
         }
     }
 
