@@ -280,6 +280,7 @@ async fn in_process(
         limits: load_limits(opts),
         admin: AdminConfig::default(),
         cluster: chatctl::config::ClusterArgs::default(),
+        webhooks: chatctl::config::WebhookConfig::default(),
     };
     let app = Application::build(&config, &database_url).await?;
     let addr = app.addr();

@@ -60,7 +60,10 @@ pub async fn section(admin: &Admin, auth: &Auth, site: SiteId) -> Result<Value> 
         .db
         .run(move |conn| Endpoint::list_for_site(conn, site))
         .await?;
-    let events: Vec<Value> = EventType::ALL.iter().map(|e| json!({"name": e.as_str()})).collect();
+    let events: Vec<Value> = EventType::ALL
+        .iter()
+        .map(|e| json!({"name": e.as_str()}))
+        .collect();
     Ok(json!({
         "endpoints": all.iter().map(endpoint_view).collect::<Vec<_>>(),
         "events": events,
@@ -84,7 +87,11 @@ fn endpoint_view(e: &Endpoint) -> Value {
 /// The site's endpoint `id` for an owner (404 for anyone else, or another site's).
 async fn owned(admin: &Admin, auth: &Auth, id: WebhookEndpointId) -> Result<(Site, Endpoint)> {
     auth.require_owner()?;
-    let endpoint = admin.chat.db.run(move |conn| Endpoint::find(conn, id)).await?;
+    let endpoint = admin
+        .chat
+        .db
+        .run(move |conn| Endpoint::find(conn, id))
+        .await?;
     let site = load(admin, auth, endpoint.site_id).await?;
     Ok((site, endpoint))
 }
@@ -109,7 +116,12 @@ pub async fn add(admin: &Admin, req: &Request, auth: &Auth, id: SiteId) -> Resul
 }
 
 /// GET /admin/webhooks/{id} — the endpoint and its latest deliveries.
-pub async fn show(admin: &Admin, req: &Request, auth: &Auth, id: WebhookEndpointId) -> Result<Reply> {
+pub async fn show(
+    admin: &Admin,
+    req: &Request,
+    auth: &Auth,
+    id: WebhookEndpointId,
+) -> Result<Reply> {
     let (site, endpoint) = owned(admin, auth, id).await?;
     page(admin, req, auth, &site, &endpoint, None).await
 }
@@ -123,7 +135,11 @@ async fn page(
     secret: Option<&str>,
 ) -> Result<Reply> {
     let id = endpoint.id;
-    let recent = admin.chat.db.run(move |conn| Delivery::recent(conn, id, RECENT)).await?;
+    let recent = admin
+        .chat
+        .db
+        .run(move |conn| Delivery::recent(conn, id, RECENT))
+        .await?;
     let deliveries: Vec<Value> = recent
         .iter()
         .map(|d| {
@@ -136,7 +152,8 @@ async fn page(
                 "failed": d.state == DeliveryState::Failed,
                 "attempts": d.attempts,
                 "status": d.last_status,
-                "latency_ms": d.last_latency_ms,
+                // Text: a 0 ms answer must not read as "none" in the template.
+                "latency": d.last_latency_ms.map(|ms| format!("{ms} ms")),
                 "error": d.last_error,
                 "created_at": d.created_at,
                 "next_attempt_at": (d.state == DeliveryState::Pending && d.attempts > 0)
@@ -159,7 +176,12 @@ async fn page(
 }
 
 /// POST /admin/webhooks/{id}/enabled
-pub async fn set_enabled(admin: &Admin, req: &Request, auth: &Auth, id: WebhookEndpointId) -> Result<Reply> {
+pub async fn set_enabled(
+    admin: &Admin,
+    req: &Request,
+    auth: &Auth,
+    id: WebhookEndpointId,
+) -> Result<Reply> {
     let (site, _) = owned(admin, auth, id).await?;
     let enabled = req.form::<EnabledForm>()?.enabled == "true";
     let (site_id, actor) = (site.id, auth.actor());
@@ -186,12 +208,21 @@ pub async fn remove(admin: &Admin, auth: &Auth, id: WebhookEndpointId) -> Result
         .db
         .run(move |conn| endpoints::remove(conn, actor, site_id, id))
         .await?;
-    Ok(Reply::redirect(&format!("/admin/sites/{site_id}"))
-        .flash(Flash::Ok(format!("Endpoint {} removed with its deliveries.", gone.url))))
+    Ok(
+        Reply::redirect(&format!("/admin/sites/{site_id}")).flash(Flash::Ok(format!(
+            "Endpoint {} removed with its deliveries.",
+            gone.url
+        ))),
+    )
 }
 
 /// POST /admin/webhooks/{id}/resend — one delivery's event again.
-pub async fn resend(admin: &Admin, req: &Request, auth: &Auth, id: WebhookEndpointId) -> Result<Reply> {
+pub async fn resend(
+    admin: &Admin,
+    req: &Request,
+    auth: &Auth,
+    id: WebhookEndpointId,
+) -> Result<Reply> {
     let (site, endpoint) = owned(admin, auth, id).await?;
     let delivery = req
         .form::<ResendForm>()?
@@ -201,7 +232,11 @@ pub async fn resend(admin: &Admin, req: &Request, auth: &Auth, id: WebhookEndpoi
         .map(WebhookDeliveryId)
         .map_err(|_| AdminError::BadRequest("Choose a delivery to send again.".into()))?;
     let (site_id, actor) = (site.id, auth.actor());
-    let old = admin.chat.db.run(move |conn| Delivery::find(conn, delivery)).await?;
+    let old = admin
+        .chat
+        .db
+        .run(move |conn| Delivery::find(conn, delivery))
+        .await?;
     if old.endpoint_id != endpoint.id {
         return Err(AdminError::NotFound);
     }

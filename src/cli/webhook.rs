@@ -10,7 +10,7 @@ use super::find_site as find;
 use crate::db::models::webhook::{Delivery, Endpoint};
 use crate::db::models::{WebhookDeliveryId, WebhookEndpointId};
 use crate::db::DbConn;
-use crate::webhooks::endpoints;
+use crate::webhooks::endpoints::{self, Actor};
 use crate::webhooks::EventType;
 
 /// Deliveries listed by default.
@@ -26,23 +26,35 @@ pub enum Command {
         participant.unbanned, room.created, member.registered (all of them without --event).")]
     Add(AddOpts),
     /// List a site's endpoints.
-    #[command(after_help = "Example:\n  chatctl site webhook list pk_XXXXXXXXXXXXXXXXXXXXXXXX --json")]
+    #[command(
+        after_help = "Example:\n  chatctl site webhook list pk_XXXXXXXXXXXXXXXXXXXXXXXX --json"
+    )]
     List(ListOpts),
     /// Stop sending to an endpoint (its waiting deliveries are kept).
-    #[command(after_help = "Example:\n  chatctl site webhook disable pk_XXXXXXXXXXXXXXXXXXXXXXXX 3")]
+    #[command(
+        after_help = "Example:\n  chatctl site webhook disable pk_XXXXXXXXXXXXXXXXXXXXXXXX 3"
+    )]
     Disable(EndpointOpts),
     /// Send to an endpoint again (also one the server disabled after failures); its waiting
     /// deliveries go out at once, in order.
-    #[command(after_help = "Example:\n  chatctl site webhook enable pk_XXXXXXXXXXXXXXXXXXXXXXXX 3")]
+    #[command(
+        after_help = "Example:\n  chatctl site webhook enable pk_XXXXXXXXXXXXXXXXXXXXXXXX 3"
+    )]
     Enable(EndpointOpts),
     /// Remove an endpoint with its deliveries.
-    #[command(after_help = "Example:\n  chatctl site webhook remove pk_XXXXXXXXXXXXXXXXXXXXXXXX 3")]
+    #[command(
+        after_help = "Example:\n  chatctl site webhook remove pk_XXXXXXXXXXXXXXXXXXXXXXXX 3"
+    )]
     Remove(EndpointOpts),
     /// An endpoint's latest deliveries: state, attempts, response code, latency, error.
-    #[command(after_help = "Example:\n  chatctl site webhook deliveries pk_XXXXXXXXXXXXXXXXXXXXXXXX 3 --limit 50")]
+    #[command(
+        after_help = "Example:\n  chatctl site webhook deliveries pk_XXXXXXXXXXXXXXXXXXXXXXXX 3 --limit 50"
+    )]
     Deliveries(DeliveriesOpts),
     /// Send a delivery's event again, with the same event id.
-    #[command(after_help = "Example:\n  chatctl site webhook resend pk_XXXXXXXXXXXXXXXXXXXXXXXX 1234")]
+    #[command(
+        after_help = "Example:\n  chatctl site webhook resend pk_XXXXXXXXXXXXXXXXXXXXXXXX 1234"
+    )]
     Resend(ResendOpts),
 }
 
@@ -107,7 +119,7 @@ pub fn run(conn: &mut DbConn, command: &Command) -> anyhow::Result<()> {
             let enable = matches!(command, Command::Enable(_));
             let site = find(conn, &opts.key)?;
             let id = WebhookEndpointId(opts.id);
-            let changed = endpoints::set_enabled(conn, None, site.id, id, enable)?;
+            let changed = endpoints::set_enabled(conn, Actor::CommandLine, site.id, id, enable)?;
             let state = if enable { "enabled" } else { "disabled" };
             match changed {
                 true => println!("endpoint {id} {state}"),
@@ -117,15 +129,28 @@ pub fn run(conn: &mut DbConn, command: &Command) -> anyhow::Result<()> {
         }
         Command::Remove(opts) => {
             let site = find(conn, &opts.key)?;
-            let gone = endpoints::remove(conn, None, site.id, WebhookEndpointId(opts.id))?;
+            let gone = endpoints::remove(
+                conn,
+                Actor::CommandLine,
+                site.id,
+                WebhookEndpointId(opts.id),
+            )?;
             println!("removed endpoint {} ({})", gone.id, gone.url);
             Ok(())
         }
         Command::Deliveries(opts) => deliveries(conn, opts),
         Command::Resend(opts) => {
             let site = find(conn, &opts.key)?;
-            endpoints::resend(conn, None, site.id, WebhookDeliveryId(opts.delivery))?;
-            println!("delivery {} queued again; a running server sends it within a second", opts.delivery);
+            endpoints::resend(
+                conn,
+                Actor::CommandLine,
+                site.id,
+                WebhookDeliveryId(opts.delivery),
+            )?;
+            println!(
+                "delivery {} queued again; a running server sends it within a second",
+                opts.delivery
+            );
             Ok(())
         }
     }
@@ -135,7 +160,7 @@ fn add(conn: &mut DbConn, opts: &AddOpts) -> anyhow::Result<()> {
     let site = find(conn, &opts.key)?;
     let url = endpoints::parse_url(&opts.url)?;
     let events = endpoints::parse_events(&opts.events)?;
-    let endpoint = endpoints::add(conn, None, &site, &url, &events)?;
+    let endpoint = endpoints::add(conn, Actor::CommandLine, &site, &url, &events)?;
     if opts.json {
         return super::print_json(&json!({
             "id": endpoint.id,
@@ -146,7 +171,10 @@ fn add(conn: &mut DbConn, opts: &AddOpts) -> anyhow::Result<()> {
     }
     println!("endpoint {} added: {}", endpoint.id, endpoint.url);
     println!("events: {}", endpoint.events.replace(' ', ", "));
-    println!("signing secret (shown once, store it now):\n{}", endpoint.secret);
+    println!(
+        "signing secret (shown once, store it now):\n{}",
+        endpoint.secret
+    );
     Ok(())
 }
 
@@ -169,7 +197,10 @@ fn list(conn: &mut DbConn, opts: &ListOpts) -> anyhow::Result<()> {
         return super::print_json(&all.iter().map(describe).collect::<Vec<_>>());
     }
     if all.is_empty() {
-        println!("no webhook endpoints (add one with: chatctl site webhook add {} URL)", site.public_key);
+        println!(
+            "no webhook endpoints (add one with: chatctl site webhook add {} URL)",
+            site.public_key
+        );
     }
     for e in &all {
         let state = match (&e.enabled, &e.disabled_reason) {
@@ -178,7 +209,11 @@ fn list(conn: &mut DbConn, opts: &ListOpts) -> anyhow::Result<()> {
             (false, None) => "disabled".to_owned(),
         };
         let events: Vec<&str> = e.events().iter().map(|k| k.as_str()).collect();
-        let events = if events.len() == EventType::ALL.len() { "all events".to_owned() } else { events.join(", ") };
+        let events = if events.len() == EventType::ALL.len() {
+            "all events".to_owned()
+        } else {
+            events.join(", ")
+        };
         println!("{:>5}  {}  [{state}]  {events}", e.id, e.url);
     }
     Ok(())
@@ -208,7 +243,9 @@ fn deliveries(conn: &mut DbConn, opts: &DeliveriesOpts) -> anyhow::Result<()> {
     }
     for d in &recent {
         let status = d.last_status.map_or("-".to_owned(), |s| s.to_string());
-        let latency = d.last_latency_ms.map_or("-".to_owned(), |ms| format!("{ms} ms"));
+        let latency = d
+            .last_latency_ms
+            .map_or("-".to_owned(), |ms| format!("{ms} ms"));
         println!(
             "{:>7}  {}  {:<20} {:<9} attempts {}  status {status}  {latency}  {}  {}",
             d.id,

@@ -18,9 +18,9 @@ use crate::db::models::{
 use crate::db::{now_ms, Db, DbError};
 use crate::input::{check_password, AddressKey, Email, Nickname};
 use crate::lang::Lang;
+use crate::mail::{Email as Mail, Mailer};
 use crate::webhooks::outbox::{enqueue, Event};
 use crate::webhooks::EventType;
-use crate::mail::{Email as Mail, Mailer};
 
 const VERIFY_TTL_MS: i64 = 24 * 3600 * 1000;
 const RESET_TTL_MS: i64 = 3600 * 1000;

@@ -10,8 +10,8 @@ use crate::chat::cluster::Control;
 use crate::chat::protocol::CloseReason;
 use crate::chat::Chat;
 use crate::db::models::audit::AuditAction;
-use crate::db::models::{Ban, BanId, NewBan, Participant, ParticipantId, SiteId};
 use crate::db::models::webhook::EventType;
+use crate::db::models::{Ban, BanId, NewBan, Participant, ParticipantId, SiteId};
 use crate::db::{now_ms, DbConn};
 use crate::webhooks::outbox::{enqueue, participant, Event};
 

@@ -9,12 +9,12 @@ use crate::chat::protocol::ServerFrame;
 use crate::chat::writer::Post;
 use crate::chat::Chat;
 use crate::db::models::audit::AuditAction;
+use crate::db::models::webhook::{Delivery, EventType};
+use crate::db::models::SiteId;
 use crate::db::models::{
     report::Resolution, HeldMessage, HeldMessageId, Message, MessageId, Participant, ParticipantId,
     Report, Room, RoomId,
 };
-use crate::db::models::webhook::{Delivery, EventType};
-use crate::db::models::SiteId;
 use crate::db::{now_ms, DbConn};
 use crate::webhooks::outbox::{Event, Subscribers};
 use serde_json::json;

@@ -84,18 +84,28 @@ impl Client {
         headers: &[(&'static str, String)],
         body: Bytes,
     ) -> Result<u16, SendError> {
-        let host = url.host().ok_or_else(|| SendError::Refused("the URL has no host".into()))?;
+        let host = url
+            .host()
+            .ok_or_else(|| SendError::Refused("the URL has no host".into()))?;
         let port = url.port_or_known_default().unwrap_or(80);
         let addrs = self.addresses(&host, port).await?;
         let stream = connect(&addrs).await?;
         let request = request(url, headers, body)?;
         if url.scheme() == "https" {
-            let name = rustls::pki_types::ServerName::try_from(host_name(&host))
-                .map_err(|e| SendError::Tls { host: host.to_string(), cause: e.to_string() })?;
-            let tls = self.tls.connect(name, stream).await.map_err(|e| SendError::Tls {
-                host: host.to_string(),
-                cause: e.to_string(),
+            let name = rustls::pki_types::ServerName::try_from(host_name(&host)).map_err(|e| {
+                SendError::Tls {
+                    host: host.to_string(),
+                    cause: e.to_string(),
+                }
             })?;
+            let tls = self
+                .tls
+                .connect(name, stream)
+                .await
+                .map_err(|e| SendError::Tls {
+                    host: host.to_string(),
+                    cause: e.to_string(),
+                })?;
             send(tls, request).await
         } else {
             send(stream, request).await
@@ -109,7 +119,10 @@ impl Client {
             Host::Ipv6(ip) => vec![SocketAddr::new(IpAddr::V6(*ip), port)],
             Host::Domain(name) => tokio::net::lookup_host((*name, port))
                 .await
-                .map_err(|e| SendError::Resolve { host: name.to_string(), cause: e.to_string() })?
+                .map_err(|e| SendError::Resolve {
+                    host: name.to_string(),
+                    cause: e.to_string(),
+                })?
                 .collect(),
         };
         if self.allow_private {
@@ -144,7 +157,12 @@ async fn connect(addrs: &[SocketAddr]) -> Result<TcpStream, SendError> {
                 let _ = stream.set_nodelay(true);
                 return Ok(stream);
             }
-            Err(e) => last = Some(SendError::Connect { addr: addr.to_string(), cause: e.to_string() }),
+            Err(e) => {
+                last = Some(SendError::Connect {
+                    addr: addr.to_string(),
+                    cause: e.to_string(),
+                })
+            }
         }
     }
     Err(last.unwrap_or_else(|| SendError::Refused("the host has no address".into())))
@@ -168,12 +186,16 @@ fn request(
         .header(hyper::header::HOST, authority)
         .header(hyper::header::CONTENT_TYPE, "application/json")
         .header(hyper::header::CONTENT_LENGTH, body.len())
-        .header(hyper::header::USER_AGENT, concat!("chatctl-webhooks/", env!("CARGO_PKG_VERSION")))
+        .header(
+            hyper::header::USER_AGENT,
+            concat!("chatctl-webhooks/", env!("CARGO_PKG_VERSION")),
+        )
         .body(Full::new(body))
         .map_err(|e| bad(&e))?;
     for (name, value) in headers {
         let value = HeaderValue::from_str(value).map_err(|e| bad(&e))?;
-        req.headers_mut().insert(HeaderName::from_static(name), value);
+        req.headers_mut()
+            .insert(HeaderName::from_static(name), value);
     }
     Ok(req)
 }
@@ -259,15 +281,36 @@ mod tests {
     #[test]
     fn only_public_addresses_are_public() {
         let private = [
-            "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "0.0.0.0",
-            "100.64.0.1", "255.255.255.255", "224.0.0.1", "198.18.0.1", "240.0.0.1", "192.0.0.8",
-            "::1", "::", "fd00::1", "fe80::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1",
-            "64:ff9b::a9fe:a9fe", "2001:db8::1",
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "255.255.255.255",
+            "224.0.0.1",
+            "198.18.0.1",
+            "240.0.0.1",
+            "192.0.0.8",
+            "::1",
+            "::",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "64:ff9b::a9fe:a9fe",
+            "2001:db8::1",
         ];
         for ip in private {
             assert!(!is_public(ip.parse().unwrap()), "{ip}");
         }
-        for ip in ["93.184.216.34", "8.8.8.8", "2606:4700::1111", "::ffff:8.8.8.8"] {
+        for ip in [
+            "93.184.216.34",
+            "8.8.8.8",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+        ] {
             assert!(is_public(ip.parse().unwrap()), "{ip}");
         }
     }

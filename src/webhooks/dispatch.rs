@@ -75,7 +75,8 @@ impl Dispatcher {
             public_url: public_url.trim_end_matches('/').to_owned(),
             retry_base_ms: config.webhook_retry_base_ms.max(1),
             window_ms: (config.webhook_retry_window_secs as i64).saturating_mul(1000),
-            lease_ms: timeout.as_millis() as i64 + 30_000,
+            // Past the attempt's own deadline, with a margin to record its outcome.
+            lease_ms: timeout.as_millis() as i64 + 5_000,
             doorbell,
         })
     }
@@ -149,8 +150,12 @@ impl Dispatcher {
         };
         let (id, event) = (delivery.id, delivery.event_id.clone());
         match &attempt.error {
-            None => tracing::info!(delivery = %id, %event, status = ?attempt.status, ms = attempt.latency_ms, "webhook delivered"),
-            Some(err) => tracing::warn!(delivery = %id, %event, attempt = delivery.attempts, error = %err, "webhook attempt failed"),
+            None => {
+                tracing::info!(delivery = %id, %event, status = ?attempt.status, ms = attempt.latency_ms, "webhook delivered")
+            }
+            Some(err) => {
+                tracing::warn!(delivery = %id, %event, attempt = delivery.attempts, error = %err, "webhook attempt failed")
+            }
         }
         if let Err(err) = self.record(delivery, endpoint, attempt).await {
             // The lease runs out and the delivery is attempted again.
@@ -171,10 +176,18 @@ impl Dispatcher {
             ("chatctl-attempt", delivery.attempts.to_string()),
         ];
         let body = Bytes::from(delivery.body.clone());
-        self.client.post(&url, &headers, body).await.map_err(|e| e.to_string())
+        self.client
+            .post(&url, &headers, body)
+            .await
+            .map_err(|e| e.to_string())
     }
 
-    async fn record(&self, delivery: Delivery, endpoint: Endpoint, attempt: Attempt) -> Result<(), DbError> {
+    async fn record(
+        &self,
+        delivery: Delivery,
+        endpoint: Endpoint,
+        attempt: Attempt,
+    ) -> Result<(), DbError> {
         let delay = backoff_ms(self.retry_base_ms, delivery.attempts) as i64;
         let window_ms = self.window_ms;
         let disabled = self
@@ -182,19 +195,34 @@ impl Dispatcher {
             .run(move |conn| {
                 conn.write_transaction(|conn| -> Result<_, DbError> {
                     if attempt.error.is_none() {
-                        Delivery::record(conn, delivery.id, &attempt, DeliveryState::Delivered, attempt.at)?;
+                        Delivery::record(
+                            conn,
+                            delivery.id,
+                            &attempt,
+                            DeliveryState::Delivered,
+                            attempt.at,
+                        )?;
                         Endpoint::record_outcome(conn, endpoint.id, None)?;
                         return Ok(None);
                     }
                     let next = attempt.at + delay;
                     let give_up = next > delivery.created_at + window_ms;
-                    let state = if give_up { DeliveryState::Failed } else { DeliveryState::Pending };
+                    let state = if give_up {
+                        DeliveryState::Failed
+                    } else {
+                        DeliveryState::Pending
+                    };
                     Delivery::record(conn, delivery.id, &attempt, state, next)?;
                     Endpoint::record_outcome(conn, endpoint.id, Some(attempt.at))?;
                     let current = Endpoint::find(conn, endpoint.id)?;
-                    // Failed for a whole window without one success since.
+                    // Failed for a whole window without one success: for as
+                    // long as a delivery is retried, or for the whole life of
+                    // the one given up now.
                     let hopeless = current.enabled
-                        && current.failing_since.is_some_and(|since| since <= attempt.at - window_ms);
+                        && current.failing_since.is_some_and(|since| {
+                            since <= attempt.at - window_ms
+                                || (give_up && since <= delivery.created_at)
+                        });
                     if !hopeless {
                         return Ok(None);
                     }
@@ -217,7 +245,12 @@ impl Dispatcher {
         Ok(())
     }
 
-    async fn mail_owners(&self, endpoint: Endpoint, reason: String, last_error: String) -> Result<(), DbError> {
+    async fn mail_owners(
+        &self,
+        endpoint: Endpoint,
+        reason: String,
+        last_error: String,
+    ) -> Result<(), DbError> {
         let site_id = endpoint.site_id;
         let (site, owners) = self
             .db
@@ -254,7 +287,9 @@ impl Dispatcher {
                     html: html.clone(),
                     kind: "webhook disabled",
                 }),
-                Err(err) => tracing::warn!(user = %owner.id, error = %err, "owner account has an unusable email"),
+                Err(err) => {
+                    tracing::warn!(user = %owner.id, error = %err, "owner account has an unusable email")
+                }
             }
         }
         Ok(())
@@ -291,7 +326,10 @@ mod tests {
         for attempts in 1..=40 {
             let full = (10_000u64 << (attempts - 1).min(20)).min(MAX_DELAY_MS);
             let wait = backoff_ms(10_000, attempts);
-            assert!((full / 2..=full).contains(&wait), "attempt {attempts}: {wait} of {full}");
+            assert!(
+                (full / 2..=full).contains(&wait),
+                "attempt {attempts}: {wait} of {full}"
+            );
         }
         assert!(backoff_ms(50, 1) <= 50);
     }

@@ -7,7 +7,7 @@ use url::Url;
 use super::{Result, WebhookError};
 use crate::db::models::audit::{AuditAction, AuditEntry};
 use crate::db::models::webhook::{Delivery, DeliveryState, Endpoint, EventType, NewDelivery};
-use crate::db::models::{AdminUserId, Site, SiteId, WebhookDeliveryId, WebhookEndpointId};
+use crate::db::models::{Site, SiteId, WebhookDeliveryId, WebhookEndpointId};
 use crate::db::{now_ms, DbConn};
 use crate::input::random_token;
 
@@ -18,8 +18,7 @@ pub const MAX_URL_BYTES: usize = 2000;
 /// Signing secrets start with this, so that they are recognisable in a config file.
 pub const SECRET_PREFIX: &str = "whsec_";
 
-/// Who acts: an admin account, or `None` for the command line (and the server itself).
-pub type Actor = Option<AdminUserId>;
+pub use crate::db::models::audit::Actor;
 
 fn invalid(text: impl Into<String>) -> WebhookError {
     WebhookError::Invalid(text.into())
@@ -32,13 +31,19 @@ fn invalid(text: impl Into<String>) -> WebhookError {
 pub fn parse_url(raw: &str) -> Result<Url> {
     let raw = raw.trim();
     if raw.is_empty() {
-        return Err(invalid("Give the endpoint's URL, e.g. https://example.com/chatctl-webhook."));
+        return Err(invalid(
+            "Give the endpoint's URL, e.g. https://example.com/chatctl-webhook.",
+        ));
     }
     if raw.len() > MAX_URL_BYTES {
-        return Err(invalid(format!("The URL is longer than {MAX_URL_BYTES} characters.")));
+        return Err(invalid(format!(
+            "The URL is longer than {MAX_URL_BYTES} characters."
+        )));
     }
     let url = Url::parse(raw).map_err(|e| {
-        invalid(format!("{raw:?} is not a URL ({e}); write it in full, e.g. https://example.com/hook."))
+        invalid(format!(
+            "{raw:?} is not a URL ({e}); write it in full, e.g. https://example.com/hook."
+        ))
     })?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(invalid(format!(
@@ -55,7 +60,9 @@ pub fn parse_url(raw: &str) -> Result<Url> {
         ));
     }
     if url.fragment().is_some() {
-        return Err(invalid("Leave out the #fragment: it is never sent to the server."));
+        return Err(invalid(
+            "Leave out the #fragment: it is never sent to the server.",
+        ));
     }
     Ok(url)
 }
@@ -67,7 +74,10 @@ pub fn parse_events<S: AsRef<str>>(names: &[S]) -> Result<Vec<EventType>> {
         for part in name.as_ref().split([',', ' ']).filter(|p| !p.is_empty()) {
             let event: EventType = part.parse().map_err(|_| {
                 let known: Vec<&str> = EventType::ALL.iter().map(|e| e.as_str()).collect();
-                invalid(format!("Unknown event {part:?}; the events are {}.", known.join(", ")))
+                invalid(format!(
+                    "Unknown event {part:?}; the events are {}.",
+                    known.join(", ")
+                ))
             })?;
             if !events.contains(&event) {
                 events.push(event);
@@ -140,11 +150,23 @@ pub fn find(conn: &mut DbConn, site: SiteId, id: WebhookEndpointId) -> Result<En
 }
 
 /// Removes an endpoint with its deliveries, sent or not.
-pub fn remove(conn: &mut DbConn, actor: Actor, site: SiteId, id: WebhookEndpointId) -> Result<Endpoint> {
+pub fn remove(
+    conn: &mut DbConn,
+    actor: Actor,
+    site: SiteId,
+    id: WebhookEndpointId,
+) -> Result<Endpoint> {
     conn.write_transaction(|conn| {
         let endpoint = find(conn, site, id)?;
         Endpoint::delete(conn, id)?;
-        audit(conn, actor, site, AuditAction::WebhookRemove, id, endpoint.url.clone())?;
+        audit(
+            conn,
+            actor,
+            site,
+            AuditAction::WebhookRemove,
+            id,
+            endpoint.url.clone(),
+        )?;
         Ok(endpoint)
     })
 }
@@ -166,7 +188,10 @@ pub fn set_enabled(
         let (action, reason) = if enabled {
             (AuditAction::WebhookEnable, None)
         } else {
-            (AuditAction::WebhookDisable, Some("disabled by an administrator"))
+            (
+                AuditAction::WebhookDisable,
+                Some("disabled by an administrator"),
+            )
         };
         Endpoint::set_enabled(conn, id, enabled, reason)?;
         if enabled {
@@ -177,13 +202,20 @@ pub fn set_enabled(
     })
 }
 
-/// Disables an endpoint that kept failing (the server's own decision).
+/// Disables an endpoint that kept failing (the server's own decision; the
+/// audit log names it as the actor). Call it inside the transaction that
+/// records the attempt that decided it.
 pub fn disable_failing(conn: &mut DbConn, endpoint: &Endpoint, reason: &str) -> Result<()> {
-    conn.write_transaction(|conn| {
-        Endpoint::set_enabled(conn, endpoint.id, false, Some(reason))?;
-        let details = format!("{}: {reason}", endpoint.url);
-        audit(conn, None, endpoint.site_id, AuditAction::WebhookDisable, endpoint.id, details)
-    })
+    Endpoint::set_enabled(conn, endpoint.id, false, Some(reason))?;
+    let details = format!("{}: {reason}", endpoint.url);
+    audit(
+        conn,
+        Actor::Server,
+        endpoint.site_id,
+        AuditAction::WebhookDisable,
+        endpoint.id,
+        details,
+    )
 }
 
 /// Sends a delivery's event again: a new delivery with the same event id and
@@ -213,7 +245,14 @@ pub fn resend(
             }],
         )?;
         let details = format!("{} {} to {}", old.event_type, old.event_id, endpoint.url);
-        audit(conn, actor, site, AuditAction::WebhookResend, endpoint.id, details)
+        audit(
+            conn,
+            actor,
+            site,
+            AuditAction::WebhookResend,
+            endpoint.id,
+            details,
+        )
     })
 }
 
@@ -223,7 +262,11 @@ mod tests {
 
     #[test]
     fn urls_are_http_or_https_with_a_host_and_no_credentials() {
-        for ok in ["https://example.com/hook", "http://127.0.0.1:9000/x?y=1", " https://a.b/ "] {
+        for ok in [
+            "https://example.com/hook",
+            "http://127.0.0.1:9000/x?y=1",
+            " https://a.b/ ",
+        ] {
             assert!(parse_url(ok).is_ok(), "{ok}");
         }
         let refused = [

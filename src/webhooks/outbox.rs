@@ -28,12 +28,20 @@ pub struct Event {
 
 impl Event {
     pub fn new(kind: EventType, data: Value) -> Event {
-        Event { kind, room: None, data }
+        Event {
+            kind,
+            room: None,
+            data,
+        }
     }
 
     /// An event delivered in order with the room's other ordered events.
     pub fn in_room(kind: EventType, room: RoomId, data: Value) -> Event {
-        Event { kind, room: Some(room), data }
+        Event {
+            kind,
+            room: Some(room),
+            data,
+        }
     }
 }
 
@@ -126,9 +134,13 @@ impl Subscribers {
     /// The endpoints of these sites (`None`: of every site).
     pub fn load(conn: &mut DbConn, sites: Option<&[SiteId]>) -> Result<Subscribers, DbError> {
         if sites.is_some_and(<[SiteId]>::is_empty) {
-            return Ok(Subscribers { endpoints: Vec::new() });
+            return Ok(Subscribers {
+                endpoints: Vec::new(),
+            });
         }
-        Ok(Subscribers { endpoints: Endpoint::enabled_of(conn, sites)? })
+        Ok(Subscribers {
+            endpoints: Endpoint::enabled_of(conn, sites)?,
+        })
     }
 
     pub fn is_empty(&self) -> bool {

@@ -10,12 +10,19 @@ pub const HEADER: &str = "Chatctl-Signature";
 
 /// The header's value for `body` sent at `timestamp` (Unix seconds).
 /// (HMAC takes keys of any length; the error is the crate's general type.)
-pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> Result<String, hmac::digest::InvalidLength> {
+pub fn sign(
+    secret: &str,
+    timestamp: i64,
+    body: &[u8],
+) -> Result<String, hmac::digest::InvalidLength> {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())?;
     mac.update(timestamp.to_string().as_bytes());
     mac.update(b".");
     mac.update(body);
-    Ok(format!("t={timestamp},v1={}", hex::encode(mac.finalize().into_bytes())))
+    Ok(format!(
+        "t={timestamp},v1={}",
+        hex::encode(mac.finalize().into_bytes())
+    ))
 }
 
 #[cfg(test)]

@@ -38,6 +38,7 @@ mod postgres;
 mod rooms;
 mod site_delete;
 mod support;
+mod webhooks;
 mod welcome_more;
 mod widget;
 mod widget_assets;

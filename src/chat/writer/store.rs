@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use super::Post;
 use crate::chat::hub::SeqRange;
-use crate::db::models::{Message, MessageId, NewMessage, ParticipantId, Room, RoomId};
 use crate::db::models::webhook::{Delivery, EventType};
+use crate::db::models::{Message, MessageId, NewMessage, ParticipantId, Room, RoomId};
 use crate::db::models::{Participant, SiteId};
 use crate::db::{checkpoint, now_ms, Db, DbConn, DbError};
 use crate::webhooks::outbox::{participant, Event, Subscribers};
@@ -313,14 +313,16 @@ pub(super) fn announce(
     if subscribers.is_empty() {
         return Ok(0);
     }
-    let wanted = || new().filter(|(post, ..)| subscribers.wants(post.site, EventType::MessageCreated));
+    let wanted =
+        || new().filter(|(post, ..)| subscribers.wants(post.site, EventType::MessageCreated));
     let mut authors: Vec<ParticipantId> = wanted().map(|(post, ..)| post.participant).collect();
     authors.sort_unstable();
     authors.dedup();
-    let authors: HashMap<ParticipantId, serde_json::Value> = Participant::find_many(conn, &authors)?
-        .iter()
-        .map(|p| (p.id, participant(p)))
-        .collect();
+    let authors: HashMap<ParticipantId, serde_json::Value> =
+        Participant::find_many(conn, &authors)?
+            .iter()
+            .map(|p| (p.id, participant(p)))
+            .collect();
     let now = now_ms();
     let mut rows = Vec::new();
     for (post, msg, id) in wanted() {

@@ -66,6 +66,8 @@ pub enum Actor {
     Admin(AdminUserId),
     /// A site's backend, through the server API with this key.
     ApiKey(ApiKeyId),
+    /// The server on its own (a webhook endpoint disabled after failing for days).
+    Server,
 }
 
 impl Actor {
@@ -73,7 +75,7 @@ impl Actor {
     pub fn admin(self) -> Option<AdminUserId> {
         match self {
             Actor::Admin(id) => Some(id),
-            Actor::CommandLine | Actor::ApiKey(_) => None,
+            Actor::CommandLine | Actor::ApiKey(_) | Actor::Server => None,
         }
     }
 }
@@ -93,6 +95,7 @@ impl AuditEntry<'_> {
         // A key is named as it is now: renamed or revoked later, the line stays true.
         let label = match self.actor {
             Actor::ApiKey(id) => ApiKey::find(conn, id)?.map(|key| key.label()),
+            Actor::Server => Some("server".to_owned()),
             Actor::CommandLine | Actor::Admin(_) => None,
         };
         with_backend!(conn, c => diesel::insert_into(audit_log::table)

@@ -122,7 +122,8 @@ impl Endpoint {
     }
 
     pub fn delete(conn: &mut DbConn, id: WebhookEndpointId) -> Result<(), DbError> {
-        let n = with_backend!(conn, c => diesel::delete(webhook_endpoints::table.find(id)).execute(c))?;
+        let n =
+            with_backend!(conn, c => diesel::delete(webhook_endpoints::table.find(id)).execute(c))?;
         if n == 0 {
             return Err(DbError::NotFound);
         }
@@ -226,14 +227,26 @@ const DUE: &str = "SELECT d.id FROM webhook_deliveries d \
     ORDER BY d.id LIMIT {limit}";
 
 impl Delivery {
-    /// Stores deliveries, in order (their ids follow it). In chunks: a
-    /// writer batch times a site's endpoints can exceed PostgreSQL's 65,535
-    /// bind parameters (8 per row), SQLite's 32,766.
+    /// Stores deliveries, in order (their ids follow it). SQLite: one
+    /// statement each (diesel would wrap a multi-row insert in a transaction
+    /// of its own, inside the caller's). PostgreSQL: in chunks, as a writer
+    /// batch times a site's endpoints can exceed 65,535 bind parameters.
     pub fn insert_many(conn: &mut DbConn, rows: &[NewDelivery]) -> Result<(), DbError> {
-        for chunk in rows.chunks(2000) {
-            with_backend!(conn, c => diesel::insert_into(webhook_deliveries::table)
-                .values(chunk)
-                .execute(c))?;
+        match conn {
+            DbConn::Sqlite(c) => {
+                for row in rows {
+                    diesel::insert_into(webhook_deliveries::table)
+                        .values(row)
+                        .execute(c)?;
+                }
+            }
+            DbConn::Pg(c) => {
+                for chunk in rows.chunks(4096) {
+                    diesel::insert_into(webhook_deliveries::table)
+                        .values(chunk)
+                        .execute(c)?;
+                }
+            }
         }
         Ok(())
     }
@@ -332,7 +345,11 @@ impl Delivery {
     }
 
     /// Makes an endpoint's pending deliveries due now (after it is enabled again).
-    pub fn wake_pending(conn: &mut DbConn, endpoint: WebhookEndpointId, now: i64) -> Result<usize, DbError> {
+    pub fn wake_pending(
+        conn: &mut DbConn,
+        endpoint: WebhookEndpointId,
+        now: i64,
+    ) -> Result<usize, DbError> {
         with_backend!(conn, c => diesel::update(
                 webhook_deliveries::table
                     .filter(webhook_deliveries::endpoint_id.eq(endpoint))

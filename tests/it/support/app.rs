@@ -15,7 +15,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use chatctl::app::Application;
-use chatctl::config::{AdminConfig, ClusterArgs, Limits, LogFormat, MailConfig, ServeConfig};
+use chatctl::config::{
+    AdminConfig, ClusterArgs, Limits, LogFormat, MailConfig, ServeConfig, WebhookConfig,
+};
 use chatctl::db::Db;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -81,6 +83,11 @@ impl<'a> TestAppBuilder<'a> {
         })
     }
 
+    /// Changes the webhook settings (tests start from [`test_webhooks`]).
+    pub fn webhooks(self, tune: impl FnOnce(&mut WebhookConfig) + 'a) -> Self {
+        self.config(|config| tune(&mut config.webhooks))
+    }
+
     /// Sends mail through this SMTP server instead of into the outbox folder.
     pub fn smtp(self, url: String) -> Self {
         self.config(move |config| config.mail.smtp_url = Some(url))
@@ -142,6 +149,18 @@ fn default_config(outbox: &tempfile::TempDir) -> ServeConfig {
         limits: Limits::default(),
         admin: AdminConfig::default(),
         cluster: ClusterArgs::default(),
+        webhooks: test_webhooks(),
+    }
+}
+
+/// Webhooks as tests need them: receivers on loopback allowed, and retries
+/// after 100 ms (doubling) instead of 10 s, so that retry tests take moments.
+pub fn test_webhooks() -> WebhookConfig {
+    WebhookConfig {
+        webhook_allow_private: true,
+        webhook_timeout_secs: 5,
+        webhook_retry_base_ms: 100,
+        ..WebhookConfig::default()
     }
 }
 

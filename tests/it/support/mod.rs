@@ -15,6 +15,7 @@
 //! - [`browser`]: headless Chromium and a host site on another origin;
 //!   [`widget_page`]: a page embedding the widget and the script prelude.
 //! - [`process`]: a real `chatctl serve` process, to kill and restart.
+//! - [`receiver`]: a webhook receiver (HTTP on loopback) that keeps what it gets.
 //!
 //! `use crate::support::*;` brings the everyday names; the other modules are
 //! used by their name.
@@ -31,6 +32,7 @@ pub mod jwt;
 pub mod mailbox;
 pub mod panel;
 pub mod process;
+pub mod receiver;
 pub mod wait;
 pub mod widget_page;
 
