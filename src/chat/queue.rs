@@ -115,21 +115,10 @@ pub fn new(id: ConnId, max_queued: usize) -> (ConnHandle, ConnQueue) {
 impl ConnHandle {
     /// Queues a room frame; false if the connection is closing or just fell too far behind.
     pub(super) fn push(&self, text: &Arc<str>, room: RoomId, seq: Option<i64>) -> bool {
-        let s = &self.shared;
-        if s.closing.load(Ordering::Relaxed) {
+        if !self.reserve(text.len()) {
             return false;
         }
-        let len = text.len();
-        if s.queued.fetch_add(len, Ordering::Relaxed) + len > s.max_queued {
-            s.queued.fetch_sub(len, Ordering::Relaxed);
-            self.close(
-                CloseReason::SlowConsumer,
-                "Too many messages are waiting for this connection. Reconnect to resume.",
-                None,
-            );
-            return false;
-        }
-        s.push(Outbound::Frame {
+        self.shared.push(Outbound::Frame {
             text: text.clone(),
             room,
             seq,
