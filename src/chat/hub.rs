@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock, RwLockReadGuard};
 
 use super::protocol::{CloseReason, Who};
 pub use super::queue::{BatchFrame, CloseRequest, ConnHandle, ConnId, ConnQueue, Outbound};
@@ -144,6 +144,18 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Hub {
+    /// Every room with someone in it, as it is now (the map's lock released).
+    fn all_rooms(&self) -> Vec<Arc<Mutex<RoomMembers>>> {
+        self.rooms_read().values().cloned().collect()
+    }
+
+    fn rooms_read(&self) -> RwLockReadGuard<'_, HashMap<RoomId, Arc<Mutex<RoomMembers>>>> {
+        // Poisoned: see [`lock`].
+        self.rooms.read().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Hub {
     pub fn new() -> Arc<Self> {
         Arc::new(Hub::default())
     }
@@ -195,11 +207,7 @@ impl Hub {
     }
 
     fn room(&self, room: RoomId) -> Option<Arc<Mutex<RoomMembers>>> {
-        self.rooms
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&room)
-            .cloned()
+        self.rooms_read().get(&room).cloned()
     }
 
     /// Sends a frame to every connection in the room except `except`; returns
@@ -242,12 +250,7 @@ impl Hub {
 
     /// Rooms with someone in them, here or on another instance.
     pub fn live_rooms(&self) -> Vec<RoomId> {
-        self.rooms
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .keys()
-            .copied()
-            .collect()
+        self.rooms_read().keys().copied().collect()
     }
 
     pub fn connection_count(&self) -> usize {
@@ -264,13 +267,7 @@ impl Hub {
 
     /// Rooms with someone in them (here or on another instance), per site.
     pub fn rooms_by_site(&self) -> HashMap<SiteId, usize> {
-        let rooms: Vec<_> = self
-            .rooms
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .cloned()
-            .collect();
+        let rooms = self.all_rooms();
         let mut counts = HashMap::new();
         for site in rooms.iter().filter_map(|members| lock(members).site) {
             *counts.entry(site).or_default() += 1;

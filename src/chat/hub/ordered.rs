@@ -16,9 +16,7 @@ impl Hub {
     /// Rooms with connections here, with the highest seq queued in each.
     pub fn highs(&self) -> Vec<(RoomId, i64)> {
         let rooms: Vec<_> = self
-            .rooms
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
+            .rooms_read()
             .iter()
             .map(|(id, m)| (*id, m.clone()))
             .collect();

@@ -64,13 +64,7 @@ impl Hub {
     /// Who is online now on these sites (`None`: all), on any instance:
     /// participant id -> in how many rooms. For the panel's participants page.
     pub fn online_participants(&self, sites: Option<&[SiteId]>) -> HashMap<i64, usize> {
-        let rooms: Vec<_> = self
-            .rooms
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .cloned()
-            .collect();
+        let rooms = self.all_rooms();
         let mut online = HashMap::new();
         for members in rooms {
             let members = lock(&members);
