@@ -92,12 +92,7 @@ fn site_ids(boxes: &[String]) -> Result<Vec<SiteId>> {
 /// address like every other password form.
 async fn hash(admin: &Admin, req: &Request, password: String) -> Result<String> {
     manage::check_new_password(&password)?;
-    admin
-        .chat
-        .accounts
-        .budget()
-        .action(req.ip)
-        .map_err(AdminError::spent)?;
+    admin.spend_budget(req.ip)?;
     tokio::task::spawn_blocking(move || password::hash(&password))
         .await
         .map_err(|e| AdminError::Internal(format!("hashing: {e}")))?

@@ -378,12 +378,7 @@ pub async fn change_password(admin: &Admin, req: &Request, auth: &Auth) -> Resul
         ));
     }
     check_password(&new).map_err(|e| AdminError::BadRequest(format!("The new {e}.")))?;
-    admin
-        .chat
-        .accounts
-        .budget()
-        .action(req.ip)
-        .map_err(AdminError::spent)?;
+    admin.spend_budget(req.ip)?;
     let stored = auth.user.password_hash.clone();
     let hash = tokio::task::spawn_blocking(move || {
         if !password::verify(&current, &stored) {

@@ -105,6 +105,16 @@ impl Admin {
         self.run(lookup).await?.ok_or(AdminError::NotFound)
     }
 
+    /// Counts a costly action (a password hashed) against the address's
+    /// budget, shared with the widget's account forms.
+    pub fn spend_budget(&self, ip: IpAddr) -> Result<()> {
+        self.chat
+            .accounts
+            .budget()
+            .action(ip)
+            .map_err(AdminError::spent)
+    }
+
     /// (idle, absolute) session lifetimes in ms.
     pub fn session_limits_ms(&self) -> (i64, i64) {
         (

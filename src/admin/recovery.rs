@@ -89,30 +89,24 @@ pub async fn forgot(admin: &Admin, req: &Request) -> Result<Reply> {
     csrf::verify_login(req)?;
     let form: ForgotForm = req.form()?;
     let typed = form.email.trim();
+    // The form again, with what was typed and why it was not taken.
+    let again = |status: StatusCode, error: String| {
+        let data = json!({"title": "Forgot your password?", "email": typed, "error": error});
+        page(admin, req, status, "forgot", data)
+    };
     let Ok(email) = Email::parse(&typed.to_lowercase()) else {
-        return page(
-            admin,
-            req,
-            StatusCode::BAD_REQUEST,
-            "forgot",
-            json!({"title": "Forgot your password?", "email": typed,
-                   "error": "Enter the email address of your admin account."}),
-        );
+        let error = "Enter the email address of your admin account.";
+        return again(StatusCode::BAD_REQUEST, error.into());
     };
     if let Err(not_until) = admin.forgot_by_ip.check_key(&AddressKey::of(req.ip)) {
         let wait = not_until.wait_time_from(governor::clock::Clock::now(
             &governor::clock::DefaultClock::default(),
         ));
         let minutes = wait.as_secs().div_ceil(60).max(1);
-        return page(
-            admin,
-            req,
-            StatusCode::TOO_MANY_REQUESTS,
-            "forgot",
-            json!({"title": "Forgot your password?", "email": typed,
-                   "error": format!("Too many requests from your address. Try again in {minutes} minute{}.",
-                                    if minutes == 1 { "" } else { "s" })}),
-        );
+        let plural = if minutes == 1 { "" } else { "s" };
+        let error =
+            format!("Too many requests from your address. Try again in {minutes} minute{plural}.");
+        return again(StatusCode::TOO_MANY_REQUESTS, error);
     }
     let due = admin
         .run(move |conn| -> Result<_> {
@@ -240,9 +234,7 @@ pub async fn reset(admin: &Admin, req: &Request) -> Result<Reply> {
     if let Err(e) = check_password(&new) {
         return again(format!("The new {e}."));
     }
-    if let Err(wait) = admin.chat.accounts.budget().action(req.ip) {
-        return Err(AdminError::spent(wait));
-    }
+    admin.spend_budget(req.ip)?;
     // Hashing is slow on purpose: only for a link that can still be used.
     let lookup = token.clone();
     let usable = admin
