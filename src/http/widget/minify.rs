@@ -11,9 +11,7 @@
 pub fn javascript(src: &str) -> String {
     let mut out = Lines::default();
     let chars: Vec<char> = src.chars().collect();
-    // Brace depth at which each open template literal's `${` started.
-    let mut templates: Vec<usize> = Vec::new();
-    let mut depth = 0usize;
+    let mut nesting = Nesting::default();
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
@@ -49,33 +47,23 @@ pub fn javascript(src: &str) -> String {
             }
             '`' => {
                 out.push('`');
-                let (end, expr) = copy_template(&chars, i + 1, &mut out);
-                if expr {
-                    depth += 1;
-                    templates.push(depth);
-                }
-                i = end;
+                i = nesting.template_text(&chars, i + 1, &mut out);
                 continue;
             }
             '{' => {
-                depth += 1;
+                nesting.depth += 1;
                 out.push(c);
             }
             '}' => {
-                if templates.last() == Some(&depth) {
+                if nesting.templates.last() == Some(&nesting.depth) {
                     // The end of a `${...}`: back to the template's text.
-                    templates.pop();
-                    depth -= 1;
+                    nesting.templates.pop();
+                    nesting.depth -= 1;
                     out.push(c);
-                    let (end, expr) = copy_template(&chars, i + 1, &mut out);
-                    if expr {
-                        depth += 1;
-                        templates.push(depth);
-                    }
-                    i = end;
+                    i = nesting.template_text(&chars, i + 1, &mut out);
                     continue;
                 }
-                depth = depth.saturating_sub(1);
+                nesting.depth = nesting.depth.saturating_sub(1);
                 out.push(c);
             }
             '\n' => out.newline(),
@@ -85,6 +73,26 @@ pub fn javascript(src: &str) -> String {
         i += 1;
     }
     out.finish()
+}
+
+/// Brace depth, and the depth at which each open template literal's `${` started.
+#[derive(Default)]
+struct Nesting {
+    depth: usize,
+    templates: Vec<usize>,
+}
+
+impl Nesting {
+    /// Copies a template literal's text from `from`; when it stops at a `${`,
+    /// the expression opens a level. Returns the index to go on from.
+    fn template_text(&mut self, chars: &[char], from: usize, out: &mut Lines) -> usize {
+        let (end, expr) = copy_template(chars, from, out);
+        if expr {
+            self.depth += 1;
+            self.templates.push(self.depth);
+        }
+        end
+    }
 }
 
 /// Copies a quoted string starting at `start` (the quote); returns the index after it.
