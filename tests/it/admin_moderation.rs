@@ -2,23 +2,13 @@
 //! deletions reach open clients, room settings, mutes and filters apply to the
 //! next message, reports reach the panel.
 
-use chatctl::db::models::{Room, Site};
+use chatctl::db::models::Site;
 use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::support::close;
 use crate::support::panel::*;
 use crate::support::*;
-
-async fn room_id(app: &TestApp, site: chatctl::db::models::SiteId) -> i64 {
-    app.db
-        .run(move |conn| Room::find_by_name(conn, site, "lobby"))
-        .await
-        .unwrap()
-        .unwrap()
-        .id
-        .0
-}
 
 /// Skips frames until a message with this text arrives.
 async fn message_with(client: &mut Client, text: &str) -> serde_json::Value {
@@ -78,11 +68,7 @@ async fn a_ban_kicks_the_participant_at_once_and_refuses_them_afterwards() {
     bob.say("lobby", "b1", "still here").await;
 
     // Reloading (same guest token) does not get alice back in.
-    let mut again = app.connect(&site.public_key).await;
-    again
-        .send(json!({"type": "hello", "v": 1, "guest_token": token}))
-        .await;
-    let closed = again.closed().await;
+    let closed = app.returning_guest_closed(&site.public_key, &token).await;
     assert_eq!(closed.code, close::BANNED);
 
     // An address ban is refused at the upgrade, whatever the identity.
@@ -244,7 +230,7 @@ async fn mute_lock_slow_mode_approval_and_filters_apply_to_the_next_message() {
         mut bob,
     } = lobby().await;
     alice.say("lobby", "warmup", "hi").await; // fills the send path's cache
-    let room = room_id(&app, site.id).await;
+    let room = app.room(&site, "lobby").await.id.0;
 
     // Mute.
     panel.get(&format!("/admin/participants/{alice_id}")).await;

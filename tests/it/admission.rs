@@ -273,11 +273,7 @@ async fn banned_guest_and_banned_address_are_refused() {
         .unwrap();
     assert!(ban.is_some());
 
-    let mut again = app.connect(&site.public_key).await;
-    again
-        .send(json!({"type": "hello", "v": 1, "guest_token": token}))
-        .await;
-    let closed = again.closed().await;
+    let closed = app.returning_guest_closed(&site.public_key, &token).await;
     assert_eq!(closed.code, close::BANNED);
     let notice = closed.notice.expect("a notice explains the ban");
     assert_eq!(notice["code"], "banned");

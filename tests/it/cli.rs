@@ -4,7 +4,7 @@ use assert_cmd::Command;
 use serde_json::Value;
 
 use crate::support::cli::{chatctl, stdout};
-use crate::support::test_db;
+use crate::support::{test_db, TestDb};
 
 fn failure(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap();
@@ -16,6 +16,19 @@ fn failure(cmd: &mut Command) -> String {
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.starts_with("error: "), "one clear line: {stderr}");
     stderr
+}
+
+/// `chatctl site create --name <name> --origin <origin>`.
+fn site_create(db: &TestDb, name: &str, origin: &str) -> Command {
+    let mut cmd = chatctl(db);
+    cmd.args(["site", "create", "--name", name, "--origin", origin]);
+    cmd
+}
+
+/// Creates a site with `--json` and returns what the command printed.
+fn created_site(db: &TestDb, name: &str, origin: &str) -> Value {
+    let out = stdout(site_create(db, name, origin).arg("--json"));
+    serde_json::from_str(&out).unwrap()
 }
 
 #[test]
@@ -37,16 +50,7 @@ fn migrate_reports_what_ran_then_nothing() {
 #[test]
 fn site_lifecycle() {
     let db = test_db();
-    let out = stdout(chatctl(&db).args([
-        "site",
-        "create",
-        "--name",
-        "Blog",
-        "--origin",
-        "https://Blog.example.com/",
-        "--json",
-    ]));
-    let created: Value = serde_json::from_str(&out).unwrap();
+    let created = created_site(&db, "Blog", "https://Blog.example.com/");
     let key = created["public_key"].as_str().unwrap().to_owned();
     assert!(created["secret"].as_str().unwrap().starts_with("sk_"));
     assert_eq!(created["origins"][0], "https://blog.example.com");
@@ -57,14 +61,7 @@ fn site_lifecycle() {
         )
     );
 
-    let human = stdout(chatctl(&db).args([
-        "site",
-        "create",
-        "--name",
-        "Shop",
-        "--origin",
-        "https://shop.example",
-    ]));
+    let human = stdout(&mut site_create(&db, "Shop", "https://shop.example"));
     assert!(
         human.contains("secret:") && human.contains("<script src="),
         "{human}"
@@ -128,49 +125,17 @@ fn site_lifecycle() {
 #[test]
 fn site_errors_are_clear() {
     let db = test_db();
-    assert!(failure(chatctl(&db).args([
-        "site",
-        "create",
-        "--name",
-        "X",
-        "--origin",
-        "example.com"
-    ]))
-    .to_lowercase()
-    .contains("malformed origin"));
-    assert!(failure(chatctl(&db).args([
-        "site",
-        "create",
-        "--name",
-        "X",
-        "--origin",
-        "https://x.com/path"
-    ]))
-    .contains("without path"));
-    assert!(failure(chatctl(&db).args([
-        "site",
-        "create",
-        "--name",
-        " ",
-        "--origin",
-        "https://x.com"
-    ]))
-    .contains("name"));
+    assert!(failure(&mut site_create(&db, "X", "example.com"))
+        .to_lowercase()
+        .contains("malformed origin"));
+    assert!(failure(&mut site_create(&db, "X", "https://x.com/path")).contains("without path"));
+    assert!(failure(&mut site_create(&db, " ", "https://x.com")).contains("name"));
     assert!(failure(chatctl(&db).args(["site", "show", "pk_nope"])).contains("unknown site"));
     assert!(
         failure(chatctl(&db).args(["site", "disable", "pk_000000000000000000000000"]))
             .contains("unknown site")
     );
-    let out = stdout(chatctl(&db).args([
-        "site",
-        "create",
-        "--name",
-        "X",
-        "--origin",
-        "https://x.com",
-        "--json",
-    ]));
-    let key = serde_json::from_str::<Value>(&out).unwrap()["public_key"]
+    let key = created_site(&db, "X", "https://x.com")["public_key"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -201,16 +166,7 @@ fn site_errors_are_clear() {
 #[test]
 fn user_management() {
     let db = test_db();
-    let out = stdout(chatctl(&db).args([
-        "site",
-        "create",
-        "--name",
-        "S",
-        "--origin",
-        "https://s.example",
-        "--json",
-    ]));
-    let key = serde_json::from_str::<Value>(&out).unwrap()["public_key"]
+    let key = created_site(&db, "S", "https://s.example")["public_key"]
         .as_str()
         .unwrap()
         .to_owned();

@@ -201,6 +201,18 @@ async fn ask(app: &TestApp, site: &Site, frame: serde_json::Value) -> serde_json
     client.recv().await
 }
 
+/// Asks for a password reset for `email` (its second mail, after the
+/// confirmation) and returns the token of the mailed link.
+async fn mailed_reset(app: &TestApp, site: &Site, mailbox: &Mailbox, email: &str) -> String {
+    ask(
+        app,
+        site,
+        json!({"type": "forgot_password", "email": email}),
+    )
+    .await;
+    token_of(&mailbox.nth(email, 2).await.link("/account/reset?token="))
+}
+
 fn token_of(link: &str) -> String {
     link.split("token=")
         .nth(1)
@@ -257,13 +269,7 @@ async fn a_visitor_password_reset_ends_every_session_and_other_link() {
     let mut live = app.connect(&site.public_key).await;
     let ready = live.hello(json!({"account_token": sessions[0]})).await;
     assert_eq!(ready["me"]["kind"], "member", "{ready}");
-    ask(
-        &app,
-        &site,
-        json!({"type": "forgot_password", "email": email}),
-    )
-    .await;
-    let reset = token_of(&mailbox.nth(email, 2).await.link("/account/reset?token="));
+    let reset = mailed_reset(&app, &site, &mailbox, email).await;
     // Links issued earlier and still unused: another reset, another confirmation.
     let site_id = site.id;
     let (other_reset, other_verify) = app
@@ -316,13 +322,7 @@ async fn a_reset_before_confirming_voids_the_confirmation_link_and_confirms() {
     )
     .await;
     let verify = token_of(&mailbox.nth(email, 1).await.link("/account/verify?token="));
-    ask(
-        &app,
-        &site,
-        json!({"type": "forgot_password", "email": email}),
-    )
-    .await;
-    let reset = token_of(&mailbox.nth(email, 2).await.link("/account/reset?token="));
+    let reset = mailed_reset(&app, &site, &mailbox, email).await;
     assert_eq!(choose_password(&app, &reset).await, StatusCode::OK);
     assert_eq!(
         link_status(&app, "/account/verify", &verify).await,

@@ -1,6 +1,7 @@
 //! Users verified by the host site: JWT HS256 signed with the site secret.
 
 use chatctl::db::models::site::SiteSettings;
+use chatctl::db::models::Site;
 use serde_json::{json, Value};
 
 use crate::support::jwt::{exp, sign};
@@ -301,6 +302,19 @@ async fn tokens_are_refused_before_their_not_before_time() {
 /// `iat` (issued at, RFC 7519 §4.1.6) is a NumericDate too, and a token
 /// issued in the future (beyond the leeway) is not valid yet; `exp` of the
 /// wrong type is named for what it is (issue 12, item 9: other inputs).
+/// Says hello with a token for user `sub` carrying these time claims; returns the reply.
+async fn hello_timed(app: &TestApp, site: &Site, sub: &str, times: Value) -> Value {
+    let mut claims = json!({"sub": sub, "name": "Timely"});
+    claims
+        .as_object_mut()
+        .unwrap()
+        .extend(times.as_object().unwrap().clone());
+    let token = sign(&site.secret, claims);
+    hello_with(app, &site.public_key, json!({"token": token}))
+        .await
+        .1
+}
+
 #[tokio::test]
 async fn token_times_of_every_kind_are_checked_by_value() {
     let app = TestApp::spawn().await;
@@ -336,13 +350,7 @@ async fn token_times_of_every_kind_are_checked_by_value() {
         ("exp null", json!({"exp": null}), "exp"),
     ];
     for (case, times, says) in refused {
-        let mut claims = json!({"sub": "t1", "name": "Timely"});
-        claims
-            .as_object_mut()
-            .unwrap()
-            .extend(times.as_object().unwrap().clone());
-        let token = sign(&site.secret, claims);
-        let (_, reply) = hello_with(&app, &site.public_key, json!({"token": token})).await;
+        let reply = hello_timed(&app, &site, "t1", times).await;
         assert_eq!(reply["code"], "invalid_token", "{case}: {reply}");
         let message = reply["message"].as_str().unwrap().to_lowercase();
         assert!(message.contains(says), "{case}: {reply}");
@@ -358,13 +366,7 @@ async fn token_times_of_every_kind_are_checked_by_value() {
         ("exp as a float", json!({"exp": now as f64 + 600.25})),
     ];
     for (case, times) in accepted {
-        let mut claims = json!({"sub": "t2", "name": "Timely"});
-        claims
-            .as_object_mut()
-            .unwrap()
-            .extend(times.as_object().unwrap().clone());
-        let token = sign(&site.secret, claims);
-        let (_, reply) = hello_with(&app, &site.public_key, json!({"token": token})).await;
+        let reply = hello_timed(&app, &site, "t2", times).await;
         assert_eq!(reply["type"], "ready", "{case}: {reply}");
     }
 }

@@ -1,12 +1,31 @@
 //! What an operator reads: the server's log when it is not on a terminal,
 //! and the error when it cannot start.
 
-use std::net::TcpListener;
-use std::process::{Command, Stdio};
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use crate::support::process::chatctl;
 use crate::support::test_db;
+
+/// `chatctl serve` on a free port with its log (`RUST_LOG=filter`) going to
+/// the file `log`, not a terminal; returns the process and its address.
+fn serve_logging_to(database_url: &str, log: &Path, filter: &str) -> (Child, SocketAddr) {
+    let addr = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let server = Command::new(chatctl())
+        .args(["--database-url", database_url, "serve", "--no-demo"])
+        .args(["--bind", &addr.to_string()])
+        .env("RUST_LOG", filter)
+        .stdout(std::fs::File::create(log).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    (server, addr)
+}
 
 /// Logs written to a file carry no colour codes, and each request is one
 /// line with its method, path, status, client address and duration (it used
@@ -16,18 +35,7 @@ async fn each_request_is_one_plain_line_with_client_and_duration() {
     let db = test_db();
     let dir = tempfile::tempdir().unwrap();
     let log_path = dir.path().join("chatctl.log");
-    let addr = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let mut server = Command::new(chatctl())
-        .args(["--database-url", &db.url, "serve", "--no-demo"])
-        .args(["--bind", &addr.to_string()])
-        .env("RUST_LOG", "info")
-        .stdout(std::fs::File::create(&log_path).unwrap())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let (mut server, addr) = serve_logging_to(&db.url, &log_path, "info");
     let url = format!("http://{addr}/healthz?probe=secret-ish");
     let mut answered = false;
     for _ in 0..300 {
@@ -101,18 +109,7 @@ async fn the_first_admin_hint_works_as_typed() {
     let dir = tempfile::tempdir().unwrap();
     let database = format!("sqlite://{}", dir.path().join("my chat.db").display());
     let log_path = dir.path().join("chatctl.log");
-    let addr = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let mut server = Command::new(chatctl())
-        .args(["--database-url", &database, "serve", "--no-demo"])
-        .args(["--bind", &addr.to_string()])
-        .env("RUST_LOG", "warn")
-        .stdout(std::fs::File::create(&log_path).unwrap())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let (mut server, _) = serve_logging_to(&database, &log_path, "warn");
     let mut hint = None;
     for _ in 0..300 {
         let log = std::fs::read_to_string(&log_path).unwrap();

@@ -26,12 +26,9 @@ fn register(email: &str) -> Value {
 #[tokio::test]
 async fn one_address_cannot_register_account_after_account() {
     let mailbox = Mailbox::start();
-    let url = mailbox.url();
     let app = TestApp::builder()
-        .config(move |c| {
-            c.mail.smtp_url = Some(url);
-            c.limits.account_actions_per_ip_per_hour = 5;
-        })
+        .smtp(mailbox.url())
+        .limits(|limits| limits.account_actions_per_ip_per_hour = 5)
         .spawn()
         .await;
     let site = app.new_site().registration().create().await;
@@ -81,12 +78,9 @@ async fn one_address_cannot_register_account_after_account() {
 #[tokio::test]
 async fn one_mailbox_gets_a_bounded_number_of_mails_whoever_asks() {
     let mailbox = Mailbox::start();
-    let url = mailbox.url();
     let app = TestApp::builder()
-        .config(move |c| {
-            c.mail.smtp_url = Some(url);
-            c.limits.mails_per_mailbox_per_hour = 2;
-        })
+        .smtp(mailbox.url())
+        .limits(|limits| limits.mails_per_mailbox_per_hour = 2)
         .spawn()
         .await;
     let mut replies = Vec::new();
@@ -121,12 +115,9 @@ async fn one_mailbox_gets_a_bounded_number_of_mails_whoever_asks() {
 #[tokio::test]
 async fn sub_addresses_share_their_mailbox_budget() {
     let mailbox = Mailbox::start();
-    let url = mailbox.url();
     let app = TestApp::builder()
-        .config(move |c| {
-            c.mail.smtp_url = Some(url);
-            c.limits.mails_per_mailbox_per_hour = 2;
-        })
+        .smtp(mailbox.url())
+        .limits(|limits| limits.mails_per_mailbox_per_hour = 2)
         .spawn()
         .await;
     let site = app.new_site().registration().create().await;

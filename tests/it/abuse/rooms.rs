@@ -264,15 +264,7 @@ async fn owners_delete_rooms_from_the_panel_and_people_inside_are_told() {
     let page = panel.get(&format!("/admin/sites/{}/rooms", site.id)).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("spam-a") && page.body.contains("doomed"));
-    let doomed = app
-        .db
-        .run({
-            let id = site.id;
-            move |conn| Room::find_by_name(conn, id, "doomed")
-        })
-        .await
-        .unwrap()
-        .unwrap();
+    let doomed = app.room(&site, "doomed").await;
 
     // Without the CSRF token nothing happens.
     let forged = panel
@@ -303,15 +295,7 @@ async fn owners_delete_rooms_from_the_panel_and_people_inside_are_told() {
     account(&app, "mod@example.com", Role::Moderator, &[other.id]).await;
     let moderator = Panel::login(&app, "mod@example.com").await;
     let (_g2, _) = app.guest_in(&site.public_key, "bob", "kept").await;
-    let kept = app
-        .db
-        .run({
-            let id = site.id;
-            move |conn| Room::find_by_name(conn, id, "kept")
-        })
-        .await
-        .unwrap()
-        .unwrap();
+    let kept = app.room(&site, "kept").await;
     let refused = moderator
         .post(&format!("/admin/rooms/{}/delete", kept.id), &[])
         .await;

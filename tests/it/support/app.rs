@@ -23,7 +23,7 @@ use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::MaybeTlsStream;
 
-use super::client::Client;
+use super::client::{Client, Closed};
 use super::db::TestDb;
 
 /// The origin tests connect from; `app.site(&[ORIGIN])` allows it.
@@ -272,6 +272,16 @@ impl TestApp {
         let (mut client, ready) = self.guest(site_key, nick).await;
         client.join(room, None).await;
         (client, ready)
+    }
+
+    /// A guest coming back with `guest_token` who is turned away: says hello
+    /// and returns how the server closed the connection.
+    pub async fn returning_guest_closed(&self, site_key: &str, guest_token: &str) -> Closed {
+        let mut again = self.connect(site_key).await;
+        again
+            .send(json!({"type": "hello", "v": 1, "guest_token": guest_token}))
+            .await;
+        again.closed().await
     }
 
     /// Stops the server gracefully, waits until it has, and returns its database.

@@ -8,8 +8,9 @@
 //! let owner = app.admin("owner@example.com", Role::Owner, &[]).await;
 //! ```
 
+use chatctl::db::models::participant::ParticipantQuery;
 use chatctl::db::models::site::SiteSettings;
-use chatctl::db::models::{AdminUser, Report, Role, Site, SiteId};
+use chatctl::db::models::{AdminUser, Participant, Report, Role, Room, Site, SiteId};
 use chatctl::input::Origin;
 
 use super::app::{TestApp, ORIGIN};
@@ -108,5 +109,25 @@ impl TestApp {
             .await
             .unwrap();
         open.first().expect("an open report").0.id.0
+    }
+
+    /// The room of this name on the site (it must exist).
+    pub async fn room(&self, site: &Site, name: &str) -> Room {
+        let (id, name) = (site.id, name.to_owned());
+        self.db
+            .run(move |conn| Room::find_by_name(conn, id, &name))
+            .await
+            .unwrap()
+            .expect("the room exists")
+    }
+
+    /// The participant with this nickname (the first one found).
+    pub async fn participant_named(&self, nick: &str) -> Participant {
+        let query = ParticipantQuery::Nick(nick.to_owned());
+        self.db
+            .run(move |conn| Participant::search(conn, None, &query, 1))
+            .await
+            .unwrap()
+            .remove(0)
     }
 }
