@@ -9,9 +9,8 @@ use serde_json::json;
 use crate::support::browser::*;
 use crate::support::mailbox::Mailbox;
 use crate::support::widget_page::{
-    click_register_link, page, register, run, tag, until, widget_scene_with, WidgetScene,
+    click_register_link, page, register, registration_scene, run, tag, until, WidgetScene,
 };
-use crate::support::*;
 
 /// What the page fetched of the on-demand part (its script and its texts).
 const EXTRA_REQUESTS: &str = "return performance.getEntriesByType('resource').map((e) => e.name).filter((u) => u.includes('extra'));";
@@ -31,14 +30,12 @@ HTMLHeadElement.prototype.appendChild = function (e) {
 #[tokio::test]
 async fn widget_loads_its_account_forms_on_demand_once_the_chat_is_opened() {
     let mailbox = Mailbox::start();
-    let smtp = mailbox.url();
-    let app = TestApp::builder().smtp(smtp);
     let Some(WidgetScene {
         chrome,
         app,
         host,
         site,
-    }) = widget_scene_with("widget_lazy", app, |site| site.registration()).await
+    }) = registration_scene("widget_lazy", &mailbox).await
     else {
         return;
     };

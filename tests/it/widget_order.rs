@@ -8,7 +8,7 @@ use fantoccini::Client;
 
 use crate::support::browser::*;
 use crate::support::widget_page::{
-    join_as_guest, page, run, tag, until, widget_scene, WidgetScene, NETWORK_SWITCH,
+    cut_network, join_as_guest, page, run, tag, until, widget_scene, WidgetScene, NETWORK_SWITCH,
 };
 use crate::support::*;
 
@@ -84,17 +84,7 @@ async fn a_senders_messages_keep_their_order_under_a_rate_limit_and_a_reconnect(
     assert_eq!(shown, serde_json::json!(quick));
 
     // Typed while the connection is down: sent on reconnect, in the order typed.
-    run(
-        &browser,
-        "__offline = true; __sockets[__sockets.length - 1].close();",
-    )
-    .await;
-    until(
-        &browser,
-        "reconnecting",
-        "$('.status').classList.contains('reconnecting')",
-    )
-    .await;
+    cut_network(&browser).await;
     let offline = numbered("offline", 14);
     type_all(&browser, &offline).await;
     run(&browser, "__offline = false;").await;

@@ -6,7 +6,8 @@ use serde_json::json;
 
 use crate::support::browser::*;
 use crate::support::widget_page::{
-    join_as_guest, page, run, tag, until, widget_scene, WidgetScene, NETWORK_SWITCH,
+    cut_network, join_as_guest, page, run, tag, until, visitor, widget_scene, WidgetScene,
+    NETWORK_SWITCH,
 };
 use crate::support::*;
 
@@ -31,13 +32,7 @@ async fn widget_counts_and_announces_what_a_resume_delivers_like_live_messages()
     else {
         return;
     };
-    let origin = host.origin();
-    let mut bob = app
-        .try_connect(&site.public_key, Some(&origin))
-        .await
-        .unwrap();
-    bob.hello(json!({"nick": "bob"})).await;
-    bob.join("lobby", None).await;
+    let mut bob = visitor(&app, &host, &site, "bob", "lobby").await;
     // More than one page of history.
     for i in 0..60 {
         bob.say("lobby", &format!("old{i}"), &format!("old {i}"))
@@ -70,17 +65,7 @@ async fn widget_counts_and_announces_what_a_resume_delivers_like_live_messages()
     .await;
 
     // The connection drops; two messages come meanwhile; the widget resumes.
-    run(
-        &browser,
-        "__offline = true; __sockets[__sockets.length - 1].close();",
-    )
-    .await;
-    until(
-        &browser,
-        "reconnecting",
-        "$('.status').classList.contains('reconnecting')",
-    )
-    .await;
+    cut_network(&browser).await;
     bob.say("lobby", "m2", "two").await;
     bob.say("lobby", "m3", "three").await;
     run(&browser, "__offline = false;").await;

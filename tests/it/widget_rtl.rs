@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use crate::support::browser::*;
-use crate::support::widget_page::{page, run, tag, until, widget_scene, WidgetScene};
+use crate::support::widget_page::{page, run, tag, until, visitor, widget_scene, WidgetScene};
 use crate::support::*;
 
 /// How far right the last character of a message is drawn from its first:
@@ -32,13 +32,7 @@ async fn widget_reads_right_to_left_messages_and_mirrors_on_rtl_pages() {
     else {
         return;
     };
-    let origin = host.origin();
-    let mut sara = app
-        .try_connect(&site.public_key, Some(&origin))
-        .await
-        .unwrap();
-    sara.hello(json!({"nick": "سارة"})).await;
-    sara.join("lobby", None).await;
+    let mut sara = visitor(&app, &host, &site, "سارة", "lobby").await;
     sara.say("lobby", "s1", ENGLISH).await;
     sara.say("lobby", "s2", ARABIC).await;
 

@@ -6,7 +6,7 @@
 use serde_json::json;
 
 use crate::support::browser::*;
-use crate::support::widget_page::{page, run, tag, until, widget_scene, WidgetScene};
+use crate::support::widget_page::{page, run, tag, until, visitor, widget_scene, WidgetScene};
 use crate::support::*;
 
 #[tokio::test]
@@ -56,13 +56,7 @@ trustedTypes.createPolicy('app', {{}});
             ],
         ),
     );
-    let origin = host.origin();
-    let mut bob = app
-        .try_connect(&site.public_key, Some(&origin))
-        .await
-        .unwrap();
-    bob.hello(json!({"nick": "bob"})).await;
-    bob.join("lobby", None).await;
+    let mut bob = visitor(&app, &host, &site, "bob", "lobby").await;
     bob.say("lobby", "b1", "Hello from bob").await;
 
     let browser = chrome.session(Screen::Desktop).await;

@@ -20,6 +20,9 @@ use fantoccini::{Client, ClientBuilder};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+/// One browser session: a visitor's browser, with its own profile.
+pub type Session = Client;
+
 fn chromedriver() -> Option<PathBuf> {
     ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
         .iter()

@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use super::app::{TestApp, TestAppBuilder};
 use super::browser::{js, Browser, HostSite};
 use super::fixtures::{SiteBuilder, MEMBER_PASSWORD};
+use super::mailbox::Mailbox;
 
 /// Where a widget test starts. Its fields drop in reverse order of a test's
 /// `let WidgetScene { chrome, app, host, site }`, the browser last.
@@ -47,6 +48,47 @@ pub async fn widget_scene_with(
         host,
         site,
     })
+}
+
+/// A [`WidgetScene`] whose site takes registrations, on a server that mails
+/// through `mailbox`.
+pub async fn registration_scene(test: &str, mailbox: &Mailbox) -> Option<WidgetScene> {
+    let app = TestApp::builder().smtp(mailbox.url());
+    widget_scene_with(test, app, |site| site.registration()).await
+}
+
+/// Another visitor of the host's pages, on a plain WebSocket from the host's
+/// origin: said hello as `nick` and joined `room`.
+pub async fn visitor(
+    app: &TestApp,
+    host: &HostSite,
+    site: &Site,
+    nick: &str,
+    room: &str,
+) -> super::Client {
+    let mut client = app
+        .try_connect(&site.public_key, Some(&host.origin()))
+        .await
+        .unwrap();
+    client.hello(json!({ "nick": nick })).await;
+    client.join(room, None).await;
+    client
+}
+
+/// With [`NETWORK_SWITCH`] on the page: the network goes down and the widget's
+/// socket closes; returns once the widget says it is reconnecting.
+pub async fn cut_network(browser: &Client) {
+    run(
+        browser,
+        "__offline = true; __sockets[__sockets.length - 1].close();",
+    )
+    .await;
+    until(
+        browser,
+        "reconnecting",
+        "$('.status').classList.contains('reconnecting')",
+    )
+    .await;
 }
 
 /// Helpers for page scripts: `W(i)` is the shadow root of the i-th widget, `$`
