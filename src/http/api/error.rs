@@ -31,6 +31,9 @@ pub enum ApiError {
     /// 404: no such endpoint.
     #[error("No such endpoint: {0}.")]
     NoEndpoint(String),
+    /// 404: what the request named went away meanwhile (deleted by someone else).
+    #[error("It does not exist (any more).")]
+    Gone,
     /// 405
     #[error("{0} is not allowed here.")]
     MethodNotAllowed(String),
@@ -109,7 +112,8 @@ impl ApiError {
             | RoomNotFound(_)
             | MessageNotFound(_)
             | ParticipantNotFound(_)
-            | BanNotFound(_) => StatusCode::NOT_FOUND,
+            | BanNotFound(_)
+            | Gone => StatusCode::NOT_FOUND,
             MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             RoomExists(_) | TooManyRooms => StatusCode::CONFLICT,
             BadJson(_) | BadRequest(_) | InvalidRoom(_) | InvalidCid(_) | InvalidUser(_)
@@ -128,7 +132,7 @@ impl ApiError {
             InsufficientScope(_) => "insufficient_scope",
             SiteDisabled => "site_disabled",
             RateLimited(_) => "rate_limited",
-            NoEndpoint(_) => "not_found",
+            NoEndpoint(_) | Gone => "not_found",
             MethodNotAllowed(_) => "method_not_allowed",
             RoomNotFound(_) => "room_not_found",
             MessageNotFound(_) => "message_not_found",
@@ -194,9 +198,7 @@ impl From<DbError> for ApiError {
 impl From<ModerationError> for ApiError {
     fn from(err: ModerationError) -> Self {
         match err {
-            ModerationError::NotFound => {
-                ApiError::BadRequest("It does not exist (any more).".into())
-            }
+            ModerationError::NotFound => ApiError::Gone,
             ModerationError::Invalid(text) => ApiError::BadRequest(text),
             ModerationError::Db(db) => db.into(),
         }
@@ -206,7 +208,7 @@ impl From<ModerationError> for ApiError {
 impl From<ManageError> for ApiError {
     fn from(err: ManageError) -> Self {
         match err {
-            ManageError::NotFound => ApiError::BadRequest("It does not exist (any more).".into()),
+            ManageError::NotFound => ApiError::Gone,
             ManageError::Invalid(text) => ApiError::BadRequest(text),
             ManageError::Db(db) => db.into(),
         }

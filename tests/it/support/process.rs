@@ -60,6 +60,31 @@ pub fn create_site(database_url: &str) -> String {
     site["public_key"].as_str().expect("public_key").to_owned()
 }
 
+/// Creates an API key with every scope for the site `key` with the
+/// command line; returns the key.
+pub fn create_api_key(database_url: &str, key: &str) -> String {
+    let out = Command::new(chatctl())
+        .args([
+            "--database-url",
+            database_url,
+            "site",
+            "api-key",
+            "create",
+            key,
+        ])
+        .args(["--name", "backend", "--scope", "read", "--scope", "publish"])
+        .args(["--scope", "moderate", "--json"])
+        .output()
+        .expect("run chatctl site api-key create");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let made: Value = serde_json::from_slice(&out.stdout).expect("API key JSON");
+    made["key"].as_str().expect("key").to_owned()
+}
+
 impl ServerProcess {
     /// Starts `chatctl serve` on a free port and waits until it accepts connections.
     pub async fn start(database_url: &str, extra: &[&str]) -> ServerProcess {
