@@ -36,6 +36,28 @@ async fn keys_are_checked_missing_unknown_revoked_and_under_scoped() {
     let api = Api::new(&app, Some(&reader));
     let ok = api.get("/rooms").await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    // Its last use is recorded (and listed); a key never used has none.
+    let unused = key(&app, &site, "unused", &[Scope::Read]).await;
+    let site_id = site.id;
+    let keys = app
+        .db
+        .run(move |conn| chatctl::db::models::ApiKey::list(conn, site_id))
+        .await
+        .unwrap();
+    let used_at = |prefix: &str| {
+        keys.iter()
+            .find(|k| k.prefix == prefix)
+            .unwrap()
+            .last_used_at
+    };
+    assert!(used_at(&reader[..11]).is_some());
+    assert!(used_at(&unused[..11]).is_none());
+    let list = stdout(chatctl(&app.database).args(["site", "api-key", "list", &site.public_key]));
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with(&reader[..11]) && !l.contains("never")),
+        "{list}"
+    );
     let refused = api.post("/rooms", json!({"name": "news"})).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     assert_eq!(refused.body["error"], "insufficient_scope");
