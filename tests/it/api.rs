@@ -179,9 +179,15 @@ async fn a_posted_message_reaches_live_widgets_with_a_seq_once_per_cid() {
     assert_eq!(found.body["id"], live["author"]["id"]);
     assert_eq!(found.body["sub"], "42");
 
-    // A visitor who joins later reads them in the history, in seq order.
-    let (_bob, welcome) = app.guest(&site.public_key, "bob").await;
-    let _ = welcome;
+    // A guest may not go by the site's name (nor one that looks like it).
+    let mut impostor = app
+        .try_connect(&site.public_key, Some(ORIGIN))
+        .await
+        .unwrap();
+    let refused = impostor.hello(json!({"nick": "TEST SITE"})).await;
+    assert_eq!(refused["code"], "nick_taken", "{refused}");
+
+    // The history has them all, in seq order.
     let history = api.get("/rooms/lobby/messages").await;
     let seqs: Vec<i64> = history.body["messages"]
         .as_array()
