@@ -204,3 +204,87 @@ async fn bad_paths_methods_and_headers_are_refused_with_a_clear_4xx() {
     );
     let _: Value = answer.body;
 }
+
+/// Any JSON value, a few levels deep, with the field names the bodies use.
+fn any_json() -> impl proptest::strategy::Strategy<Value = Value> {
+    use proptest::prelude::*;
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>().prop_map(|f| json!(f)),
+        "\\PC{0,12}".prop_map(Value::from),
+    ];
+    leaf.prop_recursive(3, 24, 6, |inner| {
+        let name = prop::sample::select(vec![
+            "cid",
+            "text",
+            "user",
+            "sub",
+            "name",
+            "avatar",
+            "locked",
+            "slow_mode_secs",
+            "approve_first",
+            "max_message_chars",
+            "participant",
+            "ip",
+            "reason",
+            "minutes",
+            "x",
+        ]);
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+            prop::collection::btree_map(name.prop_map(str::to_owned), inner, 0..5)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+/// Random JSON bodies to every endpoint that takes one: never a 5xx, and
+/// the server stays up.
+#[tokio::test]
+async fn random_bodies_never_get_a_server_error() {
+    use proptest::strategy::{Strategy, ValueTree};
+    let app = TestApp::builder()
+        .limits(|l| {
+            l.api_requests_per_second = 10_000;
+            l.api_request_burst = 10_000;
+        })
+        .spawn()
+        .await;
+    let site = app.site(&[ORIGIN]).await;
+    let api = Api::full(&app, &site).await;
+    api.post("/rooms", json!({"name": "lobby"})).await;
+    let (_alice, ready) = app.guest_in(&site.public_key, "alice", "lobby").await;
+    let alice = ready["me"]["id"].as_i64().unwrap();
+    let endpoints = [
+        (Method::POST, "/rooms".to_owned()),
+        (Method::PATCH, "/rooms/lobby".to_owned()),
+        (Method::POST, "/rooms/lobby/messages".to_owned()),
+        (Method::POST, "/bans".to_owned()),
+        (Method::POST, format!("/participants/{alice}/mute")),
+    ];
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let strategy = any_json();
+    let mut seen = std::collections::BTreeMap::new();
+    for i in 0..300 {
+        let body = strategy.new_tree(&mut runner).unwrap().current();
+        let (method, path) = &endpoints[i % endpoints.len()];
+        let answer = api.send(method.clone(), path, Some(&body)).await;
+        assert!(
+            answer.status.as_u16() < 500 && answer.body["error"].is_string()
+                || answer.status.is_success(),
+            "{method} {path} {body}: {} {}",
+            answer.status,
+            answer.body
+        );
+        *seen
+            .entry(answer.body["error"].as_str().unwrap_or("ok").to_owned())
+            .or_insert(0) += 1;
+    }
+    // The bodies reached past the JSON parser, into the endpoints' own checks.
+    assert!(seen.len() >= 3, "{seen:?}");
+    eprintln!("answers by code: {seen:?}");
+    assert_eq!(api.get("/rooms/lobby").await.status, StatusCode::OK);
+}
