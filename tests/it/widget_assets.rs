@@ -195,7 +195,7 @@ async fn widget_files_are_versioned_cached_and_compressed() {
 
     // A loader cached before an upgrade asks for an old version: it gets the
     // current files, but not for a year (an old core that loads the current
-    // extra script is told to reload: tests/it/widget.rs).
+    // extra script is told to reload: tests/it/widget_lazy.rs).
     for path in ["/widget/0123456789ab.js", "/widget/0123456789ab/extra.js"] {
         let old = get(path, false).await.unwrap();
         assert_eq!(old.status(), 200, "{path}");
