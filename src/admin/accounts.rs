@@ -127,7 +127,9 @@ pub async fn create(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> 
     Ok(Reply::redirect("/admin/accounts").flash(Flash::Ok(format!("Account {shown} created."))))
 }
 
-async fn load(admin: &Admin, id: AdminUserId) -> Result<AdminUser> {
+/// The account a URL names, for an owner (the only role that manages accounts).
+async fn load_for_owner(admin: &Admin, auth: &Auth, id: AdminUserId) -> Result<AdminUser> {
+    auth.require_owner()?;
     admin.find(move |conn| AdminUser::find(conn, id)).await
 }
 
@@ -138,8 +140,7 @@ pub async fn set_sites(
     auth: &Auth,
     id: AdminUserId,
 ) -> Result<Reply> {
-    auth.require_owner()?;
-    let user = load(admin, id).await?;
+    let user = load_for_owner(admin, auth, id).await?;
     let ids = site_ids(&req.form::<SitesForm>()?.sites)?;
     let (actor, email) = (auth.actor(), user.email.clone());
     admin
@@ -155,8 +156,7 @@ pub async fn set_disabled(
     id: AdminUserId,
     disabled: bool,
 ) -> Result<Reply> {
-    auth.require_owner()?;
-    let user = load(admin, id).await?;
+    let user = load_for_owner(admin, auth, id).await?;
     let (actor, email) = (auth.actor(), user.email.clone());
     admin
         .run(move |conn| manage::set_disabled(conn, actor, &user, disabled))
@@ -176,8 +176,7 @@ pub async fn reset_password(
     auth: &Auth,
     id: AdminUserId,
 ) -> Result<Reply> {
-    auth.require_owner()?;
-    let user = load(admin, id).await?;
+    let user = load_for_owner(admin, auth, id).await?;
     let hash = hash(admin, req, req.form::<PasswordForm>()?.password).await?;
     let actor = auth.actor();
     // An owner setting their own password keeps the session they did it from.
