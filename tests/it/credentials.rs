@@ -213,6 +213,16 @@ async fn mailed_reset(app: &TestApp, site: &Site, mailbox: &Mailbox, email: &str
     token_of(&mailbox.nth(email, 2).await.link("/account/reset?token="))
 }
 
+async fn assert_logs_in(app: &TestApp, site: &Site, email: &str, password: &str) {
+    let logged = ask(
+        app,
+        site,
+        json!({"type": "login", "email": email, "password": password}),
+    )
+    .await;
+    assert_eq!(logged["type"], "logged_in", "{logged}");
+}
+
 fn token_of(link: &str) -> String {
     link.split("token=")
         .nth(1)
@@ -302,13 +312,7 @@ async fn a_visitor_password_reset_ends_every_session_and_other_link() {
         410
     );
     assert_eq!(choose_password(&app, &other_reset).await, StatusCode::GONE);
-    let logged = ask(
-        &app,
-        &site,
-        json!({"type": "login", "email": email, "password": NEW}),
-    )
-    .await;
-    assert_eq!(logged["type"], "logged_in", "{logged}");
+    assert_logs_in(&app, &site, email, NEW).await;
 }
 
 #[tokio::test]
@@ -330,11 +334,5 @@ async fn a_reset_before_confirming_voids_the_confirmation_link_and_confirms() {
         "the confirmation link went with the old password"
     );
     // The reset link reached the mailbox: the address is confirmed.
-    let logged = ask(
-        &app,
-        &site,
-        json!({"type": "login", "email": email, "password": NEW}),
-    )
-    .await;
-    assert_eq!(logged["type"], "logged_in", "{logged}");
+    assert_logs_in(&app, &site, email, NEW).await;
 }

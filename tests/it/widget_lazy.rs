@@ -27,6 +27,17 @@ HTMLHeadElement.prototype.appendChild = function (e) {
 };
 </script>";
 
+/// Opens the page; returns once the widget's core runs, the chat still closed.
+async fn open_closed(browser: &Session, host: &HostSite) {
+    browser.goto(&host.url("/")).await.unwrap();
+    until(
+        browser,
+        "the launcher",
+        "shown('.launcher') && window.Chatctl.core",
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn widget_loads_its_account_forms_on_demand_once_the_chat_is_opened() {
     let mailbox = Mailbox::start();
@@ -48,15 +59,9 @@ async fn widget_loads_its_account_forms_on_demand_once_the_chat_is_opened() {
         page(&app, "en", FLAKY, "", &[tag(&site, "data-room=\"lobby\"")]),
     );
     let browser = chrome.session(Screen::Desktop).await;
-    browser.goto(&host.url("/")).await.unwrap();
+    open_closed(&browser, &host).await;
 
     // The chat stays closed: the page never fetches the on-demand part, even when idle.
-    until(
-        &browser,
-        "the launcher",
-        "shown('.launcher') && window.Chatctl.core",
-    )
-    .await;
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     assert_eq!(run(&browser, EXTRA_REQUESTS).await, json!([]));
     let state = run(
@@ -108,13 +113,7 @@ async fn widget_loads_its_account_forms_on_demand_once_the_chat_is_opened() {
 
     // A page left open across an upgrade: its core is not the version the server now
     // serves the on-demand part for. That part does not run; the visitor is told to reload.
-    browser.goto(&host.url("/")).await.unwrap();
-    until(
-        &browser,
-        "the launcher",
-        "shown('.launcher') && window.Chatctl.core",
-    )
-    .await;
+    open_closed(&browser, &host).await;
     run(
         &browser,
         "Chatctl.core.v = '0123456789ab'; $('.launcher').click();",

@@ -146,6 +146,13 @@ fn run(cmd: &mut Command) -> (bool, String, String) {
     )
 }
 
+/// `chatctl site rooms prune KEY --older-than-minutes 0`: every unused room,
+/// however new. Returns (success, stdout, stderr).
+fn prune_unused_rooms(app: &TestApp, key: &str) -> (bool, String, String) {
+    let prune = ["site", "rooms", "prune", key, "--older-than-minutes", "0"];
+    run(chatctl(&app.database).args(prune))
+}
+
 #[tokio::test]
 async fn owners_list_delete_and_prune_rooms_from_the_cli() {
     let app = TestApp::spawn().await;
@@ -190,14 +197,7 @@ async fn owners_list_delete_and_prune_rooms_from_the_cli() {
     // Pruning removes rooms visitors opened and never wrote in, old enough.
     let (ok, out, _) = run(chatctl(&app.database).args(["site", "rooms", "prune", key]));
     assert!(ok && out.contains("0 "), "too recent to prune: {out}");
-    let (ok, out, err) = run(chatctl(&app.database).args([
-        "site",
-        "rooms",
-        "prune",
-        key,
-        "--older-than-minutes",
-        "0",
-    ]));
+    let (ok, out, err) = prune_unused_rooms(&app, key);
     assert!(ok && out.contains("2 "), "{out}{err}");
     assert_eq!(room_names(&app, site.id).await, vec!["lobby".to_owned()]);
 }
@@ -212,16 +212,7 @@ async fn a_prune_from_the_cli_keeps_rooms_someone_is_in() {
     let site = app.site(&[ORIGIN]).await;
     let (mut guest, _) = app.guest_in(&site.public_key, "alice", "waiting").await;
     let key = site.public_key.as_str();
-    let prune = || {
-        run(chatctl(&app.database).args([
-            "site",
-            "rooms",
-            "prune",
-            key,
-            "--older-than-minutes",
-            "0",
-        ]))
-    };
+    let prune = || prune_unused_rooms(&app, key);
 
     let (ok, out, err) = prune();
     assert!(ok && out.starts_with("deleted 0 "), "{out}{err}");
