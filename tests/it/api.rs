@@ -36,6 +36,8 @@ async fn keys_are_checked_missing_unknown_revoked_and_under_scoped() {
     let api = Api::new(&app, Some(&reader));
     let ok = api.get("/rooms").await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    // For backends only: no CORS header lets a page on another origin read it.
+    assert!(!ok.headers.contains_key("access-control-allow-origin"));
     // Its last use is recorded (and listed); a key never used has none.
     let unused = key(&app, &site, "unused", &[Scope::Read]).await;
     let site_id = site.id;

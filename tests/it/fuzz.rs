@@ -101,6 +101,20 @@ impl FuzzTarget {
             .ok()
     }
 
+    /// Waits (up to a minute) for `/widget.js`: its first answer waits for the
+    /// start-up compression (Zopfli), which a busy machine can stretch past
+    /// the 10 s a fuzz answer is given.
+    fn warm_up(&self) {
+        let url = format!("http://{}/widget.js", self.server.addr);
+        let warmed = self.rt.block_on(async {
+            tokio::time::timeout(Duration::from_secs(60), reqwest::get(url)).await
+        });
+        assert!(
+            matches!(warmed, Ok(Ok(_))),
+            "/widget.js did not answer: {warmed:?}"
+        );
+    }
+
     /// Stops the server and prints what was tried (`{n} {what}`); returns the
     /// server's stderr, to check with [`assert_no_panic`].
     fn stop(self, what: &str) -> String {
@@ -351,6 +365,7 @@ fn http_inputs_get_a_proper_answer_and_never_a_server_error() {
     );
     let key = target.key.clone();
     let api_key = create_api_key(&target.database.url, &key);
+    target.warm_up();
     // Some requests carry the real site key and origin, so the checks past them run too.
     let strategy = (http_request(), any::<bool>()).prop_map(move |(request, real)| {
         if real {
