@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::support::browser::*;
 use crate::support::jwt;
 use crate::support::widget_page::{
-    join_as_guest, page, run, say, tag, until, widget_scene, WidgetScene,
+    join_as_guest, one_widget_page, run, say, until, widget_scene, WidgetScene,
 };
 use crate::support::*;
 
@@ -29,7 +29,7 @@ async fn widget_marks_verified_users_members_and_guests() {
     };
     host.page(
         "/chat",
-        page(&app, "en", "", "", &[tag(&site, "data-room=\"lobby\"")]),
+        one_widget_page(&app, "en", &site, "data-room=\"lobby\""),
     );
     let origin = host.origin();
 
@@ -131,7 +131,7 @@ async fn widget_shows_a_message_posted_by_the_site_as_the_sites() {
     };
     host.page(
         "/chat",
-        page(&app, "en", "", "", &[tag(&site, "data-room=\"lobby\"")]),
+        one_widget_page(&app, "en", &site, "data-room=\"lobby\""),
     );
     let browser = chrome.session(Screen::Desktop).await;
     browser.goto(&host.url("/chat")).await.unwrap();

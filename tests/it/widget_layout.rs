@@ -6,7 +6,7 @@
 use serde_json::json;
 
 use crate::support::browser::*;
-use crate::support::widget_page::{page, run, tag, until, widget_scene, WidgetScene};
+use crate::support::widget_page::{one_widget_page, run, until, widget_scene, WidgetScene};
 use crate::support::*;
 
 /// How far the list is from its bottom, and how far the newest message's
@@ -41,13 +41,7 @@ async fn a_panel_that_opens_by_itself_shows_the_newest_message_whole() {
     }
     host.page(
         "/",
-        page(
-            &app,
-            "en",
-            "",
-            "",
-            &[tag(&site, "data-room=\"help\" data-open=\"true\"")],
-        ),
+        one_widget_page(&app, "en", &site, "data-room=\"help\" data-open=\"true\""),
     );
     let browser = chrome.session(Screen::Desktop).await;
     browser.goto(&host.url("/")).await.unwrap();

@@ -5,7 +5,9 @@
 use serde_json::json;
 
 use crate::support::browser::*;
-use crate::support::widget_page::{page, run, tag, until, visitor, widget_scene, WidgetScene};
+use crate::support::widget_page::{
+    one_widget_page, page, run, tag, until, visitor, widget_scene, WidgetScene,
+};
 use crate::support::*;
 
 /// How far right the last character of a message is drawn from its first:
@@ -40,16 +42,10 @@ async fn widget_reads_right_to_left_messages_and_mirrors_on_rtl_pages() {
     let rtl = page(&app, "ar", "", "<p>صفحة</p>", &[tag(&site, open)])
         .replace("<html lang=\"ar\">", "<html lang=\"ar\" dir=\"rtl\">");
     host.page("/rtl", rtl);
-    host.page("/ltr", page(&app, "en", "", "", &[tag(&site, open)]));
+    host.page("/ltr", one_widget_page(&app, "en", &site, open));
     host.page(
         "/ltr-ar",
-        page(
-            &app,
-            "en",
-            "",
-            "",
-            &[tag(&site, &format!("{open} data-lang=\"ar\""))],
-        ),
+        one_widget_page(&app, "en", &site, &format!("{open} data-lang=\"ar\"")),
     );
     let browser = chrome.session(Screen::Desktop).await;
 

@@ -149,6 +149,11 @@ pub fn page(app: &TestApp, html_lang: &str, head: &str, body: &str, tags: &[Stri
     format!("<!doctype html><html lang=\"{html_lang}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>Host</title>{head}</head><body>{body}{scripts}</body></html>")
 }
 
+/// A page in `html_lang` with nothing but one widget of `site` (`attrs` as in [`tag`]).
+pub fn one_widget_page(app: &TestApp, html_lang: &str, site: &Site, attrs: &str) -> String {
+    page(app, html_lang, "", "", &[tag(site, attrs)])
+}
+
 pub fn tag(site: &Site, extra: &str) -> String {
     format!("data-site=\"{}\" {extra}", site.public_key)
 }

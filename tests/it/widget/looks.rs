@@ -77,39 +77,23 @@ async fn the_widget_speaks_the_page_language(
     desktop: &Session,
 ) {
     let lobby = "data-room=\"lobby\"";
-    host.page("/fr", page(app, "fr-FR", "", "", &[tag(site, lobby)]));
+    host.page("/fr", one_widget_page(app, "fr-FR", site, lobby));
     host.page(
         "/de",
-        page(
-            app,
-            "fr",
-            "",
-            "",
-            &[tag(site, &format!("{lobby} data-lang=\"de\""))],
-        ),
+        one_widget_page(app, "fr", site, &format!("{lobby} data-lang=\"de\"")),
     );
     host.page(
         "/ru",
-        page(
+        one_widget_page(
             app,
             "en",
-            "",
-            "",
-            &[tag(
-                site,
-                &format!("{lobby} data-lang=\"ru\" data-open=\"true\""),
-            )],
+            site,
+            &format!("{lobby} data-lang=\"ru\" data-open=\"true\""),
         ),
     );
     host.page(
         "/es",
-        page(
-            app,
-            "es",
-            "",
-            "",
-            &[tag(site, &format!("{lobby} data-open=\"true\""))],
-        ),
+        one_widget_page(app, "es", site, &format!("{lobby} data-open=\"true\"")),
     );
     for (path, launcher, label) in [
         (
@@ -327,15 +311,11 @@ async fn theme_auto_follows_the_system_live(
 ) {
     host.page(
         "/auto",
-        page(
+        one_widget_page(
             app,
             "en",
-            "",
-            "",
-            &[tag(
-                site,
-                "data-room=\"lobby\" data-theme=\"auto\" data-open=\"true\"",
-            )],
+            site,
+            "data-room=\"lobby\" data-theme=\"auto\" data-open=\"true\"",
         ),
     );
     emulate_media(
@@ -433,7 +413,7 @@ async fn without_a_language_the_browser_decides(
 ) {
     host.page(
         "/nolang",
-        page(app, "", "", "", &[tag(site, "data-room=\"lobby\"")]),
+        one_widget_page(app, "", site, "data-room=\"lobby\""),
     );
     let german = chrome.session_in(Screen::Desktop, Some("de-DE,de")).await;
     german.goto(&host.url("/nolang")).await.unwrap();

@@ -38,13 +38,7 @@ async fn widget_moderation_feedback_slow_mode_mute_lock_and_approval() {
     };
     host.page(
         "/",
-        page(
-            &app,
-            "en",
-            "",
-            "",
-            &[tag(&site, "data-room=\"help\" data-open=\"true\"")],
-        ),
+        one_widget_page(&app, "en", &site, "data-room=\"help\" data-open=\"true\""),
     );
     let mut dan = dan_tells_a_long_story(&app, &site, &host).await;
     let browser = chrome.session(Screen::Desktop).await;
@@ -282,10 +276,7 @@ async fn escape_closes_the_floating_panel(browser: &Session) {
 /// A page on an origin the site does not allow: the widget says why and stops trying.
 async fn a_page_on_a_refused_origin_is_told_why(app: &TestApp, site: &Site, browser: &Session) {
     let stranger = HostSite::start().await;
-    stranger.page(
-        "/",
-        page(app, "en", "", "", &[tag(site, "data-open=\"true\"")]),
-    );
+    stranger.page("/", one_widget_page(app, "en", site, "data-open=\"true\""));
     browser.goto(&stranger.url("/")).await.unwrap();
     until(browser, "the refusal explained", "$('[data-chatctl=notice]').textContent.includes('not allowed') && $('.status').className === 'status offline' && !shown('[data-chatctl=composer]') && !shown('[data-chatctl=nick]')").await;
 }
