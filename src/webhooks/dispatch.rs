@@ -34,8 +34,11 @@ const MAX_IN_FLIGHT: usize = 16;
 const MAX_DELAY_MS: u64 = 3_600_000;
 /// How often the outbox is looked at when nothing rings.
 const POLL: Duration = Duration::from_secs(1);
-/// Finished deliveries are kept this long for the panel, then pruned.
+/// Finished deliveries are kept this long for the panel, then pruned,
+/// [`PRUNE_BATCH`] at a time every [`PRUNE_EVERY`].
 const KEEP_MS: i64 = 7 * 24 * 3_600_000;
+const PRUNE_BATCH: i64 = 2_000;
+const PRUNE_EVERY: Duration = Duration::from_secs(10);
 
 pub struct Dispatcher {
     db: Db,
@@ -94,7 +97,7 @@ impl Dispatcher {
                     tasks.spawn(async move { me.attempt(delivery, endpoint).await });
                 }
             }
-            if pruned.elapsed() > Duration::from_secs(3600) {
+            if pruned.elapsed() > PRUNE_EVERY {
                 pruned = Instant::now();
                 self.prune().await;
             }
@@ -116,6 +119,9 @@ impl Dispatcher {
         let claimed = self
             .db
             .run(move |conn| {
+                if !Delivery::any_due(conn, now_ms())? {
+                    return Ok(Vec::new());
+                }
                 conn.write_transaction(|conn| -> Result<_, DbError> {
                     let now = now_ms();
                     let due = Delivery::claim(conn, now, now + lease, limit as i64)?;
@@ -297,7 +303,11 @@ impl Dispatcher {
 
     async fn prune(&self) {
         let before = now_ms() - KEEP_MS;
-        match self.db.run(move |conn| Delivery::prune(conn, before)).await {
+        match self
+            .db
+            .run(move |conn| Delivery::prune(conn, before, PRUNE_BATCH))
+            .await
+        {
             Ok(0) => {}
             Ok(n) => tracing::info!(deliveries = n, "pruned finished webhook deliveries"),
             Err(err) => tracing::warn!(error = %err, "cannot prune webhook deliveries"),

@@ -359,12 +359,35 @@ impl Delivery {
             .execute(c))
     }
 
-    /// Deletes finished deliveries (delivered or given up) made before `before`.
-    pub fn prune(conn: &mut DbConn, before: i64) -> Result<usize, DbError> {
+    /// Whether any delivery may be due (a read: on SQLite, looking costs the
+    /// writer nothing, while claiming takes the write lock).
+    pub fn any_due(conn: &mut DbConn, now: i64) -> Result<bool, DbError> {
+        with_backend!(conn, c => diesel::select(diesel::dsl::exists(
+            webhook_deliveries::table
+                .inner_join(webhook_endpoints::table)
+                .filter(webhook_endpoints::enabled.eq(true))
+                .filter(webhook_deliveries::state.eq(DeliveryState::Pending))
+                .filter(webhook_deliveries::next_attempt_at.le(now)),
+        ))
+        .get_result(c))
+    }
+
+    /// Deletes up to `limit` finished deliveries (delivered or given up)
+    /// made before `before`; returns how many. Bounded, so that on SQLite
+    /// the write lock is held briefly.
+    pub fn prune(conn: &mut DbConn, before: i64, limit: i64) -> Result<usize, DbError> {
+        let ids: Vec<WebhookDeliveryId> = with_backend!(conn, c => webhook_deliveries::table
+            .filter(webhook_deliveries::created_at.lt(before))
+            .filter(webhook_deliveries::state.ne(DeliveryState::Pending))
+            .order(webhook_deliveries::id)
+            .limit(limit)
+            .select(webhook_deliveries::id)
+            .load(c))?;
+        if ids.is_empty() {
+            return Ok(0);
+        }
         with_backend!(conn, c => diesel::delete(
-                webhook_deliveries::table
-                    .filter(webhook_deliveries::created_at.lt(before))
-                    .filter(webhook_deliveries::state.ne(DeliveryState::Pending)),
+                webhook_deliveries::table.filter(webhook_deliveries::id.eq_any(&ids)),
             )
             .execute(c))
     }

@@ -3,14 +3,15 @@
 //! receiver down is an address nothing listens on yet ([`Receiver::free_addr`]).
 
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use hmac::{Hmac, Mac};
-use http_body_util::{BodyExt, Full};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
@@ -25,7 +26,7 @@ pub struct Received {
     /// Header names in lower case.
     pub headers: HashMap<String, String>,
     pub body: String,
-    /// The status the receiver answered.
+    /// The status the receiver answered (0: none, [`Answer::Silent`]).
     pub answered: u16,
 }
 
@@ -68,10 +69,58 @@ impl Received {
     }
 }
 
+/// How the receiver answers.
+#[derive(Debug, Clone)]
+pub enum Answer {
+    Status(u16),
+    /// `302 Found` to this URL.
+    RedirectTo(String),
+    /// Never answers (the request is kept, the connection stays open).
+    Silent,
+    /// `200` with a body that never ends.
+    Endless,
+}
+
+impl Answer {
+    fn status(&self) -> u16 {
+        match self {
+            Answer::Status(status) => *status,
+            Answer::RedirectTo(_) => 302,
+            Answer::Silent => 0,
+            Answer::Endless => 200,
+        }
+    }
+
+    async fn response(self) -> hyper::Response<BoxBody<Bytes, Infallible>> {
+        let body = match &self {
+            Answer::Silent => {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                Full::new(Bytes::new()).boxed()
+            }
+            Answer::Endless => {
+                let chunk = Bytes::from(vec![b'x'; 64 * 1024]);
+                let frames = futures_util::stream::repeat_with(move || {
+                    Ok(hyper::body::Frame::data(chunk.clone()))
+                });
+                StreamBody::new(frames).boxed()
+            }
+            _ => Full::new(Bytes::from_static(b"ok")).boxed(),
+        };
+        let mut response = hyper::Response::new(body);
+        *response.status_mut() = hyper::StatusCode::from_u16(self.status()).unwrap();
+        if let Answer::RedirectTo(url) = self {
+            response
+                .headers_mut()
+                .insert("location", url.parse().unwrap());
+        }
+        response
+    }
+}
+
 pub struct Receiver {
     pub addr: SocketAddr,
     received: Arc<Mutex<Vec<Received>>>,
-    status: Arc<AtomicU16>,
+    answer: Arc<Mutex<Answer>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -99,11 +148,11 @@ impl Receiver {
         .await;
         let addr = listener.local_addr().unwrap();
         let received = Arc::new(Mutex::new(Vec::new()));
-        let status = Arc::new(AtomicU16::new(200));
-        let (log, answer) = (received.clone(), status.clone());
+        let answer = Arc::new(Mutex::new(Answer::Status(200)));
+        let (log, how) = (received.clone(), answer.clone());
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                let (log, answer) = (log.clone(), answer.clone());
+                let (log, answer) = (log.clone(), how.clone());
                 tokio::spawn(async move {
                     let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                         let (log, answer) = (log.clone(), answer.clone());
@@ -116,16 +165,13 @@ impl Receiver {
                                 })
                                 .collect();
                             let body = req.into_body().collect().await?.to_bytes();
-                            let status = answer.load(Ordering::SeqCst);
+                            let answer = answer.lock().unwrap().clone();
                             log.lock().unwrap().push(Received {
                                 headers,
                                 body: String::from_utf8_lossy(&body).into_owned(),
-                                answered: status,
+                                answered: answer.status(),
                             });
-                            let mut response =
-                                hyper::Response::new(Full::new(Bytes::from_static(b"ok")));
-                            *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
-                            Ok::<_, hyper::Error>(response)
+                            Ok::<_, hyper::Error>(answer.response().await)
                         }
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
@@ -137,7 +183,7 @@ impl Receiver {
         Receiver {
             addr,
             received,
-            status,
+            answer,
             task,
         }
     }
@@ -149,7 +195,12 @@ impl Receiver {
 
     /// The status every following request gets.
     pub fn answer(&self, status: u16) {
-        self.status.store(status, Ordering::SeqCst);
+        self.answer_with(Answer::Status(status));
+    }
+
+    /// How every following request is answered.
+    pub fn answer_with(&self, answer: Answer) {
+        *self.answer.lock().unwrap() = answer;
     }
 
     pub fn received(&self) -> Vec<Received> {

@@ -2,6 +2,7 @@
 //! from the surface that makes it, signatures checked with HMAC-SHA256,
 //! retries, order per room, disabling with a mail, resend.
 
+mod client;
 mod manage;
 mod restart;
 mod snippets;
