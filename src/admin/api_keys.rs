@@ -9,7 +9,7 @@ use super::auth::Auth;
 use super::error::{AdminError, Result};
 use super::reply::{Flash, Reply};
 use super::request::Request;
-use super::{sites, Admin};
+use super::Admin;
 use crate::db::models::{ApiKey, Scope, Site, SiteId};
 use crate::manage::api_keys as manage;
 
@@ -54,7 +54,7 @@ pub async fn section(admin: &Admin, auth: &Auth, site: &Site) -> Result<Value> {
 /// POST /admin/sites/{id}/api-keys — creates a key and shows it once.
 pub async fn create(admin: &Admin, req: &Request, auth: &Auth, id: SiteId) -> Result<Reply> {
     auth.require_owner()?;
-    let site = sites::load(admin, auth, id).await?;
+    let site = admin.site(auth, id).await?;
     let form: CreateForm = req.form()?;
     let scopes = form
         .scope
@@ -83,7 +83,7 @@ pub async fn create(admin: &Admin, req: &Request, auth: &Auth, id: SiteId) -> Re
 /// POST /admin/sites/{id}/api-keys/revoke
 pub async fn revoke(admin: &Admin, req: &Request, auth: &Auth, id: SiteId) -> Result<Reply> {
     auth.require_owner()?;
-    let site = sites::load(admin, auth, id).await?;
+    let site = admin.site(auth, id).await?;
     let prefix = req.form::<RevokeForm>()?.prefix;
     let actor = auth.actor();
     let key = admin

@@ -42,6 +42,7 @@ use warp::{Filter, Rejection};
 
 use crate::chat::Chat;
 use crate::config::AdminConfig;
+use crate::db::models::{Site, SiteId};
 use crate::db::{DbConn, DbError};
 use auth::Auth;
 use error::{AdminError, Result};
@@ -94,6 +95,14 @@ impl Admin {
         F: FnOnce(&mut DbConn) -> std::result::Result<T, E> + Send + 'static,
     {
         self.chat.db.run(work).await
+    }
+
+    /// The site a URL names, if `auth` may see it (`Not found` otherwise).
+    pub async fn site(&self, auth: &Auth, id: SiteId) -> Result<Site> {
+        auth.require_site(id)?;
+        self.run(move |conn| Site::find(conn, id))
+            .await
+            .map_err(AdminError::from)
     }
 
     /// The row a URL names: `Not found` when there is none.

@@ -8,7 +8,7 @@ use super::auth::Auth;
 use super::error::{AdminError, Result};
 use super::reply::{Flash, Reply};
 use super::request::{self, Request};
-use super::{sites, Admin};
+use super::Admin;
 use crate::db::models::room::RoomSettings;
 use crate::db::models::{Room, RoomId, SiteId};
 use crate::moderation;
@@ -58,7 +58,7 @@ struct PruneForm {
 
 /// GET /admin/sites/{id}/rooms
 pub async fn list(admin: &Admin, req: &Request, auth: &Auth, site: SiteId) -> Result<Reply> {
-    let site = sites::load(admin, auth, site).await?;
+    let site = admin.site(auth, site).await?;
     let id = site.id;
     let rooms = admin.run(move |conn| Room::list_for_site(conn, id)).await?;
     let live = admin.chat.hub.live_rooms();
@@ -86,7 +86,7 @@ pub async fn list(admin: &Admin, req: &Request, auth: &Auth, site: SiteId) -> Re
 
 /// POST /admin/sites/{id}/rooms — create a room ahead of time.
 pub async fn create(admin: &Admin, req: &Request, auth: &Auth, site: SiteId) -> Result<Reply> {
-    let site = sites::load(admin, auth, site).await?;
+    let site = admin.site(auth, site).await?;
     let name = req.form::<NewRoomForm>()?.name;
     let room = moderation::rooms::create(&admin.chat, auth.actor(), site.id, &name).await?;
     Ok(Reply::redirect(&format!("/admin/sites/{}/rooms", site.id))
@@ -124,7 +124,7 @@ pub async fn delete(admin: &Admin, auth: &Auth, id: RoomId) -> Result<Reply> {
 /// POST /admin/sites/{id}/rooms/prune — rooms visitors opened and never
 /// wrote in, older than `older_than_minutes` (default 60), nobody inside.
 pub async fn prune(admin: &Admin, req: &Request, auth: &Auth, site: SiteId) -> Result<Reply> {
-    let site = sites::load(admin, auth, site).await?;
+    let site = admin.site(auth, site).await?;
     auth.require_admin()?;
     let minutes: i64 = request::parse(req.form::<PruneForm>()?.older_than_minutes, "Age")?
         .unwrap_or(DEFAULT_PRUNE_MINUTES);

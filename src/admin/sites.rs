@@ -88,15 +88,6 @@ pub async fn visible(admin: &Admin, auth: &Auth) -> Result<Vec<Site>> {
     })
 }
 
-/// The site with this id, if the viewer may see it.
-pub async fn load(admin: &Admin, auth: &Auth, id: SiteId) -> Result<Site> {
-    auth.require_site(id)?;
-    admin
-        .run(move |conn| Site::find(conn, id))
-        .await
-        .map_err(AdminError::from)
-}
-
 /// `[{id, name, selected}]` for a site select. Sites made before names had
 /// to differ may share one: those show their public key too.
 pub fn options(sites: &[Site], selected: Option<SiteId>) -> serde_json::Value {
@@ -154,7 +145,7 @@ pub async fn create(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> 
 
 /// GET /admin/sites/{id}
 pub async fn show(admin: &Admin, req: &Request, auth: &Auth, id: SiteId) -> Result<Reply> {
-    let site = load(admin, auth, id).await?;
+    let site = admin.site(auth, id).await?;
     let s = site.clone();
     let origins = admin.run(move |conn| s.origins(conn)).await?;
     let api_keys = super::api_keys::section(admin, auth, &site).await?;
@@ -183,7 +174,7 @@ pub async fn show(admin: &Admin, req: &Request, auth: &Auth, id: SiteId) -> Resu
 /// POST /admin/sites/{id}/settings
 pub async fn update(admin: &Admin, req: &Request, auth: &Auth, id: SiteId) -> Result<Reply> {
     auth.require_admin()?;
-    let site = load(admin, auth, id).await?;
+    let site = admin.site(auth, id).await?;
     let change = SettingsChange::try_from(req.form::<SettingsForm>()?)?;
     let (id, actor, origin) = (site.id, auth.actor(), Some(admin.chat.instance));
     let changed = admin
@@ -205,7 +196,7 @@ pub async fn update(admin: &Admin, req: &Request, auth: &Auth, id: SiteId) -> Re
 /// POST /admin/sites/{id}/origins
 pub async fn add_origin(admin: &Admin, req: &Request, auth: &Auth, id: SiteId) -> Result<Reply> {
     auth.require_admin()?;
-    let site = load(admin, auth, id).await?;
+    let site = admin.site(auth, id).await?;
     let origin = manage::origin(&req.form::<OriginForm>()?.origin)?;
     let (id, actor, shown) = (site.id, auth.actor(), origin.to_string());
     let added = admin
@@ -222,7 +213,7 @@ pub async fn add_origin(admin: &Admin, req: &Request, auth: &Auth, id: SiteId) -
 /// POST /admin/sites/{id}/origins/remove
 pub async fn remove_origin(admin: &Admin, req: &Request, auth: &Auth, id: SiteId) -> Result<Reply> {
     auth.require_admin()?;
-    let site = load(admin, auth, id).await?;
+    let site = admin.site(auth, id).await?;
     let origin = manage::origin(&req.form::<OriginForm>()?.origin)?;
     let (id, actor, shown) = (site.id, auth.actor(), origin.to_string());
     let removed = admin
@@ -246,7 +237,7 @@ pub async fn rotate_confirm(
     id: SiteId,
 ) -> Result<Reply> {
     auth.require_admin()?;
-    let site = load(admin, auth, id).await?;
+    let site = admin.site(auth, id).await?;
     admin.page(
         req,
         auth,
@@ -258,7 +249,7 @@ pub async fn rotate_confirm(
 /// POST /admin/sites/{id}/rotate — shows the new secret once.
 pub async fn rotate(admin: &Admin, req: &Request, auth: &Auth, id: SiteId) -> Result<Reply> {
     auth.require_admin()?;
-    let site = load(admin, auth, id).await?;
+    let site = admin.site(auth, id).await?;
     if req.form::<RotateForm>()?.confirm.trim() != site.name {
         return Err(AdminError::BadRequest(
             "Type the site name exactly to confirm.".into(),
@@ -279,7 +270,7 @@ pub async fn rotate(admin: &Admin, req: &Request, auth: &Auth, id: SiteId) -> Re
 /// POST /admin/sites/{id}/enabled — enable or disable (closes live connections within seconds).
 pub async fn set_enabled(admin: &Admin, req: &Request, auth: &Auth, id: SiteId) -> Result<Reply> {
     auth.require_admin()?;
-    let site = load(admin, auth, id).await?;
+    let site = admin.site(auth, id).await?;
     let enabled = req.form::<EnabledForm>()?.enabled == "true";
     manage::set_enabled(&admin.chat, auth.actor(), site.id, enabled).await?;
     let text = if enabled {
@@ -293,7 +284,7 @@ pub async fn set_enabled(admin: &Admin, req: &Request, auth: &Auth, id: SiteId) 
 /// POST /admin/sites/{id}/delete — a disabled site, for good (owners and admins).
 pub async fn delete(admin: &Admin, req: &Request, auth: &Auth, id: SiteId) -> Result<Reply> {
     auth.require_admin()?;
-    let site = load(admin, auth, id).await?;
+    let site = admin.site(auth, id).await?;
     let confirm = req.form::<DeleteForm>()?.confirm;
     let actor = auth.actor();
     let name = site.name.clone();

@@ -10,7 +10,6 @@ use super::auth::Auth;
 use super::error::{AdminError, Result};
 use super::reply::{Flash, Reply};
 use super::request::Request;
-use super::sites::load;
 use super::Admin;
 use crate::db::models::webhook::{Delivery, Endpoint};
 use crate::db::models::{Site, SiteId, WebhookDeliveryId, WebhookEndpointId};
@@ -92,14 +91,14 @@ async fn owned(admin: &Admin, auth: &Auth, id: WebhookEndpointId) -> Result<(Sit
         .db
         .run(move |conn| Endpoint::find(conn, id))
         .await?;
-    let site = load(admin, auth, endpoint.site_id).await?;
+    let site = admin.site(auth, endpoint.site_id).await?;
     Ok((site, endpoint))
 }
 
 /// POST /admin/sites/{id}/webhooks — add an endpoint; its secret is shown once.
 pub async fn add(admin: &Admin, req: &Request, auth: &Auth, id: SiteId) -> Result<Reply> {
     auth.require_owner()?;
-    let site = load(admin, auth, id).await?;
+    let site = admin.site(auth, id).await?;
     let form: AddForm = req.form()?;
     let url = endpoints::parse_url(&form.url)?;
     if form.event.is_empty() {

@@ -7,7 +7,7 @@ use super::auth::Auth;
 use super::error::Result;
 use super::reply::{Flash, Reply};
 use super::request::Request;
-use super::{sites, Admin};
+use super::Admin;
 use crate::db::models::{SiteId, WordFilter, WordFilterId};
 use crate::moderation;
 
@@ -25,7 +25,7 @@ struct EntryForm {
 
 /// GET /admin/sites/{id}/filters
 pub async fn list(admin: &Admin, req: &Request, auth: &Auth, site: SiteId) -> Result<Reply> {
-    let site = sites::load(admin, auth, site).await?;
+    let site = admin.site(auth, site).await?;
     let id = site.id;
     let entries = admin
         .run(move |conn| WordFilter::for_site(conn, id))
@@ -40,7 +40,7 @@ pub async fn list(admin: &Admin, req: &Request, auth: &Auth, site: SiteId) -> Re
 
 /// POST /admin/sites/{id}/filters
 pub async fn add(admin: &Admin, req: &Request, auth: &Auth, site: SiteId) -> Result<Reply> {
-    let site = sites::load(admin, auth, site).await?;
+    let site = admin.site(auth, site).await?;
     let form: EntryForm = req.form()?;
     let entry = moderation::word_filters::add(
         &admin.chat,
