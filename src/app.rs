@@ -99,6 +99,7 @@ impl Application {
         let doorbell = Doorbell::default();
         let webhooks = Arc::new(Dispatcher::new(
             db.clone(),
+            metrics.clone(),
             mailer.clone(),
             &public_url,
             &config.webhooks,

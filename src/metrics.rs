@@ -12,6 +12,11 @@ pub struct CodeLabel {
     pub code: &'static str,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabel {
+    pub outcome: &'static str,
+}
+
 pub struct Metrics {
     registry: Registry,
     pub connections: Gauge,
@@ -33,6 +38,10 @@ pub struct Metrics {
     pub frame_errors: Family<CodeLabel, Counter>,
     /// Upgrades refused before the WebSocket opened, by reason.
     pub upgrades_refused: Family<CodeLabel, Counter>,
+    /// Webhook attempts by outcome: `delivered`, `failed` (to be retried), `given_up`.
+    pub webhook_attempts: Family<OutcomeLabel, Counter>,
+    /// Webhook endpoints this instance disabled after failing for the whole retry window.
+    pub webhook_endpoints_disabled: Counter,
 }
 
 impl Metrics {
@@ -89,6 +98,16 @@ impl Metrics {
                 &mut r,
                 "upgrades_refused",
                 "WebSocket upgrades refused, by reason",
+            ),
+            webhook_attempts: registered(
+                &mut r,
+                "webhook_attempts",
+                "Webhook delivery attempts, by outcome (delivered, failed, given_up)",
+            ),
+            webhook_endpoints_disabled: registered(
+                &mut r,
+                "webhook_endpoints_disabled",
+                "Webhook endpoints disabled after failing for the whole retry window",
             ),
             registry: r,
         }

@@ -9,6 +9,7 @@
 //! window ends; an endpoint that has failed for a whole window without one
 //! success is disabled and the owners are mailed.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -27,6 +28,7 @@ use crate::db::models::webhook::{Attempt, Delivery, DeliveryState, Endpoint};
 use crate::db::models::{AdminUser, Role, Site};
 use crate::db::{now_ms, Db, DbError};
 use crate::mail::{Email, Mailer};
+use crate::metrics::{Metrics, OutcomeLabel};
 
 /// Most deliveries in flight per server.
 const MAX_IN_FLIGHT: usize = 16;
@@ -42,6 +44,7 @@ const PRUNE_EVERY: Duration = Duration::from_secs(10);
 
 pub struct Dispatcher {
     db: Db,
+    metrics: Arc<Metrics>,
     client: Client,
     mailer: Mailer,
     public_url: String,
@@ -65,6 +68,7 @@ pub fn backoff_ms(base_ms: u64, attempts: i32) -> u64 {
 impl Dispatcher {
     pub fn new(
         db: Db,
+        metrics: Arc<Metrics>,
         mailer: Mailer,
         public_url: &str,
         config: &WebhookConfig,
@@ -73,6 +77,7 @@ impl Dispatcher {
         let timeout = Duration::from_secs(config.webhook_timeout_secs.max(1));
         Ok(Dispatcher {
             db,
+            metrics,
             client: Client::new(config.webhook_allow_private, timeout)?,
             mailer,
             public_url: public_url.trim_end_matches('/').to_owned(),
@@ -86,7 +91,7 @@ impl Dispatcher {
 
     /// Sends until `shutdown`; attempts in flight then get a moment to end
     /// (one cut short is sent again after its lease).
-    pub async fn run(self: std::sync::Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+    pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         let mut tasks = JoinSet::new();
         let mut pruned = Instant::now();
         loop {
@@ -196,7 +201,7 @@ impl Dispatcher {
     ) -> Result<(), DbError> {
         let delay = backoff_ms(self.retry_base_ms, delivery.attempts) as i64;
         let window_ms = self.window_ms;
-        let disabled = self
+        let (state, disabled) = self
             .db
             .run(move |conn| {
                 conn.write_transaction(|conn| -> Result<_, DbError> {
@@ -209,7 +214,7 @@ impl Dispatcher {
                             attempt.at,
                         )?;
                         Endpoint::record_outcome(conn, endpoint.id, None)?;
-                        return Ok(None);
+                        return Ok((DeliveryState::Delivered, None));
                     }
                     let next = attempt.at + delay;
                     let give_up = next > delivery.created_at + window_ms;
@@ -230,7 +235,7 @@ impl Dispatcher {
                                 || (give_up && since <= delivery.created_at)
                         });
                     if !hopeless {
-                        return Ok(None);
+                        return Ok((state, None));
                     }
                     let reason = format!(
                         "every delivery failed for {} without one success",
@@ -240,11 +245,22 @@ impl Dispatcher {
                         super::WebhookError::Db(db) => db,
                         other => DbError::Internal(other.to_string()),
                     })?;
-                    Ok(Some((current, reason, attempt.error.unwrap_or_default())))
+                    let last_error = attempt.error.unwrap_or_default();
+                    Ok((state, Some((current, reason, last_error))))
                 })
             })
             .await?;
+        let outcome = match state {
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::Pending => "failed",
+            DeliveryState::Failed => "given_up",
+        };
+        self.metrics
+            .webhook_attempts
+            .get_or_create(&OutcomeLabel { outcome })
+            .inc();
         if let Some((endpoint, reason, last_error)) = disabled {
+            self.metrics.webhook_endpoints_disabled.inc();
             tracing::warn!(endpoint = %endpoint.id, url = %endpoint.url, %reason, "webhook endpoint disabled");
             self.mail_owners(endpoint, reason, last_error).await?;
         }

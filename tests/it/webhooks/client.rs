@@ -85,3 +85,61 @@ async fn redirects_are_not_followed() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(elsewhere.received().is_empty(), "the redirect was followed");
 }
+
+/// Chat never waits for webhooks: with every attempt hanging until its
+/// deadline, messages are still acknowledged at once.
+#[tokio::test]
+async fn a_hanging_receiver_does_not_slow_the_chat() {
+    let receiver = Receiver::start().await;
+    receiver.answer_with(Answer::Silent);
+    let app = TestApp::builder()
+        .messages_unthrottled(1000)
+        .webhooks(|w| w.webhook_timeout_secs = 30)
+        .spawn()
+        .await;
+    let site = app.site(&[ORIGIN]).await;
+    add_endpoint(&app, &site, &receiver.url(), &[]).await;
+    let (mut ann, _) = app.guest_in(&site.public_key, "ann", "lobby").await;
+    ann.say("lobby", "c0", "first").await;
+    poll(
+        "the first attempt to hang",
+        Duration::from_secs(10),
+        Duration::from_millis(20),
+        || async {
+            if receiver.received().is_empty() {
+                Err(())
+            } else {
+                Ok(())
+            }
+        },
+    )
+    .await;
+    let started = Instant::now();
+    for i in 1..=20 {
+        ann.say("lobby", &format!("c{i}"), "while the receiver hangs")
+            .await;
+    }
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(2), "20 acks took {took:?}");
+    // Other rooms' first messages are attempted meanwhile (up to 16 at once).
+    ann.join("elsewhere", None).await;
+    ann.say("elsewhere", "e1", "another room").await;
+    poll(
+        "another room's attempt",
+        Duration::from_secs(10),
+        Duration::from_millis(20),
+        || async {
+            let n = receiver
+                .received()
+                .iter()
+                .filter(|r| r.json()["data"]["room"] == "elsewhere")
+                .count();
+            if n > 0 {
+                Ok(())
+            } else {
+                Err(n)
+            }
+        },
+    )
+    .await;
+}

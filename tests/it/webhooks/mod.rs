@@ -342,6 +342,24 @@ async fn an_endpoint_failing_for_the_whole_window_is_disabled_and_owners_are_mai
         0,
         "only owners are mailed"
     );
+    let metrics = reqwest::get(app.http_url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("chatctl_webhook_endpoints_disabled_total 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("chatctl_webhook_attempts_total{outcome=\"given_up\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("chatctl_webhook_attempts_total{outcome=\"failed\"}"),
+        "{metrics}"
+    );
     let audit = stdout(chatctl(&app.database).args(["site", "webhook", "list", &site.public_key]));
     assert!(audit.contains("disabled: every delivery failed"), "{audit}");
 
@@ -410,4 +428,64 @@ async fn private_addresses_are_refused_unless_allowed() {
     );
     assert!(error.contains("--webhook-allow-private"), "{error}");
     assert!(receiver.received().is_empty());
+}
+
+/// The server API (another surface) makes the same events through the same
+/// services: a room, a message on behalf of a user (with their `sub`), a
+/// deletion and a ban.
+#[tokio::test]
+async fn the_server_api_makes_the_same_events() {
+    let receiver = Receiver::start().await;
+    let app = TestApp::spawn().await;
+    let site = app.site(&[ORIGIN]).await;
+    let (_, secret) = add_endpoint(&app, &site, &receiver.url(), &[]).await;
+    let api = crate::support::api::Api::full(&app, &site).await;
+    assert_eq!(
+        api.post("/rooms", json!({"name": "news"})).await.status,
+        201
+    );
+    let posted = api
+        .post(
+            "/rooms/news/messages",
+            json!({"cid": "o-1", "text": "from the backend", "user": {"sub": "42", "name": "Ann"}}),
+        )
+        .await;
+    assert_eq!(posted.status, 201, "{}", posted.body);
+    let seq = posted.body["seq"].as_i64().unwrap();
+    assert_eq!(
+        api.delete(&format!("/rooms/news/messages/{seq}"))
+            .await
+            .status,
+        204
+    );
+    let banned = api
+        .post("/bans", json!({"sub": "42", "reason": "spam"}))
+        .await;
+    assert_eq!(banned.status, 201, "{}", banned.body);
+
+    let got = receiver.wait_delivered(4).await;
+    assert!(got.iter().all(|r| r.signed_with(&secret)));
+    let mut kinds: Vec<String> = got.iter().map(Received::kind).collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            "message.created",
+            "message.deleted",
+            "participant.banned",
+            "room.created"
+        ]
+    );
+    assert_eq!(
+        of_kind(&got, "room.created").json()["data"]["room"]["created_by"],
+        "admin"
+    );
+    let created = of_kind(&got, "message.created").json();
+    let author = &created["data"]["message"]["author"];
+    assert_eq!(
+        (author["sub"].as_str(), author["kind"].as_str()),
+        (Some("42"), Some("verified"))
+    );
+    let banned = of_kind(&got, "participant.banned").json();
+    assert_eq!(banned["data"]["ban"]["participant"]["sub"], "42");
 }
