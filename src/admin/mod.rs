@@ -340,6 +340,9 @@ async fn site_pages(admin: &Admin, req: &Request, a: &Auth, route: Route<'_>) ->
             webhooks::set_enabled(admin, req, a, id_of(id)?).await
         }
         (false, ["webhooks", id, "delete"]) => webhooks::remove(admin, a, id_of(id)?).await,
+        (false, ["webhooks", id, "rotate"]) => {
+            webhooks::rotate_secret(admin, req, a, id_of(id)?).await
+        }
         (false, ["webhooks", id, "resend"]) => webhooks::resend(admin, req, a, id_of(id)?).await,
         _ => Err(AdminError::NotFound),
     }

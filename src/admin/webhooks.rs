@@ -198,6 +198,23 @@ pub async fn set_enabled(
     Ok(Reply::redirect(&format!("/admin/webhooks/{id}")).flash(Flash::Ok(text.into())))
 }
 
+/// POST /admin/webhooks/{id}/rotate — a new signing secret, shown once.
+pub async fn rotate_secret(
+    admin: &Admin,
+    req: &Request,
+    auth: &Auth,
+    id: WebhookEndpointId,
+) -> Result<Reply> {
+    let (site, endpoint) = owned(admin, auth, id).await?;
+    let (site_id, actor) = (site.id, auth.actor());
+    let secret = admin
+        .chat
+        .db
+        .run(move |conn| endpoints::rotate_secret(conn, actor, site_id, id))
+        .await?;
+    page(admin, req, auth, &site, &endpoint, Some(&secret)).await
+}
+
 /// POST /admin/webhooks/{id}/delete
 pub async fn remove(admin: &Admin, auth: &Auth, id: WebhookEndpointId) -> Result<Reply> {
     let (site, _) = owned(admin, auth, id).await?;

@@ -51,6 +51,12 @@ pub enum Command {
         after_help = "Example:\n  chatctl site webhook deliveries pk_XXXXXXXXXXXXXXXXXXXXXXXX 3 --limit 50"
     )]
     Deliveries(DeliveriesOpts),
+    /// Give an endpoint a new signing secret and print it (shown once); deliveries are signed
+    /// with it from now on.
+    #[command(
+        after_help = "Example:\n  chatctl site webhook rotate-secret pk_XXXXXXXXXXXXXXXXXXXXXXXX 3"
+    )]
+    RotateSecret(EndpointOpts),
     /// Send a delivery's event again, with the same event id.
     #[command(
         after_help = "Example:\n  chatctl site webhook resend pk_XXXXXXXXXXXXXXXXXXXXXXXX 1234"
@@ -139,6 +145,13 @@ pub fn run(conn: &mut DbConn, command: &Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Deliveries(opts) => deliveries(conn, opts),
+        Command::RotateSecret(opts) => {
+            let site = find(conn, &opts.key)?;
+            let id = WebhookEndpointId(opts.id);
+            let secret = endpoints::rotate_secret(conn, Actor::CommandLine, site.id, id)?;
+            println!("new signing secret for endpoint {id} (shown once, store it now):\n{secret}");
+            Ok(())
+        }
         Command::Resend(opts) => {
             let site = find(conn, &opts.key)?;
             endpoints::resend(

@@ -122,7 +122,7 @@ pub fn add(
     if events.is_empty() {
         return Err(invalid("Choose at least one event."));
     }
-    let secret = format!("{SECRET_PREFIX}{}", random_token(32));
+    let secret = new_secret();
     conn.write_transaction(|conn| {
         let existing = Endpoint::list_for_site(conn, site.id)?;
         if existing.len() >= MAX_ENDPOINTS_PER_SITE {
@@ -138,6 +138,34 @@ pub fn add(
         audit(conn, actor, site.id, AuditAction::WebhookAdd, endpoint.id, details)?;
         Ok(endpoint)
     })
+}
+
+fn new_secret() -> String {
+    format!("{SECRET_PREFIX}{}", random_token(32))
+}
+
+/// Gives an endpoint a new signing secret, returned to be shown once; every
+/// attempt from now on is signed with it.
+pub fn rotate_secret(
+    conn: &mut DbConn,
+    actor: Actor,
+    site: SiteId,
+    id: WebhookEndpointId,
+) -> Result<String> {
+    let secret = new_secret();
+    conn.write_transaction(|conn| {
+        let endpoint = find(conn, site, id)?;
+        Endpoint::set_secret(conn, id, &secret)?;
+        audit(
+            conn,
+            actor,
+            site,
+            AuditAction::WebhookRotateSecret,
+            id,
+            endpoint.url,
+        )
+    })?;
+    Ok(secret)
 }
 
 /// The site's endpoint with this id (another site's is not found).

@@ -54,6 +54,7 @@ crate::text_enum! {
         WebhookEnable = "webhook.enable",
         WebhookRemove = "webhook.remove",
         WebhookResend = "webhook.resend",
+        WebhookRotateSecret = "webhook.rotate_secret",
     }
 }
 

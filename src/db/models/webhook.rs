@@ -147,6 +147,17 @@ impl Endpoint {
         Ok(())
     }
 
+    pub fn set_secret(
+        conn: &mut DbConn,
+        id: WebhookEndpointId,
+        secret: &str,
+    ) -> Result<(), DbError> {
+        with_backend!(conn, c => diesel::update(webhook_endpoints::table.find(id))
+            .set(webhook_endpoints::secret.eq(secret))
+            .execute(c))?;
+        Ok(())
+    }
+
     /// Records a success (`None`) or the time of a failure (kept if it
     /// already fails: the first failure since the last success counts).
     pub fn record_outcome(

@@ -206,6 +206,20 @@ async fn an_owner_adds_an_endpoint_in_the_panel_sees_its_deliveries_and_resends_
         .unwrap()
         .json();
 
+    // Recorded a moment after the receiver has it.
+    crate::support::wait::poll(
+        "both deliveries recorded",
+        std::time::Duration::from_secs(5),
+        std::time::Duration::from_millis(20),
+        || async {
+            let stored = deliveries(&app, id.0).await;
+            match stored.iter().all(|d| d.state.as_str() == "delivered") {
+                true => Ok(()),
+                false => Err(stored.len()),
+            }
+        },
+    )
+    .await;
     let page = panel.get(&format!("/admin/webhooks/{id}")).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(
@@ -379,5 +393,55 @@ async fn the_panel_refuses_hostile_input_and_other_roles() {
             .unwrap()
             .len(),
         1
+    );
+}
+
+#[tokio::test]
+async fn a_new_secret_signs_every_delivery_after_it() {
+    let receiver = Receiver::start().await;
+    let app = TestApp::spawn().await;
+    let site = app.site(&[ORIGIN]).await;
+    let (id, old) = add_endpoint(&app, &site, &receiver.url(), &["message.created"]).await;
+    let (mut ann, _) = app.guest_in(&site.public_key, "ann", "lobby").await;
+    ann.say("lobby", "c1", "before").await;
+    assert!(receiver.wait_delivered(1).await[0].signed_with(&old));
+
+    let printed = stdout(chatctl(&app.database).args([
+        "site",
+        "webhook",
+        "rotate-secret",
+        &site.public_key,
+        &id.to_string(),
+    ]));
+    let new = printed.lines().last().unwrap().trim().to_owned();
+    assert!(new.starts_with("whsec_") && new != old, "{printed}");
+    ann.say("lobby", "c2", "after").await;
+    let got = receiver.wait_delivered(2).await;
+    assert!(got[1].signed_with(&new) && !got[1].signed_with(&old));
+
+    let mut panel = Panel::owner(&app).await;
+    panel.get(&format!("/admin/webhooks/{id}")).await;
+    let page = panel
+        .post(&format!("/admin/webhooks/{id}/rotate"), &[])
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let at = page
+        .body
+        .find("whsec_")
+        .expect("the new secret is shown once");
+    let shown: String = page.body[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    assert_ne!(shown, new);
+    ann.say("lobby", "c3", "after the panel").await;
+    assert!(receiver.wait_delivered(3).await[2].signed_with(&shown));
+    assert_eq!(
+        actions(&app).await,
+        [
+            "webhook.add",
+            "webhook.rotate_secret",
+            "webhook.rotate_secret"
+        ]
     );
 }
