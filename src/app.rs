@@ -82,7 +82,7 @@ impl Application {
 
         let mailer = Mailer::start(&config.mail)?;
         let metrics = Arc::new(Metrics::new());
-        let hub = Hub::new();
+        let hub = Hub::with_presence_grace(Duration::from_millis(config.presence_grace_ms));
         let limits = config.limits.clone();
         let (shutdown_tx, shutdown) = watch::channel(false);
         // Other instances' messages reach this one through the broker, or the database.
@@ -195,6 +195,7 @@ impl Application {
             state.shutdown.clone(),
         ));
         tokio::spawn(housekeeping(chat.clone(), state.shutdown.clone()));
+        tokio::spawn(expire_leaves(chat.hub.clone(), state.shutdown.clone()));
         tokio::spawn(webhooks.run(state.shutdown.clone()));
         tokio::spawn(crate::admin::activity::sample(
             state.admin.clone(),
@@ -399,6 +400,18 @@ fn default_instance_name() -> String {
         .map(|h| h.trim().to_owned())
         .unwrap_or_else(|_| "chatctl".into());
     format!("{host}:{}", std::process::id())
+}
+
+/// Announces the leaves whose grace period (`--presence-grace-ms`) is over,
+/// at most a quarter of a second late.
+async fn expire_leaves(hub: Arc<Hub>, mut shutdown: watch::Receiver<bool>) {
+    let mut every = tokio::time::interval(Duration::from_millis(250));
+    loop {
+        tokio::select! {
+            _ = every.tick() => hub.expire_leaves(std::time::Instant::now()),
+            _ = shutdown.wait_for(|s| *s) => return,
+        }
+    }
 }
 
 /// Periodic chores: forget rate-limiter state of quiet addresses, and close

@@ -85,6 +85,13 @@ pub struct ServeConfig {
     #[arg(long, env = "CHATCTL_METRICS_BIND")]
     pub metrics_bind: Option<SocketAddr>,
 
+    /// Milliseconds a participant stays present in a room after their last connection in it
+    /// goes, before the others are told they left: a reload, a page change or a reconnection
+    /// within it shows neither a leave nor a join. 0 announces leaves at once. At most 60000.
+    #[arg(long, env = "CHATCTL_PRESENCE_GRACE_MS", default_value_t = DEFAULT_PRESENCE_GRACE_MS,
+          value_parser = clap::value_parser!(u64).range(0..=60_000))]
+    pub presence_grace_ms: u64,
+
     #[command(flatten)]
     pub mail: MailConfig,
 
@@ -166,6 +173,8 @@ pub struct ClusterArgs {
 }
 
 pub const DEFAULT_PRESENCE_DOWN_SECS: u64 = 3;
+
+pub const DEFAULT_PRESENCE_GRACE_MS: u64 = 5000;
 
 impl Default for ClusterArgs {
     fn default() -> Self {

@@ -271,6 +271,7 @@ async fn in_process(
         no_demo: true,
         trusted_proxies: Vec::new(),
         metrics_bind: None,
+        presence_grace_ms: chatctl::config::DEFAULT_PRESENCE_GRACE_MS,
         mail: MailConfig {
             smtp_url: None,
             smtp_ca_file: None,

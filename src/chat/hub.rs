@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock, RwLockReadGuard};
+use std::time::{Duration, Instant};
 
 use super::protocol::{CloseReason, Who};
 pub use super::queue::{BatchFrame, CloseRequest, ConnHandle, ConnId, ConnQueue, Outbound};
@@ -36,6 +37,11 @@ struct RoomMembers {
     remote: HashMap<i64, Remote>,
     /// Read receipts of the participants present: the highest seq each has seen.
     seen: HashMap<i64, i64>,
+    /// Participants whose last connection here went, still in `present` (with
+    /// no connections) until this deadline: a reload or a page change within
+    /// the grace period is not a leave (see `presence`).
+    /// With the room's name, to announce it.
+    leaving: HashMap<i64, (Instant, String)>,
     /// Every message up to this seq has been queued to the members (or was
     /// committed before they joined). Messages reach the room strictly in
     /// seq order: a connection drops anything at or below the highest seq it
@@ -117,6 +123,9 @@ pub struct Hub {
     /// it has not published yet (see [`Hub::hold`]).
     held: Mutex<HashMap<RoomId, i64>>,
     peers: OnceLock<Arc<dyn Peers>>,
+    /// How long a participant's leave is held after their last connection
+    /// here goes (`--presence-grace-ms`); zero announces it at once.
+    grace: Duration,
 }
 
 /// Holds one of an IP's connection slots; released on drop.
@@ -158,6 +167,14 @@ impl Hub {
 impl Hub {
     pub fn new() -> Arc<Self> {
         Arc::new(Hub::default())
+    }
+
+    /// A hub that holds leaves for `grace` (see [`Hub::expire_leaves`]).
+    pub fn with_presence_grace(grace: Duration) -> Arc<Self> {
+        Arc::new(Hub {
+            grace,
+            ..Hub::default()
+        })
     }
 
     /// Takes a connection slot for `ip` (its [`AddressKey`]), or `None` when

@@ -35,6 +35,7 @@ mod names;
 mod operations;
 mod passwords;
 mod postgres;
+mod presence_grace;
 mod rooms;
 mod site_delete;
 mod support;

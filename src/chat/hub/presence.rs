@@ -3,9 +3,16 @@
 //! [`Peers`]). Presence frames, `welcome.online` and read receipts use the
 //! union: someone is present while they have a connection in the room on
 //! any instance, and joins and leaves are announced only when that changes.
+//!
+//! A participant whose last connection here goes stays present for the
+//! grace period (`--presence-grace-ms`) before they leave, here and for the
+//! other instances alike (these hear of it only when it is announced): a
+//! reload, a page change or a reconnection within it is neither a leave nor
+//! a join for anyone.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use super::{lock, ConnHandle, ConnId, Hub, Member, Peers, Remote, RoomMembers, SEEN_MAX_PRESENT};
 use crate::chat::protocol::{PresenceEvent, SeenCursor, ServerFrame, Who};
@@ -56,7 +63,7 @@ impl RoomMembers {
     }
 
     fn is_empty(&self) -> bool {
-        self.conns.is_empty() && self.remote.is_empty()
+        self.conns.is_empty() && self.remote.is_empty() && self.present.is_empty()
     }
 }
 
@@ -143,6 +150,8 @@ impl Hub {
                 .or_insert_with(|| (who.clone(), 0));
             entry.1 += 1;
             let count = entry.1;
+            // Back within the grace period: the leave is never announced.
+            members.leaving.remove(&who.id);
             self.tell_peers(&members, room, name, who, count);
             if !was_present {
                 members.announce(
@@ -168,18 +177,64 @@ impl Hub {
         let id = member.who.id;
         if let Some(entry) = members.present.get_mut(&id) {
             entry.1 -= 1;
-            let count = entry.1;
-            if count == 0 {
-                members.present.remove(&id);
-            }
-            self.tell_peers(&members, room, name, &member.who, count);
-            if !members.is_present(id) {
-                members.announce(room, name, PresenceEvent::Leave, member.who, None);
+            if entry.1 > 0 {
+                let count = entry.1;
+                self.tell_peers(&members, room, name, &member.who, count);
+            } else if self.grace.is_zero() {
+                self.gone(&mut members, room, name, member.who);
+            } else {
+                let until = Instant::now() + self.grace;
+                members.leaving.insert(id, (until, name.to_owned()));
             }
         }
         if members.is_empty() {
             drop(members);
             self.forget_if_empty(room);
+        }
+    }
+
+    /// `who`'s last connection here is gone (and their grace period over):
+    /// the other instances are told, and the room when nobody else has them.
+    fn gone(&self, members: &mut RoomMembers, room: RoomId, name: &str, who: Who) {
+        let id = who.id;
+        members.present.remove(&id);
+        members.leaving.remove(&id);
+        self.tell_peers(members, room, name, &who, 0);
+        if !members.is_present(id) {
+            members.announce(room, name, PresenceEvent::Leave, who, None);
+        }
+    }
+
+    /// Announces the leaves whose grace period is over (called a few times a
+    /// second while the server runs).
+    pub fn expire_leaves(&self, now: Instant) {
+        let rooms: Vec<(RoomId, Arc<Mutex<RoomMembers>>)> = (self.rooms_read().iter())
+            .map(|(id, m)| (*id, m.clone()))
+            .collect();
+        for (room, members_arc) in rooms {
+            let mut members = lock(&members_arc);
+            let due: Vec<(i64, String)> = (members.leaving.iter())
+                .filter(|(_, (at, _))| *at <= now)
+                .map(|(&id, (_, name))| (id, name.clone()))
+                .collect();
+            if due.is_empty() {
+                continue;
+            }
+            for (id, name) in due {
+                match members.present.get(&id) {
+                    Some((who, 0)) => {
+                        let who = who.clone();
+                        self.gone(&mut members, room, &name, who);
+                    }
+                    _ => {
+                        members.leaving.remove(&id);
+                    }
+                }
+            }
+            if members.is_empty() {
+                drop(members);
+                self.forget_if_empty(room);
+            }
         }
     }
 

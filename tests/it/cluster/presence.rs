@@ -262,3 +262,48 @@ async fn presence_down_secs_sets_how_long_a_silent_instance_is_waited_for() {
     eprintln!("leave seen {took:?} after the kill");
     assert!(took >= Duration::from_secs(7), "left after {took:?}");
 }
+
+/// With a grace period (1.5 s here), bob moving from B to A (a reload that
+/// lands on the other instance) is neither a leave nor a join for ann, on
+/// either instance; his leave from A comes after the grace period; and a
+/// killed instance's people still leave within seconds (the grace period is
+/// the departed instance's to keep, and it is gone).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_onto_the_other_instance_within_the_grace_period_is_silent() {
+    let test = "a_reload_onto_the_other_instance_within_the_grace_period_is_silent";
+    let Some(ClusterEnv { database, redis }) = cluster_env(test).await else {
+        return;
+    };
+    let key = create_site(&database.url);
+    let url = redis.url();
+    let mut args = crate::support::process::with_grace("1500");
+    args.extend(["--broker-url", &url]);
+    let a = ServerProcess::start(&database.url, &args).await;
+    let mut b = ServerProcess::start(&database.url, &args).await;
+    for server in [&a, &b] {
+        broker_becomes(server, "up", Duration::from_secs(10)).await;
+    }
+    let (mut ann, _, _) = a.joined(&key, json!({"nick": "ann"}), "lobby", None).await;
+    let (bob, ready, _) = b.joined(&key, json!({"nick": "bob"}), "lobby", None).await;
+    presence(&mut ann, "join", "bob", SETTLE).await;
+    let (mut cy, _, _) = b.joined(&key, json!({"nick": "cy"}), "lobby", None).await;
+    presence(&mut ann, "join", "cy", SETTLE).await;
+
+    bob.close().await;
+    let token = json!({"guest_token": ready["guest_token"]});
+    let (bob, _, welcome) = a.joined(&key, token, "lobby", None).await;
+    assert_eq!(nicks(&welcome), ["ann", "bob", "cy"], "{welcome}");
+    ann.expect_silence(Duration::from_millis(2500)).await;
+    cy.expect_silence(Duration::from_millis(100)).await;
+
+    bob.close().await;
+    let closed = Instant::now();
+    let (frame, _) = presence(&mut cy, "leave", "bob", Duration::from_secs(5)).await;
+    assert_eq!(frame["online"], 2);
+    let took = closed.elapsed();
+    assert!(took >= Duration::from_millis(1500), "left after {took:?}");
+    presence(&mut ann, "leave", "bob", SETTLE).await;
+
+    b.kill9();
+    presence(&mut ann, "leave", "cy", Duration::from_secs(6)).await;
+}

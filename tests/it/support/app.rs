@@ -140,6 +140,8 @@ fn default_config(outbox: &tempfile::TempDir) -> ServeConfig {
         no_demo: false,
         trusted_proxies: Vec::new(),
         metrics_bind: None,
+        // Leaves at once, as most tests expect; the grace period's own tests set it.
+        presence_grace_ms: 0,
         mail: MailConfig {
             smtp_url: None,
             smtp_ca_file: None,

@@ -17,8 +17,11 @@ pub fn chatctl() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_chatctl"))
 }
 
-/// Limits that keep rate limiting out of the way of a fault test.
+/// Limits that keep rate limiting out of the way of a fault test, and leaves
+/// announced at once (no grace period; see [`with_grace`]).
 pub const FAST: &[&str] = &[
+    "--presence-grace-ms",
+    "0",
     "--messages-per-second",
     "100000",
     "--message-burst",
@@ -34,6 +37,13 @@ pub const FAST: &[&str] = &[
     "--resume-cap",
     "100000",
 ];
+
+/// [`FAST`] with a presence grace period of `ms` instead of none.
+pub fn with_grace(ms: &str) -> Vec<&str> {
+    let mut args = FAST[2..].to_vec();
+    args.extend(["--presence-grace-ms", ms]);
+    args
+}
 
 pub struct ServerProcess {
     child: Child,
