@@ -9,7 +9,7 @@ use super::error::{AdminError, Result};
 use super::reply::{Flash, Reply};
 use super::request::{self, Request};
 use super::Admin;
-use crate::db::models::{RoomPolicy, Site, SiteId};
+use crate::db::models::{RoomPolicy, RoomScope, Site, SiteId};
 use crate::manage::sites::{self as manage, SettingsChange};
 
 /// The new-site form.
@@ -29,6 +29,7 @@ struct SettingsForm {
     registration_allowed: Option<String>,
     verified_required: Option<String>,
     room_policy: Option<String>,
+    room_scope: Option<String>,
     max_rooms: Option<String>,
     max_message_chars: Option<String>,
 }
@@ -42,12 +43,19 @@ impl TryFrom<SettingsForm> for SettingsChange {
             .map(|p| p.parse::<RoomPolicy>())
             .transpose()
             .map_err(|_| AdminError::BadRequest("Choose a room policy.".into()))?;
+        let room_scope = request::text(form.room_scope)
+            .map(|p| p.parse::<RoomScope>())
+            .transpose()
+            .map_err(|_| {
+                AdminError::BadRequest("Choose the room of pages without data-room.".into())
+            })?;
         Ok(SettingsChange {
             name: Some(form.name.trim().to_owned()),
             guests_allowed: Some(form.guests_allowed.is_some()),
             registration_allowed: Some(form.registration_allowed.is_some()),
             verified_required: Some(form.verified_required.is_some()),
             room_policy,
+            room_scope,
             max_rooms: request::parse(form.max_rooms, "Room limit")?,
             max_message_chars: request::parse(form.max_message_chars, "Message length")?,
         })
@@ -160,6 +168,7 @@ pub async fn show(admin: &Admin, req: &Request, auth: &Auth, id: SiteId) -> Resu
             "origins": origins,
             "snippet": site.script_tag(&admin.public_url),
             "open_policy": site.room_policy == RoomPolicy::Open,
+            "site_scope": site.room_scope == RoomScope::Site,
             "can_edit": auth.is_admin(),
             "api_keys": api_keys,
             "webhooks": webhooks,

@@ -177,6 +177,9 @@ pub enum ServerFrame {
         guest_token: Option<String>,
         limits: AnnouncedLimits,
         heartbeat_ms: u64,
+        /// The room a page joins when its tag names none: `lobby` for every
+        /// page, or `null` for a room per page (named after its path).
+        default_room: Option<&'static str>,
     },
     Welcome {
         room: String,

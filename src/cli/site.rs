@@ -7,7 +7,7 @@ use anyhow::bail;
 use clap::{Args, Subcommand, ValueEnum};
 use serde::Serialize;
 
-use crate::db::models::{Room, RoomPolicy, Site};
+use crate::db::models::{Room, RoomPolicy, RoomScope, Site};
 use crate::db::{Db, DbConn};
 use crate::manage::sites::{self as manage, SettingsChange};
 
@@ -148,6 +148,23 @@ pub enum PolicyArg {
     Precreated,
 }
 
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ScopeArg {
+    /// One room for the whole site, `lobby`.
+    Site,
+    /// Each page its own room, named after its path.
+    Page,
+}
+
+impl From<ScopeArg> for RoomScope {
+    fn from(arg: ScopeArg) -> RoomScope {
+        match arg {
+            ScopeArg::Site => RoomScope::Site,
+            ScopeArg::Page => RoomScope::Page,
+        }
+    }
+}
+
 impl From<PolicyArg> for RoomPolicy {
     fn from(arg: PolicyArg) -> RoomPolicy {
         match arg {
@@ -176,6 +193,9 @@ pub struct SetOpts {
     /// Which rooms exist.
     #[arg(long, value_enum)]
     pub room_policy: Option<PolicyArg>,
+    /// Which room a widget joins when its tag has no data-room.
+    #[arg(long, value_enum)]
+    pub room_scope: Option<ScopeArg>,
     /// Most rooms the site may have (1 to 1000000).
     #[arg(long)]
     pub max_rooms: Option<i32>,
@@ -263,6 +283,11 @@ fn create(conn: &mut DbConn, opts: &CreateOpts) -> anyhow::Result<()> {
     );
     println!("allowed origins: {}", origins.join(", "));
     println!("\npaste this into your pages:\n{tag}");
+    println!(
+        "\nevery page shares one room, lobby; for a room per page (named after its path):\n  \
+         chatctl site set {} --room-scope page\n(a tag's data-room=\"NAME\" always wins)",
+        site.public_key
+    );
     Ok(())
 }
 
@@ -338,6 +363,7 @@ fn show(conn: &mut DbConn, opts: &ShowOpts) -> anyhow::Result<()> {
     println!("  registration allowed: {}", s.registration_allowed);
     println!("  verified required:    {}", s.verified_required);
     println!("  room policy:          {}", s.room_policy);
+    println!("  room scope:           {}", s.room_scope);
     println!("  max rooms:            {}", s.max_rooms);
     println!("  max message chars:    {}", s.max_message_chars);
     println!("  origins:              {}", v.origins.join(", "));
@@ -361,6 +387,7 @@ fn set(conn: &mut DbConn, opts: &SetOpts) -> anyhow::Result<()> {
         registration_allowed: opts.registration,
         verified_required: opts.verified_required,
         room_policy: opts.room_policy.map(RoomPolicy::from),
+        room_scope: opts.room_scope.map(RoomScope::from),
         max_rooms: opts.max_rooms,
         max_message_chars: opts.max_message_chars,
     };

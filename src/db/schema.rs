@@ -25,6 +25,7 @@ diesel::table! {
         max_rooms -> Integer,
         max_message_chars -> Integer,
         created_at -> BigInt,
+        room_scope -> Text,
     }
 }
 

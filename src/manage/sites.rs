@@ -164,6 +164,7 @@ fn changes(site: &Site, new: &SiteSettings) -> Vec<String> {
             new.verified_required.as_ref(),
         ),
         line("room policy", &site.room_policy, new.room_policy.as_ref()),
+        line("room scope", &site.room_scope, new.room_scope.as_ref()),
         line("most rooms", &site.max_rooms, new.max_rooms.as_ref()),
         line(
             "longest message",

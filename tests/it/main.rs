@@ -36,6 +36,7 @@ mod operations;
 mod passwords;
 mod postgres;
 mod presence_grace;
+mod room_scope;
 mod rooms;
 mod site_delete;
 mod support;

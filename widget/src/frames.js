@@ -27,7 +27,10 @@ export const FRAMES = {
     this.setStatus("online");
     this.showNotice("");
     this.showForm("composer");
-    this.sendJoin();
+    this.siteRoom = f.default_room;
+    save(this.key + "room", f.default_room && { name: f.default_room });
+    if (!this.fixed && this.room !== this.pageRoom()) this.join(this.pageRoom());
+    else this.sendJoin();
   },
 
   welcome(f) {

@@ -47,13 +47,15 @@ export class Widget {
     this.soundDefault = d.sound === "true";
     this.src = new URL(script.src, location.href);
     this.siteKey = d.site;
-    this.room = d.room || roomFor(location.pathname);
+    this.key = `chatctl:${this.siteKey}:`;
+    this.fixed = d.room;
+    this.siteRoom = load(this.key + "room").name;
+    this.room = d.room || this.pageRoom();
     // A token signed by the host site (verified user); takes precedence over other identities.
     this.userToken = d.userToken || null;
     const ws = new URL(`ws?site=${encodeURIComponent(this.siteKey)}`, this.src);
     ws.protocol = this.src.protocol === "https:" ? "wss:" : "ws:";
     this.url = ws.href;
-    this.key = `chatctl:${this.siteKey}:`;
     this.lang = script.getAttribute("data-chatctl-lang") || "en";
     this.ws = null;
     this.me = null;
@@ -298,9 +300,15 @@ export class Widget {
     return !this.floating || !this.panel.hidden;
   }
 
-  /** Switches this widget to another room; without one, to the room of the page's path (as
-   * without data-room): what a single-page app calls on each route change (README). */
-  join(room = roomFor(location.pathname)) {
+  /** The room of a page whose tag names none: the site's one room (`ready.default_room`, kept
+   * for the next page view) or the page's own, named after its path. */
+  pageRoom() {
+    return this.siteRoom || roomFor(location.pathname);
+  }
+
+  /** Switches this widget to another room; without one, to the page's room (as without
+   * data-room): what a single-page app calls on each route change (README). */
+  join(room = this.pageRoom()) {
     if (room === this.room) return;
     if (this.joined) this.send({ type: "leave", room: this.room });
     this.room = room;

@@ -4,7 +4,7 @@
 
 use super::*;
 use crate::chat::identify::{account_refusal, identify, Identified};
-use crate::db::models::ParticipantKind;
+use crate::db::models::{ParticipantKind, RoomScope, SITE_ROOM};
 use crate::identity::accounts::MailedLink;
 use crate::lang::Lang;
 
@@ -58,6 +58,7 @@ impl Session {
                 burst: limits.message_burst,
             },
             heartbeat_ms: limits.heartbeat_secs * 1000,
+            default_room: (self.site.room_scope == RoomScope::Site).then_some(SITE_ROOM),
         });
         self.me = Some(Me {
             participant: participant.id,

@@ -71,5 +71,5 @@ pub use mute::Mute;
 pub use participant::{Participant, ParticipantKind};
 pub use report::Report;
 pub use room::Room;
-pub use site::{RoomPolicy, Site};
+pub use site::{RoomPolicy, RoomScope, Site, SITE_ROOM};
 pub use word_filter::{FilterAction, FilterKind, WordFilter};

@@ -28,6 +28,7 @@ pub struct Site {
     pub max_rooms: i32,
     pub max_message_chars: i32,
     pub created_at: i64,
+    pub room_scope: RoomScope,
 }
 
 crate::text_enum! {
@@ -37,6 +38,20 @@ crate::text_enum! {
         Open = "open",
         /// Only rooms created by an operator exist.
         Precreated = "precreated",
+    }
+}
+
+/// The room every page of a [`RoomScope::Site`] site joins; the widget's
+/// home page (`/`) uses it under [`RoomScope::Page`] too.
+pub const SITE_ROOM: &str = "lobby";
+
+crate::text_enum! {
+    /// Which room a widget joins when its tag names none (`data-room`).
+    pub enum RoomScope as "room scope" {
+        /// One room for the whole site: `lobby`. The default of new sites.
+        Site = "site",
+        /// Each page its own room, named after its path.
+        Page = "page",
     }
 }
 
@@ -72,6 +87,7 @@ impl Site {
                 sites::name.eq(name),
                 sites::is_demo.eq(is_demo),
                 sites::created_at.eq(now),
+                sites::room_scope.eq(RoomScope::Site),
             ))
             .returning(Site::as_returning())
             .get_result(c))?;
@@ -198,6 +214,7 @@ pub struct SiteSettings {
     pub registration_allowed: Option<bool>,
     pub verified_required: Option<bool>,
     pub room_policy: Option<RoomPolicy>,
+    pub room_scope: Option<RoomScope>,
     pub max_rooms: Option<i32>,
     pub max_message_chars: Option<i32>,
 }
@@ -209,6 +226,7 @@ impl SiteSettings {
             && self.registration_allowed.is_none()
             && self.verified_required.is_none()
             && self.room_policy.is_none()
+            && self.room_scope.is_none()
             && self.max_rooms.is_none()
             && self.max_message_chars.is_none()
     }

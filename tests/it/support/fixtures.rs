@@ -10,7 +10,7 @@
 
 use chatctl::db::models::participant::ParticipantQuery;
 use chatctl::db::models::site::SiteSettings;
-use chatctl::db::models::{AdminUser, Participant, Report, Role, Room, Site, SiteId};
+use chatctl::db::models::{AdminUser, Participant, Report, Role, Room, RoomScope, Site, SiteId};
 use chatctl::input::Origin;
 
 use super::app::{TestApp, ORIGIN};
@@ -20,7 +20,10 @@ pub const ADMIN_PASSWORD: &str = "Correct horse 9 battery";
 /// A password members register with (strong enough for the server's check).
 pub const MEMBER_PASSWORD: &str = "correct Horse 42";
 
-/// A site to create; see [`TestApp::new_site`].
+/// A site to create; see [`TestApp::new_site`]. Unlike a site made with
+/// `chatctl site create`, it gives each page its own room
+/// ([`RoomScope::Page`], what the widget tests were written for) unless
+/// [`SiteBuilder::one_room`] says otherwise.
 #[must_use = "nothing is created until .create().await"]
 pub struct SiteBuilder<'a> {
     app: &'a TestApp,
@@ -41,15 +44,24 @@ impl SiteBuilder<'_> {
         self
     }
 
-    /// Settings to apply after creation, as `chatctl site set` would.
-    pub fn settings(mut self, settings: SiteSettings) -> Self {
-        let registration = self.settings.registration_allowed;
-        self.settings = settings;
-        self.settings.registration_allowed = self.settings.registration_allowed.or(registration);
+    /// Every page without `data-room` joins the site's one room (the
+    /// default of `chatctl site create`).
+    pub fn one_room(mut self) -> Self {
+        self.settings.room_scope = Some(RoomScope::Site);
         self
     }
 
-    pub async fn create(self) -> Site {
+    /// Settings to apply after creation, as `chatctl site set` would.
+    pub fn settings(mut self, settings: SiteSettings) -> Self {
+        let (registration, scope) = (self.settings.registration_allowed, self.settings.room_scope);
+        self.settings = settings;
+        self.settings.registration_allowed = self.settings.registration_allowed.or(registration);
+        self.settings.room_scope = self.settings.room_scope.or(scope);
+        self
+    }
+
+    pub async fn create(mut self) -> Site {
+        self.settings.room_scope = self.settings.room_scope.or(Some(RoomScope::Page));
         let origins: Vec<Origin> = self
             .origins
             .iter()
