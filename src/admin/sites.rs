@@ -32,6 +32,7 @@ struct SettingsForm {
     room_scope: Option<String>,
     max_rooms: Option<String>,
     max_message_chars: Option<String>,
+    presence_lines: Option<String>,
 }
 
 impl TryFrom<SettingsForm> for SettingsChange {
@@ -58,6 +59,7 @@ impl TryFrom<SettingsForm> for SettingsChange {
             room_scope,
             max_rooms: request::parse(form.max_rooms, "Room limit")?,
             max_message_chars: request::parse(form.max_message_chars, "Message length")?,
+            presence_lines: Some(form.presence_lines.is_some()),
         })
     }
 }

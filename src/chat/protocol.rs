@@ -195,6 +195,9 @@ pub enum ServerFrame {
         online: Vec<Who>,
         /// How far each participant present has read (read receipts; empty in large rooms).
         seen: Vec<SeenCursor>,
+        /// Whether the site shows "X joined" / "X left" lines (clients print
+        /// none either in rooms of more than 50 people).
+        presence_lines: bool,
     },
     Left {
         room: String,

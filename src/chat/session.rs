@@ -393,6 +393,7 @@ impl Session {
             deleted: welcome.deleted,
             online,
             seen: self.chat.hub.seen_in(room_id),
+            presence_lines: self.site.presence_lines,
         });
         Ok(())
     }

@@ -202,6 +202,10 @@ pub struct SetOpts {
     /// Longest message, in characters, 1 to 100000 (the server's own limit still applies).
     #[arg(long)]
     pub max_message_chars: Option<i32>,
+    /// Show "X joined" / "X left" lines in the widget (on or off); rooms with more than 50
+    /// people present never show them.
+    #[arg(long, value_name = "on|off", value_parser = clap::builder::BoolishValueParser::new())]
+    pub presence_lines: Option<bool>,
 }
 
 pub fn run(db: &Db, command: &Command) -> anyhow::Result<()> {
@@ -350,6 +354,14 @@ fn list(conn: &mut DbConn, opts: &Output) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn on_off(on: bool) -> &'static str {
+    if on {
+        "on"
+    } else {
+        "off"
+    }
+}
+
 fn show(conn: &mut DbConn, opts: &ShowOpts) -> anyhow::Result<()> {
     let site = find(conn, &opts.key)?;
     let v = view(conn, site, &opts.output.public_url)?;
@@ -366,6 +378,7 @@ fn show(conn: &mut DbConn, opts: &ShowOpts) -> anyhow::Result<()> {
     println!("  room scope:           {}", s.room_scope);
     println!("  max rooms:            {}", s.max_rooms);
     println!("  max message chars:    {}", s.max_message_chars);
+    println!("  presence lines:       {}", on_off(s.presence_lines));
     println!("  origins:              {}", v.origins.join(", "));
     println!(
         "  rooms:                {}",
@@ -390,6 +403,7 @@ fn set(conn: &mut DbConn, opts: &SetOpts) -> anyhow::Result<()> {
         room_scope: opts.room_scope.map(RoomScope::from),
         max_rooms: opts.max_rooms,
         max_message_chars: opts.max_message_chars,
+        presence_lines: opts.presence_lines,
     };
     if change.is_empty() {
         bail!("nothing to change: pass at least one setting (see chatctl site set --help)");

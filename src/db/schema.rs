@@ -26,6 +26,7 @@ diesel::table! {
         max_message_chars -> Integer,
         created_at -> BigInt,
         room_scope -> Text,
+        presence_lines -> Bool,
     }
 }
 

@@ -171,6 +171,11 @@ fn changes(site: &Site, new: &SiteSettings) -> Vec<String> {
             &site.max_message_chars,
             new.max_message_chars.as_ref(),
         ),
+        line(
+            "join and leave lines",
+            &site.presence_lines,
+            new.presence_lines.as_ref(),
+        ),
     ]
     .into_iter()
     .flatten()

@@ -35,7 +35,7 @@ mod names;
 mod operations;
 mod passwords;
 mod postgres;
-mod presence_grace;
+mod presence_noise;
 mod room_scope;
 mod rooms;
 mod site_delete;

@@ -39,6 +39,7 @@ export const FRAMES = {
     // The server forgot our receipt when we left: send it again.
     this.seenSent = 0;
     this.people = new Map(f.online.map((p) => [p.id, p]));
+    this.lines = f.presence_lines;
     this.renderPeople(f.online.length);
     const first = this.lastSeq == null;
     // What came while we were away counts, notifies and is announced like live messages.
@@ -125,6 +126,8 @@ export const FRAMES = {
     this.renderPeople(f.online);
     if (this.me && f.who.id === this.me.id) return;
     if (f.event === "leave") this.removeTyper(f.who.id);
+    // Off on the site, or a crowd (over 50 present): the lines would drown the talk.
+    if (!this.lines || f.online > 50) return;
     const li = this.setT(h("li", "sys"), f.event === "join" ? "joined" : "left", { name: f.who.nick });
     this.stick(() => this.list.appendChild(li));
     this.renderEmpty();

@@ -29,6 +29,9 @@ pub struct Site {
     pub max_message_chars: i32,
     pub created_at: i64,
     pub room_scope: RoomScope,
+    /// The widget prints "X joined" / "X left" lines (never in rooms of more
+    /// than 50 people: docs/PROTOCOL.md, `welcome`).
+    pub presence_lines: bool,
 }
 
 crate::text_enum! {
@@ -217,6 +220,7 @@ pub struct SiteSettings {
     pub room_scope: Option<RoomScope>,
     pub max_rooms: Option<i32>,
     pub max_message_chars: Option<i32>,
+    pub presence_lines: Option<bool>,
 }
 
 impl SiteSettings {
@@ -229,6 +233,7 @@ impl SiteSettings {
             && self.room_scope.is_none()
             && self.max_rooms.is_none()
             && self.max_message_chars.is_none()
+            && self.presence_lines.is_none()
     }
 
     pub fn apply(&self, conn: &mut DbConn, site: SiteId) -> Result<(), DbError> {

@@ -1,12 +1,14 @@
-//! The presence grace period (`--presence-grace-ms`, issue 13 item 5): a
-//! participant whose last connection in a room goes stays present for it; a
-//! reload or reconnection within it is neither a leave nor a join for the
-//! others, and a real leave is announced once it is over.
+//! Join/leave noise (issue 13 item 5). The presence grace period
+//! (`--presence-grace-ms`): a participant whose last connection in a room
+//! goes stays present for it; a reload or reconnection within it is neither
+//! a leave nor a join for the others, and a real leave is announced once it
+//! is over. The site setting `presence_lines` reaches `welcome`.
 
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use crate::support::cli::{chatctl, stdout};
 use crate::support::*;
 
 const GRACE: Duration = Duration::from_millis(1500);
@@ -115,4 +117,40 @@ async fn leaving_a_room_and_coming_back_within_the_grace_period_is_silent() {
     bob.join("other", None).await;
     bob.join("lobby", None).await;
     alice.expect_silence(GRACE + Duration::from_secs(1)).await;
+}
+
+/// `presence_lines` is on for a new site, and `chatctl site set
+/// --presence-lines off` turns it off in the next `welcome`; `site show` says
+/// so, and `on` turns it back on.
+#[tokio::test]
+async fn the_presence_lines_setting_reaches_welcome() {
+    let app = TestApp::spawn().await;
+    let site = app.site(&[ORIGIN]).await;
+    let key = site.public_key.as_str();
+    let (mut alice, _) = app.guest(key, "alice").await;
+    assert_eq!(alice.join("lobby", None).await["presence_lines"], true);
+
+    let out = stdout(chatctl(&app.database).args(["site", "set", key, "--presence-lines", "off"]));
+    assert!(out.contains("join and leave lines: true → false"), "{out}");
+    let show = stdout(chatctl(&app.database).args(["site", "show", key]));
+    assert!(show.contains("presence lines:       off"), "{show}");
+    let json = stdout(chatctl(&app.database).args(["site", "show", key, "--json"]));
+    let json: Value = serde_json::from_str(&json).expect("site JSON");
+    assert_eq!(json["presence_lines"], false, "{json}");
+
+    // The running server reads the change within a second (a cluster event).
+    let mut latest = Value::Null;
+    for _ in 0..30 {
+        let (mut bob, _) = app.guest(key, "bob").await;
+        latest = bob.join("lobby", None).await;
+        if latest["presence_lines"] == false {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(latest["presence_lines"], false, "{latest}");
+
+    stdout(chatctl(&app.database).args(["site", "set", key, "--presence-lines", "on"]));
+    let show = stdout(chatctl(&app.database).args(["site", "show", key]));
+    assert!(show.contains("presence lines:       on"), "{show}");
 }
