@@ -49,6 +49,7 @@ mod widget_kinds;
 mod widget_layout;
 mod widget_lazy;
 mod widget_order;
+mod widget_presence;
 mod widget_resume;
 mod widget_rtl;
 mod widget_spa;
