@@ -68,6 +68,7 @@ fn settings_form(site: &Site, guests: bool, max_rooms: &str) -> Vec<(&'static st
         ("guests_allowed", guests),
         ("registration_allowed", site.registration_allowed),
         ("verified_required", site.verified_required),
+        ("presence_lines", site.presence_lines),
     ] {
         if on {
             form.push((field, "on".into()));
