@@ -114,3 +114,55 @@ async fn widget_shows_no_presence_lines_where_the_site_turned_them_off() {
     until(&alice, "bob gone", "$('.who').textContent === '1 online'").await;
     assert_eq!(lines(&alice).await, serde_json::json!([]));
 }
+
+/// In a crowd the lines stop by themselves: with 50 people present the
+/// widget prints arrivals, and the 51st arrives without a line (the count
+/// still says 51).
+#[tokio::test]
+async fn widget_prints_no_presence_lines_in_a_room_of_more_than_50() {
+    let Some(WidgetScene {
+        chrome,
+        app,
+        host,
+        site,
+    }) = widget_scene(
+        "widget_prints_no_presence_lines_in_a_room_of_more_than_50",
+        // Fifty visitors from one address (the test's).
+        TestApp::builder().limits(|l| {
+            l.max_connections_per_ip = 100;
+            l.new_guests_per_ip_per_minute = 100;
+        }),
+    )
+    .await
+    else {
+        return;
+    };
+    host.page(
+        "/chat",
+        one_widget_page(&app, "en", &site, "data-room=\"lobby\""),
+    );
+    let alice = chrome.session(Screen::Desktop).await;
+    alice.goto(&host.url("/chat")).await.unwrap();
+    join_as_guest(&alice, "alice").await;
+    let mut crowd = Vec::new();
+    for i in 1..=49 {
+        crowd.push(visitor(&app, &host, &site, &format!("v{i}"), "lobby").await);
+    }
+    until(
+        &alice,
+        "50 present",
+        "$('.who').textContent === '50 online'",
+    )
+    .await;
+    crowd.push(visitor(&app, &host, &site, "v50", "lobby").await);
+    until(
+        &alice,
+        "51 present",
+        "$('.who').textContent === '51 online'",
+    )
+    .await;
+    let shown = lines(&alice).await;
+    let shown = shown.as_array().expect("lines");
+    assert_eq!(shown.len(), 49, "{shown:?}");
+    assert_eq!(shown[48], "v49 joined");
+}
