@@ -92,6 +92,7 @@ async fn admins_create_and_configure_sites_and_rotate_secrets() {
         ("Blog 2", "precreated", 5, 300)
     );
     assert!(!s.guests_allowed, "unchecked boxes turn settings off");
+    assert!(!s.presence_lines, "the join and leave lines' box too");
 
     // Rotation needs the typed confirmation and shows the new secret once.
     let refused = panel
