@@ -61,7 +61,7 @@ fn duration_in_minutes(n: i64, unit: &str) -> Result<i64> {
         "days" => 1440,
         _ => return Err(AdminError::BadRequest("Unknown duration unit.".into())),
     };
-    if !(1..=3650 * 1440).contains(&n.saturating_mul(factor)) {
+    if !(1..=crate::moderation::bans::MAX_MINUTES).contains(&n.saturating_mul(factor)) {
         return Err(AdminError::BadRequest(
             "The duration must be positive and under ten years.".into(),
         ));

@@ -1,9 +1,9 @@
 //! Bans take effect at once: matching live connections are closed with a
 //! `banned` notice, and the upgrade and `hello` checks refuse them afterwards.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use ipnet::IpNet;
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
 use super::{audit, events, Actor, ModerationError, Result};
 use crate::chat::cluster::Control;
@@ -11,9 +11,13 @@ use crate::chat::protocol::CloseReason;
 use crate::chat::Chat;
 use crate::db::models::audit::AuditAction;
 use crate::db::models::webhook::EventType;
-use crate::db::models::{Ban, BanId, NewBan, Participant, ParticipantId, SiteId};
+use crate::db::models::{Ban, BanId, NewBan, Participant, ParticipantId, ParticipantKind, SiteId};
 use crate::db::{now_ms, DbConn};
 use crate::webhooks::outbox::{enqueue, participant, Event};
+
+/// Longest timed ban: ten years (of 365 days). Longer is permanent, which
+/// is asked for by giving no duration.
+pub const MAX_MINUTES: i64 = 3650 * 1440;
 
 /// What to ban. At least one of `participant` and `cidr`.
 #[derive(Debug, Clone)]
@@ -28,17 +32,60 @@ pub struct BanRequest {
     pub minutes: Option<i64>,
 }
 
-/// Parses an address or range; a bare address becomes a /32 or /128.
+/// Parses an address or range; a bare address becomes a /32 or /128. An
+/// IPv4 range written in IPv6 form (mapped `::ffff:a.b.c.d`, or the old
+/// compatible `::a.b.c.d`) becomes the IPv4 range: visitors' addresses are
+/// compared in IPv4 form, and the width limit must see the real width.
 pub fn parse_cidr(raw: &str) -> Result<IpNet> {
     let raw = raw.trim();
-    raw.parse::<IpNet>()
+    let net = raw
+        .parse::<IpNet>()
         .map(|net| net.trunc())
         .or_else(|_| raw.parse::<IpAddr>().map(IpNet::from))
         .map_err(|_| {
             ModerationError::Invalid(format!(
                 "{raw:?} is not an IP address or CIDR range (e.g. 203.0.113.7 or 203.0.113.0/24)"
             ))
-        })
+        })?;
+    ipv4_form(net)
+}
+
+/// `net` with an IPv4 range in IPv6 form rewritten as IPv4; a range that
+/// spans beyond one is refused.
+fn ipv4_form(net: IpNet) -> Result<IpNet> {
+    let IpNet::V6(v6) = net else {
+        return Ok(net);
+    };
+    let bits = u128::from(v6.addr());
+    let high = bits >> 32;
+    // `::` and `::1` are IPv6's own (unspecified, loopback), not IPv4.
+    let own = v6.prefix_len() == 128 && bits <= 1;
+    let in_ipv4_block = (high == 0xffff || high == 0) && !own;
+    if in_ipv4_block && v6.prefix_len() >= 96 {
+        let v4 = Ipv4Net::new(Ipv4Addr::from(bits as u32), v6.prefix_len() - 96)
+            .map_err(|e| ModerationError::Invalid(e.to_string()))?;
+        return Ok(IpNet::V4(v4));
+    }
+    let mapped_block: Ipv6Net = "::ffff:0:0/96".parse().expect("a valid range");
+    if v6.contains(&mapped_block) || v6.contains(&Ipv6Net::from(Ipv6Addr::UNSPECIFIED)) {
+        return Err(ModerationError::Invalid(format!(
+            "{net} spans IPv4 addresses written as IPv6; ban an IPv4 range (e.g. 203.0.113.0/24) instead."
+        )));
+    }
+    Ok(net)
+}
+
+/// The site's own author (kind `system`: what the site posts through the
+/// server API) is not a person: banning or muting it would only stop the
+/// site from posting.
+pub fn refuse_system(who: &Participant, what: &str) -> Result<()> {
+    if who.kind == ParticipantKind::System {
+        return Err(ModerationError::Invalid(format!(
+            "{} is the site's own author and cannot be {what}.",
+            who.nick
+        )));
+    }
+    Ok(())
 }
 
 /// A ban just made, and how many chats it closed on this server (the other
@@ -76,9 +123,10 @@ pub fn create_in(
     conn.write_transaction(|conn| -> Result<_> {
         if let Some(p) = new.participant_id {
             let found = Participant::find(conn, p)?;
-            if found.is_none_or(|found| new.site_id.is_some_and(|s| s != found.site_id)) {
+            let Some(found) = found.filter(|f| new.site_id.is_none_or(|s| s == f.site_id)) else {
                 return Err(ModerationError::NotFound);
-            }
+            };
+            refuse_system(&found, "banned")?;
         }
         let ban = Ban::create(conn, &new)?;
         let target = describe(&ban);
@@ -124,10 +172,10 @@ fn checked(actor: Actor, req: BanRequest) -> Result<NewBan> {
             "Give a reason; the banned person sees it.".into(),
         ));
     }
-    if matches!(req.minutes, Some(m) if m <= 0) {
-        return Err(ModerationError::Invalid(
-            "The duration must be positive.".into(),
-        ));
+    if req.minutes.is_some_and(|m| !(1..=MAX_MINUTES).contains(&m)) {
+        return Err(ModerationError::Invalid(format!(
+            "A ban lasts 1 to {MAX_MINUTES} minutes (ten years); leave the duration out for a permanent ban."
+        )));
     }
     let now = now_ms();
     Ok(NewBan {
@@ -236,4 +284,53 @@ pub async fn apply_new(chat: &Chat, after: i64) -> Result<i64> {
         last = last.max(ban.id.0);
     }
     Ok(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(raw: &str) -> String {
+        parse_cidr(raw).map_or_else(|e| format!("error: {e}"), |n| n.to_string())
+    }
+
+    #[test]
+    fn ipv4_ranges_in_ipv6_form_become_ipv4() {
+        assert_eq!(parsed("::ffff:127.0.0.0/104"), "127.0.0.0/8");
+        assert_eq!(parsed("::ffff:203.0.113.7"), "203.0.113.7/32");
+        assert_eq!(parsed("::FFFF:cb00:7100/120"), "203.0.113.0/24");
+        assert_eq!(parsed("::203.0.113.7"), "203.0.113.7/32");
+        assert_eq!(parsed("::ffff:0.0.0.0/96"), "0.0.0.0/0");
+        // IPv6's own addresses stay IPv6.
+        assert_eq!(parsed("::1"), "::1/128");
+        assert_eq!(parsed("2001:db8::/32"), "2001:db8::/32");
+        assert!(parsed("::/80").starts_with("error"));
+        assert!(parsed("::ffff:0:0/95").starts_with("error"));
+    }
+
+    #[test]
+    fn the_width_limit_sees_the_ipv4_width() {
+        let req = |cidr: &str, minutes| BanRequest {
+            site: None,
+            participant: None,
+            cidr: Some(cidr.into()),
+            reason: "spam".into(),
+            minutes,
+        };
+        for wide in ["::ffff:0.0.0.0/96", "::0.0.0.0/96", "::ffff:10.0.0.0/100"] {
+            assert!(
+                checked(Actor::CommandLine, req(wide, None)).is_err(),
+                "{wide}"
+            );
+        }
+        let ok = checked(Actor::CommandLine, req("::ffff:10.0.0.0/104", None)).unwrap();
+        assert_eq!(ok.cidr.as_deref(), Some("10.0.0.0/8"));
+        for minutes in [0, -1, MAX_MINUTES + 1, i64::MAX] {
+            assert!(
+                checked(Actor::CommandLine, req("10.0.0.0/8", Some(minutes))).is_err(),
+                "{minutes}"
+            );
+        }
+        assert!(checked(Actor::CommandLine, req("10.0.0.0/8", Some(MAX_MINUTES))).is_ok());
+    }
 }

@@ -29,6 +29,7 @@ pub async fn mute(
         .run(move |conn| {
             conn.write_transaction(|conn| -> Result<_> {
                 let who = Participant::find(conn, participant)?.ok_or(ModerationError::NotFound)?;
+                super::bans::refuse_system(&who, "muted")?;
                 let until = now_ms() + minutes * 60_000;
                 let mute = Mute::create(
                     conn,

@@ -172,3 +172,96 @@ async fn a_mute_refuses_the_next_send_and_is_lifted() {
     );
     alice.say("lobby", "m2", "back").await;
 }
+
+#[tokio::test]
+async fn the_sites_own_author_cannot_be_muted_or_banned() {
+    let app = TestApp::spawn().await;
+    let site = app.site(&[ORIGIN]).await;
+    let api = Api::full(&app, &site).await;
+    api.post("/rooms", json!({"name": "lobby"})).await;
+    let posted = api
+        .post("/rooms/lobby/messages", json!({"cid": "1", "text": "hi"}))
+        .await;
+    let me = posted.body["author"]["id"].as_i64().unwrap();
+    let muted = api
+        .post(
+            &format!("/participants/{me}/mute"),
+            json!({"minutes": 10, "reason": "x"}),
+        )
+        .await;
+    assert_eq!(muted.status, StatusCode::BAD_REQUEST, "{}", muted.body);
+    assert_eq!(muted.body["error"], "bad_request");
+    let banned = api
+        .post("/bans", json!({"participant": me, "reason": "x"}))
+        .await;
+    assert_eq!(banned.status, StatusCode::BAD_REQUEST, "{}", banned.body);
+    assert_eq!(api.get("/bans").await.body["bans"], json!([]));
+    // The site still posts.
+    let again = api
+        .post(
+            "/rooms/lobby/messages",
+            json!({"cid": "2", "text": "still here"}),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CREATED, "{}", again.body);
+}
+
+#[tokio::test]
+async fn durations_and_ipv4_ranges_in_ipv6_form_are_checked() {
+    let app = TestApp::spawn().await;
+    let site = app.site(&[ORIGIN]).await;
+    let api = Api::full(&app, &site).await;
+    let (_alice, ready) = app.guest_in(&site.public_key, "alice", "lobby").await;
+    let id = ready["me"]["id"].as_i64().unwrap();
+    for minutes in [
+        json!(i64::MAX),
+        json!(1_000_000_000_000_i64),
+        json!(0),
+        json!(-5),
+    ] {
+        let ban = api
+            .post(
+                "/bans",
+                json!({"participant": id, "reason": "spam", "minutes": minutes}),
+            )
+            .await;
+        assert_eq!(
+            ban.status,
+            StatusCode::BAD_REQUEST,
+            "{minutes}: {}",
+            ban.body
+        );
+        assert_eq!(ban.body["error"], "bad_request");
+        let mute = api
+            .post(
+                &format!("/participants/{id}/mute"),
+                json!({"reason": "spam", "minutes": minutes}),
+            )
+            .await;
+        assert_eq!(
+            mute.status,
+            StatusCode::BAD_REQUEST,
+            "{minutes}: {}",
+            mute.body
+        );
+    }
+    // Mapped IPv6 ranges are stored as the IPv4 range they are, and the /8
+    // minimum applies to that.
+    let mapped = api
+        .post(
+            "/bans",
+            json!({"ip": "::ffff:127.0.0.0/104", "reason": "loopback"}),
+        )
+        .await;
+    assert_eq!(mapped.status, StatusCode::CREATED, "{}", mapped.body);
+    assert_eq!(mapped.body["ban"]["ip"], "127.0.0.0/8");
+    // It matches: the guests of this test come from 127.0.0.1.
+    let refused = app.try_connect(&site.public_key, Some(ORIGIN)).await;
+    assert!(refused.is_err(), "a banned address still connects");
+    for wide in ["::ffff:0.0.0.0/96", "::0.0.0.0/96", "::ffff:0:0/80"] {
+        let ban = api
+            .post("/bans", json!({"ip": wide, "reason": "all"}))
+            .await;
+        assert_eq!(ban.status, StatusCode::BAD_REQUEST, "{wide}: {}", ban.body);
+    }
+}
