@@ -79,6 +79,16 @@ impl RoomName {
                 "room names may contain only letters, digits and - _ . : /",
             ));
         }
+        // `.` and `..` segments would read as relative paths wherever a room
+        // name ends up in a URL or a path (the API's own paths among them).
+        if raw
+            .split('/')
+            .any(|segment| segment == "." || segment == "..")
+        {
+            return Err(invalid(
+                "room names may not have . or .. as a part between slashes",
+            ));
+        }
         Ok(RoomName(raw.to_owned()))
     }
 }
@@ -306,6 +316,11 @@ mod tests {
         assert!(RoomName::parse(&"a".repeat(65)).is_err());
         assert!(RoomName::parse("a b").is_err());
         assert!(RoomName::parse("<script>").is_err());
+        for dots in ["..", ".", "../x", "a/../b", "a/.", "/./"] {
+            assert!(RoomName::parse(dots).is_err(), "{dots}");
+        }
+        assert!(RoomName::parse("...").is_ok());
+        assert!(RoomName::parse("v1.2/notes..txt").is_ok());
     }
 
     #[test]

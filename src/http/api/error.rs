@@ -26,7 +26,7 @@ pub enum ApiError {
     #[error("This site is disabled.")]
     SiteDisabled,
     /// 429: the key's request budget is spent.
-    #[error("Too many requests with this API key; retry in {:.1} s.", .0.as_secs_f64())]
+    #[error("Too many requests with this API key; retry in {}.", in_seconds(*.0))]
     RateLimited(Duration),
     /// 404: no such endpoint.
     #[error("No such endpoint: {0}.")]
@@ -34,9 +34,9 @@ pub enum ApiError {
     /// 404: what the request named went away meanwhile (deleted by someone else).
     #[error("It does not exist (any more).")]
     Gone,
-    /// 405
+    /// 405, with the methods that are (the `Allow` header).
     #[error("{0} is not allowed here.")]
-    MethodNotAllowed(String),
+    MethodNotAllowed(String, &'static [warp::http::Method]),
     /// 404
     #[error("There is no room {0:?} on this site.")]
     RoomNotFound(String),
@@ -114,7 +114,7 @@ impl ApiError {
             | ParticipantNotFound(_)
             | BanNotFound(_)
             | Gone => StatusCode::NOT_FOUND,
-            MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            MethodNotAllowed(..) => StatusCode::METHOD_NOT_ALLOWED,
             RoomExists(_) | TooManyRooms => StatusCode::CONFLICT,
             BadJson(_) | BadRequest(_) | InvalidRoom(_) | InvalidCid(_) | InvalidUser(_)
             | EmptyMessage | MessageTooLong(_) => StatusCode::BAD_REQUEST,
@@ -133,7 +133,7 @@ impl ApiError {
             SiteDisabled => "site_disabled",
             RateLimited(_) => "rate_limited",
             NoEndpoint(_) | Gone => "not_found",
-            MethodNotAllowed(_) => "method_not_allowed",
+            MethodNotAllowed(..) => "method_not_allowed",
             RoomNotFound(_) => "room_not_found",
             MessageNotFound(_) => "message_not_found",
             ParticipantNotFound(_) => "participant_not_found",
@@ -178,6 +178,12 @@ impl ApiError {
         if let ApiError::Unauthorized(_) = self {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
+        if let ApiError::MethodNotAllowed(_, allowed) = self {
+            let allowed: Vec<&str> = allowed.iter().map(|m| m.as_str()).collect();
+            if let Ok(value) = HeaderValue::from_str(&allowed.join(", ")) {
+                headers.insert(header::ALLOW, value);
+            }
+        }
         if let Some(wait) = retry {
             let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
@@ -187,6 +193,12 @@ impl ApiError {
 }
 
 use warp::Reply as _;
+
+/// A wait for people: tenths of a second, rounded up (never "0.0 s").
+fn in_seconds(wait: Duration) -> String {
+    let tenths = wait.as_millis().div_ceil(100).max(1);
+    format!("{}.{} s", tenths / 10, tenths % 10)
+}
 
 impl From<DbError> for ApiError {
     fn from(err: DbError) -> Self {
@@ -238,5 +250,20 @@ impl From<PublishError> for ApiError {
             PublishError::NotStored(why) => ApiError::StorageUnavailable(why.to_string()),
             PublishError::Db(db) => db.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_short_wait_is_never_said_as_zero_seconds() {
+        let said = |ms| ApiError::RateLimited(Duration::from_millis(ms)).to_string();
+        assert!(said(11).contains("retry in 0.1 s"), "{}", said(11));
+        assert!(said(0).contains("retry in 0.1 s"));
+        assert!(said(100).contains("retry in 0.1 s"));
+        assert!(said(101).contains("retry in 0.2 s"));
+        assert!(said(2500).contains("retry in 2.5 s"));
     }
 }

@@ -53,6 +53,12 @@ pub async fn history(
         )));
     }
     let (before, after) = (call.query_int("before")?, call.query_int("after")?);
+    // Seqs start at 1: `after=0` reads from the first message.
+    if before.is_some_and(|n| n < 1) || after.is_some_and(|n| n < 0) {
+        return Err(ApiError::BadRequest(
+            "before must be at least 1, and after at least 0.".into(),
+        ));
+    }
     if before.is_some() && after.is_some() {
         return Err(ApiError::BadRequest(
             "Give before or after, not both.".into(),

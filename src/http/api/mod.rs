@@ -99,12 +99,42 @@ impl Call {
         if !json {
             return Err(ApiError::UnsupportedMediaType);
         }
-        serde_json::from_slice(&self.body).map_err(|err| match err.classify() {
+        let invalid = |err: serde_json::Error| match err.classify() {
             serde_json::error::Category::Data => {
                 ApiError::BadRequest(format!("Invalid body: {err}"))
             }
             _ => ApiError::BadJson(err.to_string()),
-        })
+        };
+        // Derived structs also accept a JSON array (fields by position); no
+        // body of this API is one, nor anything but an object.
+        let not_object = || ApiError::BadRequest("Invalid body: it must be a JSON object.".into());
+        if self.body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+            return Err(not_object());
+        }
+        let value: serde_json::Value = serde_json::from_slice(&self.body).map_err(invalid)?;
+        if !value.is_object() {
+            return Err(not_object());
+        }
+        T::deserialize(value).map_err(invalid)
+    }
+
+    /// Refuses query parameters other than `allowed` (a misspelt one would
+    /// otherwise be ignored silently).
+    fn only_query(&self, allowed: &[&str]) -> Result<(), ApiError> {
+        match self
+            .query
+            .iter()
+            .find(|(k, _)| !allowed.contains(&k.as_str()))
+        {
+            None => Ok(()),
+            Some((k, _)) if allowed.is_empty() => Err(ApiError::BadRequest(format!(
+                "Unknown query parameter {k:?}: this endpoint takes none."
+            ))),
+            Some((k, _)) => Err(ApiError::BadRequest(format!(
+                "Unknown query parameter {k:?}; this endpoint takes {}.",
+                allowed.join(", ")
+            ))),
+        }
     }
 }
 
@@ -221,7 +251,7 @@ async fn handle(api: &Api, call: Call) -> Result<warp::reply::Response, ApiError
                     .into_response(),
             )
         } else {
-            Err(ApiError::MethodNotAllowed(call.method.to_string()))
+            Err(ApiError::MethodNotAllowed(call.method.to_string(), GET))
         };
     }
     let caller = authenticate(api, &call.headers).await?;
@@ -282,6 +312,17 @@ async fn dispatch(
 ) -> Result<warp::reply::Response, ApiError> {
     let path: Vec<&str> = call.path.iter().map(String::as_str).collect();
     let m = &call.method;
+    let Some(allowed) = methods(&path) else {
+        return Err(ApiError::NoEndpoint(format!("/api/v1/{}", path.join("/"))));
+    };
+    if !allowed.contains(m) {
+        return Err(ApiError::MethodNotAllowed(m.to_string(), allowed));
+    }
+    call.only_query(match (path.as_slice(), m) {
+        (["rooms", _, "messages"], &Method::GET) => &["before", "after", "limit"],
+        (["participants"], &Method::GET) => &["sub"],
+        _ => &[],
+    })?;
     match (path.as_slice(), m) {
         (["rooms"], &Method::GET) => rooms::list(api, caller).await,
         (["rooms"], &Method::POST) => rooms::create(api, caller, call).await,
@@ -305,22 +346,30 @@ async fn dispatch(
         (["bans"], &Method::GET) => people::bans(api, caller).await,
         (["bans"], &Method::POST) => people::ban(api, caller, call).await,
         (["bans", id], &Method::DELETE) => people::unban(api, caller, id).await,
-        (
-            ["rooms"]
-            | ["rooms", _]
-            | ["rooms", _, "messages"]
-            | ["rooms", _, "messages", _]
-            | ["rooms", _, "online"]
-            | ["participants"]
-            | ["participants", _]
-            | ["participants", _, "mute"]
-            | ["bans"]
-            | ["bans", _],
-            _,
-        ) => Err(ApiError::MethodNotAllowed(m.to_string())),
-        _ => Err(ApiError::NoEndpoint(format!("/api/v1/{}", path.join("/")))),
+        // `methods` answered for every other pair.
+        _ => Err(ApiError::MethodNotAllowed(m.to_string(), allowed)),
     }
 }
+
+/// The methods an endpoint takes (for `405` and its `Allow` header); `None`:
+/// no such endpoint.
+fn methods(path: &[&str]) -> Option<&'static [Method]> {
+    const GET_POST: &[Method] = &[Method::GET, Method::POST];
+    const ROOM: &[Method] = &[Method::GET, Method::PATCH, Method::DELETE];
+    const POST_DELETE: &[Method] = &[Method::POST, Method::DELETE];
+    const DELETE: &[Method] = &[Method::DELETE];
+    Some(match path {
+        ["openapi.json"] => GET,
+        ["rooms"] | ["rooms", _, "messages"] | ["bans"] => GET_POST,
+        ["rooms", _] => ROOM,
+        ["rooms", _, "messages", _] | ["bans", _] => DELETE,
+        ["rooms", _, "online"] | ["participants"] | ["participants", _] => GET,
+        ["participants", _, "mute"] => POST_DELETE,
+        _ => return None,
+    })
+}
+
+const GET: &[Method] = &[Method::GET];
 
 /// A JSON answer.
 fn reply(status: StatusCode, body: &impl Serialize) -> Result<warp::reply::Response, ApiError> {
@@ -332,11 +381,17 @@ fn done() -> Result<warp::reply::Response, ApiError> {
     Ok(warp::reply::with_status(warp::reply(), StatusCode::NO_CONTENT).into_response())
 }
 
-/// An id in a path: a positive integer, else the thing does not exist.
+/// An id in a path: not an integer is a bad request; one that is not
+/// positive names nothing that exists.
 fn id_in_path(segment: &str, missing: impl FnOnce() -> ApiError) -> Result<i64, ApiError> {
-    segment
-        .parse::<i64>()
-        .ok()
-        .filter(|n| *n > 0)
-        .ok_or_else(missing)
+    let n = segment.parse::<i64>().map_err(|_| {
+        ApiError::BadRequest(format!(
+            "{segment:?} is not an id: ids are positive integers."
+        ))
+    })?;
+    if n > 0 {
+        Ok(n)
+    } else {
+        Err(missing())
+    }
 }
