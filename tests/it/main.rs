@@ -15,6 +15,7 @@ mod admin_sites;
 mod admin_xss;
 mod admission;
 mod api;
+mod api_cids;
 mod api_input;
 mod api_keys;
 mod api_moderation;

@@ -52,6 +52,9 @@ pub enum ApiError {
     /// 409
     #[error("Room {0:?} exists already.")]
     RoomExists(String),
+    /// 409: the cid was used for another message.
+    #[error("{0}")]
+    CidReused(String),
     /// 409: the site's room limit.
     #[error("This site has reached its room limit.")]
     TooManyRooms,
@@ -115,7 +118,7 @@ impl ApiError {
             | BanNotFound(_)
             | Gone => StatusCode::NOT_FOUND,
             MethodNotAllowed(..) => StatusCode::METHOD_NOT_ALLOWED,
-            RoomExists(_) | TooManyRooms => StatusCode::CONFLICT,
+            RoomExists(_) | TooManyRooms | CidReused(_) => StatusCode::CONFLICT,
             BadJson(_) | BadRequest(_) | InvalidRoom(_) | InvalidCid(_) | InvalidUser(_)
             | EmptyMessage | MessageTooLong(_) => StatusCode::BAD_REQUEST,
             PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -140,6 +143,7 @@ impl ApiError {
             BanNotFound(_) => "ban_not_found",
             RoomExists(_) => "room_exists",
             TooManyRooms => "too_many_rooms",
+            CidReused(_) => "cid_reused",
             BadJson(_) => "bad_json",
             BadRequest(_) => "bad_request",
             InvalidRoom(_) => "invalid_room",
@@ -247,6 +251,7 @@ impl From<PublishError> for ApiError {
                     left: Duration::from_millis(left),
                 }
             }
+            err @ PublishError::CidReused { .. } => ApiError::CidReused(err.to_string()),
             PublishError::NotStored(why) => ApiError::StorageUnavailable(why.to_string()),
             PublishError::Db(db) => db.into(),
         }
