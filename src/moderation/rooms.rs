@@ -29,10 +29,25 @@ pub async fn update(chat: &Chat, actor: Actor, room: RoomId, settings: RoomSetti
         ));
     }
     let origin = Some(chat.instance);
+    let server_max = i32::try_from(chat.limits.max_message_chars).unwrap_or(i32::MAX);
     chat.db
         .run(move |conn| {
             conn.write_transaction(|conn| -> Result<_> {
                 let found = Room::find(conn, room)?;
+                // A room may only be stricter than its site (the smallest
+                // limit wins); a higher one would be saved and silently
+                // ignored. Checked on change only: a site may lower its
+                // limit below a room's later.
+                if let Some(n) = settings.max_message_chars {
+                    let site_max = Site::find(conn, found.site_id)?
+                        .max_message_chars
+                        .min(server_max);
+                    if found.max_message_chars != Some(n) && n > site_max {
+                        return Err(ModerationError::Invalid(format!(
+                            "The room's length limit can be at most the site's, {site_max} characters."
+                        )));
+                    }
+                }
                 Room::update_settings(conn, room, &settings)?;
                 events::record(conn, origin, &Control::RoomChanged { room })?;
                 audit(

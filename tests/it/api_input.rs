@@ -66,6 +66,10 @@ async fn bad_bodies_are_refused_with_a_clear_4xx() {
         ("dot-dot segment", Method::POST, "/rooms", json!({"name": "../x"}).to_string(), json_type, StatusCode::BAD_REQUEST, "invalid_room"),
         ("room name too long", Method::POST, "/rooms", json!({"name": "r".repeat(65)}).to_string(), json_type, StatusCode::BAD_REQUEST, "invalid_room"),
         ("settings of the wrong type", Method::PATCH, "/rooms/lobby", json!({"locked": "yes"}).to_string(), json_type, StatusCode::BAD_REQUEST, "bad_request"),
+        ("a null setting", Method::PATCH, "/rooms/lobby", json!({"locked": null}).to_string(), json_type, StatusCode::BAD_REQUEST, "bad_request"),
+        ("a null slow mode", Method::PATCH, "/rooms/lobby", json!({"slow_mode_secs": null}).to_string(), json_type, StatusCode::BAD_REQUEST, "bad_request"),
+        // The site's limit (2000) would win silently.
+        ("a room limit over the site's", Method::PATCH, "/rooms/lobby", json!({"max_message_chars": 5000}).to_string(), json_type, StatusCode::BAD_REQUEST, "bad_request"),
         ("negative slow mode", Method::PATCH, "/rooms/lobby", json!({"slow_mode_secs": -1}).to_string(), json_type, StatusCode::BAD_REQUEST, "bad_request"),
         ("oversized body", Method::POST, "/rooms/lobby/messages", format!("{{\"cid\":\"1\",\"text\":\"{}\"}}", "y".repeat(300 * 1024)), json_type, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
     ];
@@ -73,6 +77,9 @@ async fn bad_bodies_are_refused_with_a_clear_4xx() {
         let answer = send(&api, method, path, &body, content_type).await;
         expect(&answer, status, code, case);
     }
+    let lobby = api.get("/rooms/lobby").await;
+    assert_eq!(lobby.body["locked"], false, "{}", lobby.body);
+    assert!(lobby.body["max_message_chars"].is_null(), "{}", lobby.body);
     // Nothing was posted or made by any of them.
     let page = api.get("/rooms/lobby/messages").await;
     assert_eq!(page.body["messages"], json!([]));

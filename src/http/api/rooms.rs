@@ -142,12 +142,25 @@ pub async fn create(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SettingsPatch {
+    #[serde(default, deserialize_with = "not_null")]
     locked: Option<bool>,
+    #[serde(default, deserialize_with = "not_null")]
     slow_mode_secs: Option<i32>,
+    #[serde(default, deserialize_with = "not_null")]
     approve_first: Option<bool>,
     /// `null` (explicitly): back to the site's limit.
     #[serde(default, with = "double_option")]
     max_message_chars: Option<Option<i32>>,
+}
+
+/// A field that may be absent (`None`) but not `null`: `Option<T>` alone
+/// takes `null` as absent, which the schema does not allow.
+fn not_null<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
 }
 
 /// `Option<Option<T>>` that tells an absent field from an explicit `null`.
