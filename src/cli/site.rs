@@ -301,8 +301,6 @@ fn create(conn: &mut DbConn, opts: &CreateOpts) -> anyhow::Result<()> {
 struct SiteView {
     #[serde(flatten)]
     site: Site,
-    #[serde(serialize_with = "crate::timefmt::rfc3339")]
-    created_at: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     secret: Option<String>,
     origins: Vec<String>,
@@ -318,7 +316,6 @@ fn view(conn: &mut DbConn, site: Site, public_url: &str) -> anyhow::Result<SiteV
         .collect();
     let script_tag = site.script_tag(public_url);
     Ok(SiteView {
-        created_at: site.created_at,
         site,
         secret: None,
         origins,

@@ -27,6 +27,9 @@ pub struct Site {
     pub room_policy: RoomPolicy,
     pub max_rooms: i32,
     pub max_message_chars: i32,
+    /// Milliseconds since the Unix epoch; serialized as RFC 3339, like every
+    /// time chatctl prints.
+    #[serde(serialize_with = "crate::timefmt::rfc3339")]
     pub created_at: i64,
     pub room_scope: RoomScope,
     /// The widget prints "X joined" / "X left" lines (never in rooms of more
