@@ -88,10 +88,10 @@ fn insert(
             scopes,
             created_by: actor.admin(),
         };
-        match ApiKey::create(conn, &new) {
-            Ok(key) => return Ok((key, secret)),
-            Err(DbError::Conflict(_)) if tries < 3 => tries += 1,
-            Err(err) => return Err(err.into()),
+        match ApiKey::create(conn, &new)? {
+            Some(key) => return Ok((key, secret)),
+            None if tries < 3 => tries += 1,
+            None => return Err(DbError::Conflict("no free API key prefix".into()).into()),
         }
     }
 }

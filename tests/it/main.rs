@@ -37,6 +37,7 @@ mod operations;
 mod passwords;
 mod postgres;
 mod presence_noise;
+mod races;
 mod room_scope;
 mod rooms;
 mod site_delete;

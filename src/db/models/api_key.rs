@@ -41,7 +41,10 @@ pub struct NewApiKey<'a> {
 }
 
 impl ApiKey {
-    pub fn create(conn: &mut DbConn, new: &NewApiKey<'_>) -> Result<ApiKey, DbError> {
+    /// Stores a new key; `None` when its prefix or hash is already taken (a
+    /// random collision: draw another). DO NOTHING rather than a caught unique
+    /// violation, which on PostgreSQL aborts the caller's transaction.
+    pub fn create(conn: &mut DbConn, new: &NewApiKey<'_>) -> Result<Option<ApiKey>, DbError> {
         let [read, publish, moderate] = new.scopes;
         with_backend!(conn, c => diesel::insert_into(api_keys::table)
             .values((
@@ -55,8 +58,10 @@ impl ApiKey {
                 api_keys::created_by.eq(new.created_by),
                 api_keys::created_at.eq(now_ms()),
             ))
+            .on_conflict_do_nothing()
             .returning(ApiKey::as_returning())
-            .get_result(c))
+            .get_result(c)
+            .optional())
     }
 
     /// The key with this hash, revoked or not.

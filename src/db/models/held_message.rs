@@ -38,7 +38,7 @@ impl HeldMessage {
         body: &str,
         ip: Option<&str>,
     ) -> Result<(), DbError> {
-        let inserted = with_backend!(conn, c => diesel::insert_into(held_messages::table)
+        with_backend!(conn, c => diesel::insert_into(held_messages::table)
             .values((
                 held_messages::site_id.eq(site),
                 held_messages::room_id.eq(room),
@@ -48,11 +48,11 @@ impl HeldMessage {
                 held_messages::ip.eq(ip),
                 held_messages::created_at.eq(now_ms()),
             ))
-            .execute(c));
-        match inserted {
-            Ok(_) | Err(DbError::Conflict(_)) => Ok(()),
-            Err(e) => Err(e),
-        }
+            // A cid sent again is held once (and on PostgreSQL a caught
+            // unique violation would abort the caller's transaction).
+            .on_conflict_do_nothing()
+            .execute(c))?;
+        Ok(())
     }
 
     pub fn find(conn: &mut DbConn, id: HeldMessageId) -> Result<Option<HeldMessage>, DbError> {

@@ -114,14 +114,16 @@ impl Participant {
                 participants::created_at.eq(now),
                 participants::last_seen_at.eq(now),
             ))
+            // Not a caught unique violation: on PostgreSQL that aborts the
+            // caller's transaction.
+            .on_conflict_do_nothing()
             .returning(Participant::as_returning())
-            .get_result(c));
+            .get_result(c)
+            .optional())?;
         match inserted {
+            Some(participant) => Ok(participant),
             // Two first connections raced: the other one created it.
-            Err(DbError::Conflict(_)) => {
-                Self::upsert_external(conn, site_id, kind, external_id, nick, avatar, ip)
-            }
-            other => other,
+            None => Self::upsert_external(conn, site_id, kind, external_id, nick, avatar, ip),
         }
     }
 

@@ -55,12 +55,14 @@ impl Report {
                 reports::reason.eq(reason),
                 reports::created_at.eq(now_ms()),
             ))
+            // DO NOTHING rather than a caught unique violation, which on
+            // PostgreSQL aborts the caller's transaction.
+            .on_conflict_do_nothing()
             .returning(reports::id)
-            .get_result::<ReportId>(c));
-        let id = match inserted {
-            Ok(id) => id,
-            Err(DbError::Conflict(_)) => return Ok(None),
-            Err(e) => return Err(e),
+            .get_result::<ReportId>(c)
+            .optional())?;
+        let Some(id) = inserted else {
+            return Ok(None);
         };
         let open: i64 = with_backend!(conn, c => reports::table
             .filter(reports::message_id.eq(message))

@@ -171,13 +171,17 @@ impl Room {
                 rooms::created_at.eq(now_ms()),
                 rooms::visitor_created.eq(visitor),
             ))
+            // DO NOTHING, not a caught unique violation: on PostgreSQL a
+            // failed statement aborts the caller's whole transaction.
+            .on_conflict_do_nothing()
             .returning(Room::as_returning())
-            .get_result(c));
+            .get_result(c)
+            .optional())?;
         match inserted {
-            Err(DbError::Conflict(_)) => Self::find_by_name(conn, site_id, name)?
+            Some(room) => Ok((room, true)),
+            None => Self::find_by_name(conn, site_id, name)?
                 .ok_or(DbError::NotFound)
                 .map(|room| (room, false)),
-            other => other.map(|room| (room, true)),
         }
     }
 

@@ -25,13 +25,14 @@ pub fn get_or_init(
     let value = init();
     let inserted = with_backend!(conn, c => diesel::insert_into(server_settings::table)
         .values((server_settings::key.eq(key), server_settings::value.eq(&value)))
-        .execute(c));
-    match inserted {
-        Ok(_) => Ok(value),
-        Err(DbError::Conflict(_)) => with_backend!(conn, c => server_settings::table
-            .select(server_settings::value)
-            .filter(server_settings::key.eq(key))
-            .first::<String>(c)),
-        Err(e) => Err(e),
+        .on_conflict_do_nothing()
+        .execute(c))?;
+    if inserted == 1 {
+        return Ok(value);
     }
+    // Another process set it first: theirs is the one everyone uses.
+    with_backend!(conn, c => server_settings::table
+        .select(server_settings::value)
+        .filter(server_settings::key.eq(key))
+        .first::<String>(c))
 }
