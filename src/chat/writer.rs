@@ -329,15 +329,20 @@ impl WriterLoop {
         ranges: &HashMap<RoomId, SeqRange>,
     ) {
         let (mut answers, rooms) = frames_of(&batch, outcomes);
-        let mut acked = vec![false; batch.len()];
-        let mut published = Vec::new();
-        for room in rooms {
-            let Some(&range) = ranges.get(&room.room) else {
-                tracing::error!(room = %room.room, "stored messages without a seq range");
-                continue;
-            };
-            if self.outbox.is_some() {
-                published.push(RoomBatch {
+        let rooms: Vec<_> = (rooms.into_iter())
+            .filter_map(|room| match ranges.get(&room.room) {
+                Some(&range) => Some((room, range)),
+                None => {
+                    tracing::error!(room = %room.room, "stored messages without a seq range");
+                    None
+                }
+            })
+            .collect();
+        // To the other instances first: they fan out on their own cores while
+        // this one fans out here, instead of waiting for it.
+        if let (Some(outbox), false) = (&self.outbox, rooms.is_empty()) {
+            let published = (rooms.iter())
+                .map(|(room, range)| RoomBatch {
                     room: room.room,
                     name: batch[room.posts[0]].room_name.clone(),
                     after: range.after,
@@ -345,15 +350,16 @@ impl WriterLoop {
                     frames: (room.frames.iter())
                         .map(|f| (f.seq, f.text.clone()))
                         .collect(),
-                });
-            }
+                })
+                .collect();
+            outbox.send(Body::Messages { rooms: published });
+        }
+        let mut acked = vec![false; batch.len()];
+        for (room, range) in rooms {
             let queued = self.publish_room(conn, &batch, &mut answers, &room, range);
             for (&i, q) in room.posts.iter().zip(queued) {
                 acked[i] = q;
             }
-        }
-        if let (Some(outbox), false) = (&self.outbox, published.is_empty()) {
-            outbox.send(Body::Messages { rooms: published });
         }
         // Duplicates, senders that left the room since they sent, and callers.
         for ((post, answer), acked) in batch.into_iter().zip(&answers).zip(acked) {
