@@ -10,9 +10,9 @@ use thiserror::Error;
 use tokio::sync::oneshot;
 
 use super::protocol::Who;
-use super::writer::{NotStored, Post, Reply, Stored};
+use super::writer::{CidReused, NotPosted, NotStored, Post, Reply, Stored};
 use super::{who, Chat};
-use crate::db::models::{Ban, Message, Participant, ParticipantKind, Room, Site};
+use crate::db::models::{Ban, Participant, ParticipantKind, Room, Site};
 use crate::db::DbError;
 use crate::identity::host::{HostTokenError, HostUser};
 use crate::input::{self, ClientId, MessageTextError, Nickname, RoomName};
@@ -51,8 +51,8 @@ pub enum PublishError {
         until: i64,
     },
     /// The author used this cid for another message (another room or text).
-    #[error("This cid was used for another message (seq {seq} in room {room:?}); use a new cid for a new message.")]
-    CidReused { room: String, seq: i64 },
+    #[error(transparent)]
+    CidReused(#[from] CidReused),
     #[error("{0}")]
     NotStored(#[from] NotStored),
     #[error(transparent)]
@@ -109,11 +109,10 @@ fn participant(
 }
 
 /// Posts `text` into `room` of `site` and waits until it is stored and
-/// broadcast. A `cid` is the author's, across rooms (as for a WebSocket
-/// `send`): one already stored for the same room and text answers with the
-/// original message (`duplicate`); one stored for another room or text is
-/// refused ([`PublishError::CidReused`]), since answering with the original
-/// would tell the caller a message it never sent was posted.
+/// broadcast. A `cid` is the author's, across rooms, and the writer judges it
+/// as for a WebSocket `send`: one already stored for the same room and text
+/// answers with the original message (`duplicate`); one stored for another
+/// room or text is refused ([`PublishError::CidReused`]).
 pub async fn publish(
     chat: &Chat,
     site: Site,
@@ -166,9 +165,7 @@ pub async fn publish(
     let stored = rx
         .await
         .map_err(|_| NotStored("The server is restarting; post again with the same cid."))??;
-    if stored.duplicate {
-        return original(chat, stored, found, author, text).await;
-    }
+    // A retry is the same room and text: the original's, as stored.
     Ok(Published {
         stored,
         room: found.name,
@@ -177,37 +174,13 @@ pub async fn publish(
     })
 }
 
-/// The answer to a post whose cid was stored before: the original message if
-/// it is the same one (room and text), else `CidReused`.
-async fn original(
-    chat: &Chat,
-    stored: Stored,
-    room: Room,
-    author: Who,
-    text: String,
-) -> Result<Published, PublishError> {
-    let id = stored.id;
-    let (message, its_room) = chat
-        .db
-        .run(move |conn| -> Result<_, DbError> {
-            let message = Message::find(conn, id)?
-                .ok_or_else(|| DbError::Internal(format!("message {id} vanished")))?;
-            let its_room = Room::find(conn, message.room_id)?;
-            Ok((message, its_room))
-        })
-        .await?;
-    if message.room_id != room.id || message.body != text {
-        return Err(PublishError::CidReused {
-            room: its_room.name,
-            seq: message.seq,
-        });
+impl From<NotPosted> for PublishError {
+    fn from(err: NotPosted) -> Self {
+        match err {
+            NotPosted::NotStored(err) => err.into(),
+            NotPosted::CidReused(err) => err.into(),
+        }
     }
-    Ok(Published {
-        stored,
-        room: its_room.name,
-        author,
-        text: message.body,
-    })
 }
 
 /// The text as it will be stored: the site's and the room's length limits

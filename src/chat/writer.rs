@@ -51,7 +51,7 @@ pub enum Reply {
     Connection(ConnHandle),
     /// A caller waiting for the outcome (the server API): every connection
     /// in the room gets the `message` frame.
-    Caller(tokio::sync::oneshot::Sender<Result<Stored, NotStored>>),
+    Caller(tokio::sync::oneshot::Sender<Result<Stored, NotPosted>>),
     /// A held message a moderator approved: everyone gets it as a `message`.
     Nobody,
 }
@@ -74,6 +74,44 @@ pub struct Stored {
 #[error("{0}")]
 pub struct NotStored(pub &'static str);
 
+/// The author used this cid for another message: nothing was stored. A cid
+/// names one message, in one room, with one text; a post with a cid stored
+/// before is a retry only when it is that message ([`is_retry`]). Answering
+/// anything else with the original would tell the sender that a message it
+/// never sent was posted.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("This cid was used for another message{}; use a new cid for a new message.", where_(.room, .seq))]
+pub struct CidReused {
+    /// Where the original is, when known.
+    pub room: Option<String>,
+    /// The original's seq; `None` while it waits for a moderator.
+    pub seq: Option<i64>,
+}
+
+fn where_(room: &Option<String>, seq: &Option<i64>) -> String {
+    match (room, seq) {
+        (Some(room), Some(seq)) => format!(" (seq {seq} in room {room:?})"),
+        (Some(room), None) => format!(" (waiting for approval in room {room:?})"),
+        (None, _) => String::new(),
+    }
+}
+
+/// Whether a post into `room` of `text` is the message its cid already names
+/// (stored in `its_room` with `its_text`): the one rule every path that
+/// takes a cid applies (WebSocket `send`, API posts, approve-first holds).
+pub fn is_retry(room: RoomId, text: &str, its_room: RoomId, its_text: &str) -> bool {
+    room == its_room && text == its_text
+}
+
+/// Why a post with a reply channel was not posted.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum NotPosted {
+    #[error(transparent)]
+    NotStored(#[from] NotStored),
+    #[error(transparent)]
+    CidReused(#[from] CidReused),
+}
+
 impl Post {
     /// Tells the sender nothing was stored; a retry with the same cid is safe.
     fn refuse(self, message: &'static str) {
@@ -89,7 +127,7 @@ impl Post {
                 sender.reply(frame.encode());
             }
             Reply::Caller(caller) => {
-                let _ = caller.send(Err(NotStored(message)));
+                let _ = caller.send(Err(NotStored(message).into()));
             }
             Reply::Nobody => {
                 tracing::warn!(room = %self.room, "an approved message could not be stored");
@@ -363,6 +401,10 @@ impl WriterLoop {
         }
         // Duplicates, senders that left the room since they sent, and callers.
         for ((post, answer), acked) in batch.into_iter().zip(&answers).zip(acked) {
+            if let Some(its_room) = answer.reused_in {
+                refuse_reused(conn, post, its_room, answer.seq);
+                continue;
+            }
             match post.reply {
                 Reply::Connection(ref sender) if !acked => sender.reply(ack(&post, answer)),
                 Reply::Caller(caller) => {
@@ -433,6 +475,8 @@ struct Answer {
     ts: i64,
     duplicate: bool,
     delivered: usize,
+    /// The cid names another message, in this room: refused, not acked.
+    reused_in: Option<RoomId>,
 }
 
 /// One room's new messages in a batch.
@@ -450,6 +494,7 @@ fn frames_of(batch: &[Post], outcomes: Vec<Outcome>) -> (Vec<Answer>, Vec<RoomFr
     let mut rooms: Vec<RoomFrames> = Vec::new();
     let mut slot_of: HashMap<RoomId, usize> = HashMap::new();
     for (i, (post, outcome)) in batch.iter().zip(outcomes).enumerate() {
+        let mut reused_in = None;
         let (msg_seq, id, ts, duplicate) = match outcome {
             Outcome::New(msg, id) => {
                 let text = ServerFrame::Message {
@@ -479,7 +524,12 @@ fn frames_of(batch: &[Post], outcomes: Vec<Outcome>) -> (Vec<Answer>, Vec<RoomFr
                 rooms[slot].posts.push(i);
                 (msg.seq, id, msg.created_at, false)
             }
-            Outcome::Duplicate(msg) => (msg.seq, msg.id, msg.created_at, true),
+            Outcome::Duplicate(msg) => {
+                if !is_retry(post.room, &post.text, msg.room_id, &msg.body) {
+                    reused_in = Some(msg.room_id);
+                }
+                (msg.seq, msg.id, msg.created_at, true)
+            }
         };
         answers.push(Answer {
             seq: msg_seq,
@@ -487,9 +537,46 @@ fn frames_of(batch: &[Post], outcomes: Vec<Outcome>) -> (Vec<Answer>, Vec<RoomFr
             ts,
             duplicate,
             delivered: 0,
+            reused_in,
         });
     }
     (answers, rooms)
+}
+
+/// Tells the sender of a post whose cid names another message (stored as
+/// seq `seq` of `its_room`) that nothing was stored.
+fn refuse_reused(conn: &mut DbConn, post: Post, its_room: RoomId, seq: i64) {
+    let room = if its_room == post.room {
+        Some(post.room_name.clone())
+    } else {
+        // Rare (a client that breaks the protocol): a lookup is fine here.
+        Room::find(conn, its_room)
+            .inspect_err(|err| tracing::warn!(error = %err, room = %its_room, "cannot name a room"))
+            .ok()
+            .map(|r| r.name)
+    };
+    let reused = CidReused {
+        room,
+        seq: Some(seq),
+    };
+    match post.reply {
+        Reply::Connection(sender) => sender.reply(
+            ServerFrame::Error {
+                code: ErrorCode::CidReused,
+                message: reused.to_string(),
+                reference: Some(post.cid),
+                room: Some(post.room_name),
+                retry_after_ms: None,
+            }
+            .encode(),
+        ),
+        Reply::Caller(caller) => {
+            let _ = caller.send(Err(reused.into()));
+        }
+        Reply::Nobody => {
+            tracing::warn!(room = %post.room, cid = %post.cid, "an approved message was not posted: its author used its cid for another message meanwhile");
+        }
+    }
 }
 
 fn ack(post: &Post, answer: &Answer) -> Arc<str> {

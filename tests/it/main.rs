@@ -40,6 +40,7 @@ mod presence_noise;
 mod races;
 mod room_scope;
 mod rooms;
+mod send_cids;
 mod site_delete;
 mod support;
 mod webhooks;

@@ -6,7 +6,9 @@
 use super::*;
 use crate::chat::refusal as moderation_refusal;
 use crate::chat::word_filter::Verdict;
-use crate::db::models::{HeldMessage, Report};
+use crate::chat::writer::{is_retry, CidReused};
+use crate::db::models::{HeldMessage, Report, Room};
+use crate::db::DbError;
 use crate::webhooks::outbox::{enqueue, report_created};
 
 impl Session {
@@ -80,19 +82,54 @@ impl Session {
             return Err(moderation_refusal::slow_mode(rules.slow_mode_secs, wait));
         }
         if rules.approve_first {
-            let (site, cid, ip) = (self.site.id, cid.as_str().to_owned(), self.ip.to_string());
-            self.chat
-                .db
-                .run(move |conn| {
-                    HeldMessage::hold(conn, site, room_id, participant, &cid, &text, Some(&ip))
-                })
-                .await?;
-            return Err(Refusal::new(
-                ErrorCode::HeldForReview,
-                "Your message was sent to the moderators and will appear once approved.",
-            ));
+            return self.hold(room_id, participant, cid, text).await;
         }
         Ok(text)
+    }
+
+    /// Holds a message of an approve-first room for the moderators
+    /// (`held_for_review`, again for a retry). A cid its author used for
+    /// another message is refused (`cid_reused`); one stored as a message
+    /// already (approved since) goes on to the writer, which answers with the
+    /// original's ack or `cid_reused`.
+    async fn hold(
+        &mut self,
+        room_id: RoomId,
+        participant: ParticipantId,
+        cid: &ClientId,
+        text: String,
+    ) -> Result<String, Refusal> {
+        let (site, cid, ip) = (self.site.id, cid.as_str().to_owned(), self.ip.to_string());
+        let body = text.clone();
+        let holding = self
+            .chat
+            .db
+            .run(move |conn| -> Result<_, DbError> {
+                if Message::find_by_cid(conn, participant, &cid)?.is_some() {
+                    return Ok(Holding::Posted);
+                }
+                let earlier =
+                    HeldMessage::hold(conn, site, room_id, participant, &cid, &body, Some(&ip))?;
+                Ok(match earlier {
+                    Some(e) if !is_retry(room_id, &body, e.room_id, &e.body) => {
+                        let room = Room::find(conn, e.room_id)?.name;
+                        Holding::Reused(CidReused {
+                            room: Some(room),
+                            seq: None,
+                        })
+                    }
+                    _ => Holding::Waits,
+                })
+            })
+            .await?;
+        match holding {
+            Holding::Posted => Ok(text),
+            Holding::Waits => Err(Refusal::new(
+                ErrorCode::HeldForReview,
+                "Your message was sent to the moderators and will appear once approved.",
+            )),
+            Holding::Reused(reused) => Err(Refusal::new(ErrorCode::CidReused, reused.to_string())),
+        }
     }
 
     /// A visitor flags a message for the moderators.
@@ -156,4 +193,13 @@ impl Session {
         });
         Ok(())
     }
+}
+
+/// What becomes of a message for an approve-first room.
+enum Holding {
+    /// Held for the moderators (now, or by an earlier send of it).
+    Waits,
+    /// Its cid is a stored message's: the writer judges it.
+    Posted,
+    Reused(CidReused),
 }

@@ -28,7 +28,9 @@ pub struct HeldMessage {
 pub type HeldWithContext = (HeldMessage, Participant, String);
 
 impl HeldMessage {
-    /// Holds a message; a retry of the same `cid` is stored once.
+    /// Holds a message; `None` when it is new, else the message its author
+    /// held before under this `cid` (stored once; the caller tells a retry
+    /// from a reuse).
     pub fn hold(
         conn: &mut DbConn,
         site: SiteId,
@@ -37,8 +39,8 @@ impl HeldMessage {
         cid: &str,
         body: &str,
         ip: Option<&str>,
-    ) -> Result<(), DbError> {
-        with_backend!(conn, c => diesel::insert_into(held_messages::table)
+    ) -> Result<Option<HeldMessage>, DbError> {
+        let inserted = with_backend!(conn, c => diesel::insert_into(held_messages::table)
             .values((
                 held_messages::site_id.eq(site),
                 held_messages::room_id.eq(room),
@@ -52,7 +54,15 @@ impl HeldMessage {
             // unique violation would abort the caller's transaction).
             .on_conflict_do_nothing()
             .execute(c))?;
-        Ok(())
+        if inserted > 0 {
+            return Ok(None);
+        }
+        with_backend!(conn, c => held_messages::table
+            .filter(held_messages::participant_id.eq(participant))
+            .filter(held_messages::cid.eq(cid))
+            .select(HeldMessage::as_select())
+            .first(c)
+            .optional())
     }
 
     pub fn find(conn: &mut DbConn, id: HeldMessageId) -> Result<Option<HeldMessage>, DbError> {

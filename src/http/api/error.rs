@@ -251,7 +251,7 @@ impl From<PublishError> for ApiError {
                     left: Duration::from_millis(left),
                 }
             }
-            err @ PublishError::CidReused { .. } => ApiError::CidReused(err.to_string()),
+            PublishError::CidReused(err) => ApiError::CidReused(err.to_string()),
             PublishError::NotStored(why) => ApiError::StorageUnavailable(why.to_string()),
             PublishError::Db(db) => db.into(),
         }
