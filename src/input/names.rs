@@ -11,10 +11,11 @@
 //!   runs of them collapse, and the ends are trimmed. A combining mark may not
 //!   start a word, and at most four may stack on one letter (no text that spills
 //!   over the lines around it).
-//! - **Compared** by [`NameKey`]: the UTS #39 confusable skeleton of the NFKC
-//!   case-folded name without its nonspacing marks, so `ALICE`, `аlice`
-//!   (Cyrillic а), `ａｌｉｃｅ`, `álice`, `ali̇ce` (a dot above the i) and `alice`
-//!   are one name. The skeleton keeps marks, and some draw nothing new on
+//! - **Compared** by [`NameKey`]: UTS #39 confusable skeletons of the NFKC
+//!   name, folded for case (and without nonspacing marks) until neither
+//!   changes it, so `ALICE`, `аlice` (Cyrillic а), `ａｌｉｃｅ`, `álice`, `ali̇ce`
+//!   (a dot above the i) and `alice` are one name, and so are
+//!   `My bl0g` and `My blog`. The skeleton keeps marks, and some draw nothing new on
 //!   their letter: at name size, a mark is too small to tell two people apart.
 
 use icu_properties::props::{
@@ -130,40 +131,61 @@ pub fn cleaned_form(raw: &str, what: &str, max_chars: usize) -> Result<String, I
     display_form(&kept, what, max_chars)
 }
 
-/// What names are compared by. UTS #39 compares skeletons; case folding
-/// before the skeleton makes `ALICE` and `alice` one name but loses what a
-/// capital looks like (`I` and `l` are confusable, `i` and `l` are not), so
-/// there are two keys, and two names look alike when either matches.
+/// What names are compared by: two keys, each closed under both letter case
+/// and UTS #39 confusables, so two names look alike when either key matches.
+/// The skeleton maps some characters to capitals (`0` to `O`) and case
+/// folding maps capitals to what the skeleton never meets again (`O` to `o`),
+/// so each key alternates the two until neither changes anything. They
+/// differ in what comes first: case folding loses what a capital looks like
+/// (`I` is like `l`, `i` is not), the skeleton loses what its lowercase is.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct NameKey {
-    /// Skeleton of the NFKC case-folded name.
+    /// From the case-folded name (NFKC, without nonspacing marks).
     pub folded: String,
-    /// Skeleton of the NFKC name, letter case kept.
+    /// From the skeleton of the name as written (NFKC, capitals kept).
     pub exact: String,
 }
 
+/// Skeleton and fold alternate at most this often: each round only maps
+/// characters to others the table knows, two rounds settle every name tried.
+const MAX_ROUNDS: usize = 8;
+
 impl NameKey {
-    /// Case folding is lowercase-of-uppercase (so `ß` and `ss` fold together),
-    /// then NFKC again, as case mappings can leave text unnormalized; the
-    /// folded key drops nonspacing marks (of the NFD form) as well.
     pub fn of(name: &str) -> NameKey {
         let nfkc: String = name.nfkc().collect();
-        let folded: String = nfkc
-            .to_uppercase()
-            .to_lowercase()
-            .nfkd()
-            .filter(|c| !is_nonspacing_mark(*c))
-            .nfkc()
-            .collect();
         NameKey {
-            folded: skeleton(&folded),
-            exact: skeleton(&nfkc),
+            folded: settled(skeleton(&fold(&nfkc))),
+            exact: settled(skeleton(&nfkc)),
         }
     }
 
     pub fn looks_like(&self, other: &NameKey) -> bool {
         self.folded == other.folded || self.exact == other.exact
     }
+}
+
+/// Case folding is lowercase-of-uppercase (so `ß` and `ss` fold together),
+/// then NFKC again, as case mappings can leave text unnormalized; nonspacing
+/// marks (of the NFD form) are dropped as well.
+fn fold(text: &str) -> String {
+    text.to_uppercase()
+        .to_lowercase()
+        .nfkd()
+        .filter(|c| !is_nonspacing_mark(*c))
+        .nfkc()
+        .collect()
+}
+
+/// Folds and skeletons `key` (a skeleton) until it stops changing.
+fn settled(mut key: String) -> String {
+    for _ in 0..MAX_ROUNDS {
+        let next = skeleton(&fold(&key));
+        if next == key {
+            break;
+        }
+        key = next;
+    }
+    key
 }
 
 fn skeleton(text: &str) -> String {
@@ -257,6 +279,42 @@ mod tests {
         }
         assert!(NameKey::of("Straße").looks_like(&NameKey::of("STRASSE")));
         assert!(NameKey::of("rn").looks_like(&NameKey::of("m")));
+    }
+
+    /// The skeleton maps some characters to capitals (digit zero to `O`),
+    /// which the folded key meets only if it folds again after the skeleton.
+    #[test]
+    fn case_and_look_alikes_fold_together() {
+        let blog = NameKey::of("My blog");
+        for same in [
+            "My bl0g",
+            "MY BLOG",
+            "my blog",
+            "My bIog",        // capital I for l
+            "\u{041C}y blog", // Cyrillic М
+            "My bl\u{043E}g", // Cyrillic о
+            "MY BL0G",
+            "my b1og", // digit one for l
+            "My BL0G",
+            "ＭＹ ＢＬＯＧ",   // fullwidth
+            "My bl\u{1D7CE}g", // mathematical bold zero
+            "My bl\u{03BF}g",  // Greek omicron
+            "Mу blog",         // Cyrillic у for y
+            "My blóg",
+        ] {
+            assert!(NameKey::of(same).looks_like(&blog), "{same:?}");
+            assert!(blog.looks_like(&NameKey::of(same)), "{same:?}");
+        }
+        for other in ["My blogs", "My bog", "My b log", "Your blog"] {
+            assert!(!NameKey::of(other).looks_like(&blog), "{other:?}");
+        }
+        for (a, b) in [("B0B", "bob"), ("0SCAR", "oscar"), ("J0HN", "john")] {
+            assert!(NameKey::of(a).looks_like(&NameKey::of(b)), "{a:?} {b:?}");
+        }
+        // Each key is its own fixed point: computing it again changes nothing.
+        let key = NameKey::of("My bl0g");
+        assert_eq!(settled(key.folded.clone()), key.folded);
+        assert_eq!(settled(key.exact.clone()), key.exact);
     }
 
     #[test]

@@ -32,6 +32,7 @@ mod identity;
 mod input;
 mod layers;
 mod logs;
+mod name_keys;
 mod names;
 mod operations;
 mod passwords;
