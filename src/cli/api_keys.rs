@@ -128,7 +128,7 @@ pub fn run(conn: &mut DbConn, command: &Command) -> anyhow::Result<()> {
                     other => other.into(),
                 },
             )?;
-            println!("revoked {} ({})", key.prefix, key.name);
+            out!("revoked {} ({})", key.prefix, key.name);
             Ok(())
         }
     }
@@ -142,13 +142,13 @@ fn create(conn: &mut DbConn, opts: &CreateOpts) -> anyhow::Result<()> {
         return super::print_json(&view(&created.key, Some(&created.secret)));
     }
     let scopes: Vec<&str> = created.key.scopes().iter().map(|s| s.as_str()).collect();
-    println!(
+    out!(
         "created API key {:?} for {} (scopes: {})",
         created.key.name,
         site.public_key,
         scopes.join(", ")
     );
-    println!(
+    out!(
         "key: {}   (shown once: store it now; send it as Authorization: Bearer <key>)",
         created.secret
     );
@@ -163,12 +163,15 @@ fn list(conn: &mut DbConn, opts: &ListOpts) -> anyhow::Result<()> {
         return super::print_json(&views);
     }
     if keys.is_empty() {
-        println!("{} has no API keys", site.public_key);
+        out!("{} has no API keys", site.public_key);
         return Ok(());
     }
-    println!(
+    out!(
         "{:<12} {:<24} {:<22} {:<20} STATE",
-        "PREFIX", "NAME", "SCOPES", "LAST USED"
+        "PREFIX",
+        "NAME",
+        "SCOPES",
+        "LAST USED"
     );
     for key in &keys {
         let scopes: Vec<&str> = key.scopes().iter().map(|s| s.as_str()).collect();
@@ -179,7 +182,7 @@ fn list(conn: &mut DbConn, opts: &ListOpts) -> anyhow::Result<()> {
             Some(at) => format!("revoked {}", crate::timefmt::utc(at)),
             None => "active".to_owned(),
         };
-        println!(
+        out!(
             "{:<12} {:<24} {:<22} {:<20} {state}",
             key.prefix,
             key.name,

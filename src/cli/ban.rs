@@ -46,6 +46,6 @@ pub fn run(db: &Db, opts: &Opts) -> anyhow::Result<()> {
         ModerationError::NotFound => anyhow::anyhow!("no such participant on that site"),
         other => anyhow::anyhow!("{other}"),
     })?;
-    println!("ban {} created", ban.id);
+    out!("ban {} created", ban.id);
     Ok(())
 }

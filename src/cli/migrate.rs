@@ -20,19 +20,19 @@ pub struct Opts {
 pub fn run(cli: &Cli, opts: &Opts) -> anyhow::Result<()> {
     let db = Db::connect(&cli.database_url(), 1).context("cannot open the database")?;
     let mut conn = db.get()?;
-    println!("database: {}", db.url().redacted());
+    out!("database: {}", db.url().redacted());
     if opts.status {
         for (name, applied) in migrate::status(&mut conn)? {
-            println!("{} {name}", if applied { "[applied]" } else { "[pending]" });
+            out!("{} {name}", if applied { "[applied]" } else { "[pending]" });
         }
         return Ok(());
     }
     let ran = migrate::run_pending(&mut conn)?;
     if ran.is_empty() {
-        println!("already up to date");
+        out!("already up to date");
     }
     for name in ran {
-        println!("applied {name}");
+        out!("applied {name}");
     }
     Ok(())
 }

@@ -1,9 +1,18 @@
 //! The `chatctl` command line: one file per subcommand, each with its own
 //! options struct and `run`. Errors here are `anyhow`, printed as one line.
 
+/// Prints a line of a command's output; a reader that stopped reading ends
+/// the command quietly ([`output`]). For functions returning `anyhow::Result`.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::cli::output::line(format_args!($($arg)*))?
+    };
+}
+
 pub mod api_keys;
 pub mod ban;
 pub mod migrate;
+pub mod output;
 pub mod rooms;
 pub mod serve;
 pub mod site;
@@ -91,7 +100,7 @@ fn find_site(conn: &mut crate::db::DbConn, key: &str) -> anyhow::Result<crate::d
 
 /// Prints a value as pretty JSON on stdout.
 fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    out!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
 

@@ -85,7 +85,7 @@ pub fn run(conn: &mut DbConn, command: &Command) -> anyhow::Result<()> {
             // are in, in the database (`chat::holds`), and the prune skips them.
             let pruned = moderation::prune_in(conn, Actor::CommandLine, site.id, min_age_ms, &[])
                 .map_err(explain)?;
-            println!(
+            out!(
                 "deleted {pruned} unused room{} of {}",
                 if pruned == 1 { "" } else { "s" },
                 site.public_key
@@ -113,11 +113,11 @@ fn list(conn: &mut DbConn, opts: &ListOpts) -> anyhow::Result<()> {
         return super::print_json(&rows);
     }
     if rows.is_empty() {
-        println!("no rooms on {}", site.public_key);
+        out!("no rooms on {}", site.public_key);
     }
     for row in rows {
         let note = if row.unused { "  (unused)" } else { "" };
-        println!("{:<40} {:>8} messages{note}", row.name, row.messages);
+        out!("{:<40} {:>8} messages{note}", row.name, row.messages);
     }
     Ok(())
 }
@@ -130,9 +130,10 @@ fn delete(conn: &mut DbConn, opts: &DeleteOpts) -> anyhow::Result<()> {
             bail!("no room {name} on {}", site.public_key);
         };
         moderation::delete_in(conn, Actor::CommandLine, None, room.id).map_err(explain)?;
-        println!(
+        out!(
             "deleted room {name} ({} messages) of {}",
-            room.last_seq, site.public_key
+            room.last_seq,
+            site.public_key
         );
     }
     Ok(())
@@ -142,7 +143,7 @@ fn delete(conn: &mut DbConn, opts: &DeleteOpts) -> anyhow::Result<()> {
 pub(super) fn add(conn: &mut DbConn, key: &str, room: &str) -> anyhow::Result<()> {
     let site = find(conn, key)?;
     let room = moderation::create_in(conn, Actor::CommandLine, site.id, room).map_err(explain)?;
-    println!("created room {} on {}", room.name, site.public_key);
+    out!("created room {} on {}", room.name, site.public_key);
     Ok(())
 }
 

@@ -218,7 +218,7 @@ pub fn run(db: &Db, command: &Command) -> anyhow::Result<()> {
         Command::RotateSecret(opts) => {
             let site = find(conn, &opts.key)?;
             let secret = manage::rotate_secret(conn, Actor::CommandLine, &site)?;
-            println!(
+            out!(
                 "new secret for {} (shown once, store it now):\n{secret}",
                 site.public_key
             );
@@ -228,9 +228,9 @@ pub fn run(db: &Db, command: &Command) -> anyhow::Result<()> {
             let site = find(conn, &opts.key)?;
             let origin = manage::origin(&opts.origin)?;
             if manage::add_origin(conn, Actor::CommandLine, &site, &origin)? {
-                println!("{} now allows {origin}", site.public_key);
+                out!("{} now allows {origin}", site.public_key);
             } else {
-                println!("{} already allows {origin}", site.public_key);
+                out!("{} already allows {origin}", site.public_key);
             }
             Ok(())
         }
@@ -240,7 +240,7 @@ pub fn run(db: &Db, command: &Command) -> anyhow::Result<()> {
             if !manage::remove_origin(conn, Actor::CommandLine, &site, &origin)? {
                 bail!("{} does not allow {origin}", site.public_key);
             }
-            println!("{} no longer allows {origin}", site.public_key);
+            out!("{} no longer allows {origin}", site.public_key);
             Ok(())
         }
         Command::Set(opts) => set(conn, opts),
@@ -253,15 +253,18 @@ pub fn run(db: &Db, command: &Command) -> anyhow::Result<()> {
             let site = find(conn, &opts.key)?;
             manage::set_enabled_in(conn, Actor::CommandLine, &site, enable, None)?;
             let done = if enable { "enabled" } else { "disabled" };
-            println!("{done} {}", site.public_key);
+            out!("{done} {}", site.public_key);
             Ok(())
         }
         Command::Delete(opts) => {
             let site = find(conn, &opts.key)?;
             let gone = manage::delete(conn, Actor::CommandLine, &site, &opts.confirm)?;
-            println!(
+            out!(
                 "deleted {} ({}): {} messages, {} participants",
-                site.public_key, site.name, gone.messages, gone.participants
+                site.public_key,
+                site.name,
+                gone.messages,
+                gone.participants
             );
             Ok(())
         }
@@ -279,15 +282,15 @@ fn create(conn: &mut DbConn, opts: &CreateOpts) -> anyhow::Result<()> {
         json.secret = Some(secret);
         return super::print_json(&json);
     }
-    println!("created site {:?}", site.name);
-    println!("public key: {}", site.public_key);
-    println!(
+    out!("created site {:?}", site.name);
+    out!("public key: {}", site.public_key);
+    out!(
         "secret:     {}   (shown once: store it now; it signs verified-user tokens)",
         site.secret
     );
-    println!("allowed origins: {}", origins.join(", "));
-    println!("\npaste this into your pages:\n{tag}");
-    println!(
+    out!("allowed origins: {}", origins.join(", "));
+    out!("\npaste this into your pages:\n{tag}");
+    out!(
         "\nevery page shares one room, lobby; for a room per page (named after its path):\n  \
          chatctl site set {} --room-scope page\n(a tag's data-room=\"NAME\" always wins)",
         site.public_key
@@ -334,14 +337,14 @@ fn list(conn: &mut DbConn, opts: &Output) -> anyhow::Result<()> {
         return super::print_json(&rows);
     }
     if sites.is_empty() {
-        println!(
+        out!(
             "no sites; create one with: chatctl site create --name NAME --origin https://your.site"
         );
     }
     for site in sites {
         let state = if site.enabled { "" } else { " (disabled)" };
         let demo = if site.is_demo { " [demo]" } else { "" };
-        println!(
+        out!(
             "{}  {}{demo}{state}  origins: {}",
             site.public_key,
             site.name,
@@ -366,18 +369,18 @@ fn show(conn: &mut DbConn, opts: &ShowOpts) -> anyhow::Result<()> {
         return super::print_json(&v);
     }
     let s = &v.site;
-    println!("{} ({})", s.name, s.public_key);
-    println!("  enabled:              {}", s.enabled);
-    println!("  guests allowed:       {}", s.guests_allowed);
-    println!("  registration allowed: {}", s.registration_allowed);
-    println!("  verified required:    {}", s.verified_required);
-    println!("  room policy:          {}", s.room_policy);
-    println!("  room scope:           {}", s.room_scope);
-    println!("  max rooms:            {}", s.max_rooms);
-    println!("  max message chars:    {}", s.max_message_chars);
-    println!("  presence lines:       {}", on_off(s.presence_lines));
-    println!("  origins:              {}", v.origins.join(", "));
-    println!(
+    out!("{} ({})", s.name, s.public_key);
+    out!("  enabled:              {}", s.enabled);
+    out!("  guests allowed:       {}", s.guests_allowed);
+    out!("  registration allowed: {}", s.registration_allowed);
+    out!("  verified required:    {}", s.verified_required);
+    out!("  room policy:          {}", s.room_policy);
+    out!("  room scope:           {}", s.room_scope);
+    out!("  max rooms:            {}", s.max_rooms);
+    out!("  max message chars:    {}", s.max_message_chars);
+    out!("  presence lines:       {}", on_off(s.presence_lines));
+    out!("  origins:              {}", v.origins.join(", "));
+    out!(
         "  rooms:                {}",
         if v.rooms.is_empty() {
             "(none yet)".into()
@@ -385,7 +388,7 @@ fn show(conn: &mut DbConn, opts: &ShowOpts) -> anyhow::Result<()> {
             v.rooms.join(", ")
         }
     );
-    println!("  script tag:           {}", v.script_tag);
+    out!("  script tag:           {}", v.script_tag);
     Ok(())
 }
 
@@ -407,9 +410,9 @@ fn set(conn: &mut DbConn, opts: &SetOpts) -> anyhow::Result<()> {
     }
     let changed = manage::update(conn, Actor::CommandLine, &site, change, None)?;
     if changed.is_empty() {
-        println!("{}: already so, nothing changed", site.public_key);
+        out!("{}: already so, nothing changed", site.public_key);
     } else {
-        println!("updated {}: {}", site.public_key, changed.join("; "));
+        out!("updated {}: {}", site.public_key, changed.join("; "));
     }
     Ok(())
 }

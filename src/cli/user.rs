@@ -154,7 +154,7 @@ fn create(conn: &mut DbConn, opts: &CreateOpts) -> anyhow::Result<()> {
     let password = read_password(opts.password_stdin)?;
     let hash = password::hash(&password)?;
     let user = manage::create(conn, Actor::CommandLine, &new, &hash)?;
-    println!("created {} {} <{}>", user.role, user.name, user.email);
+    out!("created {} {} <{}>", user.role, user.name, user.email);
     Ok(())
 }
 
@@ -204,7 +204,7 @@ fn list(conn: &mut DbConn, opts: &ListOpts) -> anyhow::Result<()> {
         return super::print_json(&json);
     }
     if rows.is_empty() {
-        println!("no admin accounts; create one with: chatctl user create --email E --name N --role owner");
+        out!("no admin accounts; create one with: chatctl user create --email E --name N --role owner");
     }
     for row in rows {
         let state = if row.user.disabled { " (disabled)" } else { "" };
@@ -213,9 +213,11 @@ fn list(conn: &mut DbConn, opts: &ListOpts) -> anyhow::Result<()> {
         } else {
             format!(" sites: {}", row.sites.join(", "))
         };
-        println!(
+        out!(
             "{:<9} {} <{}>{state}{sites}",
-            row.user.role, row.user.name, row.user.email
+            row.user.role,
+            row.user.name,
+            row.user.email
         );
     }
     Ok(())
@@ -226,7 +228,7 @@ fn set_password(conn: &mut DbConn, opts: &PasswordOpts) -> anyhow::Result<()> {
     let password = read_password(opts.password_stdin)?;
     let hash = password::hash(&password)?;
     let ended = manage::set_password(conn, Actor::CommandLine, &user, &hash, None)?;
-    println!(
+    out!(
         "password changed for {}; {} ended, unused reset links voided",
         user.email,
         sessions(ended)
@@ -242,9 +244,9 @@ fn set_disabled(conn: &mut DbConn, email: &str, disabled: bool) -> anyhow::Resul
     let user = find(conn, email)?;
     let ended = manage::set_disabled(conn, Actor::CommandLine, &user, disabled)?;
     if disabled {
-        println!("disabled {}; {} ended", user.email, sessions(ended));
+        out!("disabled {}; {} ended", user.email, sessions(ended));
     } else {
-        println!("enabled {}", user.email);
+        out!("enabled {}", user.email);
     }
     Ok(())
 }

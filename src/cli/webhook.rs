@@ -128,8 +128,8 @@ pub fn run(conn: &mut DbConn, command: &Command) -> anyhow::Result<()> {
             let changed = endpoints::set_enabled(conn, Actor::CommandLine, site.id, id, enable)?;
             let state = if enable { "enabled" } else { "disabled" };
             match changed {
-                true => println!("endpoint {id} {state}"),
-                false => println!("endpoint {id} was {state} already"),
+                true => out!("endpoint {id} {state}"),
+                false => out!("endpoint {id} was {state} already"),
             }
             Ok(())
         }
@@ -141,7 +141,7 @@ pub fn run(conn: &mut DbConn, command: &Command) -> anyhow::Result<()> {
                 site.id,
                 WebhookEndpointId(opts.id),
             )?;
-            println!("removed endpoint {} ({})", gone.id, gone.url);
+            out!("removed endpoint {} ({})", gone.id, gone.url);
             Ok(())
         }
         Command::Deliveries(opts) => deliveries(conn, opts),
@@ -149,7 +149,7 @@ pub fn run(conn: &mut DbConn, command: &Command) -> anyhow::Result<()> {
             let site = find(conn, &opts.key)?;
             let id = WebhookEndpointId(opts.id);
             let secret = endpoints::rotate_secret(conn, Actor::CommandLine, site.id, id)?;
-            println!("new signing secret for endpoint {id} (shown once, store it now):\n{secret}");
+            out!("new signing secret for endpoint {id} (shown once, store it now):\n{secret}");
             Ok(())
         }
         Command::Resend(opts) => {
@@ -160,7 +160,7 @@ pub fn run(conn: &mut DbConn, command: &Command) -> anyhow::Result<()> {
                 site.id,
                 WebhookDeliveryId(opts.delivery),
             )?;
-            println!(
+            out!(
                 "delivery {} queued again; a running server sends it within a second",
                 opts.delivery
             );
@@ -182,9 +182,9 @@ fn add(conn: &mut DbConn, opts: &AddOpts) -> anyhow::Result<()> {
             "secret": endpoint.secret,
         }));
     }
-    println!("endpoint {} added: {}", endpoint.id, endpoint.url);
-    println!("events: {}", endpoint.events.replace(' ', ", "));
-    println!(
+    out!("endpoint {} added: {}", endpoint.id, endpoint.url);
+    out!("events: {}", endpoint.events.replace(' ', ", "));
+    out!(
         "signing secret (shown once, store it now):\n{}",
         endpoint.secret
     );
@@ -210,7 +210,7 @@ fn list(conn: &mut DbConn, opts: &ListOpts) -> anyhow::Result<()> {
         return super::print_json(&all.iter().map(describe).collect::<Vec<_>>());
     }
     if all.is_empty() {
-        println!(
+        out!(
             "no webhook endpoints (add one with: chatctl site webhook add {} URL)",
             site.public_key
         );
@@ -227,7 +227,7 @@ fn list(conn: &mut DbConn, opts: &ListOpts) -> anyhow::Result<()> {
         } else {
             events.join(", ")
         };
-        println!("{:>5}  {}  [{state}]  {events}", e.id, e.url);
+        out!("{:>5}  {}  [{state}]  {events}", e.id, e.url);
     }
     Ok(())
 }
@@ -252,14 +252,14 @@ fn deliveries(conn: &mut DbConn, opts: &DeliveriesOpts) -> anyhow::Result<()> {
         return super::print_json(&rows);
     }
     if recent.is_empty() {
-        println!("no deliveries yet");
+        out!("no deliveries yet");
     }
     for d in &recent {
         let status = d.last_status.map_or("-".to_owned(), |s| s.to_string());
         let latency = d
             .last_latency_ms
             .map_or("-".to_owned(), |ms| format!("{ms} ms"));
-        println!(
+        out!(
             "{:>7}  {}  {:<20} {:<9} attempts {}  status {status}  {latency}  {}  {}",
             d.id,
             crate::timefmt::utc(d.created_at),

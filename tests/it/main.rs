@@ -23,6 +23,7 @@ mod api_openapi;
 mod audit_scope;
 mod audit_surfaces;
 mod cli;
+mod cli_pipe;
 mod cluster;
 mod credentials;
 mod emails;

@@ -1,0 +1,61 @@
+//! What commands print on stdout. `println!` panics when the reader has gone
+//! (`chatctl site list | head -1` closes the pipe after one line, and Rust
+//! ignores SIGPIPE, so the next write fails with EPIPE); here that ends the
+//! command quietly, as the reader meant it to. `serve` prints nothing here:
+//! its logs go through `tracing`.
+
+use std::io::Write;
+
+/// The reader of stdout has gone: nothing more to print, and not an error.
+#[derive(Debug, thiserror::Error)]
+#[error("standard output was closed")]
+pub struct Closed;
+
+/// Writes one line (what `out!` expands to).
+pub fn line(args: std::fmt::Arguments) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_fmt(args)
+        .and_then(|()| stdout.write_all(b"\n"))
+    {
+        Ok(()) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Err(Closed.into()),
+        Err(err) => Err(anyhow::Error::new(err).context("cannot write to standard output")),
+    }
+}
+
+/// Whether `err` only says that the reader of stdout has gone.
+pub fn is_closed(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| cause.is::<Closed>())
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every line a command prints goes through `out!`: a `println!` would
+    /// panic on a closed pipe.
+    #[test]
+    fn commands_print_through_out() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/cli");
+        let mut checked = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.ends_with("output.rs") {
+                continue;
+            }
+            let source = std::fs::read_to_string(&path).unwrap();
+            for banned in [
+                "println!",
+                "print!",
+                "write!(std::io::stdout",
+                "stdout().write",
+            ] {
+                let found = source
+                    .match_indices(banned)
+                    .any(|(at, _)| !source[..at].ends_with('e'));
+                assert!(!found, "{} uses {banned}", path.display());
+            }
+            checked += 1;
+        }
+        assert!(checked >= 9, "the commands are where they were");
+    }
+}

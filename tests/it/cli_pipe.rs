@@ -1,0 +1,80 @@
+//! `chatctl ... | head -1`: a reader that closes the pipe early ends a
+//! command quietly. It used to panic ("failed printing to stdout: Broken
+//! pipe") with exit code 101.
+
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+use crate::support::cli::{chatctl, stdout};
+use crate::support::{test_db, TestDb};
+
+/// Runs the real binary with its stdout a pipe whose reader is gone before
+/// the command prints (it opens and migrates the database first): every
+/// write fails with EPIPE, as after `head -1` has read its line.
+fn with_stdout_closed(db: &TestDb, args: &[&str]) -> (std::process::ExitStatus, String) {
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("chatctl"))
+        .env_remove("DATABASE_URL")
+        .env_remove("CHATCTL_DATABASE_URL")
+        .arg("--database-url")
+        .arg(&db.url)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn commands_end_quietly_when_their_reader_goes() {
+    let db = test_db();
+    let site: Value = serde_json::from_str(&stdout(chatctl(&db).args([
+        "site",
+        "create",
+        "--name",
+        "Blog",
+        "--origin",
+        "https://blog.example.com",
+        "--json",
+    ])))
+    .unwrap();
+    let key = site["public_key"].as_str().unwrap();
+    for name in ["one", "two", "three"] {
+        stdout(chatctl(&db).args([
+            "site", "api-key", "create", key, "--name", name, "--scope", "read",
+        ]));
+    }
+    stdout(chatctl(&db).args(["site", "add-room", key, "lobby"]));
+    let commands: &[&[&str]] = &[
+        &["site", "api-key", "list", key, "--json"],
+        &["site", "api-key", "list", key],
+        &["site", "list"],
+        &["site", "list", "--json"],
+        &["site", "show", key],
+        &["site", "rooms", "list", key],
+        &["site", "webhook", "list", key],
+        &["user", "list"],
+        &["migrate", "--status"],
+        &["migrate"],
+        &["--help"],
+    ];
+    for args in commands {
+        let (status, stderr) = with_stdout_closed(&db, args);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(stderr, "", "{args:?} says nothing on stderr");
+        assert!(status.success(), "{args:?}: {status}");
+    }
+    // A command that fails still says why, on stderr.
+    let (status, stderr) = with_stdout_closed(&db, &["site", "show", "pk_nosuchsite000000000000"]);
+    assert!(
+        !status.success() && stderr.starts_with("error: unknown site"),
+        "{stderr}"
+    );
+}
