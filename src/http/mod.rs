@@ -65,7 +65,7 @@ pub fn routes(
     state: AppState,
 ) -> impl Filter<Extract = (impl warp::Reply,), Error = std::convert::Infallible> + Clone {
     ws::route(state.clone())
-        .or(api::routes(state.api.clone()))
+        .or(api::routes(state.api.clone(), state.client_ip()))
         .or(health::routes(state.clone(), state.metrics_on_main))
         .or(account::routes(state.clone()))
         .or(crate::admin::routes(state.admin.clone(), state.client_ip()))

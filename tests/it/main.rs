@@ -20,6 +20,7 @@ mod api_input;
 mod api_keys;
 mod api_moderation;
 mod api_openapi;
+mod api_throttle;
 mod audit_scope;
 mod audit_surfaces;
 mod cli;

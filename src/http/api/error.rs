@@ -28,6 +28,9 @@ pub enum ApiError {
     /// 429: the key's request budget is spent.
     #[error("Too many requests with this API key; retry in {}.", in_seconds(*.0))]
     RateLimited(Duration),
+    /// 429: the caller's address failed to authenticate too often.
+    #[error("Too many requests without a valid API key from this address; retry in {}.", in_seconds(*.0))]
+    TooManyFailures(Duration),
     /// 404: no such endpoint.
     #[error("No such endpoint: {0}.")]
     NoEndpoint(String),
@@ -110,7 +113,7 @@ impl ApiError {
         match self {
             Unauthorized(_) => StatusCode::UNAUTHORIZED,
             InsufficientScope(_) | SiteDisabled | Banned(_) | Muted { .. } => StatusCode::FORBIDDEN,
-            RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            RateLimited(_) | TooManyFailures(_) => StatusCode::TOO_MANY_REQUESTS,
             NoEndpoint(_)
             | RoomNotFound(_)
             | MessageNotFound(_)
@@ -134,7 +137,7 @@ impl ApiError {
             Unauthorized(_) => "unauthorized",
             InsufficientScope(_) => "insufficient_scope",
             SiteDisabled => "site_disabled",
-            RateLimited(_) => "rate_limited",
+            RateLimited(_) | TooManyFailures(_) => "rate_limited",
             NoEndpoint(_) | Gone => "not_found",
             MethodNotAllowed(..) => "method_not_allowed",
             RoomNotFound(_) => "room_not_found",
@@ -161,7 +164,7 @@ impl ApiError {
 
     fn retry_after(&self) -> Option<Duration> {
         match self {
-            ApiError::RateLimited(wait) => Some(*wait),
+            ApiError::RateLimited(wait) | ApiError::TooManyFailures(wait) => Some(*wait),
             ApiError::Muted { left, .. } => Some(*left),
             ApiError::StorageUnavailable(_) => Some(Duration::from_secs(1)),
             _ => None,

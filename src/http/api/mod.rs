@@ -13,6 +13,8 @@ mod messages;
 mod people;
 mod rooms;
 
+use std::convert::Infallible;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -25,7 +27,7 @@ use warp::{Filter, Reply};
 
 pub use error::ApiError;
 
-use crate::chat::limits;
+use crate::chat::limits::{self, IpRateLimiter};
 use crate::chat::Chat;
 use crate::db::models::audit::Actor;
 use crate::db::models::{ApiKey, ApiKeyId, Scope, Site};
@@ -39,11 +41,19 @@ const TOUCH_EVERY_MS: i64 = 60_000;
 /// The OpenAPI description, served as is.
 const OPENAPI: &str = include_str!("openapi.json");
 
+/// Requests without a valid key an address may make in a minute (all at
+/// once if need be) before the next ones are refused with `429`.
+pub const FAILED_AUTH_PER_MINUTE: u32 = 10;
+/// Addresses remembered before those back to a full budget are swept out.
+const SWEEP_ABOVE: usize = 10_000;
+
 /// The API's shared state.
 pub struct Api {
     chat: Arc<Chat>,
     /// Requests per key (per instance, like the other limits).
     budget: DefaultKeyedRateLimiter<ApiKeyId>,
+    /// Requests without a valid key, per address (per instance).
+    failures: IpRateLimiter,
 }
 
 impl Api {
@@ -52,7 +62,30 @@ impl Api {
             chat.limits.api_requests_per_second,
             chat.limits.api_request_burst,
         );
-        Api { chat, budget }
+        let failures = limits::ip_per_minute_limiter(FAILED_AUTH_PER_MINUTE);
+        Api {
+            chat,
+            budget,
+            failures,
+        }
+    }
+
+    /// The answer to a request from `ip` that authenticated as nothing:
+    /// `401`, or `429` once the address has failed too often. Only failures
+    /// count, so a valid key is never refused for them: keys are too long to
+    /// guess, and what this stops is a client (or a scanner) hammering the
+    /// database with keys that are wrong, revoked or missing.
+    fn failed(&self, ip: IpAddr, why: &'static str) -> ApiError {
+        if self.failures.len() > SWEEP_ABOVE {
+            self.failures.retain_recent();
+        }
+        match limits::wait_for(&self.failures, &ip) {
+            None => ApiError::Unauthorized(why),
+            Some(wait) => {
+                tracing::debug!(%ip, "API requests without a valid key refused");
+                ApiError::TooManyFailures(wait)
+            }
+        }
     }
 }
 
@@ -161,6 +194,7 @@ impl Caller {
 /// Every request under `/api/v1`.
 pub fn routes(
     api: Arc<Api>,
+    client_ip: impl Filter<Extract = (IpAddr,), Error = Infallible> + Clone + Send + Sync + 'static,
 ) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
     let query = warp::query::raw().or(warp::any().map(String::new)).unify();
     warp::path("api")
@@ -169,14 +203,15 @@ pub fn routes(
         .and(warp::method())
         .and(query)
         .and(warp::header::headers_cloned())
+        .and(client_ip)
         .and(warp::body::stream())
         .then(
-            move |tail: warp::path::Tail, method, query: String, headers, body| {
+            move |tail: warp::path::Tail, method, query: String, headers, ip, body| {
                 let api = api.clone();
                 async move {
                     let call = read(tail.as_str(), method, &query, headers, body).await;
                     match call {
-                        Ok(call) => handle(&api, call).await,
+                        Ok(call) => handle(&api, call, ip).await,
                         Err(err) => err,
                     }
                     .unwrap_or_else(ApiError::into_response)
@@ -243,7 +278,7 @@ where
     })
 }
 
-async fn handle(api: &Api, call: Call) -> Result<warp::reply::Response, ApiError> {
+async fn handle(api: &Api, call: Call, ip: IpAddr) -> Result<warp::reply::Response, ApiError> {
     if call.path == ["openapi.json"] {
         return if call.method == Method::GET {
             Ok(
@@ -254,7 +289,10 @@ async fn handle(api: &Api, call: Call) -> Result<warp::reply::Response, ApiError
             Err(ApiError::MethodNotAllowed(call.method.to_string(), GET))
         };
     }
-    let caller = authenticate(api, &call.headers).await?;
+    let caller = match authenticate(api, &call.headers).await {
+        Err(ApiError::Unauthorized(why)) => return Err(api.failed(ip, why)),
+        caller => caller?,
+    };
     dispatch(api, &caller, &call).await
 }
 

@@ -9,6 +9,7 @@ mod mail;
 mod messages;
 mod rooms;
 mod signals;
+mod spray;
 
 use std::net::{IpAddr, SocketAddr};
 

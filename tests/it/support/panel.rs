@@ -43,8 +43,22 @@ impl Panel {
     /// A client of the panel served at `base` (`http://HOST:PORT`), such as
     /// a `chatctl serve` process's.
     pub fn at(base: String) -> Panel {
+        Panel::with(base, reqwest::Client::builder())
+    }
+
+    /// A client whose connections come from `ip`, another loopback address
+    /// (standing for another visitor).
+    pub fn from_address(app: &TestApp, ip: &str) -> Panel {
+        let ip: std::net::IpAddr = ip.parse().unwrap();
+        Panel::with(
+            app.http_url(""),
+            reqwest::Client::builder().local_address(ip),
+        )
+    }
+
+    fn with(base: String, builder: reqwest::ClientBuilder) -> Panel {
         Panel {
-            http: reqwest::Client::builder()
+            http: builder
                 .cookie_store(true)
                 .redirect(Policy::none())
                 .build()
