@@ -9,7 +9,7 @@ use thiserror::Error;
 mod address;
 pub mod names;
 
-pub use address::AddressKey;
+pub use address::{ipv4_range, min_ban_prefix, AddressKey};
 pub use names::NameKey;
 pub use origin::Origin;
 
@@ -79,17 +79,34 @@ impl RoomName {
                 "room names may contain only letters, digits and - _ . : /",
             ));
         }
-        // `.` and `..` segments would read as relative paths wherever a room
-        // name ends up in a URL or a path (the API's own paths among them).
-        if raw
-            .split('/')
-            .any(|segment| segment == "." || segment == "..")
-        {
+        if Self::has_dot_segment(raw) {
             return Err(invalid(
                 "room names may not have . or .. as a part between slashes",
             ));
         }
         Ok(RoomName(raw.to_owned()))
+    }
+
+    /// Whether `raw` has `.` or `..` as a part between slashes: such names
+    /// would read as relative paths wherever a room name ends up in a URL or
+    /// a path (the API's own paths among them).
+    pub fn has_dot_segment(raw: &str) -> bool {
+        raw.split('/')
+            .any(|segment| segment == "." || segment == "..")
+    }
+
+    /// The name a room stored under `raw` before dot segments were refused
+    /// takes: each `.` part becomes `_`, each `..` part `__` (`a/../b` is
+    /// `a/__/b`, as long as before).
+    pub fn without_dot_segments(raw: &str) -> String {
+        raw.split('/')
+            .map(|segment| match segment {
+                "." => "_",
+                ".." => "__",
+                other => other,
+            })
+            .collect::<Vec<_>>()
+            .join("/")
     }
 }
 
@@ -320,6 +337,15 @@ mod tests {
             assert!(RoomName::parse(dots).is_err(), "{dots}");
         }
         assert!(RoomName::parse("...").is_ok());
+        for (dots, safe) in [
+            (".", "_"),
+            ("..", "__"),
+            ("a/../b", "a/__/b"),
+            ("/./x/.", "/_/x/_"),
+        ] {
+            assert_eq!(RoomName::without_dot_segments(dots), safe);
+            assert!(RoomName::parse(safe).is_ok(), "{safe}");
+        }
         assert!(RoomName::parse("v1.2/notes..txt").is_ok());
     }
 

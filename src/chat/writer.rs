@@ -80,7 +80,7 @@ pub struct NotStored(pub &'static str);
 /// anything else with the original would tell the sender that a message it
 /// never sent was posted.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("This cid was used for another message{}; use a new cid for a new message.", where_(.room, .seq))]
+#[error("This cid was used for another message{}; use a new cid for a new message.", location(.room, .seq))]
 pub struct CidReused {
     /// Where the original is, when known.
     pub room: Option<String>,
@@ -88,7 +88,7 @@ pub struct CidReused {
     pub seq: Option<i64>,
 }
 
-fn where_(room: &Option<String>, seq: &Option<i64>) -> String {
+fn location(room: &Option<String>, seq: &Option<i64>) -> String {
     match (room, seq) {
         (Some(room), Some(seq)) => format!(" (seq {seq} in room {room:?})"),
         (Some(room), None) => format!(" (waiting for approval in room {room:?})"),

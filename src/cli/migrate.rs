@@ -27,12 +27,15 @@ pub fn run(cli: &Cli, opts: &Opts) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let ran = migrate::run_pending(&mut conn)?;
-    if ran.is_empty() {
+    let done = migrate::migrate(&mut conn)?;
+    if done.ran.is_empty() && done.repaired.is_empty() {
         out!("already up to date");
     }
-    for name in ran {
+    for name in done.ran {
         out!("applied {name}");
+    }
+    for note in done.repaired {
+        out!("repaired {note}");
     }
     Ok(())
 }

@@ -19,6 +19,8 @@ pub mod site;
 pub mod user;
 pub mod webhook;
 
+use std::io::Write;
+
 use clap::{Parser, Subcommand};
 
 use crate::config::database_url;
@@ -73,7 +75,12 @@ impl Cli {
         use anyhow::Context;
         let db = Db::connect(&self.database_url(), 2).context("cannot open the database")?;
         let mut conn = db.get()?;
-        crate::db::migrate::run_pending(&mut conn).context("cannot apply migrations")?;
+        let done = crate::db::migrate::migrate(&mut conn).context("cannot apply migrations")?;
+        // Said once, by whichever command opened the database first after an
+        // upgrade; on stderr, apart from the command's own output.
+        for note in done.repaired {
+            let _ = writeln!(std::io::stderr(), "note: repaired {note}");
+        }
         Ok(db)
     }
 }

@@ -12,9 +12,23 @@ fn failed(err: impl std::fmt::Display) -> DbError {
     DbError::Migration(err.to_string())
 }
 
-/// Applies pending migrations, then fills what only the server can compute;
-/// returns the names of the migrations that ran.
+/// What bringing a database up to date did.
+#[derive(Debug, Default)]
+pub struct Migrated {
+    /// The names of the migrations that ran.
+    pub ran: Vec<String>,
+    /// Stored data changed to meet a rule made since ([`super::repair`]).
+    pub repaired: Vec<String>,
+}
+
+/// Applies pending migrations, then fills and repairs what only the server
+/// can compute; returns the names of the migrations that ran.
 pub fn run_pending(conn: &mut DbConn) -> Result<Vec<String>, DbError> {
+    Ok(migrate(conn)?.ran)
+}
+
+/// [`run_pending`], with what the repairs changed.
+pub fn migrate(conn: &mut DbConn) -> Result<Migrated, DbError> {
     let ran = match conn {
         DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE).map_err(failed)?,
         DbConn::Pg(c) => c.run_pending_migrations(POSTGRES).map_err(failed)?,
@@ -24,7 +38,8 @@ pub fn run_pending(conn: &mut DbConn) -> Result<Vec<String>, DbError> {
     if keyed > 0 {
         tracing::info!(names = keyed, "computed the comparison keys of names");
     }
-    Ok(ran)
+    let repaired = super::repair::run(conn)?;
+    Ok(Migrated { ran, repaired })
 }
 
 /// Every embedded migration with whether it has been applied.

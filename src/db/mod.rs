@@ -8,6 +8,7 @@ pub mod checkpoint;
 pub mod error;
 pub mod migrate;
 pub mod models;
+pub mod repair;
 pub mod schema;
 pub mod text_enum;
 

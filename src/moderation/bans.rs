@@ -1,9 +1,9 @@
 //! Bans take effect at once: matching live connections are closed with a
 //! `banned` notice, and the upgrade and `hello` checks refuse them afterwards.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv6Addr};
 
-use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use ipnet::{IpNet, Ipv6Net};
 
 use super::{audit, events, Actor, ModerationError, Result};
 use crate::chat::cluster::Control;
@@ -13,6 +13,7 @@ use crate::db::models::audit::AuditAction;
 use crate::db::models::webhook::EventType;
 use crate::db::models::{Ban, BanId, NewBan, Participant, ParticipantId, ParticipantKind, SiteId};
 use crate::db::{now_ms, DbConn};
+use crate::input;
 use crate::webhooks::outbox::{enqueue, participant, Event};
 
 /// Longest timed ban: ten years (of 365 days). Longer is permanent, which
@@ -56,14 +57,7 @@ fn ipv4_form(net: IpNet) -> Result<IpNet> {
     let IpNet::V6(v6) = net else {
         return Ok(net);
     };
-    let bits = u128::from(v6.addr());
-    let high = bits >> 32;
-    // `::` and `::1` are IPv6's own (unspecified, loopback), not IPv4.
-    let own = v6.prefix_len() == 128 && bits <= 1;
-    let in_ipv4_block = (high == 0xffff || high == 0) && !own;
-    if in_ipv4_block && v6.prefix_len() >= 96 {
-        let v4 = Ipv4Net::new(Ipv4Addr::from(bits as u32), v6.prefix_len() - 96)
-            .map_err(|e| ModerationError::Invalid(e.to_string()))?;
+    if let Some(v4) = input::ipv4_range(&v6) {
         return Ok(IpNet::V4(v4));
     }
     let mapped_block: Ipv6Net = "::ffff:0:0/96".parse().expect("a valid range");
@@ -158,8 +152,7 @@ fn checked(actor: Actor, req: BanRequest) -> Result<NewBan> {
         ));
     }
     if let Some(net) = net {
-        // A range this wide would lock out a large part of the internet by mistake.
-        let min_prefix = if net.addr().is_ipv4() { 8 } else { 16 };
+        let min_prefix = input::min_ban_prefix(&net);
         if net.prefix_len() < min_prefix {
             return Err(ModerationError::Invalid(format!(
                 "{net} is too wide a range; use at least /{min_prefix}."

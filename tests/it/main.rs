@@ -45,6 +45,7 @@ mod room_scope;
 mod rooms;
 mod send_cids;
 mod site_delete;
+mod stored_repairs;
 mod support;
 mod webhooks;
 mod welcome_more;

@@ -128,17 +128,36 @@ impl Ban {
             .load(c))
     }
 
-    /// Whether the ban covers this address. A stored range that no longer parses
-    /// covers nothing (and was rejected when it was written).
+    /// The address range banned, if any. A stored range that no longer
+    /// parses is none (and was rejected when it was written).
+    pub fn range(&self) -> Option<IpNet> {
+        self.cidr.as_deref().and_then(|c| {
+            c.parse::<IpNet>()
+                .ok()
+                .or_else(|| c.parse::<IpAddr>().ok().map(IpNet::from))
+        })
+    }
+
+    /// Whether the ban covers this address.
     pub fn covers_ip(&self, ip: IpAddr) -> bool {
-        self.cidr
-            .as_deref()
-            .and_then(|c| {
-                c.parse::<IpNet>()
-                    .ok()
-                    .or_else(|| c.parse::<IpAddr>().ok().map(IpNet::from))
-            })
-            .is_some_and(|net| net.contains(&ip))
+        self.range().is_some_and(|net| net.contains(&ip))
+    }
+
+    /// Bans of an IPv6 range (or of an IPv4 range written as IPv6).
+    pub fn of_ipv6_ranges(conn: &mut DbConn) -> Result<Vec<Ban>, DbError> {
+        with_backend!(conn, c => bans::table
+            .filter(bans::cidr.like("%:%"))
+            .select(Ban::as_select())
+            .order(bans::id)
+            .load(c))
+    }
+
+    /// Stores `range` as the ban's range.
+    pub fn set_range(conn: &mut DbConn, id: BanId, range: &IpNet) -> Result<(), DbError> {
+        with_backend!(conn, c => diesel::update(bans::table.find(id))
+            .set(bans::cidr.eq(range.to_string()))
+            .execute(c))?;
+        Ok(())
     }
 
     /// Active bans that apply on `site` (site-scoped or global).

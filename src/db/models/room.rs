@@ -40,6 +40,36 @@ impl Room {
             .optional())
     }
 
+    /// Rooms named with a `.` or `..` part between slashes (and maybe a few
+    /// more: the caller checks), named so before such names were refused.
+    pub fn with_dot_segments(conn: &mut DbConn) -> Result<Vec<Room>, DbError> {
+        with_backend!(conn, c => rooms::table
+            .filter(
+                rooms::name
+                    .eq(".")
+                    .or(rooms::name.eq(".."))
+                    .or(rooms::name.like("./%"))
+                    .or(rooms::name.like("../%"))
+                    .or(rooms::name.like("%/."))
+                    .or(rooms::name.like("%/.."))
+                    .or(rooms::name.like("%/./%"))
+                    .or(rooms::name.like("%/../%")),
+            )
+            .select(Room::as_select())
+            .order(rooms::id)
+            .load(c))
+    }
+
+    /// Renames the room if it is still called `from`; false if it is not.
+    pub fn rename(conn: &mut DbConn, id: RoomId, from: &str, to: &str) -> Result<bool, DbError> {
+        let n = with_backend!(conn, c => diesel::update(
+            rooms::table.find(id).filter(rooms::name.eq(from)),
+        )
+        .set(rooms::name.eq(to))
+        .execute(c))?;
+        Ok(n > 0)
+    }
+
     pub fn find(conn: &mut DbConn, id: RoomId) -> Result<Room, DbError> {
         with_backend!(conn, c => rooms::table.find(id).select(Room::as_select()).first(c))
     }
