@@ -22,8 +22,11 @@ use crate::db::models::{MessageId, ParticipantId, Room, RoomId, SiteId};
 use crate::db::{Db, DbConn, DbError};
 use crate::metrics::Metrics;
 use crate::webhooks::outbox::Doorbell;
+use reuse::refuse_reused;
+pub use reuse::{is_retry, CidReused};
 use store::{announce, open_writer_connection, store, Outcome};
 
+mod reuse;
 mod store;
 
 /// Most messages per transaction. Larger batches amortise the commit (and on
@@ -73,35 +76,6 @@ pub struct Stored {
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{0}")]
 pub struct NotStored(pub &'static str);
-
-/// The author used this cid for another message: nothing was stored. A cid
-/// names one message, in one room, with one text; a post with a cid stored
-/// before is a retry only when it is that message ([`is_retry`]). Answering
-/// anything else with the original would tell the sender that a message it
-/// never sent was posted.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("This cid was used for another message{}; use a new cid for a new message.", location(.room, .seq))]
-pub struct CidReused {
-    /// Where the original is, when known.
-    pub room: Option<String>,
-    /// The original's seq; `None` while it waits for a moderator.
-    pub seq: Option<i64>,
-}
-
-fn location(room: &Option<String>, seq: &Option<i64>) -> String {
-    match (room, seq) {
-        (Some(room), Some(seq)) => format!(" (seq {seq} in room {room:?})"),
-        (Some(room), None) => format!(" (waiting for approval in room {room:?})"),
-        (None, _) => String::new(),
-    }
-}
-
-/// Whether a post into `room` of `text` is the message its cid already names
-/// (stored in `its_room` with `its_text`): the one rule every path that
-/// takes a cid applies (WebSocket `send`, API posts, approve-first holds).
-pub fn is_retry(room: RoomId, text: &str, its_room: RoomId, its_text: &str) -> bool {
-    room == its_room && text == its_text
-}
 
 /// Why a post with a reply channel was not posted.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -541,42 +515,6 @@ fn frames_of(batch: &[Post], outcomes: Vec<Outcome>) -> (Vec<Answer>, Vec<RoomFr
         });
     }
     (answers, rooms)
-}
-
-/// Tells the sender of a post whose cid names another message (stored as
-/// seq `seq` of `its_room`) that nothing was stored.
-fn refuse_reused(conn: &mut DbConn, post: Post, its_room: RoomId, seq: i64) {
-    let room = if its_room == post.room {
-        Some(post.room_name.clone())
-    } else {
-        // Rare (a client that breaks the protocol): a lookup is fine here.
-        Room::find(conn, its_room)
-            .inspect_err(|err| tracing::warn!(error = %err, room = %its_room, "cannot name a room"))
-            .ok()
-            .map(|r| r.name)
-    };
-    let reused = CidReused {
-        room,
-        seq: Some(seq),
-    };
-    match post.reply {
-        Reply::Connection(sender) => sender.reply(
-            ServerFrame::Error {
-                code: ErrorCode::CidReused,
-                message: reused.to_string(),
-                reference: Some(post.cid),
-                room: Some(post.room_name),
-                retry_after_ms: None,
-            }
-            .encode(),
-        ),
-        Reply::Caller(caller) => {
-            let _ = caller.send(Err(reused.into()));
-        }
-        Reply::Nobody => {
-            tracing::warn!(room = %post.room, cid = %post.cid, "an approved message was not posted: its author used its cid for another message meanwhile");
-        }
-    }
 }
 
 fn ack(post: &Post, answer: &Answer) -> Arc<str> {
