@@ -65,6 +65,7 @@ diesel::table! {
         avatar_url -> Nullable<Text>,
         name_key -> Nullable<Text>,
         name_key_exact -> Nullable<Text>,
+        name_key_upper -> Nullable<Text>,
     }
 }
 
@@ -172,6 +173,7 @@ diesel::table! {
         created_at -> BigInt,
         name_key -> Nullable<Text>,
         name_key_exact -> Nullable<Text>,
+        name_key_upper -> Nullable<Text>,
     }
 }
 

@@ -131,19 +131,29 @@ pub fn cleaned_form(raw: &str, what: &str, max_chars: usize) -> Result<String, I
     display_form(&kept, what, max_chars)
 }
 
-/// What names are compared by: two keys, each closed under both letter case
-/// and UTS #39 confusables, so two names look alike when either key matches.
-/// The skeleton maps some characters to capitals (`0` to `O`) and case
-/// folding maps capitals to what the skeleton never meets again (`O` to `o`),
-/// so each key alternates the two until neither changes anything. They
-/// differ in what comes first: case folding loses what a capital looks like
-/// (`I` is like `l`, `i` is not), the skeleton loses what its lowercase is.
+/// What names are compared by: three keys, each closed under letter case and
+/// UTS #39 confusables, so two names look alike when any key matches. The
+/// skeleton's table pairs characters within one case: `I` and `1` look like
+/// `l`, `0` like `O`, `rn` like `m`; folding case first loses what a capital
+/// looks like, so the keys differ in where they start:
+/// - `folded`: the lowercase name (`My bI0g` is `my bi0g`), whose look-alikes
+///   are lowercase ones (`rn`, Cyrillic `а`);
+/// - `exact`: the name as written, where a capital among lowercase letters
+///   looks like what it looks like (`My bIog` is `My blog`);
+/// - `upper`: the uppercase name, where capitals' look-alikes are (`ADM1N` is
+///   `ADMIN`, as `Admin` is).
+///
+/// The skeleton maps some characters to capitals (`0` to `O`), which folding
+/// then lowercases, so `folded` and `exact` alternate the two until neither
+/// changes anything (`upper` is uppercase throughout).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct NameKey {
     /// From the case-folded name (NFKC, without nonspacing marks).
     pub folded: String,
     /// From the skeleton of the name as written (NFKC, capitals kept).
     pub exact: String,
+    /// The skeleton of the uppercased name (NFKC, without nonspacing marks).
+    pub upper: String,
 }
 
 /// Skeleton and fold alternate at most this often: each round only maps
@@ -156,21 +166,25 @@ impl NameKey {
         NameKey {
             folded: settled(skeleton(&fold(&nfkc))),
             exact: settled(skeleton(&nfkc)),
+            upper: skeleton(&unmarked(&nfkc.to_uppercase())),
         }
     }
 
     pub fn looks_like(&self, other: &NameKey) -> bool {
-        self.folded == other.folded || self.exact == other.exact
+        self.folded == other.folded || self.exact == other.exact || self.upper == other.upper
     }
 }
 
 /// Case folding is lowercase-of-uppercase (so `ß` and `ss` fold together),
-/// then NFKC again, as case mappings can leave text unnormalized; nonspacing
-/// marks (of the NFD form) are dropped as well.
+/// without nonspacing marks.
 fn fold(text: &str) -> String {
-    text.to_uppercase()
-        .to_lowercase()
-        .nfkd()
+    unmarked(&text.to_uppercase().to_lowercase())
+}
+
+/// `text` without nonspacing marks (of its NFKD form), in NFKC again: case
+/// mappings can leave text unnormalized.
+fn unmarked(text: &str) -> String {
+    text.nfkd()
         .filter(|c| !is_nonspacing_mark(*c))
         .nfkc()
         .collect()
@@ -308,8 +322,20 @@ mod tests {
         for other in ["My blogs", "My bog", "My b log", "Your blog"] {
             assert!(!NameKey::of(other).looks_like(&blog), "{other:?}");
         }
-        for (a, b) in [("B0B", "bob"), ("0SCAR", "oscar"), ("J0HN", "john")] {
+        for (a, b) in [
+            ("B0B", "bob"),
+            ("0SCAR", "oscar"),
+            ("J0HN", "john"),
+            ("ADM1N", "Admin"),
+            ("ADM1N", "admin"),
+            ("AL1CE", "alice"),
+            ("MY BIOG", "My blog"),
+            ("M0DERAT0R", "Moderator"),
+        ] {
             assert!(NameKey::of(a).looks_like(&NameKey::of(b)), "{a:?} {b:?}");
+        }
+        for (a, b) in [("ADMIN", "ADMINS"), ("B0B", "B0BBY"), ("Admin", "Adam")] {
+            assert!(!NameKey::of(a).looks_like(&NameKey::of(b)), "{a:?} {b:?}");
         }
         // Each key is its own fixed point: computing it again changes nothing.
         let key = NameKey::of("My bl0g");

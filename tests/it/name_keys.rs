@@ -13,8 +13,9 @@ use crate::support::api::Api;
 use crate::support::*;
 
 /// Names that look like `My blog`: case, digits for letters, other scripts.
-const LIKE_MY_BLOG: [&str; 8] = [
+const LIKE_MY_BLOG: [&str; 9] = [
     "My bl0g",
+    "MY BI0G", // capital I for L, zero for O
     "MY BLOG",
     "My bIog",        // capital I for l
     "\u{041C}y blog", // Cyrillic М
@@ -56,14 +57,50 @@ async fn guests_cannot_pass_for_the_site_by_case_and_look_alikes() {
     assert_eq!(reply["type"], "ready", "{reply}");
 }
 
+/// Look-alikes among capitals (`1` for `I`) meet a name written in lowercase
+/// once both are uppercased.
+#[tokio::test]
+async fn capitals_look_alike_too() {
+    let app = TestApp::spawn().await;
+    let site = app.site(&[ORIGIN]).await;
+    for (sub, name) in [("1", "Admin"), ("2", "alice")] {
+        let token = crate::support::jwt::user_token(&site.secret, sub, name);
+        let ready = hello(&app, &site, json!({"token": token})).await;
+        assert_eq!(ready["me"]["nick"], name, "{ready}");
+    }
+    for nick in [
+        "ADM1N",
+        "ADMIN",
+        "Adm1n",
+        "AL1CE",
+        "ALICE",
+        "A|ice",
+        "\u{0391}DMIN",
+    ] {
+        let reply = hello(&app, &site, json!({"nick": nick})).await;
+        assert_eq!(reply["code"], "nick_taken", "{nick:?}: {reply}");
+    }
+}
+
+/// A name and its three stored keys.
+type Keys = (String, Option<String>, Option<String>, Option<String>);
+
 /// Keys as an earlier version stored them: not what this one computes.
 fn make_stale(conn: &mut chatctl::db::DbConn) -> Result<(), chatctl::db::DbError> {
     let stale = "stale key";
     chatctl::with_backend!(conn, c => diesel::update(participants::table)
-        .set((participants::name_key.eq(stale), participants::name_key_exact.eq(stale)))
+        .set((
+            participants::name_key.eq(stale),
+            participants::name_key_exact.eq(stale),
+            participants::name_key_upper.eq(stale),
+        ))
         .execute(c))?;
     chatctl::with_backend!(conn, c => diesel::update(accounts::table)
-        .set((accounts::name_key.eq(stale), accounts::name_key_exact.eq(stale)))
+        .set((
+            accounts::name_key.eq(stale),
+            accounts::name_key_exact.eq(stale),
+            accounts::name_key_upper.eq(stale),
+        ))
         .execute(c))?;
     Ok(())
 }
@@ -100,23 +137,33 @@ async fn stored_name_keys_are_computed_again_and_colliding_names_are_kept() {
     let (keys, account_keys) = app
         .db
         .run(move |conn| -> Result<_, chatctl::db::DbError> {
-            let keys: (String, Option<String>, Option<String>) = chatctl::with_backend!(conn, c => participants::table
+            let keys: Keys = chatctl::with_backend!(conn, c => participants::table
                 .find(user)
-                .select((participants::nick, participants::name_key, participants::name_key_exact))
+                .select((
+                    participants::nick,
+                    participants::name_key,
+                    participants::name_key_exact,
+                    participants::name_key_upper,
+                ))
                 .first(c))?;
-            let account_keys: (String, Option<String>, Option<String>) = chatctl::with_backend!(conn, c => accounts::table
+            let account_keys: Keys = chatctl::with_backend!(conn, c => accounts::table
                 .find(member)
-                .select((accounts::name, accounts::name_key, accounts::name_key_exact))
+                .select((
+                    accounts::name,
+                    accounts::name_key,
+                    accounts::name_key_exact,
+                    accounts::name_key_upper,
+                ))
                 .first(c))?;
             Ok((keys, account_keys))
         })
         .await
         .unwrap();
-    for (name, folded, exact) in [keys, account_keys] {
+    for (name, folded, exact, upper) in [keys, account_keys] {
         let key = NameKey::of(&name);
         assert_eq!(
-            (folded, exact),
-            (Some(key.folded), Some(key.exact)),
+            (folded, exact, upper),
+            (Some(key.folded), Some(key.exact), Some(key.upper)),
             "{name}"
         );
     }

@@ -81,6 +81,7 @@ impl Account {
                 accounts::name.eq(name),
                 accounts::name_key.eq(&key.folded),
                 accounts::name_key_exact.eq(&key.exact),
+                accounts::name_key_upper.eq(&key.upper),
                 accounts::password_hash.eq(password_hash),
                 accounts::created_at.eq(now_ms()),
             ))

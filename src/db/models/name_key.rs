@@ -13,11 +13,16 @@ use crate::with_backend;
 /// Whether a verified user, member or account of the site has a name that
 /// looks like the one with `key`.
 pub fn taken(conn: &mut DbConn, site: SiteId, key: &NameKey) -> Result<bool, DbError> {
-    let (folded, exact) = (key.folded.as_str(), key.exact.as_str());
+    let (folded, exact, upper) = (key.folded.as_str(), key.exact.as_str(), key.upper.as_str());
     let participant = with_backend!(conn, c => diesel::select(diesel::dsl::exists(
         participants::table
             .filter(participants::site_id.eq(site))
-            .filter(participants::name_key.eq(folded).or(participants::name_key_exact.eq(exact))),
+            .filter(
+                participants::name_key
+                    .eq(folded)
+                    .or(participants::name_key_exact.eq(exact))
+                    .or(participants::name_key_upper.eq(upper)),
+            ),
     ))
     .get_result::<bool>(c))?;
     if participant {
@@ -26,7 +31,12 @@ pub fn taken(conn: &mut DbConn, site: SiteId, key: &NameKey) -> Result<bool, DbE
     with_backend!(conn, c => diesel::select(diesel::dsl::exists(
         accounts::table
             .filter(accounts::site_id.eq(site))
-            .filter(accounts::name_key.eq(folded).or(accounts::name_key_exact.eq(exact))),
+            .filter(
+                accounts::name_key
+                    .eq(folded)
+                    .or(accounts::name_key_exact.eq(exact))
+                    .or(accounts::name_key_upper.eq(upper)),
+            ),
     ))
     .get_result::<bool>(c))
 }
@@ -42,7 +52,11 @@ pub fn backfill(conn: &mut DbConn) -> Result<usize, DbError> {
     for (id, nick) in &people {
         let key = NameKey::of(nick);
         with_backend!(conn, c => diesel::update(participants::table.find(id))
-            .set((participants::name_key.eq(&key.folded), participants::name_key_exact.eq(&key.exact)))
+            .set((
+                participants::name_key.eq(&key.folded),
+                participants::name_key_exact.eq(&key.exact),
+                participants::name_key_upper.eq(&key.upper),
+            ))
             .execute(c))?;
     }
     let registered: Vec<(i64, String)> = with_backend!(conn, c => accounts::table
@@ -52,7 +66,11 @@ pub fn backfill(conn: &mut DbConn) -> Result<usize, DbError> {
     for (id, name) in &registered {
         let key = NameKey::of(name);
         with_backend!(conn, c => diesel::update(accounts::table.find(id))
-            .set((accounts::name_key.eq(&key.folded), accounts::name_key_exact.eq(&key.exact)))
+            .set((
+                accounts::name_key.eq(&key.folded),
+                accounts::name_key_exact.eq(&key.exact),
+                accounts::name_key_upper.eq(&key.upper),
+            ))
             .execute(c))?;
     }
     Ok(people.len() + registered.len())
