@@ -46,6 +46,7 @@ const TOO_MANY: &[u8] = b"HTTP/1.1 429 Too Many Requests\r\n\
 content-type: application/json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: 85\r\n\r\n\
 {\"error\":\"too_many_connections\",\"message\":\"Too many connections from this address.\"}\n";
 
+#[derive(Clone)]
 pub struct Settings {
     pub header_timeout: Duration,
     pub body_timeout: Duration,
