@@ -23,7 +23,8 @@
 //! - Leaves, importing no other module of chatctl: [`input`] (validated newtypes for
 //!   everything users type: names, origins, keys), [`config`], [`lang`] (the languages
 //!   of the widget, emails and account pages), [`metrics`] (Prometheus counters and
-//!   gauges) and [`timefmt`] (UTC dates for pages, forms and exports).
+//!   gauges), [`rate_limit`] (token buckets on one clock) and [`timefmt`] (UTC dates
+//!   for pages, forms and exports).
 
 pub mod admin;
 pub mod app;
@@ -39,5 +40,6 @@ pub mod mail;
 pub mod manage;
 pub mod metrics;
 pub mod moderation;
+pub mod rate_limit;
 pub mod timefmt;
 pub mod webhooks;

@@ -60,7 +60,7 @@ pub struct Admin {
     pub templates: Templates,
     pub throttle: LoginThrottle,
     /// "Forgot password" requests per address.
-    pub forgot_by_ip: governor::DefaultKeyedRateLimiter<crate::input::AddressKey>,
+    pub forgot_by_ip: crate::rate_limit::Keyed<crate::input::AddressKey>,
     pub config: AdminConfig,
     /// Connections per site over the last day, for the dashboard's chart.
     pub connections: activity::ConnectionHistory,

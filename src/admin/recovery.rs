@@ -5,9 +5,6 @@
 //! account and voids its other links. Requests are limited per address, and
 //! one account gets at most one mail a minute.
 
-use std::num::NonZeroU32;
-
-use governor::{DefaultKeyedRateLimiter, Quota};
 use serde::Deserialize;
 use serde_json::json;
 use warp::http::StatusCode;
@@ -26,6 +23,7 @@ use crate::identity::password;
 use crate::input::{check_password, AddressKey, Email};
 use crate::lang::Lang;
 use crate::mail;
+use crate::rate_limit::{self, per_hour, Keyed};
 
 const LINK_TTL_MS: i64 = 3_600_000;
 /// One mail per account per minute, whoever asks.
@@ -34,10 +32,8 @@ const RESEND_SPACING_MS: i64 = 60_000;
 const SENT: &str = "If an account uses that address, a link to choose a new password is on its way. It works once, for one hour.";
 
 /// Ten requests at once per address, then one every six minutes.
-pub fn per_ip_limiter() -> DefaultKeyedRateLimiter<AddressKey> {
-    let quota = Quota::per_hour(NonZeroU32::new(10).unwrap_or(NonZeroU32::MIN))
-        .allow_burst(NonZeroU32::new(10).unwrap_or(NonZeroU32::MIN));
-    DefaultKeyedRateLimiter::keyed(quota)
+pub fn per_ip_limiter() -> Keyed<AddressKey> {
+    rate_limit::keyed(per_hour(10))
 }
 
 fn page(
@@ -98,10 +94,7 @@ pub async fn forgot(admin: &Admin, req: &Request) -> Result<Reply> {
         let error = "Enter the email address of your admin account.";
         return again(StatusCode::BAD_REQUEST, error.into());
     };
-    if let Err(not_until) = admin.forgot_by_ip.check_key(&AddressKey::of(req.ip)) {
-        let wait = not_until.wait_time_from(governor::clock::Clock::now(
-            &governor::clock::DefaultClock::default(),
-        ));
+    if let Err(wait) = rate_limit::take(&admin.forgot_by_ip, &AddressKey::of(req.ip)) {
         let minutes = wait.as_secs().div_ceil(60).max(1);
         let plural = if minutes == 1 { "" } else { "s" };
         let error =

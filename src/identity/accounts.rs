@@ -3,11 +3,8 @@
 //! confirmation, reset a forgotten password. Accounts belong to one site.
 
 use std::net::IpAddr;
-use std::num::NonZeroU32;
 use std::time::Duration;
 
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota};
 use thiserror::Error;
 
 use super::budget::Budget;
@@ -19,6 +16,7 @@ use crate::db::{now_ms, Db, DbError};
 use crate::input::{check_password, AddressKey, Email, Nickname};
 use crate::lang::Lang;
 use crate::mail::{Email as Mail, Mailer};
+use crate::rate_limit::{keyed, per_minute, take, Keyed};
 use crate::webhooks::outbox::{enqueue, Event};
 use crate::webhooks::EventType;
 
@@ -72,15 +70,10 @@ pub struct Accounts {
     mailer: Mailer,
     public_url: String,
     /// Login attempts per email (brute force on one account) and per address (spraying).
-    login_by_email: DefaultKeyedRateLimiter<String>,
-    login_by_ip: DefaultKeyedRateLimiter<AddressKey>,
+    login_by_email: Keyed<String>,
+    login_by_ip: Keyed<AddressKey>,
     /// Mails and password hashes per address, mails per mailbox.
     budget: Budget,
-}
-
-fn quota(per_minute: u32, burst: u32) -> Quota {
-    Quota::per_minute(NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN))
-        .allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN))
 }
 
 impl Accounts {
@@ -89,8 +82,8 @@ impl Accounts {
             db,
             mailer,
             public_url,
-            login_by_email: DefaultKeyedRateLimiter::keyed(quota(5, 5)),
-            login_by_ip: DefaultKeyedRateLimiter::keyed(quota(30, 30)),
+            login_by_email: keyed(per_minute(5)),
+            login_by_ip: keyed(per_minute(30)),
             budget,
         }
     }
@@ -233,16 +226,9 @@ impl Accounts {
         ip: IpAddr,
     ) -> Result<(String, Account), AccountError> {
         let email = Email::parse(email).map_err(|_| AccountError::InvalidCredentials)?;
-        let clock = DefaultClock::default();
-        self.login_by_ip
-            .check_key(&AddressKey::of(ip))
-            .and_then(|_| {
-                self.login_by_email
-                    .check_key(&format!("{}:{}", site.id, email))
-            })
-            .map_err(|not_until| {
-                AccountError::RateLimited(not_until.wait_time_from(clock.now()))
-            })?;
+        take(&self.login_by_ip, &AddressKey::of(ip))
+            .and_then(|()| take(&self.login_by_email, &format!("{}:{}", site.id, email)))
+            .map_err(AccountError::RateLimited)?;
         let (site_id, address) = (site.id, email.as_str().to_owned());
         let account = self
             .db

@@ -4,37 +4,21 @@
 //! widget's account frames, the account pages and the admin panel's forms.
 
 use std::net::IpAddr;
-use std::num::NonZeroU32;
 use std::time::Duration;
 
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota};
-
 use crate::input::AddressKey;
+use crate::rate_limit::{keyed, per_hour, take, Keyed};
 
 pub struct Budget {
-    by_ip: DefaultKeyedRateLimiter<AddressKey>,
-    by_mailbox: DefaultKeyedRateLimiter<String>,
-}
-
-fn per_hour(n: u32) -> Quota {
-    Quota::per_hour(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN))
-}
-
-fn take<K: std::hash::Hash + Eq + Clone>(
-    limiter: &DefaultKeyedRateLimiter<K>,
-    key: &K,
-) -> Result<(), Duration> {
-    limiter
-        .check_key(key)
-        .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+    by_ip: Keyed<AddressKey>,
+    by_mailbox: Keyed<String>,
 }
 
 impl Budget {
     pub fn new(actions_per_ip_per_hour: u32, mails_per_mailbox_per_hour: u32) -> Budget {
         Budget {
-            by_ip: DefaultKeyedRateLimiter::keyed(per_hour(actions_per_ip_per_hour)),
-            by_mailbox: DefaultKeyedRateLimiter::keyed(per_hour(mails_per_mailbox_per_hour)),
+            by_ip: keyed(per_hour(actions_per_ip_per_hour)),
+            by_mailbox: keyed(per_hour(mails_per_mailbox_per_hour)),
         }
     }
 

@@ -5,26 +5,19 @@
 //! says how many reports are open, so one that was held back is covered by
 //! the next.
 
-use std::num::NonZeroU32;
-
-use governor::{DefaultKeyedRateLimiter, Quota};
 use serde_json::json;
 
 use super::{Email, Mailer};
 use crate::db::models::{AdminUser, Participant, Report, ReportId, Site, SiteId};
 use crate::db::{Db, DbError};
-
-/// Five alerts at once per site, then one every two minutes.
-fn site_quota() -> Quota {
-    Quota::per_hour(NonZeroU32::new(30).unwrap_or(NonZeroU32::MIN))
-        .allow_burst(NonZeroU32::new(5).unwrap_or(NonZeroU32::MIN))
-}
+use crate::rate_limit::{self, per_hour, with_burst, Keyed};
 
 pub struct ReportAlerts {
     db: Db,
     mailer: Mailer,
     public_url: String,
-    per_site: DefaultKeyedRateLimiter<SiteId>,
+    /// Five alerts at once per site, then one every two minutes.
+    per_site: Keyed<SiteId>,
 }
 
 /// What one alert says, gathered in one database visit.
@@ -44,13 +37,13 @@ impl ReportAlerts {
             db,
             mailer,
             public_url: public_url.trim_end_matches('/').to_owned(),
-            per_site: DefaultKeyedRateLimiter::keyed(site_quota()),
+            per_site: rate_limit::keyed(with_burst(per_hour(30), 5)),
         }
     }
 
     /// Tells the site's moderators about a new report, in the background.
     pub fn reported(self: &std::sync::Arc<Self>, site: SiteId, report: ReportId) {
-        if self.per_site.check_key(&site).is_err() {
+        if rate_limit::take(&self.per_site, &site).is_err() {
             tracing::info!(%site, %report, "report alert held back: this site had many just now");
             return;
         }

@@ -19,7 +19,14 @@ const LAYERS: &[&[&str]] = &[
     &["webhooks"],
     &["mail"],
     &["db"],
-    &["input", "config", "lang", "metrics", "timefmt"],
+    &[
+        "input",
+        "config",
+        "lang",
+        "metrics",
+        "rate_limit",
+        "timefmt",
+    ],
 ];
 
 /// Macros exported at the crate root (`crate::name!`), by the module that

@@ -19,7 +19,6 @@ use std::sync::Arc;
 
 use bytes::{Buf, Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
-use governor::DefaultKeyedRateLimiter;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use warp::http::{header, HeaderMap, Method, StatusCode};
@@ -33,6 +32,7 @@ use crate::db::models::audit::Actor;
 use crate::db::models::{ApiKey, ApiKeyId, Scope, Site};
 use crate::db::now_ms;
 use crate::manage::api_keys;
+use crate::rate_limit::{self, per_second, Keyed};
 
 /// Largest request body: a message of the longest length, escaped, fits.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -51,17 +51,17 @@ const SWEEP_ABOVE: usize = 10_000;
 pub struct Api {
     chat: Arc<Chat>,
     /// Requests per key (per instance, like the other limits).
-    budget: DefaultKeyedRateLimiter<ApiKeyId>,
+    budget: Keyed<ApiKeyId>,
     /// Requests without a valid key, per address (per instance).
     failures: IpRateLimiter,
 }
 
 impl Api {
     pub fn new(chat: Arc<Chat>) -> Api {
-        let budget = limits::per_key(
+        let budget = rate_limit::keyed(per_second(
             chat.limits.api_requests_per_second,
             chat.limits.api_request_burst,
-        );
+        ));
         let failures = limits::ip_per_minute_limiter(FAILED_AUTH_PER_MINUTE);
         Api {
             chat,
@@ -325,7 +325,7 @@ async fn authenticate(api: &Api, headers: &HeaderMap) -> Result<Caller, ApiError
     if !site.enabled {
         return Err(ApiError::SiteDisabled);
     }
-    limits::take(&api.budget, &key.id).map_err(ApiError::RateLimited)?;
+    rate_limit::take(&api.budget, &key.id).map_err(ApiError::RateLimited)?;
     let now = now_ms();
     if key.last_used_at.is_none_or(|at| now - at >= TOUCH_EVERY_MS) {
         let id = key.id;
