@@ -281,6 +281,7 @@ async fn in_process(
         limits: load_limits(opts),
         admin: AdminConfig::default(),
         cluster: chatctl::config::ClusterArgs::default(),
+        api: chatctl::config::ApiConfig::default(),
         webhooks: chatctl::config::WebhookConfig::default(),
     };
     let app = Application::build(&config, &database_url).await?;

@@ -91,7 +91,7 @@ impl Application {
         let admin = crate::admin::Admin::new(chat.clone(), config.admin.clone(), &public_url)
             .map_err(StartError::Admin)?;
         let state = AppState {
-            api: Arc::new(http::api::Api::new(chat.clone())),
+            api: Arc::new(http::api::Api::new(chat.clone(), &config.api)),
             chat,
             shutdown,
             demo_site_key: prepared.demo_site_key,

@@ -91,9 +91,9 @@ async fn keys_are_checked_missing_unknown_revoked_and_under_scoped() {
 #[tokio::test]
 async fn a_key_is_rate_limited_with_retry_after() {
     let app = TestApp::builder()
-        .limits(|l| {
-            l.api_requests_per_second = 1;
-            l.api_request_burst = 3;
+        .api(|a| {
+            a.api_requests_per_second = 1;
+            a.api_request_burst = 3;
         })
         .spawn()
         .await;

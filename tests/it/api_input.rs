@@ -356,9 +356,9 @@ fn object_of(
 async fn random_bodies_never_get_a_server_error() {
     use proptest::strategy::{Strategy, ValueTree};
     let app = TestApp::builder()
-        .limits(|l| {
-            l.api_requests_per_second = 10_000;
-            l.api_request_burst = 10_000;
+        .api(|a| {
+            a.api_requests_per_second = 10_000;
+            a.api_request_burst = 10_000;
         })
         .spawn()
         .await;

@@ -28,6 +28,7 @@ pub use error::ApiError;
 
 use crate::chat::limits::{self, IpRateLimiter};
 use crate::chat::Chat;
+use crate::config::ApiConfig;
 use crate::db::models::audit::Actor;
 use crate::db::models::{ApiKey, ApiKeyId, Scope, Site};
 use crate::db::now_ms;
@@ -57,10 +58,10 @@ pub struct Api {
 }
 
 impl Api {
-    pub fn new(chat: Arc<Chat>) -> Api {
+    pub fn new(chat: Arc<Chat>, config: &ApiConfig) -> Api {
         let budget = rate_limit::keyed(per_second(
-            chat.limits.api_requests_per_second,
-            chat.limits.api_request_burst,
+            config.api_requests_per_second,
+            config.api_request_burst,
         ));
         let failures = limits::ip_per_minute_limiter(FAILED_AUTH_PER_MINUTE);
         Api {

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use chatctl::app::Application;
 use chatctl::config::{
-    AdminConfig, ClusterArgs, Limits, LogFormat, MailConfig, ServeConfig, WebhookConfig,
+    AdminConfig, ApiConfig, ClusterArgs, Limits, LogFormat, MailConfig, ServeConfig, WebhookConfig,
 };
 use chatctl::db::Db;
 use serde_json::{json, Value};
@@ -81,6 +81,11 @@ impl<'a> TestAppBuilder<'a> {
             l.participant_messages_per_second = per_second;
             l.participant_message_burst = per_second;
         })
+    }
+
+    /// Changes the server API's settings.
+    pub fn api(self, tune: impl FnOnce(&mut ApiConfig) + 'a) -> Self {
+        self.config(|config| tune(&mut config.api))
     }
 
     /// Changes the webhook settings (tests start from [`test_webhooks`]).
@@ -151,6 +156,7 @@ fn default_config(outbox: &tempfile::TempDir) -> ServeConfig {
         limits: Limits::default(),
         admin: AdminConfig::default(),
         cluster: ClusterArgs::default(),
+        api: ApiConfig::default(),
         webhooks: test_webhooks(),
     }
 }
