@@ -3,7 +3,7 @@
 
 use super::store::new_message;
 use super::*;
-use crate::chat::hub::Outbound;
+use crate::chat::hub::{BatchFrame, Outbound, SeqRange};
 use crate::db::models::{Message, Room};
 use crate::db::models::{Participant, Site};
 use crate::db::now_ms;
