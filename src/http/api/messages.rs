@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use warp::http::StatusCode;
 
 use super::rooms::{find, name};
-use super::{done, id_in_path, reply, Api, ApiError, Call, Caller};
+use super::{done, id_in_path, reply, Answer, Api, ApiError, Call, Caller};
 use crate::chat::protocol::{MessageView, Who};
 use crate::chat::publish::{publish, Author};
 use crate::db::models::message::WithAuthor;
@@ -39,12 +39,7 @@ struct Page {
 }
 
 /// GET /api/v1/rooms/{room}/messages?before=&after=&limit=
-pub async fn history(
-    api: &Api,
-    caller: &Caller,
-    room: &str,
-    call: &Call,
-) -> Result<warp::reply::Response, ApiError> {
+pub async fn history(api: &Api, caller: &Caller, room: &str, call: &Call) -> Answer {
     caller.require(Scope::Read)?;
     let limit = call.query_int("limit")?.unwrap_or(PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
@@ -67,8 +62,6 @@ pub async fn history(
     let room = find(api, caller, room).await?;
     let id = room.id;
     let (messages, more) = api
-        .chat
-        .db
         .run(move |conn| -> Result<_, crate::db::DbError> {
             Ok(match after {
                 Some(after) => {
@@ -133,12 +126,7 @@ struct Posted {
 }
 
 /// POST /api/v1/rooms/{room}/messages
-pub async fn post(
-    api: &Api,
-    caller: &Caller,
-    room: &str,
-    call: &Call,
-) -> Result<warp::reply::Response, ApiError> {
+pub async fn post(api: &Api, caller: &Caller, room: &str, call: &Call) -> Answer {
     caller.require(Scope::Publish)?;
     let room = name(room)?;
     let body: NewMessage = call.json()?;
@@ -181,12 +169,7 @@ pub async fn post(
 
 /// DELETE /api/v1/rooms/{room}/messages/{seq} — it disappears from every
 /// open widget at once.
-pub async fn delete(
-    api: &Api,
-    caller: &Caller,
-    room: &str,
-    seq: &str,
-) -> Result<warp::reply::Response, ApiError> {
+pub async fn delete(api: &Api, caller: &Caller, room: &str, seq: &str) -> Answer {
     caller.require(Scope::Moderate)?;
     let room = find(api, caller, room).await?;
     let missing = || {
@@ -197,8 +180,6 @@ pub async fn delete(
     let seq = id_in_path(seq, missing)?;
     let id = room.id;
     let message = api
-        .chat
-        .db
         .run(move |conn| Message::find_by_seq(conn, id, seq))
         .await?
         .ok_or_else(missing)?;

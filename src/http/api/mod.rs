@@ -31,7 +31,7 @@ use crate::chat::Chat;
 use crate::config::ApiConfig;
 use crate::db::models::audit::Actor;
 use crate::db::models::{ApiKey, ApiKeyId, Scope, Site};
-use crate::db::now_ms;
+use crate::db::{now_ms, DbConn, DbError};
 use crate::manage::api_keys;
 use crate::rate_limit::{self, per_second, Keyed};
 
@@ -71,6 +71,16 @@ impl Api {
         }
     }
 
+    /// `work` on a pooled connection, off the async runtime.
+    async fn run<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+    {
+        self.chat.db.run(work).await
+    }
+
     /// The answer to a request from `ip` that authenticated as nothing:
     /// `401`, or `429` once the address has failed too often. Only failures
     /// count, so a valid key is never refused for them: keys are too long to
@@ -89,6 +99,9 @@ impl Api {
         }
     }
 }
+
+/// What every handler answers: a response, or an error that becomes one.
+type Answer = Result<warp::reply::Response, ApiError>;
 
 /// One request, as the handlers see it.
 pub struct Call {
@@ -228,7 +241,7 @@ async fn read<S, B>(
     query: &str,
     headers: HeaderMap,
     body: S,
-) -> Result<Call, Result<warp::reply::Response, ApiError>>
+) -> Result<Call, Answer>
 where
     S: Stream<Item = Result<B, warp::Error>> + Unpin,
     B: Buf,
@@ -279,7 +292,7 @@ where
     })
 }
 
-async fn handle(api: &Api, call: Call, ip: IpAddr) -> Result<warp::reply::Response, ApiError> {
+async fn handle(api: &Api, call: Call, ip: IpAddr) -> Answer {
     if call.path == ["openapi.json"] {
         return if call.method == Method::GET {
             Ok(
@@ -316,8 +329,6 @@ async fn authenticate(api: &Api, headers: &HeaderMap) -> Result<Caller, ApiError
             "The Authorization header must be: Bearer <key>.",
         ))?;
     let (key, site) = api
-        .chat
-        .db
         .run(move |conn| api_keys::recognise(conn, &presented))
         .await?
         .ok_or(ApiError::Unauthorized(
@@ -331,12 +342,7 @@ async fn authenticate(api: &Api, headers: &HeaderMap) -> Result<Caller, ApiError
     if key.last_used_at.is_none_or(|at| now - at >= TOUCH_EVERY_MS) {
         let id = key.id;
         // Informational: a failure to record it does not refuse the request.
-        if let Err(err) = api
-            .chat
-            .db
-            .run(move |conn| ApiKey::touch(conn, id, now))
-            .await
-        {
+        if let Err(err) = api.run(move |conn| ApiKey::touch(conn, id, now)).await {
             tracing::warn!(error = %err, "cannot record an API key's last use");
         }
     }
@@ -344,11 +350,7 @@ async fn authenticate(api: &Api, headers: &HeaderMap) -> Result<Caller, ApiError
 }
 
 /// The route table: method and path to handler.
-async fn dispatch(
-    api: &Api,
-    caller: &Caller,
-    call: &Call,
-) -> Result<warp::reply::Response, ApiError> {
+async fn dispatch(api: &Api, caller: &Caller, call: &Call) -> Answer {
     let path: Vec<&str> = call.path.iter().map(String::as_str).collect();
     let m = &call.method;
     let Some(allowed) = methods(&path) else {
@@ -411,12 +413,12 @@ fn methods(path: &[&str]) -> Option<&'static [Method]> {
 const GET: &[Method] = &[Method::GET];
 
 /// A JSON answer.
-fn reply(status: StatusCode, body: &impl Serialize) -> Result<warp::reply::Response, ApiError> {
+fn reply(status: StatusCode, body: &impl Serialize) -> Answer {
     Ok(warp::reply::with_status(warp::reply::json(body), status).into_response())
 }
 
 /// `204 No Content`.
-fn done() -> Result<warp::reply::Response, ApiError> {
+fn done() -> Answer {
     Ok(warp::reply::with_status(warp::reply(), StatusCode::NO_CONTENT).into_response())
 }
 

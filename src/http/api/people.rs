@@ -7,18 +7,14 @@ use serde::{Deserialize, Serialize};
 use warp::http::StatusCode;
 
 use super::rooms::find;
-use super::{done, id_in_path, reply, Api, ApiError, Call, Caller};
+use super::{done, id_in_path, reply, Answer, Api, ApiError, Call, Caller};
 use crate::chat::protocol::Who;
 use crate::db::models::{Ban, BanId, Participant, ParticipantId, ParticipantKind, Scope};
 use crate::moderation::bans::{self, BanRequest};
 use crate::moderation::{mutes, ModerationError};
 
 /// GET /api/v1/rooms/{room}/online
-pub async fn online(
-    api: &Api,
-    caller: &Caller,
-    room: &str,
-) -> Result<warp::reply::Response, ApiError> {
+pub async fn online(api: &Api, caller: &Caller, room: &str) -> Answer {
     caller.require(Scope::Read)?;
     let room = find(api, caller, room).await?;
     let online = api.chat.hub.online_in(room.id);
@@ -52,8 +48,6 @@ struct ParticipantView {
 async fn view(api: &Api, caller: &Caller, p: Participant) -> Result<ParticipantView, ApiError> {
     let (site, id) = (caller.site.id, p.id);
     let ban = api
-        .chat
-        .db
         .run(move |conn| Ban::find_active(conn, site, Some(id), None))
         .await?;
     let mute = api.chat.rules.mute(site, id).await?;
@@ -87,9 +81,7 @@ async fn participant(api: &Api, caller: &Caller, raw: &str) -> Result<Participan
         || ApiError::ParticipantNotFound(format!("There is no participant {raw} on this site."));
     let id = ParticipantId(id_in_path(raw, missing)?);
     let site = caller.site.id;
-    api.chat
-        .db
-        .run(move |conn| Participant::find(conn, id))
+    api.run(move |conn| Participant::find(conn, id))
         .await?
         .filter(|p| p.site_id == site)
         .ok_or_else(missing)
@@ -98,9 +90,7 @@ async fn participant(api: &Api, caller: &Caller, raw: &str) -> Result<Participan
 /// The verified user with the site's id `sub`.
 async fn by_sub(api: &Api, caller: &Caller, sub: &str) -> Result<Participant, ApiError> {
     let (site, wanted) = (caller.site.id, sub.to_owned());
-    api.chat
-        .db
-        .run(move |conn| Participant::find_external(conn, site, ParticipantKind::Verified, &wanted))
+    api.run(move |conn| Participant::find_external(conn, site, ParticipantKind::Verified, &wanted))
         .await?
         .ok_or_else(|| {
             ApiError::ParticipantNotFound(format!(
@@ -110,11 +100,7 @@ async fn by_sub(api: &Api, caller: &Caller, sub: &str) -> Result<Participant, Ap
 }
 
 /// GET /api/v1/participants?sub=
-pub async fn lookup(
-    api: &Api,
-    caller: &Caller,
-    call: &Call,
-) -> Result<warp::reply::Response, ApiError> {
+pub async fn lookup(api: &Api, caller: &Caller, call: &Call) -> Answer {
     caller.require(Scope::Read)?;
     let sub = call
         .query("sub")
@@ -124,7 +110,7 @@ pub async fn lookup(
 }
 
 /// GET /api/v1/participants/{id}
-pub async fn show(api: &Api, caller: &Caller, id: &str) -> Result<warp::reply::Response, ApiError> {
+pub async fn show(api: &Api, caller: &Caller, id: &str) -> Answer {
     caller.require(Scope::Read)?;
     let found = participant(api, caller, id).await?;
     reply(StatusCode::OK, &view(api, caller, found).await?)
@@ -139,12 +125,7 @@ struct MuteBody {
 }
 
 /// POST /api/v1/participants/{id}/mute — reads but cannot post or signal.
-pub async fn mute(
-    api: &Api,
-    caller: &Caller,
-    id: &str,
-    call: &Call,
-) -> Result<warp::reply::Response, ApiError> {
+pub async fn mute(api: &Api, caller: &Caller, id: &str, call: &Call) -> Answer {
     caller.require(Scope::Moderate)?;
     let found = participant(api, caller, id).await?;
     let body: MuteBody = call.json()?;
@@ -163,11 +144,7 @@ pub async fn mute(
 }
 
 /// DELETE /api/v1/participants/{id}/mute
-pub async fn unmute(
-    api: &Api,
-    caller: &Caller,
-    id: &str,
-) -> Result<warp::reply::Response, ApiError> {
+pub async fn unmute(api: &Api, caller: &Caller, id: &str) -> Answer {
     caller.require(Scope::Moderate)?;
     let found = participant(api, caller, id).await?;
     mutes::unmute(&api.chat, caller.actor(), found.id).await?;
@@ -200,12 +177,10 @@ impl From<Ban> for BanView {
 }
 
 /// GET /api/v1/bans — the site's bans in force.
-pub async fn bans(api: &Api, caller: &Caller) -> Result<warp::reply::Response, ApiError> {
+pub async fn bans(api: &Api, caller: &Caller) -> Answer {
     caller.require(Scope::Moderate)?;
     let site = caller.site.id;
     let bans = api
-        .chat
-        .db
         .run(move |conn| Ban::active_for_site(conn, site))
         .await?;
     // Server-wide bans are the operator's, not the site's.
@@ -232,11 +207,7 @@ struct BanBody {
 }
 
 /// POST /api/v1/bans — closes the connections it covers, on every instance.
-pub async fn ban(
-    api: &Api,
-    caller: &Caller,
-    call: &Call,
-) -> Result<warp::reply::Response, ApiError> {
+pub async fn ban(api: &Api, caller: &Caller, call: &Call) -> Answer {
     caller.require(Scope::Moderate)?;
     let body: BanBody = call.json()?;
     let participant = match (body.participant, body.sub.as_deref()) {
@@ -264,18 +235,12 @@ pub async fn ban(
 }
 
 /// DELETE /api/v1/bans/{id}
-pub async fn unban(
-    api: &Api,
-    caller: &Caller,
-    id: &str,
-) -> Result<warp::reply::Response, ApiError> {
+pub async fn unban(api: &Api, caller: &Caller, id: &str) -> Answer {
     caller.require(Scope::Moderate)?;
     let missing = || ApiError::BanNotFound(format!("There is no ban {id} in force on this site."));
     let ban_id = BanId(id_in_path(id, missing)?);
     let site = caller.site.id;
     let found = api
-        .chat
-        .db
         .run(move |conn| Ban::find(conn, ban_id))
         .await?
         .filter(|b| b.site_id == Some(site) && b.is_active(crate::db::now_ms()))

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use warp::http::StatusCode;
 
-use super::{done, reply, Api, ApiError, Call, Caller};
+use super::{done, reply, Answer, Api, ApiError, Call, Caller};
 use crate::db::models::room::RoomSettings;
 use crate::db::models::{Message, Room, Scope};
 use crate::input::RoomName;
@@ -53,20 +53,16 @@ pub(super) async fn find(api: &Api, caller: &Caller, raw: &str) -> Result<Room, 
     let name = name(raw)?;
     let site = caller.site.id;
     let wanted = name.as_str().to_owned();
-    api.chat
-        .db
-        .run(move |conn| Room::find_by_name(conn, site, &wanted))
+    api.run(move |conn| Room::find_by_name(conn, site, &wanted))
         .await?
         .ok_or_else(|| ApiError::RoomNotFound(name.into_inner()))
 }
 
 /// GET /api/v1/rooms
-pub async fn list(api: &Api, caller: &Caller) -> Result<warp::reply::Response, ApiError> {
+pub async fn list(api: &Api, caller: &Caller) -> Answer {
     caller.require(Scope::Read)?;
     let site = caller.site.id;
     let (rooms, activity) = api
-        .chat
-        .db
         .run(move |conn| -> Result<_, crate::db::DbError> {
             Ok((
                 Room::list_for_site(conn, site)?,
@@ -85,17 +81,11 @@ pub async fn list(api: &Api, caller: &Caller) -> Result<warp::reply::Response, A
 }
 
 /// GET /api/v1/rooms/{room}
-pub async fn show(
-    api: &Api,
-    caller: &Caller,
-    room: &str,
-) -> Result<warp::reply::Response, ApiError> {
+pub async fn show(api: &Api, caller: &Caller, room: &str) -> Answer {
     caller.require(Scope::Read)?;
     let room = find(api, caller, room).await?;
     let (site, id) = (caller.site.id, room.id);
     let at = api
-        .chat
-        .db
         .run(move |conn| Message::last_activity(conn, site))
         .await?
         .get(&id)
@@ -111,28 +101,22 @@ struct NewRoom {
 
 /// POST /api/v1/rooms — a room made ahead of time (the only kind that
 /// exists on sites whose rooms are pre-created).
-pub async fn create(
-    api: &Api,
-    caller: &Caller,
-    call: &Call,
-) -> Result<warp::reply::Response, ApiError> {
+pub async fn create(api: &Api, caller: &Caller, call: &Call) -> Answer {
     caller.require(Scope::Publish)?;
     let body: NewRoom = call.json()?;
     let name = name(&body.name)?;
     let site = caller.site.clone();
     let wanted = name.as_str().to_owned();
-    api.chat
-        .db
-        .run(move |conn| -> Result<(), ApiError> {
-            if Room::find_by_name(conn, site.id, &wanted)?.is_some() {
-                return Err(ApiError::RoomExists(wanted));
-            }
-            if Room::count_in_use(conn, site.id)? >= i64::from(site.max_rooms) {
-                return Err(ApiError::TooManyRooms);
-            }
-            Ok(())
-        })
-        .await?;
+    api.run(move |conn| -> Result<(), ApiError> {
+        if Room::find_by_name(conn, site.id, &wanted)?.is_some() {
+            return Err(ApiError::RoomExists(wanted));
+        }
+        if Room::count_in_use(conn, site.id)? >= i64::from(site.max_rooms) {
+            return Err(ApiError::TooManyRooms);
+        }
+        Ok(())
+    })
+    .await?;
     let room =
         moderation::rooms::create(&api.chat, caller.actor(), caller.site.id, name.as_str()).await?;
     reply(StatusCode::CREATED, &view(api, room, None))
@@ -177,12 +161,7 @@ mod double_option {
 }
 
 /// PATCH /api/v1/rooms/{room} — lock, slow mode, approve-first, length limit.
-pub async fn update(
-    api: &Api,
-    caller: &Caller,
-    room: &str,
-    call: &Call,
-) -> Result<warp::reply::Response, ApiError> {
+pub async fn update(api: &Api, caller: &Caller, room: &str, call: &Call) -> Answer {
     caller.require(Scope::Moderate)?;
     let room = find(api, caller, room).await?;
     let patch: SettingsPatch = call.json()?;
@@ -199,11 +178,7 @@ pub async fn update(
 
 /// DELETE /api/v1/rooms/{room} — with its messages; people inside are
 /// disconnected (their widgets reconnect to a new, empty room).
-pub async fn delete(
-    api: &Api,
-    caller: &Caller,
-    room: &str,
-) -> Result<warp::reply::Response, ApiError> {
+pub async fn delete(api: &Api, caller: &Caller, room: &str) -> Answer {
     caller.require(Scope::Moderate)?;
     let room = find(api, caller, room).await?;
     moderation::rooms::delete(&api.chat, caller.actor(), room.id).await?;
