@@ -55,8 +55,6 @@ pub async fn section(admin: &Admin, auth: &Auth, site: SiteId) -> Result<Value> 
         return Ok(Value::Null);
     }
     let all = admin
-        .chat
-        .db
         .run(move |conn| Endpoint::list_for_site(conn, site))
         .await?;
     let events: Vec<Value> = EventType::ALL
@@ -86,11 +84,7 @@ fn endpoint_view(e: &Endpoint) -> Value {
 /// The site's endpoint `id` for an owner (404 for anyone else, or another site's).
 async fn owned(admin: &Admin, auth: &Auth, id: WebhookEndpointId) -> Result<(Site, Endpoint)> {
     auth.require_owner()?;
-    let endpoint = admin
-        .chat
-        .db
-        .run(move |conn| Endpoint::find(conn, id))
-        .await?;
+    let endpoint = admin.run(move |conn| Endpoint::find(conn, id)).await?;
     let site = admin.site(auth, endpoint.site_id).await?;
     Ok((site, endpoint))
 }
@@ -107,8 +101,6 @@ pub async fn add(admin: &Admin, req: &Request, auth: &Auth, id: SiteId) -> Resul
     let events = endpoints::parse_events(&form.event)?;
     let (s, actor) = (site.clone(), auth.actor());
     let endpoint = admin
-        .chat
-        .db
         .run(move |conn| endpoints::add(conn, actor, &s, &url, &events))
         .await?;
     page(admin, req, auth, &site, &endpoint, Some(&endpoint.secret)).await
@@ -135,8 +127,6 @@ async fn page(
 ) -> Result<Reply> {
     let id = endpoint.id;
     let recent = admin
-        .chat
-        .db
         .run(move |conn| Delivery::recent(conn, id, RECENT))
         .await?;
     let deliveries: Vec<Value> = recent
@@ -185,8 +175,6 @@ pub async fn set_enabled(
     let enabled = req.form::<EnabledForm>()?.enabled == "true";
     let (site_id, actor) = (site.id, auth.actor());
     admin
-        .chat
-        .db
         .run(move |conn| endpoints::set_enabled(conn, actor, site_id, id, enabled))
         .await?;
     admin.chat.webhooks.ring();
@@ -208,8 +196,6 @@ pub async fn rotate_secret(
     let (site, endpoint) = owned(admin, auth, id).await?;
     let (site_id, actor) = (site.id, auth.actor());
     let secret = admin
-        .chat
-        .db
         .run(move |conn| endpoints::rotate_secret(conn, actor, site_id, id))
         .await?;
     page(admin, req, auth, &site, &endpoint, Some(&secret)).await
@@ -220,8 +206,6 @@ pub async fn remove(admin: &Admin, auth: &Auth, id: WebhookEndpointId) -> Result
     let (site, _) = owned(admin, auth, id).await?;
     let (site_id, actor) = (site.id, auth.actor());
     let gone = admin
-        .chat
-        .db
         .run(move |conn| endpoints::remove(conn, actor, site_id, id))
         .await?;
     Ok(
@@ -249,16 +233,12 @@ pub async fn resend(
         .map_err(|_| AdminError::BadRequest("Choose a delivery to send again.".into()))?;
     let (site_id, actor) = (site.id, auth.actor());
     let old = admin
-        .chat
-        .db
         .run(move |conn| Delivery::find(conn, delivery))
         .await?;
     if old.endpoint_id != endpoint.id {
         return Err(AdminError::NotFound);
     }
     admin
-        .chat
-        .db
         .run(move |conn| endpoints::resend(conn, actor, site_id, delivery))
         .await?;
     admin.chat.webhooks.ring();
