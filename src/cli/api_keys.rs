@@ -5,7 +5,7 @@
 use clap::{Args, Subcommand, ValueEnum};
 use serde::Serialize;
 
-use super::find_site as find;
+use super::{find_site as find, SiteListOpts};
 use crate::db::models::audit::Actor;
 use crate::db::models::{ApiKey, Scope};
 use crate::db::DbConn;
@@ -21,7 +21,7 @@ pub enum Command {
     #[command(
         after_help = "Example:\n  chatctl site api-key list pk_XXXXXXXXXXXXXXXXXXXXXXXX --json"
     )]
-    List(ListOpts),
+    List(SiteListOpts),
     /// Revoke a key, named by its prefix: the next request with it is refused.
     #[command(
         after_help = "Example:\n  chatctl site api-key revoke pk_XXXXXXXXXXXXXXXXXXXXXXXX ck_7Hq2xR9a"
@@ -61,15 +61,6 @@ pub struct CreateOpts {
     #[arg(long = "scope", value_enum, required = true)]
     pub scopes: Vec<ScopeArg>,
     /// Print JSON instead of text.
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct ListOpts {
-    /// The site's public key.
-    pub key: String,
-    /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
 }
@@ -155,7 +146,7 @@ fn create(conn: &mut DbConn, opts: &CreateOpts) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn list(conn: &mut DbConn, opts: &ListOpts) -> anyhow::Result<()> {
+fn list(conn: &mut DbConn, opts: &SiteListOpts) -> anyhow::Result<()> {
     let site = find(conn, &opts.key)?;
     let keys = ApiKey::list(conn, site.id)?;
     if opts.json {

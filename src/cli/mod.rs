@@ -21,7 +21,7 @@ pub mod webhook;
 
 use std::io::Write;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 use crate::config::database_url;
 use crate::db::Db;
@@ -103,6 +103,16 @@ fn find_site(conn: &mut crate::db::DbConn, key: &str) -> anyhow::Result<crate::d
             "unknown site {key:?} (list them with: chatctl site list; keys look like pk_XXXXXXXXXXXXXXXXXXXXXXXX)"
         )
     })
+}
+
+/// What `list` takes in `site rooms`, `site api-key` and `site webhook`.
+#[derive(Debug, Args)]
+pub struct SiteListOpts {
+    /// The site's public key.
+    pub key: String,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Prints a value as pretty JSON on stdout.

@@ -7,7 +7,7 @@ use anyhow::bail;
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
-use super::find_site as find;
+use super::{find_site as find, SiteListOpts};
 use crate::db::models::Room;
 use crate::db::DbConn;
 use crate::input::RoomName;
@@ -19,7 +19,7 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  chatctl site rooms list pk_XXXXXXXXXXXXXXXXXXXXXXXX\n  chatctl site rooms list pk_XXXXXXXXXXXXXXXXXXXXXXXX --json"
     )]
-    List(ListOpts),
+    List(SiteListOpts),
     /// Delete rooms with everything said in them (messages, reports, held messages).
     #[command(
         after_help = "Example:\n  chatctl site rooms delete pk_XXXXXXXXXXXXXXXXXXXXXXXX spam-1 spam-2"
@@ -31,15 +31,6 @@ pub enum Command {
         after_help = "Example:\n  chatctl site rooms prune pk_XXXXXXXXXXXXXXXXXXXXXXXX --older-than-minutes 60"
     )]
     Prune(PruneOpts),
-}
-
-#[derive(Debug, Args)]
-pub struct ListOpts {
-    /// The site's public key.
-    pub key: String,
-    /// Print JSON instead of a table.
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -95,7 +86,7 @@ pub fn run(conn: &mut DbConn, command: &Command) -> anyhow::Result<()> {
     }
 }
 
-fn list(conn: &mut DbConn, opts: &ListOpts) -> anyhow::Result<()> {
+fn list(conn: &mut DbConn, opts: &SiteListOpts) -> anyhow::Result<()> {
     let site = find(conn, &opts.key)?;
     let rooms = Room::list_for_site(conn, site.id)?;
     let rows: Vec<RoomRow> = rooms

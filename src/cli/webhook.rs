@@ -6,7 +6,7 @@
 use clap::{Args, Subcommand};
 use serde_json::json;
 
-use super::find_site as find;
+use super::{find_site as find, SiteListOpts};
 use crate::db::models::webhook::{Delivery, Endpoint};
 use crate::db::models::{WebhookDeliveryId, WebhookEndpointId};
 use crate::db::DbConn;
@@ -29,7 +29,7 @@ pub enum Command {
     #[command(
         after_help = "Example:\n  chatctl site webhook list pk_XXXXXXXXXXXXXXXXXXXXXXXX --json"
     )]
-    List(ListOpts),
+    List(SiteListOpts),
     /// Stop sending to an endpoint (its waiting deliveries are kept).
     #[command(
         after_help = "Example:\n  chatctl site webhook disable pk_XXXXXXXXXXXXXXXXXXXXXXXX 3"
@@ -73,15 +73,6 @@ pub struct AddOpts {
     /// An event to send (repeat, or separate with commas); every event when left out.
     #[arg(long = "event", value_name = "EVENT")]
     pub events: Vec<String>,
-    /// Print JSON instead of text.
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct ListOpts {
-    /// The site's public key.
-    pub key: String,
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
@@ -203,7 +194,7 @@ fn describe(endpoint: &Endpoint) -> serde_json::Value {
     })
 }
 
-fn list(conn: &mut DbConn, opts: &ListOpts) -> anyhow::Result<()> {
+fn list(conn: &mut DbConn, opts: &SiteListOpts) -> anyhow::Result<()> {
     let site = find(conn, &opts.key)?;
     let all = Endpoint::list_for_site(conn, site.id)?;
     if opts.json {
