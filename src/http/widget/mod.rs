@@ -125,24 +125,16 @@ fn serve(asset: &Asset, cache_control: &'static str, request: &HeaderMap) -> war
         Response::new(asset.body.clone().into())
     };
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(asset.content_type),
-    );
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static(cache_control),
-    );
-    headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
-    // Pages on any origin load the script and fetch the language packs.
-    headers.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
-    headers.insert(
-        "x-content-type-options",
-        HeaderValue::from_static("nosniff"),
-    );
+    for (name, value) in [
+        (header::CONTENT_TYPE, asset.content_type),
+        (header::CACHE_CONTROL, cache_control),
+        (header::VARY, "Accept-Encoding"),
+        // Pages on any origin load the script and fetch the language packs.
+        (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
     if gzip && !fresh {
         headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
     }
