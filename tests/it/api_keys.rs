@@ -1,6 +1,7 @@
 //! API keys: made, listed and revoked from the command line and the panel
 //! (owners only), shown once, stored as a SHA-256 only, audited.
 
+use assert_cmd::Command;
 use chatctl::db::models::{ApiKey, Role, Site};
 use reqwest::StatusCode;
 
@@ -16,6 +17,24 @@ async fn keys_of(app: &TestApp, site: &Site) -> Vec<ApiKey> {
         .unwrap()
 }
 
+/// `chatctl site api-key create <site> --name <name> [--scope <scope>]...`
+/// (not run yet).
+fn create_key(app: &TestApp, site: &Site, name: &str, scopes: &[&str]) -> Command {
+    let mut command = chatctl(&app.database);
+    command.args([
+        "site",
+        "api-key",
+        "create",
+        &site.public_key,
+        "--name",
+        name,
+    ]);
+    for scope in scopes {
+        command.args(["--scope", scope]);
+    }
+    command
+}
+
 /// The `ck_...` key in a text.
 fn key_in(text: &str) -> String {
     let at = text.find("ck_").expect("no key shown");
@@ -29,18 +48,12 @@ fn key_in(text: &str) -> String {
 async fn the_command_line_creates_a_key_shown_once_and_stored_as_its_hash() {
     let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
-    let out = stdout(chatctl(&app.database).args([
-        "site",
-        "api-key",
-        "create",
-        &site.public_key,
-        "--name",
+    let out = stdout(&mut create_key(
+        &app,
+        &site,
         "backend",
-        "--scope",
-        "read",
-        "--scope",
-        "publish",
-    ]));
+        &["read", "publish"],
+    ));
     let key = key_in(&out);
     assert_eq!(key.len(), 43, "{out}");
 
@@ -76,17 +89,7 @@ async fn the_command_line_creates_a_key_shown_once_and_stored_as_its_hash() {
     assert!(rows[0].get("key").is_none(), "{json}");
 
     // A second key in use may not share the name.
-    let twice = chatctl(&app.database)
-        .args([
-            "site",
-            "api-key",
-            "create",
-            &site.public_key,
-            "--name",
-            "backend",
-            "--scope",
-            "read",
-        ])
+    let twice = create_key(&app, &site, "backend", &["read"])
         .output()
         .unwrap();
     assert!(!twice.status.success());
@@ -121,39 +124,12 @@ async fn the_command_line_creates_a_key_shown_once_and_stored_as_its_hash() {
 async fn a_key_needs_a_scope_and_a_valid_name() {
     let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
-    let no_scope = chatctl(&app.database)
-        .args(["site", "api-key", "create", &site.public_key, "--name", "x"])
-        .output()
-        .unwrap();
-    assert!(!no_scope.status.success());
-    let bad_scope = chatctl(&app.database)
-        .args([
-            "site",
-            "api-key",
-            "create",
-            &site.public_key,
-            "--name",
-            "x",
-            "--scope",
-            "admin",
-        ])
-        .output()
-        .unwrap();
-    assert!(!bad_scope.status.success());
-    let invisible = chatctl(&app.database)
-        .args([
-            "site",
-            "api-key",
-            "create",
-            &site.public_key,
-            "--name",
-            "\u{200b}",
-            "--scope",
-            "read",
-        ])
-        .output()
-        .unwrap();
-    assert!(!invisible.status.success());
+    // No scope, an unknown scope, a name with nothing visible.
+    let refused: [(&str, &[&str]); 3] = [("x", &[]), ("x", &["admin"]), ("\u{200b}", &["read"])];
+    for (name, scopes) in refused {
+        let out = create_key(&app, &site, name, scopes).output().unwrap();
+        assert!(!out.status.success(), "{name:?} {scopes:?}");
+    }
     assert!(keys_of(&app, &site).await.is_empty());
 }
 
