@@ -5,10 +5,9 @@
 
 use serde_json::{json, Value};
 
-use crate::support::browser::Screen;
 use crate::support::cli::{chatctl, stdout};
 use crate::support::panel::Panel;
-use crate::support::widget_page::{join_as_guest, one_widget_page, run, until, widget_scene_with};
+use crate::support::widget_page::{guest_at, one_widget_page, run, until, widget_scene_with};
 use crate::support::*;
 
 /// `chatctl site create` of a site allowed for [`ORIGIN`]; returns it as `--json` prints it.
@@ -74,12 +73,8 @@ async fn every_page_of_a_one_room_site_chats_in_the_same_room() {
     in_lobby.hello(json!({"nick": "watcher"})).await;
     in_lobby.join("lobby", None).await;
 
-    let ann = scene.chrome.session(Screen::Desktop).await;
-    ann.goto(&host.url("/blog/one")).await.unwrap();
-    join_as_guest(&ann, "ann").await;
-    let bob = scene.chrome.session(Screen::Desktop).await;
-    bob.goto(&host.url("/blog/two")).await.unwrap();
-    join_as_guest(&bob, "bob").await;
+    let ann = guest_at(&scene.chrome, &host.url("/blog/one"), "ann").await;
+    let bob = guest_at(&scene.chrome, &host.url("/blog/two"), "bob").await;
 
     run(
         &ann,

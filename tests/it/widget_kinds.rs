@@ -5,10 +5,9 @@
 use chatctl::db::models::{Account, TokenPurpose};
 use serde_json::json;
 
-use crate::support::browser::*;
 use crate::support::jwt;
 use crate::support::widget_page::{
-    join_as_guest, one_widget_page, run, say, until, widget_scene, WidgetScene,
+    guest_at, lobby_page, run, say, until, widget_scene, WidgetScene,
 };
 use crate::support::*;
 
@@ -27,10 +26,7 @@ async fn widget_marks_verified_users_members_and_guests() {
     else {
         return;
     };
-    host.page(
-        "/chat",
-        one_widget_page(&app, "en", &site, "data-room=\"lobby\""),
-    );
+    lobby_page(&app, &host, &site);
     let origin = host.origin();
 
     // A user signed in by the host site, and a member (account made directly).
@@ -67,9 +63,7 @@ async fn widget_marks_verified_users_members_and_guests() {
     verified.say("lobby", "v1", "from the verified user").await;
     member.say("lobby", "m1", "from the member").await;
 
-    let browser = chrome.session(Screen::Desktop).await;
-    browser.goto(&host.url("/chat")).await.unwrap();
-    join_as_guest(&browser, "Sam the guest").await;
+    let browser = guest_at(&chrome, &host.url("/chat"), "Sam the guest").await;
     say(&browser, "from the guest").await;
     until(&browser, "three messages", "msgs().length === 3").await;
     let marks = run(
@@ -129,13 +123,8 @@ async fn widget_shows_a_message_posted_by_the_site_as_the_sites() {
     else {
         return;
     };
-    host.page(
-        "/chat",
-        one_widget_page(&app, "en", &site, "data-room=\"lobby\""),
-    );
-    let browser = chrome.session(Screen::Desktop).await;
-    browser.goto(&host.url("/chat")).await.unwrap();
-    join_as_guest(&browser, "Zoe").await;
+    lobby_page(&app, &host, &site);
+    let browser = guest_at(&chrome, &host.url("/chat"), "Zoe").await;
     say(&browser, "hello").await;
     until(&browser, "her message", "msgs().length === 1").await;
 

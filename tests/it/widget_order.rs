@@ -6,9 +6,8 @@
 use chatctl::db::models::{Message, Room, Site};
 use fantoccini::Client;
 
-use crate::support::browser::*;
 use crate::support::widget_page::{
-    cut_network, join_as_guest, page, run, tag, until, widget_scene, WidgetScene, NETWORK_SWITCH,
+    cut_network, guest_at, page, run, tag, until, widget_scene, WidgetScene, NETWORK_SWITCH,
 };
 use crate::support::*;
 
@@ -67,9 +66,7 @@ async fn a_senders_messages_keep_their_order_under_a_rate_limit_and_a_reconnect(
             &[tag(&site, "data-room=\"lobby\"")],
         ),
     );
-    let browser = chrome.session(Screen::Desktop).await;
-    browser.goto(&host.url("/")).await.unwrap();
-    join_as_guest(&browser, "alice").await;
+    let browser = guest_at(&chrome, &host.url("/"), "alice").await;
 
     let quick = numbered("quick", 25);
     type_all(&browser, &quick).await;

@@ -5,9 +5,8 @@
 
 use std::time::Duration;
 
-use crate::support::browser::*;
 use crate::support::widget_page::{
-    join_as_guest, one_widget_page, run, until, visitor, widget_scene, WidgetScene,
+    guest_at, lobby_page, run, until, visitor, widget_scene, WidgetScene,
 };
 use crate::support::*;
 
@@ -35,16 +34,9 @@ async fn widget_a_reload_shows_no_left_or_joined_line_to_another_visitor() {
     else {
         return;
     };
-    host.page(
-        "/chat",
-        one_widget_page(&app, "en", &site, "data-room=\"lobby\""),
-    );
-    let alice = chrome.session(Screen::Desktop).await;
-    alice.goto(&host.url("/chat")).await.unwrap();
-    join_as_guest(&alice, "alice").await;
-    let bob = chrome.session(Screen::Desktop).await;
-    bob.goto(&host.url("/chat")).await.unwrap();
-    join_as_guest(&bob, "bob").await;
+    lobby_page(&app, &host, &site);
+    let alice = guest_at(&chrome, &host.url("/chat"), "alice").await;
+    let bob = guest_at(&chrome, &host.url("/chat"), "bob").await;
     until(
         &alice,
         "bob's arrival",
@@ -96,13 +88,8 @@ async fn widget_shows_no_presence_lines_where_the_site_turned_them_off() {
         },
     )
     .await;
-    host.page(
-        "/chat",
-        one_widget_page(&app, "en", &site, "data-room=\"lobby\""),
-    );
-    let alice = chrome.session(Screen::Desktop).await;
-    alice.goto(&host.url("/chat")).await.unwrap();
-    join_as_guest(&alice, "alice").await;
+    lobby_page(&app, &host, &site);
+    let alice = guest_at(&chrome, &host.url("/chat"), "alice").await;
     let bob = visitor(&app, &host, &site, "bob", "lobby").await;
     until(
         &alice,
@@ -137,13 +124,8 @@ async fn widget_prints_no_presence_lines_in_a_room_of_more_than_50() {
     else {
         return;
     };
-    host.page(
-        "/chat",
-        one_widget_page(&app, "en", &site, "data-room=\"lobby\""),
-    );
-    let alice = chrome.session(Screen::Desktop).await;
-    alice.goto(&host.url("/chat")).await.unwrap();
-    join_as_guest(&alice, "alice").await;
+    lobby_page(&app, &host, &site);
+    let alice = guest_at(&chrome, &host.url("/chat"), "alice").await;
     let mut crowd = Vec::new();
     for i in 1..=49 {
         crowd.push(visitor(&app, &host, &site, &format!("v{i}"), "lobby").await);

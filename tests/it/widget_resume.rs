@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::support::browser::*;
 use crate::support::widget_page::{
-    cut_network, join_as_guest, page, run, tag, until, visitor, widget_scene, WidgetScene,
+    cut_network, guest_at, page, run, tag, until, visitor, widget_scene, WidgetScene,
     NETWORK_SWITCH,
 };
 use crate::support::*;
@@ -48,9 +48,7 @@ async fn widget_counts_and_announces_what_a_resume_delivers_like_live_messages()
             &[tag(&site, "data-room=\"lobby\"")],
         ),
     );
-    let browser = chrome.session(Screen::Desktop).await;
-    browser.goto(&host.url("/")).await.unwrap();
-    join_as_guest(&browser, "alice").await;
+    let browser = guest_at(&chrome, &host.url("/"), "alice").await;
     until(&browser, "the latest page", "texts().includes('old 59')").await;
     run(&browser, "$('.x').click();").await;
     until(&browser, "closed", "!shown('.panel')").await;

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::support::browser::*;
 use crate::support::widget_page::{
-    join_as_guest, page, run, say, tag, until, widget_scene, WidgetScene,
+    guest_at, page, run, say, tag, until, widget_scene, WidgetScene,
 };
 use crate::support::*;
 
@@ -76,9 +76,7 @@ async fn widget_follows_a_single_page_app_through_routes_re_renders_and_the_back
     );
 
     let mut at_docs = watcher(&app, &key, &origin, "w-docs", "/docs").await;
-    let browser = chrome.session(Screen::Desktop).await;
-    browser.goto(&host.url("/docs")).await.unwrap();
-    join_as_guest(&browser, "spa").await;
+    let browser = guest_at(&chrome, &host.url("/docs"), "spa").await;
     assert_eq!(at_docs.recv_type("presence").await["event"], "join");
 
     // Three route changes in one task: only the last room is joined.

@@ -6,7 +6,7 @@ use fantoccini::Client;
 use serde_json::{json, Value};
 
 use super::app::{TestApp, TestAppBuilder};
-use super::browser::{js, Browser, HostSite};
+use super::browser::{js, Browser, HostSite, Screen};
 use super::fixtures::{SiteBuilder, MEMBER_PASSWORD};
 use super::mailbox::Mailbox;
 
@@ -156,6 +156,22 @@ pub fn one_widget_page(app: &TestApp, html_lang: &str, site: &Site, attrs: &str)
 
 pub fn tag(site: &Site, extra: &str) -> String {
     format!("data-site=\"{}\" {extra}", site.public_key)
+}
+
+/// `/chat` on the host: one widget, in English, in room `lobby`.
+pub fn lobby_page(app: &TestApp, host: &HostSite, site: &Site) {
+    host.page(
+        "/chat",
+        one_widget_page(app, "en", site, "data-room=\"lobby\""),
+    );
+}
+
+/// A visitor in a desktop browser at `url`, joined there as the guest `nick`.
+pub async fn guest_at(chrome: &Browser, url: &str, nick: &str) -> Client {
+    let browser = chrome.session(Screen::Desktop).await;
+    browser.goto(url).await.unwrap();
+    join_as_guest(&browser, nick).await;
+    browser
 }
 
 /// Opens the floating widget with the mouse and joins as a guest.
