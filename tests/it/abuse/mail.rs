@@ -2,6 +2,7 @@
 //! every frame and form that sends a mail or hashes a password is bounded per
 //! address, and mail to one mailbox is bounded whoever asks.
 
+use chatctl::config::Limits;
 use chatctl::db::models::Role;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -17,6 +18,17 @@ async fn ask(client: &mut Client, frame: Value) -> Value {
     client.recv().await
 }
 
+/// A server that mails through a fresh mailbox, with `limits` changed.
+async fn mailing(limits: impl FnOnce(&mut Limits)) -> (Mailbox, TestApp) {
+    let mailbox = Mailbox::start();
+    let app = TestApp::builder()
+        .smtp(mailbox.url())
+        .limits(limits)
+        .spawn()
+        .await;
+    (mailbox, app)
+}
+
 /// A registration; the name (unique per site) is the address's local part.
 fn register(email: &str) -> Value {
     let name = email.split('@').next().unwrap_or(email);
@@ -25,12 +37,7 @@ fn register(email: &str) -> Value {
 
 #[tokio::test]
 async fn one_address_cannot_register_account_after_account() {
-    let mailbox = Mailbox::start();
-    let app = TestApp::builder()
-        .smtp(mailbox.url())
-        .limits(|limits| limits.account_actions_per_ip_per_hour = 5)
-        .spawn()
-        .await;
+    let (_mailbox, app) = mailing(|limits| limits.account_actions_per_ip_per_hour = 5).await;
     let site = app.new_site().registration().create().await;
     let mut replies = Vec::new();
     // New connections do not start a new count.
@@ -77,12 +84,7 @@ async fn one_address_cannot_register_account_after_account() {
 
 #[tokio::test]
 async fn one_mailbox_gets_a_bounded_number_of_mails_whoever_asks() {
-    let mailbox = Mailbox::start();
-    let app = TestApp::builder()
-        .smtp(mailbox.url())
-        .limits(|limits| limits.mails_per_mailbox_per_hour = 2)
-        .spawn()
-        .await;
+    let (mailbox, app) = mailing(|limits| limits.mails_per_mailbox_per_hour = 2).await;
     let mut replies = Vec::new();
     for i in 0..3 {
         // Different sites, different addresses: only the mailbox is the same.
@@ -114,12 +116,7 @@ async fn one_mailbox_gets_a_bounded_number_of_mails_whoever_asks() {
 /// `Victim+2@`) from other addresses does not buy more mails to it.
 #[tokio::test]
 async fn sub_addresses_share_their_mailbox_budget() {
-    let mailbox = Mailbox::start();
-    let app = TestApp::builder()
-        .smtp(mailbox.url())
-        .limits(|limits| limits.mails_per_mailbox_per_hour = 2)
-        .spawn()
-        .await;
+    let (_mailbox, app) = mailing(|limits| limits.mails_per_mailbox_per_hour = 2).await;
     let site = app.new_site().registration().create().await;
     let mut replies = Vec::new();
     for (i, email) in [
