@@ -2,11 +2,21 @@
 //! in every mode (issue 12, item 12): a resumed page used to say `false` always.
 //! A resumed page also lists the messages deleted while the client was away.
 
+use chatctl::db::models::audit::Actor;
 use chatctl::db::models::MessageId;
 use chatctl::moderation::messages::delete_message;
 use serde_json::{json, Value};
 
 use crate::support::*;
+
+/// Deletes messages (by id) as a moderator would, live.
+async fn delete(app: &TestApp, ids: &[i64]) {
+    for &id in ids {
+        delete_message(&app.state.chat, Actor::CommandLine, MessageId(id))
+            .await
+            .unwrap();
+    }
+}
 
 fn mode_and_more(welcome: &Value) -> (Option<&str>, Vec<String>, Option<bool>) {
     (
@@ -59,15 +69,7 @@ async fn more_is_true_to_its_definition_in_every_mode() {
 
     // Deleted messages do not count: with m1 and m2 gone, a resume from 2 has
     // nothing older to offer, and neither has a page starting at m3.
-    for id in &ids[..2] {
-        delete_message(
-            &app.state.chat,
-            chatctl::db::models::audit::Actor::CommandLine,
-            MessageId(*id),
-        )
-        .await
-        .unwrap();
-    }
+    delete(&app, &ids[..2]).await;
     let welcome = reader.join("lobby", Some(2)).await;
     assert_eq!(
         mode_and_more(&welcome),
@@ -75,15 +77,7 @@ async fn more_is_true_to_its_definition_in_every_mode() {
         "{welcome}"
     );
     // An empty resume in a room whose every message was deleted.
-    for id in &ids[2..] {
-        delete_message(
-            &app.state.chat,
-            chatctl::db::models::audit::Actor::CommandLine,
-            MessageId(*id),
-        )
-        .await
-        .unwrap();
-    }
+    delete(&app, &ids[2..]).await;
     let welcome = reader.join("lobby", Some(5)).await;
     assert_eq!(
         mode_and_more(&welcome),
@@ -146,25 +140,12 @@ async fn a_resume_lists_the_messages_deleted_while_away() {
     assert!(welcome.get("deleted").is_none(), "{welcome}");
     bob.close().await;
 
-    let chat = &app.state.chat;
-    delete_message(
-        chat,
-        chatctl::db::models::audit::Actor::CommandLine,
-        MessageId(ids[2]),
-    )
-    .await
-    .unwrap();
+    delete(&app, &ids[2..3]).await;
     for i in 4..=5 {
         let ack = alice.say("lobby", &format!("c{i}"), &format!("m{i}")).await;
         ids.push(ack["id"].as_i64().unwrap());
     }
-    delete_message(
-        chat,
-        chatctl::db::models::audit::Actor::CommandLine,
-        MessageId(ids[4]),
-    )
-    .await
-    .unwrap();
+    delete(&app, &ids[4..5]).await;
 
     let (mut bob, _) = app.guest(&site.public_key, "bob").await;
     let welcome = bob.join("lobby", Some(3)).await;
