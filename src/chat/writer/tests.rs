@@ -19,7 +19,6 @@ struct Lobby {
     room: Room,
     author: Participant,
     hub: Arc<Hub>,
-    who: fn(i64) -> Who,
     sender: crate::chat::hub::ConnHandle,
     queue: crate::chat::hub::ConnQueue,
     sender_queue: crate::chat::hub::ConnQueue,
@@ -36,12 +35,6 @@ fn lobby() -> Lobby {
     let author = Participant::create_guest(&mut conn, site.id, "ann", None).unwrap();
     let hub = Hub::new();
     let ip = "127.0.0.1".parse().unwrap();
-    let who = |id: i64| Who {
-        id,
-        nick: "n".into(),
-        kind: "guest".into(),
-        avatar: None,
-    };
     let (receiver, queue) = hub.connect(site.id, ip, 1 << 20);
     hub.join(room.id, "lobby", &receiver, &who(999), 0);
     let (sender, sender_queue) = hub.connect(site.id, ip, 1 << 20);
@@ -56,10 +49,35 @@ fn lobby() -> Lobby {
         room,
         author,
         hub,
-        who,
         sender,
         queue,
         sender_queue,
+    }
+}
+
+fn who(id: i64) -> Who {
+    Who {
+        id,
+        nick: "n".into(),
+        kind: "guest".into(),
+        avatar: None,
+    }
+}
+
+impl Lobby {
+    /// The author's message `cid`, sent on their connection.
+    fn post(&self, cid: &str, text: &str) -> Post {
+        Post {
+            site: self.site.id,
+            room: self.room.id,
+            room_name: "lobby".into(),
+            author: who(self.author.id.0),
+            participant: self.author.id,
+            cid: cid.into(),
+            text: text.into(),
+            ip: None,
+            reply: Reply::Connection(self.sender.clone()),
+        }
     }
 }
 
@@ -68,33 +86,20 @@ fn lobby() -> Lobby {
 /// receiver gets 1 then 2: no gap.
 #[test]
 fn a_commit_that_failed_only_in_appearance_is_delivered_before_newer_messages() {
+    let lobby = lobby();
+    let (first, second) = (lobby.post("c1", "text c1"), lobby.post("c2", "text c2"));
     let Lobby {
         _dir,
         db,
         mut conn,
-        site,
         room,
-        author,
         hub,
-        who,
-        sender,
         queue,
         sender_queue,
-    } = lobby();
-
-    let post = |cid: &str| Post {
-        site: site.id,
-        room: room.id,
-        room_name: "lobby".into(),
-        author: who(author.id.0),
-        participant: author.id,
-        cid: cid.into(),
-        text: format!("text {cid}"),
-        ip: None,
-        reply: Reply::Connection(sender.clone()),
-    };
+        ..
+    } = lobby;
     // What the database holds after the commit whose reply was lost.
-    Message::insert_new(&mut conn, &new_message(&post("c1"), 1, now_ms()))
+    Message::insert_new(&mut conn, &new_message(&first, 1, now_ms()))
         .unwrap()
         .unwrap();
     Room::set_last_seq(&mut conn, room.id, 1).unwrap();
@@ -110,7 +115,7 @@ fn a_commit_that_failed_only_in_appearance_is_delivered_before_newer_messages() 
         // What a failed commit leaves: the room's seq before it.
         unsure: HashMap::from([(room.id, "lobby".to_owned())]),
     };
-    writer.commit(vec![post("c2")]);
+    writer.commit(vec![second]);
 
     let mut seqs = Vec::new();
     while let Some(item) = queue.try_recv() {
@@ -140,32 +145,19 @@ fn a_commit_that_failed_only_in_appearance_is_delivered_before_newer_messages() 
 /// as its ack (not a plain `message` and then the ack), and the receiver once.
 #[test]
 fn a_database_check_between_commit_and_publish_leaves_the_message_to_the_writer() {
+    let lobby = lobby();
+    let post = lobby.post("c1", "hello");
     let Lobby {
         _dir,
         mut conn,
-        site,
         room,
-        author,
         hub,
-        who,
         sender,
         queue,
         sender_queue,
         ..
-    } = lobby();
+    } = lobby;
     let metrics = Metrics::default();
-
-    let post = Post {
-        site: site.id,
-        room: room.id,
-        room_name: "lobby".into(),
-        author: who(author.id.0),
-        participant: author.id,
-        cid: "c1".into(),
-        text: "hello".into(),
-        ip: None,
-        reply: Reply::Connection(sender.clone()),
-    };
     // The writer's transaction: seq 1 stored, held before the COMMIT.
     Message::insert_new(&mut conn, &new_message(&post, 1, now_ms()))
         .unwrap()
