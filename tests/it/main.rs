@@ -61,3 +61,4 @@ mod widget_resume;
 mod widget_rtl;
 mod widget_spa;
 mod widget_trusted;
+mod ws_check;
