@@ -5,13 +5,15 @@
 mod client;
 mod manage;
 mod restart;
+mod retries;
 mod snippets;
 mod verify_rust;
 
 use std::time::Duration;
 
+use chatctl::db::models::audit::Actor;
 use chatctl::db::models::webhook::{Delivery, Endpoint};
-use chatctl::db::models::{Role, Site};
+use chatctl::db::models::Site;
 use serde_json::{json, Value};
 
 use crate::support::cli::{chatctl, stdout};
@@ -63,6 +65,33 @@ fn of_kind<'a>(got: &'a [Received], kind: &str) -> &'a Received {
     })
 }
 
+/// A delivery as every event arrives: for `site`, signed with `secret` (and
+/// a timestamp of now), its id and type in headers as in the body.
+fn assert_signed_for(r: &Received, site: &Site, secret: &str) {
+    assert!(
+        r.signed_with(secret),
+        "signature of {}: {}",
+        r.body,
+        r.header("chatctl-signature")
+    );
+    assert!(!r.signed_with("whsec_wrong"));
+    let body = r.json();
+    assert_eq!(body["site"], site.public_key.as_str(), "{body}");
+    assert_eq!(r.header("chatctl-event-id"), body["id"].as_str().unwrap());
+    assert_eq!(
+        r.header("chatctl-event-type"),
+        body["type"].as_str().unwrap()
+    );
+    assert_eq!(r.header("content-type"), "application/json");
+    let t: i64 = r.header("chatctl-signature")[2..12].parse().unwrap();
+    assert!(
+        (t - chatctl::db::now_ms() / 1000).abs() < 30,
+        "timestamp {t}"
+    );
+    assert!(body["id"].as_str().unwrap().starts_with("evt_"));
+    assert!(body["timestamp"].as_i64().unwrap() > 1_700_000_000_000);
+}
+
 #[tokio::test]
 async fn every_event_arrives_signed_with_its_data() {
     let receiver = Receiver::start().await;
@@ -91,20 +120,16 @@ async fn every_event_arrives_signed_with_its_data() {
     ]));
     let chat = &app.state.chat;
     let message = chatctl::db::models::MessageId(ack["id"].as_i64().unwrap());
-    chatctl::moderation::messages::delete_message(
-        chat,
-        chatctl::db::models::audit::Actor::CommandLine,
-        message,
-    )
-    .await
-    .unwrap();
+    chatctl::moderation::messages::delete_message(chat, Actor::CommandLine, message)
+        .await
+        .unwrap();
     let ban = app
         .db
         .run(move |c| chatctl::db::models::Ban::for_participant(c, ann_id.into()))
         .await
         .unwrap()
         .remove(0);
-    chatctl::moderation::bans::unban(chat, chatctl::db::models::audit::Actor::CommandLine, ban.id)
+    chatctl::moderation::bans::unban(chat, Actor::CommandLine, ban.id)
         .await
         .unwrap();
     // member.registered: a visitor creates an account.
@@ -115,28 +140,7 @@ async fn every_event_arrives_signed_with_its_data() {
 
     let got = receiver.wait_delivered(7).await;
     for r in &got {
-        assert!(
-            r.signed_with(&secret),
-            "signature of {}: {}",
-            r.body,
-            r.header("chatctl-signature")
-        );
-        assert!(!r.signed_with("whsec_wrong"));
-        let body = r.json();
-        assert_eq!(body["site"], site.public_key.as_str(), "{body}");
-        assert_eq!(r.header("chatctl-event-id"), body["id"].as_str().unwrap());
-        assert_eq!(
-            r.header("chatctl-event-type"),
-            body["type"].as_str().unwrap()
-        );
-        assert_eq!(r.header("content-type"), "application/json");
-        let t: i64 = r.header("chatctl-signature")[2..12].parse().unwrap();
-        assert!(
-            (t - chatctl::db::now_ms() / 1000).abs() < 30,
-            "timestamp {t}"
-        );
-        assert!(body["id"].as_str().unwrap().starts_with("evt_"));
-        assert!(body["timestamp"].as_i64().unwrap() > 1_700_000_000_000);
+        assert_signed_for(r, &site, &secret);
     }
     let created = of_kind(&got, "message.created").json();
     assert_eq!(created["data"]["room"], "lobby");
@@ -186,227 +190,6 @@ async fn an_endpoint_gets_only_the_events_it_chose_and_only_of_its_site() {
     assert_eq!(
         receiver.received()[0].json()["data"]["message"]["text"],
         "here"
-    );
-}
-
-/// The receiver fails now and then; each room's messages still arrive in
-/// order, one at a time: seq N+1 is never sent before N was accepted.
-#[tokio::test]
-async fn message_events_of_a_room_arrive_in_order_through_failures() {
-    let receiver = Receiver::start().await;
-    let app = TestApp::builder().messages_unthrottled(1000).spawn().await;
-    let site = app.site(&[ORIGIN]).await;
-    let (id, _) = add_endpoint(&app, &site, &receiver.url(), &["message.created"]).await;
-    let (mut ann, _) = app.guest_in(&site.public_key, "ann", "lobby").await;
-    receiver.answer(503);
-    for i in 1..=5 {
-        ann.say("lobby", &format!("c{i}"), &format!("m{i}")).await;
-    }
-    crate::support::wait::poll(
-        "a few failed attempts",
-        Duration::from_secs(10),
-        Duration::from_millis(20),
-        || async {
-            let failed = receiver.received().len();
-            if failed >= 3 {
-                Ok(())
-            } else {
-                Err(failed)
-            }
-        },
-    )
-    .await;
-    receiver.answer(200);
-    for i in 6..=10 {
-        ann.say("lobby", &format!("c{i}"), &format!("m{i}")).await;
-    }
-    let delivered = receiver.wait_delivered(10).await;
-    let seqs: Vec<i64> = delivered
-        .iter()
-        .map(|r| r.json()["data"]["message"]["seq"].as_i64().unwrap())
-        .collect();
-    assert_eq!(seqs, (1..=10).collect::<Vec<_>>());
-    // While seq 1 failed, nothing after it was tried.
-    for r in receiver.received().iter().filter(|r| r.answered != 200) {
-        assert_eq!(r.json()["data"]["message"]["seq"], 1, "{}", r.body);
-    }
-    // The receiver has the last one a moment before the server records its answer.
-    let stored = crate::support::wait::poll(
-        "every delivery recorded as delivered",
-        Duration::from_secs(5),
-        Duration::from_millis(20),
-        || async {
-            let stored = deliveries(&app, id).await;
-            match stored.iter().all(|d| d.state.as_str() == "delivered") {
-                true => Ok(stored),
-                false => Err(stored.iter().map(|d| d.state).collect::<Vec<_>>()),
-            }
-        },
-    )
-    .await;
-    assert!(
-        stored[0].attempts >= 4,
-        "the first was retried: {:?}",
-        stored[0]
-    );
-    assert_eq!(stored[0].last_status, Some(200));
-}
-
-#[tokio::test]
-async fn deliveries_wait_while_the_receiver_is_down_and_go_when_it_is_back() {
-    let addr = Receiver::free_addr();
-    let app = TestApp::spawn().await;
-    let site = app.site(&[ORIGIN]).await;
-    let (id, secret) = add_endpoint(
-        &app,
-        &site,
-        &format!("http://{addr}/hook"),
-        &["message.created"],
-    )
-    .await;
-    let (mut ann, _) = app.guest_in(&site.public_key, "ann", "lobby").await;
-    ann.say("lobby", "c1", "while down").await;
-    let tried = crate::support::wait::poll(
-        "retries",
-        Duration::from_secs(10),
-        Duration::from_millis(20),
-        || async {
-            let d = deliveries(&app, id).await;
-            match d.first() {
-                Some(d) if d.attempts >= 3 => Ok(d.clone()),
-                other => Err(other.map(|d| d.attempts)),
-            }
-        },
-    )
-    .await;
-    assert_eq!(tried.state.as_str(), "pending");
-    assert_eq!(tried.last_status, None);
-    assert!(
-        tried
-            .last_error
-            .as_deref()
-            .unwrap()
-            .contains("cannot connect"),
-        "{tried:?}"
-    );
-    assert!(endpoint(&app, id).await.failing_since.is_some());
-
-    let receiver = Receiver::start_on(addr).await;
-    let got = receiver.wait_delivered(1).await;
-    assert!(got[0].signed_with(&secret));
-    assert_eq!(got[0].json()["data"]["message"]["text"], "while down");
-    assert!(got[0].header("chatctl-attempt").parse::<i32>().unwrap() >= 4);
-    crate::support::wait::poll(
-        "the endpoint to count as working",
-        Duration::from_secs(5),
-        Duration::from_millis(20),
-        || async {
-            match endpoint(&app, id).await.failing_since {
-                None => Ok(()),
-                Some(t) => Err(t),
-            }
-        },
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn an_endpoint_failing_for_the_whole_window_is_disabled_and_owners_are_mailed() {
-    let mailbox = crate::support::mailbox::Mailbox::start();
-    let receiver = Receiver::start().await;
-    receiver.answer(500);
-    let app = TestApp::builder()
-        .smtp(mailbox.url())
-        .webhooks(|w| w.webhook_retry_window_secs = 2)
-        .spawn()
-        .await;
-    app.admin("owner@example.com", Role::Owner, &[]).await;
-    app.admin("admin@example.com", Role::Admin, &[]).await;
-    let site = app.site(&[ORIGIN]).await;
-    let (id, _) = add_endpoint(&app, &site, &receiver.url(), &["message.created"]).await;
-    let (mut ann, _) = app.guest_in(&site.public_key, "ann", "lobby").await;
-    ann.say("lobby", "c1", "nobody takes this").await;
-
-    let mail = mailbox.nth("owner@example.com", 1).await;
-    assert!(
-        mail.subject.contains("Webhook disabled"),
-        "{}",
-        mail.subject
-    );
-    assert!(mail.text.contains(&receiver.url()), "{}", mail.text);
-    assert!(mail.text.contains("HTTP 500"), "{}", mail.text);
-    assert!(
-        mail.text.contains(&format!(
-            "chatctl site webhook enable {} {id}",
-            site.public_key
-        )),
-        "{}",
-        mail.text
-    );
-    let disabled = endpoint(&app, id).await;
-    assert!(!disabled.enabled);
-    assert!(disabled
-        .disabled_reason
-        .unwrap()
-        .contains("without one success"));
-    assert_eq!(
-        mailbox.count("admin@example.com"),
-        0,
-        "only owners are mailed"
-    );
-    let metrics = reqwest::get(app.http_url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        metrics.contains("chatctl_webhook_endpoints_disabled_total 1"),
-        "{metrics}"
-    );
-    assert!(
-        metrics.contains("chatctl_webhook_attempts_total{outcome=\"given_up\"} 1"),
-        "{metrics}"
-    );
-    assert!(
-        metrics.contains("chatctl_webhook_attempts_total{outcome=\"failed\"}"),
-        "{metrics}"
-    );
-    let audit = stdout(chatctl(&app.database).args(["site", "webhook", "list", &site.public_key]));
-    assert!(audit.contains("disabled: every delivery failed"), "{audit}");
-
-    let given_up = deliveries(&app, id).await.remove(0);
-    assert_eq!(given_up.state.as_str(), "failed");
-
-    // A disabled endpoint gets nothing, and events meanwhile are not kept for it.
-    ann.say("lobby", "c2", "while disabled").await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(deliveries(&app, id).await.len(), 1);
-    // Enabled again (the receiver fixed): new events go, and the given-up
-    // one when resent, with its event id.
-    receiver.answer(200);
-    stdout(chatctl(&app.database).args([
-        "site",
-        "webhook",
-        "enable",
-        &site.public_key,
-        &id.to_string(),
-    ]));
-    ann.say("lobby", "c3", "after enabling").await;
-    let got = receiver.wait_delivered(1).await;
-    assert_eq!(got[0].json()["data"]["message"]["text"], "after enabling");
-    stdout(chatctl(&app.database).args([
-        "site",
-        "webhook",
-        "resend",
-        &site.public_key,
-        &given_up.id.to_string(),
-    ]));
-    let got = receiver.wait_delivered(2).await;
-    assert_eq!(got[1].json()["id"], given_up.event_id.as_str());
-    assert_eq!(
-        got[1].json()["data"]["message"]["text"],
-        "nobody takes this"
     );
 }
 
