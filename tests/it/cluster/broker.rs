@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use super::{
     broker_becomes, cluster_env, health, instance, pair, receive, ClusterEnv, Pair, SETTLE,
 };
+use crate::support::flood::flood;
 use crate::support::process::create_site;
 use crate::support::*;
 
@@ -203,49 +204,6 @@ fn seqs_until_closed(mut client: Client) -> tokio::task::JoinHandle<Vec<i64>> {
     })
 }
 
-/// Sends without waiting for acks (cids `c0`, `c1`, ...) until the connection
-/// fails; returns how many were sent, and the acks (cid to seq) until it ends.
-fn send_pipelined(
-    sender: Client,
-) -> (
-    tokio::task::JoinHandle<usize>,
-    tokio::task::JoinHandle<std::collections::BTreeMap<String, i64>>,
-) {
-    use futures_util::{SinkExt, StreamExt};
-    let (mut sink, mut stream) = sender.ws.split();
-    let sending = tokio::spawn(async move {
-        let mut sent = 0usize;
-        while sent < 100_000 {
-            let frame = json!({"type": "send", "room": "lobby", "cid": format!("c{sent}"), "text": format!("m{sent}")});
-            let message = tokio_tungstenite::tungstenite::Message::text(frame.to_string());
-            if sink.send(message).await.is_err() {
-                break;
-            }
-            sent += 1;
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-        sent
-    });
-    let acking = tokio::spawn(async move {
-        let mut acked = std::collections::BTreeMap::new();
-        // Until the connection ends; pings and other non-text frames are skipped.
-        while let Some(Ok(message)) = stream.next().await {
-            let tokio_tungstenite::tungstenite::Message::Text(text) = message else {
-                continue;
-            };
-            let frame: Value = serde_json::from_str(&text).unwrap_or_default();
-            if frame["type"] == "ack" {
-                acked.insert(
-                    frame["cid"].as_str().unwrap().to_owned(),
-                    frame["seq"].as_i64().unwrap(),
-                );
-            }
-        }
-        acked
-    });
-    (sending, acking)
-}
-
 /// A is killed (SIGKILL) while its sender writes: the sender retries its
 /// unanswered messages on B with the same cids, A's receiver resumes on B,
 /// and every acknowledged message reaches every receiver exactly once.
@@ -265,11 +223,10 @@ async fn an_instance_killed_under_load_loses_nothing_and_duplicates_nothing() {
     let (mut on_b, _, _) = b.joined(&key, json!({"nick": "rb"}), "lobby", None).await;
     let (sender, ready, _) = a.joined(&key, json!({"nick": "s"}), "lobby", None).await;
     let on_a = seqs_until_closed(on_a);
-    let (sending, acking) = send_pipelined(sender);
+    let flood = flood(sender, 100_000, Duration::from_millis(2));
     tokio::time::sleep(Duration::from_millis(1500)).await;
     a.kill9();
-    let sent = sending.await.unwrap();
-    let acked = acking.await.unwrap();
+    let (sent, acked) = flood.finish().await;
     assert!(
         !acked.is_empty(),
         "some messages were acknowledged before the kill"
@@ -281,12 +238,10 @@ async fn an_instance_killed_under_load_loses_nothing_and_duplicates_nothing() {
     let token = json!({"guest_token": ready["guest_token"]});
     assert_eq!(again.hello(token).await["type"], "ready");
     again.join("lobby", None).await;
-    for i in 0..sent {
-        let cid = format!("c{i}");
-        if !acked.contains_key(&cid) {
-            again.say("lobby", &cid, &format!("m{i}")).await;
-        }
+    for i in (0..sent).filter(|i| !acked.contains_key(i)) {
+        again.say("lobby", &i.to_string(), &format!("m{i}")).await;
     }
+    let sent = sent as usize;
     let history: Vec<i64> = b
         .history(&key, "lobby")
         .await

@@ -14,7 +14,8 @@
 //! - [`mailbox`]: a real SMTP server that keeps what it receives.
 //! - [`browser`]: headless Chromium and a host site on another origin;
 //!   [`widget_page`]: a page embedding the widget and the script prelude.
-//! - [`process`]: a real `chatctl serve` process, to kill and restart.
+//! - [`process`]: a real `chatctl serve` process, to kill and restart;
+//!   [`flood`]: a sender that does not wait for its acks, to kill one under.
 //! - [`receiver`]: a webhook receiver (HTTP on loopback) that keeps what it gets.
 //!
 //! `use crate::support::*;` brings the everyday names; the other modules are
@@ -28,6 +29,7 @@ pub mod client;
 pub mod close;
 pub mod db;
 pub mod fixtures;
+pub mod flood;
 pub mod jwt;
 pub mod mailbox;
 pub mod panel;
