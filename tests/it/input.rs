@@ -16,13 +16,10 @@ async fn error_for(client: &mut Client, raw: &str) -> Value {
 }
 
 #[tokio::test]
-async fn malformed_frames_get_clear_errors_and_break_nothing() {
+async fn before_hello_only_ping_is_answered() {
     let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
-    let (mut bystander, _) = app.guest_in(&site.public_key, "bystander", "lobby").await;
     let mut client = app.connect(&site.public_key).await;
-
-    // Before hello.
     assert_eq!(
         error_for(&mut client, r#"{"type":"join","room":"lobby"}"#).await["code"],
         "not_ready"
@@ -38,7 +35,14 @@ async fn malformed_frames_get_clear_errors_and_break_nothing() {
     // Ping works at any time.
     client.send(json!({"type": "ping", "t": "abc"})).await;
     assert_eq!(client.recv().await, json!({"type": "pong", "t": "abc"}));
+}
 
+#[tokio::test]
+async fn malformed_frames_get_clear_errors_and_break_nothing() {
+    let app = TestApp::spawn().await;
+    let site = app.site(&[ORIGIN]).await;
+    let (mut bystander, _) = app.guest_in(&site.public_key, "bystander", "lobby").await;
+    let mut client = app.connect(&site.public_key).await;
     client.hello(json!({"nick": "fuzzer"})).await;
     for (raw, code, hint) in [
         ("not json", "bad_json", ""),
@@ -91,7 +95,21 @@ async fn malformed_frames_get_clear_errors_and_break_nothing() {
         .await;
     assert_eq!(client.recv().await["code"], "unsupported_frame");
 
+    // Still fully working, and the bystander saw none of it.
     client.join("lobby", None).await;
+    let ack = client.say("lobby", "ok-1", "still here").await;
+    assert_eq!(ack["seq"], 1);
+    assert_eq!(
+        bystander.recv_type_any(&["message"]).await["text"],
+        "still here"
+    );
+}
+
+#[tokio::test]
+async fn bad_sends_and_history_pages_are_refused_and_name_their_cid() {
+    let app = TestApp::spawn().await;
+    let site = app.site(&[ORIGIN]).await;
+    let (mut client, _) = app.guest_in(&site.public_key, "sender", "lobby").await;
     for (raw, code) in [
         (
             r#"{"type":"send","room":"lobby","cid":"","text":"x"}"#,
@@ -130,14 +148,6 @@ async fn malformed_frames_get_clear_errors_and_break_nothing() {
         (reply["ref"].as_str(), reply["room"].as_str()),
         (Some("c-9"), Some("lobby")),
         "send errors name the cid"
-    );
-
-    // Still fully working, and the bystander saw none of it.
-    let ack = client.say("lobby", "ok-1", "still here").await;
-    assert_eq!(ack["seq"], 1);
-    assert_eq!(
-        bystander.recv_type_any(&["message"]).await["text"],
-        "still here"
     );
 }
 
