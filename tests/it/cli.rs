@@ -165,97 +165,86 @@ fn site_errors_are_clear() {
     .contains("unsupported database URL"));
 }
 
-#[test]
-fn user_management() {
+/// `chatctl user create` of `who` (email and name) with `role` and
+/// `--site`s, the password typed on stdin.
+fn user_create(db: &TestDb, who: [&str; 2], role: &str, sites: &[&str], password: &str) -> Command {
+    let [email, name] = who;
+    let mut cmd = chatctl(db);
+    cmd.args([
+        "user", "create", "--email", email, "--name", name, "--role", role,
+    ]);
+    for site in sites {
+        cmd.args(["--site", site]);
+    }
+    cmd.arg("--password-stdin")
+        .write_stdin(format!("{password}\n"));
+    cmd
+}
+
+/// A database with a site (its key) and an owner and a moderator of it.
+fn with_two_users() -> (TestDb, String) {
     let db = test_db();
     let key = created_site(&db, "S", "https://s.example")["public_key"]
         .as_str()
         .unwrap()
         .to_owned();
-
-    let out = stdout(
-        chatctl(&db)
-            .args([
-                "user",
-                "create",
-                "--email",
-                "Owner@Example.com",
-                "--name",
-                "Olga",
-                "--role",
-                "owner",
-                "--password-stdin",
-            ])
-            .write_stdin("correct Horse battery\n"),
-    );
+    let out = stdout(&mut user_create(
+        &db,
+        ["Owner@Example.com", "Olga"],
+        "owner",
+        &[],
+        "correct Horse battery",
+    ));
     assert!(out.contains("owner@example.com"), "{out}");
-    stdout(
-        chatctl(&db)
-            .args([
-                "user",
-                "create",
-                "--email",
-                "mod@example.com",
-                "--name",
-                "Mo",
-                "--role",
-                "moderator",
-                "--site",
-                &key,
-                "--password-stdin",
-            ])
-            .write_stdin("another Passphrase 2\n"),
-    );
+    stdout(&mut user_create(
+        &db,
+        ["mod@example.com", "Mo"],
+        "moderator",
+        &[&key],
+        "another Passphrase 2",
+    ));
+    (db, key)
+}
+
+#[test]
+fn users_are_created_and_listed_without_their_passwords() {
+    let (db, key) = with_two_users();
     let users: Value =
         serde_json::from_str(&stdout(chatctl(&db).args(["user", "list", "--json"]))).unwrap();
     assert_eq!(users.as_array().unwrap().len(), 2);
     assert_eq!(users[1]["sites"], serde_json::json!([key]));
     assert!(users[0].get("password_hash").is_none());
+}
 
-    let create = |email: &str, role: &str, password: &str| {
-        let mut cmd = chatctl(&db);
-        cmd.args([
-            "user",
-            "create",
-            "--email",
-            email,
-            "--name",
-            "N",
-            "--role",
-            role,
-            "--password-stdin",
-        ])
-        .write_stdin(format!("{password}\n"));
-        cmd
-    };
-    assert!(
-        failure(&mut create("owner@example.com", "admin", "fine Password 1"))
-            .contains("already exists")
-    );
-    assert!(
-        failure(&mut create("OWNER@example.com", "admin", "fine Password 1"))
-            .contains("already exists")
-    );
-    assert!(failure(&mut create("new@example.com", "admin", "short")).contains("at least 10"));
-    assert!(
-        failure(&mut create("new@example.com", "admin", "Password12"))
-            .contains("too easy to guess")
-    );
-    assert!(
-        failure(&mut create("not-an-email", "admin", "fine Password 1"))
-            .contains("not a valid email")
-    );
-    assert!(failure(&mut create(
-        "new@example.com",
-        "moderator",
-        "fine Password 1"
-    ))
-    .contains("A moderator needs at least one site"));
-    assert!(!create("new@example.com", "superuser", "fine Password 1")
+#[test]
+fn user_create_refuses_what_is_not_an_account() {
+    let (db, _) = with_two_users();
+    let fine = "fine Password 1";
+    for (email, role, password, says) in [
+        ("owner@example.com", "admin", fine, "already exists"),
+        ("OWNER@example.com", "admin", fine, "already exists"),
+        ("new@example.com", "admin", "short", "at least 10"),
+        (
+            "new@example.com",
+            "admin",
+            "Password12",
+            "too easy to guess",
+        ),
+        ("not-an-email", "admin", fine, "not a valid email"),
+        (
+            "new@example.com",
+            "moderator",
+            fine,
+            "needs at least one site",
+        ),
+    ] {
+        let error = failure(&mut user_create(&db, [email, "N"], role, &[], password));
+        assert!(error.contains(says), "{email} {role} {password}: {error}");
+    }
+    let superuser = user_create(&db, ["new@example.com", "N"], "superuser", &[], fine)
         .output()
-        .unwrap()
-        .status
-        .success());
+        .unwrap();
+    assert!(!superuser.status.success());
     // Without a terminal and without --password-stdin there is nobody to ask.
     let mut no_tty = chatctl(&db);
     no_tty
@@ -271,7 +260,11 @@ fn user_management() {
         ])
         .write_stdin("");
     assert!(failure(&mut no_tty).contains("--password-stdin"));
+}
 
+#[test]
+fn users_get_new_passwords_and_are_disabled() {
+    let (db, _) = with_two_users();
     stdout(
         chatctl(&db)
             .args([
