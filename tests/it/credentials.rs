@@ -4,7 +4,7 @@
 //! and visitor accounts (the emailed link).
 
 use chatctl::db::models::admin_password_reset::AdminPasswordReset;
-use chatctl::db::models::{Account, Role, Site, TokenPurpose};
+use chatctl::db::models::{Account, AdminUser, Role, Site, TokenPurpose};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -31,6 +31,88 @@ async fn reset_form_status(app: &TestApp, token: &str) -> StatusCode {
         .status
 }
 
+/// A reset link for `email`, mailed by the real forgot-password form: the
+/// visitor who asked for it, and its token.
+async fn mailed_reset_link(app: &TestApp, mailbox: &Mailbox, email: &str) -> (Panel, String) {
+    let mut visitor = Panel::new(app);
+    let form = visitor.get("/admin/forgot").await;
+    let csrf = csrf_in(&form.body).unwrap();
+    visitor
+        .send_form("/admin/forgot", &[("csrf", &csrf), ("email", email)])
+        .await;
+    let link = mailbox.nth(email, 1).await.link("/admin/reset?token=");
+    let token = link.split("token=").nth(1).unwrap().to_owned();
+    assert_eq!(reset_form_status(app, &token).await, StatusCode::OK);
+    (visitor, token)
+}
+
+/// `chatctl user set-password`, which tells how many sessions it ended.
+fn set_by_command_line(app: &TestApp, email: &str) {
+    let out = chatctl(&app.database)
+        .args(["user", "set-password", "--email", email, "--password-stdin"])
+        .write_stdin(format!("{NEW}\n"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("2 open sessions ended"), "{stdout}");
+}
+
+/// The account page's own password change.
+async fn set_own(acting: &mut Panel) {
+    acting.get("/admin/account").await;
+    let page = acting
+        .post_and_follow(
+            "/admin/account/password",
+            &[("current", PASSWORD), ("new", NEW), ("repeat", NEW)],
+        )
+        .await;
+    assert!(page.body.contains("Password changed"), "{}", page.body);
+}
+
+/// An owner sets a new password for `user` on the accounts page.
+async fn reset_by_owner(owner: &mut Panel, user: &AdminUser) {
+    owner.get("/admin/accounts").await;
+    let page = owner
+        .post_and_follow(
+            &format!("/admin/accounts/{}/password", user.id),
+            &[("password", NEW)],
+        )
+        .await;
+    assert!(page.body.contains("New password set"), "{}", page.body);
+}
+
+/// The mailed link used, while a second link (as if asked for earlier) is
+/// outstanding: returns that one, which using the first must void.
+async fn reset_by_link(
+    app: &TestApp,
+    visitor: &mut Panel,
+    user: &AdminUser,
+    mailed: &str,
+) -> String {
+    let id = user.id;
+    let earlier = app
+        .db
+        .run(move |conn| AdminPasswordReset::issue(conn, id, 3_600_000))
+        .await
+        .unwrap();
+    let form = visitor.get(&format!("/admin/reset?token={mailed}")).await;
+    let csrf = csrf_in(&form.body).unwrap();
+    let fields = [
+        ("csrf", csrf.as_str()),
+        ("token", mailed),
+        ("new", NEW),
+        ("repeat", NEW),
+    ];
+    let done = visitor.send_form("/admin/reset", &fields).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    earlier
+}
+
 #[tokio::test]
 async fn every_admin_password_change_ends_other_sessions_and_links() {
     let mailbox = Mailbox::start();
@@ -48,86 +130,22 @@ async fn every_admin_password_change_ends_other_sessions_and_links() {
         let user = account(&app, &email, Role::Admin, &[]).await;
         let mut acting = Panel::login(&app, &email).await;
         let mut other = Panel::login(&app, &email).await;
-
-        // An outstanding link, mailed by the real forgot-password form.
-        let mut visitor = Panel::new(&app);
-        let form = visitor.get("/admin/forgot").await;
-        let csrf = csrf_in(&form.body).unwrap();
-        visitor
-            .send_form("/admin/forgot", &[("csrf", &csrf), ("email", &email)])
-            .await;
-        let link = mailbox.nth(&email, 1).await.link("/admin/reset?token=");
-        let mailed = link.split("token=").nth(1).unwrap().to_owned();
-        assert_eq!(reset_form_status(&app, &mailed).await, StatusCode::OK);
+        let (mut visitor, mailed) = mailed_reset_link(&app, &mailbox, &email).await;
 
         let outstanding = match path {
             AdminPath::Cli => {
-                let out = chatctl(&app.database)
-                    .args([
-                        "user",
-                        "set-password",
-                        "--email",
-                        &email,
-                        "--password-stdin",
-                    ])
-                    .write_stdin(format!("{NEW}\n"))
-                    .output()
-                    .unwrap();
-                let stdout = String::from_utf8_lossy(&out.stdout);
-                assert!(
-                    out.status.success(),
-                    "{stdout} {}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
-                assert!(stdout.contains("2 open sessions ended"), "{stdout}");
+                set_by_command_line(&app, &email);
                 mailed
             }
             AdminPath::OwnChange => {
-                acting.get("/admin/account").await;
-                let page = acting
-                    .post_and_follow(
-                        "/admin/account/password",
-                        &[("current", PASSWORD), ("new", NEW), ("repeat", NEW)],
-                    )
-                    .await;
-                assert!(page.body.contains("Password changed"), "{}", page.body);
+                set_own(&mut acting).await;
                 mailed
             }
             AdminPath::OwnerReset => {
-                owner.get("/admin/accounts").await;
-                let page = owner
-                    .post_and_follow(
-                        &format!("/admin/accounts/{}/password", user.id),
-                        &[("password", NEW)],
-                    )
-                    .await;
-                assert!(page.body.contains("New password set"), "{}", page.body);
+                reset_by_owner(&mut owner, &user).await;
                 mailed
             }
-            AdminPath::EmailedLink => {
-                // A second link, as if asked for earlier: using one voids the other.
-                let id = user.id;
-                let earlier = app
-                    .db
-                    .run(move |conn| AdminPasswordReset::issue(conn, id, 3_600_000))
-                    .await
-                    .unwrap();
-                let form = visitor.get(&format!("/admin/reset?token={mailed}")).await;
-                let csrf = csrf_in(&form.body).unwrap();
-                let done = visitor
-                    .send_form(
-                        "/admin/reset",
-                        &[
-                            ("csrf", &csrf),
-                            ("token", &mailed),
-                            ("new", NEW),
-                            ("repeat", NEW),
-                        ],
-                    )
-                    .await;
-                assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
-                earlier
-            }
+            AdminPath::EmailedLink => reset_by_link(&app, &mut visitor, &user, &mailed).await,
         };
 
         assert_eq!(
