@@ -55,8 +55,27 @@ async fn a_signed_token_identifies_the_user() {
     );
 }
 
+/// Says hello with each token on one connection: each is refused as
+/// `invalid_token`, its message containing the hint (never a guest instead).
+async fn assert_refused(client: &mut Client, cases: Vec<(&str, String, &str)>) {
+    for (case, token, hint) in cases {
+        let reply = client
+            .hello(json!({"token": token, "nick": "fallback"}))
+            .await;
+        assert_eq!(
+            (reply["type"].as_str(), reply["code"].as_str()),
+            (Some("error"), Some("invalid_token")),
+            "{case}: {reply}"
+        );
+        assert!(
+            reply["message"].as_str().unwrap().contains(hint),
+            "{case}: {reply}"
+        );
+    }
+}
+
 #[tokio::test]
-async fn bad_tokens_are_refused_never_downgraded() {
+async fn forged_and_expired_tokens_are_refused_never_downgraded() {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine;
     let app = TestApp::spawn().await;
@@ -64,7 +83,8 @@ async fn bad_tokens_are_refused_never_downgraded() {
     let other = app.site(&[ORIGIN]).await;
     let b64 = |s: &str| URL_SAFE_NO_PAD.encode(s);
     let payload = b64(&json!({"sub": "1", "name": "Mallory", "exp": exp()}).to_string());
-    let cases = [
+    let user = json!({"sub": "1", "name": "A", "exp": exp()});
+    let cases = vec![
         (
             "expired",
             sign(
@@ -75,18 +95,12 @@ async fn bad_tokens_are_refused_never_downgraded() {
         ),
         (
             "wrong signature",
-            sign(
-                "not the secret",
-                json!({"sub": "1", "name": "A", "exp": exp()}),
-            ),
+            sign("not the secret", user.clone()),
             "signature",
         ),
         (
             "other site's secret",
-            sign(
-                &other.secret,
-                json!({"sub": "1", "name": "A", "exp": exp()}),
-            ),
+            sign(&other.secret, user.clone()),
             "signature",
         ),
         (
@@ -111,46 +125,10 @@ async fn bad_tokens_are_refused_never_downgraded() {
             ),
             "HS256",
         ),
-        (
-            "missing exp",
-            sign(&site.secret, json!({"sub": "1", "name": "A"})),
-            "exp",
-        ),
-        (
-            "missing sub",
-            sign(&site.secret, json!({"name": "A", "exp": exp()})),
-            "sub",
-        ),
-        (
-            "missing name",
-            sign(&site.secret, json!({"sub": "1", "exp": exp()})),
-            "name",
-        ),
-        (
-            "script avatar",
-            sign(
-                &site.secret,
-                json!({"sub": "1", "name": "A", "exp": exp(), "avatar": "javascript:alert(1)"}),
-            ),
-            "avatar",
-        ),
         ("garbage", "x.y.z".to_owned(), ""),
     ];
     let mut client = app.connect(&site.public_key).await;
-    for (case, token, hint) in cases {
-        let reply = client
-            .hello(json!({"token": token, "nick": "fallback"}))
-            .await;
-        assert_eq!(
-            (reply["type"].as_str(), reply["code"].as_str()),
-            (Some("error"), Some("invalid_token")),
-            "{case}: {reply}"
-        );
-        assert!(
-            reply["message"].as_str().unwrap().contains(hint),
-            "{case}: {reply}"
-        );
-    }
+    assert_refused(&mut client, cases).await;
     // The connection is still usable, and a good token works on it.
     let good = sign(
         &site.secret,
@@ -160,8 +138,40 @@ async fn bad_tokens_are_refused_never_downgraded() {
         client.hello(json!({"token": good})).await["me"]["kind"],
         "verified"
     );
+}
 
-    // A rotated secret invalidates old tokens.
+#[tokio::test]
+async fn tokens_missing_a_claim_or_with_a_bad_one_are_refused() {
+    let app = TestApp::spawn().await;
+    let site = app.site(&[ORIGIN]).await;
+    let secret = site.secret.as_str();
+    let script = json!({"sub": "1", "name": "A", "exp": exp(), "avatar": "javascript:alert(1)"});
+    let cases = vec![
+        (
+            "missing exp",
+            sign(secret, json!({"sub": "1", "name": "A"})),
+            "exp",
+        ),
+        (
+            "missing sub",
+            sign(secret, json!({"name": "A", "exp": exp()})),
+            "sub",
+        ),
+        (
+            "missing name",
+            sign(secret, json!({"sub": "1", "exp": exp()})),
+            "name",
+        ),
+        ("script avatar", sign(secret, script), "avatar"),
+    ];
+    let mut client = app.connect(&site.public_key).await;
+    assert_refused(&mut client, cases).await;
+}
+
+#[tokio::test]
+async fn a_rotated_secret_invalidates_old_tokens() {
+    let app = TestApp::spawn().await;
+    let site = app.site(&[ORIGIN]).await;
     let old = sign(
         &site.secret,
         json!({"sub": "1", "name": "Real", "exp": exp()}),
