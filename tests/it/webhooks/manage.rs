@@ -2,7 +2,8 @@
 //! audited, and hostile input refused with a clear message.
 
 use chatctl::db::models::audit::{self, AuditFilter};
-use chatctl::db::models::Role;
+use chatctl::db::models::webhook::Endpoint;
+use chatctl::db::models::{Role, Site, WebhookEndpointId};
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -160,6 +161,61 @@ async fn the_command_line_refuses_hostile_input_clearly() {
     assert!(refused("https://example.com/21").contains("at most 20 webhook endpoints"));
 }
 
+/// Adds an endpoint for `url` on the site's page (message.created and
+/// room.created); its id, and the secret the answer shows once.
+async fn add_in_panel(
+    app: &TestApp,
+    panel: &mut Panel,
+    site: &Site,
+    url: &str,
+) -> (WebhookEndpointId, String) {
+    let added = panel
+        .post(
+            &format!("/admin/sites/{}/webhooks", site.id),
+            &[
+                ("url", url),
+                ("event", "message.created"),
+                ("event", "room.created"),
+            ],
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::OK, "{}", added.body);
+    let secret_at = added.body.find("whsec_").expect("the secret is shown once");
+    let secret: String = added.body[secret_at..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    let id = endpoints_of(app, site).await[0].id;
+    (id, secret)
+}
+
+/// Waits until every delivery to `id` is recorded as delivered (a moment
+/// after the receiver has it).
+async fn all_recorded_delivered(app: &TestApp, id: WebhookEndpointId) {
+    crate::support::wait::poll(
+        "every delivery recorded",
+        std::time::Duration::from_secs(5),
+        std::time::Duration::from_millis(20),
+        || async {
+            let stored = deliveries(app, id.0).await;
+            match stored.iter().all(|d| d.state.as_str() == "delivered") {
+                true => Ok(()),
+                false => Err(stored.len()),
+            }
+        },
+    )
+    .await;
+}
+
+/// The site's endpoints as stored.
+async fn endpoints_of(app: &TestApp, site: &Site) -> Vec<Endpoint> {
+    let id = site.id;
+    app.db
+        .run(move |c| Endpoint::list_for_site(c, id))
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn an_owner_adds_an_endpoint_in_the_panel_sees_its_deliveries_and_resends_one() {
     let receiver = Receiver::start().await;
@@ -172,29 +228,7 @@ async fn an_owner_adds_an_endpoint_in_the_panel_sees_its_deliveries_and_resends_
         "the site page has the form"
     );
 
-    let url = receiver.url();
-    let added = panel
-        .post(
-            &format!("/admin/sites/{}/webhooks", site.id),
-            &[
-                ("url", &url),
-                ("event", "message.created"),
-                ("event", "room.created"),
-            ],
-        )
-        .await;
-    assert_eq!(added.status, StatusCode::OK, "{}", added.body);
-    let secret_at = added.body.find("whsec_").expect("the secret is shown once");
-    let secret: String = added.body[secret_at..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-        .collect();
-    let id = app
-        .db
-        .run(move |c| chatctl::db::models::webhook::Endpoint::list_for_site(c, site.id))
-        .await
-        .unwrap()[0]
-        .id;
+    let (id, secret) = add_in_panel(&app, &mut panel, &site, &receiver.url()).await;
 
     let (mut ann, _) = app.guest_in(&site.public_key, "ann", "lobby").await;
     ann.say("lobby", "c1", "seen in the panel").await;
@@ -206,37 +240,17 @@ async fn an_owner_adds_an_endpoint_in_the_panel_sees_its_deliveries_and_resends_
         .unwrap()
         .json();
 
-    // Recorded a moment after the receiver has it.
-    crate::support::wait::poll(
-        "both deliveries recorded",
-        std::time::Duration::from_secs(5),
-        std::time::Duration::from_millis(20),
-        || async {
-            let stored = deliveries(&app, id.0).await;
-            match stored.iter().all(|d| d.state.as_str() == "delivered") {
-                true => Ok(()),
-                false => Err(stored.len()),
-            }
-        },
-    )
-    .await;
+    all_recorded_delivered(&app, id).await;
     let page = panel.get(&format!("/admin/webhooks/{id}")).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(
         !page.body.contains(&secret),
         "the secret is not shown again"
     );
-    assert!(
-        page.body.contains(created["id"].as_str().unwrap()),
-        "{}",
-        page.body
-    );
-    assert!(
-        page.body.contains("<td>200</td>"),
-        "response code shown: {}",
-        page.body
-    );
-    assert!(page.body.contains(" ms</td>"), "latency shown");
+    let event = created["id"].as_str().unwrap();
+    for shown in [event, "<td>200</td>", " ms</td>"] {
+        assert!(page.body.contains(shown), "{shown}: {}", page.body);
+    }
 
     let delivery = deliveries(&app, id.0)
         .await
@@ -279,7 +293,7 @@ async fn an_owner_adds_an_endpoint_in_the_panel_sees_its_deliveries_and_resends_
 }
 
 #[tokio::test]
-async fn the_panel_refuses_hostile_input_and_other_roles() {
+async fn the_panel_refuses_hostile_endpoint_input() {
     let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
     let mut owner = Panel::owner(&app).await;
@@ -334,14 +348,33 @@ async fn the_panel_refuses_hostile_input_and_other_roles() {
         )
         .await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
-    let stored = app
-        .db
-        .run(move |c| chatctl::db::models::webhook::Endpoint::list_for_site(c, site.id))
-        .await
-        .unwrap();
+    let stored = endpoints_of(&app, &site).await;
     assert_eq!(stored.len(), 1, "only the encoded one: {stored:?}");
     let id = stored[0].id;
+    assert_eq!(
+        owner.get("/admin/webhooks/999999").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        owner.get("/admin/webhooks/abc").await.status,
+        StatusCode::NOT_FOUND
+    );
+    let resend = owner
+        .post(
+            &format!("/admin/webhooks/{id}/resend"),
+            &[("delivery", "not-a-number")],
+        )
+        .await;
+    assert_eq!(resend.status, StatusCode::SEE_OTHER);
+    assert_eq!(endpoints_of(&app, &site).await.len(), 1);
+}
 
+#[tokio::test]
+async fn only_owners_see_and_change_webhooks() {
+    let app = TestApp::spawn().await;
+    let site = app.site(&[ORIGIN]).await;
+    let (id, _) = add_endpoint(&app, &site, "https://example.com/hook", &[]).await;
+    let add = format!("/admin/sites/{}/webhooks", site.id);
     account(&app, "admin@example.com", Role::Admin, &[]).await;
     account(&app, "mod@example.com", Role::Moderator, &[site.id]).await;
     for (email, status) in [
@@ -371,29 +404,7 @@ async fn the_panel_refuses_hostile_input_and_other_roles() {
             .await;
         assert_eq!(tried.status, status, "{email}");
     }
-    assert_eq!(
-        owner.get("/admin/webhooks/999999").await.status,
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        owner.get("/admin/webhooks/abc").await.status,
-        StatusCode::NOT_FOUND
-    );
-    let resend = owner
-        .post(
-            &format!("/admin/webhooks/{id}/resend"),
-            &[("delivery", "not-a-number")],
-        )
-        .await;
-    assert_eq!(resend.status, StatusCode::SEE_OTHER);
-    assert_eq!(
-        app.db
-            .run(move |c| chatctl::db::models::webhook::Endpoint::list_for_site(c, site.id))
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(endpoints_of(&app, &site).await.len(), 1);
 }
 
 #[tokio::test]
