@@ -46,8 +46,28 @@ async fn login(app: &TestApp, site: &Site, email: &str, password: &str) -> Value
     .await
 }
 
+/// Registers `name` with `email`, follows the mailed link and logs in:
+/// the session's account token.
+async fn confirmed_session(
+    app: &TestApp,
+    mailbox: &Mailbox,
+    site: &Site,
+    name: &str,
+    email: &str,
+) -> String {
+    register(app, site, name, email).await;
+    let address = email.to_lowercase();
+    let confirm = mailbox
+        .nth(&address, 1)
+        .await
+        .link("/account/verify?token=");
+    assert_eq!(reqwest::get(&confirm).await.unwrap().status(), 200);
+    let logged = login(app, site, &address, PASSWORD).await;
+    logged["account_token"].as_str().unwrap().to_owned()
+}
+
 #[tokio::test]
-async fn register_confirm_by_email_then_chat() {
+async fn registration_mails_a_link_that_confirms_once() {
     let (app, mailbox, site) = setup().await;
     let reply = register(&app, &site, "Alice", "Alice@Example.com").await;
     assert_eq!(
@@ -92,7 +112,12 @@ async fn register_confirm_by_email_then_chat() {
         (Some("logged_in"), Some("Alice")),
         "{logged}"
     );
-    let session = logged["account_token"].as_str().unwrap().to_owned();
+}
+
+#[tokio::test]
+async fn a_member_chats_on_every_connection_keeps_the_name_and_logs_out() {
+    let (app, mailbox, site) = setup().await;
+    let session = confirmed_session(&app, &mailbox, &site, "Alice", "Alice@Example.com").await;
 
     let mut alice = app.connect(&site.public_key).await;
     let ready = alice.hello(json!({"account_token": session})).await;
@@ -312,16 +337,7 @@ async fn expired_links_and_resending_confirmation() {
 #[tokio::test]
 async fn forgotten_password_end_to_end() {
     let (app, mailbox, site) = setup().await;
-    register(&app, &site, "Eve", "eve@example.com").await;
-    let confirm = mailbox
-        .nth("eve@example.com", 1)
-        .await
-        .link("/account/verify?token=");
-    reqwest::get(&confirm).await.unwrap();
-    let old_session = login(&app, &site, "eve@example.com", PASSWORD).await["account_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let old_session = confirmed_session(&app, &mailbox, &site, "Eve", "eve@example.com").await;
 
     let mut client = app.connect(&site.public_key).await;
     let sent = frame(
@@ -394,8 +410,12 @@ async fn forgotten_password_end_to_end() {
         "session_expired",
         "reset ends old sessions"
     );
+}
 
-    // No account, same answer, no mail.
+#[tokio::test]
+async fn a_forgotten_password_of_no_account_gets_the_same_answer_and_no_mail() {
+    let (app, mailbox, site) = setup().await;
+    let mut client = app.connect(&site.public_key).await;
     let unknown = frame(
         &mut client,
         json!({"type": "forgot_password", "email": "ghost@example.com"}),
