@@ -181,14 +181,6 @@ async fn a_posted_message_reaches_live_widgets_with_a_seq_once_per_cid() {
     assert_eq!(found.body["id"], live["author"]["id"]);
     assert_eq!(found.body["sub"], "42");
 
-    // A guest may not go by the site's name (nor one that looks like it).
-    let mut impostor = app
-        .try_connect(&site.public_key, Some(ORIGIN))
-        .await
-        .unwrap();
-    let refused = impostor.hello(json!({"nick": "TEST SITE"})).await;
-    assert_eq!(refused["code"], "nick_taken", "{refused}");
-
     // The history has them all, in seq order.
     let history = api.get("/rooms/lobby/messages").await;
     let seqs: Vec<i64> = history.body["messages"]
@@ -199,6 +191,26 @@ async fn a_posted_message_reaches_live_widgets_with_a_seq_once_per_cid() {
         .collect();
     assert_eq!(seqs, vec![1, 2, 3]);
     assert_eq!(history.body["more"], false);
+}
+
+#[tokio::test]
+async fn no_guest_goes_by_the_sites_name_and_no_post_opens_a_room() {
+    let app = TestApp::spawn().await;
+    let site = app.site(&[ORIGIN]).await;
+    let api = Api::full(&app, &site).await;
+    // The site's own author exists once it has posted.
+    api.post("/rooms", json!({"name": "lobby"})).await;
+    let posted = api
+        .post("/rooms/lobby/messages", json!({"cid": "n-1", "text": "hi"}))
+        .await;
+    assert_eq!(posted.status, StatusCode::CREATED, "{}", posted.body);
+    // A guest may not go by the site's name (nor one that looks like it).
+    let mut impostor = app
+        .try_connect(&site.public_key, Some(ORIGIN))
+        .await
+        .unwrap();
+    let refused = impostor.hello(json!({"nick": "TEST SITE"})).await;
+    assert_eq!(refused["code"], "nick_taken", "{refused}");
 
     let missing = api
         .post("/rooms/nowhere/messages", json!({"cid": "x", "text": "x"}))
