@@ -54,6 +54,43 @@ async fn choose_password(panel: &mut Panel, link: &str, password: &str) -> Page 
         .await
 }
 
+/// The reset form at `link` refuses a weak password and a forged form.
+async fn refuses_weak_and_forged(visitor: &mut Panel, link: &str) {
+    let form = visitor.get(&link[link.find("/admin/").unwrap()..]).await;
+    assert!(form.body.contains("mod@example.com"));
+    let csrf = csrf_in(&form.body).unwrap();
+    let token = link.split("token=").nth(1).unwrap();
+    let weak = visitor
+        .send_form(
+            "/admin/reset",
+            &[
+                ("csrf", &csrf),
+                ("token", token),
+                ("new", "short"),
+                ("repeat", "short"),
+            ],
+        )
+        .await;
+    assert_eq!(weak.status, StatusCode::BAD_REQUEST);
+    assert!(weak.body.contains("password"), "{}", weak.body);
+    let forged = visitor
+        .send_form(
+            "/admin/reset",
+            &[
+                ("csrf", "forged"),
+                ("token", token),
+                ("new", NEW_PASSWORD),
+                ("repeat", NEW_PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(
+        forged.status,
+        StatusCode::FORBIDDEN,
+        "CSRF applies here too"
+    );
+}
+
 #[tokio::test]
 async fn forgotten_admin_password_is_reset_by_email_once() {
     let (app, mailbox) = setup().await;
@@ -90,40 +127,8 @@ async fn forgotten_admin_password_is_reset_by_email_once() {
     // A second request within the minute does not send a second mail.
     ask_for_link(&mut visitor, "mod@example.com").await;
 
-    // Mismatched and weak passwords are refused on the form, keeping the link usable.
-    let form = visitor.get(&link[link.find("/admin/").unwrap()..]).await;
-    assert!(form.body.contains("mod@example.com"));
-    let csrf = csrf_in(&form.body).unwrap();
-    let token = link.split("token=").nth(1).unwrap();
-    let weak = visitor
-        .send_form(
-            "/admin/reset",
-            &[
-                ("csrf", &csrf),
-                ("token", token),
-                ("new", "short"),
-                ("repeat", "short"),
-            ],
-        )
-        .await;
-    assert_eq!(weak.status, StatusCode::BAD_REQUEST);
-    assert!(weak.body.contains("password"), "{}", weak.body);
-    let forged = visitor
-        .send_form(
-            "/admin/reset",
-            &[
-                ("csrf", "forged"),
-                ("token", token),
-                ("new", NEW_PASSWORD),
-                ("repeat", NEW_PASSWORD),
-            ],
-        )
-        .await;
-    assert_eq!(
-        forged.status,
-        StatusCode::FORBIDDEN,
-        "CSRF applies here too"
-    );
+    // Weak passwords and forged forms are refused, keeping the link usable.
+    refuses_weak_and_forged(&mut visitor, &link).await;
 
     let done = choose_password(&mut visitor, &link, NEW_PASSWORD).await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
