@@ -5,7 +5,7 @@ use chatctl::db::models::site::SiteSettings;
 use chatctl::db::models::{FilterAction, FilterKind};
 use reqwest::StatusCode;
 
-use crate::admin_roles::seed;
+use crate::admin_roles::{seed, Seeded};
 use crate::support::panel::*;
 use crate::support::*;
 
@@ -13,8 +13,9 @@ const NICK: &str = "<script>alert('nick')</script>";
 const TEXT: &str = "<img src=x onerror=alert(1)> {{csrf}} {{{raw}}} </textarea>\"'";
 const SITE: &str = "<svg onload=alert(2)>";
 
-#[tokio::test]
-async fn payloads_are_escaped_on_every_page() {
+/// A site, a participant, a message, a word filter and an audit entry, each
+/// carrying the payloads; an owner in the panel.
+async fn payloads_everywhere() -> (TestApp, Panel, Seeded) {
     let app = TestApp::spawn().await;
     let s = seed(&app, NICK, TEXT).await;
     let site = s.site.id;
@@ -49,6 +50,13 @@ async fn payloads_are_escaped_on_every_page() {
         )
         .await;
 
+    (app, panel, s)
+}
+
+#[tokio::test]
+async fn payloads_are_escaped_on_every_page() {
+    let (_app, mut panel, s) = payloads_everywhere().await;
+    let site = s.site.id;
     let p = s.participant.id;
     let pages = [
         "/admin".to_owned(),
