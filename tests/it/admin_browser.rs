@@ -40,40 +40,7 @@ async fn a_moderator_bans_a_visitor_and_their_widget_is_kicked() {
     ann.say("lobby", "a2", "I can bring the projector.").await;
 
     // The visitor chats in the widget.
-    browser.goto(&format!("{base}/")).await.unwrap();
-    wait_for(
-        &browser,
-        "the widget",
-        &format!("{WIDGET} return !!root.querySelector('#nick');"),
-    )
-    .await;
-    wait_for(
-        &browser,
-        "the nickname form",
-        &format!("{WIDGET} return !root.querySelector('[data-chatctl=nick]').hidden;"),
-    )
-    .await;
-    browser
-        .execute(
-            &format!("{WIDGET} root.querySelector('#nick').value = 'troll'; root.querySelector('[data-chatctl=nick]').requestSubmit(); return true;"),
-            vec![],
-        )
-        .await
-        .unwrap();
-    wait_for(
-        &browser,
-        "the composer",
-        &format!("{WIDGET} return !root.querySelector('[data-chatctl=composer]').hidden;"),
-    )
-    .await;
-    browser
-        .execute(
-            &format!("{WIDGET} root.querySelector('#text').value = 'BUY CHEAP FOLLOWERS at spam.example'; root.querySelector('[data-chatctl=composer]').requestSubmit(); return true;"),
-            vec![],
-        )
-        .await
-        .unwrap();
-    wait_for(&browser, "the message sent", &format!("{WIDGET} return [...root.querySelectorAll('[data-chatctl=message]')].some((m) => m.textContent.includes('FOLLOWERS') && m.dataset.state !== 'sending');")).await;
+    visitor_sends_spam(&browser, &base).await;
     let spam = ann.recv_type("message").await;
     ann.send(json!({"type": "report", "room": "lobby", "seq": spam["seq"], "reason": "spam"}))
         .await;
@@ -89,91 +56,10 @@ async fn a_moderator_bans_a_visitor_and_their_widget_is_kicked() {
     // The moderator, in another tab.
     let admin_window = browser.new_window(true).await.unwrap();
     browser.switch_to_window(admin_window.handle).await.unwrap();
-    browser.goto(&format!("{base}/admin")).await.unwrap();
-    browser
-        .find(Locator::Css("input[name=email]"))
-        .await
-        .unwrap()
-        .send_keys("mod@example.com")
-        .await
-        .unwrap();
-    browser
-        .find(Locator::Css("input[name=password]"))
-        .await
-        .unwrap()
-        .send_keys(PASSWORD)
-        .await
-        .unwrap();
-    screenshot(&browser, "login").await;
-    browser
-        .find(Locator::Css("button.primary"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    browser
-        .wait()
-        .for_element(Locator::Css("[data-refresh]"))
-        .await
-        .unwrap();
-    screenshot(&browser, "dashboard").await;
-    browser
-        .goto(&format!("{base}/admin/messages"))
-        .await
-        .unwrap();
-    // Times read in the moderator's own zone and format; the UTC time is the tooltip.
-    let times = browser
-        .execute(
-            "const f = new Intl.DateTimeFormat(undefined, {dateStyle: 'medium', timeStyle: 'short'});
-             return [...document.querySelectorAll('time[datetime]')].map((t) =>
-               [t.textContent === f.format(new Date(t.dateTime)), t.title.endsWith(' UTC')]);",
-            vec![],
-        )
-        .await
-        .unwrap();
-    let times = times.as_array().unwrap();
-    assert!(
-        !times.is_empty() && times.iter().all(|t| t == &json!([true, true])),
-        "{times:?}"
-    );
-    screenshot(&browser, "messages").await;
+    log_in(&browser, &base).await;
+    messages_read_in_local_time(&browser, &base).await;
 
-    browser
-        .goto(&format!("{base}/admin/participants/{}", troll.id))
-        .await
-        .unwrap();
-    browser
-        .find(Locator::Css("#ban-form input[name=reason]"))
-        .await
-        .unwrap()
-        .send_keys("Spam links")
-        .await
-        .unwrap();
-    // Everyone here shares 127.0.0.1: the address is left alone unless asked, so ann stays.
-    let address_box = browser
-        .find(Locator::Css("#ban-form input[name=with_ip]"))
-        .await
-        .unwrap();
-    assert!(!address_box.is_selected().await.unwrap());
-    screenshot(&browser, "participant").await;
-    browser
-        .find(Locator::Css("#ban-button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    // The confirmation names the length chosen (the default: one day).
-    let question = browser.get_alert_text().await.unwrap();
-    assert!(question.contains("Ban troll for 1 day?"), "{question}");
-    browser.accept_alert().await.unwrap();
-    let flash = browser
-        .wait()
-        .for_element(Locator::Css(".flash"))
-        .await
-        .unwrap();
-    assert!(flash.text().await.unwrap().contains("troll is banned"));
+    ban_from_the_participant_page(&browser, &base, &troll).await;
 
     // The widget was kicked and says why.
     browser.switch_to_window(widget_window).await.unwrap();
@@ -195,32 +81,7 @@ async fn a_moderator_bans_a_visitor_and_their_widget_is_kicked() {
         browser.goto(&format!("{base}/admin/{page}")).await.unwrap();
         screenshot(&browser, name).await;
     }
-    // Readable on a phone.
-    browser.set_window_size(390, 844).await.unwrap();
-    browser
-        .goto(&format!("{base}/admin/participants/{}", troll.id))
-        .await
-        .unwrap();
-    let width: serde_json::Value = browser
-        .execute("return document.documentElement.scrollWidth;", vec![])
-        .await
-        .unwrap();
-    assert!(
-        width.as_i64().unwrap() <= 400,
-        "no horizontal scrolling on a phone: {width}"
-    );
-    // The navigation leaves the screen to the page (it took a quarter of it).
-    let header: serde_json::Value = browser
-        .execute(
-            "return document.querySelector('header.top').getBoundingClientRect().height / window.innerHeight;",
-            vec![],
-        )
-        .await
-        .unwrap();
-    assert!(
-        header.as_f64().unwrap() < 0.12,
-        "the header takes {header} of a phone's screen"
-    );
+    readable_on_a_phone(&browser, &base, &troll).await;
     screenshot(&browser, "phone-participant").await;
     browser.close().await.unwrap();
 }
@@ -235,4 +96,167 @@ async fn admin_window_handle(browser: &Client) -> fantoccini::wd::WindowHandle {
         .into_iter()
         .find(|w| *w != current)
         .unwrap()
+}
+
+/// In the demo page's widget, a visitor joins as "troll" and sends spam.
+async fn visitor_sends_spam(browser: &Client, base: &str) {
+    browser.goto(&format!("{base}/")).await.unwrap();
+    wait_for(
+        browser,
+        "the widget",
+        &format!("{WIDGET} return !!root.querySelector('#nick');"),
+    )
+    .await;
+    wait_for(
+        browser,
+        "the nickname form",
+        &format!("{WIDGET} return !root.querySelector('[data-chatctl=nick]').hidden;"),
+    )
+    .await;
+    browser
+        .execute(
+            &format!("{WIDGET} root.querySelector('#nick').value = 'troll'; root.querySelector('[data-chatctl=nick]').requestSubmit(); return true;"),
+            vec![],
+        )
+        .await
+        .unwrap();
+    wait_for(
+        browser,
+        "the composer",
+        &format!("{WIDGET} return !root.querySelector('[data-chatctl=composer]').hidden;"),
+    )
+    .await;
+    browser
+        .execute(
+            &format!("{WIDGET} root.querySelector('#text').value = 'BUY CHEAP FOLLOWERS at spam.example'; root.querySelector('[data-chatctl=composer]').requestSubmit(); return true;"),
+            vec![],
+        )
+        .await
+        .unwrap();
+    wait_for(browser, "the message sent", &format!("{WIDGET} return [...root.querySelectorAll('[data-chatctl=message]')].some((m) => m.textContent.includes('FOLLOWERS') && m.dataset.state !== 'sending');")).await;
+}
+
+/// The moderator logs in to the panel (on the dashboard after).
+async fn log_in(browser: &Client, base: &str) {
+    browser.goto(&format!("{base}/admin")).await.unwrap();
+    browser
+        .find(Locator::Css("input[name=email]"))
+        .await
+        .unwrap()
+        .send_keys("mod@example.com")
+        .await
+        .unwrap();
+    browser
+        .find(Locator::Css("input[name=password]"))
+        .await
+        .unwrap()
+        .send_keys(PASSWORD)
+        .await
+        .unwrap();
+    screenshot(browser, "login").await;
+    browser
+        .find(Locator::Css("button.primary"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait()
+        .for_element(Locator::Css("[data-refresh]"))
+        .await
+        .unwrap();
+    screenshot(browser, "dashboard").await;
+}
+
+/// The message log shows times in the reader's own zone and format, with the
+/// UTC time as the tooltip.
+async fn messages_read_in_local_time(browser: &Client, base: &str) {
+    browser
+        .goto(&format!("{base}/admin/messages"))
+        .await
+        .unwrap();
+    let times = browser
+        .execute(
+            "const f = new Intl.DateTimeFormat(undefined, {dateStyle: 'medium', timeStyle: 'short'});
+             return [...document.querySelectorAll('time[datetime]')].map((t) =>
+               [t.textContent === f.format(new Date(t.dateTime)), t.title.endsWith(' UTC')]);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let times = times.as_array().unwrap();
+    assert!(
+        !times.is_empty() && times.iter().all(|t| t == &json!([true, true])),
+        "{times:?}"
+    );
+    screenshot(browser, "messages").await;
+}
+
+/// Bans `troll` for the default day from their page, confirming the question.
+async fn ban_from_the_participant_page(browser: &Client, base: &str, troll: &Participant) {
+    browser
+        .goto(&format!("{base}/admin/participants/{}", troll.id))
+        .await
+        .unwrap();
+    browser
+        .find(Locator::Css("#ban-form input[name=reason]"))
+        .await
+        .unwrap()
+        .send_keys("Spam links")
+        .await
+        .unwrap();
+    // Everyone here shares 127.0.0.1: the address is left alone unless asked, so ann stays.
+    let address_box = browser
+        .find(Locator::Css("#ban-form input[name=with_ip]"))
+        .await
+        .unwrap();
+    assert!(!address_box.is_selected().await.unwrap());
+    screenshot(browser, "participant").await;
+    browser
+        .find(Locator::Css("#ban-button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    // The confirmation names the length chosen (the default: one day).
+    let question = browser.get_alert_text().await.unwrap();
+    assert!(question.contains("Ban troll for 1 day?"), "{question}");
+    browser.accept_alert().await.unwrap();
+    let flash = browser
+        .wait()
+        .for_element(Locator::Css(".flash"))
+        .await
+        .unwrap();
+    assert!(flash.text().await.unwrap().contains("troll is banned"));
+}
+
+/// The participant page fits a phone's width, and the navigation leaves the
+/// screen to the page (it took a quarter of it).
+async fn readable_on_a_phone(browser: &Client, base: &str, troll: &Participant) {
+    browser.set_window_size(390, 844).await.unwrap();
+    browser
+        .goto(&format!("{base}/admin/participants/{}", troll.id))
+        .await
+        .unwrap();
+    let width: serde_json::Value = browser
+        .execute("return document.documentElement.scrollWidth;", vec![])
+        .await
+        .unwrap();
+    assert!(
+        width.as_i64().unwrap() <= 400,
+        "no horizontal scrolling on a phone: {width}"
+    );
+    let header: serde_json::Value = browser
+        .execute(
+            "return document.querySelector('header.top').getBoundingClientRect().height / window.innerHeight;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        header.as_f64().unwrap() < 0.12,
+        "the header takes {header} of a phone's screen"
+    );
 }
