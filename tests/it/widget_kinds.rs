@@ -2,7 +2,7 @@
 //! user, a member and a guest with look-alike names stay told apart, in the
 //! messages and in the list of who is online.
 
-use chatctl::db::models::{Account, TokenPurpose};
+use chatctl::db::models::{Account, Site, TokenPurpose};
 use serde_json::json;
 
 use crate::support::jwt;
@@ -11,28 +11,16 @@ use crate::support::widget_page::{
 };
 use crate::support::*;
 
-#[tokio::test]
-async fn widget_marks_verified_users_members_and_guests() {
-    let Some(WidgetScene {
-        chrome,
-        app,
-        host,
-        site,
-    }) = widget_scene(
-        "widget_marks_verified_users_members_and_guests",
-        TestApp::builder(),
-    )
-    .await
-    else {
-        return;
-    };
-    lobby_page(&app, &host, &site);
-    let origin = host.origin();
-
-    // A user signed in by the host site, and a member (account made directly).
+/// In the lobby, a user signed in by the host site ("Sam") and a member
+/// (account "Mia", made directly) have each said something.
+async fn verified_and_member_said_hello(
+    app: &TestApp,
+    site: &Site,
+    origin: &str,
+) -> (Client, Client) {
     let jwt = jwt::user_token(&site.secret, "1", "Sam");
     let mut verified = app
-        .try_connect(&site.public_key, Some(&origin))
+        .try_connect(&site.public_key, Some(origin))
         .await
         .unwrap();
     assert_eq!(
@@ -51,7 +39,7 @@ async fn widget_marks_verified_users_members_and_guests() {
         .await
         .unwrap();
     let mut member = app
-        .try_connect(&site.public_key, Some(&origin))
+        .try_connect(&site.public_key, Some(origin))
         .await
         .unwrap();
     assert_eq!(
@@ -62,6 +50,27 @@ async fn widget_marks_verified_users_members_and_guests() {
     member.join("lobby", None).await;
     verified.say("lobby", "v1", "from the verified user").await;
     member.say("lobby", "m1", "from the member").await;
+    (verified, member)
+}
+
+#[tokio::test]
+async fn widget_marks_verified_users_members_and_guests() {
+    let Some(WidgetScene {
+        chrome,
+        app,
+        host,
+        site,
+    }) = widget_scene(
+        "widget_marks_verified_users_members_and_guests",
+        TestApp::builder(),
+    )
+    .await
+    else {
+        return;
+    };
+    lobby_page(&app, &host, &site);
+    // A user signed in by the host site, and a member (account made directly).
+    let (_verified, _member) = verified_and_member_said_hello(&app, &site, &host.origin()).await;
 
     let browser = guest_at(&chrome, &host.url("/chat"), "Sam the guest").await;
     say(&browser, "from the guest").await;
