@@ -62,11 +62,18 @@ async fn widget_counts_and_announces_what_a_resume_delivers_like_live_messages()
     )
     .await;
 
-    // The connection drops; two messages come meanwhile; the widget resumes.
-    cut_network(&browser).await;
+    resumed_messages_count_like_live_ones(&browser, &mut bob).await;
+    older_pages_are_neither_new_nor_announced(&browser).await;
+    browser.close().await.unwrap();
+}
+
+/// The connection drops; two messages come meanwhile; the widget resumes:
+/// they are counted, fired as events and announced like the live one.
+async fn resumed_messages_count_like_live_ones(browser: &Session, bob: &mut Client) {
+    cut_network(browser).await;
     bob.say("lobby", "m2", "two").await;
     bob.say("lobby", "m3", "three").await;
-    run(&browser, "__offline = false;").await;
+    run(browser, "__offline = false;").await;
     until(
         &browser,
         "the resumed messages shown",
@@ -93,12 +100,15 @@ async fn widget_counts_and_announces_what_a_resume_delivers_like_live_messages()
         json!(["bob: live one", "bob: two", "bob: three"]),
         "{state}"
     );
+}
 
-    // Opening reads them; older pages loaded by scrolling are neither new nor announced.
-    run(&browser, "$('.launcher').click();").await;
-    until(&browser, "read", "shown('.panel') && $('.badge').hidden").await;
-    run(&browser, "$('[data-chatctl=messages]').scrollTop = 0;").await;
-    until(&browser, "the older page", "texts().includes('old 0')").await;
+/// Opening reads them; older pages loaded by scrolling are neither new nor
+/// announced.
+async fn older_pages_are_neither_new_nor_announced(browser: &Session) {
+    run(browser, "$('.launcher').click();").await;
+    until(browser, "read", "shown('.panel') && $('.badge').hidden").await;
+    run(browser, "$('[data-chatctl=messages]').scrollTop = 0;").await;
+    until(browser, "the older page", "texts().includes('old 0')").await;
     let after = run(
         &browser,
         &format!(
@@ -117,5 +127,4 @@ async fn widget_counts_and_announces_what_a_resume_delivers_like_live_messages()
         "{after}"
     );
     assert_eq!(after["badge"], json!(true), "{after}");
-    browser.close().await.unwrap();
 }
