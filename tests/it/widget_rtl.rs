@@ -49,7 +49,23 @@ async fn widget_reads_right_to_left_messages_and_mirrors_on_rtl_pages() {
     );
     let browser = chrome.session(Screen::Desktop).await;
 
-    // A right-to-left page: Arabic texts (from <html lang>), the panel mirrored.
+    on_a_right_to_left_page(&browser, &host).await;
+    on_a_left_to_right_page(&browser, &host).await;
+    // The Arabic pack on a left-to-right page: the panel is right to left.
+    browser.goto(&host.url("/ltr-ar")).await.unwrap();
+    until(
+        &browser,
+        "the Arabic panel",
+        "shown('.panel') && $('.launcher .lt').textContent === 'الدردشة' && getComputedStyle($('.root')).direction === 'rtl'",
+    )
+    .await;
+    browser.close().await.unwrap();
+}
+
+/// A right-to-left page: Arabic texts (from `<html lang>`), the panel
+/// mirrored, each message and name in its own direction, and the composer
+/// in the direction of what is typed.
+async fn on_a_right_to_left_page(browser: &Session, host: &HostSite) {
     browser.goto(&host.url("/rtl")).await.unwrap();
     until(
         &browser,
@@ -111,9 +127,12 @@ async fn widget_reads_right_to_left_messages_and_mirrors_on_rtl_pages() {
     )
     .await;
     assert_eq!(typed, json!([true, true]), "composer on the RTL page");
-    screenshot(&browser, "widget-rtl").await;
+    screenshot(browser, "widget-rtl").await;
+}
 
-    // A left-to-right page: Arabic messages, names and typing still read right to left.
+/// A left-to-right page: Arabic messages, names and typing still read right
+/// to left.
+async fn on_a_left_to_right_page(browser: &Session, host: &HostSite) {
     browser.goto(&host.url("/ltr")).await.unwrap();
     until(
         &browser,
@@ -143,14 +162,4 @@ async fn widget_reads_right_to_left_messages_and_mirrors_on_rtl_pages() {
     );
     assert_eq!(looks["name"], json!(true), "{looks}");
     assert_eq!(looks["composer"], json!(true), "{looks}");
-
-    // The Arabic pack on a left-to-right page: the panel is right to left.
-    browser.goto(&host.url("/ltr-ar")).await.unwrap();
-    until(
-        &browser,
-        "the Arabic panel",
-        "shown('.panel') && $('.launcher .lt').textContent === 'الدردشة' && getComputedStyle($('.root')).direction === 'rtl'",
-    )
-    .await;
-    browser.close().await.unwrap();
 }
