@@ -75,13 +75,13 @@ async fn resumed_messages_count_like_live_ones(browser: &Session, bob: &mut Clie
     bob.say("lobby", "m3", "three").await;
     run(browser, "__offline = false;").await;
     until(
-        &browser,
+        browser,
         "the resumed messages shown",
         "texts().includes('three') && $('.status').classList.contains('online')",
     )
     .await;
     let state = run(
-        &browser,
+        browser,
         &format!(
             "return {{badge: $('.badge').textContent, label: $('.launcher').getAttribute('aria-label'), events: __events,
                      said: (() => {{ {SAID} }})()}};"
@@ -110,7 +110,7 @@ async fn older_pages_are_neither_new_nor_announced(browser: &Session) {
     run(browser, "$('[data-chatctl=messages]').scrollTop = 0;").await;
     until(browser, "the older page", "texts().includes('old 0')").await;
     let after = run(
-        &browser,
+        browser,
         &format!(
             "return {{events: __events, said: (() => {{ {SAID} }})(), badge: $('.badge').hidden}};"
         ),

@@ -68,18 +68,18 @@ async fn widget_reads_right_to_left_messages_and_mirrors_on_rtl_pages() {
 async fn on_a_right_to_left_page(browser: &Session, host: &HostSite) {
     browser.goto(&host.url("/rtl")).await.unwrap();
     until(
-        &browser,
+        browser,
         "the Arabic nickname form",
         "shown('#nick') && $('label[for=nick]').textContent === 'اختر اسمًا مستعارًا للانضمام إلى الدردشة' && $('.launcher .lt').textContent === 'الدردشة'",
     )
     .await;
     run(
-        &browser,
+        browser,
         "fill('#nick', 'Bob'); $('[data-chatctl=nick]').requestSubmit();",
     )
     .await;
     until(
-        &browser,
+        browser,
         "the messages",
         &format!(
             "texts().includes({}) && texts().includes({})",
@@ -89,7 +89,7 @@ async fn on_a_right_to_left_page(browser: &Session, host: &HostSite) {
     )
     .await;
     let looks = run(
-        &browser,
+        browser,
         &format!(
             "{LAST_MINUS_FIRST}
              const p = $('.panel').getBoundingClientRect(), l = $('.launcher').getBoundingClientRect();
@@ -122,7 +122,7 @@ async fn on_a_right_to_left_page(browser: &Session, host: &HostSite) {
     assert_eq!(looks["me"], "أنت Bob", "{looks}");
     // The composer takes the direction of what is typed.
     let typed = run(
-        &browser,
+        browser,
         "fill('#text', 'hello'); const ltr = $('#text').matches(':dir(ltr)'); fill('#text', 'مرحبا'); return [ltr, $('#text').matches(':dir(rtl)')];",
     )
     .await;
@@ -135,13 +135,13 @@ async fn on_a_right_to_left_page(browser: &Session, host: &HostSite) {
 async fn on_a_left_to_right_page(browser: &Session, host: &HostSite) {
     browser.goto(&host.url("/ltr")).await.unwrap();
     until(
-        &browser,
+        browser,
         "the messages",
         &format!("texts().includes({})", json!(ARABIC)),
     )
     .await;
     let looks = run(
-        &browser,
+        browser,
         &format!(
             "{LAST_MINUS_FIRST}
              const p = $('.panel').getBoundingClientRect();

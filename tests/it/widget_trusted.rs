@@ -3,27 +3,16 @@
 //! which the page's `trusted-types` allow-list names next to its own, under a
 //! strict CSP as well.
 
+use chatctl::db::models::Site;
 use serde_json::json;
 
 use crate::support::browser::*;
 use crate::support::widget_page::{page, run, tag, until, visitor, widget_scene, WidgetScene};
 use crate::support::*;
 
-#[tokio::test]
-async fn widget_works_on_a_page_that_enforces_trusted_types() {
-    let Some(WidgetScene {
-        chrome,
-        app,
-        host,
-        site,
-    }) = widget_scene(
-        "widget_works_on_a_page_that_enforces_trusted_types",
-        TestApp::builder(),
-    )
-    .await
-    else {
-        return;
-    };
+/// A page under a strict CSP that enforces Trusted Types, with its own
+/// policy (`app`) and a record of every violation, holding two widgets.
+fn trusted_types_page(app: &TestApp, site: &Site) -> String {
     let chat = format!("http://{}", app.addr);
     let csp = format!(
         "require-trusted-types-for 'script'; trusted-types app chatctl; default-src 'none'; \
@@ -40,22 +29,65 @@ trustedTypes.createPolicy('app', {{}});
 </script>"
     );
     // Two tags (two widgets): the loader runs twice, the policy is made once.
-    host.page(
-        "/tt",
-        page(
-            &app,
-            "en",
-            &head,
-            "<div id=\"chat\"></div>",
-            &[
-                tag(
-                    &site,
-                    "data-room=\"lobby\" data-mode=\"inline\" data-target=\"#chat\"",
-                ),
-                tag(&site, "data-room=\"side\""),
-            ],
-        ),
+    page(
+        app,
+        "en",
+        &head,
+        "<div id=\"chat\"></div>",
+        &[
+            tag(
+                site,
+                "data-room=\"lobby\" data-mode=\"inline\" data-target=\"#chat\"",
+            ),
+            tag(site, "data-room=\"side\""),
+        ],
+    )
+}
+
+/// The on-demand part (the report and login forms) loads through the same
+/// policy; the floating widget opens too, styled by constructed stylesheets.
+async fn on_demand_parts_load_through_the_policy(browser: &Session) {
+    run(browser, "$('[data-chatctl=message] .rep').click();").await;
+    until(
+        browser,
+        "the report form",
+        "Chatctl.core.loaded && shown('.repform')",
+    )
+    .await;
+    assert_eq!(
+        run(
+            browser,
+            "return !!$('form.login') && $('label[for=le]').textContent;"
+        )
+        .await,
+        json!("Email")
     );
+    // The floating one opens too, styled (constructed stylesheets, no inline style).
+    run(browser, "$('.launcher', 1).click();").await;
+    until(
+        browser,
+        "the floating widget",
+        "shown('.panel', 1) && getComputedStyle($('header', 1)).backgroundColor === 'rgb(37, 99, 235)'",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn widget_works_on_a_page_that_enforces_trusted_types() {
+    let Some(WidgetScene {
+        chrome,
+        app,
+        host,
+        site,
+    }) = widget_scene(
+        "widget_works_on_a_page_that_enforces_trusted_types",
+        TestApp::builder(),
+    )
+    .await
+    else {
+        return;
+    };
+    host.page("/tt", trusted_types_page(&app, &site));
     let mut bob = visitor(&app, &host, &site, "bob", "lobby").await;
     bob.say("lobby", "b1", "Hello from bob").await;
 
@@ -97,30 +129,7 @@ trustedTypes.createPolicy('app', {{}});
     bob.say("lobby", "b2", "Read you").await;
     until(&browser, "bob's answer", "texts().includes('Read you')").await;
 
-    // The on-demand part loads through the same policy and builds its forms.
-    run(&browser, "$('[data-chatctl=message] .rep').click();").await;
-    until(
-        &browser,
-        "the report form",
-        "Chatctl.core.loaded && shown('.repform')",
-    )
-    .await;
-    assert_eq!(
-        run(
-            &browser,
-            "return !!$('form.login') && $('label[for=le]').textContent;"
-        )
-        .await,
-        json!("Email")
-    );
-    // The floating one opens too, styled (constructed stylesheets, no inline style).
-    run(&browser, "$('.launcher', 1).click();").await;
-    until(
-        &browser,
-        "the floating widget",
-        "shown('.panel', 1) && getComputedStyle($('header', 1)).backgroundColor === 'rgb(37, 99, 235)'",
-    )
-    .await;
+    on_demand_parts_load_through_the_policy(&browser).await;
     assert_eq!(
         run(
             &browser,
