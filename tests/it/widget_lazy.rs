@@ -11,6 +11,7 @@ use crate::support::mailbox::Mailbox;
 use crate::support::widget_page::{
     click_register_link, page, register, registration_scene, run, tag, until, WidgetScene,
 };
+use crate::support::TestApp;
 
 /// What the page fetched of the on-demand part (its script and its texts).
 const EXTRA_REQUESTS: &str = "return performance.getEntriesByType('resource').map((e) => e.name).filter((u) => u.includes('extra'));";
@@ -36,6 +37,31 @@ async fn open_closed(browser: &Session, host: &HostSite) {
         "shown('.launcher') && window.Chatctl.core",
     )
     .await;
+}
+
+/// The on-demand part came from the chat server, at `version`: the script
+/// (after the failed tries) and English texts once.
+async fn fetched_from_the_chat_server_once(browser: &Session, app: &TestApp, version: &str) {
+    let fetched = run(browser, EXTRA_REQUESTS).await;
+    let chat = format!("http://{}/widget/{version}", app.addr);
+    let fetched: Vec<&str> = fetched
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u.as_str().unwrap())
+        .collect();
+    assert!(
+        fetched.contains(&format!("{chat}/extra.js").as_str()),
+        "{fetched:?}"
+    );
+    assert_eq!(
+        fetched
+            .iter()
+            .filter(|u| **u == format!("{chat}/en.extra.json"))
+            .count(),
+        1,
+        "{fetched:?}"
+    );
 }
 
 #[tokio::test]
@@ -88,28 +114,7 @@ async fn widget_loads_its_account_forms_on_demand_once_the_chat_is_opened() {
     let mail = mailbox.nth("carol@example.com", 1).await;
     assert!(!mail.link("/account/verify").is_empty());
 
-    // It came from the chat server, at this version: the script (after the failed
-    // tries) and English texts once.
-    let fetched = run(&browser, EXTRA_REQUESTS).await;
-    let chat = format!("http://{}/widget/{version}", app.addr);
-    let fetched: Vec<&str> = fetched
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u.as_str().unwrap())
-        .collect();
-    assert!(
-        fetched.contains(&format!("{chat}/extra.js").as_str()),
-        "{fetched:?}"
-    );
-    assert_eq!(
-        fetched
-            .iter()
-            .filter(|u| **u == format!("{chat}/en.extra.json"))
-            .count(),
-        1,
-        "{fetched:?}"
-    );
+    fetched_from_the_chat_server_once(&browser, &app, &version).await;
 
     // A page left open across an upgrade: its core is not the version the server now
     // serves the on-demand part for. That part does not run; the visitor is told to reload.
