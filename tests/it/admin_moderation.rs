@@ -247,31 +247,26 @@ fn room_settings(
 }
 
 /// A [`Lobby`] where alice has sent a message (which fills the send path's
-/// caches: a change must reach the next send anyway), and the room's id.
-struct Warmed {
-    lobby: Lobby,
-    room: i64,
-}
-
-async fn warmed() -> Warmed {
+/// caches: a change must reach the next send anyway), in parts: the app,
+/// the site, the panel, alice, her id, bob, and the room's id.
+async fn warmed() -> (TestApp, Site, Panel, Client, i64, Client, i64) {
     let mut lobby = lobby().await;
     lobby.alice.say("lobby", "warmup", "hi").await;
     let room = lobby.app.room(&lobby.site, "lobby").await.id.0;
-    Warmed { lobby, room }
+    let Lobby {
+        app,
+        site,
+        panel,
+        alice,
+        alice_id,
+        bob,
+    } = lobby;
+    (app, site, panel, alice, alice_id, bob, room)
 }
 
 #[tokio::test]
 async fn a_mute_applies_to_the_next_message() {
-    let Warmed {
-        lobby:
-            Lobby {
-                mut panel,
-                mut alice,
-                alice_id,
-                ..
-            },
-        ..
-    } = warmed().await;
+    let (_app, _site, mut panel, mut alice, alice_id, _bob, _room) = warmed().await;
     panel.get(&format!("/admin/participants/{alice_id}")).await;
     panel
         .post_and_follow(
@@ -295,17 +290,7 @@ async fn a_mute_applies_to_the_next_message() {
 
 #[tokio::test]
 async fn a_lock_and_slow_mode_apply_to_the_next_message() {
-    let Warmed {
-        lobby:
-            Lobby {
-                site,
-                mut panel,
-                mut alice,
-                mut bob,
-                ..
-            },
-        room,
-    } = warmed().await;
+    let (_app, site, mut panel, mut alice, _alice_id, mut bob, room) = warmed().await;
     // Lock.
     panel.get(&format!("/admin/sites/{}/rooms", site.id)).await;
     panel
@@ -338,17 +323,7 @@ async fn a_lock_and_slow_mode_apply_to_the_next_message() {
 
 #[tokio::test]
 async fn approve_first_holds_the_next_message_until_approved() {
-    let Warmed {
-        lobby:
-            Lobby {
-                app,
-                mut panel,
-                mut alice,
-                mut bob,
-                ..
-            },
-        room,
-    } = warmed().await;
+    let (app, _site, mut panel, mut alice, _alice_id, mut bob, room) = warmed().await;
     // Approve first: held, then posted for everyone when approved.
     panel
         .post_and_follow(
@@ -377,17 +352,7 @@ async fn approve_first_holds_the_next_message_until_approved() {
 
 #[tokio::test]
 async fn word_filters_apply_to_the_next_message() {
-    let Warmed {
-        lobby:
-            Lobby {
-                site,
-                mut panel,
-                mut alice,
-                mut bob,
-                ..
-            },
-        ..
-    } = warmed().await;
+    let (_app, site, mut panel, mut alice, _alice_id, mut bob, _room) = warmed().await;
     // Word filter: masks and blocks.
     panel
         .get(&format!("/admin/sites/{}/filters", site.id))
