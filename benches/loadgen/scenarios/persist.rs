@@ -8,13 +8,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::anyhow;
-use chatctl::chat::hub::{Hub, Outbound};
+use chatctl::chat::hub::{ConnQueue, Hub, Outbound};
 use chatctl::chat::protocol::Who;
 use chatctl::chat::writer::{Post, Reply, Writer};
-use chatctl::db::models::{Participant, Room, Site};
+use chatctl::db::models::{Participant, Room, RoomId, Site, SiteId};
 use chatctl::db::{migrate, Db};
 use chatctl::metrics::Metrics;
 use clap::Args;
+use hdrhistogram::Histogram;
 use serde_json::json;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
@@ -41,17 +42,13 @@ pub struct PersistOpts {
     pub size: usize,
 }
 
-pub async fn run(o: PersistOpts) -> anyhow::Result<String> {
-    let load_start = loadavg();
-    let messages = o.messages.min(5_000_000);
-    let (senders, rooms) = (o.senders.max(1), o.rooms.max(1));
-    let dir = tempfile::tempdir()?;
-    let url = match &o.common.database_url {
-        Some(url) => url.clone(),
-        None => format!("sqlite://{}", dir.path().join("persist.db").display()),
-    };
-    let db = Db::connect(&url, 4)?;
-    let (site, room_ids, authors) = db
+/// A site with `rooms` rooms and `senders` guest authors.
+async fn prepare(
+    db: &Db,
+    rooms: usize,
+    senders: usize,
+) -> anyhow::Result<(Site, Vec<RoomId>, Vec<Participant>)> {
+    let prepared = db
         .run(move |conn| -> Result<_, chatctl::db::DbError> {
             migrate::run_pending(conn)?;
             let site = Site::create(conn, "persist", &[], false)?;
@@ -64,6 +61,76 @@ pub async fn run(o: PersistOpts) -> anyhow::Result<String> {
             Ok((site, rooms, authors))
         })
         .await?;
+    Ok(prepared)
+}
+
+/// Reads one author's acknowledgements until `done`: the post-to-ack
+/// latency of each (refusals counted apart), freeing a place in the window.
+async fn collect_acks(
+    queue: ConnQueue,
+    window: Arc<Semaphore>,
+    sent_at: Arc<Vec<AtomicU64>>,
+    refused: Arc<AtomicU64>,
+) -> Histogram<u64> {
+    let mut h = stats::histogram();
+    loop {
+        let Outbound::Reply(frame) = queue.recv().await else {
+            break;
+        };
+        let v: serde_json::Value = serde_json::from_str(&frame).unwrap_or_default();
+        if v["type"] == "done" {
+            break;
+        }
+        if v["type"] == "ack" {
+            let k: usize = v["cid"].as_str().and_then(|c| c.parse().ok()).unwrap_or(0);
+            let at = sent_at.get(k).map_or(0, |t| t.load(Relaxed));
+            record(&mut h, now_us().saturating_sub(at));
+        } else {
+            refused.fetch_add(1, Relaxed);
+        }
+        window.add_permits(1);
+    }
+    h
+}
+
+/// Message `k` (its cid) by `who` in `room` (id and name).
+fn post(
+    k: usize,
+    site: SiteId,
+    room: (RoomId, String),
+    who: &Participant,
+    text: &str,
+    reply: Reply,
+) -> Post {
+    Post {
+        site,
+        room: room.0,
+        room_name: room.1,
+        author: Who {
+            id: who.id.0,
+            nick: who.nick.as_str().into(),
+            kind: who.kind.as_str().into(),
+            avatar: None,
+        },
+        participant: who.id,
+        cid: k.to_string(),
+        text: text.to_owned(),
+        ip: None,
+        reply,
+    }
+}
+
+pub async fn run(o: PersistOpts) -> anyhow::Result<String> {
+    let load_start = loadavg();
+    let messages = o.messages.min(5_000_000);
+    let (senders, rooms) = (o.senders.max(1), o.rooms.max(1));
+    let dir = tempfile::tempdir()?;
+    let url = match &o.common.database_url {
+        Some(url) => url.clone(),
+        None => format!("sqlite://{}", dir.path().join("persist.db").display()),
+    };
+    let db = Db::connect(&url, 4)?;
+    let (site, room_ids, authors) = prepare(&db, rooms, senders).await?;
     let hub = Hub::new();
     let writer = Arc::new(Writer::start(
         db.clone(),
@@ -82,27 +149,7 @@ pub async fn run(o: PersistOpts) -> anyhow::Result<String> {
         let (handle, queue) = hub.connect(site.id, "127.0.0.1".parse()?, usize::MAX / 2);
         handles.push(handle);
         let (window, sent_at, refused) = (window.clone(), sent_at.clone(), refused.clone());
-        collectors.push(tokio::spawn(async move {
-            let mut h = stats::histogram();
-            loop {
-                let Outbound::Reply(frame) = queue.recv().await else {
-                    break;
-                };
-                let v: serde_json::Value = serde_json::from_str(&frame).unwrap_or_default();
-                if v["type"] == "done" {
-                    break;
-                }
-                if v["type"] == "ack" {
-                    let k: usize = v["cid"].as_str().and_then(|c| c.parse().ok()).unwrap_or(0);
-                    let at = sent_at.get(k).map_or(0, |t| t.load(Relaxed));
-                    record(&mut h, now_us().saturating_sub(at));
-                } else {
-                    refused.fetch_add(1, Relaxed);
-                }
-                window.add_permits(1);
-            }
-            h
-        }));
+        collectors.push(tokio::spawn(collect_acks(queue, window, sent_at, refused)));
     }
 
     let text: String = "x".repeat(o.size.max(1));
@@ -114,24 +161,10 @@ pub async fn run(o: PersistOpts) -> anyhow::Result<String> {
             .await
             .map_err(|_| anyhow!("window closed"))?
             .forget();
-        let who = &authors[k % senders];
         sent_at[k].store(now_us(), Relaxed);
-        writer.post(Post {
-            site: site.id,
-            room: room_ids[k % rooms],
-            room_name: format!("persist-{}", k % rooms),
-            author: Who {
-                id: who.id.0,
-                nick: who.nick.as_str().into(),
-                kind: who.kind.as_str().into(),
-                avatar: None,
-            },
-            participant: who.id,
-            cid: k.to_string(),
-            text: text.clone(),
-            ip: None,
-            reply: Reply::Connection(handles[k % senders].clone()),
-        });
+        let room = (room_ids[k % rooms], format!("persist-{}", k % rooms));
+        let reply = Reply::Connection(handles[k % senders].clone());
+        writer.post(post(k, site.id, room, &authors[k % senders], &text, reply));
     }
     // Every acknowledgement is in once the whole window is free again.
     let all = u32::try_from(o.in_flight.max(1)).unwrap_or(u32::MAX);
