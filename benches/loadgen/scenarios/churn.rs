@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use super::flow::{self, Group, Load};
-use crate::client;
+use crate::client::{self, Conn};
 use crate::stats::{conditions, loadavg};
 use crate::target::Target;
 use crate::wire::{Dial, OP_CLOSE, OP_PING};
@@ -50,24 +50,41 @@ struct Track {
     connect_failures: u64,
 }
 
-pub async fn run(o: ChurnOpts) -> anyhow::Result<String> {
-    o.common
-        .check_connections(o.rooms * (o.receivers + o.senders))?;
-    let load_start = loadavg();
-    let target = Target::open(&o.common, 1).await?;
-    let (stop_tx, stop) = watch::channel(false);
-    let mut killers = Vec::new();
-    let mut tasks = Vec::new();
-    let mut lasts = Vec::new();
+impl Track {
+    fn add(&mut self, t: &Track) {
+        self.received += t.received;
+        self.gaps += t.gaps;
+        self.duplicates += t.duplicates;
+        self.resets += t.resets;
+        self.reconnects += t.reconnects;
+        self.connect_failures += t.connect_failures;
+    }
+}
+
+/// The receivers of every room, each with the way to kill its connection
+/// and the last seq it has.
+struct Receivers {
+    killers: Vec<mpsc::Sender<()>>,
+    tasks: Vec<tokio::task::JoinHandle<Track>>,
+    /// (room, last seq) per receiver; -1 until it has joined.
+    lasts: Vec<(usize, Arc<AtomicI64>)>,
+}
+
+fn start_receivers(o: &ChurnOpts, target: &Target, stop: &watch::Receiver<bool>) -> Receivers {
+    let mut receivers = Receivers {
+        killers: Vec::new(),
+        tasks: Vec::new(),
+        lasts: Vec::new(),
+    };
     for r in 0..o.rooms {
         for j in 0..o.receivers {
             let i = 1_000_000 + r * o.receivers + j;
-            let dial = client::dial(&target, 0, i);
+            let dial = client::dial(target, 0, i);
             let (kill_tx, kill) = mpsc::channel(4);
             let last = Arc::new(AtomicI64::new(-1));
-            killers.push(kill_tx);
-            lasts.push((r, last.clone()));
-            tasks.push(tokio::spawn(receiver(
+            receivers.killers.push(kill_tx);
+            receivers.lasts.push((r, last.clone()));
+            receivers.tasks.push(tokio::spawn(receiver(
                 dial,
                 format!("churn{j}"),
                 format!("churn-{r}"),
@@ -77,16 +94,23 @@ pub async fn run(o: ChurnOpts) -> anyhow::Result<String> {
             )));
         }
     }
-    // Everyone is in before the first message, so "every message" is well defined.
-    let ready_by = Instant::now() + Duration::from_secs(120);
-    while lasts.iter().any(|(_, l)| l.load(Relaxed) < 0) && Instant::now() < ready_by {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    receivers
+}
+
+/// Kills a random receiver's connection `every` so often, until told to
+/// stop: the count of kills, the stop, and the task.
+fn start_killer(
+    killers: Vec<mpsc::Sender<()>>,
+    every: Duration,
+) -> (
+    Arc<AtomicU64>,
+    watch::Sender<bool>,
+    tokio::task::JoinHandle<()>,
+) {
     let kills = Arc::new(AtomicU64::new(0));
     let (kill_stop_tx, mut kill_stop) = watch::channel(false);
     let killer = {
         let kills = kills.clone();
-        let every = Duration::from_millis(o.kill_every_ms.max(1));
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
             loop {
@@ -101,6 +125,23 @@ pub async fn run(o: ChurnOpts) -> anyhow::Result<String> {
             }
         })
     };
+    (kills, kill_stop_tx, killer)
+}
+
+pub async fn run(o: ChurnOpts) -> anyhow::Result<String> {
+    o.common
+        .check_connections(o.rooms * (o.receivers + o.senders))?;
+    let load_start = loadavg();
+    let target = Target::open(&o.common, 1).await?;
+    let (stop_tx, stop) = watch::channel(false);
+    let receivers = start_receivers(&o, &target, &stop);
+    // Everyone is in before the first message, so "every message" is well defined.
+    let ready_by = Instant::now() + Duration::from_secs(120);
+    while receivers.lasts.iter().any(|(_, l)| l.load(Relaxed) < 0) && Instant::now() < ready_by {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let every = Duration::from_millis(o.kill_every_ms.max(1));
+    let (kills, kill_stop_tx, killer) = start_killer(receivers.killers, every);
     let groups: Vec<Group> = (0..o.rooms)
         .map(|r| Group {
             site: 0,
@@ -123,6 +164,7 @@ pub async fn run(o: ChurnOpts) -> anyhow::Result<String> {
     // The final seq of each room is the highest ever acked, which no receiver can
     // exceed; wait until they all reach it (resumes in flight finish first).
     let finals = room_finals(&target, o.rooms).await;
+    let lasts = &receivers.lasts;
     let caught_up_by = Instant::now() + Duration::from_secs(15);
     let behind = || {
         lasts
@@ -136,14 +178,9 @@ pub async fn run(o: ChurnOpts) -> anyhow::Result<String> {
     let incomplete = behind();
     let _ = stop_tx.send(true);
     let mut total = Track::default();
-    for t in tasks {
+    for t in receivers.tasks {
         if let Ok(t) = t.await {
-            total.received += t.received;
-            total.gaps += t.gaps;
-            total.duplicates += t.duplicates;
-            total.resets += t.resets;
-            total.reconnects += t.reconnects;
-            total.connect_failures += t.connect_failures;
+            total.add(&t);
         }
     }
     let mut results = outcome.json();
@@ -210,25 +247,7 @@ async fn receiver(
             }
         };
         token = Some(conn.guest_token.clone());
-        let mut cur = match seq {
-            None => conn.welcome_seq,
-            Some(since) if conn.welcome_mode == "resumed" => {
-                let mut cur = since;
-                for s in &conn.welcome_seqs {
-                    apply(&mut t, &mut cur, *s);
-                }
-                // A resumed page holds every message up to welcome.seq.
-                if cur < conn.welcome_seq {
-                    t.gaps += (conn.welcome_seq - cur) as u64;
-                    cur = conn.welcome_seq;
-                }
-                cur
-            }
-            Some(_) => {
-                t.resets += 1;
-                conn.welcome_seq
-            }
-        };
+        let mut cur = starting_seq(&mut t, seq, &conn);
         last.store(cur, Relaxed);
         // Drain kills requested while we were reconnecting: one at a time.
         while kill.try_recv().is_ok() {}
@@ -270,6 +289,31 @@ async fn receiver(
         // Reconnect after a short random pause, like a client with jittered backoff.
         let pause = rand::rng().random_range(0..50);
         tokio::time::sleep(Duration::from_millis(pause)).await;
+    }
+}
+
+/// Where a (re)connection starts: a resume's messages applied after `seq`
+/// (every message up to the welcome's seq, or the rest counts as a gap); a
+/// first join, or a reset, at the room's seq.
+fn starting_seq(t: &mut Track, seq: Option<i64>, conn: &Conn) -> i64 {
+    match seq {
+        None => conn.welcome_seq,
+        Some(since) if conn.welcome_mode == "resumed" => {
+            let mut cur = since;
+            for s in &conn.welcome_seqs {
+                apply(t, &mut cur, *s);
+            }
+            // A resumed page holds every message up to welcome.seq.
+            if cur < conn.welcome_seq {
+                t.gaps += (conn.welcome_seq - cur) as u64;
+                cur = conn.welcome_seq;
+            }
+            cur
+        }
+        Some(_) => {
+            t.resets += 1;
+            conn.welcome_seq
+        }
     }
 }
 
