@@ -65,6 +65,9 @@ pub enum AccountError {
     Hashing,
 }
 
+/// The site of a link's account, or why the link no longer works.
+pub type LinkSite = Result<Site, TokenProblem>;
+
 pub struct Accounts {
     db: Db,
     mailer: Mailer,
@@ -278,10 +281,7 @@ impl Accounts {
     }
 
     /// Follows a confirmation link.
-    pub async fn confirm_email(
-        &self,
-        token: &str,
-    ) -> Result<Result<Site, TokenProblem>, AccountError> {
+    pub async fn confirm_email(&self, token: &str) -> Result<LinkSite, AccountError> {
         let token = token.to_owned();
         Ok(self
             .db
@@ -299,10 +299,7 @@ impl Accounts {
     }
 
     /// Whether a reset link is still usable, without using it (to show the form).
-    pub async fn reset_link_site(
-        &self,
-        token: &str,
-    ) -> Result<Result<Site, TokenProblem>, AccountError> {
+    pub async fn reset_link_site(&self, token: &str) -> Result<LinkSite, AccountError> {
         let token = token.to_owned();
         Ok(self
             .db
