@@ -242,7 +242,7 @@ fn aimed_at_b(form: &str, a: &Seeded, b: &Seeded) -> (String, Vec<(String, Strin
     .fold(form.to_owned(), |form, (name, value)| {
         form.replace(name, value)
     });
-    let (path, fields) = filled.split_once(' ').unwrap_or((&filled, ""));
+    let (path, fields) = filled.split_once(' ').unwrap_or((filled.as_str(), ""));
     let fields = url::form_urlencoded::parse(fields.as_bytes())
         .into_owned()
         .collect();
