@@ -11,6 +11,7 @@ mod admin_mail;
 mod admin_moderation;
 mod admin_people;
 mod admin_roles;
+mod admin_rules;
 mod admin_sites;
 mod admin_xss;
 mod admission;
