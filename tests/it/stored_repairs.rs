@@ -179,6 +179,23 @@ async fn old_bans_and_dot_segment_rooms_are_repaired_when_the_server_starts() {
         out.contains("repaired room \"..\" of site") && out.contains("renamed \"__-2\""),
         "{out}"
     );
+    // Any other command says so on stderr, apart from its own output.
+    app.db
+        .run(move |conn| Room::create(conn, site_id, "./z").map(drop))
+        .await
+        .unwrap();
+    let out = chatctl(&app.database)
+        .args(["site", "list"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("note: repaired room \"./z\" of site")
+            && stderr.contains("renamed \"_/z\""),
+        "{stderr}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&site.public_key));
 }
 
 async fn api_history(api: &Api, room: &str) -> Vec<String> {
