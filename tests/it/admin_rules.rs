@@ -3,7 +3,7 @@
 
 use chatctl::db::models::Site;
 
-use crate::admin_moderation::{attempt, lobby, message_with, Lobby};
+use crate::admin_moderation::{attempt, lobby, message_with};
 use crate::support::panel::*;
 use crate::support::*;
 
@@ -23,22 +23,22 @@ fn room_settings(
     fields
 }
 
-/// A [`Lobby`] where alice has sent a message (which fills the send path's
+/// A lobby ([`lobby`]) where alice has sent a message (which fills the send path's
 /// caches: a change must reach the next send anyway), in parts: the app,
 /// the site, the panel, alice, her id, bob, and the room's id.
 async fn warmed() -> (TestApp, Site, Panel, Client, i64, Client, i64) {
     let mut lobby = lobby().await;
     lobby.alice.say("lobby", "warmup", "hi").await;
     let room = lobby.app.room(&lobby.site, "lobby").await.id.0;
-    let Lobby {
-        app,
-        site,
-        panel,
-        alice,
-        alice_id,
-        bob,
-    } = lobby;
-    (app, site, panel, alice, alice_id, bob, room)
+    (
+        lobby.app,
+        lobby.site,
+        lobby.panel,
+        lobby.alice,
+        lobby.alice_id,
+        lobby.bob,
+        room,
+    )
 }
 
 #[tokio::test]
