@@ -1,5 +1,6 @@
 //! Admin accounts (owners only): create, assign a moderator's sites, disable,
-//! reset a password. Disabling or resetting ends the account's sessions.
+//! reset a password, delete. Disabling, resetting or deleting ends the
+//! account's sessions.
 
 use serde::Deserialize;
 use serde_json::json;
@@ -68,6 +69,13 @@ struct NewAccountForm {
 struct SitesForm {
     #[serde(default)]
     sites: Vec<String>,
+}
+
+/// Deleting an account: its name, typed to confirm.
+#[derive(Deserialize)]
+struct DeleteForm {
+    #[serde(default)]
+    confirm: String,
 }
 
 #[derive(Deserialize)]
@@ -187,5 +195,19 @@ pub async fn reset_password(
         .await?;
     Ok(Reply::redirect("/admin/accounts").flash(Flash::Ok(format!(
         "New password set for {email}; their sessions were ended."
+    ))))
+}
+
+/// POST /admin/accounts/{id}/delete
+pub async fn delete(admin: &Admin, req: &Request, auth: &Auth, id: AdminUserId) -> Result<Reply> {
+    let user = load_for_owner(admin, auth, id).await?;
+    let confirm = req.form::<DeleteForm>()?.confirm;
+    let (actor, email) = (auth.actor(), user.email.clone());
+    let ended = admin
+        .run(move |conn| manage::delete(conn, actor, &user, &confirm))
+        .await?;
+    Ok(Reply::redirect("/admin/accounts").flash(Flash::Ok(format!(
+        "Account {email} deleted; {ended} open session{} ended. The audit log keeps what it did, under its email.",
+        if ended == 1 { "" } else { "s" }
     ))))
 }

@@ -303,6 +303,7 @@ async fn account_pages(admin: &Admin, req: &Request, a: &Auth, route: Route<'_>)
         (false, ["accounts", id, "password"]) => {
             accounts::reset_password(admin, req, a, id_of(id)?).await
         }
+        (false, ["accounts", id, "delete"]) => accounts::delete(admin, req, a, id_of(id)?).await,
         _ => Err(AdminError::NotFound),
     }
 }

@@ -1,5 +1,5 @@
 //! `chatctl user ...`: admin-panel accounts (create, list, set a password,
-//! disable, enable), through the same service as the panel (`manage`).
+//! disable, enable, delete), through the same service as the panel (`manage`).
 
 use crate::db::models::audit::Actor;
 use std::io::{BufRead, IsTerminal};
@@ -35,6 +35,12 @@ pub enum Command {
     /// Re-enable a disabled account.
     #[command(after_help = "Example:\n  chatctl user enable --email mod@example.com")]
     Enable(EmailOpts),
+    /// Delete an account for good: its sessions end; the audit log keeps what it did, under
+    /// its email. The last enabled owner cannot be deleted. To keep it, disable it instead.
+    #[command(
+        after_help = "Example:\n  chatctl user delete --email mod@example.com --confirm \"Mo\""
+    )]
+    Delete(DeleteOpts),
 }
 
 /// `--role`: the command line's own names for [`Role`] (clap stays out of `db`).
@@ -101,6 +107,16 @@ pub struct EmailOpts {
     pub email: String,
 }
 
+#[derive(Debug, Args)]
+pub struct DeleteOpts {
+    /// The account's email address.
+    #[arg(long)]
+    pub email: String,
+    /// The account's name, exactly as `user list` shows it: proof that this is the account meant.
+    #[arg(long, value_name = "NAME")]
+    pub confirm: String,
+}
+
 pub fn run(db: &Db, command: &Command) -> anyhow::Result<()> {
     let mut conn = db.get()?;
     match command {
@@ -109,6 +125,7 @@ pub fn run(db: &Db, command: &Command) -> anyhow::Result<()> {
         Command::SetPassword(opts) => set_password(&mut conn, opts),
         Command::Disable(opts) => set_disabled(&mut conn, &opts.email, true),
         Command::Enable(opts) => set_disabled(&mut conn, &opts.email, false),
+        Command::Delete(opts) => delete(&mut conn, opts),
     }
 }
 
@@ -248,5 +265,18 @@ fn set_disabled(conn: &mut DbConn, email: &str, disabled: bool) -> anyhow::Resul
     } else {
         out!("enabled {}", user.email);
     }
+    Ok(())
+}
+
+fn delete(conn: &mut DbConn, opts: &DeleteOpts) -> anyhow::Result<()> {
+    let user = find(conn, &opts.email)?;
+    let ended = manage::delete(conn, Actor::CommandLine, &user, &opts.confirm)?;
+    out!(
+        "deleted {} {} <{}>; {} ended",
+        user.role,
+        user.name,
+        user.email,
+        sessions(ended)
+    );
     Ok(())
 }

@@ -1,6 +1,7 @@
-//! Admin accounts: creation, a moderator's sites, disabling, passwords.
-//! Disabling an account or setting its password ends its open panel sessions,
-//! whichever surface does it. Audit entries name the account by its id.
+//! Admin accounts: creation, a moderator's sites, disabling, passwords,
+//! deletion. Disabling an account or setting its password ends its open panel
+//! sessions, whichever surface does it. Audit entries name the account by its
+//! id; a deleted account's own entries keep its email as their actor.
 
 use super::{audit, invalid, Actor, ManageError, Result, Target};
 use crate::db::models::admin_password_reset::AdminPasswordReset;
@@ -200,6 +201,45 @@ pub fn set_password(
             Target::AdminUser(user),
             details,
         )?;
+        Ok(ended)
+    })
+}
+
+/// Deletes an account for good, once `confirm` is its name as typed by the
+/// operator; returns how many of its sessions ended. Nobody deletes their own
+/// account, and the last enabled owner stays (someone must manage accounts).
+/// The entries it made in the audit log keep its email as their actor.
+pub fn delete(conn: &mut DbConn, actor: Actor, user: &AdminUser, confirm: &str) -> Result<usize> {
+    if actor == Actor::Admin(user.id) {
+        return Err(invalid("You cannot delete your own account."));
+    }
+    if confirm.trim() != user.name {
+        return Err(invalid(format!(
+            "Type the account's name, {:?}, to confirm the deletion.",
+            user.name
+        )));
+    }
+    conn.write_transaction(|conn| {
+        if user.role == Role::Owner && !AdminUser::other_owner_exists(conn, user.id)? {
+            return Err(invalid(
+                "This is the last enabled owner account: make another owner first, \
+                 or nobody could manage accounts.",
+            ));
+        }
+        let ended = AdminSession::delete_for_user(conn, user.id, None)?;
+        crate::db::models::audit::name_actor(
+            conn,
+            user.id,
+            &format!("{} (deleted account)", user.email),
+        )?;
+        audit(
+            conn,
+            actor,
+            AuditAction::UserDelete,
+            Target::AdminUser(user),
+            format!("{} ({}, {})", user.email, user.name, user.role),
+        )?;
+        user.delete(conn)?;
         Ok(ended)
     })
 }

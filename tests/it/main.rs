@@ -1,6 +1,7 @@
 //! Integration tests: one binary (one link step) with a module per area.
 
 mod abuse;
+mod account_delete;
 mod accounts;
 mod admin_auth;
 mod admin_bans;

@@ -155,6 +155,26 @@ impl AdminUser {
         Ok(())
     }
 
+    /// Whether an enabled owner other than `except` exists: the panel must
+    /// keep someone who can manage accounts.
+    pub fn other_owner_exists(conn: &mut DbConn, except: AdminUserId) -> Result<bool, DbError> {
+        with_backend!(conn, c => diesel::select(diesel::dsl::exists(
+            admin_users::table
+                .filter(admin_users::role.eq(Role::Owner))
+                .filter(admin_users::disabled.eq(false))
+                .filter(admin_users::id.ne(except)),
+        ))
+        .get_result::<bool>(c))
+    }
+
+    /// Deletes the account; its sessions, reset links and site assignments go
+    /// with it (the schema cascades), and what it made or did keeps no link
+    /// to it (set to null).
+    pub fn delete(&self, conn: &mut DbConn) -> Result<(), DbError> {
+        with_backend!(conn, c => diesel::delete(admin_users::table.find(self.id)).execute(c))?;
+        Ok(())
+    }
+
     pub fn set_disabled(&self, conn: &mut DbConn, disabled: bool) -> Result<(), DbError> {
         with_backend!(conn, c => diesel::update(admin_users::table.find(self.id))
             .set(admin_users::disabled.eq(disabled))

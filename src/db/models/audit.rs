@@ -45,6 +45,7 @@ crate::text_enum! {
         SiteRotateSecret = "site.rotate_secret",
         SiteUpdate = "site.update",
         UserCreate = "user.create",
+        UserDelete = "user.delete",
         UserDisable = "user.disable",
         UserEnable = "user.enable",
         UserSetPassword = "user.set_password",
@@ -153,6 +154,18 @@ pub struct AuditFilter {
     pub to: Option<i64>,
     /// Keyset: entries with a smaller id.
     pub before_id: Option<i64>,
+}
+
+/// Names `user` in the entries it made, before the account goes (their link
+/// to it is then set to null): the log still says who acted.
+pub fn name_actor(conn: &mut DbConn, user: AdminUserId, label: &str) -> Result<usize, DbError> {
+    with_backend!(conn, c => diesel::update(
+        audit_log::table
+            .filter(audit_log::admin_user_id.eq(user))
+            .filter(audit_log::actor_label.is_null()),
+    )
+    .set(audit_log::actor_label.eq(label))
+    .execute(c))
 }
 
 /// Newest first, with the acting account's email (`None` for the command line).
