@@ -44,10 +44,10 @@ pub async fn list(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
             Ok((reports, held, people))
         })
         .await?;
-    let nick = |id: ParticipantId| {
-        people
-            .get(&id)
-            .map_or_else(|| id.to_string(), |p| p.nick.clone())
+    // Name, kind and id: two people may share a name.
+    let who = |id: ParticipantId| match people.get(&id) {
+        Some(p) => json!({"id": id, "nick": p.nick, "kind": p.kind}),
+        None => json!({"id": id, "nick": id.to_string(), "kind": "unknown"}),
     };
     let rows: Vec<_> = reports
         .iter()
@@ -61,8 +61,8 @@ pub async fn list(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
                 "room": room,
                 "site": site_names.get(&r.site_id),
                 "message": {"id": m.id, "text": m.body, "deleted": m.deleted_at.is_some(), "created_at": m.created_at},
-                "author": {"id": m.participant_id, "nick": nick(m.participant_id)},
-                "reporter": {"id": r.reporter_id, "nick": nick(r.reporter_id)},
+                "author": who(m.participant_id),
+                "reporter": who(r.reporter_id),
             })
         })
         .collect();
@@ -71,7 +71,7 @@ pub async fn list(admin: &Admin, req: &Request, auth: &Auth) -> Result<Reply> {
         .map(|(h, p, room)| {
             json!({"id": h.id, "text": h.body, "room": room, "created_at": h.created_at,
                    "site": site_names.get(&h.site_id),
-                   "author": {"id": p.id, "nick": p.nick}})
+                   "author": {"id": p.id, "nick": p.nick, "kind": p.kind}})
         })
         .collect();
     admin.page(

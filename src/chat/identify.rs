@@ -4,15 +4,17 @@
 
 use std::net::IpAddr;
 
+use super::guest_names;
+use super::hub::Hub;
 use super::protocol::ErrorCode;
 use super::refusal::Refusal;
 use super::Chat;
-use crate::db::models::{name_key, Ban, Participant, ParticipantId, ParticipantKind, Site, SiteId};
+use crate::db::models::{Ban, Participant, ParticipantId, ParticipantKind, Site, SiteId};
 use crate::db::DbConn;
 use crate::identity::accounts::AccountError;
 use crate::identity::host::HostUser;
 use crate::identity::TokenError;
-use crate::input::{NameKey, Nickname, RoomName};
+use crate::input::{Nickname, RoomName};
 
 /// The identity fields of a `hello`.
 pub struct Credentials {
@@ -51,10 +53,10 @@ pub async fn identify(
     credentials: Credentials,
 ) -> Result<Identified, Refusal> {
     let claim = claim(chat, site, ip, credentials).await?;
-    let (site_id, ip_text) = (site.id, ip.to_string());
+    let (site_id, ip_text, hub) = (site.id, ip.to_string(), chat.hub.clone());
     chat.db
         .run(move |conn| {
-            let (participant, rooms) = settle(conn, site_id, &ip_text, claim)?;
+            let (participant, rooms) = settle(conn, &hub, site_id, &ip_text, claim)?;
             Participant::record_ip(conn, participant.id, &ip_text)?;
             let ban = Ban::find_active(conn, site_id, Some(participant.id), Some(ip))?;
             Ok(Identified {
@@ -131,6 +133,7 @@ async fn claim(
                         wait.as_secs().max(1)
                     ),
                     retry_after_ms: Some(wait.as_millis().max(1) as u64),
+                    suggestion: None,
                 });
             }
             Ok(Claim::NewGuest(nick))
@@ -142,6 +145,7 @@ async fn claim(
 /// with the rooms a host's token limits them to.
 fn settle(
     conn: &mut DbConn,
+    hub: &Hub,
     site_id: SiteId,
     ip_text: &str,
     claim: Claim,
@@ -176,9 +180,9 @@ fn settle(
             // Guest tokens only ever name guests; anything else is a forgery or stale.
             Some(mut p) if p.site_id == site_id && p.kind == ParticipantKind::Guest => {
                 // A kept name is checked again: a member or verified user
-                // may have taken it since.
+                // may have taken it since, or another guest while they were away.
                 let nick = rename.map_or(p.nick.clone(), Nickname::into_inner);
-                check_guest_name(conn, site_id, &nick)?;
+                guest_names::check(conn, hub, site_id, &nick, Some(p.id))?;
                 p.touch(conn, &nick, Some(ip_text))?;
                 (p, None)
             }
@@ -190,22 +194,11 @@ fn settle(
             }
         },
         Claim::NewGuest(nick) => {
-            check_guest_name(conn, site_id, nick.as_str())?;
+            guest_names::check(conn, hub, site_id, nick.as_str(), None)?;
             let p = Participant::create_guest(conn, site_id, nick.as_str(), Some(ip_text))?;
             (p, None)
         }
     })
-}
-
-/// Guests may not go by a name that looks like a verified user's or member's.
-fn check_guest_name(conn: &mut DbConn, site: SiteId, nick: &str) -> Result<(), Refusal> {
-    if name_key::taken(conn, site, &NameKey::of(nick))? {
-        return Err(Refusal::new(
-            ErrorCode::NickTaken,
-            format!("{nick:?} is, or looks like, the name of a signed-in user of this site. Choose another nickname."),
-        ));
-    }
-    Ok(())
 }
 
 /// The error frame for an account operation that failed.
@@ -225,6 +218,7 @@ pub fn account_refusal(err: AccountError) -> Refusal {
                 code: ErrorCode::RateLimited,
                 message: capitalized(&err.to_string()),
                 retry_after_ms: Some(wait.as_millis().max(1) as u64),
+                suggestion: None,
             }
         }
         AccountError::Db(db) => {

@@ -4,6 +4,7 @@
 
 mod catchup;
 pub mod cluster;
+mod guest_names;
 pub mod holds;
 pub mod hub;
 mod identify;

@@ -281,6 +281,9 @@ pub enum ServerFrame {
         room: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
         retry_after_ms: Option<u64>,
+        /// A free name like the refused one (`nick_in_use`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        suggestion: Option<String>,
     },
     /// Sent right before the server closes the connection.
     Notice {
@@ -340,6 +343,7 @@ pub enum ErrorCode {
     Internal,
     VerificationRequired,
     NickTaken,
+    NickInUse,
     RoomForbidden,
     RegistrationClosed,
     InvalidEmail,
@@ -383,6 +387,7 @@ impl ErrorCode {
             ErrorCode::Internal => "internal",
             ErrorCode::VerificationRequired => "verification_required",
             ErrorCode::NickTaken => "nick_taken",
+            ErrorCode::NickInUse => "nick_in_use",
             ErrorCode::RoomForbidden => "room_forbidden",
             ErrorCode::RegistrationClosed => "registration_closed",
             ErrorCode::InvalidEmail => "invalid_email",
@@ -463,6 +468,7 @@ impl ServerFrame {
             reference: None,
             room: None,
             retry_after_ms: None,
+            suggestion: None,
         }
     }
 }

@@ -11,6 +11,8 @@ pub struct Refusal {
     pub code: ErrorCode,
     pub message: String,
     pub retry_after_ms: Option<u64>,
+    /// A name to offer instead of a refused one.
+    pub suggestion: Option<String>,
 }
 
 impl Refusal {
@@ -19,6 +21,7 @@ impl Refusal {
             code,
             message: message.into(),
             retry_after_ms: None,
+            suggestion: None,
         }
     }
 }
@@ -49,6 +52,7 @@ pub fn muted(mute: &MuteInfo) -> Refusal {
             if minutes == 1 { "" } else { "s" }
         ),
         retry_after_ms: Some(left as u64),
+        suggestion: None,
     }
 }
 
@@ -62,6 +66,7 @@ pub fn slow_mode(secs: u32, wait: Duration) -> Refusal {
             ms.div_ceil(1000)
         ),
         retry_after_ms: Some(ms),
+        suggestion: None,
     }
 }
 
@@ -77,5 +82,6 @@ pub fn too_fast(what: &str, wait: Duration) -> Refusal {
         code: ErrorCode::RateLimited,
         message: format!("{what}; retry in {after}."),
         retry_after_ms: Some(ms),
+        suggestion: None,
     }
 }

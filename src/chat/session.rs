@@ -281,6 +281,7 @@ impl Session {
             reference,
             room,
             retry_after_ms: refusal.retry_after_ms,
+            suggestion: refusal.suggestion,
         });
     }
 

@@ -98,6 +98,7 @@ impl Post {
                     reference: Some(self.cid),
                     room: Some(self.room_name),
                     retry_after_ms: Some(1000),
+                    suggestion: None,
                 };
                 sender.reply(frame.encode());
             }

@@ -134,7 +134,8 @@ async fn a_resume_lists_the_messages_deleted_while_away() {
         let ack = alice.say("lobby", &format!("c{i}"), &format!("m{i}")).await;
         ids.push(ack["id"].as_i64().unwrap());
     }
-    let (mut bob, _) = app.guest(&site.public_key, "bob").await;
+    let (mut bob, ready) = app.guest(&site.public_key, "bob").await;
+    let bob_token = ready["guest_token"].as_str().unwrap().to_owned();
     let welcome = bob.join("lobby", None).await;
     assert_eq!(seqs(&welcome, "messages"), [1, 2, 3]);
     assert!(welcome.get("deleted").is_none(), "{welcome}");
@@ -147,7 +148,9 @@ async fn a_resume_lists_the_messages_deleted_while_away() {
     }
     delete(&app, &ids[4..5]).await;
 
-    let (mut bob, _) = app.guest(&site.public_key, "bob").await;
+    // Bob comes back (his token: a new guest could not take his name so soon).
+    let mut bob = app.connect(&site.public_key).await;
+    bob.hello(serde_json::json!({ "guest_token": bob_token })).await;
     let welcome = bob.join("lobby", Some(3)).await;
     assert_eq!(welcome["mode"], "resumed");
     assert_eq!(seqs(&welcome, "messages"), [5]);

@@ -133,12 +133,18 @@ export const connectionMethods = {
     if (this.socketOpen()) this.ws.send(JSON.stringify(frame));
   },
 
-  /** `hello` with the strongest identity we have: the host's token, an account, a guest. */
+  /** `hello` with the strongest identity we have: the host's token, an account, a guest (with
+   * the name they chose: a returning guest whose name was refused renames). */
   hello() {
-    if (this.userToken) this.send({ type: "hello", v: 1, token: this.userToken });
-    else if (this.account) this.send({ type: "hello", v: 1, account_token: this.account });
-    else if (this.token) this.send({ type: "hello", v: 1, guest_token: this.token });
-    else if (this.nick && this.nickChosen) this.send({ type: "hello", v: 1, nick: this.nick });
+    const f = { type: "hello", v: 1 };
+    if (this.userToken) f.token = this.userToken;
+    else if (this.account) f.account_token = this.account;
+    else {
+      if (this.nick && this.nickChosen) f.nick = this.nick;
+      if (this.token) f.guest_token = this.token;
+      else if (!f.nick) return;
+    }
+    this.send(f);
   },
 
   /** Joins this.room: one join at a time, sent once the current task is over, so that a page

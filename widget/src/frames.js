@@ -201,9 +201,13 @@ export const FRAMES = {
         return this.askIdentity(true, "login");
       case "invalid_nick":
       case "nick_taken":
+      case "nick_in_use":
         this.nickChosen = false;
-        this.showNotice(this.T(f.code === "nick_taken" ? "nickTaken" : "nickInvalid", { why: f.message }));
-        return this.askIdentity(true, "nick");
+        this.showNotice(this.T(f.code === "invalid_nick" ? "nickInvalid" : f.code === "nick_taken" ? "nickTaken" : "nickInUse", { why: f.message, name: this.nick }));
+        this.askIdentity(true, "nick");
+        // A free name like it, ready to take or change.
+        if (f.suggestion) this.forms.nick.elements.nick.value = f.suggestion;
+        return;
       case "guests_not_allowed":
       case "verification_required":
         // Guests may not chat here: sign in, or chat from the site's own sign-in.

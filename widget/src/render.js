@@ -3,7 +3,7 @@
 // Methods of Widget (widget.js).
 
 import { h } from "./dom.js";
-import { hash, http, initials, kind, links } from "./util.js";
+import { hue, http, initials, kind, links } from "./util.js";
 
 export const renderMethods = {
   resetRoom() {
@@ -24,7 +24,7 @@ export const renderMethods = {
     const noPicture = () => {
       av.textContent = initials(who.nick);
       // Dark enough for white initials at any hue (contrast above 4.5:1).
-      av.style.background = `hsl(${hash(`${who.kind}:${who.id}`) % 360},60%,28%)`;
+      av.style.background = `hsl(${hue(who.id)},60%,28%)`;
     };
     if (url) {
       const img = h("img");

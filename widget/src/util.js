@@ -16,7 +16,11 @@ export const backoff = (n) => Math.min(30000, 500 * 2 ** n) * (1 + Math.random()
 /** The text key of a participant's kind (`system`: the site itself, through its API); anything unknown is shown as a guest, never as more. */
 export const kind = (w) => (["verified", "member", "system"].includes(w.kind) ? w.kind : "guest");
 
-/** FNV-1a: a small stable hash for colours and shortened room names. */
+/** An avatar's hue for a participant id: golden-angle steps, so that any eight ids in a row
+ * (people who arrived about together) are at least 32 degrees apart. */
+export const hue = (id) => (id * 137.508) % 360 | 0;
+
+/** FNV-1a: a small stable hash for shortened room names. */
 export const hash = (s) => {
   let x = 2166136261;
   for (let i = 0; i < s.length; i++) x = Math.imul(x ^ s.charCodeAt(i), 16777619);

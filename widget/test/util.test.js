@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { webcrypto } from "node:crypto";
 
-import { backoff, chars, format, hash, http, initials, kind, links, newCid, roomFor, textOn, tooLong } from "../src/util.js";
+import { backoff, chars, format, hash, hue, http, initials, kind, links, newCid, roomFor, textOn, tooLong } from "../src/util.js";
 
 test("chars counts code points, as the server does", () => {
   assert.equal(chars("abc"), 3);
@@ -26,6 +26,18 @@ test("backoff doubles from 0.5 s to 30 s, with up to 30 % jitter", () => {
       assert.ok(ms >= base && ms <= base * 1.3, `backoff(${n}) = ${ms}`);
     }
   }
+});
+
+test("hue: any eight participants in a row get clearly different avatar colours", () => {
+  const apart = (a, b) => Math.min(Math.abs(a - b), 360 - Math.abs(a - b));
+  for (const start of [1, 2, 977, 123456]) {
+    for (let i = 0; i < 8; i++) {
+      assert.ok(hue(start + i) >= 0 && hue(start + i) < 360);
+      for (let j = i + 1; j < 8; j++) assert.ok(apart(hue(start + i), hue(start + j)) >= 30, `${start + i} and ${start + j}`);
+    }
+  }
+  // Participants 1 and 3 were both navy (hues 246 and 248) with the old FNV-1a of "guest:<id>".
+  assert.ok(apart(hue(1), hue(3)) >= 30);
 });
 
 test("hash is FNV-1a, 32 bits", () => {

@@ -63,6 +63,7 @@ impl Session {
                     ms as f64 / 1000.0
                 ),
                 retry_after_ms: Some(ms),
+                suggestion: None,
             });
         }
         let text = match self.chat.rules.filters(self.site.id).await?.apply(&text) {

@@ -62,6 +62,7 @@ pub(super) fn refuse_reused(conn: &mut DbConn, post: Post, its_room: RoomId, seq
                 reference: Some(post.cid),
                 room: Some(post.room_name),
                 retry_after_ms: None,
+                suggestion: None,
             }
             .encode(),
         ),

@@ -1,10 +1,15 @@
 //! Which names are taken on a site: those of verified users and members
 //! (their participants) and of registered accounts, compared by the keys of
-//! [`crate::input::names`]. Guests' names are never reserved.
+//! [`crate::input::names`]. Guests' names are never reserved, but they are
+//! keyed too: a guest's name is theirs while they are around
+//! ([`guests_named`], `chat::guest_names`). A guest's keys are computed at
+//! each hello, so a migration that changes the key rules may clear them too
+//! (`kind = 'guest'`): a guest without keys is compared again from their next
+//! hello on.
 
 use diesel::prelude::*;
 
-use super::{ParticipantKind, SiteId};
+use super::{ParticipantId, ParticipantKind, SiteId};
 use crate::db::schema::{accounts, participants};
 use crate::db::{DbConn, DbError};
 use crate::input::NameKey;
@@ -17,6 +22,7 @@ pub fn taken(conn: &mut DbConn, site: SiteId, key: &NameKey) -> Result<bool, DbE
     let participant = with_backend!(conn, c => diesel::select(diesel::dsl::exists(
         participants::table
             .filter(participants::site_id.eq(site))
+            .filter(participants::kind.ne(ParticipantKind::Guest))
             .filter(
                 participants::name_key
                     .eq(folded)
@@ -39,6 +45,33 @@ pub fn taken(conn: &mut DbConn, site: SiteId, key: &NameKey) -> Result<bool, DbE
             ),
     ))
     .get_result::<bool>(c))
+}
+
+/// Guests of the site but `except` whose name looks like the one with `key`,
+/// most recently seen first, with when they were (at most 20: the newest
+/// decide whether the name is in use).
+pub fn guests_named(
+    conn: &mut DbConn,
+    site: SiteId,
+    key: &NameKey,
+    except: Option<ParticipantId>,
+) -> Result<Vec<(ParticipantId, i64)>, DbError> {
+    let (folded, exact, upper) = (key.folded.as_str(), key.exact.as_str(), key.upper.as_str());
+    let except = except.map_or(-1, |id| id.0);
+    with_backend!(conn, c => participants::table
+        .filter(participants::site_id.eq(site))
+        .filter(
+            participants::name_key
+                .eq(folded)
+                .or(participants::name_key_exact.eq(exact))
+                .or(participants::name_key_upper.eq(upper)),
+        )
+        .filter(participants::kind.eq(ParticipantKind::Guest))
+        .filter(participants::id.ne(except))
+        .select((participants::id, participants::last_seen_at))
+        .order(participants::last_seen_at.desc())
+        .limit(20)
+        .load(c))
 }
 
 /// Computes the keys the database lacks (after a migration that added or

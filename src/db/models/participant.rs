@@ -25,7 +25,8 @@ pub struct Participant {
     pub last_seen_at: i64,
     /// http(s) URL from a host-verified token.
     pub avatar_url: Option<String>,
-    /// Comparison keys of the names of non-guests (see `name_key`).
+    /// Comparison keys of the name (see `name_key`); guests seen before
+    /// their keys were stored have none until they come back.
     #[serde(skip)]
     pub name_key: Option<String>,
     #[serde(skip)]
@@ -54,11 +55,15 @@ impl Participant {
         ip: Option<&str>,
     ) -> Result<Participant, DbError> {
         let now = now_ms();
+        let key = NameKey::of(nick);
         with_backend!(conn, c => diesel::insert_into(participants::table)
             .values((
                 participants::site_id.eq(site_id),
                 participants::kind.eq(ParticipantKind::Guest),
                 participants::nick.eq(nick),
+                participants::name_key.eq(&key.folded),
+                participants::name_key_exact.eq(&key.exact),
+                participants::name_key_upper.eq(&key.upper),
                 participants::last_ip.eq(ip),
                 participants::created_at.eq(now),
                 participants::last_seen_at.eq(now),
@@ -150,7 +155,7 @@ impl Participant {
         with_backend!(conn, c => participants::table.find(id).select(Participant::as_select()).first(c).optional())
     }
 
-    /// Records a new session: current nickname and address.
+    /// Records a guest's new session: current nickname (and its keys) and address.
     pub fn touch(
         &mut self,
         conn: &mut DbConn,
@@ -158,8 +163,16 @@ impl Participant {
         ip: Option<&str>,
     ) -> Result<(), DbError> {
         let now = now_ms();
+        let key = NameKey::of(nick);
         with_backend!(conn, c => diesel::update(participants::table.find(self.id))
-            .set((participants::nick.eq(nick), participants::last_ip.eq(ip), participants::last_seen_at.eq(now)))
+            .set((
+                participants::nick.eq(nick),
+                participants::name_key.eq(&key.folded),
+                participants::name_key_exact.eq(&key.exact),
+                participants::name_key_upper.eq(&key.upper),
+                participants::last_ip.eq(ip),
+                participants::last_seen_at.eq(now),
+            ))
             .execute(c))?;
         self.nick = nick.to_owned();
         self.last_ip = ip.map(str::to_owned);

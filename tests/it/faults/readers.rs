@@ -1,6 +1,7 @@
 //! Readers that stop reading while a sender floods the room: they are cut,
 //! the healthy reader misses nothing, and the server's memory stays bounded.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde_json::json;
@@ -26,7 +27,10 @@ async fn stalled_client(server: &ServerProcess, key: &str) -> Client {
         .await
         .unwrap();
     let mut client = Client { ws };
-    client.hello(json!({"nick": "stalled"})).await;
+    // Each its own name: two guests present cannot share one.
+    static STALLED: AtomicUsize = AtomicUsize::new(0);
+    let nick = format!("stalled{}", STALLED.fetch_add(1, Ordering::Relaxed));
+    client.hello(json!({ "nick": nick })).await;
     client.join("lobby", None).await;
     client
 }

@@ -4,6 +4,7 @@
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -204,8 +205,11 @@ impl ServerProcess {
 
     /// Every message of a room, read the way a client resumes from the start.
     pub async fn history(&self, key: &str, room: &str) -> Vec<Value> {
+        // A new guest each time, each with its own name (a name in use is refused).
+        static AUDITORS: AtomicUsize = AtomicUsize::new(0);
+        let nick = format!("auditor{}", AUDITORS.fetch_add(1, Ordering::Relaxed));
         let (client, _, welcome) = self
-            .joined(key, json!({"nick": "auditor"}), room, Some(0))
+            .joined(key, json!({ "nick": nick }), room, Some(0))
             .await;
         assert_eq!(welcome["mode"], "resumed", "{welcome}");
         client.close().await;
