@@ -48,6 +48,7 @@ pub fn check(
         message,
         retry_after_ms: None,
         suggestion: suggest(conn, hub, site, nick, me)?,
+        reason: None,
     })
 }
 

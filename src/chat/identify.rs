@@ -134,6 +134,7 @@ async fn claim(
                     ),
                     retry_after_ms: Some(wait.as_millis().max(1) as u64),
                     suggestion: None,
+                    reason: None,
                 });
             }
             Ok(Claim::NewGuest(nick))
@@ -219,6 +220,7 @@ pub fn account_refusal(err: AccountError) -> Refusal {
                 message: capitalized(&err.to_string()),
                 retry_after_ms: Some(wait.as_millis().max(1) as u64),
                 suggestion: None,
+                reason: None,
             }
         }
         AccountError::Db(db) => {

@@ -78,7 +78,7 @@ pub enum UpgradeError {
     OriginRequired,
     #[error("this page's origin is not allowed for this site")]
     OriginNotAllowed,
-    #[error("banned: {reason}")]
+    #[error("{}", banned_message(.reason))]
     Banned { reason: String, until: Option<i64> },
     #[error("too many connections from this address")]
     TooManyConnections,
@@ -86,6 +86,12 @@ pub enum UpgradeError {
     ShuttingDown,
     #[error(transparent)]
     Db(#[from] DbError),
+}
+
+/// What a banned visitor reads (with `until` beside it), before a close and
+/// on a refused upgrade alike.
+pub fn banned_message(reason: &str) -> String {
+    format!("You are banned from this chat. Reason: {reason}")
 }
 
 impl UpgradeError {

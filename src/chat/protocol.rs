@@ -284,11 +284,17 @@ pub enum ServerFrame {
         /// A free name like the refused one (`nick_in_use`).
         #[serde(skip_serializing_if = "Option::is_none")]
         suggestion: Option<String>,
+        /// A moderator's reason (`muted`), as they wrote it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
     },
     /// Sent right before the server closes the connection.
     Notice {
         code: CloseReason,
         message: String,
+        /// A ban's reason, as the moderator wrote it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
         /// Unix ms until which a ban or mute lasts, when it expires.
         #[serde(skip_serializing_if = "Option::is_none")]
         until: Option<i64>,
@@ -469,6 +475,7 @@ impl ServerFrame {
             room: None,
             retry_after_ms: None,
             suggestion: None,
+            reason: None,
         }
     }
 }

@@ -20,6 +20,8 @@ pub struct ConnId(pub u64);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CloseRequest {
     pub reason: CloseReason,
+    /// What the notice says; for a ban, the moderator's reason alone (the
+    /// notice frames it, and carries it apart for clients to translate around).
     pub message: String,
     pub until: Option<i64>,
 }

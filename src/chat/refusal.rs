@@ -13,6 +13,8 @@ pub struct Refusal {
     pub retry_after_ms: Option<u64>,
     /// A name to offer instead of a refused one.
     pub suggestion: Option<String>,
+    /// A moderator's reason (a mute), apart for clients that say the rest in their words.
+    pub reason: Option<String>,
 }
 
 impl Refusal {
@@ -22,6 +24,7 @@ impl Refusal {
             message: message.into(),
             retry_after_ms: None,
             suggestion: None,
+            reason: None,
         }
     }
 }
@@ -53,6 +56,7 @@ pub fn muted(mute: &MuteInfo) -> Refusal {
         ),
         retry_after_ms: Some(left as u64),
         suggestion: None,
+        reason: (!mute.reason.is_empty()).then(|| mute.reason.clone()),
     }
 }
 
@@ -67,6 +71,7 @@ pub fn slow_mode(secs: u32, wait: Duration) -> Refusal {
         ),
         retry_after_ms: Some(ms),
         suggestion: None,
+        reason: None,
     }
 }
 
@@ -83,5 +88,6 @@ pub fn too_fast(what: &str, wait: Duration) -> Refusal {
         message: format!("{what}; retry in {after}."),
         retry_after_ms: Some(ms),
         suggestion: None,
+        reason: None,
     }
 }

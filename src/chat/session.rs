@@ -282,6 +282,7 @@ impl Session {
             room,
             retry_after_ms: refusal.retry_after_ms,
             suggestion: refusal.suggestion,
+            reason: refusal.reason,
         });
     }
 

@@ -99,6 +99,7 @@ impl Post {
                     room: Some(self.room_name),
                     retry_after_ms: Some(1000),
                     suggestion: None,
+                    reason: None,
                 };
                 sender.reply(frame.encode());
             }

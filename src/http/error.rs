@@ -35,6 +35,13 @@ pub fn status_of(err: &UpgradeError) -> StatusCode {
 
 /// The JSON answer to a refused upgrade; database details stay in the log.
 pub fn upgrade_error(err: &UpgradeError) -> warp::reply::Response {
+    if let UpgradeError::Banned { reason, until } = err {
+        // The reason and end apart too, for clients that show them in their own words.
+        let body = serde_json::json!({
+            "error": err.code(), "message": err.to_string(), "reason": reason, "until": until,
+        });
+        return warp::reply::with_status(warp::reply::json(&body), status_of(err)).into_response();
+    }
     let message = match err {
         UpgradeError::Db(db) => {
             tracing::error!(error = %db, "database error while admitting a connection");

@@ -184,7 +184,7 @@ fn checked(actor: Actor, req: BanRequest) -> Result<NewBan> {
 
 /// Closes the live connections a ban covers; returns how many.
 pub fn kick(chat: &Chat, ban: &Ban) -> usize {
-    let message = format!("You have been banned from this chat: {}", ban.reason);
+    let message = ban.reason.clone();
     let closed = chat.hub.close_where(
         |c| {
             ban.site_id.is_none_or(|s| s == c.site)

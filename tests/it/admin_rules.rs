@@ -59,6 +59,8 @@ async fn a_mute_applies_to_the_next_message() {
     );
     assert!(refused["retry_after_ms"].as_u64().unwrap() > 500_000);
     assert_eq!(refused["ref"], "m1");
+    // The reason apart, for the widget to say in the visitor's language.
+    assert_eq!(refused["reason"], "cool down");
     panel
         .post_and_follow(&format!("/admin/participants/{alice_id}/unmute"), &[])
         .await;

@@ -278,11 +278,19 @@ async fn banned_guest_and_banned_address_are_refused() {
     let notice = closed.notice.expect("a notice explains the ban");
     assert_eq!(notice["code"], "banned");
     assert!(notice["message"].as_str().unwrap().contains("spam"));
+    // The reason apart too, for clients that say the rest in their own words.
+    assert_eq!(notice["reason"], "spam");
 
     // An address ban refuses the upgrade itself, whatever nickname is used.
     insert_ban(&app, site.id.0, None, Some("127.0.0.0/8")).await;
     let (status, body) = app.refusal(&site.public_key, Some(ORIGIN)).await;
     assert_eq!((status, body["error"].as_str()), (403, Some("banned")));
+    assert_eq!(body["reason"], "spam", "{body}");
+    assert!(body["until"].is_null(), "a permanent ban: {body}");
+    assert_eq!(
+        body["message"],
+        "You are banned from this chat. Reason: spam"
+    );
 }
 
 #[tokio::test]

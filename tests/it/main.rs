@@ -61,6 +61,7 @@ mod widget_lazy;
 mod widget_names;
 mod widget_order;
 mod widget_presence;
+mod widget_refusals;
 mod widget_resume;
 mod widget_rtl;
 mod widget_spa;

@@ -150,7 +150,8 @@ async fn a_resume_lists_the_messages_deleted_while_away() {
 
     // Bob comes back (his token: a new guest could not take his name so soon).
     let mut bob = app.connect(&site.public_key).await;
-    bob.hello(serde_json::json!({ "guest_token": bob_token })).await;
+    bob.hello(serde_json::json!({ "guest_token": bob_token }))
+        .await;
     let welcome = bob.join("lobby", Some(3)).await;
     assert_eq!(welcome["mode"], "resumed");
     assert_eq!(seqs(&welcome, "messages"), [5]);

@@ -85,7 +85,7 @@ export const accountMethods = {
     // Let the logout frame go out before the socket closes.
     setTimeout(() => {
       this.disconnect();
-      this.setStatus("offline");
+      this.setStatus("");
       this.askIdentity(true);
     }, 50);
   },

@@ -48,11 +48,7 @@ export const connectionMethods = {
           this.renderForms();
         }
         if (!REFUSALS.includes(body.error)) return null;
-        // Retrying cannot help (unknown site, foreign page, ban): say why and stop.
-        this.stopped = true;
-        this.setStatus("offline");
-        this.showNotice(body.message);
-        this.showForm(null);
+        this.halt(body.error, body);
         return body.message;
       })
       .catch(() => null);
@@ -83,8 +79,9 @@ export const connectionMethods = {
     ws.onclose = (e) => {
       if (ws !== this.ws) return;
       this.dropped();
-      if (e.code in STOPS) this.stopped = true;
-      if (this.stopped) return this.setStatus("offline");
+      // (The notice before such a close has already halted, unless it was lost.)
+      if (e.code in STOPS && !this.stopped) this.halt(STOPS[e.code], {});
+      if (this.stopped) return;
       this.setStatus(this.me ? "reconnecting" : "connecting");
       const retry = () => {
         clearTimeout(this.retry);
@@ -123,6 +120,19 @@ export const connectionMethods = {
   stop() {
     this.stopped = true;
     if (this.ws) this.ws.close(1000);
+  },
+
+  /** Retrying at once cannot help (a ban, a disabled site, a page the site does not allow):
+   * the chat stops, with the server's words until the on-demand part says it plainly, in the
+   * visitor's language, and looks again later when it may end (refusals.js). */
+  halt(code, info) {
+    this.stopped = true;
+    clearTimeout(this.retry);
+    this.setStatus("");
+    this.showForm(null);
+    this.showNotice(info.message || "");
+    this.renderEmpty();
+    this.later(() => this.refused(code, info));
   },
 
   socketOpen() {

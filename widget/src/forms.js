@@ -54,7 +54,7 @@ export const formMethods = {
     if (!form) form = guests ? "nick" : sign_in ? "login" : null;
     if (!form) {
       this.showForm(null);
-      this.showNotice(this.T("signInOnSite"));
+      this.later(() => this.showNotice(this.sentence("verification_required", {})));
       return;
     }
     if (form === "nick" && this.nick) this.forms.nick.elements.nick.value = this.nick;

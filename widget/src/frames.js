@@ -13,7 +13,7 @@ export const FRAMES = {
   __proto__: null,
   ready(f) {
     this.ready = true;
-    this.attempt = 0;
+    this.attempt = this.waits = 0;
     this.me = f.me;
     this.limits = f.limits;
     this.nick = f.me.nick;
@@ -157,15 +157,10 @@ export const FRAMES = {
     this.renderSeen();
   },
 
+  // Before a close. Those that stop the chat say why; after the others the widget reconnects
+  // (the status line says so).
   notice(f) {
-    // The server's message already says what happened and why (a ban's reason).
-    let text = f.message;
-    if (f.until) text += " " + this.T("until", { time: new Date(f.until).toLocaleString(this.lang) });
-    this.showNotice(text);
-    if (Object.values(STOPS).includes(f.code)) {
-      this.stopped = true;
-      this.showForm(null);
-    }
+    if (Object.values(STOPS).includes(f.code)) this.halt(f.code, f);
   },
 
   error(f) {
@@ -181,49 +176,9 @@ export const FRAMES = {
       // (joinSoon: a dropped socket cancels it, like a join about to go.)
       if (f.code === "rate_limited" && f.retry_after_ms < 6e4) return void (this.joinSoon = setTimeout(() => this.sendJoin(), f.retry_after_ms));
     }
-    switch (f.code) {
-      case "invalid_token": {
-        if (this.userToken) {
-          // The host's token is bad or expired: never fall back to a guest identity.
-          this.showNotice(this.T("badUserToken", { why: f.message }));
-          this.showForm(null);
-          return this.stop();
-        }
-        // Never loop on a bad token: forget it and ask for a nickname (the socket stays open).
-        if (load(this.key + "guest").token === this.token) save(this.key + "guest", { nick: this.nick });
-        this.token = null;
-        this.showNotice(this.T("badGuestToken"));
-        return this.askIdentity(true);
-      }
-      case "session_expired":
-        this.forgetAccount();
-        this.showNotice(this.T("sessionExpired"));
-        return this.askIdentity(true, "login");
-      case "invalid_nick":
-      case "nick_taken":
-      case "nick_in_use":
-        this.nickChosen = false;
-        this.showNotice(this.T(f.code === "invalid_nick" ? "nickInvalid" : f.code === "nick_taken" ? "nickTaken" : "nickInUse", { why: f.message, name: this.nick }));
-        this.askIdentity(true, "nick");
-        // A free name like it, ready to take or change.
-        if (f.suggestion) this.forms.nick.elements.nick.value = f.suggestion;
-        return;
-      case "guests_not_allowed":
-      case "verification_required":
-        // Guests may not chat here: sign in, or chat from the site's own sign-in.
-        this.nickChosen = false;
-        this.token = null;
-        this.policy.guests = false;
-        if (this.policy.sign_in) return this.askIdentity(true, "login");
-        this.showNotice(this.T("signInOnSite"));
-        return this.stop();
-      case "unsupported_version":
-        this.showNotice(f.message);
-        return this.stop();
-      default:
-        if (f.ref === "hello" || f.ref === "join") this.showNotice(f.message);
-        else console.warn("chatctl:", f.code, f.message);
-    }
+    // Refused identities and rooms: what the visitor reads and does next (refusals.js).
+    if (f.ref === "hello" || f.ref === "join") this.later(() => this.refusedFrame(f));
+    else console.warn("chatctl:", f.code, f.message);
   },
 
 };

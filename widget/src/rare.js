@@ -4,6 +4,7 @@
 
 import { C, W } from "./global.js";
 import { SEND_WAITS, SEND_RETRIES } from "./codes.js";
+import { SEND_TEXTS } from "./refusals.js";
 import { backoff } from "./util.js";
 
 export const rareMethods = {
@@ -43,12 +44,12 @@ export const rareMethods = {
       return;
     }
     p.el.dataset.state = "failed";
-    let why = f.message;
+    let why = this.T(SEND_TEXTS[f.code] || "sendOops");
     if (f.code === "muted") {
       why = this.T("muted", { min: Math.max(1, Math.ceil((f.retry_after_ms || 0) / 60000)) });
-      this.showNotice(`${why} ${f.message}`);
+      // The moderator's own words, if they gave a reason.
+      this.showNotice(f.reason ? `${why} ${this.T("reasonIs", { reason: f.reason })}` : why);
     } else if (f.code === "room_locked") {
-      why = this.T("locked");
       this.showNotice(why);
     }
     p.label.textContent = this.T("notSent", { why });

@@ -188,11 +188,12 @@ export const renderMethods = {
     });
   },
 
+  /** "No messages yet. Say hi!" in an empty list, unless the chat stopped (nobody can say hi). */
   renderEmpty() {
     const empty = this.list.querySelector(".empty");
-    const has = this.list.querySelector(".msg,.sys");
-    if (has && empty) empty.remove();
-    if (!has && !empty) this.list.appendChild(h("li", "empty", this.T("empty")));
+    const want = !this.stopped && !this.list.querySelector(".msg,.sys");
+    if (!want && empty) empty.remove();
+    if (want && !empty) this.list.appendChild(h("li", "empty", this.T("empty")));
   },
 
   renderPeople(count) {
@@ -225,9 +226,12 @@ export const renderMethods = {
     this.setT(this.typingEl, n.length === 0 ? "" : n.length === 1 ? "typing1" : n.length === 2 ? "typing2" : "typingMany", { a: n[0], b: n[1] });
   },
 
+  /** The status line: connecting, connected, reconnecting; none when there is no connection
+   * to speak of (no identity chosen yet, or the chat stopped: the notice says why). */
   setStatus(s) {
     this.status.className = `status ${s}`;
-    this.status.textContent = this.T(s);
+    this.status.textContent = s && this.T(s);
+    this.status.hidden = !s;
   },
 
   say(text) {

@@ -30,7 +30,6 @@ header button:hover{border-color:currentColor}
 .bar .link{font-size:12px}
 .status::before{content:"";display:inline-block;width:8px;height:8px;margin-inline-end:5px;border-radius:50%;background:#d4a72c}
 .status.online::before{background:#2da44e}
-.status.offline::before{background:#8c959f}
 .me{margin-inline-start:auto;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 .people{max-height:120px;overflow-y:auto;padding:6px 14px;border-bottom:1px solid var(--ln);list-style:none}
 .notice{padding:8px 14px;background:var(--nb);color:var(--nf);border-bottom:1px solid var(--ln)}

@@ -30,7 +30,7 @@ export class Widget {
     this.title = d.title || this.T("title");
     this.texts($);
     this.style(d);
-    this.setStatus("offline");
+    this.setStatus("");
     this.renderEmpty();
     this.layout($, d);
     this.bind($);

@@ -37,7 +37,8 @@ impl Session {
         if let Some(ban) = ban {
             return Ok(Flow::Close {
                 reason: CloseReason::Banned,
-                message: format!("You are banned from this chat: {}", ban.reason),
+                // The reason alone: the notice says the rest (CloseRequest).
+                message: ban.reason,
                 until: ban.expires_at,
             });
         }

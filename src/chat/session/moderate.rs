@@ -64,6 +64,7 @@ impl Session {
                 ),
                 retry_after_ms: Some(ms),
                 suggestion: None,
+                reason: None,
             });
         }
         let text = match self.chat.rules.filters(self.site.id).await?.apply(&text) {

@@ -63,6 +63,7 @@ pub(super) fn refuse_reused(conn: &mut DbConn, post: Post, its_room: RoomId, seq
                 room: Some(post.room_name),
                 retry_after_ms: None,
                 suggestion: None,
+                reason: None,
             }
             .encode(),
         ),

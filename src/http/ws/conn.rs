@@ -56,9 +56,17 @@ impl Outlet {
     /// Best effort: the notice and close frame, with a short deadline since the
     /// peer may not be reading at all.
     async fn close(&mut self, request: CloseRequest) {
+        let (message, reason) = match request.reason {
+            CloseReason::Banned => (
+                crate::chat::banned_message(&request.message),
+                Some(request.message),
+            ),
+            _ => (request.message, None),
+        };
         let notice = ServerFrame::Notice {
             code: request.reason,
-            message: request.message,
+            message,
+            reason,
             until: request.until,
         }
         .encode();

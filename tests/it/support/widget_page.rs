@@ -124,10 +124,15 @@ pub async fn run(browser: &Client, script: &str) -> Value {
 
 /// Waits until the page expression is true; on timeout, shows what the widgets show.
 pub async fn until(browser: &Client, what: &str, expr: &str) {
+    until_within(browser, 20, what, expr).await;
+}
+
+/// [`until`], waiting up to `secs` seconds (for what the widget does on a timer).
+pub async fn until_within(browser: &Client, secs: u64, what: &str, expr: &str) {
     let check = format!("{PRELUDE}\ntry {{ return !!({expr}); }} catch (e) {{ return false; }}");
     let started = std::time::Instant::now();
     while js(browser, &check).await != json!(true) {
-        if started.elapsed() > std::time::Duration::from_secs(20) {
+        if started.elapsed() > std::time::Duration::from_secs(secs) {
             let seen = run(browser, "return [...document.querySelectorAll('[data-chatctl-root]')].map((h, i) => ({messages: msgs(i), notice: $('[data-chatctl=notice]', i).textContent, status: $('.status', i).className}));").await;
             panic!("timed out waiting for {what}\nwidgets: {seen}");
         }

@@ -259,7 +259,7 @@ async fn a_forged_token_is_refused(browser: &Session) {
         ),
     )
     .await;
-    until(browser, "the forged token refused", "shown('[data-chatctl=notice]') && $('[data-chatctl=notice]').textContent.includes('no longer valid') && !shown('[data-chatctl=composer]') && !shown('[data-chatctl=nick]')").await;
+    until(browser, "the forged token refused", "shown('[data-chatctl=notice]') && $('[data-chatctl=notice]').textContent.startsWith('We could not confirm your sign-in for this chat.') && !shown('[data-chatctl=composer]') && !shown('[data-chatctl=nick]')").await;
 }
 
 /// Registration closes: the site's members can still sign in; nobody new can register.

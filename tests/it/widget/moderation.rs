@@ -278,5 +278,5 @@ async fn a_page_on_a_refused_origin_is_told_why(app: &TestApp, site: &Site, brow
     let stranger = HostSite::start().await;
     stranger.page("/", one_widget_page(app, "en", site, "data-open=\"true\""));
     browser.goto(&stranger.url("/")).await.unwrap();
-    until(browser, "the refusal explained", "$('[data-chatctl=notice]').textContent.includes('not allowed') && $('.status').className === 'status offline' && !shown('[data-chatctl=composer]') && !shown('[data-chatctl=nick]')").await;
+    until(browser, "the refusal explained", "$('[data-chatctl=notice]').textContent === \"This chat is not available on this page. Please let the site's owner know.\" && !shown('.status') && !shown('.empty') && !shown('[data-chatctl=composer]') && !shown('[data-chatctl=nick]')").await;
 }
