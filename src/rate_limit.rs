@@ -66,3 +66,31 @@ pub fn take_direct(limiter: &Direct) -> Result<(), Duration> {
         .check()
         .map_err(|not_until| not_until.wait_time_from(CLOCK.now()))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn a_key_spends_its_burst_then_waits_for_the_next_token() {
+        let limiter: Keyed<&str> = keyed(per_minute(2));
+        assert_eq!(take(&limiter, &"a"), Ok(()));
+        assert_eq!(take(&limiter, &"a"), Ok(()));
+        let wait = take(&limiter, &"a").unwrap_err();
+        assert!(
+            wait > Duration::ZERO && wait <= Duration::from_secs(30),
+            "{wait:?}"
+        );
+        // Another key has a budget of its own.
+        assert_eq!(take(&limiter, &"b"), Ok(()));
+    }
+
+    #[test]
+    fn a_limit_of_zero_is_one() {
+        let limiter = direct(per_second(0, 0));
+        assert_eq!(take_direct(&limiter), Ok(()));
+        assert!(take_direct(&limiter).is_err());
+    }
+}
