@@ -65,6 +65,8 @@ pub enum Screen {
     Desktop,
     /// A phone (390×844, touch, mobile user agent) through Chrome's emulation.
     Phone,
+    /// A small phone (360×740, touch), the narrowest common width.
+    SmallPhone,
 }
 
 impl Browser {
@@ -116,9 +118,13 @@ impl Browser {
         let mut options = json!({"binary": "/usr/bin/chromium"});
         match screen {
             Screen::Desktop => args.push("--window-size=1280,900".into()),
-            Screen::Phone => {
+            Screen::Phone | Screen::SmallPhone => {
+                let (width, height) = match screen {
+                    Screen::Phone => (390, 844),
+                    _ => (360, 740),
+                };
                 options["mobileEmulation"] = json!({
-                    "deviceMetrics": {"width": 390, "height": 844, "pixelRatio": 2.0, "touch": true},
+                    "deviceMetrics": {"width": width, "height": height, "pixelRatio": 2.0, "touch": true},
                     "userAgent": "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Mobile Safari/537.36"
                 });
             }
