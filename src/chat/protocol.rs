@@ -131,6 +131,10 @@ pub struct Who {
     /// http(s) URL of a picture, for host-verified users who have one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub avatar: Option<Arc<str>>,
+    /// The same for names that look alike (a hash of the name's key): the
+    /// widget tells apart people present whose names share it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub look: Option<Arc<str>>,
 }
 
 /// A stored message as clients see it.

@@ -1,10 +1,15 @@
 //! Finding or creating the room a client joins, and the history it gets.
 
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
 use super::protocol::{ErrorCode, MessageView, WelcomeMode, Who};
 use super::refusal::Refusal;
 use crate::db::models::message::WithAuthor;
 use crate::db::models::{Message, Participant, Room, RoomId, Site};
 use crate::db::{DbConn, DbError};
+use crate::input::NameKey;
 use crate::webhooks::outbox::{enqueue, room_created};
 
 /// How clients see a participant.
@@ -14,7 +19,20 @@ pub fn who(p: &Participant) -> Who {
         nick: p.nick.as_str().into(),
         kind: p.kind.as_str().into(),
         avatar: p.avatar_url.as_deref().map(Into::into),
+        look: Some(look(p)),
     }
+}
+
+/// Eight hex digits shared by look-alike names: a hash of the name's folded
+/// key (`input::names`), so that clients compare names as the server does
+/// without the Unicode tables, and without the key's length on every message.
+fn look(p: &Participant) -> Arc<str> {
+    let key = match &p.name_key {
+        Some(key) => Sha256::digest(key),
+        // A guest last seen before keys were stored.
+        None => Sha256::digest(NameKey::of(&p.nick).folded),
+    };
+    hex::encode(&key[..4]).into()
 }
 
 pub fn view((message, author): WithAuthor) -> MessageView {

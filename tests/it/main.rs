@@ -66,4 +66,5 @@ mod widget_resume;
 mod widget_rtl;
 mod widget_spa;
 mod widget_trusted;
+mod widget_twins;
 mod ws_check;

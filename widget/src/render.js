@@ -3,7 +3,7 @@
 // Methods of Widget (widget.js).
 
 import { h } from "./dom.js";
-import { hue, http, initials, kind, links } from "./util.js";
+import { hue, http, initials, kind, links, twins } from "./util.js";
 
 export const renderMethods = {
   resetRoom() {
@@ -64,6 +64,7 @@ export const renderMethods = {
   messageEl(author, text, ts, own) {
     const el = h("li", own ? "msg own" : "msg");
     el.dataset.chatctl = "message";
+    el.dataset.author = author.id;
     const body = h("div", "body");
     const meta = h("div", "meta");
     const time = h("time", "time");
@@ -71,7 +72,7 @@ export const renderMethods = {
     // Every kind is marked (verified, member, guest): names alone can look alike.
     // Names and texts take their own direction (bidi isolation): Arabic in an English page and
     // English in a right-to-left page both read right.
-    meta.append(h("bdi", "author", author.nick), h("span", "kind " + kind(author), this.T(kind(author))), time, h("span", "state"));
+    meta.append(h("bdi", "author", author.nick), this.tag(author.id), h("span", "kind " + kind(author), this.T(kind(author))), time, h("span", "state"));
     body.append(meta, this.linkify(text));
     el.append(this.avatar(author), body);
     return el;
@@ -196,15 +197,23 @@ export const renderMethods = {
     if (want && !empty) this.list.appendChild(h("li", "empty", this.T("empty")));
   },
 
+  /** "#id" after a name while someone else present has the same or a look-alike name: verified
+   * users' names are the host's to give, and two Alices differ by more than a colour. */
+  tag(id) {
+    return h("span", "tag", this.twins.has(id) ? `#${id}` : "");
+  },
+
   renderPeople(count) {
+    this.twins = twins(this.people.values());
     this.whoBtn.hidden = false;
     this.whoBtn.textContent = this.T("onlineCount", { n: count });
     this.peopleEl.textContent = "";
     this.people.forEach((w) => {
       const li = h("li");
-      li.append(h("bdi", "", w.nick), ` ${this.T(kind(w))}`);
+      li.append(h("bdi", "", w.nick), this.tag(w.id), ` ${this.T(kind(w))}`);
       this.peopleEl.appendChild(li);
     });
+    this.list.querySelectorAll("[data-author]").forEach((el) => el.querySelector(".tag").replaceWith(this.tag(+el.dataset.author)));
   },
 
   removeTyper(id) {

@@ -42,8 +42,9 @@ header button:hover{border-color:currentColor}
 .av img{width:100%;height:100%;object-fit:cover}
 .body{flex:1;min-width:0}
 .author{font-weight:600}
-.kind,.time,.state,.sys,.typing,.hint{font-size:12px;color:var(--mu)}
-.kind,.time,.state{margin-inline-start:6px}
+.kind,.time,.state,.tag,.sys,.typing,.hint{font-size:12px;color:var(--mu)}
+.kind,.time,.state,.tag{margin-inline-start:6px}
+.tag:empty{display:none}
 .text{white-space:pre-wrap;overflow-wrap:anywhere}
 [data-state=sending] .text{opacity:.75}
 [data-state=failed] .state{color:var(--er)}

@@ -20,6 +20,21 @@ export const kind = (w) => (["verified", "member", "system"].includes(w.kind) ? 
  * (people who arrived about together) are at least 32 degrees apart. */
 export const hue = (id) => (id * 137.508) % 360 | 0;
 
+/** The ids among `people` ({id, nick, look}) whose names look alike: the same `look` (the
+ * server's key of the name: case, width, accents and look-alike letters folded), or the same
+ * name in lower case when the server sent none. */
+export const twins = (people) => {
+  const first = new Map();
+  const out = new Set();
+  for (const p of people) {
+    const k = p.look || p.nick.toLowerCase();
+    const id = first.get(k);
+    if (id == null) first.set(k, p.id);
+    else if (id !== p.id) out.add(id).add(p.id);
+  }
+  return out;
+};
+
 /** FNV-1a: a small stable hash for shortened room names. */
 export const hash = (s) => {
   let x = 2166136261;

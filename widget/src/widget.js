@@ -72,6 +72,7 @@ export class Widget {
     this.seenBy = new Map(); // participant id -> highest seq they have seen (read receipts)
     this.typers = new Map(); // participant id -> {nick, timer}
     this.people = new Map(); // participant id -> Who, for the online list
+    this.twins = new Set(); // ids of people present whose names look alike (render.js)
     this.typedAt = 0;
     this.lastSeq = null; // highest seq seen in welcome/message/ack frames: the resume point
     this.unread = 0;

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { webcrypto } from "node:crypto";
 
-import { backoff, chars, format, hash, hue, http, initials, kind, links, newCid, roomFor, textOn, tooLong } from "../src/util.js";
+import { backoff, chars, format, hash, hue, http, initials, kind, links, newCid, roomFor, textOn, tooLong, twins } from "../src/util.js";
 
 test("chars counts code points, as the server does", () => {
   assert.equal(chars("abc"), 3);
@@ -122,4 +122,19 @@ test("kind marks verified users and members, and anything else as a guest", () =
   assert.equal(kind({ kind: "guest" }), "guest");
   assert.equal(kind({ kind: "system" }), "system");
   for (const k of ["admin", "owner", "", undefined, "VERIFIED"]) assert.equal(kind({ kind: k }), "guest");
+});
+
+test("twins: the people present whose names look alike, by the server's key, else the name in lower case", () => {
+  const ids = (people) => [...twins(people)].sort((a, b) => a - b);
+  // "Alice" and "Аlice" (Cyrillic А): one key from the server.
+  assert.deepEqual(ids([{ id: 1, nick: "Alice", look: "k1" }, { id: 2, nick: "Bob", look: "k2" }, { id: 3, nick: "\u0410lice", look: "k1" }]), [1, 3]);
+  // Three of a kind are all marked; different keys never are, whatever the names.
+  assert.deepEqual(ids([{ id: 4, nick: "a", look: "x" }, { id: 5, nick: "a", look: "x" }, { id: 6, nick: "a", look: "x" }]), [4, 5, 6]);
+  assert.deepEqual(ids([{ id: 1, nick: "Sam", look: "s1" }, { id: 2, nick: "Sam", look: "s2" }]), []);
+  // Without keys (an older server): case alone is folded.
+  assert.deepEqual(ids([{ id: 7, nick: "Sam" }, { id: 8, nick: "sam" }, { id: 9, nick: "Sam the guest" }]), [7, 8]);
+  // Alone, or the same person listed twice: nothing to tell apart.
+  assert.deepEqual(ids([{ id: 1, nick: "Alice", look: "k1" }]), []);
+  assert.deepEqual(ids([{ id: 1, nick: "Alice", look: "k1" }, { id: 1, nick: "Alice", look: "k1" }]), []);
+  assert.deepEqual(ids(new Map([[1, { id: 1, nick: "Al", look: "k" }], [2, { id: 2, nick: "AL", look: "k" }]]).values()), [1, 2]);
 });

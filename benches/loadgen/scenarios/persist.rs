@@ -111,6 +111,7 @@ fn post(
             nick: who.nick.as_str().into(),
             kind: who.kind.as_str().into(),
             avatar: None,
+            look: None,
         },
         participant: who.id,
         cid: k.to_string(),

@@ -211,6 +211,7 @@ mod tests {
             nick: "ann".into(),
             kind: "guest".into(),
             avatar: None,
+            look: None,
         };
         let change = Body::<Arc<str>>::Presence(PresenceChange {
             version: 2,

@@ -9,6 +9,7 @@ fn who(id: i64) -> Who {
         nick: format!("n{id}").into(),
         kind: "guest".into(),
         avatar: None,
+        look: None,
     }
 }
 

@@ -61,6 +61,7 @@ fn who(id: i64) -> Who {
         nick: "n".into(),
         kind: "guest".into(),
         avatar: None,
+        look: None,
     }
 }
 
