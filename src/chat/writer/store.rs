@@ -10,6 +10,8 @@ use crate::db::models::{Message, MessageId, NewMessage, ParticipantId, Room, Roo
 use crate::db::models::{Participant, SiteId};
 use crate::db::{checkpoint, now_ms, Db, DbConn, DbError};
 use crate::webhooks::outbox::{participant, Event, Subscribers};
+use crate::with_backend;
+use diesel::connection::SimpleConnection;
 
 /// How long the writer waits for another instance's writer to release a
 /// room's row (it holds it for one commit: milliseconds).
@@ -37,7 +39,6 @@ pub(super) enum Outcome {
 /// database mid-transaction) are all bounded, and the server ends the
 /// session, releasing its locks, when one is exceeded.
 pub(super) fn open_writer_connection(db: &Db) -> Result<DbConn, DbError> {
-    use diesel::connection::SimpleConnection;
     let mut conn = db.url().connect()?;
     match &mut conn {
         // Statement journals and sorts stay in memory instead of temp files.
@@ -164,9 +165,25 @@ fn store_batched(
     batch: &[Post],
     ranges: &mut HashMap<RoomId, SeqRange>,
 ) -> Result<Vec<Outcome>, DbError> {
-    let (plans, to_insert) = plan(conn, batch)?;
-    let (rows, last_seqs) = number(conn, &to_insert, now_ms())?;
-    let ids: HashMap<(RoomId, i64), MessageId> = Message::insert_many(conn, &rows)?
+    let now = now_ms();
+    let mut attempt = 1;
+    let (plans, to_insert, rows, last_seqs, inserted) = loop {
+        let (plans, to_insert) = plan(conn, batch)?;
+        let (rows, last_seqs) = number(conn, &to_insert, now)?;
+        with_backend!(conn, c => c.batch_execute("SAVEPOINT numbered"))?;
+        let inserted = Message::insert_many(conn, &rows)?;
+        // A row skipped means another instance stored the same cid after the
+        // lookup (it waited for that commit): numbered as it is, the batch
+        // would leave a hole in the room's seqs. Undo the insert (the rooms
+        // stay locked) and plan again, now seeing that cid as stored.
+        if inserted.len() < rows.len() && attempt < RENUMBER_ATTEMPTS {
+            with_backend!(conn, c => c.batch_execute("ROLLBACK TO SAVEPOINT numbered"))?;
+            attempt += 1;
+            continue;
+        }
+        break (plans, to_insert, rows, last_seqs, inserted);
+    };
+    let ids: HashMap<(RoomId, i64), MessageId> = inserted
         .into_iter()
         .map(|(id, room, seq)| ((room, seq), id))
         .collect();
@@ -178,6 +195,11 @@ fn store_batched(
     Room::set_last_seqs(conn, &last_seqs)?;
     outcomes(conn, plans, rows, ids)
 }
+
+/// Times a PostgreSQL batch is numbered before a cid stored meanwhile by
+/// another instance is left as a hole (each retry sees every cid committed
+/// before it, so a second attempt is all a race needs).
+const RENUMBER_ATTEMPTS: u32 = 3;
 
 /// What becomes of one post of a batch.
 enum Plan {
@@ -265,8 +287,8 @@ fn outcomes(
                 match ids.remove(&(new.room_id, new.seq)) {
                     Some(id) => Outcome::New(new, id),
                     // Not inserted: the same cid was stored by another
-                    // instance since the lookup (a retry that went to two
-                    // instances at once). Its seq stays a hole, which the
+                    // instance since the lookup, in every attempt (see
+                    // RENUMBER_ATTEMPTS). Its seq stays a hole, which the
                     // protocol allows; the sender gets the stored original.
                     None => Outcome::Duplicate(
                         Message::find_by_cid(

@@ -99,6 +99,55 @@ async fn two_instances_writing_one_room_share_one_gapless_seq() {
     }
 }
 
+/// Another instance stores a visitor's cid (in another room, with another
+/// text) while this instance's writer is numbering a message with the same
+/// cid: the writer waits for that commit, finds the cid taken, and must not
+/// leave the seq it had given the message as a hole. (It did: the tester saw
+/// acks 1, 2, 4, 6, then 8 for a plain send, with one guest sending each cid
+/// on two instances at once.) The other instance is played by this test's
+/// own transaction, held open until the writer is waiting on it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cid_stored_by_another_instance_meanwhile_leaves_no_gap() {
+    use diesel::connection::SimpleConnection;
+    use diesel::Connection;
+    let Some(database) = cluster_db("a_cid_stored_by_another_instance_meanwhile_leaves_no_gap")
+    else {
+        return;
+    };
+    let key = create_site(&database.url);
+    let a = ServerProcess::start(&database.url, FAST).await;
+    let (mut client, ready, _) = a
+        .joined(&key, json!({"nick": "twice"}), "lobby", None)
+        .await;
+    client.join("elsewhere", None).await;
+    client.say("lobby", "first", "first").await;
+    let me = ready["me"]["id"].as_i64().unwrap();
+
+    let mut other = diesel::PgConnection::establish(&database.url).expect("connect");
+    other
+        .batch_execute(&format!(
+            "BEGIN; INSERT INTO messages (site_id, room_id, seq, participant_id, cid, body, created_at) \
+             SELECT site_id, id, last_seq + 1, {me}, 'race', 'stored elsewhere', 0 FROM rooms WHERE name = 'elsewhere';"
+        ))
+        .expect("the other instance's insert");
+    client
+        .send(json!({"type": "send", "room": "lobby", "cid": "race", "text": "here"}))
+        .await;
+    // Long enough for the writer to number the message and wait on our row.
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    other.batch_execute("COMMIT").expect("commit");
+    let reply = client.recv_type_any(&["ack", "error"]).await;
+    assert_eq!(reply["code"], "cid_reused", "{reply}");
+
+    let next = client.say("lobby", "after", "after the race").await;
+    assert_eq!(next["seq"], 2, "no seq left as a hole: {next}");
+    let stored: Vec<i64> = (a.history(&key, "lobby").await.iter())
+        .map(|m| m["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(stored, [1, 2]);
+    assert_eq!(last_seq(&database, "lobby"), 2);
+}
+
 /// A message sent on A reaches receivers on A and on B: the same frames,
 /// in the same order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
