@@ -7,6 +7,9 @@
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
+mod error_frame;
+pub use error_frame::ErrorFrame;
+
 /// Protocol version spoken by this server.
 pub const PROTOCOL_VERSION: u32 = 1;
 
@@ -275,23 +278,7 @@ pub enum ServerFrame {
         #[serde(skip_serializing_if = "Option::is_none")]
         t: Option<serde_json::Value>,
     },
-    Error {
-        code: ErrorCode,
-        message: String,
-        /// The frame type (or `cid` for sends) the error answers.
-        #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
-        reference: Option<String>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        room: Option<String>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        retry_after_ms: Option<u64>,
-        /// A free name like the refused one (`nick_in_use`).
-        #[serde(skip_serializing_if = "Option::is_none")]
-        suggestion: Option<String>,
-        /// A moderator's reason (`muted`), as they wrote it.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        reason: Option<String>,
-    },
+    Error(ErrorFrame),
     /// Sent right before the server closes the connection.
     Notice {
         code: CloseReason,
@@ -469,17 +456,5 @@ impl ServerFrame {
                 String::from(r#"{"type":"error","code":"internal","message":"encoding failed"}"#)
             })
             .into()
-    }
-
-    pub fn error(code: ErrorCode, message: impl Into<String>) -> Self {
-        ServerFrame::Error {
-            code,
-            message: message.into(),
-            reference: None,
-            room: None,
-            retry_after_ms: None,
-            suggestion: None,
-            reason: None,
-        }
     }
 }

@@ -275,15 +275,13 @@ impl Session {
                 code: refusal.code.as_str(),
             })
             .inc();
-        self.reply(ServerFrame::Error {
-            code: refusal.code,
-            message: refusal.message,
-            reference,
-            room,
-            retry_after_ms: refusal.retry_after_ms,
-            suggestion: refusal.suggestion,
-            reason: refusal.reason,
-        });
+        let frame = ErrorFrame::new(refusal.code, refusal.message)
+            .reference(reference)
+            .room(room)
+            .retry_after_ms(refusal.retry_after_ms)
+            .suggestion(refusal.suggestion)
+            .reason(refusal.reason);
+        self.reply(frame.into());
     }
 
     /// Answers a malformed frame; too many in a row close the connection.

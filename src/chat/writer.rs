@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use super::catchup::catch_up;
 use super::cluster::Outbox;
 use super::hub::{ConnHandle, Hub};
-use super::protocol::{ErrorCode, ServerFrame, Who};
+use super::protocol::{ErrorCode, ErrorFrame, ServerFrame, Who};
 use crate::db::checkpoint::{self, Checkpointer};
 use crate::db::models::{MessageId, ParticipantId, Room, RoomId, SiteId};
 use crate::db::{Db, DbConn, DbError};
@@ -92,16 +92,11 @@ impl Post {
     fn refuse(self, message: &'static str) {
         match self.reply {
             Reply::Connection(sender) => {
-                let frame = ServerFrame::Error {
-                    code: ErrorCode::StorageUnavailable,
-                    message: message.to_owned(),
-                    reference: Some(self.cid),
-                    room: Some(self.room_name),
-                    retry_after_ms: Some(1000),
-                    suggestion: None,
-                    reason: None,
-                };
-                sender.reply(frame.encode());
+                let frame = ErrorFrame::new(ErrorCode::StorageUnavailable, message)
+                    .reference(self.cid)
+                    .room(self.room_name)
+                    .retry_after_ms(1000);
+                sender.reply(ServerFrame::from(frame).encode());
             }
             Reply::Caller(caller) => {
                 let _ = caller.send(Err(NotStored(message).into()));

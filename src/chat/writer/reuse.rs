@@ -5,7 +5,7 @@
 //! holds apply it too.
 
 use super::{Post, Reply};
-use crate::chat::protocol::{ErrorCode, ServerFrame};
+use crate::chat::protocol::{ErrorCode, ErrorFrame, ServerFrame};
 use crate::db::models::{Room, RoomId};
 use crate::db::DbConn;
 
@@ -55,18 +55,12 @@ pub(super) fn refuse_reused(conn: &mut DbConn, post: Post, its_room: RoomId, seq
         seq: Some(seq),
     };
     match post.reply {
-        Reply::Connection(sender) => sender.reply(
-            ServerFrame::Error {
-                code: ErrorCode::CidReused,
-                message: reused.to_string(),
-                reference: Some(post.cid),
-                room: Some(post.room_name),
-                retry_after_ms: None,
-                suggestion: None,
-                reason: None,
-            }
-            .encode(),
-        ),
+        Reply::Connection(sender) => {
+            let frame = ErrorFrame::new(ErrorCode::CidReused, reused.to_string())
+                .reference(post.cid)
+                .room(post.room_name);
+            sender.reply(ServerFrame::from(frame).encode())
+        }
         Reply::Caller(caller) => {
             let _ = caller.send(Err(reused.into()));
         }
