@@ -1,5 +1,5 @@
 //! What runs beside the listener while the server serves: changes recorded by
-//! other instances, periodic housekeeping, presence grace periods, webhook
+//! other instances, periodic housekeeping, presence grace periods and crowd counts, webhook
 //! deliveries and the panel's activity samples. Each stops at shutdown.
 
 use std::sync::Arc;
@@ -35,7 +35,7 @@ pub(super) fn start(state: &AppState, events: Arc<Notify>, webhooks: Arc<Dispatc
 }
 
 /// Announces the leaves whose grace period (`--presence-grace-ms`) is over,
-/// at most a quarter of a second late.
+/// at most a quarter of a second late, and tells crowds their count when due.
 async fn expire_leaves(hub: Arc<Hub>, mut shutdown: watch::Receiver<bool>) {
     let mut every = tokio::time::interval(Duration::from_millis(250));
     loop {

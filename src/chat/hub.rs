@@ -10,7 +10,7 @@
 //! remote presence calls (see `presence`); it tells them of its own through
 //! [`Peers`].
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock, RwLockReadGuard};
@@ -31,10 +31,20 @@ struct RoomMembers {
     /// The room's site, for counts per site.
     site: Option<SiteId>,
     conns: HashMap<ConnId, Member>,
-    /// Distinct participants present, with how many of their connections are in.
-    present: HashMap<i64, (Who, usize)>,
+    /// Distinct participants present, with how many of their connections are
+    /// in. Ordered by id, as `remote`: the `who` pages walk both in step.
+    present: BTreeMap<i64, (Who, usize)>,
     /// Participants present through other instances (see [`Peers`]).
-    remote: HashMap<i64, Remote>,
+    remote: BTreeMap<i64, Remote>,
+    /// Distinct participants present on any instance (the union of `present`
+    /// and `remote`), kept as they come and go so no join counts the room.
+    online: usize,
+    /// The room's name, for the `presence_count` frames.
+    name: String,
+    /// The count the room's connections were last told, and when (see
+    /// `presence`: in a crowd the count goes out at most every [`COUNT_EVERY`]).
+    told: usize,
+    told_at: Option<Instant>,
     /// Read receipts of the participants present: the highest seq each has seen.
     seen: HashMap<i64, i64>,
     /// Participants whose last connection here went, still in `present` (with
@@ -82,10 +92,17 @@ pub struct Gap {
     pub high: i64,
 }
 
-/// Read receipts are relayed only in rooms with at most this many people
-/// present: in a crowd each reader's receipt would go to everyone (quadratic
-/// traffic), and "seen by 300" tells nobody anything.
-pub const SEEN_MAX_PRESENT: usize = 50;
+/// A room with more than this many people present is a crowd, where what
+/// one person does is not told to everyone (that would cost each join,
+/// leave or read O(N) frames, a crowd's arrival O(N²)), and "seen by 300"
+/// tells nobody anything: joins and leaves give way to a `presence_count`
+/// frame at most every [`COUNT_EVERY`], read receipts are not relayed,
+/// `welcome.online` lists only the first page of who is there (the rest is
+/// paged with `who`). The widget hides join/leave lines by the same rule.
+pub const CROWD: usize = 50;
+
+/// How often a crowd is told its count, at most (and only when it changed).
+pub const COUNT_EVERY: Duration = Duration::from_secs(2);
 
 impl RoomMembers {
     fn send_all(
@@ -301,6 +318,7 @@ impl Hub {
     }
 }
 
+mod crowd;
 mod ordered;
 mod presence;
 #[cfg(test)]

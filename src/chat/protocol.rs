@@ -93,6 +93,15 @@ pub enum ClientFrame {
         room: String,
         seq: i64,
     },
+    /// A page of who is present in a joined room: up to `limit` (1..=100,
+    /// default 50) participants with ids above `after`, in id order.
+    Who {
+        room: String,
+        #[serde(default)]
+        after: Option<i64>,
+        #[serde(default)]
+        limit: Option<u32>,
+    },
     /// Flag a message for the site's moderators.
     Report {
         room: String,
@@ -119,6 +128,7 @@ impl ClientFrame {
             ClientFrame::Ping { .. } => "ping",
             ClientFrame::Report { .. } => "report",
             ClientFrame::Seen { .. } => "seen",
+            ClientFrame::Who { .. } => "who",
         }
     }
 }
@@ -199,7 +209,11 @@ pub enum ServerFrame {
         /// Resumed only: seqs at or below `since` deleted while the client was away.
         #[serde(skip_serializing_if = "Vec::is_empty")]
         deleted: Vec<i64>,
+        /// Who is present: the first page (at most 50, by participant id) of
+        /// `online_total`; `who` frames page through the rest.
         online: Vec<Who>,
+        /// How many participants are present, on every instance.
+        online_total: usize,
         /// How far each participant present has read (read receipts; empty in large rooms).
         seen: Vec<SeenCursor>,
         /// Whether the site shows "X joined" / "X left" lines (clients print
@@ -253,6 +267,21 @@ pub enum ServerFrame {
         event: PresenceEvent,
         who: Who,
         online: usize,
+    },
+    /// Replaces `presence` in a crowd (over 50 present): how many are
+    /// present now, sent at most every 2 s and only when it changed.
+    PresenceCount {
+        room: String,
+        online: usize,
+    },
+    /// The answer to `who`: a page of who is present and the `after` of
+    /// the next page (`null`: none).
+    #[serde(rename = "who")]
+    WhoPage {
+        room: String,
+        online: Vec<Who>,
+        next: Option<i64>,
+        online_total: usize,
     },
     Typing {
         room: String,

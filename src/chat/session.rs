@@ -231,6 +231,9 @@ impl Session {
                 self.typing(&room, active).await.map(|_| Flow::Continue)
             }
             ClientFrame::Seen { room, seq } => self.seen(&room, seq).await.map(|_| Flow::Continue),
+            ClientFrame::Who { room, after, limit } => {
+                self.who(&room, after, limit).map(|_| Flow::Continue)
+            }
             ClientFrame::History {
                 room,
                 before,
@@ -346,10 +349,10 @@ impl Session {
             .map_err(|wait| too_fast("You are joining rooms too fast", wait))?;
         let room = self.find_or_open_room(&name).await?;
         let who = self.me()?.who.clone();
-        let online = self
-            .chat
-            .hub
-            .join(room.id, name.as_str(), &self.handle, &who, room.last_seq);
+        let (online, online_total) =
+            self.chat
+                .hub
+                .join(room.id, name.as_str(), &self.handle, &who, room.last_seq);
         // Registered before reading: anything committed after the read arrives live.
         let (page, cap) = (
             self.chat.limits.history_page as i64,
@@ -392,6 +395,7 @@ impl Session {
             more: welcome.more,
             deleted: welcome.deleted,
             online,
+            online_total,
             seen: self.chat.hub.seen_in(room_id),
             presence_lines: self.site.presence_lines,
         });

@@ -29,6 +29,7 @@ mod cli;
 mod cli_pipe;
 mod cluster;
 mod credentials;
+mod crowd;
 mod emails;
 mod faults;
 mod fuzz;

@@ -40,7 +40,7 @@ export const FRAMES = {
     this.seenSent = 0;
     this.people = new Map(f.online.map((p) => [p.id, p]));
     this.lines = f.presence_lines;
-    this.renderPeople(f.online.length);
+    this.renderPeople(f.online_total);
     const first = this.lastSeq == null;
     // What came while we were away counts, notifies and is announced like live messages.
     const fresh = first ? [] : f.messages.filter((m) => m.seq > this.lastSeq && !this.bySeq.has(m.seq));
@@ -131,6 +131,11 @@ export const FRAMES = {
     const li = this.setT(h("li", "sys"), f.event === "join" ? "joined" : "left", { name: f.who.nick });
     this.stick(() => this.list.appendChild(li));
     this.renderEmpty();
+  },
+
+  // A crowd (over 50 present) hears its count, not each join and leave.
+  presence_count(f) {
+    this.renderPeople(f.online);
   },
 
   typing(f) {

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use super::{lock, ConnHandle, ConnId, Hub, Member, Peers, Remote, RoomMembers, SEEN_MAX_PRESENT};
+use super::{lock, ConnHandle, ConnId, Hub, Member, Peers, Remote, RoomMembers, CROWD};
 use crate::chat::protocol::{PresenceEvent, SeenCursor, ServerFrame, Who};
 use crate::db::models::{RoomId, SiteId};
 
@@ -23,15 +23,8 @@ impl RoomMembers {
         self.present.contains_key(&id) || self.remote.contains_key(&id)
     }
 
-    /// Distinct participants present, on any instance.
-    fn online(&self) -> usize {
-        let elsewhere = self
-            .remote
-            .keys()
-            .filter(|id| !self.present.contains_key(id));
-        self.present.len() + elsewhere.count()
-    }
-
+    /// Every participant present, on any instance; O(N), for the panel and
+    /// the API (a join uses [`RoomMembers::online_page`]).
     fn online_list(&self) -> Vec<Who> {
         let here = self.present.values().map(|(w, _)| w.clone());
         let elsewhere = (self.remote.iter())
@@ -40,7 +33,9 @@ impl RoomMembers {
         here.chain(elsewhere).collect()
     }
 
-    /// Tells the room's connections (but `except`) that `who` came or went.
+    /// `who` came or went (on any instance): counted, and told to the
+    /// room's connections (but `except`) unless the room is a crowd then;
+    /// a crowd hears the count instead (see [`RoomMembers::flush_count`]).
     fn announce(
         &mut self,
         room: RoomId,
@@ -49,16 +44,24 @@ impl RoomMembers {
         who: Who,
         except: Option<ConnId>,
     ) {
-        if event == PresenceEvent::Leave {
-            self.seen.remove(&who.id);
+        match event {
+            PresenceEvent::Join => self.online += 1,
+            PresenceEvent::Leave => {
+                self.online = self.online.saturating_sub(1);
+                self.seen.remove(&who.id);
+            }
+        }
+        if self.online > CROWD {
+            return;
         }
         let frame = ServerFrame::Presence {
             room: name.to_owned(),
             event,
             who,
-            online: self.online(),
+            online: self.online,
         }
         .encode();
+        self.told = self.online;
         self.send_all(&frame, room, None, except);
     }
 
@@ -117,7 +120,8 @@ impl Hub {
     }
 
     /// Adds the connection to the room; announces the participant to the others
-    /// when they were not present yet (on any instance). Returns who is online.
+    /// when they were not present yet (on any instance). Returns the first
+    /// page of who is online (at most [`CROWD`]) and how many are.
     ///
     /// `committed` is the room's last seq read from the database before this
     /// call: when the connection is the room's first here, messages are then
@@ -130,7 +134,7 @@ impl Hub {
         handle: &ConnHandle,
         who: &Who,
         committed: i64,
-    ) -> Vec<Who> {
+    ) -> (Vec<Who>, usize) {
         let site = lock(&self.conns).get(&handle.id).map(|c| c.site);
         let members = self.entry(room, committed);
         let mut members = lock(&members);
@@ -138,6 +142,7 @@ impl Hub {
             members.high = committed;
         }
         members.site = members.site.or(site);
+        members.name_once(name);
         let member = Member {
             handle: handle.clone(),
             who: who.clone(),
@@ -163,7 +168,8 @@ impl Hub {
                 );
             }
         }
-        members.online_list()
+        let (page, _) = members.online_page(None, CROWD);
+        (page, members.online)
     }
 
     pub fn leave(&self, room: RoomId, name: &str, conn: ConnId) {
@@ -205,8 +211,8 @@ impl Hub {
         }
     }
 
-    /// Announces the leaves whose grace period is over (called a few times a
-    /// second while the server runs).
+    /// Announces the leaves whose grace period is over, and tells crowds
+    /// their count when due (called a few times a second while the server runs).
     pub fn expire_leaves(&self, now: Instant) {
         let rooms: Vec<(RoomId, Arc<Mutex<RoomMembers>>)> = (self.rooms_read().iter())
             .map(|(id, m)| (*id, m.clone()))
@@ -217,9 +223,6 @@ impl Hub {
                 .filter(|(_, (at, _))| *at <= now)
                 .map(|(&id, (_, name))| (id, name.clone()))
                 .collect();
-            if due.is_empty() {
-                continue;
-            }
             for (id, name) in due {
                 match members.present.get(&id) {
                     Some((who, 0)) => {
@@ -231,6 +234,7 @@ impl Hub {
                     }
                 }
             }
+            members.flush_count(room, now);
             if members.is_empty() {
                 drop(members);
                 self.forget_if_empty(room);
@@ -263,6 +267,7 @@ impl Hub {
         };
         let mut members = lock(&members);
         members.site = members.site.or(Some(site));
+        members.name_once(name);
         set_remote(&mut members, room, name, origin, who, connections);
         let still = members.remote.values().any(|r| r.on.contains_key(&origin));
         if members.is_empty() {
@@ -290,6 +295,7 @@ impl Hub {
         };
         let mut members = lock(&members);
         members.site = members.site.or(Some(site));
+        members.name_once(name);
         let listed: Vec<i64> = present.iter().map(|(w, _)| w.id).collect();
         let gone: Vec<Who> = (members.remote.values())
             .filter(|r| r.on.contains_key(&origin) && !listed.contains(&r.who.id))
@@ -342,7 +348,7 @@ impl Hub {
             return false;
         };
         let mut members = lock(&members);
-        if members.online() > SEEN_MAX_PRESENT || !members.is_present(who) {
+        if members.online > CROWD || !members.is_present(who) {
             return false;
         }
         let cursor = members.seen.entry(who).or_insert(0);
@@ -359,7 +365,8 @@ impl Hub {
         true
     }
 
-    /// Who is in the room now, on any instance, each participant once.
+    /// Who is in the room now, on any instance, each participant once (O(N):
+    /// for the API's people list).
     pub fn online_in(&self, room: RoomId) -> Vec<Who> {
         self.room(room)
             .map(|members| lock(&members).online_list())
@@ -372,7 +379,7 @@ impl Hub {
             return Vec::new();
         };
         let members = lock(&members);
-        if members.online() > SEEN_MAX_PRESENT {
+        if members.online > CROWD {
             return Vec::new();
         }
         members

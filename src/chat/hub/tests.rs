@@ -26,8 +26,8 @@ fn presence_counts_participants_not_connections() {
         matches!(qb.try_recv(), Some(Outbound::Frame { .. })),
         "b sees a join"
     );
-    let online = hub.join(RoomId(1), "r", &a2, &who(1), 0);
-    assert_eq!(online.len(), 2);
+    let (online, total) = hub.join(RoomId(1), "r", &a2, &who(1), 0);
+    assert_eq!((online.len(), total), (2, 2));
     assert!(
         qb.try_recv().is_none(),
         "second tab of the same participant is not announced"
@@ -65,7 +65,7 @@ fn read_receipts_stop_in_crowded_rooms() {
     ));
     assert_eq!(hub.seen_in(RoomId(1)), vec![SeenCursor { id: 1, seq: 5 }]);
 
-    let crowd: Vec<_> = (3..=SEEN_MAX_PRESENT as i64 + 1)
+    let crowd: Vec<_> = (3..=CROWD as i64 + 1)
         .map(|id| {
             let (conn, queue) = hub.connect(SiteId(1), ip, 1 << 20);
             hub.join(RoomId(1), "r", &conn, &who(id), 0);
@@ -210,8 +210,8 @@ fn presence_is_the_union_of_this_instance_and_the_others() {
     hub.remote_presence(7, RoomId(1), "r", SiteId(1), who(2), 2);
     assert_eq!(frames(&qw).len(), 1, "the remote join is announced");
     let (local, _ql) = hub.connect(SiteId(1), ip, 1 << 20);
-    let online = hub.join(RoomId(1), "r", &local, &who(2), 0);
-    assert_eq!(online.len(), 2, "listed once: {online:?}");
+    let (online, total) = hub.join(RoomId(1), "r", &local, &who(2), 0);
+    assert_eq!((online.len(), total), (2, 2), "listed once: {online:?}");
     assert!(frames(&qw).is_empty(), "already present elsewhere");
     assert_eq!(hub.remote_connections(RoomId(1)), 2);
     hub.leave(RoomId(1), "r", local.id);
@@ -234,4 +234,107 @@ fn presence_is_the_union_of_this_instance_and_the_others() {
     assert_eq!(hub.rooms_by_site()[&SiteId(1)], 2);
     hub.remote_presence(8, RoomId(2), "s", SiteId(1), who(3), 0);
     assert_eq!(hub.rooms_by_site()[&SiteId(1)], 1);
+}
+
+/// The count goes out only in a crowd, only when it changed, and at most
+/// every `COUNT_EVERY`.
+#[test]
+fn a_crowd_is_told_its_count_when_changed_and_not_too_often() {
+    use super::crowd::count_due;
+    let now = Instant::now();
+    let long_ago = Some(now - COUNT_EVERY);
+    let just_now = Some(now - COUNT_EVERY / 4);
+    assert!(count_due(CROWD + 1, CROWD, None, now));
+    assert!(count_due(CROWD + 1, CROWD + 5, long_ago, now));
+    assert!(!count_due(CROWD + 1, CROWD + 5, just_now, now), "too soon");
+    assert!(!count_due(CROWD + 1, CROWD + 1, long_ago, now), "unchanged");
+    assert!(!count_due(CROWD, CROWD + 1, long_ago, now), "not a crowd");
+}
+
+/// Above `CROWD` joins and leaves are counted, not told; the periodic flush
+/// tells the count; back at `CROWD` a leave is told one by one again.
+#[test]
+fn presence_turns_into_a_count_above_the_crowd_and_back() {
+    let hub = Hub::new();
+    let ip = "127.0.0.1".parse().unwrap();
+    let (watcher, qw) = hub.connect(SiteId(1), ip, 1 << 20);
+    hub.join(RoomId(1), "r", &watcher, &who(1), 0);
+    let texts = |q: &ConnQueue| {
+        std::iter::from_fn(|| q.try_recv())
+            .filter_map(|o| match o {
+                Outbound::Frame { text, .. } => Some(text.to_string()),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut conns = Vec::new();
+    for id in 2..=CROWD as i64 + 2 {
+        let (conn, queue) = hub.connect(SiteId(1), ip, 1 << 20);
+        let (page, total) = hub.join(RoomId(1), "r", &conn, &who(id), 0);
+        assert_eq!(total, id as usize);
+        assert_eq!(page.len(), total.min(CROWD), "the welcome page is bounded");
+        conns.push((conn, queue));
+    }
+    let told = texts(&qw);
+    assert_eq!(told.len(), CROWD - 1, "joins 2..=CROWD told one by one");
+    assert!(told.iter().all(|t| t.contains(r#""type":"presence""#)));
+    hub.expire_leaves(Instant::now());
+    let count = texts(&qw);
+    assert_eq!(count.len(), 1, "{count:?}");
+    assert!(count[0].contains(r#""type":"presence_count""#) && count[0].contains(r#""online":52"#));
+    hub.expire_leaves(Instant::now());
+    assert!(texts(&qw).is_empty(), "unchanged: not told again");
+    // 52 -> 51: a crowd still, told only when COUNT_EVERY has passed.
+    hub.leave(RoomId(1), "r", conns.pop().unwrap().0.id);
+    hub.expire_leaves(Instant::now());
+    assert!(texts(&qw).is_empty(), "too soon");
+    hub.expire_leaves(Instant::now() + COUNT_EVERY);
+    let count = texts(&qw);
+    assert!(
+        count.len() == 1 && count[0].contains(r#""online":51"#),
+        "{count:?}"
+    );
+    // 51 -> 50: individual frames again.
+    hub.leave(RoomId(1), "r", conns.pop().unwrap().0.id);
+    let left = texts(&qw);
+    assert!(
+        left.len() == 1
+            && left[0].contains(r#""event":"leave""#)
+            && left[0].contains(r#""online":50"#),
+        "{left:?}"
+    );
+    assert_eq!(hub.online_count(RoomId(1)), CROWD);
+}
+
+/// `who` pages merge this instance's people and the others' in id order:
+/// each listed once, none skipped, the cursor null on the last page.
+#[test]
+fn who_pages_list_everyone_once_in_id_order() {
+    let hub = Hub::new();
+    let ip = "127.0.0.1".parse().unwrap();
+    let mut conns = Vec::new();
+    for id in (1..=30).filter(|id| id % 3 != 0) {
+        let (conn, _queue) = hub.connect(SiteId(1), ip, 1 << 20);
+        hub.join(RoomId(1), "r", &conn, &who(id), 0);
+        conns.push(conn);
+    }
+    // Multiples of 3 only elsewhere; 4 and 5 both here and elsewhere.
+    for id in (3..=30).step_by(3).chain([4, 5]) {
+        hub.remote_presence(9, RoomId(1), "r", SiteId(1), who(id), 1);
+    }
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let (page, next, total) = hub.who_page(RoomId(1), after, 7);
+        assert_eq!(total, 30);
+        assert!(page.len() <= 7);
+        seen.extend(page.iter().map(|w| w.id));
+        match next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    assert_eq!(seen, (1..=30).collect::<Vec<_>>());
+    let (last, next, _) = hub.who_page(RoomId(1), Some(23), 7);
+    assert_eq!((last.len(), next), (7, None), "exactly the last page");
 }

@@ -5,6 +5,7 @@
 //! address's. A muted participant's typing and read receipts go nowhere.
 
 use super::*;
+use crate::chat::hub::CROWD;
 
 impl Session {
     /// Takes one signal from each budget, or says how long to wait.
@@ -86,6 +87,34 @@ impl Session {
         self.chat
             .hub
             .seen(room_id, room, me, seq.min(given), self.handle.id);
+        Ok(())
+    }
+
+    /// A page of who is present (`who`): a signal, as it makes the server
+    /// walk the room, and spends the same budgets.
+    pub(super) fn who(
+        &mut self,
+        room: &str,
+        after: Option<i64>,
+        limit: Option<u32>,
+    ) -> Result<(), Refusal> {
+        let room_id = self.joined(room)?.id;
+        let limit = limit.unwrap_or(CROWD as u32);
+        if !(1..=100).contains(&limit) {
+            return Err(Refusal::new(
+                ErrorCode::BadFrame,
+                "who limit must be between 1 and 100",
+            ));
+        }
+        self.spend_signal()
+            .map_err(|wait| too_fast("You are asking who is online too fast", wait))?;
+        let (online, next, online_total) = self.chat.hub.who_page(room_id, after, limit as usize);
+        self.reply(ServerFrame::WhoPage {
+            room: room.to_owned(),
+            online,
+            next,
+            online_total,
+        });
         Ok(())
     }
 }

@@ -31,7 +31,7 @@ struct RoomView {
 
 fn view(api: &Api, room: Room, last_activity: Option<i64>) -> RoomView {
     RoomView {
-        online: api.chat.hub.online_in(room.id).len(),
+        online: api.chat.hub.online_count(room.id),
         last_seq: room.last_seq,
         last_activity,
         created_at: room.created_at,
