@@ -3,7 +3,6 @@
 //! only when the count changed), `welcome.online` carries one page plus
 //! `online_total`, and `who` pages through everyone present.
 
-use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -40,7 +39,7 @@ async fn until_count(client: &mut Client, n: usize) -> Vec<(Instant, Value)> {
 
 /// Every participant id present, by `who` pages of `limit`.
 async fn who_all(client: &mut Client, limit: u32) -> (Vec<i64>, u64) {
-    let (mut ids, mut after, mut total) = (Vec::new(), Value::Null, 0);
+    let (mut ids, mut after) = (Vec::new(), Value::Null);
     loop {
         client
             .send(json!({"type": "who", "room": "lobby", "after": after, "limit": limit}))
@@ -50,7 +49,7 @@ async fn who_all(client: &mut Client, limit: u32) -> (Vec<i64>, u64) {
         let online = page["online"].as_array().expect("online");
         assert!(online.len() <= limit as usize, "{page}");
         ids.extend(online.iter().map(|w| w["id"].as_i64().expect("id")));
-        total = page["online_total"].as_u64().expect("online_total");
+        let total = page["online_total"].as_u64().expect("online_total");
         after = page["next"].clone();
         if after.is_null() {
             return (ids, total);
