@@ -169,9 +169,12 @@ async fn load_held(admin: &Admin, auth: &Auth, id: HeldMessageId) -> Result<Held
 /// POST /admin/held/{id}/approve
 pub async fn approve(admin: &Admin, auth: &Auth, id: HeldMessageId) -> Result<Reply> {
     let held = load_held(admin, auth, id).await?;
-    moderation::messages::approve(&admin.chat, auth.actor(), held.id).await?;
-    Ok(Reply::redirect("/admin/reports")
-        .flash(Flash::Ok("Message approved: it is now in the room.".into())))
+    let flash = match moderation::messages::approve(&admin.chat, auth.actor(), held.id).await {
+        Ok(()) => Flash::Ok("Message approved: it is now in the room.".into()),
+        Err(moderation::ModerationError::Invalid(why)) => Flash::Err(why),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(Reply::redirect("/admin/reports").flash(flash))
 }
 
 /// POST /admin/held/{id}/reject

@@ -10,9 +10,9 @@ use thiserror::Error;
 use tokio::sync::oneshot;
 
 use super::protocol::Who;
-use super::writer::{CidReused, NotPosted, NotStored, Post, Reply, Stored};
+use super::writer::{is_retry, CidReused, NotPosted, NotStored, Post, Reply, Stored};
 use super::{who, Chat};
-use crate::db::models::{Ban, Participant, ParticipantKind, Room, Site};
+use crate::db::models::{Ban, Message, Participant, ParticipantId, ParticipantKind, Room, Site};
 use crate::db::DbError;
 use crate::identity::host::{HostTokenError, HostUser};
 use crate::input::{self, ClientId, MessageTextError, Nickname, RoomName};
@@ -141,14 +141,25 @@ pub async fn publish(
             Ok((room, participant))
         })
         .await?;
-    if let Some(mute) = chat.rules.mute(site_id, participant.id).await? {
-        return Err(PublishError::Muted {
-            name: participant.nick,
+    let checked = match chat.rules.mute(site_id, participant.id).await? {
+        Some(mute) => Err(PublishError::Muted {
+            name: participant.nick.clone(),
             reason: mute.reason.to_string(),
             until: mute.until,
-        });
-    }
-    let text = checked_text(chat, site_id, &found, text).await?;
+        }),
+        None => checked_text(chat, site_id, &found, text).await,
+    };
+    let text = match checked {
+        Ok(text) => text,
+        // A retry of a message stored before a mute or a lower limit: the
+        // writer answers with the original (as for a WebSocket `send`).
+        Err(refused @ (PublishError::Muted { .. } | PublishError::TooLong(_))) => {
+            stored_retry(chat, &found, participant.id, &cid, text)
+                .await?
+                .ok_or(refused)?
+        }
+        Err(refused) => return Err(refused),
+    };
     let author = who(&participant);
     let (tx, rx) = oneshot::channel();
     chat.writer.post(Post {
@@ -181,6 +192,28 @@ impl From<NotPosted> for PublishError {
             NotPosted::CidReused(err) => err.into(),
         }
     }
+}
+
+/// The stored text of the message `cid` names, when `text` posted into
+/// `room` is a retry of it.
+async fn stored_retry(
+    chat: &Chat,
+    room: &Room,
+    participant: ParticipantId,
+    cid: &ClientId,
+    text: &str,
+) -> Result<Option<String>, PublishError> {
+    let Ok(sent) = input::message_text(text, usize::MAX) else {
+        return Ok(None);
+    };
+    let (room, cid) = (room.id, cid.as_str().to_owned());
+    let stored = chat
+        .db
+        .run(move |conn| Message::find_by_cid(conn, participant, &cid))
+        .await?;
+    Ok(stored
+        .filter(|m| is_retry(room, &sent, m.room_id, &m.body))
+        .map(|m| m.body))
 }
 
 /// The text as it will be stored: the site's and the room's length limits

@@ -23,6 +23,7 @@ use crate::db::models::{MessageId, ParticipantId, Room, RoomId, SiteId};
 use crate::db::{Db, DbConn, DbError};
 use crate::metrics::Metrics;
 use crate::webhooks::outbox::Doorbell;
+use reuse::refuse_held_reuses;
 pub use reuse::{is_retry, CidReused};
 use store::{announce, open_writer_connection, store};
 
@@ -247,7 +248,7 @@ impl WriterLoop {
         tracing::info!("writer stopped");
     }
 
-    fn commit(&mut self, batch: Vec<Post>) {
+    fn commit(&mut self, mut batch: Vec<Post>) {
         self.metrics.commit_batch_size.observe(batch.len() as f64);
         let mut cache = self.last_seq.clone();
         let mut ranges = HashMap::new();
@@ -255,6 +256,15 @@ impl WriterLoop {
             Some(conn) => Ok(conn),
             None => open_writer_connection(&self.db),
         };
+        // Cids held for approval are their authors' too (reuse.rs).
+        let conn = conn.and_then(|mut conn| {
+            refuse_held_reuses(&mut conn, &mut batch)?;
+            Ok(conn)
+        });
+        if conn.is_ok() && batch.is_empty() {
+            self.conn = conn.ok();
+            return;
+        }
         let hub = self.hub.clone();
         let mut hooks = 0;
         let result = conn.and_then(|mut conn| {

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use super::{audit, events, Actor, ModerationError, Result};
 use crate::chat::cluster::Control;
 use crate::chat::protocol::ServerFrame;
-use crate::chat::writer::Post;
+use crate::chat::writer::{is_retry, Post};
 use crate::chat::Chat;
 use crate::db::models::audit::AuditAction;
 use crate::db::models::webhook::{Delivery, EventType};
@@ -148,12 +148,26 @@ pub async fn delete_all_by(chat: &Chat, actor: Actor, participant: ParticipantId
 }
 
 /// Posts a held message: it gets its seq and reaches the room like any other.
+/// One whose cid its author has since used for another message (possible
+/// only by racing the writer's check) is not approved: it stays in the queue
+/// and the moderator is told why ([`ModerationError::Invalid`]), to reject it.
 pub async fn approve(chat: &Chat, actor: Actor, id: HeldMessageId) -> Result<()> {
     let (held, room, author) = chat
         .db
         .run(move |conn| {
             conn.write_transaction(|conn| -> Result<_> {
                 let held = HeldMessage::find(conn, id)?.ok_or(ModerationError::NotFound)?;
+                if let Some(used) = Message::find_by_cid(conn, held.participant_id, &held.cid)? {
+                    if !is_retry(held.room_id, &held.body, used.room_id, &used.body) {
+                        let elsewhere = Room::find(conn, used.room_id)?.name;
+                        return Err(ModerationError::Invalid(format!(
+                            "Not approved: its author has since used its cid for another \
+                             message (seq {} in room {elsewhere:?}), so posting it would be \
+                             taken for that one. Reject it to clear it from the queue.",
+                            used.seq
+                        )));
+                    }
+                }
                 if !HeldMessage::take(conn, id)? {
                     return Err(ModerationError::NotFound);
                 }

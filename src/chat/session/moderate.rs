@@ -19,6 +19,12 @@ impl Session {
 
     /// The text to post, after every check; in an approve-first room the
     /// message is held for a moderator and refused with `held_for_review`.
+    /// A retry of a message stored (or held) before is answered from what is
+    /// stored, although the rules may have changed since: a rule that would
+    /// refuse it, or a filter that would now mask it, does not apply to it
+    /// (it stores nothing). Being in the room, a valid cid, a text, and not
+    /// being banned still do. Looked up only when a rule objects, so a
+    /// plain send costs no query here.
     pub(super) async fn checked_text(
         &mut self,
         room_id: RoomId,
@@ -27,6 +33,69 @@ impl Session {
     ) -> Result<String, Refusal> {
         let participant = self.me()?.participant;
         self.refresh_site().await?;
+        // The text as it would be stored, whatever the limits and filters.
+        let sent = input::message_text(text, usize::MAX)
+            .map_err(|_| Refusal::new(ErrorCode::EmptyMessage, "The message is empty."))?;
+        match self.ruled_text(room_id, participant, cid, text).await {
+            Ok(ruled) if ruled == sent => Ok(ruled),
+            // Masked by a filter: perhaps a retry of a message stored before it.
+            Ok(ruled) => Ok(
+                match self.retry_of(room_id, participant, cid, &sent).await? {
+                    Some(Retry::Stored(body) | Retry::Held(body)) => body,
+                    None => ruled,
+                },
+            ),
+            Err(refusal) if spares_retries(refusal.code) => {
+                match self.retry_of(room_id, participant, cid, &sent).await? {
+                    // The writer answers with the original's ack.
+                    Some(Retry::Stored(body)) => Ok(body),
+                    Some(Retry::Held(_)) => Err(held_for_review()),
+                    None => Err(refusal),
+                }
+            }
+            Err(refusal) => Err(refusal),
+        }
+    }
+
+    /// The message this cid names, if `sent` into `room_id` is a retry of it:
+    /// the same room, and the text as sent or as today's filter makes it.
+    async fn retry_of(
+        &mut self,
+        room_id: RoomId,
+        participant: ParticipantId,
+        cid: &ClientId,
+        sent: &str,
+    ) -> Result<Option<Retry>, Refusal> {
+        let mut texts = vec![sent.to_owned()];
+        if let Verdict::Pass(masked) = self.chat.rules.filters(self.site.id).await?.apply(sent) {
+            texts.push(masked);
+        }
+        let cid = cid.as_str().to_owned();
+        let found = self
+            .chat
+            .db
+            .run(move |conn| -> Result<_, DbError> {
+                let is_it =
+                    |room, body: &str| texts.iter().any(|t| is_retry(room_id, t, room, body));
+                if let Some(m) = Message::find_by_cid(conn, participant, &cid)? {
+                    return Ok(is_it(m.room_id, &m.body).then_some(Retry::Stored(m.body)));
+                }
+                Ok(HeldMessage::find_by_cid(conn, participant, &cid)?
+                    .filter(|h| is_it(h.room_id, &h.body))
+                    .map(|h| Retry::Held(h.body)))
+            })
+            .await?;
+        Ok(found)
+    }
+
+    /// The text after every rule of today (see [`Session::checked_text`]).
+    async fn ruled_text(
+        &mut self,
+        room_id: RoomId,
+        participant: ParticipantId,
+        cid: &ClientId,
+        text: &str,
+    ) -> Result<String, Refusal> {
         let rules = self.chat.rules.room(room_id).await?;
         let max_chars = rules
             .max_message_chars
@@ -126,10 +195,7 @@ impl Session {
             .await?;
         match holding {
             Holding::Posted => Ok(text),
-            Holding::Waits => Err(Refusal::new(
-                ErrorCode::HeldForReview,
-                "Your message was sent to the moderators and will appear once approved.",
-            )),
+            Holding::Waits => Err(held_for_review()),
             Holding::Reused(reused) => Err(Refusal::new(ErrorCode::CidReused, reused.to_string())),
         }
     }
@@ -195,6 +261,33 @@ impl Session {
         });
         Ok(())
     }
+}
+
+/// Refusals of rules that may have changed since a message was stored (or
+/// held): none of them refuses a retry of it.
+fn spares_retries(code: ErrorCode) -> bool {
+    matches!(
+        code,
+        ErrorCode::MessageTooLong
+            | ErrorCode::Muted
+            | ErrorCode::RoomLocked
+            | ErrorCode::RateLimited
+            | ErrorCode::MessageBlocked
+            | ErrorCode::SlowMode
+    )
+}
+
+fn held_for_review() -> Refusal {
+    Refusal::new(
+        ErrorCode::HeldForReview,
+        "Your message was sent to the moderators and will appear once approved.",
+    )
+}
+
+/// A retry's original, as stored.
+enum Retry {
+    Stored(String),
+    Held(String),
 }
 
 /// What becomes of a message for an approve-first room.

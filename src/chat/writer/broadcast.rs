@@ -64,7 +64,7 @@ impl WriterLoop {
         // Duplicates, senders that left the room since they sent, and callers.
         for ((post, answer), acked) in batch.into_iter().zip(&answers).zip(acked) {
             if let Some(its_room) = answer.reused_in {
-                refuse_reused(conn, post, its_room, answer.seq);
+                refuse_reused(conn, post, its_room, Some(answer.seq));
                 continue;
             }
             match post.reply {

@@ -1,13 +1,14 @@
 //! A post whose cid its author already used: a retry of that message (the
 //! same room and text) gets the original's answer, anything else is refused
 //! with `cid_reused` and stores nothing. The writer judges every post by this
-//! rule, whichever way it came (WebSocket `send`, server API); approve-first
-//! holds apply it too.
+//! rule, whichever way it came (WebSocket `send`, server API), against the
+//! author's stored messages and those held for approval; approve-first holds
+//! and approvals apply it too.
 
 use super::{Post, Reply};
 use crate::chat::protocol::{ErrorCode, ErrorFrame, ServerFrame};
-use crate::db::models::{Room, RoomId};
-use crate::db::DbConn;
+use crate::db::models::{HeldMessage, Room, RoomId};
+use crate::db::{DbConn, DbError};
 
 /// The author used this cid for another message: nothing was stored. A cid
 /// names one message, in one room, with one text; a post with a cid stored
@@ -38,9 +39,37 @@ pub fn is_retry(room: RoomId, text: &str, its_room: RoomId, its_text: &str) -> b
     room == its_room && text == its_text
 }
 
+/// Refuses the posts whose cid names a message their author holds for
+/// approval in another room or with another text, and returns the others.
+/// (A post of the held message itself, say once its room stopped holding,
+/// goes on: approving the held one later finds it posted.)
+pub(super) fn refuse_held_reuses(conn: &mut DbConn, batch: &mut Vec<Post>) -> Result<(), DbError> {
+    let keys: Vec<_> = batch
+        .iter()
+        .map(|p| (p.participant, p.cid.as_str()))
+        .collect();
+    let held = HeldMessage::find_by_cids(conn, &keys)?;
+    if held.is_empty() {
+        return Ok(());
+    }
+    for post in std::mem::take(batch) {
+        let other = held.iter().find(|h| {
+            h.participant_id == post.participant
+                && h.cid == post.cid
+                && !is_retry(post.room, &post.text, h.room_id, &h.body)
+        });
+        match other {
+            Some(h) => refuse_reused(conn, post, h.room_id, None),
+            None => batch.push(post),
+        }
+    }
+    Ok(())
+}
+
 /// Tells the sender of a post whose cid names another message (stored as
-/// seq `seq` of `its_room`) that nothing was stored.
-pub(super) fn refuse_reused(conn: &mut DbConn, post: Post, its_room: RoomId, seq: i64) {
+/// seq `seq` of `its_room`, or held there for approval: no seq) that nothing
+/// was stored.
+pub(super) fn refuse_reused(conn: &mut DbConn, post: Post, its_room: RoomId, seq: Option<i64>) {
     let room = if its_room == post.room {
         Some(post.room_name.clone())
     } else {
@@ -50,10 +79,7 @@ pub(super) fn refuse_reused(conn: &mut DbConn, post: Post, its_room: RoomId, seq
             .ok()
             .map(|r| r.name)
     };
-    let reused = CidReused {
-        room,
-        seq: Some(seq),
-    };
+    let reused = CidReused { room, seq };
     match post.reply {
         Reply::Connection(sender) => {
             let frame = ErrorFrame::new(ErrorCode::CidReused, reused.to_string())

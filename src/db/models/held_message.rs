@@ -11,7 +11,7 @@ use crate::with_backend;
 
 /// A message waiting for a moderator in an approve-first room. It has no seq:
 /// nobody sees it until it is approved and goes through the writer.
-#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Serialize)]
 #[diesel(table_name = held_messages)]
 pub struct HeldMessage {
     pub id: HeldMessageId,
@@ -63,6 +63,51 @@ impl HeldMessage {
             .select(HeldMessage::as_select())
             .first(c)
             .optional())
+    }
+
+    /// The message its author holds under this cid, if any.
+    pub fn find_by_cid(
+        conn: &mut DbConn,
+        participant: ParticipantId,
+        cid: &str,
+    ) -> Result<Option<HeldMessage>, DbError> {
+        with_backend!(conn, c => held_messages::table
+            .filter(held_messages::participant_id.eq(participant))
+            .filter(held_messages::cid.eq(cid))
+            .select(HeldMessage::as_select())
+            .first(c)
+            .optional())
+    }
+
+    /// The held messages among these `(participant, cid)` pairs: on
+    /// PostgreSQL one query probing the unique `(participant_id, cid)` index
+    /// per pair (as `Message::find_by_cids`), on SQLite a lookup per pair.
+    pub fn find_by_cids(
+        conn: &mut DbConn,
+        keys: &[(ParticipantId, &str)],
+    ) -> Result<Vec<HeldMessage>, DbError> {
+        use diesel::sql_types::{Array, BigInt, Text};
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        match conn {
+            DbConn::Pg(c) => Ok(diesel::sql_query(
+                "SELECT h.id, h.site_id, h.room_id, h.participant_id, h.cid, h.body, h.ip, \
+                 h.created_at \
+                 FROM unnest($1, $2) AS k(participant_id, cid) \
+                 JOIN held_messages h ON h.participant_id = k.participant_id AND h.cid = k.cid",
+            )
+            .bind::<Array<BigInt>, _>(keys.iter().map(|k| k.0 .0).collect::<Vec<i64>>())
+            .bind::<Array<Text>, _>(keys.iter().map(|k| k.1).collect::<Vec<&str>>())
+            .load(c)?),
+            DbConn::Sqlite(_) => {
+                let mut found = Vec::new();
+                for (participant, cid) in keys {
+                    found.extend(Self::find_by_cid(conn, *participant, cid)?);
+                }
+                Ok(found)
+            }
+        }
     }
 
     pub fn find(conn: &mut DbConn, id: HeldMessageId) -> Result<Option<HeldMessage>, DbError> {
