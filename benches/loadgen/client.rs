@@ -169,3 +169,45 @@ where
     }
     (opened, failed, first_error)
 }
+
+/// Opens the author of a room's history (connection 0) and writes `n`
+/// messages in it, each acknowledged before this returns.
+pub async fn fill_history(target: &Target, room: &str, n: usize) -> anyhow::Result<Conn> {
+    let mut conn = open(&dial(target, 0, 0), "author", None, room, None).await?;
+    write_acked(&mut conn, "h", n).await?;
+    Ok(conn)
+}
+
+/// Sends `n` messages of 100 bytes (cids `{prefix}{k}`), at most 100 not yet
+/// acknowledged, and waits for every ack; a refusal or a close fails.
+pub async fn write_acked(conn: &mut Conn, prefix: &str, n: usize) -> anyhow::Result<()> {
+    const WINDOW: usize = 100;
+    let deadline = Instant::now() + STEP;
+    let (mut sent, mut acked) = (0, 0);
+    while acked < n {
+        while sent < n && sent - acked < WINDOW {
+            let cid = format!("{prefix}{sent}");
+            conn.wr
+                .text(&send_frame(&conn.room, &cid, now_us(), 100))
+                .await?;
+            sent += 1;
+        }
+        let frame = tokio::time::timeout_at(deadline, conn.rd.next())
+            .await
+            .map_err(|_| anyhow!("{} of {n} messages acknowledged within {STEP:?}", acked))??;
+        let Some(frame) = frame else {
+            bail!("closed while writing messages");
+        };
+        match frame.opcode {
+            OP_PING => {
+                let payload = frame.payload.to_vec();
+                conn.wr.pong(&payload).await?;
+            }
+            OP_CLOSE => bail!("closed while writing messages"),
+            _ if frame.is_type("ack") => acked += 1,
+            _ if frame.is_type("error") => bail!("refused: {}", frame.text()),
+            _ => {}
+        }
+    }
+    Ok(())
+}

@@ -58,6 +58,12 @@ enum Scenario {
     Slow(scenarios::slow::SlowOpts),
     /// The storage path alone: messages committed per second by the group-commit writer.
     Persist(scenarios::persist::PersistOpts),
+    /// N connections join one room: time until all are welcomed, CPU, memory per connection.
+    BigroomJoin(scenarios::bigroom::BigroomJoinOpts),
+    /// fanout with a live event's defaults: 10,000 receivers, 10 senders, 20 msg/s.
+    BigroomFanout(scenarios::fanout::BigroomFanoutOpts),
+    /// A room of N is killed (SIGKILL) and restarted; all resume together.
+    Storm(scenarios::storm::StormOpts),
 }
 
 /// Where the server is and how to reach it; shared by every scenario.
@@ -140,6 +146,9 @@ fn main() {
                 Scenario::Churn(o) => scenarios::churn::run(o).await,
                 Scenario::Slow(o) => scenarios::slow::run(o).await,
                 Scenario::Persist(o) => scenarios::persist::run(o).await,
+                Scenario::BigroomJoin(o) => scenarios::bigroom::run(o).await,
+                Scenario::BigroomFanout(o) => scenarios::fanout::run(o.into()).await,
+                Scenario::Storm(o) => scenarios::storm::run(o).await,
             }
         };
         // Set-up and drain are bounded too: nothing runs longer than this.

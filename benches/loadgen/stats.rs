@@ -56,14 +56,23 @@ pub struct Proc(pub u32);
 impl Proc {
     /// Resident set size in KiB.
     pub fn rss_kib(self) -> Option<u64> {
+        self.status_kib("VmRSS:")
+    }
+
+    fn status_kib(self, field: &str) -> Option<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.0)).ok()?;
         status
             .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))?
+            .find_map(|l| l.strip_prefix(field))?
             .split_whitespace()
             .next()?
             .parse()
             .ok()
+    }
+
+    /// The most resident memory the process has had (VmHWM), in KiB.
+    pub fn peak_rss_kib(self) -> Option<u64> {
+        self.status_kib("VmHWM:")
     }
 
     /// User + system CPU time consumed so far.

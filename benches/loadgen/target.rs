@@ -131,6 +131,9 @@ enum Keep {
     },
     Children {
         children: Vec<Child>,
+        /// To start an instance again after a kill.
+        database_url: String,
+        broker_url: Option<String>,
         _dir: Option<tempfile::TempDir>,
         /// Dropped after the children have stopped.
         _db: Option<FreshDb>,
@@ -189,6 +192,37 @@ impl Target {
             None => None,
         };
         (servers, redis)
+    }
+
+    /// Kills instance `n` with SIGKILL (no drain: a crash, an OOM kill, a
+    /// host reboot) and starts it again on the same address and database.
+    /// Returns once the new process is spawned, before it listens: clients
+    /// find out by retrying, as they would in production.
+    pub fn kill_and_restart(&mut self, n: usize, opts: &Opts) -> anyhow::Result<u32> {
+        let Keep::Children {
+            children,
+            database_url,
+            broker_url,
+            ..
+        } = &mut self.keep
+        else {
+            bail!("only a server started here as a child process can be killed and restarted");
+        };
+        let child = children
+            .get_mut(n)
+            .ok_or_else(|| anyhow!("no instance {n}"))?;
+        child.kill()?;
+        child.wait()?;
+        let addr = self.instances[n].addr;
+        *child = serve_command(opts, database_url, addr, broker_url.as_deref(), n)
+            .spawn()
+            .context("cannot start chatctl serve again")?;
+        let pid = child.id();
+        self.instances[n].pid = Some(pid);
+        if n == 0 {
+            self.server_pid = Some(pid);
+        }
+        Ok(pid)
     }
 
     /// Stops what this process started.
@@ -378,12 +412,15 @@ async fn spawn(
     for n in 0..opts.instances.max(1) {
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
-        let mut command = serve_command(opts, &database_url, addr);
-        if let Some(url) = &broker_url {
-            let name = format!("loadgen-{}", (b'a' + n as u8) as char);
-            command.args(["--broker-url", url, "--instance-name", &name]);
-        }
-        let child = command.spawn().context("cannot start chatctl serve")?;
+        let child = serve_command(
+            opts,
+            &database_url,
+            addr,
+            broker_url.as_deref(),
+            usize::from(n),
+        )
+        .spawn()
+        .context("cannot start chatctl serve")?;
         instances.push(Instance {
             addr,
             pid: Some(child.id()),
@@ -399,6 +436,7 @@ async fn spawn(
             break;
         }
     }
+    let target_broker = broker_url.clone();
     let target = Target {
         server_pid: instances[0].pid,
         instances,
@@ -409,6 +447,8 @@ async fn spawn(
         kind: "spawned",
         keep: Keep::Children {
             children,
+            database_url,
+            broker_url: target_broker,
             _dir: dir,
             _db: db,
         },
@@ -420,7 +460,7 @@ async fn spawn(
     Ok(target)
 }
 
-async fn listening(addr: SocketAddr) -> anyhow::Result<()> {
+pub async fn listening(addr: SocketAddr) -> anyhow::Result<()> {
     for _ in 0..100 {
         if tokio::net::TcpStream::connect(addr).await.is_ok() {
             return Ok(());
@@ -452,8 +492,14 @@ async fn warm(addr: SocketAddr) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `chatctl serve` on `addr` with the load limits.
-fn serve_command(opts: &Opts, database_url: &str, addr: SocketAddr) -> Command {
+/// `chatctl serve` on `addr` with the load limits, as instance `n` of those on `broker_url`.
+fn serve_command(
+    opts: &Opts,
+    database_url: &str,
+    addr: SocketAddr,
+    broker_url: Option<&str>,
+    n: usize,
+) -> Command {
     let l = load_limits(opts);
     let mut command = Command::new(chatctl_bin());
     command
@@ -483,5 +529,9 @@ fn serve_command(opts: &Opts, database_url: &str, addr: SocketAddr) -> Command {
         .args(quota_flags(&l))
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null());
+    if let Some(url) = broker_url {
+        let name = format!("loadgen-{}", (b'a' + n as u8) as char);
+        command.args(["--broker-url", url, "--instance-name", &name]);
+    }
     command
 }

@@ -72,3 +72,39 @@ pub async fn run(o: FanoutOpts) -> anyhow::Result<String> {
     target.close().await;
     Ok(report.to_string())
 }
+
+/// fanout with a live event's defaults (issue 14): 10,000 receivers in one
+/// room, 10 senders, 20 msg/s: 200,000 deliveries per second.
+#[derive(Args, Debug)]
+pub struct BigroomFanoutOpts {
+    #[command(flatten)]
+    pub common: Opts,
+    #[arg(long, default_value_t = 10_000)]
+    pub receivers: usize,
+    #[arg(long, default_value_t = 10)]
+    pub senders: usize,
+    /// Messages per second, all senders together (open loop).
+    #[arg(long, default_value_t = 20.0)]
+    pub rate: f64,
+    /// Bytes of message text.
+    #[arg(long, default_value_t = 100)]
+    pub size: usize,
+    /// Receivers that record send→receive latency.
+    #[arg(long, default_value_t = 200)]
+    pub probes: usize,
+}
+
+impl From<BigroomFanoutOpts> for FanoutOpts {
+    fn from(o: BigroomFanoutOpts) -> FanoutOpts {
+        FanoutOpts {
+            common: o.common,
+            receivers: o.receivers,
+            senders: o.senders,
+            rate: o.rate,
+            size: o.size,
+            probes: o.probes,
+            broker_restart_at: None,
+            broker_down: 0.0,
+        }
+    }
+}

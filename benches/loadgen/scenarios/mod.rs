@@ -1,5 +1,6 @@
 //! One module per scenario; `flow` is the engine the message scenarios share.
 
+pub mod bigroom;
 pub mod churn;
 pub mod fanout;
 mod flow;
@@ -9,3 +10,4 @@ pub mod persist;
 mod probes;
 pub mod rooms;
 pub mod slow;
+pub mod storm;
