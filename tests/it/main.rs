@@ -57,6 +57,7 @@ mod webhooks;
 mod welcome_more;
 mod widget;
 mod widget_assets;
+mod widget_crowd;
 mod widget_js;
 mod widget_kinds;
 mod widget_layout;

@@ -108,6 +108,7 @@ export const connectionMethods = {
     this.joining = null;
     clearTimeout(this.joinSoon);
     this.whoBtn.hidden = this.peopleEl.hidden = true;
+    this.peopleAsked = false;
     this.clearTyping();
   },
 
@@ -141,6 +142,15 @@ export const connectionMethods = {
 
   send(frame) {
     if (this.socketOpen()) this.ws.send(JSON.stringify(frame));
+  },
+
+  /** Asks for a page of who is present (`who`): after a participant id, or from the first
+   * (null), which replaces the list. One question at a time: each costs a signal. */
+  askPeople(after) {
+    if (this.peopleAsked || !this.joined) return;
+    this.peopleAsked = true;
+    this.peopleAfter = after;
+    this.send({ type: "who", room: this.room, after, limit: 50 });
   },
 
   /** `hello` with the strongest identity we have: the host's token, an account, a guest (with

@@ -39,6 +39,8 @@ export const FRAMES = {
     // The server forgot our receipt when we left: send it again.
     this.seenSent = 0;
     this.people = new Map(f.online.map((p) => [p.id, p]));
+    // A crowd's welcome lists the first page by id; the people list asks for the next ones.
+    this.nextPeople = f.online.length < f.online_total ? f.online[f.online.length - 1].id : null;
     this.lines = f.presence_lines;
     this.renderPeople(f.online_total);
     const first = this.lastSeq == null;
@@ -123,6 +125,8 @@ export const FRAMES = {
   presence(f) {
     if (f.event === "join") this.people.set(f.who.id, f.who);
     else this.people.delete(f.who.id);
+    // Back from a crowd, the list missed who came and went meanwhile: ask for it whole.
+    if (this.people.size !== f.online && f.online <= 100) this.askPeople(null);
     this.renderPeople(f.online);
     if (this.me && f.who.id === this.me.id) return;
     if (f.event === "leave") this.removeTyper(f.who.id);
@@ -136,6 +140,16 @@ export const FRAMES = {
   // A crowd (over 50 present) hears its count, not each join and leave.
   presence_count(f) {
     this.renderPeople(f.online);
+  },
+
+  // A page of who is present, asked for by askPeople: the first page replaces the list.
+  who(f) {
+    this.peopleAsked = false;
+    if (f.room !== this.room) return;
+    if (this.peopleAfter == null) this.people = new Map();
+    f.online.forEach((p) => this.people.set(p.id, p));
+    this.nextPeople = f.next;
+    this.renderPeople(f.online_total);
   },
 
   typing(f) {
@@ -182,6 +196,7 @@ export const FRAMES = {
       if (f.code === "rate_limited" && f.retry_after_ms < 6e4) return void (this.joinSoon = setTimeout(() => this.sendJoin(), f.retry_after_ms));
     }
     // Refused identities and rooms: what the visitor reads and does next (refusals.js).
+    if (f.ref === "who") this.peopleAsked = false; // the list keeps what it has; a click asks again
     if (f.ref === "hello" || f.ref === "join") this.later(() => this.refusedFrame(f));
     else console.warn("chatctl:", f.code, f.message);
   },

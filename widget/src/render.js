@@ -204,15 +204,24 @@ export const renderMethods = {
   },
 
   renderPeople(count) {
+    this.online = count;
     this.twins = twins(this.people.values());
     this.whoBtn.hidden = false;
-    this.whoBtn.textContent = this.T("onlineCount", { n: count });
+    // "1,234 online": the count written the way the visitor's language writes numbers.
+    this.whoBtn.textContent = this.T("onlineCount", { n: count.toLocaleString(this.lang) });
     this.peopleEl.textContent = "";
     this.people.forEach((w) => {
       const li = h("li");
       li.append(h("bdi", "", w.nick), this.tag(w.id), ` ${this.T(kind(w))}`);
       this.peopleEl.appendChild(li);
     });
+    // In a crowd the list holds the pages asked for so far (docs/PROTOCOL.md, "Crowds").
+    if (this.nextPeople != null) {
+      const more = h("button", "link more-people", this.T("morePeople"));
+      more.type = "button";
+      more.onclick = () => this.askPeople(this.nextPeople);
+      this.peopleEl.appendChild(h("li")).appendChild(more);
+    }
     this.list.querySelectorAll("[data-author]").forEach((el) => el.querySelector(".tag").replaceWith(this.tag(+el.dataset.author)));
   },
 

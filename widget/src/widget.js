@@ -230,6 +230,8 @@ export class Widget {
     on(this.whoBtn, "click", () => {
       const open = this.peopleEl.hidden;
       this.peopleEl.hidden = !open;
+      // A crowd's list is a snapshot: opening it shows who is here now.
+      if (open && this.people.size < this.online) this.askPeople(null);
       this.whoBtn.setAttribute("aria-expanded", String(open));
     });
     on(this.outBtn, "click", () => this.later(() => this.logout()));
