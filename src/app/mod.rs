@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::{watch, Notify};
 
 use crate::chat::Chat;
@@ -208,10 +208,65 @@ async fn stop(chat: Arc<Chat>) {
     tracing::info!("stopped");
 }
 
+/// Connections the kernel completes for us before we accept them (the
+/// listen(2) backlog; Linux caps it at `net.core.somaxconn`, 4096 by default
+/// since 5.4). Tokio's own bind asks for 1024: when a whole room reconnects
+/// after a restart, the handshakes past that were dropped and their clients
+/// waited for SYN retransmits, 1, 3, 7, 15, 31 s later.
+pub const LISTEN_BACKLOG: u32 = 4096;
+
 /// Binds the listener; returns it with the address it got (port 0 picks one).
 async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError> {
     let bind_error = |cause| StartError::Bind { addr, cause };
-    let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
+    let listener = listen(addr).map_err(bind_error)?;
     let local = listener.local_addr().map_err(bind_error)?;
     Ok((listener, local))
+}
+
+/// A listening socket on `addr` with [`LISTEN_BACKLOG`] (and `SO_REUSEADDR`,
+/// as tokio's bind sets it: a restart must not wait for old connections' TIME_WAIT).
+pub fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    /// A room reconnecting at once after a restart: its handshakes complete
+    /// while the server is still busy accepting the first ones.
+    #[tokio::test]
+    async fn the_listener_completes_thousands_of_handshakes_before_any_is_accepted() {
+        let listener = listen("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        // The kernel grants at most net.core.somaxconn (4096 since Linux 5.4).
+        let somaxconn: u32 = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(LISTEN_BACKLOG);
+        let expected = 2000.min(somaxconn as usize);
+        let mut held = Vec::new();
+        for _ in 0..2000 {
+            let connect = tokio::net::TcpStream::connect(addr);
+            match tokio::time::timeout(Duration::from_millis(300), connect).await {
+                Ok(Ok(stream)) => held.push(stream),
+                _ => break,
+            }
+        }
+        assert!(
+            held.len() >= expected,
+            "{} of 2000 handshakes completed unaccepted (somaxconn {somaxconn})",
+            held.len()
+        );
+        drop(listener);
+    }
 }
