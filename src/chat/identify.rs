@@ -56,13 +56,18 @@ pub async fn identify(
     let (site_id, ip_text, hub) = (site.id, ip.to_string(), chat.hub.clone());
     chat.db
         .run(move |conn| {
-            let (participant, rooms) = settle(conn, &hub, site_id, &ip_text, claim)?;
-            Participant::record_ip(conn, participant.id, &ip_text)?;
-            let ban = Ban::find_active(conn, site_id, Some(participant.id), Some(ip))?;
-            Ok(Identified {
-                participant,
-                rooms,
-                ban,
+            // One commit for the participant and its address, not one each: a
+            // room reconnecting after a restart is thousands of hellos at once.
+            // (The name check and the new guest's row are atomic too.)
+            conn.write_transaction(|conn| {
+                let (participant, rooms) = settle(conn, &hub, site_id, &ip_text, claim)?;
+                Participant::record_ip(conn, participant.id, &ip_text)?;
+                let ban = Ban::find_active(conn, site_id, Some(participant.id), Some(ip))?;
+                Ok(Identified {
+                    participant,
+                    rooms,
+                    ban,
+                })
             })
         })
         .await
