@@ -5,6 +5,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use super::name_key::AccountKeys;
 use super::{ParticipantId, SiteId};
 use crate::db::schema::{account_tokens, accounts};
 use crate::db::{now_ms, DbConn, DbError};
@@ -79,9 +80,7 @@ impl Account {
                 accounts::site_id.eq(site),
                 accounts::email.eq(email),
                 accounts::name.eq(name),
-                accounts::name_key.eq(&key.folded),
-                accounts::name_key_exact.eq(&key.exact),
-                accounts::name_key_upper.eq(&key.upper),
+                AccountKeys::from(&key),
                 accounts::password_hash.eq(password_hash),
                 accounts::created_at.eq(now_ms()),
             ))

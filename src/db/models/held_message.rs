@@ -57,12 +57,7 @@ impl HeldMessage {
         if inserted > 0 {
             return Ok(None);
         }
-        with_backend!(conn, c => held_messages::table
-            .filter(held_messages::participant_id.eq(participant))
-            .filter(held_messages::cid.eq(cid))
-            .select(HeldMessage::as_select())
-            .first(c)
-            .optional())
+        Self::find_by_cid(conn, participant, cid)
     }
 
     /// The message its author holds under this cid, if any.
@@ -79,35 +74,15 @@ impl HeldMessage {
             .optional())
     }
 
-    /// The held messages among these `(participant, cid)` pairs: on
-    /// PostgreSQL one query probing the unique `(participant_id, cid)` index
-    /// per pair (as `Message::find_by_cids`), on SQLite a lookup per pair.
+    /// The held messages among these `(participant, cid)` pairs (one query
+    /// on PostgreSQL: `by_cid`).
     pub fn find_by_cids(
         conn: &mut DbConn,
         keys: &[(ParticipantId, &str)],
     ) -> Result<Vec<HeldMessage>, DbError> {
-        use diesel::sql_types::{Array, BigInt, Text};
-        if keys.is_empty() {
-            return Ok(Vec::new());
-        }
-        match conn {
-            DbConn::Pg(c) => Ok(diesel::sql_query(
-                "SELECT h.id, h.site_id, h.room_id, h.participant_id, h.cid, h.body, h.ip, \
-                 h.created_at \
-                 FROM unnest($1, $2) AS k(participant_id, cid) \
-                 JOIN held_messages h ON h.participant_id = k.participant_id AND h.cid = k.cid",
-            )
-            .bind::<Array<BigInt>, _>(keys.iter().map(|k| k.0 .0).collect::<Vec<i64>>())
-            .bind::<Array<Text>, _>(keys.iter().map(|k| k.1).collect::<Vec<&str>>())
-            .load(c)?),
-            DbConn::Sqlite(_) => {
-                let mut found = Vec::new();
-                for (participant, cid) in keys {
-                    found.extend(Self::find_by_cid(conn, *participant, cid)?);
-                }
-                Ok(found)
-            }
-        }
+        let columns =
+            "t.id, t.site_id, t.room_id, t.participant_id, t.cid, t.body, t.ip, t.created_at";
+        super::by_cid::find_by_cids(conn, keys, "held_messages", columns, Self::find_by_cid)
     }
 
     pub fn find(conn: &mut DbConn, id: HeldMessageId) -> Result<Option<HeldMessage>, DbError> {

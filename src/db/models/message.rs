@@ -317,39 +317,15 @@ impl Message {
         }
     }
 
-    /// The stored messages among these `(participant, cid)` pairs.
-    ///
-    /// On PostgreSQL, one query joining the pairs (`unnest`) to the unique
-    /// `(participant_id, cid)` index: one probe per pair. (Filtering with
-    /// `participant_id = ANY(..) AND cid = ANY(..)` instead scans every
-    /// message of those participants: about a second per batch at 300,000
-    /// messages.) On SQLite, a lookup per pair.
+    /// The stored messages among these `(participant, cid)` pairs (one
+    /// query on PostgreSQL: `by_cid`).
     pub fn find_by_cids(
         conn: &mut DbConn,
         keys: &[(ParticipantId, &str)],
     ) -> Result<Vec<Message>, DbError> {
-        use diesel::sql_types::{Array, BigInt, Text};
-        if keys.is_empty() {
-            return Ok(Vec::new());
-        }
-        match conn {
-            DbConn::Pg(c) => Ok(diesel::sql_query(
-                "SELECT m.id, m.site_id, m.room_id, m.seq, m.participant_id, m.cid, m.body, m.ip, \
-                 m.created_at, m.deleted_at \
-                 FROM unnest($1, $2) AS k(participant_id, cid) \
-                 JOIN messages m ON m.participant_id = k.participant_id AND m.cid = k.cid",
-            )
-            .bind::<Array<BigInt>, _>(keys.iter().map(|k| k.0 .0).collect::<Vec<i64>>())
-            .bind::<Array<Text>, _>(keys.iter().map(|k| k.1).collect::<Vec<&str>>())
-            .load(c)?),
-            DbConn::Sqlite(_) => {
-                let mut found = Vec::new();
-                for (participant, cid) in keys {
-                    found.extend(Self::find_by_cid(conn, *participant, cid)?);
-                }
-                Ok(found)
-            }
-        }
+        let columns = "t.id, t.site_id, t.room_id, t.seq, t.participant_id, t.cid, t.body, t.ip, \
+                       t.created_at, t.deleted_at";
+        super::by_cid::find_by_cids(conn, keys, "messages", columns, Self::find_by_cid)
     }
 }
 

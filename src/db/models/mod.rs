@@ -8,6 +8,7 @@ pub mod admin_user;
 pub mod api_key;
 pub mod audit;
 pub mod ban;
+mod by_cid;
 pub mod cluster_event;
 pub mod held_message;
 pub mod message;

@@ -15,6 +15,32 @@ use crate::db::{DbConn, DbError};
 use crate::input::NameKey;
 use crate::with_backend;
 
+macro_rules! key_columns {
+    ($name:ident, $table:ident) => {
+        /// A name's three keys as columns of the table, to insert or set.
+        #[derive(Insertable, AsChangeset)]
+        #[diesel(table_name = $table)]
+        pub(super) struct $name<'a> {
+            name_key: &'a str,
+            name_key_exact: &'a str,
+            name_key_upper: &'a str,
+        }
+
+        impl<'a> From<&'a NameKey> for $name<'a> {
+            fn from(key: &'a NameKey) -> Self {
+                $name {
+                    name_key: &key.folded,
+                    name_key_exact: &key.exact,
+                    name_key_upper: &key.upper,
+                }
+            }
+        }
+    };
+}
+
+key_columns!(ParticipantKeys, participants);
+key_columns!(AccountKeys, accounts);
+
 // The site is repeated in each branch of the name tests: SQLite uses an index
 // for an OR only when every branch can use one (its "OR optimization"); with
 // `site_id = ? AND (a OR b OR c)` it walked every participant of the site, at
@@ -83,11 +109,7 @@ pub fn backfill(conn: &mut DbConn) -> Result<usize, DbError> {
     for (id, nick) in &people {
         let key = NameKey::of(nick);
         with_backend!(conn, c => diesel::update(participants::table.find(id))
-            .set((
-                participants::name_key.eq(&key.folded),
-                participants::name_key_exact.eq(&key.exact),
-                participants::name_key_upper.eq(&key.upper),
-            ))
+            .set(ParticipantKeys::from(&key))
             .execute(c))?;
     }
     let registered: Vec<(i64, String)> = with_backend!(conn, c => accounts::table
@@ -97,11 +119,7 @@ pub fn backfill(conn: &mut DbConn) -> Result<usize, DbError> {
     for (id, name) in &registered {
         let key = NameKey::of(name);
         with_backend!(conn, c => diesel::update(accounts::table.find(id))
-            .set((
-                accounts::name_key.eq(&key.folded),
-                accounts::name_key_exact.eq(&key.exact),
-                accounts::name_key_upper.eq(&key.upper),
-            ))
+            .set(AccountKeys::from(&key))
             .execute(c))?;
     }
     Ok(people.len() + registered.len())

@@ -4,6 +4,7 @@
 use diesel::prelude::*;
 use serde::Serialize;
 
+use super::name_key::ParticipantKeys;
 use super::{ParticipantId, SiteId};
 use crate::db::schema::{participant_ips, participants};
 use crate::db::{now_ms, DbConn, DbError};
@@ -47,6 +48,46 @@ crate::text_enum! {
     }
 }
 
+/// A participant to insert, seen now.
+#[derive(Insertable)]
+#[diesel(table_name = participants)]
+struct NewParticipant<'a> {
+    site_id: SiteId,
+    kind: ParticipantKind,
+    external_id: Option<&'a str>,
+    nick: &'a str,
+    #[diesel(embed)]
+    keys: ParticipantKeys<'a>,
+    avatar_url: Option<&'a str>,
+    last_ip: Option<&'a str>,
+    created_at: i64,
+    last_seen_at: i64,
+}
+
+impl<'a> NewParticipant<'a> {
+    /// Without an external id or avatar (a guest's, unless set after).
+    fn new(
+        site_id: SiteId,
+        kind: ParticipantKind,
+        nick: &'a str,
+        key: &'a NameKey,
+        ip: Option<&'a str>,
+    ) -> Self {
+        let now = now_ms();
+        NewParticipant {
+            site_id,
+            kind,
+            external_id: None,
+            nick,
+            keys: ParticipantKeys::from(key),
+            avatar_url: None,
+            last_ip: ip,
+            created_at: now,
+            last_seen_at: now,
+        }
+    }
+}
+
 impl Participant {
     pub fn create_guest(
         conn: &mut DbConn,
@@ -54,20 +95,10 @@ impl Participant {
         nick: &str,
         ip: Option<&str>,
     ) -> Result<Participant, DbError> {
-        let now = now_ms();
         let key = NameKey::of(nick);
+        let new = NewParticipant::new(site_id, ParticipantKind::Guest, nick, &key, ip);
         with_backend!(conn, c => diesel::insert_into(participants::table)
-            .values((
-                participants::site_id.eq(site_id),
-                participants::kind.eq(ParticipantKind::Guest),
-                participants::nick.eq(nick),
-                participants::name_key.eq(&key.folded),
-                participants::name_key_exact.eq(&key.exact),
-                participants::name_key_upper.eq(&key.upper),
-                participants::last_ip.eq(ip),
-                participants::created_at.eq(now),
-                participants::last_seen_at.eq(now),
-            ))
+            .values(&new)
             .returning(Participant::as_returning())
             .get_result(c))
     }
@@ -86,20 +117,11 @@ impl Participant {
     ) -> Result<Participant, DbError> {
         let now = now_ms();
         let key = NameKey::of(nick);
-        let existing = with_backend!(conn, c => participants::table
-            .filter(participants::site_id.eq(site_id))
-            .filter(participants::kind.eq(kind))
-            .filter(participants::external_id.eq(external_id))
-            .select(Participant::as_select())
-            .first(c)
-            .optional())?;
-        if let Some(found) = existing {
+        if let Some(found) = Self::find_external(conn, site_id, kind, external_id)? {
             return with_backend!(conn, c => diesel::update(participants::table.find(found.id))
                 .set((
                     participants::nick.eq(nick),
-                    participants::name_key.eq(&key.folded),
-                    participants::name_key_exact.eq(&key.exact),
-                    participants::name_key_upper.eq(&key.upper),
+                    ParticipantKeys::from(&key),
                     participants::avatar_url.eq(avatar),
                     participants::last_ip.eq(ip),
                     participants::last_seen_at.eq(now),
@@ -107,20 +129,13 @@ impl Participant {
                 .returning(Participant::as_returning())
                 .get_result(c));
         }
+        let new = NewParticipant {
+            external_id: Some(external_id),
+            avatar_url: avatar,
+            ..NewParticipant::new(site_id, kind, nick, &key, ip)
+        };
         let inserted = with_backend!(conn, c => diesel::insert_into(participants::table)
-            .values((
-                participants::site_id.eq(site_id),
-                participants::kind.eq(kind),
-                participants::external_id.eq(external_id),
-                participants::nick.eq(nick),
-                participants::name_key.eq(&key.folded),
-                participants::name_key_exact.eq(&key.exact),
-                participants::name_key_upper.eq(&key.upper),
-                participants::avatar_url.eq(avatar),
-                participants::last_ip.eq(ip),
-                participants::created_at.eq(now),
-                participants::last_seen_at.eq(now),
-            ))
+            .values(&new)
             // Not a caught unique violation: on PostgreSQL that aborts the
             // caller's transaction.
             .on_conflict_do_nothing()
@@ -167,9 +182,7 @@ impl Participant {
         with_backend!(conn, c => diesel::update(participants::table.find(self.id))
             .set((
                 participants::nick.eq(nick),
-                participants::name_key.eq(&key.folded),
-                participants::name_key_exact.eq(&key.exact),
-                participants::name_key_upper.eq(&key.upper),
+                ParticipantKeys::from(&key),
                 participants::last_ip.eq(ip),
                 participants::last_seen_at.eq(now),
             ))
@@ -194,6 +207,8 @@ pub struct ParticipantIp {
 /// How to look participants up in the admin panel.
 #[derive(Debug, Clone)]
 pub enum ParticipantQuery {
+    /// Everyone (the most recently seen, as the search orders them).
+    Everyone,
     Id(ParticipantId),
     /// Nickname substring, any case.
     Nick(String),
@@ -254,13 +269,7 @@ impl Participant {
         sites: Option<&[SiteId]>,
         limit: i64,
     ) -> Result<Vec<Participant>, DbError> {
-        with_backend!(conn, c => {
-            let mut q = participants::table.select(Participant::as_select()).into_boxed();
-            if let Some(sites) = sites {
-                q = q.filter(participants::site_id.eq_any(sites.to_vec()));
-            }
-            q.order(participants::last_seen_at.desc()).limit(limit).load(c)
-        })
+        Self::search(conn, sites, &ParticipantQuery::Everyone, limit)
     }
 
     /// How many participants other than `except` connected from `ip` at or
@@ -300,6 +309,7 @@ impl Participant {
                 q = q.filter(participants::site_id.eq_any(sites.to_vec()));
             }
             q = match query {
+                ParticipantQuery::Everyone => q,
                 ParticipantQuery::Id(id) => q.filter(participants::id.eq(*id)),
                 ParticipantQuery::Nick(nick) => q.filter(lower(participants::nick).like(like_pattern(nick)).escape('\\')),
                 ParticipantQuery::Ip(ip) => q.filter(

@@ -33,6 +33,25 @@ pub struct Report {
     pub resolution: Option<Resolution>,
 }
 
+/// What closing a report sets (`by`: `None` when no admin account did it).
+#[derive(AsChangeset)]
+#[diesel(table_name = reports, treat_none_as_null = true)]
+struct Closing {
+    resolved_at: Option<i64>,
+    resolved_by: Option<AdminUserId>,
+    resolution: Option<Resolution>,
+}
+
+impl Closing {
+    fn now(by: Option<AdminUserId>, resolution: Resolution) -> Self {
+        Closing {
+            resolved_at: Some(now_ms()),
+            resolved_by: by,
+            resolution: Some(resolution),
+        }
+    }
+}
+
 /// A report with the reported message and its room name.
 pub type ReportWithMessage = (Report, Message, String);
 
@@ -117,11 +136,7 @@ impl Report {
                 .filter(reports::message_id.eq(message))
                 .filter(reports::resolved_at.is_null()),
         )
-        .set((
-            reports::resolved_at.eq(Some(now_ms())),
-            reports::resolved_by.eq(by),
-            reports::resolution.eq(Some(resolution)),
-        ))
+        .set(Closing::now(by, resolution))
         .execute(c))
     }
 
@@ -140,11 +155,7 @@ impl Report {
                 .filter(reports::message_id.eq_any(theirs))
                 .filter(reports::resolved_at.is_null()),
         )
-        .set((
-            reports::resolved_at.eq(Some(now_ms())),
-            reports::resolved_by.eq(by),
-            reports::resolution.eq(Some(resolution)),
-        ))
+        .set(Closing::now(by, resolution))
         .execute(c))
     }
 
