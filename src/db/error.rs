@@ -25,6 +25,23 @@ pub enum DbError {
     Internal(String),
 }
 
+/// `From<DbError>` for a service's error enum that has `NotFound` and
+/// `Db(DbError)` variants: a missing row is the service's `NotFound`, the
+/// rest passes through.
+#[macro_export]
+macro_rules! from_db_error {
+    ($error:ident) => {
+        impl From<$crate::db::DbError> for $error {
+            fn from(err: $crate::db::DbError) -> Self {
+                match err {
+                    $crate::db::DbError::NotFound => $error::NotFound,
+                    other => $error::Db(other),
+                }
+            }
+        }
+    };
+}
+
 // Causes are part of each message (logs print only the message) and are not
 // also declared as `source`: an error chain printed whole (`{:#}` at the CLI)
 // would show them twice.

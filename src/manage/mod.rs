@@ -28,14 +28,7 @@ pub enum ManageError {
     Db(DbError),
 }
 
-impl From<DbError> for ManageError {
-    fn from(err: DbError) -> Self {
-        match err {
-            DbError::NotFound => ManageError::NotFound,
-            other => ManageError::Db(other),
-        }
-    }
-}
+crate::from_db_error!(ManageError);
 
 pub type Result<T> = std::result::Result<T, ManageError>;
 

@@ -30,14 +30,7 @@ pub enum ModerationError {
     Db(DbError),
 }
 
-impl From<DbError> for ModerationError {
-    fn from(err: DbError) -> Self {
-        match err {
-            DbError::NotFound => ModerationError::NotFound,
-            other => ModerationError::Db(other),
-        }
-    }
-}
+crate::from_db_error!(ModerationError);
 
 pub type Result<T> = std::result::Result<T, ModerationError>;
 

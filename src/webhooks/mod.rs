@@ -35,13 +35,6 @@ pub enum WebhookError {
     Db(DbError),
 }
 
-impl From<DbError> for WebhookError {
-    fn from(err: DbError) -> Self {
-        match err {
-            DbError::NotFound => WebhookError::NotFound,
-            other => WebhookError::Db(other),
-        }
-    }
-}
+crate::from_db_error!(WebhookError);
 
 pub type Result<T> = std::result::Result<T, WebhookError>;

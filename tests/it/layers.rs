@@ -31,7 +31,11 @@ const LAYERS: &[&[&str]] = &[
 
 /// Macros exported at the crate root (`crate::name!`), by the module that
 /// defines them.
-const MACROS: &[(&str, &str)] = &[("with_backend", "db"), ("text_enum", "db")];
+const MACROS: &[(&str, &str)] = &[
+    ("with_backend", "db"),
+    ("text_enum", "db"),
+    ("from_db_error", "db"),
+];
 
 /// The module a `crate::name` path leads into.
 fn owner(name: &str) -> &str {
