@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use super::{
-    broker_becomes, cluster_env, health, instance, pair, receive, ClusterEnv, Pair, SETTLE,
+    broker_becomes, cluster_env, health, instance, pair, receive_seqs, ClusterEnv, Pair, SETTLE,
 };
 use crate::support::flood::flood;
 use crate::support::process::create_site;
@@ -84,11 +84,7 @@ async fn a_broker_restart_loses_nothing_and_health_shows_it() {
     }
     let acked = sending.await.expect("sender");
     assert_eq!(acked, (1..=count as i64).collect::<Vec<_>>());
-    let got: Vec<i64> = receive(&mut on_b, count, SETTLE)
-        .await
-        .into_iter()
-        .map(|(seq, _)| seq)
-        .collect();
+    let got: Vec<i64> = receive_seqs(&mut on_b, count, SETTLE).await;
     assert_eq!(got, acked, "every message once, in order");
     expect_no_message(&mut on_b, Duration::from_millis(500)).await;
     assert!(
@@ -177,11 +173,7 @@ async fn a_blackholed_broker_connection_is_detected_and_repaired() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     proxy.swallow_open_connections();
     let acked = sending.await.expect("sender");
-    let got: Vec<i64> = receive(&mut on_b, count, SETTLE)
-        .await
-        .into_iter()
-        .map(|(seq, _)| seq)
-        .collect();
+    let got: Vec<i64> = receive_seqs(&mut on_b, count, SETTLE).await;
     assert_eq!(got, acked, "every message once, in order");
     assert!(b.metric("chatctl_broker_reconnects_total").await.unwrap() >= 1.0);
     broker_becomes(&b, "up", Duration::from_secs(10)).await;
@@ -210,18 +202,13 @@ fn seqs_until_closed(mut client: Client) -> tokio::task::JoinHandle<Vec<i64>> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_instance_killed_under_load_loses_nothing_and_duplicates_nothing() {
     let test = "an_instance_killed_under_load_loses_nothing_and_duplicates_nothing";
-    let Some(Pair {
-        env: _env,
-        key,
-        mut a,
-        b,
-    }) = pair(test).await
-    else {
+    let Some(mut two) = pair(test).await else {
         return;
     };
-    let (on_a, _, _) = a.joined(&key, json!({"nick": "ra"}), "lobby", None).await;
-    let (mut on_b, _, _) = b.joined(&key, json!({"nick": "rb"}), "lobby", None).await;
-    let (sender, ready, _) = a.joined(&key, json!({"nick": "s"}), "lobby", None).await;
+    let Pair { key, a, b, .. } = &mut two;
+    let (on_a, _, _) = a.joined(key, json!({"nick": "ra"}), "lobby", None).await;
+    let (mut on_b, _, _) = b.joined(key, json!({"nick": "rb"}), "lobby", None).await;
+    let (sender, ready, _) = a.joined(key, json!({"nick": "s"}), "lobby", None).await;
     let on_a = seqs_until_closed(on_a);
     let flood = flood(sender, 100_000, Duration::from_millis(2));
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -234,7 +221,7 @@ async fn an_instance_killed_under_load_loses_nothing_and_duplicates_nothing() {
 
     // The sender comes back on B (same guest token) and retries what A
     // never answered, with the same cids.
-    let mut again = b.connect(&key).await;
+    let mut again = b.connect(key).await;
     let token = json!({"guest_token": ready["guest_token"]});
     assert_eq!(again.hello(token).await["type"], "ready");
     again.join("lobby", None).await;
@@ -242,27 +229,18 @@ async fn an_instance_killed_under_load_loses_nothing_and_duplicates_nothing() {
         again.say("lobby", &i.to_string(), &format!("m{i}")).await;
     }
     let sent = sent as usize;
-    let history: Vec<i64> = b
-        .history(&key, "lobby")
-        .await
-        .iter()
-        .map(|m| m["seq"].as_i64().unwrap())
-        .collect();
+    let history = b.stored_seqs(key, "lobby").await;
     assert_eq!(history.len(), sent, "each message stored once");
     assert_eq!(history, (1..=sent as i64).collect::<Vec<_>>());
 
     // B's receiver got everything once, in order.
-    let got: Vec<i64> = receive(&mut on_b, sent, SETTLE)
-        .await
-        .into_iter()
-        .map(|(seq, _)| seq)
-        .collect();
+    let got: Vec<i64> = receive_seqs(&mut on_b, sent, SETTLE).await;
     assert_eq!(got, history);
     // A's receiver resumes on B from the last seq it saw.
     let mut seen = on_a.await.unwrap();
     let last = seen.last().copied().unwrap_or(0);
     let (mut resumed, _, welcome) = b
-        .joined(&key, json!({"nick": "ra2"}), "lobby", Some(last))
+        .joined(key, json!({"nick": "ra2"}), "lobby", Some(last))
         .await;
     assert_eq!(welcome["mode"], "resumed", "{welcome}");
     seen.extend(

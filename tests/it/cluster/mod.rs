@@ -194,6 +194,12 @@ pub(crate) async fn receive(client: &mut Client, n: usize, within: Duration) -> 
     got
 }
 
+/// The seqs of the next `n` messages (see [`receive`]).
+pub(crate) async fn receive_seqs(client: &mut Client, n: usize, within: Duration) -> Vec<i64> {
+    let got = receive(client, n, within).await;
+    got.into_iter().map(|(seq, _)| seq).collect()
+}
+
 /// Like a [`Pair`], with A in this process, so that a test calls its
 /// services directly (as the panel and the command line do).
 struct InProcessPair {

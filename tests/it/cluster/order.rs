@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use serde_json::json;
 
-use super::{cluster_db, health, instance, pair, receive, Pair, SETTLE};
+use super::{cluster_db, health, instance, pair, receive, receive_seqs, Pair, SETTLE};
 use crate::support::process::{create_site, ServerProcess, FAST};
 use crate::support::*;
 
@@ -24,6 +24,21 @@ fn last_seq(database: &TestDb, room: &str) -> i64 {
         .load(&mut conn)
         .expect("read last_seq");
     rows[0].last_seq
+}
+
+/// A [`Pair`] with a receiver in the lobby on each instance ("ra" on A,
+/// "rb" on B), or `None` when skipped.
+async fn pair_with_receivers(test: &str) -> Option<(Pair, Client, Client)> {
+    let two = pair(test).await?;
+    let (on_a, _, _) = two
+        .a
+        .joined(&two.key, json!({"nick": "ra"}), "lobby", None)
+        .await;
+    let (on_b, _, _) = two
+        .b
+        .joined(&two.key, json!({"nick": "rb"}), "lobby", None)
+        .await;
+    Some((two, on_a, on_b))
 }
 
 /// `senders` clients on `server`, each sending `each` messages pipelined;
@@ -87,8 +102,7 @@ async fn two_instances_writing_one_room_share_one_gapless_seq() {
         (1..=total as i64).collect::<Vec<_>>(),
         "seqs 1..={total}, no gap"
     );
-    let history = a.history(&key, "lobby").await;
-    let stored: Vec<i64> = history.iter().map(|m| m["seq"].as_i64().unwrap()).collect();
+    let stored = a.stored_seqs(&key, "lobby").await;
     assert_eq!(stored, (1..=total as i64).collect::<Vec<_>>());
     assert_eq!(last_seq(&database, "lobby"), total as i64);
     for server in [&a, &b] {
@@ -141,10 +155,7 @@ async fn a_cid_stored_by_another_instance_meanwhile_leaves_no_gap() {
 
     let next = client.say("lobby", "after", "after the race").await;
     assert_eq!(next["seq"], 2, "no seq left as a hole: {next}");
-    let stored: Vec<i64> = (a.history(&key, "lobby").await.iter())
-        .map(|m| m["seq"].as_i64().unwrap())
-        .collect();
-    assert_eq!(stored, [1, 2]);
+    assert_eq!(a.stored_seqs(&key, "lobby").await, [1, 2]);
     assert_eq!(last_seq(&database, "lobby"), 2);
 }
 
@@ -153,18 +164,13 @@ async fn a_cid_stored_by_another_instance_meanwhile_leaves_no_gap() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_sent_on_one_instance_reaches_receivers_on_both() {
     let test = "a_message_sent_on_one_instance_reaches_receivers_on_both";
-    let Some(Pair {
-        env: _env,
-        key,
-        a,
-        b,
-    }) = pair(test).await
-    else {
+    let Some((two, mut on_a, mut on_b)) = pair_with_receivers(test).await else {
         return;
     };
-    let (mut on_a, _, _) = a.joined(&key, json!({"nick": "ra"}), "lobby", None).await;
-    let (mut on_b, _, _) = b.joined(&key, json!({"nick": "rb"}), "lobby", None).await;
-    let (mut sender, _, _) = a.joined(&key, json!({"nick": "s"}), "lobby", None).await;
+    let (a, b) = (&two.a, &two.b);
+    let (mut sender, _, _) = a
+        .joined(&two.key, json!({"nick": "s"}), "lobby", None)
+        .await;
     for i in 1..=20 {
         sender
             .say("lobby", &format!("c{i}"), &format!("hello {i}"))
@@ -188,38 +194,29 @@ async fn a_message_sent_on_one_instance_reaches_receivers_on_both() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_writers_on_two_instances_give_every_receiver_the_same_contiguous_order() {
     let test = "concurrent_writers_on_two_instances_give_every_receiver_the_same_contiguous_order";
-    let Some(Pair {
-        env: _env,
-        key,
-        a,
-        b,
-    }) = pair(test).await
-    else {
+    let Some(two) = pair(test).await else {
         return;
     };
+    let Pair { key, a, b, .. } = &two;
     let mut receivers = Vec::new();
     for (server, nick) in [(&a, "ra1"), (&a, "ra2"), (&b, "rb1"), (&b, "rb2")] {
         receivers.push(
             server
-                .joined(&key, json!({"nick": nick}), "lobby", None)
+                .joined(key, json!({"nick": nick}), "lobby", None)
                 .await
                 .0,
         );
     }
     let (senders, each) = (10, 20);
     let total = 2 * senders * each;
-    let mut tasks = send_from(&a, &key, "a", senders, each).await;
-    tasks.extend(send_from(&b, &key, "b", senders, each).await);
+    let mut tasks = send_from(a, key, "a", senders, each).await;
+    tasks.extend(send_from(b, key, "b", senders, each).await);
     for task in tasks {
         task.await.expect("sender");
     }
     let expected: Vec<i64> = (1..=total as i64).collect();
     for mut receiver in receivers {
-        let got: Vec<i64> = receive(&mut receiver, total, SETTLE * 2)
-            .await
-            .into_iter()
-            .map(|(seq, _)| seq)
-            .collect();
+        let got: Vec<i64> = receive_seqs(&mut receiver, total, SETTLE * 2).await;
         assert_eq!(got, expected, "contiguous, in order, once");
     }
 }
@@ -229,19 +226,18 @@ async fn concurrent_writers_on_two_instances_give_every_receiver_the_same_contig
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alternating_commits_reach_both_instances_contiguously() {
     let test = "alternating_commits_reach_both_instances_contiguously";
-    let Some(Pair {
-        env: _env,
-        key,
-        a,
-        b,
-    }) = pair(test).await
-    else {
+    let Some((two, mut on_a, mut on_b)) = pair_with_receivers(test).await else {
         return;
     };
-    let (mut on_a, _, _) = a.joined(&key, json!({"nick": "ra"}), "lobby", None).await;
-    let (mut on_b, _, _) = b.joined(&key, json!({"nick": "rb"}), "lobby", None).await;
-    let (mut sa, _, _) = a.joined(&key, json!({"nick": "sa"}), "lobby", None).await;
-    let (mut sb, _, _) = b.joined(&key, json!({"nick": "sb"}), "lobby", None).await;
+    let key = &two.key;
+    let (mut sa, _, _) = two
+        .a
+        .joined(key, json!({"nick": "sa"}), "lobby", None)
+        .await;
+    let (mut sb, _, _) = two
+        .b
+        .joined(key, json!({"nick": "sb"}), "lobby", None)
+        .await;
     for i in 0..30 {
         let (sender, tag) = if i % 2 == 0 {
             (&mut sa, "a")

@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use super::{broker_becomes, cluster_env, instance, pair, receive, ClusterEnv, Pair, SETTLE};
+use super::{
+    broker_becomes, cluster_env, instance, pair, receive, receive_seqs, ClusterEnv, Pair, SETTLE,
+};
 use crate::support::process::{create_site, ServerProcess};
 use crate::support::Client;
 
@@ -46,18 +48,13 @@ fn nicks(welcome: &Value) -> Vec<String> {
 /// counts the receiver on the other instance; leaving is seen across.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn presence_typing_and_receipts_reach_the_other_instance() {
-    let Some(Pair {
-        env: _env,
-        key,
-        a,
-        b,
-    }) = pair("presence_typing_and_receipts_reach_the_other_instance").await
-    else {
+    let Some(two) = pair("presence_typing_and_receipts_reach_the_other_instance").await else {
         return;
     };
-    let (mut ann, _, welcome) = a.joined(&key, json!({"nick": "ann"}), "lobby", None).await;
+    let Pair { key, a, b, .. } = &two;
+    let (mut ann, _, welcome) = a.joined(key, json!({"nick": "ann"}), "lobby", None).await;
     assert_eq!(nicks(&welcome), ["ann"]);
-    let (mut bob, _, welcome) = b.joined(&key, json!({"nick": "bob"}), "lobby", None).await;
+    let (mut bob, _, welcome) = b.joined(key, json!({"nick": "bob"}), "lobby", None).await;
     assert_eq!(nicks(&welcome), ["ann", "bob"], "{welcome}");
     let (frame, _) = presence(&mut ann, "join", "bob", SETTLE).await;
     assert_eq!(frame["online"], 2);
@@ -88,9 +85,7 @@ async fn presence_typing_and_receipts_reach_the_other_instance() {
         (json!(1), frame["who"]["id"].clone())
     );
     // A third person joining on A gets bob's receipt in its welcome.
-    let (carol, _, welcome) = a
-        .joined(&key, json!({"nick": "carol"}), "lobby", None)
-        .await;
+    let (carol, _, welcome) = a.joined(key, json!({"nick": "carol"}), "lobby", None).await;
     assert_eq!(
         welcome["seen"],
         json!([{"id": frame["who"]["id"], "seq": 1}]),
@@ -108,24 +103,20 @@ async fn presence_typing_and_receipts_reach_the_other_instance() {
 /// A, except someone also connected through A.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_instance_people_leave_the_others_within_seconds() {
-    let Some(Pair {
-        env: _env,
-        key,
-        a,
-        mut b,
-    }) = pair("a_killed_instance_people_leave_the_others_within_seconds").await
+    let Some(mut two) = pair("a_killed_instance_people_leave_the_others_within_seconds").await
     else {
         return;
     };
-    let (mut ann, _, _) = a.joined(&key, json!({"nick": "ann"}), "lobby", None).await;
-    let (_bob, _, _) = b.joined(&key, json!({"nick": "bob"}), "lobby", None).await;
+    let Pair { key, a, b, .. } = &mut two;
+    let (mut ann, _, _) = a.joined(key, json!({"nick": "ann"}), "lobby", None).await;
+    let (_bob, _, _) = b.joined(key, json!({"nick": "bob"}), "lobby", None).await;
     presence(&mut ann, "join", "bob", SETTLE).await;
     // Dee has a tab on each instance.
-    let (_dee_b, ready, _) = b.joined(&key, json!({"nick": "dee"}), "lobby", None).await;
+    let (_dee_b, ready, _) = b.joined(key, json!({"nick": "dee"}), "lobby", None).await;
     presence(&mut ann, "join", "dee", SETTLE).await;
     let (_dee_a, _, welcome) = a
         .joined(
-            &key,
+            key,
             json!({"guest_token": ready["guest_token"]}),
             "lobby",
             None,
@@ -139,7 +130,7 @@ async fn a_killed_instance_people_leave_the_others_within_seconds() {
     eprintln!("leave seen {took:?} after the kill");
     // Dee is still here through A: no leave.
     ann.expect_silence(Duration::from_millis(500)).await;
-    let (_, _, welcome) = a.joined(&key, json!({"nick": "eve"}), "lobby", None).await;
+    let (_, _, welcome) = a.joined(key, json!({"nick": "eve"}), "lobby", None).await;
     assert_eq!(nicks(&welcome), ["ann", "dee", "eve"]);
 }
 
@@ -147,17 +138,13 @@ async fn a_killed_instance_people_leave_the_others_within_seconds() {
 /// a silent instance would be taken for dead.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopping_instance_people_leave_the_others_at_once() {
-    let Some(Pair {
-        env: _env,
-        key,
-        a,
-        mut b,
-    }) = pair("a_stopping_instance_people_leave_the_others_at_once").await
-    else {
+    let Some(two) = pair("a_stopping_instance_people_leave_the_others_at_once").await else {
         return;
     };
-    let (mut ann, _, _) = a.joined(&key, json!({"nick": "ann"}), "lobby", None).await;
-    let (_bob, _, _) = b.joined(&key, json!({"nick": "bob"}), "lobby", None).await;
+    // B moves into the task that stops it; the broker stays in `two`.
+    let (key, a, mut b) = (&two.key, &two.a, two.b);
+    let (mut ann, _, _) = a.joined(key, json!({"nick": "ann"}), "lobby", None).await;
+    let (_bob, _, _) = b.joined(key, json!({"nick": "bob"}), "lobby", None).await;
     presence(&mut ann, "join", "bob", SETTLE).await;
     let stopping = tokio::spawn(async move { b.terminate(Duration::from_secs(15)).await });
     // Silence is taken for death after 3 s; a stop is announced.
@@ -172,17 +159,14 @@ async fn a_stopping_instance_people_leave_the_others_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_a_stopping_instance_commits_while_draining_reaches_the_others_at_once() {
     use futures_util::{SinkExt, StreamExt};
-    let Some(Pair {
-        env: _env,
-        key,
-        mut a,
-        b,
-    }) = pair("what_a_stopping_instance_commits_while_draining_reaches_the_others_at_once").await
+    let Some(mut two) =
+        pair("what_a_stopping_instance_commits_while_draining_reaches_the_others_at_once").await
     else {
         return;
     };
-    let (mut on_b, _, _) = b.joined(&key, json!({"nick": "rb"}), "lobby", None).await;
-    let (sender, _, _) = a.joined(&key, json!({"nick": "s"}), "lobby", None).await;
+    let Pair { key, a, b, .. } = &mut two;
+    let (mut on_b, _, _) = b.joined(key, json!({"nick": "rb"}), "lobby", None).await;
+    let (sender, _, _) = a.joined(key, json!({"nick": "s"}), "lobby", None).await;
     let (mut sink, mut stream) = sender.ws.split();
     let (first_acks, mut acks_seen) = tokio::sync::watch::channel(0usize);
     let acking = tokio::spawn(async move {
@@ -219,11 +203,7 @@ async fn what_a_stopping_instance_commits_while_draining_reaches_the_others_at_o
     let exited = Instant::now();
     let acked = acking.await.unwrap();
     assert!(!acked.is_empty());
-    let got: Vec<i64> = receive(&mut on_b, acked.len(), Duration::from_millis(1500))
-        .await
-        .into_iter()
-        .map(|(seq, _)| seq)
-        .collect();
+    let got = receive_seqs(&mut on_b, acked.len(), Duration::from_millis(1500)).await;
     assert_eq!(got, acked, "every acknowledged message, in order");
     eprintln!(
         "all {} on B {:?} after A exited",

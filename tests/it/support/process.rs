@@ -216,6 +216,12 @@ impl ServerProcess {
         welcome["messages"].as_array().cloned().unwrap_or_default()
     }
 
+    /// The seqs of [`history`](Self::history).
+    pub async fn stored_seqs(&self, key: &str, room: &str) -> Vec<i64> {
+        let history = self.history(key, room).await;
+        history.iter().map(|m| m["seq"].as_i64().unwrap()).collect()
+    }
+
     pub async fn metric(&self, name: &str) -> Option<f64> {
         let text = reqwest::get(format!("http://{}/metrics", self.addr))
             .await
