@@ -58,13 +58,13 @@ fn site_create_says_where_pages_chat_and_how_to_change_it() {
 #[tokio::test]
 async fn every_page_of_a_one_room_site_chats_in_the_same_room() {
     let test = "every_page_of_a_one_room_site_chats_in_the_same_room";
-    let Some(scene) = widget_scene_with(test, TestApp::builder(), |site| site.one_room()).await
+    let Some((chrome, app, host, site)) =
+        widget_scene_with(test, TestApp::builder(), |site| site.one_room()).await
     else {
         return;
     };
-    let (app, host, site) = (&scene.app, &scene.host, &scene.site);
     for path in ["/blog/one", "/blog/two"] {
-        host.page(path, one_widget_page(app, "en", site, ""));
+        host.page(path, one_widget_page(&app, "en", &site, ""));
     }
     let mut in_lobby = app
         .try_connect(&site.public_key, Some(&host.origin()))
@@ -73,8 +73,8 @@ async fn every_page_of_a_one_room_site_chats_in_the_same_room() {
     in_lobby.hello(json!({"nick": "watcher"})).await;
     in_lobby.join("lobby", None).await;
 
-    let ann = guest_at(&scene.chrome, &host.url("/blog/one"), "ann").await;
-    let bob = guest_at(&scene.chrome, &host.url("/blog/two"), "bob").await;
+    let ann = guest_at(&chrome, &host.url("/blog/one"), "ann").await;
+    let bob = guest_at(&chrome, &host.url("/blog/two"), "bob").await;
 
     run(
         &ann,

@@ -6,9 +6,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{json, Value};
 
-use crate::support::widget_page::{
-    guest_at, lobby_page, run, until, visitor, widget_scene, WidgetScene,
-};
+use crate::support::widget_page::{guest_at, lobby_scene, run, until, visitor};
 use crate::support::*;
 
 /// The names the widget's people list shows, and whether it offers more.
@@ -29,12 +27,7 @@ async fn people(browser: &fantoccini::Client) -> (BTreeSet<String>, bool) {
 
 #[tokio::test]
 async fn widget_pages_through_a_crowd_and_mends_its_list_when_the_crowd_thins() {
-    let Some(WidgetScene {
-        chrome,
-        app,
-        host,
-        site,
-    }) = widget_scene(
+    let Some((chrome, app, host, site)) = lobby_scene(
         "widget_pages_through_a_crowd_and_mends_its_list_when_the_crowd_thins",
         TestApp::builder().limits(|l| {
             l.max_connections_per_ip = 100;
@@ -45,7 +38,6 @@ async fn widget_pages_through_a_crowd_and_mends_its_list_when_the_crowd_thins() 
     else {
         return;
     };
-    lobby_page(&app, &host, &site);
     let alice = guest_at(&chrome, &host.url("/chat"), "alice").await;
     let mut crowd = Vec::new();
     for i in 1..=60 {

@@ -2,12 +2,12 @@
 //! user, a member and a guest with look-alike names stay told apart, in the
 //! messages and in the list of who is online.
 
-use chatctl::db::models::{Account, Site, TokenPurpose};
+use chatctl::db::models::{Site, TokenPurpose};
 use serde_json::json;
 
 use crate::support::jwt;
 use crate::support::widget_page::{
-    guest_at, lobby_page, run, say, until, widget_scene, WidgetScene,
+    guest_at, lobby_scene, open_people_list, run, say, until, PEOPLE,
 };
 use crate::support::*;
 
@@ -27,15 +27,11 @@ async fn verified_and_member_said_hello(
         verified.hello(json!({"token": jwt})).await["me"]["kind"],
         "verified"
     );
-    let site_id = site.id;
+    let hash = bcrypt::hash(MEMBER_PASSWORD, 4).unwrap();
+    let mia = app.member(site, "mia@example.com", "Mia", hash).await;
     let session = app
         .db
-        .run(move |conn| {
-            let hash = bcrypt::hash("correct Horse 42", 4).unwrap();
-            let mut account = Account::create(conn, site_id, "mia@example.com", "Mia", &hash)?;
-            account.mark_verified(conn)?;
-            account.issue_token(conn, TokenPurpose::Session, 3_600_000)
-        })
+        .run(move |conn| mia.issue_token(conn, TokenPurpose::Session, 3_600_000))
         .await
         .unwrap();
     let mut member = app
@@ -55,20 +51,10 @@ async fn verified_and_member_said_hello(
 
 #[tokio::test]
 async fn widget_marks_verified_users_members_and_guests() {
-    let Some(WidgetScene {
-        chrome,
-        app,
-        host,
-        site,
-    }) = widget_scene(
-        "widget_marks_verified_users_members_and_guests",
-        TestApp::builder(),
-    )
-    .await
-    else {
+    let test = "widget_marks_verified_users_members_and_guests";
+    let Some((chrome, app, host, site)) = lobby_scene(test, TestApp::builder()).await else {
         return;
     };
-    lobby_page(&app, &host, &site);
     // A user signed in by the host site, and a member (account made directly).
     let (_verified, _member) = verified_and_member_said_hello(&app, &site, &host.origin()).await;
 
@@ -89,29 +75,10 @@ async fn widget_marks_verified_users_members_and_guests() {
             ["Sam the guest", "kind guest", "(guest)"]
         ])
     );
-    run(&browser, "$('.who').click();").await;
-    until(
-        &browser,
-        "the online list",
-        "W().querySelectorAll('.people li').length === 3",
-    )
-    .await;
-    let mut people = run(
-        &browser,
-        "return [...W().querySelectorAll('.people li')].map((li) => li.textContent);",
-    )
-    .await
-    .as_array()
-    .unwrap()
-    .clone();
-    people.sort_by_key(|p| p.to_string());
+    open_people_list(&browser, 3).await;
     assert_eq!(
-        people,
-        vec![
-            json!("Mia member"),
-            json!("Sam the guest (guest)"),
-            json!("Sam ✓ verified")
-        ]
+        run(&browser, PEOPLE).await,
+        json!(["Mia member", "Sam the guest (guest)", "Sam ✓ verified"])
     );
 }
 
@@ -119,20 +86,10 @@ async fn widget_marks_verified_users_members_and_guests() {
 /// widget live, marked as the site's own.
 #[tokio::test]
 async fn widget_shows_a_message_posted_by_the_site_as_the_sites() {
-    let Some(WidgetScene {
-        chrome,
-        app,
-        host,
-        site,
-    }) = widget_scene(
-        "widget_shows_a_message_posted_by_the_site_as_the_sites",
-        TestApp::builder(),
-    )
-    .await
-    else {
+    let test = "widget_shows_a_message_posted_by_the_site_as_the_sites";
+    let Some((chrome, app, host, site)) = lobby_scene(test, TestApp::builder()).await else {
         return;
     };
-    lobby_page(&app, &host, &site);
     let browser = guest_at(&chrome, &host.url("/chat"), "Zoe").await;
     say(&browser, "hello").await;
     until(&browser, "her message", "msgs().length === 1").await;

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::support::browser::*;
 use crate::support::widget_page::{
-    join_as_guest, lobby_page, one_widget_page, run, until, visitor, widget_scene, WidgetScene,
+    join_as_guest, lobby_page, one_widget_page, run, until, visitor, widget_scene,
 };
 use crate::support::*;
 
@@ -22,12 +22,7 @@ const HIDDEN: &str = "const l = $('[data-chatctl=messages]');
 #[tokio::test]
 async fn a_panel_that_opens_by_itself_shows_the_newest_message_whole() {
     let app = TestApp::builder().messages_unthrottled(1000);
-    let Some(WidgetScene {
-        chrome,
-        app,
-        host,
-        site,
-    }) = widget_scene("widget_open_newest_whole", app).await
+    let Some((chrome, app, host, site)) = widget_scene("widget_open_newest_whole", app).await
     else {
         return;
     };
@@ -116,12 +111,7 @@ async fn top_is_uncovered(browser: &Session, screen: &str, oldest: &str) -> bool
 #[tokio::test]
 async fn the_older_messages_button_never_covers_the_oldest_message() {
     let app = TestApp::builder().messages_unthrottled(1000);
-    let Some(WidgetScene {
-        chrome,
-        app,
-        host,
-        site,
-    }) = widget_scene("widget_older_button_clear", app).await
+    let Some((chrome, app, host, site)) = widget_scene("widget_older_button_clear", app).await
     else {
         return;
     };

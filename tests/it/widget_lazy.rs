@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::support::browser::*;
 use crate::support::mailbox::Mailbox;
 use crate::support::widget_page::{
-    click_register_link, page, register, registration_scene, run, tag, until, WidgetScene,
+    click_register_link, page, register, registration_scene, run, tag, until,
 };
 use crate::support::TestApp;
 
@@ -67,13 +67,7 @@ async fn fetched_from_the_chat_server_once(browser: &Session, app: &TestApp, ver
 #[tokio::test]
 async fn widget_loads_its_account_forms_on_demand_once_the_chat_is_opened() {
     let mailbox = Mailbox::start();
-    let Some(WidgetScene {
-        chrome,
-        app,
-        host,
-        site,
-    }) = registration_scene("widget_lazy", &mailbox).await
-    else {
+    let Some((chrome, app, host, site)) = registration_scene("widget_lazy", &mailbox).await else {
         return;
     };
     let version = chatctl::http::widget::bundle::get()

@@ -2,49 +2,23 @@
 //! item 4): a plain sentence, a free name offered in the field, and once in,
 //! an avatar colour of their own next to the other person's.
 
-use crate::support::browser::*;
 use crate::support::widget_page::{
-    one_widget_page, run, say, until, visitor, widget_scene, WidgetScene,
+    desktop_at, lobby_scene, open_nick_form, pick_nick, run, say, until, visitor,
 };
 use crate::support::*;
 
 #[tokio::test]
 async fn widget_offers_a_free_name_when_the_chosen_one_is_in_use() {
-    let Some(WidgetScene {
-        chrome,
-        app,
-        host,
-        site,
-    }) = widget_scene(
-        "widget_offers_a_free_name_when_the_chosen_one_is_in_use",
-        TestApp::builder(),
-    )
-    .await
-    else {
+    let test = "widget_offers_a_free_name_when_the_chosen_one_is_in_use";
+    let Some((chrome, app, host, site)) = lobby_scene(test, TestApp::builder()).await else {
         return;
     };
-    host.page(
-        "/chat",
-        one_widget_page(&app, "en", &site, "data-room=\"lobby\""),
-    );
     let mut alice = visitor(&app, &host, &site, "Alice", "lobby").await;
     alice.say("lobby", "a1", "hi, I am Alice").await;
 
-    let browser = chrome.session(Screen::Desktop).await;
-    browser.goto(&host.url("/chat")).await.unwrap();
-    until(&browser, "the launcher", "shown('.launcher')").await;
-    run(&browser, "$('.launcher').click();").await;
-    until(
-        &browser,
-        "the nickname form",
-        "shown('[data-chatctl=nick]')",
-    )
-    .await;
-    run(
-        &browser,
-        "fill('#nick', 'alice'); $('[data-chatctl=nick]').requestSubmit();",
-    )
-    .await;
+    let browser = desktop_at(&chrome, &host.url("/chat")).await;
+    open_nick_form(&browser).await;
+    pick_nick(&browser, "alice").await;
     until(
         &browser,
         "the refusal, with a free name offered",

@@ -7,7 +7,7 @@ use chatctl::db::models::{Message, Room, Site};
 use fantoccini::Client;
 
 use crate::support::widget_page::{
-    cut_network, guest_at, page, run, tag, until, widget_scene, WidgetScene, NETWORK_SWITCH,
+    cut_network, guest_at, page, run, tag, until, widget_scene, NETWORK_SWITCH,
 };
 use crate::support::*;
 
@@ -47,13 +47,7 @@ async fn a_senders_messages_keep_their_order_under_a_rate_limit_and_a_reconnect(
         l.messages_per_second = 5;
         l.message_burst = 5;
     });
-    let Some(WidgetScene {
-        chrome,
-        app,
-        host,
-        site,
-    }) = widget_scene("widget_send_order", app).await
-    else {
+    let Some((chrome, app, host, site)) = widget_scene("widget_send_order", app).await else {
         return;
     };
     host.page(

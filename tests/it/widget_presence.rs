@@ -5,9 +5,7 @@
 
 use std::time::Duration;
 
-use crate::support::widget_page::{
-    guest_at, lobby_page, run, until, visitor, widget_scene, WidgetScene,
-};
+use crate::support::widget_page::{guest_at, lobby_scene, open_launcher, run, until, visitor};
 use crate::support::*;
 
 /// The "joined" / "left" lines a widget shows.
@@ -21,12 +19,7 @@ async fn lines(browser: &fantoccini::Client) -> serde_json::Value {
 
 #[tokio::test]
 async fn widget_a_reload_shows_no_left_or_joined_line_to_another_visitor() {
-    let Some(WidgetScene {
-        chrome,
-        app,
-        host,
-        site,
-    }) = widget_scene(
+    let Some((chrome, _app, host, _site)) = lobby_scene(
         "widget_a_reload_shows_no_left_or_joined_line_to_another_visitor",
         TestApp::builder().config(|c| c.presence_grace_ms = 3000),
     )
@@ -34,7 +27,6 @@ async fn widget_a_reload_shows_no_left_or_joined_line_to_another_visitor() {
     else {
         return;
     };
-    lobby_page(&app, &host, &site);
     let alice = guest_at(&chrome, &host.url("/chat"), "alice").await;
     let bob = guest_at(&chrome, &host.url("/chat"), "bob").await;
     until(
@@ -46,8 +38,7 @@ async fn widget_a_reload_shows_no_left_or_joined_line_to_another_visitor() {
     assert_eq!(lines(&alice).await, serde_json::json!(["bob joined"]));
 
     bob.refresh().await.unwrap();
-    until(&bob, "the launcher", "shown('.launcher')").await;
-    run(&bob, "$('.launcher').click();").await;
+    open_launcher(&bob).await;
     until(
         &bob,
         "bob back in the room",
@@ -67,17 +58,8 @@ async fn widget_a_reload_shows_no_left_or_joined_line_to_another_visitor() {
 
 #[tokio::test]
 async fn widget_shows_no_presence_lines_where_the_site_turned_them_off() {
-    let Some(WidgetScene {
-        chrome,
-        app,
-        host,
-        site,
-    }) = widget_scene(
-        "widget_shows_no_presence_lines_where_the_site_turned_them_off",
-        TestApp::builder(),
-    )
-    .await
-    else {
+    let test = "widget_shows_no_presence_lines_where_the_site_turned_them_off";
+    let Some((chrome, app, host, site)) = lobby_scene(test, TestApp::builder()).await else {
         return;
     };
     app.configure_site(
@@ -88,7 +70,6 @@ async fn widget_shows_no_presence_lines_where_the_site_turned_them_off() {
         },
     )
     .await;
-    lobby_page(&app, &host, &site);
     let alice = guest_at(&chrome, &host.url("/chat"), "alice").await;
     let bob = visitor(&app, &host, &site, "bob", "lobby").await;
     until(
@@ -107,12 +88,7 @@ async fn widget_shows_no_presence_lines_where_the_site_turned_them_off() {
 /// still says 51).
 #[tokio::test]
 async fn widget_prints_no_presence_lines_in_a_room_of_more_than_50() {
-    let Some(WidgetScene {
-        chrome,
-        app,
-        host,
-        site,
-    }) = widget_scene(
+    let Some((chrome, app, host, site)) = lobby_scene(
         "widget_prints_no_presence_lines_in_a_room_of_more_than_50",
         // Fifty visitors from one address (the test's).
         TestApp::builder().limits(|l| {
@@ -124,7 +100,6 @@ async fn widget_prints_no_presence_lines_in_a_room_of_more_than_50() {
     else {
         return;
     };
-    lobby_page(&app, &host, &site);
     let alice = guest_at(&chrome, &host.url("/chat"), "alice").await;
     let mut crowd = Vec::new();
     for i in 1..=49 {

@@ -10,7 +10,8 @@ use serde_json::json;
 use crate::support::browser::*;
 use crate::support::jwt;
 use crate::support::widget_page::{
-    one_widget_page, run, say, until, until_within, widget_scene, WidgetScene,
+    desktop_at, lobby_scene, one_widget_page, open_launcher, open_nick_form, pick_nick, run,
+    say_and_see_it_sent, until, until_within, widget_scene,
 };
 use crate::support::*;
 
@@ -18,9 +19,7 @@ const BANNED: &str = "A moderator has banned you from this chat. If you think th
 
 /// Opens the floating widget and joins as `nick`, checking the status line on the way.
 async fn open_and_join(browser: &Session, nick: &str) {
-    until(browser, "the launcher", "shown('.launcher')").await;
-    run(browser, "$('.launcher').click();").await;
-    until(browser, "the nickname form", "shown('[data-chatctl=nick]')").await;
+    open_nick_form(browser).await;
     // Nothing is offline yet: no status line at all.
     assert_eq!(
         run(
@@ -30,11 +29,7 @@ async fn open_and_join(browser: &Session, nick: &str) {
         .await,
         json!([false, ""])
     );
-    run(
-        browser,
-        &format!("fill('#nick', '{nick}'); $('[data-chatctl=nick]').requestSubmit();"),
-    )
-    .await;
+    pick_nick(browser, nick).await;
     until(
         browser,
         "connected, as nick",
@@ -43,43 +38,23 @@ async fn open_and_join(browser: &Session, nick: &str) {
     .await;
 }
 
+/// The stopped widget is back in the chat, as `nick`, without a reload
+/// (it looks again 15 s after the stop, then less often).
+async fn comes_back_by_itself(browser: &Session, nick: &str) {
+    let back = format!("shown('[data-chatctl=composer]') && !shown('[data-chatctl=notice]') && $('.status').textContent === 'Connected' && $('.me').textContent === 'You are {nick}'");
+    until_within(browser, 45, "back in the chat without a reload", &back).await;
+}
+
 #[tokio::test]
 async fn widget_says_plainly_why_a_ban_stopped_it_and_comes_back_after_the_unban() {
-    let Some(WidgetScene {
-        chrome,
-        app,
-        host,
-        site,
-    }) = widget_scene(
-        "widget_says_plainly_why_a_ban_stopped_it_and_comes_back_after_the_unban",
-        TestApp::builder(),
-    )
-    .await
-    else {
+    let test = "widget_says_plainly_why_a_ban_stopped_it_and_comes_back_after_the_unban";
+    let Some((chrome, app, host, site)) = lobby_scene(test, TestApp::builder()).await else {
         return;
     };
-    host.page(
-        "/chat",
-        one_widget_page(&app, "en", &site, "data-room=\"lobby\""),
-    );
-    let browser = chrome.session(Screen::Desktop).await;
-    browser.goto(&host.url("/chat")).await.unwrap();
+    let browser = desktop_at(&chrome, &host.url("/chat")).await;
     open_and_join(&browser, "bob").await;
 
-    let bob = app.participant_named("bob").await.id;
-    let banned = bans::ban(
-        &app.state.chat,
-        Actor::CommandLine,
-        BanRequest {
-            site: Some(site.id),
-            participant: Some(bob),
-            cidr: None,
-            reason: "Flooding the chat".into(),
-            minutes: None,
-        },
-    )
-    .await
-    .unwrap();
+    let banned = app.ban_named(&site, "bob", "Flooding the chat").await;
     let said = format!(
         "$('[data-chatctl=notice]').textContent === {} && !shown('.status') && !shown('[data-chatctl=composer]') && !shown('.empty')",
         json!(BANNED)
@@ -88,8 +63,7 @@ async fn widget_says_plainly_why_a_ban_stopped_it_and_comes_back_after_the_unban
 
     // Reloaded: the same sentence, and no "No messages yet. Say hi!" under it.
     browser.goto(&host.url("/chat")).await.unwrap();
-    until(&browser, "the launcher", "shown('.launcher')").await;
-    run(&browser, "$('.launcher').click();").await;
+    open_launcher(&browser).await;
     until(&browser, "the ban, after a reload", &said).await;
     assert_eq!(
         run(
@@ -104,43 +78,17 @@ async fn widget_says_plainly_why_a_ban_stopped_it_and_comes_back_after_the_unban
     bans::unban(&app.state.chat, Actor::CommandLine, banned.ban.id)
         .await
         .unwrap();
-    until_within(
-        &browser,
-        45,
-        "back in the chat without a reload",
-        "shown('[data-chatctl=composer]') && !shown('[data-chatctl=notice]') && $('.status').textContent === 'Connected' && $('.me').textContent === 'You are bob'",
-    )
-    .await;
-    say(&browser, "back again").await;
-    until(
-        &browser,
-        "the message sent",
-        "msgs().some((m) => m.text === 'back again' && m.state === 'sent')",
-    )
-    .await;
+    comes_back_by_itself(&browser, "bob").await;
+    say_and_see_it_sent(&browser, "back again").await;
 }
 
 #[tokio::test]
 async fn widget_comes_back_when_its_site_is_turned_on_again() {
-    let Some(WidgetScene {
-        chrome,
-        app,
-        host,
-        site,
-    }) = widget_scene(
-        "widget_comes_back_when_its_site_is_turned_on_again",
-        TestApp::builder(),
-    )
-    .await
-    else {
+    let test = "widget_comes_back_when_its_site_is_turned_on_again";
+    let Some((chrome, app, host, site)) = lobby_scene(test, TestApp::builder()).await else {
         return;
     };
-    host.page(
-        "/chat",
-        one_widget_page(&app, "en", &site, "data-room=\"lobby\""),
-    );
-    let browser = chrome.session(Screen::Desktop).await;
-    browser.goto(&host.url("/chat")).await.unwrap();
+    let browser = desktop_at(&chrome, &host.url("/chat")).await;
     open_and_join(&browser, "ann").await;
 
     let chat = &app.state.chat;
@@ -156,35 +104,14 @@ async fn widget_comes_back_when_its_site_is_turned_on_again() {
     chatctl::manage::sites::set_enabled(chat, Actor::CommandLine, site.id, true)
         .await
         .unwrap();
-    until_within(
-        &browser,
-        45,
-        "back in the chat without a reload",
-        "shown('[data-chatctl=composer]') && !shown('[data-chatctl=notice]') && $('.status').textContent === 'Connected'",
-    )
-    .await;
-    say(&browser, "still here").await;
-    until(
-        &browser,
-        "the message sent",
-        "msgs().some((m) => m.text === 'still here' && m.state === 'sent')",
-    )
-    .await;
+    comes_back_by_itself(&browser, "ann").await;
+    say_and_see_it_sent(&browser, "still here").await;
 }
 
 #[tokio::test]
 async fn widget_refusals_read_plainly_in_the_visitors_language() {
-    let Some(WidgetScene {
-        chrome,
-        app,
-        host,
-        site,
-    }) = widget_scene(
-        "widget_refusals_read_plainly_in_the_visitors_language",
-        TestApp::builder(),
-    )
-    .await
-    else {
+    let test = "widget_refusals_read_plainly_in_the_visitors_language";
+    let Some((chrome, app, host, site)) = widget_scene(test, TestApp::builder()).await else {
         return;
     };
     // A token the host site signed with a secret that is no longer the site's.
@@ -202,8 +129,7 @@ async fn widget_refusals_read_plainly_in_the_visitors_language() {
         "/guest",
         one_widget_page(&app, "fr", &site, "data-room=\"lobby\" data-open=\"true\""),
     );
-    let browser = chrome.session(Screen::Desktop).await;
-    browser.goto(&host.url("/signed-in")).await.unwrap();
+    let browser = desktop_at(&chrome, &host.url("/signed-in")).await;
     until(
         &browser,
         "the stale sign-in, said plainly in French",

@@ -6,8 +6,7 @@ use serde_json::json;
 
 use crate::support::browser::*;
 use crate::support::widget_page::{
-    cut_network, guest_at, page, run, tag, until, visitor, widget_scene, WidgetScene,
-    NETWORK_SWITCH,
+    cut_network, guest_at, page, run, tag, until, visitor, widget_scene, NETWORK_SWITCH,
 };
 use crate::support::*;
 
@@ -23,12 +22,8 @@ const SAID: &str = "return [...$('[data-chatctl=live]').children].map((p) => p.t
 #[tokio::test]
 async fn widget_counts_and_announces_what_a_resume_delivers_like_live_messages() {
     let app = TestApp::builder().messages_unthrottled(200);
-    let Some(WidgetScene {
-        chrome,
-        app,
-        host,
-        site,
-    }) = widget_scene("widget_counts_and_announces_what_a_resume_delivers", app).await
+    let Some((chrome, app, host, site)) =
+        widget_scene("widget_counts_and_announces_what_a_resume_delivers", app).await
     else {
         return;
     };

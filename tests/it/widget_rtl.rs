@@ -5,9 +5,7 @@
 use serde_json::json;
 
 use crate::support::browser::*;
-use crate::support::widget_page::{
-    one_widget_page, page, run, tag, until, visitor, widget_scene, WidgetScene,
-};
+use crate::support::widget_page::{one_widget_page, page, run, tag, until, visitor, widget_scene};
 use crate::support::*;
 
 /// How far right the last character of a message is drawn from its first:
@@ -25,12 +23,8 @@ const ARABIC: &str = "مرحبا بالعالم!";
 
 #[tokio::test]
 async fn widget_reads_right_to_left_messages_and_mirrors_on_rtl_pages() {
-    let Some(WidgetScene {
-        chrome,
-        app,
-        host,
-        site,
-    }) = widget_scene("widget_reads_right_to_left", TestApp::builder()).await
+    let Some((chrome, app, host, site)) =
+        widget_scene("widget_reads_right_to_left", TestApp::builder()).await
     else {
         return;
     };

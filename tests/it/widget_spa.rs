@@ -9,9 +9,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::support::browser::*;
-use crate::support::widget_page::{
-    guest_at, page, run, say, tag, until, widget_scene, WidgetScene,
-};
+use crate::support::widget_page::{guest_at, page, run, say, tag, until, widget_scene};
 use crate::support::*;
 
 /// The README's history-API router example, as the README has it.
@@ -231,12 +229,8 @@ async fn the_back_forward_cache_keeps_the_draft_and_catches_up(
 
 #[tokio::test]
 async fn widget_follows_a_single_page_app_through_routes_re_renders_and_the_back_forward_cache() {
-    let Some(WidgetScene {
-        chrome,
-        app,
-        host,
-        site,
-    }) = widget_scene("widget_follows_a_single_page_app", TestApp::builder()).await
+    let Some((chrome, app, host, site)) =
+        widget_scene("widget_follows_a_single_page_app", TestApp::builder()).await
     else {
         return;
     };

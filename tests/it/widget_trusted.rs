@@ -7,7 +7,7 @@ use chatctl::db::models::Site;
 use serde_json::json;
 
 use crate::support::browser::*;
-use crate::support::widget_page::{page, run, tag, until, visitor, widget_scene, WidgetScene};
+use crate::support::widget_page::{page, run, tag, until, visitor, widget_scene};
 use crate::support::*;
 
 /// A page under a strict CSP that enforces Trusted Types, with its own
@@ -74,17 +74,8 @@ async fn on_demand_parts_load_through_the_policy(browser: &Session) {
 
 #[tokio::test]
 async fn widget_works_on_a_page_that_enforces_trusted_types() {
-    let Some(WidgetScene {
-        chrome,
-        app,
-        host,
-        site,
-    }) = widget_scene(
-        "widget_works_on_a_page_that_enforces_trusted_types",
-        TestApp::builder(),
-    )
-    .await
-    else {
+    let test = "widget_works_on_a_page_that_enforces_trusted_types";
+    let Some((chrome, app, host, site)) = widget_scene(test, TestApp::builder()).await else {
         return;
     };
     host.page("/tt", trusted_types_page(&app, &site));

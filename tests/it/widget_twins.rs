@@ -4,12 +4,13 @@
 //! look-alike ones, the widget shows each one's participant id after it
 //! (`#12`), in the messages and the list of who is online, and only then.
 
+use chatctl::db::models::Site;
 use serde_json::json;
 
 use crate::support::browser::*;
 use crate::support::jwt;
 use crate::support::widget_page::{
-    one_widget_page, run, say, until, visitor, widget_scene, WidgetScene,
+    desktop_at, one_widget_page, open_people_list, run, say, until, visitor, widget_scene, PEOPLE,
 };
 use crate::support::*;
 
@@ -17,53 +18,14 @@ use crate::support::*;
 const TAGS: &str = "return [...W().querySelectorAll('[data-chatctl=message]')].map((m) =>
   [m.querySelector('.text').textContent, m.querySelector('.author').textContent, m.querySelector('.tag').textContent]);";
 
-/// The online list's lines, sorted (by UTF-16 code units: Cyrillic after Latin).
-const PEOPLE: &str =
-    "return [...W().querySelectorAll('.people li')].map((li) => li.textContent).sort();";
-
 #[tokio::test]
 async fn two_verified_users_with_look_alike_names_are_told_apart_while_both_are_present() {
-    let Some(WidgetScene {
-        chrome,
-        app,
-        host,
-        site,
-    }) = widget_scene("widget_twins", TestApp::builder()).await
+    let Some((chrome, app, host, site)) = widget_scene("widget_twins", TestApp::builder()).await
     else {
         return;
     };
-    // The page's own user, "Alice", signed in by the host site.
-    let token = jwt::user_token(&site.secret, "u-1", "Alice");
-    host.page(
-        "/chat",
-        one_widget_page(
-            &app,
-            "en",
-            &site,
-            &format!("data-room=\"lobby\" data-open=\"true\" data-user-token=\"{token}\""),
-        ),
-    );
     let _bob = visitor(&app, &host, &site, "bob", "lobby").await;
-    let browser = chrome.session(Screen::Desktop).await;
-    browser.goto(&host.url("/chat")).await.unwrap();
-    until(
-        &browser,
-        "signed in",
-        "shown('[data-chatctl=composer]') && $('.me').textContent.length > 0",
-    )
-    .await;
-    say(&browser, "from the first").await;
-    until(
-        &browser,
-        "her message",
-        "msgs().length === 1 && msgs()[0].seq !== ''",
-    )
-    .await;
-    assert_eq!(
-        run(&browser, TAGS).await,
-        json!([["from the first", "Alice", ""]]),
-        "alone with her name: nothing after it"
-    );
+    let browser = alice_signed_in_says_hello(&chrome, &app, &host, &site).await;
 
     // Another verified user, "Аlice" with a Cyrillic А: the same name to the eye.
     let mut twin = app
@@ -77,34 +39,7 @@ async fn two_verified_users_with_look_alike_names_are_told_apart_while_both_are_
     twin.join("lobby", None).await;
     twin.say("lobby", "t1", "from the second").await;
     until(&browser, "the other's message", "msgs().length === 2").await;
-    let tags = run(&browser, TAGS).await;
-    let own = tags[0][2].as_str().unwrap().to_owned();
-    assert!(
-        own.starts_with('#') && own[1..].parse::<i64>().is_ok() && own != format!("#{twin_id}"),
-        "her own name gets her id: {tags}"
-    );
-    assert_eq!(
-        tags,
-        json!([
-            ["from the first", "Alice", own],
-            ["from the second", "\u{410}lice", format!("#{twin_id}")]
-        ])
-    );
-    run(&browser, "$('.who').click();").await;
-    until(
-        &browser,
-        "the online list",
-        "W().querySelectorAll('.people li').length === 3",
-    )
-    .await;
-    assert_eq!(
-        run(&browser, PEOPLE).await,
-        json!([
-            format!("Alice{own} ✓ verified"),
-            "bob (guest)",
-            format!("\u{410}lice#{twin_id} ✓ verified")
-        ])
-    );
+    both_names_carry_their_ids(&browser, twin_id).await;
 
     // The other one leaves: the ids go, from the messages and the list.
     twin.close().await;
@@ -124,5 +59,72 @@ async fn two_verified_users_with_look_alike_names_are_told_apart_while_both_are_
     assert_eq!(
         run(&browser, PEOPLE).await,
         json!(["Alice ✓ verified", "bob (guest)"])
+    );
+}
+
+/// The page's own user, "Alice", signed in by the host site, says something:
+/// alone with her name, nothing after it.
+async fn alice_signed_in_says_hello(
+    chrome: &Browser,
+    app: &TestApp,
+    host: &HostSite,
+    site: &Site,
+) -> Session {
+    let token = jwt::user_token(&site.secret, "u-1", "Alice");
+    host.page(
+        "/chat",
+        one_widget_page(
+            app,
+            "en",
+            site,
+            &format!("data-room=\"lobby\" data-open=\"true\" data-user-token=\"{token}\""),
+        ),
+    );
+    let browser = desktop_at(chrome, &host.url("/chat")).await;
+    until(
+        &browser,
+        "signed in",
+        "shown('[data-chatctl=composer]') && $('.me').textContent.length > 0",
+    )
+    .await;
+    say(&browser, "from the first").await;
+    until(
+        &browser,
+        "her message",
+        "msgs().length === 1 && msgs()[0].seq !== ''",
+    )
+    .await;
+    assert_eq!(
+        run(&browser, TAGS).await,
+        json!([["from the first", "Alice", ""]]),
+        "alone with her name: nothing after it"
+    );
+    browser
+}
+
+/// With her twin present, each name shows its participant id, in the
+/// messages and in the online list.
+async fn both_names_carry_their_ids(browser: &Session, twin_id: i64) {
+    let tags = run(browser, TAGS).await;
+    let own = tags[0][2].as_str().unwrap().to_owned();
+    assert!(
+        own.starts_with('#') && own[1..].parse::<i64>().is_ok() && own != format!("#{twin_id}"),
+        "her own name gets her id: {tags}"
+    );
+    assert_eq!(
+        tags,
+        json!([
+            ["from the first", "Alice", own],
+            ["from the second", "\u{410}lice", format!("#{twin_id}")]
+        ])
+    );
+    open_people_list(browser, 3).await;
+    assert_eq!(
+        run(browser, PEOPLE).await,
+        json!([
+            format!("Alice{own} ✓ verified"),
+            "bob (guest)",
+            format!("\u{410}lice#{twin_id} ✓ verified")
+        ])
     );
 }

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use chatctl::db::models::{Account, AdminUser, Role};
+use chatctl::db::models::{AdminUser, Role};
 use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -79,14 +79,7 @@ async fn a_parallel_visitor_login_burst_gets_no_session() {
     let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
     let hash = bcrypt::hash(PASSWORD, COST).unwrap();
-    let id = site.id;
-    app.db
-        .run(move |conn| {
-            let mut account = Account::create(conn, id, "eve@example.com", "Eve", &hash)?;
-            account.mark_verified(conn)
-        })
-        .await
-        .unwrap();
+    app.member(&site, "eve@example.com", "Eve", hash).await;
 
     let attempt = |password: String| {
         let (app, key) = (&app, site.public_key.clone());

@@ -5,7 +5,7 @@
 //! The server API's keys: `api_throttle.rs`.
 
 use chatctl::admin::throttle::MAX_PER_IP;
-use chatctl::db::models::{Account, Role};
+use chatctl::db::models::Role;
 use reqwest::StatusCode;
 use std::time::Instant;
 
@@ -39,14 +39,7 @@ async fn a_member_login_spray_from_one_address_is_throttled_there_only() {
     let app = TestApp::spawn().await;
     let site = app.new_site().registration().create().await;
     let hash = bcrypt::hash(MEMBER_PASSWORD, 4).unwrap();
-    let id = site.id;
-    app.db
-        .run(move |conn| {
-            let mut account = Account::create(conn, id, "eve@example.com", "Eve", &hash)?;
-            account.mark_verified(conn)
-        })
-        .await
-        .unwrap();
+    app.member(&site, "eve@example.com", "Eve", hash).await;
     let login = |email: String, password: &'static str| json!({"type": "login", "email": email, "password": password});
     let mut sprayer = connect_from(&app, "127.0.0.1", &site.public_key).await;
     // 30 at once, then one every 2 s: each wrong guess costs a bcrypt check

@@ -8,10 +8,15 @@
 //! let owner = app.admin("owner@example.com", Role::Owner, &[]).await;
 //! ```
 
+use chatctl::db::models::audit::Actor;
 use chatctl::db::models::participant::ParticipantQuery;
 use chatctl::db::models::site::SiteSettings;
-use chatctl::db::models::{AdminUser, Participant, Report, Role, Room, RoomScope, Site, SiteId};
+use chatctl::db::models::{
+    Account, AdminUser, Participant, Report, Role, Room, RoomScope, Site, SiteId,
+};
+use chatctl::db::DbError;
 use chatctl::input::Origin;
+use chatctl::moderation::bans::{self, BanRequest, Banned};
 
 use super::app::{TestApp, ORIGIN};
 
@@ -131,6 +136,36 @@ impl TestApp {
             .await
             .unwrap()
             .expect("the room exists")
+    }
+
+    /// A confirmed member account of `site` whose password has the bcrypt
+    /// `hash` (e.g. of [`MEMBER_PASSWORD`], cost 4).
+    pub async fn member(&self, site: &Site, email: &str, name: &str, hash: String) -> Account {
+        let (id, email, name) = (site.id, email.to_owned(), name.to_owned());
+        self.db
+            .run(move |conn| -> Result<Account, DbError> {
+                let mut account = Account::create(conn, id, &email, &name, &hash)?;
+                account.mark_verified(conn)?;
+                Ok(account)
+            })
+            .await
+            .unwrap()
+    }
+
+    /// Bans the participant named `nick` from `site` for good, from the
+    /// command line, with its live effects (their connections close).
+    pub async fn ban_named(&self, site: &Site, nick: &str, reason: &str) -> Banned {
+        let participant = self.participant_named(nick).await.id;
+        let request = BanRequest {
+            site: Some(site.id),
+            participant: Some(participant),
+            cidr: None,
+            reason: reason.into(),
+            minutes: None,
+        };
+        bans::ban(&self.state.chat, Actor::CommandLine, request)
+            .await
+            .unwrap()
     }
 
     /// The participant with this nickname (the first one found).

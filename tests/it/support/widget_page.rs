@@ -10,18 +10,11 @@ use super::browser::{js, Browser, HostSite, Screen};
 use super::fixtures::{SiteBuilder, MEMBER_PASSWORD};
 use super::mailbox::Mailbox;
 
-/// Where a widget test starts. Its fields drop in reverse order of a test's
-/// `let WidgetScene { chrome, app, host, site }`, the browser last.
-pub struct WidgetScene {
-    /// chromedriver, for the test's browser sessions.
-    pub chrome: Browser,
-    /// The chat server.
-    pub app: TestApp,
-    /// The host site's web server, on another origin.
-    pub host: HostSite,
-    /// A chat site allowed for the host's origin.
-    pub site: Site,
-}
+/// Where a widget test starts, as `let Some((chrome, app, host, site)) = ...`:
+/// chromedriver (for the test's browser sessions), the chat server, the host
+/// site's web server (on another origin) and a chat site allowed for the
+/// host's origin. Bound in this order, they drop in reverse: the browser last.
+pub type WidgetScene = (Browser, TestApp, HostSite, Site);
 
 /// A [`WidgetScene`]: `None` when chromedriver is missing outside CI (see
 /// [`Browser::start`]).
@@ -42,12 +35,7 @@ pub async fn widget_scene_with(
     let site = site(app.new_site().origins(&[&host.origin()]))
         .create()
         .await;
-    Some(WidgetScene {
-        chrome,
-        app,
-        host,
-        site,
-    })
+    Some((chrome, app, host, site))
 }
 
 /// A [`WidgetScene`] whose site takes registrations, on a server that mails
@@ -171,30 +159,71 @@ pub fn lobby_page(app: &TestApp, host: &HostSite, site: &Site) {
     );
 }
 
-/// A visitor in a desktop browser at `url`, joined there as the guest `nick`.
-pub async fn guest_at(chrome: &Browser, url: &str, nick: &str) -> Client {
+/// A [`WidgetScene`] whose host serves `/chat` with one widget in room
+/// `lobby` ([`lobby_page`]).
+pub async fn lobby_scene(test: &str, builder: TestAppBuilder<'_>) -> Option<WidgetScene> {
+    let (chrome, app, host, site) = widget_scene(test, builder).await?;
+    lobby_page(&app, &host, &site);
+    Some((chrome, app, host, site))
+}
+
+/// A desktop browser at `url`.
+pub async fn desktop_at(chrome: &Browser, url: &str) -> Client {
     let browser = chrome.session(Screen::Desktop).await;
     browser.goto(url).await.unwrap();
+    browser
+}
+
+/// A visitor in a desktop browser at `url`, joined there as the guest `nick`.
+pub async fn guest_at(chrome: &Browser, url: &str, nick: &str) -> Client {
+    let browser = desktop_at(chrome, url).await;
     join_as_guest(&browser, nick).await;
     browser
 }
 
-/// Opens the floating widget with the mouse and joins as a guest.
-pub async fn join_as_guest(browser: &Client, nick: &str) {
+/// Clicks the floating widget's launcher once it shows.
+pub async fn open_launcher(browser: &Client) {
     until(browser, "the launcher", "shown('.launcher')").await;
     run(browser, "$('.launcher').click();").await;
+}
+
+/// Opens the floating widget with the mouse, up to its nickname form.
+pub async fn open_nick_form(browser: &Client) {
+    open_launcher(browser).await;
     until(browser, "the nickname form", "shown('[data-chatctl=nick]')").await;
+}
+
+/// Sends the open nickname form with `nick`.
+pub async fn pick_nick(browser: &Client, nick: &str) {
     run(
         browser,
         &format!("fill('#nick', '{nick}'); $('[data-chatctl=nick]').requestSubmit();"),
     )
     .await;
+}
+
+/// Opens the floating widget with the mouse and joins as a guest.
+pub async fn join_as_guest(browser: &Client, nick: &str) {
+    open_nick_form(browser).await;
+    pick_nick(browser, nick).await;
     until(
         browser,
         "the composer",
         "shown('[data-chatctl=composer]') && $('.me').textContent.length > 0",
     )
     .await;
+}
+
+/// A page script: the online list's lines, sorted (by UTF-16 code units:
+/// Cyrillic after Latin).
+pub const PEOPLE: &str =
+    "return [...W().querySelectorAll('.people li')].map((li) => li.textContent).sort();";
+
+/// Opens the online list (a click on the count) and waits until it has `n` lines.
+pub async fn open_people_list(browser: &Client, n: usize) {
+    run(browser, "$('.who').click();").await;
+    let lines = format!("W().querySelectorAll('.people li').length === {n}");
+    until(browser, "the online list", &lines).await;
 }
 
 pub async fn say(browser: &Client, text: &str) {
@@ -206,6 +235,16 @@ pub async fn say(browser: &Client, text: &str) {
         ),
     )
     .await;
+}
+
+/// Says `text` and waits until the widget marks it sent.
+pub async fn say_and_see_it_sent(browser: &Client, text: &str) {
+    say(browser, text).await;
+    let sent = format!(
+        "msgs().some((m) => m.text === {} && m.state === 'sent')",
+        json!(text)
+    );
+    until(browser, &format!("{text:?} sent"), &sent).await;
 }
 
 /// Clicks the "register" link of the nickname form, once it shows.

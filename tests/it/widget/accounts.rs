@@ -29,12 +29,7 @@ fn chat_page(app: &TestApp, tag: String) -> String {
 #[tokio::test]
 async fn widget_accounts_register_confirm_log_in_and_identify() {
     let mailbox = Mailbox::start();
-    let Some(WidgetScene {
-        chrome,
-        app,
-        host,
-        site,
-    }) = registration_scene("widget_accounts", &mailbox).await
+    let Some((chrome, app, host, site)) = registration_scene("widget_accounts", &mailbox).await
     else {
         return;
     };

@@ -31,12 +31,7 @@ return failures;
 
 #[tokio::test]
 async fn widget_looks_right_in_every_language_theme_and_on_a_phone() {
-    let Some(WidgetScene {
-        chrome,
-        app,
-        host,
-        site,
-    }) = widget_scene("widget_looks", TestApp::builder()).await
+    let Some((chrome, app, host, site)) = widget_scene("widget_looks", TestApp::builder()).await
     else {
         return;
     };

@@ -12,13 +12,17 @@ use crate::support::browser::*;
 use crate::support::widget_page::*;
 use crate::support::*;
 
-fn room_settings(slow: i32, locked: bool, approve: bool) -> RoomSettings {
-    RoomSettings {
+/// Sets the room's slow mode (seconds), lock and approve-first, as the panel would.
+async fn set_room(app: &TestApp, room: &Room, slow: i32, locked: bool, approve: bool) {
+    let settings = RoomSettings {
         slow_mode_secs: slow,
         locked,
         approve_first: approve,
         max_message_chars: None,
-    }
+    };
+    moderation::rooms::update(&app.state.chat, Actor::CommandLine, room.id, settings)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -27,12 +31,7 @@ async fn widget_moderation_feedback_slow_mode_mute_lock_and_approval() {
     let app = TestApp::builder()
         .limits(|limits| limits.history_page = 20)
         .messages_unthrottled(1000);
-    let Some(WidgetScene {
-        chrome,
-        app,
-        host,
-        site,
-    }) = widget_scene("widget_moderation_feedback", app).await
+    let Some((chrome, app, host, site)) = widget_scene("widget_moderation_feedback", app).await
     else {
         return;
     };
@@ -160,21 +159,8 @@ async fn new_messages_follow_only_a_reader_at_the_bottom(browser: &Session, dan:
 
 /// Slow mode: the widget counts down and sends by itself.
 async fn slow_mode_counts_down_and_sends_by_itself(app: &TestApp, help: &Room, browser: &Session) {
-    say(browser, "first").await;
-    until(
-        browser,
-        "first sent",
-        "msgs().some((m) => m.text === 'first' && m.state === 'sent')",
-    )
-    .await;
-    moderation::rooms::update(
-        &app.state.chat,
-        Actor::CommandLine,
-        help.id,
-        room_settings(3, false, false),
-    )
-    .await
-    .unwrap();
+    say_and_see_it_sent(browser, "first").await;
+    set_room(app, help, 3, false, false).await;
     say(browser, "second").await;
     say(browser, "third").await;
     until(
@@ -189,14 +175,7 @@ async fn slow_mode_counts_down_and_sends_by_itself(app: &TestApp, help: &Room, b
         "msgs().filter((m) => m.state === 'sent').length === 3",
     )
     .await;
-    moderation::rooms::update(
-        &app.state.chat,
-        Actor::CommandLine,
-        help.id,
-        room_settings(0, false, false),
-    )
-    .await
-    .unwrap();
+    set_room(app, help, 0, false, false).await;
 }
 
 /// A mute: the message is not sent and the notice says for how long.
@@ -220,14 +199,7 @@ async fn a_mute_says_for_how_long(app: &TestApp, browser: &Session) {
 
 /// A locked room.
 async fn a_locked_room_is_read_only(app: &TestApp, help: &Room, browser: &Session) {
-    moderation::rooms::update(
-        &app.state.chat,
-        Actor::CommandLine,
-        help.id,
-        room_settings(0, true, false),
-    )
-    .await
-    .unwrap();
+    set_room(app, help, 0, true, false).await;
     say(browser, "locked out").await;
     until(browser, "the lock", "msgs().some((m) => m.text === 'locked out' && m.state === 'failed') && $('[data-chatctl=notice]').textContent.includes('read-only')").await;
 }
@@ -239,14 +211,7 @@ async fn approve_first_holds_a_message_until_approved(
     help: &Room,
     browser: &Session,
 ) {
-    moderation::rooms::update(
-        &app.state.chat,
-        Actor::CommandLine,
-        help.id,
-        room_settings(0, false, true),
-    )
-    .await
-    .unwrap();
+    set_room(app, help, 0, false, true).await;
     say(browser, "please approve").await;
     until(
         browser,

@@ -34,12 +34,8 @@ const PAYLOAD: &str = "<img src=x onerror=\"window.pwned=1\"><script>window.pwne
 
 #[tokio::test]
 async fn widget_two_visitors_chat_on_a_hostile_page_through_reloads_restarts_and_bans() {
-    let Some(WidgetScene {
-        chrome,
-        app,
-        host,
-        site,
-    }) = widget_scene("widget_two_visitors_chat", TestApp::builder()).await
+    let Some((chrome, app, host, site)) =
+        widget_scene("widget_two_visitors_chat", TestApp::builder()).await
     else {
         return;
     };
@@ -53,9 +49,8 @@ async fn widget_two_visitors_chat_on_a_hostile_page_through_reloads_restarts_and
             &[tag(&site, "")],
         ),
     );
-    let alice = chrome.session(Screen::Desktop).await;
+    let alice = desktop_at(&chrome, &host.url("/blog/post-1")).await;
     let bob = chrome.session(Screen::Desktop).await;
-    alice.goto(&host.url("/blog/post-1")).await.unwrap();
 
     styles_stay_on_their_own_side(&alice).await;
     // A new visitor's page view opens no socket and starts no chat.
@@ -116,13 +111,7 @@ async fn alice_joins_with_the_mouse(alice: &Session) {
         panel[0].as_f64().unwrap() >= 300.0 && panel[1].as_f64().unwrap() >= 300.0,
         "{panel}"
     );
-    say(alice, "Hello from alice").await;
-    until(
-        alice,
-        "alice's message sent",
-        "msgs().some((m) => m.text === 'Hello from alice' && m.state === 'sent')",
-    )
-    .await;
+    say_and_see_it_sent(alice, "Hello from alice").await;
 }
 
 /// Bob uses the keyboard only: Tab to the launcher, Enter, type a nickname, Enter, type, Enter.
@@ -456,20 +445,7 @@ async fn banned_bob_stops_and_alice_chats_on(
     alice: &Session,
     bob: &Session,
 ) {
-    let bob_id = app.participant_named("bob").await.id;
-    moderation::bans::ban(
-        &app.state.chat,
-        Actor::CommandLine,
-        moderation::bans::BanRequest {
-            site: Some(site.id),
-            participant: Some(bob_id),
-            cidr: None,
-            reason: "Flooding the chat".into(),
-            minutes: None,
-        },
-    )
-    .await
-    .unwrap();
+    app.ban_named(site, "bob", "Flooding the chat").await;
     until(bob, "the ban notice", "shown('[data-chatctl=notice]') && $('[data-chatctl=notice]').textContent.includes('Flooding the chat') && !shown('[data-chatctl=composer]')").await;
     until(
         bob,
@@ -477,13 +453,7 @@ async fn banned_bob_stops_and_alice_chats_on(
         "!shown('.status') && $('[data-chatctl=notice]').textContent.startsWith('A moderator has banned you from this chat.')",
     )
     .await;
-    say(alice, "Still here").await;
-    until(
-        alice,
-        "alice still chats",
-        "msgs().some((m) => m.text === 'Still here' && m.state === 'sent')",
-    )
-    .await;
+    say_and_see_it_sent(alice, "Still here").await;
 }
 
 /// Marks a message deleted straight in the database, while no server runs.
