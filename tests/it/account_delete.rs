@@ -2,20 +2,31 @@
 //! account's name typed, never one's own (in the panel) nor the last enabled
 //! owner; the deleted account's audit entries keep its email as their actor.
 
-use chatctl::db::models::{AdminUser, Role};
+use std::process::Output;
+
+use chatctl::db::models::{AdminUser, AdminUserId, Role};
 use reqwest::StatusCode;
 
-use crate::support::cli::{chatctl, stdout};
+use crate::support::cli::{chatctl, stdout, user_create};
 use crate::support::panel::*;
 use crate::support::*;
 
-async fn exists(app: &TestApp, email: &str) -> bool {
+async fn account(app: &TestApp, email: &str) -> Option<AdminUser> {
     let email = email.to_owned();
     app.db
         .run(move |conn| AdminUser::find_by_email(conn, &email))
         .await
         .unwrap()
-        .is_some()
+}
+
+async fn exists(app: &TestApp, email: &str) -> bool {
+    account(app, email).await.is_some()
+}
+
+/// The panel's delete form of an account, posted with `confirm` typed.
+async fn delete_in_panel(owner: &mut Panel, id: AdminUserId, confirm: &str) -> Page {
+    let path = format!("/admin/accounts/{id}/delete");
+    owner.post_and_follow(&path, &[("confirm", confirm)]).await
 }
 
 #[tokio::test]
@@ -23,42 +34,20 @@ async fn an_owner_deletes_an_account_from_the_panel_and_the_audit_log_still_name
     let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
     let mut owner = Panel::owner(&app).await;
-    let me = app
-        .db
-        .run(|conn| AdminUser::find_by_email(conn, "owner@example.com"))
-        .await
-        .unwrap()
-        .unwrap();
+    let me = account(&app, "owner@example.com").await.unwrap().id;
     // The moderator logs in (an audit entry of theirs) and stays logged in.
     let mut moderator = Panel::moderator(&app, &[site.id]).await;
-    let id = app
-        .db
-        .run(|conn| AdminUser::find_by_email(conn, "mod@example.com"))
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
+    let id = account(&app, "mod@example.com").await.unwrap().id;
 
     let page = owner.get("/admin/accounts").await;
+    let form = |id: AdminUserId| format!("action=\"/admin/accounts/{id}/delete\"");
+    assert!(page.body.contains(&form(id)), "{}", page.body);
     assert!(
-        page.body
-            .contains(&format!("action=\"/admin/accounts/{id}/delete\"")),
-        "{}",
-        page.body
-    );
-    assert!(
-        !page
-            .body
-            .contains(&format!("action=\"/admin/accounts/{}/delete\"", me.id)),
+        !page.body.contains(&form(me)),
         "one's own account offers no delete"
     );
 
-    let wrong = owner
-        .post_and_follow(
-            &format!("/admin/accounts/{id}/delete"),
-            &[("confirm", "test admin")],
-        )
-        .await;
+    let wrong = delete_in_panel(&mut owner, id, "test admin").await;
     assert!(
         wrong
             .body
@@ -68,12 +57,7 @@ async fn an_owner_deletes_an_account_from_the_panel_and_the_audit_log_still_name
     );
     assert!(exists(&app, "mod@example.com").await);
 
-    let done = owner
-        .post_and_follow(
-            &format!("/admin/accounts/{id}/delete"),
-            &[("confirm", "Test Admin")],
-        )
-        .await;
+    let done = delete_in_panel(&mut owner, id, "Test Admin").await;
     assert!(
         done.body
             .contains("Account mod@example.com deleted; 1 open session ended."),
@@ -87,7 +71,20 @@ async fn an_owner_deletes_an_account_from_the_panel_and_the_audit_log_still_name
     );
     // Their session ended with the account.
     assert_eq!(moderator.get("/admin").await.status, StatusCode::SEE_OTHER);
+    audit_still_names_the_deleted_moderator(&mut owner).await;
 
+    let own = delete_in_panel(&mut owner, me, "Test Admin").await;
+    assert!(
+        own.body.contains("You cannot delete your own account."),
+        "{}",
+        own.body
+    );
+    assert!(exists(&app, "owner@example.com").await);
+}
+
+/// The audit log names the deleted moderator by email, in the deletion and as
+/// the actor of their own login (not the command line).
+async fn audit_still_names_the_deleted_moderator(owner: &mut Panel) {
     let audit = owner.get("/admin/audit").await;
     assert!(
         audit.body.contains("user.delete")
@@ -97,7 +94,6 @@ async fn an_owner_deletes_an_account_from_the_panel_and_the_audit_log_still_name
         "{}",
         audit.body
     );
-    // Their login is still theirs, not the command line's.
     assert!(
         audit
             .body
@@ -105,19 +101,6 @@ async fn an_owner_deletes_an_account_from_the_panel_and_the_audit_log_still_name
         "{}",
         audit.body
     );
-
-    let own = owner
-        .post_and_follow(
-            &format!("/admin/accounts/{}/delete", me.id),
-            &[("confirm", "Test Admin")],
-        )
-        .await;
-    assert!(
-        own.body.contains("You cannot delete your own account."),
-        "{}",
-        own.body
-    );
-    assert!(exists(&app, "owner@example.com").await);
 }
 
 #[tokio::test]
@@ -137,79 +120,49 @@ async fn only_owners_delete_accounts() {
     assert!(exists(&app, "other@example.com").await);
 }
 
+/// `chatctl user delete --email <email> --confirm <confirm>`.
+fn delete(db: &TestDb, email: &str, confirm: &str) -> Output {
+    let args = ["user", "delete", "--email", email, "--confirm", confirm];
+    chatctl(db).args(args).output().unwrap()
+}
+
+/// Asserts that the command failed, saying `text`.
+fn refused_saying(out: &Output, text: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains(text), "{stderr}");
+}
+
+/// An owner account made with `chatctl user create`.
+fn create_owner(db: &TestDb, email: &str, name: &str) {
+    stdout(&mut user_create(
+        db,
+        [email, name],
+        "owner",
+        &[],
+        "correct Horse battery",
+    ));
+}
+
 #[test]
 fn the_command_line_deletes_an_account_but_not_the_last_owner() {
     let db = test_db();
-    let create = |email: &str, name: &str, role: &str| {
-        stdout(
-            chatctl(&db)
-                .args([
-                    "user",
-                    "create",
-                    "--email",
-                    email,
-                    "--name",
-                    name,
-                    "--role",
-                    role,
-                    "--password-stdin",
-                ])
-                .write_stdin("correct Horse battery\n"),
-        )
-    };
-    create("olga@example.com", "Olga", "owner");
-    let run = |args: &[&str]| chatctl(&db).args(args).output().unwrap();
-    let stderr = |out: &std::process::Output| String::from_utf8_lossy(&out.stderr).into_owned();
+    create_owner(&db, "olga@example.com", "Olga");
+    let last = delete(&db, "olga@example.com", "Olga");
+    refused_saying(&last, "This is the last enabled owner account");
 
-    let last = run(&[
-        "user",
-        "delete",
-        "--email",
-        "olga@example.com",
-        "--confirm",
-        "Olga",
-    ]);
-    assert!(!last.status.success());
+    create_owner(&db, "paul@example.com", "Paul");
+    let wrong = delete(&db, "olga@example.com", "olga");
+    refused_saying(&wrong, "Type the account's name, \"Olga\", to confirm");
+    let unknown = delete(&db, "nobody@example.com", "X");
+    refused_saying(&unknown, "no admin account with email nobody@example.com");
+
+    let deleted = delete(&db, "olga@example.com", "Olga");
     assert!(
-        stderr(&last).contains("This is the last enabled owner account"),
+        deleted.status.success(),
         "{}",
-        stderr(&last)
+        String::from_utf8_lossy(&deleted.stderr)
     );
-
-    create("paul@example.com", "Paul", "owner");
-    let wrong = run(&[
-        "user",
-        "delete",
-        "--email",
-        "olga@example.com",
-        "--confirm",
-        "olga",
-    ]);
-    assert!(!wrong.status.success());
-    assert!(
-        stderr(&wrong).contains("Type the account's name, \"Olga\", to confirm"),
-        "{}",
-        stderr(&wrong)
-    );
-    let unknown = run(&[
-        "user",
-        "delete",
-        "--email",
-        "nobody@example.com",
-        "--confirm",
-        "X",
-    ]);
-    assert!(stderr(&unknown).contains("no admin account with email nobody@example.com"));
-
-    let deleted = run(&[
-        "user",
-        "delete",
-        "--email",
-        "olga@example.com",
-        "--confirm",
-        "Olga",
-    ]);
-    assert!(deleted.status.success(), "{}", stderr(&deleted));
     assert_eq!(
         String::from_utf8_lossy(&deleted.stdout).trim(),
         "deleted owner Olga <olga@example.com>; 0 open sessions ended"
@@ -221,17 +174,8 @@ fn the_command_line_deletes_an_account_but_not_the_last_owner() {
     );
 
     // Paul is now the last owner: he stays, disabled or not.
-    let last = run(&[
-        "user",
-        "delete",
-        "--email",
-        "paul@example.com",
-        "--confirm",
-        "Paul",
-    ]);
-    assert!(
-        stderr(&last).contains("last enabled owner"),
-        "{}",
-        stderr(&last)
+    refused_saying(
+        &delete(&db, "paul@example.com", "Paul"),
+        "last enabled owner",
     );
 }

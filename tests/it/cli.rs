@@ -3,7 +3,7 @@
 use assert_cmd::Command;
 use serde_json::Value;
 
-use crate::support::cli::{chatctl, stdout};
+use crate::support::cli::{chatctl, stdout, user_create};
 use crate::support::{test_db, TestDb};
 
 fn failure(cmd: &mut Command) -> String {
@@ -163,22 +163,6 @@ fn site_errors_are_clear() {
         "list"
     ]))
     .contains("unsupported database URL"));
-}
-
-/// `chatctl user create` of `who` (email and name) with `role` and
-/// `--site`s, the password typed on stdin.
-fn user_create(db: &TestDb, who: [&str; 2], role: &str, sites: &[&str], password: &str) -> Command {
-    let [email, name] = who;
-    let mut cmd = chatctl(db);
-    cmd.args([
-        "user", "create", "--email", email, "--name", name, "--role", role,
-    ]);
-    for site in sites {
-        cmd.args(["--site", site]);
-    }
-    cmd.arg("--password-stdin")
-        .write_stdin(format!("{password}\n"));
-    cmd
 }
 
 /// A database with a site (its key) and an owner and a moderator of it.

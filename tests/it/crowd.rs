@@ -5,6 +5,7 @@
 
 use std::time::{Duration, Instant};
 
+use chatctl::db::models::Site;
 use serde_json::{json, Value};
 
 use crate::support::*;
@@ -88,22 +89,7 @@ async fn presence_becomes_a_count_above_fifty_and_back() {
     assert_eq!(joins.last().unwrap().1["online"], CROWD);
     assert_eq!(heard.last().unwrap().1["type"], "presence_count");
 
-    // The 52nd: a bounded welcome with the total, and the complete list by pages.
-    let (mut zed, zed_ready) = app.guest(&site.public_key, "zed").await;
-    let welcome = zed.join("lobby", None).await;
-    ids.push(id_of(&zed_ready));
-    assert_eq!(
-        welcome["online"].as_array().unwrap().len(),
-        CROWD,
-        "{welcome}"
-    );
-    assert_eq!(welcome["online_total"], CROWD + 2);
-    let (paged, total) = who_all(&mut zed, 7).await;
-    ids.sort();
-    assert_eq!(paged, ids, "each present participant once, in id order");
-    assert_eq!(total as usize, CROWD + 2);
-    let (paged, _) = who_all(&mut zed, 100).await;
-    assert_eq!(paged, ids);
+    let mut zed = the_52nd_gets_one_page_and_the_rest_by_who(&app, &site, &mut ids).await;
     let heard = until_count(&mut alice, CROWD + 2).await;
     assert!(
         heard.iter().all(|(_, f)| f["type"] == "presence_count"),
@@ -150,6 +136,31 @@ async fn presence_becomes_a_count_above_fifty_and_back() {
     assert_eq!((paged, total as usize), (ids, CROWD + 2));
     // Unchanged: no more counts.
     alice.expect_silence(Duration::from_millis(2500)).await;
+}
+
+/// The 52nd: a bounded welcome with the total, and the complete list by
+/// pages. Adds its id to `ids` and sorts them.
+async fn the_52nd_gets_one_page_and_the_rest_by_who(
+    app: &TestApp,
+    site: &Site,
+    ids: &mut Vec<i64>,
+) -> Client {
+    let (mut zed, zed_ready) = app.guest(&site.public_key, "zed").await;
+    let welcome = zed.join("lobby", None).await;
+    ids.push(id_of(&zed_ready));
+    assert_eq!(
+        welcome["online"].as_array().unwrap().len(),
+        CROWD,
+        "{welcome}"
+    );
+    assert_eq!(welcome["online_total"], CROWD + 2);
+    let (paged, total) = who_all(&mut zed, 7).await;
+    ids.sort();
+    assert_eq!(paged, *ids, "each present participant once, in id order");
+    assert_eq!(total as usize, CROWD + 2);
+    let (paged, _) = who_all(&mut zed, 100).await;
+    assert_eq!(paged, *ids);
+    zed
 }
 
 /// `who` is refused outside the room and with a limit out of 1..=100.

@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use crate::support::cli::chatctl;
+use crate::support::cli::user_create;
 use crate::support::mailbox::Mailbox;
 use crate::support::panel::*;
 use crate::support::*;
@@ -83,19 +83,8 @@ async fn the_panel_and_the_command_line_refuse_them_too() {
             page.body
         );
 
-        let out = chatctl(&app.database)
-            .args([
-                "user",
-                "create",
-                "--email",
-                &email,
-                "--name",
-                "Cli Admin",
-                "--role",
-                "admin",
-            ])
-            .arg("--password-stdin")
-            .write_stdin("Correct horse 9 battery\n")
+        let who = [email.as_str(), "Cli Admin"];
+        let out = user_create(&app.database, who, "admin", &[], "Correct horse 9 battery")
             .output()
             .unwrap();
         assert!(!out.status.success(), "{email}: the CLI accepted it");

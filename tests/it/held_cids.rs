@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::admin_moderation::message_with;
 use crate::support::api::Api;
-use crate::support::panel::Panel;
+use crate::support::panel::{Page, Panel};
 use crate::support::*;
 
 async fn attempt(client: &mut Client, room: &str, cid: &str, text: &str) -> Value {
@@ -44,6 +44,15 @@ async fn queue(app: &TestApp) -> Vec<HeldMessage> {
         .collect()
 }
 
+/// An owner approves the oldest held message in the panel; the page after.
+async fn approve_the_first_held(app: &TestApp) -> Page {
+    let mut panel = Panel::owner(app).await;
+    let id = queue(app).await[0].id;
+    panel.get("/admin/reports").await;
+    let path = format!("/admin/held/{id}/approve");
+    panel.post_and_follow(&path, &[]).await
+}
+
 #[tokio::test]
 async fn a_held_cid_sent_to_another_room_is_refused_and_approval_posts_the_held_one() {
     let app = TestApp::spawn().await;
@@ -67,12 +76,7 @@ async fn a_held_cid_sent_to_another_room_is_refused_and_approval_posts_the_held_
     assert_eq!(open.body["messages"], json!([]), "nothing stored");
 
     // The moderator's approval posts it, as the panel says.
-    let mut panel = Panel::owner(&app).await;
-    let id = queue(&app).await[0].id;
-    panel.get("/admin/reports").await;
-    let page = panel
-        .post_and_follow(&format!("/admin/held/{id}/approve"), &[])
-        .await;
+    let page = approve_the_first_held(&app).await;
     assert!(
         page.body
             .contains("Message approved: it is now in the room."),
@@ -143,12 +147,7 @@ async fn approving_a_held_message_whose_cid_was_used_since_says_so_and_keeps_it(
         .await
         .unwrap();
 
-    let mut panel = Panel::owner(&app).await;
-    let id = queue(&app).await[0].id;
-    panel.get("/admin/reports").await;
-    let page = panel
-        .post_and_follow(&format!("/admin/held/{id}/approve"), &[])
-        .await;
+    let page = approve_the_first_held(&app).await;
     assert!(
         !page.body.contains("it is now in the room"),
         "{}",

@@ -7,7 +7,7 @@
 use std::net::IpAddr;
 
 use chatctl::db::models::audit::AuditRow;
-use chatctl::db::models::{Ban, NewBan, Room, SiteId};
+use chatctl::db::models::{Ban, NewBan, Room, Site, SiteId};
 use chatctl::db::schema::{audit_log, bans, rooms};
 use chatctl::db::{DbConn, DbError};
 use diesel::prelude::*;
@@ -62,6 +62,21 @@ async fn old_bans_and_dot_segment_rooms_are_repaired_when_the_server_starts() {
     let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
     let api = Api::full(&app, &site).await;
+    store_what_older_rules_let_in(&app, &api, site.id).await;
+    let db = app.stop().await;
+
+    // An upgraded server starts on this database.
+    let app = TestApp::builder().database(db).spawn().await;
+    bans_are_in_ipv4_form_and_match_again(&app, site.id).await;
+    rooms_are_renamed_with_their_messages(&app, &site, &Api::new(&app, api.key.as_deref())).await;
+    each_rename_is_audited_by_the_server(&app).await;
+    the_command_line_repairs_what_came_since(&app, &site).await;
+}
+
+/// Bans and room names as servers before the rules stored them: rooms
+/// `before` (with two messages, then renamed `news/../archive`) and `_`,
+/// rooms named with dot segments, and bans of IPv4 addresses in IPv6 form.
+async fn store_what_older_rules_let_in(app: &TestApp, api: &Api, site_id: SiteId) {
     for room in ["before", "_"] {
         api.post("/rooms", json!({"name": room})).await;
     }
@@ -71,7 +86,6 @@ async fn old_bans_and_dot_segment_rooms_are_repaired_when_the_server_starts() {
             .await;
         assert!(posted.status.is_success(), "{}", posted.body);
     }
-    let site_id = site.id;
     app.db
         .run(move |conn| -> Result<(), DbError> {
             old_ban(conn, site_id, "::ffff:203.0.113.7/128", false)?;
@@ -89,12 +103,11 @@ async fn old_bans_and_dot_segment_rooms_are_repaired_when_the_server_starts() {
         })
         .await
         .unwrap();
-    let ip = |s: &str| s.parse::<IpAddr>().unwrap();
-    let db = app.stop().await;
+}
 
-    // An upgraded server starts on this database.
-    let app = TestApp::builder().database(db).spawn().await;
-    let (stored, names, bans_found) = app
+async fn bans_are_in_ipv4_form_and_match_again(app: &TestApp, site_id: SiteId) {
+    let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+    let (stored, bans_found) = app
         .db
         .run(move |conn| -> Result<_, DbError> {
             let found: Vec<bool> = [
@@ -107,7 +120,7 @@ async fn old_bans_and_dot_segment_rooms_are_repaired_when_the_server_starts() {
             .iter()
             .map(|a| Ban::find_active(conn, site_id, None, Some(ip(a))).map(|b| b.is_some()))
             .collect::<Result<_, _>>()?;
-            Ok((cidrs(conn)?, room_names(conn, site_id)?, found))
+            Ok((cidrs(conn)?, found))
         })
         .await
         .unwrap();
@@ -126,14 +139,20 @@ async fn old_bans_and_dot_segment_rooms_are_repaired_when_the_server_starts() {
     );
     // The old bans match again; a revoked one stays revoked; nothing else is banned.
     assert_eq!(bans_found, [true, true, true, false, false]);
+}
 
-    let mut names = names;
+async fn rooms_are_renamed_with_their_messages(app: &TestApp, site: &Site, api: &Api) {
+    let site_id = site.id;
+    let mut names = app
+        .db
+        .run(move |conn| room_names(conn, site_id))
+        .await
+        .unwrap();
     names.sort();
     let mut expected = vec!["_", "_-2", "__", "_/y", "news/__/archive", "x/_"];
     expected.sort();
     assert_eq!(names, expected);
-    let api = Api::new(&app, api.key.as_deref());
-    let history = api_history(&api, "news%2F__%2Farchive").await;
+    let history = api_history(api, "news%2F__%2Farchive").await;
     assert_eq!(
         history,
         ["first", "second"],
@@ -144,8 +163,9 @@ async fn old_bans_and_dot_segment_rooms_are_repaired_when_the_server_starts() {
         texts(&guest.join("news/__/archive", None).await),
         ["first", "second"]
     );
+}
 
-    // Each rename is in the audit log, by the server.
+async fn each_rename_is_audited_by_the_server(app: &TestApp) {
     let audit = app
         .db
         .run(move |conn| {
@@ -162,14 +182,18 @@ async fn old_bans_and_dot_segment_rooms_are_repaired_when_the_server_starts() {
     assert!(audit.iter().any(|row| row
         .details
         .contains("\"news/../archive\" to \"news/__/archive\"")));
+}
 
-    // Done once: the command line finds nothing more to repair...
+/// Done once: `migrate` finds nothing more to repair, then reports what it
+/// repairs itself; any other command says so on stderr, apart from its own
+/// output.
+async fn the_command_line_repairs_what_came_since(app: &TestApp, site: &Site) {
+    let site_id = site.id;
     let out = stdout(chatctl(&app.database).arg("migrate"));
     assert!(
         out.ends_with("already up to date\n") && !out.contains("repaired"),
         "{out}"
     );
-    // ...and reports what it repairs itself.
     app.db
         .run(move |conn| Room::create(conn, site_id, "..").map(drop))
         .await
@@ -179,7 +203,6 @@ async fn old_bans_and_dot_segment_rooms_are_repaired_when_the_server_starts() {
         out.contains("repaired room \"..\" of site") && out.contains("renamed \"__-2\""),
         "{out}"
     );
-    // Any other command says so on stderr, apart from its own output.
     app.db
         .run(move |conn| Room::create(conn, site_id, "./z").map(drop))
         .await

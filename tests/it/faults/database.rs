@@ -198,6 +198,18 @@ async fn retry(sender: &mut Client, refused: &BTreeSet<String>, acked: &mut BTre
     }
 }
 
+/// Waits until the server's health check answers 200.
+async fn healthy_within(server: &ServerProcess, within: Duration) {
+    let healthy = || async {
+        match healthz(server.addr).await {
+            Some(200) => Ok(()),
+            other => Err(other),
+        }
+    };
+    let every = Duration::from_millis(200);
+    crate::support::wait::poll("the server to recover", within, every, healthy).await;
+}
+
 /// PostgreSQL goes away while messages flow, then comes back. SQLite has no
 /// equivalent we can produce: the file cannot be made unreadable to root,
 /// and a locked database (the test above) is how SQLite becomes unavailable
@@ -243,18 +255,7 @@ async fn postgres_unavailable_gives_a_retryable_error_and_the_server_recovers() 
     assert!(!refused.is_empty());
 
     proxy.restore();
-    crate::support::wait::poll(
-        "the server to recover",
-        Duration::from_secs(30),
-        Duration::from_millis(200),
-        || async {
-            match healthz(server.addr).await {
-                Some(200) => Ok(()),
-                other => Err(other),
-            }
-        },
-    )
-    .await;
+    healthy_within(&server, Duration::from_secs(30)).await;
     retry(&mut sender, &refused, &mut acked).await;
 
     // Everything acknowledged is stored with the seq it was acknowledged with,

@@ -26,3 +26,25 @@ pub fn stdout(cmd: &mut Command) -> String {
     );
     String::from_utf8(out.stdout).unwrap()
 }
+
+/// `chatctl user create` of `who` (email and name) with `role` and
+/// `--site`s, the password typed on stdin.
+pub fn user_create(
+    db: &TestDb,
+    who: [&str; 2],
+    role: &str,
+    sites: &[&str],
+    password: &str,
+) -> Command {
+    let [email, name] = who;
+    let mut cmd = chatctl(db);
+    cmd.args([
+        "user", "create", "--email", email, "--name", name, "--role", role,
+    ]);
+    for site in sites {
+        cmd.args(["--site", site]);
+    }
+    cmd.arg("--password-stdin")
+        .write_stdin(format!("{password}\n"));
+    cmd
+}
