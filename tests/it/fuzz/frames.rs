@@ -27,11 +27,14 @@ const FIELDS: &[&str] = &[
     "seq",
     "before",
     "limit",
+    "after",
+    "reason",
     "t",
 ];
 
 const TYPES: &[&str] = &[
-    "hello", "join", "leave", "send", "typing", "seen", "history", "ping", "ready", "", "SEND",
+    "hello", "join", "leave", "send", "typing", "seen", "history", "who", "report", "ping",
+    "ready", "", "SEND",
 ];
 
 fn json_value() -> impl Strategy<Value = Value> {
@@ -67,6 +70,8 @@ fn mutated_frame() -> impl Strategy<Value = Value> {
         json!({"type": "typing", "room": "lobby", "active": true}),
         json!({"type": "seen", "room": "lobby", "seq": 1}),
         json!({"type": "history", "room": "lobby", "before": 10, "limit": 5}),
+        json!({"type": "who", "room": "lobby", "after": 0, "limit": 10}),
+        json!({"type": "report", "room": "lobby", "seq": 1, "reason": "spam"}),
         json!({"type": "ping", "t": 1}),
     ]);
     (valid, prop::sample::select(FIELDS), json_value()).prop_map(|(mut frame, field, value)| {
@@ -87,7 +92,9 @@ fn edge_frame() -> impl Strategy<Value = Value> {
         (room.clone(), "[ -~]{0,80}", text).prop_map(|(room, cid, text)| json!({"type": "send", "room": room, "cid": cid, "text": text})),
         (room.clone(), any::<bool>()).prop_map(|(room, active)| json!({"type": "typing", "room": room, "active": active})),
         (room.clone(), any::<i64>()).prop_map(|(room, seq)| json!({"type": "seen", "room": room, "seq": seq})),
-        (room, any::<i64>(), any::<Option<u32>>()).prop_map(|(room, before, limit)| json!({"type": "history", "room": room, "before": before, "limit": limit})),
+        (room.clone(), any::<i64>(), any::<Option<u32>>()).prop_map(|(room, before, limit)| json!({"type": "history", "room": room, "before": before, "limit": limit})),
+        (room.clone(), any::<Option<i64>>(), any::<Option<u32>>()).prop_map(|(room, after, limit)| json!({"type": "who", "room": room, "after": after, "limit": limit})),
+        (room, any::<i64>(), proptest::option::of("\\PC{0,600}")).prop_map(|(room, seq, reason)| json!({"type": "report", "room": room, "seq": seq, "reason": reason})),
     ]
 }
 
