@@ -14,14 +14,7 @@ use crate::support::*;
 const CROWD: usize = 50;
 
 async fn crowd_app() -> TestApp {
-    // Sixty visitors from one address (the test's).
-    TestApp::builder()
-        .limits(|l| {
-            l.max_connections_per_ip = 100;
-            l.new_guests_per_ip_per_minute = 100;
-        })
-        .spawn()
-        .await
+    TestApp::builder().crowd_from_one_address().spawn().await
 }
 
 /// Reads `client`'s frames until a `presence_count` or `presence` says

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{json, Value};
 
-use crate::support::widget_page::{guest_at, lobby_scene, run, until, visitor};
+use crate::support::widget_page::{guest_at, lobby_scene, run, until, visitors};
 use crate::support::*;
 
 /// The names the widget's people list shows, and whether it offers more.
@@ -27,22 +27,13 @@ async fn people(browser: &fantoccini::Client) -> (BTreeSet<String>, bool) {
 
 #[tokio::test]
 async fn widget_pages_through_a_crowd_and_mends_its_list_when_the_crowd_thins() {
-    let Some((chrome, app, host, site)) = lobby_scene(
-        "widget_pages_through_a_crowd_and_mends_its_list_when_the_crowd_thins",
-        TestApp::builder().limits(|l| {
-            l.max_connections_per_ip = 100;
-            l.new_guests_per_ip_per_minute = 100;
-        }),
-    )
-    .await
-    else {
+    let test = "widget_pages_through_a_crowd_and_mends_its_list_when_the_crowd_thins";
+    let app = TestApp::builder().crowd_from_one_address();
+    let Some((chrome, app, host, site)) = lobby_scene(test, app).await else {
         return;
     };
     let alice = guest_at(&chrome, &host.url("/chat"), "alice").await;
-    let mut crowd = Vec::new();
-    for i in 1..=60 {
-        crowd.push(visitor(&app, &host, &site, &format!("v{i}"), "lobby").await);
-    }
+    let mut crowd = visitors(&app, &host, &site, 60, "lobby").await;
     until(&alice, "the count", "$('.who').textContent === '61 online'").await;
 
     // Opening the list shows the first page and offers the next.

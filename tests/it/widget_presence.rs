@@ -5,7 +5,9 @@
 
 use std::time::Duration;
 
-use crate::support::widget_page::{guest_at, lobby_scene, open_launcher, run, until, visitor};
+use crate::support::widget_page::{
+    guest_at, lobby_scene, open_launcher, run, until, visitor, visitors,
+};
 use crate::support::*;
 
 /// The "joined" / "left" lines a widget shows.
@@ -88,23 +90,13 @@ async fn widget_shows_no_presence_lines_where_the_site_turned_them_off() {
 /// still says 51).
 #[tokio::test]
 async fn widget_prints_no_presence_lines_in_a_room_of_more_than_50() {
-    let Some((chrome, app, host, site)) = lobby_scene(
-        "widget_prints_no_presence_lines_in_a_room_of_more_than_50",
-        // Fifty visitors from one address (the test's).
-        TestApp::builder().limits(|l| {
-            l.max_connections_per_ip = 100;
-            l.new_guests_per_ip_per_minute = 100;
-        }),
-    )
-    .await
-    else {
+    let test = "widget_prints_no_presence_lines_in_a_room_of_more_than_50";
+    let app = TestApp::builder().crowd_from_one_address();
+    let Some((chrome, app, host, site)) = lobby_scene(test, app).await else {
         return;
     };
     let alice = guest_at(&chrome, &host.url("/chat"), "alice").await;
-    let mut crowd = Vec::new();
-    for i in 1..=49 {
-        crowd.push(visitor(&app, &host, &site, &format!("v{i}"), "lobby").await);
-    }
+    let mut crowd = visitors(&app, &host, &site, 49, "lobby").await;
     until(
         &alice,
         "50 present",

@@ -69,6 +69,15 @@ impl<'a> TestAppBuilder<'a> {
         self.config(|config| tune(&mut config.limits))
     }
 
+    /// Lets up to a hundred visitors connect and say hello from one address
+    /// (the test's), as a crowd of different people would.
+    pub fn crowd_from_one_address(self) -> Self {
+        self.limits(|l| {
+            l.max_connections_per_ip = 100;
+            l.new_guests_per_ip_per_minute = 100;
+        })
+    }
+
     /// Raises every message rate limit (per connection, per address, per
     /// participant) to `per_second` with an equal burst: for tests that post
     /// many messages from one address, as a load of visitors would.

@@ -63,6 +63,21 @@ pub async fn visitor(
     client
 }
 
+/// Visitors `v1` to `v<n>` ([`visitor`]s of the host's origin) in `room`.
+pub async fn visitors(
+    app: &TestApp,
+    host: &HostSite,
+    site: &Site,
+    n: usize,
+    room: &str,
+) -> Vec<super::Client> {
+    let mut crowd = Vec::new();
+    for i in 1..=n {
+        crowd.push(visitor(app, host, site, &format!("v{i}"), room).await);
+    }
+    crowd
+}
+
 /// With [`NETWORK_SWITCH`] on the page: the network goes down and the widget's
 /// socket closes; returns once the widget says it is reconnecting.
 pub async fn cut_network(browser: &Client) {
