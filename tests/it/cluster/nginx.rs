@@ -160,18 +160,15 @@ async fn a_rolling_restart_behind_nginx_loses_nothing() {
         return;
     };
     let key = create_site(&database.url);
-    let args = |name: &'static str| {
+    let broker = redis.url();
+    let start = async |name: &str| {
         let mut args: Vec<&str> = FAST.to_vec();
         args.extend(["--instance-name", name, "--trusted-proxies", "127.0.0.1"]);
-        args
+        args.extend(["--broker-url", &broker]);
+        ServerProcess::start(&database.url, &args).await
     };
-    let broker = redis.url();
-    let mut a_args = args("a");
-    a_args.extend(["--broker-url", &broker]);
-    let mut b_args = args("b");
-    b_args.extend(["--broker-url", &broker]);
-    let mut a = ServerProcess::start(&database.url, &a_args).await;
-    let mut b = ServerProcess::start(&database.url, &b_args).await;
+    let mut a = start("a").await;
+    let mut b = start("b").await;
     for server in [&a, &b] {
         broker_becomes(server, "up", Duration::from_secs(10)).await;
     }
