@@ -30,6 +30,7 @@ mod cli_pipe;
 mod cluster;
 mod credentials;
 mod crowd;
+mod crowd_moderation;
 mod emails;
 mod faults;
 mod fuzz;

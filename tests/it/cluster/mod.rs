@@ -16,6 +16,7 @@ use crate::support::*;
 mod api;
 mod broker;
 mod changes;
+mod crowd;
 mod dashboard;
 mod db_cut;
 mod loss;
