@@ -25,13 +25,7 @@ async fn refusal(client: &mut Client, cid: &str, text: &str) -> Value {
 
 #[tokio::test]
 async fn deletions_bans_slow_mode_and_locks_work_in_a_crowd() {
-    let app = TestApp::builder()
-        .limits(|l| {
-            l.max_connections_per_ip = 100;
-            l.new_guests_per_ip_per_minute = 100;
-        })
-        .spawn()
-        .await;
+    let app = TestApp::builder().crowd_from_one_address().spawn().await;
     let site = app.site(&[ORIGIN]).await;
     let api = Api::full(&app, &site).await;
     let mut crowd = Vec::new();
