@@ -42,6 +42,9 @@ pub struct Metrics {
     pub webhook_attempts: Family<OutcomeLabel, Counter>,
     /// Webhook endpoints this instance disabled after failing for the whole retry window.
     pub webhook_endpoints_disabled: Counter,
+    /// Welcome histories (joins and resumes) answered from the rooms' recent
+    /// messages in memory (`hit`) or read from the database (`miss`).
+    pub history_cache: Family<OutcomeLabel, Counter>,
 }
 
 impl Metrics {
@@ -108,6 +111,11 @@ impl Metrics {
                 &mut r,
                 "webhook_endpoints_disabled",
                 "Webhook endpoints disabled after failing for the whole retry window",
+            ),
+            history_cache: registered(
+                &mut r,
+                "history_cache",
+                "Join and resume histories answered from memory (hit) or the database (miss)",
             ),
             registry: r,
         }

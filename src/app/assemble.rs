@@ -10,7 +10,7 @@ use tokio::sync::{watch, Notify};
 use super::StartError;
 use crate::chat::cluster::{Cluster, ClusterConfig, Outbox};
 use crate::chat::holds::Holds;
-use crate::chat::hub::Hub;
+use crate::chat::hub::{Hub, RecentSize};
 use crate::chat::limits::{ip_limiter, ip_per_minute_limiter, Quotas};
 use crate::chat::rules::Rules;
 use crate::chat::writer::Writer;
@@ -54,7 +54,15 @@ pub(super) fn chat(config: &ServeConfig, ground: Ground<'_>) -> Result<Assembled
     } = ground;
     let mailer = Mailer::start(&config.mail)?;
     let metrics = Arc::new(Metrics::new());
-    let hub = Hub::with_presence_grace(Duration::from_millis(config.presence_grace_ms));
+    let recent = RecentSize {
+        // A window shorter than the join page would never answer a join.
+        messages: match config.limits.recent_messages {
+            0 => 0,
+            n => n.max(config.limits.history_page + 1),
+        },
+        bytes: config.limits.recent_cache_mb.saturating_mul(1024 * 1024),
+    };
+    let hub = Hub::with_settings(Duration::from_millis(config.presence_grace_ms), recent);
     // Other instances' messages reach this one through the broker, or the database.
     let events = Arc::new(Notify::new());
     let instance: u64 = rand::random();

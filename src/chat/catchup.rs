@@ -6,6 +6,8 @@
 //! whose outcome was unknown), the missing range is read by seq and queued
 //! through [`Hub::publish_batch`], which keeps every room in seq order.
 
+use std::sync::Arc;
+
 use super::hub::{BatchFrame, Hub, SeqRange};
 use super::protocol::ServerFrame;
 use super::rooms::view;
@@ -54,14 +56,18 @@ pub fn catch_up(
         let frames: Vec<BatchFrame> = page
             .into_iter()
             .filter(|m| m.0.seq <= end)
-            .map(|m| BatchFrame {
-                seq: m.0.seq,
-                text: ServerFrame::Message {
-                    room: name.to_owned(),
-                    message: view(m),
+            .map(|m| {
+                let view = Arc::new(view(m));
+                BatchFrame {
+                    seq: view.seq,
+                    text: ServerFrame::Message {
+                        room: name.to_owned(),
+                        message: view.clone(),
+                    }
+                    .encode(),
+                    view: Some(view),
+                    from: None,
                 }
-                .encode(),
-                from: None,
             })
             .collect();
         let range = SeqRange {

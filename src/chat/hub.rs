@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use super::protocol::{CloseReason, Who};
 pub use super::queue::{BatchFrame, CloseRequest, ConnHandle, ConnId, ConnQueue, Outbound};
+use super::recent::Window;
 use crate::db::models::{ParticipantId, RoomId, SiteId};
 use crate::input::AddressKey;
 
@@ -57,6 +58,8 @@ struct RoomMembers {
     /// seq order: a connection drops anything at or below the highest seq it
     /// has seen, so seq 12 queued before 11 would lose 11 for good.
     high: i64,
+    /// The room's recent history, while it has connections here (see `recent`).
+    recent: Option<Window>,
 }
 
 /// A participant present in the room through other instances.
@@ -143,6 +146,7 @@ pub struct Hub {
     /// How long a participant's leave is held after their last connection
     /// here goes (`--presence-grace-ms`); zero announces it at once.
     grace: Duration,
+    recent: recent::Recent,
 }
 
 /// Holds one of an IP's connection slots; released on drop.
@@ -186,10 +190,12 @@ impl Hub {
         Arc::new(Hub::default())
     }
 
-    /// A hub that holds leaves for `grace` (see [`Hub::expire_leaves`]).
-    pub fn with_presence_grace(grace: Duration) -> Arc<Self> {
+    /// A hub that holds leaves for `grace` (see [`Hub::expire_leaves`]) and
+    /// keeps `recent` history of rooms in memory (see `recent`).
+    pub fn with_settings(grace: Duration, recent: RecentSize) -> Arc<Self> {
         Arc::new(Hub {
             grace,
+            recent: recent::Recent::new(recent),
             ..Hub::default()
         })
     }
@@ -321,5 +327,7 @@ impl Hub {
 mod crowd;
 mod ordered;
 mod presence;
+mod recent;
+pub use recent::{FillTicket, Lookup, RecentSize};
 #[cfg(test)]
 mod tests;

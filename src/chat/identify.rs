@@ -4,6 +4,7 @@
 
 use std::net::IpAddr;
 
+use super::cluster::control::{self, Control};
 use super::guest_names;
 use super::hub::Hub;
 use super::protocol::ErrorCode;
@@ -54,23 +55,45 @@ pub async fn identify(
 ) -> Result<Identified, Refusal> {
     let claim = claim(chat, site, ip, credentials).await?;
     let (site_id, ip_text, hub) = (site.id, ip.to_string(), chat.hub.clone());
-    chat.db
+    let instance = chat.instance;
+    let (identified, renamed) = chat
+        .db
         .run(move |conn| {
-            // One commit for the participant and its address, not one each: a
-            // room reconnecting after a restart is thousands of hellos at once.
-            // (The name check and the new guest's row are atomic too.)
+            // One commit for the participant, its address and a rename's
+            // event, not one each: a room reconnecting after a restart is
+            // thousands of hellos at once. (The name check and the new
+            // guest's row are atomic too.)
             conn.write_transaction(|conn| {
-                let (participant, rooms) = settle(conn, &hub, site_id, &ip_text, claim)?;
+                let (participant, rooms, renamed) = settle(conn, &hub, site_id, &ip_text, claim)?;
                 Participant::record_ip(conn, participant.id, &ip_text)?;
+                if renamed {
+                    let change = Control::ParticipantChanged {
+                        participant: participant.id,
+                    };
+                    control::record(conn, Some(instance), &change)?;
+                }
                 let ban = Ban::find_active(conn, site_id, Some(participant.id), Some(ip))?;
-                Ok(Identified {
+                let identified = Identified {
                     participant,
                     rooms,
                     ban,
-                })
+                };
+                Ok::<_, Refusal>((identified, renamed))
             })
         })
-        .await
+        .await?;
+    if renamed {
+        renamed_here(chat, identified.participant.id);
+    }
+    Ok(identified)
+}
+
+/// Someone is shown under a new name or picture: the history kept in memory
+/// that shows the old one is read again, here and on the other instances
+/// (told by the event recorded with the change).
+pub(super) fn renamed_here(chat: &Chat, participant: ParticipantId) {
+    chat.hub.recent_author_changed(participant);
+    chat.tell_others();
 }
 
 /// Who the credentials say this is, checked without the database: a host's
@@ -148,17 +171,18 @@ async fn claim(
 }
 
 /// The participant a claim names, created or updated (name, last address),
-/// with the rooms a host's token limits them to.
+/// with the rooms a host's token limits them to, and whether the name or
+/// picture others see changed.
 fn settle(
     conn: &mut DbConn,
     hub: &Hub,
     site_id: SiteId,
     ip_text: &str,
     claim: Claim,
-) -> Result<(Participant, Option<Vec<RoomName>>), Refusal> {
+) -> Result<(Participant, Option<Vec<RoomName>>, bool), Refusal> {
     Ok(match claim {
         Claim::Host(user) => {
-            let p = Participant::upsert_external(
+            let (p, renamed) = Participant::upsert_external_changed(
                 conn,
                 site_id,
                 ParticipantKind::Verified,
@@ -167,10 +191,10 @@ fn settle(
                 user.avatar.as_deref(),
                 Some(ip_text),
             )?;
-            (p, user.rooms)
+            (p, user.rooms, renamed)
         }
         Claim::Member { account, name } => {
-            let p = Participant::upsert_external(
+            let (p, renamed) = Participant::upsert_external_changed(
                 conn,
                 site_id,
                 ParticipantKind::Member,
@@ -180,7 +204,7 @@ fn settle(
                 Some(ip_text),
             )?;
             crate::db::models::Account::link(conn, account, p.id)?;
-            (p, None)
+            (p, None, renamed)
         }
         Claim::ReturningGuest { id, rename } => match Participant::find(conn, id)? {
             // Guest tokens only ever name guests; anything else is a forgery or stale.
@@ -189,8 +213,9 @@ fn settle(
                 // may have taken it since, or another guest while they were away.
                 let nick = rename.map_or(p.nick.clone(), Nickname::into_inner);
                 guest_names::check(conn, hub, site_id, &nick, Some(p.id))?;
+                let renamed = p.nick != nick;
                 p.touch(conn, &nick, Some(ip_text))?;
-                (p, None)
+                (p, None, renamed)
             }
             _ => {
                 return Err(Refusal::new(
@@ -202,7 +227,7 @@ fn settle(
         Claim::NewGuest(nick) => {
             guest_names::check(conn, hub, site_id, nick.as_str(), None)?;
             let p = Participant::create_guest(conn, site_id, nick.as_str(), Some(ip_text))?;
-            (p, None)
+            (p, None, false)
         }
     })
 }

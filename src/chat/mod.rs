@@ -12,6 +12,7 @@ pub mod limits;
 pub mod protocol;
 pub mod publish;
 pub mod queue;
+pub mod recent;
 mod refusal;
 mod rooms;
 pub mod rules;

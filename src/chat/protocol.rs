@@ -150,8 +150,9 @@ pub struct Who {
     pub look: Option<Arc<str>>,
 }
 
-/// A stored message as clients see it.
-#[derive(Debug, Clone, Serialize)]
+/// A stored message as clients see it (read back from another instance's
+/// `message` frame too, for the room's recent history).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct MessageView {
     pub seq: i64,
     pub id: i64,
@@ -203,7 +204,8 @@ pub enum ServerFrame {
         /// Highest seq in the room when the page was read.
         seq: i64,
         mode: WelcomeMode,
-        messages: Vec<MessageView>,
+        /// Shared with the room's recent history in memory.
+        messages: Vec<Arc<MessageView>>,
         /// Older messages exist before the first one in `messages`.
         more: bool,
         /// Resumed only: seqs at or below `since` deleted while the client was away.
@@ -244,7 +246,7 @@ pub enum ServerFrame {
     Message {
         room: String,
         #[serde(flatten)]
-        message: MessageView,
+        message: Arc<MessageView>,
     },
     Ack {
         cid: String,

@@ -9,6 +9,7 @@
 use thiserror::Error;
 use tokio::sync::oneshot;
 
+use super::cluster::control::{self, Control};
 use super::protocol::Who;
 use super::writer::{is_retry, CidReused, NotPosted, NotStored, Post, Reply, Stored};
 use super::{who, Chat};
@@ -68,19 +69,20 @@ pub struct Published {
     pub text: String,
 }
 
-/// The participant behind `author` on `site`, created or refreshed.
+/// The participant behind `author` on `site`, created or refreshed, and
+/// whether the name or picture others see changed.
 fn participant(
     conn: &mut crate::db::DbConn,
     site: &Site,
     author: &Author,
-) -> Result<Participant, PublishError> {
+) -> Result<(Participant, bool), PublishError> {
     Ok(match author {
         Author::Site => {
             // The site's name, as long as a name may be.
             let short: String = site.name.chars().take(Nickname::MAX_CHARS).collect();
             let name =
                 Nickname::from_host(&short).map_or_else(|_| "Site".to_owned(), |n| n.into_inner());
-            Participant::upsert_external(
+            Participant::upsert_external_changed(
                 conn,
                 site.id,
                 ParticipantKind::System,
@@ -95,7 +97,7 @@ fn participant(
                 HostTokenError::Malformed(why) => PublishError::InvalidAuthor(why),
                 other => PublishError::InvalidAuthor(other.to_string()),
             })?;
-            Participant::upsert_external(
+            Participant::upsert_external_changed(
                 conn,
                 site.id,
                 ParticipantKind::Verified,
@@ -123,13 +125,19 @@ pub async fn publish(
 ) -> Result<Published, PublishError> {
     let cid = ClientId::parse(cid).map_err(|e| PublishError::InvalidCid(e.0))?;
     let name = room.as_str().to_owned();
-    let site_id = site.id;
-    let (found, participant) = chat
+    let (site_id, instance) = (site.id, chat.instance);
+    let (found, participant, renamed) = chat
         .db
         .run(move |conn| -> Result<_, PublishError> {
             let room = Room::find_by_name(conn, site_id, &name)?
                 .ok_or_else(|| PublishError::RoomNotFound(name.clone()))?;
-            let participant = participant(conn, &site, &author)?;
+            let (participant, renamed) = participant(conn, &site, &author)?;
+            if renamed {
+                let change = Control::ParticipantChanged {
+                    participant: participant.id,
+                };
+                control::record(conn, Some(instance), &change)?;
+            }
             if participant.kind != ParticipantKind::System {
                 if let Some(ban) = Ban::find_active(conn, site.id, Some(participant.id), None)? {
                     return Err(PublishError::Banned {
@@ -138,9 +146,12 @@ pub async fn publish(
                     });
                 }
             }
-            Ok((room, participant))
+            Ok((room, participant, renamed))
         })
         .await?;
+    if renamed {
+        super::identify::renamed_here(chat, participant.id);
+    }
     let checked = match chat.rules.mute(site_id, participant.id).await? {
         Some(mute) => Err(PublishError::Muted {
             name: participant.nick.clone(),

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::Notify;
 
-use super::protocol::CloseReason;
+use super::protocol::{CloseReason, MessageView};
 use crate::db::models::RoomId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -46,6 +46,9 @@ pub enum Outbound {
 pub struct BatchFrame {
     pub text: Arc<str>,
     pub seq: i64,
+    /// The message itself, for the room's recent history (`hub::recent`);
+    /// `None` when it could not be read (the history is then dropped).
+    pub view: Option<Arc<MessageView>>,
     /// The sending connection, which gets an `ack` instead.
     pub from: Option<ConnId>,
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use super::protocol::{ErrorCode, MessageView, WelcomeMode, Who};
+use super::recent::{Loaded, Row, WelcomePage, CLOCK_MARGIN_MS, DELETED_MAX, DELETIONS_KEPT};
 use super::refusal::Refusal;
 use crate::db::models::message::WithAuthor;
 use crate::db::models::{Message, Participant, Room, RoomId, Site};
@@ -68,34 +69,23 @@ pub fn open_room(conn: &mut DbConn, site: &Site, name: &str) -> Result<Room, Ref
     })
 }
 
-pub struct WelcomePage {
-    /// The room's last committed seq when the page was read.
-    pub seq: i64,
-    pub mode: WelcomeMode,
-    pub messages: Vec<WithAuthor>,
-    pub more: bool,
-    /// Resumed only: messages at or below `since` deleted while the client
-    /// may have been away.
-    pub deleted: Vec<i64>,
-}
-
-/// Most deletions a resumed `welcome` lists (the most recent ones).
-const DELETED_MAX: i64 = 1000;
-/// Clocks of the instances that wrote and deleted may differ: deletions
-/// this much older than the client's last message are listed too (a
-/// repeated deletion is harmless, a missed one is not).
-const CLOCK_MARGIN_MS: i64 = 5 * 60 * 1000;
-
 /// Messages the client may still show (at or below `since`) that were
 /// deleted after it got message `since`: it was not there to be told.
 fn deleted_while_away(conn: &mut DbConn, room: RoomId, since: i64) -> Result<Vec<i64>, DbError> {
     match Message::written_at(conn, room, since)? {
-        Some(at) => Message::deleted_after(conn, room, since, at - CLOCK_MARGIN_MS, DELETED_MAX),
+        Some(at) => {
+            Message::deleted_after(conn, room, since, at - CLOCK_MARGIN_MS, DELETED_MAX as i64)
+        }
         None => Ok(Vec::new()),
     }
 }
 
+fn shared(messages: Vec<WithAuthor>) -> Vec<Arc<MessageView>> {
+    messages.into_iter().map(|m| Arc::new(view(m))).collect()
+}
+
 /// The history a joining client needs: latest page, exact resume, or a reset.
+/// [`Window::answer`](super::recent::Window::answer) gives the same from memory.
 pub fn load_welcome(
     conn: &mut DbConn,
     room: RoomId,
@@ -113,7 +103,7 @@ pub fn load_welcome(
         return Ok(WelcomePage {
             seq,
             mode: WelcomeMode::Resumed,
-            messages,
+            messages: shared(messages),
             more,
             deleted: deleted_while_away(conn, room, since)?,
         });
@@ -131,8 +121,53 @@ pub fn load_welcome(
     Ok(WelcomePage {
         seq,
         mode,
-        messages,
+        messages: shared(messages),
         more,
         deleted: Vec::new(),
+    })
+}
+
+/// The room's last `rows` rows (deleted ones too) and what a [`Window`](super::recent::Window)
+/// must know of the rest, to answer joins from memory.
+pub fn load_recent(conn: &mut DbConn, room: RoomId, rows: usize) -> Result<Loaded, DbError> {
+    let upto = Room::find(conn, room)?.last_seq;
+    let read = Message::last_rows(conn, room, upto, rows as i64)?;
+    let whole = read.len() < rows;
+    let rows: Vec<Row> = read
+        .into_iter()
+        .map(|(m, author)| Row {
+            seq: m.seq,
+            created_at: m.created_at,
+            message: m.deleted_at.is_none().then(|| Arc::new(view((m, author)))),
+        })
+        .collect();
+    let (floor_at, older_visible) = match rows.first() {
+        Some(first) if !whole => (
+            Message::written_at(conn, room, first.seq - 1)?,
+            Message::exists_before(conn, room, first.seq)?,
+        ),
+        _ => (None, false),
+    };
+    // Complete for every `deleted_while_away` the window may answer: those
+    // after its oldest row's time (or the one below), less the margin.
+    let oldest = rows.iter().map(|r| r.created_at).chain(floor_at).min();
+    let floor = oldest.map_or(i64::MIN, |at| at - CLOCK_MARGIN_MS);
+    let mut deletions = Message::deletions_after(conn, room, floor, DELETIONS_KEPT as i64 + 1)?;
+    let deletions_floor = match deletions.get(DELETIONS_KEPT) {
+        // Too many to keep: complete above the oldest one left out.
+        Some(&(_, at)) => {
+            deletions.retain(|(_, t)| *t > at);
+            at
+        }
+        None => floor,
+    };
+    Ok(Loaded {
+        upto,
+        rows,
+        whole,
+        floor_at,
+        older_visible,
+        deletions,
+        deletions_floor,
     })
 }

@@ -1,6 +1,7 @@
-//! One WebSocket connection's conversation: joins, sends, history here;
-//! identity (`hello`, account frames) in `identity`, the send path's moderation
-//! checks and reports in `moderate`, typing and read receipts in `signals`.
+//! One WebSocket connection's conversation: sends and history here; joins,
+//! leaves and the `welcome` in `join`, identity (`hello`, account frames) in
+//! `identity`, the send path's moderation checks and reports in `moderate`,
+//! typing and read receipts in `signals`.
 //!
 //! The transport feeds text frames to [`Session::on_text`] and writes the
 //! replies it returns at once; frames from the room (via the [`ConnQueue`])
@@ -21,13 +22,14 @@ use super::identify::{capitalized, Credentials};
 use super::limits;
 use super::protocol::*;
 use super::refusal::{too_fast, Refusal};
-use super::rooms::{load_welcome, view, who};
+use super::rooms::{view, who};
 use super::writer::{Post, Reply};
 use super::{Admission, Chat};
 use crate::db::models::{Message, ParticipantId, RoomId, Site};
 use crate::input::{self, ClientId, MessageTextError, RoomName};
 
 mod identity;
+mod join;
 mod moderate;
 mod open_room;
 mod signals;
@@ -318,102 +320,6 @@ impl Session {
         self.joined
             .get(room)
             .ok_or_else(|| Refusal::new(ErrorCode::NotJoined, format!("Join room {room:?} first.")))
-    }
-
-    async fn join(&mut self, room: &str, since: Option<i64>) -> Result<(), Refusal> {
-        let name = RoomName::parse(room)
-            .map_err(|e| Refusal::new(ErrorCode::InvalidRoom, e.to_string()))?;
-        if self
-            .me
-            .as_ref()
-            .and_then(|me| me.rooms.as_ref())
-            .is_some_and(|rooms| !rooms.contains(&name))
-        {
-            return Err(Refusal::new(
-                ErrorCode::RoomForbidden,
-                format!("Your sign-in does not give access to room {name:?}."),
-            ));
-        }
-        let rejoin = self.joined.contains_key(name.as_str());
-        if !rejoin && self.joined.len() >= self.chat.limits.max_joins_per_connection {
-            return Err(Refusal::new(
-                ErrorCode::TooManyJoins,
-                format!(
-                    "A connection may be in at most {} rooms.",
-                    self.chat.limits.max_joins_per_connection
-                ),
-            ));
-        }
-        // Joining tells the room (presence): it spends the signal budget.
-        self.spend_signal()
-            .map_err(|wait| too_fast("You are joining rooms too fast", wait))?;
-        let room = self.find_or_open_room(&name).await?;
-        let who = self.me()?.who.clone();
-        let (online, online_total) =
-            self.chat
-                .hub
-                .join(room.id, name.as_str(), &self.handle, &who, room.last_seq);
-        // Registered before reading: anything committed after the read arrives live.
-        let (page, cap) = (
-            self.chat.limits.history_page as i64,
-            self.chat.limits.resume_cap as i64,
-        );
-        let room_id = room.id;
-        let loaded = self
-            .chat
-            .db
-            .run(move |conn| load_welcome(conn, room_id, since, page, cap))
-            .await;
-        let welcome = match loaded {
-            Ok(welcome) => welcome,
-            Err(err) => {
-                if !rejoin {
-                    self.chat.hub.leave(room.id, name.as_str(), self.handle.id);
-                    self.release_empty(&[room.id]);
-                }
-                return Err(err.into());
-            }
-        };
-        let floor = welcome
-            .messages
-            .last()
-            .map_or(welcome.seq, |m| m.0.seq.max(welcome.seq));
-        self.joined.insert(
-            name.as_str().to_owned(),
-            Joined {
-                id: room.id,
-                typing_since: None,
-            },
-        );
-        self.floors.retain(|(id, _)| *id != room.id);
-        self.floors.push((room.id, floor));
-        self.reply(ServerFrame::Welcome {
-            room: name.into_inner(),
-            seq: welcome.seq,
-            mode: welcome.mode,
-            messages: welcome.messages.into_iter().map(view).collect(),
-            more: welcome.more,
-            deleted: welcome.deleted,
-            online,
-            online_total,
-            seen: self.chat.hub.seen_in(room_id),
-            presence_lines: self.site.presence_lines,
-        });
-        Ok(())
-    }
-
-    fn leave(&mut self, room: &str) -> Result<(), Refusal> {
-        let joined = self
-            .joined
-            .remove(room)
-            .ok_or_else(|| Refusal::new(ErrorCode::NotJoined, format!("Not in room {room:?}.")))?;
-        self.floors.retain(|(id, _)| *id != joined.id);
-        self.chat.hub.leave(joined.id, room, self.handle.id);
-        self.release_empty(&[joined.id]);
-        self.reply(ServerFrame::Left {
-            room: room.to_owned(),
-        });
-        Ok(())
     }
 
     async fn send(&mut self, room: &str, cid: &str, text: &str) -> Result<(), Refusal> {

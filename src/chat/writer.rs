@@ -301,6 +301,10 @@ impl WriterLoop {
                 self.metrics.commit_failures.inc();
                 self.hub.release(ranges.keys().copied());
                 tracing::error!(error = %err, messages = batch.len(), "commit failed; senders may retry");
+                // Its seqs may be stored: the rooms' history in memory is read again.
+                for room in ranges.keys() {
+                    self.hub.recent_forget(*room);
+                }
                 for post in &batch {
                     if ranges.contains_key(&post.room) {
                         self.unsure

@@ -61,6 +61,16 @@ pub struct Limits {
     #[arg(long, env = "CHATCTL_RESUME_CAP", default_value_t = 500)]
     pub resume_cap: usize,
 
+    /// Messages of each room with people in it kept in memory, so that joins and resumes are
+    /// answered without reading the database (at least --history-page; 0 turns it off).
+    #[arg(long, env = "CHATCTL_RECENT_MESSAGES", default_value_t = 500)]
+    pub recent_messages: usize,
+
+    /// Memory for the rooms' recent messages, all rooms together, in MiB; the rooms used least
+    /// recently are dropped first.
+    #[arg(long, env = "CHATCTL_RECENT_CACHE_MB", default_value_t = 64)]
+    pub recent_cache_mb: usize,
+
     /// Seconds between server pings; a silent connection is closed after 2.5 intervals.
     #[arg(long, env = "CHATCTL_HEARTBEAT_SECS", default_value_t = 30)]
     pub heartbeat_secs: u64,
@@ -189,6 +199,8 @@ impl Default for Limits {
             max_joins_per_connection: 20,
             history_page: 50,
             resume_cap: 500,
+            recent_messages: 500,
+            recent_cache_mb: 64,
             heartbeat_secs: 30,
             outbound_queue_bytes: 1024 * 1024,
             new_guests_per_ip_per_minute: 30,

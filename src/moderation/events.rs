@@ -4,14 +4,11 @@
 //! rooms, ...) below the code that replays them.
 
 use crate::chat::cluster::Control;
-use crate::db::models::cluster_event::ClusterEvent;
 use crate::db::{DbConn, DbError};
 
 /// Records `change` for every server; call it in the transaction that makes
 /// it. `origin` is the server making it (`Chat::instance`), `None` from the
 /// command line.
 pub fn record(conn: &mut DbConn, origin: Option<u64>, change: &Control) -> Result<(), DbError> {
-    let body = serde_json::to_string(change).map_err(|e| DbError::Internal(e.to_string()))?;
-    // The id is stored as the same 64 bits.
-    ClusterEvent::record(conn, origin.map(|o| o as i64), &body).map(drop)
+    crate::chat::cluster::control::record(conn, origin, change)
 }

@@ -42,10 +42,18 @@ fn hook(
     Ok(())
 }
 
-/// Tells every open widget in the room here to remove these messages, and
-/// the other instances to do the same (recorded by [`record`]).
-fn announce(chat: &Chat, deleted: &[(RoomId, String, i64)]) {
+/// Tells every open widget in the room here to remove these messages (and
+/// the room's recent history in memory, `at` being when they were deleted),
+/// and the other instances to do the same (recorded by [`record`]).
+fn announce(chat: &Chat, deleted: &[(RoomId, String, i64)], at: i64) {
     chat.webhooks.ring();
+    let mut per_room: HashMap<RoomId, Vec<i64>> = HashMap::new();
+    for (room, _, seq) in deleted {
+        per_room.entry(*room).or_default().push(*seq);
+    }
+    for (room, seqs) in per_room {
+        chat.hub.recent_deleted(room, &seqs, Some(at));
+    }
     for (room, name, seq) in deleted {
         let frame = ServerFrame::Deleted {
             room: name.clone(),
@@ -59,7 +67,12 @@ fn announce(chat: &Chat, deleted: &[(RoomId, String, i64)]) {
 
 /// Records the deletions for every running server, per room, in the
 /// transaction making them.
-fn record(conn: &mut DbConn, origin: Option<u64>, deleted: &[(RoomId, String, i64)]) -> Result<()> {
+fn record(
+    conn: &mut DbConn,
+    origin: Option<u64>,
+    deleted: &[(RoomId, String, i64)],
+    at: i64,
+) -> Result<()> {
     let mut per_room: HashMap<RoomId, (String, Vec<i64>)> = HashMap::new();
     for (room, name, seq) in deleted {
         let entry = per_room
@@ -68,7 +81,17 @@ fn record(conn: &mut DbConn, origin: Option<u64>, deleted: &[(RoomId, String, i6
         entry.1.push(*seq);
     }
     for (room, (name, seqs)) in per_room {
-        events::record(conn, origin, &Control::Deleted { room, name, seqs })?;
+        let at = Some(at);
+        events::record(
+            conn,
+            origin,
+            &Control::Deleted {
+                room,
+                name,
+                seqs,
+                at,
+            },
+        )?;
     }
     Ok(())
 }
@@ -76,12 +99,13 @@ fn record(conn: &mut DbConn, origin: Option<u64>, deleted: &[(RoomId, String, i6
 /// Deletes one message; open reports on it are closed as handled.
 pub async fn delete_message(chat: &Chat, actor: Actor, id: MessageId) -> Result<()> {
     let origin = Some(chat.instance);
+    let at = now_ms();
     let deleted = chat
         .db
         .run(move |conn| {
             conn.write_transaction(|conn| -> Result<_> {
                 let message = Message::find(conn, id)?.ok_or(ModerationError::NotFound)?;
-                if !Message::mark_deleted(conn, id)? {
+                if !Message::mark_deleted(conn, id, at)? {
                     return Err(ModerationError::NotFound);
                 }
                 Report::resolve_for_message(conn, id, actor.admin(), Resolution::Deleted)?;
@@ -99,25 +123,26 @@ pub async fn delete_message(chat: &Chat, actor: Actor, id: MessageId) -> Result<
                     ),
                 )?;
                 let deleted = (room.id, room.name, message.seq);
-                record(conn, origin, std::slice::from_ref(&deleted))?;
+                record(conn, origin, std::slice::from_ref(&deleted), at)?;
                 hook(conn, message.site_id, std::slice::from_ref(&deleted), &[id])?;
                 Ok(deleted)
             })
         })
         .await?;
-    announce(chat, &[deleted]);
+    announce(chat, &[deleted], at);
     Ok(())
 }
 
 /// Deletes every message of a participant; returns how many.
 pub async fn delete_all_by(chat: &Chat, actor: Actor, participant: ParticipantId) -> Result<usize> {
     let origin = Some(chat.instance);
+    let at = now_ms();
     let deleted = chat
         .db
         .run(move |conn| {
             conn.write_transaction(|conn| -> Result<_> {
                 let who = Participant::find(conn, participant)?.ok_or(ModerationError::NotFound)?;
-                let gone = Message::mark_deleted_by_participant(conn, participant)?;
+                let gone = Message::mark_deleted_by_participant(conn, participant, at)?;
                 Report::resolve_for_author(conn, participant, actor.admin(), Resolution::Deleted)?;
                 let mut names: HashMap<RoomId, String> = HashMap::new();
                 let mut deleted = Vec::with_capacity(gone.len());
@@ -137,13 +162,13 @@ pub async fn delete_all_by(chat: &Chat, actor: Actor, participant: ParticipantId
                     ("participant", participant.to_string()),
                     format!("{} messages of {}", deleted.len(), who.nick),
                 )?;
-                record(conn, origin, &deleted)?;
+                record(conn, origin, &deleted, at)?;
                 hook(conn, who.site_id, &deleted, &ids)?;
                 Ok(deleted)
             })
         })
         .await?;
-    announce(chat, &deleted);
+    announce(chat, &deleted, at);
     Ok(deleted.len())
 }
 

@@ -73,7 +73,13 @@ pub async fn follow(chat: Arc<Chat>, doorbell: Arc<Notify>, mut shutdown: watch:
 
 async fn apply(chat: &Chat, change: Control) {
     match change {
-        Control::Deleted { room, name, seqs } => {
+        Control::Deleted {
+            room,
+            name,
+            seqs,
+            at,
+        } => {
+            chat.hub.recent_deleted(room, &seqs, at);
             for seq in seqs {
                 let frame = ServerFrame::Deleted {
                     room: name.clone(),
@@ -95,6 +101,7 @@ async fn apply(chat: &Chat, change: Control) {
         Control::RoomChanged { room } => chat.rules.invalidate_room(room),
         Control::RoomDeleted { room } => super::rooms::close_deleted(chat, room),
         Control::SiteChanged { site } => chat.rules.invalidate_site(site),
+        Control::ParticipantChanged { participant } => chat.hub.recent_author_changed(participant),
         Control::MutesChanged { site } => chat.rules.invalidate_mutes(site),
         Control::FiltersChanged { site } => chat.rules.invalidate_filters(site),
         Control::SiteDisabled { site } => {

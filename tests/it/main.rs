@@ -47,6 +47,7 @@ mod passwords;
 mod postgres;
 mod presence_noise;
 mod races;
+mod recent_history;
 mod retry_rules;
 mod room_scope;
 mod rooms;

@@ -4,7 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::db::models::{BanId, RoomId, SiteId};
+use crate::db::models::cluster_event::ClusterEvent;
+use crate::db::models::{BanId, ParticipantId, RoomId, SiteId};
+use crate::db::{DbConn, DbError};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -14,6 +16,10 @@ pub enum Control {
         room: RoomId,
         name: String,
         seqs: Vec<i64>,
+        /// Their `deleted_at`, for the rooms' recent history in memory
+        /// (`None` from a version that did not record it: that history is dropped).
+        #[serde(default)]
+        at: Option<i64>,
     },
     /// A ban was made: the connections it covers close.
     Banned {
@@ -42,4 +48,18 @@ pub enum Control {
     SiteDisabled {
         site: SiteId,
     },
+    /// A participant's name or picture changed: the rooms' recent history
+    /// in memory that shows them is read again.
+    ParticipantChanged {
+        participant: ParticipantId,
+    },
+}
+
+/// Records `change` for every server (`cluster_events`), in the transaction
+/// that makes it; `origin` is the server making it (`Chat::instance`), `None`
+/// from the command line.
+pub fn record(conn: &mut DbConn, origin: Option<u64>, change: &Control) -> Result<(), DbError> {
+    let body = serde_json::to_string(change).map_err(|e| DbError::Internal(e.to_string()))?;
+    // The id is stored as the same 64 bits.
+    ClusterEvent::record(conn, origin.map(|o| o as i64), &body).map(drop)
 }

@@ -19,7 +19,7 @@
 //! its [`Peers`](super::hub::Peers)).
 
 mod broker;
-mod control;
+pub mod control;
 pub mod envelope;
 mod presence;
 mod receive;

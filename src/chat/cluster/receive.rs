@@ -14,6 +14,7 @@ use super::envelope::{decode, Body, Heartbeat, Receipt, RoomBatch};
 use super::presence::{Ask, Mirror};
 use super::{BrokerEvent, BrokerHealth, Cluster};
 use crate::chat::hub::BatchFrame;
+use crate::chat::protocol::MessageView;
 
 /// Another instance, as heard over the broker.
 struct Origin {
@@ -214,11 +215,17 @@ fn deliver(cluster: &Cluster, batch: RoomBatch<Box<RawValue>>) {
         return; // nobody here
     }
     let range = batch.range();
+    // Read back only for a room whose history is kept here.
+    let keep = cluster.hub.keeps_recent(batch.room);
     let frames: Vec<BatchFrame> = batch
         .frames
         .into_iter()
         .map(|(seq, raw)| BatchFrame {
             seq,
+            view: keep
+                .then(|| serde_json::from_str::<MessageView>(raw.get()).ok())
+                .flatten()
+                .map(Arc::new),
             text: Arc::from(raw.get()),
             from: None,
         })

@@ -86,10 +86,12 @@ impl Hub {
             return Ok(nobody(frames, counted));
         }
         if range.after > members.high {
+            Hub::recent_gap(&mut members, range.upto);
             return Err(Gap { high: members.high });
         }
         let high = members.high;
         members.high = high.max(range.upto);
+        self.recent_append(&mut members, room, range, frames);
         let fresh = |f: &BatchFrame| f.seq > high;
         // Reserve queue space first, so that delivery counts are known before
         // anything is queued.
@@ -136,6 +138,8 @@ impl Hub {
             });
             handle.push_reserved(items);
         }
+        drop(members);
+        self.evict_over_budget();
         Ok(queued)
     }
 }

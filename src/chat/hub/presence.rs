@@ -180,6 +180,9 @@ impl Hub {
         let Some(member) = members.conns.remove(&conn) else {
             return;
         };
+        if members.conns.is_empty() {
+            self.recent_empty(&mut members, room);
+        }
         let id = member.who.id;
         if let Some(entry) = members.present.get_mut(&id) {
             entry.1 -= 1;

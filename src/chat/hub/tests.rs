@@ -112,6 +112,7 @@ fn a_batch_reaches_everyone_but_each_sender_in_order() {
     let frame = |seq, from: &ConnHandle| BatchFrame {
         text: Arc::from(format!("m{seq}")),
         seq,
+        view: None,
         from: Some(from.id),
     };
     let out = hub
@@ -160,6 +161,7 @@ fn messages_reach_a_room_only_in_seq_order() {
     let frame = |seq| BatchFrame {
         text: Arc::from(format!("m{seq}")),
         seq,
+        view: None,
         from: None,
     };
     let range = |after, upto| SeqRange { after, upto };

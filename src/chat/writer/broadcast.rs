@@ -121,8 +121,9 @@ impl WriterLoop {
                     tracing::error!(error = %err, room = %room.room, "could not read the messages before a commit");
                 }
                 // Held back rather than sent out of order: the room gets
-                // them with the next catch-up.
+                // them with the next catch-up (its history in memory is read again).
                 self.unsure.insert(room.room, name.to_owned());
+                hub.recent_forget(room.room);
                 (0..room.frames.len()).for_each(|k| drop(counted(k, 0)));
                 vec![false; room.frames.len()]
             }
@@ -159,15 +160,16 @@ fn frames_of(batch: &[Post], outcomes: Vec<Outcome>) -> (Vec<Answer>, Vec<RoomFr
         let mut reused_in = None;
         let (msg_seq, id, ts, duplicate) = match outcome {
             Outcome::New(msg, id) => {
+                let view = Arc::new(MessageView {
+                    seq: msg.seq,
+                    id: id.0,
+                    author: post.author.clone(),
+                    text: msg.body,
+                    ts: msg.created_at,
+                });
                 let text = ServerFrame::Message {
                     room: post.room_name.clone(),
-                    message: MessageView {
-                        seq: msg.seq,
-                        id: id.0,
-                        author: post.author.clone(),
-                        text: msg.body,
-                        ts: msg.created_at,
-                    },
+                    message: view.clone(),
                 }
                 .encode();
                 let slot = *slot_of.entry(post.room).or_insert_with(|| {
@@ -181,6 +183,7 @@ fn frames_of(batch: &[Post], outcomes: Vec<Outcome>) -> (Vec<Answer>, Vec<RoomFr
                 rooms[slot].frames.push(BatchFrame {
                     text,
                     seq: msg.seq,
+                    view: Some(view),
                     from: post.sender().map(|s| s.id),
                 });
                 rooms[slot].posts.push(i);

@@ -173,6 +173,7 @@ fn a_database_check_between_commit_and_publish_leaves_the_message_to_the_writer(
     let frames = [BatchFrame {
         text: Arc::from("{\"type\":\"message\"}"),
         seq: 1,
+        view: None,
         from: Some(sender.id),
     }];
     let queued = hub

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::{MessageId, Participant, ParticipantId, RoomId, SiteId};
 use crate::db::schema::{messages, participants};
-use crate::db::{now_ms, DbConn, DbError};
+use crate::db::{DbConn, DbError};
 use crate::with_backend;
 
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Serialize)]
@@ -102,6 +102,47 @@ impl Message {
             .load(c))?;
         seqs.sort_unstable();
         Ok(seqs)
+    }
+
+    /// The newest `limit` rows at or below `upto`, deleted ones included,
+    /// oldest first (what the in-memory history of a room starts from).
+    pub fn last_rows(
+        conn: &mut DbConn,
+        room: RoomId,
+        upto: i64,
+        limit: i64,
+    ) -> Result<Vec<WithAuthor>, DbError> {
+        let mut rows: Vec<WithAuthor> = with_backend!(conn, c => messages::table
+            .inner_join(participants::table)
+            .filter(messages::room_id.eq(room))
+            .filter(messages::seq.le(upto))
+            .order(messages::seq.desc())
+            .limit(limit)
+            .select((Message::as_select(), Participant::as_select()))
+            .load(c))?;
+        rows.reverse();
+        Ok(rows)
+    }
+
+    /// `(seq, deleted_at)` of the room's messages deleted after `since`
+    /// (Unix ms), the `limit` most recently deleted first.
+    pub fn deletions_after(
+        conn: &mut DbConn,
+        room: RoomId,
+        since: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, i64)>, DbError> {
+        let rows: Vec<(i64, Option<i64>)> = with_backend!(conn, c => messages::table
+            .filter(messages::room_id.eq(room))
+            .filter(messages::deleted_at.gt(since))
+            .order(messages::deleted_at.desc())
+            .limit(limit)
+            .select((messages::seq, messages::deleted_at))
+            .load(c))?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(seq, at)| Some((seq, at?)))
+            .collect())
     }
 
     /// When the last message at or below `seq` was written (deleted or not).
@@ -199,25 +240,27 @@ impl Message {
             .optional())
     }
 
-    /// Marks the message deleted; false when it already was.
-    pub fn mark_deleted(conn: &mut DbConn, id: MessageId) -> Result<bool, DbError> {
+    /// Marks the message deleted at `at` (Unix ms); false when it already was.
+    pub fn mark_deleted(conn: &mut DbConn, id: MessageId, at: i64) -> Result<bool, DbError> {
         let n = with_backend!(conn, c => diesel::update(messages::table.find(id).filter(messages::deleted_at.is_null()))
-            .set(messages::deleted_at.eq(Some(now_ms())))
+            .set(messages::deleted_at.eq(Some(at)))
             .execute(c))?;
         Ok(n > 0)
     }
 
-    /// Marks every visible message of the participant deleted; returns their rooms, seqs and ids.
+    /// Marks every visible message of the participant deleted at `at` (Unix
+    /// ms); returns their rooms, seqs and ids.
     pub fn mark_deleted_by_participant(
         conn: &mut DbConn,
         participant: ParticipantId,
+        at: i64,
     ) -> Result<Vec<(RoomId, i64, MessageId)>, DbError> {
         with_backend!(conn, c => diesel::update(
             messages::table
                 .filter(messages::participant_id.eq(participant))
                 .filter(messages::deleted_at.is_null()),
         )
-        .set(messages::deleted_at.eq(Some(now_ms())))
+        .set(messages::deleted_at.eq(Some(at)))
         .returning((messages::room_id, messages::seq, messages::id))
         .get_results(c))
     }

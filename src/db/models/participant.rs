@@ -115,10 +115,26 @@ impl Participant {
         avatar: Option<&str>,
         ip: Option<&str>,
     ) -> Result<Participant, DbError> {
+        Self::upsert_external_changed(conn, site_id, kind, external_id, nick, avatar, ip)
+            .map(|(participant, _)| participant)
+    }
+
+    /// [`Participant::upsert_external`], and whether the name or avatar
+    /// others see changed (not for a participant seen for the first time).
+    pub fn upsert_external_changed(
+        conn: &mut DbConn,
+        site_id: SiteId,
+        kind: ParticipantKind,
+        external_id: &str,
+        nick: &str,
+        avatar: Option<&str>,
+        ip: Option<&str>,
+    ) -> Result<(Participant, bool), DbError> {
         let now = now_ms();
         let key = NameKey::of(nick);
         if let Some(found) = Self::find_external(conn, site_id, kind, external_id)? {
-            return with_backend!(conn, c => diesel::update(participants::table.find(found.id))
+            let changed = found.nick != nick || found.avatar_url.as_deref() != avatar;
+            let updated = with_backend!(conn, c => diesel::update(participants::table.find(found.id))
                 .set((
                     participants::nick.eq(nick),
                     ParticipantKeys::from(&key),
@@ -127,7 +143,8 @@ impl Participant {
                     participants::last_seen_at.eq(now),
                 ))
                 .returning(Participant::as_returning())
-                .get_result(c));
+                .get_result(c))?;
+            return Ok((updated, changed));
         }
         let new = NewParticipant {
             external_id: Some(external_id),
@@ -143,9 +160,11 @@ impl Participant {
             .get_result(c)
             .optional())?;
         match inserted {
-            Some(participant) => Ok(participant),
+            Some(participant) => Ok((participant, false)),
             // Two first connections raced: the other one created it.
-            None => Self::upsert_external(conn, site_id, kind, external_id, nick, avatar, ip),
+            None => {
+                Self::upsert_external_changed(conn, site_id, kind, external_id, nick, avatar, ip)
+            }
         }
     }
 

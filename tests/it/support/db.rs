@@ -72,6 +72,16 @@ impl TestDb {
         }
     }
 
+    /// The same database for a second server on it; dropping the alias
+    /// drops nothing (the original owns it).
+    pub fn alias(&self) -> TestDb {
+        TestDb {
+            url: self.url.clone(),
+            _dir: None,
+            pg: None,
+        }
+    }
+
     /// Takes the database out of `slot`, leaving a placeholder that owns nothing.
     pub(super) fn take(slot: &mut TestDb) -> TestDb {
         let none = TestDb {
