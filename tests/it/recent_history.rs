@@ -309,3 +309,87 @@ async fn a_new_name_shows_on_old_messages_from_memory_too() {
     let (_, from) = same(&servers, &key, "lobby", Some(0)).await;
     assert_eq!(from, From::Memory);
 }
+
+/// Runs `sql` on the SQLite file of `app` (a fault to inject).
+async fn sqlite(app: &TestApp, sql: &'static str) {
+    use diesel::connection::SimpleConnection;
+    app.db
+        .run(move |conn| match conn {
+            chatctl::db::DbConn::Sqlite(c) => c
+                .batch_execute(sql)
+                .map_err(|e| chatctl::db::DbError::Internal(e.to_string())),
+            chatctl::db::DbConn::Pg(_) => unreachable!("a SQLite run"),
+        })
+        .await
+        .unwrap();
+}
+
+/// A commit whose outcome is unknown (here it failed once its seq was taken,
+/// and the message is then found stored, as after a connection lost during
+/// COMMIT): the next join reads the database, which has it, instead of the
+/// history in memory, which does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_commit_of_unknown_outcome_the_database_answers() {
+    if postgres_base_url().is_some() {
+        return; // the fault is injected with a SQLite trigger
+    }
+    use chatctl::db::models::message::NewMessage;
+    use chatctl::db::models::{Message, Room};
+    let servers = pair().await;
+    let (memory, _) = &servers;
+    let key = memory.site(&[ORIGIN]).await.public_key;
+    let (_keeper, _) = memory.guest_in(&key, "keeper", "lobby").await;
+    let (mut sender, _) = memory.guest_in(&key, "sender", "lobby").await;
+    let first = sender.say("lobby", "c1", "m1").await["id"]
+        .as_i64()
+        .unwrap();
+    same(&servers, &key, "lobby", None).await;
+    assert_eq!(same(&servers, &key, "lobby", Some(0)).await.1, From::Memory);
+
+    sqlite(
+        memory,
+        "CREATE TRIGGER unavailable BEFORE UPDATE OF last_seq ON rooms \
+         BEGIN SELECT RAISE(ABORT, 'unavailable'); END;",
+    )
+    .await;
+    sender
+        .send(json!({"type": "send", "room": "lobby", "cid": "c2", "text": "m2"}))
+        .await;
+    let refused = sender.recv_type_any(&["ack", "error"]).await;
+    assert_eq!(refused["code"], "storage_unavailable", "{refused}");
+    sqlite(memory, "DROP TRIGGER unavailable").await;
+    // What the database holds had that commit gone through.
+    memory
+        .db
+        .run(move |conn| {
+            let m = Message::find(conn, MessageId(first))?.unwrap();
+            let new = NewMessage {
+                site_id: m.site_id,
+                room_id: m.room_id,
+                seq: 2,
+                participant_id: m.participant_id,
+                cid: Some("c2".into()),
+                body: "m2".into(),
+                ip: None,
+                created_at: m.created_at + 1,
+            };
+            Message::insert_new(conn, &new)?;
+            Room::set_last_seq(conn, m.room_id, 2)
+        })
+        .await
+        .unwrap();
+    for since in [None, Some(0), Some(1)] {
+        let (got, _) = same(&servers, &key, "lobby", since).await;
+        assert_eq!(got["seq"], 2, "{got}");
+    }
+    // The retry is answered as the stored message, and memory follows.
+    let retried = sender.say("lobby", "c2", "m2").await;
+    assert_eq!(
+        (retried["seq"].as_i64(), retried["duplicate"].as_bool()),
+        (Some(2), Some(true))
+    );
+    sender.say("lobby", "c3", "m3").await;
+    for since in [None, Some(1), Some(2)] {
+        assert_eq!(same(&servers, &key, "lobby", since).await.1, From::Memory);
+    }
+}

@@ -33,7 +33,11 @@ fn lobby() -> Lobby {
     let site = Site::create(&mut conn, "s", &[], false).unwrap();
     let room = Room::create(&mut conn, site.id, "lobby").unwrap();
     let author = Participant::create_guest(&mut conn, site.id, "ann", None).unwrap();
-    let hub = Hub::new();
+    let recent = crate::chat::hub::RecentSize {
+        messages: 100,
+        bytes: 1 << 20,
+    };
+    let hub = Hub::with_settings(std::time::Duration::ZERO, recent);
     let ip = "127.0.0.1".parse().unwrap();
     let (receiver, queue) = hub.connect(site.id, ip, 1 << 20);
     hub.join(room.id, "lobby", &receiver, &who(999), 0);
@@ -138,6 +142,56 @@ fn a_commit_that_failed_only_in_appearance_is_delivered_before_newer_messages() 
         }
     }
     assert_eq!((sender_seqs, acks), (vec![1], 1));
+}
+
+/// A commit whose outcome is unknown may have stored its messages, which
+/// the room's members were not given: the room's history in memory is
+/// dropped, so the next join reads the database instead of answering
+/// without them (issue 14).
+#[test]
+fn a_failed_commit_drops_the_rooms_history_in_memory() {
+    use crate::chat::hub::Lookup;
+    use diesel::connection::SimpleConnection;
+    let lobby = lobby();
+    let post = lobby.post("c1", "text c1");
+    let Lobby {
+        _dir,
+        db,
+        mut conn,
+        room,
+        hub,
+        ..
+    } = lobby;
+    let Lookup::Fill(ticket) = hub.recent_lookup(room.id, None, 10, 10) else {
+        panic!("two connections in the room: its history is kept");
+    };
+    let loaded = crate::chat::rooms::load_recent(&mut conn, room.id, 100).unwrap();
+    hub.recent_fill(ticket, loaded, None, 10, 10);
+    assert!(hub.keeps_recent(room.id));
+    // The commit fails once its seqs are taken: what it stored is unknown.
+    let fail = "CREATE TRIGGER unavailable BEFORE UPDATE OF last_seq ON rooms \
+                BEGIN SELECT RAISE(ABORT, 'unavailable'); END;";
+    match &mut *conn {
+        crate::db::DbConn::Sqlite(c) => c.batch_execute(fail).unwrap(),
+        crate::db::DbConn::Pg(_) => unreachable!("a SQLite file"),
+    }
+    let mut writer = WriterLoop {
+        db: db.clone(),
+        conn: None,
+        hub: hub.clone(),
+        metrics: Arc::new(Metrics::default()),
+        outbox: None,
+        webhooks: Default::default(),
+        last_seq: HashMap::new(),
+        unsure: HashMap::new(),
+    };
+    writer.commit(vec![post]);
+    assert!(writer.unsure.contains_key(&room.id), "the commit failed");
+    assert!(!hub.keeps_recent(room.id));
+    assert!(matches!(
+        hub.recent_lookup(room.id, None, 10, 10),
+        Lookup::Fill(_)
+    ));
 }
 
 /// Issue 11: the once-a-second database check (broker down) on the sender's

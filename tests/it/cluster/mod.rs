@@ -24,6 +24,7 @@ mod moderation;
 mod nginx;
 mod order;
 mod presence;
+mod recent;
 
 pub(crate) fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true")
