@@ -228,3 +228,23 @@ fn bytes_follow_the_rows() {
     assert!(window.delete(&[4], 2000 * MINUTE));
     assert!(window.bytes() < two);
 }
+
+#[test]
+fn a_message_of_100_characters_costs_about_300_bytes() {
+    let mut message = (*view(1)).clone();
+    message.text = "x".repeat(100);
+    message.author.look = Some("0a367b92".into());
+    let loaded = Loaded {
+        rows: vec![Row {
+            seq: 1,
+            created_at: message.ts,
+            message: Some(Arc::new(message)),
+        }],
+        ..whole(1)
+    };
+    let bytes = Window::new(loaded, 10).bytes();
+    assert!(
+        (250..=350).contains(&bytes),
+        "{bytes} (README, --recent-cache-mb)"
+    );
+}
