@@ -180,24 +180,28 @@ async fn memory_and_the_database_give_the_same_welcomes() {
         assert_eq!(from, From::Memory, "since {since:?}");
     }
 
-    // Everything the sender wrote, deleted in bulk (the newest too). That
-    // reaches below the window (message 1, while visible ones are there):
-    // it is read again, then answers again.
     sender.say("lobby", "c16", "m16").await;
     let author = author_of(memory, ids[1]).await;
-    delete_all_by(&memory.state.chat, Actor::CommandLine, author)
+    deleted_in_bulk(&servers, &key, author).await;
+    drop((keeper, sender));
+}
+
+/// Everything `author` wrote (the newest message too, not 15, the site's),
+/// deleted in bulk. That reaches below the window (message 1, while visible
+/// ones are there): it is read again, then answers again.
+async fn deleted_in_bulk(servers: &(TestApp, TestApp), key: &str, author: ParticipantId) {
+    delete_all_by(&servers.0.state.chat, Actor::CommandLine, author)
         .await
         .unwrap();
-    let (got, from) = same(&servers, &key, "lobby", None).await;
+    let (got, from) = same(servers, key, "lobby", None).await;
     assert_eq!((seqs(&got, "messages"), from), (vec![15], From::Database));
     for since in [Some(16), Some(14), Some(11), Some(10)] {
-        let (got, from) = same(&servers, &key, "lobby", since).await;
+        let (got, from) = same(servers, key, "lobby", since).await;
         assert_eq!(from, From::Memory, "since {since:?}");
         if since == Some(16) {
             assert!(seqs(&got, "deleted").contains(&16), "{got}");
         }
     }
-    drop((keeper, sender));
 }
 
 async fn post_as_site(app: &TestApp, site: &Site, cid: &str, text: &str) {
