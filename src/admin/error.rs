@@ -83,6 +83,8 @@ impl From<ModerationError> for AdminError {
         match err {
             ModerationError::NotFound => AdminError::NotFound,
             ModerationError::Invalid(text) => AdminError::BadRequest(text),
+            // Admins are not bound by the quota (`moderation::rooms::Quota`).
+            err @ ModerationError::TooManyRooms => AdminError::BadRequest(err.to_string()),
             ModerationError::Db(db) => db.into(),
         }
     }

@@ -88,7 +88,14 @@ pub async fn list(admin: &Admin, req: &Request, auth: &Auth, site: SiteId) -> Re
 pub async fn create(admin: &Admin, req: &Request, auth: &Auth, site: SiteId) -> Result<Reply> {
     let site = admin.site(auth, site).await?;
     let name = req.form::<NewRoomForm>()?.name;
-    let room = moderation::rooms::create(&admin.chat, auth.actor(), site.id, &name).await?;
+    let room = moderation::rooms::create(
+        &admin.chat,
+        auth.actor(),
+        site.id,
+        &name,
+        moderation::rooms::Quota::Exempt,
+    )
+    .await?;
     Ok(Reply::redirect(&format!("/admin/sites/{}/rooms", site.id))
         .flash(Flash::Ok(format!("Room {} created.", room.name))))
 }

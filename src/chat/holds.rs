@@ -4,10 +4,15 @@
 //! separate process) leaves held rooms alone. A hold is written when the first
 //! person here joins, renewed while anyone is here, and dropped when the room
 //! empties here; a server that dies leaves holds that expire after [`HOLD_MS`].
+//! A held room is in use: it counts toward the site's room quota
+//! (`chat::rooms::within_quota`), so one visitor cannot enter more new rooms
+//! than the quota and then write in each.
 
 use std::collections::HashSet;
 use std::sync::Mutex;
 
+use super::refusal::Refusal;
+use super::rooms::within_quota;
 use crate::db::models::room_hold::RoomHold;
 use crate::db::models::{Room, RoomId};
 use crate::db::{now_ms, Db, DbConn, DbError};
@@ -43,10 +48,22 @@ impl Holds {
         room.visitor_created && room.last_seq == 0 && !self.held().contains(&room.id)
     }
 
-    /// Holds `room` for this server; call before the joiner's welcome.
-    pub fn hold(&self, conn: &mut DbConn, room: RoomId) -> Result<(), DbError> {
-        RoomHold::hold(conn, room, self.instance, now_ms() + HOLD_MS)?;
-        self.held().insert(room);
+    /// Holds `room` for this server; call before the joiner's welcome. A
+    /// room someone is in counts toward the site's quota of rooms in use:
+    /// when nobody is in it on any server and nobody wrote in it, the hold
+    /// is refused (`too_many_rooms`) if the quota is used up.
+    pub fn hold(&self, conn: &mut DbConn, room: &Room) -> Result<(), Refusal> {
+        conn.write_transaction(|conn| {
+            let now = now_ms();
+            let found = Room::find(conn, room.id)?;
+            let in_use = Room::is_in_use(conn, &found, now)?;
+            RoomHold::hold(conn, room.id, self.instance, now + HOLD_MS)?;
+            if !in_use {
+                within_quota(conn, room.site_id, room.id)?;
+            }
+            Ok::<_, Refusal>(())
+        })?;
+        self.held().insert(room.id);
         Ok(())
     }
 

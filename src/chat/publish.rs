@@ -56,6 +56,10 @@ pub enum PublishError {
     CidReused(#[from] CidReused),
     #[error("{0}")]
     NotStored(#[from] NotStored),
+    /// The room's first message, and the site has all the rooms in use its
+    /// quota allows.
+    #[error("{}", super::writer::ROOM_LIMIT)]
+    TooManyRooms,
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -201,6 +205,7 @@ impl From<NotPosted> for PublishError {
         match err {
             NotPosted::NotStored(err) => err.into(),
             NotPosted::CidReused(err) => err.into(),
+            NotPosted::TooManyRooms => PublishError::TooManyRooms,
         }
     }
 }

@@ -8,7 +8,7 @@ use super::protocol::{ErrorCode, MessageView, WelcomeMode, Who};
 use super::recent::{Loaded, Row, WelcomePage, CLOCK_MARGIN_MS, DELETED_MAX, DELETIONS_KEPT};
 use super::refusal::Refusal;
 use crate::db::models::message::WithAuthor;
-use crate::db::models::{Message, Participant, Room, RoomId, Site};
+use crate::db::models::{Message, Participant, Room, RoomId, SiteId};
 use crate::db::{DbConn, DbError};
 use crate::input::NameKey;
 use crate::webhooks::outbox::{enqueue, room_created};
@@ -47,26 +47,37 @@ pub fn view((message, author): WithAuthor) -> MessageView {
 }
 
 /// Opens a room for a visitor (or returns it, if someone opened it
-/// meanwhile). The quota counts rooms in use — with messages, or created by
-/// an admin — so rooms opened and abandoned do not lock the site.
-pub fn open_room(conn: &mut DbConn, site: &Site, name: &str) -> Result<Room, Refusal> {
-    if let Some(room) = Room::find_by_name(conn, site.id, name)? {
+/// meanwhile), within the site's quota of rooms in use (see
+/// [`within_quota`]): rooms opened and abandoned do not lock the site.
+pub fn open_room(conn: &mut DbConn, site: SiteId, name: &str) -> Result<Room, Refusal> {
+    if let Some(room) = Room::find_by_name(conn, site, name)? {
         return Ok(room);
     }
-    if Room::count_in_use(conn, site.id)? >= i64::from(site.max_rooms) {
+    conn.write_transaction(|conn| {
+        let (room, new) = Room::open_for_visitor(conn, site, name)?;
+        if new {
+            within_quota(conn, site, room.id)?;
+            enqueue(conn, Some(site), &room_created(&room, "visitor"))?;
+        }
+        Ok(room)
+    })
+}
+
+/// Refuses with `too_many_rooms` when the site has as many rooms in use as
+/// its quota allows, `room` aside: rooms with messages, rooms an admin
+/// created, and rooms someone is in on any server (`chat::holds`). Every
+/// way into a room not in use yet (opening it, joining it, the server API
+/// creating one) asks here, in its write transaction and after its own row
+/// writes (the site is locked after rooms, as the writer locks them), and
+/// the writer asks again at a room's first message (`writer::quota`).
+pub fn within_quota(conn: &mut DbConn, site: SiteId, room: RoomId) -> Result<(), Refusal> {
+    if Room::quota_full(conn, site, room)? {
         return Err(Refusal::new(
             ErrorCode::TooManyRooms,
             "This site has reached its room limit.",
         ));
     }
-    let site = site.id;
-    conn.write_transaction(|conn| {
-        let (room, new) = Room::open_for_visitor(conn, site, name)?;
-        if new {
-            enqueue(conn, Some(site), &room_created(&room, "visitor"))?;
-        }
-        Ok(room)
-    })
+    Ok(())
 }
 
 /// Messages the client may still show (at or below `since`) that were

@@ -28,6 +28,7 @@ pub use reuse::{is_retry, CidReused};
 use store::{announce, open_writer_connection, store};
 
 mod broadcast;
+mod quota;
 mod reuse;
 mod store;
 
@@ -86,7 +87,15 @@ pub enum NotPosted {
     NotStored(#[from] NotStored),
     #[error(transparent)]
     CidReused(#[from] CidReused),
+    /// The room's first message, and the site has all the rooms in use its
+    /// quota allows (see `writer::quota`): nothing was stored.
+    #[error("{ROOM_LIMIT}")]
+    TooManyRooms,
 }
+
+/// Why a room's first message over the site's room quota is refused.
+pub const ROOM_LIMIT: &str =
+    "This site has reached its room limit: this room cannot take messages.";
 
 impl Post {
     /// Tells the sender nothing was stored; a retry with the same cid is safe.
@@ -105,6 +114,24 @@ impl Post {
             Reply::Nobody => {
                 tracing::warn!(room = %self.room, "an approved message could not be stored");
             }
+        }
+    }
+
+    /// Tells the sender the room's first message is over the site's room
+    /// quota; nothing was stored, and a retry will not be either.
+    fn refuse_over_quota(self) {
+        match self.reply {
+            Reply::Connection(sender) => {
+                let frame = ErrorFrame::new(ErrorCode::TooManyRooms, ROOM_LIMIT)
+                    .reference(self.cid)
+                    .room(self.room_name);
+                sender.reply(ServerFrame::from(frame).encode());
+            }
+            Reply::Caller(caller) => {
+                let _ = caller.send(Err(NotPosted::TooManyRooms));
+            }
+            // Approvals are not bound by the quota (`quota::Quota::admits`).
+            Reply::Nobody => {}
         }
     }
 

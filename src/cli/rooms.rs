@@ -11,7 +11,8 @@ use super::{find_site as find, SiteListOpts};
 use crate::db::models::Room;
 use crate::db::DbConn;
 use crate::input::RoomName;
-use crate::moderation::{rooms as moderation, ModerationError};
+use crate::moderation::rooms::{self as moderation, Quota};
+use crate::moderation::ModerationError;
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -133,7 +134,8 @@ fn delete(conn: &mut DbConn, opts: &DeleteOpts) -> anyhow::Result<()> {
 /// `chatctl site add-room`.
 pub(super) fn add(conn: &mut DbConn, key: &str, room: &str) -> anyhow::Result<()> {
     let site = find(conn, key)?;
-    let room = moderation::create_in(conn, Actor::CommandLine, site.id, room).map_err(explain)?;
+    let room = moderation::create_in(conn, Actor::CommandLine, site.id, room, Quota::Exempt)
+        .map_err(explain)?;
     out!("created room {} on {}", room.name, site.public_key);
     Ok(())
 }

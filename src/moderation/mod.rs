@@ -26,6 +26,9 @@ pub enum ModerationError {
     /// The request makes no sense; the text is shown to the moderator.
     #[error("{0}")]
     Invalid(String),
+    /// Creating a room beyond the site's quota of rooms in use.
+    #[error("This site has reached its room limit.")]
+    TooManyRooms,
     #[error(transparent)]
     Db(DbError),
 }

@@ -76,19 +76,40 @@ pub async fn update(chat: &Chat, actor: Actor, room: RoomId, settings: RoomSetti
     Ok(())
 }
 
+/// Whether creating a room is bound by the site's quota of rooms in use:
+/// it is for the server API (a site's backend), not for the panel and the
+/// command line (the server's admins, who set the quota).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quota {
+    Applies,
+    Exempt,
+}
+
 /// Creates a room ahead of time (needed on sites whose rooms are pre-created).
-pub async fn create(chat: &Chat, actor: Actor, site: SiteId, name: &str) -> Result<Room> {
+pub async fn create(
+    chat: &Chat,
+    actor: Actor,
+    site: SiteId,
+    name: &str,
+    quota: Quota,
+) -> Result<Room> {
     let name = name.to_owned();
     let room = chat
         .db
-        .run(move |conn| create_in(conn, actor, site, &name))
+        .run(move |conn| create_in(conn, actor, site, &name, quota))
         .await?;
     chat.webhooks.ring();
     Ok(room)
 }
 
 /// Creates a room (the database part, shared with the command line).
-pub fn create_in(conn: &mut DbConn, actor: Actor, site: SiteId, name: &str) -> Result<Room> {
+pub fn create_in(
+    conn: &mut DbConn,
+    actor: Actor,
+    site: SiteId,
+    name: &str,
+    quota: Quota,
+) -> Result<Room> {
     let name = RoomName::parse(name.trim()).map_err(|e| ModerationError::Invalid(e.to_string()))?;
     conn.write_transaction(|conn| -> Result<_> {
         Site::find(conn, site)?;
@@ -102,6 +123,9 @@ pub fn create_in(conn: &mut DbConn, actor: Actor, site: SiteId, name: &str) -> R
             return Err(ModerationError::Invalid(format!(
                 "Room {name} already exists."
             )));
+        }
+        if quota == Quota::Applies && Room::quota_full(conn, site, room.id)? {
+            return Err(ModerationError::TooManyRooms);
         }
         enqueue(conn, Some(site), &room_created(&room, "admin"))?;
         audit(

@@ -1,7 +1,8 @@
 //! The room a `join` names: found, or opened when the site lets visitors
 //! open rooms. Opening is bounded per participant and per address, so one
-//! visitor cannot fill the site with rooms; rooms nobody wrote in do not count
-//! toward the site's room quota (see [`open_room`]).
+//! visitor cannot fill the site with rooms; rooms nobody is in and nobody
+//! wrote in do not count toward the site's room quota (see [`open_room`]),
+//! and entering a room not in use yet is bounded by it (`Holds::hold`).
 
 use super::*;
 use crate::chat::rooms::open_room;
@@ -13,10 +14,10 @@ impl Session {
     pub(super) async fn find_or_open_room(&mut self, name: &RoomName) -> Result<Room, Refusal> {
         let room = self.find_or_open(name).await?;
         if self.chat.holds.wanted(&room) {
-            let (chat, id) = (self.chat.clone(), room.id);
+            let (chat, held) = (self.chat.clone(), room.clone());
             chat.db
                 .clone()
-                .run(move |conn| chat.holds.hold(conn, id))
+                .run(move |conn| chat.holds.hold(conn, &held))
                 .await?;
         }
         Ok(room)
@@ -44,11 +45,11 @@ impl Session {
             .quotas
             .new_room(participant, self.ip)
             .map_err(|wait| too_fast("You are opening new rooms too fast", wait))?;
-        let (site, name) = (self.site.clone(), name.as_str().to_owned());
+        let (site, name) = (self.site.id, name.as_str().to_owned());
         let room = self
             .chat
             .db
-            .run(move |conn| open_room(conn, &site, &name))
+            .run(move |conn| open_room(conn, site, &name))
             .await?;
         // A new room may have a `room.created` webhook to send.
         self.chat.webhooks.ring();

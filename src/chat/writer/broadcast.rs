@@ -63,6 +63,10 @@ impl WriterLoop {
         }
         // Duplicates, senders that left the room since they sent, and callers.
         for ((post, answer), acked) in batch.into_iter().zip(&answers).zip(acked) {
+            if answer.over_quota {
+                post.refuse_over_quota();
+                continue;
+            }
             if let Some(its_room) = answer.reused_in {
                 refuse_reused(conn, post, its_room, Some(answer.seq));
                 continue;
@@ -140,6 +144,8 @@ struct Answer {
     delivered: usize,
     /// The cid names another message, in this room: refused, not acked.
     reused_in: Option<RoomId>,
+    /// The room's first message, over the site's room quota: refused.
+    over_quota: bool,
 }
 
 /// One room's new messages in a batch.
@@ -158,6 +164,7 @@ fn frames_of(batch: &[Post], outcomes: Vec<Outcome>) -> (Vec<Answer>, Vec<RoomFr
     let mut slot_of: HashMap<RoomId, usize> = HashMap::new();
     for (i, (post, outcome)) in batch.iter().zip(outcomes).enumerate() {
         let mut reused_in = None;
+        let mut over_quota = false;
         let (msg_seq, id, ts, duplicate) = match outcome {
             Outcome::New(msg, id) => {
                 let view = Arc::new(MessageView {
@@ -195,6 +202,10 @@ fn frames_of(batch: &[Post], outcomes: Vec<Outcome>) -> (Vec<Answer>, Vec<RoomFr
                 }
                 (msg.seq, msg.id, msg.created_at, true)
             }
+            Outcome::OverQuota => {
+                over_quota = true;
+                (0, MessageId(0), 0, false)
+            }
         };
         answers.push(Answer {
             seq: msg_seq,
@@ -203,6 +214,7 @@ fn frames_of(batch: &[Post], outcomes: Vec<Outcome>) -> (Vec<Answer>, Vec<RoomFr
             duplicate,
             delivered: 0,
             reused_in,
+            over_quota,
         });
     }
     (answers, rooms)

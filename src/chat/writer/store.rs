@@ -3,8 +3,10 @@
 
 use std::collections::HashMap;
 
+use super::quota::Quota;
 use super::Post;
 use crate::chat::hub::SeqRange;
+use crate::db::models::room::LockedRoom;
 use crate::db::models::webhook::{Delivery, EventType};
 use crate::db::models::{Message, MessageId, NewMessage, ParticipantId, Room, RoomId};
 use crate::db::models::{Participant, SiteId};
@@ -26,6 +28,8 @@ pub const IDLE_IN_TRANSACTION_MS: u64 = 3_000;
 pub(super) enum Outcome {
     New(NewMessage, MessageId),
     Duplicate(Message),
+    /// The room's first message, beyond the site's room quota: not stored.
+    OverQuota,
 }
 
 /// The writer's connection. On SQLite it gets a larger page cache than the
@@ -64,22 +68,27 @@ pub(super) fn store(
     last_seq: &mut HashMap<RoomId, i64>,
     ranges: &mut HashMap<RoomId, SeqRange>,
 ) -> Result<Vec<Outcome>, DbError> {
+    let mut quota = Quota::default();
     match conn {
-        DbConn::Sqlite(_) => store_each(conn, batch, last_seq, ranges),
-        DbConn::Pg(_) => store_batched(conn, batch, ranges),
+        DbConn::Sqlite(_) => store_each(conn, batch, last_seq, ranges, &mut quota),
+        DbConn::Pg(_) => store_batched(conn, batch, ranges, &mut quota),
     }
 }
 
-/// The seq the next message in `room` gets (read once, then cached).
+/// The seq the next message in the post's room gets (read once, then
+/// cached), or `None` when the room's first message is over the quota.
 fn next_seq(
     conn: &mut DbConn,
-    room: RoomId,
+    post: &Post,
     last_seq: &HashMap<RoomId, i64>,
-) -> Result<i64, DbError> {
-    Ok(match last_seq.get(&room) {
-        Some(seq) => seq + 1,
-        None => Room::find(conn, room)?.last_seq + 1,
-    })
+    quota: &mut Quota,
+) -> Result<Option<i64>, DbError> {
+    if let Some(seq) = last_seq.get(&post.room) {
+        return Ok(Some(seq + 1));
+    }
+    let room = Room::find(conn, post.room)?;
+    let admitted = quota.admits(conn, &LockedRoom::from(&room), post)?;
+    Ok(admitted.then_some(room.last_seq + 1))
 }
 
 pub(super) fn new_message(post: &Post, seq: i64, now: i64) -> NewMessage {
@@ -115,6 +124,7 @@ fn store_each(
     batch: &[Post],
     last_seq: &mut HashMap<RoomId, i64>,
     ranges: &mut HashMap<RoomId, SeqRange>,
+    quota: &mut Quota,
 ) -> Result<Vec<Outcome>, DbError> {
     let now = now_ms();
     let mut outcomes: Vec<Outcome> = Vec::with_capacity(batch.len());
@@ -123,11 +133,14 @@ fn store_each(
     let mut touched: Vec<RoomId> = Vec::new();
     for post in batch {
         if let Some(&earlier) = in_batch.get(&(post.participant, post.cid.as_str())) {
-            outcomes.push(Outcome::Duplicate(as_stored(&outcomes[earlier])));
+            outcomes.push(same_as(&outcomes[earlier]));
             continue;
         }
         in_batch.insert((post.participant, post.cid.as_str()), outcomes.len());
-        let seq = next_seq(conn, post.room, last_seq)?;
+        let Some(seq) = next_seq(conn, post, last_seq, quota)? else {
+            outcomes.push(Outcome::OverQuota);
+            continue;
+        };
         let new = new_message(post, seq, now);
         let Some(id) = Message::insert_new(conn, &new)? else {
             // Not inserted: this cid was stored before (a retry). Anything else
@@ -164,12 +177,15 @@ fn store_batched(
     conn: &mut DbConn,
     batch: &[Post],
     ranges: &mut HashMap<RoomId, SeqRange>,
+    quota: &mut Quota,
 ) -> Result<Vec<Outcome>, DbError> {
     let now = now_ms();
     let mut attempt = 1;
     let (plans, to_insert, rows, last_seqs, inserted) = loop {
-        let (plans, to_insert) = plan(conn, batch)?;
-        let (rows, last_seqs) = number(conn, &to_insert, now)?;
+        let (mut plans, to_insert) = plan(conn, batch)?;
+        let locked = lock_rooms(conn, &to_insert)?;
+        let to_insert = quota.filter(conn, &mut plans, to_insert, &locked)?;
+        let (rows, last_seqs) = number(&to_insert, &locked, now)?;
         with_backend!(conn, c => c.batch_execute("SAVEPOINT numbered"))?;
         let inserted = Message::insert_many(conn, &rows)?;
         // A row skipped means another instance stored the same cid after the
@@ -202,13 +218,15 @@ fn store_batched(
 const RENUMBER_ATTEMPTS: u32 = 3;
 
 /// What becomes of one post of a batch.
-enum Plan {
+pub(super) enum Plan {
     /// Stored now, as the given row of the insert.
     Insert(usize),
     /// Its cid was stored by an earlier batch: a retry.
     Stored(Message),
     /// Its cid came earlier in this batch, at the given index.
     SameAs(usize),
+    /// Its room's first message, over the site's room quota.
+    OverQuota,
 }
 
 /// Plans each post (one query finds the cids stored before) and lists the
@@ -243,23 +261,34 @@ fn plan<'a>(conn: &mut DbConn, batch: &'a [Post]) -> Result<(Vec<Plan>, Vec<&'a 
 }
 
 /// Locks the touched rooms' rows (in id order, so two writers never wait on
-/// each other in a cycle) and numbers the new rows from their `last_seq`;
-/// returns the rows and each room's new `last_seq`.
-fn number(
+/// each other in a cycle).
+fn lock_rooms(
     conn: &mut DbConn,
     to_insert: &[&Post],
-    now: i64,
-) -> Result<(Vec<NewMessage>, LastSeqs), DbError> {
+) -> Result<HashMap<RoomId, LockedRoom>, DbError> {
     let mut touched: Vec<RoomId> = to_insert.iter().map(|p| p.room).collect();
     touched.sort_unstable();
     touched.dedup();
-    let mut seqs: HashMap<RoomId, i64> =
-        Room::lock_last_seqs(conn, &touched)?.into_iter().collect();
+    Ok(Room::lock_last_seqs(conn, &touched)?
+        .into_iter()
+        .map(|room| (room.id, room))
+        .collect())
+}
+
+/// Numbers the new rows from their locked rooms' `last_seq`; returns the
+/// rows and the new `last_seq` of each room they go to.
+fn number(
+    to_insert: &[&Post],
+    locked: &HashMap<RoomId, LockedRoom>,
+    now: i64,
+) -> Result<(Vec<NewMessage>, LastSeqs), DbError> {
+    let mut seqs: HashMap<RoomId, i64> = HashMap::new();
     let mut rows: Vec<NewMessage> = Vec::with_capacity(to_insert.len());
     for post in to_insert {
-        let seq = seqs
-            .get_mut(&post.room)
+        let room = locked
+            .get(&post.room)
             .ok_or_else(|| DbError::Internal(format!("room {} has no row", post.room)))?;
+        let seq = seqs.entry(post.room).or_insert(room.last_seq);
         *seq += 1;
         rows.push(new_message(post, *seq, now));
     }
@@ -303,7 +332,8 @@ fn outcomes(
                 }
             }
             Plan::Stored(message) => Outcome::Duplicate(message),
-            Plan::SameAs(earlier) => Outcome::Duplicate(as_stored(&outcomes[earlier])),
+            Plan::SameAs(earlier) => same_as(&outcomes[earlier]),
+            Plan::OverQuota => Outcome::OverQuota,
         };
         outcomes.push(outcome);
     }
@@ -325,7 +355,7 @@ pub(super) fn announce(
             .zip(outcomes)
             .filter_map(|(post, outcome)| match outcome {
                 Outcome::New(msg, id) => Some((post, msg, id)),
-                Outcome::Duplicate(_) => None,
+                Outcome::Duplicate(_) | Outcome::OverQuota => None,
             })
     };
     let mut sites: Vec<SiteId> = new().map(|(post, ..)| post.site).collect();
@@ -365,11 +395,12 @@ pub(super) fn announce(
     Ok(rows.len())
 }
 
-/// The stored form of an earlier outcome in the same batch.
-fn as_stored(outcome: &Outcome) -> Message {
-    match outcome {
-        Outcome::New(msg, id) => stored(msg, *id),
-        Outcome::Duplicate(msg) => msg.clone(),
+/// The outcome of a post whose cid came earlier in the same batch.
+fn same_as(earlier: &Outcome) -> Outcome {
+    match earlier {
+        Outcome::New(msg, id) => Outcome::Duplicate(stored(msg, *id)),
+        Outcome::Duplicate(msg) => Outcome::Duplicate(msg.clone()),
+        Outcome::OverQuota => Outcome::OverQuota,
     }
 }
 

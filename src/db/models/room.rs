@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use super::{RoomId, SiteId};
-use crate::db::schema::rooms;
+use crate::db::schema::{room_holds, rooms};
 use crate::db::{now_ms, DbConn, DbError};
 use crate::with_backend;
 
@@ -24,6 +24,27 @@ pub struct Room {
     pub created_at: i64,
     /// Opened by a visitor's `join` rather than created by an admin.
     pub visitor_created: bool,
+}
+
+/// What the writer reads of a room it writes in (see [`Room::lock_last_seqs`]).
+#[derive(Debug, Clone, Copy, Queryable, Selectable)]
+#[diesel(table_name = rooms)]
+pub struct LockedRoom {
+    pub id: RoomId,
+    pub site_id: SiteId,
+    pub last_seq: i64,
+    pub visitor_created: bool,
+}
+
+impl From<&Room> for LockedRoom {
+    fn from(room: &Room) -> Self {
+        LockedRoom {
+            id: room.id,
+            site_id: room.site_id,
+            last_seq: room.last_seq,
+            visitor_created: room.visitor_created,
+        }
+    }
 }
 
 impl Room {
@@ -74,15 +95,65 @@ impl Room {
         with_backend!(conn, c => rooms::table.find(id).select(Room::as_select()).first(c))
     }
 
-    /// Rooms that count toward the site's quota: those with messages, and
-    /// those an admin created. A room a visitor opened and nobody wrote in
-    /// does not.
-    pub fn count_in_use(conn: &mut DbConn, site_id: SiteId) -> Result<i64, DbError> {
+    /// Rooms that count toward the site's quota for good: those with
+    /// messages, and those an admin created. A room a visitor opened counts
+    /// from its first message (the writer checks the quota then, see
+    /// `chat::writer::quota`).
+    pub fn count_used(conn: &mut DbConn, site_id: SiteId) -> Result<i64, DbError> {
         with_backend!(conn, c => rooms::table
             .filter(rooms::site_id.eq(site_id))
             .filter(rooms::last_seq.gt(0).or(rooms::visitor_created.eq(false)))
             .count()
             .get_result(c))
+    }
+
+    /// Rooms in use, as a join or a room's creation counts them: those that
+    /// count for good ([`Room::count_used`]) and those someone is in on any
+    /// server (a hold lasting past `now`, see `chat::holds`), but `except`.
+    /// A room opened and abandoned does not lock the site.
+    pub fn count_in_use(
+        conn: &mut DbConn,
+        site_id: SiteId,
+        now: i64,
+        except: Option<RoomId>,
+    ) -> Result<i64, DbError> {
+        let held = room_holds::table
+            .filter(room_holds::until.gt(now))
+            .select(room_holds::room_id);
+        let except = except.unwrap_or(RoomId(0));
+        with_backend!(conn, c => rooms::table
+            .filter(rooms::site_id.eq(site_id))
+            .filter(rooms::id.ne(except))
+            .filter(
+                rooms::last_seq
+                    .gt(0)
+                    .or(rooms::visitor_created.eq(false))
+                    .or(rooms::id.eq_any(held)),
+            )
+            .count()
+            .get_result(c))
+    }
+
+    /// Whether the site has as many rooms in use ([`Room::count_in_use`])
+    /// as its quota allows, `except` aside. Locks the quota until the
+    /// transaction ends ([`Site::lock_room_quota`]): call it after the
+    /// transaction's own row writes, as the writer locks rooms, then sites.
+    pub fn quota_full(conn: &mut DbConn, site: SiteId, except: RoomId) -> Result<bool, DbError> {
+        let quota = super::Site::lock_room_quota(conn, site)?;
+        Ok(Self::count_in_use(conn, site, now_ms(), Some(except))? >= i64::from(quota))
+    }
+
+    /// Whether `room` is in use (see [`Room::count_in_use`]).
+    pub fn is_in_use(conn: &mut DbConn, room: &Room, now: i64) -> Result<bool, DbError> {
+        if room.last_seq > 0 || !room.visitor_created {
+            return Ok(true);
+        }
+        let holds: i64 = with_backend!(conn, c => room_holds::table
+            .filter(room_holds::room_id.eq(room.id))
+            .filter(room_holds::until.gt(now))
+            .count()
+            .get_result(c))?;
+        Ok(holds > 0)
     }
 
     /// The rooms with these ids (those that exist).
@@ -117,26 +188,20 @@ impl Room {
     }
 
     /// PostgreSQL: locks the rooms' rows until the transaction ends and
-    /// returns their `last_seq`. Rows are locked in id order (the lock sits
-    /// above the sort), so two writers locking overlapping sets cannot
-    /// deadlock; a writer on another instance waits here for the commit of
-    /// the one before it, so commit order per room is seq order.
-    pub fn lock_last_seqs(
-        conn: &mut DbConn,
-        ids: &[RoomId],
-    ) -> Result<Vec<(RoomId, i64)>, DbError> {
+    /// returns them. Rows are locked in id order (the lock sits above the
+    /// sort), so two writers locking overlapping sets cannot deadlock; a
+    /// writer on another instance waits here for the commit of the one
+    /// before it, so commit order per room is seq order.
+    pub fn lock_last_seqs(conn: &mut DbConn, ids: &[RoomId]) -> Result<Vec<LockedRoom>, DbError> {
+        let rows = rooms::table.filter(rooms::id.eq_any(ids)).order(rooms::id);
         match conn {
-            DbConn::Pg(c) => rooms::table
-                .filter(rooms::id.eq_any(ids))
-                .order(rooms::id)
-                .select((rooms::id, rooms::last_seq))
+            DbConn::Pg(c) => rows
+                .select(LockedRoom::as_select())
                 .for_update()
                 .load(c)
                 .map_err(DbError::from),
-            DbConn::Sqlite(c) => rooms::table
-                .filter(rooms::id.eq_any(ids))
-                .order(rooms::id)
-                .select((rooms::id, rooms::last_seq))
+            DbConn::Sqlite(c) => rows
+                .select(LockedRoom::as_select())
                 .load(c)
                 .map_err(DbError::from),
         }

@@ -115,6 +115,19 @@ impl Site {
         with_backend!(conn, c => sites::table.find(id).select(Site::as_select()).first(c))
     }
 
+    /// Serializes, per site, what may bring a room into use (a room's
+    /// creation, a join, a room's first message) until the transaction
+    /// ends, and returns the site's room quota. PostgreSQL locks the site's
+    /// row `FOR NO KEY UPDATE`, so rows referencing the site are still
+    /// inserted meanwhile; on SQLite the write transaction is exclusive.
+    pub fn lock_room_quota(conn: &mut DbConn, id: SiteId) -> Result<i32, DbError> {
+        let quota = sites::table.find(id).select(sites::max_rooms);
+        match conn {
+            DbConn::Pg(c) => Ok(quota.for_no_key_update().first(c)?),
+            DbConn::Sqlite(c) => Ok(quota.first(c)?),
+        }
+    }
+
     pub fn find_demo(conn: &mut DbConn) -> Result<Option<Site>, DbError> {
         with_backend!(conn, c => sites::table
             .filter(sites::is_demo.eq(true))

@@ -219,6 +219,7 @@ impl From<ModerationError> for ApiError {
         match err {
             ModerationError::NotFound => ApiError::Gone,
             ModerationError::Invalid(text) => ApiError::BadRequest(text),
+            ModerationError::TooManyRooms => ApiError::TooManyRooms,
             ModerationError::Db(db) => db.into(),
         }
     }
@@ -255,6 +256,7 @@ impl From<PublishError> for ApiError {
                 }
             }
             PublishError::CidReused(err) => ApiError::CidReused(err.to_string()),
+            PublishError::TooManyRooms => ApiError::TooManyRooms,
             PublishError::NotStored(why) => ApiError::StorageUnavailable(why.to_string()),
             PublishError::Db(db) => db.into(),
         }

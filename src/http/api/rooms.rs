@@ -105,20 +105,23 @@ pub async fn create(api: &Api, caller: &Caller, call: &Call) -> Answer {
     caller.require(Scope::Publish)?;
     let body: NewRoom = call.json()?;
     let name = name(&body.name)?;
-    let site = caller.site.clone();
-    let wanted = name.as_str().to_owned();
-    api.run(move |conn| -> Result<(), ApiError> {
-        if Room::find_by_name(conn, site.id, &wanted)?.is_some() {
-            return Err(ApiError::RoomExists(wanted));
-        }
-        if Room::count_in_use(conn, site.id)? >= i64::from(site.max_rooms) {
-            return Err(ApiError::TooManyRooms);
-        }
-        Ok(())
-    })
+    let (site, wanted) = (caller.site.id, name.as_str().to_owned());
+    let exists = api
+        .run(move |conn| Room::find_by_name(conn, site, &wanted))
+        .await?;
+    if exists.is_some() {
+        return Err(ApiError::RoomExists(name.as_str().to_owned()));
+    }
+    // The quota is checked in the creating transaction (rooms in use, on
+    // every instance at once).
+    let room = moderation::rooms::create(
+        &api.chat,
+        caller.actor(),
+        site,
+        name.as_str(),
+        moderation::rooms::Quota::Applies,
+    )
     .await?;
-    let room =
-        moderation::rooms::create(&api.chat, caller.actor(), caller.site.id, name.as_str()).await?;
     reply(StatusCode::CREATED, &view(api, room, None))
 }
 

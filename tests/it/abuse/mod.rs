@@ -7,6 +7,7 @@ mod ipv6;
 mod login;
 mod mail;
 mod messages;
+mod room_quota;
 mod rooms;
 mod signals;
 mod spray;

@@ -24,6 +24,7 @@ mod moderation;
 mod nginx;
 mod order;
 mod presence;
+mod quota;
 mod recent;
 
 pub(crate) fn in_ci() -> bool {
