@@ -8,6 +8,7 @@ use thiserror::Error;
 
 mod address;
 pub mod names;
+pub mod strict;
 
 pub use address::{ipv4_range, min_ban_prefix, AddressKey};
 pub use names::NameKey;

@@ -235,6 +235,7 @@ pub fn routes(
 type Route<'a> = (bool, &'a [&'a str]);
 
 async fn dispatch(admin: &Admin, req: &Request) -> Result<Reply> {
+    req.strict_query()?;
     let path: Vec<&str> = req.path.iter().map(String::as_str).collect();
     let get = req.method == Method::GET;
     if let Some(reply) = without_session(admin, req, get, &path).await {

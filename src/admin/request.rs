@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::str::FromStr;
 
-use url::form_urlencoded;
+use crate::input::strict::{self, RepeatedKey};
 use warp::http::{HeaderMap, Method};
 
 use super::error::{AdminError, Result};
@@ -14,7 +14,8 @@ pub struct Request {
     pub method: Method,
     /// Path segments after `/admin`.
     pub path: Vec<String>,
-    query: Vec<(String, String)>,
+    /// Refused by the route table when a name is given twice.
+    query: std::result::Result<Vec<(String, String)>, RepeatedKey>,
     /// The body as sent, for [`Request::form`].
     body: Vec<u8>,
     cookies: HashMap<String, String>,
@@ -23,10 +24,6 @@ pub struct Request {
     pub target: String,
     /// The admin page a form was posted from (from `Referer`, same site only).
     pub back: Option<String>,
-}
-
-fn pairs(raw: &[u8]) -> Vec<(String, String)> {
-    form_urlencoded::parse(raw).into_owned().collect()
 }
 
 impl Request {
@@ -59,7 +56,7 @@ impl Request {
         Request {
             method,
             path,
-            query: pairs(query.as_bytes()),
+            query: strict::pairs(query.as_bytes()),
             body: body.to_vec(),
             cookies,
             ip,
@@ -83,15 +80,33 @@ impl Request {
     /// group of checkboxes) is read into a `Vec`.
     pub fn form<T: serde::de::DeserializeOwned>(&self) -> Result<T> {
         serde_html_form::from_bytes(&self.body).map_err(|e| {
+            // A field given twice where one value is read: say which.
+            let why = match strict::pairs(&self.body) {
+                Err(repeated) => repeated.to_string(),
+                Ok(_) => e.to_string(),
+            };
             AdminError::BadRequest(format!(
-                "This form could not be read ({e}). Reload the page and try again."
+                "This form could not be read ({why}). Reload the page and try again."
             ))
         })
+    }
+
+    /// Refuses a query string that names a parameter twice (which one
+    /// counts would be a guess).
+    pub fn strict_query(&self) -> Result<()> {
+        match &self.query {
+            Ok(_) => Ok(()),
+            Err(repeated) => Err(AdminError::BadRequest(format!(
+                "This address could not be read: {repeated}."
+            ))),
+        }
     }
 
     /// A query parameter, trimmed; empty counts as absent.
     pub fn query(&self, name: &str) -> Option<&str> {
         self.query
+            .as_deref()
+            .unwrap_or_default()
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.trim())

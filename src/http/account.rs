@@ -15,6 +15,7 @@ use crate::chat::protocol::CloseReason;
 use crate::db::models::{Site, TokenProblem};
 use crate::identity::accounts::AccountError;
 use crate::identity::budget::wait_text;
+use crate::input::strict;
 use crate::lang::Lang;
 use crate::mail::MailError;
 
@@ -110,12 +111,24 @@ fn reset_submit(
     warp::path!("account" / "reset")
         .and(warp::post())
         .and(warp::body::content_length_limit(4096))
-        .and(warp::body::form::<HashMap<String, String>>())
+        .and(warp::body::bytes())
         .and(warp::header::optional::<String>("accept-language"))
         .and(state.client_ip())
         .and(state.with())
         .then(
-            |form: HashMap<String, String>, accept: Option<String>, ip: IpAddr, state: AppState| async move {
+            |body: bytes::Bytes, accept: Option<String>, ip: IpAddr, state: AppState| async move {
+                // A field given twice is refused: which one counts would be a guess.
+                let form: HashMap<String, String> = match strict::pairs(&body) {
+                    Ok(pairs) => pairs.into_iter().collect(),
+                    Err(repeated) => {
+                        let message = format!("This form could not be read: {repeated}.");
+                        return super::error::json_error(
+                            StatusCode::BAD_REQUEST,
+                            "bad_request",
+                            message,
+                        );
+                    }
+                };
                 let lang = lang(form.get("lang").map(String::as_str), accept.as_deref());
                 // Each try may hash a password: bounded per address.
                 if let Err(wait) = state.chat.accounts.budget().action(ip) {
@@ -134,7 +147,11 @@ fn reset_submit(
                         StatusCode::UNPROCESSABLE_ENTITY,
                     )
                 };
-                let site = match link_site(&state, lang, state.chat.accounts.reset_link_site(token).await) {
+                let site = match link_site(
+                    &state,
+                    lang,
+                    state.chat.accounts.reset_link_site(token).await,
+                ) {
                     Ok(site) => site,
                     Err(response) => return *response,
                 };

@@ -129,6 +129,13 @@ async fn bad_paths_and_queries_are_refused_with_a_clear_4xx() {
         "GET /participants?sub=1&name=x 400 bad_request",
         "GET /rooms?page=2 400 bad_request",
         "DELETE /rooms/lobby?force=1 400 bad_request",
+        // A parameter given twice: which one counts would be a guess.
+        "GET /rooms/lobby/messages?limit=1&limit=2 400 bad_request",
+        "GET /rooms/lobby/messages?before=5&limit=1&before=9 400 bad_request",
+        "GET /rooms/lobby/messages?l%69mit=1&limit=2 400 bad_request",
+        "GET /rooms/lobby/messages?after=&after= 400 bad_request",
+        "GET /participants?sub=1&sub=2 400 bad_request",
+        "DELETE /rooms/lobby?force&force 400 bad_request",
     ];
     for case in cases {
         let [method, path, status, code] = case.split(' ').collect::<Vec<_>>()[..] else {
@@ -142,6 +149,104 @@ async fn bad_paths_and_queries_are_refused_with_a_clear_4xx() {
     // The lobby survived the refused DELETE; `after=0` reads from the start.
     let page = api.get("/rooms/lobby/messages?after=0&limit=5").await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+}
+
+/// A key given twice in a body is refused, at any depth, on every endpoint
+/// that takes one, and nothing changes (the outside tester's
+/// `{"text":"a","text":"b"}` was posted as "b", and `{"locked":true,
+/// "locked":false}` applied the last; the WebSocket refuses such frames).
+#[tokio::test]
+async fn a_key_given_twice_in_a_body_is_refused() {
+    let app = TestApp::spawn().await;
+    let site = app.site(&[ORIGIN]).await;
+    let api = Api::full(&app, &site).await;
+    api.post("/rooms", json!({"name": "lobby"})).await;
+    let (_guest, ready) = app.guest_in(&site.public_key, "guest", "lobby").await;
+    let mute = format!("/participants/{}/mute", ready["me"]["id"]);
+    let cases = [
+        (
+            "text twice",
+            Method::POST,
+            "/rooms/lobby/messages",
+            r#"{"cid":"d1","text":"a","text":"b"}"#,
+        ),
+        (
+            "cid twice",
+            Method::POST,
+            "/rooms/lobby/messages",
+            r#"{"cid":"d1","text":"a","cid":"d2"}"#,
+        ),
+        (
+            "escaped the second time",
+            Method::POST,
+            "/rooms/lobby/messages",
+            r#"{"cid":"d1","text":"a","t\u0065xt":"b"}"#,
+        ),
+        (
+            "the same value twice",
+            Method::POST,
+            "/rooms/lobby/messages",
+            r#"{"cid":"d1","text":"a","text":"a"}"#,
+        ),
+        (
+            "nested",
+            Method::POST,
+            "/rooms/lobby/messages",
+            r#"{"cid":"d1","text":"a","user":{"sub":"1","name":"A","sub":"2"}}"#,
+        ),
+        (
+            "locked twice",
+            Method::PATCH,
+            "/rooms/lobby",
+            r#"{"locked":true,"locked":false}"#,
+        ),
+        (
+            "a limit twice",
+            Method::PATCH,
+            "/rooms/lobby",
+            r#"{"max_message_chars":null,"max_message_chars":5}"#,
+        ),
+        (
+            "name twice",
+            Method::POST,
+            "/rooms",
+            r#"{"name":"one","name":"two"}"#,
+        ),
+        (
+            "minutes twice",
+            Method::POST,
+            mute.as_str(),
+            r#"{"minutes":5,"minutes":50000}"#,
+        ),
+        (
+            "ip twice",
+            Method::POST,
+            "/bans",
+            r#"{"ip":"10.0.0.1","reason":"x","ip":"10.0.0.2"}"#,
+        ),
+    ];
+    for (case, method, path, body) in cases {
+        let answer = send(&api, method, path, body, "application/json").await;
+        expect(&answer, StatusCode::BAD_REQUEST, "bad_request", case);
+        let message = answer.body["message"].as_str().unwrap();
+        assert!(message.contains("more than once"), "{case}: {message}");
+    }
+    // Nothing was posted, changed, made, muted or banned.
+    let page = api.get("/rooms/lobby/messages").await;
+    assert_eq!(page.body["messages"], json!([]));
+    assert_eq!(api.get("/rooms/lobby").await.body["locked"], false);
+    assert_eq!(
+        api.get("/rooms").await.body["rooms"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(api.get("/bans").await.body["bans"], json!([]));
+    let guest = api
+        .get(&format!("/participants/{}", ready["me"]["id"]))
+        .await;
+    assert!(guest.body["muted"].is_null(), "{}", guest.body);
 }
 
 #[tokio::test]

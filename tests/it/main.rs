@@ -48,6 +48,7 @@ mod postgres;
 mod presence_noise;
 mod races;
 mod recent_history;
+mod repeated_keys;
 mod retry_rules;
 mod room_scope;
 mod rooms;

@@ -32,6 +32,7 @@ use crate::config::ApiConfig;
 use crate::db::models::audit::Actor;
 use crate::db::models::{ApiKey, ApiKeyId, Scope, Site};
 use crate::db::{now_ms, DbConn, DbError};
+use crate::input::strict::{self, RepeatedKey};
 use crate::manage::api_keys;
 use crate::rate_limit::{self, per_second, Keyed};
 
@@ -108,17 +109,22 @@ pub struct Call {
     method: Method,
     /// The path after `/api/v1/`, split and percent-decoded.
     path: Vec<String>,
-    query: Vec<(String, String)>,
+    /// Refused (once the caller is known) when a name is given twice.
+    query: Result<Vec<(String, String)>, RepeatedKey>,
     headers: HeaderMap,
     body: Bytes,
 }
 
 impl Call {
-    /// A query parameter (the last one, if repeated).
+    /// The query's pairs (none is repeated: see [`handle`]).
+    fn pairs(&self) -> &[(String, String)] {
+        self.query.as_deref().unwrap_or_default()
+    }
+
+    /// A query parameter.
     fn query(&self, name: &str) -> Option<&str> {
-        self.query
+        self.pairs()
             .iter()
-            .rev()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     }
@@ -158,7 +164,8 @@ impl Call {
         if self.body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
             return Err(not_object());
         }
-        let value: serde_json::Value = serde_json::from_slice(&self.body).map_err(invalid)?;
+        // A key given twice is refused, as the WebSocket's frames refuse it.
+        let value = strict::json(&self.body).map_err(invalid)?;
         if !value.is_object() {
             return Err(not_object());
         }
@@ -169,7 +176,7 @@ impl Call {
     /// otherwise be ignored silently).
     fn only_query(&self, allowed: &[&str]) -> Result<(), ApiError> {
         match self
-            .query
+            .pairs()
             .iter()
             .find(|(k, _)| !allowed.contains(&k.as_str()))
         {
@@ -255,9 +262,7 @@ where
                 .into_owned()
         })
         .collect();
-    let query = url::form_urlencoded::parse(query.as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
+    let query = strict::pairs(query.as_bytes());
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -307,6 +312,9 @@ async fn handle(api: &Api, call: Call, ip: IpAddr) -> Answer {
         Err(ApiError::Unauthorized(why)) => return Err(api.failed(ip, why)),
         caller => caller?,
     };
+    if let Err(repeated) = &call.query {
+        return Err(ApiError::BadRequest(format!("Invalid query: {repeated}.")));
+    }
     dispatch(api, &caller, &call).await
 }
 
