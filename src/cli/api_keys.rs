@@ -6,6 +6,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use serde::Serialize;
 
 use super::{find_site as find, SiteListOpts};
+use crate::cli::output::shown_once;
 use crate::db::models::audit::Actor;
 use crate::db::models::{ApiKey, Scope};
 use crate::db::DbConn;
@@ -129,21 +130,32 @@ fn create(conn: &mut DbConn, opts: &CreateOpts) -> anyhow::Result<()> {
     let site = find(conn, &opts.key)?;
     let scopes: Vec<Scope> = opts.scopes.iter().map(|s| Scope::from(*s)).collect();
     let created = manage::create(conn, Actor::CommandLine, &site, &opts.name, &scopes)?;
-    if opts.json {
-        return super::print_json(&view(&created.key, Some(&created.secret)));
-    }
-    let scopes: Vec<&str> = created.key.scopes().iter().map(|s| s.as_str()).collect();
-    out!(
-        "created API key {:?} for {} (scopes: {})",
-        created.key.name,
-        site.public_key,
-        scopes.join(", ")
-    );
-    out!(
-        "key: {}   (shown once: store it now; send it as Authorization: Bearer <key>)",
-        created.secret
-    );
-    Ok(())
+    let print = || {
+        if opts.json {
+            return super::print_json(&view(&created.key, Some(&created.secret)));
+        }
+        let scopes: Vec<&str> = created.key.scopes().iter().map(|s| s.as_str()).collect();
+        out!(
+            "created API key {:?} for {} (scopes: {})",
+            created.key.name,
+            site.public_key,
+            scopes.join(", ")
+        );
+        out!(
+            "key: {}   (shown once: store it now; send it as Authorization: Bearer <key>)",
+            created.secret
+        );
+        Ok(())
+    };
+    // A key nobody saw is revoked at once.
+    let unseen = || {
+        manage::revoke(conn, Actor::CommandLine, &site, &created.key.prefix)?;
+        Ok(format!(
+            "the new API key {} could not be shown, so it was revoked; create another",
+            created.key.prefix
+        ))
+    };
+    shown_once(print, unseen)
 }
 
 fn list(conn: &mut DbConn, opts: &SiteListOpts) -> anyhow::Result<()> {

@@ -1,8 +1,10 @@
 //! What commands print on stdout. `println!` panics when the reader has gone
 //! (`chatctl site list | head -1` closes the pipe after one line, and Rust
 //! ignores SIGPIPE, so the next write fails with EPIPE); here that ends the
-//! command quietly, as the reader meant it to. `serve` prints nothing here:
-//! its logs go through `tracing`.
+//! command quietly, as the reader meant it to. Except for what is shown
+//! once (a new secret or key, [`shown_once`]): nobody has seen it, so the
+//! command fails and undoes what it can. `serve` prints nothing here: its
+//! logs go through `tracing`.
 
 use std::io::Write;
 
@@ -22,6 +24,27 @@ pub fn line(args: std::fmt::Arguments) -> anyhow::Result<()> {
         Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Err(Closed.into()),
         Err(err) => Err(anyhow::Error::new(err).context("cannot write to standard output")),
     }
+}
+
+/// Prints a secret that is shown once (with `out!` lines in `print`). When it
+/// cannot be shown (stdout closed, or any write failing), `unseen` undoes
+/// what it can and says what became of the secret, and the command fails
+/// with that: exiting 0 would leave a secret nobody saw.
+pub fn shown_once(
+    print: impl FnOnce() -> anyhow::Result<()>,
+    unseen: impl FnOnce() -> anyhow::Result<String>,
+) -> anyhow::Result<()> {
+    let printed = print().and_then(|()| Ok(std::io::stdout().lock().flush()?));
+    let Err(err) = printed else {
+        return Ok(());
+    };
+    let why = if is_closed(&err) {
+        "standard output was closed".to_owned()
+    } else {
+        format!("{err:#}")
+    };
+    let what = unseen()?;
+    Err(anyhow::anyhow!("{what} ({why})"))
 }
 
 /// Whether `err` only says that the reader of stdout has gone.

@@ -12,6 +12,7 @@ use crate::db::{Db, DbConn};
 use crate::manage::sites::{self as manage, SettingsChange};
 
 use super::find_site as find;
+use super::output::shown_once;
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -218,11 +219,22 @@ pub fn run(db: &Db, command: &Command) -> anyhow::Result<()> {
         Command::RotateSecret(opts) => {
             let site = find(conn, &opts.key)?;
             let secret = manage::rotate_secret(conn, Actor::CommandLine, &site)?;
-            out!(
-                "new secret for {} (shown once, store it now):\n{secret}",
-                site.public_key
-            );
-            Ok(())
+            let print = || {
+                out!(
+                    "new secret for {} (shown once, store it now):\n{secret}",
+                    site.public_key
+                );
+                Ok(())
+            };
+            // The old secret is not brought back: it may be why it was rotated.
+            let unseen = || {
+                Ok(format!(
+                    "a new secret for {key} was stored but could not be shown, and the old one \
+                     no longer works: run `chatctl site rotate-secret {key}` again",
+                    key = site.public_key
+                ))
+            };
+            shown_once(print, unseen)
         }
         Command::AddOrigin(opts) => {
             let site = find(conn, &opts.key)?;
@@ -276,12 +288,32 @@ fn create(conn: &mut DbConn, opts: &CreateOpts) -> anyhow::Result<()> {
     let site = manage::create(conn, Actor::CommandLine, &opts.name, &origins)?;
     let origins = site.origins(conn)?;
     let tag = site.script_tag(&opts.output.public_url);
-    if opts.output.json {
-        let secret = site.secret.clone();
-        let mut json = view(conn, site, &opts.output.public_url)?;
-        json.secret = Some(secret);
-        return super::print_json(&json);
-    }
+    let key = site.public_key.clone();
+    let json = match opts.output.json {
+        true => {
+            let secret = site.secret.clone();
+            let mut json = view(conn, site.clone(), &opts.output.public_url)?;
+            json.secret = Some(secret);
+            Some(json)
+        }
+        false => None,
+    };
+    let print = || match &json {
+        Some(json) => super::print_json(json),
+        None => print_created(&site, &origins, &tag),
+    };
+    // The site stays (it may already be in pages); a secret nobody saw is
+    // replaced by one that is shown.
+    let unseen = || {
+        Ok(format!(
+            "site {key} was created, but its secret could not be shown: \
+             run `chatctl site rotate-secret {key}` to issue one you can see"
+        ))
+    };
+    shown_once(print, unseen)
+}
+
+fn print_created(site: &Site, origins: &[String], tag: &str) -> anyhow::Result<()> {
     out!("created site {:?}", site.name);
     out!("public key: {}", site.public_key);
     out!(

@@ -6,6 +6,7 @@
 use clap::{Args, Subcommand};
 use serde_json::json;
 
+use super::output::shown_once;
 use super::{find_site as find, SiteListOpts};
 use crate::db::models::webhook::{Delivery, Endpoint};
 use crate::db::models::{WebhookDeliveryId, WebhookEndpointId};
@@ -140,8 +141,18 @@ pub fn run(conn: &mut DbConn, command: &Command) -> anyhow::Result<()> {
             let site = find(conn, &opts.key)?;
             let id = WebhookEndpointId(opts.id);
             let secret = endpoints::rotate_secret(conn, Actor::CommandLine, site.id, id)?;
-            out!("new signing secret for endpoint {id} (shown once, store it now):\n{secret}");
-            Ok(())
+            let print = || {
+                out!("new signing secret for endpoint {id} (shown once, store it now):\n{secret}");
+                Ok(())
+            };
+            let unseen = || {
+                Ok(format!(
+                    "endpoint {id} has a new signing secret that could not be shown: run \
+                     `chatctl site webhook rotate-secret {} {id}` again",
+                    site.public_key
+                ))
+            };
+            shown_once(print, unseen)
         }
         Command::Resend(opts) => {
             let site = find(conn, &opts.key)?;
@@ -165,21 +176,32 @@ fn add(conn: &mut DbConn, opts: &AddOpts) -> anyhow::Result<()> {
     let url = endpoints::parse_url(&opts.url)?;
     let events = endpoints::parse_events(&opts.events)?;
     let endpoint = endpoints::add(conn, Actor::CommandLine, &site, &url, &events)?;
-    if opts.json {
-        return super::print_json(&json!({
-            "id": endpoint.id,
-            "url": endpoint.url,
-            "events": endpoint.events(),
-            "secret": endpoint.secret,
-        }));
-    }
-    out!("endpoint {} added: {}", endpoint.id, endpoint.url);
-    out!("events: {}", endpoint.events.replace(' ', ", "));
-    out!(
-        "signing secret (shown once, store it now):\n{}",
-        endpoint.secret
-    );
-    Ok(())
+    let print = || {
+        if opts.json {
+            return super::print_json(&json!({
+                "id": endpoint.id,
+                "url": endpoint.url,
+                "events": endpoint.events(),
+                "secret": endpoint.secret,
+            }));
+        }
+        out!("endpoint {} added: {}", endpoint.id, endpoint.url);
+        out!("events: {}", endpoint.events.replace(' ', ", "));
+        out!(
+            "signing secret (shown once, store it now):\n{}",
+            endpoint.secret
+        );
+        Ok(())
+    };
+    // Nobody could verify its signatures: it goes again.
+    let unseen = || {
+        endpoints::remove(conn, Actor::CommandLine, site.id, endpoint.id)?;
+        Ok(format!(
+            "the endpoint's signing secret could not be shown, so {} was removed again; add it again",
+            endpoint.url
+        ))
+    };
+    shown_once(print, unseen)
 }
 
 fn describe(endpoint: &Endpoint) -> serde_json::Value {

@@ -78,3 +78,109 @@ fn commands_end_quietly_when_their_reader_goes() {
         "{stderr}"
     );
 }
+
+/// What is shown once (a new secret or key) is not lost quietly when nobody
+/// reads stdout (found by the outside tester: `site rotate-secret`, `api-key
+/// create` and `webhook add` exited 0 with their secret gone): the command
+/// fails and says what became of it; a new key or endpoint nobody saw is
+/// undone.
+#[test]
+fn a_secret_shown_once_is_not_lost_quietly_on_a_closed_stdout() {
+    let db = test_db();
+    let (status, stderr) = with_stdout_closed(
+        &db,
+        &[
+            "site",
+            "create",
+            "--name",
+            "Blog",
+            "--origin",
+            "https://blog.example.com",
+        ],
+    );
+    assert!(!status.success(), "{stderr}");
+    assert!(
+        stderr.starts_with("error: site pk_") && stderr.contains("rotate-secret"),
+        "{stderr}"
+    );
+    let sites: Value =
+        serde_json::from_str(&stdout(chatctl(&db).args(["site", "list", "--json"]))).unwrap();
+    let key = sites[0]["public_key"].as_str().unwrap().to_owned();
+    let key = key.as_str();
+
+    let cases: &[(&[&str], &str)] = &[
+        (&["site", "rotate-secret", key], "rotate-secret"),
+        (
+            &[
+                "site", "api-key", "create", key, "--name", "lost", "--scope", "read",
+            ],
+            "revoked",
+        ),
+        (
+            &[
+                "site",
+                "api-key",
+                "create",
+                key,
+                "--name",
+                "lost-json",
+                "--scope",
+                "read",
+                "--json",
+            ],
+            "revoked",
+        ),
+        (
+            &[
+                "site",
+                "webhook",
+                "add",
+                key,
+                "https://hooks.example.com/a",
+                "--event",
+                "message.created",
+            ],
+            "removed again",
+        ),
+        (
+            &[
+                "site",
+                "webhook",
+                "add",
+                key,
+                "https://hooks.example.com/b",
+                "--event",
+                "message.created",
+                "--json",
+            ],
+            "removed again",
+        ),
+    ];
+    for (args, says) in cases {
+        let (status, stderr) = with_stdout_closed(&db, args);
+        assert!(!status.success(), "{args:?} exited 0: {stderr}");
+        assert!(
+            stderr.starts_with("error: ") && stderr.contains(says),
+            "{args:?}: {stderr}"
+        );
+        assert!(stderr.contains("standard output was closed"), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    // The keys nobody saw are revoked; the endpoints are gone.
+    let keys: Value = serde_json::from_str(&stdout(
+        chatctl(&db).args(["site", "api-key", "list", key, "--json"]),
+    ))
+    .unwrap();
+    let keys = keys.as_array().unwrap();
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert!(keys.iter().all(|k| !k["revoked_at"].is_null()), "{keys:?}");
+    let hooks = stdout(chatctl(&db).args(["site", "webhook", "list", key, "--json"]));
+    assert_eq!(
+        serde_json::from_str::<Value>(&hooks).unwrap(),
+        serde_json::json!([])
+    );
+
+    // Shown, it is kept.
+    let shown = stdout(chatctl(&db).args(["site", "rotate-secret", key]));
+    assert!(shown.contains("shown once"), "{shown}");
+}
