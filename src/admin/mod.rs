@@ -28,7 +28,6 @@ pub mod reports;
 pub mod request;
 pub mod rooms;
 pub mod sites;
-pub mod throttle;
 pub mod webhooks;
 pub mod word_filters;
 
@@ -44,12 +43,12 @@ use crate::chat::Chat;
 use crate::config::AdminConfig;
 use crate::db::models::{Site, SiteId};
 use crate::db::{DbConn, DbError};
+use crate::identity::login_throttle::LoginThrottle;
 use auth::Auth;
 use error::{AdminError, Result};
 use render::Templates;
 use reply::Reply;
 use request::{id as id_of, Request};
-use throttle::LoginThrottle;
 
 /// Largest form body accepted.
 const MAX_FORM_BYTES: u64 = 64 * 1024;

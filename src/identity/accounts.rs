@@ -8,15 +8,15 @@ use std::time::Duration;
 use thiserror::Error;
 
 use super::budget::Budget;
+use super::login_throttle::LoginThrottle;
 use super::password;
 use crate::db::models::{
     name_key, Account, ParticipantId, Site, SiteId, TokenProblem, TokenPurpose,
 };
 use crate::db::{now_ms, Db, DbError};
-use crate::input::{check_password, AddressKey, Email, Nickname};
+use crate::input::{check_password, Email, Nickname};
 use crate::lang::Lang;
 use crate::mail::{Email as Mail, Mailer};
-use crate::rate_limit::{keyed, per_minute, take, Keyed};
 use crate::webhooks::outbox::{enqueue, Event};
 use crate::webhooks::EventType;
 
@@ -72,9 +72,9 @@ pub struct Accounts {
     db: Db,
     mailer: Mailer,
     public_url: String,
-    /// Login attempts per email (brute force on one account) and per address (spraying).
-    login_by_email: Keyed<String>,
-    login_by_ip: Keyed<AddressKey>,
+    /// Failed logins per account and address, per address, per account
+    /// (as the admin panel's: a stranger cannot lock an owner out).
+    logins: LoginThrottle,
     /// Mails and password hashes per address, mails per mailbox.
     budget: Budget,
 }
@@ -85,8 +85,7 @@ impl Accounts {
             db,
             mailer,
             public_url,
-            login_by_email: keyed(per_minute(5)),
-            login_by_ip: keyed(per_minute(30)),
+            logins: LoginThrottle::default(),
             budget,
         }
     }
@@ -101,8 +100,6 @@ impl Accounts {
     }
 
     pub fn prune(&self) {
-        self.login_by_email.retain_recent();
-        self.login_by_ip.retain_recent();
         self.budget.prune();
     }
 
@@ -229,8 +226,10 @@ impl Accounts {
         ip: IpAddr,
     ) -> Result<(String, Account), AccountError> {
         let email = Email::parse(email).map_err(|_| AccountError::InvalidCredentials)?;
-        take(&self.login_by_ip, &AddressKey::of(ip))
-            .and_then(|()| take(&self.login_by_email, &format!("{}:{}", site.id, email)))
+        // Counted before the slow check: parallel attempts cannot outrun the limit.
+        let attempt = self
+            .logins
+            .reserve(&format!("{}:{}", site.id, email), ip)
             .map_err(AccountError::RateLimited)?;
         let (site_id, address) = (site.id, email.as_str().to_owned());
         let account = self
@@ -248,6 +247,7 @@ impl Accounts {
         let account = account
             .filter(|_| matches)
             .ok_or(AccountError::InvalidCredentials)?;
+        attempt.succeeded();
         if !account.is_verified() {
             return Err(AccountError::EmailNotVerified);
         }

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod budget;
 pub mod guest;
 pub mod host;
+pub mod login_throttle;
 pub mod password;
 
 pub use guest::{GuestTokens, TokenError};

@@ -106,3 +106,75 @@ async fn a_parallel_visitor_login_burst_gets_no_session() {
     assert_eq!(right["code"], "rate_limited", "{right}");
     assert!(right["retry_after_ms"].as_u64().unwrap() > 0);
 }
+
+/// A stranger who knows the owner's email cannot lock the owner out (found
+/// by the outside tester: five failures from anywhere locked the account for
+/// 15 minutes, the owner's right password included). Failures count per
+/// account and address: the stranger's address waits, the owner's does not;
+/// many strangers' addresses make the account hot, which gives each of them
+/// fewer tries, and an address that has not failed still logs in.
+#[tokio::test]
+async fn a_strangers_failures_do_not_lock_the_admin_owner_out() {
+    let app = TestApp::spawn().await;
+    account(&app, "owner@example.com", Role::Owner, &[]).await;
+    let mut stranger = Panel::from_address(&app, "127.0.0.66");
+    let mut refused = 0;
+    for i in 0..12 {
+        let page = stranger
+            .try_login("owner@example.com", &format!("guess {i}"))
+            .await;
+        if page.status == StatusCode::TOO_MANY_REQUESTS {
+            refused += 1;
+        } else {
+            assert_eq!(page.status, StatusCode::UNAUTHORIZED, "{i}");
+        }
+    }
+    assert_eq!(refused, 7, "the stranger's address waits after 5");
+    let mut owner = Panel::from_address(&app, "127.0.0.1");
+    let page = owner.try_login("owner@example.com", PASSWORD).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+
+    // Strangers on many addresses: the account is hot past 20 failures, and
+    // an address that failed twice on it waits.
+    for n in 0..10 {
+        let mut stranger = Panel::from_address(&app, &format!("127.0.1.{n}"));
+        for i in 0..3 {
+            let page = stranger
+                .try_login("owner@example.com", &format!("guess {i}"))
+                .await;
+            let wanted = match (n, i) {
+                // 5 failures above, then 3 per address: 20 (hot) after the
+                // 5th address; from the 6th on, the third try waits.
+                (5.., 2) => StatusCode::TOO_MANY_REQUESTS,
+                _ => StatusCode::UNAUTHORIZED,
+            };
+            assert_eq!(page.status, wanted, "address {n}, try {i}");
+        }
+    }
+    let mut owner = Panel::from_address(&app, "127.0.0.2");
+    let page = owner.try_login("owner@example.com", PASSWORD).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+}
+
+/// The same for a visitor's account on a site.
+#[tokio::test]
+async fn a_strangers_failures_do_not_lock_a_member_out() {
+    let app = TestApp::spawn().await;
+    let site = app.new_site().registration().create().await;
+    let hash = bcrypt::hash(MEMBER_PASSWORD, 4).unwrap();
+    app.member(&site, "eve@example.com", "Eve", hash).await;
+    let login =
+        |password: &str| json!({"type": "login", "email": "eve@example.com", "password": password});
+    let mut stranger = super::connect_from(&app, "127.0.0.66", &site.public_key).await;
+    let mut codes = Vec::new();
+    for i in 0..8 {
+        stranger.send(login(&format!("guess {i}"))).await;
+        codes.push(stranger.recv().await["code"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(codes[4], "invalid_credentials", "{codes:?}");
+    assert_eq!(codes[5], "rate_limited", "{codes:?}");
+    let mut owner = super::connect_from(&app, "127.0.0.1", &site.public_key).await;
+    owner.send(login(MEMBER_PASSWORD)).await;
+    let reply = owner.recv().await;
+    assert_eq!(reply["type"], "logged_in", "{reply}");
+}
