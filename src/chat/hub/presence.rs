@@ -299,7 +299,8 @@ impl Hub {
         let mut members = lock(&members);
         members.site = members.site.or(Some(site));
         members.name_once(name);
-        let listed: Vec<i64> = present.iter().map(|(w, _)| w.id).collect();
+        // A set: a crowd's full state is thousands of people, checked against thousands.
+        let listed: std::collections::HashSet<i64> = present.iter().map(|(w, _)| w.id).collect();
         let gone: Vec<Who> = (members.remote.values())
             .filter(|r| r.on.contains_key(&origin) && !listed.contains(&r.who.id))
             .map(|r| r.who.clone())
