@@ -403,7 +403,8 @@ fn echo_of(frame: &ClientFrame) -> (String, Option<String>) {
         | ClientFrame::Leave { room }
         | ClientFrame::Typing { room, .. }
         | ClientFrame::Seen { room, .. }
-        | ClientFrame::History { room, .. } => (kind.to_owned(), Some(room.clone())),
+        | ClientFrame::History { room, .. }
+        | ClientFrame::Who { room, .. } => (kind.to_owned(), Some(room.clone())),
         _ => (kind.to_owned(), None),
     }
 }

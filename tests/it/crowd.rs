@@ -163,13 +163,21 @@ async fn who_is_validated() {
     let site = app.site(&[ORIGIN]).await;
     let (mut alice, _) = app.guest(&site.public_key, "alice").await;
     alice.send(json!({"type": "who", "room": "lobby"})).await;
-    assert_eq!(alice.recv_type("error").await["code"], "not_joined");
+    let refused = alice.recv_type("error").await;
+    // The error names the frame and its room (PROTOCOL.md §11).
+    assert_eq!(
+        (&refused["code"], &refused["ref"], &refused["room"]),
+        (&json!("not_joined"), &json!("who"), &json!("lobby")),
+        "{refused}"
+    );
     alice.join("lobby", None).await;
     for limit in [0, 101] {
         alice
             .send(json!({"type": "who", "room": "lobby", "limit": limit}))
             .await;
-        assert_eq!(alice.recv_type("error").await["code"], "bad_frame");
+        let refused = alice.recv_type("error").await;
+        assert_eq!(refused["code"], "bad_frame");
+        assert_eq!(refused["room"], "lobby", "{refused}");
     }
     alice.send(json!({"type": "who", "room": "lobby"})).await;
     let page = alice.recv_type("who").await;
