@@ -60,6 +60,9 @@ pub enum PublishError {
     /// quota allows.
     #[error("{}", super::writer::ROOM_LIMIT)]
     TooManyRooms,
+    /// Its cid names a held message a moderator rejected.
+    #[error("{}", super::writer::REJECTED)]
+    Rejected,
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -206,6 +209,7 @@ impl From<NotPosted> for PublishError {
             NotPosted::NotStored(err) => err.into(),
             NotPosted::CidReused(err) => err.into(),
             NotPosted::TooManyRooms => PublishError::TooManyRooms,
+            NotPosted::Rejected => PublishError::Rejected,
         }
     }
 }

@@ -91,7 +91,14 @@ pub enum NotPosted {
     /// quota allows (see `writer::quota`): nothing was stored.
     #[error("{ROOM_LIMIT}")]
     TooManyRooms,
+    /// Its cid names a held message a moderator rejected: nothing was stored.
+    #[error("{REJECTED}")]
+    Rejected,
 }
+
+/// Why a retry of a held message a moderator rejected is refused.
+pub const REJECTED: &str =
+    "A moderator rejected this message: it will not be posted. Use a new cid for a new message.";
 
 /// Why a room's first message over the site's room quota is refused.
 pub const ROOM_LIMIT: &str =

@@ -260,6 +260,7 @@ diesel::table! {
         body -> Text,
         ip -> Nullable<Text>,
         created_at -> BigInt,
+        rejected_at -> Nullable<BigInt>,
     }
 }
 

@@ -226,13 +226,14 @@ pub async fn approve(chat: &Chat, actor: Actor, id: HeldMessageId) -> Result<()>
     Ok(())
 }
 
-/// Drops a held message; nobody ever sees it.
+/// Rejects a held message: nobody ever sees it, and it stays out of the
+/// queue for good (a retry of its cid is refused, not queued again).
 pub async fn reject(chat: &Chat, actor: Actor, id: HeldMessageId) -> Result<()> {
     chat.db
         .run(move |conn| {
             conn.write_transaction(|conn| -> Result<_> {
                 let held = HeldMessage::find(conn, id)?.ok_or(ModerationError::NotFound)?;
-                if !HeldMessage::take(conn, id)? {
+                if !HeldMessage::reject(conn, id)? {
                     return Err(ModerationError::NotFound);
                 }
                 let excerpt: String = held.body.chars().take(80).collect();

@@ -168,3 +168,50 @@ async fn approving_a_held_message_whose_cid_was_used_since_says_so_and_keeps_it(
         json!([])
     );
 }
+
+/// A held message a moderator rejected stays rejected: its retry is refused
+/// with a plain explanation, not queued again for approval (found by the
+/// outside tester: the retried cid came back into the queue), and not posted
+/// either once the room no longer holds messages.
+#[tokio::test]
+async fn a_retry_of_a_rejected_held_message_is_refused_not_queued_again() {
+    let app = TestApp::spawn().await;
+    let (site, api) = rooms(&app).await;
+    let (mut guest, _) = app.guest_in(&site.public_key, "guest", "held").await;
+    let held = attempt(&mut guest, "held", "rj-1", "buy my stuff").await;
+    assert_eq!(held["code"], "held_for_review", "{held}");
+
+    let mut panel = Panel::owner(&app).await;
+    let id = queue(&app).await[0].id;
+    panel.get("/admin/reports").await;
+    panel
+        .post_and_follow(&format!("/admin/held/{id}/reject"), &[])
+        .await;
+    assert!(queue(&app).await.is_empty());
+
+    for _ in 0..2 {
+        let again = attempt(&mut guest, "held", "rj-1", "buy my stuff").await;
+        assert_eq!(
+            (again["code"].as_str(), again["ref"].as_str()),
+            (Some("message_blocked"), Some("rj-1")),
+            "{again}"
+        );
+        assert!(
+            again["message"].as_str().unwrap().contains("rejected"),
+            "{again}"
+        );
+        assert!(queue(&app).await.is_empty(), "queued again");
+    }
+    // Nor is it posted once the room stops holding messages.
+    let patched = api
+        .patch("/rooms/held", json!({"approve_first": false}))
+        .await;
+    assert!(patched.status.is_success(), "{}", patched.body);
+    let again = attempt(&mut guest, "held", "rj-1", "buy my stuff").await;
+    assert_eq!(again["code"], "message_blocked", "{again}");
+    let page = api.get("/rooms/held/messages").await;
+    assert_eq!(page.body["messages"], json!([]));
+    // A new cid is a new message.
+    let ack = attempt(&mut guest, "held", "rj-2", "sorry").await;
+    assert_eq!(ack["type"], "ack", "{ack}");
+}

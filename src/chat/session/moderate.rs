@@ -6,7 +6,7 @@
 use super::*;
 use crate::chat::refusal as moderation_refusal;
 use crate::chat::word_filter::Verdict;
-use crate::chat::writer::{is_retry, CidReused};
+use crate::chat::writer::{is_retry, CidReused, REJECTED};
 use crate::db::models::{HeldMessage, Report, Room};
 use crate::db::DbError;
 use crate::webhooks::outbox::{enqueue, report_created};
@@ -42,6 +42,7 @@ impl Session {
             Ok(ruled) => Ok(
                 match self.retry_of(room_id, participant, cid, &sent).await? {
                     Some(Retry::Stored(body) | Retry::Held(body)) => body,
+                    Some(Retry::Rejected) => return Err(rejected()),
                     None => ruled,
                 },
             ),
@@ -50,6 +51,7 @@ impl Session {
                     // The writer answers with the original's ack.
                     Some(Retry::Stored(body)) => Ok(body),
                     Some(Retry::Held(_)) => Err(held_for_review()),
+                    Some(Retry::Rejected) => Err(rejected()),
                     None => Err(refusal),
                 }
             }
@@ -82,7 +84,10 @@ impl Session {
                 }
                 Ok(HeldMessage::find_by_cid(conn, participant, &cid)?
                     .filter(|h| is_it(h.room_id, &h.body))
-                    .map(|h| Retry::Held(h.body)))
+                    .map(|h| match h.rejected_at {
+                        Some(_) => Retry::Rejected,
+                        None => Retry::Held(h.body),
+                    }))
             })
             .await?;
         Ok(found)
@@ -182,6 +187,12 @@ impl Session {
                 let earlier =
                     HeldMessage::hold(conn, site, room_id, participant, &cid, &body, Some(&ip))?;
                 Ok(match earlier {
+                    Some(e)
+                        if e.rejected_at.is_some()
+                            && is_retry(room_id, &body, e.room_id, &e.body) =>
+                    {
+                        Holding::Rejected
+                    }
                     Some(e) if !is_retry(room_id, &body, e.room_id, &e.body) => {
                         let room = Room::find(conn, e.room_id)?.name;
                         Holding::Reused(CidReused {
@@ -196,6 +207,7 @@ impl Session {
         match holding {
             Holding::Posted => Ok(text),
             Holding::Waits => Err(held_for_review()),
+            Holding::Rejected => Err(rejected()),
             Holding::Reused(reused) => Err(Refusal::new(ErrorCode::CidReused, reused.to_string())),
         }
     }
@@ -277,6 +289,11 @@ fn spares_retries(code: ErrorCode) -> bool {
     )
 }
 
+/// A retry of a message a moderator rejected: refused, never queued again.
+fn rejected() -> Refusal {
+    Refusal::new(ErrorCode::MessageBlocked, REJECTED)
+}
+
 fn held_for_review() -> Refusal {
     Refusal::new(
         ErrorCode::HeldForReview,
@@ -288,12 +305,16 @@ fn held_for_review() -> Refusal {
 enum Retry {
     Stored(String),
     Held(String),
+    /// Held, then rejected by a moderator.
+    Rejected,
 }
 
 /// What becomes of a message for an approve-first room.
 enum Holding {
     /// Held for the moderators (now, or by an earlier send of it).
     Waits,
+    /// An earlier send of it was rejected by a moderator.
+    Rejected,
     /// Its cid is a stored message's: the writer judges it.
     Posted,
     Reused(CidReused),

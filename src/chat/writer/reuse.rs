@@ -53,17 +53,35 @@ pub(super) fn refuse_held_reuses(conn: &mut DbConn, batch: &mut Vec<Post>) -> Re
         return Ok(());
     }
     for post in std::mem::take(batch) {
-        let other = held.iter().find(|h| {
-            h.participant_id == post.participant
-                && h.cid == post.cid
-                && !is_retry(post.room, &post.text, h.room_id, &h.body)
-        });
-        match other {
-            Some(h) => refuse_reused(conn, post, h.room_id, None),
-            None => batch.push(post),
+        let its = held
+            .iter()
+            .find(|h| h.participant_id == post.participant && h.cid == post.cid);
+        match its {
+            Some(h) if !is_retry(post.room, &post.text, h.room_id, &h.body) => {
+                refuse_reused(conn, post, h.room_id, None)
+            }
+            // A moderator rejected it: never posted, whichever way it comes.
+            Some(h) if h.rejected_at.is_some() => refuse_rejected(post),
+            _ => batch.push(post),
         }
     }
     Ok(())
+}
+
+/// Tells the sender of a retry of a rejected held message that it is not posted.
+fn refuse_rejected(post: Post) {
+    match post.reply {
+        Reply::Connection(sender) => {
+            let frame = ErrorFrame::new(ErrorCode::MessageBlocked, super::REJECTED)
+                .reference(post.cid)
+                .room(post.room_name);
+            sender.reply(ServerFrame::from(frame).encode())
+        }
+        Reply::Caller(caller) => {
+            let _ = caller.send(Err(super::NotPosted::Rejected));
+        }
+        Reply::Nobody => {}
+    }
 }
 
 /// Tells the sender of a post whose cid names another message (stored as

@@ -22,6 +22,9 @@ pub struct HeldMessage {
     pub body: String,
     pub ip: Option<String>,
     pub created_at: i64,
+    /// Rejected by a moderator: out of the queue, kept so that its cid stays
+    /// its author's and a retry is refused rather than queued again.
+    pub rejected_at: Option<i64>,
 }
 
 /// A held message with its author and room name, for the moderation queue.
@@ -81,17 +84,39 @@ impl HeldMessage {
         keys: &[(ParticipantId, &str)],
     ) -> Result<Vec<HeldMessage>, DbError> {
         let columns =
-            "t.id, t.site_id, t.room_id, t.participant_id, t.cid, t.body, t.ip, t.created_at";
+            "t.id, t.site_id, t.room_id, t.participant_id, t.cid, t.body, t.ip, t.created_at, \
+             t.rejected_at";
         super::by_cid::find_by_cids(conn, keys, "held_messages", columns, Self::find_by_cid)
     }
 
+    /// A message waiting in the queue (not rejected).
     pub fn find(conn: &mut DbConn, id: HeldMessageId) -> Result<Option<HeldMessage>, DbError> {
-        with_backend!(conn, c => held_messages::table.find(id).select(HeldMessage::as_select()).first(c).optional())
+        with_backend!(conn, c => held_messages::table
+            .find(id)
+            .filter(held_messages::rejected_at.is_null())
+            .select(HeldMessage::as_select())
+            .first(c)
+            .optional())
     }
 
-    /// Removes it; false when someone else already approved or rejected it.
+    /// Removes it from the queue to post it; false when someone else
+    /// already approved or rejected it.
     pub fn take(conn: &mut DbConn, id: HeldMessageId) -> Result<bool, DbError> {
-        let n = with_backend!(conn, c => diesel::delete(held_messages::table.find(id)).execute(c))?;
+        let n = with_backend!(conn, c => diesel::delete(held_messages::table
+            .find(id)
+            .filter(held_messages::rejected_at.is_null()))
+            .execute(c))?;
+        Ok(n > 0)
+    }
+
+    /// Marks it rejected (out of the queue, its cid still its author's);
+    /// false when someone else already approved or rejected it.
+    pub fn reject(conn: &mut DbConn, id: HeldMessageId) -> Result<bool, DbError> {
+        let n = with_backend!(conn, c => diesel::update(held_messages::table
+            .find(id)
+            .filter(held_messages::rejected_at.is_null()))
+            .set(held_messages::rejected_at.eq(now_ms()))
+            .execute(c))?;
         Ok(n > 0)
     }
 
@@ -107,6 +132,7 @@ impl HeldMessage {
                 .inner_join(rooms::table)
                 .select((HeldMessage::as_select(), Participant::as_select(), rooms::name))
                 .into_boxed();
+            q = q.filter(held_messages::rejected_at.is_null());
             if let Some(sites) = sites {
                 q = q.filter(held_messages::site_id.eq_any(sites.to_vec()));
             }
@@ -115,6 +141,10 @@ impl HeldMessage {
     }
 
     pub fn count(conn: &mut DbConn, site: SiteId) -> Result<i64, DbError> {
-        with_backend!(conn, c => held_messages::table.filter(held_messages::site_id.eq(site)).count().get_result(c))
+        with_backend!(conn, c => held_messages::table
+            .filter(held_messages::site_id.eq(site))
+            .filter(held_messages::rejected_at.is_null())
+            .count()
+            .get_result(c))
     }
 }

@@ -257,6 +257,8 @@ impl From<PublishError> for ApiError {
             }
             PublishError::CidReused(err) => ApiError::CidReused(err.to_string()),
             PublishError::TooManyRooms => ApiError::TooManyRooms,
+            // The cid names a message of its author's that will never be posted.
+            err @ PublishError::Rejected => ApiError::CidReused(err.to_string()),
             PublishError::NotStored(why) => ApiError::StorageUnavailable(why.to_string()),
             PublishError::Db(db) => db.into(),
         }

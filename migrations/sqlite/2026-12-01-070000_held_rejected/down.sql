@@ -1,0 +1,1 @@
+ALTER TABLE held_messages DROP COLUMN rejected_at;
