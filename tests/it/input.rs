@@ -32,6 +32,10 @@ async fn before_hello_only_ping_is_answered() {
         .await["code"],
         "not_ready"
     );
+    assert_eq!(
+        error_for(&mut client, r#"{"type":"who","room":"lobby","limit":5}"#).await["code"],
+        "not_ready"
+    );
     // Ping works at any time.
     client.send(json!({"type": "ping", "t": "abc"})).await;
     assert_eq!(client.recv().await, json!({"type": "pong", "t": "abc"}));
@@ -77,6 +81,15 @@ async fn malformed_frames_get_clear_errors_and_break_nothing() {
             "",
         ),
         (r#"{"type":"leave","room":"lobby"}"#, "not_joined", ""),
+        (r#"{"type":"who"}"#, "bad_frame", "room"),
+        (r#"{"type":"who","room":5}"#, "bad_frame", ""),
+        (r#"{"type":"who","room":null}"#, "bad_frame", ""),
+        (r#"{"type":"who","room":"lobby"}"#, "not_joined", ""),
+        (
+            r#"{"type":"who","room":"nowhere","limit":5}"#,
+            "not_joined",
+            "",
+        ),
         (
             r#"{"type":"typing","room":"lobby","active":true}"#,
             "not_joined",
@@ -135,6 +148,31 @@ async fn bad_sends_and_history_pages_are_refused_and_name_their_cid() {
             r#"{"type":"history","room":"lobby","before":5,"limit":1000}"#,
             "bad_frame",
         ),
+        // `who` (issue 14): wrong types, numbers out of range, extra fields.
+        (r#"{"type":"who","room":"lobby","after":"x"}"#, "bad_frame"),
+        (r#"{"type":"who","room":"lobby","after":1.5}"#, "bad_frame"),
+        (
+            r#"{"type":"who","room":"lobby","after":99999999999999999999}"#,
+            "bad_frame",
+        ),
+        (r#"{"type":"who","room":"lobby","after":[1]}"#, "bad_frame"),
+        (r#"{"type":"who","room":"lobby","limit":"10"}"#, "bad_frame"),
+        (r#"{"type":"who","room":"lobby","limit":-1}"#, "bad_frame"),
+        (r#"{"type":"who","room":"lobby","limit":0}"#, "bad_frame"),
+        (r#"{"type":"who","room":"lobby","limit":101}"#, "bad_frame"),
+        (
+            r#"{"type":"who","room":"lobby","limit":4294967296}"#,
+            "bad_frame",
+        ),
+        (r#"{"type":"who","room":"lobby","limit":1e30}"#, "bad_frame"),
+        (
+            r#"{"type":"who","room":"lobby","limit":5,"admin":true}"#,
+            "bad_frame",
+        ),
+        (
+            r#"{"type":"who","room":"lobby","limit":5,"limit":6}"#,
+            "bad_frame",
+        ),
     ] {
         let reply = error_for(&mut client, raw).await;
         assert_eq!(reply["code"], code, "{raw} → {reply}");
@@ -149,6 +187,20 @@ async fn bad_sends_and_history_pages_are_refused_and_name_their_cid() {
         (Some("c-9"), Some("lobby")),
         "send errors name the cid"
     );
+    let reply = error_for(&mut client, r#"{"type":"who","room":"lobby","limit":0}"#).await;
+    assert_eq!(
+        (reply["ref"].as_str(), reply["room"].as_str()),
+        (Some("who"), Some("lobby")),
+        "who errors name their room"
+    );
+    // Cursors at either end of the range are pages, not errors.
+    for after in [i64::MIN, -1, i64::MAX] {
+        client
+            .send(json!({"type": "who", "room": "lobby", "after": after, "limit": 100}))
+            .await;
+        let page = client.recv().await;
+        assert_eq!(page["type"], "who", "after {after}: {page}");
+    }
 }
 
 #[tokio::test]
