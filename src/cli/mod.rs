@@ -11,6 +11,7 @@ macro_rules! out {
 
 pub mod api_keys;
 pub mod ban;
+mod log_writer;
 pub mod migrate;
 pub mod output;
 pub mod rooms;

@@ -6,6 +6,7 @@ use anyhow::Context;
 use clap::Args;
 use tracing_subscriber::EnvFilter;
 
+use super::log_writer::LogOutput;
 use super::Cli;
 use crate::app::Application;
 use crate::config::{LogFormat, ServeConfig};
@@ -37,6 +38,7 @@ fn init_logging(format: LogFormat) {
     // files and collectors get plain text.
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let builder = tracing_subscriber::fmt()
+        .with_writer(LogOutput::default())
         .with_env_filter(filter)
         .with_ansi(std::io::stdout().is_terminal() && !no_color);
     match format {

@@ -151,3 +151,49 @@ async fn the_first_admin_hint_works_as_typed() {
         .unwrap();
     assert!(String::from_utf8_lossy(&listed.stdout).contains("you@example.com"));
 }
+
+/// `chatctl serve` whose stdout is a pipe nobody reads any more (found by the
+/// outside tester: stderr was flooded with tracing-subscriber's write errors,
+/// a line per event): one warning on stderr, then the log goes on there.
+#[tokio::test]
+async fn a_closed_stdout_moves_the_log_to_stderr_with_one_warning() {
+    let db = test_db();
+    let addr = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut server = Command::new(chatctl())
+        .args(["--database-url", &db.url, "serve", "--no-demo"])
+        .args(["--bind", &addr.to_string()])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(server.stdout.take());
+    let url = format!("http://{addr}/healthz");
+    let mut answered = 0;
+    for _ in 0..300 {
+        if reqwest::get(&url).await.is_ok_and(|r| r.status() == 200) {
+            answered += 1;
+            if answered == 20 {
+                break;
+            }
+        } else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    assert_eq!(answered, 20, "the server answers /healthz");
+    let _ = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status();
+    let out = server.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let warnings = stderr.matches("cannot write the log").count();
+    assert_eq!(warnings, 1, "{stderr}");
+    assert!(!stderr.contains("Unable to write"), "{stderr}");
+    // The requests after the warning are logged on stderr, one line each.
+    let requests = stderr.lines().filter(|l| l.contains("/healthz")).count();
+    assert!(requests >= 19, "{stderr}");
+}
