@@ -13,12 +13,14 @@ pub mod schema;
 pub mod text_enum;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
 use diesel::sqlite::SqliteConnection;
 use diesel::Connection;
+use tokio::sync::Semaphore;
 
 pub use error::DbError;
 
@@ -196,6 +198,11 @@ pub type PooledConn = r2d2::PooledConnection<Manager>;
 #[derive(Clone)]
 pub struct Db {
     pool: r2d2::Pool<Manager>,
+    /// One per pooled connection: [`Db::run`] callers wait here as futures,
+    /// not each in a blocking thread parked on the pool. (Ten thousand hellos
+    /// at once after a restart parked up to 512 threads, each with its stack
+    /// and allocator caches: the server's memory tripled during the storm.)
+    slots: Arc<Semaphore>,
     url: DbUrl,
 }
 
@@ -209,7 +216,11 @@ impl Db {
             .connection_timeout(Duration::from_secs(5))
             .build(Manager(url.clone()))
             .map_err(DbError::Pool)?;
-        Ok(Db { pool, url })
+        Ok(Db {
+            pool,
+            slots: Arc::new(Semaphore::new(max_size as usize)),
+            url,
+        })
     }
 
     pub fn url(&self) -> &DbUrl {
@@ -230,8 +241,12 @@ impl Db {
         E: From<DbError> + Send + 'static,
         F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
     {
+        // FIFO: callers are served in the order they came. Never closed.
+        let slot = (self.slots.clone().acquire_owned().await)
+            .map_err(|e| DbError::Internal(format!("database slots: {e}")))?;
         let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || {
+            let _slot = slot;
             let mut conn = pool.get().map_err(DbError::Pool)?;
             work(&mut conn)
         })
@@ -251,6 +266,52 @@ pub fn now_ms() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Threads of this process now (the test harness's own come and go: the
+    /// check below leaves room for them).
+    fn threads() -> usize {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                let line = s.lines().find(|l| l.starts_with("Threads:"))?;
+                line.split_whitespace().nth(1)?.parse().ok()
+            })
+            .unwrap_or(0)
+    }
+
+    /// Two hundred callers on a pool of two wait as futures: a couple of
+    /// blocking threads do the work, not one thread per caller.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn callers_beyond_the_pool_wait_without_a_thread_each() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let db = Db::connect(&url, 2).unwrap();
+        let before = threads();
+        let peak = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let calls: Vec<_> = (0..200)
+            .map(|_| {
+                let (db, peak) = (db.clone(), peak.clone());
+                tokio::spawn(async move {
+                    db.run(move |_| -> Result<(), DbError> {
+                        std::thread::sleep(Duration::from_millis(2));
+                        peak.fetch_max(threads(), std::sync::atomic::Ordering::Relaxed);
+                        Ok(())
+                    })
+                    .await
+                })
+            })
+            .collect();
+        for call in calls {
+            call.await.unwrap().unwrap();
+        }
+        let grew = peak
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .saturating_sub(before);
+        assert!(
+            grew < 50,
+            "{grew} more threads for 200 callers on a pool of 2"
+        );
+    }
 
     #[test]
     fn parses_database_urls() {
