@@ -161,13 +161,17 @@ impl Session {
                 "Binary frames are not supported; send JSON text frames.",
             ),
             None,
+            None,
         )
     }
 
     pub async fn on_text(&mut self, text: &str) -> Flow {
         let frame = match parse(text) {
             Ok(frame) => frame,
-            Err(refusal) => return self.invalid(refusal, None),
+            Err(refusal) => {
+                let (reference, room) = echo_of_unreadable(text);
+                return self.invalid(refusal, reference, room);
+            }
         };
         let (reference, room) = echo_of(&frame);
         match self.dispatch(frame).await {
@@ -290,8 +294,13 @@ impl Session {
     }
 
     /// Answers a malformed frame; too many in a row close the connection.
-    fn invalid(&mut self, refusal: Refusal, reference: Option<String>) -> Flow {
-        self.error_frame(refusal, reference, None);
+    fn invalid(
+        &mut self,
+        refusal: Refusal,
+        reference: Option<String>,
+        room: Option<String>,
+    ) -> Flow {
+        self.error_frame(refusal, reference, room);
         self.invalid_streak += 1;
         if self.invalid_streak >= MAX_INVALID_STREAK {
             return Flow::Close {
@@ -407,4 +416,29 @@ fn echo_of(frame: &ClientFrame) -> (String, Option<String>) {
         | ClientFrame::Who { room, .. } => (kind.to_owned(), Some(room.clone())),
         _ => (kind.to_owned(), None),
     }
+}
+
+/// What an `error` frame about a frame that could not be read still names
+/// (PROTOCOL.md §11), read leniently: the type as `ref` (for a `send`, its
+/// cid), and the room, each only when well-formed; nothing for text that is
+/// not a JSON object with a type.
+fn echo_of_unreadable(text: &str) -> (Option<String>, Option<String>) {
+    let Ok(serde_json::Value::Object(fields)) = serde_json::from_str(text) else {
+        return (None, None);
+    };
+    let field = |name: &str| fields.get(name).and_then(serde_json::Value::as_str);
+    let is_kind = |k: &&str| {
+        (1..=32).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+    };
+    let Some(kind) = field("type").filter(is_kind) else {
+        return (None, None);
+    };
+    let room = field("room")
+        .filter(|r| RoomName::parse(r).is_ok())
+        .map(str::to_owned);
+    let reference = match field("cid") {
+        Some(cid) if kind == "send" && ClientId::parse(cid).is_ok() => cid,
+        _ => kind,
+    };
+    (Some(reference.to_owned()), room)
 }

@@ -176,7 +176,24 @@ async fn bad_sends_and_history_pages_are_refused_and_name_their_cid() {
     ] {
         let reply = error_for(&mut client, raw).await;
         assert_eq!(reply["code"], code, "{raw} → {reply}");
+        // Readable or not, each names its frame and room (PROTOCOL.md §11).
+        assert_eq!(reply["room"], "lobby", "{raw} → {reply}");
+        assert!(reply["ref"].is_string(), "{raw} → {reply}");
     }
+    let reply = error_for(
+        &mut client,
+        r#"{"type":"send","room":"lobby","cid":"c-10","text":5}"#,
+    )
+    .await;
+    assert_eq!(
+        (
+            reply["code"].as_str(),
+            reply["ref"].as_str(),
+            reply["room"].as_str()
+        ),
+        (Some("bad_frame"), Some("c-10"), Some("lobby")),
+        "an unreadable send names its cid"
+    );
     let reply = error_for(
         &mut client,
         r#"{"type":"send","room":"lobby","cid":"c-9","text":""}"#,
