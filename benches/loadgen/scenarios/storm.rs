@@ -12,6 +12,7 @@ use clap::Args;
 use rand::Rng;
 use serde_json::json;
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::bigroom::STAGE;
@@ -89,61 +90,134 @@ pub async fn run(o: StormOpts) -> anyhow::Result<String> {
         restarted_at: Mutex::new(None),
         resume_times: Mutex::new(Vec::new()),
     });
-    let (conns, failed, first_error) =
-        client::open_many(o.connections, o.common.connect_concurrency, |i| {
-            let dial = client::dial(&target, 0, i + 1);
-            async move { client::open(&dial, &format!("s{i}"), None, STAGE, None).await }
-        })
-        .await;
-    if failed > 0 {
-        target.close().await;
-        anyhow::bail!("{failed} connections failed to join: {first_error:?}");
-    }
     let (stop_tx, stop) = watch::channel(false);
-    let clients: Vec<_> = conns
-        .into_iter()
-        .enumerate()
-        .map(|(i, conn)| {
-            let dial = client::dial(&target, 0, i + 1);
-            tokio::spawn(follow(
-                i,
-                dial,
-                conn,
-                shared.clone(),
-                o.jitter_ms,
-                stop.clone(),
-            ))
-        })
-        .collect();
-
+    let clients = match join_all(&target, &o, &shared, stop).await {
+        Ok(clients) => clients,
+        Err(e) => {
+            target.close().await;
+            return Err(e);
+        }
+    };
     client::write_acked(&mut author, "before", o.live).await?;
     // Nobody else writes in the room: its seqs are the author's messages.
     let before = (o.history + o.live) as i64;
     let reached_before = all_reach(&shared, before, SETTLE).await;
-    let old = target.server_pid.map(Proc);
-    let rss_steady = old.and_then(Proc::rss_kib);
+    let mut storm = kill_and_resume(&mut target, &o, &shared, &author, before).await?;
+    let _ = stop_tx.send(true);
+    let (total, behind) = tally(clients, storm.last).await;
+    let resume_times = std::mem::take(&mut *lock(&shared.resume_times));
+    let report = json!({
+        "scenario": "storm",
+        "params": {"connections": o.connections, "history": o.history, "live": o.live,
+                   "jitter_ms": o.jitter_ms, "connect_concurrency": o.common.connect_concurrency},
+        "conditions": conditions(&target, &load_start),
+        "results": {
+            "all_reached_before_kill": reached_before,
+            "listening_after_restart_s": storm.listening_after.as_secs_f64(),
+            "all_resumed": storm.all_resumed,
+            "all_resumed_after_restart_s": storm.all_resumed_after.as_secs_f64(),
+            "resumed_after_restart": stats::durations(resume_times),
+            "all_had_the_last_message": storm.reached_last,
+            "clients_behind_at_end": behind,
+            "gaps": total.gaps,
+            "duplicates": total.duplicates,
+            "resumes_not_resumed_mode": total.resets,
+            "reconnect_attempts_refused": total.failed_attempts,
+            "messages_received": total.received,
+            "server_rss_steady_before_kill_kib": storm.rss_steady,
+            "server_rss_peak_after_restart_kib": storm.rss_peak,
+            "server_rss_after_storm_kib": storm.rss_after,
+        },
+    });
+    let _ = storm.author.wr.close().await;
+    target.close().await;
+    Ok(report.to_string())
+}
 
-    let pid = target.kill_and_restart(0, &o.common)?;
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Opens every client and starts following the room with each.
+async fn join_all(
+    target: &Target,
+    o: &StormOpts,
+    shared: &Arc<Shared>,
+    stop: watch::Receiver<bool>,
+) -> anyhow::Result<Vec<JoinHandle<Track>>> {
+    let (conns, failed, first_error) =
+        client::open_many(o.connections, o.common.connect_concurrency, |i| {
+            let dial = client::dial(target, 0, i + 1);
+            async move { client::open(&dial, &format!("s{i}"), None, STAGE, None).await }
+        })
+        .await;
+    if failed > 0 {
+        anyhow::bail!("{failed} connections failed to join: {first_error:?}");
+    }
+    Ok(conns
+        .into_iter()
+        .enumerate()
+        .map(|(i, conn)| {
+            let dial = client::dial(target, 0, i + 1);
+            let (shared, stop) = (shared.clone(), stop.clone());
+            tokio::spawn(follow(i, dial, conn, shared, o.jitter_ms, stop))
+        })
+        .collect())
+}
+
+/// What the kill and the restart showed.
+struct Storm {
+    author: Conn,
+    /// The room's last seq, once the author wrote during the storm.
+    last: i64,
+    listening_after: Duration,
+    all_resumed: bool,
+    all_resumed_after: Duration,
+    reached_last: bool,
+    rss_steady: Option<u64>,
+    rss_peak: Option<u64>,
+    rss_after: Option<u64>,
+}
+
+/// Kills the server, starts it again, has the author write while the
+/// clients come back, and waits until all have resumed and had it all.
+async fn kill_and_resume(
+    target: &mut Target,
+    o: &StormOpts,
+    shared: &Shared,
+    author: &Conn,
+    before: i64,
+) -> anyhow::Result<Storm> {
+    let rss_steady = target.server_pid.map(Proc).and_then(Proc::rss_kib);
+    let new = Proc(target.kill_and_restart(0, &o.common)?);
     let restarted = Instant::now();
-    *shared
-        .restarted_at
-        .lock()
-        .unwrap_or_else(|e| e.into_inner()) = Some(restarted);
+    *lock(&shared.restarted_at) = Some(restarted);
     listening(target.instances[0].addr).await?;
     let listening_after = restarted.elapsed();
-    let new = Proc(pid);
     // The author is back first and writes while the others reconnect.
-    let mut author = reconnect_author(&target, &author, before).await?;
+    let mut author = reconnect_author(target, author, before).await?;
     client::write_acked(&mut author, "during", o.live).await?;
     let last = before + o.live as i64;
     let all_resumed = wait_for(SETTLE, || shared.resumed.load(Relaxed) >= o.connections).await;
     let all_resumed_after = restarted.elapsed();
-    let reached_last = all_reach(&shared, last, SETTLE).await;
+    let reached_last = all_reach(shared, last, SETTLE).await;
     let rss_peak = new.peak_rss_kib();
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let rss_after = new.rss_kib();
+    Ok(Storm {
+        author,
+        last,
+        listening_after,
+        all_resumed,
+        all_resumed_after,
+        reached_last,
+        rss_steady,
+        rss_peak,
+        rss_after: new.rss_kib(),
+    })
+}
 
-    let _ = stop_tx.send(true);
+/// Every client's track added up, and how many never had message `last`.
+async fn tally(clients: Vec<JoinHandle<Track>>, last: i64) -> (Track, usize) {
     let mut total = Track::default();
     let mut behind = 0;
     for client in clients {
@@ -156,38 +230,7 @@ pub async fn run(o: StormOpts) -> anyhow::Result<String> {
             total.failed_attempts += t.failed_attempts;
         }
     }
-    let resume_times = std::mem::take(
-        &mut *shared
-            .resume_times
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()),
-    );
-    let report = json!({
-        "scenario": "storm",
-        "params": {"connections": o.connections, "history": o.history, "live": o.live,
-                   "jitter_ms": o.jitter_ms, "connect_concurrency": o.common.connect_concurrency},
-        "conditions": conditions(&target, &load_start),
-        "results": {
-            "all_reached_before_kill": reached_before,
-            "listening_after_restart_s": listening_after.as_secs_f64(),
-            "all_resumed": all_resumed,
-            "all_resumed_after_restart_s": all_resumed_after.as_secs_f64(),
-            "resumed_after_restart": stats::durations(resume_times),
-            "all_had_the_last_message": reached_last,
-            "clients_behind_at_end": behind,
-            "gaps": total.gaps,
-            "duplicates": total.duplicates,
-            "resumes_not_resumed_mode": total.resets,
-            "reconnect_attempts_refused": total.failed_attempts,
-            "messages_received": total.received,
-            "server_rss_steady_before_kill_kib": rss_steady,
-            "server_rss_peak_after_restart_kib": rss_peak,
-            "server_rss_after_storm_kib": rss_after,
-        },
-    });
-    let _ = author.wr.close().await;
-    target.close().await;
-    Ok(report.to_string())
+    (total, behind)
 }
 
 async fn reconnect_author(target: &Target, old: &Conn, since: i64) -> anyhow::Result<Conn> {
@@ -265,16 +308,9 @@ async fn follow(
             track.see(seq);
         }
         shared.lasts[i].store(track.last, Relaxed);
-        let restarted = *shared
-            .restarted_at
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let restarted = *lock(&shared.restarted_at);
         if let Some(at) = restarted {
-            shared
-                .resume_times
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(at.elapsed());
+            lock(&shared.resume_times).push(at.elapsed());
         }
         shared.resumed.fetch_add(1, Relaxed);
     }
