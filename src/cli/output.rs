@@ -34,17 +34,42 @@ pub fn shown_once(
     print: impl FnOnce() -> anyhow::Result<()>,
     unseen: impl FnOnce() -> anyhow::Result<String>,
 ) -> anyhow::Result<()> {
-    let printed = print().and_then(|()| Ok(std::io::stdout().lock().flush()?));
-    let Err(err) = printed else {
-        return Ok(());
-    };
-    let why = if is_closed(&err) {
-        "standard output was closed".to_owned()
+    let why = if stdout_discarded() {
+        // Written there it would be "shown" to nobody, with every write succeeding.
+        "standard output is /dev/null, or was closed when chatctl started".to_owned()
     } else {
-        format!("{err:#}")
+        let printed = print().and_then(|()| Ok(std::io::stdout().lock().flush()?));
+        let Err(err) = printed else {
+            return Ok(());
+        };
+        if is_closed(&err) {
+            "standard output was closed".to_owned()
+        } else {
+            format!("{err:#}")
+        }
     };
     let what = unseen()?;
     Err(anyhow::anyhow!("{what} ({why})"))
+}
+
+/// Whether stdout goes nowhere: it is `/dev/null`, which is also what a
+/// stdout closed before start-up (`>&-`) becomes (Rust's runtime opens
+/// /dev/null in place of a closed standard descriptor).
+#[cfg(unix)]
+fn stdout_discarded() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (
+        std::fs::metadata("/proc/self/fd/1"),
+        std::fs::metadata("/dev/null"),
+    ) {
+        (Ok(out), Ok(null)) => out.dev() == null.dev() && out.ino() == null.ino(),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn stdout_discarded() -> bool {
+    false
 }
 
 /// Whether `err` only says that the reader of stdout has gone.

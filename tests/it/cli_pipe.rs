@@ -184,3 +184,56 @@ fn a_secret_shown_once_is_not_lost_quietly_on_a_closed_stdout() {
     let shown = stdout(chatctl(&db).args(["site", "rotate-secret", key]));
     assert!(shown.contains("shown once"), "{shown}");
 }
+
+/// A secret printed into /dev/null is shown to nobody, though every write
+/// succeeds: so is one whose stdout was closed before the command started
+/// (`>&-`: the runtime puts /dev/null in its place). Found by the outside
+/// tester: `api-key create ... >&-` exited 0 with the key active.
+#[test]
+fn a_secret_is_not_printed_into_dev_null() {
+    let db = test_db();
+    let created = stdout(chatctl(&db).args([
+        "site",
+        "create",
+        "--name",
+        "Blog",
+        "--origin",
+        "https://blog.example.com",
+        "--json",
+    ]));
+    let site: Value = serde_json::from_str(&created).unwrap();
+    let key = site["public_key"].as_str().unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("chatctl");
+    let create = |name: &str| {
+        format!(
+            "exec '{}' --database-url '{}' site api-key create {key} --name {name} --scope read",
+            bin.display(),
+            db.url
+        )
+    };
+    for (name, shell) in [
+        ("nulled", format!("{} > /dev/null", create("nulled"))),
+        ("closed", format!("{} >&-", create("closed"))),
+    ] {
+        let out = Command::new("sh")
+            .args(["-c", &shell])
+            .env_remove("DATABASE_URL")
+            .env_remove("CHATCTL_DATABASE_URL")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{name}: exited 0: {stderr}");
+        assert!(
+            stderr.contains("revoked") && stderr.contains("/dev/null"),
+            "{name}: {stderr}"
+        );
+    }
+    let keys: Value = serde_json::from_str(&stdout(
+        chatctl(&db).args(["site", "api-key", "list", key, "--json"]),
+    ))
+    .unwrap();
+    let keys = keys.as_array().unwrap();
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert!(keys.iter().all(|k| !k["revoked_at"].is_null()), "{keys:?}");
+}
