@@ -167,13 +167,7 @@ fn a_secret_shown_once_is_not_lost_quietly_on_a_closed_stdout() {
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
     // The keys nobody saw are revoked; the endpoints are gone.
-    let keys: Value = serde_json::from_str(&stdout(
-        chatctl(&db).args(["site", "api-key", "list", key, "--json"]),
-    ))
-    .unwrap();
-    let keys = keys.as_array().unwrap();
-    assert_eq!(keys.len(), 2, "{keys:?}");
-    assert!(keys.iter().all(|k| !k["revoked_at"].is_null()), "{keys:?}");
+    assert_all_keys_revoked(&db, key, 2);
     let hooks = stdout(chatctl(&db).args(["site", "webhook", "list", key, "--json"]));
     assert_eq!(
         serde_json::from_str::<Value>(&hooks).unwrap(),
@@ -229,11 +223,16 @@ fn a_secret_is_not_printed_into_dev_null() {
             "{name}: {stderr}"
         );
     }
+    assert_all_keys_revoked(&db, key, 2);
+}
+
+/// The site has `n` API keys, every one revoked.
+fn assert_all_keys_revoked(db: &TestDb, key: &str, n: usize) {
     let keys: Value = serde_json::from_str(&stdout(
-        chatctl(&db).args(["site", "api-key", "list", key, "--json"]),
+        chatctl(db).args(["site", "api-key", "list", key, "--json"]),
     ))
     .unwrap();
     let keys = keys.as_array().unwrap();
-    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert_eq!(keys.len(), n, "{keys:?}");
     assert!(keys.iter().all(|k| !k["revoked_at"].is_null()), "{keys:?}");
 }
