@@ -115,78 +115,93 @@ fn reset_submit(
         .and(warp::header::optional::<String>("accept-language"))
         .and(state.client_ip())
         .and(state.with())
-        .then(
-            |body: bytes::Bytes, accept: Option<String>, ip: IpAddr, state: AppState| async move {
-                // A field given twice is refused: which one counts would be a guess.
-                let form: HashMap<String, String> = match strict::pairs(&body) {
-                    Ok(pairs) => pairs.into_iter().collect(),
-                    Err(repeated) => {
-                        let message = format!("This form could not be read: {repeated}.");
-                        return super::error::json_error(
-                            StatusCode::BAD_REQUEST,
-                            "bad_request",
-                            message,
-                        );
-                    }
-                };
-                let lang = lang(form.get("lang").map(String::as_str), accept.as_deref());
-                // Each try may hash a password: bounded per address.
-                if let Err(wait) = state.chat.accounts.budget().action(ip) {
-                    return too_many(wait);
-                }
-                let field = |name: &str| form.get(name).map(String::as_str).unwrap_or_default();
-                let token = field("token");
-                let again = |state: &AppState, site: &Site, error: String| {
-                    let data = json!({"token": token, "error": error});
-                    page(
-                        state,
-                        "reset_form",
-                        lang,
-                        site,
-                        data,
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                    )
-                };
-                let site = match link_site(
-                    &state,
-                    lang,
-                    state.chat.accounts.reset_link_site(token).await,
-                ) {
-                    Ok(site) => site,
-                    Err(response) => return *response,
-                };
-                if field("password") != field("password2") {
-                    let message = state.chat.accounts.mailer().templates.string(
-                        lang,
-                        "pages",
-                        "passwords_differ",
-                    );
-                    return again(&state, &site, message);
-                }
-                match state
-                    .chat
-                    .accounts
-                    .reset_password(token, field("password"))
-                    .await
-                {
-                    Ok(Ok((site, participant))) => {
-                        // Connections opened with the old sessions end too.
-                        if let Some(id) = participant {
-                            state.chat.hub.close_where(
-                                |c| c.participant == Some(id),
-                                CloseReason::SignedOut,
-                                "you were signed out: the password of your account was changed",
-                                None,
-                            );
-                        }
-                        page(&state, "reset_done", lang, &site, json!({}), StatusCode::OK)
-                    }
-                    Ok(Err(problem)) => link_problem(&state, lang, problem),
-                    Err(AccountError::WeakPassword(message)) => again(&state, &site, message),
-                    Err(err) => unavailable(err),
-                }
-            },
+        .then(reset)
+}
+
+/// A form-encoded body as fields; a field given twice is refused (400):
+/// which one counts would be a guess.
+fn read_form(body: &[u8]) -> Result<HashMap<String, String>, Box<warp::reply::Response>> {
+    strict::pairs(body)
+        .map(|pairs| pairs.into_iter().collect())
+        .map_err(|repeated| {
+            let message = format!("This form could not be read: {repeated}.");
+            Box::new(super::error::json_error(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                message,
+            ))
+        })
+}
+
+/// Sets the new password of a reset link, and ends the account's sessions.
+async fn reset(
+    body: bytes::Bytes,
+    accept: Option<String>,
+    ip: IpAddr,
+    state: AppState,
+) -> warp::reply::Response {
+    let form = match read_form(&body) {
+        Ok(form) => form,
+        Err(response) => return *response,
+    };
+    let lang = lang(form.get("lang").map(String::as_str), accept.as_deref());
+    // Each try may hash a password: bounded per address.
+    if let Err(wait) = state.chat.accounts.budget().action(ip) {
+        return too_many(wait);
+    }
+    let field = |name: &str| form.get(name).map(String::as_str).unwrap_or_default();
+    let token = field("token");
+    let again = |state: &AppState, site: &Site, error: String| {
+        let data = json!({"token": token, "error": error});
+        page(
+            state,
+            "reset_form",
+            lang,
+            site,
+            data,
+            StatusCode::UNPROCESSABLE_ENTITY,
         )
+    };
+    let site = match link_site(
+        &state,
+        lang,
+        state.chat.accounts.reset_link_site(token).await,
+    ) {
+        Ok(site) => site,
+        Err(response) => return *response,
+    };
+    if field("password") != field("password2") {
+        let message =
+            state
+                .chat
+                .accounts
+                .mailer()
+                .templates
+                .string(lang, "pages", "passwords_differ");
+        return again(&state, &site, message);
+    }
+    match state
+        .chat
+        .accounts
+        .reset_password(token, field("password"))
+        .await
+    {
+        Ok(Ok((site, participant))) => {
+            // Connections opened with the old sessions end too.
+            if let Some(id) = participant {
+                state.chat.hub.close_where(
+                    |c| c.participant == Some(id),
+                    CloseReason::SignedOut,
+                    "you were signed out: the password of your account was changed",
+                    None,
+                );
+            }
+            page(&state, "reset_done", lang, &site, json!({}), StatusCode::OK)
+        }
+        Ok(Err(problem)) => link_problem(&state, lang, problem),
+        Err(AccountError::WeakPassword(message)) => again(&state, &site, message),
+        Err(err) => unavailable(err),
+    }
 }
 
 fn page(
