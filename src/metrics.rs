@@ -45,6 +45,10 @@ pub struct Metrics {
     /// Welcome histories (joins and resumes) answered from the rooms' recent
     /// messages in memory (`hit`) or read from the database (`miss`).
     pub history_cache: Family<OutcomeLabel, Counter>,
+    /// Connections being set up on the public listener (`http::setup_slots`).
+    pub handshakes: Gauge,
+    /// Setup slots freed by their deadline rather than by the connection.
+    pub handshake_slots_expired: Counter,
 }
 
 impl Metrics {
@@ -116,6 +120,16 @@ impl Metrics {
                 &mut r,
                 "history_cache",
                 "Join and resume histories answered from memory (hit) or the database (miss)",
+            ),
+            handshakes: registered(
+                &mut r,
+                "handshakes",
+                "Connections being set up: accepted, first request or hello not answered yet",
+            ),
+            handshake_slots_expired: registered(
+                &mut r,
+                "handshake_slots_expired",
+                "Handshake slots freed by their 2 s deadline, the connection still not set up",
             ),
             registry: r,
         }

@@ -19,6 +19,7 @@ use crate::config::ServeConfig;
 use crate::db::DbError;
 use crate::http::client_ip::TrustedProxies;
 use crate::http::server::Settings;
+use crate::http::setup_slots::SetupMetrics;
 use crate::http::{self, AppState};
 use crate::input::Origin;
 use crate::webhooks::dispatch::Dispatcher;
@@ -150,6 +151,14 @@ impl Application {
             );
             tokio::spawn(serving);
         }
+        // The public listener's handshakes are the ones operators watch.
+        let settings = Settings {
+            setup_metrics: SetupMetrics {
+                held: chat.metrics.handshakes.clone(),
+                expired: chat.metrics.handshake_slots_expired.clone(),
+            },
+            ..settings
+        };
         let service = warp::service(http::routes(state));
         let server = http::server::serve(listener, service, settings, shutdown);
         tokio::pin!(server);
@@ -174,6 +183,8 @@ fn server_settings(state: &AppState) -> Settings {
         body_timeout: Duration::from_secs(limits.request_body_timeout_secs.max(1)),
         max_per_ip: limits.max_http_connections_per_ip.max(1),
         max_total: limits.max_http_connections.max(1),
+        max_handshakes: limits.max_handshakes.max(1),
+        setup_metrics: SetupMetrics::default(),
         trusted_proxies: state.trusted_proxies.clone(),
     }
 }

@@ -170,6 +170,13 @@ pub struct Limits {
     #[arg(long, env = "CHATCTL_MAX_HTTP_CONNECTIONS", default_value_t = 512)]
     pub max_http_connections: usize,
 
+    /// Connections set up at once: from the TCP accept to the answer to their first request
+    /// (for a chat connection, to the answer to its `hello`). More wait in the kernel's listen
+    /// backlog, so a reconnect storm after a restart does not hold every connection's buffers
+    /// at once. A connection holds its slot for 2 seconds at most.
+    #[arg(long, env = "CHATCTL_MAX_HANDSHAKES", default_value_t = 256)]
+    pub max_handshakes: usize,
+
     /// Account actions that send a mail or hash a password (register, confirmation and reset
     /// mails, password resets and changes) per IP address per hour.
     #[arg(
@@ -219,6 +226,7 @@ impl Default for Limits {
             request_body_timeout_secs: 30,
             max_http_connections_per_ip: 128,
             max_http_connections: 512,
+            max_handshakes: 256,
             account_actions_per_ip_per_hour: 30,
             mails_per_mailbox_per_hour: 5,
         }

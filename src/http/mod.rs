@@ -19,6 +19,7 @@ pub mod error;
 pub mod health;
 pub mod open_connections;
 pub mod server;
+pub mod setup_slots;
 pub mod widget;
 pub mod ws;
 

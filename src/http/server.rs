@@ -15,6 +15,8 @@
 //!   is closed for the newcomer (see [`super::open_connections`]), so slow
 //!   clients on many addresses cannot use up the server's descriptors and
 //!   `/healthz` stays reachable;
+//! - at most `max_handshakes` connections are being set up at once (see
+//!   [`super::setup_slots`]): the rest wait in the kernel's listen backlog;
 //! - on shutdown, idle connections close at once and a request still being
 //!   read or answered gets [`SHUTDOWN_GRACE`], not its full deadline.
 
@@ -37,6 +39,7 @@ use tower_service::Service;
 
 use super::client_ip::{canonical, Peer, TrustedProxies};
 use super::open_connections::{Admitted, OpenConnections};
+use super::setup_slots::{SetupMetrics, SetupSlot, SetupSlots, SETUP_LIMIT};
 
 /// How long a request in progress may take once shutdown has begun.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
@@ -52,6 +55,9 @@ pub struct Settings {
     pub body_timeout: Duration,
     pub max_per_ip: usize,
     pub max_total: usize,
+    /// Connections being set up at once (see [`super::setup_slots`]).
+    pub max_handshakes: usize,
+    pub setup_metrics: SetupMetrics,
     pub trusted_proxies: Arc<TrustedProxies>,
 }
 
@@ -122,10 +128,20 @@ pub async fn serve<S, B>(
     let settings = Arc::new(settings);
     // Every connection task holds a sender: when all are dropped, all are done.
     let (open_tx, mut open_rx) = mpsc::channel::<()>(1);
+    let mut setup = SetupSlots::new(
+        settings.max_handshakes,
+        SETUP_LIMIT,
+        settings.setup_metrics.clone(),
+    );
     loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
+        // A slot first, then the connection: see `setup_slots`.
+        let next = async {
+            let permit = setup.take().await;
+            (permit, listener.accept().await)
+        };
+        let (permit, stream, peer) = tokio::select! {
+            (permit, accepted) = next => match accepted {
+                Ok((stream, peer)) => (permit, stream, peer),
                 Err(err) => {
                     // Out of descriptors, most likely: wait for some to close.
                     tracing::warn!(error = %err, "cannot accept a connection");
@@ -133,8 +149,13 @@ pub async fn serve<S, B>(
                     continue;
                 }
             },
+            () = setup.next_deadline() => {
+                setup.expire();
+                continue;
+            }
             () = stopping(&mut shutdown) => break,
         };
+        let slot = setup.hand_out(permit);
         let ip = canonical(peer.ip());
         let share = (!settings.trusted_proxies.trusts(ip)).then_some(ip);
         let admitted = match open.admit(share, settings.max_per_ip, settings.max_total) {
@@ -151,6 +172,7 @@ pub async fn serve<S, B>(
             shutdown: shutdown.clone(),
             _open: open_tx.clone(),
             admitted,
+            slot,
         };
         tokio::spawn(connection.run(stream, peer));
     }
@@ -217,6 +239,9 @@ struct Connection<S> {
     shutdown: watch::Receiver<bool>,
     _open: mpsc::Sender<()>,
     admitted: Admitted,
+    /// Freed by the first answer that is not a WebSocket upgrade; an upgraded
+    /// connection takes it along (a request extension) to its first frame.
+    slot: SetupSlot,
 }
 
 impl<S, B> Connection<S>
@@ -236,16 +261,22 @@ where
         let trusted = self.settings.trusted_proxies.clone();
         let body_timeout = self.settings.body_timeout;
         let requests = self.admitted.requests();
+        let slot = self.slot.clone();
         let handler = hyper::service::service_fn(move |request: Request<Incoming>| {
             let busy = requests.start();
             let mut request = request.map(|body| TimedBody::new(body, body_timeout));
             request.extensions_mut().insert(Peer(peer));
+            request.extensions_mut().insert(slot.clone());
             let line = RequestLine::of(&request, &trusted, peer);
             let answer = service.clone().call(request);
+            let slot = slot.clone();
             async move {
                 let _busy = busy;
                 let response = answer.await;
                 if let Ok(response) = &response {
+                    if response.status() != hyper::StatusCode::SWITCHING_PROTOCOLS {
+                        slot.release();
+                    }
                     line.log(response.status());
                 }
                 response

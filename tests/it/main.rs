@@ -35,6 +35,7 @@ mod emails;
 mod faults;
 mod fuzz;
 mod guest_names;
+mod handshakes;
 mod held_cids;
 mod identity;
 mod input;

@@ -19,6 +19,7 @@ use crate::chat::hub::{CloseRequest, ConnQueue, Outbound};
 use crate::chat::protocol::{CloseReason, ServerFrame};
 use crate::chat::session::{Flow, Session};
 use crate::chat::Chat;
+use crate::http::setup_slots::SetupSlot;
 
 /// Most queued items written to the socket in one flush.
 const MAX_COALESCED: usize = 64;
@@ -77,13 +78,15 @@ impl Outlet {
     }
 }
 
-/// Runs one connection until either side closes it.
+/// Runs one connection until either side closes it. Its setup slot (see
+/// `setup_slots`) is freed once its first frame is answered.
 pub async fn drive(
     socket: Socket,
     mut session: Box<Session>,
     queue: ConnQueue,
     chat: Arc<Chat>,
     mut shutdown: watch::Receiver<bool>,
+    mut setup: Option<SetupSlot>,
 ) {
     let Socket {
         reader: mut rx,
@@ -114,7 +117,11 @@ pub async fn drive(
                 }
                 let max_frame = chat.limits.max_frame_bytes;
                 let next = Box::pin(on_inbound(inbound, &mut session, &queue, &mut out, max_frame));
-                if let Next::Stop(close) = next.await {
+                let next = next.await;
+                if let Some(slot) = setup.take() {
+                    slot.release();
+                }
+                if let Next::Stop(close) = next {
                     break close;
                 }
             }

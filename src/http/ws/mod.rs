@@ -17,6 +17,7 @@ use crate::chat::session::Session;
 use crate::chat::UpgradeError;
 use crate::db::models::{Account, Site};
 use crate::http::error::Refused;
+use crate::http::setup_slots::SetupSlot;
 use crate::http::AppState;
 
 #[derive(Deserialize)]
@@ -95,6 +96,7 @@ fn socket(
         .and(warp::header::optional::<String>("origin"))
         .and(state.client_ip())
         .and(upgrade::websocket())
+        .and(warp::ext::optional::<SetupSlot>())
         .and(state.with())
         .and_then(accept)
 }
@@ -104,6 +106,7 @@ async fn accept(
     origin: Option<String>,
     ip: IpAddr,
     ws: Upgrade,
+    setup: Option<SetupSlot>,
     state: AppState,
 ) -> Result<warp::reply::Response, Rejection> {
     let chat = state.chat.clone();
@@ -129,6 +132,6 @@ async fn accept(
     let shutdown = state.shutdown.clone();
     Ok(ws.reply(config, move |socket| async move {
         let (session, queue) = Session::new(chat.clone(), *admission);
-        conn::drive(socket, Box::new(session), queue, chat, shutdown).await;
+        conn::drive(socket, Box::new(session), queue, chat, shutdown, setup).await;
     }))
 }
