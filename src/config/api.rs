@@ -3,24 +3,14 @@
 
 use clap::Args;
 
-/// The server API.
-#[derive(Debug, Clone, Args)]
-pub struct ApiConfig {
-    /// Sustained server API requests per second per API key (`/api/v1`).
-    #[arg(long, env = "CHATCTL_API_REQUESTS_PER_SECOND", default_value_t = 20)]
-    pub api_requests_per_second: u32,
+flag_group! {
+    /// The server API.
+    pub struct ApiConfig {
+        /// Sustained server API requests per second per API key (`/api/v1`).
+        api_requests_per_second: u32 = 20, env "CHATCTL_API_REQUESTS_PER_SECOND";
 
-    /// Server API requests one API key may make in a burst above the sustained rate.
-    #[arg(long, env = "CHATCTL_API_REQUEST_BURST", default_value_t = 100)]
-    pub api_request_burst: u32,
-}
-
-impl Default for ApiConfig {
-    fn default() -> Self {
-        ApiConfig {
-            api_requests_per_second: 20,
-            api_request_burst: 100,
-        }
+        /// Server API requests one API key may make in a burst above the sustained rate.
+        api_request_burst: u32 = 100, env "CHATCTL_API_REQUEST_BURST";
     }
 }
 

@@ -32,6 +32,50 @@
 //! - `CHATCTL_TEMPLATES_DIR`, `CHATCTL_ADMIN_IDLE_MINUTES`, `CHATCTL_ADMIN_SESSION_HOURS` —
 //!   the admin panel (see [`AdminConfig`])
 
+/// Declares a group of `chatctl serve` flags that all have a default: each field becomes
+/// `--field-name`, read from the environment variable named after `env`, with the doc comment
+/// as its `--help` text; the group's `Default` (what tests and the load generator start from)
+/// takes the same values, so each default is written once.
+///
+/// ```text
+/// flag_group! {
+///     /// The group's doc.
+///     pub struct Group {
+///         /// The flag's help, with its unit.
+///         field_name: u32 = 5, env "CHATCTL_FIELD_NAME";
+///     }
+/// }
+/// ```
+macro_rules! flag_group {
+    (
+        $(#[doc = $group_doc:literal])*
+        pub struct $group:ident {
+            $(
+                $(#[doc = $doc:literal])*
+                $field:ident: $ty:ty = $default:expr, env $env:literal;
+            )*
+        }
+    ) => {
+        $(#[doc = $group_doc])*
+        #[derive(Debug, Clone, clap::Args)]
+        pub struct $group {
+            $(
+                $(#[doc = $doc])*
+                #[arg(long, env = $env, default_value_t = $default)]
+                pub $field: $ty,
+            )*
+        }
+
+        impl Default for $group {
+            fn default() -> Self {
+                $group {
+                    $($field: $default,)*
+                }
+            }
+        }
+    };
+}
+
 mod api;
 mod limits;
 
