@@ -195,6 +195,7 @@ pub async fn update(admin: &Admin, req: &Request, auth: &Auth, id: SiteId) -> Re
         // This server's connections follow at once; the others read the event.
         admin.chat.rules.invalidate_site(id);
         admin.chat.tell_others();
+        crate::moderation::rooms::announce_site_rules(&admin.chat, id).await;
     }
     let text = if changed.is_empty() {
         "Nothing changed."

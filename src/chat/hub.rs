@@ -293,6 +293,18 @@ impl Hub {
         self.rooms_read().keys().copied().collect()
     }
 
+    /// Rooms of `site` with someone in them, here or on another instance.
+    pub fn live_rooms_of(&self, site: SiteId) -> Vec<RoomId> {
+        let rooms: Vec<_> = (self.rooms_read().iter())
+            .map(|(id, members)| (*id, members.clone()))
+            .collect();
+        rooms
+            .into_iter()
+            .filter(|(_, members)| lock(members).site == Some(site))
+            .map(|(id, _)| id)
+            .collect()
+    }
+
     pub fn connection_count(&self) -> usize {
         lock(&self.conns).len()
     }

@@ -183,6 +183,18 @@ pub struct AnnouncedLimits {
     pub burst: u32,
 }
 
+/// A room's rules as its visitors' clients need them, to say so before a
+/// `send` is refused: the longest message in characters (the smallest of the
+/// server's, the site's and the room's limits), slow mode in seconds (0:
+/// off), read-only, and messages held for a moderator's approval.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RoomRulesView {
+    pub max_message_chars: usize,
+    pub slow_mode_secs: u32,
+    pub locked: bool,
+    pub approve_first: bool,
+}
+
 /// Frames the server sends.
 #[derive(Debug, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -221,6 +233,8 @@ pub enum ServerFrame {
         /// Whether the site shows "X joined" / "X left" lines (clients print
         /// none either in rooms of more than 50 people).
         presence_lines: bool,
+        /// What the room's moderators set; `room_rules` tells of changes.
+        rules: RoomRulesView,
     },
     Left {
         room: String,
@@ -293,6 +307,11 @@ pub enum ServerFrame {
     Deleted {
         room: String,
         seq: i64,
+    },
+    /// The room's rules changed (a moderator, or the site's length limit).
+    RoomRules {
+        room: String,
+        rules: RoomRulesView,
     },
     /// Participant `id` has seen the room up to `seq`.
     Seen {

@@ -245,10 +245,8 @@ async fn checked_text(
     text: &str,
 ) -> Result<String, PublishError> {
     let site = chat.rules.site(site).await?;
-    let mut max = (site.max_message_chars.max(1) as usize).min(chat.limits.max_message_chars);
-    if let Some(room_max) = room.max_message_chars {
-        max = max.min(room_max.max(1) as usize);
-    }
+    let room_max = super::rules::RoomRules::from(room).max_message_chars;
+    let max = super::rules::max_message_chars(chat.limits.max_message_chars, &site, room_max);
     input::message_text(text, max).map_err(|e| match e {
         MessageTextError::Empty => PublishError::Empty,
         MessageTextError::TooLong { .. } => {

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::protocol::RoomRulesView;
 use super::word_filter::FilterSet;
 use crate::db::models::{Mute, ParticipantId, Room, RoomId, Site, SiteId, WordFilter};
 use crate::db::{Db, DbError};
@@ -27,6 +28,26 @@ pub struct RoomRules {
     pub locked: bool,
     pub approve_first: bool,
     pub max_message_chars: Option<usize>,
+}
+
+/// The longest message allowed in a room, in characters: the smallest of the
+/// server's cap, the site's limit and the room's own (a room may only be
+/// stricter than its site).
+pub fn max_message_chars(server_max: usize, site: &Site, room_max: Option<usize>) -> usize {
+    let site_max = (site.max_message_chars.max(1) as usize).min(server_max);
+    room_max.map_or(site_max, |room_max| site_max.min(room_max.max(1)))
+}
+
+impl RoomRules {
+    /// What visitors' clients are told of the room's rules.
+    pub fn view(&self, site: &Site, server_max: usize) -> RoomRulesView {
+        RoomRulesView {
+            max_message_chars: max_message_chars(server_max, site, self.max_message_chars),
+            slow_mode_secs: self.slow_mode_secs,
+            locked: self.locked,
+            approve_first: self.approve_first,
+        }
+    }
 }
 
 impl From<&Room> for RoomRules {

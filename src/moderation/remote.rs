@@ -98,9 +98,15 @@ async fn apply(chat: &Chat, change: Control) {
                 tracing::warn!(error = %err, "could not read a ban made elsewhere; the ban poll applies it")
             }
         },
-        Control::RoomChanged { room } => chat.rules.invalidate_room(room),
+        Control::RoomChanged { room } => {
+            chat.rules.invalidate_room(room);
+            super::rooms::announce_rules(chat, vec![room]).await;
+        }
         Control::RoomDeleted { room } => super::rooms::close_deleted(chat, room),
-        Control::SiteChanged { site } => chat.rules.invalidate_site(site),
+        Control::SiteChanged { site } => {
+            chat.rules.invalidate_site(site);
+            super::rooms::announce_site_rules(chat, site).await;
+        }
         Control::ParticipantChanged { participant } => chat.hub.recent_author_changed(participant),
         Control::MutesChanged { site } => chat.rules.invalidate_mutes(site),
         Control::FiltersChanged { site } => chat.rules.invalidate_filters(site),

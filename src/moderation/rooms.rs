@@ -5,7 +5,8 @@
 
 use super::{audit, events, Actor, ModerationError, Result};
 use crate::chat::cluster::Control;
-use crate::chat::protocol::CloseReason;
+use crate::chat::protocol::{CloseReason, ServerFrame};
+use crate::chat::rules::RoomRules;
 use crate::chat::Chat;
 use crate::db::models::audit::AuditAction;
 use crate::db::models::room::RoomSettings;
@@ -73,7 +74,47 @@ pub async fn update(chat: &Chat, actor: Actor, room: RoomId, settings: RoomSetti
         .await?;
     chat.rules.invalidate_room(room);
     chat.tell_others();
+    announce_rules(chat, vec![room]).await;
     Ok(())
+}
+
+/// Tells the connections here in `rooms` their rules as now stored (after a
+/// change made here or on another instance): clients show a room read-only,
+/// in slow mode or with a shorter limit before a `send` is refused for it.
+pub async fn announce_rules(chat: &Chat, rooms: Vec<RoomId>) {
+    if rooms.is_empty() {
+        return;
+    }
+    let rooms = match chat.db.run(move |conn| Room::find_many(conn, &rooms)).await {
+        Ok(rooms) => rooms,
+        Err(err) => {
+            // The next join reads them; sends are checked against the stored rules anyway.
+            tracing::warn!(error = %err, "could not read rooms to announce their rules");
+            return;
+        }
+    };
+    for room in rooms {
+        let site = match chat.rules.site(room.site_id).await {
+            Ok(site) => site,
+            Err(err) => {
+                tracing::warn!(error = %err, "could not read a site to announce its rooms' rules");
+                continue;
+            }
+        };
+        let rules = RoomRules::from(&room).view(&site, chat.limits.max_message_chars);
+        let frame = ServerFrame::RoomRules {
+            room: room.name,
+            rules,
+        }
+        .encode();
+        chat.hub.publish(room.id, &frame, None, None);
+    }
+}
+
+/// [`announce_rules`] for the rooms of `site` someone is in, after a change
+/// of the site's length limit.
+pub async fn announce_site_rules(chat: &Chat, site: SiteId) {
+    announce_rules(chat, chat.hub.live_rooms_of(site)).await;
 }
 
 /// Whether creating a room is bound by the site's quota of rooms in use:

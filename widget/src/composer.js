@@ -8,7 +8,8 @@ export const composerMethods = {
   submitComposer() {
     const text = this.input.value.trim();
     if (!text) return;
-    const lim = this.limits;
+    // The room's own limit (welcome.rules) is at most the site's (ready.limits).
+    const lim = this.rules ? { ...this.limits, max_message_chars: this.rules.max_message_chars } : this.limits;
     const cid = newCid();
     const over = tooLong({ type: "send", room: this.room, cid, text }, lim);
     const problem = over ? this.T("tooLong", { n: chars(text), max: lim.max_message_chars }) : "";
@@ -31,6 +32,21 @@ export const composerMethods = {
     this.renderEmpty();
     this.scrollDown();
     this.pump();
+  },
+
+  /** The room's rules (welcome.rules, room_rules frames): a locked room is read-only, and the
+   * composer's placeholder says when slow mode or approval applies. */
+  applyRules(rules) {
+    this.rules = rules;
+    this.input.disabled = rules.locked;
+    this.input.placeholder = this.hint();
+  },
+
+  hint() {
+    const r = this.rules || {};
+    if (r.locked) return this.T("readOnly");
+    if (r.slow_mode_secs) return this.T("slowRule", { n: r.slow_mode_secs });
+    return this.T(r.approve_first ? "approveRule" : "placeholder");
   },
 
   /** Sends the oldest unacknowledged message, one at a time: the server stores what arrives in

@@ -42,6 +42,7 @@ export const FRAMES = {
     // A crowd's welcome lists the first page by id; the people list asks for the next ones.
     this.nextPeople = f.online.length < f.online_total ? f.online[f.online.length - 1].id : null;
     this.lines = f.presence_lines;
+    this.applyRules(f.rules);
     this.renderPeople(f.online_total);
     const first = this.lastSeq == null;
     // What came while we were away counts, notifies and is announced like live messages.
@@ -75,6 +76,10 @@ export const FRAMES = {
     // Resend what is not yet acknowledged, oldest first, with the same cid: the server deduplicates.
     this.inFlight = null;
     this.pump();
+  },
+
+  room_rules(f) {
+    if (f.room === this.room) this.applyRules(f.rules);
   },
 
   message(f) {

@@ -178,7 +178,7 @@ export class Widget {
     $("h2").textContent = $(".launcher .lt").textContent = this.title;
     $(".x").setAttribute("aria-label", this.T("close"));
     this.list.setAttribute("aria-label", this.T("messages"));
-    this.input.placeholder = this.T("placeholder");
+    this.input.placeholder = this.hint();
     this.renderSound();
   }
 

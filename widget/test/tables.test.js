@@ -2,7 +2,7 @@
 // pack: src/http/bundle.rs checks that all packs have the same keys).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 import { SEND_WAITS, STOPS, REFUSALS } from "../src/codes.js";
 import { ACCOUNT_ERRORS } from "../src/accounts.js";
@@ -22,6 +22,17 @@ const values = (els, attr) => els.map((e) => e[1][attr]).filter((v) => v != null
 test("every text key in the code tables is in en.json", () => {
   for (const key of [...Object.values(ACCOUNT_ERRORS), ...Object.values(SEND_WAITS)]) {
     assert.ok(key in english, key);
+  }
+});
+
+// Once the on-demand part loads, its texts join the core's in one table: a key in both would
+// silently replace the core's text with another one.
+test("no text key is both the core's and the on-demand part's", () => {
+  const dir = new URL("../lang/", import.meta.url);
+  for (const file of readdirSync(dir)) {
+    const texts = JSON.parse(readFileSync(new URL(file, dir), "utf8"));
+    const shared = Object.keys(texts.extra).filter((key) => key in texts);
+    assert.deepEqual(shared, [], file);
   }
 });
 

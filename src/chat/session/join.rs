@@ -9,6 +9,7 @@ use super::*;
 use crate::chat::hub::Lookup;
 use crate::chat::recent::WelcomePage;
 use crate::chat::rooms::{load_recent, load_welcome};
+use crate::chat::rules::RoomRules;
 use crate::db::DbError;
 
 impl Session {
@@ -81,6 +82,7 @@ impl Session {
             online_total,
             seen: self.chat.hub.seen_in(room_id),
             presence_lines: self.site.presence_lines,
+            rules: RoomRules::from(&room).view(&self.site, self.chat.limits.max_message_chars),
         });
         Ok(())
     }

@@ -14,7 +14,7 @@ use crate::webhooks::outbox::{enqueue, report_created};
 impl Session {
     /// The site's longest message, capped by the server's `--max-message-chars`.
     pub(super) fn max_message_chars(&self) -> usize {
-        (self.site.max_message_chars.max(1) as usize).min(self.chat.limits.max_message_chars)
+        crate::chat::rules::max_message_chars(self.chat.limits.max_message_chars, &self.site, None)
     }
 
     /// The text to post, after every check; in an approve-first room the

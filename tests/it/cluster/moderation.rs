@@ -17,7 +17,7 @@ fn within_a_second(started: Instant) {
     assert!(took < Duration::from_secs(1), "{took:?}");
 }
 
-/// A deletion, a room lock and a ban made on instance A (through the same
+/// A deletion, a room lock (told to B's visitors) and a ban made on instance A (through the same
 /// moderation service the panel and the CLI use) take effect on B's
 /// connections within a second: well before B's own polls (5 s for bans)
 /// and rule cache (30 s) would notice.
@@ -68,10 +68,14 @@ async fn moderation_on_one_instance_takes_effect_on_the_others_at_once() {
         approve_first: false,
         max_message_chars: None,
     };
+    let started = Instant::now();
     rooms::update(&chat, Actor::CommandLine, room.id, locked)
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // B's visitors are told (`room_rules`), then the send is refused.
+    let told = target.recv_type("room_rules").await;
+    assert_eq!(told["rules"]["locked"], true, "{told}");
+    within_a_second(started);
     target
         .send(json!({"type": "send", "room": "lobby", "cid": "t2", "text": "after the lock"}))
         .await;
