@@ -3,6 +3,7 @@
 //! row and seq, marked by `deleted_at`, and history skips it.
 
 use diesel::prelude::*;
+use diesel::sql_types::Bool;
 use serde::Serialize;
 
 use super::{MessageId, Participant, ParticipantId, RoomId, SiteId};
@@ -44,10 +45,23 @@ pub type WithAuthor = (Message, Participant);
 impl Message {
     /// The newest `limit` visible messages, oldest first.
     pub fn latest(conn: &mut DbConn, room: RoomId, limit: i64) -> Result<Vec<WithAuthor>, DbError> {
+        Self::newest_below(conn, room, i64::MAX, false, limit)
+    }
+
+    /// The newest `limit` messages with seq below `below`, oldest first; deleted ones too when
+    /// `with_deleted`. One query (and one cached statement) for the pages that end at a seq.
+    fn newest_below(
+        conn: &mut DbConn,
+        room: RoomId,
+        below: i64,
+        with_deleted: bool,
+        limit: i64,
+    ) -> Result<Vec<WithAuthor>, DbError> {
         let mut page: Vec<WithAuthor> = with_backend!(conn, c => messages::table
             .inner_join(participants::table)
             .filter(messages::room_id.eq(room))
-            .filter(messages::deleted_at.is_null())
+            .filter(messages::seq.lt(below))
+            .filter(messages::deleted_at.is_null().or(with_deleted.into_sql::<Bool>()))
             .order(messages::seq.desc())
             .limit(limit)
             .select((Message::as_select(), Participant::as_select()))
@@ -112,16 +126,7 @@ impl Message {
         upto: i64,
         limit: i64,
     ) -> Result<Vec<WithAuthor>, DbError> {
-        let mut rows: Vec<WithAuthor> = with_backend!(conn, c => messages::table
-            .inner_join(participants::table)
-            .filter(messages::room_id.eq(room))
-            .filter(messages::seq.le(upto))
-            .order(messages::seq.desc())
-            .limit(limit)
-            .select((Message::as_select(), Participant::as_select()))
-            .load(c))?;
-        rows.reverse();
-        Ok(rows)
+        Self::newest_below(conn, room, upto.saturating_add(1), true, limit)
     }
 
     /// `(seq, deleted_at)` of the room's messages deleted after `since`
@@ -183,17 +188,7 @@ impl Message {
         before: i64,
         limit: i64,
     ) -> Result<Vec<WithAuthor>, DbError> {
-        let mut page: Vec<WithAuthor> = with_backend!(conn, c => messages::table
-            .inner_join(participants::table)
-            .filter(messages::room_id.eq(room))
-            .filter(messages::seq.lt(before))
-            .filter(messages::deleted_at.is_null())
-            .order(messages::seq.desc())
-            .limit(limit)
-            .select((Message::as_select(), Participant::as_select()))
-            .load(c))?;
-        page.reverse();
-        Ok(page)
+        Self::newest_below(conn, room, before, false, limit)
     }
 
     /// Whether any visible message is older than `seq`.
