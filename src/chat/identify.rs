@@ -182,7 +182,7 @@ fn settle(
 ) -> Result<(Participant, Option<Vec<RoomName>>, bool), Refusal> {
     Ok(match claim {
         Claim::Host(user) => {
-            let (p, renamed) = Participant::upsert_external_changed(
+            let (p, renamed) = Participant::upsert_external(
                 conn,
                 site_id,
                 ParticipantKind::Verified,
@@ -194,7 +194,7 @@ fn settle(
             (p, user.rooms, renamed)
         }
         Claim::Member { account, name } => {
-            let (p, renamed) = Participant::upsert_external_changed(
+            let (p, renamed) = Participant::upsert_external(
                 conn,
                 site_id,
                 ParticipantKind::Member,

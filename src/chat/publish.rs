@@ -89,7 +89,7 @@ fn participant(
             let short: String = site.name.chars().take(Nickname::MAX_CHARS).collect();
             let name =
                 Nickname::from_host(&short).map_or_else(|_| "Site".to_owned(), |n| n.into_inner());
-            Participant::upsert_external_changed(
+            Participant::upsert_external(
                 conn,
                 site.id,
                 ParticipantKind::System,
@@ -104,7 +104,7 @@ fn participant(
                 HostTokenError::Malformed(why) => PublishError::InvalidAuthor(why),
                 other => PublishError::InvalidAuthor(other.to_string()),
             })?;
-            Participant::upsert_external_changed(
+            Participant::upsert_external(
                 conn,
                 site.id,
                 ParticipantKind::Verified,

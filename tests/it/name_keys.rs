@@ -115,7 +115,7 @@ async fn stored_name_keys_are_computed_again_and_colliding_names_are_kept() {
     let (user, member) = app
         .db
         .run(move |conn| -> Result<_, chatctl::db::DbError> {
-            let user = Participant::upsert_external(
+            let (user, _) = Participant::upsert_external(
                 conn,
                 site_id,
                 ParticipantKind::Verified,

@@ -105,23 +105,9 @@ impl Participant {
 
     /// The participant behind an identity the server did not issue itself (a
     /// host-verified user or a registered account), created on first sight and
-    /// refreshed with the current name and avatar afterwards.
+    /// refreshed with the current name and avatar afterwards; with whether the name or
+    /// avatar others see changed (not for a participant seen for the first time).
     pub fn upsert_external(
-        conn: &mut DbConn,
-        site_id: SiteId,
-        kind: ParticipantKind,
-        external_id: &str,
-        nick: &str,
-        avatar: Option<&str>,
-        ip: Option<&str>,
-    ) -> Result<Participant, DbError> {
-        Self::upsert_external_changed(conn, site_id, kind, external_id, nick, avatar, ip)
-            .map(|(participant, _)| participant)
-    }
-
-    /// [`Participant::upsert_external`], and whether the name or avatar
-    /// others see changed (not for a participant seen for the first time).
-    pub fn upsert_external_changed(
         conn: &mut DbConn,
         site_id: SiteId,
         kind: ParticipantKind,
@@ -162,9 +148,7 @@ impl Participant {
         match inserted {
             Some(participant) => Ok((participant, false)),
             // Two first connections raced: the other one created it.
-            None => {
-                Self::upsert_external_changed(conn, site_id, kind, external_id, nick, avatar, ip)
-            }
+            None => Self::upsert_external(conn, site_id, kind, external_id, nick, avatar, ip),
         }
     }
 
