@@ -86,6 +86,30 @@ impl Lobby {
     }
 }
 
+/// A writer on the lobby's database and hub (no broker, no webhooks), with the rooms a
+/// failed commit left `unsure`.
+fn writer(db: &Db, hub: &Arc<Hub>, unsure: HashMap<RoomId, String>) -> WriterLoop {
+    WriterLoop {
+        db: db.clone(),
+        conn: None,
+        hub: hub.clone(),
+        metrics: Arc::new(Metrics::default()),
+        outbox: None,
+        webhooks: Default::default(),
+        last_seq: HashMap::new(),
+        unsure,
+    }
+}
+
+/// Stores `post` as its room's seq 1 behind the writer's back, as a commit
+/// the writer has not (yet) seen through leaves the database.
+fn store_as_seq_1(conn: &mut DbConn, post: &Post) {
+    Message::insert_new(conn, &new_message(post, 1, now_ms()))
+        .unwrap()
+        .unwrap();
+    Room::set_last_seq(conn, post.room, 1).unwrap();
+}
+
 /// A commit reported as failed had in fact succeeded (message 1). Before the
 /// next batch is stored, message 1 is found and broadcast, so a live
 /// receiver gets 1 then 2: no gap.
@@ -104,22 +128,9 @@ fn a_commit_that_failed_only_in_appearance_is_delivered_before_newer_messages() 
         ..
     } = lobby;
     // What the database holds after the commit whose reply was lost.
-    Message::insert_new(&mut conn, &new_message(&first, 1, now_ms()))
-        .unwrap()
-        .unwrap();
-    Room::set_last_seq(&mut conn, room.id, 1).unwrap();
-
-    let mut writer = WriterLoop {
-        db: db.clone(),
-        conn: None,
-        hub: hub.clone(),
-        metrics: Arc::new(Metrics::default()),
-        outbox: None,
-        webhooks: Default::default(),
-        last_seq: HashMap::new(),
-        // What a failed commit leaves: the room's seq before it.
-        unsure: HashMap::from([(room.id, "lobby".to_owned())]),
-    };
+    store_as_seq_1(&mut conn, &first);
+    // What a failed commit leaves: the room's seq before it.
+    let mut writer = writer(&db, &hub, HashMap::from([(room.id, "lobby".to_owned())]));
     writer.commit(vec![second]);
 
     let mut seqs = Vec::new();
@@ -175,16 +186,7 @@ fn a_failed_commit_drops_the_rooms_history_in_memory() {
         crate::db::DbConn::Sqlite(c) => c.batch_execute(fail).unwrap(),
         crate::db::DbConn::Pg(_) => unreachable!("a SQLite file"),
     }
-    let mut writer = WriterLoop {
-        db: db.clone(),
-        conn: None,
-        hub: hub.clone(),
-        metrics: Arc::new(Metrics::default()),
-        outbox: None,
-        webhooks: Default::default(),
-        last_seq: HashMap::new(),
-        unsure: HashMap::new(),
-    };
+    let mut writer = writer(&db, &hub, HashMap::new());
     writer.commit(vec![post]);
     assert!(writer.unsure.contains_key(&room.id), "the commit failed");
     assert!(!hub.keeps_recent(room.id));
@@ -214,10 +216,7 @@ fn a_database_check_between_commit_and_publish_leaves_the_message_to_the_writer(
     } = lobby;
     let metrics = Metrics::default();
     // The writer's transaction: seq 1 stored, held before the COMMIT.
-    Message::insert_new(&mut conn, &new_message(&post, 1, now_ms()))
-        .unwrap()
-        .unwrap();
-    Room::set_last_seq(&mut conn, room.id, 1).unwrap();
+    store_as_seq_1(&mut conn, &post);
     hub.hold(room.id, 0);
     // The database check, between the COMMIT and the publish.
     let repaired = catch_up(&mut conn, &hub, &metrics, room.id, "lobby", 1).unwrap();
