@@ -3,9 +3,9 @@
 use std::time::Duration;
 
 use chatctl::db::models::{Ban, ParticipantId, Site};
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::support::cli::chatctl;
+use crate::support::cli::{chatctl, created_site};
 use crate::support::close;
 use crate::support::wait::poll;
 use crate::support::*;
@@ -103,13 +103,7 @@ async fn a_wildcard_origin_admits_the_subdomains_of_its_domain() {
 #[test]
 fn origins_that_could_never_match_are_refused_with_a_clear_error() {
     let db = test_db();
-    let out = chatctl(&db)
-        .args(["site", "create", "--name", "Blog"])
-        .args(["--origin", "https://blog.example.com", "--json"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let key = serde_json::from_slice::<Value>(&out.stdout).unwrap()["public_key"]
+    let key = created_site(&db, "Blog", "https://blog.example.com")["public_key"]
         .as_str()
         .unwrap()
         .to_owned();

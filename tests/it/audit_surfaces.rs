@@ -10,7 +10,7 @@ use chatctl::db::schema::audit_log;
 use diesel::prelude::*;
 use reqwest::StatusCode;
 
-use crate::support::cli::{chatctl, stdout};
+use crate::support::cli::{chatctl, created_site, stdout};
 use crate::support::panel::*;
 use crate::support::*;
 
@@ -172,17 +172,8 @@ async fn sites_created_from_either_surface_are_recorded_alike() {
         .await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     let from_panel = by_panel(&app).await;
-    let out = stdout(chatctl(&app.database).args([
-        "site",
-        "create",
-        "--name",
-        // Site names are unique.
-        "Shop two",
-        "--origin",
-        "https://shop.example",
-        "--json",
-    ]));
-    let created: serde_json::Value = serde_json::from_str(&out).unwrap();
+    // Site names are unique.
+    let created = created_site(&app.database, "Shop two", "https://shop.example");
     let from_cli = by_cli(&app).await;
     let mut sites = app.db.run(Site::list).await.unwrap();
     sites.retain(|s| !s.is_demo);

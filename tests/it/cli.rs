@@ -3,7 +3,7 @@
 use assert_cmd::Command;
 use serde_json::Value;
 
-use crate::support::cli::{chatctl, stdout, user_create};
+use crate::support::cli::{chatctl, created_site, stdout, user_create};
 use crate::support::{test_db, TestDb};
 
 fn failure(cmd: &mut Command) -> String {
@@ -23,12 +23,6 @@ fn site_create(db: &TestDb, name: &str, origin: &str) -> Command {
     let mut cmd = chatctl(db);
     cmd.args(["site", "create", "--name", name, "--origin", origin]);
     cmd
-}
-
-/// Creates a site with `--json` and returns what the command printed.
-fn created_site(db: &TestDb, name: &str, origin: &str) -> Value {
-    let out = stdout(site_create(db, name, origin).arg("--json"));
-    serde_json::from_str(&out).unwrap()
 }
 
 #[test]

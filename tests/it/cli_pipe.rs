@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-use crate::support::cli::{chatctl, stdout};
+use crate::support::cli::{chatctl, created_site, stdout};
 use crate::support::{test_db, TestDb};
 
 /// Runs the real binary with its stdout a pipe whose reader is gone before
@@ -35,16 +35,7 @@ fn with_stdout_closed(db: &TestDb, args: &[&str]) -> (std::process::ExitStatus, 
 #[test]
 fn commands_end_quietly_when_their_reader_goes() {
     let db = test_db();
-    let site: Value = serde_json::from_str(&stdout(chatctl(&db).args([
-        "site",
-        "create",
-        "--name",
-        "Blog",
-        "--origin",
-        "https://blog.example.com",
-        "--json",
-    ])))
-    .unwrap();
+    let site = created_site(&db, "Blog", "https://blog.example.com");
     let key = site["public_key"].as_str().unwrap();
     for name in ["one", "two", "three"] {
         stdout(chatctl(&db).args([
@@ -186,16 +177,7 @@ fn a_secret_shown_once_is_not_lost_quietly_on_a_closed_stdout() {
 #[test]
 fn a_secret_is_not_printed_into_dev_null() {
     let db = test_db();
-    let created = stdout(chatctl(&db).args([
-        "site",
-        "create",
-        "--name",
-        "Blog",
-        "--origin",
-        "https://blog.example.com",
-        "--json",
-    ]));
-    let site: Value = serde_json::from_str(&created).unwrap();
+    let site = created_site(&db, "Blog", "https://blog.example.com");
     let key = site["public_key"].as_str().unwrap();
     let bin = assert_cmd::cargo::cargo_bin("chatctl");
     let create = |name: &str| {

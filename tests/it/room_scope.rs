@@ -5,18 +5,10 @@
 
 use serde_json::{json, Value};
 
-use crate::support::cli::{chatctl, stdout};
+use crate::support::cli::{chatctl, created_site, stdout};
 use crate::support::panel::Panel;
 use crate::support::widget_page::{guest_at, one_widget_page, run, until, widget_scene_with};
 use crate::support::*;
-
-/// `chatctl site create` of a site allowed for [`ORIGIN`]; returns it as `--json` prints it.
-fn site_from_command_line(app: &TestApp) -> Value {
-    let out = stdout(chatctl(&app.database).args([
-        "site", "create", "--name", "Blog", "--origin", ORIGIN, "--json",
-    ]));
-    serde_json::from_str(&out).unwrap()
-}
 
 /// What `ready` says of the default room, for a new guest of `key`.
 async fn default_room(app: &TestApp, key: &str) -> Value {
@@ -27,7 +19,7 @@ async fn default_room(app: &TestApp, key: &str) -> Value {
 #[tokio::test]
 async fn a_new_site_has_one_room_and_the_setting_reaches_the_next_hello() {
     let app = TestApp::spawn().await;
-    let site = site_from_command_line(&app);
+    let site = created_site(&app.database, "Blog", ORIGIN);
     let key = site["public_key"].as_str().unwrap();
     assert_eq!(site["room_scope"], "site");
     assert_eq!(default_room(&app, key).await, "lobby");

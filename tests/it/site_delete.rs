@@ -3,7 +3,7 @@
 
 use chatctl::db::models::{Message, Site};
 
-use crate::support::cli::chatctl;
+use crate::support::cli::{chatctl, created_site};
 use crate::support::panel::*;
 use crate::support::*;
 
@@ -86,16 +86,7 @@ async fn a_disabled_site_is_deleted_from_the_panel_once_its_name_is_typed() {
 #[test]
 fn the_command_line_deletes_a_disabled_site_named_on_the_line() {
     let db = test_db();
-    let created = crate::support::cli::stdout(chatctl(&db).args([
-        "site",
-        "create",
-        "--name",
-        "Old blog",
-        "--origin",
-        "https://old.example",
-        "--json",
-    ]));
-    let key = serde_json::from_str::<serde_json::Value>(&created).unwrap()["public_key"]
+    let key = created_site(&db, "Old blog", "https://old.example")["public_key"]
         .as_str()
         .unwrap()
         .to_owned();

@@ -27,6 +27,14 @@ pub fn stdout(cmd: &mut Command) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// `chatctl site create --name <name> --origin <origin> --json`: the new site as printed.
+pub fn created_site(db: &TestDb, name: &str, origin: &str) -> serde_json::Value {
+    let out = stdout(chatctl(db).args([
+        "site", "create", "--name", name, "--origin", origin, "--json",
+    ]));
+    serde_json::from_str(&out).unwrap()
+}
+
 /// `chatctl user create` of `who` (email and name) with `role` and
 /// `--site`s, the password typed on stdin.
 pub fn user_create(
