@@ -107,6 +107,40 @@ impl Body for TimedBody {
     }
 }
 
+/// What [`serve`] serves: a service that answers each request (its body a [`TimedBody`])
+/// with a response whose body is `B`, and can be cloned into every connection's task. One
+/// name for the bounds `serve` and each connection share; whatever meets them has it.
+pub trait HttpService<B>:
+    Service<Request<TimedBody>, Response = Response<B>, Error = Infallible, Future: Send + 'static>
+    + Clone
+    + Send
+    + 'static
+{
+}
+
+impl<S, B> HttpService<B> for S where
+    S: Service<
+            Request<TimedBody>,
+            Response = Response<B>,
+            Error = Infallible,
+            Future: Send + 'static,
+        > + Clone
+        + Send
+        + 'static
+{
+}
+
+/// A response body hyper can send from a connection's task.
+pub trait SendBody:
+    Body<Data: Send, Error: Into<Box<dyn std::error::Error + Send + Sync>>> + Send + 'static
+{
+}
+
+impl<B> SendBody for B where
+    B: Body<Data: Send, Error: Into<Box<dyn std::error::Error + Send + Sync>>> + Send + 'static
+{
+}
+
 /// Serves `service` on `listener` until `shutdown` turns true, then waits for
 /// the connections it still serves (at most [`SHUTDOWN_GRACE`] each).
 pub async fn serve<S, B>(
@@ -115,14 +149,8 @@ pub async fn serve<S, B>(
     settings: Settings,
     mut shutdown: watch::Receiver<bool>,
 ) where
-    S: Service<Request<TimedBody>, Response = Response<B>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    B: Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    S: HttpService<B>,
+    B: SendBody,
 {
     let open = Arc::new(OpenConnections::default());
     let settings = Arc::new(settings);
@@ -244,18 +272,12 @@ struct Connection<S> {
     slot: SetupSlot,
 }
 
-impl<S, B> Connection<S>
-where
-    S: Service<Request<TimedBody>, Response = Response<B>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    B: Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    async fn run(mut self, stream: TcpStream, peer: SocketAddr) {
+impl<S> Connection<S> {
+    async fn run<B>(mut self, stream: TcpStream, peer: SocketAddr)
+    where
+        S: HttpService<B>,
+        B: SendBody,
+    {
         let _ = stream.set_nodelay(true);
         let service = self.service.clone();
         let trusted = self.settings.trusted_proxies.clone();
