@@ -152,12 +152,7 @@ pub async fn run(o: ChurnOpts) -> anyhow::Result<String> {
             probes: 0,
         })
         .collect();
-    let load = Load {
-        rate: o.rate,
-        size: o.size,
-        duration: o.common.duration(),
-        broker_restart: None,
-    };
+    let load = Load::steady(o.rate, o.size, &o.common);
     let outcome = flow::run(&target, &o.common, &groups, load).await;
     let _ = kill_stop_tx.send(true);
     let _ = killer.await;

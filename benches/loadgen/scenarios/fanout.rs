@@ -51,13 +51,11 @@ pub async fn run(o: FanoutOpts) -> anyhow::Result<String> {
         probes: o.probes.min(o.receivers),
     };
     let load = Load {
-        rate: o.rate,
-        size: o.size,
-        duration: o.common.duration(),
         broker_restart: o.broker_restart_at.map(|at| {
             let secs = |s: f64| std::time::Duration::from_secs_f64(s.clamp(0.0, 60.0));
             (secs(at), secs(o.broker_down))
         }),
+        ..Load::steady(o.rate, o.size, &o.common)
     };
     let outcome = flow::run(&target, &o.common, &[group], load).await;
     let report = json!({

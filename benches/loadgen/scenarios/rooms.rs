@@ -45,12 +45,7 @@ pub async fn run(o: RoomsOpts) -> anyhow::Result<String> {
             probes: o.readers,
         })
         .collect();
-    let load = Load {
-        rate: o.rate,
-        size: o.size,
-        duration: o.common.duration(),
-        broker_restart: None,
-    };
+    let load = Load::steady(o.rate, o.size, &o.common);
     let outcome = flow::run(&target, &o.common, &groups, load).await;
     let report = json!({
         "scenario": "rooms",

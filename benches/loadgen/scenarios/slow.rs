@@ -42,12 +42,7 @@ pub async fn run(o: SlowOpts) -> anyhow::Result<String> {
         slow,
         probes: o.probes.min(o.receivers - slow),
     };
-    let load = Load {
-        rate: o.rate,
-        size: o.size,
-        duration: o.common.duration(),
-        broker_restart: None,
-    };
+    let load = Load::steady(o.rate, o.size, &o.common);
     let outcome = flow::run(&target, &o.common, &[group], load).await;
     let mut results = outcome.json();
     results["slow"] = json!(outcome.slow);

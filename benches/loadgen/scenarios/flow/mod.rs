@@ -54,6 +54,19 @@ pub struct Load {
     pub broker_restart: Option<(Duration, Duration)>,
 }
 
+impl Load {
+    /// `rate` messages per second of `size` bytes for the run's --duration, the broker left
+    /// alone.
+    pub fn steady(rate: f64, size: usize, common: &Opts) -> Load {
+        Load {
+            rate,
+            size,
+            duration: common.duration(),
+            broker_restart: None,
+        }
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Role {
     Sender,
