@@ -342,4 +342,4 @@ mod presence;
 mod recent;
 pub use recent::{FillTicket, Lookup, RecentSize};
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

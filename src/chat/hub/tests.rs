@@ -3,7 +3,8 @@
 use super::*;
 use crate::chat::protocol::SeenCursor;
 
-fn who(id: i64) -> Who {
+/// Guest `id`, named `n<id>` (for the other modules' tests of the hub too).
+pub(crate) fn who(id: i64) -> Who {
     Who {
         id,
         nick: format!("n{id}").into(),

@@ -3,6 +3,7 @@
 
 use super::store::new_message;
 use super::*;
+use crate::chat::hub::tests::who;
 use crate::chat::hub::{BatchFrame, Outbound, SeqRange};
 use crate::db::models::{Message, Room};
 use crate::db::models::{Participant, Site};
@@ -56,16 +57,6 @@ fn lobby() -> Lobby {
         sender,
         queue,
         sender_queue,
-    }
-}
-
-fn who(id: i64) -> Who {
-    Who {
-        id,
-        nick: "n".into(),
-        kind: "guest".into(),
-        avatar: None,
-        look: None,
     }
 }
 

@@ -4,22 +4,13 @@
 use std::sync::Arc;
 
 use super::*;
+use crate::chat::hub::tests::who;
 use crate::chat::hub::{ConnHandle, ConnQueue, Hub, SeqRange};
-use crate::chat::protocol::{MessageView, Who};
+use crate::chat::protocol::MessageView;
 use crate::chat::recent::Row;
 use crate::db::models::SiteId;
 
 const ROOM: RoomId = RoomId(1);
-
-fn who(id: i64) -> Who {
-    Who {
-        id,
-        nick: format!("n{id}").into(),
-        kind: "guest".into(),
-        avatar: None,
-        look: None,
-    }
-}
 
 fn view(seq: i64) -> Arc<MessageView> {
     Arc::new(MessageView {
