@@ -96,79 +96,89 @@ fn record(
     Ok(())
 }
 
-/// Deletes one message; open reports on it are closed as handled.
-pub async fn delete_message(chat: &Chat, actor: Actor, id: MessageId) -> Result<()> {
-    let origin = Some(chat.instance);
-    let at = now_ms();
-    let deleted = chat
-        .db
-        .run(move |conn| {
-            conn.write_transaction(|conn| -> Result<_> {
-                let message = Message::find(conn, id)?.ok_or(ModerationError::NotFound)?;
-                if !Message::mark_deleted(conn, id, at)? {
-                    return Err(ModerationError::NotFound);
-                }
-                Report::resolve_for_message(conn, id, actor.admin(), Resolution::Deleted)?;
-                let room = Room::find(conn, message.room_id)?;
-                let excerpt: String = message.body.chars().take(80).collect();
-                audit(
-                    conn,
-                    actor,
-                    Some(message.site_id),
-                    AuditAction::MessageDelete,
-                    ("message", id.to_string()),
-                    format!(
-                        "in {} by participant {}: {excerpt}",
-                        room.name, message.participant_id
-                    ),
-                )?;
-                let deleted = (room.id, room.name, message.seq);
-                record(conn, origin, std::slice::from_ref(&deleted), at)?;
-                hook(conn, message.site_id, std::slice::from_ref(&deleted), &[id])?;
-                Ok(deleted)
-            })
-        })
-        .await?;
-    announce(chat, &[deleted], at);
-    Ok(())
-}
+/// Deleted messages as they are recorded and announced: room, room name, seq.
+type Deleted = Vec<(RoomId, String, i64)>;
 
-/// Deletes every message of a participant; returns how many.
-pub async fn delete_all_by(chat: &Chat, actor: Actor, participant: ParticipantId) -> Result<usize> {
+/// Runs `delete` in one transaction with what every deletion stores beside it (the
+/// other instances' record, the webhook deliveries), then tells the rooms. `delete` gets
+/// the time of the deletion (Unix ms), marks the messages, closes their reports and writes
+/// its audit entry; it answers the site, what it deleted and the messages' ids in that order.
+async fn deleting<F>(chat: &Chat, delete: F) -> Result<Deleted>
+where
+    F: FnOnce(&mut DbConn, i64) -> Result<(SiteId, Deleted, Vec<MessageId>)> + Send + 'static,
+{
     let origin = Some(chat.instance);
     let at = now_ms();
     let deleted = chat
         .db
         .run(move |conn| {
             conn.write_transaction(|conn| -> Result<_> {
-                let who = Participant::find(conn, participant)?.ok_or(ModerationError::NotFound)?;
-                let gone = Message::mark_deleted_by_participant(conn, participant, at)?;
-                Report::resolve_for_author(conn, participant, actor.admin(), Resolution::Deleted)?;
-                let mut names: HashMap<RoomId, String> = HashMap::new();
-                let mut deleted = Vec::with_capacity(gone.len());
-                let mut ids = Vec::with_capacity(gone.len());
-                for (room, seq, id) in gone {
-                    if let std::collections::hash_map::Entry::Vacant(slot) = names.entry(room) {
-                        slot.insert(Room::find(conn, room)?.name);
-                    }
-                    deleted.push((room, names[&room].clone(), seq));
-                    ids.push(id);
-                }
-                audit(
-                    conn,
-                    actor,
-                    Some(who.site_id),
-                    AuditAction::ParticipantDeleteMessages,
-                    ("participant", participant.to_string()),
-                    format!("{} messages of {}", deleted.len(), who.nick),
-                )?;
+                let (site, deleted, ids) = delete(conn, at)?;
                 record(conn, origin, &deleted, at)?;
-                hook(conn, who.site_id, &deleted, &ids)?;
+                hook(conn, site, &deleted, &ids)?;
                 Ok(deleted)
             })
         })
         .await?;
     announce(chat, &deleted, at);
+    Ok(deleted)
+}
+
+/// Deletes one message; open reports on it are closed as handled.
+pub async fn delete_message(chat: &Chat, actor: Actor, id: MessageId) -> Result<()> {
+    deleting(chat, move |conn, at| {
+        let message = Message::find(conn, id)?.ok_or(ModerationError::NotFound)?;
+        if !Message::mark_deleted(conn, id, at)? {
+            return Err(ModerationError::NotFound);
+        }
+        Report::resolve_for_message(conn, id, actor.admin(), Resolution::Deleted)?;
+        let room = Room::find(conn, message.room_id)?;
+        let excerpt: String = message.body.chars().take(80).collect();
+        audit(
+            conn,
+            actor,
+            Some(message.site_id),
+            AuditAction::MessageDelete,
+            ("message", id.to_string()),
+            format!(
+                "in {} by participant {}: {excerpt}",
+                room.name, message.participant_id
+            ),
+        )?;
+        let deleted = vec![(room.id, room.name, message.seq)];
+        Ok((message.site_id, deleted, vec![id]))
+    })
+    .await?;
+    Ok(())
+}
+
+/// Deletes every message of a participant; returns how many.
+pub async fn delete_all_by(chat: &Chat, actor: Actor, participant: ParticipantId) -> Result<usize> {
+    let deleted = deleting(chat, move |conn, at| {
+        let who = Participant::find(conn, participant)?.ok_or(ModerationError::NotFound)?;
+        let gone = Message::mark_deleted_by_participant(conn, participant, at)?;
+        Report::resolve_for_author(conn, participant, actor.admin(), Resolution::Deleted)?;
+        let mut names: HashMap<RoomId, String> = HashMap::new();
+        let mut deleted = Vec::with_capacity(gone.len());
+        let mut ids = Vec::with_capacity(gone.len());
+        for (room, seq, id) in gone {
+            if let std::collections::hash_map::Entry::Vacant(slot) = names.entry(room) {
+                slot.insert(Room::find(conn, room)?.name);
+            }
+            deleted.push((room, names[&room].clone(), seq));
+            ids.push(id);
+        }
+        audit(
+            conn,
+            actor,
+            Some(who.site_id),
+            AuditAction::ParticipantDeleteMessages,
+            ("participant", participant.to_string()),
+            format!("{} messages of {}", deleted.len(), who.nick),
+        )?;
+        Ok((who.site_id, deleted, ids))
+    })
+    .await?;
     Ok(deleted.len())
 }
 
