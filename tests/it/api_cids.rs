@@ -32,8 +32,7 @@ async fn a_cid_reused_for_another_message_is_refused_and_a_retry_gets_the_origin
             json!({"cid": cid, "text": "Maintenance tonight."}),
         )
         .await;
-    assert_eq!(elsewhere.status, StatusCode::CONFLICT, "{}", elsewhere.body);
-    assert_eq!(elsewhere.body["error"], "cid_reused");
+    elsewhere.assert_refused(StatusCode::CONFLICT, "cid_reused", "");
     assert!(elsewhere.body["message"]
         .as_str()
         .unwrap()
@@ -50,13 +49,7 @@ async fn a_cid_reused_for_another_message_is_refused_and_a_retry_gets_the_origin
             json!({"cid": cid, "text": "Something else."}),
         )
         .await;
-    assert_eq!(
-        other_text.status,
-        StatusCode::CONFLICT,
-        "{}",
-        other_text.body
-    );
-    assert_eq!(other_text.body["error"], "cid_reused");
+    other_text.assert_refused(StatusCode::CONFLICT, "cid_reused", "");
 
     // A true retry (the text as sent, before trimming) gets the original.
     let retry = api

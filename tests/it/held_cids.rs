@@ -117,8 +117,7 @@ async fn a_cid_held_for_a_verified_user_is_refused_over_the_api() {
             json!({"cid": "hx-1", "text": "same text", "user": {"sub": "u42", "name": "Sam"}}),
         )
         .await;
-    assert_eq!(posted.status, StatusCode::CONFLICT, "{}", posted.body);
-    assert_eq!(posted.body["error"], "cid_reused");
+    posted.assert_refused(StatusCode::CONFLICT, "cid_reused", "");
     assert!(posted.body["message"]
         .as_str()
         .unwrap()

@@ -15,6 +15,7 @@ use chatctl::metrics::OutcomeLabel;
 use chatctl::moderation::messages::{delete_all_by, delete_message};
 use serde_json::{json, Value};
 
+use crate::support::client::history;
 use crate::support::*;
 
 /// A history page of 3, resumes of at most 5 and windows of 8 rows, so that
@@ -53,17 +54,6 @@ fn count(app: &TestApp, outcome: &'static str) -> u64 {
     (app.state.chat.metrics.history_cache)
         .get_or_create(&OutcomeLabel { outcome })
         .get()
-}
-
-/// What of a `welcome` is history.
-fn history(welcome: &Value) -> Value {
-    json!({
-        "seq": welcome["seq"],
-        "mode": welcome["mode"],
-        "messages": welcome["messages"],
-        "more": welcome["more"],
-        "deleted": welcome["deleted"],
-    })
 }
 
 /// A new guest's welcome in `room` on `app`, with `since`.

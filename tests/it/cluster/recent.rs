@@ -12,20 +12,10 @@ use chatctl::db::models::MessageId;
 use chatctl::moderation::messages::delete_message;
 
 use super::{in_process_pair, receive, InProcessPair};
+use crate::support::client::history;
 use crate::support::process::{ServerProcess, FAST};
 
 const HITS: &str = "chatctl_history_cache_total{outcome=\"hit\"}";
-
-/// What of a `welcome` is history.
-fn history(welcome: &Value) -> Value {
-    json!({
-        "seq": welcome["seq"],
-        "mode": welcome["mode"],
-        "messages": welcome["messages"],
-        "more": welcome["more"],
-        "deleted": welcome["deleted"],
-    })
-}
 
 async fn welcome(server: &ServerProcess, key: &str, nick: &str, since: Option<i64>) -> Value {
     let (client, _, welcome) = server

@@ -34,6 +34,20 @@ pub struct Answer {
     pub body: Value,
 }
 
+impl Answer {
+    /// Asserts a refusal: this `status` and this error `code` (`case`, when not empty, says
+    /// which case of a table it was).
+    #[track_caller]
+    pub fn assert_refused(&self, status: StatusCode, code: &str, case: impl std::fmt::Display) {
+        assert_eq!(
+            (self.status, self.body["error"].as_str()),
+            (status, Some(code)),
+            "{case}: {}",
+            self.body
+        );
+    }
+}
+
 impl Api {
     pub fn new(app: &TestApp, key: Option<&str>) -> Api {
         Api {

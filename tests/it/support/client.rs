@@ -145,6 +145,18 @@ impl Client {
     }
 }
 
+/// What of a `welcome` is history (to compare two welcomes' history: from memory and from
+/// the database, on one instance and another).
+pub fn history(welcome: &Value) -> Value {
+    serde_json::json!({
+        "seq": welcome["seq"],
+        "mode": welcome["mode"],
+        "messages": welcome["messages"],
+        "more": welcome["more"],
+        "deleted": welcome["deleted"],
+    })
+}
+
 /// Message texts in a welcome/history frame, in order.
 pub fn texts(frame: &Value) -> Vec<String> {
     frame["messages"]
