@@ -367,3 +367,46 @@ async fn rooms_are_listed_created_set_and_deleted() {
     );
     assert!(audit.body.contains("room.delete") && audit.body.contains("room.update"));
 }
+
+/// A room deleted and made again under its name starts afresh on a server
+/// that stayed up: its first message is seq 1, and nobody sees the deleted
+/// room's messages (SQLite gave a new room the id of a deleted one that had
+/// the highest, and the writer's seqs and the history kept in memory are
+/// both by room id).
+#[tokio::test]
+async fn a_room_made_again_after_its_deletion_starts_afresh() {
+    let app = TestApp::spawn().await;
+    let site = app.site(&[ORIGIN]).await;
+    let api = Api::full(&app, &site).await;
+    for round in 0..2 {
+        let made = api.post("/rooms", json!({"name": "support"})).await;
+        assert_eq!(made.status, StatusCode::CREATED, "{round}: {}", made.body);
+        let (mut alice, _) = app.guest(&site.public_key, &format!("alice{round}")).await;
+        let welcome = alice.join("support", None).await;
+        assert_eq!(
+            (welcome["seq"].clone(), welcome["messages"].clone()),
+            (json!(0), json!([])),
+            "{round}: a new room has no history"
+        );
+        let ack = alice.say("support", "a1", "hello").await;
+        assert_eq!(ack["seq"], 1, "{round}: {ack}");
+        let posted = api
+            .post(
+                "/rooms/support/messages",
+                json!({"cid": format!("s{round}"), "text": "from the site"}),
+            )
+            .await;
+        assert_eq!(posted.body["seq"], 2, "{round}: {}", posted.body);
+        let history = api.get("/rooms/support/messages").await;
+        assert_eq!(
+            history.body["messages"].as_array().map(Vec::len),
+            Some(2),
+            "{round}: {}",
+            history.body
+        );
+
+        let deleted = api.delete("/rooms/support").await;
+        assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+        assert_eq!(alice.closed().await.code, close::RESTARTING);
+    }
+}

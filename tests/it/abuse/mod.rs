@@ -8,6 +8,7 @@ mod login;
 mod mail;
 mod messages;
 mod room_quota;
+mod room_quota_races;
 mod rooms;
 mod signals;
 mod spray;

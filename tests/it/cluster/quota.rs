@@ -96,3 +96,67 @@ async fn two_instances_together_keep_the_room_quota() {
         "two rooms of four come into use"
     );
 }
+
+/// Two ways into rooms not in use at the same moment, one on each instance,
+/// with one place left in the quota (found by the outside tester: a join of
+/// a new room on one instance and the server API's first message into an
+/// empty room on the other both got in, in 2 of 4 tries, and the room over
+/// the quota then took its first message). Each pair races many times:
+/// exactly one gets the place, and the other leaves nothing behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ways_into_rooms_on_two_instances_never_exceed_the_quota() {
+    use crate::support::api::{key, Api};
+    use crate::support::room_quota::{check_round, site_with_one_place, Way, Way::*};
+    use crate::support::TestApp;
+    use chatctl::db::models::Scope;
+
+    let test = "ways_into_rooms_on_two_instances_never_exceed_the_quota";
+    let Some(super::ClusterEnv { database, redis }) = super::cluster_env(test).await else {
+        return;
+    };
+    let broker = redis.url();
+    // A in this process (to make each round's site), B a `chatctl serve`.
+    let a = TestApp::builder()
+        .database(database)
+        .config(|config| config.cluster.broker_url = Some(broker.clone()))
+        .limits(|l| {
+            l.max_connections_per_ip = 1_000;
+            l.new_guests_per_ip_per_minute = 10_000;
+            l.new_rooms_per_ip_per_hour = 10_000;
+        })
+        .spawn()
+        .await;
+    let mut args = crate::support::process::FAST.to_vec();
+    args.extend(["--broker-url", &broker, "--max-connections-per-ip", "1000"]);
+    args.extend(["--new-guests-per-ip-per-minute", "10000"]);
+    args.extend(["--new-rooms-per-ip-per-hour", "10000"]);
+    let b = ServerProcess::start(&a.database.url, &args).await;
+    super::broker_becomes(&b, "up", Duration::from_secs(10)).await;
+
+    // Side a on instance A, side b on instance B.
+    let pairs: [[Way; 2]; 5] = [
+        [ApiFirst, JoinNew],
+        [JoinNew, ApiFirst],
+        [JoinQuiet, ApiFirst],
+        [JoinNew, JoinNew],
+        [ApiCreate, JoinQuiet],
+    ];
+    for ways in pairs {
+        for round in 0..20 {
+            let site = site_with_one_place(&a).await;
+            let secret = key(&a, &site, "backend", &Scope::ALL).await;
+            let (api_a, api_b) = (Api::new(&a, Some(&secret)), Api::at(b.addr, Some(&secret)));
+            // Connected beforehand, so that both start at once.
+            api_a.get("/rooms").await;
+            api_b.get("/rooms").await;
+            let (mut on_a, _) = a.guest(&site.public_key, "side-a").await;
+            let mut on_b = guest(&b, &site.public_key, "side-b").await;
+            let outcomes = tokio::join!(
+                ways[0].attempt("a", &mut on_a, &api_a),
+                ways[1].attempt("b", &mut on_b, &api_b)
+            );
+            let what = format!("round {round}, side a on A, side b on B");
+            check_round(&a, site.id, ways, outcomes.into(), &what).await;
+        }
+    }
+}

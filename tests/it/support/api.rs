@@ -50,9 +50,14 @@ impl Answer {
 
 impl Api {
     pub fn new(app: &TestApp, key: Option<&str>) -> Api {
+        Api::at(app.addr, key)
+    }
+
+    /// A client of the server listening on `addr` (another instance's).
+    pub fn at(addr: std::net::SocketAddr, key: Option<&str>) -> Api {
         Api {
             http: reqwest::Client::new(),
-            base: app.http_url("/api/v1"),
+            base: format!("http://{addr}/api/v1"),
             key: key.map(str::to_owned),
         }
     }

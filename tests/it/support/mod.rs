@@ -17,6 +17,7 @@
 //! - [`process`]: a real `chatctl serve` process, to kill and restart;
 //!   [`flood`]: a sender that does not wait for its acks, to kill one under.
 //! - [`receiver`]: a webhook receiver (HTTP on loopback) that keeps what it gets.
+//! - [`room_quota`]: races on a site's quota of rooms in use.
 //!
 //! `use crate::support::*;` brings the everyday names; the other modules are
 //! used by their name.
@@ -35,6 +36,7 @@ pub mod mailbox;
 pub mod panel;
 pub mod process;
 pub mod receiver;
+pub mod room_quota;
 pub mod wait;
 pub mod widget_page;
 
