@@ -14,7 +14,7 @@ use std::sync::Mutex;
 use super::refusal::Refusal;
 use super::rooms::within_quota;
 use crate::db::models::room_hold::RoomHold;
-use crate::db::models::{Room, RoomId};
+use crate::db::models::{Room, RoomId, Site};
 use crate::db::{now_ms, Db, DbConn, DbError};
 
 /// How long a hold lasts unless renewed.
@@ -53,18 +53,36 @@ impl Holds {
     /// when nobody is in it on any server and nobody wrote in it, the hold
     /// is refused (`too_many_rooms`) if the quota is used up.
     pub fn hold(&self, conn: &mut DbConn, room: &Room) -> Result<(), Refusal> {
-        conn.write_transaction(|conn| {
-            let now = now_ms();
-            let found = Room::find(conn, room.id)?;
-            let in_use = Room::is_in_use(conn, &found, now)?;
-            RoomHold::hold(conn, room.id, self.instance, now + HOLD_MS)?;
-            if !in_use {
-                within_quota(conn, room.site_id, room.id)?;
-            }
-            Ok::<_, Refusal>(())
-        })?;
-        self.held().insert(room.id);
+        conn.write_transaction(|conn| self.hold_in(conn, room))?;
+        self.mark(room.id);
         Ok(())
+    }
+
+    /// [`Holds::hold`]'s database part, in the caller's write transaction
+    /// (opening a room holds it in the transaction that creates it, so that
+    /// a refusal leaves no room behind); [`Holds::mark`] the room once it
+    /// commits.
+    pub fn hold_in(&self, conn: &mut DbConn, room: &Room) -> Result<(), Refusal> {
+        let now = now_ms();
+        RoomHold::hold(conn, room.id, self.instance, now + HOLD_MS)?;
+        // The site's quota is locked after the hold's row is written (rows
+        // first, as the writer locks rooms, then the site), and whether the
+        // room is in use already is read after that lock, so that what
+        // another join or a first message committed meanwhile counts.
+        Site::lock_room_quota(conn, room.site_id)?;
+        let found = Room::find(conn, room.id)?;
+        let in_use = found.last_seq > 0
+            || !found.visitor_created
+            || Room::is_held(conn, room.id, now, Some(self.instance))?;
+        if !in_use {
+            within_quota(conn, room.site_id, room.id)?;
+        }
+        Ok(())
+    }
+
+    /// Notes that this server holds `room` (its hold committed).
+    pub fn mark(&self, room: RoomId) {
+        self.held().insert(room);
     }
 
     /// Drops the holds of those `rooms` nobody is in here any more

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
+use super::holds::Holds;
 use super::protocol::{ErrorCode, MessageView, WelcomeMode, Who};
 use super::recent::{Loaded, Row, WelcomePage, CLOCK_MARGIN_MS, DELETED_MAX, DELETIONS_KEPT};
 use super::refusal::Refusal;
@@ -48,28 +49,44 @@ pub fn view((message, author): WithAuthor) -> MessageView {
 
 /// Opens a room for a visitor (or returns it, if someone opened it
 /// meanwhile), within the site's quota of rooms in use (see
-/// [`within_quota`]): rooms opened and abandoned do not lock the site.
-pub fn open_room(conn: &mut DbConn, site: SiteId, name: &str) -> Result<Room, Refusal> {
+/// [`within_quota`]): rooms opened and abandoned do not lock the site. A
+/// room this opens is held for this server (`holds`) in the transaction that
+/// creates it: it is never in the database without being in use, and a
+/// refusal leaves nothing behind. A room someone else opened is returned
+/// without a hold (the caller holds it, see `Holds::wanted`).
+pub fn open_room(
+    conn: &mut DbConn,
+    holds: &Holds,
+    site: SiteId,
+    name: &str,
+) -> Result<Room, Refusal> {
     if let Some(room) = Room::find_by_name(conn, site, name)? {
         return Ok(room);
     }
-    conn.write_transaction(|conn| {
+    let (room, new) = conn.write_transaction(|conn| {
         let (room, new) = Room::open_for_visitor(conn, site, name)?;
         if new {
-            within_quota(conn, site, room.id)?;
+            holds.hold_in(conn, &room)?;
             enqueue(conn, Some(site), &room_created(&room, "visitor"))?;
         }
-        Ok(room)
-    })
+        Ok::<_, Refusal>((room, new))
+    })?;
+    if new {
+        holds.mark(room.id);
+    }
+    Ok(room)
 }
 
 /// Refuses with `too_many_rooms` when the site has as many rooms in use as
 /// its quota allows, `room` aside: rooms with messages, rooms an admin
 /// created, and rooms someone is in on any server (`chat::holds`). Every
-/// way into a room not in use yet (opening it, joining it, the server API
-/// creating one) asks here, in its write transaction and after its own row
-/// writes (the site is locked after rooms, as the writer locks them), and
-/// the writer asks again at a room's first message (`writer::quota`).
+/// way into a room not in use yet asks here or in the writer, under the
+/// site's quota lock ([`Room::quota_full`]) and in the transaction that
+/// brings the room into use, so that they count in turn and the quota is
+/// never exceeded: a visitor's join (`Holds::hold_in`, which also holds a
+/// room it opens, in the transaction that creates it), the server API
+/// creating a room (`moderation::rooms`), and a room's first message
+/// (`writer::quota`, which counts a room nobody is in as coming into use).
 pub fn within_quota(conn: &mut DbConn, site: SiteId, room: RoomId) -> Result<(), Refusal> {
     if Room::quota_full(conn, site, room)? {
         return Err(Refusal::new(

@@ -2,7 +2,8 @@
 //! open rooms. Opening is bounded per participant and per address, so one
 //! visitor cannot fill the site with rooms; rooms nobody is in and nobody
 //! wrote in do not count toward the site's room quota (see [`open_room`]),
-//! and entering a room not in use yet is bounded by it (`Holds::hold`).
+//! and entering a room not in use yet is bounded by it (`Holds::hold`; a
+//! room opened is held in the transaction that creates it).
 
 use super::*;
 use crate::chat::rooms::open_room;
@@ -46,10 +47,11 @@ impl Session {
             .new_room(participant, self.ip)
             .map_err(|wait| too_fast("You are opening new rooms too fast", wait))?;
         let (site, name) = (self.site.id, name.as_str().to_owned());
+        let chat = self.chat.clone();
         let room = self
             .chat
             .db
-            .run(move |conn| open_room(conn, site, &name))
+            .run(move |conn| open_room(conn, &chat.holds, site, &name))
             .await?;
         // A new room may have a `room.created` webhook to send.
         self.chat.webhooks.ring();

@@ -143,16 +143,24 @@ impl Room {
         Ok(Self::count_in_use(conn, site, now_ms(), Some(except))? >= i64::from(quota))
     }
 
-    /// Whether `room` is in use (see [`Room::count_in_use`]).
-    pub fn is_in_use(conn: &mut DbConn, room: &Room, now: i64) -> Result<bool, DbError> {
-        if room.last_seq > 0 || !room.visitor_created {
-            return Ok(true);
-        }
-        let holds: i64 = with_backend!(conn, c => room_holds::table
-            .filter(room_holds::room_id.eq(room.id))
-            .filter(room_holds::until.gt(now))
-            .count()
-            .get_result(c))?;
+    /// Whether someone is in `room` on a server (a hold lasting past `now`,
+    /// see `chat::holds`), the hold of instance `besides` aside.
+    pub fn is_held(
+        conn: &mut DbConn,
+        room: RoomId,
+        now: i64,
+        besides: Option<i64>,
+    ) -> Result<bool, DbError> {
+        let holds: i64 = with_backend!(conn, c => {
+            let mut holds = room_holds::table
+                .filter(room_holds::room_id.eq(room))
+                .filter(room_holds::until.gt(now))
+                .into_boxed();
+            if let Some(instance) = besides {
+                holds = holds.filter(room_holds::instance.ne(instance));
+            }
+            holds.count().get_result(c)
+        })?;
         Ok(holds > 0)
     }
 

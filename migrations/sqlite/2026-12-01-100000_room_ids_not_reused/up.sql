@@ -1,0 +1,31 @@
+-- A room's id is never given again once the room is deleted (AUTOINCREMENT;
+-- without it SQLite reuses the highest id): the writer's seqs and the
+-- history kept in memory are by room id, and a room made again under a
+-- deleted one's id would continue its numbering and show its messages.
+-- PostgreSQL's sequences never give an id twice.
+-- Foreign keys off for the rebuild: dropping the old table must not cascade
+-- to the messages, holds and reports that reference rooms by id (SQLite's
+-- procedure for changing a table, https://www.sqlite.org/lang_altertable.html).
+PRAGMA foreign_keys = OFF;
+BEGIN IMMEDIATE;
+CREATE TABLE rooms_rebuilt (
+    id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+    site_id BIGINT NOT NULL REFERENCES sites(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    last_seq BIGINT NOT NULL DEFAULT 0,
+    slow_mode_secs INTEGER NOT NULL DEFAULT 0,
+    locked BOOLEAN NOT NULL DEFAULT 0,
+    approve_first BOOLEAN NOT NULL DEFAULT 0,
+    max_message_chars INTEGER,
+    created_at BIGINT NOT NULL,
+    visitor_created BOOLEAN NOT NULL DEFAULT FALSE,
+    UNIQUE (site_id, name)
+);
+INSERT INTO rooms_rebuilt (id, site_id, name, last_seq, slow_mode_secs, locked,
+    approve_first, max_message_chars, created_at, visitor_created)
+SELECT id, site_id, name, last_seq, slow_mode_secs, locked,
+    approve_first, max_message_chars, created_at, visitor_created FROM rooms;
+DROP TABLE rooms;
+ALTER TABLE rooms_rebuilt RENAME TO rooms;
+COMMIT;
+PRAGMA foreign_keys = ON;
