@@ -11,6 +11,7 @@
 use std::collections::HashSet;
 use std::sync::Mutex;
 
+use super::protocol::ErrorCode;
 use super::refusal::Refusal;
 use super::rooms::within_quota;
 use crate::db::models::room_hold::RoomHold;
@@ -63,21 +64,7 @@ impl Holds {
     /// a refusal leaves no room behind); [`Holds::mark`] the room once it
     /// commits.
     pub fn hold_in(&self, conn: &mut DbConn, room: &Room) -> Result<(), Refusal> {
-        let now = now_ms();
-        RoomHold::hold(conn, room.id, self.instance, now + HOLD_MS)?;
-        // The site's quota is locked after the hold's row is written (rows
-        // first, as the writer locks rooms, then the site), and whether the
-        // room is in use already is read after that lock, so that what
-        // another join or a first message committed meanwhile counts.
-        Site::lock_room_quota(conn, room.site_id)?;
-        let found = Room::find(conn, room.id)?;
-        let in_use = found.last_seq > 0
-            || !found.visitor_created
-            || Room::is_held(conn, room.id, now, Some(self.instance))?;
-        if !in_use {
-            within_quota(conn, room.site_id, room.id)?;
-        }
-        Ok(())
+        hold_within_quota(conn, self.instance, room)
     }
 
     /// Notes that this server holds `room` (its hold committed).
@@ -111,7 +98,10 @@ impl Holds {
     }
 
     /// Housekeeping: renews this server's holds, drops those of rooms
-    /// nobody is in here any more, and forgets long-expired ones.
+    /// nobody is in here any more, and forgets long-expired ones. A hold
+    /// that lapsed (this server could not renew it for [`HOLD_MS`]) is not
+    /// renewed blindly: its room stopped counting and its place in the
+    /// site's quota may be taken, so it is held again within the quota only.
     pub async fn maintain(&self, db: &Db, live: &[RoomId], forget: bool) -> Result<(), DbError> {
         let live: HashSet<RoomId> = live.iter().copied().collect();
         let (gone, holding): (Vec<RoomId>, bool) = {
@@ -124,17 +114,69 @@ impl Holds {
             return Ok(());
         }
         let instance = self.instance;
-        db.run(move |conn| {
-            if !gone.is_empty() {
-                RoomHold::release(conn, &gone, instance)?;
-            }
-            let now = now_ms();
-            RoomHold::renew(conn, instance, now + RENEW_WHEN_LEFT_MS, now + HOLD_MS)?;
-            if forget {
-                RoomHold::forget_ended(conn, now - FORGET_AFTER_MS)?;
-            }
-            Ok(())
-        })
-        .await
+        let lapsed = db
+            .run(move |conn| {
+                if !gone.is_empty() {
+                    RoomHold::release(conn, &gone, instance)?;
+                }
+                let now = now_ms();
+                RoomHold::renew(conn, instance, now, now + RENEW_WHEN_LEFT_MS, now + HOLD_MS)?;
+                if forget {
+                    RoomHold::forget_ended(conn, now - FORGET_AFTER_MS)?;
+                }
+                RoomHold::lapsed(conn, instance, now)
+            })
+            .await?;
+        for room in lapsed {
+            self.hold_again(db, room).await;
+        }
+        Ok(())
     }
+
+    /// Holds `room` again after its hold lapsed, if this server still holds
+    /// it and the quota allows; else forgets it here: the next join asks
+    /// again, and the first message goes through the writer's check.
+    async fn hold_again(&self, db: &Db, room: RoomId) {
+        if !self.held().contains(&room) {
+            return;
+        }
+        let instance = self.instance;
+        let again = db
+            .run(move |conn| {
+                let found = Room::find(conn, room)?;
+                conn.write_transaction(|conn| hold_within_quota(conn, instance, &found))
+            })
+            .await;
+        match again {
+            Ok(()) => {}
+            Err(refused) if refused.code == ErrorCode::TooManyRooms => {
+                tracing::info!(room = %room, "a lapsed room hold is not renewed: the site's room quota is used up");
+                self.held().remove(&room);
+            }
+            // Logged as the database error it is; tried again next time.
+            Err(_) => {}
+        }
+    }
+}
+
+/// Writes `instance`'s hold on `room`, refused (`too_many_rooms`; the
+/// caller's transaction rolls back) when nobody is in the room on any other
+/// server, nobody wrote in it, and the site's quota of rooms in use is used
+/// up.
+fn hold_within_quota(conn: &mut DbConn, instance: i64, room: &Room) -> Result<(), Refusal> {
+    let now = now_ms();
+    RoomHold::hold(conn, room.id, instance, now + HOLD_MS)?;
+    // The site's quota is locked after the hold's row is written (rows
+    // first, as the writer locks rooms, then the site), and whether the
+    // room is in use already is read after that lock, so that what another
+    // join or a first message committed meanwhile counts.
+    Site::lock_room_quota(conn, room.site_id)?;
+    let found = Room::find(conn, room.id)?;
+    let in_use = found.last_seq > 0
+        || !found.visitor_created
+        || Room::is_held(conn, room.id, now, Some(instance))?;
+    if !in_use {
+        within_quota(conn, room.site_id, room.id)?;
+    }
+    Ok(())
 }

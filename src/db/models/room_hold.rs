@@ -27,18 +27,31 @@ impl RoomHold {
         .map(drop)
     }
 
-    /// Extends `instance`'s holds that end before `renew_before` to `until`.
+    /// Extends `instance`'s holds that end before `renew_before`, and have
+    /// not ended by `now`, to `until` (a lapsed hold is held again only
+    /// within the site's quota, see `chat::holds`).
     pub fn renew(
         conn: &mut DbConn,
         instance: i64,
+        now: i64,
         renew_before: i64,
         until: i64,
     ) -> Result<usize, DbError> {
         with_backend!(conn, c => diesel::update(room_holds::table
             .filter(room_holds::instance.eq(instance))
+            .filter(room_holds::until.gt(now))
             .filter(room_holds::until.lt(renew_before)))
             .set(room_holds::until.eq(until))
             .execute(c))
+    }
+
+    /// The rooms whose hold by `instance` ended by `now`.
+    pub fn lapsed(conn: &mut DbConn, instance: i64, now: i64) -> Result<Vec<RoomId>, DbError> {
+        with_backend!(conn, c => room_holds::table
+            .filter(room_holds::instance.eq(instance))
+            .filter(room_holds::until.le(now))
+            .select(room_holds::room_id)
+            .load(c))
     }
 
     pub fn release(conn: &mut DbConn, rooms: &[RoomId], instance: i64) -> Result<usize, DbError> {

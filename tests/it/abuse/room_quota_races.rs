@@ -12,7 +12,11 @@ use serde_json::{json, Value};
 
 use crate::support::api::Api;
 use crate::support::cli::{chatctl, stdout};
-use crate::support::room_quota::{check_round, site_with_one_place, Way};
+use chatctl::db::models::room_hold::RoomHold;
+use chatctl::db::models::Room;
+use chatctl::db::now_ms;
+
+use crate::support::room_quota::{check_round, site_with_one_place, Way, QUOTA};
 use crate::support::*;
 
 /// Rounds per pair: enough that both orders (and the overlap between them)
@@ -129,4 +133,44 @@ async fn joins_refused_at_the_quota_leave_no_room_behind() {
             posted.body
         );
     }
+}
+
+/// A server that could not renew its holds for a while (stalled, or cut off
+/// from the database for a minute) does not bring their rooms back into use
+/// beyond the quota: a room whose hold lapsed stopped counting, and its place
+/// may have been taken meanwhile; housekeeping holds it again only within
+/// the quota (it renewed every hold of this server, lapsed or not).
+#[tokio::test]
+async fn a_room_whose_hold_lapsed_is_held_again_only_within_the_quota() {
+    let app = server().await;
+    let site = site_with_one_place(&app).await;
+    let (mut early, _) = app.guest(&site.public_key, "early").await;
+    assert_eq!(try_join(&mut early, "r1".into()).await["type"], "welcome");
+    let chat = app.state.chat.clone();
+    let (room, instance) = (app.room(&site, "r1").await.id, chat.instance as i64);
+    app.db
+        .run(move |conn| RoomHold::hold(conn, room, instance, now_ms() - 1))
+        .await
+        .unwrap();
+    let (mut late, _) = app.guest(&site.public_key, "late").await;
+    assert_eq!(try_join(&mut late, "r2".into()).await["type"], "welcome");
+
+    // The housekeeping round (every 5 s) that follows.
+    chat.holds
+        .maintain(&app.db, &chat.hub.live_rooms(), false)
+        .await
+        .unwrap();
+    let id = site.id;
+    let in_use = app
+        .db
+        .run(move |conn| Room::count_in_use(conn, id, now_ms(), None))
+        .await
+        .unwrap();
+    assert_eq!(in_use, QUOTA);
+    early
+        .send(json!({"type": "send", "room": "r1", "cid": "e1", "text": "hi"}))
+        .await;
+    let refused = early.recv_type_any(&["ack", "error"]).await;
+    assert_eq!(refused["code"], "too_many_rooms", "{refused}");
+    assert_eq!(late.say("r2", "l1", "hi").await["seq"], 1);
 }
