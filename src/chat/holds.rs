@@ -3,10 +3,12 @@
 //! anywhere (this server's panel, another instance's, or the command line, a
 //! separate process) leaves held rooms alone. A hold is written when the first
 //! person here joins, renewed while anyone is here, and dropped when the room
-//! empties here; a server that dies leaves holds that expire after [`HOLD_MS`].
-//! A held room is in use: it counts toward the site's room quota
-//! (`chat::rooms::within_quota`), so one visitor cannot enter more new rooms
-//! than the quota and then write in each.
+//! empties here; a server that dies leaves holds that expire after [`HOLD_MS`]
+//! (and one that could not renew them for that long holds their rooms again
+//! only within the quota). A held room is in use: it counts toward the site's
+//! room quota (`chat::rooms::within_quota`), so one visitor cannot enter more
+//! new rooms than the quota and then write in each. A room a visitor opens
+//! is held in the transaction that creates it.
 
 use std::collections::HashSet;
 use std::sync::Mutex;
