@@ -17,124 +17,76 @@ pub struct OutcomeLabel {
     pub outcome: &'static str,
 }
 
-pub struct Metrics {
-    registry: Registry,
-    pub connections: Gauge,
-    pub messages_committed: Counter,
-    pub deliveries: Counter,
-    pub commit_batch_size: Histogram,
-    /// Group commits that failed (their senders were told to retry).
-    pub commit_failures: Counter,
-    /// Cluster payloads published to the broker.
-    pub broker_published: Counter,
-    /// Cluster payloads received from the broker (our own included).
-    pub broker_received: Counter,
-    /// Messages a room had not had, read from the database (loss or
-    /// reordering on the broker, a killed instance, degraded mode).
-    pub broker_gaps_repaired: Counter,
-    /// Broker links restarted after going silent or down.
-    pub broker_reconnects: Counter,
-    /// `error` frames sent, by code.
-    pub frame_errors: Family<CodeLabel, Counter>,
-    /// Upgrades refused before the WebSocket opened, by reason.
-    pub upgrades_refused: Family<CodeLabel, Counter>,
-    /// Webhook attempts by outcome: `delivered`, `failed` (to be retried), `given_up`.
-    pub webhook_attempts: Family<OutcomeLabel, Counter>,
-    /// Webhook endpoints this instance disabled after failing for the whole retry window.
-    pub webhook_endpoints_disabled: Counter,
-    /// Welcome histories (joins and resumes) answered from the rooms' recent
-    /// messages in memory (`hit`) or read from the database (`miss`).
-    pub history_cache: Family<OutcomeLabel, Counter>,
-    /// Connections being set up on the public listener (`http::setup_slots`).
-    pub handshakes: Gauge,
-    /// Setup slots freed by their deadline rather than by the connection.
-    pub handshake_slots_expired: Counter,
+/// Declares [`Metrics`] and its `new`: each metric once, with its doc, its type and the help
+/// `/metrics` shows; registered in this order as `chatctl_<field>` (counters with `_total`).
+/// `= expr` makes a metric that needs more than its default (a histogram's buckets).
+macro_rules! metrics {
+    ($( $(#[doc = $doc:literal])* $field:ident: $ty:ty $(= $init:expr)?, $help:literal; )*) => {
+        pub struct Metrics {
+            registry: Registry,
+            $( $(#[doc = $doc])* pub $field: $ty, )*
+        }
+
+        impl Metrics {
+            pub fn new() -> Self {
+                let mut r = Registry::with_prefix("chatctl");
+                Metrics {
+                    $( $field: registered(&mut r, stringify!($field), $help, metrics!(@make $ty $(= $init)?)), )*
+                    registry: r,
+                }
+            }
+        }
+    };
+    (@make $ty:ty) => { <$ty>::default() };
+    (@make $ty:ty = $init:expr) => { $init };
 }
 
-impl Metrics {
-    pub fn new() -> Self {
-        let mut r = Registry::with_prefix("chatctl");
-        let batch_buckets = [
-            1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0,
-        ];
-        Metrics {
-            connections: registered(&mut r, "connections", "Open WebSocket connections"),
-            messages_committed: registered(
-                &mut r,
-                "messages_committed",
-                "Messages stored and broadcast",
-            ),
-            deliveries: registered(&mut r, "deliveries", "Message frames queued to recipients"),
-            commit_batch_size: registered_as(
-                &mut r,
-                "commit_batch_size",
-                "Messages per group commit",
-                Histogram::new(batch_buckets),
-            ),
-            commit_failures: registered(
-                &mut r,
-                "commit_failures",
-                "Group commits that failed; their senders were told to retry",
-            ),
-            broker_published: registered(
-                &mut r,
-                "broker_published",
-                "Cluster payloads published to the broker",
-            ),
-            broker_received: registered(
-                &mut r,
-                "broker_received",
-                "Cluster payloads received from the broker, this instance's included",
-            ),
-            broker_gaps_repaired: registered(
-                &mut r,
-                "broker_gaps_repaired",
-                "Messages read from the database because the broker had not brought them",
-            ),
-            broker_reconnects: registered(
-                &mut r,
-                "broker_reconnects",
-                "Broker links restarted after going silent or down",
-            ),
-            frame_errors: registered(
-                &mut r,
-                "frame_errors",
-                "Error frames sent to clients, by code",
-            ),
-            upgrades_refused: registered(
-                &mut r,
-                "upgrades_refused",
-                "WebSocket upgrades refused, by reason",
-            ),
-            webhook_attempts: registered(
-                &mut r,
-                "webhook_attempts",
-                "Webhook delivery attempts, by outcome (delivered, failed, given_up)",
-            ),
-            webhook_endpoints_disabled: registered(
-                &mut r,
-                "webhook_endpoints_disabled",
-                "Webhook endpoints disabled after failing for the whole retry window",
-            ),
-            history_cache: registered(
-                &mut r,
-                "history_cache",
-                "Join and resume histories answered from memory (hit) or the database (miss)",
-            ),
-            handshakes: registered(
-                &mut r,
-                "handshakes",
-                "Connections being set up: accepted, first request or hello not answered yet",
-            ),
-            handshake_slots_expired: registered(
-                &mut r,
-                "handshake_slots_expired",
-                "Handshake slots freed by their 2 s deadline, the connection still not set up",
-            ),
-            registry: r,
-        }
-    }
+metrics! {
+    connections: Gauge, "Open WebSocket connections";
+    messages_committed: Counter, "Messages stored and broadcast";
+    deliveries: Counter, "Message frames queued to recipients";
+    commit_batch_size: Histogram = Histogram::new(BATCH_BUCKETS), "Messages per group commit";
+    /// Group commits that failed (their senders were told to retry).
+    commit_failures: Counter, "Group commits that failed; their senders were told to retry";
+    /// Cluster payloads published to the broker.
+    broker_published: Counter, "Cluster payloads published to the broker";
+    /// Cluster payloads received from the broker (our own included).
+    broker_received: Counter,
+        "Cluster payloads received from the broker, this instance's included";
+    /// Messages a room had not had, read from the database (loss or
+    /// reordering on the broker, a killed instance, degraded mode).
+    broker_gaps_repaired: Counter,
+        "Messages read from the database because the broker had not brought them";
+    /// Broker links restarted after going silent or down.
+    broker_reconnects: Counter, "Broker links restarted after going silent or down";
+    /// `error` frames sent, by code.
+    frame_errors: Family<CodeLabel, Counter>, "Error frames sent to clients, by code";
+    /// Upgrades refused before the WebSocket opened, by reason.
+    upgrades_refused: Family<CodeLabel, Counter>, "WebSocket upgrades refused, by reason";
+    /// Webhook attempts by outcome: `delivered`, `failed` (to be retried), `given_up`.
+    webhook_attempts: Family<OutcomeLabel, Counter>,
+        "Webhook delivery attempts, by outcome (delivered, failed, given_up)";
+    /// Webhook endpoints this instance disabled after failing for the whole retry window.
+    webhook_endpoints_disabled: Counter,
+        "Webhook endpoints disabled after failing for the whole retry window";
+    /// Welcome histories (joins and resumes) answered from the rooms' recent
+    /// messages in memory (`hit`) or read from the database (`miss`).
+    history_cache: Family<OutcomeLabel, Counter>,
+        "Join and resume histories answered from memory (hit) or the database (miss)";
+    /// Connections being set up on the public listener (`http::setup_slots`).
+    handshakes: Gauge,
+        "Connections being set up: accepted, first request or hello not answered yet";
+    /// Setup slots freed by their deadline rather than by the connection.
+    handshake_slots_expired: Counter,
+        "Handshake slots freed by their 2 s deadline, the connection still not set up";
+}
 
+/// Buckets of `commit_batch_size`: messages per group commit, powers of two.
+const BATCH_BUCKETS: [f64; 11] = [
+    1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0,
+];
+
+impl Metrics {
     pub fn render(&self) -> String {
         let mut out = String::new();
         // Writing into a String cannot fail.
@@ -143,18 +95,8 @@ impl Metrics {
     }
 }
 
-/// A new metric of its default value, registered under `name` (after the
-/// `chatctl_` prefix) with `help`.
-fn registered<M: Metric + Clone + Default>(registry: &mut Registry, name: &str, help: &str) -> M {
-    registered_as(registry, name, help, M::default())
-}
-
-fn registered_as<M: Metric + Clone>(
-    registry: &mut Registry,
-    name: &str,
-    help: &str,
-    metric: M,
-) -> M {
+/// `metric`, registered under `name` (after the `chatctl_` prefix) with `help`.
+fn registered<M: Metric + Clone>(registry: &mut Registry, name: &str, help: &str, metric: M) -> M {
     registry.register(name, help, metric.clone());
     metric
 }
