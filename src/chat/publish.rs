@@ -13,7 +13,9 @@ use super::cluster::control::{self, Control};
 use super::protocol::Who;
 use super::writer::{is_retry, CidReused, NotPosted, NotStored, Post, Reply, Stored};
 use super::{who, Chat};
-use crate::db::models::{Ban, Message, Participant, ParticipantId, ParticipantKind, Room, Site};
+use crate::db::models::{
+    Ban, Message, Participant, ParticipantId, ParticipantKind, Room, Site, SiteId,
+};
 use crate::db::DbError;
 use crate::identity::host::{HostTokenError, HostUser};
 use crate::input::{self, ClientId, MessageTextError, Nickname, RoomName};
@@ -131,53 +133,9 @@ pub async fn publish(
     author: Author,
 ) -> Result<Published, PublishError> {
     let cid = ClientId::parse(cid).map_err(|e| PublishError::InvalidCid(e.0))?;
-    let name = room.as_str().to_owned();
-    let (site_id, instance) = (site.id, chat.instance);
-    let (found, participant, renamed) = chat
-        .db
-        .run(move |conn| -> Result<_, PublishError> {
-            let room = Room::find_by_name(conn, site_id, &name)?
-                .ok_or_else(|| PublishError::RoomNotFound(name.clone()))?;
-            let (participant, renamed) = participant(conn, &site, &author)?;
-            if renamed {
-                let change = Control::ParticipantChanged {
-                    participant: participant.id,
-                };
-                control::record(conn, Some(instance), &change)?;
-            }
-            if participant.kind != ParticipantKind::System {
-                if let Some(ban) = Ban::find_active(conn, site.id, Some(participant.id), None)? {
-                    return Err(PublishError::Banned {
-                        name: participant.nick,
-                        reason: ban.reason,
-                    });
-                }
-            }
-            Ok((room, participant, renamed))
-        })
-        .await?;
-    if renamed {
-        super::identify::renamed_here(chat, participant.id);
-    }
-    let checked = match chat.rules.mute(site_id, participant.id).await? {
-        Some(mute) => Err(PublishError::Muted {
-            name: participant.nick.clone(),
-            reason: mute.reason.to_string(),
-            until: mute.until,
-        }),
-        None => checked_text(chat, site_id, &found, text).await,
-    };
-    let text = match checked {
-        Ok(text) => text,
-        // A retry of a message stored before a mute or a lower limit: the
-        // writer answers with the original (as for a WebSocket `send`).
-        Err(refused @ (PublishError::Muted { .. } | PublishError::TooLong(_))) => {
-            stored_retry(chat, &found, participant.id, &cid, text)
-                .await?
-                .ok_or(refused)?
-        }
-        Err(refused) => return Err(refused),
-    };
+    let site_id = site.id;
+    let (found, participant) = room_and_author(chat, site, room, author).await?;
+    let text = allowed_text(chat, site_id, &found, &participant, &cid, text).await?;
     let author = who(&participant);
     let (tx, rx) = oneshot::channel();
     chat.writer.post(Post {
@@ -201,6 +159,76 @@ pub async fn publish(
         author,
         text,
     })
+}
+
+/// The room (it must exist) and the participant `author` names, created or renamed as
+/// the site says (other instances are told of a new name); refused if banned.
+async fn room_and_author(
+    chat: &Chat,
+    site: Site,
+    room: RoomName,
+    author: Author,
+) -> Result<(Room, Participant), PublishError> {
+    let name = room.as_str().to_owned();
+    let instance = chat.instance;
+    let (found, participant, renamed) = chat
+        .db
+        .run(move |conn| -> Result<_, PublishError> {
+            let room = Room::find_by_name(conn, site.id, &name)?
+                .ok_or_else(|| PublishError::RoomNotFound(name.clone()))?;
+            let (participant, renamed) = participant(conn, &site, &author)?;
+            if renamed {
+                let change = Control::ParticipantChanged {
+                    participant: participant.id,
+                };
+                control::record(conn, Some(instance), &change)?;
+            }
+            if participant.kind != ParticipantKind::System {
+                if let Some(ban) = Ban::find_active(conn, site.id, Some(participant.id), None)? {
+                    return Err(PublishError::Banned {
+                        name: participant.nick,
+                        reason: ban.reason,
+                    });
+                }
+            }
+            Ok((room, participant, renamed))
+        })
+        .await?;
+    if renamed {
+        super::identify::renamed_here(chat, participant.id);
+    }
+    Ok((found, participant))
+}
+
+/// The text to post: `text` as the room's rules leave it, unless the author is muted or
+/// it is too long; then only a retry of a message already stored gets through.
+async fn allowed_text(
+    chat: &Chat,
+    site_id: SiteId,
+    found: &Room,
+    participant: &Participant,
+    cid: &ClientId,
+    text: &str,
+) -> Result<String, PublishError> {
+    let checked = match chat.rules.mute(site_id, participant.id).await? {
+        Some(mute) => Err(PublishError::Muted {
+            name: participant.nick.clone(),
+            reason: mute.reason.to_string(),
+            until: mute.until,
+        }),
+        None => checked_text(chat, site_id, found, text).await,
+    };
+    match checked {
+        Ok(text) => Ok(text),
+        // A retry of a message stored before a mute or a lower limit: the
+        // writer answers with the original (as for a WebSocket `send`).
+        Err(refused @ (PublishError::Muted { .. } | PublishError::TooLong(_))) => {
+            stored_retry(chat, found, participant.id, cid, text)
+                .await?
+                .ok_or(refused)
+        }
+        Err(refused) => Err(refused),
+    }
 }
 
 impl From<NotPosted> for PublishError {
@@ -240,7 +268,7 @@ async fn stored_retry(
 /// (under the server's cap), control characters removed, trimmed.
 async fn checked_text(
     chat: &Chat,
-    site: crate::db::models::SiteId,
+    site: SiteId,
     room: &Room,
     text: &str,
 ) -> Result<String, PublishError> {
