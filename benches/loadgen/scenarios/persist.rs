@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::anyhow;
-use chatctl::chat::hub::{ConnQueue, Hub, Outbound};
+use chatctl::chat::hub::{ConnHandle, ConnQueue, Hub, Outbound};
 use chatctl::chat::protocol::Who;
 use chatctl::chat::writer::{Post, Reply, Writer};
 use chatctl::db::models::{Participant, Room, RoomId, Site, SiteId};
@@ -18,6 +18,7 @@ use clap::Args;
 use hdrhistogram::Histogram;
 use serde_json::json;
 use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::stats::{self, loadavg, now_us, record};
@@ -121,6 +122,50 @@ fn post(
     }
 }
 
+/// The task reading one author's acknowledgements ([`collect_acks`]).
+type Collector = JoinHandle<Histogram<u64>>;
+
+/// One connection per author, each with the task collecting its acknowledgements: the
+/// handles to post with, and the collectors.
+fn connect_senders(
+    hub: &Hub,
+    site: SiteId,
+    senders: usize,
+    window: &Arc<Semaphore>,
+    sent_at: &Arc<Vec<AtomicU64>>,
+    refused: &Arc<AtomicU64>,
+) -> anyhow::Result<(Vec<ConnHandle>, Vec<Collector>)> {
+    let mut handles = Vec::new();
+    let mut collectors = Vec::new();
+    for _ in 0..senders {
+        let (handle, queue) = hub.connect(site, "127.0.0.1".parse()?, usize::MAX / 2);
+        handles.push(handle);
+        let (window, sent_at, refused) = (window.clone(), sent_at.clone(), refused.clone());
+        collectors.push(tokio::spawn(collect_acks(queue, window, sent_at, refused)));
+    }
+    Ok((handles, collectors))
+}
+
+/// Ends the run: tells each collector it is done, stops the writer (its queue drained) and
+/// merges the collectors' post-to-ack latencies.
+async fn finish(
+    handles: &[ConnHandle],
+    writer: Arc<Writer>,
+    collectors: Vec<Collector>,
+) -> anyhow::Result<Histogram<u64>> {
+    for h in handles {
+        h.reply(Arc::from(r#"{"type":"done"}"#));
+    }
+    tokio::task::spawn_blocking(move || writer.stop()).await?;
+    let mut latency = stats::histogram();
+    for c in collectors {
+        if let Ok(h) = c.await {
+            let _ = latency.add(&h);
+        }
+    }
+    Ok(latency)
+}
+
 pub async fn run(o: PersistOpts) -> anyhow::Result<String> {
     let load_start = loadavg();
     let messages = o.messages.min(5_000_000);
@@ -144,14 +189,8 @@ pub async fn run(o: PersistOpts) -> anyhow::Result<String> {
     let sent_at: Arc<Vec<AtomicU64>> = Arc::new((0..messages).map(|_| AtomicU64::new(0)).collect());
     let refused = Arc::new(AtomicU64::new(0));
 
-    let mut handles = Vec::new();
-    let mut collectors = Vec::new();
-    for _ in 0..senders {
-        let (handle, queue) = hub.connect(site.id, "127.0.0.1".parse()?, usize::MAX / 2);
-        handles.push(handle);
-        let (window, sent_at, refused) = (window.clone(), sent_at.clone(), refused.clone());
-        collectors.push(tokio::spawn(collect_acks(queue, window, sent_at, refused)));
-    }
+    let (handles, collectors) =
+        connect_senders(&hub, site.id, senders, &window, &sent_at, &refused)?;
 
     let text: String = "x".repeat(o.size.max(1));
     let started = Instant::now();
@@ -172,17 +211,7 @@ pub async fn run(o: PersistOpts) -> anyhow::Result<String> {
     let drained = tokio::time::timeout(Duration::from_secs(120), window.acquire_many(all)).await;
     let elapsed = started.elapsed();
     let process_cpu = cpu.percent();
-    for h in &handles {
-        h.reply(Arc::from(r#"{"type":"done"}"#));
-    }
-    let writer_stop = writer.clone();
-    tokio::task::spawn_blocking(move || writer_stop.stop()).await?;
-    let mut latency = stats::histogram();
-    for c in collectors {
-        if let Ok(h) = c.await {
-            let _ = latency.add(&h);
-        }
-    }
+    let latency = finish(&handles, writer, collectors).await?;
     let committed = messages as u64 - refused.load(Relaxed);
     let report = json!({
         "scenario": "persist",
