@@ -70,6 +70,9 @@ fn commands_end_quietly_when_their_reader_goes() {
     );
 }
 
+/// Where the secret-keeping tests' webhooks point (nothing listens).
+const HOOKS: &str = "https://hooks.example.com";
+
 /// What is shown once (a new secret or key) is not lost quietly when nobody
 /// reads stdout (found by the outside tester: `site rotate-secret`, `api-key
 /// create` and `webhook add` exited 0 with their secret gone): the command
@@ -78,17 +81,9 @@ fn commands_end_quietly_when_their_reader_goes() {
 #[test]
 fn a_secret_shown_once_is_not_lost_quietly_on_a_closed_stdout() {
     let db = test_db();
-    let (status, stderr) = with_stdout_closed(
-        &db,
-        &[
-            "site",
-            "create",
-            "--name",
-            "Blog",
-            "--origin",
-            "https://blog.example.com",
-        ],
-    );
+    let create = "site create --name Blog --origin https://blog.example.com";
+    let create: Vec<&str> = create.split_whitespace().collect();
+    let (status, stderr) = with_stdout_closed(&db, &create);
     assert!(!status.success(), "{stderr}");
     assert!(
         stderr.starts_with("error: site pk_") && stderr.contains("rotate-secret"),
@@ -99,56 +94,28 @@ fn a_secret_shown_once_is_not_lost_quietly_on_a_closed_stdout() {
     let key = sites[0]["public_key"].as_str().unwrap().to_owned();
     let key = key.as_str();
 
-    let cases: &[(&[&str], &str)] = &[
-        (&["site", "rotate-secret", key], "rotate-secret"),
+    let cases = [
+        (format!("site rotate-secret {key}"), "rotate-secret"),
         (
-            &[
-                "site", "api-key", "create", key, "--name", "lost", "--scope", "read",
-            ],
+            format!("site api-key create {key} --name lost --scope read"),
             "revoked",
         ),
         (
-            &[
-                "site",
-                "api-key",
-                "create",
-                key,
-                "--name",
-                "lost-json",
-                "--scope",
-                "read",
-                "--json",
-            ],
+            format!("site api-key create {key} --name lost-json --scope read --json"),
             "revoked",
         ),
         (
-            &[
-                "site",
-                "webhook",
-                "add",
-                key,
-                "https://hooks.example.com/a",
-                "--event",
-                "message.created",
-            ],
+            format!("site webhook add {key} {HOOKS}/a --event message.created"),
             "removed again",
         ),
         (
-            &[
-                "site",
-                "webhook",
-                "add",
-                key,
-                "https://hooks.example.com/b",
-                "--event",
-                "message.created",
-                "--json",
-            ],
+            format!("site webhook add {key} {HOOKS}/b --event message.created --json"),
             "removed again",
         ),
     ];
-    for (args, says) in cases {
-        let (status, stderr) = with_stdout_closed(&db, args);
+    for (line, says) in cases {
+        let args: Vec<&str> = line.split_whitespace().collect();
+        let (status, stderr) = with_stdout_closed(&db, &args);
         assert!(!status.success(), "{args:?} exited 0: {stderr}");
         assert!(
             stderr.starts_with("error: ") && stderr.contains(says),

@@ -118,98 +118,100 @@ async fn malformed_frames_get_clear_errors_and_break_nothing() {
     );
 }
 
+/// Frames refused with their error code: sends, history pages and `who`.
+const REFUSED: &[(&str, &str)] = &[
+    (
+        r#"{"type":"send","room":"lobby","cid":"","text":"x"}"#,
+        "invalid_cid",
+    ),
+    (
+        r#"{"type":"send","room":"lobby","cid":"has space","text":"x"}"#,
+        "invalid_cid",
+    ),
+    (
+        r#"{"type":"send","room":"lobby","cid":"1","text":"   \n\t "}"#,
+        "empty_message",
+    ),
+    (
+        r#"{"type":"send","room":"lobby","cid":"1","text":"\u0000\u0007"}"#,
+        "empty_message",
+    ),
+    (
+        r#"{"type":"history","room":"lobby","before":5,"limit":0}"#,
+        "bad_frame",
+    ),
+    (
+        r#"{"type":"history","room":"lobby","before":5,"limit":1000}"#,
+        "bad_frame",
+    ),
+    // `who` (issue 14): wrong types, numbers out of range, extra fields.
+    (r#"{"type":"who","room":"lobby","after":"x"}"#, "bad_frame"),
+    (r#"{"type":"who","room":"lobby","after":1.5}"#, "bad_frame"),
+    (
+        r#"{"type":"who","room":"lobby","after":99999999999999999999}"#,
+        "bad_frame",
+    ),
+    (r#"{"type":"who","room":"lobby","after":[1]}"#, "bad_frame"),
+    (r#"{"type":"who","room":"lobby","limit":"10"}"#, "bad_frame"),
+    (r#"{"type":"who","room":"lobby","limit":-1}"#, "bad_frame"),
+    (r#"{"type":"who","room":"lobby","limit":0}"#, "bad_frame"),
+    (r#"{"type":"who","room":"lobby","limit":101}"#, "bad_frame"),
+    (
+        r#"{"type":"who","room":"lobby","limit":4294967296}"#,
+        "bad_frame",
+    ),
+    (r#"{"type":"who","room":"lobby","limit":1e30}"#, "bad_frame"),
+    (
+        r#"{"type":"who","room":"lobby","limit":5,"admin":true}"#,
+        "bad_frame",
+    ),
+    (
+        r#"{"type":"who","room":"lobby","limit":5,"limit":6}"#,
+        "bad_frame",
+    ),
+];
+
 #[tokio::test]
 async fn bad_sends_and_history_pages_are_refused_and_name_their_cid() {
     let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
     let (mut client, _) = app.guest_in(&site.public_key, "sender", "lobby").await;
-    for (raw, code) in [
-        (
-            r#"{"type":"send","room":"lobby","cid":"","text":"x"}"#,
-            "invalid_cid",
-        ),
-        (
-            r#"{"type":"send","room":"lobby","cid":"has space","text":"x"}"#,
-            "invalid_cid",
-        ),
-        (
-            r#"{"type":"send","room":"lobby","cid":"1","text":"   \n\t "}"#,
-            "empty_message",
-        ),
-        (
-            r#"{"type":"send","room":"lobby","cid":"1","text":"\u0000\u0007"}"#,
-            "empty_message",
-        ),
-        (
-            r#"{"type":"history","room":"lobby","before":5,"limit":0}"#,
-            "bad_frame",
-        ),
-        (
-            r#"{"type":"history","room":"lobby","before":5,"limit":1000}"#,
-            "bad_frame",
-        ),
-        // `who` (issue 14): wrong types, numbers out of range, extra fields.
-        (r#"{"type":"who","room":"lobby","after":"x"}"#, "bad_frame"),
-        (r#"{"type":"who","room":"lobby","after":1.5}"#, "bad_frame"),
-        (
-            r#"{"type":"who","room":"lobby","after":99999999999999999999}"#,
-            "bad_frame",
-        ),
-        (r#"{"type":"who","room":"lobby","after":[1]}"#, "bad_frame"),
-        (r#"{"type":"who","room":"lobby","limit":"10"}"#, "bad_frame"),
-        (r#"{"type":"who","room":"lobby","limit":-1}"#, "bad_frame"),
-        (r#"{"type":"who","room":"lobby","limit":0}"#, "bad_frame"),
-        (r#"{"type":"who","room":"lobby","limit":101}"#, "bad_frame"),
-        (
-            r#"{"type":"who","room":"lobby","limit":4294967296}"#,
-            "bad_frame",
-        ),
-        (r#"{"type":"who","room":"lobby","limit":1e30}"#, "bad_frame"),
-        (
-            r#"{"type":"who","room":"lobby","limit":5,"admin":true}"#,
-            "bad_frame",
-        ),
-        (
-            r#"{"type":"who","room":"lobby","limit":5,"limit":6}"#,
-            "bad_frame",
-        ),
-    ] {
+    for (raw, code) in REFUSED {
         let reply = error_for(&mut client, raw).await;
-        assert_eq!(reply["code"], code, "{raw} → {reply}");
+        assert_eq!(reply["code"], *code, "{raw} → {reply}");
         // Readable or not, each names its frame and room (PROTOCOL.md §11).
         assert_eq!(reply["room"], "lobby", "{raw} → {reply}");
         assert!(reply["ref"].is_string(), "{raw} → {reply}");
     }
-    let reply = error_for(
-        &mut client,
-        r#"{"type":"send","room":"lobby","cid":"c-10","text":5}"#,
-    )
-    .await;
-    assert_eq!(
+    // What names a frame: a send's cid (even when the send is unreadable), else its type.
+    for (raw, code, named) in [
         (
-            reply["code"].as_str(),
-            reply["ref"].as_str(),
-            reply["room"].as_str()
+            r#"{"type":"send","room":"lobby","cid":"c-10","text":5}"#,
+            "bad_frame",
+            "c-10",
         ),
-        (Some("bad_frame"), Some("c-10"), Some("lobby")),
-        "an unreadable send names its cid"
-    );
-    let reply = error_for(
-        &mut client,
-        r#"{"type":"send","room":"lobby","cid":"c-9","text":""}"#,
-    )
-    .await;
-    assert_eq!(
-        (reply["ref"].as_str(), reply["room"].as_str()),
-        (Some("c-9"), Some("lobby")),
-        "send errors name the cid"
-    );
-    let reply = error_for(&mut client, r#"{"type":"who","room":"lobby","limit":0}"#).await;
-    assert_eq!(
-        (reply["ref"].as_str(), reply["room"].as_str()),
-        (Some("who"), Some("lobby")),
-        "who errors name their room"
-    );
+        (
+            r#"{"type":"send","room":"lobby","cid":"c-9","text":""}"#,
+            "empty_message",
+            "c-9",
+        ),
+        (
+            r#"{"type":"who","room":"lobby","limit":0}"#,
+            "bad_frame",
+            "who",
+        ),
+    ] {
+        let reply = error_for(&mut client, raw).await;
+        assert_eq!(
+            (
+                reply["code"].as_str(),
+                reply["ref"].as_str(),
+                reply["room"].as_str()
+            ),
+            (Some(code), Some(named), Some("lobby")),
+            "{raw} → {reply}"
+        );
+    }
     // Cursors at either end of the range are pages, not errors.
     for after in [i64::MIN, -1, i64::MAX] {
         client

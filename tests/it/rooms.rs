@@ -393,6 +393,44 @@ async fn typing_repeats_are_throttled_but_changes_are_not() {
     alice.expect_silence(QUIET).await;
 }
 
+/// Receipts refused: not in the room, not a message number, too many of them.
+async fn assert_bad_and_flooded_receipts_are_refused(client: &mut Client) {
+    for (frame, code) in [
+        (
+            json!({"type": "seen", "room": "elsewhere", "seq": 1}),
+            "not_joined",
+        ),
+        (
+            json!({"type": "seen", "room": "lobby", "seq": 0}),
+            "bad_frame",
+        ),
+        (
+            json!({"type": "seen", "room": "lobby", "seq": "2"}),
+            "bad_frame",
+        ),
+        (json!({"type": "seen", "room": "lobby"}), "bad_frame"),
+    ] {
+        client.send(frame.clone()).await;
+        let error = client.recv_type("error").await;
+        assert_eq!(error["code"], code, "{frame} -> {error}");
+    }
+    let mut limited = None;
+    for _ in 0..10 {
+        client
+            .send(json!({"type": "seen", "room": "lobby", "seq": 2}))
+            .await;
+    }
+    for _ in 0..10 {
+        match tokio::time::timeout(QUIET, client.recv_type("error")).await {
+            Ok(error) => limited = Some(error),
+            Err(_) => break,
+        }
+    }
+    let limited = limited.expect("a flood of receipts is limited");
+    assert_eq!(limited["code"], "rate_limited");
+    assert!(limited["retry_after_ms"].as_u64().unwrap() > 0);
+}
+
 #[tokio::test]
 async fn read_receipts_reach_the_room_and_only_move_forward() {
     let app = TestApp::spawn().await;
@@ -427,41 +465,7 @@ async fn read_receipts_reach_the_room_and_only_move_forward() {
     let welcome = carol.join("lobby", None).await;
     assert_eq!(welcome["seen"], json!([{"id": bob_id, "seq": 2}]));
 
-    // Errors: not in the room, not a message number, too many receipts.
-    for (frame, code) in [
-        (
-            json!({"type": "seen", "room": "elsewhere", "seq": 1}),
-            "not_joined",
-        ),
-        (
-            json!({"type": "seen", "room": "lobby", "seq": 0}),
-            "bad_frame",
-        ),
-        (
-            json!({"type": "seen", "room": "lobby", "seq": "2"}),
-            "bad_frame",
-        ),
-        (json!({"type": "seen", "room": "lobby"}), "bad_frame"),
-    ] {
-        carol.send(frame.clone()).await;
-        let error = carol.recv_type("error").await;
-        assert_eq!(error["code"], code, "{frame} -> {error}");
-    }
-    let mut limited = None;
-    for _ in 0..10 {
-        carol
-            .send(json!({"type": "seen", "room": "lobby", "seq": 2}))
-            .await;
-    }
-    for _ in 0..10 {
-        match tokio::time::timeout(QUIET, carol.recv_type("error")).await {
-            Ok(error) => limited = Some(error),
-            Err(_) => break,
-        }
-    }
-    let limited = limited.expect("a flood of receipts is limited");
-    assert_eq!(limited["code"], "rate_limited");
-    assert!(limited["retry_after_ms"].as_u64().unwrap() > 0);
+    assert_bad_and_flooded_receipts_are_refused(&mut carol).await;
 
     // A receipt leaves with its reader.
     bob.close().await;

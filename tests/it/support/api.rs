@@ -35,13 +35,19 @@ pub struct Answer {
 }
 
 impl Answer {
-    /// Asserts a refusal: this `status` and this error `code` (`case`, when not empty, says
-    /// which case of a table it was).
+    /// Asserts a refusal: this `status`, this error `code` and a message (`case`, when not
+    /// empty, says which case of a table it was).
     #[track_caller]
     pub fn assert_refused(&self, status: StatusCode, code: &str, case: impl std::fmt::Display) {
         assert_eq!(
             (self.status, self.body["error"].as_str()),
             (status, Some(code)),
+            "{case}: {}",
+            self.body
+        );
+        let message = self.body["message"].as_str();
+        assert!(
+            message.is_some_and(|m| !m.is_empty()),
             "{case}: {}",
             self.body
         );
