@@ -210,8 +210,20 @@ fn settle(
             // Guest tokens only ever name guests; anything else is a forgery or stale.
             Some(mut p) if p.site_id == site_id && p.kind == ParticipantKind::Guest => {
                 // A kept name is checked again: a member or verified user
-                // may have taken it since, or another guest while they were away.
-                let nick = rename.map_or(p.nick.clone(), Nickname::into_inner);
+                // may have taken it since, or another guest while they were
+                // away, or it may hold a character refused since.
+                let nick = match rename {
+                    Some(nick) => nick.into_inner(),
+                    None => {
+                        Nickname::parse(&p.nick).map_err(|e| {
+                            Refusal::new(
+                                ErrorCode::InvalidNick,
+                                format!("Your nickname is no longer allowed: {e}. Choose another nickname."),
+                            )
+                        })?;
+                        p.nick.clone()
+                    }
+                };
                 guest_names::check(conn, hub, site_id, &nick, Some(p.id))?;
                 let renamed = p.nick != nick;
                 p.touch(conn, &nick, Some(ip_text))?;

@@ -11,18 +11,38 @@
 //!   runs of them collapse, and the ends are trimmed. A combining mark may not
 //!   start a word, and at most four may stack on one letter (no text that spills
 //!   over the lines around it).
+//! - **Refused in a chosen name** (not in one a host site vouches for): a
+//!   character whose UTS #39 Identifier_Type (section 3.1, Table 1) is
+//!   Technical, Obsolete or Deprecated and that confusables.txt (section 4)
+//!   maps to nothing, or only to another such character, once NFKC and case
+//!   folded: small capitals (`ᴀᴅᴍɪɴ`; `ᴍ` is mapped to `ʍ` only), turned
+//!   and phonetic letters. Such a letter is in no living language's everyday
+//!   writing, and the keys cannot tell what it looks like. Letters of those
+//!   types that the table maps to a letter in use (the click `ǃ`, `ɑ`, `ᴄ`)
+//!   are compared through it and allowed; so are all letters of the other
+//!   types, scripts of living communities included (Cherokee, Mongolian,
+//!   Adlam, rare Han ideographs), and conjoining Hangul jamo (`ㅋㅋ`, typed
+//!   Obsolete because syllables are the recommended form). IPA letters a few
+//!   orthographies borrow and UTS #39 types Technical without a mapping
+//!   (`ʊ`, `ʃ`) are refused with the rest.
 //! - **Compared** by [`NameKey`]: UTS #39 confusable skeletons of the NFKC
-//!   name, folded for case (and without nonspacing marks) until neither
+//!   name, folded for case by Unicode default case folding (CaseFolding.txt
+//!   C+F, Unicode section 3.13; not lowercase-of-uppercase, which leaves
+//!   lowercase Cherokee unmapped) and without nonspacing marks, until neither
 //!   changes it, so `ALICE`, `аlice` (Cyrillic а), `ａｌｉｃｅ`, `álice`, `ali̇ce`
 //!   (a dot above the i) and `alice` are one name, and so are
 //!   `My bl0g` and `My blog`. The skeleton keeps marks, and some draw nothing new on
 //!   their letter: at name size, a mark is too small to tell two people apart.
 
+use icu_casemap::CaseMapper;
 use icu_properties::props::{
     BidiControl, DefaultIgnorableCodePoint, GeneralCategory as Gc, GeneralCategory,
+    HangulSyllableType,
 };
 use icu_properties::{CodePointMapData, CodePointSetData};
 use unicode_normalization::UnicodeNormalization;
+use unicode_security::general_security_profile::IdentifierType;
+use unicode_security::GeneralSecurityProfile;
 
 use super::{invalid, InvalidInput};
 
@@ -65,9 +85,50 @@ fn is_mark(c: char) -> bool {
     )
 }
 
-/// The name as it is stored and shown, or why it cannot be one. `what` names
-/// the field in the error ("nicknames", "names").
+/// The name someone chose, as it is stored and shown, or why it cannot be
+/// one. `what` names the field in the error ("nicknames", "names").
 pub fn display_form(raw: &str, what: &str, max_chars: usize) -> Result<String, InvalidInput> {
+    let name = visible_form(raw, what, max_chars)?;
+    match name.chars().find(|&c| is_unmapped_restricted(c)) {
+        Some(c) => Err(invalid(format!(
+            "{what} may not contain {c} (U+{:04X}): Unicode marks it technical or obsolete (UTS #39), and it could pass for another letter",
+            u32::from(c)
+        ))),
+        None => Ok(name),
+    }
+}
+
+/// Whether `c`, once NFKC and case folded, holds a letter of a restricted
+/// Identifier_Type whose UTS #39 prototype (its skeleton) is restricted too:
+/// one confusables.txt maps to nothing (`ᴀ`), or only to another such letter
+/// (`ᴍ` to `ʍ`). See the module's comment.
+fn is_unmapped_restricted(c: char) -> bool {
+    let nfkc: String = c.nfkc().collect();
+    let folded = CaseMapper::new().fold_string(&nfkc).into_owned();
+    // Composed: a Hangul syllable's conjoining jamo have types of their own.
+    folded.nfc().any(|d| {
+        is_restricted(d) && {
+            let mut one = [0; 4];
+            let prototype: String = unicode_security::skeleton(d.encode_utf8(&mut one)).collect();
+            prototype.nfc().any(is_restricted)
+        }
+    })
+}
+
+/// A letter or number of the Identifier_Types that mean "not in everyday
+/// writing" (UTS #39 Table 1): Technical, Obsolete, Deprecated. Marks are left
+/// to the keys, which drop them; conjoining Hangul jamo are typed Obsolete
+/// (syllables are the recommended form), yet Koreans write `ㅋㅋ` alone.
+fn is_restricted(c: char) -> bool {
+    matches!(
+        c.identifier_type(),
+        Some(IdentifierType::Technical | IdentifierType::Obsolete | IdentifierType::Deprecated)
+    ) && !is_mark(c)
+        && CodePointMapData::<HangulSyllableType>::new().get(c) == HangulSyllableType::NotApplicable
+}
+
+/// The name normalized, with nothing invisible, or why it cannot be one.
+fn visible_form(raw: &str, what: &str, max_chars: usize) -> Result<String, InvalidInput> {
     let mut out = String::with_capacity(raw.len());
     let (mut space, mut marks) = (false, 0);
     for c in raw.trim().nfc() {
@@ -128,7 +189,7 @@ pub fn cleaned_form(raw: &str, what: &str, max_chars: usize) -> Result<String, I
         }
         kept.push(c);
     }
-    display_form(&kept, what, max_chars)
+    visible_form(&kept, what, max_chars)
 }
 
 /// What names are compared by: three keys, each closed under letter case and
@@ -175,10 +236,10 @@ impl NameKey {
     }
 }
 
-/// Case folding is lowercase-of-uppercase (so `ß` and `ss` fold together),
-/// without nonspacing marks.
+/// Unicode default case folding (full: `ß` and `ẞ` are `ss`; lowercase
+/// Cherokee is its uppercase), without nonspacing marks.
 fn fold(text: &str) -> String {
-    unmarked(&text.to_uppercase().to_lowercase())
+    unmarked(&CaseMapper::new().fold_string(text))
 }
 
 /// `text` without nonspacing marks (of its NFKD form), in NFKC again: case
@@ -341,6 +402,102 @@ mod tests {
         let key = NameKey::of("My bl0g");
         assert_eq!(settled(key.folded.clone()), key.folded);
         assert_eq!(settled(key.exact.clone()), key.exact);
+    }
+
+    /// Unicode case folding (CaseFolding.txt) folds lowercase Cherokee to the
+    /// uppercase letters confusables.txt maps (`ꮟ` to `Ꮟ`, which looks like
+    /// `b`); lowercase-of-uppercase went back to the unmapped lowercase.
+    #[test]
+    fn case_is_folded_by_unicode_case_folding() {
+        for (a, b) in [
+            ("\u{AB9F}ob", "bob"),                                    // Cherokee small si
+            ("\u{AB9F}o\u{AB9F}", "Bob"),                             // twice
+            ("\u{AB7A}\u{AB70}\u{AB87}\u{AB75}n", "admin"),           // small go, a, lu, v
+            ("\u{AB87}\u{AB7C}\u{AB83}", "MEW"),                      // small lu, gv, la
+            ("\u{13A0}\u{13B3}\u{13A9}", "\u{AB70}\u{AB83}\u{AB79}"), // ᎠᎳᎩ, ꭰꮃꭹ: one name
+            ("STRA\u{1E9E}E", "strasse"),                             // capital sharp s
+            ("\u{A7CE}", "\u{A7CF}"),                                 // Unicode 17 case pair
+        ] {
+            assert!(NameKey::of(a).looks_like(&NameKey::of(b)), "{a:?} {b:?}");
+        }
+        for (a, b) in [("\u{AB9F}ob", "bo"), ("\u{AB9F}ob", "dob")] {
+            assert!(!NameKey::of(a).looks_like(&NameKey::of(b)), "{a:?} {b:?}");
+        }
+    }
+
+    /// Letters UTS #39 types Technical, Obsolete or Deprecated that
+    /// confusables.txt maps to nothing: the keys cannot see what they look
+    /// like, so a chosen name may not hold them.
+    #[test]
+    fn technical_and_obsolete_letters_without_a_look_alike_mapping_are_refused() {
+        for (raw, named) in [
+            ("\u{1D00}\u{1D05}\u{1D0D}\u{026A}\u{0274}", "U+1D00"), // ᴀᴅᴍɪɴ, small capitals
+            ("\u{0299}ob", "U+0299"),                               // ʙ small capital B
+            ("Ann\u{A730}", "U+A730"),                              // ꜰ small capital F (Obsolete)
+            ("\u{1D43}\u{1D44}", "U+1D44"),                         // ᵄ: NFKC is ɐ, Technical
+            ("\u{2C6F}lex", "U+2C6F"),                              // Ɐ turned A (Obsolete)
+            ("Ad\u{1D0D}in", "U+1D0D"), // ᴍ: mapped only to ʍ, itself Technical
+        ] {
+            let err = nick(raw).expect_err(raw);
+            assert!(err.0.contains(named), "{raw:?}: {err:?}");
+        }
+        // A host site's name for its user is not second-guessed.
+        assert!(cleaned_form("\u{1D00}\u{1D05}\u{1D0D}\u{026A}\u{0274}", "names", 32).is_ok());
+    }
+
+    /// Names of real people, in the scripts they write them in: the rules
+    /// above must refuse none of them.
+    #[test]
+    fn names_in_many_scripts_are_accepted() {
+        for name in [
+            "José Álvarez",
+            "François Lefèvre",
+            "Łukasz Wójcik",
+            "Nguyễn Thị Minh Khai",
+            "Søren Ørsted",
+            "Straße",
+            "Ayşe Yılmaz",
+            "İlker",
+            "Đorđe",
+            "Hawaiʻi",
+            "O'Brien",
+            "Anne-Marie",
+            "Dr. Who",
+            "R2-D2",
+            "Agent 007",
+            "Ɛfua Ŋkansah",
+            "Ɗanjuma",
+            "\u{01C3}Xóõ", // click letter (Technical, mapped to `!`)
+            "Ангелина",
+            "Ђорђе",
+            "Σωκράτης",
+            "محمد",
+            "شیرین",
+            "דוד",
+            "李小龍",
+            "山田 太郎",
+            "さくら",
+            "カタカナ",
+            "김민준",
+            "ㅋㅋ 민준", // compatibility jamo: NFKC makes them conjoining ones
+            "अर्जुन",
+            "தமிழ்",
+            "বাংলা",
+            "ქართული",
+            "Հայերեն",
+            "አማርኛ",
+            "ไทย",
+            "ᏣᎳᎩ",
+            "\u{AB73}\u{AB83}\u{AB79}", // lowercase Cherokee
+            "ᠮᠣᠩᠭᠣᠯ",
+            "ߒߞߏ",
+            "𞤀𞤣𞤤𞤢𞤥",
+            "Zoë 🙂",
+            "Ada 👩\u{1F3FD}", // emoji with a skin tone
+        ] {
+            let shown = nick(name);
+            assert!(shown.is_ok(), "{name:?}: {shown:?}");
+        }
     }
 
     #[test]

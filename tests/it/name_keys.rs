@@ -179,3 +179,30 @@ async fn stored_name_keys_are_computed_again_and_colliding_names_are_kept() {
     let ready = hello(&app, &site, json!({"token": token})).await;
     assert_eq!(ready["me"]["nick"], "My blog", "{ready}");
 }
+
+/// Keys stored before names were folded by Unicode case folding are computed
+/// again when the server starts: a member registered as `ꮟoꮟ` (lowercase
+/// Cherokee si, whose uppercase looks like `b`) holds `Bob` from then on, and
+/// keeps the name.
+#[tokio::test]
+async fn keys_stored_before_unicode_case_folding_are_computed_again() {
+    let app = TestApp::spawn().await;
+    let site = app.new_site().registration().create().await;
+    let site_id = site.id;
+    app.db
+        .run(move |conn| -> Result<_, chatctl::db::DbError> {
+            Account::create(conn, site_id, "b@example.com", "\u{AB9F}o\u{AB9F}", "x")?;
+            make_stale(conn)?;
+            chatctl::with_backend!(conn, c => diesel::sql_query(
+                "DELETE FROM __diesel_schema_migrations WHERE version = '20261201103000'"
+            ).execute(c))?;
+            chatctl::db::migrate::run_pending(conn)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    for nick in ["Bob", "bob", "\u{AB9F}o\u{AB9F}"] {
+        let reply = hello(&app, &site, json!({"nick": nick})).await;
+        assert_eq!(reply["code"], "nick_taken", "{nick:?}: {reply}");
+    }
+}

@@ -251,3 +251,105 @@ async fn the_word_filter_reads_through_invisible_and_look_alike_characters() {
         "darnit 👩\u{200D}💻"
     );
 }
+
+/// Look-alikes the comparison keys missed (outside tester): lowercase Cherokee
+/// is folded by Unicode case folding to the uppercase letters the confusables
+/// table maps (`ꮟ` to `Ꮟ`, which looks like `b`), and small capitals, which no
+/// mapping covers, are refused with the character named; through `hello`, a
+/// returning guest's rename and a registration.
+#[tokio::test]
+async fn cherokee_and_small_capitals_cannot_pass_for_a_taken_name() {
+    let app = TestApp::spawn().await;
+    let site = app.new_site().registration().create().await;
+    for (sub, name) in [("1", "Admin"), ("2", "bob")] {
+        let ready = hello(&app, &site, json!({"token": token(&site, sub, name)})).await;
+        assert_eq!(ready["me"]["nick"], name, "{ready}");
+    }
+    for nick in [
+        "\u{AB9F}ob",                        // ꮟob: Cherokee small si
+        "\u{AB9F}o\u{AB9F}",                 // ꮟoꮟ
+        "BO\u{AB9F}",                        // BOꮟ
+        "\u{AB7A}\u{AB70}\u{AB87}\u{AB75}n", // ꭺꭰꮇꭵn
+    ] {
+        let reply = hello(&app, &site, json!({"nick": nick})).await;
+        assert_eq!(reply["code"], "nick_taken", "{nick:?}: {reply}");
+    }
+    for (nick, named) in [
+        ("\u{1D00}\u{1D05}\u{1D0D}\u{026A}\u{0274}", "U+1D00"), // ᴀᴅᴍɪɴ
+        ("Ad\u{1D0D}in", "U+1D0D"),                             // small capital M
+        ("\u{0299}ob", "U+0299"),                               // ʙob
+    ] {
+        let reply = hello(&app, &site, json!({"nick": nick})).await;
+        assert_eq!(reply["code"], "invalid_nick", "{nick:?}: {reply}");
+        let message = reply["message"].as_str().unwrap_or_default();
+        assert!(message.contains(named), "{nick:?}: {reply}");
+    }
+
+    // A guest renaming itself meets the same rules.
+    let carol = hello(&app, &site, json!({"nick": "carol"})).await;
+    let carol_token = carol["guest_token"].as_str().unwrap().to_owned();
+    for (nick, code) in [
+        ("\u{AB9F}ob", "nick_taken"),
+        ("\u{1D00}\u{1D05}\u{1D0D}\u{026A}\u{0274}", "invalid_nick"),
+    ] {
+        let reply = hello(
+            &app,
+            &site,
+            json!({"guest_token": carol_token, "nick": nick}),
+        )
+        .await;
+        assert_eq!(reply["code"], code, "{nick:?}: {reply}");
+    }
+    // So does a new member.
+    let reply = register(&app, &site, "\u{AB9F}o\u{AB9F}", "b@example.com").await;
+    assert_eq!(reply["code"], "nick_taken", "{reply}");
+
+    // Cherokee names, in either case, are still names.
+    let reply = hello(
+        &app,
+        &site,
+        json!({"guest_token": carol_token, "nick": "\u{AB73}\u{AB83}\u{AB79}"}),
+    )
+    .await;
+    assert_eq!(reply["me"]["nick"], "\u{AB73}\u{AB83}\u{AB79}", "{reply}");
+    let reply = hello(&app, &site, json!({"nick": "\u{13A0}\u{13B3}\u{13A9}"})).await;
+    assert_eq!(reply["type"], "ready", "{reply}");
+}
+
+/// A guest whose kept name holds a character refused since (stored by an
+/// earlier version) is asked for a new name when they come back.
+#[tokio::test]
+async fn a_returning_guest_keeps_no_name_refused_since() {
+    let app = TestApp::spawn().await;
+    let site = app.site(&[ORIGIN]).await;
+    let dave = hello(&app, &site, json!({"nick": "dave"})).await;
+    let dave_token = dave["guest_token"].as_str().unwrap().to_owned();
+    let id = dave["me"]["id"].as_i64().unwrap();
+    app.db
+        .run(move |conn| -> Result<_, chatctl::db::DbError> {
+            use chatctl::db::schema::participants;
+            use diesel::prelude::*;
+            chatctl::with_backend!(conn, c => diesel::update(participants::table.find(id))
+                .set(participants::nick.eq("\u{1D05}ave"))
+                .execute(c))?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let back = hello(&app, &site, json!({"guest_token": dave_token})).await;
+    assert_eq!(back["code"], "invalid_nick", "{back}");
+    assert!(
+        back["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("U+1D05"),
+        "{back}"
+    );
+    let renamed = hello(
+        &app,
+        &site,
+        json!({"guest_token": dave_token, "nick": "dave"}),
+    )
+    .await;
+    assert_eq!(renamed["me"]["id"], id, "{renamed}");
+}
