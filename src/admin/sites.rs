@@ -10,6 +10,7 @@ use super::reply::{Flash, Reply};
 use super::request::{self, Request};
 use super::Admin;
 use crate::db::models::{RoomPolicy, RoomScope, Site, SiteId};
+use crate::input::NameKey;
 use crate::manage::sites::{self as manage, SettingsChange};
 
 /// The new-site form.
@@ -99,20 +100,15 @@ pub async fn visible(admin: &Admin, auth: &Auth) -> Result<Vec<Site>> {
 }
 
 /// `[{id, name, selected}]` for a site select. Sites made before names had
-/// to differ may share one: those show their public key too.
+/// to differ may share one, or look alike: those show their public key too.
 pub fn options(sites: &[Site], selected: Option<SiteId>) -> serde_json::Value {
-    let shared = |name: &str| {
-        let folded = name.to_lowercase();
-        sites
-            .iter()
-            .filter(|s| s.name.to_lowercase() == folded)
-            .count()
-            > 1
-    };
+    let keys: Vec<NameKey> = sites.iter().map(|s| NameKey::of(&s.name)).collect();
+    let shared = |key: &NameKey| keys.iter().filter(|k| k.looks_like(key)).count() > 1;
     sites
         .iter()
-        .map(|s| {
-            let name = if shared(&s.name) {
+        .zip(&keys)
+        .map(|(s, key)| {
+            let name = if shared(key) {
                 format!("{} ({})", s.name, s.public_key)
             } else {
                 s.name.clone()

@@ -9,7 +9,7 @@ use crate::db::models::audit::AuditAction;
 use crate::db::models::site::SiteSettings;
 use crate::db::models::{Message, Participant, Site, SiteId};
 use crate::db::DbConn;
-use crate::input::{DisplayName, Origin};
+use crate::input::{DisplayName, NameKey, Origin};
 
 /// The most rooms a site may be given.
 pub const MAX_ROOMS: i32 = 1_000_000;
@@ -22,13 +22,14 @@ fn site_name(raw: &str) -> Result<String> {
         .map_err(|e| invalid(e.sentence()))
 }
 
-/// Refuses a name another site has (ignoring case): pickers and lists show
-/// sites by name, and two "Blog"s cannot be told apart there.
+/// Refuses a name that looks like another site's (by [`NameKey`]: case,
+/// look-alike letters): pickers and lists show sites by name, and two "Blog"s
+/// (or a "Blog" and a "Вlog") cannot be told apart there.
 fn name_is_free(conn: &mut DbConn, name: &str, except: Option<SiteId>) -> Result<()> {
-    let folded = name.to_lowercase();
+    let key = NameKey::of(name);
     let taken = Site::list(conn)?
         .into_iter()
-        .find(|s| Some(s.id) != except && s.name.to_lowercase() == folded);
+        .find(|s| Some(s.id) != except && NameKey::of(&s.name).looks_like(&key));
     match taken {
         Some(other) => Err(invalid(format!(
             "Another site is called {:?} already (key {}). Choose a name that tells them apart.",

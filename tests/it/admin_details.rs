@@ -29,23 +29,26 @@ async fn a_second_site_with_the_same_name_is_refused_in_the_panel_and_the_cli() 
         second.body
     );
 
-    let out = chatctl(&app.database)
-        .args([
-            "site",
-            "create",
-            "--name",
-            "BLOG",
-            "--origin",
-            "https://c.example",
-        ])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("Another site is called \"Blog\" already"),
-        "{stderr}"
-    );
+    // Another case, a Cyrillic В, a lowercase Cherokee si (folded to Ꮟ, like b).
+    for name in ["BLOG", "\u{0412}log", "\u{AB9F}log"] {
+        let out = chatctl(&app.database)
+            .args([
+                "site",
+                "create",
+                "--name",
+                name,
+                "--origin",
+                "https://c.example",
+            ])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{name:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("Another site is called \"Blog\" already"),
+            "{name:?}: {stderr}"
+        );
+    }
 }
 
 #[tokio::test]
