@@ -183,7 +183,7 @@ fn server_settings(state: &AppState) -> Settings {
         body_timeout: Duration::from_secs(limits.request_body_timeout_secs.max(1)),
         max_per_ip: limits.max_http_connections_per_ip.max(1),
         max_total: limits.max_http_connections.max(1),
-        max_handshakes: limits.max_handshakes.max(1),
+        max_handshakes: limits.max_handshakes.get(),
         setup_metrics: SetupMetrics::default(),
         trusted_proxies: state.trusted_proxies.clone(),
     }

@@ -325,9 +325,11 @@ impl Session {
             .ok_or_else(|| Refusal::new(ErrorCode::NotReady, "Send a hello frame first."))
     }
 
+    /// The room `room` names, if this connection is in it: a name no room
+    /// can have is `invalid_room` (as for `join`), not `not_joined`.
     fn joined(&self, room: &str) -> Result<&Joined, Refusal> {
         self.joined
-            .get(room)
+            .get(valid_room(room)?)
             .ok_or_else(|| Refusal::new(ErrorCode::NotJoined, format!("Join room {room:?} first.")))
     }
 
@@ -389,6 +391,13 @@ impl Session {
 
 /// A client frame from its text: `bad_json` when it is not a JSON object,
 /// `bad_frame` when it is not a frame the protocol knows.
+/// `room` if it is a valid room name (see [`RoomName`]), else `invalid_room`.
+fn valid_room(room: &str) -> Result<&str, Refusal> {
+    RoomName::parse(room)
+        .map(|_| room)
+        .map_err(|e| Refusal::new(ErrorCode::InvalidRoom, e.to_string()))
+}
+
 fn parse(text: &str) -> Result<ClientFrame, Refusal> {
     serde_json::from_str::<ClientFrame>(text).map_err(|err| match err.classify() {
         serde_json::error::Category::Data => {

@@ -2,6 +2,11 @@
 //! and signal rates, connections, history, rooms, HTTP timeouts and what
 //! strangers can make the server spend on accounts.
 
+use std::num::NonZeroUsize;
+
+/// `--max-handshakes` (see [`Limits::max_handshakes`]).
+const DEFAULT_HANDSHAKES: NonZeroUsize = NonZeroUsize::new(256).unwrap();
+
 flag_group! {
     /// Limits that protect the server and the rooms from abuse.
     pub struct Limits {
@@ -113,11 +118,12 @@ flag_group! {
         /// closed to make room. Keep it well below the open-files limit (ulimit -n).
         max_http_connections: usize = 512, env "CHATCTL_MAX_HTTP_CONNECTIONS";
 
-        /// Connections set up at once: from the TCP accept to the answer to their first request
-        /// (for a chat connection, to the answer to its `hello`). More wait in the kernel's listen
-        /// backlog, so a reconnect storm after a restart does not hold every connection's buffers
-        /// at once. A connection holds its slot for 2 seconds at most.
-        max_handshakes: usize = 256, env "CHATCTL_MAX_HANDSHAKES";
+        /// Connections the server sets up at once (at least 1): a chat connection from its TCP
+        /// accept to the answer to its `hello`. More wait in the kernel's listen backlog, so a
+        /// reconnect storm after a restart does not hold every connection's buffers at once. A
+        /// connection waiting for its client (request head, `hello`) holds no slot after 100 ms,
+        /// an ordinary HTTP request none once its head is read, and none holds one over 2 s.
+        max_handshakes: NonZeroUsize = DEFAULT_HANDSHAKES, env "CHATCTL_MAX_HANDSHAKES";
 
         /// Account actions that send a mail or hash a password (register, confirmation and reset
         /// mails, password resets and changes) per IP address per hour.

@@ -24,6 +24,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -39,7 +40,7 @@ use tower_service::Service;
 
 use super::client_ip::{canonical, Peer, TrustedProxies};
 use super::open_connections::{Admitted, OpenConnections};
-use super::setup_slots::{SetupMetrics, SetupSlot, SetupSlots, SETUP_LIMIT};
+use super::setup_slots::{SetupMetrics, SetupSlot, SetupSlots, CLIENT_WAIT, SETUP_LIMIT};
 
 /// How long a request in progress may take once shutdown has begun.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
@@ -209,6 +210,16 @@ pub async fn serve<S, B>(
     let _ = open_rx.recv().await;
 }
 
+/// Whether a request asks for a WebSocket (`Upgrade: websocket`, RFC 6455
+/// §4.1); the checks of the upgrade itself are the endpoint's.
+fn is_websocket_upgrade<B>(request: &Request<B>) -> bool {
+    request
+        .headers()
+        .get(hyper::header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket"))
+}
+
 /// Resolves once shutdown has begun (the watch guard is not held across awaits).
 async fn stopping(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stopping| *stopping).await;
@@ -267,8 +278,9 @@ struct Connection<S> {
     shutdown: watch::Receiver<bool>,
     _open: mpsc::Sender<()>,
     admitted: Admitted,
-    /// Freed by the first answer that is not a WebSocket upgrade; an upgraded
-    /// connection takes it along (a request extension) to its first frame.
+    /// Freed when the head is late or is not an upgrade, or by an answer
+    /// that is not `101`; an upgraded connection takes it along (a request
+    /// extension) to its first frame (see `setup_slots`).
     slot: SetupSlot,
 }
 
@@ -284,8 +296,14 @@ impl<S> Connection<S> {
         let body_timeout = self.settings.body_timeout;
         let requests = self.admitted.requests();
         let slot = self.slot.clone();
+        let head_read = Arc::new(AtomicBool::new(false));
+        let head_seen = head_read.clone();
         let handler = hyper::service::service_fn(move |request: Request<Incoming>| {
             let busy = requests.start();
+            head_seen.store(true, Ordering::Relaxed);
+            if !is_websocket_upgrade(&request) {
+                slot.release();
+            }
             let mut request = request.map(|body| TimedBody::new(body, body_timeout));
             request.extensions_mut().insert(Peer(peer));
             request.extensions_mut().insert(slot.clone());
@@ -312,15 +330,27 @@ impl<S> Connection<S> {
             .serve_connection(TokioIo::new(stream), handler)
             .with_upgrades();
         tokio::pin!(connection);
-        let result = tokio::select! {
-            done = connection.as_mut() => done,
-            // Closed to make room: dropping the connection closes the socket.
-            () = self.admitted.evicted() => return,
-            () = stopping(&mut self.shutdown) => {
-                connection.as_mut().graceful_shutdown();
-                match tokio::time::timeout(SHUTDOWN_GRACE, connection).await {
-                    Ok(done) => done,
-                    Err(_) => return,
+        let client_wait = tokio::time::sleep(CLIENT_WAIT);
+        tokio::pin!(client_wait);
+        let mut waited = false;
+        let result = loop {
+            tokio::select! {
+                done = connection.as_mut() => break done,
+                // The client's turn: the slot is for the server's work.
+                () = &mut client_wait, if !waited => {
+                    waited = true;
+                    if !head_read.load(Ordering::Relaxed) {
+                        self.slot.release();
+                    }
+                }
+                // Closed to make room: dropping the connection closes the socket.
+                () = self.admitted.evicted() => return,
+                () = stopping(&mut self.shutdown) => {
+                    connection.as_mut().graceful_shutdown();
+                    match tokio::time::timeout(SHUTDOWN_GRACE, connection).await {
+                        Ok(done) => break done,
+                        Err(_) => return,
+                    }
                 }
             }
         };

@@ -1,17 +1,24 @@
-//! Connections being set up: at most `max_handshakes` at once between the TCP
-//! accept and the answer to their first request, or for a chat connection
-//! the answer to its first frame (its `hello`). The listener takes a slot
-//! before it accepts, so when the server is busy setting up connections the
-//! next ones wait in the kernel's listen backlog, costing the server nothing.
+//! Connections being set up: at most `max_handshakes` at once hold a slot
+//! while the server works on their set-up. The listener takes a slot before
+//! it accepts, so when the server is busy setting up connections the next
+//! ones wait in the kernel's listen backlog, costing the server nothing.
 //! Without this, a reconnect storm (thousands of clients at once after a
 //! restart) was accepted all at once and every connection held its buffers
-//! and queued database work together: memory spiked to four times the
-//! steady state, and glibc kept it.
+//! and queued database work together: memory spiked to three or four times
+//! the steady state, and glibc kept it.
 //!
-//! A slot is freed after [`SETUP_LIMIT`] at the latest, whether the setup
-//! finished or not, so clients that send nothing cannot hold the listener
-//! (they are bounded by the request header timeout and the per-address caps
-//! like any other connection).
+//! A slot is for the server's work, never for waiting on a client, so that
+//! clients that send nothing (or little) cannot hold the listener and keep
+//! others in the backlog. A connection's slot is freed:
+//! - when its request head has not all arrived within [`CLIENT_WAIT`] of the
+//!   accept (silent and slow clients are then bounded by the header timeout,
+//!   the per-address caps and the eviction of idle connections, as before);
+//! - when its head has arrived and is not a WebSocket upgrade (an ordinary
+//!   request), or its answer is not `101`;
+//! - for a chat WebSocket, when no data frame has come within [`CLIENT_WAIT`]
+//!   of the upgrade, or once the first one (its `hello`) is answered: a
+//!   `pong` to the server's ping does not count;
+//! - when the connection closes, and after [`SETUP_LIMIT`] in any case.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, Weak};
@@ -24,6 +31,11 @@ use tokio::time::Instant;
 
 /// The longest a connection holds a setup slot.
 pub const SETUP_LIMIT: Duration = Duration::from_secs(2);
+
+/// How long a slot waits for the client's part (its request head, its first
+/// frame): what a client sends right after connecting arrives well within
+/// it, and a slower one only loses its place in the count.
+pub const CLIENT_WAIT: Duration = Duration::from_millis(100);
 
 /// What operators see of the slots (`chatctl_handshakes`,
 /// `chatctl_handshake_slots_expired_total`); detached by default.

@@ -118,6 +118,34 @@ async fn malformed_frames_get_clear_errors_and_break_nothing() {
     );
 }
 
+/// A name no room can have is `invalid_room` in every frame that names a
+/// room, as in `join` (outside tester F4: `who`, `history`, `leave` and
+/// `seen` answered `not_joined`).
+#[tokio::test]
+async fn room_names_no_room_can_have_are_invalid_room_in_every_frame() {
+    let app = TestApp::spawn().await;
+    let site = app.site(&[ORIGIN]).await;
+    let (mut client, _) = app.guest_in(&site.public_key, "named", "lobby").await;
+    let long = "x".repeat(65);
+    for room in ["Bad Room!", long.as_str(), ""] {
+        for frame in [
+            json!({"type": "send", "room": room, "cid": "c1", "text": "x"}),
+            json!({"type": "history", "room": room, "before": 10}),
+            json!({"type": "leave", "room": room}),
+            json!({"type": "who", "room": room}),
+            json!({"type": "seen", "room": room, "seq": 1}),
+            json!({"type": "typing", "room": room, "active": true}),
+            json!({"type": "report", "room": room, "seq": 1}),
+        ] {
+            let reply = error_for(&mut client, &frame.to_string()).await;
+            assert_eq!(reply["code"], "invalid_room", "{frame} → {reply}");
+        }
+    }
+    // A valid name one is not in is still `not_joined`.
+    let reply = error_for(&mut client, r#"{"type":"who","room":"elsewhere"}"#).await;
+    assert_eq!(reply["code"], "not_joined");
+}
+
 /// Frames refused with their error code: sends, history pages and `who`.
 const REFUSED: &[(&str, &str)] = &[
     (

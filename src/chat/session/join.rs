@@ -90,7 +90,7 @@ impl Session {
     pub(super) fn leave(&mut self, room: &str) -> Result<(), Refusal> {
         let joined = self
             .joined
-            .remove(room)
+            .remove(super::valid_room(room)?)
             .ok_or_else(|| Refusal::new(ErrorCode::NotJoined, format!("Not in room {room:?}.")))?;
         self.floors.retain(|(id, _)| *id != joined.id);
         self.chat.hub.leave(joined.id, room, self.handle.id);

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use tokio::sync::watch;
-use tokio::time::{interval, timeout, Instant, MissedTickBehavior};
+use tokio::time::{interval_at, sleep, timeout, Instant, MissedTickBehavior};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use super::upgrade::{Reader, Socket, Writer};
@@ -19,7 +19,7 @@ use crate::chat::hub::{CloseRequest, ConnQueue, Outbound};
 use crate::chat::protocol::{CloseReason, ServerFrame};
 use crate::chat::session::{Flow, Session};
 use crate::chat::Chat;
-use crate::http::setup_slots::SetupSlot;
+use crate::http::setup_slots::{SetupSlot, CLIENT_WAIT};
 
 /// Most queued items written to the socket in one flush.
 const MAX_COALESCED: usize = 64;
@@ -79,7 +79,8 @@ impl Outlet {
 }
 
 /// Runs one connection until either side closes it. Its setup slot (see
-/// `setup_slots`) is freed once its first frame is answered.
+/// `setup_slots`) is freed once its first data frame (its `hello`) is
+/// answered, or when none has come within [`CLIENT_WAIT`].
 pub async fn drive(
     socket: Socket,
     mut session: Box<Session>,
@@ -98,12 +99,21 @@ pub async fn drive(
         frames: writer,
         write_timeout: idle_limit,
     };
-    let mut ticker = interval(heartbeat);
+    // The first ping after a heartbeat, not at once: a reconnect storm
+    // would otherwise send thousands of pings, and get as many pongs.
+    let mut ticker = interval_at(Instant::now() + heartbeat, heartbeat);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut last_seen = Instant::now();
+    let client_wait = sleep(CLIENT_WAIT);
+    tokio::pin!(client_wait);
 
     let close: Option<CloseRequest> = loop {
         tokio::select! {
+            () = &mut client_wait, if setup.is_some() => {
+                if let Some(slot) = setup.take() {
+                    slot.release();
+                }
+            }
             _ = queue.killed() => break queue.take_close(),
             changed = shutdown.changed() => {
                 if changed.is_err() || *shutdown.borrow() {
@@ -115,10 +125,12 @@ pub async fn drive(
                 if matches!(inbound, Some(Ok(_))) {
                     last_seen = Instant::now();
                 }
+                // A pong to our ping is not the client's set-up.
+                let set_up = !matches!(inbound, Some(Ok(Message::Ping(_) | Message::Pong(_))));
                 let max_frame = chat.limits.max_frame_bytes;
                 let next = Box::pin(on_inbound(inbound, &mut session, &queue, &mut out, max_frame));
                 let next = next.await;
-                if let Some(slot) = setup.take() {
+                if let Some(slot) = setup.take_if(|_| set_up) {
                     slot.release();
                 }
                 if let Next::Stop(close) = next {
