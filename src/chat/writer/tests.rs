@@ -101,42 +101,39 @@ fn store_as_seq_1(conn: &mut DbConn, post: &Post) {
     Room::set_last_seq(conn, post.room, 1).unwrap();
 }
 
-/// A commit reported as failed had in fact succeeded (message 1). Before the
-/// next batch is stored, message 1 is found and broadcast, so a live
-/// receiver gets 1 then 2: no gap.
-#[test]
-fn a_commit_that_failed_only_in_appearance_is_delivered_before_newer_messages() {
-    let lobby = lobby();
-    let (first, second) = (lobby.post("c1", "text c1"), lobby.post("c2", "text c2"));
-    let Lobby {
-        _dir,
-        db,
-        mut conn,
-        room,
-        hub,
-        queue,
-        sender_queue,
-        ..
-    } = lobby;
-    // What the database holds after the commit whose reply was lost.
-    store_as_seq_1(&mut conn, &first);
-    // What a failed commit leaves: the room's seq before it.
-    let mut writer = writer(&db, &hub, HashMap::from([(room.id, "lobby".to_owned())]));
-    writer.commit(vec![second]);
-
+/// The seqs of the messages queued for a connection, emptying its queue of everything.
+fn seqs_in(queue: &crate::chat::hub::ConnQueue) -> Vec<i64> {
     let mut seqs = Vec::new();
     while let Some(item) = queue.try_recv() {
         if let Outbound::Frame { seq: Some(seq), .. } = item {
             seqs.push(seq);
         }
     }
+    seqs
+}
+
+/// A commit reported as failed had in fact succeeded (message 1). Before the
+/// next batch is stored, message 1 is found and broadcast, so a live
+/// receiver gets 1 then 2: no gap.
+#[test]
+fn a_commit_that_failed_only_in_appearance_is_delivered_before_newer_messages() {
+    let mut lobby = lobby();
+    let (first, second) = (lobby.post("c1", "text c1"), lobby.post("c2", "text c2"));
+    // What the database holds after the commit whose reply was lost.
+    store_as_seq_1(&mut lobby.conn, &first);
+    // What a failed commit leaves: the room's seq before it.
+    let unsure = HashMap::from([(lobby.room.id, "lobby".to_owned())]);
+    let mut writer = writer(&lobby.db, &lobby.hub, unsure);
+    writer.commit(vec![second]);
+
+    let seqs = seqs_in(&lobby.queue);
     assert_eq!(seqs, vec![1, 2], "message 1 reaches the room before 2");
     assert!(writer.unsure.is_empty());
     // The first sender was told to retry; its own message reached it as a
     // message, and the retry gets the original ack (duplicate).
     let mut sender_seqs = Vec::new();
     let mut acks = 0;
-    while let Some(item) = sender_queue.try_recv() {
+    while let Some(item) = lobby.sender_queue.try_recv() {
         match item {
             Outbound::Frame { seq: Some(seq), .. } => sender_seqs.push(seq),
             Outbound::Reply(text) if text.contains("\"type\":\"ack\"") => acks += 1,
@@ -154,35 +151,28 @@ fn a_commit_that_failed_only_in_appearance_is_delivered_before_newer_messages() 
 fn a_failed_commit_drops_the_rooms_history_in_memory() {
     use crate::chat::hub::Lookup;
     use diesel::connection::SimpleConnection;
-    let lobby = lobby();
+    let mut lobby = lobby();
     let post = lobby.post("c1", "text c1");
-    let Lobby {
-        _dir,
-        db,
-        mut conn,
-        room,
-        hub,
-        ..
-    } = lobby;
-    let Lookup::Fill(ticket) = hub.recent_lookup(room.id, None, 10, 10) else {
+    let (room, hub) = (lobby.room.id, &lobby.hub);
+    let Lookup::Fill(ticket) = hub.recent_lookup(room, None, 10, 10) else {
         panic!("two connections in the room: its history is kept");
     };
-    let loaded = crate::chat::rooms::load_recent(&mut conn, room.id, 100).unwrap();
+    let loaded = crate::chat::rooms::load_recent(&mut lobby.conn, room, 100).unwrap();
     hub.recent_fill(ticket, loaded, None, 10, 10);
-    assert!(hub.keeps_recent(room.id));
+    assert!(hub.keeps_recent(room));
     // The commit fails once its seqs are taken: what it stored is unknown.
     let fail = "CREATE TRIGGER unavailable BEFORE UPDATE OF last_seq ON rooms \
                 BEGIN SELECT RAISE(ABORT, 'unavailable'); END;";
-    match &mut *conn {
+    match &mut *lobby.conn {
         crate::db::DbConn::Sqlite(c) => c.batch_execute(fail).unwrap(),
         crate::db::DbConn::Pg(_) => unreachable!("a SQLite file"),
     }
-    let mut writer = writer(&db, &hub, HashMap::new());
+    let mut writer = writer(&lobby.db, hub, HashMap::new());
     writer.commit(vec![post]);
-    assert!(writer.unsure.contains_key(&room.id), "the commit failed");
-    assert!(!hub.keeps_recent(room.id));
+    assert!(writer.unsure.contains_key(&room), "the commit failed");
+    assert!(!hub.keeps_recent(room));
     assert!(matches!(
-        hub.recent_lookup(room.id, None, 10, 10),
+        hub.recent_lookup(room, None, 10, 10),
         Lookup::Fill(_)
     ));
 }
@@ -193,24 +183,15 @@ fn a_failed_commit_drops_the_rooms_history_in_memory() {
 /// as its ack (not a plain `message` and then the ack), and the receiver once.
 #[test]
 fn a_database_check_between_commit_and_publish_leaves_the_message_to_the_writer() {
-    let lobby = lobby();
+    let mut lobby = lobby();
     let post = lobby.post("c1", "hello");
-    let Lobby {
-        _dir,
-        mut conn,
-        room,
-        hub,
-        sender,
-        queue,
-        sender_queue,
-        ..
-    } = lobby;
+    let (room, hub, conn) = (lobby.room.id, &lobby.hub, &mut lobby.conn);
     let metrics = Metrics::default();
     // The writer's transaction: seq 1 stored, held before the COMMIT.
-    store_as_seq_1(&mut conn, &post);
-    hub.hold(room.id, 0);
+    store_as_seq_1(conn, &post);
+    hub.hold(room, 0);
     // The database check, between the COMMIT and the publish.
-    let repaired = catch_up(&mut conn, &hub, &metrics, room.id, "lobby", 1).unwrap();
+    let repaired = catch_up(conn, hub, &metrics, room, "lobby", 1).unwrap();
     assert_eq!(repaired, 0, "seq 1 is the local writer's to publish");
     // The writer's publish, then its release.
     let range = SeqRange { after: 0, upto: 1 };
@@ -218,10 +199,10 @@ fn a_database_check_between_commit_and_publish_leaves_the_message_to_the_writer(
         text: Arc::from("{\"type\":\"message\"}"),
         seq: 1,
         view: None,
-        from: Some(sender.id),
+        from: Some(lobby.sender.id),
     }];
     let queued = hub
-        .publish_batch(room.id, range, &frames, |_, _| {
+        .publish_batch(room, range, &frames, |_, _| {
             Some(Arc::from("{\"type\":\"ack\"}"))
         })
         .unwrap();
@@ -230,15 +211,12 @@ fn a_database_check_between_commit_and_publish_leaves_the_message_to_the_writer(
         vec![true],
         "the ack goes out in the message's place"
     );
-    hub.release([room.id]);
+    hub.release([room]);
     // The next check finds nothing missing.
-    assert_eq!(
-        catch_up(&mut conn, &hub, &metrics, room.id, "lobby", 1).unwrap(),
-        0
-    );
+    assert_eq!(catch_up(conn, hub, &metrics, room, "lobby", 1).unwrap(), 0);
 
     let mut to_sender = Vec::new();
-    while let Some(item) = sender_queue.try_recv() {
+    while let Some(item) = lobby.sender_queue.try_recv() {
         match item {
             Outbound::Frame { seq, .. } => to_sender.push(format!("message {seq:?}")),
             Outbound::Reply(text) => to_sender.push(text.to_string()),
@@ -246,11 +224,5 @@ fn a_database_check_between_commit_and_publish_leaves_the_message_to_the_writer(
         }
     }
     assert_eq!(to_sender, vec!["{\"type\":\"ack\"}".to_owned()]);
-    let mut seqs = Vec::new();
-    while let Some(item) = queue.try_recv() {
-        if let Outbound::Frame { seq: Some(seq), .. } = item {
-            seqs.push(seq);
-        }
-    }
-    assert_eq!(seqs, vec![1]);
+    assert_eq!(seqs_in(&lobby.queue), vec![1]);
 }
