@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use tokio::sync::watch;
-use tokio::time::{interval_at, sleep, timeout, Instant, MissedTickBehavior};
+use tokio::time::{interval_at, sleep, timeout, Instant, Interval, MissedTickBehavior};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use super::upgrade::{Reader, Socket, Writer};
@@ -93,16 +93,7 @@ pub async fn drive(
         reader: mut rx,
         writer,
     } = socket;
-    let heartbeat = Duration::from_secs(chat.limits.heartbeat_secs.max(1));
-    let idle_limit = heartbeat.mul_f32(2.5);
-    let mut out = Outlet {
-        frames: writer,
-        write_timeout: idle_limit,
-    };
-    // The first ping after a heartbeat, not at once: a reconnect storm
-    // would otherwise send thousands of pings, and get as many pongs.
-    let mut ticker = interval_at(Instant::now() + heartbeat, heartbeat);
-    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let (mut out, mut ticker, idle_limit) = outlet_and_ticker(writer, chat.limits.heartbeat_secs);
     let mut last_seen = Instant::now();
     let client_wait = sleep(CLIENT_WAIT);
     tokio::pin!(client_wait);
@@ -164,6 +155,22 @@ pub async fn drive(
     // A peer that reads nothing must not hold us here.
     let _ = Box::pin(timeout(Duration::from_secs(1), out.frames.shutdown())).await;
     session.close();
+}
+
+/// The connection's outlet, its ping ticker and its idle limit (2.5 heartbeats): a peer
+/// silent that long is closed, and a write stalled that long gives up. The first ping goes
+/// after a heartbeat, not at once: a reconnect storm would otherwise send thousands of
+/// pings, and get as many pongs.
+fn outlet_and_ticker(frames: Writer, heartbeat_secs: u64) -> (Outlet, Interval, Duration) {
+    let heartbeat = Duration::from_secs(heartbeat_secs.max(1));
+    let idle_limit = heartbeat.mul_f32(2.5);
+    let out = Outlet {
+        frames,
+        write_timeout: idle_limit,
+    };
+    let mut ticker = interval_at(Instant::now() + heartbeat, heartbeat);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    (out, ticker, idle_limit)
 }
 
 /// What the connection loop does after one client frame.
