@@ -1,6 +1,9 @@
 //! Which names a guest may go by. Two people with one name cannot be told
 //! apart, so a guest's name may not look like (by [`NameKey`]):
 //!
+//! - a name reserved for the site's staff or the site itself, nor hold one
+//!   among its words (`nick_taken`, without a suggestion: see
+//!   [`crate::input::names::reserved`]);
 //! - a verified user's, member's or account's name, ever (`nick_taken`);
 //! - another guest's who is present on the site now, on any instance, or said
 //!   hello within the last [`RECENT_MS`] (`nick_in_use`): a name is free again
@@ -13,6 +16,7 @@ use super::protocol::ErrorCode;
 use super::refusal::Refusal;
 use crate::db::models::{name_key, ParticipantId, SiteId};
 use crate::db::{now_ms, DbConn, DbError};
+use crate::input::names::reserved::reserved;
 use crate::input::{NameKey, Nickname};
 
 /// How long a guest's name stays theirs after their last hello.
@@ -21,14 +25,18 @@ pub const RECENT_MS: i64 = 60 * 60 * 1000;
 /// How many numbered names ("Alice 2" ... "Alice 20") a refusal tries.
 const SUGGESTIONS: usize = 19;
 
-/// Checks the name guest `me` (`None`: a new guest) asks for, or keeps.
+/// Checks the name guest `me` (`None`: a new guest) asks for, or keeps, on
+/// the site `site` called `site_name`.
 pub fn check(
     conn: &mut DbConn,
     hub: &Hub,
-    site: SiteId,
+    (site, site_name): (SiteId, &str),
     nick: &str,
     me: Option<ParticipantId>,
 ) -> Result<(), Refusal> {
+    if let Some(what) = reserved(nick, site_name) {
+        return Err(Refusal::new(ErrorCode::NickTaken, what.message(nick)));
+    }
     let key = NameKey::of(nick);
     let (code, message) = if name_key::taken(conn, site, &key)? {
         (
@@ -47,7 +55,7 @@ pub fn check(
         code,
         message,
         retry_after_ms: None,
-        suggestion: suggest(conn, hub, site, nick, me)?,
+        suggestion: suggest(conn, hub, (site, site_name), nick, me)?,
         reason: None,
     })
 }
@@ -78,7 +86,7 @@ fn in_use(
 fn suggest(
     conn: &mut DbConn,
     hub: &Hub,
-    site: SiteId,
+    (site, site_name): (SiteId, &str),
     nick: &str,
     me: Option<ParticipantId>,
 ) -> Result<Option<String>, DbError> {
@@ -91,7 +99,10 @@ fn suggest(
     for n in first..first + SUGGESTIONS {
         let candidate = numbered(base, n);
         let key = NameKey::of(&candidate);
-        if !name_key::taken(conn, site, &key)? && !in_use(conn, hub, site, &key, me)? {
+        if reserved(&candidate, site_name).is_none()
+            && !name_key::taken(conn, site, &key)?
+            && !in_use(conn, hub, site, &key, me)?
+        {
             return Ok(Some(candidate));
         }
     }

@@ -55,6 +55,7 @@ pub async fn identify(
 ) -> Result<Identified, Refusal> {
     let claim = claim(chat, site, ip, credentials).await?;
     let (site_id, ip_text, hub) = (site.id, ip.to_string(), chat.hub.clone());
+    let site_name = site.name.clone();
     let instance = chat.instance;
     let (identified, renamed) = chat
         .db
@@ -64,7 +65,8 @@ pub async fn identify(
             // thousands of hellos at once. (The name check and the new
             // guest's row are atomic too.)
             conn.write_transaction(|conn| {
-                let (participant, rooms, renamed) = settle(conn, &hub, site_id, &ip_text, claim)?;
+                let (participant, rooms, renamed) =
+                    settle(conn, &hub, (site_id, &site_name), &ip_text, claim)?;
                 Participant::record_ip(conn, participant.id, &ip_text)?;
                 if renamed {
                     let change = Control::ParticipantChanged {
@@ -170,16 +172,17 @@ async fn claim(
     }
 }
 
-/// The participant a claim names, created or updated (name, last address),
-/// with the rooms a host's token limits them to, and whether the name or
-/// picture others see changed.
+/// The participant a claim names on the site `site` (id and name), created
+/// or updated (name, last address), with the rooms a host's token limits
+/// them to, and whether the name or picture others see changed.
 fn settle(
     conn: &mut DbConn,
     hub: &Hub,
-    site_id: SiteId,
+    site: (SiteId, &str),
     ip_text: &str,
     claim: Claim,
 ) -> Result<(Participant, Option<Vec<RoomName>>, bool), Refusal> {
+    let site_id = site.0;
     Ok(match claim {
         Claim::Host(user) => {
             let (p, renamed) = Participant::upsert_external(
@@ -224,7 +227,7 @@ fn settle(
                         p.nick.clone()
                     }
                 };
-                guest_names::check(conn, hub, site_id, &nick, Some(p.id))?;
+                guest_names::check(conn, hub, site, &nick, Some(p.id))?;
                 let renamed = p.nick != nick;
                 p.touch(conn, &nick, Some(ip_text))?;
                 (p, None, renamed)
@@ -237,7 +240,7 @@ fn settle(
             }
         },
         Claim::NewGuest(nick) => {
-            guest_names::check(conn, hub, site_id, nick.as_str(), None)?;
+            guest_names::check(conn, hub, site, nick.as_str(), None)?;
             let p = Participant::create_guest(conn, site_id, nick.as_str(), Some(ip_text))?;
             (p, None, false)
         }
@@ -250,7 +253,7 @@ pub fn account_refusal(err: AccountError) -> Refusal {
         AccountError::RegistrationClosed => ErrorCode::RegistrationClosed,
         AccountError::InvalidEmail(_) => ErrorCode::InvalidEmail,
         AccountError::InvalidName(_) => ErrorCode::InvalidNick,
-        AccountError::NameTaken => ErrorCode::NickTaken,
+        AccountError::NameTaken | AccountError::NameReserved(_) => ErrorCode::NickTaken,
         AccountError::WeakPassword(_) => ErrorCode::WeakPassword,
         AccountError::EmailTaken => ErrorCode::EmailTaken,
         AccountError::InvalidCredentials => ErrorCode::InvalidCredentials,

@@ -7,8 +7,12 @@
 //! word: invisible characters (see `input::names`) are skipped and every
 //! character is read in its compatibility decomposition (NFKD: `ｄａｒｎ` is
 //! `darn`) without its nonspacing marks (`dárn` and `d̲a̲r̲n̲` are `darn`). Word entries go further and compare UTS #39 skeletons of the
-//! lowercased text, so `dаrn` with a Cyrillic а is `darn` too. Masks cover
-//! the characters of the original text the match came from.
+//! case-folded text (Unicode default case folding, as names are folded:
+//! `input::names::case_folded`), so `dаrn` with a Cyrillic а is `darn` too,
+//! and so is `ꮟob` (lowercase Cherokee, folded to `Ꮟ`, which looks like `b`)
+//! `bob`; `to_lowercase` left lowercase Cherokee unmapped. Pattern entries
+//! are not folded or skeletoned (the regex matches case-insensitively). Masks
+//! cover the characters of the original text the match came from.
 
 use std::ops::Range;
 
@@ -17,7 +21,7 @@ use unicode_normalization::char::decompose_compatible;
 
 pub use crate::db::models::word_filter::{FilterAction, FilterKind};
 use crate::db::models::WordFilter;
-use crate::input::names::{is_invisible, is_nonspacing_mark};
+use crate::input::names::{case_folded, is_invisible, is_nonspacing_mark};
 
 /// Compiled patterns larger than this are refused.
 const MAX_COMPILED_BYTES: usize = 256 * 1024;
@@ -48,8 +52,9 @@ impl View {
                     }
                 }),
                 FilterKind::Word => {
-                    for lower in c.to_lowercase() {
-                        decompose_compatible(lower, |d| {
+                    let mut utf8 = [0; 4];
+                    for folded in case_folded(c.encode_utf8(&mut utf8)).chars() {
+                        decompose_compatible(folded, |d| {
                             let mut one = [0; 4];
                             view.text.extend(
                                 unicode_security::skeleton(d.encode_utf8(&mut one))
@@ -236,6 +241,7 @@ mod tests {
             ("d\u{0332}a\u{0332}r\u{0332}n\u{0332}!", "****!"),
             ("dar\u{0303}n\u{0303}\u{0304} x", "**** x"),
             ("DA\u{0336}RN", "****"),
+            ("\u{ABB7}arn", "****"), // ꮷ: lowercase Cherokee, folded to Ꮷ (d)
         ] {
             assert_eq!(set.apply(sent), Verdict::Pass(stored.into()), "{sent:?}");
         }

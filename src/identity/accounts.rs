@@ -14,6 +14,7 @@ use crate::db::models::{
     name_key, Account, ParticipantId, Site, SiteId, TokenProblem, TokenPurpose,
 };
 use crate::db::{now_ms, Db, DbError};
+use crate::input::names::reserved::reserved;
 use crate::input::{check_password, Email, Nickname};
 use crate::lang::Lang;
 use crate::mail::{Email as Mail, Mailer};
@@ -47,6 +48,10 @@ pub enum AccountError {
         "this name is taken on this site (or looks too much like one that is); choose another"
     )]
     NameTaken,
+    /// The name looks like, or holds, one kept for the site's staff or the
+    /// site itself (`input::names::reserved`); the message says which.
+    #[error("{0}")]
+    NameReserved(String),
     #[error("{0}")]
     WeakPassword(String),
     #[error("an account with this email already exists; log in or reset the password")]
@@ -117,6 +122,9 @@ impl Accounts {
         }
         let email = Email::parse(email).map_err(|e| AccountError::InvalidEmail(e.0))?;
         let name = Nickname::parse(name).map_err(|e| AccountError::InvalidName(e.0))?;
+        if let Some(what) = reserved(name.as_str(), &site.name) {
+            return Err(AccountError::NameReserved(what.message(name.as_str())));
+        }
         check_password(password).map_err(|e| AccountError::WeakPassword(e.0))?;
         self.budget
             .action(ip)

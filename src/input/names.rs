@@ -34,6 +34,8 @@
 //!   `My bl0g` and `My blog`. The skeleton keeps marks, and some draw nothing new on
 //!   their letter: at name size, a mark is too small to tell two people apart.
 
+use std::borrow::Cow;
+
 use icu_casemap::CaseMapper;
 use icu_properties::props::{
     BidiControl, DefaultIgnorableCodePoint, GeneralCategory as Gc, GeneralCategory,
@@ -45,6 +47,8 @@ use unicode_security::general_security_profile::IdentifierType;
 use unicode_security::GeneralSecurityProfile;
 
 use super::{invalid, InvalidInput};
+
+pub mod reserved;
 
 /// Most combining marks allowed on one base character.
 const MAX_STACKED_MARKS: usize = 4;
@@ -104,7 +108,7 @@ pub fn display_form(raw: &str, what: &str, max_chars: usize) -> Result<String, I
 /// (`ᴍ` to `ʍ`). See the module's comment.
 fn is_unmapped_restricted(c: char) -> bool {
     let nfkc: String = c.nfkc().collect();
-    let folded = CaseMapper::new().fold_string(&nfkc).into_owned();
+    let folded = case_folded(&nfkc);
     // Composed: a Hangul syllable's conjoining jamo have types of their own.
     folded.nfc().any(|d| {
         is_restricted(d) && {
@@ -236,10 +240,18 @@ impl NameKey {
     }
 }
 
-/// Unicode default case folding (full: `ß` and `ẞ` are `ss`; lowercase
-/// Cherokee is its uppercase), without nonspacing marks.
+/// `text` folded by Unicode default case folding (CaseFolding.txt, statuses
+/// C and F; The Unicode Standard, section 3.13): full, so `ß` and `ẞ` are
+/// `ss`, and lowercase Cherokee (`ꮟ`) is its uppercase (`Ꮟ`), which
+/// `to_lowercase` leaves as it is. The fold of a text is the folds of its
+/// characters, one by one. Names and the word filter fold with this.
+pub fn case_folded(text: &str) -> Cow<'_, str> {
+    CaseMapper::new().fold_string(text)
+}
+
+/// [`case_folded`], without nonspacing marks.
 fn fold(text: &str) -> String {
-    unmarked(&CaseMapper::new().fold_string(text))
+    unmarked(&case_folded(text))
 }
 
 /// `text` without nonspacing marks (of its NFKD form), in NFKC again: case

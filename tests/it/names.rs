@@ -353,3 +353,124 @@ async fn a_returning_guest_keeps_no_name_refused_since() {
     .await;
     assert_eq!(renamed["me"]["id"], id, "{renamed}");
 }
+
+/// Names that would pass for the chat's staff or the site (outside tester:
+/// "a name that looks like a staff name gets through"), with the code each
+/// gets: `nick_taken` for a reserved name, its look-alikes and names holding
+/// one among their words; `invalid_nick` for small capitals, which no
+/// look-alike mapping covers (refused as such before reserved names were).
+const STAFF_NAMES: [(&str, &str); 16] = [
+    ("Admin", "nick_taken"),
+    ("Moderator", "nick_taken"),
+    ("\u{0410}dmin", "nick_taken"), // Cyrillic А
+    ("ADMIN", "nick_taken"),
+    ("Adm1n", "nick_taken"),
+    ("admin 2", "nick_taken"),
+    ("the admin", "nick_taken"),
+    ("mod", "nick_taken"),
+    ("Staff", "nick_taken"),
+    ("support team", "nick_taken"),
+    ("SYSTEM", "nick_taken"),
+    ("owner", "nick_taken"),
+    ("chatctl", "nick_taken"),
+    ("TEST SITE", "nick_taken"), // the site's own name ("Test site")
+    ("\u{1D0D}oderator", "invalid_nick"), // ᴍ, small capital M
+    ("\u{1D00}dmin", "invalid_nick"), // ᴀ, small capital A
+];
+
+/// The refusal of `name` is `code`, and a reserved one says why without
+/// offering a name like it (`Admin 2` is reserved too).
+fn assert_refused(reply: &Value, name: &str, code: &str) {
+    assert_eq!(reply["code"], code, "{name:?}: {reply}");
+    if code == "nick_taken" {
+        let message = reply["message"].as_str().unwrap_or_default();
+        assert!(message.contains("among its words"), "{name:?}: {reply}");
+        assert!(reply.get("suggestion").is_none(), "{name:?}: {reply}");
+    }
+}
+
+#[tokio::test]
+async fn nobody_chooses_a_name_that_passes_for_the_staff_or_the_site() {
+    let app = TestApp::spawn().await;
+    let site = app.new_site().registration().create().await;
+    let carol = hello(&app, &site, json!({"nick": "carol"})).await;
+    let carol_token = carol["guest_token"].as_str().unwrap().to_owned();
+    for (n, (name, code)) in STAFF_NAMES.into_iter().enumerate() {
+        let reply = hello(&app, &site, json!({"nick": name})).await;
+        assert_refused(&reply, name, code);
+        let rename = json!({"guest_token": carol_token, "nick": name});
+        assert_refused(&hello(&app, &site, rename).await, name, code);
+        let reply = register(&app, &site, name, &format!("s{n}@example.com")).await;
+        assert_refused(&reply, name, code);
+    }
+    // Carol is still carol.
+    let back = hello(&app, &site, json!({"guest_token": carol_token})).await;
+    assert_eq!(back["me"]["nick"], "carol", "{back}");
+}
+
+#[tokio::test]
+async fn names_that_merely_hold_the_letters_are_accepted() {
+    let app = TestApp::spawn().await;
+    let site = app.new_site().registration().create().await;
+    let carol = hello(&app, &site, json!({"nick": "carol"})).await;
+    let carol_token = carol["guest_token"].as_str().unwrap().to_owned();
+    for (n, name) in ["Madmina", "Modesto"].into_iter().enumerate() {
+        let guest = hello(&app, &site, json!({"nick": name})).await;
+        assert_eq!(guest["me"]["nick"], name, "{name:?}: {guest}");
+        let rename = json!({"guest_token": carol_token, "nick": format!("{name} too")});
+        let renamed = hello(&app, &site, rename).await;
+        assert_eq!(
+            renamed["me"]["id"], carol["me"]["id"],
+            "{name:?}: {renamed}"
+        );
+        let member = register(&app, &site, name, &format!("m{n}@example.com")).await;
+        assert_eq!(member["type"], "registered", "{name:?}: {member}");
+    }
+}
+
+/// The host site vouches for its users' names: its `Admin` is the admin.
+#[tokio::test]
+async fn a_verified_user_may_be_called_admin() {
+    let app = TestApp::spawn().await;
+    let site = app.site(&[ORIGIN]).await;
+    for (sub, name) in [("1", "Admin"), ("2", "Moderator"), ("3", "Test site")] {
+        let ready = hello(&app, &site, json!({"token": token(&site, sub, name)})).await;
+        assert_eq!(
+            (ready["me"]["kind"].as_str(), ready["me"]["nick"].as_str()),
+            (Some("verified"), Some(name)),
+            "{ready}"
+        );
+    }
+}
+
+/// The word filter folds case as names do (Unicode case folding): lowercase
+/// Cherokee `ꮟ` is `Ꮟ`, which looks like `b` (outside tester: `to_lowercase`
+/// left it as it was, and the word went through).
+#[tokio::test]
+async fn the_word_filter_folds_lowercase_cherokee() {
+    let app = TestApp::spawn().await;
+    let site = app.site(&[ORIGIN]).await;
+    chatctl::moderation::word_filters::add(
+        &app.state.chat,
+        chatctl::db::models::audit::Actor::CommandLine,
+        site.id,
+        "word",
+        "bollocks",
+        "block",
+    )
+    .await
+    .unwrap();
+    let (mut writer, _) = app.guest_in(&site.public_key, "writer", "lobby").await;
+    for (n, sent) in ["\u{AB9F}ollocks", "BOLLOCKS", "\u{AB9F}OLLOCKS!"]
+        .into_iter()
+        .enumerate()
+    {
+        writer
+            .send(json!({"type": "send", "room": "lobby", "cid": format!("b{n}"), "text": sent}))
+            .await;
+        let reply = writer.recv_type_any(&["ack", "error"]).await;
+        assert_eq!(reply["code"], "message_blocked", "{sent:?}: {reply}");
+    }
+    let ack = writer.say("lobby", "ok", "\u{AB9F}ob, follow").await;
+    assert_eq!(ack["type"], "ack", "{ack}");
+}
