@@ -27,6 +27,31 @@ async fn register(app: &TestApp, site: &Site, name: &str, email: &str) -> Value 
     client.recv().await
 }
 
+/// Adds a word filter entry to the site, as `chatctl filter add` would.
+async fn filter(app: &TestApp, site: &Site, kind: &str, pattern: &str, action: &str) {
+    chatctl::moderation::word_filters::add(
+        &app.state.chat,
+        chatctl::db::models::audit::Actor::CommandLine,
+        site.id,
+        kind,
+        pattern,
+        action,
+    )
+    .await
+    .unwrap();
+}
+
+/// Sends each of `texts` and checks that the word filter refuses it.
+async fn assert_blocked(writer: &mut Client, texts: &[&str]) {
+    for (n, sent) in texts.iter().enumerate() {
+        writer
+            .send(json!({"type": "send", "room": "lobby", "cid": format!("b{n}"), "text": sent}))
+            .await;
+        let reply = writer.recv_type_any(&["ack", "error"]).await;
+        assert_eq!(reply["code"], "message_blocked", "{sent:?}: {reply}");
+    }
+}
+
 /// Names a guest might try in order to pass for the verified `alice`.
 const INVISIBLE: [&str; 14] = [
     "ali\u{00AD}ce",    // soft hyphen
@@ -195,27 +220,8 @@ async fn the_word_filter_reads_through_invisible_and_look_alike_characters() {
         .spawn()
         .await;
     let site = app.site(&[ORIGIN]).await;
-    let chat = &app.state.chat;
-    chatctl::moderation::word_filters::add(
-        chat,
-        chatctl::db::models::audit::Actor::CommandLine,
-        site.id,
-        "word",
-        "darn",
-        "mask",
-    )
-    .await
-    .unwrap();
-    chatctl::moderation::word_filters::add(
-        chat,
-        chatctl::db::models::audit::Actor::CommandLine,
-        site.id,
-        "pattern",
-        r"buy\s+now",
-        "block",
-    )
-    .await
-    .unwrap();
+    filter(&app, &site, "word", "darn", "mask").await;
+    filter(&app, &site, "pattern", r"buy\s+now", "block").await;
     let (mut writer, _) = app.guest_in(&site.public_key, "writer", "lobby").await;
     let (mut reader, _) = app.guest_in(&site.public_key, "reader", "lobby").await;
     let masked = [
@@ -234,16 +240,8 @@ async fn the_word_filter_reads_through_invisible_and_look_alike_characters() {
         let message = reader.recv_type("message").await;
         assert_eq!(message["text"], seen, "{sent:?}");
     }
-    for (n, sent) in ["b\u{200B}uy now", "buy\u{00A0}ｎｏｗ", "BUY \u{FEFF}NOW"]
-        .into_iter()
-        .enumerate()
-    {
-        writer
-            .send(json!({"type": "send", "room": "lobby", "cid": format!("b{n}"), "text": sent}))
-            .await;
-        let reply = writer.recv_type_any(&["ack", "error"]).await;
-        assert_eq!(reply["code"], "message_blocked", "{sent:?}: {reply}");
-    }
+    let blocked = ["b\u{200B}uy now", "buy\u{00A0}ｎｏｗ", "BUY \u{FEFF}NOW"];
+    assert_blocked(&mut writer, &blocked).await;
     // Other text is stored as sent, invisible joiners included (emoji need them).
     writer.say("lobby", "ok", "darnit 👩\u{200D}💻").await;
     assert_eq!(
@@ -450,27 +448,10 @@ async fn a_verified_user_may_be_called_admin() {
 async fn the_word_filter_folds_lowercase_cherokee() {
     let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
-    chatctl::moderation::word_filters::add(
-        &app.state.chat,
-        chatctl::db::models::audit::Actor::CommandLine,
-        site.id,
-        "word",
-        "bollocks",
-        "block",
-    )
-    .await
-    .unwrap();
+    filter(&app, &site, "word", "bollocks", "block").await;
     let (mut writer, _) = app.guest_in(&site.public_key, "writer", "lobby").await;
-    for (n, sent) in ["\u{AB9F}ollocks", "BOLLOCKS", "\u{AB9F}OLLOCKS!"]
-        .into_iter()
-        .enumerate()
-    {
-        writer
-            .send(json!({"type": "send", "room": "lobby", "cid": format!("b{n}"), "text": sent}))
-            .await;
-        let reply = writer.recv_type_any(&["ack", "error"]).await;
-        assert_eq!(reply["code"], "message_blocked", "{sent:?}: {reply}");
-    }
+    let blocked = ["\u{AB9F}ollocks", "BOLLOCKS", "\u{AB9F}OLLOCKS!"];
+    assert_blocked(&mut writer, &blocked).await;
     let ack = writer.say("lobby", "ok", "\u{AB9F}ob, follow").await;
     assert_eq!(ack["type"], "ack", "{ack}");
 }
