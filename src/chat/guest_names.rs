@@ -35,7 +35,7 @@ pub fn check(
     me: Option<ParticipantId>,
 ) -> Result<(), Refusal> {
     if let Some(what) = reserved(nick, site_name) {
-        return Err(Refusal::new(ErrorCode::NickTaken, what.message(nick)));
+        return Err(Refusal::new(ErrorCode::NickReserved, what.message(nick)));
     }
     let key = NameKey::of(nick);
     let (code, message) = if name_key::taken(conn, site, &key)? {

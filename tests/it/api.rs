@@ -210,7 +210,7 @@ async fn no_guest_goes_by_the_sites_name_and_no_post_opens_a_room() {
         .await
         .unwrap();
     let refused = impostor.hello(json!({"nick": "TEST SITE"})).await;
-    assert_eq!(refused["code"], "nick_taken", "{refused}");
+    assert_eq!(refused["code"], "nick_reserved", "{refused}");
 
     let missing = api
         .post("/rooms/nowhere/messages", json!({"cid": "x", "text": "x"}))

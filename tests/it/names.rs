@@ -263,14 +263,15 @@ async fn cherokee_and_small_capitals_cannot_pass_for_a_taken_name() {
         let ready = hello(&app, &site, json!({"token": token(&site, sub, name)})).await;
         assert_eq!(ready["me"]["nick"], name, "{ready}");
     }
-    for nick in [
-        "\u{AB9F}ob",                        // ꮟob: Cherokee small si
-        "\u{AB9F}o\u{AB9F}",                 // ꮟoꮟ
-        "BO\u{AB9F}",                        // BOꮟ
-        "\u{AB7A}\u{AB70}\u{AB87}\u{AB75}n", // ꭺꭰꮇꭵn
+    for (nick, code) in [
+        ("\u{AB9F}ob", "nick_taken"),        // ꮟob: Cherokee small si
+        ("\u{AB9F}o\u{AB9F}", "nick_taken"), // ꮟoꮟ
+        ("BO\u{AB9F}", "nick_taken"),        // BOꮟ
+        // ꭺꭰꮇꭵn: Admin's, and a staff name besides (reserved comes first).
+        ("\u{AB7A}\u{AB70}\u{AB87}\u{AB75}n", "nick_reserved"),
     ] {
         let reply = hello(&app, &site, json!({"nick": nick})).await;
-        assert_eq!(reply["code"], "nick_taken", "{nick:?}: {reply}");
+        assert_eq!(reply["code"], code, "{nick:?}: {reply}");
     }
     for (nick, named) in [
         ("\u{1D00}\u{1D05}\u{1D0D}\u{026A}\u{0274}", "U+1D00"), // ᴀᴅᴍɪɴ
@@ -354,24 +355,24 @@ async fn a_returning_guest_keeps_no_name_refused_since() {
 
 /// Names that would pass for the chat's staff or the site (outside tester:
 /// "a name that looks like a staff name gets through"), with the code each
-/// gets: `nick_taken` for a reserved name, its look-alikes and names holding
+/// gets: `nick_reserved` for a reserved name, its look-alikes and names holding
 /// one among their words; `invalid_nick` for small capitals, which no
 /// look-alike mapping covers (refused as such before reserved names were).
 const STAFF_NAMES: [(&str, &str); 16] = [
-    ("Admin", "nick_taken"),
-    ("Moderator", "nick_taken"),
-    ("\u{0410}dmin", "nick_taken"), // Cyrillic А
-    ("ADMIN", "nick_taken"),
-    ("Adm1n", "nick_taken"),
-    ("admin 2", "nick_taken"),
-    ("the admin", "nick_taken"),
-    ("mod", "nick_taken"),
-    ("Staff", "nick_taken"),
-    ("support team", "nick_taken"),
-    ("SYSTEM", "nick_taken"),
-    ("owner", "nick_taken"),
-    ("chatctl", "nick_taken"),
-    ("TEST SITE", "nick_taken"), // the site's own name ("Test site")
+    ("Admin", "nick_reserved"),
+    ("Moderator", "nick_reserved"),
+    ("\u{0410}dmin", "nick_reserved"), // Cyrillic А
+    ("ADMIN", "nick_reserved"),
+    ("Adm1n", "nick_reserved"),
+    ("admin 2", "nick_reserved"),
+    ("the admin", "nick_reserved"),
+    ("mod", "nick_reserved"),
+    ("Staff", "nick_reserved"),
+    ("support team", "nick_reserved"),
+    ("SYSTEM", "nick_reserved"),
+    ("owner", "nick_reserved"),
+    ("chatctl", "nick_reserved"),
+    ("TEST SITE", "nick_reserved"), // the site's own name ("Test site")
     ("\u{1D0D}oderator", "invalid_nick"), // ᴍ, small capital M
     ("\u{1D00}dmin", "invalid_nick"), // ᴀ, small capital A
 ];
@@ -380,7 +381,7 @@ const STAFF_NAMES: [(&str, &str); 16] = [
 /// offering a name like it (`Admin 2` is reserved too).
 fn assert_refused(reply: &Value, name: &str, code: &str) {
     assert_eq!(reply["code"], code, "{name:?}: {reply}");
-    if code == "nick_taken" {
+    if code == "nick_reserved" {
         let message = reply["message"].as_str().unwrap_or_default();
         assert!(message.contains("among its words"), "{name:?}: {reply}");
         assert!(reply.get("suggestion").is_none(), "{name:?}: {reply}");

@@ -62,3 +62,27 @@ async fn widget_offers_a_free_name_when_the_chosen_one_is_in_use() {
     let authors = run(&browser, "return msgs().map((m) => m.author);").await;
     assert_eq!(authors, serde_json::json!(["Alice", "alice 2"]));
 }
+
+/// A name kept for the chat's staff is refused in words that say so, not as
+/// someone else's name (`nick_reserved`).
+#[tokio::test]
+async fn widget_says_a_staff_name_is_kept_for_the_staff() {
+    let test = "widget_says_a_staff_name_is_kept_for_the_staff";
+    let Some((chrome, _app, host, _site)) = lobby_scene(test, TestApp::builder()).await else {
+        return;
+    };
+    let browser = desktop_at(&chrome, &host.url("/chat")).await;
+    open_nick_form(&browser).await;
+    pick_nick(&browser, "Admin").await;
+    until(
+        &browser,
+        "the refusal",
+        "shown('[data-chatctl=notice]') && shown('[data-chatctl=nick]')",
+    )
+    .await;
+    let notice = run(&browser, "return $('[data-chatctl=notice]').textContent;").await;
+    assert_eq!(
+        notice,
+        "This name is kept for the chat's staff. Please choose another nickname."
+    );
+}

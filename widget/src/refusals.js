@@ -20,6 +20,7 @@ export const REFUSAL_TEXTS = {
   session_expired: "sessionExpired",
   invalid_nick: "nickInvalid",
   nick_taken: "nickTaken",
+  nick_reserved: "nickReserved",
   nick_in_use: "nickInUse",
   guests_not_allowed: "signInOnSite",
   verification_required: "signInOnSite",
@@ -113,6 +114,7 @@ export const refusalMethods = {
         return this.askIdentity(true, "login");
       case "invalid_nick":
       case "nick_taken":
+      case "nick_reserved":
       case "nick_in_use":
         this.nickChosen = false;
         this.askIdentity(true, "nick");

@@ -38,6 +38,8 @@ pub enum ErrorCode {
     Internal,
     VerificationRequired,
     NickTaken,
+    /// A name kept for the chat's staff or the site itself.
+    NickReserved,
     NickInUse,
     RoomForbidden,
     RegistrationClosed,
@@ -82,6 +84,7 @@ impl ErrorCode {
             ErrorCode::Internal => "internal",
             ErrorCode::VerificationRequired => "verification_required",
             ErrorCode::NickTaken => "nick_taken",
+            ErrorCode::NickReserved => "nick_reserved",
             ErrorCode::NickInUse => "nick_in_use",
             ErrorCode::RoomForbidden => "room_forbidden",
             ErrorCode::RegistrationClosed => "registration_closed",
