@@ -84,7 +84,9 @@ impl From<ModerationError> for AdminError {
             ModerationError::NotFound => AdminError::NotFound,
             ModerationError::Invalid(text) => AdminError::BadRequest(text),
             // Admins are not bound by the quota (`moderation::rooms::Quota`).
-            err @ ModerationError::TooManyRooms => AdminError::BadRequest(err.to_string()),
+            err @ (ModerationError::TooManyRooms | ModerationError::RoomExists(_)) => {
+                AdminError::BadRequest(err.to_string())
+            }
             ModerationError::Db(db) => db.into(),
         }
     }

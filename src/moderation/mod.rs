@@ -29,6 +29,9 @@ pub enum ModerationError {
     /// Creating a room beyond the site's quota of rooms in use.
     #[error("This site has reached its room limit.")]
     TooManyRooms,
+    /// Creating a room that exists (someone may have made it a moment ago).
+    #[error("Room {0} already exists.")]
+    RoomExists(String),
     #[error(transparent)]
     Db(DbError),
 }

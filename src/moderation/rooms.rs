@@ -102,6 +102,9 @@ pub async fn announce_rules(chat: &Chat, rooms: Vec<RoomId>) {
             }
         };
         let rules = RoomRules::from(&room).view(&site, chat.limits.max_message_chars);
+        if !chat.hub.rules_changed(room.id, &rules) {
+            continue;
+        }
         let frame = ServerFrame::RoomRules {
             room: room.name,
             rules,
@@ -154,16 +157,14 @@ pub fn create_in(
     let name = RoomName::parse(name.trim()).map_err(|e| ModerationError::Invalid(e.to_string()))?;
     conn.write_transaction(|conn| -> Result<_> {
         Site::find(conn, site)?;
+        let exists = || ModerationError::RoomExists(name.as_str().to_owned());
         if Room::find_by_name(conn, site, name.as_str())?.is_some() {
-            return Err(ModerationError::Invalid(format!(
-                "Room {name} already exists."
-            )));
+            return Err(exists());
         }
+        // Made by someone else since the look above (a concurrent request).
         let (room, new) = Room::create_new(conn, site, name.as_str())?;
         if !new {
-            return Err(ModerationError::Invalid(format!(
-                "Room {name} already exists."
-            )));
+            return Err(exists());
         }
         if quota == Quota::Applies && Room::quota_full(conn, site, room.id)? {
             return Err(ModerationError::TooManyRooms);

@@ -410,3 +410,24 @@ async fn a_room_made_again_after_its_deletion_starts_afresh() {
         assert_eq!(alice.closed().await.code, close::RESTARTING);
     }
 }
+
+/// Requests racing to create one room: one makes it, the others are told it
+/// exists (`409 room_exists`, as one after the other), never `400`
+/// (outside tester: `[201,400,400,400]`).
+#[tokio::test]
+async fn racing_creations_of_a_room_get_one_201_and_room_exists() {
+    let app = TestApp::spawn().await;
+    let site = app.site(&[ORIGIN]).await;
+    let api = Api::full(&app, &site).await;
+    for round in 0..5 {
+        let path = format!("r{round}");
+        let tries = (0..4).map(|_| api.post("/rooms", json!({"name": path})));
+        let answers = futures_util::future::join_all(tries).await;
+        let mut statuses: Vec<u16> = answers.iter().map(|a| a.status.as_u16()).collect();
+        statuses.sort();
+        assert_eq!(statuses, [201, 409, 409, 409], "round {round}");
+        for refused in answers.iter().filter(|a| a.status == StatusCode::CONFLICT) {
+            assert_eq!(refused.body["error"], "room_exists", "{}", refused.body);
+        }
+    }
+}

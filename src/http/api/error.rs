@@ -220,6 +220,7 @@ impl From<ModerationError> for ApiError {
             ModerationError::NotFound => ApiError::Gone,
             ModerationError::Invalid(text) => ApiError::BadRequest(text),
             ModerationError::TooManyRooms => ApiError::TooManyRooms,
+            ModerationError::RoomExists(name) => ApiError::RoomExists(name),
             ModerationError::Db(db) => db.into(),
         }
     }
