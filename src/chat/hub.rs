@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
-use super::protocol::{CloseReason, Who};
+use super::protocol::{CloseReason, RoomRulesView, Who};
 pub use super::queue::{BatchFrame, CloseRequest, ConnHandle, ConnId, ConnQueue, Outbound};
 use super::recent::Window;
 use crate::db::models::{ParticipantId, RoomId, SiteId};
@@ -60,6 +60,9 @@ struct RoomMembers {
     high: i64,
     /// The room's recent history, while it has connections here (see `recent`).
     recent: Option<Window>,
+    /// The rules the room's connections here know (`welcome.rules`, then
+    /// each `room_rules`): a change is told only when it changes them.
+    rules: Option<RoomRulesView>,
 }
 
 /// A participant present in the room through other instances.
@@ -291,6 +294,28 @@ impl Hub {
     /// Rooms with someone in them, here or on another instance.
     pub fn live_rooms(&self) -> Vec<RoomId> {
         self.rooms_read().keys().copied().collect()
+    }
+
+    /// Records the rules a joining connection was told, unless the room's
+    /// connections here know some already (an announcement in between wins).
+    pub fn rules_known(&self, room: RoomId, rules: &RoomRulesView) {
+        if let Some(members) = self.room(room) {
+            lock(&members).rules.get_or_insert_with(|| rules.clone());
+        }
+    }
+
+    /// Records `rules` as told to the room's connections here; false when
+    /// they knew them already (nothing to tell).
+    pub fn rules_changed(&self, room: RoomId, rules: &RoomRulesView) -> bool {
+        let Some(members) = self.room(room) else {
+            return false;
+        };
+        let mut members = lock(&members);
+        if members.rules.as_ref() == Some(rules) {
+            return false;
+        }
+        members.rules = Some(rules.clone());
+        true
     }
 
     /// Rooms of `site` with someone in them, here or on another instance.

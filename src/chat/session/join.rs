@@ -71,6 +71,8 @@ impl Session {
         );
         self.floors.retain(|(id, _)| *id != room.id);
         self.floors.push((room.id, floor));
+        let rules = RoomRules::from(&room).view(&self.site, self.chat.limits.max_message_chars);
+        self.chat.hub.rules_known(room_id, &rules);
         self.reply(ServerFrame::Welcome {
             room: name.into_inner(),
             seq: welcome.seq,
@@ -82,7 +84,7 @@ impl Session {
             online_total,
             seen: self.chat.hub.seen_in(room_id),
             presence_lines: self.site.presence_lines,
-            rules: RoomRules::from(&room).view(&self.site, self.chat.limits.max_message_chars),
+            rules,
         });
         Ok(())
     }
