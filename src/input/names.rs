@@ -135,7 +135,10 @@ fn is_restricted(c: char) -> bool {
 fn visible_form(raw: &str, what: &str, max_chars: usize) -> Result<String, InvalidInput> {
     let mut out = String::with_capacity(raw.len());
     let (mut space, mut marks) = (false, 0);
-    for c in raw.trim().nfc() {
+    // Not `trim()`: it would drop line and paragraph separators and control
+    // characters at the ends that are refused anywhere else; spaces at the
+    // ends are dropped below.
+    for c in raw.nfc() {
         if is_space(c) {
             space = true;
             continue;
@@ -149,12 +152,14 @@ fn visible_form(raw: &str, what: &str, max_chars: usize) -> Result<String, Inval
         if is_mark(c) {
             marks += 1;
             if out.is_empty() || space || marks > MAX_STACKED_MARKS {
-                return Err(invalid(format!(
-                    "{what} may not start a word with a combining mark or stack more than {MAX_STACKED_MARKS} on a letter"
-                )));
+                return Err(stacked_marks(what));
             }
         } else {
-            marks = 0;
+            // Counted as written: NFC folds a mark into its letter (`á`).
+            marks = composed_marks(c);
+            if marks > MAX_STACKED_MARKS {
+                return Err(stacked_marks(what));
+            }
         }
         if space && !out.is_empty() {
             out.push(' ');
@@ -169,6 +174,20 @@ fn visible_form(raw: &str, what: &str, max_chars: usize) -> Result<String, Inval
         )));
     }
     Ok(out)
+}
+
+fn stacked_marks(what: &str) -> InvalidInput {
+    invalid(format!(
+        "{what} may not start a word with a combining mark or stack more than {MAX_STACKED_MARKS} on a letter"
+    ))
+}
+
+/// The marks a precomposed character holds (`ǖ`: two), by its canonical
+/// decomposition (UAX #15).
+fn composed_marks(c: char) -> usize {
+    let mut marks = 0;
+    unicode_normalization::char::decompose_canonical(c, |d| marks += usize::from(is_mark(d)));
+    marks
 }
 
 /// A name from an authority we do not second-guess (a host site's signed
@@ -188,7 +207,7 @@ pub fn cleaned_form(raw: &str, what: &str, max_chars: usize) -> Result<String, I
                 continue;
             }
         } else {
-            marks = 0;
+            marks = composed_marks(c);
             base = !is_space(c);
         }
         kept.push(c);

@@ -241,3 +241,29 @@ fn verified_names_are_cleaned_not_refused() {
         "nothing visible is left"
     );
 }
+
+/// Outside tester: NFC folded a mark into its letter before marks were
+/// counted (`a` and five acute accents passed as `á` and four), and line and
+/// paragraph separators at the ends were trimmed instead of refused.
+#[test]
+fn marks_are_counted_as_written_and_separators_are_refused_at_the_ends() {
+    for raw in [
+        "a\u{301}\u{301}\u{301}\u{301}\u{301}",
+        "a\u{302}\u{303}\u{301}\u{304}\u{306}\u{308}",
+        "\u{1D6}\u{301}\u{301}\u{301}\u{301}", // ǖ (two marks) and four more
+        "q\u{301}\u{301}\u{301}\u{301}\u{301}",
+        "ab1234\u{2028}",
+        "\u{2029}Plain",
+        "alice\n",
+        "\talice",
+    ] {
+        assert!(nick(raw).is_err(), "{raw:?} accepted as {:?}", nick(raw));
+    }
+    for (raw, kept) in [
+        ("\u{1D6}\u{301}\u{301}", "\u{1D6}\u{301}\u{301}"), // four marks in all
+        ("Nguy\u{1EC5}n", "Nguyễn"),
+        ("  alice  ", "alice"),
+    ] {
+        assert_eq!(nick(raw).as_deref(), Ok(kept), "{raw:?}");
+    }
+}
