@@ -6,12 +6,13 @@
 //! is kept small: rare or large steps (handling a client frame, draining on
 //! shutdown, closing) are boxed and take heap only while they run.
 
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use tokio::sync::watch;
-use tokio::time::{interval_at, sleep, timeout, Instant, Interval, MissedTickBehavior};
+use tokio::time::{interval_at, sleep, timeout, Instant, Interval, MissedTickBehavior, Sleep};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use super::upgrade::{Reader, Socket, Writer};
@@ -87,7 +88,7 @@ pub async fn drive(
     queue: ConnQueue,
     chat: Arc<Chat>,
     mut shutdown: watch::Receiver<bool>,
-    mut setup: Option<SetupSlot>,
+    setup: Option<SetupSlot>,
 ) {
     let Socket {
         reader: mut rx,
@@ -95,13 +96,13 @@ pub async fn drive(
     } = socket;
     let (mut out, mut ticker, idle_limit) = outlet_and_ticker(writer, chat.limits.heartbeat_secs);
     let mut last_seen = Instant::now();
-    let client_wait = sleep(CLIENT_WAIT);
-    tokio::pin!(client_wait);
+    // Boxed and dropped with the slot: an idle connection keeps no timer.
+    let mut setup = setup.map(|slot| (slot, Box::pin(sleep(CLIENT_WAIT))));
 
     let close: Option<CloseRequest> = loop {
         tokio::select! {
-            () = &mut client_wait, if setup.is_some() => {
-                if let Some(slot) = setup.take() {
+            () = client_turn(&mut setup), if setup.is_some() => {
+                if let Some((slot, _)) = setup.take() {
                     slot.release();
                 }
             }
@@ -121,7 +122,7 @@ pub async fn drive(
                 let max_frame = chat.limits.max_frame_bytes;
                 let next = Box::pin(on_inbound(inbound, &mut session, &queue, &mut out, max_frame));
                 let next = next.await;
-                if let Some(slot) = setup.take_if(|_| set_up) {
+                if let Some((slot, _)) = setup.take_if(|_| set_up) {
                     slot.release();
                 }
                 if let Next::Stop(close) = next {
@@ -171,6 +172,14 @@ fn outlet_and_ticker(frames: Writer, heartbeat_secs: u64) -> (Outlet, Interval, 
     let mut ticker = interval_at(Instant::now() + heartbeat, heartbeat);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     (out, ticker, idle_limit)
+}
+
+/// Resolves once the client has had [`CLIENT_WAIT`] to send its first frame.
+async fn client_turn(setup: &mut Option<(SetupSlot, Pin<Box<Sleep>>)>) {
+    match setup {
+        Some((_, wait)) => wait.as_mut().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// What the connection loop does after one client frame.
