@@ -147,6 +147,7 @@ pub async fn publish(
         cid: cid.into_inner(),
         text: text.clone(),
         ip: None,
+        slow_mode: None,
         reply: Reply::Caller(tx),
     });
     let stored = rx

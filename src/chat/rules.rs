@@ -123,8 +123,8 @@ pub struct Rules {
     filters: Cache<SiteId, Arc<FilterSet>>,
     /// Mutes in force per site: few at any time, so one query covers a site's senders.
     mutes: Cache<SiteId, Arc<HashMap<ParticipantId, MuteInfo>>>,
-    /// When each participant last posted in each slow-mode room.
-    last_post: Mutex<HashMap<(RoomId, ParticipantId), Instant>>,
+    /// When each participant last posted in each slow-mode room, as seen here.
+    slow_marks: SlowMarks,
 }
 
 impl Rules {
@@ -135,7 +135,7 @@ impl Rules {
             sites: Cache::new(),
             filters: Cache::new(),
             mutes: Cache::new(),
-            last_post: Mutex::new(HashMap::new()),
+            slow_marks: SlowMarks::default(),
         }
     }
 
@@ -216,27 +216,16 @@ impl Rules {
         Ok(mutes.get(&participant).filter(|m| m.until > now).cloned())
     }
 
-    /// `Err(wait)` when the participant posted in this room less than `secs` ago;
-    /// otherwise records this post.
+    /// This instance's slow-mode marks: a fast first refusal, before the
+    /// writer's check against the stored messages (`writer::slow`).
+    pub fn slow_marks(&self) -> SlowMarks {
+        self.slow_marks.clone()
+    }
+
+    /// `Err(wait)` when the participant posted in this room less than `secs` ago
+    /// through this instance; otherwise records this post.
     pub fn slow_mode(&self, room: RoomId, who: ParticipantId, secs: u32) -> Result<(), Duration> {
-        if secs == 0 {
-            return Ok(());
-        }
-        let gap = Duration::from_secs(u64::from(secs));
-        let now = Instant::now();
-        let mut last = self.last_post.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(at) = last.get(&(room, who)) {
-            let since = now.duration_since(*at);
-            if since < gap {
-                return Err(gap - since);
-            }
-        }
-        if last.len() > 100_000 {
-            // Only recent posts matter; slow mode is at most hours.
-            last.retain(|_, at| now.duration_since(*at) < Duration::from_secs(6 * 3600));
-        }
-        last.insert((room, who), now);
-        Ok(())
+        self.slow_marks.check(room, who, secs)
     }
 
     pub fn invalidate_room(&self, room: RoomId) {
@@ -253,5 +242,48 @@ impl Rules {
 
     pub fn invalidate_mutes(&self, site: SiteId) {
         self.mutes.remove(site);
+    }
+}
+
+/// When each participant last posted in each slow-mode room, as this instance
+/// saw it (shared with the writer, which corrects it from the stored messages).
+#[derive(Clone, Default)]
+pub struct SlowMarks(Arc<Mutex<HashMap<(RoomId, ParticipantId), Instant>>>);
+
+impl SlowMarks {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(RoomId, ParticipantId), Instant>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// `Err(wait)` when the participant posted in this room less than `secs` ago;
+    /// otherwise records this post.
+    pub fn check(&self, room: RoomId, who: ParticipantId, secs: u32) -> Result<(), Duration> {
+        if secs == 0 {
+            return Ok(());
+        }
+        let gap = Duration::from_secs(u64::from(secs));
+        let now = Instant::now();
+        let mut last = self.lock();
+        if let Some(at) = last.get(&(room, who)) {
+            let since = now.duration_since(*at);
+            if since < gap {
+                return Err(gap - since);
+            }
+        }
+        if last.len() > 100_000 {
+            // Only recent posts matter; slow mode is at most hours.
+            last.retain(|_, at| now.duration_since(*at) < Duration::from_secs(6 * 3600));
+        }
+        last.insert((room, who), now);
+        Ok(())
+    }
+
+    /// The participant's last message in this room was stored `ago` ago (the
+    /// writer refused one for slow mode): the mark moves there, so that a
+    /// retry after the refusal's `retry_after_ms` is not refused here again.
+    pub fn posted(&self, room: RoomId, who: ParticipantId, ago: Duration) {
+        let now = Instant::now();
+        let at = now.checked_sub(ago).unwrap_or(now);
+        self.lock().insert((room, who), at);
     }
 }

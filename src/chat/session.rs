@@ -23,7 +23,7 @@ use super::limits;
 use super::protocol::*;
 use super::refusal::{too_fast, Refusal};
 use super::rooms::{view, who};
-use super::writer::{Post, Reply};
+use super::writer::{Post, Reply, SlowMode};
 use super::{Admission, Chat};
 use crate::db::models::{Message, ParticipantId, RoomId, Site};
 use crate::input::{self, ClientId, MessageTextError, RoomName};
@@ -338,6 +338,12 @@ impl Session {
         let cid =
             ClientId::parse(cid).map_err(|e| Refusal::new(ErrorCode::InvalidCid, e.to_string()))?;
         let text = self.checked_text(room_id, &cid, text).await?;
+        // Cached since `checked_text`; the writer holds it against the stored messages.
+        let secs = self.chat.rules.room(room_id).await?.slow_mode_secs;
+        let slow_mode = (secs > 0).then(|| SlowMode {
+            secs,
+            marks: self.chat.rules.slow_marks(),
+        });
         let me = self.me()?;
         self.chat.writer.post(Post {
             site: self.site.id,
@@ -348,6 +354,7 @@ impl Session {
             cid: cid.into_inner(),
             text,
             ip: Some(self.ip.to_string()),
+            slow_mode,
             reply: Reply::Connection(self.handle.clone()),
         });
         self.in_flight += 1;

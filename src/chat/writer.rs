@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use tokio::sync::mpsc;
 
@@ -18,6 +19,8 @@ use super::catchup::catch_up;
 use super::cluster::Outbox;
 use super::hub::{ConnHandle, Hub};
 use super::protocol::{ErrorCode, ErrorFrame, ServerFrame, Who};
+use super::refusal;
+use super::rules::SlowMarks;
 use crate::db::checkpoint::{self, Checkpointer};
 use crate::db::models::{MessageId, ParticipantId, Room, RoomId, SiteId};
 use crate::db::{Db, DbConn, DbError};
@@ -30,6 +33,7 @@ use store::{announce, open_writer_connection, store};
 mod broadcast;
 mod quota;
 mod reuse;
+mod slow;
 mod store;
 
 /// Most messages per transaction. Larger batches amortise the commit (and on
@@ -47,7 +51,20 @@ pub struct Post {
     pub cid: String,
     pub text: String,
     pub ip: Option<String>,
+    /// The room's slow mode, for a visitor's `send` (the server API and
+    /// approvals are not bound by it): checked against the stored messages
+    /// in the transaction that would store this one (see [`slow`]).
+    pub slow_mode: Option<SlowMode>,
     pub reply: Reply,
+}
+
+/// A room's slow mode as a post is bound by it.
+#[derive(Clone)]
+pub struct SlowMode {
+    /// One message per participant every this many seconds.
+    pub secs: u32,
+    /// The sending instance's marks, corrected when the writer refuses.
+    pub marks: SlowMarks,
 }
 
 /// Who hears how a post went, after the broadcast.
@@ -139,6 +156,31 @@ impl Post {
             }
             // Approvals are not bound by the quota (`quota::Quota::admits`).
             Reply::Nobody => {}
+        }
+    }
+
+    /// Tells the sender its author's last message in the room was stored less
+    /// than the room's slow-mode gap ago (`wait_ms` before the next may be):
+    /// nothing was stored, and a retry with the same cid after the wait may be.
+    fn refuse_slow_mode(self, wait_ms: u64) {
+        let Some(slow) = &self.slow_mode else { return };
+        let wait = Duration::from_millis(wait_ms);
+        let gap = Duration::from_secs(u64::from(slow.secs));
+        slow.marks
+            .posted(self.room, self.participant, gap.saturating_sub(wait));
+        let refusal = refusal::slow_mode(slow.secs, wait);
+        match self.reply {
+            Reply::Connection(sender) => {
+                let frame = ErrorFrame::new(refusal.code, refusal.message)
+                    .reference(self.cid)
+                    .room(self.room_name)
+                    .retry_after_ms(refusal.retry_after_ms);
+                sender.reply(ServerFrame::from(frame).encode());
+            }
+            // Only visitors' sends are bound by slow mode (`Post::slow_mode`).
+            Reply::Caller(_) | Reply::Nobody => {
+                tracing::warn!(room = %self.room, "a post without a connection was refused for slow mode");
+            }
         }
     }
 

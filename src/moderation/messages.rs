@@ -231,6 +231,7 @@ pub async fn approve(chat: &Chat, actor: Actor, id: HeldMessageId) -> Result<()>
         cid: held.cid,
         text: held.body,
         ip: held.ip,
+        slow_mode: None,
         reply: crate::chat::writer::Reply::Nobody,
     });
     Ok(())

@@ -118,6 +118,7 @@ fn post(
         cid: k.to_string(),
         text: text.to_owned(),
         ip: None,
+        slow_mode: None,
         reply,
     }
 }

@@ -67,6 +67,10 @@ impl WriterLoop {
                 post.refuse_over_quota();
                 continue;
             }
+            if let Some(wait) = answer.slow_mode {
+                post.refuse_slow_mode(wait);
+                continue;
+            }
             if let Some(its_room) = answer.reused_in {
                 refuse_reused(conn, post, its_room, Some(answer.seq));
                 continue;
@@ -146,6 +150,8 @@ struct Answer {
     reused_in: Option<RoomId>,
     /// The room's first message, over the site's room quota: refused.
     over_quota: bool,
+    /// Too soon for the room's slow mode: refused, with the wait in ms.
+    slow_mode: Option<u64>,
 }
 
 /// One room's new messages in a batch.
@@ -165,6 +171,7 @@ fn frames_of(batch: &[Post], outcomes: Vec<Outcome>) -> (Vec<Answer>, Vec<RoomFr
     for (i, (post, outcome)) in batch.iter().zip(outcomes).enumerate() {
         let mut reused_in = None;
         let mut over_quota = false;
+        let mut slow_mode = None;
         let (msg_seq, id, ts, duplicate) = match outcome {
             Outcome::New(msg, id) => {
                 let view = Arc::new(MessageView {
@@ -206,6 +213,10 @@ fn frames_of(batch: &[Post], outcomes: Vec<Outcome>) -> (Vec<Answer>, Vec<RoomFr
                 over_quota = true;
                 (0, MessageId(0), 0, false)
             }
+            Outcome::SlowMode(wait) => {
+                slow_mode = Some(wait);
+                (0, MessageId(0), 0, false)
+            }
         };
         answers.push(Answer {
             seq: msg_seq,
@@ -215,6 +226,7 @@ fn frames_of(batch: &[Post], outcomes: Vec<Outcome>) -> (Vec<Answer>, Vec<RoomFr
             delivered: 0,
             reused_in,
             over_quota,
+            slow_mode,
         });
     }
     (answers, rooms)

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use super::quota::Quota;
+use super::slow::Slow;
 use super::Post;
 use crate::chat::hub::SeqRange;
 use crate::db::models::room::LockedRoom;
@@ -30,6 +31,9 @@ pub(super) enum Outcome {
     Duplicate(Message),
     /// The room's first message, beyond the site's room quota: not stored.
     OverQuota,
+    /// Its author's last message in the room is too recent for the room's
+    /// slow mode: not stored; the wait in ms.
+    SlowMode(u64),
 }
 
 /// The writer's connection. On SQLite it gets a larger page cache than the
@@ -127,6 +131,7 @@ fn store_each(
     quota: &mut Quota,
 ) -> Result<Vec<Outcome>, DbError> {
     let now = now_ms();
+    let mut slow = Slow::default();
     let mut outcomes: Vec<Outcome> = Vec::with_capacity(batch.len());
     // A retry can arrive in the same batch as its original.
     let mut in_batch: HashMap<(ParticipantId, &str), usize> = HashMap::new();
@@ -137,6 +142,17 @@ fn store_each(
             continue;
         }
         in_batch.insert((post.participant, post.cid.as_str()), outcomes.len());
+        // The single writer's `BEGIN IMMEDIATE` serializes this with every
+        // other write; a retry of a stored cid still gets its ack.
+        if let Some(wait) = slow.refuses(conn, post, now)? {
+            outcomes.push(
+                match Message::find_by_cid(conn, post.participant, &post.cid)? {
+                    Some(existing) => Outcome::Duplicate(existing),
+                    None => Outcome::SlowMode(wait),
+                },
+            );
+            continue;
+        }
         let Some(seq) = next_seq(conn, post, last_seq, quota)? else {
             outcomes.push(Outcome::OverQuota);
             continue;
@@ -184,6 +200,8 @@ fn store_batched(
     let (plans, to_insert, rows, last_seqs, inserted) = loop {
         let (mut plans, to_insert) = plan(conn, batch)?;
         let locked = lock_rooms(conn, &to_insert)?;
+        // After the lock: other instances' messages in these rooms are committed.
+        let to_insert = Slow::default().filter(conn, &mut plans, to_insert, now)?;
         let to_insert = quota.filter(conn, &mut plans, to_insert, &locked)?;
         let (rows, last_seqs) = number(&to_insert, &locked, now)?;
         with_backend!(conn, c => c.batch_execute("SAVEPOINT numbered"))?;
@@ -227,6 +245,8 @@ pub(super) enum Plan {
     SameAs(usize),
     /// Its room's first message, over the site's room quota.
     OverQuota,
+    /// Too soon for its room's slow mode: the wait in ms.
+    SlowMode(u64),
 }
 
 /// Plans each post (one query finds the cids stored before) and lists the
@@ -334,6 +354,7 @@ fn outcomes(
             Plan::Stored(message) => Outcome::Duplicate(message),
             Plan::SameAs(earlier) => same_as(&outcomes[earlier]),
             Plan::OverQuota => Outcome::OverQuota,
+            Plan::SlowMode(wait) => Outcome::SlowMode(wait),
         };
         outcomes.push(outcome);
     }
@@ -355,7 +376,7 @@ pub(super) fn announce(
             .zip(outcomes)
             .filter_map(|(post, outcome)| match outcome {
                 Outcome::New(msg, id) => Some((post, msg, id)),
-                Outcome::Duplicate(_) | Outcome::OverQuota => None,
+                Outcome::Duplicate(_) | Outcome::OverQuota | Outcome::SlowMode(_) => None,
             })
     };
     let mut sites: Vec<SiteId> = new().map(|(post, ..)| post.site).collect();
@@ -401,6 +422,7 @@ fn same_as(earlier: &Outcome) -> Outcome {
         Outcome::New(msg, id) => Outcome::Duplicate(stored(msg, *id)),
         Outcome::Duplicate(msg) => Outcome::Duplicate(msg.clone()),
         Outcome::OverQuota => Outcome::OverQuota,
+        Outcome::SlowMode(wait) => Outcome::SlowMode(*wait),
     }
 }
 

@@ -72,6 +72,7 @@ impl Lobby {
             cid: cid.into(),
             text: text.into(),
             ip: None,
+            slow_mode: None,
             reply: Reply::Connection(self.sender.clone()),
         }
     }

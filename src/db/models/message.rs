@@ -216,6 +216,23 @@ impl Message {
             .optional())
     }
 
+    /// When (`created_at`, ms) the participant's last message in the room
+    /// stored after `since` (ms) was, if any; deleted ones count (they were
+    /// posted). Uses the `(participant_id, created_at)` index.
+    pub fn last_in_room_by(
+        conn: &mut DbConn,
+        room: RoomId,
+        participant: ParticipantId,
+        since: i64,
+    ) -> Result<Option<i64>, DbError> {
+        with_backend!(conn, c => messages::table
+            .filter(messages::participant_id.eq(participant))
+            .filter(messages::created_at.gt(since))
+            .filter(messages::room_id.eq(room))
+            .select(diesel::dsl::max(messages::created_at))
+            .first::<Option<i64>>(c))
+    }
+
     pub fn find(conn: &mut DbConn, id: MessageId) -> Result<Option<Message>, DbError> {
         with_backend!(conn, c => messages::table.find(id).select(Message::as_select()).first(c).optional())
     }

@@ -26,6 +26,7 @@ mod order;
 mod presence;
 mod quota;
 mod recent;
+mod slow_mode;
 
 pub(crate) fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true")
