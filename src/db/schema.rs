@@ -49,6 +49,7 @@ diesel::table! {
         max_message_chars -> Nullable<Integer>,
         created_at -> BigInt,
         visitor_created -> Bool,
+        slow_mode_since -> BigInt,
     }
 }
 

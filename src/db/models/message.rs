@@ -7,7 +7,7 @@ use diesel::sql_types::Bool;
 use serde::Serialize;
 
 use super::{MessageId, Participant, ParticipantId, RoomId, SiteId};
-use crate::db::schema::{messages, participants};
+use crate::db::schema::{messages, participants, rooms};
 use crate::db::{DbConn, DbError};
 use crate::with_backend;
 
@@ -217,7 +217,8 @@ impl Message {
     }
 
     /// When (`created_at`, ms) the participant's last message in the room
-    /// stored after `since` (ms) was, if any; deleted ones count (they were
+    /// stored after `since` (ms) and after the room's slow mode was turned on
+    /// (`rooms.slow_mode_since`) was, if any; deleted ones count (they were
     /// posted). Uses the `(participant_id, created_at)` index.
     pub fn last_in_room_by(
         conn: &mut DbConn,
@@ -229,6 +230,10 @@ impl Message {
             .filter(messages::participant_id.eq(participant))
             .filter(messages::created_at.gt(since))
             .filter(messages::room_id.eq(room))
+            .filter(messages::created_at.nullable().gt(rooms::table
+                .find(room)
+                .select(rooms::slow_mode_since)
+                .single_value()))
             .select(diesel::dsl::max(messages::created_at))
             .first::<Option<i64>>(c))
     }

@@ -181,11 +181,18 @@ impl Room {
     }
 
     /// Replaces the moderation settings; they apply from the next message on.
+    /// Turning slow mode on also sets `slow_mode_since` (now).
     pub fn update_settings(
         conn: &mut DbConn,
         id: RoomId,
         settings: &RoomSettings,
     ) -> Result<(), DbError> {
+        // Turned on: messages stored before do not count against it.
+        if settings.slow_mode_secs > 0 {
+            let off = rooms::table.find(id).filter(rooms::slow_mode_secs.eq(0));
+            let now = crate::db::now_ms();
+            with_backend!(conn, c => diesel::update(off).set(rooms::slow_mode_since.eq(now)).execute(c))?;
+        }
         with_backend!(conn, c => diesel::update(rooms::table.find(id)).set(settings).execute(c))?;
         Ok(())
     }

@@ -1,0 +1,1 @@
+ALTER TABLE rooms DROP COLUMN slow_mode_since;
