@@ -207,9 +207,13 @@ pub async fn add_origin(admin: &Admin, req: &Request, auth: &Auth, id: SiteId) -
     let site = admin.site(auth, id).await?;
     let origin = manage::origin(&req.form::<OriginForm>()?.origin)?;
     let (id, actor, shown) = (site.id, auth.actor(), origin.to_string());
+    let server = Some(admin.chat.instance);
     let added = admin
-        .run(move |conn| manage::add_origin(conn, actor, &site, &origin))
+        .run(move |conn| manage::add_origin(conn, actor, &site, &origin, server))
         .await?;
+    if added {
+        origins_changed(admin, id);
+    }
     let flash = if added {
         Flash::Ok(format!("{shown} may now embed the chat."))
     } else {
@@ -224,9 +228,13 @@ pub async fn remove_origin(admin: &Admin, req: &Request, auth: &Auth, id: SiteId
     let site = admin.site(auth, id).await?;
     let origin = manage::origin(&req.form::<OriginForm>()?.origin)?;
     let (id, actor, shown) = (site.id, auth.actor(), origin.to_string());
+    let server = Some(admin.chat.instance);
     let removed = admin
-        .run(move |conn| manage::remove_origin(conn, actor, &site, &origin))
+        .run(move |conn| manage::remove_origin(conn, actor, &site, &origin, server))
         .await?;
+    if removed {
+        origins_changed(admin, id);
+    }
     let flash = if removed {
         Flash::Ok(format!(
             "{shown} removed. Pages there can no longer connect."
@@ -235,6 +243,13 @@ pub async fn remove_origin(admin: &Admin, req: &Request, auth: &Auth, id: SiteId
         Flash::Err(format!("{shown} was not allowed."))
     };
     Ok(Reply::redirect(&format!("/admin/sites/{id}")).flash(flash))
+}
+
+/// The next connections, here and on the other servers, are checked
+/// against the site's new list of origins.
+fn origins_changed(admin: &Admin, site: SiteId) {
+    admin.chat.admission.origins_changed(site);
+    admin.chat.tell_others();
 }
 
 /// GET /admin/sites/{id}/rotate — the confirmation page.
@@ -263,10 +278,12 @@ pub async fn rotate(admin: &Admin, req: &Request, auth: &Auth, id: SiteId) -> Re
             "Type the site name exactly to confirm.".into(),
         ));
     }
-    let (s, actor) = (site.clone(), auth.actor());
+    let (s, actor, origin) = (site.clone(), auth.actor(), Some(admin.chat.instance));
     let secret = admin
-        .run(move |conn| manage::rotate_secret(conn, actor, &s))
+        .run(move |conn| manage::rotate_secret(conn, actor, &s, origin))
         .await?;
+    admin.chat.rules.invalidate_site(site.id);
+    admin.chat.tell_others();
     admin.page(
         req,
         auth,
@@ -299,6 +316,7 @@ pub async fn delete(admin: &Admin, req: &Request, auth: &Auth, id: SiteId) -> Re
     let gone = admin
         .run(move |conn| manage::delete(conn, actor, &site, &confirm))
         .await?;
+    admin.chat.rules.invalidate_site(id);
     Ok(Reply::redirect("/admin/sites").flash(Flash::Ok(format!(
         "Site {name} deleted with its {} messages and {} participants; the audit log keeps the record.",
         gone.messages, gone.participants

@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::sync::{watch, Notify};
 
 use super::StartError;
+use crate::chat::admission::AdmissionCache;
 use crate::chat::cluster::{Cluster, ClusterConfig, Outbox};
 use crate::chat::holds::Holds;
 use crate::chat::hub::{Hub, RecentSize};
@@ -99,6 +100,7 @@ pub(super) fn chat(config: &ServeConfig, ground: Ground<'_>) -> Result<Assembled
         report_alerts: Arc::new(ReportAlerts::new(db.clone(), mailer.clone(), public_url)),
         accounts: accounts(&db, mailer, public_url, &limits),
         rules: Rules::new(db.clone()),
+        admission: AdmissionCache::new(db.clone()),
         holds: Holds::new(instance),
         db,
         hub,

@@ -108,6 +108,8 @@ async fn close_disabled_sites(chat: &Chat, live: Vec<SiteId>) {
     match disabled {
         Ok(disabled) => {
             for site in disabled {
+                // Disabled by hand in the database: no new connections either.
+                chat.rules.invalidate_site(site);
                 let closed = chat.hub.close_where(
                     |c| c.site == site,
                     CloseReason::SiteDisabled,

@@ -57,7 +57,7 @@ pub async fn identify(
     let (site_id, ip_text, hub) = (site.id, ip.to_string(), chat.hub.clone());
     let site_name = site.name.clone();
     let instance = chat.instance;
-    let (identified, renamed) = chat
+    let settled = chat
         .db
         .run(move |conn| {
             // One commit for the participant, its address and a rename's
@@ -74,16 +74,20 @@ pub async fn identify(
                     };
                     control::record(conn, Some(instance), &change)?;
                 }
-                let ban = Ban::find_active(conn, site_id, Some(participant.id), Some(ip))?;
-                let identified = Identified {
-                    participant,
-                    rooms,
-                    ban,
-                };
-                Ok::<_, Refusal>((identified, renamed))
+                Ok::<_, Refusal>((participant, rooms, renamed))
             })
         })
         .await?;
+    let (participant, rooms, renamed) = settled;
+    let ban = chat
+        .admission
+        .ban(site_id, Some(participant.id), Some(ip))
+        .await?;
+    let identified = Identified {
+        participant,
+        rooms,
+        ban,
+    };
     if renamed {
         renamed_here(chat, identified.participant.id);
     }

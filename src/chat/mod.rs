@@ -2,6 +2,7 @@
 //! the per-connection session logic. Knows nothing of warp: the http layer
 //! feeds a [`session::Session`] with text frames and writes what it returns.
 
+pub mod admission;
 mod catchup;
 pub mod cluster;
 mod guest_names;
@@ -17,6 +18,7 @@ mod refusal;
 mod rooms;
 pub mod rules;
 pub mod session;
+mod ttl_cache;
 pub mod word_filter;
 pub mod writer;
 
@@ -28,7 +30,7 @@ use std::sync::Arc;
 use thiserror::Error;
 
 use crate::config::Limits;
-use crate::db::models::{Ban, Site};
+use crate::db::models::Site;
 use crate::db::{Db, DbError};
 use crate::identity::accounts::Accounts;
 use crate::identity::GuestTokens;
@@ -62,6 +64,8 @@ pub struct Chat {
     pub quotas: limits::Quotas,
     /// Room settings, mutes and word filters, cached for the send path.
     pub rules: rules::Rules,
+    /// Site keys, origins and bans, cached for the upgrade and the hello.
+    pub admission: admission::AdmissionCache,
     /// Rooms someone is in here, held against prunes made anywhere.
     pub holds: holds::Holds,
     /// Rung when webhook deliveries were stored, so they go out at once.
@@ -112,7 +116,7 @@ impl UpgradeError {
 
 /// A connection that passed the upgrade checks.
 pub struct Admission {
-    pub site: Site,
+    pub site: Arc<Site>,
     pub ip: IpAddr,
     pub slot: IpSlot,
 }
@@ -160,29 +164,32 @@ impl Chat {
         site_key: &str,
         origin: Option<&str>,
         ip: IpAddr,
-    ) -> Result<Site, UpgradeError> {
-        let key = site_key.to_owned();
-        let origin = origin.map(Origin::parse_page);
-        let (site, ban) = self
-            .db
-            .run(move |conn| {
-                let site = Site::find_by_key(conn, &key)?.ok_or(UpgradeError::UnknownSite)?;
-                if !site.enabled {
-                    return Err(UpgradeError::SiteDisabled);
-                }
-                let origin = match origin {
-                    None => return Err(UpgradeError::OriginRequired),
-                    Some(Err(_)) => return Err(UpgradeError::OriginNotAllowed),
-                    Some(Ok(origin)) => origin,
-                };
-                if !site.allows_origin(conn, &origin)? {
-                    return Err(UpgradeError::OriginNotAllowed);
-                }
-                let ban = Ban::find_active(conn, site.id, None, Some(ip))?;
-                Ok((site, ban))
-            })
-            .await?;
-        if let Some(ban) = ban {
+    ) -> Result<Arc<Site>, UpgradeError> {
+        let id = self
+            .admission
+            .site_id(site_key)
+            .await?
+            .ok_or(UpgradeError::UnknownSite)?;
+        let site = match self.rules.site(id).await {
+            Ok(site) => site,
+            Err(DbError::NotFound) => {
+                self.admission.forget_key(site_key);
+                return Err(UpgradeError::UnknownSite);
+            }
+            Err(err) => return Err(err.into()),
+        };
+        if !site.enabled {
+            return Err(UpgradeError::SiteDisabled);
+        }
+        let origin = match origin.map(Origin::parse_page) {
+            None => return Err(UpgradeError::OriginRequired),
+            Some(Err(_)) => return Err(UpgradeError::OriginNotAllowed),
+            Some(Ok(origin)) => origin,
+        };
+        if !self.admission.allows_origin(&site, &origin).await? {
+            return Err(UpgradeError::OriginNotAllowed);
+        }
+        if let Some(ban) = self.admission.ban(site.id, None, Some(ip)).await? {
             return Err(UpgradeError::Banned {
                 reason: ban.reason,
                 until: ban.expires_at,

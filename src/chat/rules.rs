@@ -3,23 +3,20 @@
 //! site's own settings (length limit, room policy, room quota).
 //!
 //! They are read from the database once and cached in memory so a send costs
-//! no query. The admin panel invalidates an entry when it changes it, so a
-//! change applies to the very next message; entries also expire after
-//! [`TTL`] so changes made by another process are picked up.
+//! no query ([`TtlCache`]): a change made here removes its entry at once, one
+//! made elsewhere when its cluster event is applied.
 
 use std::collections::HashMap;
-use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
 
 use super::protocol::RoomRulesView;
+use super::ttl_cache::TtlCache;
 use super::word_filter::FilterSet;
 use crate::db::models::{Mute, ParticipantId, Room, RoomId, Site, SiteId, WordFilter};
 use crate::db::{Db, DbError};
-
-const TTL: Duration = Duration::from_secs(30);
 
 /// A room's moderation settings.
 #[derive(Debug, Clone)]
@@ -68,61 +65,13 @@ pub struct MuteInfo {
     pub reason: String,
 }
 
-struct Entry<T> {
-    value: T,
-    loaded: Instant,
-}
-
-/// A small map of values loaded on demand that expire after [`TTL`].
-struct Cache<K, V> {
-    map: Mutex<HashMap<K, Entry<V>>>,
-}
-
-impl<K: Eq + Hash + Copy, V: Clone> Cache<K, V> {
-    fn new() -> Self {
-        Cache {
-            map: Mutex::new(HashMap::new()),
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<K, Entry<V>>> {
-        self.map.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn get(&self, key: K) -> Option<V> {
-        self.lock()
-            .get(&key)
-            .filter(|e| e.loaded.elapsed() < TTL)
-            .map(|e| e.value.clone())
-    }
-
-    fn put(&self, key: K, value: V) {
-        let mut map = self.lock();
-        // Bounded by what is live; drop stale entries once the map grows.
-        if map.len() > 10_000 {
-            map.retain(|_, e| e.loaded.elapsed() < TTL);
-        }
-        map.insert(
-            key,
-            Entry {
-                value,
-                loaded: Instant::now(),
-            },
-        );
-    }
-
-    fn remove(&self, key: K) {
-        self.lock().remove(&key);
-    }
-}
-
 pub struct Rules {
     db: Db,
-    rooms: Cache<RoomId, Arc<RoomRules>>,
-    sites: Cache<SiteId, Arc<Site>>,
-    filters: Cache<SiteId, Arc<FilterSet>>,
+    rooms: TtlCache<RoomId, Arc<RoomRules>>,
+    sites: TtlCache<SiteId, Arc<Site>>,
+    filters: TtlCache<SiteId, Arc<FilterSet>>,
     /// Mutes in force per site: few at any time, so one query covers a site's senders.
-    mutes: Cache<SiteId, Arc<HashMap<ParticipantId, MuteInfo>>>,
+    mutes: TtlCache<SiteId, Arc<HashMap<ParticipantId, MuteInfo>>>,
     /// When each participant last posted in each slow-mode room, as seen here.
     slow_marks: SlowMarks,
 }
@@ -131,51 +80,48 @@ impl Rules {
     pub fn new(db: Db) -> Self {
         Rules {
             db,
-            rooms: Cache::new(),
-            sites: Cache::new(),
-            filters: Cache::new(),
-            mutes: Cache::new(),
+            rooms: TtlCache::default(),
+            sites: TtlCache::default(),
+            filters: TtlCache::default(),
+            mutes: TtlCache::default(),
             slow_marks: SlowMarks::default(),
         }
     }
 
     pub async fn room(&self, room: RoomId) -> Result<Arc<RoomRules>, DbError> {
-        if let Some(rules) = self.rooms.get(room) {
+        if let Some(rules) = self.rooms.get(&room) {
             return Ok(rules);
         }
+        let start = self.rooms.read_start();
         let loaded = self.db.run(move |conn| Room::find(conn, room)).await?;
         let rules = Arc::new(RoomRules::from(&loaded));
-        self.rooms.put(room, rules.clone());
+        self.rooms.put(start, room, rules.clone());
         Ok(rules)
     }
 
     /// The site as now stored: live connections follow its settings, not
     /// those of the moment they connected.
     pub async fn site(&self, site: SiteId) -> Result<Arc<Site>, DbError> {
-        if let Some(found) = self.sites.get(site) {
+        if let Some(found) = self.sites.get(&site) {
             return Ok(found);
         }
+        let start = self.sites.read_start();
         let loaded = Arc::new(self.db.run(move |conn| Site::find(conn, site)).await?);
-        self.sites.put(site, loaded.clone());
+        self.sites.put(start, site, loaded.clone());
         Ok(loaded)
     }
 
-    /// The site as a new connection's admission just read it: fresher than
-    /// any cached copy.
-    pub fn put_site(&self, site: Arc<Site>) {
-        self.sites.put(site.id, site);
-    }
-
     pub async fn filters(&self, site: SiteId) -> Result<Arc<FilterSet>, DbError> {
-        if let Some(set) = self.filters.get(site) {
+        if let Some(set) = self.filters.get(&site) {
             return Ok(set);
         }
+        let start = self.filters.read_start();
         let entries = self
             .db
             .run(move |conn| WordFilter::for_site(conn, site))
             .await?;
         let set = Arc::new(FilterSet::new(&entries));
-        self.filters.put(site, set.clone());
+        self.filters.put(start, site, set.clone());
         Ok(set)
     }
 
@@ -185,9 +131,10 @@ impl Rules {
         participant: ParticipantId,
     ) -> Result<Option<MuteInfo>, DbError> {
         let now = crate::db::now_ms();
-        let mutes = match self.mutes.get(site) {
+        let mutes = match self.mutes.get(&site) {
             Some(mutes) => mutes,
             None => {
+                let start = self.mutes.read_start();
                 let loaded = self
                     .db
                     .run(move |conn| Mute::active_for_site(conn, site))
@@ -209,7 +156,7 @@ impl Rules {
                     }
                 }
                 let map = Arc::new(map);
-                self.mutes.put(site, map.clone());
+                self.mutes.put(start, site, map.clone());
                 map
             }
         };
@@ -229,19 +176,19 @@ impl Rules {
     }
 
     pub fn invalidate_room(&self, room: RoomId) {
-        self.rooms.remove(room);
+        self.rooms.remove(&room);
     }
 
     pub fn invalidate_site(&self, site: SiteId) {
-        self.sites.remove(site);
+        self.sites.remove(&site);
     }
 
     pub fn invalidate_filters(&self, site: SiteId) {
-        self.filters.remove(site);
+        self.filters.remove(&site);
     }
 
     pub fn invalidate_mutes(&self, site: SiteId) {
-        self.mutes.remove(site);
+        self.mutes.remove(&site);
     }
 }
 

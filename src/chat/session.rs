@@ -102,8 +102,7 @@ impl Session {
             limits::connection_limiter(chat.limits.signals_per_second, chat.limits.signal_burst);
         let history_limiter =
             limits::connection_limiter(chat.limits.history_per_second, chat.limits.history_burst);
-        let site = Arc::new(admission.site);
-        chat.rules.put_site(site.clone());
+        let site = admission.site;
         let session = Session {
             chat,
             site,

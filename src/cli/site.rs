@@ -218,7 +218,7 @@ pub fn run(db: &Db, command: &Command) -> anyhow::Result<()> {
         Command::Show(opts) => show(conn, opts),
         Command::RotateSecret(opts) => {
             let site = find(conn, &opts.key)?;
-            let secret = manage::rotate_secret(conn, Actor::CommandLine, &site)?;
+            let secret = manage::rotate_secret(conn, Actor::CommandLine, &site, None)?;
             let print = || {
                 out!(
                     "new secret for {} (shown once, store it now):\n{secret}",
@@ -239,7 +239,7 @@ pub fn run(db: &Db, command: &Command) -> anyhow::Result<()> {
         Command::AddOrigin(opts) => {
             let site = find(conn, &opts.key)?;
             let origin = manage::origin(&opts.origin)?;
-            if manage::add_origin(conn, Actor::CommandLine, &site, &origin)? {
+            if manage::add_origin(conn, Actor::CommandLine, &site, &origin, None)? {
                 out!("{} now allows {origin}", site.public_key);
             } else {
                 out!("{} already allows {origin}", site.public_key);
@@ -249,7 +249,7 @@ pub fn run(db: &Db, command: &Command) -> anyhow::Result<()> {
         Command::RemoveOrigin(opts) => {
             let site = find(conn, &opts.key)?;
             let origin = manage::origin(&opts.origin)?;
-            if !manage::remove_origin(conn, Actor::CommandLine, &site, &origin)? {
+            if !manage::remove_origin(conn, Actor::CommandLine, &site, &origin, None)? {
                 bail!("{} does not allow {origin}", site.public_key);
             }
             out!("{} no longer allows {origin}", site.public_key);

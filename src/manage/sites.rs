@@ -71,10 +71,20 @@ pub fn create(conn: &mut DbConn, actor: Actor, name: &str, origins: &[&str]) -> 
 }
 
 /// Allows pages on `origin` to embed the chat; false when it already could.
-pub fn add_origin(conn: &mut DbConn, actor: Actor, site: &Site, origin: &Origin) -> Result<bool> {
+/// `server`: the server making the change (`Chat::instance`), `None` from
+/// the command line; every other server reads the list again.
+pub fn add_origin(
+    conn: &mut DbConn,
+    actor: Actor,
+    site: &Site,
+    origin: &Origin,
+    server: Option<u64>,
+) -> Result<bool> {
     conn.write_transaction(|conn| {
         let added = site.add_origin(conn, origin)?;
         if added {
+            let changed = Control::OriginsChanged { site: site.id };
+            crate::moderation::events::record(conn, server, &changed)?;
             let details = origin.to_string();
             audit(
                 conn,
@@ -88,16 +98,20 @@ pub fn add_origin(conn: &mut DbConn, actor: Actor, site: &Site, origin: &Origin)
     })
 }
 
-/// Stops allowing `origin`; false when it was not allowed.
+/// Stops allowing `origin`; false when it was not allowed. `server` as for
+/// [`add_origin`].
 pub fn remove_origin(
     conn: &mut DbConn,
     actor: Actor,
     site: &Site,
     origin: &Origin,
+    server: Option<u64>,
 ) -> Result<bool> {
     conn.write_transaction(|conn| {
         let removed = site.remove_origin(conn, origin)?;
         if removed {
+            let changed = Control::OriginsChanged { site: site.id };
+            crate::moderation::events::record(conn, server, &changed)?;
             let details = origin.to_string();
             audit(
                 conn,
@@ -220,10 +234,17 @@ pub fn update(
 }
 
 /// Issues a new secret and returns it (to be shown once); tokens signed with
-/// the old one stop working.
-pub fn rotate_secret(conn: &mut DbConn, actor: Actor, site: &Site) -> Result<String> {
+/// the old one stop working, on every server. `origin` as for [`update`].
+pub fn rotate_secret(
+    conn: &mut DbConn,
+    actor: Actor,
+    site: &Site,
+    origin: Option<u64>,
+) -> Result<String> {
     conn.write_transaction(|conn| {
         let secret = site.rotate_secret(conn)?;
+        let rotated = Control::SecretRotated { site: site.id };
+        crate::moderation::events::record(conn, origin, &rotated)?;
         let details = "new secret issued".to_owned();
         audit(
             conn,
@@ -236,8 +257,9 @@ pub fn rotate_secret(conn: &mut DbConn, actor: Actor, site: &Site) -> Result<Str
     })
 }
 
-/// Enables or disables a site. Disabling records a cluster event, so every
-/// running server closes the site's connections within a second; `origin` is
+/// Enables or disables a site. Either records a cluster event, so every
+/// running server admits the site's visitors again or closes the site's
+/// connections within a second; `origin` is
 /// the server making the change (`Chat::instance`), `None` from the command
 /// line. [`set_enabled`] also closes this server's connections at once.
 pub fn set_enabled_in(
@@ -254,10 +276,12 @@ pub fn set_enabled_in(
     };
     conn.write_transaction(|conn| {
         site.set_enabled(conn, enabled)?;
-        if !enabled {
-            let disabled = Control::SiteDisabled { site: site.id };
-            crate::moderation::events::record(conn, origin, &disabled)?;
-        }
+        let change = if enabled {
+            Control::SiteEnabled { site: site.id }
+        } else {
+            Control::SiteDisabled { site: site.id }
+        };
+        crate::moderation::events::record(conn, origin, &change)?;
         audit(conn, actor, action, Target::Site(site), String::new())?;
         Ok(())
     })
@@ -318,6 +342,8 @@ pub async fn set_enabled(chat: &Chat, actor: Actor, site: SiteId, enabled: bool)
             set_enabled_in(conn, actor, &found, enabled, origin)
         })
         .await?;
+    chat.rules.invalidate_site(site);
+    chat.tell_others();
     if !enabled {
         chat.hub.close_where(
             |c| c.site == site,
@@ -325,7 +351,6 @@ pub async fn set_enabled(chat: &Chat, actor: Actor, site: SiteId, enabled: bool)
             "This chat has been turned off by its owner.",
             None,
         );
-        chat.tell_others();
     }
     Ok(())
 }

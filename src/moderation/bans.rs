@@ -98,6 +98,8 @@ pub async fn ban(chat: &Chat, actor: Actor, req: BanRequest) -> Result<Banned> {
         .db
         .run(move |conn| create_in(conn, actor, origin, req))
         .await?;
+    // New connections are refused before the live ones close.
+    chat.admission.bans_changed();
     let closed_here = kick(chat, &ban);
     chat.tell_others();
     chat.webhooks.ring();
@@ -215,8 +217,9 @@ fn describe(ban: &Ban) -> String {
     format!("{who} {until}: {}", ban.reason)
 }
 
-/// Lifts a ban; the banned may reconnect at once.
+/// Lifts a ban; the banned may reconnect at once, to any instance.
 pub async fn unban(chat: &Chat, actor: Actor, id: BanId) -> Result<()> {
+    let origin = Some(chat.instance);
     chat.db
         .run(move |conn| {
             conn.write_transaction(|conn| -> Result<_> {
@@ -232,10 +235,13 @@ pub async fn unban(chat: &Chat, actor: Actor, id: BanId) -> Result<()> {
                     ("ban", id.to_string()),
                     describe(&ban),
                 )?;
+                events::record(conn, origin, &Control::Unbanned { ban: id })?;
                 hook(conn, &ban, EventType::ParticipantUnbanned)
             })
         })
         .await?;
+    chat.admission.bans_changed();
+    chat.tell_others();
     chat.webhooks.ring();
     Ok(())
 }
@@ -271,6 +277,10 @@ pub async fn apply_new(chat: &Chat, after: i64) -> Result<i64> {
         .db
         .run(move |conn| Ban::active_after(conn, after))
         .await?;
+    if !bans.is_empty() {
+        // Written elsewhere, maybe without an event (by hand).
+        chat.admission.bans_changed();
+    }
     let mut last = after;
     for ban in &bans {
         kick(chat, ban);

@@ -89,15 +89,20 @@ async fn apply(chat: &Chat, change: Control) {
                 chat.hub.publish(room, &frame, None, None);
             }
         }
-        Control::Banned { ban } => match chat.db.run(move |conn| Ban::find(conn, ban)).await {
-            Ok(Some(ban)) => {
-                super::bans::kick(chat, &ban);
+        Control::Banned { ban } => {
+            // New connections are refused before the live ones close.
+            chat.admission.bans_changed();
+            match chat.db.run(move |conn| Ban::find(conn, ban)).await {
+                Ok(Some(ban)) => {
+                    super::bans::kick(chat, &ban);
+                }
+                Ok(None) => {}
+                Err(err) => {
+                    tracing::warn!(error = %err, "could not read a ban made elsewhere; the ban poll applies it")
+                }
             }
-            Ok(None) => {}
-            Err(err) => {
-                tracing::warn!(error = %err, "could not read a ban made elsewhere; the ban poll applies it")
-            }
-        },
+        }
+        Control::Unbanned { .. } => chat.admission.bans_changed(),
         Control::RoomChanged { room } => {
             chat.rules.invalidate_room(room);
             super::rooms::announce_rules(chat, vec![room]).await;
@@ -110,7 +115,12 @@ async fn apply(chat: &Chat, change: Control) {
         Control::ParticipantChanged { participant } => chat.hub.recent_author_changed(participant),
         Control::MutesChanged { site } => chat.rules.invalidate_mutes(site),
         Control::FiltersChanged { site } => chat.rules.invalidate_filters(site),
+        Control::SiteEnabled { site } | Control::SecretRotated { site } => {
+            chat.rules.invalidate_site(site)
+        }
+        Control::OriginsChanged { site } => chat.admission.origins_changed(site),
         Control::SiteDisabled { site } => {
+            chat.rules.invalidate_site(site);
             chat.hub.close_where(
                 |c| c.site == site,
                 CloseReason::SiteDisabled,

@@ -36,17 +36,95 @@ async fn wrong_key_disabled_site_and_foreign_origin_are_refused() {
         );
     }
 
-    let s = site.clone();
-    app.db
-        .run(move |conn| s.set_enabled(conn, false))
-        .await
-        .unwrap();
+    chatctl::manage::sites::set_enabled(
+        &app.state.chat,
+        chatctl::db::models::audit::Actor::CommandLine,
+        site.id,
+        false,
+    )
+    .await
+    .unwrap();
     let (status, body) = app.refusal(key, Some(ORIGIN)).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (403, Some("site_disabled"))
     );
     assert!(body["message"].as_str().unwrap().contains("disabled"));
+}
+
+/// The upgrade's checks are answered from memory (the site, its origins,
+/// the bans): changes made from the command line, another process, still
+/// reach a running server, through the changes it follows (`cluster_events`).
+#[tokio::test]
+async fn command_line_changes_reach_the_checks_of_a_running_server() {
+    let app = TestApp::spawn().await;
+    let site = app.site(&[ORIGIN]).await;
+    let key = site.public_key.clone();
+    let run = |args: &[&str]| {
+        crate::support::cli::stdout(chatctl(&app.database).args(args));
+    };
+    let refused_with = |origin: &'static str, error: &'static str| {
+        let (app, key) = (&app, key.clone());
+        async move {
+            poll(
+                error,
+                Duration::from_secs(5),
+                Duration::from_millis(50),
+                || {
+                    let key = key.clone();
+                    async move {
+                        match app.try_connect(&key, Some(origin)).await {
+                            Err((_, body)) if body["error"] == error => Ok(()),
+                            Err((status, body)) => Err(format!("{status} {body}")),
+                            Ok(_) => Err("admitted".to_owned()),
+                        }
+                    }
+                },
+            )
+            .await
+        }
+    };
+    let admitted = |origin: &'static str| {
+        let (app, key) = (&app, key.clone());
+        async move {
+            poll(
+                origin,
+                Duration::from_secs(5),
+                Duration::from_millis(50),
+                || {
+                    let key = key.clone();
+                    async move { app.try_connect(&key, Some(origin)).await.map(drop) }
+                },
+            )
+            .await
+        }
+    };
+    // A first visitor: the site, its origins and its bans are in memory now.
+    let (first, _) = app.guest(&key, "first").await;
+    first.close().await;
+
+    let shop = "https://shop.example.com";
+    refused_with(shop, "origin_not_allowed").await;
+    run(&["site", "add-origin", &key, shop]);
+    admitted(shop).await;
+    run(&["site", "remove-origin", &key, shop]);
+    refused_with(shop, "origin_not_allowed").await;
+
+    run(&["site", "disable", &key]);
+    refused_with(ORIGIN, "site_disabled").await;
+    run(&["site", "enable", &key]);
+    admitted(ORIGIN).await;
+
+    run(&[
+        "ban",
+        "--site",
+        &key,
+        "--ip",
+        "127.0.0.1",
+        "--reason",
+        "flood",
+    ]);
+    refused_with(ORIGIN, "banned").await;
 }
 
 #[tokio::test]
@@ -223,23 +301,19 @@ async fn hello_validates_nick_version_and_site_policy() {
     );
 }
 
+/// Bans as the panel and the server API do (the server's admission cache
+/// follows at once).
 async fn insert_ban(app: &TestApp, site: i64, participant: Option<i64>, cidr: Option<&str>) {
-    use chatctl::db::schema::bans;
-    use diesel::prelude::*;
-    let cidr = cidr.map(str::to_owned);
-    app.db
-        .run(move |conn| -> Result<_, chatctl::db::DbError> {
-            chatctl::with_backend!(conn, c => diesel::insert_into(bans::table)
-                .values((
-                    bans::site_id.eq(Some(site)),
-                    bans::participant_id.eq(participant),
-                    bans::cidr.eq(cidr),
-                    bans::reason.eq("spam"),
-                    bans::created_at.eq(chatctl::db::now_ms()),
-                ))
-                .execute(c))?;
-            Ok(())
-        })
+    use chatctl::db::models::audit::Actor;
+    use chatctl::moderation::bans::{ban, BanRequest};
+    let request = BanRequest {
+        site: Some(chatctl::db::models::SiteId(site)),
+        participant: participant.map(ParticipantId),
+        cidr: cidr.map(str::to_owned),
+        reason: "spam".into(),
+        minutes: None,
+    };
+    ban(&app.state.chat, Actor::CommandLine, request)
         .await
         .unwrap();
 }

@@ -168,18 +168,47 @@ async fn tokens_missing_a_claim_or_with_a_bad_one_are_refused() {
     assert_refused(&mut client, cases).await;
 }
 
+/// Rotated from the command line (another process) while the server runs
+/// and has the site in memory: the old secret stops working at the next
+/// hello, the new one works.
 #[tokio::test]
 async fn a_rotated_secret_invalidates_old_tokens() {
     let app = TestApp::spawn().await;
     let site = app.site(&[ORIGIN]).await;
-    let old = sign(
-        &site.secret,
-        json!({"sub": "1", "name": "Real", "exp": exp()}),
-    );
-    let s = site.clone();
-    app.db.run(move |conn| s.rotate_secret(conn)).await.unwrap();
+    let claims = json!({"sub": "1", "name": "Real", "exp": exp()});
+    let old = sign(&site.secret, claims.clone());
     let (_, reply) = hello_with(&app, &site.public_key, json!({"token": old})).await;
-    assert_eq!(reply["code"], "invalid_token");
+    assert_eq!(reply["type"], "ready", "{reply}");
+
+    let out = crate::support::cli::stdout(crate::support::cli::chatctl(&app.database).args([
+        "site",
+        "rotate-secret",
+        &site.public_key,
+    ]));
+    let secret = out
+        .split_whitespace()
+        .find(|word| word.starts_with("sk_"))
+        .unwrap_or_else(|| panic!("a new secret in {out:?}"))
+        .to_owned();
+    let key = site.public_key.clone();
+    let refused = |token: &str| {
+        let (app, key, token) = (&app, key.clone(), token.to_owned());
+        async move {
+            let (_, reply) = hello_with(app, &key, json!({"token": token})).await;
+            reply["code"] == "invalid_token"
+        }
+    };
+    crate::support::wait::poll(
+        "the old secret refused",
+        std::time::Duration::from_secs(5),
+        std::time::Duration::from_millis(50),
+        || async { refused(&old).await.then_some(()).ok_or("still accepted") },
+    )
+    .await;
+    assert!(
+        !refused(&sign(&secret, claims)).await,
+        "the new secret works"
+    );
 }
 
 #[tokio::test]

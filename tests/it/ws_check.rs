@@ -55,15 +55,18 @@ async fn the_check_endpoint_tells_the_widget_which_forms_to_show() {
                 "Member",
                 "not-a-real-hash",
             )?;
-            member.mark_verified(conn)?;
-            chatctl::db::models::site::SiteSettings {
-                registration_allowed: Some(false),
-                ..Default::default()
-            }
-            .apply(conn, s.id)
+            member.mark_verified(conn)
         })
         .await
         .unwrap();
+    app.configure_site(
+        &site,
+        SiteSettings {
+            registration_allowed: Some(false),
+            ..Default::default()
+        },
+    )
+    .await;
     let ok = check(&app, &site.public_key, ORIGIN).await;
     assert_eq!(
         ok.json::<Value>().await.unwrap(),

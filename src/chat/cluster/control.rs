@@ -25,6 +25,10 @@ pub enum Control {
     Banned {
         ban: BanId,
     },
+    /// A ban was lifted: the banned may connect again at once.
+    Unbanned {
+        ban: BanId,
+    },
     /// A room's settings (lock, slow mode, approval, length) changed.
     RoomChanged {
         room: RoomId,
@@ -46,6 +50,19 @@ pub enum Control {
     },
     /// The site was turned off: its connections close.
     SiteDisabled {
+        site: SiteId,
+    },
+    /// The site was turned on again: its visitors may connect.
+    SiteEnabled {
+        site: SiteId,
+    },
+    /// The site's secret was replaced: tokens signed with the old one stop working.
+    SecretRotated {
+        site: SiteId,
+    },
+    /// An origin was allowed or no longer is: the next connections are checked
+    /// against the new list.
+    OriginsChanged {
         site: SiteId,
     },
     /// A participant's name or picture changed: the rooms' recent history

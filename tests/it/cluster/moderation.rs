@@ -35,9 +35,10 @@ async fn moderation_on_one_instance_takes_effect_on_the_others_at_once() {
     let (mut watcher, _, _) = b
         .joined(&key, json!({"nick": "watcher"}), "lobby", None)
         .await;
-    let (mut target, _, _) = b
+    let (mut target, target_ready, _) = b
         .joined(&key, json!({"nick": "target"}), "lobby", None)
         .await;
+    let token = target_ready["guest_token"].as_str().unwrap().to_owned();
     let ack = target.say("lobby", "t1", "first").await;
     let frame = watcher.recv_type("message").await;
     let participant = chatctl::db::models::ParticipantId(frame["author"]["id"].as_i64().unwrap());
@@ -54,9 +55,10 @@ async fn moderation_on_one_instance_takes_effect_on_the_others_at_once() {
 
     // Room locked on A: the next send on B is refused (B had the room's
     // rules cached as unlocked from the send above).
+    let site_key = key.clone();
     let (site, room) =
         a.db.run(move |conn| -> Result<_, chatctl::db::DbError> {
-            let site = Site::find_by_key(conn, &key)?.unwrap();
+            let site = Site::find_by_key(conn, &site_key)?.unwrap();
             let room = Room::find_by_name(conn, site.id, "lobby")?.unwrap();
             Ok((site, room))
         })
@@ -84,7 +86,7 @@ async fn moderation_on_one_instance_takes_effect_on_the_others_at_once() {
 
     // Ban on A: the target's connection on B closes (4003).
     let started = Instant::now();
-    bans::ban(
+    let made = bans::ban(
         &chat,
         Actor::CommandLine,
         bans::BanRequest {
@@ -100,6 +102,30 @@ async fn moderation_on_one_instance_takes_effect_on_the_others_at_once() {
     let closed = target.closed().await;
     assert_eq!(closed.code, close::BANNED);
     within_a_second(started);
+    // Coming back through B is refused (B keeps the bans in memory)...
+    let mut again = b.connect(&key).await;
+    again
+        .send(json!({"type": "hello", "v": 1, "guest_token": token}))
+        .await;
+    assert_eq!(again.closed().await.code, close::BANNED);
+
+    // ... until the ban is lifted on A: B lets the target in again at once.
+    let started = Instant::now();
+    bans::unban(&chat, Actor::CommandLine, made.ban.id)
+        .await
+        .unwrap();
+    loop {
+        let mut back = b.connect(&key).await;
+        let ready = back.hello(json!({"guest_token": token})).await;
+        if ready["type"] == "ready" {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "still refused: {ready}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// A word filter and a mute made on instance A apply to the next send on B

@@ -98,13 +98,20 @@ impl TestApp {
         self.new_site().origins(origins).create().await
     }
 
-    /// Changes a site's settings, as `chatctl site set` would.
+    /// Changes a site's settings as the panel does: checked, recorded, and
+    /// followed at once by this server's connections and admission checks.
     pub async fn configure_site(&self, site: &Site, settings: SiteSettings) {
-        let id = site.id;
+        use chatctl::db::models::audit::Actor;
+        let (id, chat) = (site.id, self.state.chat.clone());
+        let (site, origin) = (site.clone(), Some(chat.instance));
         self.db
-            .run(move |conn| settings.apply(conn, id))
+            .run(move |conn| {
+                chatctl::manage::sites::update(conn, Actor::CommandLine, &site, settings, origin)
+            })
             .await
             .unwrap();
+        chat.rules.invalidate_site(id);
+        chatctl::moderation::rooms::announce_site_rules(&chat, id).await;
     }
 
     /// Creates an admin account with [`ADMIN_PASSWORD`] (bcrypt cost 4: fast,
