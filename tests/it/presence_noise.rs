@@ -140,8 +140,8 @@ async fn the_presence_lines_setting_reaches_welcome() {
 
     // The running server reads the change within a second (a cluster event).
     let mut latest = Value::Null;
-    for _ in 0..30 {
-        let (mut bob, _) = app.guest(key, "bob").await;
+    for i in 0..30 {
+        let (mut bob, _) = app.guest(key, &format!("bob{i}")).await;
         latest = bob.join("lobby", None).await;
         if latest["presence_lines"] == false {
             break;

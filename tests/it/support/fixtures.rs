@@ -98,16 +98,12 @@ impl TestApp {
         self.new_site().origins(origins).create().await
     }
 
-    /// Changes a site's settings as the panel does: checked, recorded, and
-    /// followed at once by this server's connections and admission checks.
+    /// Changes a site's settings (no audit line), followed at once by this
+    /// server's connections and admission checks, as after the panel's change.
     pub async fn configure_site(&self, site: &Site, settings: SiteSettings) {
-        use chatctl::db::models::audit::Actor;
         let (id, chat) = (site.id, self.state.chat.clone());
-        let (site, origin) = (site.clone(), Some(chat.instance));
         self.db
-            .run(move |conn| {
-                chatctl::manage::sites::update(conn, Actor::CommandLine, &site, settings, origin)
-            })
+            .run(move |conn| settings.apply(conn, id))
             .await
             .unwrap();
         chat.rules.invalidate_site(id);
