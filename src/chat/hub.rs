@@ -291,6 +291,12 @@ impl Hub {
             .unwrap_or_default()
     }
 
+    /// Whether a connection of this server is in the room.
+    pub fn has_connections(&self, room: RoomId) -> bool {
+        self.room(room)
+            .is_some_and(|members| !lock(&members).conns.is_empty())
+    }
+
     /// Rooms with someone in them, here or on another instance.
     pub fn live_rooms(&self) -> Vec<RoomId> {
         self.rooms_read().keys().copied().collect()

@@ -68,6 +68,8 @@ pub struct MuteInfo {
 pub struct Rules {
     db: Db,
     rooms: TtlCache<RoomId, Arc<RoomRules>>,
+    /// Rooms by site and name, as a join found them (see [`Rules::room_named`]).
+    rooms_by_name: TtlCache<(SiteId, String), Arc<Room>>,
     sites: TtlCache<SiteId, Arc<Site>>,
     filters: TtlCache<SiteId, Arc<FilterSet>>,
     /// Mutes in force per site: few at any time, so one query covers a site's senders.
@@ -81,6 +83,7 @@ impl Rules {
         Rules {
             db,
             rooms: TtlCache::default(),
+            rooms_by_name: TtlCache::default(),
             sites: TtlCache::default(),
             filters: TtlCache::default(),
             mutes: TtlCache::default(),
@@ -97,6 +100,36 @@ impl Rules {
         let rules = Arc::new(RoomRules::from(&loaded));
         self.rooms.put(start, room, rules.clone());
         Ok(rules)
+    }
+
+    /// The room named `name` on `site`, as a join needs it: from memory
+    /// while a connection of this server is in it (its settings are kept
+    /// current by [`Rules::invalidate_room`]; its `last_seq` is not, and
+    /// matters only to the room's first connection here), else read again.
+    /// A crowd joining one room costs one read, not one each.
+    pub async fn room_named(
+        &self,
+        hub: &super::hub::Hub,
+        site: SiteId,
+        name: &str,
+    ) -> Result<Option<Arc<Room>>, DbError> {
+        let key = (site, name.to_owned());
+        if let Some(room) = self.rooms_by_name.get(&key) {
+            if hub.has_connections(room.id) {
+                return Ok(Some(room));
+            }
+        }
+        let start = self.rooms_by_name.read_start();
+        let lookup = name.to_owned();
+        let found = self
+            .db
+            .run(move |conn| Room::find_by_name(conn, site, &lookup))
+            .await?
+            .map(Arc::new);
+        if let Some(room) = &found {
+            self.rooms_by_name.put(start, key, room.clone());
+        }
+        Ok(found)
     }
 
     /// The site as now stored: live connections follow its settings, not
@@ -175,8 +208,11 @@ impl Rules {
         self.slow_marks.check(room, who, secs)
     }
 
+    /// A room's settings changed, or it was deleted.
     pub fn invalidate_room(&self, room: RoomId) {
         self.rooms.remove(&room);
+        // Rare: every name is read again rather than an index kept by id.
+        self.rooms_by_name.clear();
     }
 
     pub fn invalidate_site(&self, site: SiteId) {

@@ -71,7 +71,7 @@ impl Session {
         );
         self.floors.retain(|(id, _)| *id != room.id);
         self.floors.push((room.id, floor));
-        let rules = RoomRules::from(&room).view(&self.site, self.chat.limits.max_message_chars);
+        let rules = RoomRules::from(&*room).view(&self.site, self.chat.limits.max_message_chars);
         self.chat.hub.rules_known(room_id, &rules);
         self.reply(ServerFrame::Welcome {
             room: name.into_inner(),

@@ -12,10 +12,13 @@ use crate::db::models::{Room, RoomPolicy};
 impl Session {
     /// The room, held for this server (see `chat::holds`) when a prune
     /// could otherwise take it while the joiner is in it.
-    pub(super) async fn find_or_open_room(&mut self, name: &RoomName) -> Result<Room, Refusal> {
+    pub(super) async fn find_or_open_room(
+        &mut self,
+        name: &RoomName,
+    ) -> Result<Arc<Room>, Refusal> {
         let room = self.find_or_open(name).await?;
         if self.chat.holds.wanted(&room) {
-            let (chat, held) = (self.chat.clone(), room.clone());
+            let (chat, held) = (self.chat.clone(), Arc::clone(&room));
             chat.db
                 .clone()
                 .run(move |conn| chat.holds.hold(conn, &held))
@@ -24,13 +27,10 @@ impl Session {
         Ok(room)
     }
 
-    async fn find_or_open(&mut self, name: &RoomName) -> Result<Room, Refusal> {
+    async fn find_or_open(&mut self, name: &RoomName) -> Result<Arc<Room>, Refusal> {
         self.refresh_site().await?;
-        let (site, lookup) = (self.site.id, name.as_str().to_owned());
-        let found = self
-            .chat
-            .db
-            .run(move |conn| Room::find_by_name(conn, site, &lookup))
+        let found = (self.chat.rules)
+            .room_named(&self.chat.hub, self.site.id, name.as_str())
             .await?;
         if let Some(room) = found {
             return Ok(room);
@@ -55,6 +55,6 @@ impl Session {
             .await?;
         // A new room may have a `room.created` webhook to send.
         self.chat.webhooks.ring();
-        Ok(room)
+        Ok(Arc::new(room))
     }
 }
