@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail};
 use futures_util::stream::{self, StreamExt};
-use serde_json::{json, Value};
+use serde_json::json;
 use tokio::time::Instant;
 
 use crate::stats::now_us;
@@ -65,32 +65,51 @@ pub async fn open(
         None => json!({"type": "hello", "v": 1, "nick": nick}),
     };
     wr.text(&hello.to_string()).await?;
-    let ready = until(&mut rd, &mut wr, "ready").await?;
-    let guest_token = ready["guest_token"].as_str().unwrap_or_default().to_owned();
+    let ready: Ready = until(&mut rd, &mut wr, "ready").await?;
     let mut join = json!({"type": "join", "room": room});
     if let Some(since) = since {
         join["since"] = json!(since);
     }
     wr.text(&join.to_string()).await?;
-    let welcome = until(&mut rd, &mut wr, "welcome").await?;
-    let welcome_seqs = welcome["messages"]
-        .as_array()
-        .map(|m| m.iter().filter_map(|m| m["seq"].as_i64()).collect())
-        .unwrap_or_default();
+    let welcome: Welcome = until(&mut rd, &mut wr, "welcome").await?;
     Ok(Conn {
         rd,
         wr,
         room: room.to_owned(),
-        guest_token,
-        welcome_seq: welcome["seq"].as_i64().unwrap_or(0),
-        welcome_mode: welcome["mode"].as_str().unwrap_or_default().to_owned(),
-        welcome_seqs,
+        guest_token: ready.guest_token.unwrap_or_default(),
+        welcome_seq: welcome.seq,
+        welcome_mode: welcome.mode,
+        welcome_seqs: welcome.messages.iter().map(|m| m.seq).collect(),
         connect_time: started.elapsed(),
     })
 }
 
-/// Reads until a frame of type `kind`; an `error` frame or a close fails.
-async fn until(rd: &mut Reader, wr: &mut Writer, kind: &str) -> anyhow::Result<Value> {
+/// What the load generator reads of a `ready`.
+#[derive(serde::Deserialize)]
+struct Ready {
+    guest_token: Option<String>,
+}
+
+/// What the load generator reads of a `welcome`.
+#[derive(serde::Deserialize)]
+struct Welcome {
+    seq: i64,
+    mode: String,
+    messages: Vec<Seq>,
+}
+
+#[derive(serde::Deserialize)]
+struct Seq {
+    seq: i64,
+}
+
+/// Reads until a frame of type `kind` and returns it as `T`; an `error`
+/// frame or a close fails.
+async fn until<T: serde::de::DeserializeOwned>(
+    rd: &mut Reader,
+    wr: &mut Writer,
+    kind: &str,
+) -> anyhow::Result<T> {
     let deadline = Instant::now() + STEP;
     loop {
         let frame = tokio::time::timeout_at(deadline, rd.next())
@@ -106,7 +125,7 @@ async fn until(rd: &mut Reader, wr: &mut Writer, kind: &str) -> anyhow::Result<V
             }
             OP_CLOSE => bail!("closed while waiting for {kind}"),
             _ if frame.is_type(kind) => {
-                return frame.json().ok_or_else(|| anyhow!("bad {kind} frame"))
+                return frame.parse().ok_or_else(|| anyhow!("bad {kind} frame"))
             }
             _ if frame.is_type("error") => bail!("refused: {}", frame.text()),
             _ => {}

@@ -25,25 +25,60 @@ pub const RECENT_MS: i64 = 60 * 60 * 1000;
 /// How many numbered names ("Alice 2" ... "Alice 20") a refusal tries.
 const SUGGESTIONS: usize = 19;
 
-/// Checks the name guest `me` (`None`: a new guest) asks for, or keeps, on
-/// the site `site` called `site_name`.
+/// A name a guest asks for, with what can be checked of it without the
+/// database done: outside the transaction that stores it, which hellos
+/// share (see [`crate::db::Db::run_grouped`]).
+pub struct Wanted {
+    pub nick: Nickname,
+    pub key: NameKey,
+}
+
+impl Wanted {
+    /// Refuses a name reserved for the site's staff or the site itself, and
+    /// computes the name's key.
+    pub fn new(nick: Nickname, site_name: &str) -> Result<Self, Refusal> {
+        refuse_reserved(nick.as_str(), site_name)?;
+        let key = NameKey::of(nick.as_str());
+        Ok(Wanted { nick, key })
+    }
+}
+
+fn refuse_reserved(nick: &str, site_name: &str) -> Result<(), Refusal> {
+    match reserved(nick, site_name) {
+        Some(what) => Err(Refusal::new(ErrorCode::NickReserved, what.message(nick))),
+        None => Ok(()),
+    }
+}
+
+/// Checks the name guest `me` keeps (asked for earlier) on the site `site`
+/// called `site_name`.
 pub fn check(
+    conn: &mut DbConn,
+    hub: &Hub,
+    site: (SiteId, &str),
+    nick: &str,
+    me: Option<ParticipantId>,
+) -> Result<(), Refusal> {
+    refuse_reserved(nick, site.1)?;
+    check_free(conn, hub, site, nick, &NameKey::of(nick), me)
+}
+
+/// Checks that nobody else has, or had lately, a name like `nick` (its
+/// `key`) on the site; guest `me` (`None`: a new guest) asks for it.
+pub fn check_free(
     conn: &mut DbConn,
     hub: &Hub,
     (site, site_name): (SiteId, &str),
     nick: &str,
+    key: &NameKey,
     me: Option<ParticipantId>,
 ) -> Result<(), Refusal> {
-    if let Some(what) = reserved(nick, site_name) {
-        return Err(Refusal::new(ErrorCode::NickReserved, what.message(nick)));
-    }
-    let key = NameKey::of(nick);
-    let (code, message) = if name_key::taken(conn, site, &key)? {
+    let (code, message) = if name_key::taken(conn, site, key)? {
         (
             ErrorCode::NickTaken,
             format!("{nick:?} is, or looks like, the name of a signed-in user of this site. Choose another nickname."),
         )
-    } else if in_use(conn, hub, site, &key, me)? {
+    } else if in_use(conn, hub, site, key, me)? {
         (
             ErrorCode::NickInUse,
             format!("Someone in this chat already goes by {nick:?}, or a name that looks like it. Choose another nickname."),

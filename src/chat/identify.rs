@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 
 use super::cluster::control::{self, Control};
-use super::guest_names;
+use super::guest_names::{self, Wanted};
 use super::hub::Hub;
 use super::protocol::ErrorCode;
 use super::refusal::Refusal;
@@ -15,7 +15,7 @@ use crate::db::DbConn;
 use crate::identity::accounts::AccountError;
 use crate::identity::host::HostUser;
 use crate::identity::TokenError;
-use crate::input::{Nickname, RoomName};
+use crate::input::{NameKey, Nickname, RoomName};
 
 /// The identity fields of a `hello`.
 pub struct Credentials {
@@ -40,9 +40,9 @@ enum Claim {
     },
     ReturningGuest {
         id: ParticipantId,
-        rename: Option<Nickname>,
+        rename: Option<Wanted>,
     },
-    NewGuest(Nickname),
+    NewGuest(Wanted),
 }
 
 /// Checks the credentials of a `hello`, then finds or creates the participant
@@ -148,7 +148,8 @@ async fn claim(
                 };
                 Refusal::new(ErrorCode::InvalidToken, message)
             })?;
-            Ok(Claim::ReturningGuest { id, rename: nick })
+            let rename = nick.map(|nick| Wanted::new(nick, &site.name)).transpose()?;
+            Ok(Claim::ReturningGuest { id, rename })
         }
         None if !site.guests_allowed => Err(Refusal::new(
             ErrorCode::GuestsNotAllowed,
@@ -169,7 +170,7 @@ async fn claim(
                     reason: None,
                 });
             }
-            Ok(Claim::NewGuest(nick))
+            Ok(Claim::NewGuest(Wanted::new(nick, &site.name)?))
         }
     }
 }
@@ -217,8 +218,11 @@ fn settle(
                 // A kept name is checked again: a member or verified user
                 // may have taken it since, or another guest while they were
                 // away, or it may hold a character refused since.
-                let nick = match rename {
-                    Some(nick) => nick.into_inner(),
+                let (nick, key) = match rename {
+                    Some(Wanted { nick, key }) => {
+                        guest_names::check_free(conn, hub, site, nick.as_str(), &key, Some(p.id))?;
+                        (nick.into_inner(), key)
+                    }
                     None => {
                         Nickname::parse(&p.nick).map_err(|e| {
                             Refusal::new(
@@ -226,12 +230,12 @@ fn settle(
                                 format!("Your nickname is no longer allowed: {e}. Choose another nickname."),
                             )
                         })?;
-                        p.nick.clone()
+                        guest_names::check(conn, hub, site, &p.nick, Some(p.id))?;
+                        (p.nick.clone(), NameKey::of(&p.nick))
                     }
                 };
-                guest_names::check(conn, hub, site, &nick, Some(p.id))?;
                 let renamed = p.nick != nick;
-                p.touch(conn, &nick, Some(ip_text))?;
+                p.touch(conn, (&nick, &key), Some(ip_text))?;
                 (p, None, renamed)
             }
             _ => {
@@ -241,9 +245,14 @@ fn settle(
                 ))
             }
         },
-        Claim::NewGuest(nick) => {
-            guest_names::check(conn, hub, site, nick.as_str(), None)?;
-            let p = Participant::create_guest(conn, site_id, nick.as_str(), Some(ip_text))?;
+        Claim::NewGuest(Wanted { nick, key }) => {
+            guest_names::check_free(conn, hub, site, nick.as_str(), &key, None)?;
+            let p = Participant::create_guest_keyed(
+                conn,
+                site_id,
+                (nick.as_str(), &key),
+                Some(ip_text),
+            )?;
             (p, None, false)
         }
     })

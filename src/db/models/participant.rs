@@ -95,8 +95,18 @@ impl Participant {
         nick: &str,
         ip: Option<&str>,
     ) -> Result<Participant, DbError> {
-        let key = NameKey::of(nick);
-        let new = NewParticipant::new(site_id, ParticipantKind::Guest, nick, &key, ip);
+        Self::create_guest_keyed(conn, site_id, (nick, &NameKey::of(nick)), ip)
+    }
+
+    /// A new guest called `nick`, whose key is `key` (`NameKey::of(nick)`,
+    /// computed by the caller outside the transaction).
+    pub fn create_guest_keyed(
+        conn: &mut DbConn,
+        site_id: SiteId,
+        (nick, key): (&str, &NameKey),
+        ip: Option<&str>,
+    ) -> Result<Participant, DbError> {
+        let new = NewParticipant::new(site_id, ParticipantKind::Guest, nick, key, ip);
         with_backend!(conn, c => diesel::insert_into(participants::table)
             .values(&new)
             .returning(Participant::as_returning())
@@ -173,19 +183,19 @@ impl Participant {
         with_backend!(conn, c => participants::table.find(id).select(Participant::as_select()).first(c).optional())
     }
 
-    /// Records a guest's new session: current nickname (and its keys) and address.
+    /// Records a guest's new session: current nickname (and its keys, `key`
+    /// being `NameKey::of(nick)`) and address.
     pub fn touch(
         &mut self,
         conn: &mut DbConn,
-        nick: &str,
+        (nick, key): (&str, &NameKey),
         ip: Option<&str>,
     ) -> Result<(), DbError> {
         let now = now_ms();
-        let key = NameKey::of(nick);
         with_backend!(conn, c => diesel::update(participants::table.find(self.id))
             .set((
                 participants::nick.eq(nick),
-                ParticipantKeys::from(&key),
+                ParticipantKeys::from(key),
                 participants::last_ip.eq(ip),
                 participants::last_seen_at.eq(now),
             ))
