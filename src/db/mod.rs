@@ -6,7 +6,6 @@
 
 pub mod checkpoint;
 pub mod error;
-mod group_commit;
 pub mod migrate;
 pub mod models;
 pub mod repair;
@@ -14,7 +13,7 @@ pub mod schema;
 pub mod text_enum;
 
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -205,8 +204,6 @@ pub struct Db {
     /// and allocator caches: the server's memory tripled during the storm.)
     slots: Arc<Semaphore>,
     url: DbUrl,
-    /// Started by the first [`Db::run_grouped`] (`None`: it could not start).
-    grouped: Arc<OnceLock<Option<group_commit::GroupCommit>>>,
 }
 
 impl Db {
@@ -223,7 +220,6 @@ impl Db {
             pool,
             slots: Arc::new(Semaphore::new(max_size as usize)),
             url,
-            grouped: Arc::new(OnceLock::new()),
         })
     }
 
@@ -256,31 +252,6 @@ impl Db {
         })
         .await
         .map_err(|e| DbError::Internal(format!("database task failed: {e}")))?
-    }
-}
-
-impl Db {
-    /// Runs `work` as its own write transaction, committed together with
-    /// the other `run_grouped` calls waiting at the time (one commit for a
-    /// crowd; see [`group_commit`]). `work` runs in a savepoint: when it
-    /// fails, only its own writes are undone. For short transactions that
-    /// come in bursts (a `hello`'s participant); `work` must not begin a
-    /// transaction itself.
-    pub async fn run_grouped<T, E, F>(&self, work: F) -> Result<T, E>
-    where
-        T: Send + 'static,
-        E: From<DbError> + Send + 'static,
-        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
-    {
-        let grouped = self.grouped.get_or_init(|| {
-            group_commit::GroupCommit::start(self.pool.clone())
-                .inspect_err(|err| tracing::error!(error = %err, "no group commit: transactions commit one by one"))
-                .ok()
-        });
-        match grouped {
-            Some(grouped) => grouped.run(work).await,
-            None => self.run(move |conn| conn.write_transaction(work)).await,
-        }
     }
 }
 
