@@ -87,16 +87,12 @@ impl AdmissionCache {
     /// Whether pages of `origin` may embed the chat of `site`: the origin
     /// itself or a wildcard covering it is listed (see [`Origin::admitted_by`]).
     pub async fn allows_origin(&self, site: &Arc<Site>, origin: &Origin) -> Result<bool, DbError> {
-        let listed = match self.origins.get(&site.id) {
-            Some(listed) => listed,
-            None => {
-                let start = self.origins.read_start();
+        let listed = (self.origins)
+            .get_or_load(site.id, || async {
                 let of = site.clone();
-                let listed = Arc::new(self.db.run(move |conn| of.origins(conn)).await?);
-                self.origins.put(start, site.id, listed.clone());
-                listed
-            }
-        };
+                Ok::<_, DbError>(Arc::new(self.db.run(move |conn| of.origins(conn)).await?))
+            })
+            .await?;
         Ok(origin
             .admitted_by()
             .iter()
@@ -111,27 +107,19 @@ impl AdmissionCache {
         participant: Option<ParticipantId>,
         ip: Option<IpAddr>,
     ) -> Result<Option<Ban>, DbError> {
-        let active = match self.bans.get(&site) {
-            Some(active) => active,
-            None => {
-                let start = self.bans.read_start();
+        let active = (self.bans)
+            .get_or_load(site, || async {
                 let loaded = self
                     .db
                     .run(move |conn| Ban::active_for_site(conn, site))
                     .await?;
-                let active: Arc<Vec<ActiveBan>> = Arc::new(
-                    loaded
-                        .into_iter()
-                        .map(|ban| ActiveBan {
-                            range: ban.range(),
-                            ban,
-                        })
-                        .collect(),
-                );
-                self.bans.put(start, site, active.clone());
-                active
-            }
-        };
+                let parsed = loaded.into_iter().map(|ban| ActiveBan {
+                    range: ban.range(),
+                    ban,
+                });
+                Ok::<_, DbError>(Arc::new(parsed.collect::<Vec<_>>()))
+            })
+            .await?;
         let now = now_ms();
         Ok(active
             .iter()

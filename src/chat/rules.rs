@@ -92,14 +92,12 @@ impl Rules {
     }
 
     pub async fn room(&self, room: RoomId) -> Result<Arc<RoomRules>, DbError> {
-        if let Some(rules) = self.rooms.get(&room) {
-            return Ok(rules);
-        }
-        let start = self.rooms.read_start();
-        let loaded = self.db.run(move |conn| Room::find(conn, room)).await?;
-        let rules = Arc::new(RoomRules::from(&loaded));
-        self.rooms.put(start, room, rules.clone());
-        Ok(rules)
+        (self.rooms)
+            .get_or_load(room, || async {
+                let loaded = self.db.run(move |conn| Room::find(conn, room)).await?;
+                Ok(Arc::new(RoomRules::from(&loaded)))
+            })
+            .await
     }
 
     /// The room named `name` on `site`, as a join needs it: from memory
@@ -135,27 +133,25 @@ impl Rules {
     /// The site as now stored: live connections follow its settings, not
     /// those of the moment they connected.
     pub async fn site(&self, site: SiteId) -> Result<Arc<Site>, DbError> {
-        if let Some(found) = self.sites.get(&site) {
-            return Ok(found);
-        }
-        let start = self.sites.read_start();
-        let loaded = Arc::new(self.db.run(move |conn| Site::find(conn, site)).await?);
-        self.sites.put(start, site, loaded.clone());
-        Ok(loaded)
+        (self.sites)
+            .get_or_load(site, || async {
+                Ok(Arc::new(
+                    self.db.run(move |conn| Site::find(conn, site)).await?,
+                ))
+            })
+            .await
     }
 
     pub async fn filters(&self, site: SiteId) -> Result<Arc<FilterSet>, DbError> {
-        if let Some(set) = self.filters.get(&site) {
-            return Ok(set);
-        }
-        let start = self.filters.read_start();
-        let entries = self
-            .db
-            .run(move |conn| WordFilter::for_site(conn, site))
-            .await?;
-        let set = Arc::new(FilterSet::new(&entries));
-        self.filters.put(start, site, set.clone());
-        Ok(set)
+        (self.filters)
+            .get_or_load(site, || async {
+                let entries = self
+                    .db
+                    .run(move |conn| WordFilter::for_site(conn, site))
+                    .await?;
+                Ok(Arc::new(FilterSet::new(&entries)))
+            })
+            .await
     }
 
     pub async fn mute(
@@ -164,10 +160,8 @@ impl Rules {
         participant: ParticipantId,
     ) -> Result<Option<MuteInfo>, DbError> {
         let now = crate::db::now_ms();
-        let mutes = match self.mutes.get(&site) {
-            Some(mutes) => mutes,
-            None => {
-                let start = self.mutes.read_start();
+        let mutes = (self.mutes)
+            .get_or_load(site, || async {
                 let loaded = self
                     .db
                     .run(move |conn| Mute::active_for_site(conn, site))
@@ -188,11 +182,9 @@ impl Rules {
                         );
                     }
                 }
-                let map = Arc::new(map);
-                self.mutes.put(start, site, map.clone());
-                map
-            }
-        };
+                Ok::<_, DbError>(Arc::new(map))
+            })
+            .await?;
         Ok(mutes.get(&participant).filter(|m| m.until > now).cloned())
     }
 

@@ -91,6 +91,21 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
         );
     }
 
+    /// The value of `key`, read with `load` when none is held (and kept
+    /// unless an entry was removed during the read, as [`TtlCache::put`]).
+    pub async fn get_or_load<E, Fut>(&self, key: K, load: impl FnOnce() -> Fut) -> Result<V, E>
+    where
+        Fut: std::future::Future<Output = Result<V, E>>,
+    {
+        if let Some(value) = self.get(&key) {
+            return Ok(value);
+        }
+        let start = self.read_start();
+        let value = load().await?;
+        self.put(start, key, value.clone());
+        Ok(value)
+    }
+
     pub fn remove(&self, key: &K) {
         let mut inner = self.lock();
         inner.generation += 1;
