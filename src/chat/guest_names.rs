@@ -26,8 +26,8 @@ pub const RECENT_MS: i64 = 60 * 60 * 1000;
 const SUGGESTIONS: usize = 19;
 
 /// A name a guest asks for, with what can be checked of it without the
-/// database done: outside the transaction that stores it (SQLite's single
-/// writer serializes those of a crowd's hellos).
+/// database done: outside the transaction that stores it, which hellos
+/// share (see [`crate::db::Db::run_grouped`]).
 pub struct Wanted {
     pub nick: Nickname,
     pub key: NameKey,

@@ -57,25 +57,23 @@ pub async fn identify(
     let (site_id, ip_text, hub) = (site.id, ip.to_string(), chat.hub.clone());
     let site_name = site.name.clone();
     let instance = chat.instance;
+    // One transaction for the participant, its address and a rename's
+    // event (the name check and the new guest's row are atomic), committed
+    // with the other hellos waiting: a room reconnecting after a restart is
+    // thousands of hellos at once.
     let settled = chat
         .db
-        .run(move |conn| {
-            // One commit for the participant, its address and a rename's
-            // event, not one each: a room reconnecting after a restart is
-            // thousands of hellos at once. (The name check and the new
-            // guest's row are atomic too.)
-            conn.write_transaction(|conn| {
-                let (participant, rooms, renamed) =
-                    settle(conn, &hub, (site_id, &site_name), &ip_text, claim)?;
-                Participant::record_ip(conn, participant.id, &ip_text)?;
-                if renamed {
-                    let change = Control::ParticipantChanged {
-                        participant: participant.id,
-                    };
-                    control::record(conn, Some(instance), &change)?;
-                }
-                Ok::<_, Refusal>((participant, rooms, renamed))
-            })
+        .run_grouped(move |conn| {
+            let (participant, rooms, renamed) =
+                settle(conn, &hub, (site_id, &site_name), &ip_text, claim)?;
+            Participant::record_ip(conn, participant.id, &ip_text)?;
+            if renamed {
+                let change = Control::ParticipantChanged {
+                    participant: participant.id,
+                };
+                control::record(conn, Some(instance), &change)?;
+            }
+            Ok::<_, Refusal>((participant, rooms, renamed))
         })
         .await?;
     let (participant, rooms, renamed) = settled;

@@ -6,6 +6,7 @@
 
 pub mod checkpoint;
 pub mod error;
+mod group_commit;
 pub mod migrate;
 pub mod models;
 pub mod repair;
@@ -204,6 +205,8 @@ pub struct Db {
     /// and allocator caches: the server's memory tripled during the storm.)
     slots: Arc<Semaphore>,
     url: DbUrl,
+    /// The queue of [`Db::run_grouped`].
+    grouped: Arc<group_commit::GroupCommit>,
 }
 
 impl Db {
@@ -220,6 +223,7 @@ impl Db {
             pool,
             slots: Arc::new(Semaphore::new(max_size as usize)),
             url,
+            grouped: Arc::default(),
         })
     }
 
@@ -248,10 +252,31 @@ impl Db {
         tokio::task::spawn_blocking(move || {
             let _slot = slot;
             let mut conn = pool.get().map_err(DbError::Pool)?;
-            work(&mut conn)
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&mut conn)))
+                .unwrap_or_else(|panic| {
+                    // The connection goes back to the pool: not with a
+                    // transaction left open, holding SQLite's write lock.
+                    let _ = with_backend!(&mut *conn, c => c.batch_execute("ROLLBACK"));
+                    std::panic::resume_unwind(panic)
+                })
         })
         .await
         .map_err(|e| DbError::Internal(format!("database task failed: {e}")))?
+    }
+
+    /// Runs `work` as its own write transaction, committed together with
+    /// the other `run_grouped` calls waiting at the time (one commit for a
+    /// crowd; see [`group_commit`]). `work` runs in a savepoint: when it
+    /// fails, only its own writes are undone. For short transactions that
+    /// come in bursts (a `hello`'s participant); `work` must not begin a
+    /// transaction itself.
+    pub async fn run_grouped<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+    {
+        group_commit::GroupCommit::run(self, work).await
     }
 }
 
@@ -311,6 +336,46 @@ mod tests {
             grew < 50,
             "{grew} more threads for 200 callers on a pool of 2"
         );
+    }
+
+    /// Work that panics inside a write transaction: its connection goes
+    /// back to the pool, but not still holding SQLite's write lock (another
+    /// connection writes at once instead of failing with "database is
+    /// locked" after the busy timeout).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panic_inside_a_transaction_leaves_no_lock_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let db = Db::connect(&url, 1).unwrap();
+        let create = |conn: &mut DbConn| with_backend!(conn, c => c.batch_execute("CREATE TABLE t (name TEXT NOT NULL)"));
+        db.run(create).await.unwrap();
+        let panicked = db
+            .run(|conn| {
+                conn.write_transaction(|conn| -> Result<(), DbError> {
+                    with_backend!(conn, c => c.batch_execute("INSERT INTO t VALUES ('lost')"))?;
+                    panic!("a bug while holding the write lock")
+                })
+            })
+            .await;
+        assert!(panicked.is_err());
+        let mut other = DbUrl::parse(&url).unwrap().connect().unwrap();
+        with_backend!(&mut other, c => c.batch_execute("PRAGMA busy_timeout = 200; INSERT INTO t VALUES ('next')"))
+            .expect("the write lock was released");
+        // The pooled connection is usable and sees only committed rows.
+        let rows = db
+            .run(|conn| {
+                use diesel::prelude::*;
+                #[derive(QueryableByName)]
+                struct Row {
+                    #[diesel(sql_type = diesel::sql_types::Text)]
+                    name: String,
+                }
+                with_backend!(conn, c => diesel::sql_query("SELECT name FROM t").load::<Row>(c))
+            })
+            .await
+            .unwrap();
+        let names: Vec<_> = rows.into_iter().map(|r| r.name).collect();
+        assert_eq!(names, ["next"]);
     }
 
     #[test]
