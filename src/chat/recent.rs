@@ -93,17 +93,18 @@ pub struct Window {
 }
 
 /// About what a message costs in memory (the view, its text, its author's
-/// strings and its slot), for the cache's overall bound.
+/// strings and its slot, and the same again as the JSON it keeps once
+/// sent), for the cache's overall bound.
 fn cost(message: &MessageView) -> usize {
     let author = &message.author;
-    std::mem::size_of::<MessageView>()
-        + std::mem::size_of::<Row>()
-        + 32
-        + message.text.len()
+    let strings = message.text.len()
         + author.nick.len()
         + author.kind.len()
         + author.avatar.as_ref().map_or(0, |a| a.len())
-        + author.look.as_ref().map_or(0, |l| l.len())
+        + author.look.as_ref().map_or(0, |l| l.len());
+    // The JSON: the strings, the field names and numbers (about 100 bytes).
+    let json = strings + 100;
+    std::mem::size_of::<MessageView>() + std::mem::size_of::<Row>() + 32 + strings + json
 }
 
 fn row_cost(row: &Row) -> usize {

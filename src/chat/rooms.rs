@@ -38,13 +38,13 @@ fn look(p: &Participant) -> Arc<str> {
 }
 
 pub fn view((message, author): WithAuthor) -> MessageView {
-    MessageView {
-        seq: message.seq,
-        id: message.id.0,
-        author: who(&author),
-        text: message.body,
-        ts: message.created_at,
-    }
+    MessageView::new(
+        message.seq,
+        message.id.0,
+        who(&author),
+        message.body,
+        message.created_at,
+    )
 }
 
 /// Opens a room for a visitor (or returns it, if someone opened it

@@ -7,20 +7,20 @@ use crate::chat::protocol::Who;
 const MINUTE: i64 = 60_000;
 
 fn view(seq: i64) -> Arc<MessageView> {
-    Arc::new(MessageView {
+    Arc::new(MessageView::new(
         seq,
-        id: 100 + seq,
-        author: Who {
+        100 + seq,
+        Who {
             id: 1,
             nick: "ann".into(),
             kind: "guest".into(),
             avatar: None,
             look: None,
         },
-        text: format!("m{seq}"),
+        format!("m{seq}"),
         // A minute apart, from minute 1000.
-        ts: (1000 + seq) * MINUTE,
-    })
+        (1000 + seq) * MINUTE,
+    ))
 }
 
 fn row(seq: i64, deleted: bool) -> Row {
@@ -230,21 +230,44 @@ fn bytes_follow_the_rows() {
 }
 
 #[test]
-fn a_message_of_100_characters_costs_about_300_bytes() {
+fn a_message_of_100_characters_costs_about_500_bytes_with_its_json() {
     let mut message = (*view(1)).clone();
     message.text = "x".repeat(100);
     message.author.look = Some("0a367b92".into());
+    let message = Arc::new(message);
     let loaded = Loaded {
         rows: vec![Row {
             seq: 1,
             created_at: message.ts,
-            message: Some(Arc::new(message)),
+            message: Some(message.clone()),
         }],
         ..whole(1)
     };
     let bytes = Window::new(loaded, 10).bytes();
     assert!(
-        (250..=350).contains(&bytes),
+        (450..=600).contains(&bytes),
         "{bytes} (README, --recent-cache-mb)"
     );
+    // The JSON it keeps once sent is about what the estimate says.
+    let sent = message.json().unwrap().get().to_owned();
+    assert_eq!(message.encoded_len(), sent.len());
+    assert!((200..=300).contains(&sent.len()), "{sent}");
+}
+
+/// The JSON kept with a message is what encoding its fields gives, and a
+/// changed copy is encoded again, not sent as the original.
+#[test]
+fn a_message_is_encoded_once_and_a_changed_copy_again() {
+    let message = view(1);
+    let first = message.json().unwrap().get().to_owned();
+    assert_eq!(first, serde_json::to_string(&*message).unwrap());
+    let value: serde_json::Value = serde_json::from_str(&first).unwrap();
+    assert_eq!(value["text"], "m1");
+    assert_eq!(value["author"]["nick"], "ann");
+    let mut copy = (*message).clone();
+    copy.text = "changed".into();
+    let again: serde_json::Value = serde_json::from_str(copy.json().unwrap().get()).unwrap();
+    assert_eq!(again["text"], "changed");
+    let back: MessageView = serde_json::from_str(&first).unwrap();
+    assert_eq!(back, *message);
 }

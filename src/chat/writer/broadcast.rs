@@ -174,13 +174,13 @@ fn frames_of(batch: &[Post], outcomes: Vec<Outcome>) -> (Vec<Answer>, Vec<RoomFr
         let mut slow_mode = None;
         let (msg_seq, id, ts, duplicate) = match outcome {
             Outcome::New(msg, id) => {
-                let view = Arc::new(MessageView {
-                    seq: msg.seq,
-                    id: id.0,
-                    author: post.author.clone(),
-                    text: msg.body,
-                    ts: msg.created_at,
-                });
+                let view = Arc::new(MessageView::new(
+                    msg.seq,
+                    id.0,
+                    post.author.clone(),
+                    msg.body,
+                    msg.created_at,
+                ));
                 let text = ServerFrame::Message {
                     room: post.room_name.clone(),
                     message: view.clone(),

@@ -19,13 +19,13 @@ const PAGE: i64 = 50;
 const MAX_PAGE: i64 = 100;
 
 fn view((message, author): WithAuthor) -> MessageView {
-    MessageView {
-        seq: message.seq,
-        id: message.id.0,
-        author: crate::chat::who(&author),
-        text: message.body,
-        ts: message.created_at,
-    }
+    MessageView::new(
+        message.seq,
+        message.id.0,
+        crate::chat::who(&author),
+        message.body,
+        message.created_at,
+    )
 }
 
 #[derive(Serialize)]

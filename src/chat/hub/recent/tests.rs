@@ -13,13 +13,13 @@ use crate::db::models::SiteId;
 const ROOM: RoomId = RoomId(1);
 
 fn view(seq: i64) -> Arc<MessageView> {
-    Arc::new(MessageView {
+    Arc::new(MessageView::new(
         seq,
-        id: seq,
-        author: who(1),
-        text: format!("m{seq}"),
-        ts: 1_000_000 + seq,
-    })
+        seq,
+        who(1),
+        format!("m{seq}"),
+        1_000_000 + seq,
+    ))
 }
 
 /// What the database holds of a room with messages `1..=n`.
