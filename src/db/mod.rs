@@ -112,9 +112,13 @@ impl DbUrl {
                 let mut conn = SqliteConnection::establish(path)?;
                 // WAL lets readers proceed while the writer commits; NORMAL is durable
                 // across process crashes in WAL mode; busy_timeout absorbs brief locks.
+                // Temporary files in memory: the statement journal of every
+                // savepoint (each grouped hello has one) was a temporary file
+                // written page by page.
                 conn.batch_execute(
                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                     PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
+                     PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; \
+                     PRAGMA temp_store = MEMORY;",
                 )?;
                 Ok(DbConn::Sqlite(conn))
             }

@@ -243,9 +243,15 @@ pub fn like_pattern(text: &str) -> String {
 
 impl Participant {
     /// Records that the participant connected from `ip` (first and last time seen).
+    ///
+    /// An insert that skips an existing pair, then an update if it did. The
+    /// insert stays prepared on the connection; diesel prepares an `ON
+    /// CONFLICT DO UPDATE` (and any `UPDATE`) again each time, and the
+    /// hellos of new guests, thousands when a big room fills, need only the
+    /// insert.
     pub fn record_ip(conn: &mut DbConn, id: ParticipantId, ip: &str) -> Result<(), DbError> {
         let now = now_ms();
-        with_backend!(conn, c => diesel::insert_into(participant_ips::table)
+        let inserted = with_backend!(conn, c => diesel::insert_into(participant_ips::table)
             .values((
                 participant_ips::participant_id.eq(id),
                 participant_ips::ip.eq(ip),
@@ -253,9 +259,17 @@ impl Participant {
                 participant_ips::last_seen_at.eq(now),
             ))
             .on_conflict((participant_ips::participant_id, participant_ips::ip))
-            .do_update()
+            .do_nothing()
+            .execute(c))?;
+        if inserted == 0 {
+            with_backend!(conn, c => diesel::update(
+                participant_ips::table
+                    .filter(participant_ips::participant_id.eq(id))
+                    .filter(participant_ips::ip.eq(ip)),
+            )
             .set(participant_ips::last_seen_at.eq(now))
             .execute(c))?;
+        }
         Ok(())
     }
 
@@ -345,5 +359,58 @@ impl Participant {
             .filter(participants::id.eq_any(ids.to_vec()))
             .select(Participant::as_select())
             .load(c))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use diesel::connection::InstrumentationEvent;
+    use diesel::sqlite::SqliteConnection;
+
+    use super::*;
+    use crate::db::migrate::migrate;
+
+    /// The first time from an address sets both times, later ones only the
+    /// last; the insert, all a new guest's hello needs, is prepared once and
+    /// kept on the connection (diesel keeps no `ON CONFLICT DO UPDATE`).
+    #[test]
+    fn addresses_keep_their_first_time_and_their_statements_stay_prepared() {
+        let mut conn = DbConn::Sqlite(SqliteConnection::establish(":memory:").unwrap());
+        migrate(&mut conn).unwrap();
+        // Addresses alone: no participant rows to point at.
+        with_backend!(&mut conn, c => diesel::connection::SimpleConnection::batch_execute(c, "PRAGMA foreign_keys = OFF"))
+            .unwrap();
+        let cached = Arc::new(Mutex::new(Vec::new()));
+        let sink = cached.clone();
+        let DbConn::Sqlite(c) = &mut conn else {
+            unreachable!()
+        };
+        c.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+            if let InstrumentationEvent::CacheQuery { sql, .. } = event {
+                sink.lock().unwrap().push(sql.to_owned());
+            }
+        });
+        let id = ParticipantId(1);
+        Participant::record_ip(&mut conn, id, "192.0.2.1").unwrap();
+        let first = Participant::ips(&mut conn, id).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        for _ in 0..3 {
+            Participant::record_ip(&mut conn, id, "192.0.2.1").unwrap();
+        }
+        Participant::record_ip(&mut conn, id, "192.0.2.2").unwrap();
+        let ips = Participant::ips(&mut conn, id).unwrap();
+        assert_eq!(ips.len(), 2);
+        let again = ips.iter().find(|ip| ip.ip == "192.0.2.1").unwrap();
+        assert_eq!(again.first_seen_at, first[0].first_seen_at);
+        assert!(again.last_seen_at > first[0].last_seen_at);
+        let cached = cached.lock().unwrap();
+        assert!(
+            cached
+                .iter()
+                .any(|sql| sql.starts_with("INSERT INTO `participant_ips`")),
+            "the insert is kept prepared: {cached:#?}"
+        );
     }
 }
