@@ -20,22 +20,35 @@ use std::time::{Duration, Instant};
 use diesel::connection::SimpleConnection;
 use tokio::sync::oneshot;
 
-use super::{Db, DbConn, DbError};
+use super::{Db, DbConn, DbError, DbUrl};
 use crate::with_backend;
 
-/// Most pieces of work in one transaction: bounds how long the write lock is
-/// held and how long the first of a batch waits for the last.
-const MAX_BATCH: usize = 256;
+/// Most pieces of work in one transaction on SQLite: bounds how long the
+/// write lock is held and how long the first of a batch waits for the last.
+const MAX_BATCH_SQLITE: usize = 256;
+/// On PostgreSQL each piece's savepoint that writes is a subtransaction;
+/// past 64 in one transaction a backend's subtransaction cache overflows
+/// and every session's snapshots get slower (`PGPROC_MAX_CACHED_SUBXIDS`).
+const MAX_BATCH_POSTGRES: usize = 32;
 
 /// A batch holding the write lock longer than this is logged: everyone
 /// else's writes wait for it.
 const SLOW_BATCH: Duration = Duration::from_secs(1);
 
-/// What a piece of work says once the batch's commit is known.
+/// What a piece of work says once the batch's outcome is known.
 type Answer = Box<dyn FnOnce(Result<(), &DbError>) + Send>;
 /// A piece of work, given the connection inside the batch's transaction, or
-/// `None` when the transaction could not begin.
-type Job = Box<dyn FnOnce(Option<&mut DbConn>) -> Answer + Send>;
+/// `None` when it is not to run (the transaction could not begin, or broke).
+type Job = Box<dyn FnOnce(Option<&mut DbConn>) -> Ran + Send>;
+
+/// A piece that ran, or was skipped.
+struct Ran {
+    answer: Answer,
+    /// Its savepoint could not be opened, released or rolled back to: the
+    /// transaction is in an unknown state (SQLite may have rolled all of it
+    /// back, PostgreSQL may have aborted it), so the batch ends undone.
+    broke: Option<DbError>,
+}
 
 /// The queue of pieces waiting for the next batch.
 #[derive(Default)]
@@ -66,8 +79,12 @@ impl GroupCommit {
     {
         let (reply, answer) = oneshot::channel::<Result<T, E>>();
         let job: Job = Box::new(move |conn| {
-            let outcome = conn.map(|conn| in_savepoint(conn, work));
-            Box::new(move |committed| {
+            let (outcome, broke) = match conn.map(|conn| in_savepoint(conn, work)) {
+                Some(Ok(outcome)) => (Some(outcome), None),
+                Some(Err(broke)) => (None, Some(broke)),
+                None => (None, None),
+            };
+            let answer: Answer = Box::new(move |committed| {
                 let result = match (committed, outcome) {
                     (Ok(()), Some(outcome)) => outcome,
                     (Err(err), _) => Err(E::from(DbError::Internal(format!(
@@ -79,7 +96,8 @@ impl GroupCommit {
                 };
                 // The caller may have gone (its connection closed).
                 let _ = reply.send(result);
-            })
+            });
+            Ran { answer, broke }
         });
         let lead = {
             let mut queue = db.grouped.queue();
@@ -87,7 +105,10 @@ impl GroupCommit {
             !std::mem::replace(&mut queue.draining, true)
         };
         if lead {
-            tokio::spawn(drain(db.clone()));
+            tokio::spawn(drain(Draining {
+                db: db.clone(),
+                finished: false,
+            }));
         }
         answer.await.map_err(|_| {
             E::from(DbError::Internal(
@@ -97,16 +118,44 @@ impl GroupCommit {
     }
 }
 
+/// The draining task's hold on the queue. Should the task end early (the
+/// runtime shutting down drops it), the queue is left for the next caller
+/// to drain, not marked as drained forever; the pieces still queued are
+/// dropped, and their callers told so.
+struct Draining {
+    db: Db,
+    /// The queue was found empty and handed back.
+    finished: bool,
+}
+
+impl Drop for Draining {
+    fn drop(&mut self) {
+        if !self.finished {
+            let mut queue = self.db.grouped.queue();
+            queue.draining = false;
+            queue.jobs.clear();
+        }
+    }
+}
+
 /// Runs batches until the queue is empty (then the next caller leads again).
-async fn drain(db: Db) {
+async fn drain(mut draining: Draining) {
+    let db = draining.db.clone();
+    let max_batch = match db.url() {
+        DbUrl::Sqlite(_) => MAX_BATCH_SQLITE,
+        DbUrl::Postgres(_) => MAX_BATCH_POSTGRES,
+    };
     loop {
         let batch: Vec<Job> = {
             let mut queue = db.grouped.queue();
             if queue.jobs.is_empty() {
+                // Cleared here, under the lock that a new piece is queued
+                // under: it finds either this task still draining, or none.
                 queue.draining = false;
+                draining.finished = true;
                 return;
             }
-            let take = queue.jobs.len().min(MAX_BATCH);
+            let take = queue.jobs.len().min(max_batch);
             queue.jobs.drain(..take).collect()
         };
         // An error here means the batch never reached a connection (its
@@ -134,14 +183,25 @@ fn commit(conn: &mut DbConn, batch: Vec<Job>) {
     };
     if let Err(err) = with_backend!(&mut *conn, c => c.batch_execute(begin)) {
         for job in batch {
-            job(None)(Err(&err));
+            (job(None).answer)(Err(&err));
         }
         return;
     }
-    let answers: Vec<Answer> = batch.into_iter().map(|job| job(Some(conn))).collect();
-    let committed = with_backend!(&mut *conn, c => c.batch_execute("COMMIT"));
+    let mut broken: Option<DbError> = None;
+    let mut answers = Vec::with_capacity(pieces);
+    for job in batch {
+        let ran = job(if broken.is_none() { Some(conn) } else { None });
+        if broken.is_none() {
+            broken = ran.broke;
+        }
+        answers.push(ran.answer);
+    }
+    let committed = match broken {
+        None => with_backend!(&mut *conn, c => c.batch_execute("COMMIT")),
+        Some(err) => Err(err),
+    };
     if let Err(err) = &committed {
-        tracing::error!(error = %err, pieces, "a group commit failed");
+        tracing::error!(error = %err, pieces, "a group commit failed; all of it undone");
         // The transaction may already be gone; nothing more to undo then.
         let _ = with_backend!(&mut *conn, c => c.batch_execute("ROLLBACK"));
     }
@@ -159,10 +219,11 @@ fn commit(conn: &mut DbConn, batch: Vec<Job>) {
 
 /// `work` in a savepoint: undone alone when it fails or panics (a panic is
 /// a bug, answered as an internal error, not a reason to lose the batch).
+/// The outer error: the savepoint itself failed, and with it the batch.
 fn in_savepoint<T, E: From<DbError>>(
     conn: &mut DbConn,
     work: impl FnOnce(&mut DbConn) -> Result<T, E>,
-) -> Result<T, E> {
+) -> Result<Result<T, E>, DbError> {
     with_backend!(&mut *conn, c => c.batch_execute("SAVEPOINT grouped"))?;
     let result = catch_unwind(AssertUnwindSafe(|| work(&mut *conn))).unwrap_or_else(|_| {
         tracing::error!("a grouped transaction panicked; undone");
@@ -176,11 +237,13 @@ fn in_savepoint<T, E: From<DbError>>(
         "ROLLBACK TO SAVEPOINT grouped; RELEASE SAVEPOINT grouped"
     };
     with_backend!(&mut *conn, c => c.batch_execute(end))?;
-    result
+    Ok(result)
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn count(conn: &mut DbConn, name: &str) -> i64 {
@@ -191,56 +254,159 @@ mod tests {
             #[diesel(sql_type = BigInt)]
             n: i64,
         }
-        with_backend!(conn, c => diesel::sql_query("SELECT COUNT(*) AS n FROM t WHERE name = ?")
+        with_backend!(conn, c => diesel::sql_query("SELECT COUNT(*) AS n FROM t WHERE name LIKE ?")
             .bind::<Text, _>(name)
             .get_result::<Count>(c))
         .unwrap()
         .n
     }
 
-    /// Forty writes queued at once: the failing ones (and one that panics)
-    /// are undone alone, every other one is committed before its caller
-    /// hears of it.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_failing_or_panicking_piece_is_undone_alone_and_the_others_commit() {
+    async fn database() -> (tempfile::TempDir, Db) {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let db = Db::connect(&url, 2).unwrap();
+        // One connection: the test can hold it while pieces queue up.
+        let db = Db::connect(&url, 1).unwrap();
         db.run(
             |conn| with_backend!(conn, c => c.batch_execute("CREATE TABLE t (name TEXT NOT NULL)")),
         )
         .await
         .unwrap();
-        let calls: Vec<_> = (0..40)
-            .map(|i| {
+        (dir, db)
+    }
+
+    async fn until(what: &str, done: impl Fn() -> bool) {
+        for _ in 0..2000 {
+            if done() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        panic!("timed out waiting for {what}");
+    }
+
+    type Piece = Box<dyn FnOnce(&mut DbConn) -> Result<(), DbError> + Send>;
+
+    /// Runs `pieces` as one batch: the database's only connection is held
+    /// until all of them are queued behind a first batch of one. Returns
+    /// each piece's result, in order.
+    async fn in_one_batch(db: &Db, pieces: Vec<Piece>) -> Vec<Result<(), DbError>> {
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let (holding, hold_started) = oneshot::channel();
+        let hold = tokio::spawn({
+            let db = db.clone();
+            async move {
+                db.run(move |_| {
+                    let _ = holding.send(());
+                    let _ = held.recv();
+                    Ok::<_, DbError>(())
+                })
+                .await
+            }
+        });
+        hold_started.await.unwrap();
+        let opener = tokio::spawn({
+            let db = db.clone();
+            async move { db.run_grouped(|_| Ok::<_, DbError>(())).await }
+        });
+        until("the first batch to be taken", || {
+            let queue = db.grouped.queue();
+            queue.draining && queue.jobs.is_empty()
+        })
+        .await;
+        let n = pieces.len();
+        let calls: Vec<_> = pieces
+            .into_iter()
+            .map(|piece| {
                 let db = db.clone();
-                tokio::spawn(async move {
-                    db.run_grouped(move |conn| -> Result<(), DbError> {
-                        let insert = format!("INSERT INTO t (name) VALUES ('w{i}')");
-                        with_backend!(conn, c => c.batch_execute(&insert))?;
-                        if i % 4 == 0 {
-                            return Err(DbError::Internal("refused".into()));
-                        }
-                        if i == 7 {
-                            panic!("a bug in one piece");
-                        }
-                        Ok(())
-                    })
-                    .await
+                tokio::spawn(async move { db.run_grouped(piece).await })
+            })
+            .collect();
+        until("every piece to be queued", || {
+            db.grouped.queue().jobs.len() == n
+        })
+        .await;
+        release.send(()).unwrap();
+        hold.await.unwrap().unwrap();
+        opener.await.unwrap().unwrap();
+        let mut results = Vec::new();
+        for call in calls {
+            results.push(call.await.unwrap());
+        }
+        results
+    }
+
+    fn insert(name: String) -> impl FnOnce(&mut DbConn) -> Result<(), DbError> {
+        move |conn| {
+            let insert = format!("INSERT INTO t (name) VALUES ('{name}')");
+            with_backend!(conn, c => c.batch_execute(&insert))
+        }
+    }
+
+    /// Forty writes in one transaction: the failing ones (and one that
+    /// panics) are undone alone, every other one is committed before its
+    /// caller hears of it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_or_panicking_piece_is_undone_alone_and_the_others_commit() {
+        let (_dir, db) = database().await;
+        let fails = |i: usize| i.is_multiple_of(4) || i == 7;
+        let pieces: Vec<Piece> = (0..40usize)
+            .map(|i| -> Piece {
+                let insert = insert(format!("w{i}"));
+                Box::new(move |conn| {
+                    insert(conn)?;
+                    if i == 7 {
+                        panic!("a bug in one piece");
+                    }
+                    if i.is_multiple_of(4) {
+                        return Err(DbError::Internal("refused".into()));
+                    }
+                    Ok(())
                 })
             })
             .collect();
-        for (i, call) in calls.into_iter().enumerate() {
-            let result = call.await.unwrap();
-            let fails = i % 4 == 0 || i == 7;
-            assert_eq!(result.is_err(), fails, "w{i}: {result:?}");
-            // Committed when answered: another connection sees it.
+        let results = in_one_batch(&db, pieces).await;
+        for (i, result) in results.iter().enumerate() {
+            assert_eq!(result.is_err(), fails(i), "w{i}: {result:?}");
             let name = format!("w{i}");
             let seen = db
                 .run(move |conn| Ok::<_, DbError>(count(conn, &name)))
                 .await
                 .unwrap();
-            assert_eq!(seen, i64::from(!fails), "w{i}");
+            assert_eq!(seen, i64::from(!fails(i)), "w{i}");
         }
+    }
+
+    /// A piece that leaves the transaction in an unknown state (here it ends
+    /// it; SQLite does as much on a full disk): nobody is told their write
+    /// was kept, and none of the batch is, before it or after it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_batch_whose_transaction_broke_is_all_undone_and_all_told() {
+        let (_dir, db) = database().await;
+        let pieces: Vec<Piece> = (0..10)
+            .map(|i| -> Piece {
+                let insert = insert(format!("b{i}"));
+                Box::new(move |conn| {
+                    insert(conn)?;
+                    if i == 4 {
+                        with_backend!(conn, c => c.batch_execute("ROLLBACK"))?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        let results = in_one_batch(&db, pieces).await;
+        assert!(results.iter().all(Result::is_err), "{results:?}");
+        let kept = db
+            .run(|conn| Ok::<_, DbError>(count(conn, "b%")))
+            .await
+            .unwrap();
+        assert_eq!(kept, 0);
+        // The next batch runs as usual.
+        db.run_grouped(insert("after".into())).await.unwrap();
+        let after = db
+            .run(|conn| Ok::<_, DbError>(count(conn, "after")))
+            .await
+            .unwrap();
+        assert_eq!(after, 1);
     }
 }
