@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::support::jwt;
 use crate::support::widget_page::{
-    guest_at, lobby_scene, open_people_list, run, say, until, PEOPLE,
+    guest_at, lobby_scene, open_people_list, run, say, say_and_see_it_sent, until, PEOPLE,
 };
 use crate::support::*;
 
@@ -91,7 +91,8 @@ async fn widget_shows_a_message_posted_by_the_site_as_the_sites() {
         return;
     };
     let browser = guest_at(&chrome, &host.url("/chat"), "Zoe").await;
-    say(&browser, "hello").await;
+    // Stored before the site posts: the site's message comes second.
+    say_and_see_it_sent(&browser, "hello").await;
     until(&browser, "her message", "msgs().length === 1").await;
 
     let api = crate::support::api::Api::full(&app, &site).await;

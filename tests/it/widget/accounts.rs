@@ -114,6 +114,8 @@ async fn signs_in_after_a_wrong_password(host: &HostSite, browser: &Session) {
     )
     .await;
     run(browser, "$('[data-chatctl=nick] [data-to=login]').click();").await;
+    // The form comes with the part of the widget loaded on first need.
+    until(browser, "the sign-in form", "shown('#le') && shown('#lp')").await;
     run(browser, "fill('#le', 'alice@example.com'); fill('#lp', 'wrong Password 1'); $('[data-chatctl=login]').requestSubmit();").await;
     until(
         browser,
