@@ -272,8 +272,10 @@ impl Db {
     /// the other `run_grouped` calls waiting at the time (one commit for a
     /// crowd; see [`group_commit`]). `work` runs in a savepoint: when it
     /// fails, only its own writes are undone. For short transactions that
-    /// come in bursts (a `hello`'s participant); `work` must not begin a
-    /// transaction itself.
+    /// come in bursts (a `hello`'s participant). `work` must not begin or
+    /// end a transaction itself, and must return the database errors it
+    /// meets (one it swallowed would leave PostgreSQL's transaction
+    /// aborted: the batch is then undone, and every caller told so).
     pub async fn run_grouped<T, E, F>(&self, work: F) -> Result<T, E>
     where
         T: Send + 'static,
