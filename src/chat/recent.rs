@@ -93,8 +93,8 @@ pub struct Window {
 }
 
 /// About what a message costs in memory (the view, its text, its author's
-/// strings and its slot, and the same again as the JSON it keeps once
-/// sent), for the cache's overall bound.
+/// strings and its slot, and the same again as the JSON it keeps once a
+/// welcome sent it), for the cache's overall bound.
 fn cost(message: &MessageView) -> usize {
     let author = &message.author;
     let strings = message.text.len()

@@ -248,7 +248,7 @@ fn a_message_of_100_characters_costs_about_500_bytes_with_its_json() {
         (450..=600).contains(&bytes),
         "{bytes} (README, --recent-cache-mb)"
     );
-    // The JSON it keeps once sent is about what the estimate says.
+    // The JSON it keeps once a welcome sent it is about what the estimate says.
     let sent = message.json().unwrap().get().to_owned();
     assert_eq!(message.encoded_len(), sent.len());
     assert!((200..=300).contains(&sent.len()), "{sent}");
