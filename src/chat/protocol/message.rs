@@ -44,7 +44,9 @@ impl MessageView {
             .as_deref()
     }
 
-    /// The bytes of the JSON kept with it (0 until [`Self::json`] made it).
+    /// The bytes of the JSON kept with it (0 until [`Self::json`] made it):
+    /// what tests see of the cache.
+    #[cfg(test)]
     pub fn encoded_len(&self) -> usize {
         self.json
             .0
