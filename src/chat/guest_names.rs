@@ -16,7 +16,7 @@ use super::protocol::ErrorCode;
 use super::refusal::Refusal;
 use crate::db::models::{name_key, ParticipantId, SiteId};
 use crate::db::{now_ms, DbConn, DbError};
-use crate::input::names::reserved::reserved;
+use crate::input::names::reserved;
 use crate::input::{NameKey, Nickname};
 
 /// How long a guest's name stays theirs after their last hello.
@@ -37,17 +37,15 @@ impl Wanted {
     /// Refuses a name reserved for the site's staff or the site itself, and
     /// computes the name's key.
     pub fn new(nick: Nickname, site_name: &str) -> Result<Self, Refusal> {
-        refuse_reserved(nick.as_str(), site_name)?;
-        let key = NameKey::of(nick.as_str());
+        let key = refuse_reserved(nick.as_str(), site_name)?;
         Ok(Wanted { nick, key })
     }
 }
 
-fn refuse_reserved(nick: &str, site_name: &str) -> Result<(), Refusal> {
-    match reserved(nick, site_name) {
-        Some(what) => Err(Refusal::new(ErrorCode::NickReserved, what.message(nick))),
-        None => Ok(()),
-    }
+/// Refuses a reserved name; the key of one that is not.
+fn refuse_reserved(nick: &str, site_name: &str) -> Result<NameKey, Refusal> {
+    reserved::checked(nick, site_name)
+        .map_err(|what| Refusal::new(ErrorCode::NickReserved, what.message(nick)))
 }
 
 /// Checks the name guest `me` keeps (asked for earlier) on the site `site`
@@ -59,8 +57,8 @@ pub fn check(
     nick: &str,
     me: Option<ParticipantId>,
 ) -> Result<(), Refusal> {
-    refuse_reserved(nick, site.1)?;
-    check_free(conn, hub, site, nick, &NameKey::of(nick), me)
+    let key = refuse_reserved(nick, site.1)?;
+    check_free(conn, hub, site, nick, &key, me)
 }
 
 /// Checks that nobody else has, or had lately, a name like `nick` (its
@@ -134,7 +132,7 @@ fn suggest(
     for n in first..first + SUGGESTIONS {
         let candidate = numbered(base, n);
         let key = NameKey::of(&candidate);
-        if reserved(&candidate, site_name).is_none()
+        if reserved::reserved(&candidate, site_name).is_none()
             && !name_key::taken(conn, site, &key)?
             && !in_use(conn, hub, site, &key, me)?
         {

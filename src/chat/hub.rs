@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
-use super::protocol::{CloseReason, RoomRulesView, Who};
+use super::protocol::{CloseReason, RoomRulesView, Who, WhoPage};
 pub use super::queue::{BatchFrame, CloseRequest, ConnHandle, ConnId, ConnQueue, Outbound};
 use super::recent::Window;
 use crate::db::models::{ParticipantId, RoomId, SiteId};
@@ -37,9 +37,16 @@ struct RoomMembers {
     present: BTreeMap<i64, (Who, usize)>,
     /// Participants present through other instances (see [`Peers`]).
     remote: BTreeMap<i64, Remote>,
+    /// `remote` summed per instance, kept as it changes: a message's
+    /// delivery count and a remote leave would otherwise walk everyone.
+    remote_tally: HashMap<u64, RemoteTally>,
     /// Distinct participants present on any instance (the union of `present`
     /// and `remote`), kept as they come and go so no join counts the room.
     online: usize,
+    /// The first page of who is present, as the last welcome listed it;
+    /// dropped when someone on it (or, while it is short, anyone) comes or
+    /// goes (see `crowd`).
+    first_page: Option<Arc<WhoPage>>,
     /// The room's name, for the `presence_count` frames.
     name: String,
     /// The count the room's connections were last told, and when (see
@@ -63,6 +70,13 @@ struct RoomMembers {
     /// The rules the room's connections here know (`welcome.rules`, then
     /// each `room_rules`): a change is told only when it changes them.
     rules: Option<RoomRulesView>,
+}
+
+/// What one other instance has in a room.
+#[derive(Default)]
+struct RemoteTally {
+    participants: usize,
+    connections: usize,
 }
 
 /// A participant present in the room through other instances.

@@ -10,9 +10,11 @@ use std::sync::Arc;
 mod codes;
 mod error_frame;
 mod message;
+mod who_page;
 pub use codes::{CloseReason, ErrorCode};
 pub use error_frame::ErrorFrame;
 pub use message::MessageView;
+pub use who_page::WhoPage;
 
 /// Protocol version spoken by this server.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -218,8 +220,9 @@ pub enum ServerFrame {
         #[serde(skip_serializing_if = "Vec::is_empty")]
         deleted: Vec<i64>,
         /// Who is present: the first page (at most 50, by participant id) of
-        /// `online_total`; `who` frames page through the rest.
-        online: Vec<Who>,
+        /// `online_total`; `who` frames page through the rest. Shared by
+        /// the welcomes of a room until someone on it comes or goes.
+        online: Arc<WhoPage>,
         /// How many participants are present, on every instance.
         online_total: usize,
         /// How far each participant present has read (read receipts; empty in large rooms).

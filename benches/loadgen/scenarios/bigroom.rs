@@ -65,7 +65,7 @@ pub async fn run(o: BigroomJoinOpts) -> anyhow::Result<String> {
         }
         _ => None,
     };
-    let report = json!({
+    let mut report = json!({
         "scenario": "bigroom-join",
         "params": {"connections": o.connections, "history": o.history,
                    "connect_concurrency": o.common.connect_concurrency},
@@ -84,8 +84,33 @@ pub async fn run(o: BigroomJoinOpts) -> anyhow::Result<String> {
             "rss_per_conn_kib": per_conn,
         },
     });
+    // Then all of them leave at once: the server's CPU until it is idle
+    // again (a leave must cost O(1) in the room's size too).
+    let cpu_before_leave = server.and_then(Proc::cpu);
     drop(conns);
+    let leave_cpu = match cpu_before_leave {
+        Some(before) => cpu_until_idle(server)
+            .await
+            .map(|after| after.saturating_sub(before)),
+        None => None,
+    };
+    report["results"]["leave_server_cpu_s"] = json!(leave_cpu.map(|d| d.as_secs_f64()));
     let _ = author.wr.close().await;
     target.close().await;
     Ok(report.to_string())
+}
+
+/// The server's CPU time once it stops rising (two readings 250 ms apart
+/// agree), or after 30 s.
+async fn cpu_until_idle(server: Option<Proc>) -> Option<Duration> {
+    let mut last = server.and_then(Proc::cpu)?;
+    for _ in 0..120 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let now = server.and_then(Proc::cpu)?;
+        if now == last {
+            return Some(now);
+        }
+        last = now;
+    }
+    Some(last)
 }

@@ -2,14 +2,16 @@
 //! ten or of ten thousand. Above [`CROWD`] people present, joins and leaves
 //! are not told one by one but as a count (`presence_count`), at most every
 //! [`COUNT_EVERY`] and only when it changed; a joiner's welcome lists one
-//! page of who is there, and `who` pages through the rest in participant-id
-//! order, so someone present throughout is listed exactly once.
+//! page of who is there (the same page, encoded once, for every joiner until
+//! someone on it comes or goes), and `who` pages through the rest in
+//! participant-id order, so someone present throughout is listed exactly once.
 
 use std::ops::Bound::{Excluded, Unbounded};
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::{lock, Hub, RoomMembers, COUNT_EVERY, CROWD};
-use crate::chat::protocol::{ServerFrame, Who};
+use crate::chat::protocol::{ServerFrame, Who, WhoPage};
 use crate::db::models::RoomId;
 
 /// Whether a room must be told its count now: it is a crowd (below, every
@@ -69,6 +71,30 @@ impl RoomMembers {
                 return (page, next);
             }
             page.push(who.clone());
+        }
+    }
+
+    /// The first page of who is present, as [`RoomMembers::online_page`]
+    /// gives it, made once for all the welcomes until it changes.
+    pub(super) fn first_page(&mut self) -> Arc<WhoPage> {
+        if let Some(page) = &self.first_page {
+            return page.clone();
+        }
+        let page = Arc::new(WhoPage::new(self.online_page(None, CROWD).0));
+        self.first_page = Some(page.clone());
+        page
+    }
+
+    /// Participant `id` came, went or changed how they are shown (on any
+    /// instance): the first page is made again if it may list them, that is
+    /// when it is not full or `id` is not past its last.
+    pub(super) fn online_changed(&mut self, id: i64) {
+        let stale = self
+            .first_page
+            .as_ref()
+            .is_some_and(|page| page.len() < CROWD || page.last().is_none_or(|last| id <= last.id));
+        if stale {
+            self.first_page = None;
         }
     }
 

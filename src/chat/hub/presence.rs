@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use super::{lock, ConnHandle, ConnId, Hub, Member, Peers, Remote, RoomMembers, CROWD};
-use crate::chat::protocol::{PresenceEvent, SeenCursor, ServerFrame, Who};
+use crate::chat::protocol::{PresenceEvent, SeenCursor, ServerFrame, Who, WhoPage};
 use crate::db::models::{RoomId, SiteId};
 
 impl RoomMembers {
@@ -134,7 +134,7 @@ impl Hub {
         handle: &ConnHandle,
         who: &Who,
         committed: i64,
-    ) -> (Vec<Who>, usize) {
+    ) -> (Arc<WhoPage>, usize) {
         let site = lock(&self.conns).get(&handle.id).map(|c| c.site);
         let members = self.entry(room, committed);
         let mut members = lock(&members);
@@ -155,6 +155,9 @@ impl Hub {
                 .or_insert_with(|| (who.clone(), 0));
             entry.1 += 1;
             let count = entry.1;
+            if count == 1 {
+                members.online_changed(who.id);
+            }
             // Back within the grace period: the leave is never announced.
             members.leaving.remove(&who.id);
             self.tell_peers(&members, room, name, who, count);
@@ -168,8 +171,7 @@ impl Hub {
                 );
             }
         }
-        let (page, _) = members.online_page(None, CROWD);
-        (page, members.online)
+        (members.first_page(), members.online)
     }
 
     pub fn leave(&self, room: RoomId, name: &str, conn: ConnId) {
@@ -207,6 +209,7 @@ impl Hub {
     fn gone(&self, members: &mut RoomMembers, room: RoomId, name: &str, who: Who) {
         let id = who.id;
         members.present.remove(&id);
+        members.online_changed(id);
         members.leaving.remove(&id);
         self.tell_peers(members, room, name, &who, 0);
         if !members.is_present(id) {
@@ -272,7 +275,7 @@ impl Hub {
         members.site = members.site.or(Some(site));
         members.name_once(name);
         set_remote(&mut members, room, name, origin, who, connections);
-        let still = members.remote.values().any(|r| r.on.contains_key(&origin));
+        let still = members.remote_tally.contains_key(&origin);
         if members.is_empty() {
             drop(members);
             self.forget_if_empty(room);
@@ -320,7 +323,7 @@ impl Hub {
     /// Connections in the room on other instances, as they last reported.
     pub fn remote_connections(&self, room: RoomId) -> usize {
         self.room(room)
-            .map(|m| lock(&m).remote.values().flat_map(|r| r.on.values()).sum())
+            .map(|m| lock(&m).remote_tally.values().map(|t| t.connections).sum())
             .unwrap_or(0)
     }
 
@@ -418,24 +421,38 @@ fn set_remote(
 ) {
     let was_present = members.is_present(who.id);
     let id = who.id;
-    if connections == 0 {
-        if let Some(remote) = members.remote.get_mut(&id) {
-            remote.on.remove(&origin);
-            if remote.on.is_empty() {
-                members.remote.remove(&id);
-            }
+    let before = if connections == 0 {
+        let remote = members.remote.get_mut(&id);
+        let before = remote.and_then(|remote| remote.on.remove(&origin));
+        if members.remote.get(&id).is_some_and(|r| r.on.is_empty()) {
+            members.remote.remove(&id);
         }
+        before
     } else {
         let remote = members.remote.entry(id).or_insert_with(|| Remote {
             who: who.clone(),
             on: HashMap::new(),
         });
         remote.who = who.clone();
-        remote.on.insert(origin, connections);
-    }
+        remote.on.insert(origin, connections)
+    };
+    tally(members, origin, before, connections);
+    members.online_changed(id);
     match (was_present, members.is_present(id)) {
         (false, true) => members.announce(room, name, PresenceEvent::Join, who, None),
         (true, false) => members.announce(room, name, PresenceEvent::Leave, who, None),
         _ => {}
+    }
+}
+
+/// Moves `origin`'s tally from `before` connections of one participant
+/// (`None`: they had none there) to `after` (0: none).
+fn tally(members: &mut RoomMembers, origin: u64, before: Option<usize>, after: usize) {
+    let t = members.remote_tally.entry(origin).or_default();
+    t.participants =
+        (t.participants + usize::from(after > 0)).saturating_sub(before.is_some().into());
+    t.connections = (t.connections + after).saturating_sub(before.unwrap_or(0));
+    if t.participants == 0 {
+        members.remote_tally.remove(&origin);
     }
 }

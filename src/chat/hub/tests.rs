@@ -239,6 +239,38 @@ fn presence_is_the_union_of_this_instance_and_the_others() {
     assert_eq!(hub.rooms_by_site()[&SiteId(1)], 1);
 }
 
+/// What other instances have in a room is tallied as it changes: the
+/// connections a message is counted as delivered to, and whether an
+/// instance still has anyone there, follow every kind of change.
+#[test]
+fn remote_connections_and_instances_are_tallied_as_they_change() {
+    let hub = Hub::new();
+    let (r, s) = (RoomId(1), SiteId(1));
+    assert!(hub.remote_presence(7, r, "r", s, who(2), 2));
+    assert!(hub.remote_presence(7, r, "r", s, who(3), 1));
+    assert!(hub.remote_presence(8, r, "r", s, who(2), 1));
+    assert_eq!(hub.remote_connections(r), 4);
+    // A third tab of participant 2 on instance 7 replaces the count.
+    assert!(hub.remote_presence(7, r, "r", s, who(2), 3));
+    assert_eq!(hub.remote_connections(r), 5);
+    assert!(
+        hub.remote_presence(7, r, "r", s, who(2), 0),
+        "3 is still on 7"
+    );
+    assert_eq!(hub.remote_connections(r), 2);
+    assert!(
+        !hub.remote_presence(7, r, "r", s, who(3), 0),
+        "7 has nobody left"
+    );
+    assert!(!hub.remote_presence(7, r, "r", s, who(3), 0), "told twice");
+    assert_eq!(hub.remote_connections(r), 1);
+    hub.remote_room(8, r, "r", s, vec![(who(4), 2), (who(5), 1)]);
+    assert_eq!(hub.remote_connections(r), 3, "the full state replaces 8's");
+    assert!(hub.remote_presence(8, r, "r", s, who(4), 0));
+    assert!(!hub.remote_presence(8, r, "r", s, who(5), 0));
+    assert_eq!(hub.remote_connections(r), 0);
+}
+
 /// The count goes out only in a crowd, only when it changed, and at most
 /// every `COUNT_EVERY`.
 #[test]
@@ -307,6 +339,53 @@ fn presence_turns_into_a_count_above_the_crowd_and_back() {
         "{left:?}"
     );
     assert_eq!(hub.online_count(RoomId(1)), CROWD);
+}
+
+/// A welcome's page of who is present is made once for every joiner while
+/// nobody on it comes or goes, and is always the room's first page then.
+#[test]
+fn the_first_page_is_shared_until_someone_on_it_changes() {
+    let hub = Hub::new();
+    let ip = "127.0.0.1".parse().unwrap();
+    let (r, s) = (RoomId(1), SiteId(1));
+    let join = |id: i64| {
+        let (conn, queue) = hub.connect(s, ip, 1 << 20);
+        let (page, _) = hub.join(r, "r", &conn, &who(id), 0);
+        let ids: Vec<i64> = page.iter().map(|w| w.id).collect();
+        let (current, _, _) = hub.who_page(r, None, CROWD);
+        assert_eq!(ids, current.iter().map(|w| w.id).collect::<Vec<_>>());
+        (conn, queue, page)
+    };
+    let mut kept = Vec::new();
+    for id in 100..100 + CROWD as i64 {
+        let (conn, queue, page) = join(id);
+        assert_eq!(page.len() as i64, id - 99, "a short page takes everyone");
+        kept.push((conn, queue));
+    }
+    let (late, _q1, a) = join(1000);
+    let (_c2, _q2, b) = join(1001);
+    assert!(
+        Arc::ptr_eq(&a, &b),
+        "people past the page leave it as it is"
+    );
+    hub.leave(r, "r", late.id);
+    let (_c3, _q3, c) = join(1002);
+    assert!(Arc::ptr_eq(&b, &c), "nor does their leaving");
+    let (early, _q4, d) = join(5);
+    assert_eq!(
+        (d[0].id, d.len()),
+        (5, CROWD),
+        "someone below its last is on it"
+    );
+    hub.leave(r, "r", early.id);
+    let (_c5, _q5, e) = join(1003);
+    assert_eq!(e[0].id, 100, "and off it when they leave");
+    hub.remote_presence(7, r, "r", s, who(6), 1);
+    let (_c6, _q6, f) = join(1004);
+    assert_eq!(f[0].id, 6, "another instance's people are on it too");
+    hub.remote_presence(7, r, "r", s, who(6), 0);
+    let (_c7, _q7, g) = join(1005);
+    assert_eq!(g[0].id, 100);
 }
 
 /// `who` pages merge this instance's people and the others' in id order:

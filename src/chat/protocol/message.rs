@@ -144,7 +144,7 @@ mod tests {
             messages: vec![message.clone(), message.clone()],
             more: false,
             deleted: Vec::new(),
-            online: Vec::new(),
+            online: Arc::new(crate::chat::protocol::WhoPage::new(Vec::new())),
             online_total: 0,
             seen: Vec::new(),
             presence_lines: true,

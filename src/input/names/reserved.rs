@@ -18,7 +18,8 @@
 //! - Letters inside a longer word do not count: `Madmina`, `Modesto`,
 //!   `Systematic` and `Supporter` are names like any other.
 
-use std::sync::LazyLock;
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
 
 use unicode_normalization::UnicodeNormalization;
 
@@ -80,30 +81,69 @@ impl Reserved {
 /// The reserved name `name` looks like or holds among its words, if any;
 /// `site` is the name of the site it is chosen on. See the module's comment.
 pub fn reserved(name: &str, site: &str) -> Option<Reserved> {
-    let name_words = words(name);
-    for word in &name_words {
-        let keys = [NameKey::of(word), NameKey::of(trim_digits(word))];
-        let staff = RESERVED_KEYS
-            .iter()
-            .find(|(_, reserved)| keys.iter().any(|k| k.looks_like(reserved)));
-        if let Some((listed, _)) = staff {
-            return Some(Reserved::Staff(listed));
-        }
-    }
-    let site_words = words(site);
-    if site_words.is_empty() {
-        return None;
-    }
-    let site_key = NameKey::of(&site_words.join(" "));
-    name_words
-        .windows(site_words.len())
-        .any(|run| NameKey::of(&run.join(" ")).looks_like(&site_key))
-        .then_some(Reserved::Site)
+    checked(name, site).err()
 }
 
-/// The words of `name` (NFKC), as the module's comment defines them.
-fn words(name: &str) -> Vec<String> {
+/// [`reserved`], giving the name's [`NameKey`] when it is free to use: a
+/// name of one word has the key its word was checked with (a key costs
+/// normalizations and confusable skeletons, and every new guest's hello
+/// needs both).
+pub fn checked(name: &str, site: &str) -> Result<NameKey, Reserved> {
     let nfkc: String = name.nfkc().collect();
+    let name_words = words(&nfkc);
+    let mut whole = None;
+    for word in &name_words {
+        let key = NameKey::of(word);
+        let trimmed = trim_digits(word);
+        let trimmed_key = (trimmed != word.as_str()).then(|| NameKey::of(trimmed));
+        let staff = RESERVED_KEYS.iter().find(|(_, reserved)| {
+            key.looks_like(reserved) || trimmed_key.as_ref().is_some_and(|k| k.looks_like(reserved))
+        });
+        if let Some((listed, _)) = staff {
+            return Err(Reserved::Staff(listed));
+        }
+        if name_words.len() == 1 && *word == nfkc {
+            whole = Some(key);
+        }
+    }
+    if let Some((length, site_key)) = site_name_key(site) {
+        let holds_site = name_words
+            .windows(length)
+            .any(|run| NameKey::of(&run.join(" ")).looks_like(&site_key));
+        if holds_site {
+            return Err(Reserved::Site);
+        }
+    }
+    Ok(whole.unwrap_or_else(|| NameKey::of(name)))
+}
+
+/// Site names whose keys [`site_name_key`] keeps, at most; beyond, it
+/// starts again (an install has a handful of sites).
+const SITE_KEYS_KEPT: usize = 1024;
+
+/// How many words the site's name has and the key of those words joined
+/// by spaces (`None`: it has none), kept per name: every guest's hello is
+/// checked against its site's name.
+fn site_name_key(site: &str) -> Option<(usize, NameKey)> {
+    type Keys = HashMap<String, Option<(usize, NameKey)>>;
+    static SITE_KEYS: LazyLock<Mutex<Keys>> = LazyLock::new(Mutex::default);
+    let mut keys = SITE_KEYS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(known) = keys.get(site) {
+        return known.clone();
+    }
+    let nfkc: String = site.nfkc().collect();
+    let site_words = words(&nfkc);
+    let key =
+        (!site_words.is_empty()).then(|| (site_words.len(), NameKey::of(&site_words.join(" "))));
+    if keys.len() >= SITE_KEYS_KEPT {
+        keys.clear();
+    }
+    keys.insert(site.to_owned(), key.clone());
+    key
+}
+
+/// The words of `nfkc` (a name in NFKC), as the module's comment defines them.
+fn words(nfkc: &str) -> Vec<String> {
     nfkc.split(is_separator)
         .filter(|w| !w.is_empty())
         .map(str::to_owned)
@@ -205,5 +245,34 @@ mod tests {
         ] {
             assert_eq!(reserved(name, "Test site"), None, "{name:?}");
         }
+    }
+
+    #[test]
+    fn a_free_name_comes_with_its_own_key() {
+        for name in [
+            "v123",
+            "Alice",
+            "ａｌｉｃｅ",
+            "Zoë 🙂",
+            "Mary Jane",
+            "ｖ 1",
+            "1234",
+            "x-y",
+        ] {
+            assert_eq!(
+                checked(name, "Test site"),
+                Ok(NameKey::of(name)),
+                "{name:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn each_site_is_checked_against_its_own_name() {
+        // The site keys are kept per name: one site's must never answer for another's.
+        assert_eq!(reserved("Green tea", "Green tea"), Some(Reserved::Site));
+        assert_eq!(reserved("Green tea", "Black tea"), None);
+        assert_eq!(reserved("Black tea", "Black tea"), Some(Reserved::Site));
+        assert_eq!(reserved("Green tea", "Green tea"), Some(Reserved::Site));
     }
 }
