@@ -156,15 +156,22 @@ pub async fn open_many<T, F, Fut>(
 ) -> (Vec<T>, usize, Option<String>)
 where
     F: Fn(usize) -> Fut,
-    Fut: Future<Output = anyhow::Result<T>>,
+    Fut: Future<Output = anyhow::Result<T>> + Send + 'static,
+    T: Send + 'static,
 {
     let done = Arc::new(AtomicUsize::new(0));
+    // Each connection is a task of its own, as each visitor is a browser of
+    // their own: polled together in one task, the 64 being opened shared one
+    // thread, and a welcome being parsed held up every other connection.
     let results: Vec<_> = stream::iter(0..n)
         .map(|i| {
             let done = done.clone();
-            let fut = open_one(i);
+            let opening = tokio::spawn(open_one(i));
             async move {
-                let r = fut.await;
+                let r = match opening.await {
+                    Ok(r) => r,
+                    Err(e) => Err(anyhow!("connection task failed: {e}")),
+                };
                 let d = done.fetch_add(1, Ordering::Relaxed) + 1;
                 if d.is_multiple_of(1000) {
                     eprintln!("loadgen: {d}/{n} connections opened");
