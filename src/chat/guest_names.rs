@@ -110,8 +110,8 @@ fn in_use(
         return Ok(false);
     }
     // Said hello long ago, and maybe still here (presence is not stored).
-    let online = hub.online_participants(Some(std::slice::from_ref(&site)));
-    Ok(others.iter().any(|(id, _)| online.contains_key(&id.0)))
+    let ids: Vec<i64> = others.iter().map(|(id, _)| id.0).collect();
+    Ok(hub.any_present(site, &ids))
 }
 
 /// The first free name of "NAME 2" ... "NAME 20" (after "NAME 7": "NAME 8"

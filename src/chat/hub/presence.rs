@@ -92,6 +92,15 @@ impl Hub {
         online
     }
 
+    /// Whether any of `ids` is present in a room of `site`, on any instance.
+    /// Walks the rooms, not the people in them: a hello asks it.
+    pub fn any_present(&self, site: SiteId, ids: &[i64]) -> bool {
+        self.all_rooms().iter().any(|members| {
+            let members = lock(members);
+            members.site == Some(site) && ids.iter().any(|&id| members.is_present(id))
+        })
+    }
+
     /// Connects the hub to the other instances (once, at start-up).
     pub fn set_peers(&self, peers: Arc<dyn Peers>) {
         let _ = self.peers.set(peers);

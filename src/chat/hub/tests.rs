@@ -341,6 +341,24 @@ fn presence_turns_into_a_count_above_the_crowd_and_back() {
     assert_eq!(hub.online_count(RoomId(1)), CROWD);
 }
 
+/// Whether someone is present on a site, here or elsewhere, whatever room.
+#[test]
+fn presence_on_a_site_is_found_in_any_room_on_any_instance() {
+    let hub = Hub::new();
+    let ip = "127.0.0.1".parse().unwrap();
+    let (a, _qa) = hub.connect(SiteId(1), ip, 1 << 20);
+    hub.join(RoomId(1), "r", &a, &who(1), 0);
+    hub.remote_presence(7, RoomId(2), "s", SiteId(1), who(2), 1);
+    let (b, _qb) = hub.connect(SiteId(2), ip, 1 << 20);
+    hub.join(RoomId(3), "t", &b, &who(3), 0);
+    assert!(hub.any_present(SiteId(1), &[9, 1]));
+    assert!(hub.any_present(SiteId(1), &[2]), "on another instance");
+    assert!(!hub.any_present(SiteId(1), &[3]), "on another site");
+    assert!(!hub.any_present(SiteId(1), &[]));
+    hub.leave(RoomId(1), "r", a.id);
+    assert!(!hub.any_present(SiteId(1), &[1]), "gone");
+}
+
 /// A welcome's page of who is present is made once for every joiner while
 /// nobody on it comes or goes, and is always the room's first page then.
 #[test]
