@@ -13,18 +13,18 @@
 //!   and its texts, each pack's `"extra"` object, at
 //!   `/widget/<version>/<lang>.extra.json`, cached likewise.
 //!
-//! Each file is minified ([`super::minify`]) and gzip-compressed here, once,
-//! with Zopfli: slower than zlib's best (a fraction of a second, once per
-//! process) but about 5 % smaller, and every visitor's first page view pays
-//! for those bytes.
+//! Each file is minified ([`super::minify`]) and gzip-compressed once, with
+//! Zopfli ([`super::asset`]): slower than zlib's best (a fraction of a
+//! second, once per process) but about 5 % smaller, and every visitor's first
+//! page view pays for those bytes.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
 
-use bytes::Bytes;
 use rust_embed::RustEmbed;
 use sha2::{Digest, Sha256};
 
+use super::asset::Asset;
 use super::minify;
 use crate::lang::Lang;
 
@@ -67,52 +67,6 @@ pub enum BundleError {
     ImportCycle(String),
     #[error("compressing the widget: {0}")]
     Gzip(std::io::Error),
-}
-
-/// One file, ready to send.
-pub struct Asset {
-    pub body: Bytes,
-    pub gzip: Bytes,
-    /// Strong validator: a hash of `body`.
-    pub etag: String,
-    pub content_type: &'static str,
-}
-
-/// Files smaller than this are compressed without Zopfli's block splitting.
-/// On the language packs and the loader (1–5 KiB) it took 10–40 times as
-/// long (0.9 of the 1.1 s every start spent compressing, release build) and
-/// gave the same size or a few bytes more; on the script (39 KiB) it saves
-/// about 1 %.
-const BLOCK_SPLITTING_FROM: usize = 16 * 1024;
-
-fn gzip(body: &[u8]) -> Result<Vec<u8>, BundleError> {
-    let options = zopfli::Options {
-        maximum_block_splits: if body.len() < BLOCK_SPLITTING_FROM {
-            0
-        } else {
-            zopfli::Options::default().maximum_block_splits
-        },
-        ..zopfli::Options::default()
-    };
-    let mut gzip = Vec::new();
-    zopfli::compress(options, zopfli::Format::Gzip, body, &mut gzip).map_err(BundleError::Gzip)?;
-    Ok(gzip)
-}
-
-impl Asset {
-    fn new(body: String, content_type: &'static str) -> Result<Asset, BundleError> {
-        let gzip = gzip(body.as_bytes())?;
-        let etag = format!(
-            "\"{}\"",
-            &hex::encode(Sha256::digest(body.as_bytes()))[..16]
-        );
-        Ok(Asset {
-            body: Bytes::from(body),
-            gzip: Bytes::from(gzip),
-            etag,
-            content_type,
-        })
-    }
 }
 
 pub struct Bundle {
@@ -339,39 +293,6 @@ fn add_module(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// What [`BLOCK_SPLITTING_FROM`] claims: the small files lose nothing
-    /// without block splitting.
-    #[test]
-    fn small_files_are_no_larger_without_block_splitting() {
-        let bundle = get().expect("the widget bundle builds");
-        let small = (bundle.langs.values())
-            .chain(bundle.extra_langs.values())
-            .chain([&bundle.loader, &bundle.extra])
-            .filter(|asset| asset.body.len() < BLOCK_SPLITTING_FROM);
-        let mut checked = 0;
-        for asset in small {
-            let mut split = Vec::new();
-            zopfli::compress(
-                zopfli::Options::default(),
-                zopfli::Format::Gzip,
-                &asset.body[..],
-                &mut split,
-            )
-            .unwrap();
-            assert!(
-                asset.gzip.len() <= split.len(),
-                "{} > {}",
-                asset.gzip.len(),
-                split.len()
-            );
-            checked += 1;
-        }
-        assert!(
-            checked >= 10,
-            "the packs, the loader and the extra script: {checked}"
-        );
-    }
 
     #[test]
     fn builds_and_every_language_has_every_english_key() {

@@ -12,10 +12,12 @@ use warp::http::{header, HeaderMap, HeaderValue, Response, StatusCode};
 use warp::hyper::body::Bytes;
 use warp::{Filter, Rejection, Reply};
 
+mod asset;
 pub mod bundle;
 mod minify;
 
-use bundle::{Asset, Sources};
+use asset::Asset;
+use bundle::Sources;
 
 use crate::http::AppState;
 
