@@ -87,16 +87,19 @@ pub async fn identify(
         ban,
     };
     if renamed {
-        renamed_here(chat, identified.participant.id);
+        renamed_here(chat, &identified.participant);
     }
     Ok(identified)
 }
 
-/// Someone is shown under a new name or picture: the history kept in memory
-/// that shows the old one is read again, here and on the other instances
-/// (told by the event recorded with the change).
-pub(super) fn renamed_here(chat: &Chat, participant: ParticipantId) {
-    chat.hub.recent_author_changed(participant);
+/// Someone is shown under a new name or picture: the rooms they are present
+/// in here list them so, and the history kept in memory that shows the old
+/// one is read again, here and on the other instances (told by the event
+/// recorded with the change).
+pub(super) fn renamed_here(chat: &Chat, participant: &Participant) {
+    chat.hub
+        .participant_changed(&super::rooms::who(participant));
+    chat.hub.recent_author_changed(participant.id);
     chat.tell_others();
 }
 

@@ -15,7 +15,7 @@ pub mod publish;
 pub mod queue;
 pub mod recent;
 mod refusal;
-mod rooms;
+pub(crate) mod rooms;
 pub mod rules;
 pub mod session;
 mod ttl_cache;

@@ -196,7 +196,7 @@ async fn room_and_author(
         })
         .await?;
     if renamed {
-        super::identify::renamed_here(chat, participant.id);
+        super::identify::renamed_here(chat, &participant);
     }
     Ok((found, participant))
 }

@@ -15,7 +15,7 @@ use crate::chat::cluster::Control;
 use crate::chat::protocol::{CloseReason, ServerFrame};
 use crate::chat::Chat;
 use crate::db::models::cluster_event::ClusterEvent;
-use crate::db::models::Ban;
+use crate::db::models::{Ban, Participant};
 
 /// How often every server looks for changes made elsewhere (the bound on
 /// their delay without a broker, or from the command line).
@@ -112,7 +112,21 @@ async fn apply(chat: &Chat, change: Control) {
             chat.rules.invalidate_site(site);
             super::rooms::announce_site_rules(chat, site).await;
         }
-        Control::ParticipantChanged { participant } => chat.hub.recent_author_changed(participant),
+        Control::ParticipantChanged { participant } => {
+            chat.hub.recent_author_changed(participant);
+            // Their connections here may still show the old name.
+            match chat
+                .db
+                .run(move |conn| Participant::find(conn, participant))
+                .await
+            {
+                Ok(Some(p)) => chat.hub.participant_changed(&crate::chat::rooms::who(&p)),
+                Ok(None) => {}
+                Err(err) => {
+                    tracing::warn!(error = %err, "could not read a participant renamed elsewhere; the list of who is here shows the old name until they reconnect")
+                }
+            }
+        }
         Control::MutesChanged { site } => chat.rules.invalidate_mutes(site),
         Control::FiltersChanged { site } => chat.rules.invalidate_filters(site),
         Control::SiteEnabled { site } | Control::SecretRotated { site } => {

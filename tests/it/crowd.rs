@@ -190,3 +190,44 @@ async fn who_is_validated() {
         (1, &Value::Null, &json!(1))
     );
 }
+
+/// Someone present who says hello again under a new name (a second tab, or
+/// a tab that never joins the room) is listed under it: in a newcomer's
+/// `welcome.online` and in `who`, once their first tab is gone too.
+#[tokio::test]
+async fn the_list_of_who_is_here_follows_a_rename() {
+    let app = TestApp::spawn().await;
+    let key = app.site(&[ORIGIN]).await.public_key;
+    let nick_of = |online: &Value, id: i64| -> String {
+        let online = online.as_array().expect("online");
+        let me = online.iter().find(|w| w["id"] == id).expect("listed");
+        me["nick"].as_str().expect("nick").to_owned()
+    };
+    // A second tab, renamed, joins; then the first tab closes.
+    let (mut first, ready) = app.guest(&key, "Oldname").await;
+    first.join("lobby", None).await;
+    let (id, token) = (id_of(&ready), ready["guest_token"].clone());
+    let mut second = app.connect(&key).await;
+    let renamed = second
+        .hello(json!({"guest_token": token, "nick": "Newname"}))
+        .await;
+    assert_eq!(renamed["me"]["nick"], "Newname", "{renamed}");
+    second.join("lobby", None).await;
+    drop(first);
+    let (mut probe, _) = app.guest(&key, "Probe").await;
+    let welcome = probe.join("lobby", None).await;
+    assert_eq!(nick_of(&welcome["online"], id), "Newname", "{welcome}");
+    // A third tab renames without joining: the room lists the new name too.
+    let mut third = app.connect(&key).await;
+    third
+        .hello(json!({"guest_token": token, "nick": "Thirdname"}))
+        .await;
+    probe
+        .send(json!({"type": "who", "room": "lobby", "after": null, "limit": 50}))
+        .await;
+    let page = probe.recv_type_any(&["who"]).await;
+    assert_eq!(nick_of(&page["online"], id), "Thirdname", "{page}");
+    let (mut late, _) = app.guest(&key, "Late").await;
+    let welcome = late.join("lobby", None).await;
+    assert_eq!(nick_of(&welcome["online"], id), "Thirdname", "{welcome}");
+}

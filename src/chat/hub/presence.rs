@@ -101,6 +101,33 @@ impl Hub {
         })
     }
 
+    /// `who` is shown differently now (a new name or picture): the rooms
+    /// they are present in here list them so, and the other instances are
+    /// told, so that theirs do too.
+    pub fn participant_changed(&self, who: &Who) {
+        let rooms: Vec<(RoomId, Arc<Mutex<RoomMembers>>)> = (self.rooms_read().iter())
+            .map(|(id, m)| (*id, m.clone()))
+            .collect();
+        for (room, members) in rooms {
+            let mut members = lock(&members);
+            let Some(entry) = members.present.get_mut(&who.id) else {
+                continue;
+            };
+            if entry.0 == *who {
+                continue;
+            }
+            entry.0 = who.clone();
+            let count = entry.1;
+            members.online_changed(who.id);
+            // In their grace period (no connection left) the others were not
+            // told of the leave yet, and hear of them when it ends.
+            if count > 0 {
+                let name = members.name.clone();
+                self.tell_peers(&members, room, &name, who, count);
+            }
+        }
+    }
+
     /// Connects the hub to the other instances (once, at start-up).
     pub fn set_peers(&self, peers: Arc<dyn Peers>) {
         let _ = self.peers.set(peers);
@@ -162,9 +189,14 @@ impl Hub {
                 .present
                 .entry(who.id)
                 .or_insert_with(|| (who.clone(), 0));
+            // Present already, under another name or picture: as they are now.
+            let renamed = entry.0 != *who;
+            if renamed {
+                entry.0 = who.clone();
+            }
             entry.1 += 1;
             let count = entry.1;
-            if count == 1 {
+            if count == 1 || renamed {
                 members.online_changed(who.id);
             }
             // Back within the grace period: the leave is never announced.

@@ -359,6 +359,39 @@ fn presence_on_a_site_is_found_in_any_room_on_any_instance() {
     assert!(!hub.any_present(SiteId(1), &[1]), "gone");
 }
 
+/// Someone present who changes their name is listed under the new one,
+/// whether another tab joins with it or they rename elsewhere.
+#[test]
+fn who_is_here_is_listed_as_they_are_now() {
+    let hub = Hub::new();
+    let ip = "127.0.0.1".parse().unwrap();
+    let (r, s) = (RoomId(1), SiteId(1));
+    let nick = |hub: &Hub| hub.who_page(r, None, CROWD).0[0].nick.to_string();
+    let (a, _qa) = hub.connect(s, ip, 1 << 20);
+    hub.join(r, "r", &a, &who(1), 0);
+    let mut renamed = who(1);
+    renamed.nick = "second tab".into();
+    let (b, _qb) = hub.connect(s, ip, 1 << 20);
+    let (page, _) = hub.join(r, "r", &b, &renamed, 0);
+    assert_eq!(page[0].nick.as_ref(), "second tab");
+    hub.leave(r, "r", b.id);
+    assert_eq!(
+        nick(&hub),
+        "second tab",
+        "the first tab does not bring the old name back"
+    );
+    renamed.nick = "renamed elsewhere".into();
+    hub.participant_changed(&renamed);
+    assert_eq!(nick(&hub), "renamed elsewhere");
+    let (c, _qc) = hub.connect(s, ip, 1 << 20);
+    let (page, _) = hub.join(r, "r", &c, &who(2), 0);
+    assert_eq!(
+        page[0].nick.as_ref(),
+        "renamed elsewhere",
+        "nor a cached page"
+    );
+}
+
 /// A welcome's page of who is present is made once for every joiner while
 /// nobody on it comes or goes, and is always the room's first page then.
 #[test]

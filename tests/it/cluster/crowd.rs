@@ -106,3 +106,56 @@ async fn a_crowd_on_two_instances_is_counted_and_paged_as_one() {
     assert_eq!(frame["type"], "presence", "{frame}");
     assert_eq!(who_all(&mut zed).await.len(), 50);
 }
+
+/// Someone present through instance B who says hello on A under a new name
+/// is listed under it on both instances.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rename_on_one_instance_reaches_the_lists_of_both() {
+    let Some(env) = cluster_env("a_rename_on_one_instance_reaches_the_lists_of_both").await else {
+        return;
+    };
+    let key = create_site(&env.database.url);
+    let broker = env.redis.url();
+    let a = crowd_instance(&env.database.url, &broker, "a").await;
+    let b = crowd_instance(&env.database.url, &broker, "b").await;
+    for server in [&a, &b] {
+        broker_becomes(server, "up", SETTLE).await;
+    }
+    let (_on_b, ready, _) = b
+        .joined(&key, json!({"nick": "Oldname"}), "lobby", None)
+        .await;
+    let id = ready["me"]["id"].as_i64().unwrap();
+    let mut on_a = a.connect(&key).await;
+    let renamed = on_a
+        .hello(json!({"guest_token": ready["guest_token"], "nick": "Newname"}))
+        .await;
+    assert_eq!(renamed["me"]["nick"], "Newname", "{renamed}");
+    let mut probes = 0;
+    for server in [&b, &a] {
+        let deadline = tokio::time::Instant::now() + SETTLE * 2;
+        loop {
+            probes += 1;
+            let (_probe, _, welcome) = server
+                .joined(
+                    &key,
+                    json!({"nick": format!("Probe{probes}")}),
+                    "lobby",
+                    None,
+                )
+                .await;
+            let listed = welcome["online"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|w| w["id"] == id);
+            if listed.is_some_and(|w| w["nick"] == "Newname") {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "still listed under the old name: {welcome}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+}
