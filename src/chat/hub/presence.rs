@@ -119,8 +119,8 @@ impl Hub {
             entry.0 = who.clone();
             let count = entry.1;
             members.online_changed(who.id);
-            // In their grace period (no connection left) the others were not
-            // told of the leave yet, and hear of them when it ends.
+            // In their grace period (no connection here) the others keep
+            // what they were told: a return here tells them the new name.
             if count > 0 {
                 let name = members.name.clone();
                 self.tell_peers(&members, room, &name, who, count);
