@@ -196,6 +196,14 @@ impl Hub {
         self.rooms_read().values().cloned().collect()
     }
 
+    /// The rooms with their ids, taken out of the map's lock: each room is
+    /// then locked on its own.
+    fn rooms_by_id(&self) -> Vec<(RoomId, Arc<Mutex<RoomMembers>>)> {
+        (self.rooms_read().iter())
+            .map(|(id, members)| (*id, members.clone()))
+            .collect()
+    }
+
     fn rooms_read(&self) -> RwLockReadGuard<'_, HashMap<RoomId, Arc<Mutex<RoomMembers>>>> {
         // Poisoned: see [`lock`].
         self.rooms.read().unwrap_or_else(|e| e.into_inner())
@@ -340,10 +348,7 @@ impl Hub {
 
     /// Rooms of `site` with someone in them, here or on another instance.
     pub fn live_rooms_of(&self, site: SiteId) -> Vec<RoomId> {
-        let rooms: Vec<_> = (self.rooms_read().iter())
-            .map(|(id, members)| (*id, members.clone()))
-            .collect();
-        rooms
+        self.rooms_by_id()
             .into_iter()
             .filter(|(_, members)| lock(members).site == Some(site))
             .map(|(id, _)| id)

@@ -265,10 +265,10 @@ impl Session {
 
     /// Rooms nobody is in here any more stop being held against prunes.
     fn release_empty(&self, rooms: &[RoomId]) {
-        let hub = &self.chat.hub;
+        let (hub, holds) = (&self.chat.hub, &self.chat.holds);
         // Not `connections_in`: listing a room of thousands at each leave
         // made a crowd's leaving cost the square of its size.
-        (self.chat.holds).release_empty(&self.chat.db, rooms, |room| hub.has_connections(room));
+        holds.release_empty(&self.chat.db, rooms, |room| hub.has_connections(room));
     }
 
     fn reply(&mut self, frame: ServerFrame) {

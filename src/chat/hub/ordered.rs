@@ -15,12 +15,7 @@ impl Hub {
 
     /// Rooms with connections here, with the highest seq queued in each.
     pub fn highs(&self) -> Vec<(RoomId, i64)> {
-        let rooms: Vec<_> = self
-            .rooms_read()
-            .iter()
-            .map(|(id, m)| (*id, m.clone()))
-            .collect();
-        rooms
+        self.rooms_by_id()
             .into_iter()
             .filter_map(|(id, m)| {
                 let m = lock(&m);

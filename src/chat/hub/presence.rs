@@ -105,10 +105,7 @@ impl Hub {
     /// they are present in here list them so, and the other instances are
     /// told, so that theirs do too.
     pub fn participant_changed(&self, who: &Who) {
-        let rooms: Vec<(RoomId, Arc<Mutex<RoomMembers>>)> = (self.rooms_read().iter())
-            .map(|(id, m)| (*id, m.clone()))
-            .collect();
-        for (room, members) in rooms {
+        for (room, members) in self.rooms_by_id() {
             let mut members = lock(&members);
             let Some(entry) = members.present.get_mut(&who.id) else {
                 continue;
@@ -261,10 +258,7 @@ impl Hub {
     /// Announces the leaves whose grace period is over, and tells crowds
     /// their count when due (called a few times a second while the server runs).
     pub fn expire_leaves(&self, now: Instant) {
-        let rooms: Vec<(RoomId, Arc<Mutex<RoomMembers>>)> = (self.rooms_read().iter())
-            .map(|(id, m)| (*id, m.clone()))
-            .collect();
-        for (room, members_arc) in rooms {
+        for (room, members_arc) in self.rooms_by_id() {
             let mut members = lock(&members_arc);
             let due: Vec<(i64, String)> = (members.leaving.iter())
                 .filter(|(_, (at, _))| *at <= now)

@@ -270,10 +270,7 @@ impl Hub {
     /// the windows listing their messages are read again.
     pub fn recent_author_changed(&self, participant: ParticipantId) {
         self.recent.epoch.fetch_add(1, Ordering::SeqCst);
-        let rooms: Vec<_> = (self.rooms_read().iter())
-            .map(|(id, members)| (*id, members.clone()))
-            .collect();
-        for (room, members) in rooms {
+        for (room, members) in self.rooms_by_id() {
             let mut members = lock(&members);
             if (members.recent.as_ref()).is_some_and(|w| w.shows(participant.0)) {
                 members.drop_recent(&self.recent, room);
