@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use super::{broker_becomes, cluster_env, SETTLE};
+use super::{broker_becomes, cluster_env, ClusterEnv, SETTLE};
 use crate::support::process::{create_site, ServerProcess, FAST};
 use crate::support::Client;
 
@@ -15,6 +15,21 @@ async fn crowd_instance(database_url: &str, broker: &str, name: &str) -> ServerP
     args.extend(["--max-connections-per-ip", "200"]);
     args.extend(["--new-guests-per-ip-per-minute", "200"]);
     ServerProcess::start(database_url, &args).await
+}
+
+/// Two crowd instances A and B on one broker, both subscribed, and a site
+/// on them (with the environment, which must outlive them); `None` when
+/// skipped (see [`cluster_env`]).
+async fn crowd_pair(test: &str) -> Option<(ClusterEnv, String, ServerProcess, ServerProcess)> {
+    let env = cluster_env(test).await?;
+    let key = create_site(&env.database.url);
+    let broker = env.redis.url();
+    let a = crowd_instance(&env.database.url, &broker, "a").await;
+    let b = crowd_instance(&env.database.url, &broker, "b").await;
+    for server in [&a, &b] {
+        broker_becomes(server, "up", SETTLE).await;
+    }
+    Some((env, key, a, b))
 }
 
 /// Reads until a `presence_count` or `presence` frame says `online` is `n`;
@@ -57,17 +72,11 @@ async fn who_all(client: &mut Client) -> Vec<i64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crowd_on_two_instances_is_counted_and_paged_as_one() {
-    let Some(env) = cluster_env("a_crowd_on_two_instances_is_counted_and_paged_as_one").await
+    let Some((_env, key, a, b)) =
+        crowd_pair("a_crowd_on_two_instances_is_counted_and_paged_as_one").await
     else {
         return;
     };
-    let key = create_site(&env.database.url);
-    let broker = env.redis.url();
-    let a = crowd_instance(&env.database.url, &broker, "a").await;
-    let b = crowd_instance(&env.database.url, &broker, "b").await;
-    for server in [&a, &b] {
-        broker_becomes(server, "up", SETTLE).await;
-    }
     // 30 people on each instance, joining in turns.
     let (mut on_a, mut on_b, mut ids) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..30 {
@@ -111,16 +120,11 @@ async fn a_crowd_on_two_instances_is_counted_and_paged_as_one() {
 /// is listed under it on both instances.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rename_on_one_instance_reaches_the_lists_of_both() {
-    let Some(env) = cluster_env("a_rename_on_one_instance_reaches_the_lists_of_both").await else {
+    let Some((_env, key, a, b)) =
+        crowd_pair("a_rename_on_one_instance_reaches_the_lists_of_both").await
+    else {
         return;
     };
-    let key = create_site(&env.database.url);
-    let broker = env.redis.url();
-    let a = crowd_instance(&env.database.url, &broker, "a").await;
-    let b = crowd_instance(&env.database.url, &broker, "b").await;
-    for server in [&a, &b] {
-        broker_becomes(server, "up", SETTLE).await;
-    }
     let (_on_b, ready, _) = b
         .joined(&key, json!({"nick": "Oldname"}), "lobby", None)
         .await;
