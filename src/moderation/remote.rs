@@ -114,7 +114,11 @@ async fn apply(chat: &Chat, change: Control) {
         }
         Control::ParticipantChanged { participant } => {
             chat.hub.recent_author_changed(participant);
-            // Their connections here may still show the old name.
+            // Their connections here may still show the old name; where
+            // they have none, there is nothing to read.
+            if !chat.hub.lists_here(participant.0) {
+                return;
+            }
             match chat
                 .db
                 .run(move |conn| Participant::find(conn, participant))

@@ -101,6 +101,15 @@ impl Hub {
         })
     }
 
+    /// Whether `participant` is listed here with connections of this
+    /// instance (or in their grace period), so that [`Hub::participant_changed`]
+    /// would have something to update.
+    pub fn lists_here(&self, participant: i64) -> bool {
+        self.all_rooms()
+            .iter()
+            .any(|members| lock(members).present.contains_key(&participant))
+    }
+
     /// `who` is shown differently now (a new name or picture): the rooms
     /// they are present in here list them so, and the other instances are
     /// told, so that theirs do too.
