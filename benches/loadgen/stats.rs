@@ -49,6 +49,24 @@ pub fn loadavg() -> String {
         .unwrap_or_default()
 }
 
+/// Waits until `procs` are done with what came before (together they use
+/// under 2 % of a core over 250 ms), for at most `max`; returns how long that
+/// took. A run's load starts on a server that has settled its connections.
+pub async fn until_idle(procs: &[Proc], max: Duration) -> Duration {
+    let started = tokio::time::Instant::now();
+    let busy = || procs.iter().filter_map(|p| p.cpu()).sum::<Duration>();
+    let mut last = busy();
+    while started.elapsed() < max {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let now = busy();
+        if now.saturating_sub(last) < Duration::from_millis(5) {
+            break;
+        }
+        last = now;
+    }
+    started.elapsed()
+}
+
 /// Memory and CPU of one process, from /proc.
 #[derive(Clone, Copy)]
 pub struct Proc(pub u32);

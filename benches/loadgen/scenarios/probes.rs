@@ -62,6 +62,22 @@ impl ProbeLog {
     }
 }
 
+/// The worst latency (ms) of the messages intended in each second of the run
+/// from `t0`: where in the run the tail is (a warm-up, a stall, all along).
+pub fn worst_per_second(logs: &[&ProbeLog], t0: u64) -> Vec<f64> {
+    let per_second = 1_000_000 / BUCKET_US;
+    let mut worst: BTreeMap<u64, u64> = BTreeMap::new();
+    for (bucket, latency) in logs.iter().flat_map(|log| &log.worst) {
+        let second = bucket.saturating_sub(t0 / BUCKET_US) / per_second;
+        let w = worst.entry(second).or_default();
+        *w = (*w).max(*latency);
+    }
+    let last = worst.keys().next_back().copied().unwrap_or(0);
+    (0..=last)
+        .map(|s| (worst.get(&s).copied().unwrap_or(0) as f64 / 10.0).round() / 100.0)
+        .collect()
+}
+
 /// When the broker was killed and back (µs on the load generator's clock).
 #[derive(Clone, Copy, Debug)]
 pub struct Restart {

@@ -314,8 +314,12 @@ pub async fn run(target: &Target, opts: &Opts, groups: &[Group], load: Load) -> 
     let rss_start = server.and_then(Proc::rss_kib);
     let (opened, connect_failed, first_error) = open_all(target, opts, groups, &specs).await;
     let connect: Vec<Duration> = opened.iter().map(|(_, c)| c.connect_time).collect();
+    // The joins' trailing work (a crowd's WAL checkpoint, say) is the join's
+    // cost, not the load's: the load starts once the servers are idle.
+    let servers: Vec<Proc> = (target.pids().await.0.into_iter()).map(Proc).collect();
+    let settle = stats::until_idle(&servers, Duration::from_secs(15)).await;
     eprintln!(
-        "loadgen: {} connections open ({connect_failed} failed); sending for {:?}",
+        "loadgen: {} connections open ({connect_failed} failed), settled in {settle:.2?}; sending for {:?}",
         opened.len(),
         load.duration
     );
@@ -354,6 +358,7 @@ pub async fn run(target: &Target, opts: &Opts, groups: &[Group], load: Load) -> 
         connect_failed,
         first_error,
         connect,
+        settle,
     };
     let server_cpu_percent = cpu.percent();
     let expected = drain(&shared, groups).await;
@@ -385,6 +390,8 @@ struct Opening {
     connect_failed: usize,
     first_error: Option<String>,
     connect: Vec<Duration>,
+    /// From the last connection open until the servers were idle.
+    settle: Duration,
 }
 
 /// What is measured once the sending is over, before the readers stop.
@@ -436,6 +443,7 @@ async fn tally(
         connect_failed: opening.connect_failed,
         first_error: opening.first_error,
         connect: opening.connect,
+        settle: opening.settle,
         sent: sum(|c| c.sent.load(Relaxed)),
         acked: sum(|c| c.acked.load(Relaxed)),
         refused: sum(|c| c.refused.load(Relaxed)),
