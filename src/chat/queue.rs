@@ -3,6 +3,15 @@
 //! One allocation per connection holds everything. The queue is a `VecDeque`
 //! that is released whenever it drains, so an idle connection costs a few
 //! dozen bytes here (a channel would keep a block of slots per connection).
+//!
+//! **Write-through.** While the connection's task sleeps with nothing of its
+//! own to write, the socket is *idle* and a room's messages are written to it
+//! straight from the publisher ([`ConnHandle::write_through`]): in a room of
+//! 10,000 a message then costs one system call per member, without waking
+//! 10,000 tasks to make them. Whoever writes holds the queue's lock and
+//! writes only what is first in line, so frames never interleave or overtake
+//! each other; anything else (an ack, a close, a socket that would block)
+//! hands the rest back to the task.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -40,7 +49,36 @@ pub enum Outbound {
     Reply(Arc<str>),
     // Boxed: rare, and it would otherwise size every queued item.
     Close(Box<CloseRequest>),
+    /// The unsent end of a frame written through in part: raw bytes, first
+    /// in line, since the frame has begun on the wire.
+    Rest(Box<[u8]>),
 }
+
+/// The socket's write side as the publisher sees it: a non-blocking attempt
+/// to send text frames, at most [`THROUGH_MAX`] of them in one system call
+/// (WebSocket framing is the HTTP layer's business).
+pub trait SocketWrite: Send + Sync {
+    fn try_texts(&self, texts: &[&str]) -> TryWrite;
+}
+
+/// What one non-blocking write did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum TryWrite {
+    Sent,
+    /// The first `whole` frames went out, and the start of the next: `rest`
+    /// must follow before anything else.
+    Partly {
+        whole: usize,
+        rest: Box<[u8]>,
+    },
+    /// Nothing went out (the socket's buffer is full, or it failed: the
+    /// connection's task finds out when it writes).
+    Nothing,
+}
+
+/// Frames written through in one system call, at most: a connection behind
+/// by several messages (a busy machine) catches up in one write.
+pub const THROUGH_MAX: usize = 16;
 
 /// One committed message of a batch published to a room at once.
 pub struct BatchFrame {
@@ -56,8 +94,77 @@ pub struct BatchFrame {
 /// A drained queue keeps at most this many slots allocated.
 const KEEP_SLOTS: usize = 8;
 
+/// What the queue's lock guards.
+#[derive(Default)]
+struct Line {
+    items: VecDeque<Outbound>,
+    /// Per joined room, the highest seq given to the connection (its welcome's,
+    /// then each message's): a frame at or below it is dropped, and so is a
+    /// frame for a room it has not joined.
+    floors: Vec<(RoomId, i64)>,
+    /// The task sleeps with nothing of its own half-written: the publisher
+    /// may write through (see the module's docs).
+    idle: bool,
+    socket: Option<Arc<dyn SocketWrite>>,
+}
+
+impl Line {
+    /// Whether a room frame is one the connection is to get; advances the floor.
+    fn accepts(&mut self, room: RoomId, seq: Option<i64>) -> bool {
+        let Some((_, floor)) = self.floors.iter_mut().find(|(id, _)| *id == room) else {
+            return false;
+        };
+        match seq {
+            Some(seq) if seq <= *floor => false,
+            Some(seq) => {
+                *floor = seq;
+                true
+            }
+            None => true,
+        }
+    }
+
+    /// The room frames first in line that the connection is to get, up to
+    /// [`THROUGH_MAX`]; those it is not to get are dropped on the way, their
+    /// bytes taken off `queued`.
+    fn take_through(&mut self, queued: &AtomicUsize) -> Vec<(Arc<str>, RoomId)> {
+        let mut batch = Vec::new();
+        while batch.len() < THROUGH_MAX
+            && matches!(self.items.front(), Some(Outbound::Frame { .. }))
+        {
+            if let Some(Outbound::Frame { text, room, seq }) = self.items.pop_front() {
+                if self.accepts(room, seq) {
+                    batch.push((text, room));
+                } else {
+                    queued.fetch_sub(text.len(), Ordering::Relaxed);
+                }
+            }
+        }
+        batch
+    }
+
+    /// Frames taken for a write that did not go out, back first in line.
+    /// Their floors have moved past them already: they go back without a
+    /// seq, so that the task does not drop them.
+    fn put_back(&mut self, frames: &[(Arc<str>, RoomId)]) {
+        for (text, room) in frames.iter().rev() {
+            self.items.push_front(Outbound::Frame {
+                text: text.clone(),
+                room: *room,
+                seq: None,
+            });
+        }
+    }
+
+    fn release_if_drained(&mut self) {
+        if self.items.is_empty() && self.items.capacity() > KEEP_SLOTS {
+            self.items = VecDeque::new();
+        }
+    }
+}
+
 struct Shared {
-    items: Mutex<VecDeque<Outbound>>,
+    line: Mutex<Line>,
     /// Bytes queued and not yet written to the socket.
     queued: AtomicUsize,
     closing: AtomicBool,
@@ -69,13 +176,13 @@ struct Shared {
 }
 
 impl Shared {
-    fn items(&self) -> MutexGuard<'_, VecDeque<Outbound>> {
+    fn line(&self) -> MutexGuard<'_, Line> {
         // Plain data: a panic elsewhere cannot leave it inconsistent.
-        self.items.lock().unwrap_or_else(|e| e.into_inner())
+        self.line.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn push(&self, item: Outbound) {
-        self.items().push_back(item);
+        self.line().items.push_back(item);
         self.ready.notify_one();
     }
 }
@@ -101,7 +208,7 @@ pub struct ConnQueue {
 /// A new connection's handle (for the hub) and queue (for its task).
 pub fn new(id: ConnId, max_queued: usize) -> (ConnHandle, ConnQueue) {
     let shared = Arc::new(Shared {
-        items: Mutex::new(VecDeque::new()),
+        line: Mutex::new(Line::default()),
         queued: AtomicUsize::new(0),
         closing: AtomicBool::new(false),
         ready: Notify::new(),
@@ -133,7 +240,7 @@ impl ConnHandle {
 
     /// Reserves `len` bytes of the queue for frames about to be pushed; when
     /// that would put the connection too far behind, asks it to close instead.
-    pub(super) fn reserve(&self, len: usize) -> bool {
+    pub(crate) fn reserve(&self, len: usize) -> bool {
         let s = &self.shared;
         if s.closing.load(Ordering::Relaxed) {
             return false;
@@ -153,24 +260,107 @@ impl ConnHandle {
     /// Queues items under one lock with one wake-up, so that the connection
     /// writes them with one system call. Frames must have been reserved;
     /// replies are counted here, like [`ConnHandle::reply`].
-    pub(super) fn push_reserved(&self, items: impl Iterator<Item = Outbound>) {
+    ///
+    /// Returns true when the socket is idle: nobody was woken, and the caller
+    /// is to call [`ConnHandle::write_through`] (outside any room's lock).
+    pub(crate) fn push_reserved(&self, items: impl Iterator<Item = Outbound>) -> bool {
         let s = &self.shared;
         if s.closing.load(Ordering::Relaxed) {
-            return;
+            return false;
         }
-        let mut queue = s.items();
-        let before = queue.len();
+        let mut line = s.line();
+        let before = line.items.len();
         for item in items {
             if let Outbound::Reply(text) = &item {
                 s.queued.fetch_add(text.len(), Ordering::Relaxed);
             }
-            queue.push_back(item);
+            line.items.push_back(item);
         }
-        let pushed = queue.len() > before;
-        drop(queue);
-        if pushed {
+        if line.items.len() == before {
+            return false;
+        }
+        let idle = line.idle && line.socket.is_some();
+        drop(line);
+        if !idle {
             s.ready.notify_one();
         }
+        idle
+    }
+
+    /// Wakes the connection's task to write what is queued.
+    pub(super) fn wake(&self) {
+        self.shared.ready.notify_one();
+    }
+
+    /// Writes what is first in line straight to an idle socket, from the
+    /// caller's thread: room frames, up to [`THROUGH_MAX`] per non-blocking
+    /// system call. Stops at anything else, or when the socket would block,
+    /// and wakes the connection's task to take over.
+    pub(crate) fn write_through(&self) {
+        let s = &self.shared;
+        let mut line = s.line();
+        let socket = match &line.socket {
+            Some(socket) if line.idle => socket.clone(),
+            _ => {
+                drop(line);
+                s.ready.notify_one();
+                return;
+            }
+        };
+        loop {
+            let batch = line.take_through(&s.queued);
+            if batch.is_empty() {
+                break;
+            }
+            let mut texts = [""; THROUGH_MAX];
+            for (slot, (text, _)) in texts.iter_mut().zip(&batch) {
+                *slot = text;
+            }
+            let whole = match socket.try_texts(&texts[..batch.len()]) {
+                TryWrite::Sent => batch.len(),
+                TryWrite::Partly { whole, rest } => {
+                    line.put_back(&batch[whole + 1..]);
+                    line.items.push_front(Outbound::Rest(rest));
+                    whole + 1
+                }
+                TryWrite::Nothing => {
+                    line.put_back(&batch);
+                    0
+                }
+            };
+            let written: usize = batch[..whole].iter().map(|(text, _)| text.len()).sum();
+            s.queued.fetch_sub(written, Ordering::Relaxed);
+            if whole < batch.len() {
+                break;
+            }
+        }
+        if line.items.is_empty() {
+            line.release_if_drained();
+            return;
+        }
+        line.idle = false;
+        drop(line);
+        s.ready.notify_one();
+    }
+
+    /// The connection has been given `room` up to `seq` (its welcome): room
+    /// frames at or below it are dropped from now on, later ones go out.
+    pub fn set_floor(&self, room: RoomId, seq: i64) {
+        let mut line = self.shared.line();
+        line.floors.retain(|(id, _)| *id != room);
+        line.floors.push((room, seq));
+    }
+
+    /// The connection left `room`: its frames are dropped from now on.
+    pub fn forget_room(&self, room: RoomId) {
+        self.shared.line().floors.retain(|(id, _)| *id != room);
+    }
+
+    /// The highest seq of `room` the connection has been given; 0 if not in it.
+    pub fn floor(&self, room: RoomId) -> i64 {
+        let line = self.shared.line();
+        let floor = line.floors.iter().find(|(id, _)| *id == room);
+        floor.map_or(0, |(_, seq)| *seq)
     }
 
     /// Queues the answer to a send. Counted against the queue like any frame.
@@ -207,23 +397,66 @@ impl ConnQueue {
         }
     }
 
+    /// The next item; the task has something to write, so the socket is no
+    /// longer idle.
     pub fn try_recv(&self) -> Option<Outbound> {
-        let mut items = self.shared.items();
-        let item = items.pop_front();
-        if items.is_empty() && items.capacity() > KEEP_SLOTS {
-            *items = VecDeque::new();
+        let mut line = self.shared.line();
+        let item = line.items.pop_front();
+        if item.is_some() {
+            line.idle = false;
+            line.release_if_drained();
         }
         item
     }
 
-    /// Moves up to `max` queued items into `out`, under one lock.
-    pub fn drain_into(&self, out: &mut Vec<Outbound>, max: usize) {
-        let mut items = self.shared.items();
-        let n = items.len().min(max);
-        out.extend(items.drain(..n));
-        if items.is_empty() && items.capacity() > KEEP_SLOTS {
-            *items = VecDeque::new();
-        }
+    /// Moves up to `max` more queued items into `out`, under one lock, and
+    /// drops from `out` the room frames the connection is not to get (see
+    /// [`ConnHandle::set_floor`]), counting them as written.
+    pub fn drain_writable(&self, out: &mut Vec<Outbound>, max: usize) {
+        let mut line = self.shared.line();
+        line.idle = false;
+        let n = line.items.len().min(max);
+        out.extend(line.items.drain(..n));
+        line.release_if_drained();
+        out.retain(|item| match item {
+            Outbound::Frame { text, room, seq } => {
+                let keep = line.accepts(*room, *seq);
+                if !keep {
+                    self.shared.queued.fetch_sub(text.len(), Ordering::Relaxed);
+                }
+                keep
+            }
+            _ => true,
+        });
+    }
+
+    #[cfg(test)]
+    pub(crate) fn queued_items(&self) -> usize {
+        self.shared.line().items.len()
+    }
+
+    /// Gives the publisher the socket's write side, for write-through.
+    pub fn attach(&self, socket: Arc<dyn SocketWrite>) {
+        self.shared.line().socket = Some(socket);
+    }
+
+    /// Takes it back for good: the connection is ending.
+    pub fn detach(&self) {
+        let mut line = self.shared.line();
+        line.idle = false;
+        line.socket = None;
+    }
+
+    /// The task is about to sleep with nothing half-written: the socket is
+    /// idle, unless something is queued (the task is to write that first).
+    pub fn idle(&self) {
+        let mut line = self.shared.line();
+        line.idle = line.items.is_empty();
+    }
+
+    /// The task is awake and may write: nobody else writes now.
+    pub fn busy(&self) {
+        self.shared.line().idle = false;
     }
 
     /// Call once a frame has been written to the socket.
@@ -244,14 +477,41 @@ impl ConnQueue {
         }
     }
 
-    /// The close request among the queued items, if any; the frames before it are dropped.
+    /// The close request among the queued items, if any; the frames before
+    /// it are dropped, but not the end of a frame already begun (see
+    /// [`ConnQueue::take_rest`]).
     pub fn take_close(&self) -> Option<CloseRequest> {
-        while let Some(item) = self.try_recv() {
+        let mut line = self.shared.line();
+        line.idle = false;
+        let rest = match line.items.front() {
+            Some(Outbound::Rest(_)) => line.items.pop_front(),
+            _ => None,
+        };
+        let mut close = None;
+        while let Some(item) = line.items.pop_front() {
             if let Outbound::Close(request) = item {
-                return Some(*request);
+                close = Some(*request);
+                break;
             }
         }
-        None
+        if let Some(rest) = rest {
+            line.items.push_front(rest);
+        }
+        close
+    }
+
+    /// The end of a frame written through in part, if it is first in line:
+    /// it must precede whatever the connection writes next.
+    pub fn take_rest(&self) -> Option<Box<[u8]>> {
+        let mut line = self.shared.line();
+        line.idle = false;
+        match line.items.pop_front()? {
+            Outbound::Rest(rest) => Some(rest),
+            other => {
+                line.items.push_front(other);
+                None
+            }
+        }
     }
 }
 
@@ -281,8 +541,9 @@ mod tests {
             handle.push(&Arc::from("x"), RoomId(1), Some(seq));
         }
         let mut out = Vec::new();
-        queue.drain_into(&mut out, 1000);
+        handle.set_floor(RoomId(1), -1);
+        queue.drain_writable(&mut out, 1000);
         assert_eq!(out.len(), 100);
-        assert_eq!(queue.shared.items().capacity(), 0);
+        assert_eq!(queue.shared.line().items.capacity(), 0);
     }
 }

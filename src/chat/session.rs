@@ -72,9 +72,6 @@ pub struct Session {
     _slot: IpSlot,
     me: Option<Me>,
     joined: HashMap<String, Joined>,
-    /// Per joined room, the highest seq given to this connection; live frames
-    /// at or below it are dropped. Scanned for every frame: a few entries, no hashing.
-    floors: Vec<(RoomId, i64)>,
     limiter: DefaultDirectRateLimiter,
     report_limiter: DefaultDirectRateLimiter,
     seen_limiter: DefaultDirectRateLimiter,
@@ -111,7 +108,6 @@ impl Session {
             _slot: admission.slot,
             me: None,
             joined: HashMap::new(),
-            floors: Vec::new(),
             limiter,
             report_limiter: limits::report_limiter(),
             seen_limiter: limits::connection_limiter(2, 4),
@@ -136,21 +132,6 @@ impl Session {
 
     pub fn awaiting_replies(&self) -> bool {
         self.in_flight > 0
-    }
-
-    /// Whether a frame from the room queue should reach this client.
-    pub fn accepts(&mut self, room: RoomId, seq: Option<i64>) -> bool {
-        let Some((_, floor)) = self.floors.iter_mut().find(|(id, _)| *id == room) else {
-            return false;
-        };
-        match seq {
-            Some(seq) if seq <= *floor => false,
-            Some(seq) => {
-                *floor = seq;
-                true
-            }
-            None => true,
-        }
     }
 
     pub fn on_binary(&mut self) -> Flow {

@@ -224,9 +224,12 @@ impl Writer {
     ) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         let checkpointer = checkpoint::start(db.url());
+        // Publishing hands the writes to idle sockets to the runtime's tasks.
+        let runtime = tokio::runtime::Handle::try_current().ok();
         let thread = std::thread::Builder::new()
             .name("chatctl-writer".into())
             .spawn(move || {
+                let _runtime = runtime.as_ref().map(tokio::runtime::Handle::enter);
                 WriterLoop {
                     db,
                     conn: None,

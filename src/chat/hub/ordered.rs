@@ -113,6 +113,7 @@ impl Hub {
                 counted(k, delivered).filter(|_| fresh(f))
             })
             .collect();
+        let mut idle = Vec::new();
         for (handle, ok) in accepted {
             let items = frames.iter().enumerate().filter_map(|(k, f)| {
                 if !fresh(f) {
@@ -131,11 +132,33 @@ impl Hub {
                     None
                 }
             });
-            handle.push_reserved(items);
+            if handle.push_reserved(items) {
+                idle.push(handle.clone());
+            }
         }
         drop(members);
+        write_through(idle);
         self.evict_over_budget();
         Ok(queued)
+    }
+}
+
+/// Connections written through by one task: a few milliseconds of system
+/// calls, so that a big room's message goes out on every core at once.
+const WRITE_THROUGH_CHUNK: usize = 256;
+
+/// Writes the batch to the idle sockets (see [`ConnHandle::write_through`]),
+/// on the runtime's tasks, out of the caller's way (the writer thread's next
+/// commit, a room's lock). Without a runtime (unit tests), the connections'
+/// tasks are woken to write it themselves.
+fn write_through(mut idle: Vec<ConnHandle>) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        idle.iter().for_each(ConnHandle::wake);
+        return;
+    };
+    while !idle.is_empty() {
+        let chunk = idle.split_off(idle.len().saturating_sub(WRITE_THROUGH_CHUNK));
+        runtime.spawn(async move { chunk.iter().for_each(ConnHandle::write_through) });
     }
 }
 

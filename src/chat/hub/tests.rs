@@ -130,6 +130,7 @@ fn a_batch_reaches_everyone_but_each_sender_in_order() {
             .map(|o| match o {
                 Outbound::Frame { text, .. } | Outbound::Reply(text) => text.to_string(),
                 Outbound::Close(_) => "close".into(),
+                Outbound::Rest(_) => "rest".into(),
             })
             .collect::<Vec<_>>()
     };

@@ -69,8 +69,8 @@ impl Session {
                 typing_since: None,
             },
         );
-        self.floors.retain(|(id, _)| *id != room.id);
-        self.floors.push((room.id, floor));
+        // The frames queued since `hub.join` that the welcome has are dropped.
+        self.handle.set_floor(room.id, floor);
         let rules = RoomRules::from(&*room).view(&self.site, self.chat.limits.max_message_chars);
         self.chat.hub.rules_known(room_id, &rules);
         self.reply(ServerFrame::Welcome {
@@ -94,7 +94,7 @@ impl Session {
             .joined
             .remove(super::valid_room(room)?)
             .ok_or_else(|| Refusal::new(ErrorCode::NotJoined, format!("Not in room {room:?}.")))?;
-        self.floors.retain(|(id, _)| *id != joined.id);
+        self.handle.forget_room(joined.id);
         self.chat.hub.leave(joined.id, room, self.handle.id);
         self.release_empty(&[joined.id]);
         self.reply(ServerFrame::Left {

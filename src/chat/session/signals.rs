@@ -78,11 +78,7 @@ impl Session {
         self.spend_signal()
             .map_err(|wait| too_fast("You are sending read receipts too fast", wait))?;
         // Nobody has seen what this connection was never given.
-        let given = self
-            .floors
-            .iter()
-            .find(|(id, _)| *id == room_id)
-            .map_or(0, |(_, floor)| *floor);
+        let given = self.handle.floor(room_id);
         let me = self.me()?.participant.0;
         self.chat
             .hub

@@ -93,13 +93,20 @@ pub async fn drive(
     let Socket {
         reader: mut rx,
         writer,
+        write_side,
     } = socket;
+    queue.attach(write_side.shared());
     let (mut out, mut ticker, idle_limit) = outlet_and_ticker(writer, chat.limits.heartbeat_secs);
     let mut last_seen = Instant::now();
     // Boxed and dropped with the slot: an idle connection keeps no timer.
     let mut setup = setup.map(|slot| (slot, Box::pin(sleep(CLIENT_WAIT))));
 
     let close: Option<CloseRequest> = loop {
+        // Asleep with nothing of our own to write: room frames may be written
+        // through meanwhile. Every wake-up that writes says so first.
+        if out.frames.is_empty() {
+            queue.idle();
+        }
         tokio::select! {
             () = client_turn(&mut setup), if setup.is_some() => {
                 if let Some((slot, _)) = setup.take() {
@@ -109,11 +116,13 @@ pub async fn drive(
             _ = queue.killed() => break queue.take_close(),
             changed = shutdown.changed() => {
                 if changed.is_err() || *shutdown.borrow() {
+                    queue.busy();
                     Box::pin(drain_replies(&mut session, &queue, &mut out)).await;
                     break Some(request(CloseReason::Restarting, "The server is restarting. Reconnect in a moment."));
                 }
             }
             inbound = rx.next() => {
+                queue.busy();
                 if matches!(inbound, Some(Ok(_))) {
                     last_seen = Instant::now();
                 }
@@ -139,6 +148,7 @@ pub async fn drive(
                 }
             }
             _ = ticker.tick() => {
+                queue.busy();
                 if last_seen.elapsed() > idle_limit {
                     break Some(request(CloseReason::IdleTimeout, "No activity; closing. Reconnect to continue."));
                 }
@@ -150,8 +160,9 @@ pub async fn drive(
         }
     };
 
+    queue.detach();
     if let Some(request) = close {
-        Box::pin(close_handshake(&mut out, &mut rx, request)).await;
+        Box::pin(close_handshake(&mut out, &mut rx, &queue, request)).await;
     }
     // A peer that reads nothing must not hold us here.
     let _ = Box::pin(timeout(Duration::from_secs(1), out.frames.shutdown())).await;
@@ -244,7 +255,15 @@ async fn on_inbound(
 }
 
 /// Says why, then gives the client a moment to answer the close handshake.
-async fn close_handshake(out: &mut Outlet, rx: &mut Box<Reader>, request: CloseRequest) {
+async fn close_handshake(
+    out: &mut Outlet,
+    rx: &mut Box<Reader>,
+    queue: &ConnQueue,
+    request: CloseRequest,
+) {
+    if let Some(rest) = queue.take_rest() {
+        out.frames.raw(&rest);
+    }
     out.close(request).await;
     let _ = timeout(Duration::from_secs(2), async {
         while let Some(Ok(_)) = rx.next().await {}
@@ -262,19 +281,14 @@ fn queue_frames(
 ) -> Option<CloseRequest> {
     let mut items = Vec::with_capacity(8);
     items.push(first);
-    queue.drain_into(&mut items, MAX_COALESCED - 1);
+    queue.drain_writable(&mut items, MAX_COALESCED - 1);
     for item in items {
         match item {
-            Outbound::Frame {
-                text: frame,
-                room,
-                seq,
-            } => {
+            Outbound::Frame { text: frame, .. } => {
                 queue.written(frame.len());
-                if session.accepts(room, seq) {
-                    frames.text(&frame);
-                }
+                frames.text(&frame);
             }
+            Outbound::Rest(rest) => frames.raw(&rest),
             Outbound::Reply(frame) => {
                 queue.written(frame.len());
                 session.replied();
@@ -290,13 +304,17 @@ fn queue_frames(
 async fn drain_replies(session: &mut Session, queue: &ConnQueue, out: &mut Outlet) {
     let _ = timeout(Duration::from_secs(2), async {
         while session.awaiting_replies() {
-            if let Outbound::Reply(frame) = queue.recv().await {
-                queue.written(frame.len());
-                session.replied();
-                out.frames.text(&frame);
-                if out.flush(queue).await.is_err() {
-                    break;
+            match queue.recv().await {
+                Outbound::Reply(frame) => {
+                    queue.written(frame.len());
+                    session.replied();
+                    out.frames.text(&frame);
                 }
+                Outbound::Rest(rest) => out.frames.raw(&rest),
+                _ => continue,
+            }
+            if out.flush(queue).await.is_err() {
+                break;
             }
         }
     })

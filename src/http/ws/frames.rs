@@ -82,20 +82,58 @@ impl<W: AsyncWrite + Unpin> FrameWriter<W> {
         self.io.shutdown().await
     }
 
+    /// Bytes that are already framed: the end of a frame whose start went
+    /// out by write-through (see [`crate::chat::queue`]).
+    pub fn raw(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
     fn frame(&mut self, opcode: u8, payload: &[u8]) {
-        let len = payload.len();
-        self.buf.reserve(len + 10);
-        self.buf.push(0x80 | opcode);
-        if len < 126 {
-            self.buf.push(len as u8);
-        } else if let Ok(len) = u16::try_from(len) {
-            self.buf.push(126);
-            self.buf.extend_from_slice(&len.to_be_bytes());
-        } else {
-            self.buf.push(127);
-            self.buf.extend_from_slice(&(len as u64).to_be_bytes());
-        }
+        let header = Header::new(opcode, payload.len());
+        self.buf.reserve(header.len + payload.len());
+        self.buf.extend_from_slice(header.bytes());
         self.buf.extend_from_slice(payload);
+    }
+}
+
+/// A frame's header: FIN, opcode and the payload length in 7, 7+16 or 7+64
+/// bits (RFC 6455 §5.2), unmasked.
+#[derive(Clone, Copy)]
+pub struct Header {
+    buf: [u8; 10],
+    len: usize,
+}
+
+impl Header {
+    pub const EMPTY: Header = Header {
+        buf: [0; 10],
+        len: 0,
+    };
+
+    pub fn text(payload_len: usize) -> Header {
+        Header::new(OP_TEXT, payload_len)
+    }
+
+    fn new(opcode: u8, payload_len: usize) -> Header {
+        let mut buf = [0u8; 10];
+        buf[0] = 0x80 | opcode;
+        let len = if payload_len < 126 {
+            buf[1] = payload_len as u8;
+            2
+        } else if let Ok(short) = u16::try_from(payload_len) {
+            buf[1] = 126;
+            buf[2..4].copy_from_slice(&short.to_be_bytes());
+            4
+        } else {
+            buf[1] = 127;
+            buf[2..10].copy_from_slice(&(payload_len as u64).to_be_bytes());
+            10
+        };
+        Header { buf, len }
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
     }
 }
 

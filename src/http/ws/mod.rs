@@ -9,6 +9,7 @@ use warp::{Filter, Rejection, Reply};
 
 mod conn;
 mod frames;
+mod socket;
 pub mod upgrade;
 
 use upgrade::Upgrade;

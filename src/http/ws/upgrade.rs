@@ -11,9 +11,10 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use hyper::upgrade::{OnUpgrade, Upgraded};
+use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf, ReadHalf, WriteHalf};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::WebSocketStream;
@@ -22,18 +23,19 @@ use warp::reject::Reject;
 use warp::{Filter, Rejection};
 
 use super::frames::FrameWriter;
-
-type Io = TokioIo<Upgraded>;
+use super::socket::{ReadSide, WriteSide};
 
 /// A chat connection after the handshake: tungstenite parses what the client
-/// sends, and we write our frames ourselves (see [`super::frames`]).
+/// sends, and we write our frames ourselves (see [`super::frames`]), through
+/// `writer` or, for write-through, `write_side`.
 pub struct Socket {
     pub reader: Box<Reader>,
     pub writer: Writer,
+    pub write_side: WriteSide,
 }
 
-pub type Reader = WebSocketStream<ReadOnly<ReadHalf<Io>>>;
-pub type Writer = FrameWriter<WriteHalf<Io>>;
+pub type Reader = WebSocketStream<ReadOnly<ReadSide>>;
+pub type Writer = FrameWriter<WriteSide>;
 
 /// The read half, given to tungstenite. What it would write on its own (pong
 /// and close replies) is dropped: the connection task sends those itself, in
@@ -137,22 +139,32 @@ impl Upgrade {
         let accept = derive_accept_key(self.key.as_bytes());
         let on_upgrade = self.on_upgrade;
         let task = async move {
-            match on_upgrade.await {
-                Ok(upgraded) => {
-                    let (read, write) = tokio::io::split(TokioIo::new(upgraded));
-                    let reader = Box::new(
-                        WebSocketStream::from_raw_socket(
-                            ReadOnly(read),
-                            Role::Server,
-                            Some(config),
-                        )
-                        .await,
-                    );
-                    let writer = FrameWriter::new(write);
-                    run(Socket { reader, writer }).await;
-                }
-                Err(err) => tracing::debug!(error = %err, "websocket upgrade failed"),
-            }
+            let upgraded = match on_upgrade.await {
+                Ok(upgraded) => upgraded,
+                Err(err) => return tracing::debug!(error = %err, "websocket upgrade failed"),
+            };
+            // `http::server` serves hyper plain TCP streams: the socket
+            // itself comes back, so that its write side can be shared.
+            let Ok(parts) = upgraded.downcast::<TokioIo<TcpStream>>() else {
+                return tracing::error!("websocket upgrade over an unexpected transport");
+            };
+            let (read, write) = parts.io.into_inner().into_split();
+            let reader = Box::new(
+                WebSocketStream::from_raw_socket(
+                    ReadOnly(ReadSide::new(parts.read_buf, read)),
+                    Role::Server,
+                    Some(config),
+                )
+                .await,
+            );
+            let write_side = WriteSide::new(write);
+            let writer = FrameWriter::new(write_side.clone());
+            run(Socket {
+                reader,
+                writer,
+                write_side,
+            })
+            .await;
         };
         // Every connection keeps this future for its lifetime: its size is a
         // large part of what an idle connection costs.
