@@ -3,21 +3,17 @@
 //! One allocation per connection holds everything. The queue is a `VecDeque`
 //! that is released whenever it drains, so an idle connection costs a few
 //! dozen bytes here (a channel would keep a block of slots per connection).
-//!
-//! **Write-through.** While the connection's task sleeps with nothing of its
-//! own to write, the socket is *idle* and a room's messages are written to it
-//! straight from the publisher ([`ConnHandle::write_through`]): in a room of
-//! 10,000 a message then costs one system call per member, without waking
-//! 10,000 tasks to make them. Whoever writes holds the queue's lock and
-//! writes only what is first in line, so frames never interleave or overtake
-//! each other; anything else (an ack, a close, a socket that would block)
-//! hands the rest back to the task.
+//! While the connection's task sleeps, room messages may be written straight
+//! to its socket by the publisher (`queue/write_through.rs`).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::Notify;
+
+mod write_through;
+pub use write_through::{SocketWrite, TryWrite, THROUGH_MAX};
 
 use super::protocol::{CloseReason, MessageView};
 use crate::db::models::RoomId;
@@ -53,32 +49,6 @@ pub enum Outbound {
     /// in line, since the frame has begun on the wire.
     Rest(Box<[u8]>),
 }
-
-/// The socket's write side as the publisher sees it: a non-blocking attempt
-/// to send text frames, at most [`THROUGH_MAX`] of them in one system call
-/// (WebSocket framing is the HTTP layer's business).
-pub trait SocketWrite: Send + Sync {
-    fn try_texts(&self, texts: &[&str]) -> TryWrite;
-}
-
-/// What one non-blocking write did.
-#[derive(Debug, PartialEq, Eq)]
-pub enum TryWrite {
-    Sent,
-    /// The first `whole` frames went out, and the start of the next: `rest`
-    /// must follow before anything else.
-    Partly {
-        whole: usize,
-        rest: Box<[u8]>,
-    },
-    /// Nothing went out (the socket's buffer is full, or it failed: the
-    /// connection's task finds out when it writes).
-    Nothing,
-}
-
-/// Frames written through in one system call, at most: a connection behind
-/// by several messages (a busy machine) catches up in one write.
-pub const THROUGH_MAX: usize = 16;
 
 /// One committed message of a batch published to a room at once.
 pub struct BatchFrame {
@@ -121,38 +91,6 @@ impl Line {
                 true
             }
             None => true,
-        }
-    }
-
-    /// The room frames first in line that the connection is to get, up to
-    /// [`THROUGH_MAX`]; those it is not to get are dropped on the way, their
-    /// bytes taken off `queued`.
-    fn take_through(&mut self, queued: &AtomicUsize) -> Vec<(Arc<str>, RoomId)> {
-        let mut batch = Vec::new();
-        while batch.len() < THROUGH_MAX
-            && matches!(self.items.front(), Some(Outbound::Frame { .. }))
-        {
-            if let Some(Outbound::Frame { text, room, seq }) = self.items.pop_front() {
-                if self.accepts(room, seq) {
-                    batch.push((text, room));
-                } else {
-                    queued.fetch_sub(text.len(), Ordering::Relaxed);
-                }
-            }
-        }
-        batch
-    }
-
-    /// Frames taken for a write that did not go out, back first in line.
-    /// Their floors have moved past them already: they go back without a
-    /// seq, so that the task does not drop them.
-    fn put_back(&mut self, frames: &[(Arc<str>, RoomId)]) {
-        for (text, room) in frames.iter().rev() {
-            self.items.push_front(Outbound::Frame {
-                text: text.clone(),
-                room: *room,
-                seq: None,
-            });
         }
     }
 
@@ -290,57 +228,6 @@ impl ConnHandle {
     /// Wakes the connection's task to write what is queued.
     pub(super) fn wake(&self) {
         self.shared.ready.notify_one();
-    }
-
-    /// Writes what is first in line straight to an idle socket, from the
-    /// caller's thread: room frames, up to [`THROUGH_MAX`] per non-blocking
-    /// system call. Stops at anything else, or when the socket would block,
-    /// and wakes the connection's task to take over.
-    pub(crate) fn write_through(&self) {
-        let s = &self.shared;
-        let mut line = s.line();
-        let socket = match &line.socket {
-            Some(socket) if line.idle => socket.clone(),
-            _ => {
-                drop(line);
-                s.ready.notify_one();
-                return;
-            }
-        };
-        loop {
-            let batch = line.take_through(&s.queued);
-            if batch.is_empty() {
-                break;
-            }
-            let mut texts = [""; THROUGH_MAX];
-            for (slot, (text, _)) in texts.iter_mut().zip(&batch) {
-                *slot = text;
-            }
-            let whole = match socket.try_texts(&texts[..batch.len()]) {
-                TryWrite::Sent => batch.len(),
-                TryWrite::Partly { whole, rest } => {
-                    line.put_back(&batch[whole + 1..]);
-                    line.items.push_front(Outbound::Rest(rest));
-                    whole + 1
-                }
-                TryWrite::Nothing => {
-                    line.put_back(&batch);
-                    0
-                }
-            };
-            let written: usize = batch[..whole].iter().map(|(text, _)| text.len()).sum();
-            s.queued.fetch_sub(written, Ordering::Relaxed);
-            if whole < batch.len() {
-                break;
-            }
-        }
-        if line.items.is_empty() {
-            line.release_if_drained();
-            return;
-        }
-        line.idle = false;
-        drop(line);
-        s.ready.notify_one();
     }
 
     /// The connection has been given `room` up to `seq` (its welcome): room

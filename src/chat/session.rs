@@ -5,9 +5,11 @@
 //!
 //! The transport feeds text frames to [`Session::on_text`] and writes the
 //! replies it returns at once; frames from the room (via the [`ConnQueue`])
-//! are written after passing [`Session::accepts`]. Because replies are written
-//! before the queue is drained, a `welcome` always precedes the live messages
-//! that follow it, and `accepts` drops the ones the welcome already carried.
+//! are written if they are above the connection's floor for their room (set
+//! at each join, [`ConnHandle::set_floor`]). Replies are written before the
+//! queue is drained, and nothing is written through to the socket while a
+//! frame is being handled, so a `welcome` always precedes the live messages
+//! that follow it, and the floor drops the ones the welcome already carried.
 
 use std::collections::HashMap;
 use std::net::IpAddr;

@@ -1,7 +1,7 @@
 //! Joining and leaving rooms. A `join` registers the connection in the room
 //! first, then reads the history its `welcome` carries: whatever is committed
-//! after that read reaches it live, and [`Session::accepts`] drops what the
-//! welcome already had. The history comes from the room's recent messages in
+//! after that read reaches it live, and the connection's queue drops what the
+//! welcome already had (its floor for the room, [`ConnHandle::set_floor`]). The history comes from the room's recent messages in
 //! memory when they cover it (`hub::recent`), from the database otherwise;
 //! both give the same page.
 
