@@ -81,16 +81,28 @@ struct Line {
 impl Line {
     /// Whether a room frame is one the connection is to get; advances the floor.
     fn accepts(&mut self, room: RoomId, seq: Option<i64>) -> bool {
-        let Some((_, floor)) = self.floors.iter_mut().find(|(id, _)| *id == room) else {
-            return false;
-        };
-        match seq {
-            Some(seq) if seq <= *floor => false,
-            Some(seq) => {
-                *floor = seq;
-                true
-            }
-            None => true,
+        let admitted = self.admits(room, seq);
+        if admitted {
+            self.advance(room, seq);
+        }
+        admitted
+    }
+
+    /// Whether a room frame is one the connection is to get (the floor stays).
+    fn admits(&self, room: RoomId, seq: Option<i64>) -> bool {
+        let floor = self.floors.iter().find(|(id, _)| *id == room);
+        match (floor, seq) {
+            (None, _) => false,
+            (Some((_, floor)), Some(seq)) => seq > *floor,
+            (Some(_), None) => true,
+        }
+    }
+
+    /// The connection has been given `room` up to `seq`.
+    fn advance(&mut self, room: RoomId, seq: Option<i64>) {
+        let floor = self.floors.iter_mut().find(|(id, _)| *id == room);
+        if let (Some((_, floor)), Some(seq)) = (floor, seq) {
+            *floor = seq;
         }
     }
 
@@ -341,9 +353,20 @@ impl ConnQueue {
         line.idle = line.items.is_empty();
     }
 
-    /// The task is awake and may write: nobody else writes now.
-    pub fn busy(&self) {
-        self.shared.line().idle = false;
+    /// The task is awake and may write: nobody else writes now. Returns the
+    /// end of a frame that write-through began, if one is first in line: it
+    /// must go out before anything the task writes.
+    #[must_use = "the end of a frame begun must be written first"]
+    pub fn busy(&self) -> Option<Box<[u8]>> {
+        let mut line = self.shared.line();
+        line.idle = false;
+        match line.items.front() {
+            Some(Outbound::Rest(_)) => match line.items.pop_front() {
+                Some(Outbound::Rest(rest)) => Some(rest),
+                _ => None,
+            },
+            _ => None,
+        }
     }
 
     /// Call once a frame has been written to the socket.
@@ -366,7 +389,7 @@ impl ConnQueue {
 
     /// The close request among the queued items, if any; the frames before
     /// it are dropped, but not the end of a frame already begun (see
-    /// [`ConnQueue::take_rest`]).
+    /// [`ConnQueue::busy`]).
     pub fn take_close(&self) -> Option<CloseRequest> {
         let mut line = self.shared.line();
         line.idle = false;
@@ -385,20 +408,6 @@ impl ConnQueue {
             line.items.push_front(rest);
         }
         close
-    }
-
-    /// The end of a frame written through in part, if it is first in line:
-    /// it must precede whatever the connection writes next.
-    pub fn take_rest(&self) -> Option<Box<[u8]>> {
-        let mut line = self.shared.line();
-        line.idle = false;
-        match line.items.pop_front()? {
-            Outbound::Rest(rest) => Some(rest),
-            other => {
-                line.items.push_front(other);
-                None
-            }
-        }
     }
 }
 

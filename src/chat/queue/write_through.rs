@@ -39,18 +39,23 @@ pub enum TryWrite {
 /// by several messages (a busy machine) catches up in one write.
 pub const THROUGH_MAX: usize = 16;
 
+/// A room frame taken for a write: its text, room and seq.
+type Taken = (Arc<str>, RoomId, Option<i64>);
+
 impl Line {
     /// The room frames first in line that the connection is to get, up to
     /// [`THROUGH_MAX`]; those it is not to get are dropped on the way, their
-    /// bytes taken off `queued`.
-    fn take_through(&mut self, queued: &AtomicUsize) -> Vec<(Arc<str>, RoomId)> {
+    /// bytes taken off `queued`. Floors move only for what goes out.
+    fn take_through(&mut self, queued: &AtomicUsize) -> Vec<Taken> {
         let mut batch = Vec::new();
         while batch.len() < THROUGH_MAX
             && matches!(self.items.front(), Some(Outbound::Frame { .. }))
         {
             if let Some(Outbound::Frame { text, room, seq }) = self.items.pop_front() {
-                if self.accepts(room, seq) {
-                    batch.push((text, room));
+                // Seqs rise within a room in line, so the floor before the
+                // batch decides for all of it.
+                if self.admits(room, seq) {
+                    batch.push((text, room, seq));
                 } else {
                     queued.fetch_sub(text.len(), Ordering::Relaxed);
                 }
@@ -59,15 +64,14 @@ impl Line {
         batch
     }
 
-    /// Frames taken for a write that did not go out, back first in line.
-    /// Their floors have moved past them already: they go back without a
-    /// seq, so that the task does not drop them.
-    fn put_back(&mut self, frames: &[(Arc<str>, RoomId)]) {
-        for (text, room) in frames.iter().rev() {
+    /// Frames taken for a write that did not go out, back first in line as
+    /// they were (a join meanwhile may raise their room's floor past them).
+    fn put_back(&mut self, frames: &[Taken]) {
+        for (text, room, seq) in frames.iter().rev() {
             self.items.push_front(Outbound::Frame {
                 text: text.clone(),
                 room: *room,
-                seq: None,
+                seq: *seq,
             });
         }
     }
@@ -95,7 +99,7 @@ impl ConnHandle {
                 break;
             }
             let mut texts = [""; THROUGH_MAX];
-            for (slot, (text, _)) in texts.iter_mut().zip(&batch) {
+            for (slot, (text, _, _)) in texts.iter_mut().zip(&batch) {
                 *slot = text;
             }
             let whole = match socket.try_texts(&texts[..batch.len()]) {
@@ -110,8 +114,10 @@ impl ConnHandle {
                     0
                 }
             };
-            let written: usize = batch[..whole].iter().map(|(text, _)| text.len()).sum();
-            s.queued.fetch_sub(written, Ordering::Relaxed);
+            for (text, room, seq) in &batch[..whole] {
+                line.advance(*room, *seq);
+                s.queued.fetch_sub(text.len(), Ordering::Relaxed);
+            }
             if whole < batch.len() {
                 break;
             }

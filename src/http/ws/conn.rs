@@ -116,13 +116,13 @@ pub async fn drive(
             _ = queue.killed() => break queue.take_close(),
             changed = shutdown.changed() => {
                 if changed.is_err() || *shutdown.borrow() {
-                    queue.busy();
+                    take_turn(&queue, &mut out);
                     Box::pin(drain_replies(&mut session, &queue, &mut out)).await;
                     break Some(request(CloseReason::Restarting, "The server is restarting. Reconnect in a moment."));
                 }
             }
             inbound = rx.next() => {
-                queue.busy();
+                take_turn(&queue, &mut out);
                 if matches!(inbound, Some(Ok(_))) {
                     last_seen = Instant::now();
                 }
@@ -148,7 +148,7 @@ pub async fn drive(
                 }
             }
             _ = ticker.tick() => {
-                queue.busy();
+                take_turn(&queue, &mut out);
                 if last_seen.elapsed() > idle_limit {
                     break Some(request(CloseReason::IdleTimeout, "No activity; closing. Reconnect to continue."));
                 }
@@ -254,6 +254,14 @@ async fn on_inbound(
     }
 }
 
+/// The task is about to write: write-through stops, and the end of a frame
+/// it began goes first.
+fn take_turn(queue: &ConnQueue, out: &mut Outlet) {
+    if let Some(rest) = queue.busy() {
+        out.frames.raw(&rest);
+    }
+}
+
 /// Says why, then gives the client a moment to answer the close handshake.
 async fn close_handshake(
     out: &mut Outlet,
@@ -261,9 +269,7 @@ async fn close_handshake(
     queue: &ConnQueue,
     request: CloseRequest,
 ) {
-    if let Some(rest) = queue.take_rest() {
-        out.frames.raw(&rest);
-    }
+    take_turn(queue, out);
     out.close(request).await;
     let _ = timeout(Duration::from_secs(2), async {
         while let Some(Ok(_)) = rx.next().await {}

@@ -152,6 +152,8 @@ mod tests {
     use tokio_tungstenite::tungstenite::Message;
     use tokio_tungstenite::WebSocketStream;
 
+    use std::time::Duration;
+
     use super::*;
     use crate::chat::queue::{self, ConnHandle, ConnId, ConnQueue, Outbound};
     use crate::db::models::RoomId;
@@ -252,7 +254,7 @@ mod tests {
         let (handle, queue, _write, _read, _client) = connection().await;
         handle.set_floor(ROOM, 0);
         queue.idle();
-        queue.busy();
+        assert!(queue.busy().is_none());
         assert!(
             !publish(&handle, vec![frame(ROOM, 1, "one")]),
             "the task is woken"
@@ -262,6 +264,86 @@ mod tests {
             queue.try_recv(),
             Some(Outbound::Frame { seq: Some(1), .. })
         ));
+    }
+
+    /// Fills the socket's buffers (the client reads nothing) until a frame
+    /// goes out not at all. What went out is not a valid stream any more.
+    fn fill(write: &WriteSide) {
+        let big = "x".repeat(1 << 16);
+        while write.shared().try_texts(&[&big]) != TryWrite::Nothing {}
+    }
+
+    /// Frames a full socket took none of go back in line with their seqs: a
+    /// join meanwhile whose welcome covers them drops them (they went back
+    /// without a seq, and out again after the welcome, at first).
+    #[tokio::test]
+    async fn frames_put_back_are_dropped_by_a_welcome_that_covers_them() {
+        let (handle, queue, write, _read, _client) = connection().await;
+        handle.set_floor(ROOM, 0);
+        fill(&write);
+        queue.idle();
+        let batch = (1..=3).map(|seq| frame(ROOM, seq, "m")).collect();
+        assert!(publish(&handle, batch));
+        handle.write_through();
+        assert_eq!(queue.queued_items(), 3, "nothing went out");
+        assert_eq!(
+            handle.floor(ROOM),
+            0,
+            "the floor moves only for what went out"
+        );
+        handle.set_floor(ROOM, 3);
+        let mut items = Vec::new();
+        queue.drain_writable(&mut items, 63);
+        assert!(items.is_empty(), "all three were in the welcome");
+    }
+
+    /// A write-through stopped part-way into a frame: the task, woken for
+    /// anything (a ping to answer), gets the end of that frame before it
+    /// writes a byte of its own.
+    #[tokio::test]
+    async fn the_end_of_a_frame_begun_goes_before_the_tasks_own_writes() {
+        let (handle, queue, write, _read, mut client) = connection().await;
+        handle.set_floor(ROOM, 0);
+        // The client reads (and drops) everything: a 4 MiB frame still does
+        // not fit in the socket's buffers at once.
+        let reader = tokio::spawn(async move {
+            let mut buf = vec![0; 1 << 16];
+            while tokio::io::AsyncReadExt::read(&mut client, &mut buf)
+                .await
+                .unwrap_or(0)
+                > 0
+            {}
+        });
+        let big = "y".repeat(4 << 20);
+        let mut seq = 0;
+        let rest = loop {
+            seq += 1;
+            assert!(seq < 100, "no write stopped part-way into a frame");
+            let ready = write.0.writable();
+            tokio::time::timeout(Duration::from_secs(5), ready)
+                .await
+                .unwrap()
+                .unwrap();
+            queue.idle();
+            if publish(&handle, vec![frame(ROOM, seq, &big)]) {
+                handle.write_through();
+            }
+            if let Some(rest) = queue.busy() {
+                break rest;
+            }
+            // Sent whole, or not at all: the task's way, then try again.
+            while let Some(item) = queue.try_recv() {
+                if let Outbound::Frame { text, .. } = item {
+                    let mut out = FrameWriter::new(write.clone());
+                    out.text(&text);
+                    out.flush().await.unwrap();
+                }
+            }
+        };
+        assert!(!rest.is_empty() && rest.len() < big.len() + 10);
+        assert!(queue.busy().is_none(), "handed over once");
+        assert_eq!(handle.floor(ROOM), seq, "the frame begun counts as given");
+        reader.abort();
     }
 
     /// The client stops reading: a write-through stops, part-way into a
