@@ -72,6 +72,9 @@ impl Outlet {
             until: request.until,
         }
         .encode();
+        // After a flush cut short, whatever had not begun to go out would
+        // only hold the notice back from a peer that is not keeping up.
+        self.frames.drop_unbegun();
         self.frames.text(&notice);
         self.frames
             .close(request.reason.close_code(), request.reason.as_str());

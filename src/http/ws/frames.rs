@@ -22,9 +22,21 @@ const OP_PONG: u8 = 0xA;
 /// Control frames carry at most 125 bytes of payload (RFC 6455 §5.5).
 const MAX_CONTROL_PAYLOAD: usize = 125;
 
+/// Frames queued for one flush. A flush cut short (its deadline passed, or
+/// the hub closed the connection) leaves the writer knowing how much went
+/// out, so that the next flush resumes there: resending from the start would
+/// put a frame's first bytes inside another frame on the wire.
 pub struct FrameWriter<W> {
     io: W,
     buf: Vec<u8>,
+    /// Bytes of `buf` already written to the socket.
+    sent: usize,
+    /// Where each frame in `buf` ends, so that a close can drop the frames
+    /// not begun (see [`FrameWriter::drop_unbegun`]).
+    ends: Vec<usize>,
+    /// `buf` up to here must go out whole: the end of a frame whose start
+    /// went out by write-through.
+    begun: usize,
 }
 
 impl<W: AsyncWrite + Unpin> FrameWriter<W> {
@@ -32,6 +44,9 @@ impl<W: AsyncWrite + Unpin> FrameWriter<W> {
         FrameWriter {
             io,
             buf: Vec::new(),
+            sent: 0,
+            ends: Vec::new(),
+            begun: 0,
         }
     }
 
@@ -64,16 +79,56 @@ impl<W: AsyncWrite + Unpin> FrameWriter<W> {
     }
 
     /// Sends everything queued in as few system calls as the socket allows.
+    ///
+    /// Cancel-safe: dropped before it completes, it keeps what is left, and
+    /// the next flush goes on from the first byte not written (each `write`
+    /// either wrote and was counted, or wrote nothing). After an error the
+    /// queued bytes are dropped: the connection is broken.
     pub async fn flush(&mut self) -> io::Result<()> {
-        let result = async {
-            self.io.write_all(&self.buf).await?;
-            self.io.flush().await
+        while self.sent < self.buf.len() {
+            match self.io.write(&self.buf[self.sent..]).await {
+                Ok(0) => {
+                    self.release();
+                    return Err(io::ErrorKind::WriteZero.into());
+                }
+                Ok(n) => self.sent += n,
+                Err(err) => {
+                    self.release();
+                    return Err(err);
+                }
+            }
         }
-        .await;
-        // Released, not cleared: most connections are idle most of the time,
-        // and one allocation per flush is nothing next to the system call.
+        self.release();
+        self.io.flush().await
+    }
+
+    /// Drops the queued frames that have not begun to go out, keeping the
+    /// rest of one that has: a peer must never get part of a frame. Called
+    /// before a close notice after a flush was cut short, so that the notice
+    /// does not wait behind frames a slow or stalled peer may never read
+    /// (the client resumes them with `since` when it reconnects).
+    pub fn drop_unbegun(&mut self) {
+        let boundary = match self.sent {
+            0 => 0,
+            sent => self
+                .ends
+                .iter()
+                .copied()
+                .find(|&end| end >= sent)
+                .unwrap_or(self.buf.len()),
+        };
+        let keep = boundary.max(self.begun);
+        self.buf.truncate(keep);
+        self.ends.retain(|&end| end <= keep);
+    }
+
+    /// Released, not cleared: most connections are idle most of the time,
+    /// and one allocation per flush is nothing next to the system call.
+    fn release(&mut self) {
         self.buf = Vec::new();
-        result
+        self.ends = Vec::new();
+        self.sent = 0;
+        self.begun = 0;
     }
 
     /// Ends the write side (TCP FIN) after flushing.
@@ -86,6 +141,8 @@ impl<W: AsyncWrite + Unpin> FrameWriter<W> {
     /// out by write-through (see [`crate::chat::queue`]).
     pub fn raw(&mut self, bytes: &[u8]) {
         self.buf.extend_from_slice(bytes);
+        self.ends.push(self.buf.len());
+        self.begun = self.buf.len();
     }
 
     fn frame(&mut self, opcode: u8, payload: &[u8]) {
@@ -93,6 +150,7 @@ impl<W: AsyncWrite + Unpin> FrameWriter<W> {
         self.buf.reserve(header.len + payload.len());
         self.buf.extend_from_slice(header.bytes());
         self.buf.extend_from_slice(payload);
+        self.ends.push(self.buf.len());
     }
 }
 
@@ -141,9 +199,81 @@ impl Header {
 mod tests {
     use super::*;
     use futures_util::StreamExt;
+    use std::time::Duration;
     use tokio_tungstenite::tungstenite::protocol::Role;
     use tokio_tungstenite::tungstenite::Message;
     use tokio_tungstenite::WebSocketStream;
+
+    /// Reads `n` messages as tungstenite's client does; an error means the
+    /// stream broke (a frame's bytes inside another's).
+    async fn read_back(theirs: tokio::io::DuplexStream, n: usize) -> Vec<Message> {
+        let mut client = WebSocketStream::from_raw_socket(theirs, Role::Client, None).await;
+        let mut got = Vec::new();
+        for _ in 0..n {
+            got.push(client.next().await.unwrap().unwrap());
+        }
+        got
+    }
+
+    /// Three frames of 3,000 bytes queued on a pipe of 1,024 that nobody reads.
+    fn stalled_writer() -> (
+        FrameWriter<tokio::io::DuplexStream>,
+        tokio::io::DuplexStream,
+        Vec<String>,
+    ) {
+        let (ours, theirs) = tokio::io::duplex(1024);
+        let mut writer = FrameWriter::new(ours);
+        let texts: Vec<String> = (0..3).map(|k| k.to_string().repeat(3000)).collect();
+        for text in &texts {
+            writer.text(text);
+        }
+        (writer, theirs, texts)
+    }
+
+    #[tokio::test]
+    async fn a_flush_cut_short_resumes_where_it_stopped() {
+        let (mut writer, theirs, texts) = stalled_writer();
+        let cut = tokio::time::timeout(Duration::from_millis(50), writer.flush()).await;
+        assert!(cut.is_err(), "the pipe is full");
+        assert!(!writer.is_empty(), "what is left stays queued");
+        let reading = tokio::spawn(read_back(theirs, 3));
+        writer.flush().await.unwrap();
+        let got = reading.await.unwrap();
+        assert_eq!(
+            got,
+            texts.into_iter().map(Message::text).collect::<Vec<_>>()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_close_after_a_cut_flush_finishes_the_frame_begun_and_drops_the_rest() {
+        let (mut writer, theirs, texts) = stalled_writer();
+        let cut = tokio::time::timeout(Duration::from_millis(50), writer.flush()).await;
+        assert!(cut.is_err(), "the pipe is full");
+        writer.drop_unbegun();
+        writer.close(4003, "banned");
+        let reading = tokio::spawn(read_back(theirs, 2));
+        writer.flush().await.unwrap();
+        let got = reading.await.unwrap();
+        assert_eq!(got[0], Message::text(texts[0].clone()));
+        assert!(
+            matches!(&got[1], Message::Close(Some(frame)) if u16::from(frame.code) == 4003),
+            "the close follows at once: {:?}",
+            got[1]
+        );
+    }
+
+    #[test]
+    fn the_end_of_a_frame_begun_elsewhere_is_never_dropped() {
+        let (ours, _theirs) = tokio::io::duplex(1024);
+        let mut writer = FrameWriter::new(ours);
+        writer.raw(b"the end of a frame");
+        writer.text("not begun");
+        writer.drop_unbegun();
+        assert_eq!(writer.buf, b"the end of a frame");
+        writer.text("next");
+        assert_eq!(writer.ends.len(), 2);
+    }
 
     /// What we write must parse as the same frames in tungstenite's client.
     #[tokio::test]

@@ -119,6 +119,15 @@ fn check(
     Ok(Upgrade { key, on_upgrade })
 }
 
+/// The kernel's send buffer for a chat socket (`SO_SNDBUF`; Linux doubles
+/// it for its bookkeeping, socket(7)). Left to autotuning it grows to
+/// `net.ipv4.tcp_wmem`'s maximum (4 MiB by default) for a peer that reads
+/// slowly: megabytes per connection beyond the outbound queue's bound, a
+/// slow consumer found that much later, and its close notice stuck behind
+/// seconds of frames it cannot read in time. 128 KiB in flight is still
+/// 1 MB/s at a 100 ms round trip, far above what chat sends one client.
+const SEND_BUFFER_BYTES: usize = 128 * 1024;
+
 /// Reading only: client frames are small (a few hundred bytes), and the read
 /// buffer grows for a larger one, up to `max_frame_bytes`.
 pub fn config(max_frame_bytes: usize) -> WebSocketConfig {
@@ -148,7 +157,13 @@ impl Upgrade {
             let Ok(parts) = upgraded.downcast::<TokioIo<TcpStream>>() else {
                 return tracing::error!("websocket upgrade over an unexpected transport");
             };
-            let (read, write) = parts.io.into_inner().into_split();
+            let stream = parts.io.into_inner();
+            if let Err(err) =
+                socket2::SockRef::from(&stream).set_send_buffer_size(SEND_BUFFER_BYTES)
+            {
+                tracing::debug!(error = %err, "could not size the socket's send buffer");
+            }
+            let (read, write) = stream.into_split();
             let reader = Box::new(
                 WebSocketStream::from_raw_socket(
                     ReadOnly(ReadSide::new(parts.read_buf, read)),

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+mod closing;
 mod crash;
 mod database;
 mod readers;
