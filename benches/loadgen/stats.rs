@@ -1,16 +1,26 @@
 //! Clocks, latency histograms and what /proc says about the machine and the server.
 
 use std::sync::LazyLock;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hdrhistogram::Histogram;
 use serde_json::{json, Value};
 
-static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
+/// The load generator's start, monotonic and as Unix time (µs).
+static EPOCH: LazyLock<(Instant, u64)> = LazyLock::new(|| {
+    let unix = SystemTime::now().duration_since(UNIX_EPOCH);
+    (Instant::now(), unix.map_or(0, |d| d.as_micros() as u64))
+});
 
 /// Microseconds since the load generator started; senders and receivers share it.
 pub fn now_us() -> u64 {
-    EPOCH.elapsed().as_micros() as u64
+    EPOCH.0.elapsed().as_micros() as u64
+}
+
+/// A [`now_us`] stamp as Unix time (µs), to set beside the server's own
+/// timestamps (same machine, same clock).
+pub fn unix_us(stamp: u64) -> u64 {
+    EPOCH.1 + stamp
 }
 
 /// A latency histogram in µs, 1 µs to 10 min, 3 significant digits.

@@ -39,6 +39,10 @@ pub struct Outcome {
     pub processes: serde_json::Value,
     pub cpu_total_s: Option<f64>,
     pub ack_latency: Histogram<u64>,
+    /// How late each send left the load generator, after its intended time.
+    pub written: ProbeLog,
+    /// When the server stamped each acknowledged message (`ack.ts`), after its intended time.
+    pub stamped: ProbeLog,
     pub slow: usize,
     pub slow_cut: usize,
     pub server_cpu_percent: Option<f64>,
@@ -79,6 +83,10 @@ impl Outcome {
             "acked_per_sec": round(self.acked as f64 / secs),
             "latency": stats::summary(&self.latency),
             "worst_ms_by_second_sent": probes::worst_per_second(&[&self.local, &self.remote], self.t0),
+            // Where a late second's time goes: leaving the load generator,
+            // then reaching the server's writer (its batch's `ts`), then the rest.
+            "send_written_worst_ms_by_second": probes::worst_per_second(&[&self.written], self.t0),
+            "writer_stamped_worst_ms_by_second": probes::worst_per_second(&[&self.stamped], self.t0),
             "instances": self.instances,
             "broker": self.broker,
             "latency_by_instance": probes::sides_json(&self.local, &self.remote),

@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hdrhistogram::Histogram;
 use tokio::sync::{watch, Mutex as AsyncMutex};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -17,7 +16,7 @@ use crate::client::{self, Conn};
 use crate::stats::{self, now_us, CpuWindow, Proc, ProcsWindow};
 use crate::target::Target;
 use crate::Opts;
-use tasks::{count_cut, receive, send_loop, sender_reader, Counters, Schedule};
+use tasks::{count_cut, receive, send_loop, sender_reader, Acks, Counters, Schedule};
 
 mod tasks;
 
@@ -156,8 +155,8 @@ impl Shared {
 #[derive(Default)]
 struct Tasks {
     receivers: Vec<JoinHandle<(Option<Side>, ProbeLog)>>,
-    sender_loops: Vec<JoinHandle<()>>,
-    sender_readers: Vec<JoinHandle<Histogram<u64>>>,
+    sender_loops: Vec<JoinHandle<ProbeLog>>,
+    sender_readers: Vec<JoinHandle<Acks>>,
     slow_conns: Vec<Conn>,
 }
 
@@ -287,8 +286,8 @@ async fn restarted(
 }
 
 /// What the readers measured once stopped: the probes' logs (this instance,
-/// the others), the senders' ack latency, and how many slow readers were cut.
-async fn collect(tasks: Tasks) -> (ProbeLog, ProbeLog, Histogram<u64>, usize, usize) {
+/// the others), the senders' acks, and how many slow readers were cut.
+async fn collect(tasks: Tasks) -> (ProbeLog, ProbeLog, Acks, usize, usize) {
     let (mut local, mut remote) = (ProbeLog::default(), ProbeLog::default());
     for r in tasks.receivers {
         match r.await {
@@ -297,15 +296,19 @@ async fn collect(tasks: Tasks) -> (ProbeLog, ProbeLog, Histogram<u64>, usize, us
             _ => {}
         }
     }
-    let mut ack_latency = stats::histogram();
+    let mut acks = Acks {
+        latency: stats::histogram(),
+        stamped: ProbeLog::default(),
+    };
     for r in tasks.sender_readers {
-        if let Ok(h) = r.await {
-            let _ = ack_latency.add(&h);
+        if let Ok(a) = r.await {
+            let _ = acks.latency.add(&a.latency);
+            acks.stamped.add(&a.stamped);
         }
     }
     let slow = tasks.slow_conns.len();
     let slow_cut = count_cut(tasks.slow_conns).await;
-    (local, remote, ack_latency, slow, slow_cut)
+    (local, remote, acks, slow, slow_cut)
 }
 
 pub async fn run(target: &Target, opts: &Opts, groups: &[Group], load: Load) -> Outcome {
@@ -350,8 +353,11 @@ pub async fn run(target: &Target, opts: &Opts, groups: &[Group], load: Load) -> 
     let restart = load
         .broker_restart
         .and_then(|(at, down)| probes::restart_broker(target, t0, at, down));
+    let mut written = ProbeLog::default();
     for l in std::mem::take(&mut tasks.sender_loops) {
-        let _ = l.await;
+        if let Ok(log) = l.await {
+            written.add(&log);
+        }
     }
     let opening = Opening {
         connections: specs.len(),
@@ -380,6 +386,7 @@ pub async fn run(target: &Target, opts: &Opts, groups: &[Group], load: Load) -> 
         restart,
         server_rss,
         t0,
+        written,
     };
     tally(target, opening, measured, &shared, &procs, stopped).await
 }
@@ -411,6 +418,8 @@ struct Stopped {
     /// The server's memory at the start and at its peak.
     server_rss: (Option<u64>, Option<u64>),
     t0: u64,
+    /// How late the sends left the load generator.
+    written: ProbeLog,
 }
 
 /// The outcome of a stopped run: what was measured, and what its counters,
@@ -431,7 +440,7 @@ async fn tally(
         cpu_window,
     } = measured;
     let t0 = stopped.t0;
-    let (local, remote, ack_latency, slow, slow_cut) = collect(stopped.tasks).await;
+    let (local, remote, acks, slow, slow_cut) = collect(stopped.tasks).await;
     let mut latency = stats::histogram();
     let _ = latency.add(&local.latency);
     let _ = latency.add(&remote.latency);
@@ -463,7 +472,9 @@ async fn tally(
         // A broker restarted during the run is a new process: its CPU is left out.
         cpu_total_s: Some(cpu_s.iter().flatten().sum::<f64>())
             .filter(|_| cpu_s.iter().any(Option::is_some)),
-        ack_latency,
+        ack_latency: acks.latency,
+        written: stopped.written,
+        stamped: acks.stamped,
         slow,
         slow_cut,
         server_cpu_percent,

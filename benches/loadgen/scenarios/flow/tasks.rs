@@ -44,13 +44,16 @@ impl Schedule {
 }
 
 /// Open loop: message k goes at its intended time whatever happened to k-1, and
-/// carries that time, so a stalled server cannot hide its backlog.
+/// carries that time, so a stalled server cannot hide its backlog. Returns how
+/// late each send left the load generator (µs after its intended time): a
+/// late send is the load generator's delay, not the server's.
 pub(super) async fn send_loop(
     wr: Arc<AsyncMutex<Writer>>,
     room: String,
     s: Schedule,
     c: Arc<Counters>,
-) {
+) -> ProbeLog {
+    let mut written = ProbeLog::default();
     let epoch = Instant::now() - Duration::from_micros(now_us());
     for k in 0.. {
         let at = s.intended(k);
@@ -62,8 +65,18 @@ pub(super) async fn send_loop(
         if wr.lock().await.text(&frame).await.is_err() {
             break;
         }
+        written.record(at, since_us(at));
         c.sent.fetch_add(1, Relaxed);
     }
+    written
+}
+
+/// What a sender's reader measured: send→ack latency, and when the server
+/// stamped each acknowledged message (`ack.ts`, the writer's batch, ms), µs
+/// after its intended time.
+pub(super) struct Acks {
+    pub(super) latency: Histogram<u64>,
+    pub(super) stamped: ProbeLog,
 }
 
 /// A sender's inbound side: acks (send→ack latency), errors, other senders' messages.
@@ -75,8 +88,9 @@ pub(super) async fn sender_reader(
     errors: Arc<Mutex<BTreeMap<String, u64>>>,
     last_delivery: Arc<AtomicU64>,
     mut stop: watch::Receiver<bool>,
-) -> Histogram<u64> {
+) -> Acks {
     let mut h = stats::histogram();
+    let mut stamped = ProbeLog::default();
     loop {
         let frame = tokio::select! {
             _ = stop.wait_for(|s| *s) => break,
@@ -103,7 +117,12 @@ pub(super) async fn sender_reader(
                 .and_then(|cid| cid.split_once('.'))
                 .and_then(|(_, k)| k.parse().ok());
             if let Some(k) = k {
-                record(&mut h, since_us(s.intended(k)));
+                let at = s.intended(k);
+                record(&mut h, since_us(at));
+                if let Some(ts) = frame.int_field("ts") {
+                    let ts_us = ts.max(0) as u64 * 1000;
+                    stamped.record(at, ts_us.saturating_sub(stats::unix_us(at)));
+                }
             }
         } else if frame.is_type("error") {
             c.refused.fetch_add(1, Relaxed);
@@ -114,7 +133,10 @@ pub(super) async fn sender_reader(
         }
     }
     let _ = wr.lock().await.close().await;
-    h
+    Acks {
+        latency: h,
+        stamped,
+    }
 }
 
 /// A reading member: counts `message` frames; a probe also records latency.
