@@ -154,7 +154,7 @@ impl Shared {
 /// The running tasks, by role.
 #[derive(Default)]
 struct Tasks {
-    receivers: Vec<JoinHandle<(Option<Side>, ProbeLog)>>,
+    receivers: Vec<JoinHandle<Option<(Side, ProbeLog)>>>,
     sender_loops: Vec<JoinHandle<ProbeLog>>,
     sender_readers: Vec<JoinHandle<Acks>>,
     slow_conns: Vec<Conn>,
@@ -291,8 +291,8 @@ async fn collect(tasks: Tasks) -> (ProbeLog, ProbeLog, Acks, usize, usize) {
     let (mut local, mut remote) = (ProbeLog::default(), ProbeLog::default());
     for r in tasks.receivers {
         match r.await {
-            Ok((Some(Side::Local), log)) => local.add(&log),
-            Ok((Some(Side::Remote), log)) => remote.add(&log),
+            Ok(Some((Side::Local, log))) => local.add(&log),
+            Ok(Some((Side::Remote, log))) => remote.add(&log),
             _ => {}
         }
     }

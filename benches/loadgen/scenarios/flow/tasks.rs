@@ -140,6 +140,9 @@ pub(super) async fn sender_reader(
 }
 
 /// A reading member: counts `message` frames; a probe also records latency.
+/// Only probes get a log: its histogram is some 300 KiB, and zeroing one for
+/// each of 10,000 readers as they start took the load generator's two cores
+/// for the first second of every run (the whole of that second's tail).
 pub(super) async fn receive(
     mut rd: Reader,
     mut wr: Writer,
@@ -147,8 +150,8 @@ pub(super) async fn receive(
     c: Arc<Counters>,
     last_delivery: Arc<AtomicU64>,
     mut stop: watch::Receiver<bool>,
-) -> (Option<Side>, ProbeLog) {
-    let mut h = ProbeLog::default();
+) -> Option<(Side, ProbeLog)> {
+    let mut probe = probe.map(|side| (side, ProbeLog::default()));
     loop {
         let frame = tokio::select! {
             _ = stop.wait_for(|s| *s) => break,
@@ -171,17 +174,15 @@ pub(super) async fn receive(
                 c.delivered.fetch_add(1, Relaxed);
                 let now = now_us();
                 last_delivery.fetch_max(now, Relaxed);
-                if probe.is_some() {
-                    if let Some(stamp) = frame.stamp() {
-                        h.record(stamp, now.saturating_sub(stamp));
-                    }
+                if let (Some((_, log)), Some(stamp)) = (&mut probe, frame.stamp()) {
+                    log.record(stamp, now.saturating_sub(stamp));
                 }
             }
             _ => {}
         }
     }
     let _ = wr.close().await;
-    (probe, h)
+    probe
 }
 
 /// How many stalled readers the server disconnected: read what is buffered and
