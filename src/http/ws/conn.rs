@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use tokio::io::AsyncReadExt;
 use tokio::sync::watch;
 use tokio::time::{interval_at, sleep, timeout, Instant, Interval, MissedTickBehavior, Sleep};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
@@ -33,31 +34,40 @@ fn request(reason: CloseReason, message: &str) -> CloseRequest {
     }
 }
 
-/// The sending side. Every flush gives up when the peer stops reading for too
-/// long or when the hub closes the connection, so a stalled client can never
-/// pin its task (and its memory) forever.
+/// The sending side. Every flush gives up when the peer takes nothing for too
+/// long (`write_timeout`) or when the hub closes the connection, so a stalled
+/// client can never pin its task (and its memory) forever; one that reads
+/// slowly but steadily is never cut in the middle of a large frame.
 struct Outlet {
     frames: Writer,
     write_timeout: Duration,
+    /// When a flush last finished after waiting for the peer to read: it is
+    /// alive, even if it said nothing while a large frame went out.
+    peer_read_at: Instant,
 }
+
+/// A flush that took this long waited for the peer's reading.
+const WAITED_FOR_PEER: Duration = Duration::from_millis(100);
 
 impl Outlet {
     async fn flush(&mut self, queue: &ConnQueue) -> Result<(), ()> {
         if self.frames.is_empty() {
             return Ok(());
         }
+        let start = Instant::now();
         tokio::select! {
-            done = timeout(self.write_timeout, self.frames.flush()) => match done {
-                Ok(Ok(())) => Ok(()),
-                _ => Err(()),
-            },
+            done = self.frames.flush_unless_stalled(self.write_timeout) => {
+                if done.is_ok() && start.elapsed() >= WAITED_FOR_PEER {
+                    self.peer_read_at = Instant::now();
+                }
+                done.map_err(|_| ())
+            }
             _ = queue.killed() => Err(()),
         }
     }
 
-    /// Best effort: the notice and close frame, with a short deadline since the
-    /// peer may not be reading at all.
-    async fn close(&mut self, request: CloseRequest) {
+    /// Queues the notice and the close frame, after the frame in progress.
+    fn queue_close(&mut self, request: CloseRequest) {
         let (message, reason) = match request.reason {
             CloseReason::Banned => (
                 crate::chat::banned_message(&request.message),
@@ -78,7 +88,6 @@ impl Outlet {
         self.frames.text(&notice);
         self.frames
             .close(request.reason.close_code(), request.reason.as_str());
-        let _ = timeout(Duration::from_secs(2), self.frames.flush()).await;
     }
 }
 
@@ -152,7 +161,7 @@ pub async fn drive(
             }
             _ = ticker.tick() => {
                 take_turn(&queue, &mut out);
-                if last_seen.elapsed() > idle_limit {
+                if last_seen.max(out.peer_read_at).elapsed() > idle_limit {
                     break Some(request(CloseReason::IdleTimeout, "No activity; closing. Reconnect to continue."));
                 }
                 out.frames.ping();
@@ -164,11 +173,13 @@ pub async fn drive(
     };
 
     queue.detach();
-    if let Some(request) = close {
-        Box::pin(close_handshake(&mut out, &mut rx, &queue, request)).await;
+    match close {
+        Some(request) => Box::pin(close_handshake(&mut out, &mut rx, &queue, request)).await,
+        // The peer is gone, closed first, or stopped reading: a FIN, if it goes.
+        None => {
+            let _ = Box::pin(timeout(Duration::from_secs(1), out.frames.shutdown())).await;
+        }
     }
-    // A peer that reads nothing must not hold us here.
-    let _ = Box::pin(timeout(Duration::from_secs(1), out.frames.shutdown())).await;
     session.close();
 }
 
@@ -182,6 +193,7 @@ fn outlet_and_ticker(frames: Writer, heartbeat_secs: u64) -> (Outlet, Interval, 
     let out = Outlet {
         frames,
         write_timeout: idle_limit,
+        peer_read_at: Instant::now(),
     };
     let mut ticker = interval_at(Instant::now() + heartbeat, heartbeat);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -265,7 +277,17 @@ fn take_turn(queue: &ConnQueue, out: &mut Outlet) {
     }
 }
 
-/// Says why, then gives the client a moment to answer the close handshake.
+/// Says why and closes, as gently as the peer allows, within one write
+/// timeout: a peer still reading gets the end of the frame in progress, the
+/// notice and the close frame, however slowly it reads; one that stopped is
+/// let go at the deadline.
+///
+/// Whatever the peer sends meanwhile is read and dropped, also after its
+/// stream broke (an oversized frame): a socket closed with unread bytes in
+/// it sends a reset (RFC 1122 §4.2.2.13, RFC 2525 §2.17), and the peer's
+/// kernel then throws away what it had not yet read, the notice with it.
+/// After the close frame, the FIN; the socket is closed once the peer
+/// answers the close or ends its side (RFC 6455 §7.1.1).
 async fn close_handshake(
     out: &mut Outlet,
     rx: &mut Box<Reader>,
@@ -273,11 +295,58 @@ async fn close_handshake(
     request: CloseRequest,
 ) {
     take_turn(queue, out);
-    out.close(request).await;
-    let _ = timeout(Duration::from_secs(2), async {
-        while let Some(Ok(_)) = rx.next().await {}
+    out.queue_close(request);
+    let mut peer = PeerSide::Frames;
+    let _ = timeout(out.write_timeout, async {
+        loop {
+            tokio::select! {
+                sent = out.frames.flush() => {
+                    if sent.is_err() {
+                        return;
+                    }
+                    break;
+                }
+                () = peer.read_and_drop(rx), if peer != PeerSide::Done => {}
+            }
+        }
+        let _ = out.frames.shutdown().await;
+        while peer != PeerSide::Done {
+            peer.read_and_drop(rx).await;
+        }
     })
     .await;
+}
+
+/// What is left to read from a peer being closed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum PeerSide {
+    /// WebSocket frames, until its close frame.
+    Frames,
+    /// Raw bytes, until the end of its stream: the frames broke, or tungstenite has ended.
+    Bytes,
+    /// Nothing: it answered the close, or its side ended.
+    Done,
+}
+
+impl PeerSide {
+    /// Reads one frame or one buffer from the peer and drops it. Cancel-safe.
+    async fn read_and_drop(&mut self, rx: &mut Reader) {
+        *self = match self {
+            PeerSide::Frames => match rx.next().await {
+                Some(Ok(Message::Close(_))) => PeerSide::Done,
+                Some(Ok(_)) => PeerSide::Frames,
+                Some(Err(_)) | None => PeerSide::Bytes,
+            },
+            PeerSide::Bytes => {
+                let mut scratch = [0u8; 512];
+                match rx.get_mut().read(&mut scratch).await {
+                    Ok(0) | Err(_) => PeerSide::Done,
+                    Ok(_) => PeerSide::Bytes,
+                }
+            }
+            PeerSide::Done => PeerSide::Done,
+        }
+    }
 }
 
 /// Encodes `first` and whatever else is queued (up to [`MAX_COALESCED`]) for

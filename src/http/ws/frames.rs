@@ -11,8 +11,10 @@
 //! encoding to a header and the payload.
 
 use std::io;
+use std::time::Duration;
 
 use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::time::timeout;
 
 const OP_TEXT: u8 = 0x1;
 const OP_CLOSE: u8 = 0x8;
@@ -85,8 +87,27 @@ impl<W: AsyncWrite + Unpin> FrameWriter<W> {
     /// either wrote and was counted, or wrote nothing). After an error the
     /// queued bytes are dropped: the connection is broken.
     pub async fn flush(&mut self) -> io::Result<()> {
+        self.write_out(None).await
+    }
+
+    /// [`FrameWriter::flush`], giving up (`TimedOut`, keeping what is left)
+    /// once the socket has taken nothing for `stall`: a peer that reads
+    /// slowly but steadily gets a large frame whole, however long it takes,
+    /// and one that stopped reading does not hold the connection.
+    pub async fn flush_unless_stalled(&mut self, stall: Duration) -> io::Result<()> {
+        self.write_out(Some(stall)).await
+    }
+
+    async fn write_out(&mut self, stall: Option<Duration>) -> io::Result<()> {
         while self.sent < self.buf.len() {
-            match self.io.write(&self.buf[self.sent..]).await {
+            let write = self.io.write(&self.buf[self.sent..]);
+            let written = match stall {
+                Some(stall) => timeout(stall, write)
+                    .await
+                    .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))?,
+                None => write.await,
+            };
+            match written {
                 Ok(0) => {
                     self.release();
                     return Err(io::ErrorKind::WriteZero.into());
@@ -199,7 +220,6 @@ impl Header {
 mod tests {
     use super::*;
     use futures_util::StreamExt;
-    use std::time::Duration;
     use tokio_tungstenite::tungstenite::protocol::Role;
     use tokio_tungstenite::tungstenite::Message;
     use tokio_tungstenite::WebSocketStream;
