@@ -46,6 +46,12 @@ pub enum StartError {
     Broker(#[from] crate::chat::cluster::BrokerError),
     #[error("webhooks: cannot set up TLS: {0}")]
     Webhooks(#[from] rustls::Error),
+    #[error("--outbound-queue-bytes {given} cannot hold one message of --max-message-chars {chars}: set it to at least {least}")]
+    OutboundQueue {
+        given: usize,
+        chars: usize,
+        least: usize,
+    },
 }
 
 pub struct Application {
@@ -62,6 +68,14 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: &ServeConfig, database_url: &str) -> Result<Self, StartError> {
+        let limits = &config.limits;
+        if limits.outbound_queue_bytes < limits.least_outbound_queue_bytes() {
+            return Err(StartError::OutboundQueue {
+                given: limits.outbound_queue_bytes,
+                chars: limits.max_message_chars,
+                least: limits.least_outbound_queue_bytes(),
+            });
+        }
         let (listener, addr) = bind(config.bind).await?;
         let metrics_listener = match config.metrics_bind {
             Some(at) => Some(bind(at).await?),

@@ -59,7 +59,9 @@ flag_group! {
         /// Seconds between server pings; a silent connection is closed after 2.5 intervals.
         heartbeat_secs: u64 = 30, env "CHATCTL_HEARTBEAT_SECS";
 
-        /// Bytes queued for one slow connection before it is disconnected (it then resumes).
+        /// Bytes queued for one slow connection before it is disconnected (it then resumes);
+        /// at least one message frame of --max-message-chars (6 bytes a character, as JSON
+        /// escapes, plus 4 KiB).
         outbound_queue_bytes: usize = 1024 * 1024, env "CHATCTL_OUTBOUND_QUEUE_BYTES";
 
         /// New guest identities one address may create per minute (returning guests do not count):
@@ -132,5 +134,17 @@ flag_group! {
         /// Mails to one mailbox per hour (registration, confirmation, password reset), whoever
         /// asks.
         mails_per_mailbox_per_hour: u32 = 5, env "CHATCTL_MAILS_PER_MAILBOX_PER_HOUR";
+    }
+}
+
+impl Limits {
+    /// The smallest `--outbound-queue-bytes` that holds one message frame of
+    /// `--max-message-chars`: a character is at most 6 bytes in a JSON string
+    /// (`\u001f`, RFC 8259 §7), and the frame's other fields fit in 4 KiB. A
+    /// smaller queue would cut every reader at the first long message.
+    pub fn least_outbound_queue_bytes(&self) -> usize {
+        self.max_message_chars
+            .saturating_mul(6)
+            .saturating_add(4096)
     }
 }

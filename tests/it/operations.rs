@@ -154,3 +154,22 @@ async fn metrics_can_be_kept_off_the_public_listener() {
     let elsewhere = get(format!("http://{metrics_addr}/widget.js")).await;
     assert_eq!(elsewhere.status(), 404, "only metrics and health there");
 }
+
+/// An outbound queue too small for one long message would cut every reader
+/// at the first one: refused at start-up, saying what would do.
+#[test]
+fn an_outbound_queue_smaller_than_one_message_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("q.db").display());
+    let out = std::process::Command::new(crate::support::process::chatctl())
+        .args(["--database-url", &url, "serve", "--no-demo"])
+        .args(["--bind", "127.0.0.1:0", "--outbound-queue-bytes", "4096"])
+        .output()
+        .expect("run chatctl serve");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--outbound-queue-bytes 4096 cannot hold one message of --max-message-chars 4000: set it to at least 28096"),
+        "{stderr}"
+    );
+}
