@@ -277,17 +277,18 @@ fn take_turn(queue: &ConnQueue, out: &mut Outlet) {
     }
 }
 
-/// Says why and closes, as gently as the peer allows, within one write
-/// timeout: a peer still reading gets the end of the frame in progress, the
-/// notice and the close frame, however slowly it reads; one that stopped is
-/// let go at the deadline.
+/// Says why and closes, as gently as the peer allows: a peer still reading
+/// gets the end of the frame in progress, the notice and the close frame,
+/// however slowly it reads; one that has acknowledged nothing for
+/// [`CLOSE_STALL`] is let go, and nobody is kept past one write timeout.
 ///
 /// Whatever the peer sends meanwhile is read and dropped, also after its
 /// stream broke (an oversized frame): a socket closed with unread bytes in
 /// it sends a reset (RFC 1122 §4.2.2.13, RFC 2525 §2.17), and the peer's
-/// kernel then throws away what it had not yet read, the notice with it.
-/// After the close frame, the FIN; the socket is closed once the peer
-/// answers the close or ends its side (RFC 6455 §7.1.1).
+/// kernel then throws away what it had not read yet, the notice with it.
+/// Once the peer has everything, the FIN; the socket is closed when the
+/// peer answers the close or ends its side (RFC 6455 §7.1.1), or after
+/// [`CLOSE_ANSWER`].
 async fn close_handshake(
     out: &mut Outlet,
     rx: &mut Box<Reader>,
@@ -298,23 +299,69 @@ async fn close_handshake(
     out.queue_close(request);
     let mut peer = PeerSide::Frames;
     let _ = timeout(out.write_timeout, async {
+        let mut owed = Owed::new();
         loop {
+            let Some(left) = owed.left(out) else {
+                return;
+            };
+            if left == 0 {
+                break;
+            }
             tokio::select! {
-                sent = out.frames.flush() => {
+                sent = out.frames.flush(), if !out.frames.is_empty() => {
                     if sent.is_err() {
                         return;
                     }
-                    break;
                 }
                 () = peer.read_and_drop(rx), if peer != PeerSide::Done => {}
+                () = sleep(CLOSE_POLL) => {}
             }
         }
         let _ = out.frames.shutdown().await;
-        while peer != PeerSide::Done {
-            peer.read_and_drop(rx).await;
-        }
+        let _ = timeout(CLOSE_ANSWER, async {
+            while peer != PeerSide::Done {
+                peer.read_and_drop(rx).await;
+            }
+        })
+        .await;
     })
     .await;
+}
+
+/// A peer being closed that has acknowledged nothing for this long is not reading.
+const CLOSE_STALL: Duration = Duration::from_secs(2);
+/// How long a peer that has everything has to answer the close.
+const CLOSE_ANSWER: Duration = Duration::from_secs(2);
+/// How often a close looks at what the peer has acknowledged.
+const CLOSE_POLL: Duration = Duration::from_millis(100);
+
+/// What a closing peer has yet to acknowledge: the bytes still queued here
+/// and those in the socket it has not acknowledged.
+struct Owed {
+    least: usize,
+    since: Instant,
+}
+
+impl Owed {
+    fn new() -> Self {
+        Owed {
+            least: usize::MAX,
+            since: Instant::now(),
+        }
+    }
+
+    /// The bytes owed now; `None` once they stopped going down for [`CLOSE_STALL`].
+    fn left(&mut self, out: &Outlet) -> Option<usize> {
+        let in_socket = out.frames.io().unacknowledged().unwrap_or(0);
+        let left = out.frames.unwritten() + in_socket;
+        if left < self.least {
+            self.least = left;
+            self.since = Instant::now();
+        } else if self.since.elapsed() >= CLOSE_STALL {
+            return None;
+        }
+        Some(left)
+    }
 }
 
 /// What is left to read from a peer being closed.

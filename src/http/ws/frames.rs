@@ -80,6 +80,16 @@ impl<W: AsyncWrite + Unpin> FrameWriter<W> {
         self.buf.is_empty()
     }
 
+    /// Queued bytes not yet written to the socket.
+    pub fn unwritten(&self) -> usize {
+        self.buf.len() - self.sent
+    }
+
+    /// The socket written to.
+    pub fn io(&self) -> &W {
+        &self.io
+    }
+
     /// Sends everything queued in as few system calls as the socket allows.
     ///
     /// Cancel-safe: dropped before it completes, it keeps what is left, and

@@ -98,6 +98,24 @@ impl AsyncWrite for WriteSide {
 }
 
 impl WriteSide {
+    /// Bytes written to the socket that the peer has not acknowledged yet
+    /// (`SIOCOUTQ`, tcp(7)): while a connection closes, whether the peer is
+    /// still reading. `None` where the kernel cannot be asked.
+    pub fn unacknowledged(&self) -> Option<usize> {
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::fd::AsRawFd;
+            let mut bytes: libc::c_int = 0;
+            // SAFETY: SIOCOUTQ (= TIOCOUTQ) writes one int for the TCP socket
+            // `self` keeps open; `bytes` outlives the call.
+            let done =
+                unsafe { libc::ioctl(self.stream().as_raw_fd(), libc::TIOCOUTQ, &mut bytes) };
+            (done == 0).then_some(usize::try_from(bytes).unwrap_or(0))
+        }
+        #[cfg(not(target_os = "linux"))]
+        None
+    }
+
     /// The same socket, for the queue's write-through.
     pub fn shared(&self) -> Arc<dyn SocketWrite> {
         self.0.clone()
