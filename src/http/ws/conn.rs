@@ -173,14 +173,25 @@ pub async fn drive(
     };
 
     queue.detach();
+    Box::pin(close_connection(&mut out, &mut rx, &queue, close)).await;
+    session.close();
+}
+
+/// Ends the connection: with a close handshake when the server closes it
+/// on purpose; otherwise (the peer is gone, closed first, or stopped
+/// reading) with a FIN, if it goes.
+async fn close_connection(
+    out: &mut Outlet,
+    rx: &mut Box<Reader>,
+    queue: &ConnQueue,
+    close: Option<CloseRequest>,
+) {
     match close {
-        Some(request) => Box::pin(close_handshake(&mut out, &mut rx, &queue, request)).await,
-        // The peer is gone, closed first, or stopped reading: a FIN, if it goes.
+        Some(request) => close_handshake(out, rx, queue, request).await,
         None => {
-            let _ = Box::pin(timeout(Duration::from_secs(1), out.frames.shutdown())).await;
+            let _ = timeout(Duration::from_secs(1), out.frames.shutdown()).await;
         }
     }
-    session.close();
 }
 
 /// The connection's outlet, its ping ticker and its idle limit (2.5 heartbeats): a peer

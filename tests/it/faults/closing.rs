@@ -90,9 +90,7 @@ async fn a_ban_while_the_server_is_writing_to_a_reader_that_is_behind_keeps_its_
         .spawn()
         .await;
     let site = app.site(&[ORIGIN]).await;
-    let mut behind = app.connect_small_buffer(&site.public_key).await;
-    behind.hello(json!({"nick": "behind"})).await;
-    behind.join("lobby", None).await;
+    let mut behind = small_buffer_in_lobby(&app, &site.public_key).await;
     let (mut sender, _) = app.guest_in(&site.public_key, "sender", "lobby").await;
 
     // 200 messages of ~1,900 bytes: within the connection's queue bound, far
@@ -127,9 +125,7 @@ async fn a_slow_consumer_that_reads_again_gets_whole_frames_then_its_notice() {
         .spawn()
         .await;
     let site = app.site(&[ORIGIN]).await;
-    let mut behind = app.connect_small_buffer(&site.public_key).await;
-    behind.hello(json!({"nick": "behind"})).await;
-    behind.join("lobby", None).await;
+    let mut behind = small_buffer_in_lobby(&app, &site.public_key).await;
     let (mut sender, _) = app.guest_in(&site.public_key, "sender", "lobby").await;
 
     // The sockets between fill up; `behind` reads a little, so that the
@@ -166,6 +162,14 @@ async fn a_slow_consumer_that_reads_again_gets_whole_frames_then_its_notice() {
     assert_eq!(code, close::SLOW_CONSUMER);
 }
 
+/// A guest "behind" in the lobby, over a socket with a 4 KiB receive buffer.
+async fn small_buffer_in_lobby(app: &TestApp, site_key: &str) -> Client {
+    let mut client = app.connect_small_buffer(site_key).await;
+    client.hello(json!({"nick": "behind"})).await;
+    client.join("lobby", None).await;
+    client
+}
+
 /// The sockets between the server and `behind` full, and more queued for it:
 /// `n` messages of ~1,900 bytes from a second guest.
 async fn flood(app: &TestApp, site_key: &str, n: usize) {
@@ -183,9 +187,7 @@ async fn a_reader_behind_that_keeps_talking_gets_its_notice_not_a_reset() {
         .spawn()
         .await;
     let site = app.site(&[ORIGIN]).await;
-    let mut behind = app.connect_small_buffer(&site.public_key).await;
-    behind.hello(json!({"nick": "behind"})).await;
-    behind.join("lobby", None).await;
+    let mut behind = small_buffer_in_lobby(&app, &site.public_key).await;
     flood(&app, &site.public_key, 300).await;
     app.ban_named(&site, "behind", "spam").await;
 
@@ -209,9 +211,7 @@ async fn an_oversized_frame_from_a_reader_behind_gets_whole_frames_then_its_noti
         .spawn()
         .await;
     let site = app.site(&[ORIGIN]).await;
-    let mut behind = app.connect_small_buffer(&site.public_key).await;
-    behind.hello(json!({"nick": "behind"})).await;
-    behind.join("lobby", None).await;
+    let mut behind = small_buffer_in_lobby(&app, &site.public_key).await;
     flood(&app, &site.public_key, 200).await;
 
     // Over the 16 KiB frame limit: the server stops reading it half-way.
