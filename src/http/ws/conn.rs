@@ -339,8 +339,11 @@ async fn close_handshake(
     .await;
 }
 
-/// A peer being closed that has acknowledged nothing for this long is not reading.
-const CLOSE_STALL: Duration = Duration::from_secs(2);
+/// A peer being closed that has acknowledged nothing for this long is not
+/// reading. A peer's TCP stack acknowledges in steps (a receive window's
+/// worth: ~6 KB every 2.5 s for a reader of 2.5 KB/s with a 4 KiB buffer),
+/// so this is what sets the slowest reader that still gets the notice.
+const CLOSE_STALL: Duration = Duration::from_secs(5);
 /// How long a peer that has everything has to answer the close.
 const CLOSE_ANSWER: Duration = Duration::from_secs(2);
 /// How often a close looks at what the peer has acknowledged.
