@@ -83,6 +83,30 @@ async fn read_to_close_at(
     }
 }
 
+/// A guest "behind" in the lobby, over a socket with a 4 KiB receive buffer.
+async fn small_buffer_in_lobby(app: &TestApp, site_key: &str) -> Client {
+    let mut client = app.connect_small_buffer(site_key).await;
+    client.hello(json!({"nick": "behind"})).await;
+    client.join("lobby", None).await;
+    client
+}
+
+/// The sockets between the server and `behind` full, and more queued for it:
+/// `n` messages of ~1,900 bytes from a second guest.
+async fn flood(app: &TestApp, site_key: &str, n: usize) {
+    let (mut sender, _) = app.guest_in(site_key, "sender", "lobby").await;
+    let text = "x".repeat(1900);
+    for i in 0..n {
+        sender.say("lobby", &i.to_string(), &text).await;
+    }
+}
+
+/// Every seq from 1, once, in order.
+fn assert_in_order(seqs: &[i64]) {
+    let expected: Vec<i64> = (1..=seqs.len() as i64).collect();
+    assert_eq!(seqs, expected, "in order, none twice");
+}
+
 #[tokio::test]
 async fn a_ban_while_the_server_is_writing_to_a_reader_that_is_behind_keeps_its_stream_whole() {
     let app = TestApp::builder()
@@ -91,14 +115,9 @@ async fn a_ban_while_the_server_is_writing_to_a_reader_that_is_behind_keeps_its_
         .await;
     let site = app.site(&[ORIGIN]).await;
     let mut behind = small_buffer_in_lobby(&app, &site.public_key).await;
-    let (mut sender, _) = app.guest_in(&site.public_key, "sender", "lobby").await;
-
-    // 200 messages of ~1,900 bytes: within the connection's queue bound, far
-    // more than the sockets between hold, so its task is stuck mid-write.
-    let text = "x".repeat(1900);
-    for i in 0..200 {
-        sender.say("lobby", &i.to_string(), &text).await;
-    }
+    // 200 messages: within the connection's queue bound, far more than the
+    // sockets between hold, so its task is stuck mid-write.
+    flood(&app, &site.public_key, 200).await;
     // A few read, so that the server's write goes on part of the way and
     // stops again somewhere inside a frame; then the ban.
     let mut seqs = Vec::new();
@@ -111,8 +130,7 @@ async fn a_ban_while_the_server_is_writing_to_a_reader_that_is_behind_keeps_its_
     let (rest, notice, code) = read_to_close(&mut behind).await;
     seqs.extend(rest);
     assert!(!seqs.is_empty(), "what went out before the ban arrives");
-    let expected: Vec<i64> = (1..=seqs.len() as i64).collect();
-    assert_eq!(seqs, expected, "in order, none twice");
+    assert_in_order(&seqs);
     assert_eq!(notice.expect("the notice")["code"], "banned");
     assert_eq!(code, close::BANNED);
 }
@@ -156,28 +174,9 @@ async fn a_slow_consumer_that_reads_again_gets_whole_frames_then_its_notice() {
     assert!(sent < 600, "cut only after {sent} messages");
     let (rest, notice, code) = read_to_close(&mut behind).await;
     seqs.extend(rest);
-    let expected: Vec<i64> = (1..=seqs.len() as i64).collect();
-    assert_eq!(seqs, expected, "in order, none twice");
+    assert_in_order(&seqs);
     assert_eq!(notice.expect("the notice")["code"], "slow_consumer");
     assert_eq!(code, close::SLOW_CONSUMER);
-}
-
-/// A guest "behind" in the lobby, over a socket with a 4 KiB receive buffer.
-async fn small_buffer_in_lobby(app: &TestApp, site_key: &str) -> Client {
-    let mut client = app.connect_small_buffer(site_key).await;
-    client.hello(json!({"nick": "behind"})).await;
-    client.join("lobby", None).await;
-    client
-}
-
-/// The sockets between the server and `behind` full, and more queued for it:
-/// `n` messages of ~1,900 bytes from a second guest.
-async fn flood(app: &TestApp, site_key: &str, n: usize) {
-    let (mut sender, _) = app.guest_in(site_key, "sender", "lobby").await;
-    let text = "x".repeat(1900);
-    for i in 0..n {
-        sender.say("lobby", &i.to_string(), &text).await;
-    }
 }
 
 #[tokio::test]
@@ -198,8 +197,7 @@ async fn a_reader_behind_that_keeps_talking_gets_its_notice_not_a_reset() {
         ping_every: Some(Duration::from_millis(250)),
     };
     let (seqs, notice, code) = read_to_close_at(&mut behind, pace).await;
-    let expected: Vec<i64> = (1..=seqs.len() as i64).collect();
-    assert_eq!(seqs, expected, "in order, none twice");
+    assert_in_order(&seqs);
     assert_eq!(notice.expect("the notice")["code"], "banned");
     assert_eq!(code, close::BANNED);
 }
@@ -218,8 +216,7 @@ async fn an_oversized_frame_from_a_reader_behind_gets_whole_frames_then_its_noti
     let oversized = format!(r#"{{"type":"ping","pad":"{}"}}"#, "y".repeat(40_000));
     behind.ws.send(Message::text(oversized)).await.unwrap();
     let (seqs, notice, code) = read_to_close(&mut behind).await;
-    let expected: Vec<i64> = (1..=seqs.len() as i64).collect();
-    assert_eq!(seqs, expected, "in order, none twice");
+    assert_in_order(&seqs);
     assert_eq!(notice.expect("the notice")["code"], "frame_too_large");
     assert_eq!(code, close::FRAME_TOO_LARGE);
 }
